@@ -1,0 +1,139 @@
+# cdcsink - plain Makefile: pkg-config for the four libraries, strict
+# warnings with -Werror, -MMD dependencies, variants in their own build dirs.
+#
+#   make              build ./cdcsink (build/release)
+#   make test         install what is missing, build, run every test tier
+#   make unit         unit tests only (no servers)
+#   make asan         unit + integration tests under ASan/UBSan
+#   make fuzz         build the decoder's libFuzzer target (clang)
+#   make coverage     unit tests with gcov counters
+#   make demo         local stack + sample workload + verification
+#   make stack-up / stack-down
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := rdkafka yajl libpq hiredis
+VARIANT ?= release
+BUILD   := build/$(VARIANT)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla -Wpointer-arith -Wcast-qual \
+        -Wwrite-strings -Wnull-dereference -Wundef -Wdouble-promotion \
+        -Werror
+
+ifeq ($(VARIANT),asan)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+       -fno-sanitize-recover=undefined
+LDOPT := -fsanitize=address,undefined
+else ifeq ($(VARIANT),coverage)
+OPT := -O0 -g --coverage
+LDOPT := --coverage
+else
+OPT := -O2 -g
+LDOPT :=
+endif
+
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) -MMD -MP
+LDFLAGS += $(LDOPT)
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
+
+MODULES  := common consumer schemas apply offsets
+LIB_SRC  := $(filter-out consumer/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/consumer/main.o
+BIN      := $(BUILD)/cdcsink
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+HARNESS_OBJ := $(BUILD)/tests/unit/harness.o
+
+BENCH_SRC := $(wildcard bench/*/main.c)
+BENCH_BIN := $(BENCH_SRC:bench/%/main.c=$(BUILD)/bench/%)
+
+.PHONY: all build unit test asan asan-build fuzz fuzz-run coverage demo \
+        stack-up stack-down install clean check-deps bench config-doc
+
+all: cdcsink
+
+cdcsink: $(BIN)
+	@cp $(BIN) $@
+
+build: $(BIN) $(UNIT_BIN)
+
+$(BIN): $(MAIN_OBJ) $(BUILD)/libcdcsink.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libcdcsink.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(HARNESS_OBJ) $(BUILD)/libcdcsink.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%/main.o $(BUILD)/libcdcsink.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: $(BENCH_BIN)
+
+# ---- tests ----
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(BUILD)
+
+check-deps:
+	@docker/stack/stack.sh install
+
+test: check-deps
+	@tests/run.sh
+
+asan:
+	@$(MAKE) --no-print-directory VARIANT=asan build
+	@CDCSINK_VARIANT=asan tests/run.sh unit integration
+
+FUZZ_BIN := build/fuzz/fuzz_decoder
+fuzz: $(FUZZ_BIN)
+
+$(FUZZ_BIN): tests/fuzz/fuzz_decoder.c $(filter-out consumer/main.c,$(wildcard common/*.c consumer/*.c))
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz-run: $(FUZZ_BIN)
+	@tests/fuzz/run.sh $(FUZZ_BIN)
+
+coverage:
+	@$(MAKE) --no-print-directory VARIANT=coverage build
+	@tests/run-unit.sh build/coverage
+
+config-doc: $(BIN)
+	@$(BIN) config-doc
+
+# ---- local stack and demo ----
+
+stack-up:
+	@docker/stack/stack.sh up
+
+stack-down:
+	@docker/stack/stack.sh down
+
+demo: cdcsink
+	@docker/demo/demo.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/cdcsink
+
+clean:
+	rm -rf build cdcsink
+
+-include $(shell find build -name '*.d' 2>/dev/null)

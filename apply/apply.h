@@ -1,0 +1,106 @@
+/* apply.h - the PostgreSQL applier: one transaction per batch.
+ *
+ * Takes a batch of decoded change events (in Kafka order, any tables, any
+ * partitions), collapses them per key to their final state (DESIGN.md order
+ * and TOAST rules), creates/evolves target tables (through schemas/), COPYs
+ * the rows into a temporary staging table and runs one position-guarded
+ * INSERT ... ON CONFLICT ... DO UPDATE ... WHERE per table; soft or hard
+ * deletes and truncates; and writes the consumed offsets to _cdc.offsets in
+ * the same transaction.
+ *
+ * Two-phase: cdc_apply_batch_begin() does all the work inside an open
+ * transaction and reports records PostgreSQL rejected (already isolated: the
+ * rest of the batch is in the transaction); the caller dead-letters them and
+ * then calls cdc_apply_batch_commit() (or _abort()). So a rejected record is
+ * dead-lettered before its offset can be committed.
+ *
+ * Does not: talk to Kafka or Redis; retry (a RETRIABLE error returns to the
+ * caller, which reconnects and retries the batch whole).
+ * Threads: one applier per thread; it owns one libpq connection. */
+#ifndef CDC_APPLY_APPLY_H
+#define CDC_APPLY_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/err.h"
+#include "../common/event.h"
+
+typedef struct cdc_apply_s cdc_apply_t;
+
+typedef enum {
+    CDC_TRUNCATE_SOFT = 0,
+    CDC_TRUNCATE_HARD,
+    CDC_TRUNCATE_IGNORE
+} cdc_truncate_mode_t;
+
+typedef struct cdc_apply_conf_s {
+    const char *conninfo;      /* libpq conninfo or URI; copied */
+    const char *target_schema; /* "" or NULL = the source schema; copied */
+    bool hard_delete;          /* delete.mode=hard */
+    cdc_truncate_mode_t truncate_mode;
+    const char *group_id;      /* the Kafka group, key of _cdc.offsets; copied */
+} cdc_apply_conf_t;
+
+/* One consumed position to record: the next offset to read. */
+typedef struct cdc_offset_s {
+    const char *topic;
+    int32_t partition;
+    int64_t next_offset;
+} cdc_offset_t;
+
+/* A record PostgreSQL (or the applier's own checks) refused. */
+typedef struct cdc_reject_s {
+    size_t index;       /* into the events array given to _begin */
+    cdc_err_t err;      /* PERMANENT class */
+    const char *reason; /* arena-allocated, NUL-terminated */
+} cdc_reject_t;
+
+typedef struct cdc_apply_result_s {
+    size_t applied;      /* events whose effect is in the transaction */
+    size_t replays;      /* events skipped by the position guard */
+    size_t collapsed;    /* events folded into a later event of the same key */
+    cdc_reject_t *rejects; /* arena-allocated */
+    size_t nrejects;
+} cdc_apply_result_t;
+
+/* Copies what it needs from conf; does not connect. NULL + errstr on error. */
+cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
+                           size_t errstr_size);
+void cdc_apply_free(cdc_apply_t *a); /* accepts NULL; closes the connection */
+
+/* Connects (if not connected) and makes sure the _cdc schema, _cdc.offsets
+ * and _cdc.meta exist (creating the warehouse id on first use).
+ * Errors: PG_DOWN (retriable), CONFIG (bad conninfo, auth), STATE. */
+cdc_err_t cdc_apply_connect(cdc_apply_t *a) CDC_MUSTCHECK;
+
+/* The warehouse id from _cdc.meta (valid after a successful connect). */
+const char *cdc_apply_warehouse_id(const cdc_apply_t *a);
+
+/* The next offset recorded for (group, topic, partition), or -1 if none.
+ * Errors: PG_DOWN. */
+cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
+                                 int32_t partition, int64_t *next_offset)
+    CDC_MUSTCHECK;
+
+/* Opens a transaction and applies events[0..n) (only kind CHANGE; others are
+ * ignored) and the offsets. Records the applier rejects are listed in
+ * res->rejects (allocated from arena) and left out; the rest is applied.
+ * On CDC_OK the transaction is open: call _commit or _abort.
+ * On a RETRIABLE error (connection lost) nothing is applied and no
+ * transaction is open. */
+cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
+                                size_t n, const cdc_offset_t *offsets,
+                                size_t noffsets, cdc_arena_t *arena,
+                                cdc_apply_result_t *res) CDC_MUSTCHECK;
+/* Errors: PG_DOWN (the outcome is then unknown: the caller retries the batch,
+ * which the position guard and the offsets table make harmless). */
+cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) CDC_MUSTCHECK;
+void cdc_apply_batch_abort(cdc_apply_t *a);
+
+/* The reason for the last error; borrowed, valid until the next call. */
+const char *cdc_apply_errstr(const cdc_apply_t *a);
+
+#endif

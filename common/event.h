@@ -1,0 +1,165 @@
+/* event.h - the plain structs that travel between modules.
+ *
+ *   cdc_record_t   one Kafka record as consumed (what the decoder reads)
+ *   cdc_event_t    one decoded Debezium event (what the applier writes)
+ *   cdc_rowdef_t   the columns of a key or row: names and warehouse types
+ *
+ * Ownership: a record borrows librdkafka's buffers (valid until the message
+ * is destroyed). An event and its values live in the batch arena (valid until
+ * the arena is reset after the batch is committed). A rowdef belongs to the
+ * decoder's schema cache and lives as long as the decoder: the applier may key
+ * its table cache on the rowdef's fingerprint and keep the pointer while the
+ * decoder lives.
+ *
+ * Values are in the PostgreSQL text input form of their column type (what
+ * the type's input function accepts, e.g. "\\x0a0b" for bytea, "{1,2}" for an
+ * array, "2024-05-01 10:15:30.123456" for timestamp), NUL-terminated, not yet
+ * escaped for COPY: escaping belongs to the applier. */
+#ifndef CDC_COMMON_EVENT_H
+#define CDC_COMMON_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- input: one Kafka record ---- */
+
+typedef struct cdc_header_s {
+    const char *name; /* NUL-terminated */
+    const char *value; /* may be NULL (null header value); not NUL-terminated */
+    size_t value_len;
+} cdc_header_t;
+
+typedef struct cdc_record_s {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms; /* Kafka record timestamp, -1 if none */
+    const char *key;      /* NULL = Kafka null key */
+    size_t key_len;
+    const char *value;    /* NULL = Kafka null value (tombstone) */
+    size_t value_len;
+    const cdc_header_t *headers;
+    size_t nheaders;
+} cdc_record_t;
+
+/* ---- column types, as the warehouse sees them ---- */
+
+typedef enum {
+    CDC_T_UNKNOWN = 0, /* schemaless record: the applier takes the catalog's */
+    CDC_T_BOOL,
+    CDC_T_INT2,
+    CDC_T_INT4,
+    CDC_T_INT8,
+    CDC_T_FLOAT4,
+    CDC_T_FLOAT8,
+    CDC_T_NUMERIC,     /* precision/scale in the column; -1 = unconstrained */
+    CDC_T_TEXT,
+    CDC_T_BYTEA,
+    CDC_T_DATE,
+    CDC_T_TIME,
+    CDC_T_TIMETZ,
+    CDC_T_TIMESTAMP,
+    CDC_T_TIMESTAMPTZ,
+    CDC_T_INTERVAL,
+    CDC_T_JSONB,
+    CDC_T_UUID,
+    CDC_T_XML,
+    CDC_T_BIT,         /* varbit; length in precision when known */
+    CDC_T_POINT,
+    CDC_T__COUNT
+} cdc_type_t;
+
+typedef struct cdc_column_s {
+    const char *name;  /* the source column name, unquoted, NUL-terminated */
+    cdc_type_t type;   /* scalar type, or element type when array */
+    bool array;        /* one-dimensional array of type */
+    bool optional;     /* nullable in the source */
+    int16_t precision; /* numeric precision / bit length; -1 unknown */
+    int16_t scale;     /* numeric scale; -1 variable or unknown */
+} cdc_column_t;
+
+typedef struct cdc_rowdef_s {
+    uint64_t fingerprint; /* identity of this column list (names + types) */
+    bool typed;           /* false: schemaless, every type is CDC_T_UNKNOWN */
+    uint32_t ncols;
+    cdc_column_t *cols;
+} cdc_rowdef_t;
+
+/* ---- values ---- */
+
+typedef enum {
+    CDC_V_NULL = 0,  /* SQL NULL */
+    CDC_V_SET,       /* text holds the value */
+    CDC_V_UNCHANGED, /* TOAST placeholder: keep whatever the row has */
+    CDC_V_ABSENT     /* field not present in this record (schemaless) */
+} cdc_vstate_t;
+
+typedef struct cdc_value_s {
+    const char *text; /* NUL-terminated text form when state == CDC_V_SET */
+    uint32_t len;
+    uint8_t state;    /* cdc_vstate_t */
+} cdc_value_t;
+
+/* ---- source position (DESIGN.md "Ordering") ---- */
+
+typedef enum {
+    CDC_POS_NONE = 0, /* no stable position: Kafka order only, never deduped */
+    CDC_POS_PG,       /* part[0] = lsn_commit (or lsn if null), part[1] = lsn */
+    CDC_POS_MYSQL     /* binlog file index, pos, row */
+} cdc_poskind_t;
+
+typedef struct cdc_position_s {
+    uint8_t kind; /* cdc_poskind_t */
+    uint8_t nparts;
+    uint64_t part[3];
+} cdc_position_t;
+
+/* ---- the decoded event ---- */
+
+typedef enum {
+    CDC_EV_CHANGE = 0, /* op c u d r t: goes to the applier */
+    CDC_EV_TOMBSTONE,  /* Kafka null value: skipped, offset advances */
+    CDC_EV_HEARTBEAT,  /* skipped */
+    CDC_EV_MESSAGE,    /* op m (logical decoding message): skipped */
+    CDC_EV_TXMETA      /* transaction BEGIN/END record: skipped */
+} cdc_evkind_t;
+
+typedef struct cdc_event_s {
+    cdc_evkind_t kind;
+    char op; /* 'c','u','d','r','t'; 0 when kind != CHANGE */
+
+    /* from the source block; strings NUL-terminated, "" when absent */
+    const char *connector;   /* "postgresql", "mysql", ... */
+    const char *source_name; /* source.name, the connector's topic.prefix */
+    const char *db;
+    const char *schema;      /* target schema = source.schema (never topic) */
+    const char *table;       /* target table  = source.table */
+    cdc_position_t pos;
+    bool snapshot;           /* source.snapshot is a snapshot value (not
+                                "false"/null/"incremental") */
+    bool incremental;        /* source.snapshot == "incremental" */
+    int64_t source_ts_us;    /* source ts_us (or ts_ms*1000); 0 if absent */
+    int64_t tx_id;           /* source.txId; -1 if absent */
+
+    /* key (from the Kafka key); NULL/0 for truncate and keyless tables */
+    const cdc_rowdef_t *keydef;
+    cdc_value_t *key;        /* keydef->ncols values */
+
+    /* the row: `after` for c/u/r, `before` for d (key-only under REPLICA
+     * IDENTITY DEFAULT: non-key values there are not data). */
+    const cdc_rowdef_t *rowdef;
+    cdc_value_t *after;      /* rowdef->ncols values, or NULL */
+    cdc_value_t *before;     /* rowdef->ncols values, or NULL */
+
+    /* primary-key change: the old key from the __debezium.oldkey header of a
+     * 'c' (same column list as keydef); NULL otherwise */
+    cdc_value_t *old_key;
+
+    /* Kafka origin, copied from the record */
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+} cdc_event_t;
+
+#endif

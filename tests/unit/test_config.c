@@ -1,0 +1,166 @@
+/* test_config.c - the settings table: loading, validation, documentation. */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../consumer/config.h"
+
+static char errbuf[1024];
+
+TEST(defaults_are_valid_values) {
+    /* every default must pass its own validation */
+    cdc_conf_t *c = cdc_conf_new();
+    for (size_t i = 0; i < cdc_conf_count(); i++) {
+        const char *k = cdc_conf_key(i);
+        cdc_err_t e = cdc_conf_set(c, k, cdc_conf_get(c, k), "t", errbuf,
+                                   sizeof errbuf);
+        CHECK_CTX(e == CDC_OK, "%s: %s", k, errbuf);
+    }
+    CHECK_INT(cdc_conf_get_int(c, "batch.max.events"), 5000);
+    CHECK_STR(cdc_conf_get(c, "delete.mode"), "soft");
+    cdc_conf_free(c);
+}
+
+static const struct {
+    const char *key, *value;
+    cdc_err_t want;
+    const char *msg_has; /* the message must name this */
+} set_cases[] = {
+    {"batch.max.events", "100", CDC_OK, NULL},
+    {"batch.max.events", "abc", CDC_ERR_CONFIG, "batch.max.events"},
+    {"batch.max.events", "0", CDC_ERR_CONFIG, "out of range"},
+    {"batch.max.events", "12x", CDC_ERR_CONFIG, "integer"},
+    {"batch.max.events", "", CDC_ERR_CONFIG, "integer"},
+    {"batch.max.events", "99999999999999999999", CDC_ERR_CONFIG, "integer"},
+    {"delete.mode", "hard", CDC_OK, NULL},
+    {"delete.mode", "purge", CDC_ERR_CONFIG, "soft|hard"},
+    {"truncate.mode", "ignore", CDC_OK, NULL},
+    {"log.format", "xml", CDC_ERR_CONFIG, "log.format"},
+    {"bogus.key", "1", CDC_ERR_CONFIG, "unknown setting \"bogus.key\""},
+    {"batch.max.event", "1", CDC_ERR_CONFIG, "did you mean \"batch.max.events\""},
+    {"kafka.fetch.min.bytes", "65536", CDC_OK, NULL},
+    {"kafka.", "x", CDC_ERR_CONFIG, "unknown setting"},
+};
+
+TEST(set_validates_and_names_the_key) {
+    for (size_t i = 0; i < sizeof set_cases / sizeof set_cases[0]; i++) {
+        cdc_conf_t *c = cdc_conf_new();
+        errbuf[0] = '\0';
+        cdc_err_t e = cdc_conf_set(c, set_cases[i].key, set_cases[i].value,
+                                   "--set", errbuf, sizeof errbuf);
+        CHECK_CTX(e == set_cases[i].want, "case %zu (%s=%s): got %d %s", i,
+                  set_cases[i].key, set_cases[i].value, e, errbuf);
+        if (set_cases[i].msg_has)
+            CHECK_CTX(strstr(errbuf, set_cases[i].msg_has) != NULL,
+                      "case %zu: message \"%s\" lacks \"%s\"", i, errbuf,
+                      set_cases[i].msg_has);
+        cdc_conf_free(c);
+    }
+}
+
+static void collect(const char *k, const char *v, void *op) {
+    char *out = op;
+    strcat(out, k);
+    strcat(out, "=");
+    strcat(out, v);
+    strcat(out, ";");
+}
+
+TEST(file_env_set_precedence) {
+    char path[] = "/tmp/cdcsink-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *text = "# comment\n! also comment\n\n"
+                       "  batch.max.events = 10\n"
+                       "topics: a,b\n"
+                       "kafka.fetch.min.bytes=1000\n"
+                       "pg.conninfo=postgresql://x@h/db?a=b\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+
+    cdc_conf_t *c = cdc_conf_new();
+    CHECK_INT(cdc_conf_load_file(c, path, errbuf, sizeof errbuf), CDC_OK);
+    CHECK_INT(cdc_conf_get_int(c, "batch.max.events"), 10);
+    CHECK_STR(cdc_conf_get(c, "topics"), "a,b");
+    CHECK_STR(cdc_conf_get(c, "pg.conninfo"), "postgresql://x@h/db?a=b");
+
+    char e1[] = "PATH=/bin", e2[] = "CDCSINK_BATCH_MAX_EVENTS=20",
+         e3[] = "CDCSINK_KAFKA_QUEUED_MIN_MESSAGES=5";
+    char *const envp[] = {e1, e2, e3, NULL};
+    CHECK_INT(cdc_conf_load_env(c, envp, errbuf, sizeof errbuf), CDC_OK);
+    CHECK_INT(cdc_conf_get_int(c, "batch.max.events"), 20);
+    CHECK_INT(cdc_conf_set(c, "batch.max.events", "30", "--set", errbuf,
+                           sizeof errbuf), CDC_OK);
+    CHECK_INT(cdc_conf_get_int(c, "batch.max.events"), 30);
+
+    char got[256] = "";
+    cdc_conf_each_passthrough(c, "kafka.", collect, got);
+    CHECK_STR(got, "fetch.min.bytes=1000;queued.min.messages=5;");
+    cdc_conf_free(c);
+    unlink(path);
+}
+
+TEST(file_errors_name_file_and_line) {
+    char path[] = "/tmp/cdcsink-test-XXXXXX";
+    int fd = mkstemp(path);
+    const char *text = "topics=a\nbatch.linger.ms=soon\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    cdc_conf_t *c = cdc_conf_new();
+    CHECK_INT(cdc_conf_load_file(c, path, errbuf, sizeof errbuf),
+              CDC_ERR_CONFIG);
+    CHECK(strstr(errbuf, ":2:") != NULL);
+    CHECK(strstr(errbuf, "batch.linger.ms") != NULL);
+    cdc_conf_free(c);
+    unlink(path);
+
+    c = cdc_conf_new();
+    CHECK_INT(cdc_conf_load_file(c, "/nonexistent/x.properties", errbuf,
+                                 sizeof errbuf), CDC_ERR_IO);
+    CHECK(strstr(errbuf, "/nonexistent/x.properties") != NULL);
+    cdc_conf_free(c);
+}
+
+TEST(env_unknown_key_fails) {
+    cdc_conf_t *c = cdc_conf_new();
+    char e1[] = "CDCSINK_BATCH_MAX_EVENTZ=1";
+    char *const envp[] = {e1, NULL};
+    CHECK_INT(cdc_conf_load_env(c, envp, errbuf, sizeof errbuf), CDC_ERR_CONFIG);
+    CHECK(strstr(errbuf, "CDCSINK_BATCH_MAX_EVENTZ") != NULL);
+    cdc_conf_free(c);
+}
+
+TEST(validate_requires_keys) {
+    cdc_conf_t *c = cdc_conf_new();
+    CHECK_INT(cdc_conf_validate(c, errbuf, sizeof errbuf), CDC_ERR_CONFIG);
+    CHECK(strstr(errbuf, "\"topics\" is required") != NULL);
+    CHECK(strstr(errbuf, "CDCSINK_TOPICS") != NULL);
+    CHECK_INT(cdc_conf_set(c, "topics", "^x.*", "t", errbuf, sizeof errbuf), 0);
+    CHECK_INT(cdc_conf_validate(c, errbuf, sizeof errbuf), CDC_ERR_CONFIG);
+    CHECK(strstr(errbuf, "pg.conninfo") != NULL);
+    CHECK_INT(cdc_conf_set(c, "pg.conninfo", "dbname=x", "t", errbuf,
+                           sizeof errbuf), 0);
+    CHECK_INT(cdc_conf_validate(c, errbuf, sizeof errbuf), CDC_OK);
+    cdc_conf_free(c);
+}
+
+TEST(every_key_documented) {
+    /* --help and the markdown must list every key with its help text */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cdc_conf_print_help(f);
+    cdc_conf_print_markdown(f);
+    cdc_conf_print_sample(f);
+    fclose(f);
+    for (size_t i = 0; i < cdc_conf_count(); i++) {
+        const char *k = cdc_conf_key(i);
+        char needle[128];
+        snprintf(needle, sizeof needle, "| `%s` |", k);
+        CHECK_CTX(strstr(buf, needle) != NULL, "markdown lacks %s", k);
+        snprintf(needle, sizeof needle, "  %s ", k);
+        CHECK_CTX(strstr(buf, needle) != NULL, "--help lacks %s", k);
+    }
+    free(buf);
+}
