@@ -52,6 +52,9 @@ BIN      := $(BUILD)/cdcsink
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 HARNESS_OBJ := $(BUILD)/tests/unit/harness.o
+# C integration tests: same harness, need the servers named in CDC_TEST_* env
+INTEG_SRC  := $(wildcard tests/integration/test_*.c)
+INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 
 BENCH_SRC := $(wildcard bench/*/main.c)
 BENCH_BIN := $(BENCH_SRC:bench/%/main.c=$(BUILD)/bench/%)
@@ -64,7 +67,7 @@ all: cdcsink
 cdcsink: $(BIN)
 	@cp $(BIN) $@
 
-build: $(BIN) $(UNIT_BIN)
+build: $(BIN) $(UNIT_BIN) $(INTEG_BIN)
 
 $(BIN): $(MAIN_OBJ) $(BUILD)/libcdcsink.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -78,6 +81,9 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(HARNESS_OBJ) $(BUILD)/libcdcsink.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(HARNESS_OBJ) $(BUILD)/libcdcsink.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%/main.o $(BUILD)/libcdcsink.a
