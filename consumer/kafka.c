@@ -1,0 +1,430 @@
+/* kafka.c - librdkafka consumer and dead-letter producer; see kafka.h. */
+#include "kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+
+struct cdc_kafka_s {
+    rd_kafka_t *rk;       /* consumer */
+    rd_kafka_t *producer; /* dead letters; NULL when no dlq topic */
+    char *dlq_topic;
+    cdc_kafka_callbacks_t cb;
+    volatile int brokers_down; /* set by error_cb, cleared on a message */
+    int dlq_failed;            /* delivery failures since the last flush */
+    char dlq_errstr[256];
+};
+
+/* ---- configuration ---- */
+
+static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v,
+                    char *errstr, size_t errstr_size) {
+    char e[512];
+    if (rd_kafka_conf_set(c, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "setting \"kafka.%s\" = \"%s\": %s. HINT: see "
+                       "librdkafka's CONFIGURATION.md for valid consumer "
+                       "properties",
+                       k, v, e);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
+    cdc_kafka_t *k = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+        err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        err == RD_KAFKA_RESP_ERR__RESOLVE) {
+        if (!k->brokers_down)
+            cdc_log(CDC_LOG_WARN, "kafka unreachable: %s", reason);
+        k->brokers_down = 1;
+        return;
+    }
+    cdc_log(CDC_LOG_WARN, "kafka: %s: %s",
+            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque) {
+    (void)rk;
+    (void)offsets;
+    (void)opaque;
+    /* harmless: the warehouse's offsets table is the truth; the next commit
+     * or a replay covers it */
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        cdc_log(CDC_LOG_WARN, "kafka offset commit failed: %s",
+                rd_kafka_err2str(err));
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+    cdc_kafka_t *k = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    cdc_tp_t *tps = calloc((size_t)parts->cnt + 1, sizeof(*tps));
+    int64_t *committed = calloc((size_t)parts->cnt + 1, sizeof(int64_t));
+    int64_t *start = calloc((size_t)parts->cnt + 1, sizeof(int64_t));
+    rd_kafka_error_t *e = NULL;
+
+    if (!tps || !committed || !start) {
+        cdc_log(CDC_LOG_ERROR, "out of memory in rebalance");
+        goto out;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        tps[i].topic = parts->elems[i].topic;
+        tps[i].partition = parts->elems[i].partition;
+        start[i] = -1;
+    }
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_topic_partition_list_t *c =
+            rd_kafka_topic_partition_list_copy(parts);
+        if (rd_kafka_committed(rk, c, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            cdc_log(CDC_LOG_WARN, "cannot read committed offsets; starting "
+                                  "from the warehouse's offsets table");
+        for (int i = 0; i < c->cnt; i++)
+            committed[i] = c->elems[i].offset >= 0 ? c->elems[i].offset : -1;
+        rd_kafka_topic_partition_list_destroy(c);
+        if (k->cb.on_assign)
+            k->cb.on_assign(k->cb.opaque, tps, (size_t)parts->cnt, committed,
+                            start);
+        for (int i = 0; i < parts->cnt; i++) {
+            int64_t off = start[i] >= 0 ? start[i] : committed[i];
+            parts->elems[i].offset = off >= 0 ? off : RD_KAFKA_OFFSET_INVALID;
+            cdc_log_rec(CDC_LOG_INFO, tps[i].topic, tps[i].partition, -1,
+                        "assigned, starting at %s%lld",
+                        off >= 0 ? "offset " : "", (long long)(off >= 0 ? off : 0));
+        }
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+    } else {
+        if (k->cb.on_revoke)
+            k->cb.on_revoke(k->cb.opaque, tps, (size_t)parts->cnt);
+        for (int i = 0; i < parts->cnt; i++)
+            cdc_log_rec(CDC_LOG_INFO, tps[i].topic, tps[i].partition, -1,
+                        "revoked");
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        cdc_log(CDC_LOG_ERROR, "kafka rebalance: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+out:
+    free(tps);
+    free(committed);
+    free(start);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                        void *opaque) {
+    cdc_kafka_t *k = opaque;
+    (void)rk;
+    if (m->err) {
+        k->dlq_failed++;
+        snprintf(k->dlq_errstr, sizeof k->dlq_errstr, "%s",
+                 rd_kafka_err2str(m->err));
+    }
+}
+
+static rd_kafka_t *make_producer(cdc_kafka_t *k, const cdc_kafka_conf_t *conf,
+                                 char *errstr, size_t errstr_size) {
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char e[512];
+    rd_kafka_t *rk;
+    if (conf_set(c, "bootstrap.servers", conf->bootstrap, errstr, errstr_size) ||
+        conf_set(c, "enable.idempotence", "true", errstr, errstr_size) ||
+        conf_set(c, "linger.ms", "5", errstr, errstr_size) ||
+        conf_set(c, "message.timeout.ms", "30000", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(c, k);
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_error_cb(c, on_error);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        cdc_errstr_set(errstr, errstr_size, "kafka producer: %s", e);
+    }
+    return rk;
+}
+
+static int subscribe(rd_kafka_t *rk, const char *topics, char *errstr,
+                     size_t errstr_size) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    char *dup = strdup(topics), *save = NULL;
+    rd_kafka_resp_err_t err;
+    if (!dup) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return -1;
+    }
+    for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (*t)
+            rd_kafka_topic_partition_list_add(l, t, RD_KAFKA_PARTITION_UA);
+    }
+    err = rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    free(dup);
+    if (err) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "setting \"topics\" = \"%s\": %s", topics,
+                       rd_kafka_err2str(err));
+        return -1;
+    }
+    return 0;
+}
+
+cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
+                           size_t errstr_size) {
+    cdc_kafka_t *k = calloc(1, sizeof(*k));
+    rd_kafka_conf_t *c = NULL;
+    char e[512];
+
+    if (!k)
+        return NULL;
+    k->cb = conf->cb;
+    c = rd_kafka_conf_new();
+    /* defaults first, so kafka.* pass-through can override them */
+    if (conf_set(c, "bootstrap.servers", conf->bootstrap, errstr, errstr_size) ||
+        conf_set(c, "enable.auto.commit", "false", errstr, errstr_size) ||
+        conf_set(c, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+        conf_set(c, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+        conf_set(c, "enable.partition.eof", "false", errstr, errstr_size) ||
+        conf_set(c, "fetch.wait.max.ms", "50", errstr, errstr_size) ||
+        conf_set(c, "queued.max.messages.kbytes", "32768", errstr,
+                 errstr_size) ||
+        conf_set(c, "partition.assignment.strategy", "cooperative-sticky",
+                 errstr, errstr_size))
+        goto fail;
+    if (conf->group_id &&
+        conf_set(c, "group.id", conf->group_id, errstr, errstr_size))
+        goto fail;
+    for (size_t i = 0; i < conf->nextra; i++)
+        if (conf_set(c, conf->extra[i].key, conf->extra[i].value, errstr,
+                     errstr_size))
+            goto fail;
+    rd_kafka_conf_set_opaque(c, k);
+    rd_kafka_conf_set_error_cb(c, on_error);
+    if (conf->group_id) {
+        rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+        rd_kafka_conf_set_offset_commit_cb(c, on_commit);
+    }
+    k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e);
+    if (!k->rk) {
+        cdc_errstr_set(errstr, errstr_size, "kafka consumer: %s", e);
+        goto fail;
+    }
+    c = NULL; /* owned by rk now */
+    rd_kafka_poll_set_consumer(k->rk);
+    if (conf->dlq_topic && *conf->dlq_topic) {
+        if (!(k->dlq_topic = strdup(conf->dlq_topic)) ||
+            !(k->producer = make_producer(k, conf, errstr, errstr_size)))
+            goto fail;
+    }
+    if (conf->group_id && conf->topics &&
+        subscribe(k->rk, conf->topics, errstr, errstr_size))
+        goto fail;
+    return k;
+fail:
+    if (c)
+        rd_kafka_conf_destroy(c);
+    cdc_kafka_close(k);
+    return NULL;
+}
+
+void cdc_kafka_close(cdc_kafka_t *k) {
+    if (!k)
+        return;
+    if (k->rk) {
+        rd_kafka_consumer_close(k->rk); /* leaves the group; revoke runs */
+        rd_kafka_destroy(k->rk);
+    }
+    if (k->producer) {
+        rd_kafka_flush(k->producer, 5000);
+        rd_kafka_destroy(k->producer);
+    }
+    free(k->dlq_topic);
+    free(k);
+}
+
+int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
+                   cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, timeout_ms);
+    rd_kafka_headers_t *hdrs = NULL;
+    rd_kafka_timestamp_type_t tstype;
+
+    *msg = NULL;
+    if (k->producer)
+        rd_kafka_poll(k->producer, 0); /* serve delivery reports */
+    *kerr = k->brokers_down ? CDC_ERR_KAFKA_DOWN : CDC_OK;
+    if (!m)
+        return 0;
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            cdc_log(CDC_LOG_WARN, "kafka consume: %s",
+                    rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return 0;
+    }
+    k->brokers_down = 0;
+    *kerr = CDC_OK;
+    memset(rec, 0, sizeof(*rec));
+    rec->topic = rd_kafka_topic_name(m->rkt);
+    rec->partition = m->partition;
+    rec->offset = m->offset;
+    rec->timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+    rec->key = m->key;
+    rec->key_len = m->key_len;
+    rec->value = m->payload;
+    rec->value_len = m->len;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        size_t n = rd_kafka_header_cnt(hdrs);
+        cdc_header_t *h = cdc_arena_calloc(arena, n ? n : 1, sizeof(*h));
+        const char *name;
+        const void *val;
+        size_t size;
+        if (h) {
+            for (size_t i = 0; i < n &&
+                 !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
+                h[i].name = name;
+                h[i].value = val;
+                h[i].value_len = size;
+            }
+            rec->headers = h;
+            rec->nheaders = n;
+        }
+    }
+    *msg = (cdc_kafka_msg_t *)m;
+    return 1;
+}
+
+void cdc_kafka_msg_free(cdc_kafka_msg_t *msg) {
+    if (msg)
+        rd_kafka_message_destroy((rd_kafka_message_t *)msg);
+}
+
+cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const char *const *topics,
+                           const int32_t *partitions, const int64_t *next,
+                           size_t n) {
+    rd_kafka_topic_partition_list_t *l;
+    rd_kafka_resp_err_t err;
+    if (n == 0)
+        return CDC_OK;
+    l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topics[i], partitions[i])->offset =
+            next[i];
+    err = rd_kafka_commit(k->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        cdc_log(CDC_LOG_WARN, "kafka commit: %s", rd_kafka_err2str(err));
+        return CDC_ERR_KAFKA_DOWN;
+    }
+    return CDC_OK;
+}
+
+cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
+                                cdc_err_t err, const char *reason) {
+    rd_kafka_headers_t *h;
+    rd_kafka_resp_err_t rerr;
+    char num[32];
+
+    if (!k->producer)
+        return CDC_ERR_CONFIG;
+    h = rd_kafka_headers_new(rec->nheaders + 6);
+    for (size_t i = 0; i < rec->nheaders; i++)
+        rd_kafka_header_add(h, rec->headers[i].name, -1, rec->headers[i].value,
+                            (ssize_t)rec->headers[i].value_len);
+    rd_kafka_header_add(h, "cdcsink.error", -1, reason, -1);
+    rd_kafka_header_add(h, "cdcsink.error.class", -1,
+                        cdc_errclass_str(cdc_err_class(err)), -1);
+    rd_kafka_header_add(h, "cdcsink.error.code", -1, cdc_err_name(err), -1);
+    rd_kafka_header_add(h, "cdcsink.source.topic", -1, rec->topic, -1);
+    snprintf(num, sizeof num, "%d", (int)rec->partition);
+    rd_kafka_header_add(h, "cdcsink.source.partition", -1, num, -1);
+    snprintf(num, sizeof num, "%lld", (long long)rec->offset);
+    rd_kafka_header_add(h, "cdcsink.source.offset", -1, num, -1);
+
+    /* librdkafka's value argument is not const although F_COPY only reads
+     * it; a union drops the qualifier without a cast warning */
+    union { const void *c; void *m; } val = {rec->value};
+    for (int attempt = 0;; attempt++) {
+        rerr = rd_kafka_producev(
+            k->producer, RD_KAFKA_V_TOPIC(k->dlq_topic),
+            RD_KAFKA_V_KEY(rec->key, rec->key ? rec->key_len : 0),
+            RD_KAFKA_V_VALUE(val.m, rec->value ? rec->value_len : 0),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_END);
+        if (rerr != RD_KAFKA_RESP_ERR__QUEUE_FULL || attempt > 100)
+            break;
+        rd_kafka_poll(k->producer, 100);
+    }
+    if (rerr) {
+        rd_kafka_headers_destroy(h);
+        cdc_log(CDC_LOG_WARN, "dead-letter produce: %s", rd_kafka_err2str(rerr));
+        return CDC_ERR_KAFKA_DOWN;
+    }
+    return CDC_OK; /* headers now owned by the message */
+}
+
+cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) {
+    if (!k->producer)
+        return CDC_OK;
+    rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, timeout_ms);
+    if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
+        return CDC_ERR_TIMEOUT;
+    if (k->dlq_failed) {
+        cdc_log(CDC_LOG_WARN, "dead-letter delivery failed (%d): %s",
+                k->dlq_failed, k->dlq_errstr);
+        k->dlq_failed = 0;
+        return CDC_ERR_KAFKA_DOWN;
+    }
+    return CDC_OK;
+}
+
+void cdc_kafka_each_lag(cdc_kafka_t *k,
+                        void (*cb)(const char *, int32_t, int64_t, void *),
+                        void *opaque) {
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(k->rk, &l) || !l)
+        return;
+    rd_kafka_position(k->rk, l);
+    for (int i = 0; i < l->cnt; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(k->rk, l->elems[i].topic,
+                                           l->elems[i].partition, &lo,
+                                           &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi >= 0) {
+            int64_t pos = l->elems[i].offset >= 0 ? l->elems[i].offset : lo;
+            cb(l->elems[i].topic, l->elems[i].partition,
+               hi > pos ? hi - pos : 0, opaque);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
+                         size_t errstr_size) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 1, NULL, &md, timeout_ms);
+    if (err) {
+        cdc_errstr_set(errstr, errstr_size, "%s", rd_kafka_err2str(err));
+        return CDC_ERR_KAFKA_DOWN;
+    }
+    cdc_errstr_set(errstr, errstr_size, "%d broker(s), %d topic(s)",
+                   md->broker_cnt, md->topic_cnt);
+    rd_kafka_metadata_destroy(md);
+    return CDC_OK;
+}

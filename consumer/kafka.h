@@ -1,0 +1,102 @@
+/* kafka.h - the only place that knows librdkafka: a high-level consumer in a
+ * group (cooperative-sticky, no auto commit, no auto offset store) and a
+ * producer for the dead-letter topic.
+ *
+ * Rebalances: before partitions are given up, on_revoke is called so the
+ * pipeline can flush and commit its open batch; when partitions arrive,
+ * on_assign is called so the pipeline can pick start offsets (the
+ * warehouse's _cdc.offsets when it is ahead of Kafka's committed offset).
+ * Both are called from inside cdc_kafka_poll, on the caller's thread.
+ *
+ * Does not: decode, batch or apply; decide retry or stop.
+ * Memory: a polled message is owned by the caller until cdc_kafka_msg_free;
+ * the record filled by poll borrows the message's buffers and the arena.
+ * Threads: one thread drives the handle. */
+#ifndef CDC_CONSUMER_KAFKA_H
+#define CDC_CONSUMER_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/err.h"
+#include "../common/event.h"
+
+typedef struct cdc_kafka_s cdc_kafka_t;
+typedef struct cdc_kafka_msg_s cdc_kafka_msg_t; /* an rd_kafka_message_t */
+
+typedef struct cdc_tp_s {
+    const char *topic; /* borrowed, valid during the callback */
+    int32_t partition;
+} cdc_tp_t;
+
+typedef struct cdc_kafka_callbacks_s {
+    /* Partitions are about to be revoked: flush and commit what is open. */
+    void (*on_revoke)(void *opaque, const cdc_tp_t *tps, size_t n);
+    /* Partitions were assigned. Set start[i] to the offset to start from, or
+     * leave -1 to start from Kafka's committed offset. Return non-zero when
+     * the start offsets could not be determined (the pipeline retries). */
+    int (*on_assign)(void *opaque, const cdc_tp_t *tps, size_t n,
+                     const int64_t *committed, int64_t *start);
+    void *opaque;
+} cdc_kafka_callbacks_t;
+
+typedef struct cdc_kv_s {
+    const char *key;
+    const char *value;
+} cdc_kv_t;
+
+typedef struct cdc_kafka_conf_s {
+    const char *bootstrap; /* kafka.bootstrap.servers */
+    const char *group_id;  /* NULL: no group (assign mode, used by decode) */
+    const char *topics;    /* comma list or one ^regex */
+    const char *dlq_topic; /* NULL: no producer */
+    const cdc_kv_t *extra; /* kafka.* pass-through, applied last */
+    size_t nextra;
+    cdc_kafka_callbacks_t cb;
+} cdc_kafka_conf_t;
+
+/* Creates the consumer (and the DLQ producer) and subscribes. Errors go to
+ * errstr, naming the offending property: CDC_ERR_CONFIG. Free with
+ * cdc_kafka_free. */
+cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
+                           size_t errstr_size);
+/* Closes the consumer (leaves the group; on_revoke runs for what is held)
+ * and frees everything. Accepts NULL. */
+void cdc_kafka_close(cdc_kafka_t *k);
+
+/* Waits up to timeout_ms for one message. Returns 1 and fills *rec / *msg
+ * (headers allocated from arena), 0 when nothing came. Consumer errors are
+ * logged; *kerr is set to CDC_ERR_KAFKA_DOWN when the brokers are unreachable
+ * so the pipeline can report health, else CDC_OK. */
+int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
+                   cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr);
+void cdc_kafka_msg_free(cdc_kafka_msg_t *msg); /* accepts NULL */
+
+/* Commits next offsets for the listed partitions (async; PostgreSQL holds
+ * the truth, so a lost commit only means a harmless replay). */
+cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const char *const *topics,
+                           const int32_t *partitions, const int64_t *next,
+                           size_t n);
+
+/* Produces one dead-letter record: the original key and value with the
+ * original headers plus cdcsink.error.* headers. Queued; see flush. */
+cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
+                                cdc_err_t err, const char *reason);
+/* Waits until every dead-letter record is acknowledged by the broker.
+ * Errors: KAFKA_DOWN / TIMEOUT (the caller retries; nothing is committed). */
+cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms);
+
+/* Consumer lag per assigned partition: calls cb with high watermark minus
+ * position, from the cached watermarks (no broker round trip). */
+void cdc_kafka_each_lag(cdc_kafka_t *k,
+                        void (*cb)(const char *topic, int32_t partition,
+                                   int64_t lag, void *opaque),
+                        void *opaque);
+
+/* Asks the brokers for metadata: used by `cdcsink check`. */
+cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
+                         size_t errstr_size);
+
+#endif
