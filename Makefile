@@ -132,7 +132,8 @@ stack-up:
 stack-down:
 	@docker/stack/stack.sh down
 
-demo: cdcsink
+demo: check-deps
+	@$(MAKE) --no-print-directory cdcsink
 	@docker/demo/demo.sh
 
 install: $(BIN)

@@ -1,30 +1,319 @@
-/* main.c - command line, configuration, wiring of the modules. Only main
- * decides to stop. (Skeleton: the run loop is wired in pipeline.c.) */
+/* main.c - command line, configuration and the wiring of the modules.
+ *
+ * Only main decides to stop: modules return errors, main maps their class
+ * to an exit code. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration
+ * or usage. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../apply/apply.h"
 #include "../common/err.h"
 #include "../common/log.h"
 #include "config.h"
+#include "decoder.h"
+#include "kafka.h"
+#include "pipeline.h"
 
 #define CDCSINK_VERSION "0.1.0"
 
 extern char **environ;
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    if (stop_requested) /* second signal: leave at once */
+        _exit(1);
+    stop_requested = 1;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: cdcsink [--config FILE] [--set key=value]... [COMMAND]\n"
+            "\n"
+            "commands:\n"
+            "  run (default)   consume and apply until SIGTERM/SIGINT\n"
+            "  check           validate config, reach Kafka, PostgreSQL and "
+            "Redis, exit\n"
+            "  decode          print what cdcsink makes of records\n"
+            "  config-doc      print the settings table as markdown\n"
+            "  config-sample   print a commented configuration file\n"
+            "  version         print the version\n"
+            "\n");
+    cdc_conf_print_help(out);
+}
+
+typedef struct {
+    cdc_kv_t *kv;
+    size_t n, cap;
+} kvlist_t;
+
+static void collect_kv(const char *k, const char *v, void *opaque) {
+    kvlist_t *l = opaque;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        cdc_kv_t *kv = realloc(l->kv, cap * sizeof(*kv));
+        if (!kv)
+            return;
+        l->kv = kv;
+        l->cap = cap;
+    }
+    l->kv[l->n].key = k;
+    l->kv[l->n].value = v;
+    l->n++;
+}
+
+static cdc_apply_t *make_apply(const cdc_conf_t *conf, char *errstr,
+                               size_t errstr_size) {
+    cdc_apply_conf_t ac;
+    const char *tm = cdc_conf_get(conf, "truncate.mode");
+    memset(&ac, 0, sizeof ac);
+    ac.conninfo = cdc_conf_get(conf, "pg.conninfo");
+    ac.target_schema = cdc_conf_get(conf, "target.schema");
+    ac.hard_delete = strcmp(cdc_conf_get(conf, "delete.mode"), "hard") == 0;
+    ac.truncate_mode = !strcmp(tm, "hard")     ? CDC_TRUNCATE_HARD
+                       : !strcmp(tm, "ignore") ? CDC_TRUNCATE_IGNORE
+                                               : CDC_TRUNCATE_SOFT;
+    ac.group_id = cdc_conf_get(conf, "kafka.group.id");
+    return cdc_apply_new(&ac, errstr, errstr_size);
+}
+
+static cdc_kafka_t *make_kafka(const cdc_conf_t *conf, kvlist_t *extra,
+                               cdc_kafka_callbacks_t cb, char *errstr,
+                               size_t errstr_size) {
+    cdc_kafka_conf_t kc;
+    memset(&kc, 0, sizeof kc);
+    cdc_conf_each_passthrough(conf, "kafka.", collect_kv, extra);
+    kc.bootstrap = cdc_conf_get(conf, "kafka.bootstrap.servers");
+    kc.group_id = cdc_conf_get(conf, "kafka.group.id");
+    kc.topics = cdc_conf_get(conf, "topics");
+    kc.dlq_topic = cdc_conf_get(conf, "dlq.topic");
+    kc.extra = extra->kv;
+    kc.nextra = extra->n;
+    kc.cb = cb;
+    return cdc_kafka_new(&kc, errstr, errstr_size);
+}
+
+static int cmd_run(const cdc_conf_t *conf) {
+    char errstr[1024];
+    cdc_decoder_conf_t dc;
+    cdc_pipeline_conf_t pc;
+    cdc_decoder_t *dec = NULL;
+    cdc_apply_t *apply = NULL;
+    cdc_pipeline_t *pipe = NULL;
+    cdc_kafka_t *kafka = NULL;
+    kvlist_t extra = {NULL, 0, 0};
+    cdc_err_t err;
+    int rc = 1;
+
+    dc.max_record_bytes = (size_t)cdc_conf_get_int(conf, "decoder.max.record.bytes");
+    dc.max_depth = (int)cdc_conf_get_int(conf, "decoder.max.depth");
+    pc.max_events = (size_t)cdc_conf_get_int(conf, "batch.max.events");
+    pc.max_bytes = (size_t)cdc_conf_get_int(conf, "batch.max.bytes");
+    pc.linger_ms = (int)cdc_conf_get_int(conf, "batch.linger.ms");
+    pc.policy_fail = strcmp(cdc_conf_get(conf, "errors.policy"), "fail") == 0;
+    pc.backoff_max_ms = (int)cdc_conf_get_int(conf, "retry.backoff.max.ms");
+    pc.shutdown_timeout_ms = (int)cdc_conf_get_int(conf, "shutdown.timeout.ms");
+
+    if (!(dec = cdc_decoder_new(&dc))) {
+        cdc_log(CDC_LOG_ERROR, "out of memory");
+        goto out;
+    }
+    if (!(apply = make_apply(conf, errstr, sizeof errstr))) {
+        cdc_log(CDC_LOG_ERROR, "%s", errstr);
+        rc = 2;
+        goto out;
+    }
+    /* reach PostgreSQL before joining the group: a bad conninfo fails now */
+    while ((err = cdc_apply_connect(apply)) != CDC_OK) {
+        if (cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE) {
+            cdc_log(CDC_LOG_ERROR, "pg.conninfo: %s. HINT: check the setting "
+                    "pg.conninfo", cdc_apply_errstr(apply));
+            rc = 2;
+            goto out;
+        }
+        cdc_log(CDC_LOG_WARN, "waiting for postgresql: %s",
+                cdc_apply_errstr(apply));
+        for (int i = 0; i < 20 && !stop_requested; i++)
+            usleep(100000);
+        if (stop_requested)
+            goto out;
+    }
+    if (!(pipe = cdc_pipeline_new(&pc, dec, apply, &stop_requested))) {
+        cdc_log(CDC_LOG_ERROR, "out of memory");
+        goto out;
+    }
+    if (!(kafka = make_kafka(conf, &extra, cdc_pipeline_kafka_callbacks(pipe),
+                             errstr, sizeof errstr))) {
+        cdc_log(CDC_LOG_ERROR, "%s", errstr);
+        rc = 2;
+        goto out;
+    }
+    cdc_log(CDC_LOG_INFO, "cdcsink %s running: topics %s, group %s, "
+            "warehouse %s", CDCSINK_VERSION, cdc_conf_get(conf, "topics"),
+            cdc_conf_get(conf, "kafka.group.id"), cdc_apply_warehouse_id(apply));
+    err = cdc_pipeline_run(pipe, kafka);
+    if (err) {
+        cdc_log(CDC_LOG_ERROR, "stopping: %s", cdc_pipeline_errstr(pipe));
+        goto out;
+    }
+    rc = 0;
+out:
+    cdc_kafka_close(kafka); /* leaves the group */
+    if (pipe) {
+        const cdc_pipeline_stats_t *s = cdc_pipeline_stats(pipe);
+        cdc_log(CDC_LOG_INFO, "stopped: %llu records, %llu applied, %llu "
+                "replays skipped, %llu dead letters",
+                (unsigned long long)s->records, (unsigned long long)s->applied,
+                (unsigned long long)s->replays,
+                (unsigned long long)s->dead_letters);
+    }
+    cdc_pipeline_free(pipe);
+    cdc_apply_free(apply);
+    cdc_decoder_free(dec);
+    free(extra.kv);
+    return rc;
+}
+
+static int cmd_check(const cdc_conf_t *conf) {
+    char errstr[1024];
+    kvlist_t extra = {NULL, 0, 0};
+    cdc_kafka_callbacks_t nocb = {NULL, NULL, NULL};
+    cdc_kafka_t *k;
+    cdc_apply_t *a;
+    int bad = 0;
+
+    printf("ok    config\n");
+    k = make_kafka(conf, &extra, nocb, errstr, sizeof errstr);
+    if (!k || cdc_kafka_ping(k, 10000, errstr, sizeof errstr)) {
+        printf("FAIL  kafka %s: %s\n",
+               cdc_conf_get(conf, "kafka.bootstrap.servers"), errstr);
+        bad++;
+    } else {
+        printf("ok    kafka %s: %s\n",
+               cdc_conf_get(conf, "kafka.bootstrap.servers"), errstr);
+    }
+    cdc_kafka_close(k);
+    free(extra.kv);
+    a = make_apply(conf, errstr, sizeof errstr);
+    if (!a || cdc_apply_connect(a)) {
+        printf("FAIL  postgresql: %s\n", a ? cdc_apply_errstr(a) : errstr);
+        bad++;
+    } else {
+        printf("ok    postgresql: warehouse %s\n", cdc_apply_warehouse_id(a));
+    }
+    cdc_apply_free(a);
+    if (*cdc_conf_get(conf, "redis.url"))
+        printf("skip  redis: dedup is not built in this version\n");
+    else
+        printf("ok    redis: off (redis.url is empty)\n");
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     cdc_conf_t *conf = cdc_conf_new();
+    const char *config_file = NULL, *cmd = "run";
     char errstr[1024];
-    int rc = 0;
-    (void)argc;
-    (void)argv;
+    int rc = 2, i;
+
     if (!conf)
         return 1;
+    /* pass 1: --config, --help and the command. Options may stand before
+     * or after the command; everything after `decode` belongs to decode.
+     * --set is applied in pass 2, after the file and the environment. */
+    int cmd_at = 0;
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config_file = argv[++i];
+        } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            i++;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "cdcsink: unknown option \"%s\". HINT: see "
+                    "`cdcsink --help`\n", argv[i]);
+            goto out;
+        } else if (!cmd_at) {
+            cmd = argv[i];
+            cmd_at = i;
+            if (!strcmp(cmd, "decode"))
+                break;
+        } else {
+            fprintf(stderr, "cdcsink: unexpected argument \"%s\". HINT: see "
+                    "`cdcsink --help`\n", argv[i]);
+            goto out;
+        }
+    }
+    if (!strcmp(cmd, "version")) {
+        printf("cdcsink %s\n", CDCSINK_VERSION);
+        rc = 0;
+        goto out;
+    }
+    if (!strcmp(cmd, "config-doc") || !strcmp(cmd, "config-sample")) {
+        if (cmd[7] == 'd')
+            cdc_conf_print_markdown(stdout);
+        else
+            cdc_conf_print_sample(stdout);
+        rc = 0;
+        goto out;
+    }
+    if (config_file &&
+        cdc_conf_load_file(conf, config_file, errstr, sizeof errstr)) {
+        fprintf(stderr, "cdcsink: %s\n", errstr);
+        goto out;
+    }
     if (cdc_conf_load_env(conf, environ, errstr, sizeof errstr)) {
         fprintf(stderr, "cdcsink: %s\n", errstr);
-        rc = 2;
+        goto out;
     }
-    printf("cdcsink %s\n", CDCSINK_VERSION);
+    for (i = 1; i < argc && !(cmd_at && i >= cmd_at && !strcmp(cmd, "decode"));
+         i++) {
+        if (!strcmp(argv[i], "--config")) {
+            i++;
+        } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            char *kv = argv[++i], *eq = strchr(kv, '=');
+            if (!eq) {
+                fprintf(stderr, "cdcsink: --set \"%s\": expected key=value\n",
+                        kv);
+                goto out;
+            }
+            *eq = '\0';
+            if (cdc_conf_set(conf, kv, eq + 1, "--set", errstr, sizeof errstr)) {
+                fprintf(stderr, "cdcsink: %s\n", errstr);
+                goto out;
+            }
+            *eq = '=';
+        }
+    }
+    if (cdc_log_setup(cdc_conf_get(conf, "log.level"),
+                      cdc_conf_get(conf, "log.format")) < 0)
+        goto out;
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "check")) {
+        if (cdc_conf_validate(conf, errstr, sizeof errstr)) {
+            fprintf(stderr, "cdcsink: %s\n", errstr);
+            goto out;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (!strcmp(cmd, "run")) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        rc = cmd_run(conf);
+    } else if (!strcmp(cmd, "check")) {
+        rc = cmd_check(conf);
+    } else {
+        fprintf(stderr, "cdcsink: unknown command \"%s\". HINT: see "
+                "`cdcsink --help`\n", cmd);
+    }
+out:
     cdc_conf_free(conf);
     return rc;
 }

@@ -1,0 +1,67 @@
+/* pipeline.h - the run loop: consume, decode, batch, apply, dead-letter,
+ * commit (DESIGN.md "Data flow").
+ *
+ * Order per batch: decode every record into the batch arena; open the apply
+ * transaction (rows + _cdc.offsets); dead-letter what could not be decoded
+ * or applied and wait for the broker's acknowledgement; COMMIT; only then
+ * commit the Kafka offsets. A retriable failure (PostgreSQL, Kafka down)
+ * backs off exponentially up to a cap and retries the same batch; nothing is
+ * skipped or committed past it.
+ *
+ * Does not: parse configuration (main passes the values), know librdkafka
+ * or libpq (through kafka.h and apply.h). Threads: single-threaded. */
+#ifndef CDC_CONSUMER_PIPELINE_H
+#define CDC_CONSUMER_PIPELINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../apply/apply.h"
+#include "../common/err.h"
+#include "decoder.h"
+#include "kafka.h"
+
+typedef struct cdc_pipeline_s cdc_pipeline_t;
+
+typedef struct cdc_pipeline_conf_s {
+    size_t max_events;
+    size_t max_bytes;
+    int linger_ms;
+    bool policy_fail;        /* errors.policy=fail */
+    int backoff_max_ms;
+    int shutdown_timeout_ms;
+} cdc_pipeline_conf_t;
+
+/* Counters for metrics and tests; monotonic. */
+typedef struct cdc_pipeline_stats_s {
+    uint64_t records;     /* consumed */
+    uint64_t applied;     /* change events whose effect was committed */
+    uint64_t replays;     /* skipped by the position guard */
+    uint64_t skipped;     /* tombstones, heartbeats, messages, txmeta */
+    uint64_t dead_letters;
+    uint64_t batches;
+    uint64_t retries;
+    uint64_t by_op[5];    /* c u d r t */
+} cdc_pipeline_stats_t;
+
+/* The pipeline borrows dec and apply (owned by main, must outlive it).
+ * stop points at main's signal flag. */
+cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
+                                 cdc_decoder_t *dec, cdc_apply_t *apply,
+                                 volatile sig_atomic_t *stop);
+void cdc_pipeline_free(cdc_pipeline_t *p); /* accepts NULL */
+
+/* Callbacks to give cdc_kafka_new, with the pipeline as opaque. */
+cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p);
+
+/* Runs until *stop is set (returns CDC_OK after flushing and committing),
+ * or a FATAL error, or a PERMANENT one under policy fail (returned; the
+ * reason is in cdc_pipeline_errstr). Borrows k. */
+cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) CDC_MUSTCHECK;
+
+const char *cdc_pipeline_errstr(const cdc_pipeline_t *p);
+const cdc_pipeline_stats_t *cdc_pipeline_stats(const cdc_pipeline_t *p);
+
+#endif

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# cli.sh - the command line: --help lists every setting, bad keys and values
+# fail at start naming the key, check reaches the servers.
+set -u
+. "$(dirname "$0")/../lib.sh"
+
+out=$("$CDCSINK_BIN" --help)
+check_eq "--help exits 0" "$?" "0"
+for k in $("$CDCSINK_BIN" config-doc | sed -n 's/^| `\([a-z.]*\)` |.*/\1/p'); do
+    case "$out" in *"  $k "*) ;; *) fail "--help lacks $k" ;; esac
+done
+ok "--help lists every key of the settings table"
+
+expect_fail() { # NAME NEEDLE ARGS...: exit 2 and stderr names NEEDLE
+    local name=$1 needle=$2 err rc; shift 2
+    err=$("$CDCSINK_BIN" "$@" 2>&1 >/dev/null); rc=$?
+    if [ "$rc" -eq 2 ] && [[ "$err" == *"$needle"* ]]; then ok "$name"
+    else fail "$name: rc=$rc stderr=[$err]"; fi
+}
+expect_fail "unknown --set key" '"batch.max.evnts"' --set batch.max.evnts=1 check
+expect_fail "malformed int" '"batch.max.events"' --set batch.max.events=many check
+expect_fail "bad choice" 'soft|hard' --set delete.mode=purge check
+CDCSINK_BOGUS=1 expect_fail "unknown env key" 'CDCSINK_BOGUS' check
+printf 'topics=x\nbatch.linger.ms=later\n' >"$T_TMP/bad.properties"
+expect_fail "bad file value names file:line" 'bad.properties:2' --config "$T_TMP/bad.properties" check
+expect_fail "missing required key" '"topics" is required' --set pg.conninfo=x check
+expect_fail "unknown option" '--bogus' --bogus
+expect_fail "bad kafka property" 'kafka.fetch.wait.max.ms' \
+    --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+    --set kafka.fetch.wait.max.ms=abc run
+
+out=$("$CDCSINK_BIN" --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+      --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" check 2>&1)
+rc=$?
+check_eq "check against the stack exits 0" "$rc" "0"
+case "$out" in *"ok    kafka"*"ok    postgresql"*) ok "check prints a line per server" ;;
+    *) fail "check output: $out" ;; esac
+finish

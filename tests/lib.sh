@@ -1,0 +1,87 @@
+# tests/lib.sh - shared helpers for the shell test tiers (sourced).
+#
+# Expects the stack's environment (eval "$(docker/stack/stack.sh env)") and
+# CDCSINK_BIN. Each test script counts its own checks and ends with
+# "<name>: N passed, N failed"; tests/run.sh sums those lines.
+
+T_NAME=${T_NAME:-$(basename "$0" .sh)}
+T_PASSED=0
+T_FAILED=0
+T_TMP=$(mktemp -d "/tmp/cdcsink-${T_NAME}-XXXXXX")
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK="$ROOT/docker/stack/stack.sh"
+SINK_PIDS=()
+
+ok() { T_PASSED=$((T_PASSED + 1)); echo "ok   $T_NAME: $*"; }
+fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL $T_NAME: $*"; }
+# check NAME CMD...: passes when CMD exits 0
+check() { local n=$1; shift; if "$@"; then ok "$n"; else fail "$n"; fi; }
+# check_eq NAME GOT WANT
+check_eq() {
+    if [ "$2" == "$3" ]; then ok "$1"; else fail "$1: got [$2], want [$3]"; fi
+}
+
+finish() {
+    local p
+    for p in "${SINK_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    echo "$T_NAME: $T_PASSED passed, $T_FAILED failed"
+    if [ "$T_FAILED" -ne 0 ]; then
+        echo "--- logs kept in $T_TMP"
+        for f in "$T_TMP"/*.log; do
+            [ -f "$f" ] && { echo "--- tail of $f"; tail -n 30 "$f"; }
+        done
+    else
+        rm -rf "$T_TMP"
+    fi
+    [ "$T_FAILED" -eq 0 ]
+}
+
+src() { "$STACK" psql source -At -c "$1"; }
+wh() { "$STACK" psql warehouse -At -c "$1"; }
+
+# wait_until SECONDS CMD...: polls CMD every 0.3 s until it succeeds
+wait_until() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@"; do
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.3
+    done
+}
+
+# start_sink NAME TOPICS GROUP [--set k=v ...]: cdcsink in the background,
+# its log in $T_TMP/NAME.log, its pid in SINK_PID and SINK_PIDS
+start_sink() {
+    local name=$1 topics=$2 group=$3; shift 3
+    "$CDCSINK_BIN" \
+        --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" \
+        --set kafka.group.id="$group" \
+        --set topics="$topics" \
+        --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+        --set batch.linger.ms=50 \
+        --set dlq.topic="$group.dlq" \
+        "$@" run >>"$T_TMP/$name.log" 2>&1 &
+    SINK_PID=$!
+    SINK_PIDS+=("$SINK_PID")
+}
+
+# stop_sink PID [SECONDS]: SIGTERM and wait; returns the exit code (124 on
+# timeout, after which it is killed)
+stop_sink() {
+    local pid=$1 limit=${2:-20} i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < limit * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid"; return $?; }
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 124
+}
+
+# same_rows SRC_SQL WH_SQL: the two queries return the same text
+same_rows() {
+    local a b
+    a=$(src "$1") || return 1
+    b=$(wh "$2" 2>/dev/null) || return 1
+    [ "$a" == "$b" ]
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# tests/run.sh [TIER...] - builds and runs the test tiers, then prints the
+# one closing line "N passed, N failed".
+#
+# Tiers: unit (no servers), integration (starts a private test stack: real
+# PostgreSQL, Redis, Kafka KRaft and Kafka Connect with Debezium), fuzz (the
+# decoder under libFuzzer for a short bounded time), static (compose and
+# Dockerfile checks, when present). Default: all of them.
+# CDCSINK_VARIANT=asan runs the same binaries built with ASan/UBSan.
+# The test stack uses its own run folder and ports, so it can run beside a
+# demo stack, and is stopped on exit whatever happens.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+VARIANT=${CDCSINK_VARIANT:-release}
+BUILD="build/$VARIANT"
+TIERS=("$@")
+[ ${#TIERS[@]} -eq 0 ] && TIERS=(unit integration fuzz static)
+LOG=$(mktemp -d /tmp/cdcsink-run-XXXXXX)
+TOTAL_P=0 TOTAL_F=0
+
+# add_summary FILE: sums the "name: N passed, N failed" lines of FILE
+add_summary() {
+    local pf
+    pf=$(awk '/^[^ ]*: [0-9]+ passed, [0-9]+ failed/ {
+              for (i = 1; i <= NF; i++) {
+                  if ($(i+1) ~ /^passed,?$/) p += $i
+                  if ($(i+1) ~ /^failed,?$/) f += $i
+              } } END { print p + 0, f + 0 }' "$1")
+    TOTAL_P=$((TOTAL_P + ${pf% *})) TOTAL_F=$((TOTAL_F + ${pf#* }))
+}
+# run_part NAME CMD...: runs one test program; a crash without a summary
+# counts as one failure
+run_part() {
+    local name=$1 out="$LOG/$1.out" rc; shift
+    "$@" >"$out" 2>&1; rc=$?
+    grep -v '^ok ' "$out" | grep -v '^$' | sed 's/^/  /' | tail -n 60
+    if ! grep -q '^[^ ]*: [0-9]* passed, [0-9]* failed' "$out"; then
+        echo "FAIL $name exited $rc without a summary"
+        TOTAL_F=$((TOTAL_F + 1))
+    else
+        add_summary "$out"
+        if [ "$rc" -ne 0 ] && ! grep -q ' [1-9][0-9]* failed' "$out"; then
+            echo "FAIL $name exited $rc"
+            TOTAL_F=$((TOTAL_F + 1))
+        fi
+    fi
+}
+
+echo "== build ($VARIANT)"
+if ! make -s -j2 VARIANT="$VARIANT" build >"$LOG/build.out" 2>&1; then
+    tail -n 40 "$LOG/build.out"
+    echo "build: 0 passed, 1 failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+export CDCSINK_BIN="$ROOT/$BUILD/cdcsink"
+
+for tier in "${TIERS[@]}"; do
+    case "$tier" in
+    unit)
+        echo "== unit"
+        for t in "$BUILD"/tests/unit/test_*; do
+            [ -x "$t" ] && run_part "$(basename "$t")" "$t"
+        done
+        ;;
+    integration)
+        echo "== integration (test stack)"
+        export CDC_STACK_DIR=${CDC_TEST_STACK_DIR:-$ROOT/.stack-test}
+        export CDC_PG_PORT=${CDC_TEST_PG_PORT:-55532}
+        export CDC_REDIS_PORT=${CDC_TEST_REDIS_PORT:-56479}
+        export CDC_KAFKA_PORT=${CDC_TEST_KAFKA_PORT:-59192}
+        export CDC_KAFKA_CONTROLLER_PORT=${CDC_TEST_KAFKA_CONTROLLER_PORT:-59193}
+        export CDC_CONNECT_PORT=${CDC_TEST_CONNECT_PORT:-58183}
+        trap 'docker/stack/stack.sh down --purge >/dev/null 2>&1' EXIT
+        start=$SECONDS
+        if ! docker/stack/stack.sh up >"$LOG/stack.out" 2>&1; then
+            tail -n 40 "$LOG/stack.out"
+            echo "FAIL stack-up"
+            TOTAL_F=$((TOTAL_F + 1))
+            continue
+        fi
+        echo "   stack up in $((SECONDS - start)) s"
+        eval "$(docker/stack/stack.sh env)"
+        export CDC_TEST_PG_URI="$CDC_PG_WAREHOUSE_URI"
+        export CDC_TEST_PG_SOURCE_URI="$CDC_PG_SOURCE_URI"
+        export CDC_TEST_REDIS_URL="$CDC_REDIS_URL"
+        export CDC_TEST_KAFKA="$CDC_KAFKA_BOOTSTRAP"
+        for t in "$BUILD"/tests/integration/test_*; do
+            [ -x "$t" ] && run_part "$(basename "$t")" "$t"
+        done
+        for t in tests/integration/*.sh tests/chaos/*.sh; do
+            [ -x "$t" ] && run_part "$(basename "$t" .sh)" "$t"
+        done
+        docker/stack/stack.sh down --purge >/dev/null 2>&1
+        trap - EXIT
+        ;;
+    fuzz)
+        [ "$VARIANT" = release ] || continue
+        echo "== fuzz"
+        if [ -f tests/fuzz/fuzz_decoder.c ]; then
+            if make -s fuzz >"$LOG/fuzz-build.out" 2>&1; then
+                run_part fuzz tests/fuzz/run.sh build/fuzz/fuzz_decoder
+            else
+                tail -n 20 "$LOG/fuzz-build.out"
+                echo "FAIL fuzz build"; TOTAL_F=$((TOTAL_F + 1))
+            fi
+        fi
+        ;;
+    static)
+        for t in tests/static/*.sh; do
+            [ -x "$t" ] || continue
+            [ "$VARIANT" = release ] || continue
+            echo "== static $(basename "$t")"
+            run_part "$(basename "$t" .sh)" "$t"
+        done
+        ;;
+    *) echo "unknown tier $tier"; TOTAL_F=$((TOTAL_F + 1)) ;;
+    esac
+done
+rm -rf "$LOG"
+echo "$TOTAL_P passed, $TOTAL_F failed"
+[ "$TOTAL_F" -eq 0 ]
