@@ -60,7 +60,7 @@ BENCH_SRC := $(wildcard bench/*/main.c)
 BENCH_BIN := $(BENCH_SRC:bench/%/main.c=$(BUILD)/bench/%)
 
 .PHONY: all build unit test asan asan-build fuzz fuzz-run coverage demo \
-        stack-up stack-down install clean check-deps bench config-doc
+        stack-up stack-down install clean check-deps bench config-doc readme
 
 all: cdcsink
 
@@ -123,6 +123,9 @@ coverage:
 
 config-doc: $(BIN)
 	@$(BIN) config-doc
+
+readme: $(BIN)
+	@tests/update-readme.sh $(BIN)
 
 # ---- local stack and demo ----
 

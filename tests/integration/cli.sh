@@ -35,4 +35,7 @@ rc=$?
 check_eq "check against the stack exits 0" "$rc" "0"
 case "$out" in *"ok    kafka"*"ok    postgresql"*) ok "check prints a line per server" ;;
     *) fail "check output: $out" ;; esac
+doc=$("$CDCSINK_BIN" config-doc)
+readme=$(sed -n '/<!-- settings:begin -->/,/<!-- settings:end -->/p' "$ROOT/README.md" | sed '1d;$d')
+check_eq "README settings section matches the settings table (run tests/update-readme.sh)" "$readme" "$doc"
 finish
