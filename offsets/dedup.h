@@ -1,0 +1,123 @@
+/* dedup.h - Redis dedup of already-applied change events (DESIGN.md steps 4
+ * "dedup" and 6 "mark", invariant "No double effect").
+ *
+ * Each change event with a stable identity (source name, db, schema, table,
+ * key column names and values, source position, op; never the Kafka offset)
+ * maps to one Redis key "cdcsink:<warehouse id>:<32 hex digits>", where the
+ * hex digits are a 128-bit hash of the identity. cdc_dedup_check asks Redis
+ * which identities were already applied (one pipelined round trip of
+ * EXISTS); cdc_dedup_mark records the applied ones after COMMIT (one
+ * pipelined round trip of SET key 1 NX EX ttl).
+ *
+ * Redis is an accelerator, never the only guard: when Redis is down, slow
+ * (connect and command timeouts, 1 s by default) or answers with an error,
+ * check and mark return CDC_ERR_REDIS_DOWN and the caller goes on with no
+ * dedup information (the position guard alone keeps replays harmless). A
+ * flushed or restarted Redis is not an error: its marks are simply gone, so
+ * check reports "not seen". The outage is logged once when it starts and
+ * once when it ends; while down, reconnects happen lazily, at most once per
+ * backoff interval (exponential, capped), so a batch never waits on a dead
+ * server longer than one connect attempt.
+ *
+ * Does not: decide what to drop (the pipeline does), retry a failed round
+ * trip more than once (one immediate reconnect when an established
+ * connection broke), support Redis Cluster, Sentinel, TLS or unix sockets.
+ * This is the only module that knows hiredis.
+ *
+ * Threads: one cdc_dedup_t belongs to one thread at a time (the pipeline's).
+ * Memory: the object owns its hiredis context and copies of the URL parts
+ * and namespace; events are borrowed for the duration of a call. */
+#ifndef CDC_OFFSETS_DEDUP_H
+#define CDC_OFFSETS_DEDUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+#include "../common/event.h"
+
+typedef struct cdc_dedup_s cdc_dedup_t;
+
+/* Monotonic counters, for metrics and tests. */
+typedef struct cdc_dedup_stats_s {
+    uint64_t checked;     /* identities looked up by successful checks */
+    uint64_t hits;        /* of those, already applied (dropped upstream) */
+    uint64_t marks;       /* identities written by successful marks */
+    uint64_t no_identity; /* events passed to check/mark without identity */
+    uint64_t errors;      /* check/mark/ping calls that failed */
+    uint64_t outages;     /* times Redis went from reachable to unavailable */
+    bool up;              /* last round trip succeeded */
+} cdc_dedup_stats_t;
+
+/* Parses redis_url = redis://[[user]:password@]host[:port][/db] (port
+ * defaults to 6379, db to 0; an IPv6 host goes in brackets). ttl_s > 0 is
+ * the lifetime of a mark. Does not connect (the first check, mark or ping
+ * does). Returns NULL with errstr set on a malformed URL or a bad ttl (the
+ * message names the setting "redis.url" or "redis.ttl.s"; the error is
+ * CDC_ERR_CONFIG) or when out of memory. Free with cdc_dedup_free. */
+cdc_dedup_t *cdc_dedup_new(const char *redis_url, int64_t ttl_s, char *errstr,
+                           size_t errstr_size) CDC_MUSTCHECK;
+void cdc_dedup_free(cdc_dedup_t *d); /* accepts NULL; closes the connection */
+
+/* Parses a URL like cdc_dedup_new without creating anything; for `check`
+ * and tests. host (at least 256 bytes) receives the host, *port and *db
+ * the numbers. Returns CDC_OK or CDC_ERR_CONFIG (errstr names redis.url). */
+cdc_err_t cdc_dedup_parse_url(const char *redis_url, char *host,
+                              size_t host_size, int *port, int *db,
+                              char *errstr, size_t errstr_size) CDC_MUSTCHECK;
+
+/* Sets the key namespace: the warehouse id (copied). Must be called before
+ * check and mark, which return CDC_ERR_STATE without it, so marks made for
+ * one warehouse are never trusted by another. Returns CDC_ERR_CONFIG when
+ * the id is empty, longer than 128 bytes or holds bytes other than
+ * [A-Za-z0-9._-], CDC_ERR_NOMEM when out of memory. */
+cdc_err_t cdc_dedup_set_namespace(cdc_dedup_t *d, const char *warehouse_id)
+    CDC_MUSTCHECK;
+
+/* Overrides the connect/command timeout (default 1000 ms) and the backoff
+ * cap between reconnect attempts while down (default 30000 ms; the first
+ * interval is min(250 ms, cap)). Values <= 0 keep the current setting. */
+void cdc_dedup_set_timeouts(cdc_dedup_t *d, int timeout_ms,
+                            int backoff_max_ms);
+
+/* Writes the identity hash of ev into out and returns true, or returns
+ * false when ev has no stable identity: not a change event, no op, no
+ * source position (CDC_POS_NONE), or an incremental-snapshot read. Pure
+ * function; the same change re-sent at another Kafka offset has the same
+ * identity. */
+bool cdc_dedup_identity(const cdc_event_t *ev, uint8_t out[16]);
+
+/* Formats the Redis key of ev under namespace ns into key (NUL-terminated);
+ * returns its length, or 0 when ev has no identity or key is too small
+ * (CDC_DEDUP_KEY_MAX is always enough for a valid namespace). */
+#define CDC_DEDUP_KEY_MAX 192
+size_t cdc_dedup_key(const char *ns, const cdc_event_t *ev, char *key,
+                     size_t key_size);
+
+/* One pipelined round trip: seen[i] = true when events[i] was already
+ * marked as applied; false for events without identity. events and seen
+ * have n entries (events borrowed). On any failure every seen[i] is false.
+ * Returns CDC_OK; CDC_ERR_REDIS_DOWN when Redis is unreachable, timed out,
+ * answered with an error, or is inside its reconnect backoff;
+ * CDC_ERR_STATE without a namespace; CDC_ERR_NOMEM. */
+cdc_err_t cdc_dedup_check(cdc_dedup_t *d, cdc_event_t *const *events,
+                          size_t n, bool *seen) CDC_MUSTCHECK;
+
+/* One pipelined round trip of SET key 1 NX EX ttl for every events[i] with
+ * applied[i] (applied may be NULL: all) and an identity. Call only after the
+ * events' effect is committed in PostgreSQL. Same errors as check; a failed
+ * mark loses no data (the replay is then stopped by the position guard). */
+cdc_err_t cdc_dedup_mark(cdc_dedup_t *d, cdc_event_t *const *events,
+                         const bool *applied, size_t n) CDC_MUSTCHECK;
+
+/* Connects now (ignoring the backoff) and sends PING; for `cdcsink check`.
+ * On success errstr gets a short description ("redis 7.0.15 at h:p db 0");
+ * on failure the reason. Returns CDC_OK or CDC_ERR_REDIS_DOWN. */
+cdc_err_t cdc_dedup_ping(cdc_dedup_t *d, char *errstr, size_t errstr_size)
+    CDC_MUSTCHECK;
+
+/* Copies the counters. */
+void cdc_dedup_stats(const cdc_dedup_t *d, cdc_dedup_stats_t *out);
+
+#endif
