@@ -12,6 +12,7 @@
 #include "../apply/apply.h"
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../offsets/dedup.h"
 #include "config.h"
 #include "decoder.h"
 #include "kafka.h"
@@ -103,6 +104,7 @@ static int cmd_run(const cdc_conf_t *conf) {
     cdc_pipeline_conf_t pc;
     cdc_decoder_t *dec = NULL;
     cdc_apply_t *apply = NULL;
+    cdc_dedup_t *dedup = NULL;
     cdc_pipeline_t *pipe = NULL;
     cdc_kafka_t *kafka = NULL;
     kvlist_t extra = {NULL, 0, 0};
@@ -142,7 +144,20 @@ static int cmd_run(const cdc_conf_t *conf) {
         if (stop_requested)
             goto out;
     }
-    if (!(pipe = cdc_pipeline_new(&pc, dec, apply, &stop_requested))) {
+    if (*cdc_conf_get(conf, "redis.url")) {
+        dedup = cdc_dedup_new(cdc_conf_get(conf, "redis.url"),
+                              cdc_conf_get_int(conf, "redis.ttl.s"), errstr,
+                              sizeof errstr);
+        if (!dedup || cdc_dedup_set_namespace(dedup,
+                                              cdc_apply_warehouse_id(apply))) {
+            cdc_log(CDC_LOG_ERROR, "%s", dedup ? "bad warehouse id" : errstr);
+            rc = 2;
+            goto out;
+        }
+        cdc_dedup_set_timeouts(dedup, 0,
+                               (int)cdc_conf_get_int(conf, "retry.backoff.max.ms"));
+    }
+    if (!(pipe = cdc_pipeline_new(&pc, dec, apply, dedup, &stop_requested))) {
         cdc_log(CDC_LOG_ERROR, "out of memory");
         goto out;
     }
@@ -173,6 +188,7 @@ out:
     }
     cdc_pipeline_free(pipe);
     cdc_apply_free(apply);
+    cdc_dedup_free(dedup);
     cdc_decoder_free(dec);
     free(extra.kv);
     return rc;
@@ -206,10 +222,20 @@ static int cmd_check(const cdc_conf_t *conf) {
         printf("ok    postgresql: warehouse %s\n", cdc_apply_warehouse_id(a));
     }
     cdc_apply_free(a);
-    if (*cdc_conf_get(conf, "redis.url"))
-        printf("skip  redis: dedup is not built in this version\n");
-    else
-        printf("ok    redis: off (redis.url is empty)\n");
+    if (*cdc_conf_get(conf, "redis.url")) {
+        cdc_dedup_t *d = cdc_dedup_new(cdc_conf_get(conf, "redis.url"),
+                                       cdc_conf_get_int(conf, "redis.ttl.s"),
+                                       errstr, sizeof errstr);
+        if (!d || cdc_dedup_ping(d, errstr, sizeof errstr)) {
+            printf("FAIL  redis: %s\n", errstr);
+            bad++;
+        } else {
+            printf("ok    redis: %s\n", errstr);
+        }
+        cdc_dedup_free(d);
+    } else {
+        printf("ok    redis: off (redis.url is empty; dedup disabled)\n");
+    }
     return bad ? 1 : 0;
 }
 

@@ -19,6 +19,8 @@ struct cdc_pipeline_s {
     cdc_pipeline_conf_t conf;
     cdc_decoder_t *dec;          /* borrowed */
     cdc_apply_t *apply;          /* borrowed */
+    cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis */
+    bool *seen;                  /* per batch record: dedup check result */
     cdc_kafka_t *kafka;          /* borrowed during run */
     volatile sig_atomic_t *stop; /* borrowed */
 
@@ -47,6 +49,7 @@ static int64_t now_ms(void) {
 
 cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
                                  cdc_decoder_t *dec, cdc_apply_t *apply,
+                                 cdc_dedup_t *dedup,
                                  volatile sig_atomic_t *stop) {
     cdc_pipeline_t *p = calloc(1, sizeof(*p));
     if (!p)
@@ -54,6 +57,7 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     p->conf = *conf;
     p->dec = dec;
     p->apply = apply;
+    p->dedup = dedup;
     p->stop = stop;
     p->cap = conf->max_events;
     p->arena = cdc_arena_new(1 << 20);
@@ -62,8 +66,9 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     p->events = calloc(p->cap, sizeof(*p->events));
     p->derr = calloc(p->cap, sizeof(*p->derr));
     p->dwhy = calloc(p->cap, sizeof(*p->dwhy));
+    p->seen = calloc(p->cap, sizeof(*p->seen));
     if (!p->arena || !p->msgs || !p->recs || !p->events || !p->derr ||
-        !p->dwhy) {
+        !p->dwhy || !p->seen) {
         cdc_pipeline_free(p);
         return NULL;
     }
@@ -93,6 +98,7 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
     free(p->events);
     free(p->derr);
     free(p->dwhy);
+    free(p->seen);
     free(p);
 }
 
@@ -210,6 +216,21 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
             changes[nchanges++] = &p->events[i];
         }
     }
+    /* dedup: one round trip; Redis down = no information, the position
+     * guard alone keeps replays harmless */
+    if (p->dedup && nchanges &&
+        cdc_dedup_check(p->dedup, changes, nchanges, p->seen) == CDC_OK) {
+        size_t kept = 0;
+        for (size_t i = 0; i < nchanges; i++) {
+            if (p->seen[i]) {
+                p->stats.dedup_hits++;
+                continue;
+            }
+            idx[kept] = idx[i];
+            changes[kept++] = changes[i];
+        }
+        nchanges = kept;
+    }
     for (size_t i = 0; i < p->nparts; i++) {
         offs[i].topic = p->parts[i].topic;
         offs[i].partition = p->parts[i].partition;
@@ -253,6 +274,17 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
                         p->stats.by_op[o - ops]++;
                 }
                 p->stats.skipped += p->n - nchanges;
+                /* mark after COMMIT; rejected records are not applied */
+                if (p->dedup && nchanges) {
+                    for (size_t i = 0; i < nchanges; i++)
+                        p->seen[i] = true;
+                    for (size_t r = 0; r < res.nrejects; r++)
+                        p->seen[res.rejects[r].index] = false;
+                    if (cdc_dedup_mark(p->dedup, changes, p->seen, nchanges)) {
+                        /* logged once by dedup; a lost mark only means the
+                         * position guard stops the replay instead */
+                    }
+                }
                 break;
             }
         }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "../apply/apply.h"
+#include "../offsets/dedup.h"
 #include "../common/err.h"
 #include "decoder.h"
 #include "kafka.h"
@@ -43,13 +44,15 @@ typedef struct cdc_pipeline_stats_s {
     uint64_t dead_letters;
     uint64_t batches;
     uint64_t retries;
+    uint64_t dedup_hits;  /* dropped because Redis knew them as applied */
     uint64_t by_op[5];    /* c u d r t */
 } cdc_pipeline_stats_t;
 
-/* The pipeline borrows dec and apply (owned by main, must outlive it).
- * stop points at main's signal flag. */
+/* The pipeline borrows dec, apply and dedup (owned by main, must outlive
+ * it; dedup may be NULL: no Redis). stop points at main's signal flag. */
 cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
                                  cdc_decoder_t *dec, cdc_apply_t *apply,
+                                 cdc_dedup_t *dedup,
                                  volatile sig_atomic_t *stop);
 void cdc_pipeline_free(cdc_pipeline_t *p); /* accepts NULL */
 
