@@ -42,6 +42,11 @@ typedef struct cdc_apply_conf_s {
     bool hard_delete;          /* delete.mode=hard */
     cdc_truncate_mode_t truncate_mode;
     const char *group_id;      /* the Kafka group, key of _cdc.offsets; copied */
+    int fillfactor;            /* of tables cdcsink creates; 0 = 90 */
+    bool async_commit;         /* SET LOCAL synchronous_commit = off in each
+                                  batch (a crash may lose the last commits;
+                                  offsets are in the same transaction, so
+                                  they are re-read, never skipped) */
 } cdc_apply_conf_t;
 
 /* One consumed position to record: the next offset to read. */

@@ -1,0 +1,448 @@
+/* apply.c - the applier object: connection, bookkeeping schema, offsets,
+ * and the batch transaction (see apply.h). */
+#include "apply_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/log.h"
+
+#define FORMAT_VERSION 1
+
+static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+
+cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
+                           size_t errstr_size) {
+    if (!conf || !conf->conninfo || !*conf->conninfo) {
+        cdc_errstr_set(errstr, errstr_size, "pg.conninfo is empty");
+        return NULL;
+    }
+    cdc_apply_t *a = calloc(1, sizeof *a);
+    if (!a)
+        goto nomem;
+    a->conninfo = strdup(conf->conninfo);
+    a->target_schema = dup_or_empty(conf->target_schema);
+    a->group_id = dup_or_empty(conf->group_id);
+    a->hard_delete = conf->hard_delete;
+    a->truncate_mode = conf->truncate_mode;
+    a->async_commit = conf->async_commit;
+    cdc_schema_conf_t sc = {conf->fillfactor};
+    a->schemas = cdc_schema_cache_new(&sc);
+    if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)
+        goto nomem;
+    return a;
+nomem:
+    cdc_apply_free(a);
+    cdc_errstr_set(errstr, errstr_size, "out of memory");
+    return NULL;
+}
+
+static void disconnect(cdc_apply_t *a) {
+    if (a->conn)
+        PQfinish(a->conn);
+    a->conn = NULL;
+    a->in_txn = false;
+    cdc_schema_cache_clear(a->schemas); /* staging tables died with it */
+}
+
+void cdc_apply_free(cdc_apply_t *a) {
+    if (!a)
+        return;
+    disconnect(a);
+    cdc_schema_cache_free(a->schemas);
+    cdc_buf_free(&a->copybuf);
+    free(a->conninfo);
+    free(a->target_schema);
+    free(a->group_id);
+    free(a);
+}
+
+const char *cdc_apply_errstr(const cdc_apply_t *a) { return a->errstr; }
+
+const char *cdc_apply_warehouse_id(const cdc_apply_t *a) {
+    return a->warehouse_id;
+}
+
+static void set_pg_msg(cdc_apply_t *a, const char *what, const char *msg) {
+    size_t ml = strlen(msg);
+    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
+        ml--;
+    cdc_errstr_set(a->errstr, sizeof a->errstr, "%s: %.*s", what, (int)ml,
+                   msg);
+}
+
+cdc_err_t cdc_apply_pg_fail(cdc_apply_t *a, PGresult *r, cdc_err_t other,
+                            const char *what) {
+    bool down = cdc_schema_pg_retriable(a->conn, r);
+    set_pg_msg(a, what, r ? PQresultErrorMessage(r) : PQerrorMessage(a->conn));
+    if (r && !*PQresultErrorMessage(r))
+        set_pg_msg(a, what, PQerrorMessage(a->conn));
+    PQclear(r);
+    return down ? CDC_ERR_PG_DOWN : other;
+}
+
+cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
+                           const char *reason) {
+    cdc_apply_result_t *res = a->res;
+    if (res->nrejects == a->caprejects) {
+        size_t cap = a->caprejects ? a->caprejects * 2 : 8;
+        cdc_reject_t *n = cdc_arena_alloc(a->arena, cap * sizeof *n);
+        if (!n)
+            return CDC_ERR_NOMEM;
+        if (res->nrejects)
+            memcpy(n, res->rejects, res->nrejects * sizeof *n);
+        res->rejects = n;
+        a->caprejects = cap;
+    }
+    char *r = cdc_arena_strdup(a->arena, reason ? reason : "");
+    if (!r)
+        return CDC_ERR_NOMEM;
+    res->rejects[res->nrejects++] = (cdc_reject_t){idx, err, r};
+    return CDC_OK;
+}
+
+/* Runs sql; on success returns the result (caller clears) via *out. */
+static cdc_err_t q(cdc_apply_t *a, const char *sql, int np,
+                   const char *const *params, PGresult **out,
+                   const char *what) {
+    PGresult *r = np ? PQexecParams(a->conn, sql, np, NULL, params, NULL,
+                                    NULL, 0)
+                     : PQexec(a->conn, sql);
+    if (out)
+        *out = NULL;
+    if (r && (PQresultStatus(r) == PGRES_COMMAND_OK ||
+              PQresultStatus(r) == PGRES_TUPLES_OK)) {
+        if (out)
+            *out = r;
+        else
+            PQclear(r);
+        return CDC_OK;
+    }
+    return cdc_apply_pg_fail(a, r, CDC_ERR_STATE, what);
+}
+
+/* After a failure inside a transaction: roll back, forget DDL made in it. */
+static void rollback(cdc_apply_t *a) {
+    if (a->conn && PQstatus(a->conn) == CONNECTION_OK) {
+        PGresult *r = PQexec(a->conn, "ROLLBACK");
+        PQclear(r);
+    }
+    if (a->conn && PQstatus(a->conn) != CONNECTION_OK)
+        disconnect(a);
+    a->in_txn = false;
+    cdc_schema_cache_clear(a->schemas);
+}
+
+static cdc_err_t bootstrap(cdc_apply_t *a) {
+    static const char ddl[] =
+        "BEGIN;"
+        "SELECT pg_advisory_xact_lock(7306086971135223296);" /* "_cdc" */
+        "CREATE SCHEMA IF NOT EXISTS _cdc;"
+        "CREATE TABLE IF NOT EXISTS _cdc.offsets ("
+        " \"group\" text NOT NULL, topic text NOT NULL,"
+        " \"partition\" integer NOT NULL, next_offset bigint NOT NULL,"
+        " updated_at timestamptz NOT NULL DEFAULT now(),"
+        " PRIMARY KEY (\"group\", topic, \"partition\"));"
+        "CREATE TABLE IF NOT EXISTS _cdc.meta ("
+        " singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),"
+        " warehouse_id uuid NOT NULL, format_version integer NOT NULL,"
+        " created_at timestamptz NOT NULL DEFAULT now());"
+        "INSERT INTO _cdc.meta (warehouse_id, format_version)"
+        " VALUES (gen_random_uuid(), 1) ON CONFLICT DO NOTHING;"
+        "COMMIT";
+    PGresult *r = NULL;
+    cdc_err_t err = q(a, ddl, 0, NULL, NULL, "create _cdc schema");
+    if (err != CDC_OK) {
+        rollback(a);
+        return err;
+    }
+    err = q(a, "SELECT warehouse_id::text, format_version FROM _cdc.meta", 0,
+            NULL, &r, "read _cdc.meta");
+    if (err != CDC_OK)
+        return err;
+    if (PQntuples(r) != 1) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr,
+                       "_cdc.meta holds %d rows, want 1", PQntuples(r));
+        err = CDC_ERR_STATE;
+    } else if (atoi(PQgetvalue(r, 0, 1)) > FORMAT_VERSION) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr,
+                       "warehouse format version %s is newer than this "
+                       "cdcsink's (%d); HINT: upgrade cdcsink",
+                       PQgetvalue(r, 0, 1), FORMAT_VERSION);
+        err = CDC_ERR_STATE;
+    } else {
+        snprintf(a->warehouse_id, sizeof a->warehouse_id, "%s",
+                 PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return err;
+}
+
+/* Server notices ("relation already exists, skipping") are debug noise. */
+static void on_notice(void *arg, const char *msg) {
+    (void)arg;
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n')
+        n--;
+    cdc_log(CDC_LOG_DEBUG, "postgresql: %.*s", (int)n, msg);
+}
+
+cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
+    if (a->conn && PQstatus(a->conn) == CONNECTION_OK && !a->in_txn &&
+        a->warehouse_id[0])
+        return CDC_OK;
+    disconnect(a);
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(a->conninfo, &perr);
+    if (!opts) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "pg.conninfo: %s",
+                       perr ? perr : "out of memory");
+        PQfreemem(perr);
+        return CDC_ERR_CONFIG;
+    }
+    PQconninfoFree(opts);
+    a->conn = PQconnectdb(a->conninfo);
+    if (!a->conn) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "out of memory");
+        return CDC_ERR_NOMEM;
+    }
+    if (PQstatus(a->conn) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(a->conn);
+        bool config = PQconnectionNeedsPassword(a->conn) ||
+                      strstr(m, "authentication failed") ||
+                      strstr(m, "does not exist");
+        set_pg_msg(a, "connect", m);
+        disconnect(a);
+        return config ? CDC_ERR_CONFIG : CDC_ERR_PG_DOWN;
+    }
+    PQsetNoticeProcessor(a->conn, on_notice, NULL);
+    if (PQsetClientEncoding(a->conn, "UTF8") != 0) {
+        set_pg_msg(a, "set client_encoding", PQerrorMessage(a->conn));
+        disconnect(a);
+        return CDC_ERR_PG_DOWN;
+    }
+    cdc_err_t err = bootstrap(a);
+    if (err != CDC_OK && err != CDC_ERR_PG_DOWN)
+        cdc_log(CDC_LOG_ERROR, "%s", a->errstr);
+    if (err != CDC_OK)
+        disconnect(a);
+    return err;
+}
+
+cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
+                                 int32_t partition, int64_t *next_offset) {
+    char part[16];
+    PGresult *r = NULL;
+    *next_offset = -1;
+    if (!a->conn) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "not connected");
+        return CDC_ERR_PG_DOWN;
+    }
+    snprintf(part, sizeof part, "%d", (int)partition);
+    const char *p[3] = {a->group_id, topic, part};
+    cdc_err_t err = q(a,
+                      "SELECT next_offset FROM _cdc.offsets WHERE \"group\" = "
+                      "$1 AND topic = $2 AND \"partition\" = $3",
+                      3, p, &r, "load offsets");
+    if (err != CDC_OK) {
+        if (err == CDC_ERR_PG_DOWN && PQstatus(a->conn) != CONNECTION_OK)
+            disconnect(a);
+        return err;
+    }
+    if (PQntuples(r) == 1)
+        *next_offset = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return CDC_OK;
+}
+
+static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
+                               size_t n) {
+    static const char sql[] =
+        "INSERT INTO _cdc.offsets (\"group\", topic, \"partition\", "
+        "next_offset, updated_at) VALUES ($1, $2, $3, $4, now()) "
+        "ON CONFLICT (\"group\", topic, \"partition\") DO UPDATE SET "
+        "next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at";
+    for (size_t i = 0; i < n; i++) {
+        char part[16], off[24];
+        snprintf(part, sizeof part, "%d", (int)offsets[i].partition);
+        snprintf(off, sizeof off, "%lld", (long long)offsets[i].next_offset);
+        const char *p[4] = {a->group_id, offsets[i].topic, part, off};
+        cdc_err_t err = q(a, sql, 4, p, NULL, "write offsets");
+        if (err != CDC_OK)
+            return err == CDC_ERR_PG_DOWN ? err : CDC_ERR_PG_DOWN;
+    }
+    return CDC_OK;
+}
+
+/* Failed table lookups of this batch, so each costs one DDL attempt. */
+typedef struct fail_s {
+    const char *schema, *table;
+    const cdc_rowdef_t *rowdef, *keydef;
+    cdc_err_t err;
+    char *reason;
+    struct fail_s *next;
+} fail_t;
+
+static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
+                         const char *schema, fail_t **fails,
+                         cdc_schema_table_t **out, const char **reason) {
+    for (fail_t *f = *fails; f; f = f->next)
+        if (f->rowdef == ev->rowdef && f->keydef == ev->keydef &&
+            !strcmp(f->table, ev->table) && !strcmp(f->schema, schema)) {
+            *reason = f->reason;
+            return f->err;
+        }
+    char msg[1024];
+    cdc_err_t err = cdc_schema_table_get(a->schemas, a->conn, schema,
+                                         ev->table, ev->rowdef, ev->keydef,
+                                         out, msg, sizeof msg);
+    if (err == CDC_OK || err == CDC_ERR_PG_DOWN || err == CDC_ERR_NOMEM) {
+        if (err == CDC_ERR_PG_DOWN)
+            cdc_errstr_set(a->errstr, sizeof a->errstr, "%s", msg);
+        return err;
+    }
+    fail_t *f = cdc_arena_calloc(a->arena, 1, sizeof *f);
+    char *why = cdc_arena_strdup(a->arena, msg);
+    if (!f || !why)
+        return CDC_ERR_NOMEM;
+    *f = (fail_t){schema, ev->table, ev->rowdef, ev->keydef, err, why, *fails};
+    *fails = f;
+    *reason = f->reason;
+    return err;
+}
+
+static cdc_err_t collect(cdc_apply_t *a, apply_batch_t *b,
+                         cdc_event_t *const *events, size_t n) {
+    fail_t *fails = NULL;
+    cdc_buf_t qn = CDC_BUF_INIT;
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; i < n && err == CDC_OK; i++) {
+        const cdc_event_t *ev = events[i];
+        if (!ev || ev->kind != CDC_EV_CHANGE)
+            continue;
+        const char *schema = *a->target_schema ? a->target_schema : ev->schema;
+        if (ev->op == 't') {
+            if (a->truncate_mode == CDC_TRUNCATE_IGNORE) {
+                a->res->applied++;
+                continue;
+            }
+            cdc_buf_reset(&qn);
+            cdc_schema_qualify(&qn, schema, ev->table);
+            err = qn.oom ? CDC_ERR_NOMEM
+                         : cdc_apply_collapse_truncate(b, i, qn.data);
+            continue;
+        }
+        const char *why = NULL;
+        cdc_err_t rej = CDC_OK;
+        if (ev->op != 'c' && ev->op != 'u' && ev->op != 'r' && ev->op != 'd') {
+            rej = CDC_ERR_OP;
+            why = "unknown op";
+        } else if (!ev->key || !ev->keydef || !ev->keydef->ncols) {
+            rej = CDC_ERR_KEY;
+            why = "record has no key; only tables with a primary key can be "
+                  "replicated";
+        } else if (!ev->rowdef) {
+            rej = CDC_ERR_SCHEMA;
+            why = "record has no row schema";
+        } else if (ev->op != 'd' && !ev->after) {
+            rej = CDC_ERR_VALUE;
+            why = "change without an after row";
+        } else if (!*ev->table || !*schema) {
+            rej = CDC_ERR_ENVELOPE;
+            why = "record names no source schema or table";
+        } else {
+            for (uint32_t j = 0; j < ev->keydef->ncols && !why; j++)
+                if (ev->key[j].state != CDC_V_SET) {
+                    rej = CDC_ERR_KEY;
+                    why = "key column without a value";
+                }
+        }
+        cdc_schema_table_t *t = NULL;
+        if (!why) {
+            rej = resolve(a, ev, schema, &fails, &t, &why);
+            if (rej == CDC_ERR_PG_DOWN || rej == CDC_ERR_NOMEM) {
+                err = rej;
+                break;
+            }
+        }
+        if (rej != CDC_OK)
+            err = cdc_apply_reject(a, i, rej, why);
+        else
+            err = cdc_apply_collapse_add(b, i, t);
+    }
+    cdc_buf_free(&qn);
+    return err;
+}
+
+cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
+                                size_t n, const cdc_offset_t *offsets,
+                                size_t noffsets, cdc_arena_t *arena,
+                                cdc_apply_result_t *res) {
+    apply_batch_t b;
+    cdc_err_t err;
+
+    memset(res, 0, sizeof *res);
+    a->res = res;
+    a->arena = arena;
+    a->caprejects = 0;
+    if (a->in_txn) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr,
+                       "a batch is still open: commit or abort it first");
+        return CDC_ERR_STATE;
+    }
+    if (!a->conn || PQstatus(a->conn) != CONNECTION_OK) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "not connected");
+        disconnect(a);
+        return CDC_ERR_PG_DOWN;
+    }
+    err = q(a, a->async_commit ? "BEGIN; SET LOCAL synchronous_commit = off"
+                               : "BEGIN",
+            0, NULL, NULL, "begin");
+    if (err != CDC_OK)
+        goto fail;
+    a->in_txn = true;
+    err = cdc_apply_collapse_init(&b, arena, events, n);
+    if (err == CDC_OK)
+        err = collect(a, &b, events, n);
+    res->replays += b.replays;
+    res->collapsed += b.collapsed;
+    for (apply_group_t *g = b.groups_head; g && err == CDC_OK; g = g->next)
+        err = g->tbl ? cdc_apply_merge_group(a, &b, g)
+                     : cdc_apply_merge_truncate(a, &b, g);
+    if (err == CDC_OK)
+        err = write_offsets(a, offsets, noffsets);
+    if (err != CDC_OK)
+        goto fail;
+    return CDC_OK;
+fail:
+    if (err == CDC_ERR_NOMEM)
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "out of memory");
+    rollback(a);
+    /* nothing is applied: the result must not claim otherwise */
+    memset(res, 0, sizeof *res);
+    if (err != CDC_ERR_NOMEM && cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE)
+        err = CDC_ERR_PG_DOWN; /* a server-side failure of the whole batch */
+    return err;
+}
+
+cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) {
+    if (!a->in_txn) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "no open batch");
+        return CDC_ERR_STATE;
+    }
+    PGresult *r = PQexec(a->conn, "COMMIT");
+    a->in_txn = false;
+    if (r && PQresultStatus(r) == PGRES_COMMAND_OK &&
+        strcmp(PQcmdStatus(r), "COMMIT") == 0) {
+        PQclear(r);
+        return CDC_OK;
+    }
+    cdc_err_t err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "commit");
+    rollback(a);
+    return err == CDC_ERR_PG_DOWN ? err : CDC_ERR_PG_DOWN;
+}
+
+void cdc_apply_batch_abort(cdc_apply_t *a) {
+    if (a->in_txn)
+        rollback(a);
+}

@@ -1,0 +1,155 @@
+/* apply_int.h - shared inside apply/ only: the applier object, the collapsed
+ * batch (groups of final rows), staging/merge state per table.
+ *
+ * Memory: everything batch-scoped (rows, groups, the key hash table,
+ * rejects) comes from the caller's arena given to cdc_apply_batch_begin;
+ * per-table state (apply_tbl_t: staging name, cached SQL per shape) is
+ * malloc'ed and hangs off the schema cache entry (freed with it). */
+#ifndef CDC_APPLY_APPLY_INT_H
+#define CDC_APPLY_APPLY_INT_H
+
+#include <libpq-fe.h>
+
+#include "../schemas/schemas.h"
+#include "apply.h"
+
+/* ---- collapse (collapse.c, pure) ---- */
+
+struct apply_group_s;
+
+/* The final state of one key within one group. */
+typedef struct apply_row_s {
+    struct apply_group_s *group;
+    const cdc_value_t *key;     /* keydef order; borrowed from an event */
+    uint64_t khash;
+    cdc_value_t *vals;          /* tbl->ncols values (arena); state SET, NULL
+                                   or UNCHANGED/ABSENT (= keep stored) */
+    const cdc_value_t *old_key; /* fill UNCHANGED columns from this key's
+                                   stored row (primary-key change) */
+    cdc_position_t pos;         /* stored as _cdc_position (NONE = NULL) */
+    int64_t source_ts_us;
+    char op;
+    bool deleted;
+    bool reset;                 /* a snapshot record is in the chain: apply
+                                   without the guard */
+    uint32_t nev;               /* events folded into this row */
+    size_t first_ev, last_ev;   /* chain through apply_batch_t.chain_next */
+    uint32_t shape;             /* index into apply_tbl_t.shapes */
+    struct apply_row_s *gnext;  /* next row of the group */
+    struct apply_row_s *hnext;  /* hash chain */
+} apply_row_t;
+
+/* A run of one table's events between truncates / schema switches. */
+typedef struct apply_group_s {
+    cdc_schema_table_t *tbl;   /* NULL: a truncate action */
+    size_t trunc_idx;          /* truncate: the event index */
+    char *trunc_qname;         /* truncate: quoted table name (arena) */
+    apply_row_t *rows_head, *rows_tail;
+    size_t nrows;
+    struct apply_group_s *next;
+} apply_group_t;
+
+typedef struct apply_rel_s { /* per physical table, batch-scoped */
+    uint64_t rel_hash;
+    apply_group_t *cur;
+    struct apply_rel_s *next;
+} apply_rel_t;
+
+typedef struct apply_batch_s {
+    cdc_arena_t *arena;
+    cdc_event_t *const *events;
+    size_t n;
+    size_t *chain_next;        /* per event; SIZE_MAX ends a chain */
+    apply_row_t **htab;
+    size_t hmask;
+    apply_group_t *groups_head, *groups_tail;
+    apply_rel_t *rels;
+    size_t replays, collapsed;
+} apply_batch_t;
+
+#define APPLY_CHAIN_END ((size_t)-1)
+
+cdc_err_t cdc_apply_collapse_init(apply_batch_t *b, cdc_arena_t *arena,
+                                  cdc_event_t *const *events, size_t n)
+    CDC_MUSTCHECK;
+/* Folds change event idx (op c/u/r/d with key and, except d, after) of
+ * table tbl into its key's row. NOMEM only. */
+cdc_err_t cdc_apply_collapse_add(apply_batch_t *b, size_t idx,
+                                 cdc_schema_table_t *tbl) CDC_MUSTCHECK;
+/* A truncate of the table named qname (copied) at event idx. NOMEM only. */
+cdc_err_t cdc_apply_collapse_truncate(apply_batch_t *b, size_t idx,
+                                      const char *qname) CDC_MUSTCHECK;
+/* A standalone row for event idx alone (the isolation path), resolved
+ * against the group's batch rows for a primary-key change. NULL on NOMEM. */
+apply_row_t *cdc_apply_collapse_single(apply_batch_t *b, apply_group_t *g,
+                                       size_t idx);
+/* -1, 0, 1; NONE compares below everything. */
+int cdc_apply_pos_cmp(const cdc_position_t *x, const cdc_position_t *y);
+
+/* ---- COPY text (copy.c, pure) ---- */
+
+/* Appends s[0..len) escaped for COPY text format (\\ \t \n \r \b \f \v). */
+void cdc_apply_copy_escape(cdc_buf_t *b, const char *s, size_t len);
+/* Appends one value: \N unless state SET. */
+void cdc_apply_copy_value(cdc_buf_t *b, const cdc_value_t *v);
+/* Appends a position as a numeric[] literal ("{1,2}") or \N. */
+void cdc_apply_copy_pos(cdc_buf_t *b, const cdc_position_t *p);
+/* Appends microseconds since the epoch as "YYYY-MM-DD HH:MM:SS.ffffff+00". */
+void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us);
+
+/* ---- merge (merge.c) ---- */
+
+#define APPLY_SH_DELETED 1u
+#define APPLY_SH_RESET 2u
+#define APPLY_SH_OLDKEY 4u
+#define APPLY_SH_HARD 8u /* hard delete: a DELETE statement */
+
+typedef struct apply_shape_s {
+    unsigned flags;
+    uint8_t *unch; /* ncols flags: 1 = keep the stored value */
+    char *sql;     /* the cached statement, $1 = the row tag */
+} apply_shape_t;
+
+typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
+    char stg[48];            /* quoted staging name in pg_temp */
+    bool stg_ready;
+    char *copy_sql;
+    size_t nshapes, capshapes;
+    apply_shape_t *shapes;
+} apply_tbl_t;
+
+struct cdc_apply_s {
+    char *conninfo, *target_schema, *group_id;
+    bool hard_delete;
+    cdc_truncate_mode_t truncate_mode;
+    bool async_commit;
+    PGconn *conn;
+    bool in_txn;
+    char warehouse_id[64];
+    cdc_schema_cache_t *schemas;
+    cdc_buf_t copybuf;
+    uint64_t tag_serial;       /* distinguishes staging rows of attempts */
+    /* batch-scoped */
+    cdc_arena_t *arena;
+    cdc_apply_result_t *res;
+    size_t caprejects;
+    char errstr[1024];
+};
+
+/* Runs one group (staging, COPY, merges; isolates rejected records).
+ * Errors: PG_DOWN (the caller rolls back), NOMEM. */
+cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_batch_t *b,
+                                apply_group_t *g) CDC_MUSTCHECK;
+/* Runs one truncate action. Errors: PG_DOWN, NOMEM. */
+cdc_err_t cdc_apply_merge_truncate(cdc_apply_t *a, apply_batch_t *b,
+                                   apply_group_t *g) CDC_MUSTCHECK;
+void cdc_apply_tbl_free(void *priv);
+
+/* apply.c helpers shared with merge.c */
+cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
+                           const char *reason) CDC_MUSTCHECK;
+/* Classifies a failed result: PG_DOWN (message in a->errstr) or `other`. */
+cdc_err_t cdc_apply_pg_fail(cdc_apply_t *a, PGresult *r, cdc_err_t other,
+                            const char *what);
+
+#endif

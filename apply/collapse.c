@@ -1,0 +1,260 @@
+/* collapse.c - a batch of events -> groups of final rows, one per key.
+ *
+ * Rules (DESIGN.md "Ordering", wire format §1.5/§1.6), applied per key in
+ * Kafka order:
+ *   - a snapshot record always applies and resets the guard: the row then
+ *     merges without the table's position guard, and stores no position
+ *     until a later streaming change of the batch sets one;
+ *   - a streaming change with a position applies only if its position is
+ *     above the one held by the row (in memory; the table's stored position
+ *     is checked by the merge's WHERE); equal or lower = replay, counted;
+ *   - a change without a position (CDC_POS_NONE) applies in Kafka order and
+ *     keeps the stored position;
+ *   - c/r/u overwrite the columns they carry; UNCHANGED (TOAST) and ABSENT
+ *     values keep the earlier value of the batch, or the stored one;
+ *   - d marks the row deleted and keeps every value (its `before` is not
+ *     trusted: under REPLICA IDENTITY DEFAULT non-key values there are nulls
+ *     or type fallbacks, and the event does not say which identity made it);
+ *   - c with old_key (primary-key change) starts from the old key's row: its
+ *     UNCHANGED columns take the old row's values when the batch has them,
+ *     else they are filled from the stored old row by the merge.
+ * A truncate ends the table's current group; a change of the table entry
+ * (new rowdef) too, so groups run strictly in Kafka order per table. */
+#include "apply_int.h"
+
+#include <string.h>
+
+int cdc_apply_pos_cmp(const cdc_position_t *x, const cdc_position_t *y) {
+    bool xn = x->kind == CDC_POS_NONE, yn = y->kind == CDC_POS_NONE;
+    if (xn || yn)
+        return xn == yn ? 0 : (xn ? -1 : 1);
+    unsigned n = x->nparts < y->nparts ? x->nparts : y->nparts;
+    for (unsigned i = 0; i < n && i < 3; i++)
+        if (x->part[i] != y->part[i])
+            return x->part[i] < y->part[i] ? -1 : 1;
+    return x->nparts == y->nparts ? 0 : (x->nparts < y->nparts ? -1 : 1);
+}
+
+cdc_err_t cdc_apply_collapse_init(apply_batch_t *b, cdc_arena_t *arena,
+                                  cdc_event_t *const *events, size_t n) {
+    memset(b, 0, sizeof *b);
+    b->arena = arena;
+    b->events = events;
+    b->n = n;
+    size_t sz = 16;
+    while (sz < n * 2)
+        sz <<= 1;
+    b->hmask = sz - 1;
+    b->htab = cdc_arena_calloc(arena, sz, sizeof *b->htab);
+    b->chain_next = cdc_arena_alloc(arena, (n ? n : 1) * sizeof(size_t));
+    if (!b->htab || !b->chain_next)
+        return CDC_ERR_NOMEM;
+    return CDC_OK;
+}
+
+static uint64_t key_hash(const apply_group_t *g, const cdc_value_t *key,
+                         uint32_t nkey) {
+    uint64_t h = cdc_schema_hash(CDC_SCHEMA_HASH_INIT, &g, sizeof g);
+    for (uint32_t j = 0; j < nkey; j++) {
+        h = cdc_schema_hash(h, &key[j].state, 1);
+        if (key[j].state == CDC_V_SET)
+            h = cdc_schema_hash(h, key[j].text, key[j].len);
+    }
+    return h;
+}
+
+static bool key_eq(const cdc_value_t *x, const cdc_value_t *y, uint32_t nkey) {
+    for (uint32_t j = 0; j < nkey; j++) {
+        if (x[j].state != y[j].state)
+            return false;
+        if (x[j].state == CDC_V_SET &&
+            (x[j].len != y[j].len || memcmp(x[j].text, y[j].text, x[j].len)))
+            return false;
+    }
+    return true;
+}
+
+static apply_row_t *row_find(const apply_batch_t *b, const apply_group_t *g,
+                             const cdc_value_t *key, uint64_t h) {
+    for (apply_row_t *r = b->htab[h & b->hmask]; r; r = r->hnext)
+        if (r->khash == h && r->group == g &&
+            key_eq(r->key, key, g->tbl->nkey))
+            return r;
+    return NULL;
+}
+
+static apply_group_t *group_new(apply_batch_t *b, cdc_schema_table_t *tbl) {
+    apply_group_t *g = cdc_arena_calloc(b->arena, 1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->tbl = tbl;
+    if (b->groups_tail)
+        b->groups_tail->next = g;
+    else
+        b->groups_head = g;
+    b->groups_tail = g;
+    return g;
+}
+
+static apply_rel_t *rel_get(apply_batch_t *b, uint64_t rel_hash) {
+    for (apply_rel_t *r = b->rels; r; r = r->next)
+        if (r->rel_hash == rel_hash)
+            return r;
+    apply_rel_t *r = cdc_arena_calloc(b->arena, 1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->rel_hash = rel_hash;
+    r->next = b->rels;
+    b->rels = r;
+    return r;
+}
+
+static apply_row_t *row_new(apply_batch_t *b, apply_group_t *g,
+                            const cdc_event_t *ev) {
+    const cdc_schema_table_t *t = g->tbl;
+    apply_row_t *r = cdc_arena_calloc(b->arena, 1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->vals = cdc_arena_alloc(b->arena, t->ncols * sizeof *r->vals);
+    if (!r->vals)
+        return NULL;
+    for (uint32_t i = 0; i < t->ncols; i++)
+        r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_UNCHANGED};
+    for (uint32_t j = 0; j < t->nkey; j++)
+        r->vals[t->key_cols[j]] = ev->key[j];
+    r->group = g;
+    r->key = ev->key;
+    return r;
+}
+
+/* Applies ev to r (the rules above). Returns false for a replay. */
+static bool row_apply(apply_batch_t *b, apply_row_t *r, const cdc_event_t *ev) {
+    const cdc_schema_table_t *t = r->group->tbl;
+    uint32_t nrow = t->rowdef->ncols;
+
+    if (ev->snapshot) {
+        r->reset = true;
+        r->pos.kind = CDC_POS_NONE;
+        r->pos.nparts = 0;
+    } else if (ev->pos.kind != CDC_POS_NONE) {
+        if (r->pos.kind != CDC_POS_NONE &&
+            cdc_apply_pos_cmp(&ev->pos, &r->pos) <= 0)
+            return false;
+        r->pos = ev->pos;
+    }
+    r->op = ev->op;
+    r->source_ts_us = ev->source_ts_us;
+    if (ev->op == 'd') {
+        r->deleted = true;
+        return true;
+    }
+    r->deleted = false;
+    if (ev->op == 'c' && ev->old_key) {
+        /* primary-key change: the new row continues the old key's row */
+        const cdc_value_t *src = NULL;
+        const cdc_value_t *old_key = ev->old_key;
+        apply_row_t *o = row_find(b, r->group, ev->old_key,
+                                  key_hash(r->group, ev->old_key, t->nkey));
+        if (o && o != r) {
+            src = o->vals;
+            if (o->old_key) /* its UNCHANGED columns are the older key's */
+                old_key = o->old_key;
+            else
+                old_key = o->key;
+        }
+        bool any = false;
+        for (uint32_t i = 0; i < nrow; i++) {
+            cdc_value_t v = ev->after[i];
+            if (v.state == CDC_V_UNCHANGED || v.state == CDC_V_ABSENT) {
+                v = src ? src[i] : (cdc_value_t){NULL, 0, CDC_V_UNCHANGED};
+                if (v.state == CDC_V_ABSENT)
+                    v.state = CDC_V_UNCHANGED;
+                any |= v.state == CDC_V_UNCHANGED;
+            }
+            r->vals[i] = v;
+        }
+        r->old_key = any ? old_key : NULL;
+    } else {
+        for (uint32_t i = 0; i < nrow; i++) {
+            uint8_t st = ev->after[i].state;
+            if (st != CDC_V_UNCHANGED && st != CDC_V_ABSENT)
+                r->vals[i] = ev->after[i];
+        }
+    }
+    for (uint32_t j = 0; j < t->nkey; j++) /* the key always from the key */
+        r->vals[t->key_cols[j]] = ev->key[j];
+    return true;
+}
+
+cdc_err_t cdc_apply_collapse_add(apply_batch_t *b, size_t idx,
+                                 cdc_schema_table_t *tbl) {
+    const cdc_event_t *ev = b->events[idx];
+    apply_rel_t *rel = rel_get(b, tbl->rel_hash);
+    if (!rel)
+        return CDC_ERR_NOMEM;
+    if (!rel->cur || rel->cur->tbl != tbl) {
+        rel->cur = group_new(b, tbl);
+        if (!rel->cur)
+            return CDC_ERR_NOMEM;
+    }
+    apply_group_t *g = rel->cur;
+    uint64_t h = key_hash(g, ev->key, tbl->nkey);
+    apply_row_t *r = row_find(b, g, ev->key, h);
+    b->chain_next[idx] = APPLY_CHAIN_END;
+    if (!r) {
+        r = row_new(b, g, ev);
+        if (!r)
+            return CDC_ERR_NOMEM;
+        r->khash = h;
+        r->first_ev = r->last_ev = idx;
+        if (!row_apply(b, r, ev)) /* cannot happen: no position held yet */
+            return CDC_ERR_STATE;
+        r->nev = 1;
+        r->hnext = b->htab[h & b->hmask];
+        b->htab[h & b->hmask] = r;
+        if (g->rows_tail)
+            g->rows_tail->gnext = r;
+        else
+            g->rows_head = r;
+        g->rows_tail = r;
+        g->nrows++;
+        return CDC_OK;
+    }
+    if (!row_apply(b, r, ev)) {
+        b->replays++;
+        return CDC_OK;
+    }
+    b->chain_next[r->last_ev] = idx;
+    r->last_ev = idx;
+    r->nev++;
+    b->collapsed++;
+    return CDC_OK;
+}
+
+cdc_err_t cdc_apply_collapse_truncate(apply_batch_t *b, size_t idx,
+                                      const char *qname) {
+    apply_rel_t *rel = rel_get(
+        b, cdc_schema_hash(CDC_SCHEMA_HASH_INIT, qname, strlen(qname)));
+    apply_group_t *g = group_new(b, NULL);
+    if (!rel || !g)
+        return CDC_ERR_NOMEM;
+    g->trunc_idx = idx;
+    g->trunc_qname = cdc_arena_strdup(b->arena, qname);
+    if (!g->trunc_qname)
+        return CDC_ERR_NOMEM;
+    b->chain_next[idx] = APPLY_CHAIN_END;
+    rel->cur = NULL; /* later events of the table start a new group */
+    return CDC_OK;
+}
+
+apply_row_t *cdc_apply_collapse_single(apply_batch_t *b, apply_group_t *g,
+                                       size_t idx) {
+    const cdc_event_t *ev = b->events[idx];
+    apply_row_t *r = row_new(b, g, ev);
+    if (!r)
+        return NULL;
+    r->first_ev = r->last_ev = idx;
+    r->nev = 1;
+    (void)row_apply(b, r, ev); /* no position held: always applies */
+    return r;
+}

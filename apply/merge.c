@@ -1,0 +1,517 @@
+/* merge.c - staging table, COPY, the guarded merge per row shape, truncate,
+ * and the isolation of rows PostgreSQL rejects.
+ *
+ * Per group: rows are COPYed (one buffer, text format) into a temporary
+ * staging table with the target's column types (ON COMMIT DELETE ROWS,
+ * created once per session and table entry), then one statement per row
+ * shape runs; a shape is (deleted, reset, old-key fill, set of columns to
+ * keep), so TOAST-unchanged columns are simply left out of that shape's
+ * SET list. The soft/streaming shape is:
+ *
+ *   INSERT INTO tgt AS t (cols, _cdc_*)
+ *   SELECT s.cols, s._cdc_position, s._cdc_op, s._cdc_source_ts, now(),
+ *          <deleted>, <deleted ? coalesce(s._cdc_source_ts, now()) : NULL>
+ *   FROM pg_temp.stg s [LEFT JOIN tgt o ON o.pk = s._cdc_ok_*]
+ *   WHERE s._cdc_tag = $1
+ *   ON CONFLICT (pk) DO UPDATE SET <changed cols> = EXCLUDED.<col>, ...,
+ *          _cdc_position = coalesce(EXCLUDED._cdc_position, t._cdc_position)
+ *   WHERE t._cdc_position IS NULL OR EXCLUDED._cdc_position IS NULL
+ *      OR EXCLUDED._cdc_position > t._cdc_position
+ *
+ * (reset shapes - a snapshot in the chain - drop the WHERE and store the
+ * row's position as is; hard deletes are DELETE ... USING stg WHERE guard).
+ * Each attempt runs under a savepoint; on a non-retriable error the rows
+ * are split in halves until the bad row is alone, then its events are
+ * applied one by one and the failing ones rejected with PostgreSQL's
+ * message. Rows skipped by the guard are counted as replays. */
+#include "apply_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define COPY_FLUSH (4u << 20) /* send the COPY buffer every 4 MiB */
+
+void cdc_apply_tbl_free(void *priv) {
+    apply_tbl_t *p = priv;
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nshapes; i++) {
+        free(p->shapes[i].unch);
+        free(p->shapes[i].sql);
+    }
+    free(p->shapes);
+    free(p->copy_sql);
+    free(p);
+}
+
+static apply_tbl_t *tbl_priv(cdc_schema_table_t *t) {
+    if (!t->priv) {
+        apply_tbl_t *p = calloc(1, sizeof *p);
+        if (!p)
+            return NULL;
+        snprintf(p->stg, sizeof p->stg, "\"_cdc_stg_%016" PRIx64 "\"", t->id);
+        t->priv = p;
+        t->priv_free = cdc_apply_tbl_free;
+    }
+    return t->priv;
+}
+
+/* Runs a statement without result rows; OK or the classified error. */
+static cdc_err_t exec_cmd(cdc_apply_t *a, const char *sql, cdc_err_t other,
+                          const char *what) {
+    PGresult *r = PQexec(a->conn, sql);
+    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        return CDC_OK;
+    }
+    return cdc_apply_pg_fail(a, r, other, what);
+}
+
+static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
+                            apply_tbl_t *p) {
+    if (p->stg_ready)
+        return CDC_OK;
+    cdc_buf_t q = CDC_BUF_INIT;
+    cdc_err_t err;
+    cdc_buf_printf(&q, "CREATE TEMP TABLE IF NOT EXISTS %s (", p->stg);
+    for (uint32_t i = 0; i < t->ncols; i++)
+        cdc_buf_printf(&q, "%s %s, ", t->cols[i].qname, t->cols[i].sqltype);
+    cdc_buf_adds(&q, "_cdc_position numeric[], _cdc_op char(1), "
+                     "_cdc_source_ts timestamptz, _cdc_tag int8");
+    for (uint32_t j = 0; j < t->nkey; j++)
+        cdc_buf_printf(&q, ", _cdc_ok_%u %s", j,
+                       t->cols[t->key_cols[j]].sqltype);
+    cdc_buf_adds(&q, ") ON COMMIT DELETE ROWS");
+    free(p->copy_sql);
+    p->copy_sql = NULL;
+    if (q.oom) {
+        err = CDC_ERR_NOMEM;
+        goto out;
+    }
+    err = exec_cmd(a, q.data, CDC_ERR_DDL, "create staging");
+    if (err != CDC_OK)
+        goto out;
+    cdc_buf_reset(&q);
+    cdc_buf_printf(&q, "COPY pg_temp.%s FROM STDIN", p->stg);
+    if (q.oom) {
+        err = CDC_ERR_NOMEM;
+        goto out;
+    }
+    p->copy_sql = q.data;
+    q.data = NULL;
+    p->stg_ready = true;
+out:
+    cdc_buf_free(&q);
+    return err;
+}
+
+/* ---- shapes ---- */
+
+static unsigned row_flags(const cdc_apply_t *a, const apply_row_t *r) {
+    unsigned f = 0;
+    if (r->deleted)
+        f |= a->hard_delete ? APPLY_SH_HARD : APPLY_SH_DELETED;
+    if (r->reset)
+        f |= APPLY_SH_RESET;
+    if (r->old_key && !(f & APPLY_SH_HARD))
+        f |= APPLY_SH_OLDKEY;
+    return f;
+}
+
+static bool keep_col(const apply_row_t *r, uint32_t i) {
+    uint8_t st = r->vals[i].state;
+    return st == CDC_V_UNCHANGED || st == CDC_V_ABSENT;
+}
+
+/* the position guard: the new row's position is above the stored one, or
+ * either has none (snapshot-reset rows, connectors without positions) */
+#define GUARD(s)                                                              \
+    "(t._cdc_position IS NULL OR " s "._cdc_position IS NULL OR " s          \
+    "._cdc_position > t._cdc_position)"
+
+static void build_sql(cdc_buf_t *q, const cdc_schema_table_t *t,
+                      const apply_tbl_t *p, const apply_shape_t *sh) {
+    unsigned f = sh->flags;
+    if (f & APPLY_SH_HARD) {
+        cdc_buf_printf(q, "DELETE FROM %s t USING pg_temp.%s s WHERE "
+                          "s._cdc_tag = $1",
+                       t->qname, p->stg);
+        for (uint32_t j = 0; j < t->nkey; j++) {
+            const char *c = t->cols[t->key_cols[j]].qname;
+            cdc_buf_printf(q, " AND t.%s = s.%s", c, c);
+        }
+        if (!(f & APPLY_SH_RESET))
+            cdc_buf_adds(q, " AND " GUARD("s"));
+        return;
+    }
+    cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
+    for (uint32_t i = 0; i < t->ncols; i++)
+        cdc_buf_printf(q, "%s, ", t->cols[i].qname);
+    cdc_buf_adds(q, "_cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at, "
+                    "_cdc_deleted, _cdc_deleted_at) SELECT ");
+    for (uint32_t i = 0; i < t->ncols; i++)
+        cdc_buf_printf(q, "%s.%s, ",
+                       (f & APPLY_SH_OLDKEY) && sh->unch[i] ? "o" : "s",
+                       t->cols[i].qname);
+    cdc_buf_printf(q, "s._cdc_position, s._cdc_op, s._cdc_source_ts, now(), "
+                      "%s, %s FROM pg_temp.%s s",
+                   f & APPLY_SH_DELETED ? "true" : "false",
+                   f & APPLY_SH_DELETED ? "coalesce(s._cdc_source_ts, now())"
+                                        : "NULL::timestamptz",
+                   p->stg);
+    if (f & APPLY_SH_OLDKEY) {
+        cdc_buf_printf(q, " LEFT JOIN %s o ON ", t->qname);
+        for (uint32_t j = 0; j < t->nkey; j++)
+            cdc_buf_printf(q, "%so.%s = s._cdc_ok_%u", j ? " AND " : "",
+                           t->cols[t->key_cols[j]].qname, j);
+    }
+    cdc_buf_adds(q, " WHERE s._cdc_tag = $1 ON CONFLICT (");
+    for (uint32_t j = 0; j < t->nkey; j++)
+        cdc_buf_printf(q, "%s%s", j ? ", " : "", t->cols[t->key_cols[j]].qname);
+    cdc_buf_adds(q, ") DO UPDATE SET ");
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        if (t->cols[i].key || (sh->unch[i] && !(f & APPLY_SH_OLDKEY)))
+            continue;
+        cdc_buf_printf(q, "%s = EXCLUDED.%s, ", t->cols[i].qname,
+                       t->cols[i].qname);
+    }
+    cdc_buf_printf(q, "_cdc_position = %s, _cdc_op = EXCLUDED._cdc_op, "
+                      "_cdc_source_ts = EXCLUDED._cdc_source_ts, "
+                      "_cdc_synced_at = EXCLUDED._cdc_synced_at, "
+                      "_cdc_deleted = EXCLUDED._cdc_deleted, "
+                      "_cdc_deleted_at = EXCLUDED._cdc_deleted_at",
+                   f & APPLY_SH_RESET
+                       ? "EXCLUDED._cdc_position"
+                       : "coalesce(EXCLUDED._cdc_position, t._cdc_position)");
+    if (!(f & APPLY_SH_RESET))
+        cdc_buf_adds(q, " WHERE " GUARD("EXCLUDED"));
+}
+
+/* The shape index of r in p (created with its SQL when new). */
+static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
+                          apply_tbl_t *p, apply_row_t *r) {
+    unsigned f = row_flags(a, r);
+    bool use_mask = !(f & APPLY_SH_HARD);
+    for (size_t s = 0; s < p->nshapes; s++) {
+        apply_shape_t *sh = &p->shapes[s];
+        if (sh->flags != f)
+            continue;
+        bool same = true;
+        for (uint32_t i = 0; i < t->ncols && same && use_mask; i++)
+            same = sh->unch[i] == (uint8_t)keep_col(r, i);
+        if (same) {
+            r->shape = (uint32_t)s;
+            return CDC_OK;
+        }
+    }
+    if (p->nshapes == p->capshapes) {
+        size_t cap = p->capshapes ? p->capshapes * 2 : 4;
+        apply_shape_t *ns = realloc(p->shapes, cap * sizeof *ns);
+        if (!ns)
+            return CDC_ERR_NOMEM;
+        p->shapes = ns;
+        p->capshapes = cap;
+    }
+    apply_shape_t *sh = &p->shapes[p->nshapes];
+    sh->flags = f;
+    sh->sql = NULL;
+    sh->unch = calloc(t->ncols ? t->ncols : 1, 1);
+    if (!sh->unch)
+        return CDC_ERR_NOMEM;
+    for (uint32_t i = 0; i < t->ncols && use_mask; i++)
+        sh->unch[i] = (uint8_t)keep_col(r, i);
+    cdc_buf_t q = CDC_BUF_INIT;
+    build_sql(&q, t, p, sh);
+    if (q.oom) {
+        cdc_buf_free(&q);
+        free(sh->unch);
+        return CDC_ERR_NOMEM;
+    }
+    sh->sql = q.data;
+    r->shape = (uint32_t)p->nshapes++;
+    return CDC_OK;
+}
+
+/* ---- one attempt: COPY rows[0..n) and run their shapes ---- */
+
+static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
+                     const apply_row_t *r, int64_t tag) {
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        cdc_apply_copy_value(b, &r->vals[i]);
+        cdc_buf_addc(b, '\t');
+    }
+    cdc_apply_copy_pos(b, &r->pos);
+    cdc_buf_addc(b, '\t');
+    cdc_buf_addc(b, r->op ? r->op : 'u');
+    cdc_buf_addc(b, '\t');
+    if (r->source_ts_us)
+        cdc_apply_copy_ts(b, r->source_ts_us);
+    else
+        cdc_buf_add(b, "\\N", 2);
+    cdc_buf_printf(b, "\t%" PRId64, tag);
+    for (uint32_t j = 0; j < t->nkey; j++) {
+        cdc_buf_addc(b, '\t');
+        if (r->old_key)
+            cdc_apply_copy_value(b, &r->old_key[j]);
+        else
+            cdc_buf_add(b, "\\N", 2);
+    }
+    cdc_buf_addc(b, '\n');
+}
+
+static cdc_err_t copy_send(cdc_apply_t *a, cdc_buf_t *b) {
+    if (b->oom)
+        return CDC_ERR_NOMEM;
+    if (b->len && PQputCopyData(a->conn, b->data, (int)b->len) != 1) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy: %s",
+                       PQerrorMessage(a->conn));
+        return CDC_ERR_PG_DOWN;
+    }
+    cdc_buf_reset(b);
+    return CDC_OK;
+}
+
+/* Runs COPY + shapes for rows; on a server error leaves the reason in
+ * a->errstr and returns REJECTED (caller rolls back to the savepoint).
+ * *affected counts rows the merge changed. */
+static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
+                             apply_tbl_t *p, apply_row_t **rows, size_t n,
+                             size_t *affected) {
+    cdc_buf_t *b = &a->copybuf;
+    PGresult *r = PQexec(a->conn, p->copy_sql);
+    cdc_err_t err = CDC_OK;
+    int64_t tag_base = (int64_t)(++a->tag_serial << 16);
+    bool *used = NULL;
+
+    *affected = 0;
+    if (!r || PQresultStatus(r) != PGRES_COPY_IN)
+        return cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "copy");
+    PQclear(r);
+    cdc_buf_reset(b);
+    used = calloc(p->nshapes ? p->nshapes : 1, sizeof *used);
+    if (!used)
+        err = CDC_ERR_NOMEM;
+    for (size_t i = 0; i < n && err == CDC_OK; i++) {
+        used[rows[i]->shape] = true;
+        copy_row(b, t, rows[i], tag_base | rows[i]->shape);
+        if (b->len >= COPY_FLUSH)
+            err = copy_send(a, b);
+    }
+    if (err == CDC_OK)
+        err = copy_send(a, b);
+    if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1 &&
+        err == CDC_OK) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy end: %s",
+                       PQerrorMessage(a->conn));
+        err = CDC_ERR_PG_DOWN;
+    }
+    bool copy_failed = false;
+    while ((r = PQgetResult(a->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !copy_failed &&
+            err == CDC_OK) {
+            err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "copy");
+            copy_failed = true;
+            continue; /* pg_fail cleared r */
+        }
+        PQclear(r);
+    }
+    if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK) {
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy: %s",
+                       PQerrorMessage(a->conn));
+        err = CDC_ERR_PG_DOWN;
+    }
+    for (size_t s = 0; s < p->nshapes && err == CDC_OK; s++) {
+        if (!used[s])
+            continue;
+        char tag[24];
+        snprintf(tag, sizeof tag, "%" PRId64, tag_base | (int64_t)s);
+        const char *params[1] = {tag};
+        r = PQexecParams(a->conn, p->shapes[s].sql, 1, NULL, params, NULL,
+                         NULL, 0);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "merge");
+            break;
+        }
+        *affected += strtoul(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+    }
+    free(used);
+    return err;
+}
+
+static cdc_err_t count_rows(cdc_apply_t *a, const apply_tbl_t *p,
+                            apply_row_t **rows, size_t n, size_t affected) {
+    /* hard deletes of absent rows touch nothing but are not replays */
+    size_t hard = 0;
+    for (size_t i = 0; i < n; i++)
+        hard += (p->shapes[rows[i]->shape].flags & APPLY_SH_HARD) != 0;
+    size_t applied = affected > n ? n : affected;
+    if (applied < hard)
+        applied = hard;
+    a->res->applied += applied;
+    a->res->replays += n - applied;
+    return CDC_OK;
+}
+
+static cdc_err_t attempt(cdc_apply_t *a, apply_batch_t *b, apply_group_t *g,
+                         apply_tbl_t *p, apply_row_t **rows, size_t n);
+
+/* The events of a row that failed alone, one by one in Kafka order. */
+static cdc_err_t isolate_events(cdc_apply_t *a, apply_batch_t *b,
+                                apply_group_t *g, apply_tbl_t *p,
+                                apply_row_t *row) {
+    if (row->nev == 1)
+        return cdc_apply_reject(a, row->first_ev, CDC_ERR_REJECTED,
+                                a->errstr);
+    a->res->collapsed -= row->nev - 1; /* no longer folded */
+    for (size_t e = row->first_ev; e != APPLY_CHAIN_END; e = b->chain_next[e]) {
+        apply_row_t *one = cdc_apply_collapse_single(b, g, e);
+        if (!one)
+            return CDC_ERR_NOMEM;
+        cdc_err_t err = shape_of(a, g->tbl, p, one);
+        if (err == CDC_OK)
+            err = attempt(a, b, g, p, &one, 1);
+        if (err != CDC_OK)
+            return err;
+    }
+    return CDC_OK;
+}
+
+static cdc_err_t attempt(cdc_apply_t *a, apply_batch_t *b, apply_group_t *g,
+                         apply_tbl_t *p, apply_row_t **rows, size_t n) {
+    size_t affected = 0;
+    cdc_err_t err = exec_cmd(a, "SAVEPOINT cdc_g", CDC_ERR_PG_DOWN,
+                             "savepoint");
+    if (err != CDC_OK)
+        return err;
+    err = attempt_run(a, g->tbl, p, rows, n, &affected);
+    if (err == CDC_OK) {
+        err = exec_cmd(a, "RELEASE SAVEPOINT cdc_g", CDC_ERR_PG_DOWN,
+                       "release");
+        if (err == CDC_OK)
+            err = count_rows(a, p, rows, n, affected);
+        return err;
+    }
+    if (err != CDC_ERR_REJECTED)
+        return err;
+    /* keep the reason: the rollback below must not overwrite it */
+    char reason[sizeof a->errstr];
+    memcpy(reason, a->errstr, sizeof reason);
+    err = exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE SAVEPOINT cdc_g",
+                   CDC_ERR_PG_DOWN, "rollback to savepoint");
+    if (err != CDC_OK)
+        return err;
+    memcpy(a->errstr, reason, sizeof reason);
+    if (n == 1)
+        return isolate_events(a, b, g, p, rows[0]);
+    size_t half = n / 2;
+    err = attempt(a, b, g, p, rows, half);
+    if (err == CDC_OK)
+        err = attempt(a, b, g, p, rows + half, n - half);
+    return err;
+}
+
+cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_batch_t *b,
+                                apply_group_t *g) {
+    cdc_schema_table_t *t = g->tbl;
+    apply_tbl_t *p = tbl_priv(t);
+    if (!p)
+        return CDC_ERR_NOMEM;
+    cdc_err_t err = stg_ensure(a, t, p);
+    if (err == CDC_ERR_DDL) { /* every record of the group */
+        for (apply_row_t *r = g->rows_head; r && err != CDC_ERR_NOMEM;
+             r = r->gnext)
+            for (size_t e = r->first_ev; e != APPLY_CHAIN_END;
+                 e = b->chain_next[e])
+                if (cdc_apply_reject(a, e, CDC_ERR_DDL, a->errstr) != CDC_OK)
+                    err = CDC_ERR_NOMEM;
+        return err == CDC_ERR_NOMEM ? err : CDC_OK;
+    }
+    if (err != CDC_OK)
+        return err;
+    apply_row_t **rows = cdc_arena_alloc(b->arena,
+                                         (g->nrows ? g->nrows : 1) * sizeof *rows);
+    if (!rows)
+        return CDC_ERR_NOMEM;
+    size_t n = 0;
+    for (apply_row_t *r = g->rows_head; r; r = r->gnext) {
+        err = shape_of(a, t, p, r);
+        if (err != CDC_OK)
+            return err;
+        rows[n++] = r;
+    }
+    return n ? attempt(a, b, g, p, rows, n) : CDC_OK;
+}
+
+cdc_err_t cdc_apply_merge_truncate(cdc_apply_t *a, apply_batch_t *b,
+                                   apply_group_t *g) {
+    const cdc_event_t *ev = b->events[g->trunc_idx];
+    cdc_buf_t q = CDC_BUF_INIT, pos = CDC_BUF_INIT, ts = CDC_BUF_INIT;
+    cdc_err_t err = CDC_OK;
+    PGresult *r = NULL;
+    bool haspos = ev->pos.kind != CDC_POS_NONE && ev->pos.nparts > 0;
+
+    /* nothing to do for a table the warehouse does not have */
+    const char *p1[1] = {g->trunc_qname};
+    r = PQexecParams(a->conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL,
+                     p1, NULL, NULL, 0);
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "truncate");
+        goto out;
+    }
+    bool exists = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    r = NULL;
+    if (!exists) {
+        a->res->applied++;
+        goto out;
+    }
+    cdc_apply_copy_pos(&pos, &ev->pos);
+    if (ev->source_ts_us)
+        cdc_apply_copy_ts(&ts, ev->source_ts_us);
+    /* rows stored by a later change keep living: replaying the truncate is
+     * then harmless; rows already deleted still take the truncate's
+     * position so an older insert arriving later stays rejected */
+    const char *where = haspos ? "_cdc_position IS NULL OR _cdc_position < $1"
+                               : "NOT _cdc_deleted";
+    if (a->truncate_mode == CDC_TRUNCATE_HARD)
+        cdc_buf_printf(&q, "DELETE FROM %s WHERE %s", g->trunc_qname, where);
+    else
+        cdc_buf_printf(&q,
+                       "UPDATE %s SET _cdc_deleted = true, _cdc_deleted_at = "
+                       "CASE WHEN _cdc_deleted THEN _cdc_deleted_at ELSE "
+                       "coalesce($2::timestamptz, now()) END, _cdc_op = 't', "
+                       "_cdc_position = %s, _cdc_source_ts = $2, "
+                       "_cdc_synced_at = now() WHERE %s",
+                       g->trunc_qname,
+                       haspos ? "$1" : "_cdc_position", where);
+    if (q.oom || pos.oom || ts.oom) {
+        err = CDC_ERR_NOMEM;
+        goto out;
+    }
+    const char *params[2] = {haspos ? pos.data : NULL,
+                             ts.len ? ts.data : NULL};
+    bool hard = a->truncate_mode == CDC_TRUNCATE_HARD;
+    int np = hard ? (haspos ? 1 : 0) : 2;
+    if (!haspos && !hard) {
+        /* $1 unused: keep the numbering by passing it typed */
+        cdc_buf_t q2 = CDC_BUF_INIT;
+        cdc_buf_printf(&q2, "%s AND $1::numeric[] IS NULL", q.data);
+        cdc_buf_free(&q);
+        q = q2;
+    }
+    r = PQexecParams(a->conn, q.data, np, NULL, params, NULL, NULL, 0);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "truncate");
+        r = NULL;
+        goto out;
+    }
+    a->res->applied++;
+out:
+    PQclear(r);
+    cdc_buf_free(&q);
+    cdc_buf_free(&pos);
+    cdc_buf_free(&ts);
+    return err;
+}

@@ -1,0 +1,324 @@
+/* ddl.c - catalog reads, CREATE TABLE / ALTER TABLE ADD COLUMN under a
+ * per-table advisory lock, and the classification of libpq failures. */
+#include "schemas_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const meta_names[] = {
+    "_cdc_position", "_cdc_op",      "_cdc_source_ts",
+    "_cdc_synced_at", "_cdc_deleted", "_cdc_deleted_at",
+};
+static const char *const meta_types[] = {
+    "numeric[]", "char(1)", "timestamptz",
+    "timestamptz", "boolean NOT NULL DEFAULT false", "timestamptz",
+};
+#define NMETA (sizeof meta_names / sizeof meta_names[0])
+
+bool cdc_schema_pg_retriable(PGconn *conn, const PGresult *res) {
+    if (!res || PQstatus(conn) != CONNECTION_OK)
+        return true;
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!st)
+        return PQresultStatus(res) == PGRES_FATAL_ERROR &&
+               PQstatus(conn) != CONNECTION_OK;
+    if (strncmp(st, "08", 2) == 0 || strncmp(st, "40", 2) == 0 ||
+        strncmp(st, "53", 2) == 0 || strcmp(st, "57P01") == 0 ||
+        strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0 ||
+        strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0)
+        return true;
+    return false;
+}
+
+/* Runs sql (with text params); keeps *out when wanted. OK, PG_DOWN or
+ * `fail_err` with PostgreSQL's message. */
+static cdc_err_t run(PGconn *conn, const char *sql, int nparams,
+                     const char *const *params, PGresult **out,
+                     cdc_err_t fail_err, const cdc_schema_table_t *t,
+                     char *errstr, size_t errstr_size) {
+    /* no parameters: simple protocol, which allows several statements */
+    PGresult *r = nparams ? PQexecParams(conn, sql, nparams, NULL, params,
+                                         NULL, NULL, 0)
+                          : PQexec(conn, sql);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (out)
+        *out = NULL;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (out)
+            *out = r;
+        else
+            PQclear(r);
+        return CDC_OK;
+    }
+    cdc_err_t e = cdc_schema_pg_retriable(conn, r) ? CDC_ERR_PG_DOWN : fail_err;
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
+    size_t ml = strlen(msg);
+    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
+        ml--;
+    cdc_errstr_set(errstr, errstr_size, "table %s: %.*s", t->qname, (int)ml,
+                   msg);
+    PQclear(r);
+    return e;
+}
+
+/* Column index in a catalog result (name, type, is_pk), or -1. */
+static int cat_find(const PGresult *cat, const char *name) {
+    int n = cat ? PQntuples(cat) : 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(PQgetvalue(cat, i, 0), name) == 0)
+            return i;
+    return -1;
+}
+
+static cdc_err_t read_catalog(PGconn *conn, const cdc_schema_table_t *t,
+                              PGresult **cat, char *errstr,
+                              size_t errstr_size) {
+    static const char sql[] =
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+        "coalesce(a.attnum = ANY(i.indkey::int2[]), false) "
+        "FROM pg_attribute a LEFT JOIN pg_index i "
+        "ON i.indrelid = a.attrelid AND i.indisprimary "
+        "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
+        "AND NOT a.attisdropped ORDER BY a.attnum";
+    const char *p[1] = {t->qname};
+    return run(conn, sql, 1, p, cat, CDC_ERR_DDL, t, errstr, errstr_size);
+}
+
+static void add_lock(cdc_buf_t *q, uint64_t h) {
+    cdc_buf_printf(q, "SELECT pg_advisory_xact_lock(%lld);",
+                   (long long)(int64_t)h);
+}
+
+/* CREATE SCHEMA/TABLE IF NOT EXISTS, or ALTER TABLE ADD COLUMN IF NOT
+ * EXISTS for what `cat` lacks. Caller holds nothing; this takes the locks. */
+static cdc_err_t evolve(PGconn *conn, int fillfactor,
+                        const cdc_schema_table_t *t, const PGresult *cat,
+                        char *errstr, size_t errstr_size) {
+    cdc_buf_t q = CDC_BUF_INIT;
+    cdc_err_t err;
+    bool exists = cat && PQntuples(cat) > 0;
+
+    if (!exists) {
+        /* the schema lock keeps two instances' CREATE SCHEMA apart */
+        cdc_buf_t s = CDC_BUF_INIT;
+        cdc_schema_quote(&s, t->schema);
+        add_lock(&q, cdc_schema_hash(CDC_SCHEMA_HASH_INIT, s.data ? s.data : "",
+                                     s.len));
+        cdc_buf_printf(&q, "CREATE SCHEMA IF NOT EXISTS %s;", s.data);
+        cdc_buf_free(&s);
+    }
+    add_lock(&q, t->rel_hash);
+    if (!exists) {
+        cdc_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
+        for (uint32_t i = 0; i < t->rowdef->ncols; i++) {
+            cdc_schema_quote(&q, t->rowdef->cols[i].name);
+            cdc_buf_addc(&q, ' ');
+            cdc_schema_sqltype(&q, &t->rowdef->cols[i]);
+            cdc_buf_adds(&q, ", ");
+        }
+        for (uint32_t j = 0; j < t->keydef->ncols; j++) {
+            bool in_row = false;
+            for (uint32_t i = 0; i < t->rowdef->ncols && !in_row; i++)
+                in_row = strcmp(t->rowdef->cols[i].name,
+                                t->keydef->cols[j].name) == 0;
+            if (in_row)
+                continue;
+            cdc_schema_quote(&q, t->keydef->cols[j].name);
+            cdc_buf_addc(&q, ' ');
+            cdc_schema_sqltype(&q, &t->keydef->cols[j]);
+            cdc_buf_adds(&q, ", ");
+        }
+        cdc_buf_adds(&q, CDC_SCHEMA_META_COLS ", PRIMARY KEY (");
+        for (uint32_t j = 0; j < t->keydef->ncols; j++) {
+            if (j)
+                cdc_buf_adds(&q, ", ");
+            cdc_schema_quote(&q, t->keydef->cols[j].name);
+        }
+        cdc_buf_printf(&q, ")) WITH (fillfactor = %d)", fillfactor);
+    } else {
+        /* only what is missing; IF NOT EXISTS makes a concurrent instance's
+         * identical change harmless */
+        bool any = false;
+        const cdc_rowdef_t *defs[2] = {t->rowdef, t->keydef};
+        cdc_buf_printf(&q, "ALTER TABLE %s ", t->qname);
+        for (int d = 0; d < 2; d++)
+            for (uint32_t i = 0; i < defs[d]->ncols; i++) {
+                const cdc_column_t *c = &defs[d]->cols[i];
+                if (cat_find(cat, c->name) >= 0)
+                    continue;
+                cdc_buf_adds(&q, any ? ", ADD COLUMN IF NOT EXISTS "
+                                     : "ADD COLUMN IF NOT EXISTS ");
+                cdc_schema_quote(&q, c->name);
+                cdc_buf_addc(&q, ' ');
+                cdc_schema_sqltype(&q, c);
+                any = true;
+            }
+        for (size_t m = 0; m < NMETA; m++) {
+            if (cat_find(cat, meta_names[m]) >= 0)
+                continue;
+            cdc_buf_printf(&q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
+                           any ? ", " : "", meta_names[m], meta_types[m]);
+            any = true;
+        }
+    }
+    if (q.oom) {
+        err = CDC_ERR_NOMEM;
+        goto out;
+    }
+    err = run(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL, t, errstr,
+              errstr_size);
+out:
+    cdc_buf_free(&q);
+    return err;
+}
+
+static char *quoted(const char *name) {
+    cdc_buf_t b = CDC_BUF_INIT;
+    cdc_schema_quote(&b, name);
+    if (b.oom) {
+        cdc_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* Fills t->cols/key_cols from the catalog. DDL when it does not fit. */
+static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
+                          char *errstr, size_t errstr_size) {
+    const cdc_rowdef_t *rd = t->rowdef, *kd = t->keydef;
+    uint32_t cap = rd->ncols + kd->ncols;
+    t->cols = calloc(cap, sizeof *t->cols);
+    t->key_cols = calloc(kd->ncols, sizeof *t->key_cols);
+    if (!t->cols || !t->key_cols)
+        return CDC_ERR_NOMEM;
+    t->nkey = kd->ncols;
+    for (uint32_t i = 0; i < rd->ncols + kd->ncols; i++) {
+        const char *name;
+        if (i < rd->ncols) {
+            name = rd->cols[i].name;
+        } else {
+            uint32_t j = i - rd->ncols;
+            name = kd->cols[j].name;
+            bool dup = false; /* key column already in the rowdef? */
+            for (uint32_t k = 0; k < t->ncols && !dup; k++)
+                if (strcmp(t->cols[k].name, name) == 0) {
+                    t->key_cols[j] = k;
+                    dup = true;
+                }
+            if (dup)
+                continue;
+            t->key_cols[j] = t->ncols;
+        }
+        for (size_t m = 0; m < NMETA; m++)
+            if (strcmp(name, meta_names[m]) == 0) {
+                cdc_errstr_set(errstr, errstr_size,
+                               "table %s: source column \"%s\" collides with "
+                               "a cdcsink metadata column",
+                               t->qname, name);
+                return CDC_ERR_DDL;
+            }
+        int ci = cat_find(cat, name);
+        if (ci < 0) {
+            cdc_errstr_set(errstr, errstr_size,
+                           "table %s has no column \"%s\"%s", t->qname, name,
+                           rd->typed ? " (name longer than 63 bytes?)"
+                                     : "; HINT: in schemaless mode add the "
+                                       "column to the warehouse table first");
+            return CDC_ERR_DDL;
+        }
+        cdc_schema_col_t *c = &t->cols[t->ncols++];
+        c->name = strdup(name);
+        c->qname = quoted(name);
+        c->sqltype = strdup(PQgetvalue(cat, ci, 1));
+        c->key = PQgetvalue(cat, ci, 2)[0] == 't';
+        if (!c->name || !c->qname || !c->sqltype)
+            return CDC_ERR_NOMEM;
+    }
+    /* the table's primary key must be exactly the record key's columns */
+    int npk = 0;
+    for (int i = 0; i < PQntuples(cat); i++)
+        npk += PQgetvalue(cat, i, 2)[0] == 't';
+    bool ok = npk == (int)kd->ncols;
+    for (uint32_t j = 0; j < kd->ncols && ok; j++)
+        ok = t->cols[t->key_cols[j]].key;
+    if (!ok) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "table %s: its primary key (%d columns) is not the "
+                       "record key (%u columns)",
+                       t->qname, npk, kd->ncols);
+        return CDC_ERR_DDL;
+    }
+    return CDC_OK;
+}
+
+cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
+                              cdc_schema_table_t *t, char *errstr,
+                              size_t errstr_size) {
+    PGresult *cat = NULL;
+    cdc_err_t err;
+    bool sp = false;
+
+    err = run(conn, "SAVEPOINT cdc_ddl", 0, NULL, NULL, CDC_ERR_DDL, t,
+              errstr, errstr_size);
+    if (err != CDC_OK)
+        goto out;
+    sp = true;
+    err = read_catalog(conn, t, &cat, errstr, errstr_size);
+    if (err != CDC_OK)
+        goto out;
+
+    bool exists = PQntuples(cat) > 0, need = !exists;
+    for (uint32_t i = 0; i < t->rowdef->ncols && !need; i++)
+        need = cat_find(cat, t->rowdef->cols[i].name) < 0;
+    for (uint32_t i = 0; i < t->keydef->ncols && !need; i++)
+        need = cat_find(cat, t->keydef->cols[i].name) < 0;
+    for (size_t m = 0; m < NMETA && !need; m++)
+        need = cat_find(cat, meta_names[m]) < 0;
+
+    if (need && !t->rowdef->typed && !exists) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "table %s does not exist; HINT: records without a "
+                       "schema carry no column types: create the table (or "
+                       "enable schemas in the converter)",
+                       t->qname);
+        err = CDC_ERR_DDL;
+        goto out;
+    }
+    if (need && !t->rowdef->typed) {
+        /* schemaless: only the metadata columns may be added; an unknown
+         * field is reported by describe() */
+        for (uint32_t i = 0; i < t->rowdef->ncols; i++)
+            if (cat_find(cat, t->rowdef->cols[i].name) < 0) {
+                err = describe(t, cat, errstr, errstr_size);
+                goto out;
+            }
+    }
+    if (need) {
+        err = evolve(conn, fillfactor, t, cat, errstr, errstr_size);
+        if (err != CDC_OK)
+            goto out;
+        PQclear(cat);
+        cat = NULL;
+        err = read_catalog(conn, t, &cat, errstr, errstr_size);
+        if (err != CDC_OK)
+            goto out;
+    }
+    err = describe(t, cat, errstr, errstr_size);
+out:
+    PQclear(cat);
+    if (sp) {
+        char e2[256];
+        if (err == CDC_OK) {
+            err = run(conn, "RELEASE SAVEPOINT cdc_ddl", 0, NULL, NULL,
+                      CDC_ERR_DDL, t, errstr, errstr_size);
+        } else if (err != CDC_ERR_PG_DOWN) {
+            if (run(conn, "ROLLBACK TO SAVEPOINT cdc_ddl; RELEASE SAVEPOINT "
+                          "cdc_ddl",
+                    0, NULL, NULL, CDC_ERR_DDL, t, e2, sizeof e2) != CDC_OK) {
+                cdc_errstr_set(errstr, errstr_size, "%s", e2);
+                err = CDC_ERR_PG_DOWN;
+            }
+        }
+    }
+    return err;
+}

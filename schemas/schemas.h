@@ -1,0 +1,122 @@
+/* schemas.h - Connect schema model -> warehouse tables: type mapping, DDL,
+ * and the table cache.
+ *
+ * A target table is described by cdc_schema_table_t, one per (target table,
+ * row rowdef, key rowdef): its quoted name, its columns (the rowdef's columns
+ * in rowdef order, then key columns the rowdef lacks) with the column types
+ * the *catalog* holds, and which columns form the key. cdc_schema_table_get()
+ * finds it in the cache (a hash lookup, no SQL) or, on a miss, reads the
+ * catalog and, when needed, creates the table or adds the missing columns:
+ *
+ *   typed rowdef      CREATE SCHEMA/TABLE IF NOT EXISTS (primary key = the
+ *                     key's columns, metadata columns _cdc_*), ALTER TABLE
+ *                     ADD COLUMN IF NOT EXISTS for new fields. Existing
+ *                     column types are never changed: values go through the
+ *                     existing column's input function (PostgreSQL rejects
+ *                     the ones that do not fit, record by record).
+ *   schemaless rowdef the table must exist (CDC_ERR_DDL otherwise: there is
+ *                     no type to create it with); a field without a column
+ *                     is CDC_ERR_DDL; missing _cdc_* columns are added.
+ *
+ * Every DDL statement runs under pg_advisory_xact_lock(hash of the quoted
+ * qualified name) inside the caller's transaction and a savepoint of its own,
+ * with IF NOT EXISTS, so concurrent instances serialise and never fail each
+ * other; a failed DDL rolls back to that savepoint and leaves the caller's
+ * transaction usable. Identifiers are always quoted (cdc_schema_quote).
+ *
+ * Does not: change column types, drop columns, touch rows, or know about
+ * positions or staging (the applier keeps its per-table state in ->priv).
+ * Memory: the cache owns its entries (malloc); an entry is valid until
+ * cdc_schema_cache_clear/_free. Entries keep the rowdef pointers (the
+ * decoder's, valid while the decoder lives). Threads: one cache per applier.
+ */
+#ifndef CDC_SCHEMAS_SCHEMAS_H
+#define CDC_SCHEMAS_SCHEMAS_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/arena.h"
+#include "../common/err.h"
+#include "../common/event.h"
+
+/* Warehouse metadata columns, in table order. */
+#define CDC_SCHEMA_META_COLS                                                  \
+    "\"_cdc_position\" numeric[], \"_cdc_op\" char(1), "                     \
+    "\"_cdc_source_ts\" timestamptz, \"_cdc_synced_at\" timestamptz, "       \
+    "\"_cdc_deleted\" boolean NOT NULL DEFAULT false, "                      \
+    "\"_cdc_deleted_at\" timestamptz"
+
+typedef struct cdc_schema_col_s {
+    char *name;    /* source column name, unquoted */
+    char *qname;   /* quoted identifier */
+    char *sqltype; /* the catalog's format_type() of the column */
+    bool key;      /* part of the primary key */
+} cdc_schema_col_t;
+
+typedef struct cdc_schema_table_s {
+    char *schema, *table; /* unquoted */
+    char *qname;          /* "schema"."table", quoted */
+    uint64_t id;          /* hash of (qname, rowdef, keydef): names staging */
+    uint64_t rel_hash;    /* hash of qname: the advisory lock key */
+    const cdc_rowdef_t *rowdef; /* borrowed (decoder's) */
+    const cdc_rowdef_t *keydef; /* borrowed (decoder's) */
+    uint32_t ncols;
+    cdc_schema_col_t *cols; /* [0, rowdef->ncols) = rowdef order, then key
+                               columns missing from the rowdef */
+    uint32_t nkey;
+    uint32_t *key_cols; /* keydef column j -> index into cols */
+    /* the applier's per-table state, freed with the entry by priv_free */
+    void *priv;
+    void (*priv_free)(void *priv);
+} cdc_schema_table_t;
+
+typedef struct cdc_schema_cache_s cdc_schema_cache_t;
+
+typedef struct cdc_schema_conf_s {
+    int fillfactor; /* of created tables; 0 = 90 (room for HOT updates) */
+} cdc_schema_conf_t;
+
+/* conf may be NULL. NULL only when malloc fails. */
+cdc_schema_cache_t *cdc_schema_cache_new(const cdc_schema_conf_t *conf);
+void cdc_schema_cache_free(cdc_schema_cache_t *c); /* accepts NULL */
+/* Forgets every entry (call after a rollback or reconnect: DDL done in the
+ * rolled-back transaction is gone). */
+void cdc_schema_cache_clear(cdc_schema_cache_t *c);
+
+/* The table entry for (schema, table, rowdef, keydef), creating or evolving
+ * the table on a miss (inside conn's open transaction). *out is owned by the
+ * cache. Errors: DDL (permanent: the records of this table cannot be applied;
+ * the reason, with PostgreSQL's message, in errstr), KEY (no key),
+ * PG_DOWN (connection lost or a retriable server state), NOMEM. */
+cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
+                               const char *schema, const char *table,
+                               const cdc_rowdef_t *rowdef,
+                               const cdc_rowdef_t *keydef,
+                               cdc_schema_table_t **out, char *errstr,
+                               size_t errstr_size) CDC_MUSTCHECK;
+
+/* ---- pure helpers (typemap.c) ---- */
+
+/* Appends the PostgreSQL type of col ("numeric(10,2)", "text[]", ...).
+ * CDC_T_UNKNOWN maps to "text". */
+void cdc_schema_sqltype(cdc_buf_t *b, const cdc_column_t *col);
+/* Appends name as a quoted identifier: "a""b". */
+void cdc_schema_quote(cdc_buf_t *b, const char *name);
+/* Appends "schema"."table". */
+void cdc_schema_qualify(cdc_buf_t *b, const char *schema, const char *table);
+/* 64-bit FNV-1a over len bytes, continuing from h (start with
+ * CDC_SCHEMA_HASH_INIT). Stable across runs and builds. */
+#define CDC_SCHEMA_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t cdc_schema_hash(uint64_t h, const void *p, size_t len);
+
+/* ---- classification of libpq failures (ddl.c) ---- */
+
+/* True when a failed result means the connection or the server is gone or
+ * the error is transient (class 08, 57P01-57P03, 40xxx, 53xxx, 55P03,
+ * 57014, or no result at all): the batch is retried, never dead-lettered. */
+bool cdc_schema_pg_retriable(PGconn *conn, const PGresult *res);
+
+#endif

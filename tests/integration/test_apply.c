@@ -1,0 +1,391 @@
+/* test_apply.c - the applier against a real PostgreSQL: ordering rules,
+ * deletes, truncates, TOAST placeholders, primary-key changes.
+ * Needs CDC_TEST_PG_URI (fails without it). Each test uses its own schema. */
+#include "apply_fixture.h"
+
+static const char *const T_NAMES[] = {"id", "v", "n"};
+static const cdc_type_t T_TYPES[] = {CDC_T_INT8, CDC_T_TEXT, CDC_T_INT4};
+
+typedef struct {
+    fx_t f;
+    cdc_rowdef_t *rd, *kd;
+} tt_t;
+
+static int tt_open(tt_t *t, const char *name, const cdc_apply_conf_t *conf) {
+    if (!fx_open(&t->f, name, conf))
+        return 0;
+    t->rd = fx_rowdef(&t->f, 11, 1, 3, T_NAMES, T_TYPES);
+    t->kd = fx_rowdef(&t->f, 12, 1, 1, T_NAMES, T_TYPES);
+    return 1;
+}
+
+/* a change of t: key id, values v/n (NULL = SQL NULL, FX_U = TOAST) */
+static cdc_event_t *E(tt_t *t, char op, const char *id, const char *v,
+                      const char *n, uint64_t p0, uint64_t p1, int snap) {
+    const char *key[1] = {id};
+    const char *vals[3] = {id, v, n};
+    const char *dvals[3] = {id, NULL, NULL}; /* REPLICA IDENTITY DEFAULT */
+    return fx_ev(&t->f, op, "t", t->kd, t->rd, key, op == 'd' ? dvals : vals,
+                 p0, p1, snap);
+}
+
+#define ROWS(t)                                                               \
+    fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, _cdc_position "   \
+                   "FROM @S.t ORDER BY id")
+
+#define APPLY(t, res, ...)                                                    \
+    do {                                                                      \
+        cdc_event_t *evs_[] = {__VA_ARGS__};                                  \
+        fx_apply(&(t)->f, evs_, sizeof evs_ / sizeof evs_[0], (res));         \
+    } while (0)
+
+TEST(insert_update_delete_basic) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "basic", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0),
+          E(&t, 'c', "2", "b", "2", 10, 11, 0),
+          E(&t, 'u', "1", "a2", "3", 10, 12, 0));
+    CHECK_INT(res.applied, 2);
+    CHECK_INT(res.collapsed, 1);
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(ROWS(&t), "1|a2|3|f|u|{10,12}\n2|b|2|f|c|{10,11}\n");
+    APPLY(&t, &res, E(&t, 'd', "2", NULL, NULL, 20, 21, 0));
+    CHECK_STR(ROWS(&t), "1|a2|3|f|u|{10,12}\n2|b|2|t|d|{20,21}\n");
+    CHECK_STR(fx_qs(&t.f, "SELECT _cdc_deleted_at IS NOT NULL, "
+                          "_cdc_synced_at IS NOT NULL, _cdc_source_ts FROM "
+                          "@S.t WHERE id = 2"),
+              "t|t|2024-06-03 09:05:12.345678+00\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(stale_update_after_newer_is_ignored) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "stale", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "new", "2", 20, 20, 0));
+    APPLY(&t, &res, E(&t, 'u', "1", "old", "1", 10, 15, 0));
+    CHECK_INT(res.replays, 1);
+    CHECK_INT(res.applied, 0);
+    CHECK_STR(ROWS(&t), "1|new|2|f|c|{20,20}\n");
+    /* same batch: the replay is dropped in memory */
+    APPLY(&t, &res, E(&t, 'u', "1", "x", "3", 30, 30, 0),
+          E(&t, 'u', "1", "older", "0", 25, 25, 0));
+    CHECK_INT(res.replays, 1);
+    CHECK_STR(ROWS(&t), "1|x|3|f|u|{30,30}\n");
+    /* numeric comparison, not text: 9 < 10 */
+    APPLY(&t, &res, E(&t, 'u', "1", "nine", "9", 30, 9, 0));
+    CHECK_STR(ROWS(&t), "1|x|3|f|u|{30,30}\n");
+    APPLY(&t, &res, E(&t, 'u', "1", "big", "9", 100, 18446744073709551615ULL, 0));
+    CHECK_STR(ROWS(&t), "1|big|9|f|u|{100,18446744073709551615}\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(replayed_suffix_changes_nothing) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "replay", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0),
+          E(&t, 'u', "1", "b", "2", 20, 20, 0),
+          E(&t, 'c', "2", "z", "9", 20, 21, 0),
+          E(&t, 'u', "1", "c", "3", 30, 30, 0),
+          E(&t, 'd', "2", NULL, NULL, 30, 31, 0));
+    const char *want = "1|c|3|f|u|{30,30}\n2|z|9|t|d|{30,31}\n";
+    CHECK_STR(ROWS(&t), want);
+    /* the connector restarts: the same changes at new offsets, in small
+     * batches; the warehouse never moves, not even between batches */
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0));
+    CHECK_STR(ROWS(&t), want);
+    CHECK_INT(res.replays, 1);
+    APPLY(&t, &res, E(&t, 'u', "1", "b", "2", 20, 20, 0),
+          E(&t, 'c', "2", "z", "9", 20, 21, 0));
+    CHECK_STR(ROWS(&t), want);
+    CHECK_INT(res.replays, 2);
+    APPLY(&t, &res, E(&t, 'u', "1", "c", "3", 30, 30, 0),
+          E(&t, 'd', "2", NULL, NULL, 30, 31, 0));
+    CHECK_STR(ROWS(&t), want);
+    CHECK_INT(res.replays, 2);
+    CHECK_INT(res.applied, 0);
+out:
+    fx_close(&t.f);
+}
+
+TEST(snapshot_then_streaming_below_snapshot_lsn_wins) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "snap", NULL))
+        goto out;
+    /* an earlier streaming change stored a high position */
+    APPLY(&t, &res, E(&t, 'c', "1", "s0", "0", 900, 900, 0));
+    /* the (re-)snapshot overwrites and resets the guard */
+    APPLY(&t, &res, E(&t, 'r', "1", "snap", "1", 0, 500, 1),
+          E(&t, 'r', "2", "snap2", "2", 0, 500, 1));
+    CHECK_STR(ROWS(&t), "1|snap|1|f|r|~\n2|snap2|2|f|r|~\n");
+    /* the first streamed transaction has an LSN below the snapshot's */
+    APPLY(&t, &res, E(&t, 'u', "1", "stream", "3", 400, 450, 0));
+    CHECK_INT(res.applied, 1);
+    CHECK_STR(ROWS(&t), "1|stream|3|f|u|{400,450}\n2|snap2|2|f|r|~\n");
+    /* snapshot and a lower streaming change in one batch */
+    APPLY(&t, &res, E(&t, 'r', "2", "snap3", "4", 0, 600, 1),
+          E(&t, 'u', "2", "after", "5", 100, 101, 0));
+    CHECK_STR(ROWS(&t), "1|stream|3|f|u|{400,450}\n2|after|5|f|u|{100,101}\n");
+    /* a re-snapshot overwrites again */
+    APPLY(&t, &res, E(&t, 'r', "1", "resnap", "6", 0, 700, 1));
+    CHECK_STR(ROWS(&t), "1|resnap|6|f|r|~\n2|after|5|f|u|{100,101}\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(stale_update_after_delete_does_not_resurrect) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "nores", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0));
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 20, 20, 0));
+    APPLY(&t, &res, E(&t, 'u', "1", "zombie", "2", 15, 15, 0));
+    CHECK_STR(ROWS(&t), "1|a|1|t|d|{20,20}\n");
+    CHECK_INT(res.replays, 1);
+    /* delete then re-insert (separate batches, then one batch) */
+    APPLY(&t, &res, E(&t, 'c', "1", "back", "3", 30, 30, 0));
+    CHECK_STR(ROWS(&t), "1|back|3|f|c|{30,30}\n");
+    CHECK_STR(fx_qs(&t.f, "SELECT _cdc_deleted_at FROM @S.t"), "~\n");
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 40, 40, 0),
+          E(&t, 'c', "1", "again", "4", 50, 50, 0));
+    CHECK_STR(ROWS(&t), "1|again|4|f|c|{50,50}\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(delete_of_unseen_key_blocks_older_insert) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "unseen", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'd', "7", NULL, NULL, 50, 50, 0));
+    CHECK_STR(ROWS(&t), "7|~|~|t|d|{50,50}\n");
+    APPLY(&t, &res, E(&t, 'c', "7", "late", "1", 40, 40, 0));
+    CHECK_STR(ROWS(&t), "7|~|~|t|d|{50,50}\n");
+    CHECK_INT(res.replays, 1);
+out:
+    fx_close(&t.f);
+}
+
+TEST(same_key_across_batches_and_positionless) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "across", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0));
+    APPLY(&t, &res, E(&t, 'u', "1", "b", "2", 11, 11, 0));
+    APPLY(&t, &res, E(&t, 'u', "1", "c", "3", 12, 12, 0));
+    CHECK_STR(ROWS(&t), "1|c|3|f|u|{12,12}\n");
+    /* no position: Kafka order, keeps the stored position */
+    APPLY(&t, &res, E(&t, 'u', "1", "nopos", "4", 0, 0, 0));
+    CHECK_STR(ROWS(&t), "1|nopos|4|f|u|{12,12}\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(primary_key_change) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "pkchg", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0));
+    cdc_event_t *c = E(&t, 'c', "2", "a", "1", 20, 20, 0);
+    const char *ok[1] = {"1"};
+    c->old_key = fx_vals(&t.f, 1, ok);
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 20, 20, 0), c);
+    CHECK_STR(ROWS(&t), "1|a|1|t|d|{20,20}\n2|a|1|f|c|{20,20}\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(truncate_then_replay_stays_deleted) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "trunc", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0),
+          E(&t, 'c', "2", "b", "2", 10, 11, 0));
+    cdc_event_t *tr = fx_ev(&t.f, 't', "t", NULL, NULL, NULL, NULL, 50, 50, 0);
+    /* a row inserted in the same batch before the truncate is deleted too,
+     * one inserted after it lives */
+    APPLY(&t, &res, E(&t, 'c', "3", "c", "3", 40, 40, 0), tr,
+          E(&t, 'c', "4", "d", "4", 60, 60, 0));
+    CHECK_STR(ROWS(&t), "1|a|1|t|t|{50,50}\n2|b|2|t|t|{50,50}\n"
+                        "3|c|3|t|t|{50,50}\n4|d|4|f|c|{60,60}\n");
+    /* replay of older events and of the truncate itself */
+    tr = fx_ev(&t.f, 't', "t", NULL, NULL, NULL, NULL, 50, 50, 0);
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0),
+          E(&t, 'u', "2", "b2", "5", 30, 30, 0), tr);
+    CHECK_STR(ROWS(&t), "1|a|1|t|t|{50,50}\n2|b|2|t|t|{50,50}\n"
+                        "3|c|3|t|t|{50,50}\n4|d|4|f|c|{60,60}\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(toast_placeholder_keeps_stored_value) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "toast", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "big", "1", 10, 10, 0),
+          E(&t, 'c', "2", "big2", "1", 10, 11, 0));
+    APPLY(&t, &res, E(&t, 'u', "1", FX_U, "2", 20, 20, 0),
+          E(&t, 'u', "2", "new2", "2", 20, 21, 0));
+    CHECK_STR(ROWS(&t), "1|big|2|f|u|{20,20}\n2|new2|2|f|u|{20,21}\n");
+    /* the earlier value in the same batch */
+    APPLY(&t, &res, E(&t, 'c', "3", "fresh", "1", 30, 30, 0),
+          E(&t, 'u', "3", FX_U, "2", 31, 31, 0),
+          E(&t, 'u', "1", "set", "3", 32, 32, 0),
+          E(&t, 'u', "1", FX_U, "4", 33, 33, 0));
+    CHECK_STR(ROWS(&t), "1|set|4|f|u|{33,33}\n2|new2|2|f|u|{20,21}\n"
+                        "3|fresh|2|f|u|{31,31}\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(toast_primary_key_change_takes_old_row) {
+    tt_t t;
+    cdc_apply_result_t res;
+    const char *ok1[1] = {"1"}, *ok3[1] = {"3"};
+    if (!tt_open(&t, "toastpk", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "stored-big", "1", 10, 10, 0),
+          E(&t, 'c', "3", "other-big", "3", 10, 11, 0));
+    /* old row only in the table */
+    cdc_event_t *c = E(&t, 'c', "2", FX_U, "7", 20, 20, 0);
+    c->old_key = fx_vals(&t.f, 1, ok1);
+    /* old row's value in the same batch */
+    cdc_event_t *c2 = E(&t, 'c', "4", FX_U, "8", 21, 22, 0);
+    c2->old_key = fx_vals(&t.f, 1, ok3);
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 20, 20, 0), c,
+          E(&t, 'u', "3", "batch-big", "5", 21, 21, 0),
+          E(&t, 'd', "3", NULL, NULL, 21, 22, 0), c2);
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(ROWS(&t), "1|stored-big|1|t|d|{20,20}\n2|stored-big|7|f|c|{20,20}\n"
+                        "3|batch-big|5|t|d|{21,22}\n4|batch-big|8|f|c|{21,22}\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(hard_delete_mode) {
+    tt_t t;
+    cdc_apply_result_t res;
+    cdc_apply_conf_t conf = {.hard_delete = true,
+                             .truncate_mode = CDC_TRUNCATE_HARD};
+    if (!tt_open(&t, "hard", &conf))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0),
+          E(&t, 'c', "2", "b", "2", 10, 11, 0));
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 20, 20, 0),
+          E(&t, 'd', "9", NULL, NULL, 20, 21, 0));
+    CHECK_STR(ROWS(&t), "2|b|2|f|c|{10,11}\n");
+    APPLY(&t, &res, fx_ev(&t.f, 't', "t", NULL, NULL, NULL, NULL, 30, 30, 0));
+    CHECK_STR(ROWS(&t), "");
+out:
+    fx_close(&t.f);
+}
+
+TEST(batch_with_many_keys_and_shapes) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "many", NULL))
+        goto out;
+    cdc_event_t *evs[3000];
+    char id[16], v[16];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        snprintf(v, sizeof v, "v%d", i);
+        evs[i] = E(&t, 'c', id, v, "1", 10, (uint64_t)i + 1, 0);
+        evs[1000 + i] = E(&t, 'u', id, i % 2 ? FX_U : "w", "2", 20,
+                          (uint64_t)i + 1, 0);
+        evs[2000 + i] = i % 3 ? E(&t, 'u', id, "x", NULL, 30, (uint64_t)i + 1, 0)
+                              : E(&t, 'd', id, NULL, NULL, 30, (uint64_t)i + 1, 0);
+    }
+    fx_apply(&t.f, evs, 3000, &res);
+    CHECK_INT(res.applied, 1000);
+    CHECK_INT(res.collapsed, 2000);
+    CHECK_STR(fx_qs(&t.f, "SELECT count(*), count(*) FILTER (WHERE "
+                          "_cdc_deleted), count(*) FILTER (WHERE v = 'w'), "
+                          "count(*) FILTER (WHERE v LIKE 'v%'), "
+                          "count(*) FILTER (WHERE n IS NULL) FROM @S.t"),
+              "1000|334|167|167|666\n");
+out:
+    fx_close(&t.f);
+}
+
+TEST(offsets_in_the_same_transaction) {
+    tt_t t;
+    cdc_apply_result_t res;
+    int64_t next = 0;
+    if (!tt_open(&t, "offs", NULL))
+        goto out;
+    char topic[96];
+    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
+    cdc_offset_t off[2] = {{topic, 0, 101}, {topic, 3, 7}};
+    cdc_event_t *ev = E(&t, 'c', "1", "a", "1", 10, 10, 0);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &ev, 1, off, 2, t.f.batch, &res),
+              CDC_OK);
+    cdc_apply_batch_abort(t.f.a);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
+    CHECK_INT(next, -1);
+    /* the table was created in the aborted transaction: gone with it */
+    CHECK_STR(fx_qs(&t.f, "SELECT to_regclass('@S.t') IS NULL"), "t\n");
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &ev, 1, off, 2, t.f.batch, &res),
+              CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
+    CHECK_INT(next, 101);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 3, &next), CDC_OK);
+    CHECK_INT(next, 7);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 1, &next), CDC_OK);
+    CHECK_INT(next, -1);
+    CHECK_STR(ROWS(&t), "1|a|1|f|c|{10,10}\n");
+    char sql[256];
+    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
+             topic);
+    fx_q(&t.f, sql);
+out:
+    fx_close(&t.f);
+}
+
+TEST(warehouse_id_stable_and_reconnect_after_kill) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "conn", NULL))
+        goto out;
+    char id1[64];
+    snprintf(id1, sizeof id1, "%s", cdc_apply_warehouse_id(t.f.a));
+    CHECK_INT(strlen(id1), 36);
+    cdc_apply_t *b = cdc_apply_new(&t.f.conf, t.f.errbuf, sizeof t.f.errbuf);
+    CHECK_INT(cdc_apply_connect(b), CDC_OK);
+    CHECK_STR(cdc_apply_warehouse_id(b), id1);
+    cdc_apply_free(b);
+
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0));
+    /* kill the applier's backend from the side connection */
+    fx_q(&t.f, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+               "WHERE pid <> pg_backend_pid() AND application_name = '' AND "
+               "datname = current_database() AND backend_type = 'client "
+               "backend'");
+    usleep(100 * 1000);
+    cdc_event_t *ev = E(&t, 'u', "1", "b", "2", 20, 20, 0);
+    cdc_err_t e = cdc_apply_batch_begin(t.f.a, &ev, 1, NULL, 0, t.f.batch, &res);
+    CHECK_INT(e, CDC_ERR_PG_DOWN);
+    CHECK_INT(cdc_err_class(e), CDC_ERRCLASS_RETRIABLE);
+    CHECK_STR(ROWS(&t), "1|a|1|f|c|{10,10}\n");
+    CHECK_INT(cdc_apply_connect(t.f.a), CDC_OK);
+    CHECK_STR(cdc_apply_warehouse_id(t.f.a), id1);
+    fx_apply(&t.f, &ev, 1, &res);
+    CHECK_STR(ROWS(&t), "1|b|2|f|u|{20,20}\n");
+out:
+    fx_close(&t.f);
+}
