@@ -374,6 +374,12 @@ static cdc_err_t collect(cdc_apply_t *a, apply_batch_t *b,
     return err;
 }
 
+static int reject_cmp(const void *x, const void *y) {
+    size_t i = ((const cdc_reject_t *)x)->index;
+    size_t j = ((const cdc_reject_t *)y)->index;
+    return i < j ? -1 : i > j;
+}
+
 cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
                                 size_t n, const cdc_offset_t *offsets,
                                 size_t noffsets, cdc_arena_t *arena,
@@ -413,6 +419,9 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         err = write_offsets(a, offsets, noffsets);
     if (err != CDC_OK)
         goto fail;
+    /* isolation finds rejects in bisection order; report in Kafka order */
+    if (res->nrejects > 1)
+        qsort(res->rejects, res->nrejects, sizeof *res->rejects, reject_cmp);
     return CDC_OK;
 fail:
     if (err == CDC_ERR_NOMEM)

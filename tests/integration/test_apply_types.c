@@ -1,0 +1,293 @@
+/* test_apply_types.c - the applier against a real PostgreSQL: every type
+ * round-trips, hostile names and values, schema evolution, schemaless mode,
+ * and records PostgreSQL rejects. Needs CDC_TEST_PG_URI. */
+#include "apply_fixture.h"
+
+/* name, cdc type, array, precision, scale, SQL type, literal (SQL) */
+static const struct {
+    const char *name;
+    cdc_type_t type;
+    int array, prec, scale;
+    const char *sqltype, *literal;
+} cols[] = {
+    {"id", CDC_T_INT8, 0, -1, -1, "bigint", "1"},
+    {"c_bool", CDC_T_BOOL, 0, -1, -1, "boolean", "true"},
+    {"c_i2", CDC_T_INT2, 0, -1, -1, "smallint", "-32768"},
+    {"c_i4", CDC_T_INT4, 0, -1, -1, "integer", "2147483647"},
+    {"c_i8", CDC_T_INT8, 0, -1, -1, "bigint", "-9223372036854775808"},
+    {"c_f4", CDC_T_FLOAT4, 0, -1, -1, "real", "'3.4028235e+38'"},
+    {"c_f8", CDC_T_FLOAT8, 0, -1, -1, "double precision", "'-Infinity'"},
+    {"c_f8n", CDC_T_FLOAT8, 0, -1, -1, "double precision", "'NaN'"},
+    {"c_num", CDC_T_NUMERIC, 0, 12, 3, "numeric(12,3)", "-123456789.120"},
+    {"c_numv", CDC_T_NUMERIC, 0, -1, -1, "numeric",
+     "'-0.00000000000000000000123456789012345678901234567890'"},
+    {"c_text", CDC_T_TEXT, 0, -1, -1, "text",
+     "E'it''s \"q\" \\\\ back\\tslash\\nnew\\rline \\\\N ü 😀 '');--'"},
+    {"c_bytea", CDC_T_BYTEA, 0, -1, -1, "bytea", "'\\x00ff5c0a09'"},
+    {"c_date", CDC_T_DATE, 0, -1, -1, "date", "'0001-01-01'"},
+    {"c_time", CDC_T_TIME, 0, -1, -1, "time without time zone",
+     "'23:59:59.999999'"},
+    {"c_timetz", CDC_T_TIMETZ, 0, -1, -1, "time with time zone",
+     "'10:15:30.123456+02'"},
+    {"c_ts", CDC_T_TIMESTAMP, 0, -1, -1, "timestamp without time zone",
+     "'9999-12-31 23:59:59.999999'"},
+    {"c_tsinf", CDC_T_TIMESTAMP, 0, -1, -1, "timestamp without time zone",
+     "'infinity'"},
+    {"c_tstz", CDC_T_TIMESTAMPTZ, 0, -1, -1, "timestamp with time zone",
+     "'2024-05-01 10:15:30.123456+00'"},
+    {"c_interval", CDC_T_INTERVAL, 0, -1, -1, "interval",
+     "'P1Y2M3DT4H5M6.78S'"},
+    {"c_jsonb", CDC_T_JSONB, 0, -1, -1, "jsonb",
+     "'{\"a\": [1, \"x\\\"y\\u00e9\"], \"b\": null, \"t\": \"\\t\"}'"},
+    {"c_uuid", CDC_T_UUID, 0, -1, -1, "uuid",
+     "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"},
+    {"c_xml", CDC_T_XML, 0, -1, -1, "xml", "'<a>x &amp; y</a>'"},
+    {"c_bit", CDC_T_BIT, 0, -1, -1, "bit varying", "B'10101'"},
+    {"c_point", CDC_T_POINT, 0, -1, -1, "point", "'(1.5,-2)'"},
+    {"c_ai4", CDC_T_INT4, 1, -1, -1, "integer[]", "'{1,NULL,3}'"},
+    {"c_atext", CDC_T_TEXT, 1, -1, -1, "text[]",
+     "E'{\"a b\",\"c\\\\\"d\",NULL,\"\\\\\\\\\"}'"},
+    {"c_anum", CDC_T_NUMERIC, 1, 10, 2, "numeric(10,2)[]", "'{1.50,-2.00}'"},
+    {"c_null", CDC_T_TEXT, 0, -1, -1, "text", "NULL"},
+};
+#define NCOLS (sizeof cols / sizeof cols[0])
+
+TEST(every_type_round_trips) {
+    fx_t f;
+    if (!fx_open(&f, "types", NULL))
+        goto out;
+    const char *names[NCOLS];
+    cdc_type_t types[NCOLS];
+    cdc_buf_t q = CDC_BUF_INIT, sel = CDC_BUF_INIT, want_types = CDC_BUF_INIT;
+    cdc_buf_printf(&q, "CREATE TABLE \"%s\".src (", f.schema);
+    for (size_t i = 0; i < NCOLS; i++) {
+        names[i] = cols[i].name;
+        types[i] = cols[i].type;
+        cdc_buf_printf(&q, "%s%s %s", i ? ", " : "", cols[i].name,
+                       cols[i].sqltype);
+        cdc_buf_printf(&sel, "%s%s::text", i ? ", " : "", cols[i].name);
+        cdc_buf_printf(&want_types, "%s%s", i ? "," : "", cols[i].sqltype);
+    }
+    cdc_buf_adds(&q, "); INSERT INTO \"");
+    cdc_buf_adds(&q, f.schema);
+    cdc_buf_adds(&q, "\".src VALUES (");
+    for (size_t i = 0; i < NCOLS; i++)
+        cdc_buf_printf(&q, "%s%s", i ? ", " : "", cols[i].literal);
+    cdc_buf_adds(&q, ")");
+    fx_q(&f, "SELECT 1");
+    char sql[256];
+    snprintf(sql, sizeof sql, "CREATE SCHEMA \"%s\"", f.schema);
+    PQclear(PQexec(f.pg, sql));
+    PGresult *r = PQexec(f.pg, q.data);
+    CHECK_CTX(PQresultStatus(r) == PGRES_COMMAND_OK, "%s",
+              PQresultErrorMessage(r));
+    PQclear(r);
+
+    /* the text forms PostgreSQL holds = what the decoder would produce */
+    cdc_buf_t s2 = CDC_BUF_INIT;
+    cdc_buf_printf(&s2, "SELECT %s FROM \"%s\".src", sel.data, f.schema);
+    r = PQexec(f.pg, s2.data);
+    CHECK_INT(PQntuples(r), 1);
+    cdc_rowdef_t *rd = fx_rowdef(&f, 21, 1, NCOLS, names, types);
+    cdc_rowdef_t *kd = fx_rowdef(&f, 22, 1, 1, names, types);
+    const char *vals[NCOLS];
+    for (size_t i = 0; i < NCOLS; i++) {
+        rd->cols[i].array = cols[i].array;
+        rd->cols[i].precision = (int16_t)cols[i].prec;
+        rd->cols[i].scale = (int16_t)cols[i].scale;
+        vals[i] = PQgetisnull(r, 0, (int)i) ? NULL : PQgetvalue(r, 0, (int)i);
+    }
+    const char *key[1] = {"1"};
+    cdc_event_t *ev = fx_ev(&f, 'c', "tgt", kd, rd, key, vals, 5, 5, 0);
+    cdc_apply_result_t res;
+    fx_apply(&f, &ev, 1, &res);
+    PQclear(r);
+    CHECK_INT(res.nrejects, 0);
+    if (res.nrejects)
+        printf("  reject: %s\n", res.rejects[0].reason);
+
+    /* same text form, same value, and the mapped column types */
+    char *src_txt = strdup(fx_q(&f, s2.data));
+    cdc_buf_reset(&s2);
+    cdc_buf_printf(&s2, "SELECT %s FROM \"%s\".tgt", sel.data, f.schema);
+    CHECK_STR(fx_q(&f, s2.data), src_txt);
+    free(src_txt);
+    cdc_buf_reset(&s2);
+    cdc_buf_printf(&s2,
+                   "SELECT count(*) FROM \"%s\".src s JOIN \"%s\".tgt t ON "
+                   "s.c_num = t.c_num AND s.c_numv = t.c_numv AND s.c_jsonb = "
+                   "t.c_jsonb AND s.c_bytea = t.c_bytea AND s.c_ts = t.c_ts "
+                   "AND s.c_tstz = t.c_tstz AND s.c_interval = t.c_interval "
+                   "AND s.c_f8n = t.c_f8n AND s.c_atext = t.c_atext AND "
+                   "s.c_text = t.c_text AND s.c_point ~= t.c_point",
+                   f.schema, f.schema);
+    CHECK_STR(fx_q(&f, s2.data), "1\n");
+    cdc_buf_reset(&s2);
+    cdc_buf_printf(&s2,
+                   "SELECT string_agg(format_type(atttypid, atttypmod), ',' "
+                   "ORDER BY attnum) FROM pg_attribute WHERE attrelid = "
+                   "'\"%s\".tgt'::regclass AND attnum > 0 AND attnum <= %zu",
+                   f.schema, NCOLS);
+    cdc_buf_addc(&want_types, '\n');
+    CHECK_STR(fx_q(&f, s2.data), want_types.data);
+    cdc_buf_free(&s2);
+    cdc_buf_free(&q);
+    cdc_buf_free(&sel);
+    cdc_buf_free(&want_types);
+out:
+    fx_close(&f);
+}
+
+TEST(hostile_names_and_values) {
+    fx_t f;
+    if (!fx_open(&f, "names", NULL))
+        goto out;
+    static const char *const names[] = {"Id Key", "Weird \"Col\"", "select",
+                                        "Mixed Case"};
+    static const cdc_type_t types[] = {CDC_T_TEXT, CDC_T_TEXT, CDC_T_TEXT,
+                                       CDC_T_INT4};
+    cdc_rowdef_t *rd = fx_rowdef(&f, 31, 1, 4, names, types);
+    cdc_rowdef_t *kd = fx_rowdef(&f, 32, 1, 1, names, types);
+    const char *k1[1] = {"k\"1'\\"}, *k2[1] = {"k\t2\n"};
+    const char *v1[4] = {"k\"1'\\", "a'b\"c\\d\te\nf\rg \\N ünï 😀", "x'); "
+                         "DROP TABLE t; --", "1"};
+    const char *v2[4] = {"k\t2\n", "\\", "\\\\N", NULL};
+    cdc_event_t *evs[2] = {
+        fx_ev(&f, 'c', "Weird \"T\"ab le", kd, rd, k1, v1, 1, 1, 0),
+        fx_ev(&f, 'c', "Weird \"T\"ab le", kd, rd, k2, v2, 1, 2, 0)};
+    cdc_apply_result_t res;
+    fx_apply(&f, evs, 2, &res);
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(fx_qs(&f, "SELECT \"Id Key\", \"Weird \"\"Col\"\"\", \"select\", "
+                        "\"Mixed Case\" FROM @S.\"Weird \"\"T\"\"ab le\" "
+                        "ORDER BY 1"),
+              "k\t2\n|\\|\\\\N|~\nk\"1'\\|a'b\"c\\d\te\nf\rg \\N ünï 😀|x'); "
+              "DROP TABLE t; --|1\n");
+out:
+    fx_close(&f);
+}
+
+static const char *const E_NAMES[] = {"id", "v", "extra"};
+static const cdc_type_t E_TYPES[] = {CDC_T_INT8, CDC_T_TEXT, CDC_T_TEXT};
+
+TEST(new_optional_column_mid_stream) {
+    fx_t f;
+    if (!fx_open(&f, "evolve", NULL))
+        goto out;
+    cdc_rowdef_t *v1 = fx_rowdef(&f, 41, 1, 2, E_NAMES, E_TYPES);
+    cdc_rowdef_t *v2 = fx_rowdef(&f, 42, 1, 3, E_NAMES, E_TYPES);
+    cdc_rowdef_t *kd = fx_rowdef(&f, 43, 1, 1, E_NAMES, E_TYPES);
+    const char *k1[1] = {"1"}, *k2[1] = {"2"}, *k3[1] = {"3"};
+    const char *a1[2] = {"1", "a"}, *a2[3] = {"2", "b", "e"},
+               *a3[2] = {"3", "c"}, *a1b[3] = {"1", "a2", "x"};
+    cdc_event_t *evs[4] = {fx_ev(&f, 'c', "t", kd, v1, k1, a1, 1, 1, 0),
+                           fx_ev(&f, 'c', "t", kd, v2, k2, a2, 1, 2, 0),
+                           fx_ev(&f, 'c', "t", kd, v1, k3, a3, 1, 3, 0),
+                           fx_ev(&f, 'u', "t", kd, v2, k1, a1b, 1, 4, 0)};
+    cdc_apply_result_t res;
+    fx_apply(&f, evs, 3, &res);
+    CHECK_STR(fx_qs(&f, "SELECT id, v, extra FROM @S.t ORDER BY id"),
+              "1|a|~\n2|b|e\n3|c|~\n");
+    fx_apply(&f, evs + 3, 1, &res);
+    CHECK_STR(fx_qs(&f, "SELECT id, v, extra FROM @S.t ORDER BY id"),
+              "1|a2|x\n2|b|e\n3|c|~\n");
+out:
+    fx_close(&f);
+}
+
+static const char *const R_NAMES[] = {"id", "small", "v"};
+static const cdc_type_t R_TYPES[] = {CDC_T_INT8, CDC_T_INT2, CDC_T_TEXT};
+
+TEST(rejected_record_is_isolated) {
+    fx_t f;
+    if (!fx_open(&f, "reject", NULL))
+        goto out;
+    cdc_rowdef_t *rd = fx_rowdef(&f, 51, 1, 3, R_NAMES, R_TYPES);
+    cdc_rowdef_t *kd = fx_rowdef(&f, 52, 1, 1, R_NAMES, R_TYPES);
+    cdc_event_t *evs[40];
+    size_t n = 0;
+    char id[16];
+    for (int i = 1; i <= 30; i++) {
+        snprintf(id, sizeof id, "%d", i);
+        const char *k[1] = {id};
+        const char *v[3] = {id, i == 7 ? "70000" : "1", "x"};
+        evs[n++] = fx_ev(&f, 'c', "t", kd, rd, k, v, 1, (uint64_t)i, 0);
+    }
+    /* in a chain (collapsed to one row): the insert and the good update
+     * land, the bad update after them is rejected alone. (A bad value
+     * overwritten later in the same batch never reaches PostgreSQL.) */
+    const char *k5[1] = {"5"};
+    const char *bad[3] = {"5", "-40000", "bad"}, *good[3] = {"5", "2", "y"};
+    evs[n++] = fx_ev(&f, 'u', "t", kd, rd, k5, good, 2, 1, 0);
+    evs[n++] = fx_ev(&f, 'u', "t", kd, rd, k5, bad, 2, 2, 0);
+    cdc_apply_result_t res;
+    fx_apply(&f, evs, n, &res);
+    CHECK_INT(res.nrejects, 2);
+    if (res.nrejects == 2) {
+        CHECK_INT(res.rejects[0].index, 6);
+        CHECK_INT(res.rejects[0].err, CDC_ERR_REJECTED);
+        CHECK_INT(cdc_err_class(res.rejects[0].err), CDC_ERRCLASS_PERMANENT);
+        CHECK_CTX(strstr(res.rejects[0].reason, "out of range") != NULL, "%s",
+                  res.rejects[0].reason);
+        CHECK_INT(res.rejects[1].index, 31);
+    }
+    CHECK_STR(fx_qs(&f, "SELECT count(*), sum(id) FROM @S.t"), "29|458\n");
+    CHECK_STR(fx_qs(&f, "SELECT small, v, _cdc_position FROM @S.t WHERE "
+                        "id = 5"),
+              "2|y|{2,1}\n");
+    CHECK_INT(res.applied, 30);
+    CHECK_INT(res.applied + res.collapsed + res.replays + res.nrejects, n);
+out:
+    fx_close(&f);
+}
+
+TEST(schemaless_mode) {
+    fx_t f;
+    if (!fx_open(&f, "nosch", NULL))
+        goto out;
+    static const char *const names[] = {"id", "u", "n"};
+    static const cdc_type_t types[] = {CDC_T_UNKNOWN, CDC_T_UNKNOWN,
+                                       CDC_T_UNKNOWN};
+    cdc_rowdef_t *rd = fx_rowdef(&f, 61, 0, 3, names, types);
+    cdc_rowdef_t *kd = fx_rowdef(&f, 62, 0, 1, names, types);
+    const char *k1[1] = {"1"}, *k2[1] = {"2"}, *k3[1] = {"3"};
+    const char *a1[3] = {"1", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "5"};
+    const char *a2[3] = {"2", "not-a-uuid", "6"};
+    const char *a3[3] = {"3", NULL, "7"};
+    /* the table does not exist: every record is a DDL reject */
+    cdc_event_t *e0 = fx_ev(&f, 'c', "sl", kd, rd, k1, a1, 1, 1, 0);
+    cdc_apply_result_t res;
+    fx_apply(&f, &e0, 1, &res);
+    CHECK_INT(res.nrejects, 1);
+    if (res.nrejects) {
+        CHECK_INT(res.rejects[0].err, CDC_ERR_DDL);
+        CHECK_CTX(strstr(res.rejects[0].reason, "does not exist") != NULL,
+                  "%s", res.rejects[0].reason);
+    }
+    fx_qs(&f, "CREATE SCHEMA @S; CREATE TABLE @S.sl (id bigint PRIMARY KEY, "
+              "u uuid, n integer)");
+    cdc_event_t *evs[3] = {fx_ev(&f, 'c', "sl", kd, rd, k1, a1, 1, 1, 0),
+                           fx_ev(&f, 'c', "sl", kd, rd, k2, a2, 1, 2, 0),
+                           fx_ev(&f, 'c', "sl", kd, rd, k3, a3, 1, 3, 0)};
+    fx_apply(&f, evs, 3, &res);
+    CHECK_INT(res.nrejects, 1);
+    if (res.nrejects) {
+        CHECK_INT(res.rejects[0].index, 1);
+        CHECK_INT(res.rejects[0].err, CDC_ERR_REJECTED);
+        CHECK_CTX(strstr(res.rejects[0].reason, "uuid") != NULL, "%s",
+                  res.rejects[0].reason);
+    }
+    CHECK_STR(fx_qs(&f, "SELECT id, u, n, _cdc_deleted FROM @S.sl ORDER BY id"),
+              "1|a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|5|f\n3|~|7|f\n");
+    /* a field the table lacks */
+    static const char *const names2[] = {"id", "u", "n", "nope"};
+    cdc_rowdef_t *rd2 = fx_rowdef(&f, 63, 0, 4, names2, types);
+    const char *a4[4] = {"4", NULL, "1", "x"};
+    cdc_event_t *e4 = fx_ev(&f, 'c', "sl", kd, rd2, k1, a4, 1, 4, 0);
+    fx_apply(&f, &e4, 1, &res);
+    CHECK_INT(res.nrejects, 1);
+    if (res.nrejects)
+        CHECK_INT(res.rejects[0].err, CDC_ERR_DDL);
+out:
+    fx_close(&f);
+}
