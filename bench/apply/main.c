@@ -1,0 +1,277 @@
+/* bench/apply - the applier's throughput against raw COPY, same run, same
+ * server.
+ *
+ *   CDC_BENCH_PG_URI=postgresql://... build/release/bench/apply [ROWS] [BATCH]
+ *
+ * A realistic 10-column table (bigint key, int, bigint, numeric, text,
+ * timestamp, timestamptz, jsonb, boolean, uuid). ROWS (default 1,000,000)
+ * inserts, then ROWS updates of every row, go through the full apply path
+ * (cdc_apply_batch_begin + commit, batches of BATCH = 5000 events built in
+ * memory as the decoder builds them; building them is not timed). The
+ * baseline COPYs the same final rows, in the same batch size and one
+ * transaction per batch, into an identical empty table. Prints rows/s, the
+ * ratios and the peak RSS. Not a test: it never fails on a slow machine. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "../../apply/apply.h"
+
+#define NC 10
+
+static const char *const names[NC] = {"id",     "qty",   "total", "price",
+                                      "name",   "ts",    "tstz",  "doc",
+                                      "active", "ref"};
+static const cdc_type_t types[NC] = {
+    CDC_T_INT8,      CDC_T_INT4,        CDC_T_INT8,  CDC_T_NUMERIC,
+    CDC_T_TEXT,      CDC_T_TIMESTAMP,   CDC_T_TIMESTAMPTZ, CDC_T_JSONB,
+    CDC_T_BOOL,      CDC_T_UUID};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Row i, version ver: the column texts (decoder output form). */
+static void row_text(cdc_arena_t *ar, long i, int ver, const char **out) {
+    char b[256];
+#define PUT(k, ...)                                                           \
+    do {                                                                      \
+        snprintf(b, sizeof b, __VA_ARGS__);                                   \
+        out[k] = cdc_arena_strdup(ar, b);                                     \
+    } while (0)
+    PUT(0, "%ld", i);
+    PUT(1, "%d", (int)(i % 1000) + ver);
+    PUT(2, "%ld", i * 1000003L + ver);
+    PUT(3, "%ld.%02d", i % 100000, (int)(i + ver) % 100);
+    PUT(4, "customer %ld version %d with a reasonably long name", i, ver);
+    PUT(5, "2024-%02d-%02d %02d:%02d:%02d.%06ld", (int)(i % 12) + 1,
+        (int)(i % 28) + 1, (int)(i % 24), (int)(i % 60), ver % 60, i % 1000000);
+    PUT(6, "2024-05-01T10:%02d:%02d.123456Z", (int)(i % 60), ver % 60);
+    PUT(7, "{\"k\": %ld, \"tags\": [\"a\", \"b\"], \"v\": %d}", i, ver);
+    PUT(8, "%s", (i + ver) % 2 ? "true" : "false");
+    PUT(9, "a0eebc99-9c0b-4ef8-%04x-%012lx", ver & 0xffff, i);
+#undef PUT
+}
+
+static cdc_value_t *vals_of(cdc_arena_t *ar, const char *const *t, int n) {
+    cdc_value_t *v = cdc_arena_alloc(ar, (size_t)n * sizeof *v);
+    for (int k = 0; k < n; k++)
+        v[k] = (cdc_value_t){t[k], (uint32_t)strlen(t[k]), CDC_V_SET};
+    return v;
+}
+
+static long peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+static void exec_or_die(PGconn *c, const char *sql) {
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(r));
+        exit(1);
+    }
+    PQclear(r);
+}
+
+/* escape for COPY text (values here have no special bytes but be exact) */
+static void copy_add(cdc_buf_t *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\\' || *s == '\t' || *s == '\n' || *s == '\r')
+            cdc_buf_addc(b, '\\');
+        cdc_buf_addc(b, *s);
+    }
+}
+
+/* Raw COPY of rows [0, rows) version ver into tbl, batch rows per txn. */
+static double run_copy(PGconn *c, const char *tbl, long rows, long batch,
+                       int ver) {
+    cdc_arena_t *ar = cdc_arena_new(1 << 20);
+    cdc_buf_t b = CDC_BUF_INIT;
+    char sql[128];
+    double t = 0;
+    snprintf(sql, sizeof sql, "COPY %s FROM STDIN", tbl);
+    for (long s = 0; s < rows; s += batch) {
+        cdc_buf_reset(&b);
+        for (long i = s; i < s + batch && i < rows; i++) {
+            const char *tx[NC];
+            row_text(ar, i, ver, tx);
+            for (int k = 0; k < NC; k++) {
+                if (k)
+                    cdc_buf_addc(&b, '\t');
+                copy_add(&b, tx[k]);
+            }
+            cdc_buf_addc(&b, '\n');
+        }
+        cdc_arena_reset(ar);
+        double t0 = now_s();
+        exec_or_die(c, "BEGIN");
+        PGresult *r = PQexec(c, sql);
+        PQclear(r);
+        if (PQputCopyData(c, b.data, (int)b.len) != 1 ||
+            PQputCopyEnd(c, NULL) != 1) {
+            fprintf(stderr, "copy: %s", PQerrorMessage(c));
+            exit(1);
+        }
+        while ((r = PQgetResult(c)) != NULL) {
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                fprintf(stderr, "copy: %s", PQresultErrorMessage(r));
+                exit(1);
+            }
+            PQclear(r);
+        }
+        exec_or_die(c, "COMMIT");
+        t += now_s() - t0;
+    }
+    cdc_buf_free(&b);
+    cdc_arena_free(ar);
+    return t;
+}
+
+/* The same rows through the applier; op 'c' (ver 0) or 'u'. */
+static double run_apply(cdc_apply_t *a, const cdc_rowdef_t *rd,
+                        const cdc_rowdef_t *kd, long rows, long batch, int ver,
+                        size_t *applied) {
+    cdc_arena_t *ar = cdc_arena_new(4 << 20);
+    cdc_event_t **evs = calloc((size_t)batch, sizeof *evs);
+    double t = 0;
+    for (long s = 0; s < rows; s += batch) {
+        size_t n = 0;
+        for (long i = s; i < s + batch && i < rows; i++) {
+            const char *tx[NC];
+            row_text(ar, i, ver, tx);
+            cdc_event_t *ev = cdc_arena_calloc(ar, 1, sizeof *ev);
+            ev->kind = CDC_EV_CHANGE;
+            ev->op = ver ? 'u' : 'c';
+            ev->connector = "postgresql";
+            ev->schema = "bench_apply";
+            ev->table = "t";
+            ev->pos.kind = CDC_POS_PG;
+            ev->pos.nparts = 2;
+            ev->pos.part[0] = 1000u * (uint64_t)(ver + 1);
+            ev->pos.part[1] = (uint64_t)i + 1;
+            ev->source_ts_us = 1717405512345678LL + i;
+            ev->keydef = kd;
+            ev->rowdef = rd;
+            ev->after = vals_of(ar, tx, NC);
+            ev->key = ev->after; /* key column 0 = id */
+            ev->topic = "bench";
+            ev->offset = i;
+            evs[n++] = ev;
+        }
+        cdc_offset_t off = {"bench", 0, s + (long)n};
+        cdc_apply_result_t res;
+        double t0 = now_s();
+        cdc_err_t e = cdc_apply_batch_begin(a, evs, n, &off, 1, ar, &res);
+        if (e == CDC_OK)
+            e = cdc_apply_batch_commit(a);
+        t += now_s() - t0;
+        if (e != CDC_OK || res.nrejects) {
+            fprintf(stderr, "apply: %s %s (%zu rejects)\n", cdc_err_name(e),
+                    cdc_apply_errstr(a), res.nrejects);
+            exit(1);
+        }
+        *applied += res.applied;
+        cdc_arena_reset(ar);
+    }
+    free(evs);
+    cdc_arena_free(ar);
+    return t;
+}
+
+int main(int argc, char **argv) {
+    const char *uri = getenv("CDC_BENCH_PG_URI");
+    long rows = argc > 1 ? atol(argv[1]) : 1000000;
+    long batch = argc > 2 ? atol(argv[2]) : 5000;
+    if (!uri || !*uri || rows <= 0 || batch <= 0) {
+        fprintf(stderr, "usage: CDC_BENCH_PG_URI=... %s [ROWS] [BATCH]\n",
+                argv[0]);
+        return 2;
+    }
+    PGconn *c = PQconnectdb(uri);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "connect: %s", PQerrorMessage(c));
+        return 1;
+    }
+    exec_or_die(c, "SET client_min_messages = warning");
+    exec_or_die(c, "DROP SCHEMA IF EXISTS bench_apply CASCADE");
+    exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
+    exec_or_die(c, "CREATE SCHEMA bench_apply");
+    /* identical to what the applier creates (fillfactor included) */
+    const char *cols =
+        "(id bigint PRIMARY KEY, qty integer, total bigint, price "
+        "numeric(12,2), name text, ts timestamp, tstz timestamptz, doc "
+        "jsonb, active boolean, ref uuid, _cdc_position numeric[], _cdc_op "
+        "char(1), _cdc_source_ts timestamptz, _cdc_synced_at timestamptz, "
+        "_cdc_deleted boolean NOT NULL DEFAULT false, _cdc_deleted_at "
+        "timestamptz) WITH (fillfactor = 90)";
+    char sql[1024];
+    snprintf(sql, sizeof sql, "CREATE TABLE bench_apply.copy_ins %s", cols);
+    exec_or_die(c, sql);
+    snprintf(sql, sizeof sql, "CREATE TABLE bench_apply.copy_upd %s", cols);
+    exec_or_die(c, sql);
+
+    char err[256];
+    cdc_apply_conf_t conf = {.conninfo = uri, .group_id = "bench"};
+    cdc_apply_t *a = cdc_apply_new(&conf, err, sizeof err);
+    if (!a || cdc_apply_connect(a) != CDC_OK) {
+        fprintf(stderr, "apply: %s\n", a ? cdc_apply_errstr(a) : err);
+        return 1;
+    }
+    cdc_arena_t *keep = cdc_arena_new(0);
+    cdc_rowdef_t rd = {0xbe7c, true, NC, NULL}, kd = {0xbe7d, true, 1, NULL};
+    rd.cols = cdc_arena_calloc(keep, NC, sizeof *rd.cols);
+    for (int k = 0; k < NC; k++)
+        rd.cols[k] = (cdc_column_t){names[k], types[k], false, k != 0, -1, -1};
+    rd.cols[3].precision = 12;
+    rd.cols[3].scale = 2;
+    kd.cols = rd.cols;
+
+    const char *copy_cols = "(id, qty, total, price, name, ts, tstz, doc, "
+                            "active, ref)";
+    char tbl[128];
+    snprintf(tbl, sizeof tbl, "bench_apply.copy_ins %s", copy_cols);
+    exec_or_die(c, "CHECKPOINT");
+    double t_copy_ins = run_copy(c, tbl, rows, batch, 0);
+    exec_or_die(c, "CHECKPOINT");
+    size_t applied = 0;
+    double t_ins = run_apply(a, &rd, &kd, rows, batch, 0, &applied);
+    size_t applied_ins = applied;
+    exec_or_die(c, "CHECKPOINT");
+    snprintf(tbl, sizeof tbl, "bench_apply.copy_upd %s", copy_cols);
+    double t_copy_upd = run_copy(c, tbl, rows, batch, 1);
+    exec_or_die(c, "CHECKPOINT");
+    applied = 0;
+    double t_upd = run_apply(a, &rd, &kd, rows, batch, 1, &applied);
+
+    PGresult *r = PQexec(c, "SELECT count(*) FROM bench_apply.t WHERE qty = "
+                            "(id % 1000) + 1");
+    long check = PQresultStatus(r) == PGRES_TUPLES_OK
+                     ? atol(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+
+    double copy_ins = (double)rows / t_copy_ins, ins = (double)rows / t_ins;
+    double copy_upd = (double)rows / t_copy_upd, upd = (double)rows / t_upd;
+    printf("rows %ld, batch %ld\n", rows, batch);
+    printf("COPY (inserts baseline)  %10.0f rows/s\n", copy_ins);
+    printf("apply inserts            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
+           ins, ins / copy_ins, applied_ins);
+    printf("COPY (updates baseline)  %10.0f rows/s\n", copy_upd);
+    printf("apply updates            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
+           upd, upd / copy_upd, applied);
+    printf("rows at final version    %ld of %ld\n", check, rows);
+    printf("peak RSS                 %ld MiB\n", peak_rss_mb());
+    cdc_apply_free(a);
+    cdc_arena_free(keep);
+    exec_or_die(c, "DROP SCHEMA bench_apply CASCADE");
+    exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
+    PQfinish(c);
+    return check == rows ? 0 : 1;
+}
