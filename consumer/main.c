@@ -15,6 +15,7 @@
 #include "../offsets/dedup.h"
 #include "config.h"
 #include "decoder.h"
+#include "http.h"
 #include "kafka.h"
 #include "pipeline.h"
 
@@ -106,6 +107,7 @@ static int cmd_run(const cdc_conf_t *conf) {
     cdc_apply_t *apply = NULL;
     cdc_dedup_t *dedup = NULL;
     cdc_pipeline_t *pipe = NULL;
+    cdc_http_t *http = NULL;
     cdc_kafka_t *kafka = NULL;
     kvlist_t extra = {NULL, 0, 0};
     cdc_err_t err;
@@ -161,6 +163,14 @@ static int cmd_run(const cdc_conf_t *conf) {
         cdc_log(CDC_LOG_ERROR, "out of memory");
         goto out;
     }
+    if (*cdc_conf_get(conf, "http.listen") &&
+        !(http = cdc_http_new(cdc_conf_get(conf, "http.listen"),
+                              cdc_pipeline_http_handler, pipe, errstr,
+                              sizeof errstr))) {
+        cdc_log(CDC_LOG_ERROR, "%s", errstr);
+        rc = 2;
+        goto out;
+    }
     if (!(kafka = make_kafka(conf, &extra, cdc_pipeline_kafka_callbacks(pipe),
                              errstr, sizeof errstr))) {
         cdc_log(CDC_LOG_ERROR, "%s", errstr);
@@ -178,6 +188,7 @@ static int cmd_run(const cdc_conf_t *conf) {
     rc = 0;
 out:
     cdc_kafka_close(kafka); /* leaves the group */
+    cdc_http_free(http);
     if (pipe) {
         const cdc_pipeline_stats_t *s = cdc_pipeline_stats(pipe);
         cdc_log(CDC_LOG_INFO, "stopped: %llu records, %llu applied, %llu "

@@ -8,38 +8,14 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "pipeline_int.h"
 
-typedef struct part_s {
-    const char *topic; /* arena copy */
-    int32_t partition;
-    int64_t next;      /* next offset to read after this batch */
-} part_t;
-
-struct cdc_pipeline_s {
-    cdc_pipeline_conf_t conf;
-    cdc_decoder_t *dec;          /* borrowed */
-    cdc_apply_t *apply;          /* borrowed */
-    cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis */
-    bool *seen;                  /* per batch record: dedup check result */
-    cdc_kafka_t *kafka;          /* borrowed during run */
-    volatile sig_atomic_t *stop; /* borrowed */
-
-    /* the open batch; everything below points into arena or msgs */
-    cdc_arena_t *arena;
-    size_t n, cap;
-    cdc_kafka_msg_t **msgs;
-    cdc_record_t *recs;
-    cdc_event_t *events;
-    cdc_err_t *derr;     /* decode error per record, CDC_OK if decoded */
-    const char **dwhy;   /* decode error text (arena) */
-    part_t *parts;
-    size_t nparts, parts_cap;
-    size_t bytes;
-    int64_t first_ms;    /* monotonic ms of the batch's first record */
-
-    cdc_pipeline_stats_t stats;
-    char errstr[1024];
-};
+#define LOCKED(p, stmt)                                                       \
+    do {                                                                      \
+        pthread_mutex_lock(&(p)->mu);                                         \
+        stmt;                                                                 \
+        pthread_mutex_unlock(&(p)->mu);                                       \
+    } while (0)
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -68,7 +44,7 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     p->dwhy = calloc(p->cap, sizeof(*p->dwhy));
     p->seen = calloc(p->cap, sizeof(*p->seen));
     if (!p->arena || !p->msgs || !p->recs || !p->events || !p->derr ||
-        !p->dwhy || !p->seen) {
+        !p->dwhy || !p->seen || cdc_pipeline_obs_init(p)) {
         cdc_pipeline_free(p);
         return NULL;
     }
@@ -99,6 +75,7 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
     free(p->derr);
     free(p->dwhy);
     free(p->seen);
+    cdc_pipeline_obs_free(p);
     free(p);
 }
 
@@ -111,7 +88,7 @@ const cdc_pipeline_stats_t *cdc_pipeline_stats(const cdc_pipeline_t *p) {
  * stop request is noticed; returns the next step. */
 static int backoff(cdc_pipeline_t *p, int step_ms) {
     int left = step_ms;
-    p->stats.retries++;
+    LOCKED(p, p->stats.retries++);
     while (left > 0 && !*p->stop) {
         int s = left > 100 ? 100 : left;
         usleep((useconds_t)s * 1000);
@@ -156,7 +133,7 @@ static cdc_err_t batch_add(cdc_pipeline_t *p, cdc_kafka_msg_t *msg,
     p->recs[i] = *rec;
     p->n++;
     p->bytes += rec->key_len + rec->value_len;
-    p->stats.records++;
+    LOCKED(p, p->stats.records++);
     if (note_offset(p, rec))
         return CDC_ERR_NOMEM;
     err = cdc_decoder_decode(p->dec, rec, p->arena, &p->events[i]);
@@ -223,7 +200,7 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
         size_t kept = 0;
         for (size_t i = 0; i < nchanges; i++) {
             if (p->seen[i]) {
-                p->stats.dedup_hits++;
+                LOCKED(p, p->stats.dedup_hits++);
                 continue;
             }
             idx[kept] = idx[i];
@@ -239,6 +216,7 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
 
     for (;;) {
         cdc_apply_result_t res;
+        int64_t t0 = now_ms();
         memset(&res, 0, sizeof res);
         err = cdc_apply_connect(p->apply);
         if (!err)
@@ -264,16 +242,16 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
             else
                 cdc_apply_batch_abort(p->apply);
             if (!err) {
+                pthread_mutex_lock(&p->mu);
                 p->stats.applied += res.applied;
                 p->stats.replays += res.replays;
                 p->stats.dead_letters += ndl;
                 p->stats.batches++;
-                for (size_t i = 0; i < nchanges; i++) {
-                    const char *ops = "cudrt", *o = strchr(ops, changes[i]->op);
-                    if (o && changes[i]->op)
-                        p->stats.by_op[o - ops]++;
-                }
                 p->stats.skipped += p->n - nchanges;
+                pthread_mutex_unlock(&p->mu);
+                cdc_pipeline_obs_batch(p, changes, nchanges,
+                                       (double)(now_ms() - t0) / 1000.0);
+                cdc_pipeline_obs_health(p, NULL);
                 /* mark after COMMIT; rejected records are not applied */
                 if (p->dedup && nchanges) {
                     for (size_t i = 0; i < nchanges; i++)
@@ -297,6 +275,7 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
         cdc_log(CDC_LOG_WARN, "batch of %zu records not applied: %s: %s; "
                 "retrying in %d ms", p->n, cdc_err_str(err),
                 cdc_apply_errstr(p->apply), step);
+        cdc_pipeline_obs_health(p, cdc_err_str(err));
         if (*p->stop > 1)
             goto out;
         step = backoff(p, step);
@@ -372,7 +351,7 @@ cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p) {
 }
 
 cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
-    cdc_err_t err = CDC_OK, kerr;
+    cdc_err_t err = CDC_OK, kerr, kafka_state = CDC_OK;
     p->kafka = k;
     while (!*p->stop) {
         cdc_record_t rec;
@@ -386,6 +365,11 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             if ((err = batch_add(p, msg, &rec)))
                 break;
         }
+        if (kerr != kafka_state) { /* report a Kafka outage in /healthz */
+            kafka_state = kerr;
+            cdc_pipeline_obs_health(p, kerr ? cdc_err_str(kerr) : NULL);
+        }
+        cdc_pipeline_obs_lag(p, k);
         if (p->n && (p->n >= p->conf.max_events ||
                      p->bytes >= p->conf.max_bytes ||
                      now_ms() - p->first_ms >= p->conf.linger_ms)) {

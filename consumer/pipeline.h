@@ -64,6 +64,12 @@ cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p);
  * reason is in cdc_pipeline_errstr). Borrows k. */
 cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) CDC_MUSTCHECK;
 
+/* The handler for consumer/http.c (opaque = the pipeline): /metrics in the
+ * Prometheus text format, /healthz 200 "ok" or 503 with the reason (a
+ * server unavailable, retries in progress). Thread-safe. */
+int cdc_pipeline_http_handler(void *opaque, const char *path, cdc_buf_t *body,
+                              const char **content_type);
+
 const char *cdc_pipeline_errstr(const cdc_pipeline_t *p);
 const cdc_pipeline_stats_t *cdc_pipeline_stats(const cdc_pipeline_t *p);
 

@@ -1,0 +1,75 @@
+/* pipeline_int.h - the pipeline's state, shared by pipeline.c (the loop)
+ * and pipeline_obs.c (metrics, health). Not a public header. */
+#ifndef CDC_CONSUMER_PIPELINE_INT_H
+#define CDC_CONSUMER_PIPELINE_INT_H
+
+#include <pthread.h>
+
+#include "metrics.h"
+#include "pipeline.h"
+
+typedef struct table_stat_s {
+    char *name;           /* "schema.table", malloc'ed */
+    uint64_t by_op[5];    /* c u d r t */
+} table_stat_t;
+
+typedef struct lag_s {
+    char *topic;          /* malloc'ed */
+    int32_t partition;
+    int64_t lag;
+} lag_t;
+
+typedef struct part_s {
+    const char *topic; /* arena copy */
+    int32_t partition;
+    int64_t next;      /* next offset to read after this batch */
+} part_t;
+
+struct cdc_pipeline_s {
+    cdc_pipeline_conf_t conf;
+    cdc_decoder_t *dec;          /* borrowed */
+    cdc_apply_t *apply;          /* borrowed */
+    cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis */
+    bool *seen;                  /* per batch record: dedup check result */
+    cdc_kafka_t *kafka;          /* borrowed during run */
+    volatile sig_atomic_t *stop; /* borrowed */
+
+    /* the open batch; everything below points into arena or msgs */
+    cdc_arena_t *arena;
+    size_t n, cap;
+    cdc_kafka_msg_t **msgs;
+    cdc_record_t *recs;
+    cdc_event_t *events;
+    cdc_err_t *derr;     /* decode error per record, CDC_OK if decoded */
+    const char **dwhy;   /* decode error text (arena) */
+    part_t *parts;
+    size_t nparts, parts_cap;
+    size_t bytes;
+    int64_t first_ms;    /* monotonic ms of the batch's first record */
+
+    /* observability: written by the pipeline thread, read by the HTTP
+     * thread; both under mu */
+    pthread_mutex_t mu;
+    cdc_pipeline_stats_t stats;
+    cdc_hist_t apply_hist;     /* seconds from apply begin to COMMIT */
+    table_stat_t *tables;      /* events per table and op */
+    size_t ntables, tables_cap;
+    lag_t *lags;               /* per assigned partition, refreshed ~1/s */
+    size_t nlags, lags_cap;
+    int64_t lag_at_ms;
+    char health[256];          /* "" = healthy, else why not */
+    char errstr[1024];
+};
+
+/* pipeline_obs.c */
+int cdc_pipeline_obs_init(cdc_pipeline_t *p);
+void cdc_pipeline_obs_free(cdc_pipeline_t *p);
+/* Counts the committed batch's events per table and op (takes mu). */
+void cdc_pipeline_obs_batch(cdc_pipeline_t *p, cdc_event_t *const *changes,
+                            size_t n, double apply_seconds);
+/* Sets or clears ("" / NULL) the health reason (takes mu). */
+void cdc_pipeline_obs_health(cdc_pipeline_t *p, const char *why);
+/* Refreshes the lag snapshot at most once a second. */
+void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k);
+
+#endif

@@ -1,0 +1,199 @@
+/* pipeline_obs.c - the pipeline's metrics and health, served by http.c on
+ * its own thread; every read and write of the shared state holds p->mu. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline_int.h"
+
+int cdc_pipeline_obs_init(cdc_pipeline_t *p) {
+    if (pthread_mutex_init(&p->mu, NULL))
+        return -1;
+    if (cdc_hist_init(&p->apply_hist, cdc_hist_latency_bounds,
+                      cdc_hist_latency_nbounds)) {
+        pthread_mutex_destroy(&p->mu);
+        return -1;
+    }
+    p->health[0] = '\0';
+    return 0;
+}
+
+void cdc_pipeline_obs_free(cdc_pipeline_t *p) {
+    for (size_t i = 0; i < p->ntables; i++)
+        free(p->tables[i].name);
+    free(p->tables);
+    for (size_t i = 0; i < p->nlags; i++)
+        free(p->lags[i].topic);
+    free(p->lags);
+    pthread_mutex_destroy(&p->mu);
+}
+
+static table_stat_t *table_stat(cdc_pipeline_t *p, const char *schema,
+                                const char *table) {
+    char name[512];
+    if (cdc_errstr_set(name, sizeof name, "%s.%s", schema, table) < 0)
+        return NULL;
+    for (size_t i = 0; i < p->ntables; i++)
+        if (strcmp(p->tables[i].name, name) == 0)
+            return &p->tables[i];
+    if (p->ntables >= 1024) /* bound the label set */
+        return NULL;
+    if (p->ntables == p->tables_cap) {
+        size_t cap = p->tables_cap ? p->tables_cap * 2 : 16;
+        table_stat_t *t = realloc(p->tables, cap * sizeof(*t));
+        if (!t)
+            return NULL;
+        p->tables = t;
+        p->tables_cap = cap;
+    }
+    table_stat_t *t = &p->tables[p->ntables];
+    memset(t, 0, sizeof(*t));
+    if (!(t->name = strdup(name)))
+        return NULL;
+    p->ntables++;
+    return t;
+}
+
+void cdc_pipeline_obs_batch(cdc_pipeline_t *p, cdc_event_t *const *changes,
+                            size_t n, double apply_seconds) {
+    static const char ops[] = "cudrt";
+    pthread_mutex_lock(&p->mu);
+    cdc_hist_observe(&p->apply_hist, apply_seconds);
+    for (size_t i = 0; i < n; i++) {
+        const char *o = changes[i]->op ? strchr(ops, changes[i]->op) : NULL;
+        table_stat_t *t;
+        if (!o)
+            continue;
+        p->stats.by_op[o - ops]++;
+        if ((t = table_stat(p, changes[i]->schema, changes[i]->table)))
+            t->by_op[o - ops]++;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void cdc_pipeline_obs_health(cdc_pipeline_t *p, const char *why) {
+    pthread_mutex_lock(&p->mu);
+    snprintf(p->health, sizeof p->health, "%s", why ? why : "");
+    pthread_mutex_unlock(&p->mu);
+}
+
+typedef struct {
+    lag_t *l;
+    size_t n, cap;
+} lagvec_t;
+
+static void lag_cb(const char *topic, int32_t partition, int64_t lag,
+                   void *opaque) {
+    lagvec_t *v = opaque;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        lag_t *l = realloc(v->l, cap * sizeof(*l));
+        if (!l)
+            return;
+        v->l = l;
+        v->cap = cap;
+    }
+    if (!(v->l[v->n].topic = strdup(topic)))
+        return;
+    v->l[v->n].partition = partition;
+    v->l[v->n].lag = lag;
+    v->n++;
+}
+
+void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k) {
+    struct timespec ts;
+    int64_t now;
+    lagvec_t v = {NULL, 0, 0};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (now - p->lag_at_ms < 1000)
+        return;
+    p->lag_at_ms = now;
+    cdc_kafka_each_lag(k, lag_cb, &v);
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->nlags; i++)
+        free(p->lags[i].topic);
+    free(p->lags);
+    p->lags = v.l;
+    p->nlags = v.n;
+    p->lags_cap = v.cap;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void render(cdc_pipeline_t *p, cdc_buf_t *b) {
+    static const char *const opnames[] = {"c", "u", "d", "r", "t"};
+    const cdc_pipeline_stats_t *s = &p->stats;
+    char num[32];
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } counters[] = {
+        {"cdcsink_records_total", "Kafka records consumed", s->records},
+        {"cdcsink_applied_total", "change events applied", s->applied},
+        {"cdcsink_replays_skipped_total",
+         "changes skipped by the source position guard", s->replays},
+        {"cdcsink_dedup_hits_total",
+         "changes dropped because Redis knew them as applied", s->dedup_hits},
+        {"cdcsink_dead_letters_total", "records sent to the dead-letter topic",
+         s->dead_letters},
+        {"cdcsink_batches_total", "batches committed", s->batches},
+        {"cdcsink_retries_total", "retries after a server was unavailable",
+         s->retries},
+        {"cdcsink_skipped_total",
+         "tombstones, heartbeats, messages, transaction records",
+         s->skipped},
+    };
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        cdc_metrics_header(b, counters[i].name, "counter", counters[i].help);
+        cdc_metrics_u64(b, counters[i].name, NULL, counters[i].v);
+    }
+    cdc_metrics_header(b, "cdcsink_events_total", "counter",
+                       "change events committed, by table and op");
+    for (size_t i = 0; i < p->ntables; i++)
+        for (int o = 0; o < 5; o++)
+            if (p->tables[i].by_op[o]) {
+                const char *labels[] = {"table", p->tables[i].name, "op",
+                                        opnames[o], NULL};
+                cdc_metrics_u64(b, "cdcsink_events_total", labels,
+                                p->tables[i].by_op[o]);
+            }
+    cdc_metrics_header(b, "cdcsink_consumer_lag", "gauge",
+                       "records behind the high watermark, per partition");
+    for (size_t i = 0; i < p->nlags; i++) {
+        snprintf(num, sizeof num, "%d", (int)p->lags[i].partition);
+        const char *labels[] = {"topic", p->lags[i].topic, "partition", num,
+                                NULL};
+        cdc_metrics_i64(b, "cdcsink_consumer_lag", labels, p->lags[i].lag);
+    }
+    cdc_metrics_header(b, "cdcsink_apply_seconds", "histogram",
+                       "time from apply begin to PostgreSQL COMMIT per batch");
+    cdc_hist_render(b, "cdcsink_apply_seconds", NULL, &p->apply_hist);
+    cdc_metrics_header(b, "cdcsink_healthy", "gauge",
+                       "1 when consuming and applying, 0 when not");
+    cdc_metrics_u64(b, "cdcsink_healthy", NULL, p->health[0] ? 0 : 1);
+}
+
+int cdc_pipeline_http_handler(void *opaque, const char *path, cdc_buf_t *body,
+                              const char **content_type) {
+    cdc_pipeline_t *p = opaque;
+    int status = 200;
+    pthread_mutex_lock(&p->mu);
+    if (strcmp(path, "/metrics") == 0) {
+        *content_type = "text/plain; version=0.0.4; charset=utf-8";
+        render(p, body);
+    } else if (strcmp(path, "/healthz") == 0) {
+        *content_type = "text/plain; charset=utf-8";
+        if (p->health[0]) {
+            status = 503;
+            cdc_buf_printf(body, "unhealthy: %s\n", p->health);
+        } else {
+            cdc_buf_adds(body, "ok\n");
+        }
+    } else {
+        status = 404;
+        cdc_buf_adds(body, "not found: try /metrics or /healthz\n");
+    }
+    pthread_mutex_unlock(&p->mu);
+    return status;
+}
