@@ -58,7 +58,8 @@ static inline int fx_open(fx_t *f, const char *test,
              (int)getpid(), ++serial, (long)time(NULL) % 100000);
     if (conf)
         f->conf = *conf;
-    f->conf.conninfo = fx_uri();
+    if (!f->conf.conninfo)
+        f->conf.conninfo = fx_uri();
     f->conf.target_schema = f->schema;
     if (!f->conf.group_id)
         f->conf.group_id = "g1";

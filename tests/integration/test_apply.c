@@ -360,7 +360,13 @@ out:
 TEST(warehouse_id_stable_and_reconnect_after_kill) {
     tt_t t;
     cdc_apply_result_t res;
-    if (!tt_open(&t, "conn", NULL))
+    /* a named connection, so the kill below hits only this applier */
+    char uri[512], appname[64], sql[256];
+    snprintf(appname, sizeof appname, "cdcsink_test_kill_%d", (int)getpid());
+    snprintf(uri, sizeof uri, "%s%sapplication_name=%s", fx_uri() ? fx_uri() : "",
+             fx_uri() && strchr(fx_uri(), '?') ? "&" : "?", appname);
+    cdc_apply_conf_t conf = {.conninfo = uri};
+    if (!tt_open(&t, "conn", &conf))
         goto out;
     char id1[64];
     snprintf(id1, sizeof id1, "%s", cdc_apply_warehouse_id(t.f.a));
@@ -371,11 +377,10 @@ TEST(warehouse_id_stable_and_reconnect_after_kill) {
     cdc_apply_free(b);
 
     APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0));
-    /* kill the applier's backend from the side connection */
-    fx_q(&t.f, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-               "WHERE pid <> pg_backend_pid() AND application_name = '' AND "
-               "datname = current_database() AND backend_type = 'client "
-               "backend'");
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = '%s'", appname);
+    CHECK_STR(fx_q(&t.f, sql), "1\n");
     usleep(100 * 1000);
     cdc_event_t *ev = E(&t, 'u', "1", "b", "2", 20, 20, 0);
     cdc_err_t e = cdc_apply_batch_begin(t.f.a, &ev, 1, NULL, 0, t.f.batch, &res);
