@@ -60,7 +60,7 @@ BENCH_SRC := $(wildcard bench/*/main.c)
 BENCH_BIN := $(BENCH_SRC:bench/%/main.c=$(BUILD)/bench/%)
 
 .PHONY: all build unit test asan asan-build fuzz fuzz-run coverage demo \
-        stack-up stack-down install clean check-deps bench config-doc readme
+        stack-up stack-down stack-clean install clean check-deps bench config-doc readme
 
 all: cdcsink
 
@@ -134,6 +134,9 @@ stack-up:
 
 stack-down:
 	@docker/stack/stack.sh down
+
+stack-clean:
+	@docker/stack/stack.sh down --purge
 
 demo: check-deps
 	@$(MAKE) --no-print-directory cdcsink
