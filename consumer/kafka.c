@@ -205,6 +205,10 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
         conf_set(c, "fetch.wait.max.ms", "50", errstr, errstr_size) ||
         conf_set(c, "queued.max.messages.kbytes", "32768", errstr,
                  errstr_size) ||
+        /* a ^regex subscription sees a new table's topic only at the next
+         * metadata refresh: 5 s instead of librdkafka's 5 min */
+        conf_set(c, "topic.metadata.refresh.interval.ms", "5000", errstr,
+                 errstr_size) ||
         conf_set(c, "partition.assignment.strategy", "cooperative-sticky",
                  errstr, errstr_size))
         goto fail;

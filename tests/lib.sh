@@ -1,7 +1,7 @@
 # tests/lib.sh - shared helpers for the shell test tiers (sourced).
 #
 # Expects the stack's environment (eval "$(docker/stack/stack.sh env)") and
-# CDCSINK_BIN. Each test script counts its own checks and ends with
+# CDC_BIN. Each test script counts its own checks and ends with
 # "<name>: N passed, N failed"; tests/run.sh sums those lines.
 
 T_NAME=${T_NAME:-$(basename "$0" .sh)}
@@ -52,7 +52,7 @@ wait_until() {
 # its log in $T_TMP/NAME.log, its pid in SINK_PID and SINK_PIDS
 start_sink() {
     local name=$1 topics=$2 group=$3; shift 3
-    "$CDCSINK_BIN" \
+    "$CDC_BIN" \
         --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" \
         --set kafka.group.id="$group" \
         --set topics="$topics" \

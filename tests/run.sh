@@ -54,7 +54,7 @@ if ! make -s -j2 VARIANT="$VARIANT" build >"$LOG/build.out" 2>&1; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-export CDCSINK_BIN="$ROOT/$BUILD/cdcsink"
+export CDC_BIN="$ROOT/$BUILD/cdcsink"
 
 for tier in "${TIERS[@]}"; do
     case "$tier" in

@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 STACK=docker/stack/stack.sh
 SECONDS_TOTAL=${DEMO_SECONDS:-60}
-BIN=${CDCSINK_BIN:-$ROOT/cdcsink}
+BIN=${CDC_BIN:-$ROOT/cdcsink}
 TABLES=(customers products orders order_items promo_codes)
 KEYS=(id id id "order_id, line_no" code)
 

@@ -4,16 +4,16 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-out=$("$CDCSINK_BIN" --help)
+out=$("$CDC_BIN" --help)
 check_eq "--help exits 0" "$?" "0"
-for k in $("$CDCSINK_BIN" config-doc | sed -n 's/^| `\([a-z.]*\)` |.*/\1/p'); do
+for k in $("$CDC_BIN" config-doc | sed -n 's/^| `\([a-z.]*\)` |.*/\1/p'); do
     case "$out" in *"  $k "*) ;; *) fail "--help lacks $k" ;; esac
 done
 ok "--help lists every key of the settings table"
 
 expect_fail() { # NAME NEEDLE ARGS...: exit 2 and stderr names NEEDLE
     local name=$1 needle=$2 err rc; shift 2
-    err=$("$CDCSINK_BIN" "$@" 2>&1 >/dev/null); rc=$?
+    err=$("$CDC_BIN" "$@" 2>&1 >/dev/null); rc=$?
     if [ "$rc" -eq 2 ] && [[ "$err" == *"$needle"* ]]; then ok "$name"
     else fail "$name: rc=$rc stderr=[$err]"; fi
 }
@@ -29,13 +29,13 @@ expect_fail "bad kafka property" 'kafka.fetch.wait.max.ms' \
     --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
     --set kafka.fetch.wait.max.ms=abc run
 
-out=$("$CDCSINK_BIN" --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+out=$("$CDC_BIN" --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
       --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" check 2>&1)
 rc=$?
 check_eq "check against the stack exits 0" "$rc" "0"
 case "$out" in *"ok    kafka"*"ok    postgresql"*) ok "check prints a line per server" ;;
     *) fail "check output: $out" ;; esac
-doc=$("$CDCSINK_BIN" config-doc)
+doc=$("$CDC_BIN" config-doc)
 readme=$(sed -n '/<!-- settings:begin -->/,/<!-- settings:end -->/p' "$ROOT/README.md" | sed '1d;$d')
 check_eq "README settings section matches the settings table (run tests/update-readme.sh)" "$readme" "$doc"
 finish

@@ -6,7 +6,9 @@
 set -u
 . "$(dirname "$0")/../lib.sh"
 
-P=e2eb  # topic prefix, connector and group name: unique to this test
+# topic prefix, connector and group name: unique to this run (Connect keeps
+# a connector name's source offsets, and topics outlive a run)
+P=e2eb$(date +%s)
 src "DROP TABLE IF EXISTS public.e2e_items;
      CREATE TABLE public.e2e_items (id int PRIMARY KEY, name text NOT NULL,
        price numeric(10,2), qty bigint, seen timestamp(6), at timestamptz,
