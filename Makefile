@@ -109,7 +109,7 @@ asan:
 FUZZ_BIN := build/fuzz/fuzz_decoder
 fuzz: $(FUZZ_BIN)
 
-$(FUZZ_BIN): tests/fuzz/fuzz_decoder.c $(filter-out consumer/main.c,$(wildcard common/*.c consumer/*.c))
+$(FUZZ_BIN): tests/fuzz/fuzz_decoder.c $(wildcard common/*.c consumer/decoder*.c)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	    $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
