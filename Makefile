@@ -104,7 +104,7 @@ test: check-deps
 
 asan:
 	@$(MAKE) --no-print-directory VARIANT=asan build
-	@CDCSINK_VARIANT=asan tests/run.sh unit integration
+	@CDC_VARIANT=asan tests/run.sh unit integration
 
 FUZZ_BIN := build/fuzz/fuzz_decoder
 fuzz: $(FUZZ_BIN)

@@ -276,8 +276,19 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
                 "retrying in %d ms", p->n, cdc_err_str(err),
                 cdc_apply_errstr(p->apply), step);
         cdc_pipeline_obs_health(p, cdc_err_str(err));
-        if (*p->stop > 1)
-            goto out;
+        if (*p->stop) { /* SIGTERM: retry until shutdown.timeout.ms */
+            if (!p->stop_at_ms)
+                p->stop_at_ms = now_ms();
+            if (now_ms() - p->stop_at_ms >= p->conf.shutdown_timeout_ms) {
+                cdc_errstr_set(p->errstr, sizeof p->errstr,
+                               "shutdown.timeout.ms passed with the batch "
+                               "unapplied (%s); it will be re-read on restart",
+                               cdc_err_str(err));
+                goto out;
+            }
+            usleep(100000);
+            continue;
+        }
         step = backoff(p, step);
     }
 
@@ -379,6 +390,9 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     }
     if (!err && p->n)
         err = batch_flush(p); /* SIGTERM: flush what is open */
+    if (err) /* unapplied, uncommitted: re-read on restart. Releasing the
+              * messages also lets librdkafka close the consumer. */
+        batch_reset(p);
     p->kafka = NULL;
     return err;
 }

@@ -46,6 +46,7 @@ struct cdc_pipeline_s {
     size_t nparts, parts_cap;
     size_t bytes;
     int64_t first_ms;    /* monotonic ms of the batch's first record */
+    int64_t stop_at_ms;  /* when a stop request was first seen retrying */
 
     /* observability: written by the pipeline thread, read by the HTTP
      * thread; both under mu */

@@ -6,13 +6,13 @@
 # PostgreSQL, Redis, Kafka KRaft and Kafka Connect with Debezium), fuzz (the
 # decoder under libFuzzer for a short bounded time), static (compose and
 # Dockerfile checks, when present). Default: all of them.
-# CDCSINK_VARIANT=asan runs the same binaries built with ASan/UBSan.
+# CDC_VARIANT=asan runs the same binaries built with ASan/UBSan.
 # The test stack uses its own run folder and ports, so it can run beside a
 # demo stack, and is stopped on exit whatever happens.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-VARIANT=${CDCSINK_VARIANT:-release}
+VARIANT=${CDC_VARIANT:-release}
 BUILD="build/$VARIANT"
 TIERS=("$@")
 [ ${#TIERS[@]} -eq 0 ] && TIERS=(unit integration fuzz static)
