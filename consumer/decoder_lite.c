@@ -141,6 +141,8 @@ static cdc_err_t parse(cdc_decoder_t *d, const char *what, const char *buf,
                      m ? (const char *)m : "?");
             if (m && strstr((const char *)m, "premature EOF"))
                 err = CDC_ERR_TRUNCATED;
+            for (size_t k = strlen(d->errstr); k > 0 && isspace((unsigned char)d->errstr[k - 1]); k--)
+                d->errstr[k - 1] = '\0'; /* yajl ends its text with a newline */
             yajl_free_error(h, m);
         }
         yajl_free(h);

@@ -14,6 +14,7 @@
 #include "../common/log.h"
 #include "../offsets/dedup.h"
 #include "config.h"
+#include "decode_cmd.h"
 #include "decoder.h"
 #include "http.h"
 #include "kafka.h"
@@ -346,6 +347,8 @@ int main(int argc, char **argv) {
         rc = cmd_run(conf);
     } else if (!strcmp(cmd, "check")) {
         rc = cmd_check(conf);
+    } else if (!strcmp(cmd, "decode")) {
+        rc = cdc_decode_cmd_main(argc - cmd_at, argv + cmd_at, conf);
     } else {
         fprintf(stderr, "cdcsink: unknown command \"%s\". HINT: see "
                 "`cdcsink --help`\n", cmd);

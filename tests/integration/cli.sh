@@ -35,6 +35,21 @@ rc=$?
 check_eq "check against the stack exits 0" "$rc" "0"
 case "$out" in *"ok    kafka"*"ok    postgresql"*) ok "check prints a line per server" ;;
     *) fail "check output: $out" ;; esac
+# decode: kcat -J lines from a file, and straight from a topic
+got=$("$CDC_BIN" decode "$ROOT/tests/unit/captures/dbserver1.public.scratch.jsonl" | sed -n 5p)
+check_eq "decode prints a primary-key change with its old key" "$got" \
+    '{"topic":"dbserver1.public.scratch","partition":0,"offset":4,"kind":"change","op":"c","table":"public.scratch","position":["30824168","30824168"],"snapshot":false,"key":{"id":"20"},"after":{"id":"20","v":"b"},"unchanged":[],"old_key":{"id":"2"}}'
+got=$(printf '%s\n' '{"topic":"t","partition":0,"offset":7,"key":null,"payload":"{\"op\":\"c\""}' | "$CDC_BIN" decode -)
+rc=$?
+check_eq "decode reports a poison record and exits 1" "$rc:$got" \
+    '1:{"topic":"t","partition":0,"offset":7,"kind":"error","error_code":"TRUNCATED","error":"value: invalid json: parse error: premature EOF"}'
+T=cli$(date +%s)
+printf '%s\t%s\n' '{"id":1}' '{"op":"c","before":null,"after":{"id":1},"source":{"connector":"postgresql","schema":"public","table":"x","sequence":"[null,\"5\"]"}}' |
+    kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T" -K $'\t'
+got=$(timeout 60 "$CDC_BIN" --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" decode --topic "$T")
+check_eq "decode --topic reads a topic to its end" "$got" \
+    "{\"topic\":\"$T\",\"partition\":0,\"offset\":0,\"kind\":\"change\",\"op\":\"c\",\"table\":\"public.x\",\"position\":[\"5\",\"5\"],\"snapshot\":false,\"key\":{\"id\":\"1\"},\"after\":{\"id\":\"1\"},\"unchanged\":[]}"
+
 doc=$("$CDC_BIN" config-doc)
 readme=$(sed -n '/<!-- settings:begin -->/,/<!-- settings:end -->/p' "$ROOT/README.md" | sed '1d;$d')
 check_eq "README settings section matches the settings table (run tests/update-readme.sh)" "$readme" "$doc"

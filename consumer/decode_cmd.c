@@ -1,0 +1,315 @@
+/* decode_cmd.c - `cdcsink decode`; see decode_cmd.h. */
+#include "decode_cmd.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#include "../common/arena.h"
+#include "decoder.h"
+
+static const char *const kinds[] = {"change", "tombstone", "heartbeat",
+                                    "message", "txmeta"};
+
+static void jstr(cdc_buf_t *b, const char *s) {
+    cdc_buf_addc(b, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            cdc_buf_addc(b, '\\');
+            cdc_buf_addc(b, (char)c);
+        } else if (c < 0x20) {
+            cdc_buf_printf(b, "\\u%04x", c);
+        } else {
+            cdc_buf_addc(b, (char)c);
+        }
+    }
+    cdc_buf_addc(b, '"');
+}
+
+/* {"col": text|null, ...}; unchanged columns are listed in *unch */
+static void values(cdc_buf_t *b, const cdc_rowdef_t *rd, const cdc_value_t *v,
+                   cdc_buf_t *unch) {
+    cdc_buf_addc(b, '{');
+    int first = 1;
+    for (uint32_t i = 0; rd && v && i < rd->ncols; i++) {
+        if (v[i].state == CDC_V_ABSENT)
+            continue;
+        if (v[i].state == CDC_V_UNCHANGED && unch) {
+            cdc_buf_adds(unch, unch->len > 1 ? "," : "");
+            jstr(unch, rd->cols[i].name);
+            continue;
+        }
+        if (!first)
+            cdc_buf_addc(b, ',');
+        first = 0;
+        jstr(b, rd->cols[i].name);
+        cdc_buf_addc(b, ':');
+        if (v[i].state == CDC_V_SET)
+            jstr(b, v[i].text);
+        else
+            cdc_buf_adds(b, "null");
+    }
+    cdc_buf_addc(b, '}');
+}
+
+static int print_one(cdc_decoder_t *d, cdc_arena_t *a, const cdc_record_t *r) {
+    cdc_event_t ev;
+    cdc_buf_t b = CDC_BUF_INIT, unch = CDC_BUF_INIT;
+    cdc_err_t err = cdc_decoder_decode(d, r, a, &ev);
+    cdc_buf_adds(&b, "{\"topic\":");
+    jstr(&b, r->topic ? r->topic : "");
+    cdc_buf_printf(&b, ",\"partition\":%d,\"offset\":%lld,\"kind\":",
+                   (int)r->partition, (long long)r->offset);
+    if (err) {
+        cdc_buf_adds(&b, "\"error\",\"error_code\":");
+        jstr(&b, cdc_err_name(err));
+        cdc_buf_adds(&b, ",\"error\":");
+        jstr(&b, cdc_decoder_errstr(d));
+    } else {
+        jstr(&b, kinds[ev.kind]);
+    }
+    if (!err && ev.kind == CDC_EV_CHANGE) {
+        cdc_buf_printf(&b, ",\"op\":\"%c\",\"table\":", ev.op);
+        cdc_buf_t t = CDC_BUF_INIT;
+        cdc_buf_printf(&t, "%s.%s", ev.schema, ev.table);
+        jstr(&b, t.data ? t.data : "");
+        cdc_buf_free(&t);
+        cdc_buf_adds(&b, ",\"position\":");
+        if (ev.pos.kind == CDC_POS_NONE) {
+            cdc_buf_adds(&b, "null");
+        } else {
+            cdc_buf_addc(&b, '[');
+            for (int i = 0; i < ev.pos.nparts; i++)
+                cdc_buf_printf(&b, "%s\"%llu\"", i ? "," : "",
+                               (unsigned long long)ev.pos.part[i]);
+            cdc_buf_addc(&b, ']');
+        }
+        cdc_buf_printf(&b, ",\"snapshot\":%s,\"key\":",
+                       ev.snapshot ? "true" : "false");
+        values(&b, ev.keydef, ev.key, NULL);
+        cdc_buf_addc(&unch, '[');
+        if (ev.after || ev.before) {
+            cdc_buf_adds(&b, ev.after ? ",\"after\":" : ",\"before\":");
+            values(&b, ev.rowdef, ev.after ? ev.after : ev.before, &unch);
+        }
+        cdc_buf_addc(&unch, ']');
+        cdc_buf_adds(&b, ",\"unchanged\":");
+        cdc_buf_add(&b, unch.data, unch.len);
+        if (ev.old_key) {
+            cdc_buf_adds(&b, ",\"old_key\":");
+            values(&b, ev.keydef, ev.old_key, NULL);
+        }
+    }
+    cdc_buf_adds(&b, "}\n");
+    if (!b.oom)
+        fwrite(b.data, 1, b.len, stdout);
+    cdc_buf_free(&b);
+    cdc_buf_free(&unch);
+    cdc_arena_reset(a);
+    return err ? 1 : 0;
+}
+
+static const char *tree_str(yajl_val root, const char *key) {
+    const char *path[] = {key, NULL};
+    yajl_val v = yajl_tree_get(root, path, yajl_t_any);
+    return v && YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
+}
+
+static int from_lines(FILE *in, cdc_decoder_t *d, cdc_arena_t *a) {
+    char *line = NULL, err[256];
+    size_t cap = 0;
+    int bad = 0;
+    while (getline(&line, &cap, in) > 0) {
+        yajl_val root = yajl_tree_parse(line, err, sizeof err);
+        const char *pp[] = {"partition", NULL}, *po[] = {"offset", NULL},
+                   *ph[] = {"headers", NULL};
+        cdc_header_t hdr[64];
+        cdc_record_t r;
+        if (!root) {
+            fprintf(stderr, "cdcsink decode: not a kcat -J line: %s\n", err);
+            bad = 1;
+            continue;
+        }
+        memset(&r, 0, sizeof r);
+        yajl_val v;
+        r.topic = tree_str(root, "topic");
+        if ((v = yajl_tree_get(root, pp, yajl_t_number)))
+            r.partition = (int32_t)YAJL_GET_INTEGER(v);
+        if ((v = yajl_tree_get(root, po, yajl_t_number)))
+            r.offset = YAJL_GET_INTEGER(v);
+        r.key = tree_str(root, "key");
+        r.key_len = r.key ? strlen(r.key) : 0;
+        r.value = tree_str(root, "payload");
+        r.value_len = r.value ? strlen(r.value) : 0;
+        if ((v = yajl_tree_get(root, ph, yajl_t_array))) {
+            for (size_t i = 0; i + 1 < v->u.array.len && r.nheaders < 64; i += 2) {
+                const char *n = YAJL_GET_STRING(v->u.array.values[i]);
+                const char *s = YAJL_GET_STRING(v->u.array.values[i + 1]);
+                if (!n)
+                    continue;
+                hdr[r.nheaders].name = n;
+                hdr[r.nheaders].value = s;
+                hdr[r.nheaders].value_len = s ? strlen(s) : 0;
+                r.nheaders++;
+            }
+            r.headers = hdr;
+        }
+        bad |= print_one(d, a, &r);
+        yajl_tree_free(root);
+    }
+    free(line);
+    return bad;
+}
+
+/* Reads every partition of topic from from_offset (or the beginning) to the
+ * high watermark seen at start, without a consumer group. */
+static int from_topic(const cdc_conf_t *conf, const char *topic,
+                      int64_t from, long limit, cdc_decoder_t *d,
+                      cdc_arena_t *a) {
+    char e[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_t *rk;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_topic_partition_list_t *l;
+    int bad = 0;
+    long printed = 0;
+    if (rd_kafka_conf_set(c, "bootstrap.servers",
+                          cdc_conf_get(conf, "kafka.bootstrap.servers"), e,
+                          sizeof e) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(c, "enable.partition.eof", "true", e, sizeof e) !=
+            RD_KAFKA_CONF_OK ||
+        /* a group id is required by the consumer API; with assign() and no
+         * commits the group is never joined nor written */
+        rd_kafka_conf_set(c, "group.id", "cdcsink-decode", e, sizeof e) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(c, "enable.auto.commit", "false", e, sizeof e) !=
+            RD_KAFKA_CONF_OK ||
+        !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e))) {
+        fprintf(stderr, "cdcsink decode: kafka: %s\n", e);
+        return 2;
+    }
+    rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
+        md->topics[0].err) {
+        fprintf(stderr, "cdcsink decode: topic \"%s\" not found at %s\n", topic,
+                cdc_conf_get(conf, "kafka.bootstrap.servers"));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        rd_kafka_destroy(rk);
+        return 2;
+    }
+    l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    int open = 0;
+    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+        int64_t lo, hi;
+        int32_t p = md->topics[0].partitions[i].id;
+        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) ||
+            hi <= (from > lo ? from : lo))
+            continue;
+        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+            from >= 0 ? from : RD_KAFKA_OFFSET_BEGINNING;
+        open++;
+    }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_assign(rk, l);
+    rd_kafka_poll_set_consumer(rk);
+    while (open > 0 && (limit <= 0 || printed < limit)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 5000);
+        if (!m)
+            break;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            open--;
+        } else if (m->err) {
+            fprintf(stderr, "cdcsink decode: %s\n", rd_kafka_message_errstr(m));
+            bad = 2;
+            open = 0; /* a consumer error is not a record: stop */
+        } else {
+            cdc_record_t r;
+            rd_kafka_headers_t *hs;
+            cdc_header_t hdr[64];
+            memset(&r, 0, sizeof r);
+            r.topic = topic;
+            r.partition = m->partition;
+            r.offset = m->offset;
+            r.key = m->key;
+            r.key_len = m->key_len;
+            r.value = m->payload;
+            r.value_len = m->len;
+            if (!rd_kafka_message_headers(m, &hs)) {
+                const char *n;
+                const void *v;
+                size_t sz;
+                for (size_t i = 0; i < 64 && !rd_kafka_header_get_all(hs, i, &n, &v, &sz); i++) {
+                    hdr[i].name = n;
+                    hdr[i].value = v;
+                    hdr[i].value_len = sz;
+                    r.nheaders = i + 1;
+                }
+                r.headers = hdr;
+            }
+            bad |= print_one(d, a, &r);
+            printed++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return bad;
+}
+
+int cdc_decode_cmd_main(int argc, char **argv, const cdc_conf_t *conf) {
+    const char *topic = NULL, *file = NULL;
+    int64_t from = -1;
+    long limit = 0;
+    int rc;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--topic") && i + 1 < argc)
+            topic = argv[++i];
+        else if (!strcmp(argv[i], "--from-offset") && i + 1 < argc)
+            from = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
+            limit = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc)
+            i++; /* applied by main */
+        else if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
+            file = argv[i];
+        else {
+            fprintf(stderr, "usage: cdcsink decode [FILE|-] | --topic TOPIC "
+                    "[--from-offset N] [--limit N]\n");
+            return 2;
+        }
+    }
+    cdc_decoder_conf_t dc = {
+        (size_t)cdc_conf_get_int(conf, "decoder.max.record.bytes"),
+        (int)cdc_conf_get_int(conf, "decoder.max.depth")};
+    cdc_decoder_t *d = cdc_decoder_new(&dc);
+    cdc_arena_t *a = cdc_arena_new(0);
+    if (!d || !a) {
+        cdc_decoder_free(d);
+        cdc_arena_free(a);
+        return 2;
+    }
+    if (topic) {
+        rc = from_topic(conf, topic, from, limit, d, a);
+    } else {
+        FILE *in = (!file || !strcmp(file, "-")) ? stdin : fopen(file, "r");
+        if (!in) {
+            fprintf(stderr, "cdcsink decode: cannot read \"%s\"\n", file);
+            rc = 2;
+        } else {
+            rc = from_lines(in, d, a);
+            if (in != stdin)
+                fclose(in);
+        }
+    }
+    cdc_arena_free(a);
+    cdc_decoder_free(d);
+    return rc;
+}
