@@ -309,9 +309,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cdcsink: %s\n", errstr);
         goto out;
     }
-    for (i = 1; i < argc && !(cmd_at && i >= cmd_at && !strcmp(cmd, "decode"));
-         i++) {
-        if (!strcmp(argv[i], "--config")) {
+    /* --set anywhere, also among decode's options (decode skips them) */
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") &&
+            (!cmd_at || i < cmd_at || strcmp(cmd, "decode") != 0)) {
             i++;
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             char *kv = argv[++i], *eq = strchr(kv, '=');

@@ -1,6 +1,7 @@
 -- shop.sql - the demo's sample source database: a small shop with numeric
 -- money, timestamps, jsonb, a large (TOASTed) text column, a composite key
 -- and a small table that the workload truncates.
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS order_items, orders, products, customers, promo_codes;
 CREATE TABLE customers (
   id         bigint PRIMARY KEY,
