@@ -60,7 +60,7 @@ BENCH_SRC := $(wildcard bench/*/main.c)
 BENCH_BIN := $(BENCH_SRC:bench/%/main.c=$(BUILD)/bench/%)
 
 .PHONY: all build unit test asan asan-build fuzz fuzz-run coverage demo \
-        stack-up stack-down stack-clean install clean check-deps bench config-doc readme
+        stack-up stack-down stack-clean image-check install clean check-deps bench config-doc readme
 
 all: cdcsink
 
@@ -141,6 +141,10 @@ stack-clean:
 demo: check-deps
 	@$(MAKE) --no-print-directory cdcsink
 	@docker/demo/demo.sh
+
+# the Dockerfile's runtime stage built with debootstrap + chroot (no engine)
+image-check: cdcsink
+	@docker/image-check.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
