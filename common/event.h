@@ -160,6 +160,12 @@ typedef struct cdc_event_s {
     const char *topic;
     int32_t partition;
     int64_t offset;
+
+    /* the `transaction` block (provide.transaction.metadata=true):
+     * "<xid>:<lsn>" and 1-based orders; "" / -1 when absent */
+    const char *txn_id;
+    int64_t txn_total_order;
+    int64_t txn_collection_order;
 } cdc_event_t;
 
 #endif

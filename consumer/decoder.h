@@ -11,9 +11,17 @@
  * Does not: know librdkafka, PostgreSQL or Redis; decide what to do with a
  * bad record (it returns a PERMANENT error with a precise reason).
  *
+ * Speed: in schemas-on records the `schema` part repeats byte for byte for
+ * every record of a table version; cdc_decoder_decode recognises it by
+ * comparing bytes with the cached copy and parses only the payload (any
+ * mismatch falls back to the full streaming parse). Schemaless rows with the
+ * same field-name sequence share one rowdef.
+ *
  * Memory: event strings and values are allocated from the caller's arena;
  * rowdefs belong to the decoder's schema cache (valid while the decoder
- * lives). Threads: one decoder per thread. */
+ * lives; it grows with the number of distinct schemas seen). Everything the
+ * decoder keeps comes from its allocator (cdc_decoder_new_mem). Threads: one
+ * decoder per thread. */
 #ifndef CDC_CONSUMER_DECODER_H
 #define CDC_CONSUMER_DECODER_H
 
@@ -30,8 +38,22 @@ typedef struct cdc_decoder_conf_s {
     int max_depth;           /* JSON nesting deeper than this: TOO_LARGE */
 } cdc_decoder_conf_t;
 
-/* conf may be NULL (defaults: 64 MiB, depth 64). Free with cdc_decoder_free. */
+/* conf may be NULL (defaults: 64 MiB, depth 64; a 0 member takes its
+ * default). NULL when out of memory. Free with cdc_decoder_free. */
 cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf);
+
+/* Allocator for everything the decoder owns, yajl's buffers included (the
+ * same shape as yajl_alloc_funcs); for leak-counting tests. */
+typedef struct cdc_decoder_mem_s {
+    void *(*malloc_fn)(void *ctx, size_t n);
+    void *(*realloc_fn)(void *ctx, void *p, size_t n);
+    void (*free_fn)(void *ctx, void *p);
+    void *ctx;
+} cdc_decoder_mem_t;
+
+/* As cdc_decoder_new, with mem (copied; NULL = malloc/realloc/free). */
+cdc_decoder_t *cdc_decoder_new_mem(const cdc_decoder_conf_t *conf,
+                                   const cdc_decoder_mem_t *mem);
 void cdc_decoder_free(cdc_decoder_t *d); /* accepts NULL */
 
 /* Decodes rec into *ev; every allocation comes from arena.
@@ -41,6 +63,24 @@ void cdc_decoder_free(cdc_decoder_t *d); /* accepts NULL */
 cdc_err_t cdc_decoder_decode(cdc_decoder_t *d, const cdc_record_t *rec,
                              cdc_arena_t *arena, cdc_event_t *ev)
     CDC_MUSTCHECK;
+
+/* Chunked feeding of the same decode (the value arrives in pieces):
+ * begin takes the record's metadata, key and headers (rec->value and
+ * value_len are ignored; rec and what it points to stay borrowed until end),
+ * feed parses each piece of the value as it comes, end finishes and fills
+ * *ev exactly as cdc_decoder_decode would for the concatenated value. A
+ * Kafka null value (tombstone) has no pieces: use cdc_decoder_decode. After
+ * an error from begin or feed, call end anyway (it returns the same error
+ * and releases the parse). Errors: as cdc_decoder_decode. */
+cdc_err_t cdc_decoder_begin(cdc_decoder_t *d, const cdc_record_t *rec,
+                            cdc_arena_t *arena) CDC_MUSTCHECK;
+cdc_err_t cdc_decoder_feed(cdc_decoder_t *d, const char *chunk, size_t len)
+    CDC_MUSTCHECK;
+cdc_err_t cdc_decoder_end(cdc_decoder_t *d, cdc_event_t *ev) CDC_MUSTCHECK;
+
+/* Number of distinct schemas and rowdefs cached (for tests and metrics). */
+size_t cdc_decoder_cached_schemas(const cdc_decoder_t *d);
+size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d);
 
 /* The reason for the last error; borrowed, valid until the next call. */
 const char *cdc_decoder_errstr(const cdc_decoder_t *d);

@@ -1,0 +1,332 @@
+/* decoder_api.c - the decoder's public API (decoder.h): construction, whole
+ * records with the schema-bytes fast path, and chunked feeding. */
+#include "decoder_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NBUCKETS 256
+
+static void *sys_malloc(void *ctx, size_t n) { (void)ctx; return malloc(n); }
+static void *sys_realloc(void *ctx, void *p, size_t n) {
+    (void)ctx;
+    return realloc(p, n);
+}
+static void sys_free(void *ctx, void *p) { (void)ctx; free(p); }
+
+/* yajl's allocator hooks, routed through the decoder's */
+static void *y_malloc(void *ctx, size_t n) { return dec_malloc(ctx, n); }
+static void *y_realloc(void *ctx, void *p, size_t n) {
+    return dec_realloc(ctx, p, n);
+}
+static void y_free(void *ctx, void *p) { dec_free(ctx, p); }
+
+cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf) {
+    return cdc_decoder_new_mem(conf, NULL);
+}
+
+cdc_decoder_t *cdc_decoder_new_mem(const cdc_decoder_conf_t *conf,
+                                   const cdc_decoder_mem_t *mem) {
+    cdc_decoder_mem_t m = {sys_malloc, sys_realloc, sys_free, NULL};
+    if (mem)
+        m = *mem;
+    cdc_decoder_t *d = m.malloc_fn(m.ctx, sizeof *d);
+    if (!d)
+        return NULL;
+    memset(d, 0, sizeof *d);
+    d->mem = m;
+    d->conf.max_record_bytes = 64u << 20;
+    d->conf.max_depth = 64;
+    if (conf && conf->max_record_bytes)
+        d->conf.max_record_bytes = conf->max_record_bytes;
+    if (conf && conf->max_depth > 0)
+        d->conf.max_depth = conf->max_depth > 100000 ? 100000 : conf->max_depth;
+    d->yaf = (yajl_alloc_funcs){y_malloc, y_realloc, y_free, d};
+    size_t nf = (size_t)d->conf.max_depth + 4;
+    d->fr = dec_malloc(d, nf * sizeof *d->fr);
+    d->sbf = dec_malloc(d, nf * sizeof *d->sbf);
+    d->arrbuf = dec_malloc(d, nf * sizeof *d->arrbuf);
+    d->ebuckets = dec_malloc(d, NBUCKETS * sizeof *d->ebuckets);
+    d->lbuckets = dec_malloc(d, NBUCKETS * sizeof *d->lbuckets);
+    d->rbuckets = dec_malloc(d, NBUCKETS * sizeof *d->rbuckets);
+    if (!d->fr || !d->sbf || !d->arrbuf || !d->ebuckets || !d->lbuckets ||
+        !d->rbuckets) {
+        cdc_decoder_free(d);
+        return NULL;
+    }
+    memset(d->arrbuf, 0, nf * sizeof *d->arrbuf);
+    d->narrbuf = (int)nf;
+    memset(d->ebuckets, 0, NBUCKETS * sizeof *d->ebuckets);
+    memset(d->lbuckets, 0, NBUCKETS * sizeof *d->lbuckets);
+    memset(d->rbuckets, 0, NBUCKETS * sizeof *d->rbuckets);
+    return d;
+}
+
+void cdc_decoder_free(cdc_decoder_t *d) {
+    if (!d)
+        return;
+    if (d->feed_h)
+        yajl_free(d->feed_h);
+    if (d->ebuckets && d->rbuckets)
+        dec_cache_free(d);
+    dec_pool_free(d, &d->sbpool);
+    dec_sbuf_t *bufs[] = {&d->tmp, &d->vsd, &d->pt, &d->json, &d->canon, &d->bin};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        dec_sbuf_free(d, bufs[i]);
+    for (int i = 0; d->arrbuf && i < d->narrbuf; i++)
+        dec_sbuf_free(d, &d->arrbuf[i]);
+    for (int i = 0; i < 4; i++) {
+        dec_sbuf_free(d, &d->rows[i].names);
+        dec_free(d, d->rows[i].svals);
+    }
+    dec_free(d, d->limbs);
+    dec_free(d, d->fr);
+    dec_free(d, d->sbf);
+    dec_free(d, d->arrbuf);
+    dec_free(d, d->ebuckets);
+    dec_free(d, d->lbuckets);
+    dec_free(d, d->rbuckets);
+    cdc_decoder_mem_t m = d->mem;
+    m.free_fn(m.ctx, d);
+}
+
+const char *cdc_decoder_errstr(const cdc_decoder_t *d) {
+    return d->errstr;
+}
+
+size_t cdc_decoder_cached_schemas(const cdc_decoder_t *d) {
+    return d->nentries;
+}
+
+size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d) {
+    return d->nrowdefs;
+}
+
+static void row_reset(dec_row_t *r) {
+    r->present = r->is_null = false;
+    r->vals = NULL;
+    r->rowdef = NULL;
+    r->n = 0;
+    r->names.len = 0;
+}
+
+/* prepares the state for one document; e: the schema entry when the fast
+ * path already knows it */
+static int doc_reset(cdc_decoder_t *d, dec_doc_t doc, bool direct,
+                     dec_entry_t *e) {
+    d->doc = doc;
+    d->direct = direct;
+    d->nfr = 0;
+    d->depth = 0;
+    d->fed = 0;
+    d->colpath[0] = '\0';
+    d->doc_entry = e;
+    d->rowsch = NULL;
+    d->typed = false;
+    d->what = doc == DOC_VALUE ? "value" : doc == DOC_KEY ? "key"
+                                                          : "header __debezium.oldkey";
+    if (doc == DOC_VALUE) {
+        memset(&d->res, 0, sizeof d->res);
+        row_reset(&d->rows[ROLE_BEFORE]);
+        row_reset(&d->rows[ROLE_AFTER]);
+    } else if (doc == DOC_KEY) {
+        row_reset(&d->rows[ROLE_KEY]);
+    } else {
+        row_reset(&d->rows[ROLE_OLDKEY]);
+        d->rowsch = d->keysch;
+        d->typed = d->keysch != NULL;
+    }
+    if (e) {
+        dec_entry_derive(d, e, doc == DOC_VALUE);
+        if (!e->row_done)
+            return 0;
+        d->rowsch = e->row;
+        d->typed = true;
+        if (doc == DOC_VALUE)
+            d->res.env = e;
+    }
+    return 1;
+}
+
+static cdc_err_t yajl_result(cdc_decoder_t *d, yajl_handle h, yajl_status st,
+                             const char *s, size_t n, bool final) {
+    if (st == yajl_status_ok && !d->err)
+        return CDC_OK;
+    if (d->err)
+        return d->err;
+    if (st == yajl_status_client_canceled) {
+        dec_fail(d, CDC_ERR_STATE, "%s: parse canceled", d->what);
+        return d->err;
+    }
+    if (final) {
+        dec_fail(d, CDC_ERR_TRUNCATED, "%s: truncated: the JSON ends early "
+                 "(%zu bytes)", d->what, d->fed);
+        return d->err;
+    }
+    unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)s, n);
+    const char *m = msg ? (const char *)msg : "?";
+    const char *colon = strstr(m, "error: ");
+    size_t at = d->fed + yajl_get_bytes_consumed(h);
+    if (colon)
+        m = colon + 7;
+    size_t ml = strcspn(m, "\n");
+    dec_fail(d, CDC_ERR_JSON, "%s: invalid json at byte %zu: %.*s", d->what, at,
+             (int)ml, m);
+    if (msg)
+        yajl_free_error(h, msg);
+    return d->err;
+}
+
+static cdc_err_t parse_whole(cdc_decoder_t *d, dec_doc_t doc, const char *s,
+                             size_t n, bool direct, dec_entry_t *e) {
+    if (!doc_reset(d, doc, direct, e))
+        return d->err;
+    yajl_handle h = yajl_alloc(&dec_callbacks, &d->yaf, d);
+    if (!h) {
+        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        return d->err;
+    }
+    cdc_err_t err = yajl_result(d, h, yajl_parse(h, (const unsigned char *)s, n),
+                                s, n, false);
+    if (!err) {
+        d->fed = n;
+        err = yajl_result(d, h, yajl_complete_parse(h), s, n, true);
+    }
+    yajl_free(h);
+    return err;
+}
+
+cdc_err_t dec_decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
+                         size_t n) {
+    static const char head[] = "{\"schema\":", mid[] = ",\"payload\":";
+    if (n > d->conf.max_record_bytes) {
+        d->doc = doc;
+        dec_fail(d, CDC_ERR_TOO_LARGE, "%s: %zu bytes exceed the limit of %zu",
+                 doc == DOC_VALUE ? "value" : doc == DOC_KEY ? "key"
+                                                             : "header __debezium.oldkey",
+                 n, d->conf.max_record_bytes);
+        return d->err;
+    }
+    /* fast path: the schema part is byte for byte a cached one, so only the
+     * payload needs parsing */
+    if (doc != DOC_OLDKEY && n > sizeof head + sizeof mid &&
+        !memcmp(s, head, sizeof head - 1)) {
+        const char *sch = s + sizeof head - 1;
+        const char *p = memmem(sch, n - (sizeof head - 1), mid, sizeof mid - 1);
+        dec_entry_t *e = p ? dec_cache_find_bytes(d, sch, (size_t)(p - sch)) : NULL;
+        if (e) {
+            const char *ps = p + sizeof mid - 1, *pe = s + n;
+            while (pe > ps && (pe[-1] == ' ' || pe[-1] == '\n' ||
+                               pe[-1] == '\r' || pe[-1] == '\t'))
+                pe--;
+            if (pe > ps && pe[-1] == '}') {
+                cdc_err_t err = parse_whole(d, doc, ps, (size_t)(pe - 1 - ps),
+                                            true, e);
+                if (err == CDC_OK || err == CDC_ERR_NOMEM)
+                    return err;
+                /* let the full parse find and word the error */
+                d->err = CDC_OK;
+                d->errstr[0] = '\0';
+            }
+        }
+    }
+    return parse_whole(d, doc, s, n, false, NULL);
+}
+
+static cdc_err_t decode_key(cdc_decoder_t *d, const cdc_record_t *rec) {
+    d->keysch = NULL;
+    d->keydef = NULL;
+    row_reset(&d->rows[ROLE_KEY]);
+    if (!rec->key)
+        return CDC_OK;
+    cdc_err_t err = dec_decode_doc(d, DOC_KEY, rec->key, rec->key_len);
+    if (err)
+        return err;
+    if (d->rows[ROLE_KEY].present && !d->rows[ROLE_KEY].is_null) {
+        d->keysch = d->rowsch;
+        d->keydef = d->rows[ROLE_KEY].rowdef;
+    }
+    return CDC_OK;
+}
+
+static void start(cdc_decoder_t *d, cdc_arena_t *arena) {
+    d->err = CDC_OK;
+    d->errstr[0] = '\0';
+    d->arena = arena;
+}
+
+cdc_err_t cdc_decoder_decode(cdc_decoder_t *d, const cdc_record_t *rec,
+                             cdc_arena_t *arena, cdc_event_t *ev) {
+    cdc_err_t err;
+    start(d, arena);
+    if (!rec->value) { /* Kafka null: a tombstone, whatever the key */
+        d->doc = DOC_VALUE;
+        memset(&d->res, 0, sizeof d->res);
+        d->res.payload_null = true;
+        row_reset(&d->rows[ROLE_BEFORE]);
+        row_reset(&d->rows[ROLE_AFTER]);
+        d->keysch = NULL;
+        d->keydef = NULL;
+        row_reset(&d->rows[ROLE_KEY]);
+        return dec_event_build(d, rec, ev);
+    }
+    if ((err = decode_key(d, rec)))
+        return err;
+    if ((err = dec_decode_doc(d, DOC_VALUE, rec->value, rec->value_len)))
+        return err;
+    return dec_event_build(d, rec, ev);
+}
+
+cdc_err_t cdc_decoder_begin(cdc_decoder_t *d, const cdc_record_t *rec,
+                            cdc_arena_t *arena) {
+    start(d, arena);
+    if (d->feed_h) { /* an unfinished feed: drop it */
+        yajl_free(d->feed_h);
+        d->feed_h = NULL;
+    }
+    d->feeding = true;
+    d->feed_rec = rec;
+    cdc_err_t err = decode_key(d, rec);
+    if (err)
+        return err;
+    doc_reset(d, DOC_VALUE, false, NULL);
+    d->feed_h = yajl_alloc(&dec_callbacks, &d->yaf, d);
+    if (!d->feed_h)
+        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+    return d->err;
+}
+
+cdc_err_t cdc_decoder_feed(cdc_decoder_t *d, const char *chunk, size_t len) {
+    if (!d->feeding) {
+        dec_fail(d, CDC_ERR_STATE, "cdc_decoder_feed without cdc_decoder_begin");
+        return d->err;
+    }
+    if (d->err)
+        return d->err;
+    if (len > d->conf.max_record_bytes - d->fed) {
+        dec_fail(d, CDC_ERR_TOO_LARGE, "value: more than %zu bytes",
+                 d->conf.max_record_bytes);
+        return d->err;
+    }
+    cdc_err_t err = yajl_result(d, d->feed_h,
+                                yajl_parse(d->feed_h, (const unsigned char *)chunk, len),
+                                chunk, len, false);
+    d->fed += len;
+    return err;
+}
+
+cdc_err_t cdc_decoder_end(cdc_decoder_t *d, cdc_event_t *ev) {
+    if (!d->feeding) {
+        dec_fail(d, CDC_ERR_STATE, "cdc_decoder_end without cdc_decoder_begin");
+        return d->err;
+    }
+    if (!d->err && d->feed_h)
+        yajl_result(d, d->feed_h, yajl_complete_parse(d->feed_h), NULL, 0, true);
+    if (d->feed_h)
+        yajl_free(d->feed_h);
+    d->feed_h = NULL;
+    d->feeding = false;
+    if (d->err)
+        return d->err;
+    return dec_event_build(d, d->feed_rec, ev);
+}

@@ -1,0 +1,328 @@
+/* decoder_int.h - internals shared by the decoder's files (not public).
+ *
+ *   decoder_api.c     public API, documents (key, value, old-key header),
+ *                     the fast path, chunked feeding
+ *   decoder.c         the yajl callbacks: the payload state machine
+ *   decoder_mem.c     allocator, scratch buffers, bump pools
+ *   decoder_event.c   source block, position, op and event assembly
+ *   decoder_schema.c  Connect schema builder (from yajl callbacks), the
+ *                     schema cache and the rowdef cache
+ *   decoder_types.c   Connect value -> PostgreSQL text conversions
+ *
+ * Memory: everything the decoder keeps (schemas, rowdefs, scratch) comes
+ * from its allocator (dec_malloc & co, overridable for leak-counting tests);
+ * everything an event points to comes from the caller's arena. */
+#ifndef CDC_CONSUMER_DECODER_INT_H
+#define CDC_CONSUMER_DECODER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "decoder.h"
+
+/* ---- allocator and small containers (decoder-owned memory) ---- */
+
+void *dec_malloc(cdc_decoder_t *d, size_t n);
+void *dec_realloc(cdc_decoder_t *d, void *p, size_t n);
+void dec_free(cdc_decoder_t *d, void *p);
+
+/* growable byte buffer, NUL-terminated when p != NULL; oom is sticky */
+typedef struct dec_sbuf_s {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} dec_sbuf_t;
+
+void dec_sbuf_add(cdc_decoder_t *d, dec_sbuf_t *b, const void *s, size_t n);
+void dec_sbuf_addc(cdc_decoder_t *d, dec_sbuf_t *b, char c);
+void dec_sbuf_adds(cdc_decoder_t *d, dec_sbuf_t *b, const char *s);
+void dec_sbuf_free(cdc_decoder_t *d, dec_sbuf_t *b);
+/* appends s as a JSON string literal (quotes and escapes, Jackson style) */
+void dec_sbuf_json_str(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
+                       size_t n);
+
+/* bump pool: blocks from dec_malloc, freed all at once */
+typedef struct dec_pool_blk_s dec_pool_blk_t;
+typedef struct dec_pool_s {
+    dec_pool_blk_t *head;
+} dec_pool_t;
+
+void *dec_pool_alloc(cdc_decoder_t *d, dec_pool_t *p, size_t n);
+char *dec_pool_strndup(cdc_decoder_t *d, dec_pool_t *p, const char *s,
+                       size_t n);
+void dec_pool_free(cdc_decoder_t *d, dec_pool_t *p);
+
+/* ---- Connect schemas ---- */
+
+typedef enum {
+    DEC_CT_NONE = 0, DEC_CT_BOOL, DEC_CT_INT8, DEC_CT_INT16, DEC_CT_INT32,
+    DEC_CT_INT64, DEC_CT_FLOAT, DEC_CT_DOUBLE, DEC_CT_BYTES, DEC_CT_STRING,
+    DEC_CT_ARRAY, DEC_CT_MAP, DEC_CT_STRUCT
+} dec_ctype_t;
+
+typedef enum {
+    DEC_SEM_NONE = 0, DEC_SEM_DECIMAL, DEC_SEM_VSDECIMAL, DEC_SEM_DATE,
+    DEC_SEM_TIME_MS, DEC_SEM_TIME_US, DEC_SEM_TIME_NS, DEC_SEM_TS_MS,
+    DEC_SEM_TS_US, DEC_SEM_TS_NS, DEC_SEM_ZONED_TS, DEC_SEM_ZONED_TIME,
+    DEC_SEM_DURATION_US, DEC_SEM_INTERVAL, DEC_SEM_JSON, DEC_SEM_UUID,
+    DEC_SEM_XML, DEC_SEM_ENUM, DEC_SEM_BITS, DEC_SEM_POINT, DEC_SEM_ISO_DATE,
+    DEC_SEM_ISO_TIME, DEC_SEM_ISO_TS, DEC_SEM_TEXTLIKE
+} dec_sem_t;
+
+typedef struct dec_sch_s dec_sch_t;
+struct dec_sch_s {
+    uint8_t ctype;      /* dec_ctype_t */
+    uint8_t sem;        /* dec_sem_t, from name */
+    bool optional;
+    int32_t scale;      /* Decimal scale; -1 unknown */
+    int32_t precision;  /* connect.decimal.precision; -1 unknown */
+    int32_t length;     /* Bits length; -1 unknown */
+    const char *name;   /* semantic name or NULL */
+    const char *field;  /* field name inside a struct, or NULL */
+    uint32_t nfields;
+    dec_sch_t **fields; /* struct members, in order */
+    dec_sch_t *items;   /* array element */
+    dec_sch_t *keys, *values; /* map */
+    dec_sch_t *next;    /* sibling while building */
+};
+
+/* a cached rowdef and its hash-chain link */
+typedef struct dec_rdnode_s dec_rdnode_t;
+struct dec_rdnode_s {
+    dec_rdnode_t *next;
+    cdc_rowdef_t rd;
+};
+
+/* one cached schema (key or value), found by its canonical bytes */
+typedef struct dec_entry_s dec_entry_t;
+struct dec_entry_s {
+    dec_entry_t *next;      /* hash chain */
+    dec_entry_t *len_next;  /* chain by byte length (fast path) */
+    uint64_t hash;
+    size_t len;
+    char *bytes;            /* canonical compact JSON of the schema */
+    dec_sch_t *root;
+    dec_pool_t pool;        /* owns bytes and the schema tree */
+    /* derived, computed once */
+    bool row_done;
+    const dec_sch_t *row;   /* the row struct: envelope after/before, or the
+                               key struct itself */
+    const cdc_rowdef_t *rowdef;
+};
+
+const char *dec_ctype_name(uint8_t ctype);
+/* rowdef for a typed row struct (shared through the rowdef cache) */
+const cdc_rowdef_t *dec_rowdef_typed(cdc_decoder_t *d, const dec_sch_t *row);
+/* rowdef for a schemaless row: names is n NUL-terminated names back to back */
+const cdc_rowdef_t *dec_rowdef_names(cdc_decoder_t *d, const char *names,
+                                     size_t names_len, uint32_t n);
+/* fast path: the entry whose canonical bytes equal s[0..len) */
+dec_entry_t *dec_cache_find_bytes(cdc_decoder_t *d, const char *s, size_t len);
+/* derives row / rowdef of e for a value (envelope) or a key document */
+void dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope);
+void dec_cache_free(cdc_decoder_t *d);
+
+/* schema builder: fed the callbacks of one schema value */
+typedef struct dec_sb_frame_s {
+    uint8_t kind;       /* SB_* in decoder_schema.c */
+    uint8_t pending;    /* member whose value comes next */
+    dec_sch_t *sch;
+    dec_sch_t *last;    /* last field appended (fields array) */
+    uint32_t skip;      /* depth inside a skipped member */
+} dec_sb_frame_t;
+
+/* returns 1 to continue, 0 on error (d->err set) */
+int dec_sb_begin(cdc_decoder_t *d);
+int dec_sb_event(cdc_decoder_t *d, int ev, const char *s, size_t n, int b);
+/* after the schema value closed: the cached entry (NULL on error) */
+dec_entry_t *dec_sb_finish(cdc_decoder_t *d);
+
+enum { SBE_NULL, SBE_BOOL, SBE_NUM, SBE_STR, SBE_MAP, SBE_KEY, SBE_ENDMAP,
+       SBE_ARR, SBE_ENDARR };
+
+/* ---- value conversion ---- */
+
+typedef enum { DEC_TOK_NULL, DEC_TOK_BOOL, DEC_TOK_NUM, DEC_TOK_STR } dec_tok_kind_t;
+
+typedef struct dec_tok_s {
+    uint8_t kind;  /* dec_tok_kind_t */
+    bool b;
+    const char *s; /* number text or string bytes, not NUL-terminated */
+    size_t len;
+} dec_tok_t;
+
+#define DEC_PLACEHOLDER "__debezium_unavailable_value"
+#define DEC_PLACEHOLDER_B64 "X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ=="
+
+/* Converts a scalar token for schema s into text appended to out; *state is
+ * CDC_V_SET, CDC_V_NULL or CDC_V_UNCHANGED (placeholder; only when toast).
+ * Returns 0, or -1 with the reason (no field path) in why. */
+int dec_conv_scalar(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
+                    bool toast, dec_sbuf_t *out, uint8_t *state, char *why,
+                    size_t whysz);
+/* VariableScaleDecimal {scale, value}: base64 value with scale -> text */
+int dec_conv_decimal_b64(cdc_decoder_t *d, const char *b64, size_t n,
+                         int64_t scale, dec_sbuf_t *out, char *why,
+                         size_t whysz);
+/* true when an array literal ({..}) or JSON text ([..], {..}) is one of the
+ * placeholder's array or map forms */
+bool dec_is_placeholder_array(const char *lit, size_t n);
+/* true when element text must be double-quoted inside an array literal */
+bool dec_array_elem_quoted(const dec_sch_t *items);
+void dec_array_add_quoted(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
+                          size_t n);
+/* PostgreSQL type of a Connect schema (element type for arrays) */
+void dec_column_of(const dec_sch_t *s, cdc_column_t *col);
+/* integer text check: 0 and *out on success; -1 not an integer; -2 range */
+int dec_parse_i64(const char *s, size_t n, int64_t *out);
+/* the text forms, exposed for tests and the decode command */
+void dec_fmt_date(cdc_decoder_t *d, dec_sbuf_t *out, int64_t days);
+void dec_fmt_ts(cdc_decoder_t *d, dec_sbuf_t *out, int64_t v, int64_t per_sec);
+
+/* ---- the parse of one document ---- */
+
+typedef enum { DOC_VALUE, DOC_KEY, DOC_OLDKEY } dec_doc_t;
+
+typedef enum {
+    F_TOP = 1,   /* top-level map, first member not seen yet */
+    F_ENV,       /* {"schema":..,"payload":..} */
+    F_SCHEMA,    /* inside the schema value: the builder has it */
+    F_PAYLOAD,   /* the change envelope payload */
+    F_ROW,       /* before / after / key row */
+    F_SOURCE,
+    F_TXN,
+    F_ARRAY,     /* typed array column (or element) */
+    F_VSD,       /* VariableScaleDecimal struct */
+    F_POINT,     /* geometry Point struct */
+    F_JSON,      /* nested value kept as compact JSON text */
+    F_SKIP       /* ignored nested value */
+} dec_ftype_t;
+
+typedef struct dec_frame_s {
+    uint8_t type;       /* dec_ftype_t */
+    uint8_t pending;    /* member whose value comes next (per type) */
+    uint8_t role;       /* F_ROW: ROLE_*; F_ARRAY/F_JSON: buffer slot */
+    bool have_x, have_y;
+    int32_t col;        /* F_ROW: current column; -1 none */
+    uint32_t n;         /* F_ARRAY elements; F_JSON/F_SKIP depth */
+    const dec_sch_t *sch; /* F_ROW: row struct; F_ARRAY: the array schema */
+    int64_t i64;        /* F_VSD scale */
+    size_t mark;        /* F_VSD/F_POINT: scratch offsets */
+} dec_frame_t;
+
+enum { ROLE_BEFORE = 0, ROLE_AFTER = 1, ROLE_KEY = 2, ROLE_OLDKEY = 3 };
+
+/* one row being collected */
+typedef struct dec_row_s {
+    bool present;       /* member seen and not null */
+    bool is_null;
+    const cdc_rowdef_t *rowdef;
+    cdc_value_t *vals;  /* typed: rowdef->ncols, in the arena */
+    /* schemaless collection */
+    dec_sbuf_t names;   /* NUL-separated names */
+    cdc_value_t *svals; /* decoder-owned scratch */
+    uint32_t n, cap;
+    const cdc_rowdef_t *pred; /* predicted rowdef (last one of this role) */
+    bool pred_ok;
+} dec_row_t;
+
+/* what the value document yields, before the event is assembled */
+typedef struct dec_result_s {
+    dec_entry_t *env;   /* value schema entry, NULL when schemaless */
+    bool env_null_schema;
+    bool payload_null;
+    bool has_source, has_op, has_status, has_ts_ms, has_other;
+    unsigned nmembers;
+    char op;
+    bool op_bad;
+    char opbuf[8];
+    uint8_t status;     /* 0 none, 1 BEGIN/END */
+    /* source */
+    const char *connector, *name, *db, *schema, *table, *snapshot, *sequence,
+        *file, *txn_id;
+    bool snapshot_bool, snapshot_is_bool;
+    bool has_ts_us, has_ts_ms_src, has_txid, has_lsn, has_pos, has_row;
+    int64_t ts_us, ts_ms, txid, lsn, pos, row, txn_total, txn_dc;
+} dec_result_t;
+
+struct cdc_decoder_s {
+    cdc_decoder_conf_t conf;
+    yajl_alloc_funcs yaf;
+    cdc_decoder_mem_t mem;
+    cdc_err_t err;
+    char errstr[512];
+
+    /* current document */
+    dec_doc_t doc;
+    bool direct;            /* fast path: the payload is the top value */
+    bool typed;             /* rows have a schema */
+    cdc_arena_t *arena;
+    dec_frame_t *fr;        /* frame stack: conf.max_depth + 4 */
+    int nfr;
+    int depth;
+    const dec_sch_t *rowsch;  /* row struct of this document, NULL schemaless */
+    dec_entry_t *doc_entry;   /* the document's schema entry */
+    dec_row_t rows[4];        /* by ROLE_* */
+    const cdc_rowdef_t *pred[4]; /* last schemaless rowdef per role */
+    const dec_sch_t *keysch;  /* the record key's row struct (typed keys) */
+    const cdc_rowdef_t *keydef;
+    const char *what;         /* "value", "key", "header __debezium.oldkey" */
+    size_t fed;               /* bytes fed before the current chunk */
+    char srckey[16];          /* F_SOURCE/F_TXN member being read */
+    dec_result_t res;
+    char colpath[160];        /* "after.balance" for messages */
+
+    /* scratch */
+    dec_sbuf_t tmp;           /* one converted scalar */
+    dec_sbuf_t vsd, pt;       /* VariableScaleDecimal / Point parts */
+    dec_sbuf_t json;          /* F_JSON text */
+    dec_sbuf_t *arrbuf;       /* one per nesting level */
+    int narrbuf;
+    dec_sbuf_t canon;         /* canonical schema bytes while building */
+    dec_sbuf_t bin;           /* decoded base64 */
+    uint32_t *limbs;          /* base-10^9 digits of a long Decimal */
+    size_t limbs_cap;
+
+    /* schema builder */
+    dec_sb_frame_t *sbf;
+    int nsbf;
+    dec_pool_t sbpool;        /* tree under construction */
+    dec_sch_t *sbroot;
+
+    /* caches */
+    dec_entry_t **ebuckets;   /* by hash, 256 */
+    dec_entry_t **lbuckets;   /* by length, 256 */
+    size_t nentries;
+    dec_rdnode_t **rbuckets;  /* rowdefs by fingerprint, 256 */
+    dec_pool_t rpool;         /* rowdefs live here until the decoder dies */
+    size_t nrowdefs;
+
+    /* chunked feeding */
+    yajl_handle feed_h;
+    const cdc_record_t *feed_rec;
+    cdc_event_t feed_ev;
+    bool feeding;
+};
+
+/* the yajl callbacks (decoder.c); ctx is the decoder */
+extern const yajl_callbacks dec_callbacks;
+
+/* errors: set d->err/errstr, return 0 (the yajl "cancel" value) */
+int dec_fail(cdc_decoder_t *d, cdc_err_t e, const char *fmt, ...)
+    CDC_PRINTF(3, 4);
+
+/* parses one whole document (decoder_api.c): the fast path when the schema
+ * bytes are cached, else the full streaming parse */
+cdc_err_t dec_decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
+                         size_t n);
+
+/* event assembly (decoder_event.c) */
+cdc_err_t dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
+                          cdc_event_t *ev);
+int dec_source_scalar(cdc_decoder_t *d, const char *key, const dec_tok_t *t);
+int dec_txn_scalar(cdc_decoder_t *d, const char *key, const dec_tok_t *t);
+
+#endif
