@@ -260,7 +260,7 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
             } else {
                 d->res.op_bad = true;
                 snprintf(d->res.opbuf, sizeof d->res.opbuf, "%.*s",
-                         t->kind == DEC_TOK_STR ? (int)(t->len > 6 ? 6 : t->len) : 4,
+                         t->kind == DEC_TOK_STR ? (int)(t->len > 6 ? 6 : t->len) : 7,
                          t->kind == DEC_TOK_STR ? t->s : kind_names[t->kind]);
             }
             break;

@@ -271,7 +271,7 @@ struct cdc_decoder_s {
     const cdc_rowdef_t *keydef;
     const char *what;         /* "value", "key", "header __debezium.oldkey" */
     size_t fed;               /* bytes fed before the current chunk */
-    char srckey[16];          /* F_SOURCE/F_TXN member being read */
+    char srckey[32];          /* F_SOURCE/F_TXN member being read */
     dec_result_t res;
     char colpath[160];        /* "after.balance" for messages */
 

@@ -1,0 +1,461 @@
+/* test_decoder.c - the decoder against every captured record (both converter
+ * modes), checked field by field against tests/unit/data/captures.golden,
+ * whole, in every split into two chunks and in one-byte chunks, with a
+ * counting allocator that proves nothing leaks; plus the fast path and the
+ * schema caches. Type edge values and errors: test_decoder_types.c.
+ * Run from the repo root (tests/run-unit.sh does). CDC_GOLDEN_WRITE=1
+ * rewrites the golden file (review the diff before committing it). */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <yajl/yajl_tree.h>
+
+#include "../../consumer/decoder.h"
+
+#define CAPDIR "tests/unit/captures"
+#define GOLDEN "tests/unit/data/captures.golden"
+
+/* ---- counting allocator ---- */
+
+typedef struct {
+    long allocs, frees;
+} count_t;
+
+static void *c_malloc(void *ctx, size_t n) {
+    ((count_t *)ctx)->allocs++;
+    return malloc(n);
+}
+static void *c_realloc(void *ctx, void *p, size_t n) {
+    if (!p)
+        ((count_t *)ctx)->allocs++;
+    return realloc(p, n);
+}
+static void c_free(void *ctx, void *p) {
+    if (p)
+        ((count_t *)ctx)->frees++;
+    free(p);
+}
+
+/* ---- captures ---- */
+
+typedef struct {
+    char file[64];
+    cdc_record_t rec;
+    char *topic, *key, *value;
+    size_t klen, vlen;
+    cdc_header_t hdr[16];
+    char *hs[32];
+} cap_t;
+
+static cap_t caps[128];
+static int ncaps;
+
+static const char *const files[] = {
+    "dbserver1.public.customers.jsonl", "dbserver1.public.order_lines.jsonl",
+    "dbserver1.public.audit_full.jsonl", "dbserver1.public.Mixed_Case.jsonl",
+    "dbserver1.public.scratch.jsonl", "dbserver1.message.jsonl",
+    "__debezium-heartbeat.dbserver1.jsonl", "dbs2.public.customers.jsonl",
+    "dbs2.public.order_lines.jsonl", "dbs2.public.audit_full.jsonl",
+    "dbs2.public.Mixed_Case.jsonl", "dbs2.public.scratch.jsonl",
+    "dbs2.message.jsonl", "dbs2.transaction.jsonl",
+    "__debezium-heartbeat.dbs2.jsonl"};
+
+static char *str_of(yajl_val v, size_t *len) {
+    if (!v || !YAJL_IS_STRING(v))
+        return NULL;
+    *len = strlen(v->u.string);
+    return strdup(v->u.string);
+}
+
+static void load_all(void) {
+    static char line[1 << 17];
+    if (ncaps)
+        return;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[256], err[128];
+        snprintf(path, sizeof path, CAPDIR "/%s", files[f]);
+        FILE *in = fopen(path, "r");
+        if (!in) {
+            th_fail(__FILE__, __LINE__, "cannot read %s (run from the repo root)", path);
+            continue;
+        }
+        while (ncaps < 128 && fgets(line, sizeof line, in)) {
+            yajl_val root = yajl_tree_parse(line, err, sizeof err);
+            const char *pt[] = {"topic", NULL}, *pk[] = {"key", NULL},
+                       *pv[] = {"payload", NULL}, *po[] = {"offset", NULL},
+                       *pp[] = {"partition", NULL}, *ph[] = {"headers", NULL};
+            cap_t *c = &caps[ncaps++];
+            size_t tl;
+            snprintf(c->file, sizeof c->file, "%s", files[f]);
+            c->topic = str_of(yajl_tree_get(root, pt, yajl_t_any), &tl);
+            c->key = str_of(yajl_tree_get(root, pk, yajl_t_any), &c->klen);
+            c->value = str_of(yajl_tree_get(root, pv, yajl_t_any), &c->vlen);
+            c->rec.topic = c->topic;
+            c->rec.partition = (int32_t)YAJL_GET_INTEGER(yajl_tree_get(root, pp, yajl_t_number));
+            c->rec.offset = YAJL_GET_INTEGER(yajl_tree_get(root, po, yajl_t_number));
+            c->rec.timestamp_ms = -1;
+            c->rec.key = c->key;
+            c->rec.key_len = c->klen;
+            c->rec.value = c->value;
+            c->rec.value_len = c->vlen;
+            yajl_val h = yajl_tree_get(root, ph, yajl_t_array);
+            size_t nh = 0;
+            for (size_t i = 0; h && i + 1 < h->u.array.len && nh < 16; i += 2) {
+                size_t l;
+                c->hs[2 * nh] = str_of(h->u.array.values[i], &l);
+                c->hs[2 * nh + 1] = str_of(h->u.array.values[i + 1], &l);
+                c->hdr[nh].name = c->hs[2 * nh];
+                c->hdr[nh].value = c->hs[2 * nh + 1];
+                c->hdr[nh].value_len = c->hs[2 * nh + 1] ? l : 0;
+                nh++;
+            }
+            c->rec.headers = c->hdr;
+            c->rec.nheaders = nh;
+            yajl_tree_free(root);
+        }
+        fclose(in);
+    }
+}
+
+/* ---- the decoded form, one field per line ---- */
+
+static void esc(FILE *o, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n') fputs("\\n", o);
+        else if (c == '\t') fputs("\\t", o);
+        else if (c == '\\') fputs("\\\\", o);
+        else if (c < 0x20) fprintf(o, "\\x%02x", c);
+        else fputc(c, o);
+    }
+}
+
+static const char *const tnames[] = {
+    "unknown", "bool", "int2", "int4", "int8", "float4", "float8", "numeric",
+    "text", "bytea", "date", "time", "timetz", "timestamp", "timestamptz",
+    "interval", "jsonb", "uuid", "xml", "bit", "point"};
+
+static void dump_vals(FILE *o, const char *role, const cdc_rowdef_t *rd,
+                      const cdc_value_t *v, bool types) {
+    for (uint32_t i = 0; rd && v && i < rd->ncols; i++) {
+        const cdc_column_t *c = &rd->cols[i];
+        fprintf(o, "  %s.", role);
+        esc(o, c->name);
+        if (types && rd->typed)
+            fprintf(o, " [%s%s %d,%d]", tnames[c->type], c->array ? "[]" : "",
+                    c->precision, c->scale);
+        switch (v[i].state) {
+        case CDC_V_SET:
+            fputs(" = ", o);
+            esc(o, v[i].text);
+            if (strlen(v[i].text) != v[i].len)
+                fputs(" (BAD LENGTH)", o);
+            break;
+        case CDC_V_NULL: fputs(" NULL", o); break;
+        case CDC_V_UNCHANGED: fputs(" UNCHANGED", o); break;
+        default: fputs(" ABSENT", o); break;
+        }
+        fputc('\n', o);
+    }
+}
+
+static const char *const knames[] = {"change", "tombstone", "heartbeat",
+                                     "message", "txmeta"};
+
+static void dump(FILE *o, const cap_t *c, cdc_err_t err, const char *why,
+                 const cdc_event_t *ev) {
+    fprintf(o, "%s@%lld\n", c->file, (long long)c->rec.offset);
+    if (err) {
+        fprintf(o, "  error %s: %s\n", cdc_err_name(err), why);
+        return;
+    }
+    fprintf(o, "  kind %s\n", knames[ev->kind]);
+    if (ev->kind != CDC_EV_CHANGE)
+        return;
+    fprintf(o, "  op %c\n  table %s.%s\n  source %s/%s/%s\n", ev->op, ev->schema,
+            ev->table, ev->connector, ev->source_name, ev->db);
+    fprintf(o, "  position %d", ev->pos.kind);
+    for (int i = 0; i < ev->pos.nparts; i++)
+        fprintf(o, " %llu", (unsigned long long)ev->pos.part[i]);
+    fprintf(o, "\n  snapshot %d incremental %d txid %lld ts_us %lld\n",
+            ev->snapshot, ev->incremental, (long long)ev->tx_id,
+            (long long)ev->source_ts_us);
+    if (ev->txn_id[0])
+        fprintf(o, "  txn %s %lld %lld\n", ev->txn_id,
+                (long long)ev->txn_total_order, (long long)ev->txn_collection_order);
+    if (ev->keydef)
+        fprintf(o, "  keydef typed %d ncols %u\n", ev->keydef->typed,
+                ev->keydef->ncols);
+    dump_vals(o, "key", ev->keydef, ev->key, true);
+    if (ev->rowdef)
+        fprintf(o, "  rowdef typed %d ncols %u\n", ev->rowdef->typed,
+                ev->rowdef->ncols);
+    dump_vals(o, "after", ev->rowdef, ev->after, true);
+    dump_vals(o, "before", ev->rowdef, ev->before, false);
+    dump_vals(o, "old_key", ev->keydef, ev->old_key, false);
+}
+
+/* decodes capture i in chunks (0 = whole via cdc_decoder_decode; n = pieces of
+ * n bytes; split > 0 = two pieces at split) and returns the dump */
+static char *decode_dump(cdc_decoder_t *d, cdc_arena_t *a, const cap_t *c,
+                         size_t chunk, size_t split) {
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *o = open_memstream(&out, &outlen);
+    cdc_event_t ev;
+    cdc_err_t err;
+    if (!chunk && !split) {
+        err = cdc_decoder_decode(d, &c->rec, a, &ev);
+    } else {
+        err = cdc_decoder_begin(d, &c->rec, a);
+        const char *v = c->value;
+        size_t n = c->vlen;
+        if (split) {
+            if (!err)
+                err = cdc_decoder_feed(d, v, split);
+            if (!err)
+                err = cdc_decoder_feed(d, v + split, n - split);
+        } else {
+            for (size_t i = 0; !err && i < n; i += chunk)
+                err = cdc_decoder_feed(d, v + i, n - i < chunk ? n - i : chunk);
+        }
+        cdc_err_t e2 = cdc_decoder_end(d, &ev);
+        if (!err)
+            err = e2;
+    }
+    dump(o, c, err, cdc_decoder_errstr(d), &ev);
+    fclose(o);
+    cdc_arena_reset(a);
+    return out;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    char *s = NULL;
+    size_t n = 0;
+    if (!f)
+        return NULL;
+    FILE *o = open_memstream(&s, &n);
+    int ch;
+    while ((ch = fgetc(f)) != EOF)
+        fputc(ch, o);
+    fclose(o);
+    fclose(f);
+    return s;
+}
+
+/* compares dumps line by line and names the first differing field */
+static void compare(const char *what, const char *got, const char *want) {
+    const char *g = got, *w = want;
+    while (*g && *w) {
+        size_t gl = strcspn(g, "\n"), wl = strcspn(w, "\n");
+        if (gl != wl || memcmp(g, w, gl)) {
+            th_fail(__FILE__, __LINE__, "%s: got [%.*s], want [%.*s]", what,
+                    (int)gl, g, (int)wl, w);
+            return;
+        }
+        g += gl + (g[gl] ? 1 : 0);
+        w += wl + (w[wl] ? 1 : 0);
+    }
+    if (*g || *w)
+        th_fail(__FILE__, __LINE__, "%s: length differs at [%.60s] / [%.60s]",
+                what, g, w);
+}
+
+TEST(captures_match_golden) {
+    count_t cnt = {0, 0};
+    cdc_decoder_mem_t mem = {c_malloc, c_realloc, c_free, &cnt};
+    cdc_decoder_t *d = cdc_decoder_new_mem(NULL, &mem);
+    cdc_arena_t *a = cdc_arena_new(0);
+    char *all = NULL;
+    size_t alllen = 0;
+    FILE *o = open_memstream(&all, &alllen);
+    load_all();
+    CHECK(ncaps == 88);
+    for (int i = 0; i < ncaps; i++) {
+        char *s = decode_dump(d, a, &caps[i], 0, 0);
+        fputs(s, o);
+        free(s);
+    }
+    fclose(o);
+    if (getenv("CDC_GOLDEN_WRITE")) {
+        FILE *g = fopen(GOLDEN, "w");
+        CHECK(g != NULL);
+        if (g) {
+            fputs(all, g);
+            fclose(g);
+        }
+    }
+    char *want = slurp(GOLDEN);
+    CHECK_CTX(want != NULL, "cannot read " GOLDEN);
+    if (want)
+        compare("golden", all, want);
+    free(want);
+    free(all);
+    CHECK(!strstr(all ? "" : "", "BAD LENGTH"));
+    cdc_decoder_free(d);
+    cdc_arena_free(a);
+    CHECK_INT(cnt.allocs, cnt.frees);
+    CHECK(cnt.allocs > 0);
+}
+
+TEST(every_chunking_decodes_the_same) {
+    count_t cnt = {0, 0};
+    cdc_decoder_mem_t mem = {c_malloc, c_realloc, c_free, &cnt};
+    cdc_decoder_t *d = cdc_decoder_new_mem(NULL, &mem);
+    /* a second, cold decoder: chunked parses must also fill its cache */
+    cdc_arena_t *a = cdc_arena_new(0);
+    load_all();
+    for (int i = 0; i < ncaps; i++) {
+        const cap_t *c = &caps[i];
+        if (!c->value)
+            continue;
+        char *whole = decode_dump(d, a, c, 0, 0), ctx[160];
+        char *ones = decode_dump(d, a, c, 1, 0);
+        snprintf(ctx, sizeof ctx, "%.60s@%lld one-byte chunks", c->file,
+                 (long long)c->rec.offset);
+        compare(ctx, ones, whole);
+        free(ones);
+        /* every split point (a stride keeps the big TOAST record quick) */
+        size_t stride = c->vlen > 8000 ? 7 : 1;
+        for (size_t s = 1; s < c->vlen; s += stride) {
+            char *two = decode_dump(d, a, c, 0, s);
+            if (strcmp(two, whole)) {
+                snprintf(ctx, sizeof ctx, "%.60s@%lld split at %zu", c->file,
+                         (long long)c->rec.offset, s);
+                compare(ctx, two, whole);
+                free(two);
+                break;
+            }
+            free(two);
+        }
+        free(whole);
+    }
+    cdc_decoder_free(d);
+    cdc_arena_free(a);
+    CHECK_INT(cnt.allocs, cnt.frees);
+}
+
+TEST(fast_path_and_caches) {
+    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_arena_t *a = cdc_arena_new(0);
+    cdc_event_t ev;
+    load_all();
+    /* customers: 7 records with values, two table versions (a column was
+     * added), one key schema */
+    const cdc_rowdef_t *first = NULL;
+    size_t schemas_after_first = 0;
+    for (int i = 0; i < ncaps; i++) {
+        if (strcmp(caps[i].file, "dbserver1.public.customers.jsonl"))
+            continue;
+        CHECK_INT(cdc_decoder_decode(d, &caps[i].rec, a, &ev), CDC_OK);
+        if (ev.kind != CDC_EV_CHANGE)
+            continue;
+        if (!first) {
+            first = ev.rowdef;
+            schemas_after_first = cdc_decoder_cached_schemas(d);
+            CHECK_INT(schemas_after_first, 2); /* key + value */
+        } else if (ev.rowdef->ncols == first->ncols) {
+            CHECK(ev.rowdef == first); /* same version, same rowdef */
+        }
+    }
+    CHECK_INT(cdc_decoder_cached_schemas(d), 3); /* + the evolved value */
+    /* decoding the same file again adds nothing */
+    size_t rowdefs = cdc_decoder_cached_rowdefs(d);
+    for (int i = 0; i < ncaps; i++)
+        if (!strcmp(caps[i].file, "dbserver1.public.customers.jsonl"))
+            CHECK_INT(cdc_decoder_decode(d, &caps[i].rec, a, &ev), CDC_OK);
+    CHECK_INT(cdc_decoder_cached_schemas(d), 3);
+    CHECK_INT(cdc_decoder_cached_rowdefs(d), rowdefs);
+    /* schemaless: one rowdef per field-name sequence */
+    for (int i = 0; i < ncaps; i++)
+        if (!strcmp(caps[i].file, "dbs2.public.order_lines.jsonl"))
+            CHECK_INT(cdc_decoder_decode(d, &caps[i].rec, a, &ev), CDC_OK);
+    size_t r2 = cdc_decoder_cached_rowdefs(d);
+    for (int i = 0; i < ncaps; i++)
+        if (!strcmp(caps[i].file, "dbs2.public.order_lines.jsonl"))
+            CHECK_INT(cdc_decoder_decode(d, &caps[i].rec, a, &ev), CDC_OK);
+    CHECK_INT(cdc_decoder_cached_rowdefs(d), r2);
+    CHECK_INT(r2 - rowdefs, 2); /* the key and the row */
+    /* a schema that differs in one byte is not taken from the cache */
+    cap_t *c = &caps[0];
+    char *v = strdup(c->value);
+    static const char from[] = "\"optional\":false,\"field\":\"id\"",
+                      to[] = "\"optional\":true, \"field\":\"id\"";
+    int replaced = 0;
+    for (char *p = strstr(v, from); p; p = strstr(p, from), replaced++)
+        memcpy(p, to, sizeof to - 1); /* same length: the record stays valid */
+    CHECK_INT(replaced, 3); /* before, after, transaction */
+    cdc_record_t r = c->rec;
+    r.value = v;
+    size_t before = cdc_decoder_cached_schemas(d);
+    CHECK_INT(cdc_decoder_decode(d, &r, a, &ev), CDC_OK);
+    CHECK_INT(cdc_decoder_cached_schemas(d), before + 1);
+    CHECK(ev.rowdef && ev.rowdef->cols[0].optional);
+    if (ev.after)
+        CHECK_STR(ev.after[0].text, "1");
+    free(v);
+    cdc_arena_free(a);
+    cdc_decoder_free(d);
+}
+
+TEST(pk_change_and_skipped_kinds) {
+    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_arena_t *a = cdc_arena_new(0);
+    cdc_event_t ev;
+    load_all();
+    int seen = 0;
+    for (int i = 0; i < ncaps; i++) {
+        const cap_t *c = &caps[i];
+        CHECK_INT(cdc_decoder_decode(d, &c->rec, a, &ev), CDC_OK);
+        if (strstr(c->file, "scratch") && c->rec.offset == 4) {
+            CHECK_INT(ev.op, 'c');
+            CHECK(ev.old_key != NULL);
+            if (ev.old_key) {
+                CHECK_STR(ev.old_key[0].text, "2");
+                CHECK_STR(ev.key[0].text, "20");
+            }
+            seen++;
+        }
+        if (strstr(c->file, "transaction"))
+            CHECK_INT(ev.kind, CDC_EV_TXMETA);
+        if (strstr(c->file, "heartbeat"))
+            CHECK_INT(ev.kind, CDC_EV_HEARTBEAT);
+        if (strstr(c->file, "message"))
+            CHECK_INT(ev.kind, CDC_EV_MESSAGE);
+        cdc_arena_reset(a);
+    }
+    CHECK_INT(seen, 2);
+    cdc_arena_free(a);
+    cdc_decoder_free(d);
+}
+
+TEST(truncations_of_every_capture_fail_cleanly) {
+    count_t cnt = {0, 0};
+    cdc_decoder_mem_t mem = {c_malloc, c_realloc, c_free, &cnt};
+    cdc_decoder_t *d = cdc_decoder_new_mem(NULL, &mem);
+    cdc_arena_t *a = cdc_arena_new(0);
+    load_all();
+    unsigned seed = 12345;
+    for (int i = 0; i < ncaps; i++) {
+        const cap_t *c = &caps[i];
+        if (!c->value)
+            continue;
+        for (int k = 0; k < 40; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t cut = (seed >> 8) % c->vlen; /* 0 .. vlen-1 */
+            cdc_record_t r = c->rec;
+            cdc_event_t ev;
+            r.value_len = cut;
+            cdc_err_t e = cdc_decoder_decode(d, &r, a, &ev);
+            CHECK_CTX(e != CDC_OK, "%s@%lld cut at %zu decoded", c->file,
+                      (long long)c->rec.offset, cut);
+            CHECK_CTX(cdc_err_class(e) == CDC_ERRCLASS_PERMANENT,
+                      "%s cut %zu: %s", c->file, cut, cdc_err_name(e));
+            cdc_arena_reset(a);
+        }
+    }
+    cdc_decoder_free(d);
+    cdc_arena_free(a);
+    CHECK_INT(cnt.allocs, cnt.frees);
+}
