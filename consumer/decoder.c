@@ -527,8 +527,9 @@ static int on_key(cdc_decoder_t *d, const char *s, size_t n) {
             f->pending = ENV_PAYLOAD;
             return 1;
         }
-        return dec_fail(d, CDC_ERR_ENVELOPE, "%s: unexpected member \"%.40s\" in "
-                        "the schema envelope", d->what, s);
+        /* s is yajl's buffer, not NUL-terminated: bound it by n */
+        return dec_fail(d, CDC_ERR_ENVELOPE, "%s: unexpected member \"%.*s\" in "
+                        "the schema envelope", d->what, (int)(n < 40 ? n : 40), s);
     case F_PAYLOAD: {
         static const struct { const char *k; uint8_t p; } keys[] = {
             {"before", PL_BEFORE}, {"after", PL_AFTER}, {"source", PL_SOURCE},
