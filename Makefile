@@ -86,7 +86,13 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(HARNESS_OBJ) $(BUILD)/libcdcsin
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(HARNESS_OBJ) $(BUILD)/libcdcsink.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%/main.o $(BUILD)/libcdcsink.a
+# bench objects live apart: build/VARIANT/bench/NAME is the binary itself
+$(BUILD)/bench-obj/%/main.o: bench/%/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/bench/%: $(BUILD)/bench-obj/%/main.o $(BUILD)/libcdcsink.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: $(BENCH_BIN)

@@ -47,6 +47,31 @@ static dec_frame_t *top(cdc_decoder_t *d) {
     return &d->fr[d->nfr ? d->nfr - 1 : 0];
 }
 
+/* NUL-terminated a equals the n bytes of b (which hold no NUL) */
+static bool name_eq(const char *a, const char *b, size_t n) {
+    return !strncmp(a, b, n) && a[n] == '\0';
+}
+
+/* "after.balance": the column being read, formatted only for a message */
+static const char *path(cdc_decoder_t *d) {
+    const char *name = "?";
+    if (d->path_col < 0)
+        return d->what;
+    if (d->path_sch) {
+        name = d->path_sch->fields[d->path_col]->field;
+    } else {
+        const dec_row_t *r = &d->rows[d->path_role];
+        const char *p = r->names.p;
+        for (int32_t i = 0; p && i < d->path_col; i++)
+            p += strlen(p) + 1;
+        if (p)
+            name = p;
+    }
+    snprintf(d->colpath, sizeof d->colpath, "%s.%.100s",
+             role_names[d->path_role], name);
+    return d->colpath;
+}
+
 static int row_begin(cdc_decoder_t *d, uint8_t role) {
     dec_row_t *r = &d->rows[role];
     dec_frame_t *f = push(d, F_ROW);
@@ -75,33 +100,31 @@ static int row_begin(cdc_decoder_t *d, uint8_t role) {
 
 static int row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s, size_t n) {
     dec_row_t *r = &d->rows[f->role];
-    snprintf(d->colpath, sizeof d->colpath, "%s.%.*s", role_names[f->role],
-             (int)(n > 100 ? 100 : n), s);
+    d->path_role = f->role;
+    d->path_sch = f->sch;
+    d->path_col = -1;
     if (memchr(s, '\0', n))
-        return dec_fail(d, CDC_ERR_SCHEMA, "%s: a field name holds a NUL "
-                        "character", d->colpath);
+        return dec_fail(d, CDC_ERR_SCHEMA, "%s.%.100s: a field name holds a "
+                        "NUL character", role_names[f->role], s);
     if (f->sch) {
         const dec_sch_t *rs = f->sch;
         uint32_t want = (uint32_t)(f->col + 1), i;
-        if (want < rs->nfields && strlen(rs->fields[want]->field) == n &&
-            !memcmp(rs->fields[want]->field, s, n)) {
-            f->col = (int32_t)want; /* the usual case: schema order */
+        if (want < rs->nfields && name_eq(rs->fields[want]->field, s, n)) {
+            f->col = d->path_col = (int32_t)want; /* the usual case */
             return 1;
         }
         for (i = 0; i < rs->nfields; i++)
-            if (strlen(rs->fields[i]->field) == n &&
-                !memcmp(rs->fields[i]->field, s, n))
+            if (name_eq(rs->fields[i]->field, s, n))
                 break;
         if (i == rs->nfields)
-            return dec_fail(d, CDC_ERR_SCHEMA, "%s: field not in the schema",
-                            d->colpath);
-        f->col = (int32_t)i;
+            return dec_fail(d, CDC_ERR_SCHEMA, "%s.%.*s: field not in the schema",
+                            role_names[f->role], (int)(n > 100 ? 100 : n), s);
+        f->col = d->path_col = (int32_t)i;
         return 1;
     }
     /* schemaless: collect the name, follow the predicted rowdef */
     if (r->pred_ok && (r->n >= r->pred->ncols ||
-                       strlen(r->pred->cols[r->n].name) != n ||
-                       memcmp(r->pred->cols[r->n].name, s, n)))
+                       !name_eq(r->pred->cols[r->n].name, s, n)))
         r->pred_ok = false;
     dec_sbuf_add(d, &r->names, s, n);
     dec_sbuf_add(d, &r->names, "", 1);
@@ -116,7 +139,7 @@ static int row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s, size_t n) {
     if (r->names.oom)
         return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
     r->svals[r->n] = (cdc_value_t){NULL, 0, CDC_V_ABSENT};
-    f->col = (int32_t)r->n++;
+    f->col = d->path_col = (int32_t)r->n++;
     return 1;
 }
 
@@ -171,7 +194,7 @@ static int emit(cdc_decoder_t *d, uint8_t state, const char *s, size_t n,
     v->len = 0;
     if (state == CDC_V_SET) {
         if (n > UINT32_MAX)
-            return dec_fail(d, CDC_ERR_TOO_LARGE, "%s: value too long", d->colpath);
+            return dec_fail(d, CDC_ERR_TOO_LARGE, "%s: value too long", path(d));
         char *t = cdc_arena_strndup(d->arena, s, n);
         if (!t)
             return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
@@ -283,12 +306,12 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
         if (f->pending == SUB_SCALE) {
             if (t->kind != DEC_TOK_NUM || dec_parse_i64(t->s, t->len, &f->i64))
                 return dec_fail(d, CDC_ERR_VALUE, "%s: VariableScaleDecimal "
-                                "scale is not an integer", d->colpath);
+                                "scale is not an integer", path(d));
             f->have_x = true;
         } else if (f->pending == SUB_VALUE) {
             if (t->kind != DEC_TOK_STR)
                 return dec_fail(d, CDC_ERR_VALUE, "%s: VariableScaleDecimal "
-                                "value is not base64 bytes", d->colpath);
+                                "value is not base64 bytes", path(d));
             d->vsd.len = 0;
             dec_sbuf_add(d, &d->vsd, t->s, t->len);
             f->have_y = true;
@@ -305,7 +328,7 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
             if (t->kind == DEC_TOK_NULL ||
                 dec_conv_scalar(d, &dbl, t, false, b, &st, why, sizeof why))
                 return dec_fail(d, CDC_ERR_VALUE, "%s: Point %c is not a number",
-                                d->colpath, f->pending == SUB_X ? 'x' : 'y');
+                                path(d), f->pending == SUB_X ? 'x' : 'y');
             if (f->pending == SUB_X)
                 f->have_x = true;
             else
@@ -337,9 +360,9 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
             if (dec_conv_scalar(d, s, t, f->type == F_ROW, &d->tmp, &st, why,
                                 sizeof why)) {
                 if (f->type == F_ARRAY)
-                    return dec_fail(d, CDC_ERR_VALUE, "%s[%u]: %s", d->colpath,
+                    return dec_fail(d, CDC_ERR_VALUE, "%s[%u]: %s", path(d),
                                     f->n, why);
-                return dec_fail(d, CDC_ERR_VALUE, "%s: %s", d->colpath, why);
+                return dec_fail(d, CDC_ERR_VALUE, "%s: %s", path(d), why);
             }
         } else if (t->kind == DEC_TOK_NULL) {
             st = CDC_V_NULL;
@@ -349,7 +372,7 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
             if (t->kind == DEC_TOK_STR && memchr(t->s, '\0', t->len))
                 return dec_fail(d, CDC_ERR_VALUE, "%s: a string holds a NUL "
                                 "character, which PostgreSQL text cannot "
-                                "store", d->colpath);
+                                "store", path(d));
             if (t->kind == DEC_TOK_STR && t->len == sizeof DEC_PLACEHOLDER - 1 &&
                 !memcmp(t->s, DEC_PLACEHOLDER, t->len))
                 st = CDC_V_UNCHANGED;
@@ -396,11 +419,11 @@ static int schema_done(cdc_decoder_t *d) {
 
 static int on_start(cdc_decoder_t *d, bool map) {
     dec_frame_t *f = top(d);
-    bool inrow = d->nfr && f->type != F_PAYLOAD && d->colpath[0];
+    bool inrow = d->nfr && f->type != F_PAYLOAD && d->path_col >= 0;
     if (++d->depth > d->conf.max_depth)
         return dec_fail(d, CDC_ERR_TOO_LARGE, "%s: nesting deeper than %d%s%s",
                         d->what, d->conf.max_depth, inrow ? " at " : "",
-                        inrow ? d->colpath : "");
+                        inrow ? path(d) : "");
     if (!d->nfr) {
         if (!map)
             return dec_fail(d, CDC_ERR_ENVELOPE, "%s: not a change envelope: "
@@ -485,11 +508,11 @@ static int on_start(cdc_decoder_t *d, bool map) {
         }
         if (f->type == F_ARRAY)
             return dec_fail(d, CDC_ERR_VALUE, "%s[%u]: expected %s for %s, got %s",
-                            d->colpath, f->n, s->ctype == DEC_CT_ARRAY ? "an array"
+                            path(d), f->n, s->ctype == DEC_CT_ARRAY ? "an array"
                             : "a scalar", s->name ? s->name : dec_ctype_name(s->ctype),
                             map ? "object" : "array");
         return dec_fail(d, CDC_ERR_VALUE, "%s: expected %s for %s, got %s",
-                        d->colpath, s->ctype == DEC_CT_ARRAY ? "an array" : "a scalar",
+                        path(d), s->ctype == DEC_CT_ARRAY ? "an array" : "a scalar",
                         s->name ? s->name : dec_ctype_name(s->ctype),
                         map ? "object" : "array");
     }
@@ -550,8 +573,10 @@ static int on_key(cdc_decoder_t *d, const char *s, size_t n) {
         return row_key(d, f, s, n);
     case F_SOURCE:
     case F_TXN:
-        snprintf(d->srckey, sizeof d->srckey, "%.*s",
-                 (int)(n < sizeof d->srckey ? n : 0), s);
+        if (n >= sizeof d->srckey || memchr(s, '\0', n))
+            n = 0; /* a member we do not read */
+        memcpy(d->srckey, s, n);
+        d->srckey[n] = '\0';
         return 1;
     case F_VSD:
         f->pending = n == 5 && !memcmp(s, "scale", 5) ? SUB_SCALE
@@ -608,19 +633,19 @@ static int on_end(cdc_decoder_t *d, bool map) {
         d->nfr--;
         if (!f->have_x || !f->have_y)
             return dec_fail(d, CDC_ERR_VALUE, "%s: VariableScaleDecimal without "
-                            "scale or value", d->colpath);
+                            "scale or value", path(d));
         {
             char why[160];
             d->tmp.len = 0;
             if (dec_conv_decimal_b64(d, d->vsd.p, d->vsd.len, f->i64, &d->tmp,
                                      why, sizeof why))
-                return dec_fail(d, CDC_ERR_VALUE, "%s: %s", d->colpath, why);
+                return dec_fail(d, CDC_ERR_VALUE, "%s: %s", path(d), why);
             return emit(d, CDC_V_SET, d->tmp.p, d->tmp.len, false);
         }
     case F_POINT:
         d->nfr--;
         if (!f->have_x || !f->have_y)
-            return dec_fail(d, CDC_ERR_VALUE, "%s: Point without x or y", d->colpath);
+            return dec_fail(d, CDC_ERR_VALUE, "%s: Point without x or y", path(d));
         d->tmp.len = 0;
         dec_sbuf_addc(d, &d->tmp, '(');
         dec_sbuf_add(d, &d->tmp, d->pt.p, d->pt.len);

@@ -120,6 +120,7 @@ static int doc_reset(cdc_decoder_t *d, dec_doc_t doc, bool direct,
     d->depth = 0;
     d->fed = 0;
     d->colpath[0] = '\0';
+    d->path_col = -1;
     d->doc_entry = e;
     d->rowsch = NULL;
     d->typed = false;

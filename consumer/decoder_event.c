@@ -21,8 +21,10 @@ int dec_source_scalar(cdc_decoder_t *d, const char *k, const dec_tok_t *t) {
                                        "table", "snapshot", "sequence", "file"};
     const char **dst[] = {&r->connector, &r->name, &r->db, &r->schema,
                           &r->table, &r->snapshot, &r->sequence, &r->file};
+    if (t->kind == DEC_TOK_NUM)
+        goto numbers; /* ts_*, txId, lsn, pos, row */
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-        if (!strcmp(k, strs[i])) {
+        if (k[0] == strs[i][0] && !strcmp(k, strs[i])) {
             if (t->kind == DEC_TOK_STR) {
                 if (!(*dst[i] = adup(d, t)))
                     return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
@@ -32,6 +34,8 @@ int dec_source_scalar(cdc_decoder_t *d, const char *k, const dec_tok_t *t) {
             }
             return 1;
         }
+    return 1;
+numbers:
     if (!strcmp(k, "ts_us"))
         return num(t, &r->ts_us, &r->has_ts_us);
     if (!strcmp(k, "ts_ms"))

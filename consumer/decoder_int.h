@@ -274,6 +274,9 @@ struct cdc_decoder_s {
     char srckey[32];          /* F_SOURCE/F_TXN member being read */
     dec_result_t res;
     char colpath[160];        /* "after.balance" for messages */
+    int path_role;            /* the column being read, for path() */
+    int32_t path_col;         /* -1: none */
+    const dec_sch_t *path_sch;
 
     /* scratch */
     dec_sbuf_t tmp;           /* one converted scalar */

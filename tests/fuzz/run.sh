@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # run.sh BIN - runs the decoder fuzzer for a bounded time (FUZZ_SECONDS,
-# default 45) from the seed corpus plus the real captures, in a scratch
+# default 60) from the seed corpus plus the real captures, in a scratch
 # corpus folder; prints "fuzz: 1 passed, 0 failed" or the crash and
 # "fuzz: 0 passed, 1 failed".
 set -u
 bin=$(realpath "${1:?usage: run.sh FUZZ_BINARY}")
 root=$(cd "$(dirname "$0")/../.." && pwd)
-secs=${FUZZ_SECONDS:-45}
+secs=${FUZZ_SECONDS:-60}
 work=$(mktemp -d /tmp/cdcsink-fuzz-XXXXXX)
 mkdir -p "$work/corpus"
 cp "$root"/tests/fuzz/corpus/* "$work/corpus/" 2>/dev/null

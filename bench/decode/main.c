@@ -1,0 +1,185 @@
+/* bench/decode - decoder throughput against yajl's own limit, same bytes,
+ * same run (not a test: prints figures, never fails on them).
+ *
+ *   make bench && build/release/bench/decode [N] [CAPTURES_DIR]
+ *
+ * Workloads are built from the real captures (tests/unit/captures): the
+ * change records of a table, replicated N times with the key and row id
+ * rewritten (ids of equal width, so every record keeps its size):
+ *   on/order_lines  schemas.enable=true, ~3 KB envelopes, 4 columns
+ *   on/customers    schemas.enable=true, ~6.5 KB, 20 columns of every type
+ *   off/customers   schemas.enable=false, ~0.9 KB
+ * Rows per workload:
+ *   yajl bare       yajl_parse of key and value, no callbacks (the limit)
+ *   full stream     the decoder through its chunked API in one chunk: a
+ *                   full streaming parse of schema and payload, no fast path
+ *   decoder         cdc_decoder_decode: what the pipeline runs
+ * ratio = decoder events/s over yajl-bare events/s. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <yajl/yajl_parse.h>
+#include <yajl/yajl_tree.h>
+
+#include "../../consumer/decoder.h"
+
+typedef struct {
+    char *key, *value;
+    size_t klen, vlen;
+} rec_t;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* the change records (non-null values) of a capture file */
+static int load(const char *path, rec_t *out, int max) {
+    static char line[1 << 17];
+    char err[128];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (n < max && fgets(line, sizeof line, f)) {
+        yajl_val root = yajl_tree_parse(line, err, sizeof err);
+        const char *pk[] = {"key", NULL}, *pv[] = {"payload", NULL};
+        yajl_val k = yajl_tree_get(root, pk, yajl_t_string);
+        yajl_val v = yajl_tree_get(root, pv, yajl_t_string);
+        if (k && v && strlen(v->u.string) < 10000) { /* skip the TOAST giant */
+            out[n].key = strdup(k->u.string);
+            out[n].value = strdup(v->u.string);
+            out[n].klen = strlen(out[n].key);
+            out[n].vlen = strlen(out[n].value);
+            n++;
+        }
+        yajl_tree_free(root);
+    }
+    fclose(f);
+    return n;
+}
+
+/* rewrites the first integer after `field` in s with id, keeping its width */
+static void set_id(char *s, const char *field, long id) {
+    char *p = strstr(s, field);
+    if (!p)
+        return;
+    p += strlen(field);
+    size_t digits = strspn(p, "0123456789");
+    char buf[32];
+    long lo = 1;
+    for (size_t i = 1; i < digits && i < 18; i++)
+        lo *= 10;
+    /* same width, no leading zero: sizes do not change, JSON stays valid */
+    snprintf(buf, sizeof buf, "%ld", lo == 1 ? 1 + id % 9 : lo + id % lo);
+    if (strlen(buf) == digits)
+        memcpy(p, buf, digits);
+}
+
+static rec_t *replicate(const rec_t *base, int nbase, int n, const char *idfield) {
+    rec_t *r = malloc((size_t)n * sizeof *r);
+    for (int i = 0; i < n; i++) {
+        const rec_t *b = &base[i % nbase];
+        r[i].key = strdup(b->key);
+        r[i].value = strdup(b->value);
+        r[i].klen = b->klen;
+        r[i].vlen = b->vlen;
+        set_id(r[i].key, idfield, i);
+        set_id(r[i].value, idfield, i);
+    }
+    return r;
+}
+
+static void bare(const rec_t *r, int n) {
+    for (int i = 0; i < n; i++) {
+        yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+        yajl_parse(h, (const unsigned char *)r[i].key, r[i].klen);
+        yajl_complete_parse(h);
+        yajl_free(h);
+        h = yajl_alloc(NULL, NULL, NULL);
+        yajl_parse(h, (const unsigned char *)r[i].value, r[i].vlen);
+        yajl_complete_parse(h);
+        yajl_free(h);
+    }
+}
+
+static int decode(const rec_t *r, int n, int streaming) {
+    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_arena_t *a = cdc_arena_new(1 << 20);
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        cdc_record_t rec = {"bench", 0, i, -1, r[i].key, r[i].klen, r[i].value,
+                            r[i].vlen, NULL, 0};
+        cdc_event_t ev;
+        cdc_err_t e;
+        if (streaming) {
+            e = cdc_decoder_begin(d, &rec, a);
+            if (!e)
+                e = cdc_decoder_feed(d, rec.value, rec.value_len);
+            cdc_err_t e2 = cdc_decoder_end(d, &ev);
+            e = e ? e : e2;
+        } else {
+            e = cdc_decoder_decode(d, &rec, a, &ev);
+        }
+        bad += e != CDC_OK;
+        if (i % 1000 == 999)
+            cdc_arena_reset(a); /* a batch of 1000 */
+    }
+    cdc_arena_free(a);
+    cdc_decoder_free(d);
+    return bad;
+}
+
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 200000;
+    const char *dir = argc > 2 ? argv[2] : "tests/unit/captures";
+    static const struct { const char *name, *file, *idfield; } wl[] = {
+        {"on/order_lines", "dbserver1.public.order_lines.jsonl", "\"order_id\":"},
+        {"on/customers", "dbserver1.public.customers.jsonl", "\"id\":"},
+        {"off/customers", "dbs2.public.customers.jsonl", "\"id\":"},
+    };
+    printf("%-15s %-12s %9s %10s %9s %7s\n", "workload", "path", "bytes/ev",
+           "events/s", "MB/s", "ratio");
+    for (size_t w = 0; w < sizeof wl / sizeof wl[0]; w++) {
+        rec_t base[16];
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, wl[w].file);
+        int nb = load(path, base, 16);
+        if (nb <= 0) {
+            fprintf(stderr, "bench/decode: cannot read %s (run from the repo root)\n", path);
+            return 2;
+        }
+        rec_t *r = replicate(base, nb, n, wl[w].idfield);
+        double bytes = 0;
+        for (int i = 0; i < n; i++)
+            bytes += (double)(r[i].klen + r[i].vlen);
+        double t0 = now();
+        bare(r, n);
+        double tb = now() - t0;
+        t0 = now();
+        int bad = decode(r, n, 1);
+        double ts = now() - t0;
+        t0 = now();
+        bad += decode(r, n, 0);
+        double td = now() - t0;
+        const char *names[] = {"yajl bare", "full stream", "decoder"};
+        double t[] = {tb, ts, td};
+        for (int k = 0; k < 3; k++)
+            printf("%-15s %-12s %9.0f %10.0f %9.1f %6.2fx\n", wl[w].name, names[k],
+                   bytes / n, n / t[k], bytes / t[k] / 1e6, tb / t[k]);
+        if (bad)
+            printf("%-15s %d records did not decode\n", wl[w].name, bad);
+        for (int i = 0; i < n; i++) {
+            free(r[i].key);
+            free(r[i].value);
+        }
+        free(r);
+        for (int i = 0; i < nb; i++) {
+            free(base[i].key);
+            free(base[i].value);
+        }
+    }
+    return 0;
+}
