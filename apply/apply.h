@@ -49,12 +49,7 @@ typedef struct cdc_apply_conf_s {
                                   they are re-read, never skipped) */
 } cdc_apply_conf_t;
 
-/* One consumed position to record: the next offset to read. */
-typedef struct cdc_offset_s {
-    const char *topic;
-    int32_t partition;
-    int64_t next_offset;
-} cdc_offset_t;
+/* cdc_offset_t (the consumed positions to record) is in common/event.h. */
 
 /* A record PostgreSQL (or the applier's own checks) refused. */
 typedef struct cdc_reject_s {

@@ -43,6 +43,14 @@ typedef struct cdc_record_s {
     size_t nheaders;
 } cdc_record_t;
 
+/* One consumed position: the next offset to read of a topic partition
+ * (written to _cdc.offsets by the applier, then committed to Kafka). */
+typedef struct cdc_offset_s {
+    const char *topic;
+    int32_t partition;
+    int64_t next_offset;
+} cdc_offset_t;
+
 /* ---- column types, as the warehouse sees them ---- */
 
 typedef enum {

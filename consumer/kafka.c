@@ -319,17 +319,15 @@ void cdc_kafka_msg_free(cdc_kafka_msg_t *msg) {
         rd_kafka_message_destroy((rd_kafka_message_t *)msg);
 }
 
-cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const char *const *topics,
-                           const int32_t *partitions, const int64_t *next,
-                           size_t n) {
+cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n) {
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_resp_err_t err;
     if (n == 0)
         return CDC_OK;
     l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
-        rd_kafka_topic_partition_list_add(l, topics[i], partitions[i])->offset =
-            next[i];
+        rd_kafka_topic_partition_list_add(l, offs[i].topic, offs[i].partition)
+            ->offset = offs[i].next_offset;
     err = rd_kafka_commit(k->rk, l, 1);
     rd_kafka_topic_partition_list_destroy(l);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {

@@ -76,9 +76,7 @@ void cdc_kafka_msg_free(cdc_kafka_msg_t *msg); /* accepts NULL */
 
 /* Commits next offsets for the listed partitions (async; PostgreSQL holds
  * the truth, so a lost commit only means a harmless replay). */
-cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const char *const *topics,
-                           const int32_t *partitions, const int64_t *next,
-                           size_t n);
+cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n);
 
 /* Produces one dead-letter record: the original key and value with the
  * original headers plus cdcsink.error.* headers. Queued; see flush. */

@@ -293,22 +293,7 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
     }
 
     /* PostgreSQL holds the effect and the offsets: now tell Kafka */
-    {
-        const char **topics = calloc(p->nparts, sizeof(*topics));
-        int32_t *parts = calloc(p->nparts, sizeof(*parts));
-        int64_t *next = calloc(p->nparts, sizeof(*next));
-        if (topics && parts && next) {
-            for (size_t i = 0; i < p->nparts; i++) {
-                topics[i] = p->parts[i].topic;
-                parts[i] = p->parts[i].partition;
-                next[i] = p->parts[i].next;
-            }
-            (void)cdc_kafka_commit(p->kafka, topics, parts, next, p->nparts);
-        }
-        free(topics);
-        free(parts);
-        free(next);
-    }
+    (void)cdc_kafka_commit(p->kafka, offs, p->nparts);
     cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed", p->n,
             nchanges);
     batch_reset(p);
