@@ -85,3 +85,28 @@ same_rows() {
     b=$(wh "$2" 2>/dev/null) || return 1
     [ "$a" == "$b" ]
 }
+
+# topic_count TOPIC: the records TOPIC holds (0 when it does not exist)
+topic_count() { "$STACK" wait-topic "$1" 0 10 2>/dev/null | awk '{ print $2 }'; }
+
+# prom_families FILE: parses FILE with the Prometheus client library's text
+# parser (installed under the cache on first use) and prints one line per
+# metric family, "name type samples"; fails when the text does not parse
+PROM_CLIENT_VERSION=0.21.1
+prom_families() {
+    local dir="${CDC_CACHE_DIR:-$ROOT/.cache}/tools/prometheus_client-$PROM_CLIENT_VERSION"
+    if [ ! -d "$dir/prometheus_client" ]; then
+        python3 -m pip install -q --disable-pip-version-check --no-deps --no-compile \
+            --root-user-action=ignore --target "$dir.tmp" \
+            "prometheus_client==$PROM_CLIENT_VERSION" >"$T_TMP/pip.log" 2>&1 \
+            && rm -rf "$dir" && mv "$dir.tmp" "$dir" \
+            || { echo "could not install prometheus_client (see $T_TMP/pip.log)" >&2; return 1; }
+    fi
+    PYTHONPATH="$dir" python3 - "$1" <<'PY'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+text = open(sys.argv[1]).read()
+for f in text_string_to_metric_families(text):
+    print(f.name, f.type, len(f.samples))
+PY
+}

@@ -289,6 +289,26 @@ cmd_down() {
     fi
 }
 
+# stop SERVICE / start SERVICE: one service, for chaos tests. Connect is
+# standalone: connectors added over REST are gone after a restart, and
+# "connector add" with the same name resumes from the stored offsets.
+cmd_service() {
+    local action=$1 service=${2:-}
+    case $service in
+        postgres | redis | kafka | connect) ;;
+        *) die "usage: stack.sh $action postgres|redis|kafka|connect" ;;
+    esac
+    ensure_run_folder
+    case $action:$service in
+        stop:postgres) pg_stop ;;
+        stop:*) stop_service "$service" ;;
+        start:postgres) pg_start ;;
+        start:redis) redis_start ;;
+        start:kafka) kafka_launch; kafka_wait ;;
+        start:connect) connect_launch; connect_wait ;;
+    esac
+}
+
 cmd_status() {
     local service all=0 detail names
     for service in "${SERVICES[@]}"; do
@@ -344,6 +364,7 @@ usage: stack.sh COMMAND [ARGS]
   down [--purge]          stop this stack's services; --purge also deletes
                           the run folder (alias: clean)
   status                  one line per service; exit 1 unless all run
+  stop|start SERVICE      one of postgres, redis, kafka, connect (chaos tests)
   env                     export lines for eval: ports and addresses
   psql DB [ARGS...]       psql as postgres against the stack's cluster
   connector add NAME PREFIX on|off [DB] [key=value...]
@@ -374,6 +395,7 @@ main() {
         down) cmd_down "$@" ;;
         clean) cmd_down --purge ;;
         status) cmd_status ;;
+        stop | start) cmd_service "$cmd" "$@" ;;
         env) cmd_env ;;
         psql) cmd_psql "$@" ;;
         connector) cmd_connector "$@" ;;
