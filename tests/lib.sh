@@ -110,3 +110,21 @@ for f in text_string_to_metric_families(text):
     print(f.name, f.type, len(f.samples))
 PY
 }
+
+# applied_log TABLE: in the warehouse, logs every row version cdcsink writes
+# into TABLE (key id, _cdc_position) in TABLE_applied, by an AFTER trigger:
+# a change applied twice shows up as two rows with one (id, position)
+applied_log() {
+    wh "CREATE TABLE IF NOT EXISTS public.$1_applied (id int, pos numeric[], op text);
+        CREATE OR REPLACE FUNCTION public.$1_log() RETURNS trigger LANGUAGE plpgsql AS
+          \$\$BEGIN INSERT INTO public.$1_applied VALUES (NEW.id, NEW._cdc_position, NEW._cdc_op);
+                   RETURN NULL; END\$\$;
+        CREATE TRIGGER $1_log AFTER INSERT OR UPDATE ON public.$1
+          FOR EACH ROW EXECUTE FUNCTION public.$1_log();" >/dev/null
+}
+# applied_twice TABLE: how many streamed (id, position) pairs were written
+# more than once
+applied_twice() {
+    wh "SELECT count(*) FROM (SELECT id, pos FROM public.$1_applied WHERE pos IS NOT NULL
+          GROUP BY id, pos HAVING count(*) > 1) d"
+}
