@@ -213,6 +213,19 @@ topic_end() {
         awk '$3 == "offset" { s += $4 } END { print s + 0 }'
 }
 
+# topic-create TOPIC PARTITIONS: a topic made ahead of its producer, e.g.
+# with several partitions for a scale-out test
+cmd_topic_create() {
+    (($# == 2)) && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "usage: stack.sh topic-create TOPIC PARTITIONS"
+    service_pid kafka >/dev/null || die "Kafka of $STACK is not running"
+    local java=()
+    mapfile -d '' -t java < <(java_cmd -Xmx128m)
+    "${java[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_address)" \
+        --create --if-not-exists --topic "$1" --partitions "$2" --replication-factor 1 >/dev/null ||
+        die "topic-create: could not create $1 with $2 partitions"
+    printf '%s %s\n' "$1" "$2"
+}
+
 cmd_topics() {
     service_pid kafka >/dev/null || die "Kafka of $STACK is not running"
     if [[ ${1:-} == -v ]]; then kcat -b "$(kafka_address)" -L; else topic_names; fi
@@ -375,6 +388,7 @@ usage: stack.sh COMMAND [ARGS]
   connector list          the registered connectors
   topics [-v]             topic names (-v: kcat -L)
   wait-topic TOPIC N [S]  wait up to S seconds until TOPIC holds N records
+  topic-create TOPIC N    create TOPIC with N partitions
 
 Run folder: $STACK
 Cache:      $CDC_CACHE_DIR
@@ -401,6 +415,7 @@ main() {
         connector) cmd_connector "$@" ;;
         topics) cmd_topics "$@" ;;
         wait-topic) cmd_wait_topic "$@" ;;
+        topic-create) cmd_topic_create "$@" ;;
         help | -h | --help) usage ;;
         *) usage >&2; exit 2 ;;
     esac
