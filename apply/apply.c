@@ -24,6 +24,7 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->target_schema = dup_or_empty(conf->target_schema);
     a->group_id = dup_or_empty(conf->group_id);
     a->hard_delete = conf->hard_delete;
+    a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
     a->async_commit = conf->async_commit;
     cdc_schema_conf_t sc = {conf->fillfactor};

@@ -47,6 +47,9 @@ typedef struct cdc_apply_conf_s {
                                   batch (a crash may lose the last commits;
                                   offsets are in the same transaction, so
                                   they are re-read, never skipped) */
+    bool replay;               /* `cdcsink replay`: a snapshot record is no
+                                  fresh read any more, so it only fills a
+                                  row that no streamed change has touched */
 } cdc_apply_conf_t;
 
 /* cdc_offset_t (the consumed positions to record) is in common/event.h. */

@@ -123,6 +123,7 @@ struct cdc_apply_s {
     bool hard_delete;
     cdc_truncate_mode_t truncate_mode;
     bool async_commit;
+    bool replay;
     PGconn *conn;
     bool in_txn;
     char warehouse_id[64];

@@ -131,8 +131,14 @@ static bool keep_col(const apply_row_t *r, uint32_t i) {
 #define GUARD(s)                                                              \
     "(t._cdc_position IS NULL OR " s "._cdc_position IS NULL OR " s          \
     "._cdc_position > t._cdc_position)"
+/* in replay, a chain that starts with a snapshot record is an old read: it
+ * may fill a row only snapshots wrote, or go past a stored position, never
+ * take a streamed row back in time */
+#define REPLAY_RESET_GUARD(s)                                                 \
+    "(t._cdc_position IS NULL OR " s "._cdc_position > t._cdc_position)"
 
-static void build_sql(cdc_buf_t *q, const cdc_schema_table_t *t,
+static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
+                      const cdc_schema_table_t *t,
                       const apply_tbl_t *p, const apply_shape_t *sh) {
     unsigned f = sh->flags;
     if (f & APPLY_SH_HARD) {
@@ -146,6 +152,8 @@ static void build_sql(cdc_buf_t *q, const cdc_schema_table_t *t,
         }
         if (!(f & APPLY_SH_RESET))
             cdc_buf_adds(q, " AND " GUARD("s"));
+        else if (a->replay)
+            cdc_buf_adds(q, " AND " REPLAY_RESET_GUARD("s"));
         return;
     }
     cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
@@ -193,6 +201,8 @@ static void build_sql(cdc_buf_t *q, const cdc_schema_table_t *t,
                        : "coalesce(EXCLUDED._cdc_position, t._cdc_position)");
     if (!(f & APPLY_SH_RESET))
         cdc_buf_adds(q, " WHERE " GUARD("EXCLUDED"));
+    else if (a->replay)
+        cdc_buf_adds(q, " WHERE " REPLAY_RESET_GUARD("EXCLUDED"));
 }
 
 /* The shape index of r in p (created with its SQL when new). */
@@ -229,7 +239,7 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
     for (uint32_t i = 0; i < t->ncols && use_mask; i++)
         sh->unch[i] = (uint8_t)keep_col(r, i);
     cdc_buf_t q = CDC_BUF_INIT;
-    build_sql(&q, t, p, sh);
+    build_sql(a, &q, t, p, sh);
     if (q.oom) {
         cdc_buf_free(&q);
         free(sh->unch);

@@ -16,6 +16,14 @@ struct cdc_kafka_s {
     volatile int brokers_down; /* set by error_cb, cleared on a message */
     int dlq_failed;            /* delivery failures since the last flush */
     char dlq_errstr[256];
+    /* replay: the assigned range, one entry per partition */
+    struct range_part {
+        int32_t partition;
+        int64_t start;
+        int64_t end; /* first offset not to consume */
+    } *range;
+    size_t nrange;
+    char *range_topic;
 };
 
 /* ---- configuration ---- */
@@ -260,6 +268,8 @@ void cdc_kafka_close(cdc_kafka_t *k) {
         rd_kafka_destroy(k->producer);
     }
     free(k->dlq_topic);
+    free(k->range);
+    free(k->range_topic);
     free(k);
 }
 
@@ -284,6 +294,12 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
     }
     k->brokers_down = 0;
     *kerr = CDC_OK;
+    for (size_t i = 0; i < k->nrange; i++)
+        if (k->range[i].partition == m->partition &&
+            m->offset >= k->range[i].end) { /* past the replay's end */
+            rd_kafka_message_destroy(m);
+            return 0;
+        }
     memset(rec, 0, sizeof(*rec));
     rec->topic = rd_kafka_topic_name(m->rkt);
     rec->partition = m->partition;
@@ -320,6 +336,8 @@ void cdc_kafka_msg_free(cdc_kafka_msg_t *msg) {
 }
 
 cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n) {
+    if (k->range) /* replay: the group's offsets are not ours */
+        return CDC_OK;
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_resp_err_t err;
     if (n == 0)
@@ -429,4 +447,119 @@ cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
                    md->broker_cnt, md->topic_cnt);
     rd_kafka_metadata_destroy(md);
     return CDC_OK;
+}
+
+/* ---- replay range ---- */
+
+cdc_err_t cdc_kafka_assign_range(cdc_kafka_t *k, const cdc_kafka_range_t *r,
+                                 char *errstr, size_t errstr_size) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->rk, r->topic, NULL);
+    rd_kafka_topic_partition_list_t *l = NULL;
+    cdc_err_t err = CDC_OK;
+    rd_kafka_resp_err_t kerr;
+
+    if (!rkt)
+        return CDC_ERR_NOMEM;
+    kerr = rd_kafka_metadata(k->rk, 0, rkt, &md, 10000);
+    if (kerr || md->topic_cnt != 1 || md->topics[0].err) {
+        cdc_errstr_set(errstr, errstr_size, "--topic %s: %s", r->topic,
+                       kerr ? rd_kafka_err2str(kerr)
+                            : "no such topic. HINT: list the topics with "
+                              "`kcat -L` or your Kafka tools");
+        err = kerr ? CDC_ERR_KAFKA_DOWN : CDC_ERR_USAGE;
+        goto out;
+    }
+    int np = md->topics[0].partition_cnt;
+    free(k->range);
+    free(k->range_topic);
+    k->range = calloc((size_t)np, sizeof(*k->range));
+    k->range_topic = strdup(r->topic);
+    k->nrange = 0;
+    l = rd_kafka_topic_partition_list_new(np);
+    if (!k->range || !k->range_topic || !l) {
+        err = CDC_ERR_NOMEM;
+        goto out;
+    }
+    for (int i = 0; i < np; i++) {
+        int32_t part = md->topics[0].partitions[i].id;
+        if (r->partition >= 0 && part != r->partition)
+            continue;
+        rd_kafka_topic_partition_list_add(l, r->topic, part)->offset =
+            r->from_offset >= 0 ? r->from_offset : r->from_time_ms;
+    }
+    if (l->cnt == 0) {
+        cdc_errstr_set(errstr, errstr_size, "--partition %d: topic %s has "
+                       "partitions 0 to %d", (int)r->partition, r->topic,
+                       np - 1);
+        err = CDC_ERR_USAGE;
+        goto out;
+    }
+    /* --from-time: each partition's first offset at or after that time */
+    if (r->from_offset < 0 &&
+        (kerr = rd_kafka_offsets_for_times(k->rk, l, 10000))) {
+        cdc_errstr_set(errstr, errstr_size, "--from-time: %s",
+                       rd_kafka_err2str(kerr));
+        err = CDC_ERR_KAFKA_DOWN;
+        goto out;
+    }
+    for (int i = 0; i < l->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &l->elems[i];
+        int64_t lo, hi;
+        if ((kerr = rd_kafka_query_watermark_offsets(k->rk, r->topic,
+                                                     tp->partition, &lo, &hi,
+                                                     10000))) {
+            cdc_errstr_set(errstr, errstr_size, "%s[%d]: watermarks: %s",
+                           r->topic, (int)tp->partition,
+                           rd_kafka_err2str(kerr));
+            err = CDC_ERR_KAFKA_DOWN;
+            goto out;
+        }
+        int64_t end = r->to_offset >= 0 && r->to_offset < hi ? r->to_offset
+                                                             : hi;
+        if (tp->offset < 0) /* no record at or after --from-time */
+            tp->offset = end;
+        if (tp->offset < lo)
+            tp->offset = lo;
+        k->range[k->nrange].partition = tp->partition;
+        k->range[k->nrange].start = tp->offset;
+        k->range[k->nrange].end = end;
+        k->nrange++;
+        cdc_log(CDC_LOG_INFO, "replay %s[%d]: offsets %lld to %lld",
+                r->topic, (int)tp->partition, (long long)tp->offset,
+                (long long)end - 1);
+    }
+    if ((kerr = rd_kafka_assign(k->rk, l))) {
+        cdc_errstr_set(errstr, errstr_size, "assign: %s",
+                       rd_kafka_err2str(kerr));
+        err = CDC_ERR_KAFKA_DOWN;
+    }
+out:
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return err;
+}
+
+bool cdc_kafka_range_done(cdc_kafka_t *k) {
+    rd_kafka_topic_partition_list_t *l;
+    bool done = true;
+    if (!k->range)
+        return false;
+    l = rd_kafka_topic_partition_list_new((int)k->nrange);
+    for (size_t i = 0; i < k->nrange; i++)
+        rd_kafka_topic_partition_list_add(l, k->range_topic,
+                                          k->range[i].partition);
+    /* position: the offset after the last record handed to the caller */
+    if (rd_kafka_position(k->rk, l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        done = false;
+    for (int i = 0; done && i < l->cnt; i++) {
+        /* an empty range has no position to wait for */
+        if (k->range[i].start < k->range[i].end && l->elems[i].offset < k->range[i].end)
+            done = false;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return done;
 }

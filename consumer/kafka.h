@@ -93,6 +93,25 @@ void cdc_kafka_each_lag(cdc_kafka_t *k,
                                    int64_t lag, void *opaque),
                         void *opaque);
 
+/* Replay: instead of a group subscription, the consumer is assigned one
+ * topic's partitions from a start to an end fixed now, and commits nothing
+ * (the group's offsets are left alone). Create the handle with topics NULL. */
+typedef struct cdc_kafka_range_s {
+    const char *topic;
+    int32_t partition;     /* -1: every partition */
+    int64_t from_offset;   /* -1: use from_time_ms */
+    int64_t from_time_ms;  /* first record with a timestamp >= this */
+    int64_t to_offset;     /* -1: the high watermark seen now */
+} cdc_kafka_range_t;
+
+/* Looks the range up and assigns it. Errors name the flag at fault:
+ * CDC_ERR_USAGE (no such topic or partition), CDC_ERR_KAFKA_DOWN. */
+cdc_err_t cdc_kafka_assign_range(cdc_kafka_t *k, const cdc_kafka_range_t *r,
+                                 char *errstr, size_t errstr_size);
+/* True once every assigned partition was consumed up to its end. Records
+ * past the end are dropped by cdc_kafka_poll. */
+bool cdc_kafka_range_done(cdc_kafka_t *k);
+
 /* Asks the brokers for metadata: used by `cdcsink check`. */
 cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
                          size_t errstr_size);

@@ -4,6 +4,8 @@
  * to an exit code. Exit codes: 0 ok, 1 runtime failure, 2 bad configuration
  * or usage. */
 #include <signal.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,11 @@ static void usage(FILE *out) {
             "  run (default)   consume and apply until SIGTERM/SIGINT\n"
             "  check           validate config, reach Kafka, PostgreSQL and "
             "Redis, exit\n"
+            "  replay          re-read a topic range into the warehouse, "
+            "safely:\n"
+            "                  replay --topic T [--partition P] "
+            "(--from-offset N |\n"
+            "                  --from-time T) [--to-offset N] [--dedup]\n"
             "  decode          print what cdcsink makes of records\n"
             "  config-doc      print the settings table as markdown\n"
             "  config-sample   print a commented configuration file\n"
@@ -69,8 +76,8 @@ static void collect_kv(const char *k, const char *v, void *opaque) {
     l->n++;
 }
 
-static cdc_apply_t *make_apply(const cdc_conf_t *conf, char *errstr,
-                               size_t errstr_size) {
+static cdc_apply_t *make_apply(const cdc_conf_t *conf, bool replay,
+                               char *errstr, size_t errstr_size) {
     cdc_apply_conf_t ac;
     const char *tm = cdc_conf_get(conf, "truncate.mode");
     memset(&ac, 0, sizeof ac);
@@ -81,18 +88,21 @@ static cdc_apply_t *make_apply(const cdc_conf_t *conf, char *errstr,
                        : !strcmp(tm, "ignore") ? CDC_TRUNCATE_IGNORE
                                                : CDC_TRUNCATE_SOFT;
     ac.group_id = cdc_conf_get(conf, "kafka.group.id");
+    ac.replay = replay;
     return cdc_apply_new(&ac, errstr, errstr_size);
 }
 
+/* replay: no subscription, and a group name that is never joined (the
+ * consumer API wants one; assign() and no commits leave it untouched) */
 static cdc_kafka_t *make_kafka(const cdc_conf_t *conf, kvlist_t *extra,
-                               cdc_kafka_callbacks_t cb, char *errstr,
-                               size_t errstr_size) {
+                               cdc_kafka_callbacks_t cb, bool replay,
+                               char *errstr, size_t errstr_size) {
     cdc_kafka_conf_t kc;
     memset(&kc, 0, sizeof kc);
     cdc_conf_each_passthrough(conf, "kafka.", collect_kv, extra);
     kc.bootstrap = cdc_conf_get(conf, "kafka.bootstrap.servers");
-    kc.group_id = cdc_conf_get(conf, "kafka.group.id");
-    kc.topics = cdc_conf_get(conf, "topics");
+    kc.group_id = replay ? "cdcsink-replay" : cdc_conf_get(conf, "kafka.group.id");
+    kc.topics = replay ? NULL : cdc_conf_get(conf, "topics");
     kc.dlq_topic = cdc_conf_get(conf, "dlq.topic");
     kc.extra = extra->kv;
     kc.nextra = extra->n;
@@ -100,7 +110,16 @@ static cdc_kafka_t *make_kafka(const cdc_conf_t *conf, kvlist_t *extra,
     return cdc_kafka_new(&kc, errstr, errstr_size);
 }
 
-static int cmd_run(const cdc_conf_t *conf) {
+/* `cdcsink replay`'s flags; see usage() and the README */
+typedef struct replay_args_s {
+    cdc_kafka_range_t range;
+    bool dedup; /* also drop what Redis knows as applied */
+} replay_args_t;
+
+/* cmd_run: `run`, or `replay` when replay is not NULL: the same decode,
+ * apply and dead-letter path, on an assigned range instead of the group's
+ * subscription, with no offsets written to Kafka or _cdc.offsets. */
+static int cmd_run(const cdc_conf_t *conf, const replay_args_t *replay) {
     char errstr[1024];
     cdc_decoder_conf_t dc;
     cdc_pipeline_conf_t pc;
@@ -122,12 +141,13 @@ static int cmd_run(const cdc_conf_t *conf) {
     pc.policy_fail = strcmp(cdc_conf_get(conf, "errors.policy"), "fail") == 0;
     pc.backoff_max_ms = (int)cdc_conf_get_int(conf, "retry.backoff.max.ms");
     pc.shutdown_timeout_ms = (int)cdc_conf_get_int(conf, "shutdown.timeout.ms");
+    pc.replay = replay != NULL;
 
     if (!(dec = cdc_decoder_new(&dc))) {
         cdc_log(CDC_LOG_ERROR, "out of memory");
         goto out;
     }
-    if (!(apply = make_apply(conf, errstr, sizeof errstr))) {
+    if (!(apply = make_apply(conf, replay != NULL, errstr, sizeof errstr))) {
         cdc_log(CDC_LOG_ERROR, "%s", errstr);
         rc = 2;
         goto out;
@@ -147,7 +167,7 @@ static int cmd_run(const cdc_conf_t *conf) {
         if (stop_requested)
             goto out;
     }
-    if (*cdc_conf_get(conf, "redis.url")) {
+    if (*cdc_conf_get(conf, "redis.url") && (!replay || replay->dedup)) {
         dedup = cdc_dedup_new(cdc_conf_get(conf, "redis.url"),
                               cdc_conf_get_int(conf, "redis.ttl.s"), errstr,
                               sizeof errstr);
@@ -164,7 +184,7 @@ static int cmd_run(const cdc_conf_t *conf) {
         cdc_log(CDC_LOG_ERROR, "out of memory");
         goto out;
     }
-    if (*cdc_conf_get(conf, "http.listen") &&
+    if (!replay && *cdc_conf_get(conf, "http.listen") &&
         !(http = cdc_http_new(cdc_conf_get(conf, "http.listen"),
                               cdc_pipeline_http_handler, pipe, errstr,
                               sizeof errstr))) {
@@ -173,14 +193,28 @@ static int cmd_run(const cdc_conf_t *conf) {
         goto out;
     }
     if (!(kafka = make_kafka(conf, &extra, cdc_pipeline_kafka_callbacks(pipe),
-                             errstr, sizeof errstr))) {
+                             replay != NULL, errstr, sizeof errstr))) {
         cdc_log(CDC_LOG_ERROR, "%s", errstr);
         rc = 2;
         goto out;
     }
-    cdc_log(CDC_LOG_INFO, "cdcsink %s running: topics %s, group %s, "
-            "warehouse %s", CDCSINK_VERSION, cdc_conf_get(conf, "topics"),
-            cdc_conf_get(conf, "kafka.group.id"), cdc_apply_warehouse_id(apply));
+    if (replay) {
+        err = cdc_kafka_assign_range(kafka, &replay->range, errstr,
+                                     sizeof errstr);
+        if (err) {
+            cdc_log(CDC_LOG_ERROR, "replay: %s", errstr);
+            rc = err == CDC_ERR_USAGE ? 2 : 1;
+            goto out;
+        }
+        cdc_log(CDC_LOG_INFO, "cdcsink %s replaying %s into warehouse %s "
+                "(redis dedup %s)", CDCSINK_VERSION, replay->range.topic,
+                cdc_apply_warehouse_id(apply), dedup ? "on" : "off");
+    } else {
+        cdc_log(CDC_LOG_INFO, "cdcsink %s running: topics %s, group %s, "
+                "warehouse %s", CDCSINK_VERSION, cdc_conf_get(conf, "topics"),
+                cdc_conf_get(conf, "kafka.group.id"),
+                cdc_apply_warehouse_id(apply));
+    }
     err = cdc_pipeline_run(pipe, kafka);
     if (err) {
         cdc_log(CDC_LOG_ERROR, "stopping: %s", cdc_pipeline_errstr(pipe));
@@ -192,8 +226,9 @@ out:
     cdc_http_free(http);
     if (pipe) {
         const cdc_pipeline_stats_t *s = cdc_pipeline_stats(pipe);
-        cdc_log(CDC_LOG_INFO, "stopped: %llu records, %llu applied, %llu "
+        cdc_log(CDC_LOG_INFO, "%s: %llu records, %llu applied, %llu "
                 "replays skipped, %llu dead letters",
+                replay ? "replayed" : "stopped",
                 (unsigned long long)s->records, (unsigned long long)s->applied,
                 (unsigned long long)s->replays,
                 (unsigned long long)s->dead_letters);
@@ -215,7 +250,7 @@ static int cmd_check(const cdc_conf_t *conf) {
     int bad = 0;
 
     printf("ok    config\n");
-    k = make_kafka(conf, &extra, nocb, errstr, sizeof errstr);
+    k = make_kafka(conf, &extra, nocb, false, errstr, sizeof errstr);
     if (!k || cdc_kafka_ping(k, 10000, errstr, sizeof errstr)) {
         printf("FAIL  kafka %s: %s\n",
                cdc_conf_get(conf, "kafka.bootstrap.servers"), errstr);
@@ -226,7 +261,7 @@ static int cmd_check(const cdc_conf_t *conf) {
     }
     cdc_kafka_close(k);
     free(extra.kv);
-    a = make_apply(conf, errstr, sizeof errstr);
+    a = make_apply(conf, false, errstr, sizeof errstr);
     if (!a || cdc_apply_connect(a)) {
         printf("FAIL  postgresql: %s\n", a ? cdc_apply_errstr(a) : errstr);
         bad++;
@@ -249,6 +284,104 @@ static int cmd_check(const cdc_conf_t *conf) {
         printf("ok    redis: off (redis.url is empty; dedup disabled)\n");
     }
     return bad ? 1 : 0;
+}
+
+/* --from-time: epoch milliseconds, or ISO-8601 UTC
+ * (2026-11-23T02:00:00Z, optionally with .mmm) */
+static int parse_time_ms(const char *s, int64_t *ms) {
+    struct tm tm;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s && !*end) {
+        *ms = v;
+        return v >= 0 ? 0 : -1;
+    }
+    memset(&tm, 0, sizeof tm);
+    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end)
+        return -1;
+    long frac = 0;
+    if (*end == '.') {
+        int digits = 0;
+        for (end++; *end >= '0' && *end <= '9'; end++, digits++)
+            if (digits < 3)
+                frac = frac * 10 + (*end - '0');
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
+        return -1;
+    *ms = (int64_t)timegm(&tm) * 1000 + frac;
+    return 0;
+}
+
+static int parse_i64(const char *s, int64_t *v) {
+    char *end;
+    long long x = strtoll(s, &end, 10);
+    if (!*s || *end || x < 0)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* argv[0] is "replay"; --set pairs are left to main's second pass */
+static int parse_replay(int argc, char **argv, replay_args_t *ra) {
+    int64_t part = -1;
+    memset(ra, 0, sizeof *ra);
+    ra->range.partition = -1;
+    ra->range.from_offset = -1;
+    ra->range.from_time_ms = -1;
+    ra->range.to_offset = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(f, "--set") || !strcmp(f, "--config")) {
+            i++;
+            continue;
+        } else if (!strcmp(f, "--dedup")) {
+            ra->dedup = true;
+            continue;
+        } else if (!v) {
+            bad = 1;
+        } else if (!strcmp(f, "--topic")) {
+            ra->range.topic = v;
+        } else if (!strcmp(f, "--partition")) {
+            bad = parse_i64(v, &part) || part > INT32_MAX;
+            ra->range.partition = (int32_t)part;
+        } else if (!strcmp(f, "--from-offset")) {
+            bad = parse_i64(v, &ra->range.from_offset);
+        } else if (!strcmp(f, "--to-offset")) {
+            bad = parse_i64(v, &ra->range.to_offset);
+        } else if (!strcmp(f, "--from-time")) {
+            bad = parse_time_ms(v, &ra->range.from_time_ms);
+        } else {
+            fprintf(stderr, "cdcsink replay: unknown flag \"%s\". HINT: "
+                    "replay --topic T [--partition P] (--from-offset N | "
+                    "--from-time T) [--to-offset N] [--dedup]\n", f);
+            return -1;
+        }
+        if (bad) {
+            fprintf(stderr, "cdcsink replay: %s needs %s\n", f,
+                    !strcmp(f, "--from-time")
+                        ? "a time: ISO-8601 UTC such as 2026-11-23T02:00:00Z, "
+                          "or epoch milliseconds"
+                    : !strcmp(f, "--topic") ? "a topic name"
+                                            : "a whole number >= 0");
+            return -1;
+        }
+        i++;
+    }
+    if (!ra->range.topic) {
+        fprintf(stderr, "cdcsink replay: --topic is required. HINT: replay "
+                "--topic T --from-offset 0\n");
+        return -1;
+    }
+    if ((ra->range.from_offset >= 0) == (ra->range.from_time_ms >= 0)) {
+        fprintf(stderr, "cdcsink replay: give exactly one of --from-offset N "
+                "and --from-time T\n");
+        return -1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -279,7 +412,7 @@ int main(int argc, char **argv) {
         } else if (!cmd_at) {
             cmd = argv[i];
             cmd_at = i;
-            if (!strcmp(cmd, "decode"))
+            if (!strcmp(cmd, "decode") || !strcmp(cmd, "replay"))
                 break;
         } else {
             fprintf(stderr, "cdcsink: unexpected argument \"%s\". HINT: see "
@@ -332,20 +465,33 @@ int main(int argc, char **argv) {
     if (cdc_log_setup(cdc_conf_get(conf, "log.level"),
                       cdc_conf_get(conf, "log.format")) < 0)
         goto out;
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "check")) {
+    replay_args_t ra;
+    if (!strcmp(cmd, "replay")) {
+        if (parse_replay(argc - cmd_at, argv + cmd_at, &ra))
+            goto out;
+        /* the subscription is not used; the replayed topic stands in */
+        if (!*cdc_conf_get(conf, "topics") &&
+            cdc_conf_set(conf, "topics", ra.range.topic, "replay", errstr,
+                         sizeof errstr)) {
+            fprintf(stderr, "cdcsink: %s\n", errstr);
+            goto out;
+        }
+    }
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "check") ||
+        !strcmp(cmd, "replay")) {
         if (cdc_conf_validate(conf, errstr, sizeof errstr)) {
             fprintf(stderr, "cdcsink: %s\n", errstr);
             goto out;
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    if (!strcmp(cmd, "run")) {
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "replay")) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        rc = cmd_run(conf);
+        rc = cmd_run(conf, strcmp(cmd, "replay") == 0 ? &ra : NULL);
     } else if (!strcmp(cmd, "check")) {
         rc = cmd_check(conf);
     } else if (!strcmp(cmd, "decode")) {

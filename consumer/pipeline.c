@@ -221,7 +221,8 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
         err = cdc_apply_connect(p->apply);
         if (!err)
             err = cdc_apply_batch_begin(p->apply, changes, nchanges, offs,
-                                        p->nparts, p->arena, &res);
+                                        p->conf.replay ? 0 : p->nparts,
+                                        p->arena, &res);
         if (err == CDC_OK) {
             /* dead letters first, so none is lost if we die after COMMIT */
             size_t ndl = 0;
@@ -366,7 +367,10 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             cdc_pipeline_obs_health(p, kerr ? cdc_err_str(kerr) : NULL);
         }
         cdc_pipeline_obs_lag(p, k);
-        if (p->n && (p->n >= p->conf.max_events ||
+        bool done = p->conf.replay && cdc_kafka_range_done(k);
+        if (done && !p->n)
+            break;
+        if (p->n && (done || p->n >= p->conf.max_events ||
                      p->bytes >= p->conf.max_bytes ||
                      now_ms() - p->first_ms >= p->conf.linger_ms)) {
             if ((err = batch_flush(p)))

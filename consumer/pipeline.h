@@ -33,6 +33,9 @@ typedef struct cdc_pipeline_conf_s {
     bool policy_fail;        /* errors.policy=fail */
     int backoff_max_ms;
     int shutdown_timeout_ms;
+    bool replay;             /* `cdcsink replay`: the Kafka handle holds a
+                              * range; _cdc.offsets is not written and the
+                              * run ends when the range is consumed */
 } cdc_pipeline_conf_t;
 
 /* Counters for metrics and tests; monotonic. */
@@ -60,6 +63,7 @@ void cdc_pipeline_free(cdc_pipeline_t *p); /* accepts NULL */
 cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p);
 
 /* Runs until *stop is set (returns CDC_OK after flushing and committing),
+ * or, in replay, until the range is consumed and applied,
  * or a FATAL error, or a PERMANENT one under policy fail (returned; the
  * reason is in cdc_pipeline_errstr). Borrows k. */
 cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) CDC_MUSTCHECK;
