@@ -144,6 +144,19 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
     }
 }
 
+/* librdkafka's own log lines, through common/log so that log.format=json
+ * holds for them too. Called from librdkafka's threads: cdc_log writes one
+ * line with one write(2). syslog levels: 0-2 error; 3 (librdkafka's
+ * "connect failed" and the like, retried on its own) and 4 warn; 5-6 info. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+    cdc_loglevel_t l = level <= 2   ? CDC_LOG_ERROR
+                       : level <= 4 ? CDC_LOG_WARN
+                       : level <= 6 ? CDC_LOG_INFO
+                                    : CDC_LOG_DEBUG;
+    cdc_log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
 static rd_kafka_t *make_producer(cdc_kafka_t *k, const cdc_kafka_conf_t *conf,
                                  char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -159,6 +172,7 @@ static rd_kafka_t *make_producer(cdc_kafka_t *k, const cdc_kafka_conf_t *conf,
     rd_kafka_conf_set_opaque(c, k);
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     rd_kafka_conf_set_error_cb(c, on_error);
+    rd_kafka_conf_set_log_cb(c, on_log);
     rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
     if (!rk) {
         rd_kafka_conf_destroy(c);
@@ -229,6 +243,7 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
             goto fail;
     rd_kafka_conf_set_opaque(c, k);
     rd_kafka_conf_set_error_cb(c, on_error);
+    rd_kafka_conf_set_log_cb(c, on_log);
     if (conf->group_id) {
         rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
         rd_kafka_conf_set_offset_commit_cb(c, on_commit);

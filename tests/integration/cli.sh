@@ -50,6 +50,19 @@ got=$(timeout 60 "$CDC_BIN" --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP"
 check_eq "decode --topic reads a topic to its end" "$got" \
     "{\"topic\":\"$T\",\"partition\":0,\"offset\":0,\"kind\":\"change\",\"op\":\"c\",\"table\":\"public.x\",\"position\":[\"5\",\"5\"],\"snapshot\":false,\"key\":{\"id\":\"1\"},\"after\":{\"id\":\"1\"},\"unchanged\":[]}"
 
+# librdkafka's own log lines go through cdcsink's log, in its format
+"$CDC_BIN" --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+    --set kafka.bootstrap.servers=127.0.0.1:9 --set log.format=json run \
+    >"$T_TMP/rdlog.log" 2>&1 &
+pid=$!
+has_rdlog() { grep -q '^{.*"msg":"librdkafka rdkafka#consumer-[0-9]* [A-Z]*:' "$T_TMP/rdlog.log"; }
+check "librdkafka's log lines are JSON lines of cdcsink's log" wait_until 20 has_rdlog
+kill -TERM "$pid"; wait "$pid"
+check "every line of that log is JSON" python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    json.loads(line)' "$T_TMP/rdlog.log"
+
 doc=$("$CDC_BIN" config-doc)
 readme=$(sed -n '/<!-- settings:begin -->/,/<!-- settings:end -->/p' "$ROOT/README.md" | sed '1d;$d')
 check_eq "README settings section matches the settings table (run tests/update-readme.sh)" "$readme" "$doc"
