@@ -469,20 +469,39 @@ cdc_err_t cdc_apply_merge_truncate(cdc_apply_t *a, apply_batch_t *b,
     PGresult *r = NULL;
     bool haspos = ev->pos.kind != CDC_POS_NONE && ev->pos.nparts > 0;
 
-    /* nothing to do for a table the warehouse does not have */
+    /* nothing to do for a table the warehouse does not have; a table made
+     * by the warehouse's user first gets the metadata columns, as it would
+     * for any other change */
     const char *p1[1] = {g->trunc_qname};
-    r = PQexecParams(a->conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL,
-                     p1, NULL, NULL, 0);
+    r = PQexecParams(a->conn,
+                     "SELECT to_regclass($1) IS NOT NULL, (SELECT count(*) "
+                     "FROM pg_attribute WHERE attrelid = to_regclass($1) AND "
+                     "attnum > 0 AND NOT attisdropped AND attname IN "
+                     "('_cdc_position', '_cdc_op', '_cdc_source_ts', "
+                     "'_cdc_synced_at', '_cdc_deleted', '_cdc_deleted_at'))",
+                     1, NULL, p1, NULL, NULL, 0);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "truncate");
+        r = NULL;
         goto out;
     }
     bool exists = PQgetvalue(r, 0, 0)[0] == 't';
+    bool meta = atoi(PQgetvalue(r, 0, 1)) == 6;
     PQclear(r);
     r = NULL;
     if (!exists) {
         a->res->applied++;
         goto out;
+    }
+    if (!meta) {
+        err = cdc_schema_add_meta(a->conn, g->trunc_qname, a->errstr,
+                                  sizeof a->errstr);
+        if (err == CDC_ERR_DDL) {
+            err = cdc_apply_reject(a, g->trunc_idx, err, a->errstr);
+            goto out;
+        }
+        if (err != CDC_OK)
+            goto out;
     }
     cdc_apply_copy_pos(&pos, &ev->pos);
     if (ev->source_ts_us)
@@ -518,12 +537,24 @@ cdc_err_t cdc_apply_merge_truncate(cdc_apply_t *a, apply_batch_t *b,
         cdc_buf_free(&q);
         q = q2;
     }
+    /* in a savepoint: a truncate PostgreSQL refuses (a trigger, a
+     * permission) is dead-lettered, the rest of the batch lands */
+    if ((err = exec_cmd(a, "SAVEPOINT cdc_t", CDC_ERR_PG_DOWN, "truncate")))
+        goto out;
     r = PQexecParams(a->conn, q.data, np, NULL, params, NULL, NULL, 0);
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-        err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "truncate");
+        err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "truncate");
         r = NULL;
+        if (err == CDC_ERR_REJECTED &&
+            !(err = exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_t",
+                             CDC_ERR_PG_DOWN, "truncate")))
+            err = cdc_apply_reject(a, g->trunc_idx, CDC_ERR_REJECTED,
+                                   a->errstr);
         goto out;
     }
+    if ((err = exec_cmd(a, "RELEASE SAVEPOINT cdc_t", CDC_ERR_PG_DOWN,
+                        "truncate")))
+        goto out;
     a->res->applied++;
 out:
     PQclear(r);

@@ -322,3 +322,33 @@ out:
     }
     return err;
 }
+
+cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
+                              size_t errstr_size) {
+    cdc_schema_table_t t;
+    cdc_buf_t q = CDC_BUF_INIT;
+    cdc_err_t err;
+
+    memset(&t, 0, sizeof t);
+    if (!(t.qname = strdup(qname))) /* run() names the table in errors */
+        return CDC_ERR_NOMEM;
+    cdc_buf_adds(&q, "SAVEPOINT cdc_ddl;");
+    add_lock(&q, cdc_schema_hash(CDC_SCHEMA_HASH_INIT, qname, strlen(qname)));
+    cdc_buf_printf(&q, "ALTER TABLE %s ", qname);
+    for (size_t m = 0; m < NMETA; m++)
+        cdc_buf_printf(&q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
+                       m ? ", " : "", meta_names[m], meta_types[m]);
+    cdc_buf_adds(&q, "; RELEASE SAVEPOINT cdc_ddl");
+    err = q.oom ? CDC_ERR_NOMEM
+                : run(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL, &t, errstr,
+                      errstr_size);
+    cdc_buf_free(&q);
+    if (err == CDC_ERR_DDL) {
+        char ignored[64];
+        if (run(conn, "ROLLBACK TO SAVEPOINT cdc_ddl", 0, NULL, NULL,
+                CDC_ERR_PG_DOWN, &t, ignored, sizeof ignored) != CDC_OK)
+            err = CDC_ERR_PG_DOWN;
+    }
+    free(t.qname);
+    return err;
+}

@@ -98,6 +98,14 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
                                cdc_schema_table_t **out, char *errstr,
                                size_t errstr_size) CDC_MUSTCHECK;
 
+/* Adds the metadata columns a table lacks (ALTER TABLE ADD COLUMN IF NOT
+ * EXISTS, under the table's DDL lock, inside a savepoint of the caller's
+ * transaction). qname is the quoted "schema"."table". For a table the
+ * warehouse's user made, e.g. before a truncate reaches it. OK, PG_DOWN, or
+ * DDL with the reason in errstr (the savepoint is rolled back). */
+cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
+                              size_t errstr_size);
+
 /* ---- pure helpers (typemap.c) ---- */
 
 /* Appends the PostgreSQL type of col ("numeric(10,2)", "text[]", ...).

@@ -394,3 +394,45 @@ TEST(warehouse_id_stable_and_reconnect_after_kill) {
 out:
     fx_close(&t.f);
 }
+
+/* A truncate reaching a table the warehouse's user made (no _cdc_*
+ * columns) adds them, as any other change would, and soft-deletes the rows;
+ * a truncate PostgreSQL refuses is rejected with its reason while the rest
+ * of the batch lands (neither is ever retried as if the server were down). */
+TEST(truncate_on_user_table_and_refused_truncate) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "utrunc", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0)); /* makes schema */
+    fx_qs(&t.f, "CREATE TABLE @S.u (id bigint PRIMARY KEY, v text); "
+                "INSERT INTO @S.u VALUES (1, 'x'), (2, 'y')");
+    cdc_event_t *tu = fx_ev(&t.f, 't', "u", NULL, NULL, NULL, NULL, 40, 40, 0);
+    APPLY(&t, &res, tu, E(&t, 'c', "2", "b", "2", 41, 41, 0));
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v, _cdc_deleted, _cdc_op, _cdc_position "
+                          "FROM @S.u ORDER BY id"),
+              "1|x|t|t|{40,40}\n2|y|t|t|{40,40}\n");
+    /* a trigger refuses the next truncate's UPDATE */
+    fx_qs(&t.f, "CREATE FUNCTION @S.no() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$BEGIN RAISE EXCEPTION 'frozen table'; END$$; "
+                "CREATE TRIGGER no BEFORE UPDATE ON @S.u FOR EACH ROW "
+                "EXECUTE FUNCTION @S.no(); "
+                "INSERT INTO @S.u (id, v) VALUES (3, 'z')");
+    tu = fx_ev(&t.f, 't', "u", NULL, NULL, NULL, NULL, 50, 50, 0);
+    APPLY(&t, &res, E(&t, 'c', "3", "c", "3", 49, 49, 0), tu,
+          E(&t, 'c', "4", "d", "4", 51, 51, 0));
+    CHECK_INT(res.nrejects, 1);
+    if (res.nrejects) {
+        CHECK_INT(res.rejects[0].index, 1);
+        CHECK_INT(res.rejects[0].err, CDC_ERR_REJECTED);
+        CHECK_CTX(strstr(res.rejects[0].reason, "frozen table") != NULL,
+                  "reason: %s", res.rejects[0].reason);
+    }
+    CHECK_STR(fx_qs(&t.f, "SELECT id, _cdc_deleted FROM @S.u ORDER BY id"),
+              "1|t\n2|t\n3|f\n");
+    CHECK_STR(ROWS(&t), "1|a|1|f|c|{10,10}\n2|b|2|f|c|{41,41}\n"
+                        "3|c|3|f|c|{49,49}\n4|d|4|f|c|{51,51}\n");
+out:
+    fx_close(&t.f);
+}
