@@ -3,6 +3,8 @@
  * Needs CDC_TEST_PG_URI (fails without it). Each test uses its own schema. */
 #include "apply_fixture.h"
 
+#include <pthread.h>
+
 static const char *const T_NAMES[] = {"id", "v", "n"};
 static const cdc_type_t T_TYPES[] = {CDC_T_INT8, CDC_T_TEXT, CDC_T_INT4};
 
@@ -434,5 +436,67 @@ TEST(truncate_on_user_table_and_refused_truncate) {
     CHECK_STR(ROWS(&t), "1|a|1|f|c|{10,10}\n2|b|2|f|c|{41,41}\n"
                         "3|c|3|f|c|{49,49}\n4|d|4|f|c|{51,51}\n");
 out:
+    fx_close(&t.f);
+}
+
+/* Two instances see the same new field at once: the second waits on the
+ * table's DDL lock, finds the column there, and neither batch fails. */
+typedef struct {
+    cdc_apply_t *a;
+    cdc_event_t *ev;
+    cdc_arena_t *arena;
+    cdc_apply_result_t res;
+    cdc_err_t begin, commit;
+    volatile int done;
+} racer_t;
+
+static void *racer_run(void *arg) {
+    racer_t *r = arg;
+    r->begin = cdc_apply_batch_begin(r->a, &r->ev, 1, NULL, 0, r->arena,
+                                     &r->res);
+    r->commit = r->begin == CDC_OK ? cdc_apply_batch_commit(r->a) : r->begin;
+    r->done = 1;
+    return NULL;
+}
+
+TEST(two_instances_race_on_add_column) {
+    static const char *const names4[] = {"id", "v", "n", "extra"};
+    static const cdc_type_t types4[] = {CDC_T_INT8, CDC_T_TEXT, CDC_T_INT4,
+                                        CDC_T_TEXT};
+    tt_t t;
+    cdc_apply_result_t res;
+    racer_t rb;
+    pthread_t th;
+    memset(&rb, 0, sizeof rb);
+    if (!tt_open(&t, "race", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0));
+    cdc_rowdef_t *rd4 = fx_rowdef(&t.f, 13, 1, 4, names4, types4);
+    const char *ka[1] = {"2"}, *va[4] = {"2", "a", "2", "x"};
+    const char *kb[1] = {"3"}, *vb[4] = {"3", "b", "3", "y"};
+    cdc_event_t *ea = fx_ev(&t.f, 'c', "t", t.kd, rd4, ka, va, 20, 20, 0);
+    rb.ev = fx_ev(&t.f, 'c', "t", t.kd, rd4, kb, vb, 21, 21, 0);
+    rb.arena = cdc_arena_new(0);
+    rb.a = cdc_apply_new(&t.f.conf, t.f.errbuf, sizeof t.f.errbuf);
+    CHECK_INT(cdc_apply_connect(rb.a), CDC_OK);
+    /* A adds the column and keeps its transaction open */
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &ea, 1, NULL, 0, t.f.batch, &res),
+              CDC_OK);
+    pthread_create(&th, NULL, racer_run, &rb);
+    usleep(300 * 1000);
+    CHECK_INT(rb.done, 0); /* B waits for A's DDL */
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    pthread_join(th, NULL);
+    CHECK_INT(rb.begin, CDC_OK);
+    CHECK_INT(rb.commit, CDC_OK);
+    CHECK_INT(rb.res.nrejects, 0);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, extra FROM @S.t ORDER BY id"),
+              "1|a|1|~\n2|a|2|x\n3|b|3|y\n");
+    CHECK_STR(fx_qs(&t.f, "SELECT count(*) FROM pg_attribute WHERE attrelid "
+                          "= '@S.t'::regclass AND attname = 'extra'"),
+              "1\n");
+out:
+    cdc_apply_free(rb.a);
+    cdc_arena_free(rb.arena);
     fx_close(&t.f);
 }
