@@ -74,6 +74,47 @@ kcat -C -b "$CDC_KAFKA_BOOTSTRAP" -t "$P.dlq" -o 0 -c 1 -e -q -f '%s' 2>/dev/nul
 check_eq "the original value is kept byte for byte" "$(cat "$T_TMP/first.value")" "not json at all"
 stop_sink "$SINK"; check_eq "SIGTERM exits 0" "$?" "0"
 
+# values PostgreSQL itself rejects: schemaless records (the warehouse's own
+# column types decide) into a table made beforehand with a smallint column.
+# Each rejected record is isolated, dead-lettered as REJECTED with
+# PostgreSQL's reason, and the rest of its batch lands.
+T2="$P.public.pre"
+wh "CREATE TABLE public.\"${P}_pre\" (id int PRIMARY KEY, qty smallint, note text)" >/dev/null
+python3 - "$P" >"$T_TMP/pre.tsv" <<'PY'
+import json, sys
+p = sys.argv[1]
+def rec(i, qty, note="ok"):
+    src = {"connector": "postgresql", "name": p, "db": "src", "schema": "public",
+           "table": p + "_pre", "sequence": json.dumps([str(500 + i), str(500 + i)]),
+           "snapshot": "false"}
+    return json.dumps({"id": i}), json.dumps({"before": None,
+        "after": {"id": i, "qty": qty, "note": note}, "source": src, "op": "c"})
+for k, v in [rec(1, 5), rec(2, 70000, "too big"), rec(3, "abc", "not a number"),
+             rec(4, -7), rec(5, 32767)]:
+    print(k + "\t" + v)
+PY
+kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T2" -K $'\t' <"$T_TMP/pre.tsv" \
+    && ok "schemaless records produced" || fail "kcat produce"
+start_sink sink2 "^$T2\$" "$P-pre" --set dlq.topic="$P.dlq2"
+SINK2=$SINK_PID
+pre_good() { [ "$(wh "SELECT string_agg(id || ':' || qty, ',' ORDER BY id) FROM public.\"${P}_pre\"" 2>/dev/null)" == "1:5,4:-7,5:32767" ]; }
+check "the records PostgreSQL accepts land around the rejected ones" wait_until 60 pre_good
+dlq2() { [ "$(topic_count "$P.dlq2")" -eq 2 ]; }
+check "the two rejected records are dead-lettered" wait_until 30 dlq2
+kcat -C -b "$CDC_KAFKA_BOOTSTRAP" -t "$P.dlq2" -e -q -J >"$T_TMP/dlq2.json" 2>/dev/null
+check_eq "as REJECTED, permanent, with PostgreSQL's reason and the original record" \
+    "$(python3 - "$T_TMP/dlq2.json" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    h = dict(zip(r["headers"][::2], r["headers"][1::2]))
+    print(h["cdcsink.source.offset"], h["cdcsink.error.code"], h["cdcsink.error.class"],
+          "out of range" in h["cdcsink.error"] or "invalid input syntax" in h["cdcsink.error"],
+          json.loads(r["key"])["id"])
+PY
+)" "$(printf '1 REJECTED permanent True 2\n2 REJECTED permanent True 3')"
+stop_sink "$SINK2"; check_eq "SIGTERM exits 0" "$?" "0"
+
 # errors.policy=fail: a fresh group stops at the first bad record
 "$CDC_BIN" --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" --set kafka.group.id="$P-fail" \
     --set topics="^$T\$" --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" --set errors.policy=fail \
