@@ -116,6 +116,8 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     char *copy_sql;
     size_t nshapes, capshapes;
     apply_shape_t *shapes;
+    char *direct_sql;        /* COPY straight into the table (inserts) */
+    unsigned direct_skip;    /* groups left before trying it again */
 } apply_tbl_t;
 
 struct cdc_apply_s {

@@ -23,7 +23,14 @@
  * Each attempt runs under a savepoint; on a non-retriable error the rows
  * are split in halves until the bad row is alone, then its events are
  * applied one by one and the failing ones rejected with PostgreSQL's
- * message. Rows skipped by the guard are counted as replays. */
+ * message. Rows skipped by the guard are counted as replays.
+ *
+ * Fast path: a group made only of inserts (op c or r, every column given)
+ * is first COPYed straight into the table under a savepoint, as raw COPY
+ * would. A key the table already holds makes that COPY fail (unique
+ * violation); it is rolled back and the group takes the guarded path above,
+ * which then decides. After such a miss the table skips the fast path for a
+ * while (a replay after a restart is made of such keys). */
 #include "apply_int.h"
 
 #include <inttypes.h>
@@ -42,6 +49,7 @@ void cdc_apply_tbl_free(void *priv) {
     }
     free(p->shapes);
     free(p->copy_sql);
+    free(p->direct_sql);
     free(p);
 }
 
@@ -374,6 +382,95 @@ static cdc_err_t count_rows(cdc_apply_t *a, const apply_tbl_t *p,
 static cdc_err_t attempt(cdc_apply_t *a, apply_batch_t *b, apply_group_t *g,
                          apply_tbl_t *p, apply_row_t **rows, size_t n);
 
+#define DIRECT_SKIP_AFTER_MISS 16
+
+static bool direct_eligible(const cdc_schema_table_t *t, apply_row_t **rows,
+                            size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const apply_row_t *r = rows[i];
+        if ((r->op != 'c' && r->op != 'r') || r->deleted || r->old_key)
+            return false;
+        for (uint32_t c = 0; c < t->ncols; c++)
+            if (r->vals[c].state != CDC_V_SET &&
+                r->vals[c].state != CDC_V_NULL)
+                return false;
+    }
+    return n > 0;
+}
+
+/* The fast path: true when the rows are in (counted as applied); false
+ * when the caller must take the guarded path (the savepoint is rolled back
+ * and released, a->errstr left as it was). Errors: PG_DOWN, NOMEM. */
+static cdc_err_t direct_copy(cdc_apply_t *a, cdc_schema_table_t *t,
+                             apply_tbl_t *p, apply_row_t **rows, size_t n,
+                             bool *done) {
+    cdc_buf_t *b = &a->copybuf;
+    cdc_err_t err;
+    *done = false;
+    if (!p->direct_sql) {
+        cdc_buf_t q = CDC_BUF_INIT;
+        cdc_buf_printf(&q, "COPY %s (", t->qname);
+        for (uint32_t i = 0; i < t->ncols; i++)
+            cdc_buf_printf(&q, "%s, ", t->cols[i].qname);
+        cdc_buf_adds(&q, "_cdc_position, _cdc_op, _cdc_source_ts, "
+                         "_cdc_synced_at) FROM STDIN");
+        if (q.oom) {
+            cdc_buf_free(&q);
+            return CDC_ERR_NOMEM;
+        }
+        p->direct_sql = q.data;
+    }
+    if ((err = exec_cmd(a, "SAVEPOINT cdc_d", CDC_ERR_PG_DOWN, "savepoint")))
+        return err;
+    PGresult *r = PQexec(a->conn, p->direct_sql);
+    bool failed = !r || PQresultStatus(r) != PGRES_COPY_IN;
+    PQclear(r);
+    cdc_buf_reset(b);
+    for (size_t i = 0; i < n && !failed && err == CDC_OK; i++) {
+        for (uint32_t c = 0; c < t->ncols; c++) {
+            cdc_apply_copy_value(b, &rows[i]->vals[c]);
+            cdc_buf_addc(b, '\t');
+        }
+        cdc_apply_copy_pos(b, &rows[i]->pos);
+        cdc_buf_addc(b, '\t');
+        cdc_buf_addc(b, rows[i]->op);
+        cdc_buf_addc(b, '\t');
+        if (rows[i]->source_ts_us)
+            cdc_apply_copy_ts(b, rows[i]->source_ts_us);
+        else
+            cdc_buf_add(b, "\\N", 2);
+        /* 'now' is the transaction's start, as now() in the merge */
+        cdc_buf_adds(b, "\tnow\n");
+        if (b->len >= COPY_FLUSH)
+            err = copy_send(a, b);
+    }
+    if (!failed) {
+        if (err == CDC_OK)
+            err = copy_send(a, b);
+        if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1)
+            failed = true;
+        while ((r = PQgetResult(a->conn)) != NULL) {
+            failed |= PQresultStatus(r) != PGRES_COMMAND_OK;
+            PQclear(r);
+        }
+    }
+    if (err == CDC_ERR_NOMEM)
+        failed = true;
+    else if (err != CDC_OK || PQstatus(a->conn) != CONNECTION_OK)
+        return CDC_ERR_PG_DOWN;
+    if (failed) {
+        p->direct_skip = DIRECT_SKIP_AFTER_MISS;
+        return exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_d; RELEASE SAVEPOINT "
+                           "cdc_d", CDC_ERR_PG_DOWN, "rollback to savepoint");
+    }
+    if ((err = exec_cmd(a, "RELEASE SAVEPOINT cdc_d", CDC_ERR_PG_DOWN,
+                        "release")))
+        return err;
+    a->res->applied += n;
+    *done = true;
+    return CDC_OK;
+}
+
 /* The events of a row that failed alone, one by one in Kafka order. */
 static cdc_err_t isolate_events(cdc_apply_t *a, apply_batch_t *b,
                                 apply_group_t *g, apply_tbl_t *p,
@@ -457,6 +554,17 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_batch_t *b,
         if (err != CDC_OK)
             return err;
         rows[n++] = r;
+    }
+    if (p->direct_skip) {
+        p->direct_skip--;
+    } else if (direct_eligible(t, rows, n)) {
+        bool done;
+        char keep[sizeof a->errstr];
+        memcpy(keep, a->errstr, sizeof keep);
+        err = direct_copy(a, t, p, rows, n, &done);
+        if (err != CDC_OK || done)
+            return err;
+        memcpy(a->errstr, keep, sizeof keep); /* the miss is no error */
     }
     return n ? attempt(a, b, g, p, rows, n) : CDC_OK;
 }

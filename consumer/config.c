@@ -44,6 +44,10 @@ static const setting_t settings[] = {
      "close a batch after this many record bytes"},
     {"batch.linger.ms", T_INT, "100", 0, 600000, NULL, false,
      "close a batch this long after its first event"},
+    {"pg.fillfactor", T_INT, "50", 10, 100, NULL, false,
+     "fillfactor of the tables cdcsink creates: room on each page for a "
+     "new version of its rows keeps updates HOT (no index writes); 100 for "
+     "append-only tables"},
     {"target.schema", T_STR, "", 0, 0, NULL, false,
      "warehouse schema for every table; empty = the source schema"},
     {"delete.mode", T_ENUM, "soft", 0, 0, "soft|hard", false,

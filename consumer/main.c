@@ -89,6 +89,7 @@ static cdc_apply_t *make_apply(const cdc_conf_t *conf, bool replay,
                                                : CDC_TRUNCATE_SOFT;
     ac.group_id = cdc_conf_get(conf, "kafka.group.id");
     ac.replay = replay;
+    ac.fillfactor = (int)cdc_conf_get_int(conf, "pg.fillfactor");
     return cdc_apply_new(&ac, errstr, errstr_size);
 }
 

@@ -10,7 +10,10 @@
  * memory as the decoder builds them; building them is not timed). The
  * baseline COPYs the same final rows, in the same batch size and one
  * transaction per batch, into an identical empty table. Prints rows/s, the
- * ratios and the peak RSS. Not a test: it never fails on a slow machine. */
+ * ratios and the peak RSS. Not a test: it never fails on a slow machine.
+ * COPY and apply batches alternate, so load from elsewhere weighs on both
+ * sides of a ratio alike. FF=N sets the tables' fillfactor (default 50,
+ * cdcsink's pg.fillfactor default). */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,15 +93,16 @@ static void copy_add(cdc_buf_t *b, const char *s) {
     }
 }
 
-/* Raw COPY of rows [0, rows) version ver into tbl, batch rows per txn. */
-static double run_copy(PGconn *c, const char *tbl, long rows, long batch,
+/* Raw COPY of rows [from, from + batch) version ver into tbl, one txn. */
+static double run_copy(PGconn *c, const char *tbl, long from, long batch,
                        int ver) {
+    long rows = from + batch;
     cdc_arena_t *ar = cdc_arena_new(1 << 20);
     cdc_buf_t b = CDC_BUF_INIT;
     char sql[128];
     double t = 0;
     snprintf(sql, sizeof sql, "COPY %s FROM STDIN", tbl);
-    for (long s = 0; s < rows; s += batch) {
+    for (long s = from; s < rows; s += batch) {
         cdc_buf_reset(&b);
         for (long i = s; i < s + batch && i < rows; i++) {
             const char *tx[NC];
@@ -137,12 +141,13 @@ static double run_copy(PGconn *c, const char *tbl, long rows, long batch,
 
 /* The same rows through the applier; op 'c' (ver 0) or 'u'. */
 static double run_apply(cdc_apply_t *a, const cdc_rowdef_t *rd,
-                        const cdc_rowdef_t *kd, long rows, long batch, int ver,
+                        const cdc_rowdef_t *kd, long from, long batch, int ver,
                         size_t *applied) {
+    long rows = from + batch;
     cdc_arena_t *ar = cdc_arena_new(4 << 20);
     cdc_event_t **evs = calloc((size_t)batch, sizeof *evs);
     double t = 0;
-    for (long s = 0; s < rows; s += batch) {
+    for (long s = from; s < rows; s += batch) {
         size_t n = 0;
         for (long i = s; i < s + batch && i < rows; i++) {
             const char *tx[NC];
@@ -200,26 +205,31 @@ int main(int argc, char **argv) {
         fprintf(stderr, "connect: %s", PQerrorMessage(c));
         return 1;
     }
+    /* the applier's tables get pg.fillfactor (default 50; FF= to vary) */
+    int ff = getenv("FF") ? atoi(getenv("FF")) : 50;
     exec_or_die(c, "SET client_min_messages = warning");
     exec_or_die(c, "DROP SCHEMA IF EXISTS bench_apply CASCADE");
     exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
     exec_or_die(c, "CREATE SCHEMA bench_apply");
-    /* identical to what the applier creates (fillfactor included) */
+    /* the baseline tables: identical to what the applier makes */
     const char *cols =
         "(id bigint PRIMARY KEY, qty integer, total bigint, price "
         "numeric(12,2), name text, ts timestamp, tstz timestamptz, doc "
         "jsonb, active boolean, ref uuid, _cdc_position numeric[], _cdc_op "
         "char(1), _cdc_source_ts timestamptz, _cdc_synced_at timestamptz, "
         "_cdc_deleted boolean NOT NULL DEFAULT false, _cdc_deleted_at "
-        "timestamptz) WITH (fillfactor = 90)";
+        "timestamptz)";
     char sql[1024];
-    snprintf(sql, sizeof sql, "CREATE TABLE bench_apply.copy_ins %s", cols);
+    snprintf(sql, sizeof sql, "CREATE TABLE bench_apply.copy_ins %s WITH "
+             "(fillfactor = %d)", cols, ff);
     exec_or_die(c, sql);
-    snprintf(sql, sizeof sql, "CREATE TABLE bench_apply.copy_upd %s", cols);
+    snprintf(sql, sizeof sql, "CREATE TABLE bench_apply.copy_upd %s WITH "
+             "(fillfactor = %d)", cols, ff);
     exec_or_die(c, sql);
 
     char err[256];
-    cdc_apply_conf_t conf = {.conninfo = uri, .group_id = "bench"};
+    cdc_apply_conf_t conf = {.conninfo = uri, .group_id = "bench",
+                             .fillfactor = ff};
     cdc_apply_t *a = cdc_apply_new(&conf, err, sizeof err);
     if (!a || cdc_apply_connect(a) != CDC_OK) {
         fprintf(stderr, "apply: %s\n", a ? cdc_apply_errstr(a) : err);
@@ -238,18 +248,25 @@ int main(int argc, char **argv) {
                             "active, ref)";
     char tbl[128];
     snprintf(tbl, sizeof tbl, "bench_apply.copy_ins %s", copy_cols);
+    /* COPY and apply batches alternate, so that whatever the machine and
+     * the server do meanwhile (checkpoints, autovacuum, other load) weighs
+     * on both sides of each ratio alike */
+    char tbl_upd[128];
+    snprintf(tbl_upd, sizeof tbl_upd, "bench_apply.copy_upd %s", copy_cols);
     exec_or_die(c, "CHECKPOINT");
-    double t_copy_ins = run_copy(c, tbl, rows, batch, 0);
+    double t_copy_ins = 0, t_ins = 0, t_copy_upd = 0, t_upd = 0;
+    size_t applied = 0, applied_ins = 0;
+    for (long s = 0; s < rows; s += batch) {
+        long n = s + batch <= rows ? batch : rows - s;
+        t_copy_ins += run_copy(c, tbl, s, n, 0);
+        t_ins += run_apply(a, &rd, &kd, s, n, 0, &applied_ins);
+    }
     exec_or_die(c, "CHECKPOINT");
-    size_t applied = 0;
-    double t_ins = run_apply(a, &rd, &kd, rows, batch, 0, &applied);
-    size_t applied_ins = applied;
-    exec_or_die(c, "CHECKPOINT");
-    snprintf(tbl, sizeof tbl, "bench_apply.copy_upd %s", copy_cols);
-    double t_copy_upd = run_copy(c, tbl, rows, batch, 1);
-    exec_or_die(c, "CHECKPOINT");
-    applied = 0;
-    double t_upd = run_apply(a, &rd, &kd, rows, batch, 1, &applied);
+    for (long s = 0; s < rows; s += batch) {
+        long n = s + batch <= rows ? batch : rows - s;
+        t_copy_upd += run_copy(c, tbl_upd, s, n, 1);
+        t_upd += run_apply(a, &rd, &kd, s, n, 1, &applied);
+    }
 
     PGresult *r = PQexec(c, "SELECT count(*) FROM bench_apply.t WHERE qty = "
                             "(id % 1000) + 1");
@@ -259,7 +276,7 @@ int main(int argc, char **argv) {
 
     double copy_ins = (double)rows / t_copy_ins, ins = (double)rows / t_ins;
     double copy_upd = (double)rows / t_copy_upd, upd = (double)rows / t_upd;
-    printf("rows %ld, batch %ld\n", rows, batch);
+    printf("rows %ld, batch %ld, fillfactor %d\n", rows, batch, ff);
     printf("COPY (inserts baseline)  %10.0f rows/s\n", copy_ins);
     printf("apply inserts            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
            ins, ins / copy_ins, applied_ins);
