@@ -62,8 +62,13 @@ static const char *path(cdc_decoder_t *d) {
     } else {
         const dec_row_t *r = &d->rows[d->path_role];
         const char *p = r->names.p;
-        for (int32_t i = 0; p && i < d->path_col; i++)
-            p += strlen(p) + 1;
+        if (r->pred_ok) { /* names not collected: the prediction holds them */
+            p = (uint32_t)d->path_col < r->pred->ncols
+                    ? r->pred->cols[d->path_col].name : NULL;
+        } else {
+            for (int32_t i = 0; p && i < d->path_col; i++)
+                p += strlen(p) + 1;
+        }
         if (p)
             name = p;
     }
@@ -92,10 +97,45 @@ static int row_begin(cdc_decoder_t *d, uint8_t role) {
         for (uint32_t i = 0; i < n; i++)
             r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_ABSENT};
     } else {
-        r->pred = d->pred[role];
+        r->pred = d->pred[role][0];
         r->pred_ok = r->pred != NULL;
     }
     return 1;
+}
+
+/* the prediction failed at column r->n (name s, or the row ended when n
+ * is (size_t)-1): switches to another recent rowdef of the role whose first
+ * r->n names are the same and which goes on with s (or ends there) */
+static bool pred_switch(cdc_decoder_t *d, uint8_t role, dec_row_t *r,
+                        const char *s, size_t n) {
+    for (int k = 0; k < DEC_NPRED; k++) {
+        const cdc_rowdef_t *c = d->pred[role][k];
+        uint32_t i;
+        if (!c || c == r->pred)
+            continue;
+        if (n == (size_t)-1 ? c->ncols != r->n
+                            : c->ncols <= r->n || !name_eq(c->cols[r->n].name, s, n))
+            continue;
+        for (i = 0; i < r->n; i++)
+            if (strcmp(c->cols[i].name, r->pred->cols[i].name))
+                break;
+        if (i == r->n) {
+            r->pred = c;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* rd becomes the role's most recent schemaless rowdef */
+static void pred_touch(cdc_decoder_t *d, uint8_t role, const cdc_rowdef_t *rd) {
+    const cdc_rowdef_t **p = d->pred[role];
+    int k = 0;
+    while (k < DEC_NPRED - 1 && p[k] != rd)
+        k++;
+    for (; k > 0; k--)
+        p[k] = p[k - 1];
+    p[0] = rd;
 }
 
 static int row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s, size_t n) {
@@ -103,7 +143,7 @@ static int row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s, size_t n) {
     d->path_role = f->role;
     d->path_sch = f->sch;
     d->path_col = -1;
-    if (memchr(s, '\0', n))
+    if (memchr(s, '\0', n)) /* before any name_eq: it needs no NUL in s */
         return dec_fail(d, CDC_ERR_SCHEMA, "%s.%.100s: a field name holds a "
                         "NUL character", role_names[f->role], s);
     if (f->sch) {
@@ -122,12 +162,20 @@ static int row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s, size_t n) {
         f->col = d->path_col = (int32_t)i;
         return 1;
     }
-    /* schemaless: collect the name, follow the predicted rowdef */
+    /* schemaless: follow the predicted rowdef; collect the names once it
+     * fails */
     if (r->pred_ok && (r->n >= r->pred->ncols ||
-                       !name_eq(r->pred->cols[r->n].name, s, n)))
+                       !name_eq(r->pred->cols[r->n].name, s, n)) &&
+        !pred_switch(d, f->role, r, s, n)) {
         r->pred_ok = false;
-    dec_sbuf_add(d, &r->names, s, n);
-    dec_sbuf_add(d, &r->names, "", 1);
+        for (uint32_t i = 0; i < r->n; i++)
+            dec_sbuf_add(d, &r->names, r->pred->cols[i].name,
+                         strlen(r->pred->cols[i].name) + 1);
+    }
+    if (!r->pred_ok) {
+        dec_sbuf_add(d, &r->names, s, n);
+        dec_sbuf_add(d, &r->names, "", 1);
+    }
     if (r->n == r->cap) {
         uint32_t cap = r->cap ? r->cap * 2 : 32;
         cdc_value_t *v = dec_realloc(d, r->svals, cap * sizeof *v);
@@ -147,9 +195,20 @@ static int row_end(cdc_decoder_t *d, dec_frame_t *f) {
     dec_row_t *r = &d->rows[f->role];
     if (f->sch)
         return 1;
-    if (r->pred_ok && r->n == r->pred->ncols) {
+    if (r->pred_ok && (r->n == r->pred->ncols ||
+                       pred_switch(d, f->role, r, NULL, (size_t)-1))) {
         r->rowdef = r->pred;
+        if (d->pred[f->role][0] != r->pred)
+            pred_touch(d, f->role, r->pred);
     } else {
+        if (r->pred_ok) { /* all names matched but the row ended early */
+            r->pred_ok = false;
+            for (uint32_t i = 0; i < r->n; i++)
+                dec_sbuf_add(d, &r->names, r->pred->cols[i].name,
+                             strlen(r->pred->cols[i].name) + 1);
+            if (r->names.oom)
+                return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        }
         r->rowdef = dec_rowdef_names(d, r->names.p ? r->names.p : "",
                                      r->names.len, r->n);
         if (!r->rowdef) {
@@ -160,7 +219,7 @@ static int row_end(cdc_decoder_t *d, dec_frame_t *f) {
             }
             return 0;
         }
-        d->pred[f->role] = r->rowdef;
+        pred_touch(d, f->role, r->rowdef);
     }
     r->vals = cdc_arena_alloc(d->arena, (r->n ? r->n : 1) * sizeof *r->vals);
     if (!r->vals)
@@ -299,9 +358,9 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
         f->pending = PL_OTHER;
         return 1;
     case F_SOURCE:
-        return dec_source_scalar(d, d->srckey, t);
+        return d->srckey ? dec_source_scalar(d, d->srckey, t) : 1;
     case F_TXN:
-        return dec_txn_scalar(d, d->srckey, t);
+        return d->srckey ? dec_txn_scalar(d, d->srckey, t) : 1;
     case F_VSD:
         if (f->pending == SUB_SCALE) {
             if (t->kind != DEC_TOK_NUM || dec_parse_i64(t->s, t->len, &f->i64))
@@ -364,23 +423,24 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
                                     f->n, why);
                 return dec_fail(d, CDC_ERR_VALUE, "%s: %s", path(d), why);
             }
-        } else if (t->kind == DEC_TOK_NULL) {
-            st = CDC_V_NULL;
-        } else if (t->kind == DEC_TOK_BOOL) {
-            dec_sbuf_adds(d, &d->tmp, t->b ? "true" : "false");
-        } else {
-            if (t->kind == DEC_TOK_STR && memchr(t->s, '\0', t->len))
-                return dec_fail(d, CDC_ERR_VALUE, "%s: a string holds a NUL "
-                                "character, which PostgreSQL text cannot "
-                                "store", path(d));
-            if (t->kind == DEC_TOK_STR && t->len == sizeof DEC_PLACEHOLDER - 1 &&
-                !memcmp(t->s, DEC_PLACEHOLDER, t->len))
-                st = CDC_V_UNCHANGED;
-            else if (t->kind == DEC_TOK_STR && t->len == sizeof DEC_PLACEHOLDER_B64 - 1 &&
-                     !memcmp(t->s, DEC_PLACEHOLDER_B64, t->len))
-                st = CDC_V_UNCHANGED;
-            else
-                dec_sbuf_add(d, &d->tmp, t->s, t->len);
+        } else { /* schemaless: the JSON scalar as it is, no scratch copy */
+            if (t->kind == DEC_TOK_NULL)
+                return emit(d, CDC_V_NULL, "", 0, false);
+            if (t->kind == DEC_TOK_BOOL)
+                return emit(d, CDC_V_SET, t->b ? "true" : "false", t->b ? 4 : 5,
+                            false);
+            if (t->kind == DEC_TOK_STR) {
+                if (memchr(t->s, '\0', t->len))
+                    return dec_fail(d, CDC_ERR_VALUE, "%s: a string holds a NUL "
+                                    "character, which PostgreSQL text cannot "
+                                    "store", path(d));
+                if ((t->len == sizeof DEC_PLACEHOLDER - 1 &&
+                     !memcmp(t->s, DEC_PLACEHOLDER, t->len)) ||
+                    (t->len == sizeof DEC_PLACEHOLDER_B64 - 1 &&
+                     !memcmp(t->s, DEC_PLACEHOLDER_B64, t->len)))
+                    return emit(d, CDC_V_UNCHANGED, "", 0, false);
+            }
+            return emit(d, CDC_V_SET, t->s, t->len, false);
         }
         if (d->tmp.oom)
             return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
@@ -554,15 +614,20 @@ static int on_key(cdc_decoder_t *d, const char *s, size_t n) {
         return dec_fail(d, CDC_ERR_ENVELOPE, "%s: unexpected member \"%.*s\" in "
                         "the schema envelope", d->what, (int)(n < 40 ? n : 40), s);
     case F_PAYLOAD: {
-        static const struct { const char *k; uint8_t p; } keys[] = {
-            {"before", PL_BEFORE}, {"after", PL_AFTER}, {"source", PL_SOURCE},
-            {"transaction", PL_TXN}, {"op", PL_OP}, {"ts_ms", PL_TS_MS},
-            {"status", PL_STATUS}};
-        f->pending = PL_OTHER;
+#define IS(lit) (!memcmp(s, lit, sizeof lit - 1))
         d->res.nmembers++;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            if (strlen(keys[i].k) == n && !memcmp(keys[i].k, s, n))
-                f->pending = keys[i].p;
+        switch (n) { /* by length, then one compare */
+        case 2: f->pending = IS("op") ? PL_OP : PL_OTHER; break;
+        case 5: f->pending = IS("after") ? PL_AFTER : IS("ts_ms") ? PL_TS_MS
+                                                                  : PL_OTHER;
+                break;
+        case 6: f->pending = IS("before") ? PL_BEFORE : IS("source") ? PL_SOURCE
+                           : IS("status") ? PL_STATUS : PL_OTHER;
+                break;
+        case 11: f->pending = IS("transaction") ? PL_TXN : PL_OTHER; break;
+        default: f->pending = PL_OTHER; break;
+        }
+#undef IS
         if (f->pending == PL_TS_MS)
             d->res.has_ts_ms = true;
         else if (f->pending == PL_OTHER || f->pending == PL_TXN)
@@ -572,11 +637,10 @@ static int on_key(cdc_decoder_t *d, const char *s, size_t n) {
     case F_ROW:
         return row_key(d, f, s, n);
     case F_SOURCE:
+        d->srckey = dec_source_member(s, n);
+        return 1;
     case F_TXN:
-        if (n >= sizeof d->srckey || memchr(s, '\0', n))
-            n = 0; /* a member we do not read */
-        memcpy(d->srckey, s, n);
-        d->srckey[n] = '\0';
+        d->srckey = dec_txn_member(s, n);
         return 1;
     case F_VSD:
         f->pending = n == 5 && !memcmp(s, "scale", 5) ? SUB_SCALE

@@ -15,51 +15,76 @@ static int num(const dec_tok_t *t, int64_t *v, bool *has) {
     return 1;
 }
 
-int dec_source_scalar(cdc_decoder_t *d, const char *k, const dec_tok_t *t) {
+#define IS(lit) (n == sizeof lit - 1 && !memcmp(s, lit, sizeof lit - 1))
+
+uint8_t dec_source_member(const char *s, size_t n) {
+    if (!n)
+        return SRC_OTHER;
+    switch (s[0]) {
+    case 'c': return IS("connector") ? SRC_CONNECTOR : SRC_OTHER;
+    case 'n': return IS("name") ? SRC_NAME : SRC_OTHER;
+    case 'd': return IS("db") ? SRC_DB : SRC_OTHER;
+    case 's':
+        return IS("schema") ? SRC_SCHEMA
+             : IS("snapshot") ? SRC_SNAPSHOT : IS("sequence") ? SRC_SEQUENCE
+                                                              : SRC_OTHER;
+    case 't':
+        return IS("table") ? SRC_TABLE : IS("ts_us") ? SRC_TS_US
+             : IS("ts_ms") ? SRC_TS_MS : IS("txId") ? SRC_TXID : SRC_OTHER;
+    case 'f': return IS("file") ? SRC_FILE : SRC_OTHER;
+    case 'l': return IS("lsn") ? SRC_LSN : SRC_OTHER;
+    case 'p': return IS("pos") ? SRC_POS : SRC_OTHER;
+    case 'r': return IS("row") ? SRC_ROW : SRC_OTHER;
+    default: return SRC_OTHER;
+    }
+}
+
+uint8_t dec_txn_member(const char *s, size_t n) {
+    return IS("id") ? TXN_ID : IS("total_order") ? TXN_TOTAL
+         : IS("data_collection_order") ? TXN_DC : SRC_OTHER;
+}
+
+#undef IS
+
+int dec_source_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
     dec_result_t *r = &d->res;
-    static const char *const strs[] = {"connector", "name", "db", "schema",
-                                       "table", "snapshot", "sequence", "file"};
-    const char **dst[] = {&r->connector, &r->name, &r->db, &r->schema,
-                          &r->table, &r->snapshot, &r->sequence, &r->file};
-    if (t->kind == DEC_TOK_NUM)
-        goto numbers; /* ts_*, txId, lsn, pos, row */
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-        if (k[0] == strs[i][0] && !strcmp(k, strs[i])) {
-            if (t->kind == DEC_TOK_STR) {
-                if (!(*dst[i] = adup(d, t)))
-                    return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
-            } else if (t->kind == DEC_TOK_BOOL && i == 5) {
-                r->snapshot_is_bool = true; /* very old connectors */
-                r->snapshot_bool = t->b;
-            }
-            return 1;
-        }
-    return 1;
-numbers:
-    if (!strcmp(k, "ts_us"))
-        return num(t, &r->ts_us, &r->has_ts_us);
-    if (!strcmp(k, "ts_ms"))
-        return num(t, &r->ts_ms, &r->has_ts_ms_src);
-    if (!strcmp(k, "txId"))
-        return num(t, &r->txid, &r->has_txid);
-    if (!strcmp(k, "lsn"))
-        return num(t, &r->lsn, &r->has_lsn);
-    if (!strcmp(k, "pos"))
-        return num(t, &r->pos, &r->has_pos);
-    if (!strcmp(k, "row"))
-        return num(t, &r->row, &r->has_row);
+    const char **dst;
+    switch (k) {
+    case SRC_TS_US: return num(t, &r->ts_us, &r->has_ts_us);
+    case SRC_TS_MS: return num(t, &r->ts_ms, &r->has_ts_ms_src);
+    case SRC_TXID: return num(t, &r->txid, &r->has_txid);
+    case SRC_LSN: return num(t, &r->lsn, &r->has_lsn);
+    case SRC_POS: return num(t, &r->pos, &r->has_pos);
+    case SRC_ROW: return num(t, &r->row, &r->has_row);
+    case SRC_CONNECTOR: dst = &r->connector; break;
+    case SRC_NAME: dst = &r->name; break;
+    case SRC_DB: dst = &r->db; break;
+    case SRC_SCHEMA: dst = &r->schema; break;
+    case SRC_TABLE: dst = &r->table; break;
+    case SRC_SNAPSHOT: dst = &r->snapshot; break;
+    case SRC_SEQUENCE: dst = &r->sequence; break;
+    case SRC_FILE: dst = &r->file; break;
+    default: return 1;
+    }
+    if (t->kind == DEC_TOK_STR) {
+        if (!(*dst = adup(d, t)))
+            return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+    } else if (t->kind == DEC_TOK_BOOL && k == SRC_SNAPSHOT) {
+        r->snapshot_is_bool = true; /* very old connectors */
+        r->snapshot_bool = t->b;
+    }
     return 1;
 }
 
-int dec_txn_scalar(cdc_decoder_t *d, const char *k, const dec_tok_t *t) {
+int dec_txn_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
     dec_result_t *r = &d->res;
     bool has = false;
-    if (!strcmp(k, "id") && t->kind == DEC_TOK_STR) {
+    if (k == TXN_ID && t->kind == DEC_TOK_STR) {
         if (!(r->txn_id = adup(d, t)))
             return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
-    } else if (!strcmp(k, "total_order")) {
+    } else if (k == TXN_TOTAL) {
         num(t, &r->txn_total, &has);
-    } else if (!strcmp(k, "data_collection_order")) {
+    } else if (k == TXN_DC) {
         num(t, &r->txn_dc, &has);
     }
     return 1;

@@ -225,9 +225,13 @@ typedef struct dec_row_s {
     dec_sbuf_t names;   /* NUL-separated names */
     cdc_value_t *svals; /* decoder-owned scratch */
     uint32_t n, cap;
-    const cdc_rowdef_t *pred; /* predicted rowdef (last one of this role) */
+    const cdc_rowdef_t *pred; /* predicted rowdef (one of this role's recent
+                                 ones); names are collected only once it
+                                 fails (pred_ok false) */
     bool pred_ok;
 } dec_row_t;
+
+#define DEC_NPRED 4 /* recent schemaless rowdefs remembered per role */
 
 /* what the value document yields, before the event is assembled */
 typedef struct dec_result_s {
@@ -266,12 +270,13 @@ struct cdc_decoder_s {
     const dec_sch_t *rowsch;  /* row struct of this document, NULL schemaless */
     dec_entry_t *doc_entry;   /* the document's schema entry */
     dec_row_t rows[4];        /* by ROLE_* */
-    const cdc_rowdef_t *pred[4]; /* last schemaless rowdef per role */
+    const cdc_rowdef_t *pred[4][DEC_NPRED]; /* recent schemaless rowdefs by
+                                               role, most recent first */
     const dec_sch_t *keysch;  /* the record key's row struct (typed keys) */
     const cdc_rowdef_t *keydef;
     const char *what;         /* "value", "key", "header __debezium.oldkey" */
     size_t fed;               /* bytes fed before the current chunk */
-    char srckey[32];          /* F_SOURCE/F_TXN member being read */
+    uint8_t srckey;           /* F_SOURCE/F_TXN member being read: SRC_* */
     dec_result_t res;
     char colpath[160];        /* "after.balance" for messages */
     int path_role;            /* the column being read, for path() */
@@ -325,7 +330,14 @@ cdc_err_t dec_decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
 /* event assembly (decoder_event.c) */
 cdc_err_t dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
                           cdc_event_t *ev);
-int dec_source_scalar(cdc_decoder_t *d, const char *key, const dec_tok_t *t);
-int dec_txn_scalar(cdc_decoder_t *d, const char *key, const dec_tok_t *t);
+/* source / transaction members the decoder reads, classified once by name
+ * (dec_member_id) so each scalar needs no string compare */
+enum { SRC_OTHER = 0, SRC_CONNECTOR, SRC_NAME, SRC_DB, SRC_SCHEMA, SRC_TABLE,
+       SRC_SNAPSHOT, SRC_SEQUENCE, SRC_FILE, SRC_TS_US, SRC_TS_MS, SRC_TXID,
+       SRC_LSN, SRC_POS, SRC_ROW, TXN_ID, TXN_TOTAL, TXN_DC };
+uint8_t dec_source_member(const char *s, size_t n);
+uint8_t dec_txn_member(const char *s, size_t n);
+int dec_source_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
+int dec_txn_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
 
 #endif

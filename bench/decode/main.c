@@ -1,7 +1,8 @@
 /* bench/decode - decoder throughput against yajl's own limit, same bytes,
  * same run (not a test: prints figures, never fails on them).
  *
- *   make bench && build/release/bench/decode [N] [CAPTURES_DIR]
+ *   make bench && build/release/bench/decode [N] [CAPTURES_DIR] [WORKLOAD]
+ * (WORKLOAD: run only that one, e.g. off/customers, for callgrind)
  *
  * Workloads are built from the real captures (tests/unit/captures): the
  * change records of a table, replicated N times with the key and row id
@@ -92,7 +93,7 @@ static rec_t *replicate(const rec_t *base, int nbase, int n, const char *idfield
     return r;
 }
 
-static void bare(const rec_t *r, int n) {
+__attribute__((noinline)) static void bare(const rec_t *r, int n) {
     for (int i = 0; i < n; i++) {
         yajl_handle h = yajl_alloc(NULL, NULL, NULL);
         yajl_parse(h, (const unsigned char *)r[i].key, r[i].klen);
@@ -105,7 +106,7 @@ static void bare(const rec_t *r, int n) {
     }
 }
 
-static int decode(const rec_t *r, int n, int streaming) {
+__attribute__((noinline)) static int decode(const rec_t *r, int n, int streaming) {
     cdc_decoder_t *d = cdc_decoder_new(NULL);
     cdc_arena_t *a = cdc_arena_new(1 << 20);
     int bad = 0;
@@ -143,6 +144,8 @@ int main(int argc, char **argv) {
     printf("%-15s %-12s %9s %10s %9s %7s\n", "workload", "path", "bytes/ev",
            "events/s", "MB/s", "ratio");
     for (size_t w = 0; w < sizeof wl / sizeof wl[0]; w++) {
+        if (argc > 3 && strcmp(argv[3], wl[w].name))
+            continue;
         rec_t base[16];
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, wl[w].file);
