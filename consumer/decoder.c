@@ -286,8 +286,11 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
     dec_frame_t *f = top(d);
     char why[200];
     if (!d->nfr) {
+        if (d->top_done)
+            return dec_fail(d, CDC_ERR_JSON, "%s: invalid json: trailing "
+                            "garbage after the JSON value", d->what);
         if (d->direct && t->kind == DEC_TOK_NULL) {
-            d->res.payload_null = true;
+            d->res.payload_null = d->top_done = true;
             return 1;
         }
         return dec_fail(d, CDC_ERR_ENVELOPE, "%s: not a change envelope: "
@@ -485,6 +488,9 @@ static int on_start(cdc_decoder_t *d, bool map) {
                         d->what, d->conf.max_depth, inrow ? " at " : "",
                         inrow ? path(d) : "");
     if (!d->nfr) {
+        if (d->top_done)
+            return dec_fail(d, CDC_ERR_JSON, "%s: invalid json: trailing "
+                            "garbage after the JSON value", d->what);
         if (!map)
             return dec_fail(d, CDC_ERR_ENVELOPE, "%s: not a change envelope: "
                             "expected a JSON object, got array", d->what);
@@ -662,7 +668,8 @@ static int on_key(cdc_decoder_t *d, const char *s, size_t n) {
 
 static int on_end(cdc_decoder_t *d, bool map) {
     dec_frame_t *f = top(d);
-    d->depth--;
+    if (--d->depth <= 0)
+        d->top_done = true;
     switch (f->type) {
     case F_SCHEMA: {
         int rc = dec_sb_event(d, map ? SBE_ENDMAP : SBE_ENDARR, NULL, 0, 0);

@@ -67,6 +67,8 @@ void cdc_decoder_free(cdc_decoder_t *d) {
         return;
     if (d->feed_h)
         yajl_free(d->feed_h);
+    if (d->yh)
+        yajl_free(d->yh);
     if (d->ebuckets && d->rbuckets)
         dec_cache_free(d);
     dec_pool_free(d, &d->sbpool);
@@ -119,6 +121,7 @@ static int doc_reset(cdc_decoder_t *d, dec_doc_t doc, bool direct,
     d->nfr = 0;
     d->depth = 0;
     d->fed = 0;
+    d->top_done = false;
     d->colpath[0] = '\0';
     d->path_col = -1;
     d->doc_entry = e;
@@ -151,15 +154,21 @@ static int doc_reset(cdc_decoder_t *d, dec_doc_t doc, bool direct,
 
 static cdc_err_t yajl_result(cdc_decoder_t *d, yajl_handle h, yajl_status st,
                              const char *s, size_t n, bool final) {
-    if (st == yajl_status_ok && !d->err)
-        return CDC_OK;
+    if (st == yajl_status_ok && !d->err) {
+        if (!final || d->top_done)
+            return CDC_OK;
+        /* an empty document: a reused handle has nothing left to complete */
+        dec_fail(d, CDC_ERR_TRUNCATED, "%s: truncated: the JSON ends early "
+                 "(%zu bytes)", d->what, d->fed);
+        return d->err;
+    }
     if (d->err)
         return d->err;
     if (st == yajl_status_client_canceled) {
         dec_fail(d, CDC_ERR_STATE, "%s: parse canceled", d->what);
         return d->err;
     }
-    if (final) {
+    if (final && !d->top_done) {
         dec_fail(d, CDC_ERR_TRUNCATED, "%s: truncated: the JSON ends early "
                  "(%zu bytes)", d->what, d->fed);
         return d->err;
@@ -170,6 +179,8 @@ static cdc_err_t yajl_result(cdc_decoder_t *d, yajl_handle h, yajl_status st,
     size_t at = d->fed + yajl_get_bytes_consumed(h);
     if (colon)
         m = colon + 7;
+    if (d->top_done) /* the lexer trips over what follows a whole value */
+        m = "trailing garbage after the JSON value";
     size_t ml = strcspn(m, "\n");
     dec_fail(d, CDC_ERR_JSON, "%s: invalid json at byte %zu: %.*s", d->what, at,
              (int)ml, m);
@@ -178,22 +189,40 @@ static cdc_err_t yajl_result(cdc_decoder_t *d, yajl_handle h, yajl_status st,
     return d->err;
 }
 
+/* the decoder's yajl handle (kept between documents); NULL: out of memory */
+static yajl_handle dec_handle(cdc_decoder_t *d) {
+    yajl_handle h = d->yh;
+    d->yh = NULL;
+    if (!h && (h = yajl_alloc(&dec_callbacks, &d->yaf, d)))
+        yajl_config(h, yajl_allow_multiple_values, 1);
+    if (!h)
+        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+    return h;
+}
+
+/* gives h back after a document: kept when it parsed cleanly (its state is
+ * "between values"), freed after any error (its state is stuck there) */
+static void dec_handle_done(cdc_decoder_t *d, yajl_handle h, cdc_err_t err) {
+    if (err || d->yh)
+        yajl_free(h);
+    else
+        d->yh = h;
+}
+
 static cdc_err_t parse_whole(cdc_decoder_t *d, dec_doc_t doc, const char *s,
                              size_t n, bool direct, dec_entry_t *e) {
     if (!doc_reset(d, doc, direct, e))
         return d->err;
-    yajl_handle h = yajl_alloc(&dec_callbacks, &d->yaf, d);
-    if (!h) {
-        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+    yajl_handle h = dec_handle(d);
+    if (!h)
         return d->err;
-    }
     cdc_err_t err = yajl_result(d, h, yajl_parse(h, (const unsigned char *)s, n),
                                 s, n, false);
     if (!err) {
         d->fed = n;
         err = yajl_result(d, h, yajl_complete_parse(h), s, n, true);
     }
-    yajl_free(h);
+    dec_handle_done(d, h, err);
     return err;
 }
 
@@ -291,9 +320,7 @@ cdc_err_t cdc_decoder_begin(cdc_decoder_t *d, const cdc_record_t *rec,
     if (err)
         return err;
     doc_reset(d, DOC_VALUE, false, NULL);
-    d->feed_h = yajl_alloc(&dec_callbacks, &d->yaf, d);
-    if (!d->feed_h)
-        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+    d->feed_h = dec_handle(d);
     return d->err;
 }
 
@@ -324,7 +351,7 @@ cdc_err_t cdc_decoder_end(cdc_decoder_t *d, cdc_event_t *ev) {
     if (!d->err && d->feed_h)
         yajl_result(d, d->feed_h, yajl_complete_parse(d->feed_h), NULL, 0, true);
     if (d->feed_h)
-        yajl_free(d->feed_h);
+        dec_handle_done(d, d->feed_h, d->err);
     d->feed_h = NULL;
     d->feeding = false;
     if (d->err)

@@ -267,6 +267,7 @@ struct cdc_decoder_s {
     dec_frame_t *fr;        /* frame stack: conf.max_depth + 4 */
     int nfr;
     int depth;
+    bool top_done;          /* the document's top-level value is complete */
     const dec_sch_t *rowsch;  /* row struct of this document, NULL schemaless */
     dec_entry_t *doc_entry;   /* the document's schema entry */
     dec_row_t rows[4];        /* by ROLE_* */
@@ -307,6 +308,11 @@ struct cdc_decoder_s {
     dec_rdnode_t **rbuckets;  /* rowdefs by fingerprint, 256 */
     dec_pool_t rpool;         /* rowdefs live here until the decoder dies */
     size_t nrowdefs;
+
+    /* the yajl handle, kept from one document to the next (it parses with
+     * yajl_allow_multiple_values, so a finished document leaves it ready for
+     * the next; top_done rejects a second value); freed after any error */
+    yajl_handle yh;
 
     /* chunked feeding */
     yajl_handle feed_h;
