@@ -126,7 +126,6 @@ static int from_lines(FILE *in, cdc_decoder_t *d, cdc_arena_t *a) {
         yajl_val root = yajl_tree_parse(line, err, sizeof err);
         const char *pp[] = {"partition", NULL}, *po[] = {"offset", NULL},
                    *ph[] = {"headers", NULL};
-        cdc_header_t hdr[64];
         cdc_record_t r;
         if (!root) {
             fprintf(stderr, "cdcsink decode: not a kcat -J line: %s\n", err);
@@ -145,7 +144,17 @@ static int from_lines(FILE *in, cdc_decoder_t *d, cdc_arena_t *a) {
         r.value = tree_str(root, "payload");
         r.value_len = r.value ? strlen(r.value) : 0;
         if ((v = yajl_tree_get(root, ph, yajl_t_array))) {
-            for (size_t i = 0; i + 1 < v->u.array.len && r.nheaders < 64; i += 2) {
+            /* as many headers as the record has (the arena is reset after
+             * each record) */
+            cdc_header_t *hdr = cdc_arena_alloc(a, (v->u.array.len / 2 + 1) *
+                                                       sizeof *hdr);
+            if (!hdr) {
+                fprintf(stderr, "cdcsink decode: out of memory\n");
+                yajl_tree_free(root);
+                bad = 2;
+                break;
+            }
+            for (size_t i = 0; i + 1 < v->u.array.len; i += 2) {
                 const char *n = YAJL_GET_STRING(v->u.array.values[i]);
                 const char *s = YAJL_GET_STRING(v->u.array.values[i + 1]);
                 if (!n)
@@ -232,7 +241,6 @@ static int from_topic(const cdc_conf_t *conf, const char *topic,
         } else {
             cdc_record_t r;
             rd_kafka_headers_t *hs;
-            cdc_header_t hdr[64];
             memset(&r, 0, sizeof r);
             r.topic = topic;
             r.partition = m->partition;
@@ -244,8 +252,16 @@ static int from_topic(const cdc_conf_t *conf, const char *topic,
             if (!rd_kafka_message_headers(m, &hs)) {
                 const char *n;
                 const void *v;
-                size_t sz;
-                for (size_t i = 0; i < 64 && !rd_kafka_header_get_all(hs, i, &n, &v, &sz); i++) {
+                size_t sz, nh = rd_kafka_header_cnt(hs);
+                /* every header (the arena is reset after each record) */
+                cdc_header_t *hdr = cdc_arena_alloc(a, (nh + 1) * sizeof *hdr);
+                if (!hdr) {
+                    fprintf(stderr, "cdcsink decode: out of memory\n");
+                    rd_kafka_message_destroy(m);
+                    bad = 2;
+                    break;
+                }
+                for (size_t i = 0; i < nh && !rd_kafka_header_get_all(hs, i, &n, &v, &sz); i++) {
                     hdr[i].name = n;
                     hdr[i].value = v;
                     hdr[i].value_len = sz;
