@@ -63,6 +63,9 @@ static const setting_t settings[] = {
      "larger records are dead-lettered"},
     {"decoder.max.depth", T_INT, "64", 4, 1024, NULL, false,
      "deeper JSON nesting is dead-lettered"},
+    {"decoder.max.schemas", T_INT, "1024", 16, 1048576, NULL, false,
+     "distinct Connect schemas kept parsed; past it the cache is emptied and "
+     "refills"},
     {"retry.backoff.max.ms", T_INT, "30000", 10, 3600000, NULL, false,
      "cap of the exponential backoff when a server is unavailable"},
     {"shutdown.timeout.ms", T_INT, "30000", 100, 3600000, NULL, false,

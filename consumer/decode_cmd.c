@@ -304,7 +304,8 @@ int cdc_decode_cmd_main(int argc, char **argv, const cdc_conf_t *conf) {
     }
     cdc_decoder_conf_t dc = {
         (size_t)cdc_conf_get_int(conf, "decoder.max.record.bytes"),
-        (int)cdc_conf_get_int(conf, "decoder.max.depth")};
+        (int)cdc_conf_get_int(conf, "decoder.max.depth"),
+        (size_t)cdc_conf_get_int(conf, "decoder.max.schemas")};
     cdc_decoder_t *d = cdc_decoder_new(&dc);
     cdc_arena_t *a = cdc_arena_new(0);
     if (!d || !a) {

@@ -18,10 +18,16 @@
  * same field-name sequence share one rowdef.
  *
  * Memory: event strings and values are allocated from the caller's arena;
- * rowdefs belong to the decoder's schema cache (valid while the decoder
- * lives; it grows with the number of distinct schemas seen). Everything the
- * decoder keeps comes from its allocator (cdc_decoder_new_mem). Threads: one
- * decoder per thread. */
+ * rowdefs belong to the decoder (valid while the decoder lives: the
+ * applier's table cache keeps them). The schema cache (each distinct schema's
+ * bytes and parsed tree, a few KB each) holds at most conf.max_schemas
+ * entries plus the two a record can add: past that it is emptied at the start
+ * of the next record and refills from the records that follow (the cost is
+ * one full parse per schema still in use). Rowdefs are interned by column
+ * list (names and types), so schemas that differ only in names, docs or
+ * versions share one; they grow with the distinct column lists, as the
+ * applier's table cache does. Everything the decoder keeps comes from its
+ * allocator (cdc_decoder_new_mem). Threads: one decoder per thread. */
 #ifndef CDC_CONSUMER_DECODER_H
 #define CDC_CONSUMER_DECODER_H
 
@@ -36,10 +42,11 @@ typedef struct cdc_decoder_s cdc_decoder_t;
 typedef struct cdc_decoder_conf_s {
     size_t max_record_bytes; /* key or value larger than this: TOO_LARGE */
     int max_depth;           /* JSON nesting deeper than this: TOO_LARGE */
+    size_t max_schemas;      /* schema cache bound (see Memory above) */
 } cdc_decoder_conf_t;
 
-/* conf may be NULL (defaults: 64 MiB, depth 64; a 0 member takes its
- * default). NULL when out of memory. Free with cdc_decoder_free. */
+/* conf may be NULL (defaults: 64 MiB, depth 64, 1024 schemas; a 0 member
+ * takes its default). NULL when out of memory. Free with cdc_decoder_free. */
 cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf);
 
 /* Allocator for everything the decoder owns, yajl's buffers included (the
@@ -78,8 +85,10 @@ cdc_err_t cdc_decoder_feed(cdc_decoder_t *d, const char *chunk, size_t len)
     CDC_MUSTCHECK;
 cdc_err_t cdc_decoder_end(cdc_decoder_t *d, cdc_event_t *ev) CDC_MUSTCHECK;
 
-/* Number of distinct schemas and rowdefs cached (for tests and metrics). */
+/* Number of distinct schemas and rowdefs cached, and how many times the
+ * schema cache was emptied at its bound (for tests and metrics). */
 size_t cdc_decoder_cached_schemas(const cdc_decoder_t *d);
+size_t cdc_decoder_schema_resets(const cdc_decoder_t *d);
 size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d);
 
 /* The reason for the last error; borrowed, valid until the next call. */

@@ -39,6 +39,9 @@ cdc_decoder_t *cdc_decoder_new_mem(const cdc_decoder_conf_t *conf,
     d->conf.max_depth = 64;
     if (conf && conf->max_record_bytes)
         d->conf.max_record_bytes = conf->max_record_bytes;
+    d->conf.max_schemas = 1024;
+    if (conf && conf->max_schemas)
+        d->conf.max_schemas = conf->max_schemas;
     if (conf && conf->max_depth > 0)
         d->conf.max_depth = conf->max_depth > 100000 ? 100000 : conf->max_depth;
     d->yaf = (yajl_alloc_funcs){y_malloc, y_realloc, y_free, d};
@@ -98,6 +101,10 @@ const char *cdc_decoder_errstr(const cdc_decoder_t *d) {
 
 size_t cdc_decoder_cached_schemas(const cdc_decoder_t *d) {
     return d->nentries;
+}
+
+size_t cdc_decoder_schema_resets(const cdc_decoder_t *d) {
+    return d->nresets;
 }
 
 size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d) {
@@ -283,6 +290,12 @@ static void start(cdc_decoder_t *d, cdc_arena_t *arena) {
     d->err = CDC_OK;
     d->errstr[0] = '\0';
     d->arena = arena;
+    /* the bound, checked between records: no schema tree of the previous
+     * record is in use any more (rowdefs stay) */
+    if (d->nentries > d->conf.max_schemas) {
+        dec_cache_reset(d);
+        d->nresets++;
+    }
 }
 
 cdc_err_t cdc_decoder_decode(cdc_decoder_t *d, const cdc_record_t *rec,

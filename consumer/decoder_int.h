@@ -124,6 +124,8 @@ dec_entry_t *dec_cache_find_bytes(cdc_decoder_t *d, const char *s, size_t len);
 /* derives row / rowdef of e for a value (envelope) or a key document */
 void dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope);
 void dec_cache_free(cdc_decoder_t *d);
+/* empties the schema cache (not the rowdefs) */
+void dec_cache_reset(cdc_decoder_t *d);
 
 /* schema builder: fed the callbacks of one schema value */
 typedef struct dec_sb_frame_s {
@@ -305,6 +307,7 @@ struct cdc_decoder_s {
     dec_entry_t **ebuckets;   /* by hash, 256 */
     dec_entry_t **lbuckets;   /* by length, 256 */
     size_t nentries;
+    size_t nresets;           /* times the schema cache hit its bound */
     dec_rdnode_t **rbuckets;  /* rowdefs by fingerprint, 256 */
     dec_pool_t rpool;         /* rowdefs live here until the decoder dies */
     size_t nrowdefs;

@@ -404,7 +404,7 @@ void dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope) {
     e->row_done = true;
 }
 
-void dec_cache_free(cdc_decoder_t *d) {
+void dec_cache_reset(cdc_decoder_t *d) {
     for (int i = 0; d->ebuckets && i < NBUCKETS; i++) {
         dec_entry_t *e = d->ebuckets[i];
         while (e) {
@@ -413,7 +413,14 @@ void dec_cache_free(cdc_decoder_t *d) {
             dec_pool_free(d, &p);
             e = n;
         }
+        d->ebuckets[i] = NULL;
+        d->lbuckets[i] = NULL;
     }
+    d->nentries = 0;
+}
+
+void dec_cache_free(cdc_decoder_t *d) {
+    dec_cache_reset(d);
     dec_pool_free(d, &d->sbpool);
     dec_pool_free(d, &d->rpool);
 }

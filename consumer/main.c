@@ -136,6 +136,7 @@ static int cmd_run(const cdc_conf_t *conf, const replay_args_t *replay) {
 
     dc.max_record_bytes = (size_t)cdc_conf_get_int(conf, "decoder.max.record.bytes");
     dc.max_depth = (int)cdc_conf_get_int(conf, "decoder.max.depth");
+    dc.max_schemas = (size_t)cdc_conf_get_int(conf, "decoder.max.schemas");
     pc.max_events = (size_t)cdc_conf_get_int(conf, "batch.max.events");
     pc.max_bytes = (size_t)cdc_conf_get_int(conf, "batch.max.bytes");
     pc.linger_ms = (int)cdc_conf_get_int(conf, "batch.linger.ms");

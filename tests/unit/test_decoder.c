@@ -514,3 +514,73 @@ TEST(decode_cmd_reads_every_header) {
     CHECK_INT(rc, 0);
     CHECK_CTX(strstr(out, "\"old_key\":{\"id\":\"2\"}") != NULL, "%s", out);
 }
+
+/* ---- the schema cache is bounded ---- */
+
+TEST(schema_cache_is_bounded) {
+    count_t cnt = {0, 0};
+    cdc_decoder_mem_t mem = {c_malloc, c_realloc, c_free, &cnt};
+    cdc_decoder_conf_t conf = {0, 0, 16};
+    cdc_decoder_t *d = cdc_decoder_new_mem(&conf, &mem);
+    cdc_arena_t *a = cdc_arena_new(0);
+    cdc_event_t ev;
+    load_all();
+    const cap_t *c = NULL;
+    for (int i = 0; i < ncaps && !c; i++)
+        if (!strcmp(caps[i].file, "dbserver1.public.order_lines.jsonl") &&
+            caps[i].value)
+            c = &caps[i];
+    CHECK(c != NULL);
+    if (!c || !d || !a)
+        return;
+    /* the reference: the record as captured */
+    CHECK_INT(cdc_decoder_decode(d, &c->rec, a, &ev), CDC_OK);
+    const cdc_rowdef_t *rd = ev.rowdef;
+    uint32_t ncols = rd ? rd->ncols : 0;
+    char want[16][64];
+    for (uint32_t i = 0; i < ncols && i < 16; i++)
+        snprintf(want[i], sizeof want[i], "%s",
+                 ev.after[i].state == CDC_V_SET ? ev.after[i].text : "(null)");
+    /* 400 distinct value schemas (the envelope's name differs): each one is
+     * a new cache entry; the cache never holds more than its bound plus the
+     * two one record can add, live allocations stop growing, every record
+     * decodes to the same row, and the rowdef is shared by them all */
+    static const char from[] = "order_lines.Envelope\"";
+    const char *at = strstr(c->value, from);
+    CHECK(at != NULL);
+    if (!at)
+        return;
+    size_t head = (size_t)(at - c->value) + sizeof from - 2;
+    long peak_early = 0, peak_late = 0;
+    for (int n = 0; n < 400; n++) {
+        char *v = malloc(c->vlen + 16);
+        int l = snprintf(v, c->vlen + 16, "%.*s%04d%s", (int)head, c->value, n,
+                         c->value + head);
+        cdc_record_t r = c->rec;
+        r.value = v;
+        r.value_len = (size_t)l;
+        CHECK_INT(cdc_decoder_decode(d, &r, a, &ev), CDC_OK);
+        CHECK(ev.rowdef == rd);
+        for (uint32_t i = 0; ev.after && i < ncols && i < 16; i++)
+            CHECK_STR(ev.after[i].state == CDC_V_SET ? ev.after[i].text : "(null)",
+                      want[i]);
+        CHECK(cdc_decoder_cached_schemas(d) <= 16 + 2);
+        long live = cnt.allocs - cnt.frees;
+        if (n < 100)
+            peak_early = live > peak_early ? live : peak_early;
+        else
+            peak_late = live > peak_late ? live : peak_late;
+        cdc_arena_reset(a);
+        free(v);
+    }
+    CHECK(cdc_decoder_schema_resets(d) >= 20);
+    CHECK_CTX(peak_late <= peak_early, "live allocations %ld after %ld", peak_late,
+              peak_early);
+    CHECK_INT(cdc_decoder_cached_rowdefs(d), 2); /* key + row */
+    /* after a reset the cached form is found again */
+    CHECK_INT(cdc_decoder_decode(d, &c->rec, a, &ev), CDC_OK);
+    CHECK(ev.rowdef == rd);
+    cdc_arena_free(a);
+    cdc_decoder_free(d);
+    CHECK_INT(cnt.allocs, cnt.frees);
+}

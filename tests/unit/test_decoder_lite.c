@@ -384,7 +384,7 @@ TEST(errors_name_the_field) {
     CHECK_INT(one(d, a, NAMED("int64", "io.debezium.time.MicroTimestamp"), "1.5", &ev),
               CDC_ERR_VALUE);
     /* nesting and size limits */
-    cdc_decoder_conf_t conf = {128, 4};
+    cdc_decoder_conf_t conf = {128, 4, 0};
     cdc_decoder_t *small = cdc_decoder_new(&conf);
     cdc_record_t rec;
     memset(&rec, 0, sizeof rec);

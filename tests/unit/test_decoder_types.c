@@ -311,7 +311,7 @@ TEST(errors_name_the_field) {
 }
 
 TEST(limits_are_too_large) {
-    cdc_decoder_conf_t conf = {128, 4};
+    cdc_decoder_conf_t conf = {128, 4, 0};
     cdc_decoder_t *d = cdc_decoder_new(&conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
