@@ -239,6 +239,9 @@ static const struct {
     {NULL, "not json", CDC_ERR_JSON, "value: invalid json at byte 1"},
     {NULL, "{\"op\":\"c\",,}", CDC_ERR_JSON, "invalid json at byte 11"},
     {NULL, "{\"op\":\"c\"}x", CDC_ERR_JSON, "trailing garbage"},
+    /* the kept yajl handle takes several values: a second one is refused */
+    {NULL, "{\"op\":\"c\"} {}", CDC_ERR_JSON, "trailing garbage"},
+    {NULL, "  ", CDC_ERR_TRUNCATED, "value: truncated"},
     {NULL, "{\"op\":\"c\",", CDC_ERR_TRUNCATED, "value: truncated"},
     {NULL, "", CDC_ERR_TRUNCATED, "value: truncated"},
     {NULL, "[1,2]", CDC_ERR_ENVELOPE, "value: not a change envelope"},
