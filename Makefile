@@ -7,6 +7,7 @@
 #   make asan         unit + integration tests under ASan/UBSan
 #   make fuzz         build the decoder's libFuzzer target (clang)
 #   make coverage     unit tests with gcov counters
+#   make bench        build the benchmarks; make bench-e2e runs bench/e2e
 #   make demo         local stack + sample workload + verification
 #   make stack-up / stack-down
 #   make install PREFIX=/usr/local DESTDIR=
@@ -60,7 +61,7 @@ BENCH_SRC := $(wildcard bench/*/main.c)
 BENCH_BIN := $(BENCH_SRC:bench/%/main.c=$(BUILD)/bench/%)
 
 .PHONY: all build unit test asan asan-build fuzz fuzz-run coverage demo \
-        stack-up stack-down stack-clean image-check install clean check-deps bench config-doc readme
+        stack-up stack-down stack-clean image-check install clean check-deps bench bench-e2e config-doc readme
 
 all: cdcsink
 
@@ -96,6 +97,11 @@ $(BUILD)/bench/%: $(BUILD)/bench-obj/%/main.o $(BUILD)/libcdcsink.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: $(BENCH_BIN)
+
+# end to end against the Debezium JDBC sink and raw COPY, on a private stack
+# (bench/e2e/README.md); BENCH_EVENTS=100000 for a quick run
+bench-e2e: $(BIN) $(BUILD)/bench/e2e
+	@bench/e2e/run.sh
 
 # ---- tests ----
 
