@@ -128,3 +128,18 @@ applied_twice() {
     wh "SELECT count(*) FROM (SELECT id, pos FROM public.$1_applied WHERE pos IS NOT NULL
           GROUP BY id, pos HAVING count(*) > 1) d"
 }
+
+# churn TABLE FROM TO MOD DEL PAUSE: source transactions FROM..TO on a
+# table (id int PRIMARY KEY, n bigint, v text), each of three kinds of
+# change: n + 1 for ids = i (mod MOD), insert of id 1000 + i, delete of id
+# i * DEL; PAUSE seconds between them. A transaction that fails (the server
+# is down) is left out: the tests compare with the source afterwards.
+churn() {
+    local t=$1 i
+    for i in $(seq "$2" "$3"); do
+        src "BEGIN; UPDATE public.$t SET n = n + 1 WHERE id % $4 = $((i % $4));
+             INSERT INTO public.$t VALUES ($((1000 + i)), $i, 'new $i');
+             DELETE FROM public.$t WHERE id = $((i * $5)); COMMIT;" >/dev/null 2>&1
+        sleep "$6"
+    done
+}

@@ -22,16 +22,7 @@ Q_WH="SELECT id, n, v FROM public.$P WHERE NOT _cdc_deleted ORDER BY id"
 check "snapshot lands" wait_until 90 same_rows "$Q_SRC" "$Q_WH"
 applied_log "$P"
 
-workload() { # $1..$2: one transaction of three changes each
-    local i
-    for i in $(seq "$1" "$2"); do
-        src "BEGIN; UPDATE public.$P SET n = n + 1 WHERE id % 4 = $((i % 4));
-             INSERT INTO public.$P VALUES ($((1000 + i)), $i, 'new $i');
-             DELETE FROM public.$P WHERE id = $((i * 2)); COMMIT;" >/dev/null
-        sleep 0.05
-    done
-}
-workload 1 40 &
+churn "$P" 1 40 4 2 0.05 &
 WL=$!
 sleep 1.5
 kill -9 "$(cat "$CDC_STACK_DIR/pids/connect.pid")" && ok "Connect worker killed mid-workload" \
@@ -41,7 +32,7 @@ wait "$WL"
 "$STACK" start connect >>"$T_TMP/stack.log" 2>&1 && ok "Connect restarted" || fail "start connect"
 "$STACK" connector add "$P" "$P" on >>"$T_TMP/connector.log" 2>&1 \
     && ok "connector re-added: resumes from its stored offset" || fail "connector re-add"
-workload 41 60
+churn "$P" 41 60 4 2 0.05
 check "warehouse equals source" wait_until 120 same_rows "$Q_SRC" "$Q_WH"
 skipped=$(( $(metric cdcsink_dedup_hits_total) + $(metric cdcsink_replays_skipped_total) ))
 stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"

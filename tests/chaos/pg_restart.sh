@@ -44,16 +44,7 @@ done
 check "events are labelled by op and table" \
     grep -q "^cdcsink_events_total{table=\"public.$P\",op=\"r\"} 100\$" "$T_TMP/metrics.txt"
 
-workload() { # 30 transactions; those made while PostgreSQL is down fail
-    local i
-    for i in $(seq 1 30); do
-        src "BEGIN; UPDATE public.$P SET n = n + 1 WHERE id % 5 = $((i % 5));
-             INSERT INTO public.$P VALUES ($((1000 + i)), $i, 'new $i');
-             DELETE FROM public.$P WHERE id = $((i * 3)); COMMIT;" >/dev/null 2>&1
-        sleep 0.2
-    done
-}
-workload &
+churn "$P" 1 30 5 3 0.2 &
 WL=$!
 sleep 1.5
 RETRIES0=$(metric cdcsink_retries_total)

@@ -22,16 +22,7 @@ sink sink1
 check "snapshot lands" wait_until 90 same_rows "$Q_SRC" "$Q_WH"
 applied_log "$P"
 
-workload() {
-    local i
-    for i in $(seq 1 60); do
-        src "BEGIN; UPDATE public.$P SET n = n + 1 WHERE id % 4 = $((i % 4));
-             INSERT INTO public.$P VALUES ($((1000 + i)), $i, 'new $i');
-             DELETE FROM public.$P WHERE id = $((i * 2)); COMMIT;" >/dev/null
-        sleep 0.1
-    done
-}
-workload &
+churn "$P" 1 60 4 2 0.1 &
 WL=$!
 sleep 1
 "$STACK" stop redis >"$T_TMP/stack.log" 2>&1 && ok "Redis stopped mid-workload" || fail "stop redis"
