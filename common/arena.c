@@ -123,20 +123,27 @@ void cdc_buf_reset(cdc_buf_t *b) {
         b->data[0] = '\0';
 }
 
+size_t cdc_buf_grown_cap(size_t cap, size_t len, size_t n) {
+    if (n > SIZE_MAX - 1 - len)
+        return 0;
+    size_t need = len + n + 1;
+    if (!cap)
+        cap = 256;
+    while (cap < need) {
+        if (cap > SIZE_MAX / 2)
+            return 0;
+        cap *= 2;
+    }
+    return cap;
+}
+
 bool cdc_buf_reserve(cdc_buf_t *b, size_t n) {
     if (b->oom)
         return false;
     if (b->len + n + 1 <= b->cap)
         return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    char *d = realloc(b->data, cap);
+    size_t cap = cdc_buf_grown_cap(b->cap, b->len, n);
+    char *d = cap ? realloc(b->data, cap) : NULL;
     if (!d) {
         b->oom = true;
         return false;

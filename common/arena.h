@@ -44,6 +44,10 @@ typedef struct cdc_buf_s {
 
 void cdc_buf_free(cdc_buf_t *b); /* frees data, keeps the struct reusable */
 void cdc_buf_reset(cdc_buf_t *b); /* len = 0, keeps capacity */
+/* The capacity a buffer of cap bytes holding len grows to for n more bytes
+ * and a NUL: doubled from 256 until it fits; 0 on size_t overflow. Shared
+ * by every growable buffer (cdc_buf_t, the decoder's scratch buffers). */
+size_t cdc_buf_grown_cap(size_t cap, size_t len, size_t n);
 /* Make room for n more bytes; returns false (and sets oom) on failure. */
 bool cdc_buf_reserve(cdc_buf_t *b, size_t n);
 void cdc_buf_add(cdc_buf_t *b, const void *p, size_t n);

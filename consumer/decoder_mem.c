@@ -24,15 +24,8 @@ static bool sbuf_grow(cdc_decoder_t *d, dec_sbuf_t *b, size_t n) {
         return false;
     if (b->len + n + 1 <= b->cap)
         return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    char *p = dec_realloc(d, b->p, cap);
+    size_t cap = cdc_buf_grown_cap(b->cap, b->len, n);
+    char *p = cap ? dec_realloc(d, b->p, cap) : NULL;
     if (!p) {
         b->oom = true;
         return false;
