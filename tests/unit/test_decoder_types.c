@@ -285,6 +285,7 @@ TEST(errors_name_the_field) {
     static const struct { const char *schema, *value, *msg; } bad[] = {
         {DEC(2), "true", "after.v: expected base64 bytes for org.apache.kafka.connect.data.Decimal, got boolean"},
         {DEC(2), "\"B8=\"", "after.v: invalid base64 for org.apache.kafka.connect.data.Decimal"},
+        {DEC(2), "true", "after.v"},
         {PLAIN("int32"), "\"12\"", "after.v: expected an integer for int32, got string"},
         {PLAIN("int32"), "2147483648", "after.v: 2147483648 out of range for int32"},
         {PLAIN("int16"), "1.5", "after.v: expected an integer for int16, got 1.5"},
