@@ -308,12 +308,18 @@ out:
 
 static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     cdc_pipeline_t *p = opaque;
+    size_t open = p->n;
     (void)tps;
-    (void)n;
     /* flush everything: the open batch may hold records of the revoked
      * partitions, and committing now hands them over cleanly */
-    if (p->n && batch_flush(p) != CDC_OK)
+    if (!open)
+        return;
+    if (batch_flush(p) != CDC_OK)
         cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
+    else
+        cdc_log(CDC_LOG_INFO, "revoke: the open batch of %zu records was "
+                "applied and committed before giving up %zu partitions",
+                open, n);
 }
 
 static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
@@ -356,7 +362,8 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         int timeout = 100;
         if (p->n) {
             int64_t left = p->first_ms + p->conf.linger_ms - now_ms();
-            timeout = left < 0 ? 0 : (int)left;
+            /* at most 100 ms, so a stop request waits for no long linger */
+            timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
         }
         if (cdc_kafka_poll(k, timeout, p->arena, &rec, &msg, &kerr) == 1) {
             if ((err = batch_add(p, msg, &rec)))
