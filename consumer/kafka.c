@@ -23,7 +23,9 @@ struct cdc_kafka_s {
         int64_t end; /* first offset not to consume */
     } *range;
     size_t nrange;
-    char *range_topic;
+    /* the same partitions as assigned, in that order; kept to ask for their
+     * positions without building a list on every poll */
+    rd_kafka_topic_partition_list_t *range_pos;
 };
 
 /* ---- configuration ---- */
@@ -284,7 +286,8 @@ void cdc_kafka_close(cdc_kafka_t *k) {
     }
     free(k->dlq_topic);
     free(k->range);
-    free(k->range_topic);
+    if (k->range_pos)
+        rd_kafka_topic_partition_list_destroy(k->range_pos);
     free(k);
 }
 
@@ -487,12 +490,13 @@ cdc_err_t cdc_kafka_assign_range(cdc_kafka_t *k, const cdc_kafka_range_t *r,
     }
     int np = md->topics[0].partition_cnt;
     free(k->range);
-    free(k->range_topic);
+    if (k->range_pos)
+        rd_kafka_topic_partition_list_destroy(k->range_pos);
+    k->range_pos = NULL;
     k->range = calloc((size_t)np, sizeof(*k->range));
-    k->range_topic = strdup(r->topic);
     k->nrange = 0;
     l = rd_kafka_topic_partition_list_new(np);
-    if (!k->range || !k->range_topic || !l) {
+    if (!k->range || !l) {
         err = CDC_ERR_NOMEM;
         goto out;
     }
@@ -548,6 +552,9 @@ cdc_err_t cdc_kafka_assign_range(cdc_kafka_t *k, const cdc_kafka_range_t *r,
         cdc_errstr_set(errstr, errstr_size, "assign: %s",
                        rd_kafka_err2str(kerr));
         err = CDC_ERR_KAFKA_DOWN;
+    } else {
+        k->range_pos = l;
+        l = NULL;
     }
 out:
     if (l)
@@ -559,22 +566,16 @@ out:
 }
 
 bool cdc_kafka_range_done(cdc_kafka_t *k) {
-    rd_kafka_topic_partition_list_t *l;
-    bool done = true;
-    if (!k->range)
+    rd_kafka_topic_partition_list_t *l = k->range_pos;
+    if (!l)
         return false;
-    l = rd_kafka_topic_partition_list_new((int)k->nrange);
-    for (size_t i = 0; i < k->nrange; i++)
-        rd_kafka_topic_partition_list_add(l, k->range_topic,
-                                          k->range[i].partition);
     /* position: the offset after the last record handed to the caller */
     if (rd_kafka_position(k->rk, l) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        done = false;
-    for (int i = 0; done && i < l->cnt; i++) {
+        return false;
+    for (int i = 0; i < l->cnt; i++)
         /* an empty range has no position to wait for */
-        if (k->range[i].start < k->range[i].end && l->elems[i].offset < k->range[i].end)
-            done = false;
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    return done;
+        if (k->range[i].start < k->range[i].end &&
+            l->elems[i].offset < k->range[i].end)
+            return false;
+    return true;
 }
