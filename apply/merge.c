@@ -260,8 +260,10 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
 
 /* ---- one attempt: COPY rows[0..n) and run their shapes ---- */
 
-static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
-                     const apply_row_t *r, int64_t tag) {
+/* The columns, _cdc_position, _cdc_op and _cdc_source_ts of a COPY line:
+ * what the staging table and the fast path's COPY both start with. */
+static void copy_row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
+                          const apply_row_t *r) {
     for (uint32_t i = 0; i < t->ncols; i++) {
         cdc_apply_copy_value(b, &r->vals[i]);
         cdc_buf_addc(b, '\t');
@@ -274,6 +276,11 @@ static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
         cdc_apply_copy_ts(b, r->source_ts_us);
     else
         cdc_buf_add(b, "\\N", 2);
+}
+
+static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
+                     const apply_row_t *r, int64_t tag) {
+    copy_row_head(b, t, r);
     cdc_buf_printf(b, "\t%" PRId64, tag);
     for (uint32_t j = 0; j < t->nkey; j++) {
         cdc_buf_addc(b, '\t');
@@ -427,18 +434,7 @@ static cdc_err_t direct_copy(cdc_apply_t *a, cdc_schema_table_t *t,
     PQclear(r);
     cdc_buf_reset(b);
     for (size_t i = 0; i < n && !failed && err == CDC_OK; i++) {
-        for (uint32_t c = 0; c < t->ncols; c++) {
-            cdc_apply_copy_value(b, &rows[i]->vals[c]);
-            cdc_buf_addc(b, '\t');
-        }
-        cdc_apply_copy_pos(b, &rows[i]->pos);
-        cdc_buf_addc(b, '\t');
-        cdc_buf_addc(b, rows[i]->op);
-        cdc_buf_addc(b, '\t');
-        if (rows[i]->source_ts_us)
-            cdc_apply_copy_ts(b, rows[i]->source_ts_us);
-        else
-            cdc_buf_add(b, "\\N", 2);
+        copy_row_head(b, t, rows[i]);
         /* 'now' is the transaction's start, as now() in the merge */
         cdc_buf_adds(b, "\tnow\n");
         if (b->len >= COPY_FLUSH)
