@@ -123,7 +123,7 @@ void cdc_conf_free(cdc_conf_t *c) {
     free(c);
 }
 
-static bool parse_int(const char *s, int64_t *out) {
+bool cdc_conf_parse_int(const char *s, int64_t *out) {
     char *end;
     long long v;
     if (!*s)
@@ -211,7 +211,7 @@ cdc_err_t cdc_conf_set(cdc_conf_t *c, const char *key, const char *value,
     switch (s->type) {
     case T_INT: {
         int64_t v;
-        if (!parse_int(value, &v)) {
+        if (!cdc_conf_parse_int(value, &v)) {
             cdc_errstr_set(errstr, errstr_size,
                            "%s: setting \"%s\" must be an integer, got \"%s\". "
                            "HINT: e.g. %s=%s",
@@ -411,7 +411,7 @@ const char *cdc_conf_get(const cdc_conf_t *c, const char *key) {
 
 int64_t cdc_conf_get_int(const cdc_conf_t *c, const char *key) {
     int64_t v = 0;
-    if (!parse_int(cdc_conf_get(c, key), &v))
+    if (!cdc_conf_parse_int(cdc_conf_get(c, key), &v))
         return 0;
     return v;
 }

@@ -37,6 +37,10 @@ cdc_err_t cdc_conf_set(cdc_conf_t *conf, const char *key, const char *value,
                        const char *origin, char *errstr, size_t errstr_size)
     CDC_MUSTCHECK;
 
+/* Parses a whole decimal number (no blanks, no overflow): the settings'
+ * integer syntax, also used for command-line flags. */
+bool cdc_conf_parse_int(const char *s, int64_t *out);
+
 /* Loads a Java-style properties file: key=value or key: value lines, '#' and
  * '!' comments, surrounding blanks trimmed. Errors: CDC_ERR_IO (cannot read),
  * CDC_ERR_CONFIG (a bad line or value; the message names file:line). */

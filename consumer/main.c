@@ -293,11 +293,8 @@ static int cmd_check(const cdc_conf_t *conf) {
 static int parse_time_ms(const char *s, int64_t *ms) {
     struct tm tm;
     char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s && !*end) {
-        *ms = v;
-        return v >= 0 ? 0 : -1;
-    }
+    if (cdc_conf_parse_int(s, ms))
+        return *ms >= 0 ? 0 : -1;
     memset(&tm, 0, sizeof tm);
     end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
     if (!end)
@@ -317,13 +314,9 @@ static int parse_time_ms(const char *s, int64_t *ms) {
     return 0;
 }
 
+/* a whole number >= 0, in the settings' integer syntax */
 static int parse_i64(const char *s, int64_t *v) {
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (!*s || *end || x < 0)
-        return -1;
-    *v = x;
-    return 0;
+    return cdc_conf_parse_int(s, v) && *v >= 0 ? 0 : -1;
 }
 
 /* argv[0] is "replay"; --set pairs are left to main's second pass */
