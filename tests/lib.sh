@@ -143,3 +143,41 @@ churn() {
         sleep "$6"
     done
 }
+
+# seed_table TABLE ROWS: in the source, a fresh TABLE of the shape churn()
+# changes (id int PRIMARY KEY, n bigint NOT NULL, v text) with ROWS rows
+seed_table() {
+    src "DROP TABLE IF EXISTS public.$1;
+         CREATE TABLE public.$1 (id int PRIMARY KEY, n bigint NOT NULL, v text);
+         INSERT INTO public.$1 SELECT g, 0, 'seed ' || g FROM generate_series(1, $2) g;" >/dev/null 2>&1
+}
+
+# capture NAME: a Debezium connector NAME (topic prefix NAME, schemas on),
+# registered as one check
+capture() {
+    "$STACK" connector add "$1" "$1" on >>"$T_TMP/connector.log" 2>&1 \
+        && ok "connector registered" || fail "connector add"
+}
+
+# produce_changes TOPIC TABLE FIRST_ID COUNT: schema-on Debezium inserts of
+# TABLE (id int, v text) produced into TOPIC, keyed by id, with positions
+# 1000 + id
+produce_changes() {
+    python3 - "$2" "$3" "$4" <<'PY' | kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$1" -K $'\t'
+import json, sys
+table, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fields = [{"type": "int32", "optional": False, "field": "id"},
+          {"type": "string", "optional": True, "field": "v"}]
+schema = {"type": "struct", "fields": [
+    {"type": "struct", "fields": fields, "optional": True, "field": "before"},
+    {"type": "struct", "fields": fields, "optional": True, "field": "after"}]}
+kschema = {"type": "struct", "fields": fields[:1]}
+for i in range(first, first + count):
+    src = {"connector": "postgresql", "name": "t", "db": "src", "schema": "public",
+           "table": table, "sequence": json.dumps([str(1000 + i), str(1000 + i)]),
+           "snapshot": "false"}
+    payload = {"before": None, "after": {"id": i, "v": "v%d" % i}, "source": src, "op": "c"}
+    print(json.dumps({"schema": kschema, "payload": {"id": i}}) + "\t" +
+          json.dumps({"schema": schema, "payload": payload}))
+PY
+}

@@ -10,8 +10,7 @@ P=k9$(date +%s)
 src "DROP TABLE IF EXISTS public.$P;
      CREATE TABLE public.$P (id int PRIMARY KEY, n bigint NOT NULL, v text, amt numeric(12,2));
      INSERT INTO public.$P SELECT g, 0, 'seed ' || g, g FROM generate_series(1, 200) g;" >/dev/null
-"$STACK" connector add "$P" "$P" on >"$T_TMP/connector.log" 2>&1 \
-    && ok "connector registered" || fail "connector add"
+capture "$P"
 
 sink() { start_sink "sink$1" "^$P\\.public\\.$P\$" "$P" --set redis.url="$CDC_REDIS_URL" \
              --set batch.max.events=200 --set batch.linger.ms=20; }

@@ -10,11 +10,8 @@ set -u
 
 P=pgr$(date +%s)
 HTTP=127.0.0.1:$((CDC_CONNECT_PORT + 17))
-src "DROP TABLE IF EXISTS public.$P;
-     CREATE TABLE public.$P (id int PRIMARY KEY, n bigint NOT NULL, v text);
-     INSERT INTO public.$P SELECT g, 0, 'seed ' || g FROM generate_series(1, 100) g;" >/dev/null
-"$STACK" connector add "$P" "$P" on >"$T_TMP/connector.log" 2>&1 \
-    && ok "connector registered" || fail "connector add"
+seed_table "$P" 100
+capture "$P"
 start_sink sink "^$P\\.public\\.$P\$" "$P" --set redis.url="$CDC_REDIS_URL" \
     --set http.listen="$HTTP"
 SINK=$SINK_PID

@@ -8,11 +8,8 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 P=rds$(date +%s)
-src "DROP TABLE IF EXISTS public.$P;
-     CREATE TABLE public.$P (id int PRIMARY KEY, n bigint NOT NULL, v text);
-     INSERT INTO public.$P SELECT g, 0, 'seed ' || g FROM generate_series(1, 100) g;" >/dev/null 2>&1
-"$STACK" connector add "$P" "$P" on >"$T_TMP/connector.log" 2>&1 \
-    && ok "connector registered" || fail "connector add"
+seed_table "$P" 100
+capture "$P"
 sink() { start_sink "$1" "^$P\\.public\\.$P\$" "$P" --set redis.url="$CDC_REDIS_URL" \
              --set batch.max.events=50 --set batch.linger.ms=20 \
              --set kafka.session.timeout.ms=6000; }

@@ -8,14 +8,11 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 P=sco$(date +%s)
-src "DROP TABLE IF EXISTS public.$P;
-     CREATE TABLE public.$P (id int PRIMARY KEY, n bigint NOT NULL, v text);
-     INSERT INTO public.$P SELECT g, 0, 'seed ' || g FROM generate_series(1, 200) g;" >/dev/null 2>&1
+seed_table "$P" 200
 # the table's topic is made with 4 partitions before Debezium writes to it;
 # Debezium keys each record, so one key always travels through one partition
 "$STACK" topic-create "$P.public.$P" 4 >"$T_TMP/topic.log" 2>&1 || fail "topic-create"
-"$STACK" connector add "$P" "$P" on >"$T_TMP/connector.log" 2>&1 \
-    && ok "connector registered" || fail "connector add"
+capture "$P"
 check_eq "the table's topic has 4 partitions" \
     "$(kcat -b "$CDC_KAFKA_BOOTSTRAP" -L -t "$P.public.$P" 2>/dev/null | grep -c ' partition ')" "4"
 sink() { start_sink "$1" "^$P\\.public\\.$P\$" "$P" --set redis.url="$CDC_REDIS_URL" \

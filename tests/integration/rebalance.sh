@@ -9,26 +9,6 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 P=rbl$(date +%s)
-# produce TOPIC TABLE COUNT: schema-on change records, keyed by id
-produce() {
-    python3 - "$2" "$3" <<'PY' | kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$1" -K $'\t'
-import json, sys
-table, count = sys.argv[1], int(sys.argv[2])
-fields = [{"type": "int32", "optional": False, "field": "id"},
-          {"type": "string", "optional": True, "field": "v"}]
-schema = {"type": "struct", "fields": [
-    {"type": "struct", "fields": fields, "optional": True, "field": "before"},
-    {"type": "struct", "fields": fields, "optional": True, "field": "after"}]}
-kschema = {"type": "struct", "fields": fields[:1]}
-for i in range(1, count + 1):
-    src = {"connector": "postgresql", "name": "t", "db": "src", "schema": "public",
-           "table": table, "sequence": json.dumps([str(1000 + i), str(1000 + i)]),
-           "snapshot": "false"}
-    payload = {"before": None, "after": {"id": i, "v": "v%d" % i}, "source": src, "op": "c"}
-    print(json.dumps({"schema": kschema, "payload": {"id": i}}) + "\t" +
-          json.dumps({"schema": schema, "payload": payload}))
-PY
-}
 count() { wh "SELECT count(*) FROM public.\"$P\"" 2>/dev/null || echo 0; }
 has() { [ "$(count)" == "$1" ]; }
 both_assigned() {
@@ -36,7 +16,7 @@ both_assigned() {
 }
 
 "$STACK" topic-create "$P.t" 2 >"$T_TMP/topic.log" 2>&1 || fail "topic-create"
-produce "$P.t" "$P" 40
+produce_changes "$P.t" "$P" 1 40
 check_eq "the records spread over both partitions" \
     "$(kcat -C -b "$CDC_KAFKA_BOOTSTRAP" -t "$P.t" -e -q -f '%p\n' | sort -u | wc -l)" "2"
 start_sink a "$P.t" "$P" --set batch.linger.ms=600000 --set batch.max.events=100000 \

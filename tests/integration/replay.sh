@@ -8,11 +8,8 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 P=rpl$(date +%s)
-src "DROP TABLE IF EXISTS public.$P;
-     CREATE TABLE public.$P (id int PRIMARY KEY, n bigint NOT NULL, v text);
-     INSERT INTO public.$P SELECT g, 0, 'seed ' || g FROM generate_series(1, 50) g;" >/dev/null 2>&1
-"$STACK" connector add "$P" "$P" on >"$T_TMP/connector.log" 2>&1 \
-    && ok "connector registered" || fail "connector add"
+seed_table "$P" 50
+capture "$P"
 TOPIC="$P.public.$P"
 start_sink sink "^$P\\.public\\.$P\$" "$P"
 src "UPDATE public.$P SET n = n + 1 WHERE id <= 20;
