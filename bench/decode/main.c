@@ -29,6 +29,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "../../consumer/decoder.h"
+#include "../captures.h"
 
 typedef struct {
     char *key, *value;
@@ -43,29 +44,16 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* the change records (non-null values) of a capture file */
+/* the change records of a capture file, with their lengths */
 static int load(const char *path, rec_t *out, int max) {
-    static char line[1 << 17];
-    char err[128];
-    int n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (n < max && fgets(line, sizeof line, f)) {
-        yajl_val root = yajl_tree_parse(line, err, sizeof err);
-        const char *pk[] = {"key", NULL}, *pv[] = {"payload", NULL};
-        yajl_val k = yajl_tree_get(root, pk, yajl_t_string);
-        yajl_val v = yajl_tree_get(root, pv, yajl_t_string);
-        if (k && v && strlen(v->u.string) < 10000) { /* skip the TOAST giant */
-            out[n].key = strdup(k->u.string);
-            out[n].value = strdup(v->u.string);
-            out[n].klen = strlen(out[n].key);
-            out[n].vlen = strlen(out[n].value);
-            n++;
-        }
-        yajl_tree_free(root);
+    char *keys[16], *values[16];
+    int n = bench_load_captures(path, NULL, keys, values, max < 16 ? max : 16);
+    for (int i = 0; i < n; i++) {
+        out[i].key = keys[i];
+        out[i].value = values[i];
+        out[i].klen = strlen(keys[i]);
+        out[i].vlen = strlen(values[i]);
     }
-    fclose(f);
     return n;
 }
 

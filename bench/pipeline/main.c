@@ -35,6 +35,7 @@
 
 #include "../../apply/apply.h"
 #include "../../consumer/decoder.h"
+#include "../captures.h"
 
 #define MAXIDS 8 /* id occurrences rewritten per record */
 
@@ -64,32 +65,6 @@ static double proc_cpu(void) {
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* the change records (non-null values under 10 KB) of a capture file */
-static int load(const char *path, const char *ops, char **keys,
-                char **values, int max) {
-    static char line[1 << 17];
-    char err[128];
-    int n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (n < max && fgets(line, sizeof line, f)) {
-        yajl_val root = yajl_tree_parse(line, err, sizeof err);
-        const char *pk[] = {"key", NULL}, *pv[] = {"payload", NULL};
-        yajl_val k = yajl_tree_get(root, pk, yajl_t_string);
-        yajl_val v = yajl_tree_get(root, pv, yajl_t_string);
-        const char *op = v ? strstr(v->u.string, "\"op\":\"") : NULL;
-        if (k && v && strlen(v->u.string) < 10000 && op &&
-            strchr(ops, op[6])) {
-            keys[n] = strdup(k->u.string);
-            values[n] = strdup(v->u.string);
-            n++;
-        }
-        yajl_tree_free(root);
-    }
-    fclose(f);
-    return n;
-}
 
 /* tpl with every {"id":DIGITS replaced by {"id":1DDDDDDDD (9 digits, the
  * first one the run's generation); the digit offsets go to at/nat */
@@ -277,7 +252,7 @@ int main(int argc, char **argv) {
     for (size_t w = 0; w < sizeof wl / sizeof wl[0]; w++) {
         char *keys[16], *values[16], path[512];
         snprintf(path, sizeof path, "tests/unit/captures/%s", wl[w].file);
-        int nb = load(path, ops, keys, values, 16);
+        int nb = bench_load_captures(path, ops, keys, values, 16);
         if (nb <= 0) {
             fprintf(stderr, "bench/pipeline: cannot read %s (run from the "
                     "repo root)\n", path);
