@@ -37,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COPY_FLUSH (4u << 20) /* send the COPY buffer every 4 MiB */
+/* send the COPY buffer every 64 KiB: PostgreSQL parses one part while the
+ * next is formatted */
+#define COPY_FLUSH (64u << 10)
 
 void cdc_apply_tbl_free(void *priv) {
     apply_tbl_t *p = priv;

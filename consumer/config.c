@@ -42,8 +42,10 @@ static const setting_t settings[] = {
      "close a batch after this many events"},
     {"batch.max.bytes", T_INT, "16777216", 1024, I64MAX, NULL, false,
      "close a batch after this many record bytes"},
-    {"batch.linger.ms", T_INT, "100", 0, 600000, NULL, false,
-     "close a batch this long after its first event"},
+    {"batch.linger.ms", T_INT, "20", 0, 600000, NULL, false,
+     "hand a batch to the applier this long after its first event (while "
+     "the applier is busy the batch keeps filling, so under load batches "
+     "grow on their own; this bounds the wait when it is idle)"},
     {"pg.fillfactor", T_INT, "50", 10, 100, NULL, false,
      "fillfactor of the tables cdcsink creates: room on each page for a "
      "new version of its rows keeps updates HOT (no index writes); 100 for "

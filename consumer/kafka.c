@@ -2,6 +2,7 @@
 #include "kafka.h"
 
 #include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,9 @@ struct cdc_kafka_s {
     rd_kafka_t *producer; /* dead letters; NULL when no dlq topic */
     char *dlq_topic;
     cdc_kafka_callbacks_t cb;
-    volatile int brokers_down; /* set by error_cb, cleared on a message */
+    atomic_int brokers_down; /* set by error_cb (the consumer's, on the
+                              * polling thread; the producer's, on the
+                              * applier), cleared on a message */
     int dlq_failed;            /* delivery failures since the last flush */
     char dlq_errstr[256];
     /* replay: the assigned range, one entry per partition */
@@ -51,9 +54,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
         err == RD_KAFKA_RESP_ERR__TRANSPORT ||
         err == RD_KAFKA_RESP_ERR__RESOLVE) {
-        if (!k->brokers_down)
+        if (!atomic_exchange(&k->brokers_down, 1))
             cdc_log(CDC_LOG_WARN, "kafka unreachable: %s", reason);
-        k->brokers_down = 1;
         return;
     }
     cdc_log(CDC_LOG_WARN, "kafka: %s: %s",
@@ -298,9 +300,9 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
     rd_kafka_timestamp_type_t tstype;
 
     *msg = NULL;
-    if (k->producer)
-        rd_kafka_poll(k->producer, 0); /* serve delivery reports */
-    *kerr = k->brokers_down ? CDC_ERR_KAFKA_DOWN : CDC_OK;
+    /* the producer's delivery reports are served by cdc_kafka_dlq_flush,
+     * on the thread that produced */
+    *kerr = atomic_load(&k->brokers_down) ? CDC_ERR_KAFKA_DOWN : CDC_OK;
     if (!m)
         return 0;
     if (m->err) {
@@ -310,7 +312,7 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
         rd_kafka_message_destroy(m);
         return 0;
     }
-    k->brokers_down = 0;
+    atomic_store(&k->brokers_down, 0);
     *kerr = CDC_OK;
     for (size_t i = 0; i < k->nrange; i++)
         if (k->range[i].partition == m->partition &&

@@ -11,7 +11,11 @@
  * Does not: decode, batch or apply; decide retry or stop.
  * Memory: a polled message is owned by the caller until cdc_kafka_msg_free;
  * the record filled by poll borrows the message's buffers and the arena.
- * Threads: one thread drives the handle. */
+ * Threads: one thread polls (cdc_kafka_poll, cdc_kafka_each_lag, the
+ * rebalance callbacks). One other thread at a time may commit and
+ * dead-letter (cdc_kafka_commit, cdc_kafka_dlq_produce, cdc_kafka_dlq_flush)
+ * meanwhile: librdkafka's handles are thread-safe, and the producer's
+ * delivery reports are served only by cdc_kafka_dlq_flush, on that thread. */
 #ifndef CDC_CONSUMER_KAFKA_H
 #define CDC_CONSUMER_KAFKA_H
 

@@ -23,6 +23,42 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int batch_init(batch_t *b, size_t cap) {
+    b->arena = cdc_arena_new(1 << 20);
+    b->msgs = calloc(cap, sizeof(*b->msgs));
+    b->recs = calloc(cap, sizeof(*b->recs));
+    b->events = calloc(cap, sizeof(*b->events));
+    b->derr = calloc(cap, sizeof(*b->derr));
+    b->dwhy = calloc(cap, sizeof(*b->dwhy));
+    return b->arena && b->msgs && b->recs && b->events && b->derr && b->dwhy
+               ? 0
+               : -1;
+}
+
+static void batch_reset(batch_t *b) {
+    for (size_t i = 0; i < b->n; i++)
+        cdc_kafka_msg_free(b->msgs[i]);
+    b->n = 0;
+    b->nparts = 0;
+    b->bytes = 0;
+    free(b->parts);
+    b->parts = NULL;
+    b->parts_cap = 0;
+    if (b->arena)
+        cdc_arena_reset(b->arena);
+}
+
+static void batch_free(batch_t *b) {
+    if (b->msgs)
+        batch_reset(b);
+    cdc_arena_free(b->arena);
+    free(b->msgs);
+    free(b->recs);
+    free(b->events);
+    free(b->derr);
+    free(b->dwhy);
+}
+
 cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
                                  cdc_decoder_t *dec, cdc_apply_t *apply,
                                  cdc_dedup_t *dedup,
@@ -36,46 +72,37 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     p->dedup = dedup;
     p->stop = stop;
     p->cap = conf->max_events;
-    p->arena = cdc_arena_new(1 << 20);
-    p->msgs = calloc(p->cap, sizeof(*p->msgs));
-    p->recs = calloc(p->cap, sizeof(*p->recs));
-    p->events = calloc(p->cap, sizeof(*p->events));
-    p->derr = calloc(p->cap, sizeof(*p->derr));
-    p->dwhy = calloc(p->cap, sizeof(*p->dwhy));
+    p->open = &p->bufs[0];
+    if (cdc_pipeline_obs_init(p)) {
+        free(p);
+        return NULL;
+    }
+    if (pthread_mutex_init(&p->hand_mu, NULL) == 0) {
+        if (pthread_cond_init(&p->hand_cv, NULL) == 0)
+            p->hand_ready = true;
+        else
+            pthread_mutex_destroy(&p->hand_mu);
+    }
     p->seen = calloc(p->cap, sizeof(*p->seen));
-    if (!p->arena || !p->msgs || !p->recs || !p->events || !p->derr ||
-        !p->dwhy || !p->seen || cdc_pipeline_obs_init(p)) {
+    if (!p->hand_ready || !p->seen || batch_init(&p->bufs[0], p->cap) ||
+        batch_init(&p->bufs[1], p->cap)) {
         cdc_pipeline_free(p);
         return NULL;
     }
     return p;
 }
 
-static void batch_reset(cdc_pipeline_t *p) {
-    for (size_t i = 0; i < p->n; i++)
-        cdc_kafka_msg_free(p->msgs[i]);
-    p->n = 0;
-    p->nparts = 0;
-    p->bytes = 0;
-    free(p->parts);
-    p->parts = NULL;
-    p->parts_cap = 0;
-    cdc_arena_reset(p->arena);
-}
-
 void cdc_pipeline_free(cdc_pipeline_t *p) {
     if (!p)
         return;
-    if (p->msgs && p->arena)
-        batch_reset(p);
-    cdc_arena_free(p->arena);
-    free(p->msgs);
-    free(p->recs);
-    free(p->events);
-    free(p->derr);
-    free(p->dwhy);
+    batch_free(&p->bufs[0]);
+    batch_free(&p->bufs[1]);
     free(p->seen);
     cdc_pipeline_obs_free(p);
+    if (p->hand_ready) {
+        pthread_cond_destroy(&p->hand_cv);
+        pthread_mutex_destroy(&p->hand_mu);
+    }
     free(p);
 }
 
@@ -98,62 +125,62 @@ static int backoff(cdc_pipeline_t *p, int step_ms) {
     return step_ms > p->conf.backoff_max_ms ? p->conf.backoff_max_ms : step_ms;
 }
 
-static int note_offset(cdc_pipeline_t *p, const cdc_record_t *rec) {
-    for (size_t i = 0; i < p->nparts; i++)
-        if (p->parts[i].partition == rec->partition &&
-            strcmp(p->parts[i].topic, rec->topic) == 0) {
-            p->parts[i].next = rec->offset + 1;
+static int note_offset(batch_t *b, const cdc_record_t *rec) {
+    for (size_t i = 0; i < b->nparts; i++)
+        if (b->parts[i].partition == rec->partition &&
+            strcmp(b->parts[i].topic, rec->topic) == 0) {
+            b->parts[i].next = rec->offset + 1;
             return 0;
         }
-    if (p->nparts == p->parts_cap) {
-        size_t cap = p->parts_cap ? p->parts_cap * 2 : 8;
-        part_t *np = realloc(p->parts, cap * sizeof(*np));
+    if (b->nparts == b->parts_cap) {
+        size_t cap = b->parts_cap ? b->parts_cap * 2 : 8;
+        part_t *np = realloc(b->parts, cap * sizeof(*np));
         if (!np)
             return -1;
-        p->parts = np;
-        p->parts_cap = cap;
+        b->parts = np;
+        b->parts_cap = cap;
     }
-    p->parts[p->nparts].topic = cdc_arena_strdup(p->arena, rec->topic);
-    if (!p->parts[p->nparts].topic)
+    b->parts[b->nparts].topic = cdc_arena_strdup(b->arena, rec->topic);
+    if (!b->parts[b->nparts].topic)
         return -1;
-    p->parts[p->nparts].partition = rec->partition;
-    p->parts[p->nparts].next = rec->offset + 1;
-    p->nparts++;
+    b->parts[b->nparts].partition = rec->partition;
+    b->parts[b->nparts].next = rec->offset + 1;
+    b->nparts++;
     return 0;
 }
 
-/* Decodes one polled record into the open batch. */
+/* Decodes one polled record into the open batch (polling thread). */
 static cdc_err_t batch_add(cdc_pipeline_t *p, cdc_kafka_msg_t *msg,
                            const cdc_record_t *rec) {
-    size_t i = p->n;
+    batch_t *b = p->open;
+    size_t i = b->n;
     cdc_err_t err;
     if (i == 0)
-        p->first_ms = now_ms();
-    p->msgs[i] = msg;
-    p->recs[i] = *rec;
-    p->n++;
-    p->bytes += rec->key_len + rec->value_len;
+        b->first_ms = now_ms();
+    b->msgs[i] = msg;
+    b->recs[i] = *rec;
+    b->n++;
+    b->bytes += rec->key_len + rec->value_len;
     LOCKED(p, p->stats.records++);
-    if (note_offset(p, rec))
+    if (note_offset(b, rec))
         return CDC_ERR_NOMEM;
-    err = cdc_decoder_decode(p->dec, rec, p->arena, &p->events[i]);
-    p->derr[i] = err;
-    p->dwhy[i] = NULL;
+    err = cdc_decoder_decode(p->dec, rec, b->arena, &b->events[i]);
+    b->derr[i] = err;
+    b->dwhy[i] = NULL;
     if (err == CDC_ERR_NOMEM)
         return err;
     if (err) {
-        p->dwhy[i] = cdc_arena_strdup(p->arena, cdc_decoder_errstr(p->dec));
+        b->dwhy[i] = cdc_arena_strdup(b->arena, cdc_decoder_errstr(p->dec));
         cdc_log_rec(CDC_LOG_WARN, rec->topic, rec->partition, rec->offset,
                     "cannot decode: %s: %s", cdc_err_str(err),
-                    p->dwhy[i] ? p->dwhy[i] : "");
+                    b->dwhy[i] ? b->dwhy[i] : "");
     }
     return CDC_OK;
 }
 
 /* Dead-letters one record, or stops under policy fail. */
-static cdc_err_t dead_letter(cdc_pipeline_t *p, size_t i, cdc_err_t err,
-                             const char *why) {
-    const cdc_record_t *r = &p->recs[i];
+static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
+                             cdc_err_t err, const char *why) {
     if (p->conf.policy_fail) {
         cdc_errstr_set(p->errstr, sizeof p->errstr,
                        "%s[%d]@%lld: %s: %s (errors.policy=fail). HINT: "
@@ -168,35 +195,38 @@ static cdc_err_t dead_letter(cdc_pipeline_t *p, size_t i, cdc_err_t err,
     return cdc_kafka_dlq_produce(p->kafka, r, err, why ? why : "");
 }
 
-/* Applies, dead-letters and commits the open batch; retries what is
- * retriable. Returns CDC_OK with the batch emptied, or a fatal/permanent
- * error to stop on. */
-static cdc_err_t batch_flush(cdc_pipeline_t *p) {
+/* Applies, dead-letters and commits batch b; retries what is retriable.
+ * Returns CDC_OK with the batch emptied, or a fatal/permanent error to stop
+ * on (the batch left as it is). Runs on whichever thread holds the
+ * applier's turn (see pipeline_int.h). */
+static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
     cdc_event_t **changes = NULL;
     cdc_offset_t *offs = NULL;
     size_t *idx = NULL, nchanges = 0;
     int step = 100;
     cdc_err_t err = CDC_OK;
+    int64_t start_ms = now_ms(), dedup_ms = 0;
 
-    if (p->n == 0)
+    if (b->n == 0)
         return CDC_OK;
-    changes = calloc(p->n, sizeof(*changes));
-    idx = calloc(p->n, sizeof(*idx));
-    offs = calloc(p->nparts, sizeof(*offs));
+    changes = calloc(b->n, sizeof(*changes));
+    idx = calloc(b->n, sizeof(*idx));
+    offs = calloc(b->nparts, sizeof(*offs));
     if (!changes || !idx || !offs) {
         err = CDC_ERR_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < p->n; i++) {
-        if (p->derr[i] == CDC_OK && p->events[i].kind == CDC_EV_CHANGE) {
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->derr[i] == CDC_OK && b->events[i].kind == CDC_EV_CHANGE) {
             idx[nchanges] = i;
-            changes[nchanges++] = &p->events[i];
+            changes[nchanges++] = &b->events[i];
         }
     }
     /* dedup: one round trip; Redis down = no information, the position
      * guard alone keeps replays harmless */
     if (p->dedup && nchanges &&
         cdc_dedup_check(p->dedup, changes, nchanges, p->seen) == CDC_OK) {
+        dedup_ms = now_ms() - start_ms;
         size_t kept = 0;
         for (size_t i = 0; i < nchanges; i++) {
             if (p->seen[i]) {
@@ -208,10 +238,10 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
         }
         nchanges = kept;
     }
-    for (size_t i = 0; i < p->nparts; i++) {
-        offs[i].topic = p->parts[i].topic;
-        offs[i].partition = p->parts[i].partition;
-        offs[i].next_offset = p->parts[i].next;
+    for (size_t i = 0; i < b->nparts; i++) {
+        offs[i].topic = b->parts[i].topic;
+        offs[i].partition = b->parts[i].partition;
+        offs[i].next_offset = b->parts[i].next;
     }
 
     for (;;) {
@@ -221,18 +251,18 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
         err = cdc_apply_connect(p->apply);
         if (!err)
             err = cdc_apply_batch_begin(p->apply, changes, nchanges, offs,
-                                        p->conf.replay ? 0 : p->nparts,
-                                        p->arena, &res);
+                                        p->conf.replay ? 0 : b->nparts,
+                                        b->arena, &res);
         if (err == CDC_OK) {
             /* dead letters first, so none is lost if we die after COMMIT */
             size_t ndl = 0;
-            for (size_t i = 0; i < p->n && !err; i++)
-                if (p->derr[i]) {
-                    err = dead_letter(p, i, p->derr[i], p->dwhy[i]);
+            for (size_t i = 0; i < b->n && !err; i++)
+                if (b->derr[i]) {
+                    err = dead_letter(p, &b->recs[i], b->derr[i], b->dwhy[i]);
                     ndl++;
                 }
             for (size_t r = 0; r < res.nrejects && !err; r++) {
-                err = dead_letter(p, idx[res.rejects[r].index],
+                err = dead_letter(p, &b->recs[idx[res.rejects[r].index]],
                                   res.rejects[r].err, res.rejects[r].reason);
                 ndl++;
             }
@@ -248,13 +278,14 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
                 p->stats.replays += res.replays;
                 p->stats.dead_letters += ndl;
                 p->stats.batches++;
-                p->stats.skipped += p->n - nchanges;
+                p->stats.skipped += b->n - nchanges;
                 pthread_mutex_unlock(&p->mu);
                 cdc_pipeline_obs_batch(p, changes, nchanges,
                                        (double)(now_ms() - t0) / 1000.0);
                 cdc_pipeline_obs_health(p, NULL);
                 /* mark after COMMIT; rejected records are not applied */
                 if (p->dedup && nchanges) {
+                    int64_t t_mark = now_ms();
                     for (size_t i = 0; i < nchanges; i++)
                         p->seen[i] = true;
                     for (size_t r = 0; r < res.nrejects; r++)
@@ -263,6 +294,7 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
                         /* logged once by dedup; a lost mark only means the
                          * position guard stops the replay instead */
                     }
+                    dedup_ms += now_ms() - t_mark;
                 }
                 break;
             }
@@ -274,7 +306,7 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
             goto out;
         }
         cdc_log(CDC_LOG_WARN, "batch of %zu records not applied: %s: %s; "
-                "retrying in %d ms", p->n, cdc_err_str(err),
+                "retrying in %d ms", b->n, cdc_err_str(err),
                 cdc_apply_errstr(p->apply), step);
         cdc_pipeline_obs_health(p, cdc_err_str(err));
         if (*p->stop) { /* SIGTERM: retry until shutdown.timeout.ms */
@@ -294,10 +326,12 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p) {
     }
 
     /* PostgreSQL holds the effect and the offsets: now tell Kafka */
-    (void)cdc_kafka_commit(p->kafka, offs, p->nparts);
-    cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed", p->n,
-            nchanges);
-    batch_reset(p);
+    (void)cdc_kafka_commit(p->kafka, offs, b->nparts);
+    cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
+            "ms (dedup %lld ms), %lld ms after its first record was polled",
+            b->n, nchanges, (long long)(now_ms() - start_ms),
+            (long long)dedup_ms, (long long)(now_ms() - b->first_ms));
+    batch_reset(b);
     err = CDC_OK;
 out:
     free(changes);
@@ -306,15 +340,90 @@ out:
     return err;
 }
 
+/* The applier thread: applies each handed batch in turn. */
+static void *applier_main(void *arg) {
+    cdc_pipeline_t *p = arg;
+    pthread_mutex_lock(&p->hand_mu);
+    for (;;) {
+        while (!p->handed && !p->quit)
+            pthread_cond_wait(&p->hand_cv, &p->hand_mu);
+        if (!p->handed)
+            break;
+        batch_t *b = p->handed;
+        pthread_mutex_unlock(&p->hand_mu);
+        cdc_err_t err = batch_flush(p, b);
+        pthread_mutex_lock(&p->hand_mu);
+        if (err && !p->applier_err)
+            p->applier_err = err;
+        p->handed = NULL;
+        pthread_cond_broadcast(&p->hand_cv);
+        if (err)
+            break; /* the polling thread stops on applier_err */
+    }
+    pthread_mutex_unlock(&p->hand_mu);
+    return NULL;
+}
+
+/* Waits until no batch is being applied; returns the applier's error. After
+ * it, the caller holds the applier's turn until it hands a batch over. */
+static cdc_err_t applier_wait(cdc_pipeline_t *p) {
+    cdc_err_t err;
+    pthread_mutex_lock(&p->hand_mu);
+    while (p->handed && !p->applier_err)
+        pthread_cond_wait(&p->hand_cv, &p->hand_mu);
+    err = p->applier_err;
+    pthread_mutex_unlock(&p->hand_mu);
+    return err;
+}
+
+/* Without blocking: the applier's error, and whether it is free to take a
+ * batch (*idle). */
+static cdc_err_t applier_peek(cdc_pipeline_t *p, bool *idle) {
+    cdc_err_t err;
+    pthread_mutex_lock(&p->hand_mu);
+    *idle = !p->handed;
+    err = p->applier_err;
+    pthread_mutex_unlock(&p->hand_mu);
+    return err;
+}
+
+/* Hands the open batch to the idle applier; the other buffer (emptied by
+ * its last flush) becomes the open one. */
+static void applier_hand(cdc_pipeline_t *p) {
+    batch_t *b = p->open;
+    p->open = b == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
+    pthread_mutex_lock(&p->hand_mu);
+    p->handed = b;
+    pthread_cond_broadcast(&p->hand_cv);
+    pthread_mutex_unlock(&p->hand_mu);
+}
+
+static void applier_stop(cdc_pipeline_t *p) {
+    if (!p->applier_started)
+        return;
+    pthread_mutex_lock(&p->hand_mu);
+    p->quit = true;
+    pthread_cond_broadcast(&p->hand_cv);
+    pthread_mutex_unlock(&p->hand_mu);
+    pthread_join(p->applier, NULL);
+    p->applier_started = false;
+}
+
+/* Polling thread, inside a consumer poll: called before partitions are given
+ * up. Waits for the batch in flight, then applies and commits the open one:
+ * it may hold records of the revoked partitions, and committing now hands
+ * them over cleanly. */
 static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     cdc_pipeline_t *p = opaque;
-    size_t open = p->n;
+    size_t open = p->open->n;
     (void)tps;
-    /* flush everything: the open batch may hold records of the revoked
-     * partitions, and committing now hands them over cleanly */
+    if (applier_wait(p) != CDC_OK) {
+        cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
+        return;
+    }
     if (!open)
         return;
-    if (batch_flush(p) != CDC_OK)
+    if (batch_flush(p, p->open) != CDC_OK)
         cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
     else
         cdc_log(CDC_LOG_INFO, "revoke: the open batch of %zu records was "
@@ -326,6 +435,8 @@ static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
                      const int64_t *committed, int64_t *start) {
     cdc_pipeline_t *p = opaque;
     int step = 100;
+    if (applier_wait(p) != CDC_OK) /* the connection is the applier's */
+        return -1;
     for (size_t i = 0; i < n; i++) {
         int64_t pg = -1;
         cdc_err_t err;
@@ -353,19 +464,34 @@ cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p) {
     return cb;
 }
 
+/* The polling thread's loop: poll, decode into the open batch, and hand it
+ * to the applier when it is due (full, or lingered) and the applier is
+ * free. A lingered batch keeps filling while the applier is busy, so
+ * batches grow with the load; a full one waits. */
 cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
-    cdc_err_t err = CDC_OK, kerr, kafka_state = CDC_OK;
+    cdc_err_t err = CDC_OK, kerr, kafka_state = CDC_OK, aerr;
     p->kafka = k;
+    p->quit = false;
+    p->applier_err = CDC_OK;
+    if (pthread_create(&p->applier, NULL, applier_main, p)) {
+        cdc_errstr_set(p->errstr, sizeof p->errstr,
+                       "cannot start the applier thread");
+        p->kafka = NULL;
+        return CDC_ERR_NOMEM;
+    }
+    p->applier_started = true;
     while (!*p->stop) {
         cdc_record_t rec;
         cdc_kafka_msg_t *msg;
+        batch_t *b = p->open;
         int timeout = 100;
-        if (p->n) {
-            int64_t left = p->first_ms + p->conf.linger_ms - now_ms();
-            /* at most 100 ms, so a stop request waits for no long linger */
-            timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
+        if (b->n) {
+            int64_t left = b->first_ms + p->conf.linger_ms - now_ms();
+            /* at most 100 ms, so a stop request waits for no long linger;
+             * a lingered batch waiting for the applier looks again soon */
+            timeout = left > 100 ? 100 : left > 0 ? (int)left : 5;
         }
-        if (cdc_kafka_poll(k, timeout, p->arena, &rec, &msg, &kerr) == 1) {
+        if (cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr) == 1) {
             if ((err = batch_add(p, msg, &rec)))
                 break;
         }
@@ -374,21 +500,33 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             cdc_pipeline_obs_health(p, kerr ? cdc_err_str(kerr) : NULL);
         }
         cdc_pipeline_obs_lag(p, k);
-        bool done = p->conf.replay && cdc_kafka_range_done(k);
-        if (done && !p->n)
+        bool idle, done = p->conf.replay && cdc_kafka_range_done(k);
+        if ((err = applier_peek(p, &idle)))
             break;
-        if (p->n && (done || p->n >= p->conf.max_events ||
-                     p->bytes >= p->conf.max_bytes ||
-                     now_ms() - p->first_ms >= p->conf.linger_ms)) {
-            if ((err = batch_flush(p)))
+        if (!b->n) {
+            if (done) /* the batch in flight, if any, is waited for below */
                 break;
+            continue;
         }
+        bool full = done || b->n >= p->conf.max_events ||
+                    b->bytes >= p->conf.max_bytes;
+        if (!full && (now_ms() - b->first_ms < p->conf.linger_ms || !idle))
+            continue; /* lingering, or lingered: keep filling meanwhile */
+        if ((err = applier_wait(p))) /* a full batch waits its turn */
+            break;
+        applier_hand(p);
     }
-    if (!err && p->n)
-        err = batch_flush(p); /* SIGTERM: flush what is open */
-    if (err) /* unapplied, uncommitted: re-read on restart. Releasing the
-              * messages also lets librdkafka close the consumer. */
-        batch_reset(p);
+    aerr = applier_wait(p);
+    applier_stop(p);
+    if (!err)
+        err = aerr;
+    if (!err && p->open->n)
+        err = batch_flush(p, p->open); /* SIGTERM: flush what is open */
+    if (err) { /* unapplied, uncommitted: re-read on restart. Releasing the
+                * messages also lets librdkafka close the consumer. */
+        batch_reset(&p->bufs[0]);
+        batch_reset(&p->bufs[1]);
+    }
     p->kafka = NULL;
     return err;
 }

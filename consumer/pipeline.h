@@ -9,7 +9,13 @@
  * skipped or committed past it.
  *
  * Does not: parse configuration (main passes the values), know librdkafka
- * or libpq (through kafka.h and apply.h). Threads: single-threaded. */
+ * or libpq (through kafka.h and apply.h).
+ *
+ * Threads: cdc_pipeline_run polls and decodes on the caller's thread and
+ * applies on an applier thread it starts and joins: batch N+1 is decoded
+ * while batch N is applied, one batch in flight at most, in order. The
+ * rebalance callbacks wait for the batch in flight before they use the
+ * applier's connection. */
 #ifndef CDC_CONSUMER_PIPELINE_H
 #define CDC_CONSUMER_PIPELINE_H
 

@@ -25,18 +25,11 @@ typedef struct part_s {
     int64_t next;      /* next offset to read after this batch */
 } part_t;
 
-struct cdc_pipeline_s {
-    cdc_pipeline_conf_t conf;
-    cdc_decoder_t *dec;          /* borrowed */
-    cdc_apply_t *apply;          /* borrowed */
-    cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis */
-    bool *seen;                  /* per batch record: dedup check result */
-    cdc_kafka_t *kafka;          /* borrowed during run */
-    volatile sig_atomic_t *stop; /* borrowed */
-
-    /* the open batch; everything below points into arena or msgs */
+/* One batch: the records polled since the last hand-off, decoded. Every
+ * pointer below points into arena or msgs, released by batch_reset. */
+typedef struct batch_s {
     cdc_arena_t *arena;
-    size_t n, cap;
+    size_t n;
     cdc_kafka_msg_t **msgs;
     cdc_record_t *recs;
     cdc_event_t *events;
@@ -46,6 +39,33 @@ struct cdc_pipeline_s {
     size_t nparts, parts_cap;
     size_t bytes;
     int64_t first_ms;    /* monotonic ms of the batch's first record */
+} batch_t;
+
+struct cdc_pipeline_s {
+    cdc_pipeline_conf_t conf;
+    cdc_decoder_t *dec;          /* borrowed; the polling thread's */
+    cdc_apply_t *apply;          /* borrowed; the applier's (see below) */
+    cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis; applier's */
+    bool *seen;                  /* per batch record: dedup check result */
+    cdc_kafka_t *kafka;          /* borrowed during run */
+    volatile sig_atomic_t *stop; /* borrowed */
+    size_t cap;                  /* records per batch (batch.max.events) */
+
+    /* Two batches: the polling thread decodes into `open` while the applier
+     * thread applies `handed` (DESIGN.md "Data flow": decode of batch N+1
+     * overlaps the apply of batch N). apply, dedup, seen and stop_at_ms are
+     * used by whichever thread holds the applier's turn: the applier while
+     * `handed` is set, the polling thread (on_assign, on_revoke, the last
+     * flush) only after waiting for `handed` to clear. hand_mu guards
+     * handed, applier_err and quit. */
+    batch_t bufs[2];
+    batch_t *open;
+    batch_t *handed;
+    cdc_err_t applier_err;       /* the first error the applier stopped on */
+    bool quit, applier_started, hand_ready;
+    pthread_t applier;
+    pthread_mutex_t hand_mu;
+    pthread_cond_t hand_cv;
     int64_t stop_at_ms;  /* when a stop request was first seen retrying */
 
     /* observability: written by the pipeline thread, read by the HTTP

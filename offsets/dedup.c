@@ -11,6 +11,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "../common/arena.h"
 #include "../common/log.h"
 
 #define NS_MAX 128
@@ -35,6 +36,10 @@ struct cdc_dedup_s {
     bool down;               /* an outage was logged and not yet ended */
     int64_t down_since_ms;
     cdc_dedup_stats_t st;
+    cdc_buf_t cmd; /* the round trip's commands, RESP-encoded; reused */
+    size_t cmd_head; /* where the encoded commands start in cmd.data */
+    size_t *idx;     /* per key: the event it asks about; reused */
+    size_t idx_cap;
 };
 
 /* ------------------------------------------------------------------ */
@@ -421,6 +426,8 @@ void cdc_dedup_free(cdc_dedup_t *d) {
         memset(d->password, 0, strlen(d->password));
     free(d->password);
     free(d->ns);
+    cdc_buf_free(&d->cmd);
+    free(d->idx);
     free(d);
 }
 
@@ -598,14 +605,76 @@ static bool worth_retry(const redisContext *c, int saved_errno) {
             (saved_errno == ECONNRESET || saved_errno == EPIPE));
 }
 
+#define ADD_LIT(b, lit) cdc_buf_add((b), (lit), sizeof(lit) - 1)
+/* room for MGET's "*<count>\r\n", filled in once the count is known */
+#define MGET_PAD "                      "
+
+/* RESP encoding of one bulk string: $<len>\r\n<bytes>\r\n */
+static void resp_bulk(cdc_buf_t *b, const char *s, size_t n) {
+    cdc_buf_printf(b, "$%zu\r\n", n);
+    cdc_buf_add(b, s, n);
+    ADD_LIT(b, "\r\n");
+}
+
+/* Encodes the round trip's commands into d->cmd, the events they ask about
+ * into d->idx. Check: one MGET of every key (a mark's value is "1", a
+ * missing key is nil). Mark: SET key 1 NX EX ttl per applied event.
+ * Returns the number of keys, or (size_t)-1 when out of memory. */
+static size_t encode(cdc_dedup_t *d, rt_kind_t kind,
+                     cdc_event_t *const *events, const bool *applied,
+                     size_t n, uint64_t *noid) {
+    char key[CDC_DEDUP_KEY_MAX], ttl[24];
+    size_t nkeys = 0, head = 0;
+    int ttl_len = snprintf(ttl, sizeof ttl, "%lld", (long long)d->ttl_s);
+
+    if (d->idx_cap < n) {
+        size_t *ni = realloc(d->idx, n * sizeof *ni);
+        if (!ni)
+            return (size_t)-1;
+        d->idx = ni;
+        d->idx_cap = n;
+    }
+    cdc_buf_reset(&d->cmd);
+    if (kind == RT_CHECK) /* "*<n+1>\r\n" goes here once n is known */
+        ADD_LIT(&d->cmd, MGET_PAD "$4\r\nMGET\r\n");
+    *noid = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kind == RT_MARK && applied && !applied[i])
+            continue;
+        size_t klen = cdc_dedup_key(d->ns, events[i], key, sizeof key);
+        if (!klen) {
+            (*noid)++;
+            continue;
+        }
+        if (kind == RT_MARK)
+            ADD_LIT(&d->cmd, "*6\r\n$3\r\nSET\r\n");
+        resp_bulk(&d->cmd, key, klen);
+        if (kind == RT_MARK) {
+            ADD_LIT(&d->cmd, "$1\r\n1\r\n$2\r\nNX\r\n$2\r\nEX\r\n");
+            resp_bulk(&d->cmd, ttl, (size_t)ttl_len);
+        }
+        d->idx[nkeys++] = i;
+    }
+    if (kind == RT_CHECK) { /* right-align the array header in its slot */
+        char hdr[24];
+        int hl = snprintf(hdr, sizeof hdr, "*%zu\r\n", nkeys + 1);
+        head = sizeof MGET_PAD - 1 - (size_t)hl;
+        if (d->cmd.data)
+            memcpy(d->cmd.data + head, hdr, (size_t)hl);
+    }
+    if (d->cmd.oom)
+        return (size_t)-1;
+    d->cmd_head = head;
+    return nkeys;
+}
+
 static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
                            cdc_event_t *const *events, const bool *applied,
                            size_t n, bool *seen) {
-    char key[CDC_DEDUP_KEY_MAX];
     char why[256];
-    size_t *idx = NULL;
     cdc_err_t err = CDC_OK;
     uint64_t noid = 0;
+    size_t nkeys;
 
     if (seen)
         memset(seen, 0, n * sizeof *seen);
@@ -613,48 +682,33 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
         return CDC_ERR_STATE;
     if (n == 0)
         return CDC_OK;
-    idx = malloc(n * sizeof *idx);
-    if (!idx)
+    nkeys = encode(d, kind, events, applied, n, &noid);
+    if (nkeys == (size_t)-1)
         return CDC_ERR_NOMEM;
+    d->st.no_identity += noid;
+    if (nkeys == 0)
+        return CDC_OK;
 
     for (int attempt = 0;; attempt++) {
         int conn = ensure_conn(d, false, why, sizeof why);
-        size_t sent = 0, hits = 0;
+        size_t hits = 0, want = kind == RT_CHECK ? 1 : nkeys;
         bool error_reply = false;
         int saved_errno = 0;
 
-        if (!conn) {
-            err = CDC_ERR_REDIS_DOWN;
-            goto out;
-        }
-        noid = 0;
-        for (size_t i = 0; i < n; i++) {
-            int rc;
-            if (kind == RT_MARK && applied && !applied[i])
-                continue;
-            size_t klen = cdc_dedup_key(d->ns, events[i], key, sizeof key);
-            if (!klen) {
-                noid++;
-                continue;
-            }
-            if (kind == RT_CHECK)
-                rc = redisAppendCommand(d->c, "EXISTS %b", key, klen);
-            else
-                rc = redisAppendCommand(d->c, "SET %b 1 NX EX %lld", key,
-                                        klen, (long long)d->ttl_s);
-            if (rc != REDIS_OK) { /* only out of memory when appending */
-                (void)cdc_errstr_set(why, sizeof why, "append: %s",
-                                     d->c->errstr);
-                err = went_down(d, why, false);
-                goto out;
-            }
-            idx[sent++] = i;
+        if (!conn)
+            return CDC_ERR_REDIS_DOWN;
+        /* the commands, already encoded, in one append */
+        if (redisAppendFormattedCommand(d->c, d->cmd.data + d->cmd_head,
+                                        d->cmd.len - d->cmd_head) !=
+            REDIS_OK) { /* only out of memory when appending */
+            (void)cdc_errstr_set(why, sizeof why, "append: %s", d->c->errstr);
+            return went_down(d, why, false);
         }
         /* read every reply, even after an error reply, so the connection
          * stays in sync */
         why[0] = '\0';
         size_t k;
-        for (k = 0; k < sent; k++) {
+        for (k = 0; k < want; k++) {
             redisReply *r = NULL;
             if (redisGetReply(d->c, (void **)&r) != REDIS_OK || !r) {
                 saved_errno = errno;
@@ -665,14 +719,21 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
                     (void)cdc_errstr_set(why, sizeof why, "error reply: %.*s",
                                          (int)r->len, r->str);
                 error_reply = true;
-            } else if (kind == RT_CHECK && r->type == REDIS_REPLY_INTEGER &&
-                       r->integer > 0) {
-                seen[idx[k]] = true;
-                hits++;
+            } else if (kind == RT_CHECK && r->type == REDIS_REPLY_ARRAY &&
+                       r->elements == nkeys) {
+                for (size_t e = 0; e < nkeys; e++)
+                    if (r->element[e]->type == REDIS_REPLY_STRING) {
+                        seen[d->idx[e]] = true;
+                        hits++;
+                    }
+            } else if (kind == RT_CHECK) {
+                (void)cdc_errstr_set(why, sizeof why, "unexpected reply to "
+                                     "MGET (type %d)", r->type);
+                error_reply = true;
             }
             freeReplyObject(r);
         }
-        if (k < sent) { /* i/o failure: the connection is unusable */
+        if (k < want) { /* i/o failure: the connection is unusable */
             if (seen)
                 memset(seen, 0, n * sizeof *seen);
             if (attempt == 0 && conn == 1 && worth_retry(d->c, saved_errno)) {
@@ -690,26 +751,23 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
                                      d->c->errstr[0] ? d->c->errstr
                                                      : "connection lost");
             err = went_down(d, why, false);
-            goto out;
+            break;
         }
         if (error_reply) {
             if (seen)
                 memset(seen, 0, n * sizeof *seen);
             err = went_down(d, why, true);
-            goto out;
+            break;
         }
         went_up(d);
         if (kind == RT_CHECK) {
-            d->st.checked += sent;
+            d->st.checked += nkeys;
             d->st.hits += hits;
         } else {
-            d->st.marks += sent;
+            d->st.marks += nkeys;
         }
         break;
     }
-out:
-    d->st.no_identity += noid;
-    free(idx);
     return err;
 }
 

@@ -12,7 +12,9 @@
 # (events/s cap of the latency workload, 1000), BENCH_JDBC_MAX_S (900: the
 # JDBC sink is stopped after this long and its rate is taken from the part it
 # committed), BENCH_OUT (build/bench-e2e),
-# BENCH_KEEP_STACK=1 (leave the stack up). The stack's ports and run folder
+# BENCH_KEEP_STACK=1 (leave the stack up), BENCH_ONLY=latency (skip the
+# throughput part; the workload then runs at BENCH_LAT_RATE_MAX),
+# BENCH_DBZ_POLL_MS (Debezium's poll.interval.ms in the latency part, 50). The stack's ports and run folder
 # come from the usual CDC_* variables (docker/stack/env.sh); the default run
 # folder here is .stack-bench.
 set -euo pipefail
@@ -39,7 +41,7 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.log "$OUT"/results.tsv
+rm -f "$OUT"/*.log "$OUT"/results.tsv "$OUT"/jdbc-*.failed
 RESULTS=$OUT/results.tsv
 
 # ------------------------------------------------------------ stack, tools
@@ -124,6 +126,9 @@ verify() {
 # result STREAM SYSTEM EVENTS SECONDS RSS_MB CPU_S STATUS
 result() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
 
+THROUGHPUT=1
+[[ ${BENCH_ONLY:-} == latency ]] && THROUGHPUT=0
+if ((THROUGHPUT)); then
 # ------------------------------------------------------------ preload
 
 STREAMS=(on off ins)
@@ -263,11 +268,17 @@ for s in "${STREAMS[@]}"; do
     result "copy-$s" copy "${FINAL[$s]}" "$best" - - ok
 done
 
+fi # THROUGHPUT
+
 # ------------------------------------------------------------ latency
 
-cdc_off_eps=$(awk -F '\t' '$1 == "off" && $2 == "cdcsink" { printf "%d", $3 / $4 }' "$RESULTS")
-RATE=$((cdc_off_eps / 2))
-RATE_NOTE="half of cdcsink's schemas-off throughput"
+RATE=$LAT_MAX
+RATE_NOTE="BENCH_LAT_RATE_MAX (BENCH_ONLY=latency)"
+if ((THROUGHPUT)); then
+    cdc_off_eps=$(awk -F '\t' '$1 == "off" && $2 == "cdcsink" { printf "%d", $3 / $4 }' "$RESULTS")
+    RATE=$((cdc_off_eps / 2))
+    RATE_NOTE="half of cdcsink's schemas-off throughput"
+fi
 if ((RATE > LAT_MAX)); then RATE=$LAT_MAX; RATE_NOTE="capped by BENCH_LAT_RATE_MAX (Debezium's pace on this box)"; fi
 log "latency: Debezium source -> Kafka -> cdcsink, $RATE events/s ($RATE_NOTE) for ${LAT_S}s"
 "$STACK" start connect >/dev/null
@@ -284,7 +295,8 @@ psql_db postgres -c "DROP DATABASE IF EXISTS cdc_lat" -c "CREATE DATABASE cdc_la
 psql_db source -tAc "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
                       WHERE slot_name = 'dbz_lat' AND NOT active" >/dev/null
 # schemas on: Debezium's default; cdcsink creates the warehouse table
-CDC_STACK_TIMEOUT=300 "$STACK" connector add lat "${RUN_ID}lat" on source >"$OUT/connector.log" 2>&1 ||
+CDC_STACK_TIMEOUT=300 "$STACK" connector add lat "${RUN_ID}lat" on source \
+    poll.interval.ms="${BENCH_DBZ_POLL_MS:-50}" >"$OUT/connector.log" 2>&1 ||
     { cat "$OUT/connector.log"; die "the Debezium source connector did not start"; }
 LAT_TOPIC=${RUN_ID}lat.public.orders_lat
 "$BIN" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id=g_lat \
@@ -370,7 +382,7 @@ log "  $lat_n changes, p50 ${lat_p50} ms, p99 ${lat_p99} ms, max ${lat_max} ms (
     echo "# cdcsink e2e benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $N events per stream"
     echo "# $(nproc) cores ($(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(free -g | awk '/^Mem/ { print $2 }') GiB"
 } >"$OUT/table.txt"
-awk -F '\t' -v final_mixed="${FINAL[on]}" -v final_ins="${FINAL[ins]}" '
+((THROUGHPUT)) && awk -F '\t' -v final_mixed="${FINAL[on]}" -v final_ins="${FINAL[ins]}" '
     { key = $1 SUBSEP $2; secs[key] = $4; rss[key] = $5; cpu[key] = $6; st[key] = $7; ev[key] = $3 }
     END {
         name["on"] = "mixed, schemas on"; name["off"] = "mixed, schemas off"; name["ins"] = "insert-only, schemas off"
@@ -402,6 +414,7 @@ awk -F '\t' -v final_mixed="${FINAL[on]}" -v final_ins="${FINAL[ins]}" '
     echo "RSS: VmHWM of the process (JDBC: the Connect worker's JVM, -Xmx1g); CPU: utime+stime of that process only (not PostgreSQL's)"
 } >>"$OUT/table.txt"
 cat "$OUT/table.txt"
+((THROUGHPUT)) || { log "table: $OUT/table.txt (BENCH_ONLY=latency: no plot)"; exit 0; }
 
 # plot: throughput bars, latency over time
 awk -F '\t' -v fm="${FINAL[on]}" -v fi="${FINAL[ins]}" '
