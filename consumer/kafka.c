@@ -229,7 +229,9 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
         conf_set(c, "auto.offset.reset", "earliest", errstr, errstr_size) ||
         conf_set(c, "enable.partition.eof", "false", errstr, errstr_size) ||
         conf_set(c, "fetch.wait.max.ms", "50", errstr, errstr_size) ||
-        conf_set(c, "queued.max.messages.kbytes", "32768", errstr,
+        /* the prefetch queue is most of the RSS; with fetch_nudge, 16 MB
+         * keeps the fetcher ahead of a 2-batch pipeline */
+        conf_set(c, "queued.max.messages.kbytes", "16384", errstr,
                  errstr_size) ||
         /* a ^regex subscription sees a new table's topic only at the next
          * metadata refresh: 5 s instead of librdkafka's 5 min */
@@ -293,6 +295,33 @@ void cdc_kafka_close(cdc_kafka_t *k) {
     free(k);
 }
 
+/* librdkafka 2.0.2 stops fetching a partition whose local queue passed
+ * queued.max.messages.kbytes and looks again only when its broker thread
+ * wakes, up to a second later (2.2 added fetch.queue.backoff.ms for this).
+ * A poll that found nothing while the broker holds more than we have read
+ * is that stall: any request to the broker wakes its thread, so ask for the
+ * partition's watermarks (one round trip on the polling thread). */
+static void fetch_nudge(cdc_kafka_t *k) {
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (k->range || rd_kafka_assignment(k->rk, &l) || !l)
+        return; /* a replay: its assign() does not reach this */
+    rd_kafka_position(k->rk, l);
+    for (int i = 0; i < l->cnt; i++) {
+        int64_t lo, hi, pos = l->elems[i].offset;
+        if (pos >= 0 &&
+            rd_kafka_get_watermark_offsets(k->rk, l->elems[i].topic,
+                                           l->elems[i].partition, &lo,
+                                           &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            hi > pos) {
+            (void)rd_kafka_query_watermark_offsets(
+                k->rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi,
+                1000);
+            break; /* one request wakes the broker's thread */
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
                    cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, timeout_ms);
@@ -303,8 +332,10 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
     /* the producer's delivery reports are served by cdc_kafka_dlq_flush,
      * on the thread that produced */
     *kerr = atomic_load(&k->brokers_down) ? CDC_ERR_KAFKA_DOWN : CDC_OK;
-    if (!m)
+    if (!m) {
+        fetch_nudge(k);
         return 0;
+    }
     if (m->err) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             cdc_log(CDC_LOG_WARN, "kafka consume: %s",
