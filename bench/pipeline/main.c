@@ -1,6 +1,7 @@
 /* bench/pipeline - does overlapping the decode of batch N+1 with the apply
- * of batch N pay? Serial (what consumer/pipeline.c does) against overlapped
- * (a decode thread fills the next batch while the main thread applies),
+ * of batch N pay? Serial (what consumer/pipeline.c did before it had an
+ * applier thread) against overlapped (a decode thread fills the next batch
+ * while the main thread applies, as consumer/pipeline.c does now),
  * same records, same server, same run (not a test: prints figures, never
  * fails on them).
  *
