@@ -36,10 +36,16 @@ struct cdc_dedup_s {
     bool down;               /* an outage was logged and not yet ended */
     int64_t down_since_ms;
     cdc_dedup_stats_t st;
-    cdc_buf_t cmd; /* the round trip's commands, RESP-encoded; reused */
-    size_t cmd_head; /* where the encoded commands start in cmd.data */
-    size_t *idx;     /* per key: the event it asks about; reused */
-    size_t idx_cap;
+    int64_t (*now_s)(void); /* wall clock in seconds (tests may set it) */
+    /* per round trip, reused: the commands RESP-encoded, and per shard the
+     * events it asks about (idx: events grouped by shard, from[s] where
+     * shard s starts, ids: each event's identity) */
+    cdc_buf_t cmd;
+    size_t *idx;
+    uint8_t (*ids)[16];
+    uint8_t *shard_of; /* per event: its shard, or NO_SHARD */
+    size_t cap;
+    size_t from[CDC_DEDUP_SHARDS + 1];
 };
 
 /* ------------------------------------------------------------------ */
@@ -178,27 +184,15 @@ bool cdc_dedup_identity(const cdc_event_t *ev, uint8_t out[16]) {
     return true;
 }
 
-size_t cdc_dedup_key(const char *ns, const cdc_event_t *ev, char *key,
-                     size_t key_size) {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t id[16];
-    size_t nslen = ns ? strlen(ns) : 0;
-    size_t need = sizeof KEY_PREFIX - 1 + nslen + 1 + 32;
+size_t cdc_dedup_bucket_key(const char *ns, int64_t bucket, unsigned shard,
+                            char *key, size_t key_size) {
+    int n = snprintf(key, key_size, KEY_PREFIX "%s:%lld:%x", ns ? ns : "",
+                     (long long)bucket, shard % CDC_DEDUP_SHARDS);
+    return n > 0 && (size_t)n < key_size ? (size_t)n : 0;
+}
 
-    if (!cdc_dedup_identity(ev, id) || need + 1 > key_size)
-        return 0;
-    char *p = key;
-    memcpy(p, KEY_PREFIX, sizeof KEY_PREFIX - 1);
-    p += sizeof KEY_PREFIX - 1;
-    memcpy(p, ns, nslen);
-    p += nslen;
-    *p++ = ':';
-    for (int i = 0; i < 16; i++) {
-        *p++ = hex[id[i] >> 4];
-        *p++ = hex[id[i] & 15];
-    }
-    *p = '\0';
-    return need;
+unsigned cdc_dedup_shard(const uint8_t id[16]) {
+    return id[0] % CDC_DEDUP_SHARDS;
 }
 
 /* ------------------------------------------------------------------ */
@@ -377,6 +371,12 @@ cdc_err_t cdc_dedup_parse_url(const char *redis_url, char *host,
 /* object                                                               */
 /* ------------------------------------------------------------------ */
 
+static int64_t wall_s(void) { return (int64_t)time(NULL); }
+
+void cdc_dedup_set_clock(cdc_dedup_t *d, int64_t (*now_s)(void)) {
+    d->now_s = now_s ? now_s : wall_s;
+}
+
 cdc_dedup_t *cdc_dedup_new(const char *redis_url, int64_t ttl_s, char *errstr,
                            size_t errstr_size) {
     url_t u;
@@ -396,6 +396,7 @@ cdc_dedup_t *cdc_dedup_new(const char *redis_url, int64_t ttl_s, char *errstr,
     d->port = u.port;
     d->db = u.db;
     d->ttl_s = ttl_s;
+    d->now_s = wall_s;
     d->timeout_ms = 1000;
     d->backoff_max_ms = 30000;
     d->host = strdup(u.host);
@@ -428,6 +429,8 @@ void cdc_dedup_free(cdc_dedup_t *d) {
     free(d->ns);
     cdc_buf_free(&d->cmd);
     free(d->idx);
+    free(d->ids);
+    free(d->shard_of);
     free(d);
 }
 
@@ -606,66 +609,115 @@ static bool worth_retry(const redisContext *c, int saved_errno) {
 }
 
 #define ADD_LIT(b, lit) cdc_buf_add((b), (lit), sizeof(lit) - 1)
-/* room for MGET's "*<count>\r\n", filled in once the count is known */
-#define MGET_PAD "                      "
+#define NO_SHARD 0xff
 
 /* RESP encoding of one bulk string: $<len>\r\n<bytes>\r\n */
-static void resp_bulk(cdc_buf_t *b, const char *s, size_t n) {
+static void resp_bulk(cdc_buf_t *b, const void *s, size_t n) {
     cdc_buf_printf(b, "$%zu\r\n", n);
     cdc_buf_add(b, s, n);
     ADD_LIT(b, "\r\n");
 }
 
-/* Encodes the round trip's commands into d->cmd, the events they ask about
- * into d->idx. Check: one MGET of every key (a mark's value is "1", a
- * missing key is nil). Mark: SET key 1 NX EX ttl per applied event.
- * Returns the number of keys, or (size_t)-1 when out of memory. */
-static size_t encode(cdc_dedup_t *d, rt_kind_t kind,
-                     cdc_event_t *const *events, const bool *applied,
-                     size_t n, uint64_t *noid) {
-    char key[CDC_DEDUP_KEY_MAX], ttl[24];
-    size_t nkeys = 0, head = 0;
-    int ttl_len = snprintf(ttl, sizeof ttl, "%lld", (long long)d->ttl_s);
+/* One command: NAME KEY(bucket, shard) followed by the shard's members. */
+static void cmd_members(cdc_dedup_t *d, const char *name, int64_t bucket,
+                        unsigned shard) {
+    char key[CDC_DEDUP_KEY_MAX];
+    size_t n = d->from[shard + 1] - d->from[shard];
+    size_t klen = cdc_dedup_bucket_key(d->ns, bucket, shard, key, sizeof key);
+    cdc_buf_printf(&d->cmd, "*%zu\r\n", n + 2);
+    resp_bulk(&d->cmd, name, strlen(name));
+    resp_bulk(&d->cmd, key, klen);
+    for (size_t k = d->from[shard]; k < d->from[shard + 1]; k++)
+        resp_bulk(&d->cmd, d->ids[d->idx[k]], 16);
+}
 
-    if (d->idx_cap < n) {
+/* Groups the events with an identity (and, for a mark, applied) by shard
+ * into d->idx/d->from and encodes the round trip's commands into d->cmd:
+ * check = SMISMEMBER of the current and the previous bucket per shard;
+ * mark = SADD to the current bucket and EXPIREAT at its end plus one
+ * bucket, per shard. Returns the number of commands (0: nothing to ask),
+ * or -1 when out of memory. */
+static int encode(cdc_dedup_t *d, rt_kind_t kind, cdc_event_t *const *events,
+                  const bool *applied, size_t n, int64_t bucket,
+                  uint64_t *nkeys, uint64_t *noid) {
+    size_t count[CDC_DEDUP_SHARDS] = {0};
+    int ncmd = 0;
+
+    if (d->cap < n) {
         size_t *ni = realloc(d->idx, n * sizeof *ni);
-        if (!ni)
-            return (size_t)-1;
-        d->idx = ni;
-        d->idx_cap = n;
+        if (ni)
+            d->idx = ni;
+        uint8_t(*nd)[16] = realloc(d->ids, n * sizeof *nd);
+        if (nd)
+            d->ids = nd;
+        uint8_t *ns = realloc(d->shard_of, n);
+        if (ns)
+            d->shard_of = ns;
+        if (!ni || !nd || !ns)
+            return -1;
+        d->cap = n;
     }
-    cdc_buf_reset(&d->cmd);
-    if (kind == RT_CHECK) /* "*<n+1>\r\n" goes here once n is known */
-        ADD_LIT(&d->cmd, MGET_PAD "$4\r\nMGET\r\n");
-    *noid = 0;
+    *nkeys = *noid = 0;
     for (size_t i = 0; i < n; i++) {
+        d->shard_of[i] = NO_SHARD;
         if (kind == RT_MARK && applied && !applied[i])
             continue;
-        size_t klen = cdc_dedup_key(d->ns, events[i], key, sizeof key);
-        if (!klen) {
+        if (!cdc_dedup_identity(events[i], d->ids[i])) {
             (*noid)++;
             continue;
         }
-        if (kind == RT_MARK)
-            ADD_LIT(&d->cmd, "*6\r\n$3\r\nSET\r\n");
-        resp_bulk(&d->cmd, key, klen);
-        if (kind == RT_MARK) {
-            ADD_LIT(&d->cmd, "$1\r\n1\r\n$2\r\nNX\r\n$2\r\nEX\r\n");
-            resp_bulk(&d->cmd, ttl, (size_t)ttl_len);
+        d->shard_of[i] = (uint8_t)cdc_dedup_shard(d->ids[i]);
+        count[d->shard_of[i]]++;
+        (*nkeys)++;
+    }
+    d->from[0] = 0;
+    for (unsigned s = 0; s < CDC_DEDUP_SHARDS; s++)
+        d->from[s + 1] = d->from[s] + count[s];
+    for (size_t i = 0; i < n; i++) { /* in event order within a shard */
+        unsigned s = d->shard_of[i];
+        if (s != NO_SHARD)
+            d->idx[d->from[s + 1] - count[s]--] = i;
+    }
+    cdc_buf_reset(&d->cmd);
+    for (unsigned s = 0; s < CDC_DEDUP_SHARDS; s++) {
+        if (d->from[s + 1] == d->from[s])
+            continue;
+        if (kind == RT_CHECK) {
+            cmd_members(d, "SMISMEMBER", bucket, s);
+            cmd_members(d, "SMISMEMBER", bucket - 1, s);
+            ncmd += 2;
+        } else {
+            char key[CDC_DEDUP_KEY_MAX], at[24];
+            cmd_members(d, "SADD", bucket, s);
+            size_t klen =
+                cdc_dedup_bucket_key(d->ns, bucket, s, key, sizeof key);
+            int alen = snprintf(at, sizeof at, "%lld",
+                                (long long)((bucket + 2) * d->ttl_s));
+            ADD_LIT(&d->cmd, "*3\r\n$8\r\nEXPIREAT\r\n");
+            resp_bulk(&d->cmd, key, klen);
+            resp_bulk(&d->cmd, at, (size_t)alen);
+            ncmd += 2;
         }
-        d->idx[nkeys++] = i;
     }
-    if (kind == RT_CHECK) { /* right-align the array header in its slot */
-        char hdr[24];
-        int hl = snprintf(hdr, sizeof hdr, "*%zu\r\n", nkeys + 1);
-        head = sizeof MGET_PAD - 1 - (size_t)hl;
-        if (d->cmd.data)
-            memcpy(d->cmd.data + head, hdr, (size_t)hl);
+    return d->cmd.oom ? -1 : ncmd;
+}
+
+/* Folds one SMISMEMBER reply (for shard s) into seen; false when it is not
+ * the array of integers the command answers. */
+static bool check_reply(cdc_dedup_t *d, const redisReply *r, unsigned s,
+                        bool *seen, uint64_t *hits) {
+    size_t n = d->from[s + 1] - d->from[s];
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+        return false;
+    for (size_t e = 0; e < n; e++) {
+        size_t i = d->idx[d->from[s] + e];
+        if (r->element[e]->type == REDIS_REPLY_INTEGER &&
+            r->element[e]->integer == 1 && !seen[i]) {
+            seen[i] = true;
+            (*hits)++;
+        }
     }
-    if (d->cmd.oom)
-        return (size_t)-1;
-    d->cmd_head = head;
-    return nkeys;
+    return true;
 }
 
 static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
@@ -673,8 +725,8 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
                            size_t n, bool *seen) {
     char why[256];
     cdc_err_t err = CDC_OK;
-    uint64_t noid = 0;
-    size_t nkeys;
+    uint64_t noid = 0, nkeys = 0;
+    int ncmd;
 
     if (seen)
         memset(seen, 0, n * sizeof *seen);
@@ -682,58 +734,57 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
         return CDC_ERR_STATE;
     if (n == 0)
         return CDC_OK;
-    nkeys = encode(d, kind, events, applied, n, &noid);
-    if (nkeys == (size_t)-1)
+    ncmd = encode(d, kind, events, applied, n, d->now_s() / d->ttl_s, &nkeys,
+                  &noid);
+    if (ncmd < 0)
         return CDC_ERR_NOMEM;
     d->st.no_identity += noid;
-    if (nkeys == 0)
+    if (ncmd == 0)
         return CDC_OK;
 
     for (int attempt = 0;; attempt++) {
         int conn = ensure_conn(d, false, why, sizeof why);
-        size_t hits = 0, want = kind == RT_CHECK ? 1 : nkeys;
+        uint64_t hits = 0;
         bool error_reply = false;
         int saved_errno = 0;
+        unsigned shard = 0;
 
         if (!conn)
             return CDC_ERR_REDIS_DOWN;
         /* the commands, already encoded, in one append */
-        if (redisAppendFormattedCommand(d->c, d->cmd.data + d->cmd_head,
-                                        d->cmd.len - d->cmd_head) !=
+        if (redisAppendFormattedCommand(d->c, d->cmd.data, d->cmd.len) !=
             REDIS_OK) { /* only out of memory when appending */
             (void)cdc_errstr_set(why, sizeof why, "append: %s", d->c->errstr);
             return went_down(d, why, false);
         }
         /* read every reply, even after an error reply, so the connection
-         * stays in sync */
+         * stays in sync; replies come per shard in encode's order */
         why[0] = '\0';
-        size_t k;
-        for (k = 0; k < want; k++) {
+        int k;
+        for (k = 0; k < ncmd; k++) {
             redisReply *r = NULL;
             if (redisGetReply(d->c, (void **)&r) != REDIS_OK || !r) {
                 saved_errno = errno;
                 break;
             }
+            while (d->from[shard + 1] == d->from[shard])
+                shard++; /* the shard this pair of commands is about */
             if (r->type == REDIS_REPLY_ERROR) {
                 if (!error_reply)
                     (void)cdc_errstr_set(why, sizeof why, "error reply: %.*s",
                                          (int)r->len, r->str);
                 error_reply = true;
-            } else if (kind == RT_CHECK && r->type == REDIS_REPLY_ARRAY &&
-                       r->elements == nkeys) {
-                for (size_t e = 0; e < nkeys; e++)
-                    if (r->element[e]->type == REDIS_REPLY_STRING) {
-                        seen[d->idx[e]] = true;
-                        hits++;
-                    }
-            } else if (kind == RT_CHECK) {
+            } else if (kind == RT_CHECK && !error_reply &&
+                       !check_reply(d, r, shard, seen, &hits)) {
                 (void)cdc_errstr_set(why, sizeof why, "unexpected reply to "
-                                     "MGET (type %d)", r->type);
+                                     "SMISMEMBER (type %d)", r->type);
                 error_reply = true;
             }
             freeReplyObject(r);
+            if (k % 2 == 1)
+                shard++;
         }
-        if (k < want) { /* i/o failure: the connection is unusable */
+        if (k < ncmd) { /* i/o failure: the connection is unusable */
             if (seen)
                 memset(seen, 0, n * sizeof *seen);
             if (attempt == 0 && conn == 1 && worth_retry(d->c, saved_errno)) {

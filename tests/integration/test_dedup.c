@@ -109,6 +109,25 @@ static redisContext *raw_connect(const char *url) {
     return c;
 }
 
+/* the clock dedup reads in these tests: real time, or set back a bucket */
+static int64_t g_now;
+static int64_t test_clock(void) { return g_now; }
+
+/* 1 when ev's mark is in the bucket's set, 0 when not, -999 on error */
+static long long raw_member(redisContext *c, const char *ns, int64_t bucket,
+                            const cdc_event_t *ev) {
+    uint8_t id[16];
+    char key[CDC_DEDUP_KEY_MAX];
+    if (!cdc_dedup_identity(ev, id) ||
+        !cdc_dedup_bucket_key(ns, bucket, cdc_dedup_shard(id), key, sizeof key))
+        return -999;
+    redisReply *r = redisCommand(c, "SISMEMBER %s %b", key, id, sizeof id);
+    long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -999;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
 static long long raw_int(redisContext *c, const char *cmd, const char *arg) {
     redisReply *r = redisCommand(c, "%s %s", cmd, arg);
     long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -999;
@@ -150,6 +169,8 @@ TEST(check_mark_namespace_ttl_flush) {
     ns_unique(ns, sizeof ns, "a");
     ns_unique(ns2, sizeof ns2, "b");
     CHECK_INT(cdc_dedup_set_namespace(d, ns), CDC_OK);
+    g_now = (int64_t)time(NULL);
+    cdc_dedup_set_clock(d, test_clock);
     make_events(0x5000);
 
     bool seen[NEV];
@@ -183,13 +204,34 @@ TEST(check_mark_namespace_ttl_flush) {
     CHECK_INT(st.errors, 0);
     CHECK(st.up);
 
-    /* TTL is applied */
+    /* a mark is a member of its bucket's set, which expires one bucket
+     * after its own end: TTL in (ttl, 2 * ttl] */
+    int64_t bucket = g_now / 3600;
+    uint8_t id[16];
     char key[CDC_DEDUP_KEY_MAX];
-    CHECK(cdc_dedup_key(ns, evs[0], key, sizeof key) > 0);
+    CHECK(cdc_dedup_identity(evs[0], id));
+    CHECK(cdc_dedup_bucket_key(ns, bucket, cdc_dedup_shard(id), key,
+                               sizeof key) > 0);
     long long ttl = raw_int(raw, "TTL", key);
-    CHECK_CTX(ttl > 3500 && ttl <= 3600, "TTL %s = %lld", key, ttl);
-    CHECK(cdc_dedup_key(ns, evs[1], key, sizeof key) > 0);
-    CHECK_INT(raw_int(raw, "EXISTS", key), 0);
+    CHECK_CTX(ttl > 3600 - 5 && ttl <= 7200, "TTL %s = %lld", key, ttl);
+    CHECK_INT(raw_member(raw, ns, bucket, evs[0]), 1);
+    CHECK_INT(raw_member(raw, ns, bucket, evs[1]), 0); /* not applied */
+
+    /* a mark made in the previous bucket is still seen; two buckets back
+     * its set has expired (EXPIREAT in the past deletes it at once) */
+    make_events(0x6000);
+    g_now -= 3600;
+    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_OK);
+    g_now += 3600;
+    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK(seen[0] && seen[1] && seen[2] && !seen[3]);
+    make_events(0x7000);
+    g_now -= 2 * 3600;
+    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_OK);
+    g_now += 2 * 3600;
+    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK(!seen[0] && !seen[1] && !seen[2]);
+    make_events(0x5000);
 
     /* another warehouse never trusts these marks */
     cdc_dedup_t *d2 = cdc_dedup_new(url, 3600, errbuf, sizeof errbuf);
@@ -365,6 +407,8 @@ TEST(stop_pause_restart_recover) {
     if (!d || !raw)
         goto out;
     cdc_dedup_set_timeouts(d, 300, 200);
+    g_now = (int64_t)time(NULL); /* one bucket for the whole test */
+    cdc_dedup_set_clock(d, test_clock);
     CHECK_INT(cdc_dedup_set_namespace(d, "w"), CDC_OK);
     make_events(9);
     bool seen[NEV];
@@ -372,9 +416,7 @@ TEST(stop_pause_restart_recover) {
     CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
     CHECK(seen[0] && seen[1] && seen[2] && !seen[3]);
     /* marks went to db 1 of the URL */
-    char key[CDC_DEDUP_KEY_MAX];
-    CHECK(cdc_dedup_key("w", evs[0], key, sizeof key) > 0);
-    CHECK_INT(raw_int(raw, "EXISTS", key), 1);
+    CHECK_INT(raw_member(raw, "w", g_now / 60, evs[0]), 1);
 
     /* a killed connection (idle timeout, proxy) costs one silent reconnect */
     CHECK(raw_ok(raw, "CLIENT KILL TYPE normal SKIPME yes"));

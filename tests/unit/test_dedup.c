@@ -186,29 +186,29 @@ TEST(identity_absent_without_position) {
     CHECK(cdc_dedup_identity(&f.ev, x));
 }
 
-TEST(key_format) {
+TEST(bucket_key_format) {
     fixture_t f;
-    char key[CDC_DEDUP_KEY_MAX];
+    char key[CDC_DEDUP_KEY_MAX], key2[CDC_DEDUP_KEY_MAX];
+    uint8_t id[16];
+    size_t n = cdc_dedup_bucket_key("wh-1", 2871, 10, key, sizeof key);
+    CHECK_STR(key, "cdcsink:wh-1:2871:a");
+    CHECK_INT(n, strlen(key));
+    CHECK_INT(cdc_dedup_bucket_key("wh-1", 2871, 10, key2, n), 0); /* no NUL */
+    CHECK_INT(cdc_dedup_bucket_key("wh-1", 2871, 10, key2, n + 1), n);
+    cdc_dedup_bucket_key("wh-2", 2871, 10, key2, sizeof key2);
+    CHECK(strcmp(key, key2) != 0); /* another warehouse, another set */
+    cdc_dedup_bucket_key("wh-1", 2870, 10, key2, sizeof key2);
+    CHECK(strcmp(key, key2) != 0); /* another bucket */
+    /* the shard comes from the identity and stays in range */
     fixture(&f);
-    size_t n = cdc_dedup_key("wh-1", &f.ev, key, sizeof key);
-    CHECK_INT(n, strlen("cdcsink:wh-1:") + 32);
-    CHECK_INT(strlen(key), n);
-    CHECK(strncmp(key, "cdcsink:wh-1:", 13) == 0);
-    CHECK_INT(strspn(key + 13, "0123456789abcdef"), 32);
-    char key2[CDC_DEDUP_KEY_MAX];
-    CHECK(cdc_dedup_key("wh-2", &f.ev, key2, sizeof key2) == n);
-    CHECK(strcmp(key + 13, key2 + 13) == 0); /* same hash, other namespace */
-    CHECK(strncmp(key, key2, 13) != 0);
-    CHECK_INT(cdc_dedup_key("wh-1", &f.ev, key, n), 0); /* no room for NUL */
-    CHECK_INT(cdc_dedup_key("wh-1", &f.ev, key, n + 1), n);
-    f.ev.pos.kind = CDC_POS_NONE;
-    CHECK_INT(cdc_dedup_key("wh-1", &f.ev, key, sizeof key), 0);
-    /* the longest valid namespace fits */
+    CHECK(cdc_dedup_identity(&f.ev, id));
+    CHECK(cdc_dedup_shard(id) < CDC_DEDUP_SHARDS);
+    CHECK_INT(cdc_dedup_shard(id), id[0] % CDC_DEDUP_SHARDS);
+    /* the longest valid namespace fits, with the widest bucket */
     char ns[129];
     memset(ns, 'a', 128);
     ns[128] = '\0';
-    fixture(&f);
-    CHECK(cdc_dedup_key(ns, &f.ev, key, sizeof key) > 0);
+    CHECK(cdc_dedup_bucket_key(ns, INT64_MIN, 15, key, sizeof key) > 0);
 }
 
 static const struct {
