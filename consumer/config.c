@@ -37,7 +37,8 @@ static const setting_t settings[] = {
      "Redis for dedup, redis://host:port[/db]; empty turns dedup off "
      "(the position guard alone keeps replays harmless)"},
     {"redis.ttl.s", T_INT, "604800", 1, I64MAX, NULL, false,
-     "seconds a dedup mark lives in Redis"},
+     "seconds a dedup mark lives in Redis at least (less than twice this: "
+     "marks are kept in sets, one per time bucket this wide)"},
     {"batch.max.events", T_INT, "5000", 1, 10000000, NULL, false,
      "close a batch after this many events"},
     {"batch.max.bytes", T_INT, "16777216", 1024, I64MAX, NULL, false,
