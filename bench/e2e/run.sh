@@ -14,7 +14,9 @@
 # committed), BENCH_OUT (build/bench-e2e),
 # BENCH_KEEP_STACK=1 (leave the stack up), BENCH_ONLY=latency (skip the
 # throughput part; the workload then runs at BENCH_LAT_RATE_MAX),
-# BENCH_DBZ_POLL_MS (Debezium's poll.interval.ms in the latency part, 50). The stack's ports and run folder
+# BENCH_DBZ_POLL_MS (Debezium's poll.interval.ms in the latency part, 50),
+# BENCH_LAT_WARMUP_S (20: the workload runs this long before the measured
+# BENCH_LAT_SECONDS, so the freshly started Connect JVM is warm). The stack's ports and run folder
 # come from the usual CDC_* variables (docker/stack/env.sh); the default run
 # folder here is .stack-bench.
 set -euo pipefail
@@ -26,6 +28,7 @@ export CDC_STACK_DIR=${CDC_STACK_DIR:-$ROOT/.stack-bench}
 export CDC_CACHE_DIR=${CDC_CACHE_DIR:-$ROOT/.cache}
 N=${BENCH_EVENTS:-1000000}
 LAT_S=${BENCH_LAT_SECONDS:-40}
+LAT_WARM=${BENCH_LAT_WARMUP_S:-20}
 LAT_MAX=${BENCH_LAT_RATE_MAX:-1000}
 JDBC_MAX=${BENCH_JDBC_MAX_S:-900}
 OUT=${BENCH_OUT:-$ROOT/build/bench-e2e}
@@ -171,6 +174,15 @@ done
 
 # ------------------------------------------------------------ JDBC sink
 
+# stop_jvm PID: SIGTERM, and SIGKILL if it has not exited after 30 s (a
+# Connect worker whose task failed can hang in its shutdown hooks)
+stop_jvm() {
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null || true
+}
+
 jdbc_run() {
     local s=$1 db=jdbc_$1 dir=$OUT/jdbc-$1 schemas=true t0 t1 state reason= why
     [[ $s == on ]] || schemas=false
@@ -224,7 +236,7 @@ EOF
     done
     wait "$watch" 2>/dev/null || true
     read -r rss cpu < <(proc_usage "$JDBC_PID")
-    kill -TERM "$JDBC_PID"; wait "$JDBC_PID" 2>/dev/null || true; JDBC_PID=
+    stop_jvm "$JDBC_PID"; JDBC_PID=
     if [[ -n $reason ]]; then
         # the connector's own message says more than the task's trace
         why=$(grep -m 1 'Failed to process record: ' "$OUT/jdbc-$s.log" | sed 's/.*Failed to process record: //; s/ (io\.debezium.*//' || true)
@@ -317,7 +329,7 @@ psql_db cdc_lat -c "CREATE TABLE public.lat_log (src_ts timestamptz, op text, ls
             RETURN NULL; END\$\$" \
     -c "CREATE TRIGGER lat_mark AFTER INSERT OR UPDATE ON public.orders_lat
         FOR EACH ROW EXECUTE FUNCTION public.lat_mark()" >/dev/null
-DEL_MAX=$((SEED_ROWS + RATE * LAT_S * 7 / 20 + 1))
+DEL_MAX=$((SEED_ROWS + RATE * (LAT_WARM + LAT_S) * 7 / 20 + 1))
 cat >"$OUT/lat-ins.sql" <<'EOF'
 \set a random(1, 1000000)
 INSERT INTO public.orders_lat (account_id, amount, note, created_at, updated_at, attrs, active, ext_id, qty)
@@ -331,7 +343,8 @@ cat >"$OUT/lat-del.sql" <<EOF
 \\set id random($((SEED_ROWS + 1)), $DEL_MAX)
 DELETE FROM public.orders_lat WHERE id = :id;
 EOF
-PGHOST=127.0.0.1 PGPORT=$CDC_PG_PORT PGUSER=postgres "$PG_BIN/pgbench" -n -c 4 -j 2 -R "$RATE" -T "$LAT_S" \
+MEASURE_FROM=$(date -u -d "+$LAT_WARM seconds" '+%Y-%m-%d %H:%M:%S.%N+00')
+PGHOST=127.0.0.1 PGPORT=$CDC_PG_PORT PGUSER=postgres "$PG_BIN/pgbench" -n -c 4 -j 2 -R "$RATE" -T "$((LAT_WARM + LAT_S))" \
     -f "$OUT/lat-ins.sql@70" -f "$OUT/lat-upd.sql@25" -f "$OUT/lat-del.sql@5" source \
     >"$OUT/pgbench.log" 2>&1 || { cat "$OUT/pgbench.log"; die "pgbench failed"; }
 # Debezium may still be behind the source: wait until the warehouse equals it
@@ -344,6 +357,8 @@ while :; do
     sleep 2
 done
 read -r lat_rss lat_cpu < <(proc_usage "$SINK_PID")
+# only the changes made after the warm-up are measured
+psql_db cdc_lat -c "DELETE FROM public.lat_log WHERE src_ts < '$MEASURE_FROM'" >/dev/null
 kill -TERM "$SINK_PID"; wait "$SINK_PID" || true; SINK_PID=
 [[ $src_sum == "$wh_sum" ]] || die "latency run: the warehouse differs from the source ($src_sum vs $wh_sum)"
 # Split at Kafka: each record's append time (Connect's producer timestamp)
@@ -405,7 +420,7 @@ log "  $lat_n changes, p50 ${lat_p50} ms, p99 ${lat_p99} ms, max ${lat_max} ms (
         }
     }' "$RESULTS" >>"$OUT/table.txt"
 {
-    echo "latency (source commit -> warehouse commit), real Debezium, $RATE events/s target ($RATE_NOTE), pgbench achieved $achieved tx/s, ${LAT_S}s:"
+    echo "latency (source commit -> warehouse commit), real Debezium (poll.interval.ms ${BENCH_DBZ_POLL_MS:-50}), $RATE events/s target ($RATE_NOTE), pgbench achieved $achieved tx/s, ${LAT_S}s measured after ${LAT_WARM}s of warm-up:"
     echo "  changes $lat_n  p50 $lat_p50 ms  p99 $lat_p99 ms  max $lat_max ms  (cdcsink RSS ${lat_rss} MB, CPU ${lat_cpu} s)"
     echo "  split at Kafka's append time (ms precision): source -> Kafka (Debezium) p50 $dbz_p50 / p99 $dbz_p99 ms; Kafka -> warehouse commit (cdcsink) p50 $sink_p50 / p99 $sink_p99 ms"
     for s in "${STREAMS[@]}"; do
