@@ -213,15 +213,20 @@ topic_end() {
         awk '$3 == "offset" { s += $4 } END { print s + 0 }'
 }
 
-# topic-create TOPIC PARTITIONS: a topic made ahead of its producer, e.g.
-# with several partitions for a scale-out test
+# topic-create TOPIC PARTITIONS [key=value...]: a topic made ahead of its
+# producer, e.g. with several partitions for a scale-out test, or with topic
+# configs (message.timestamp.type=LogAppendTime for a latency split)
 cmd_topic_create() {
-    (($# == 2)) && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "usage: stack.sh topic-create TOPIC PARTITIONS"
+    (($# >= 2)) && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "usage: stack.sh topic-create TOPIC PARTITIONS [key=value...]"
     service_pid kafka >/dev/null || die "Kafka of $STACK is not running"
-    local java=()
+    local java=() cfg=() kv
+    for kv in "${@:3}"; do
+        [[ $kv == ?*=* ]] || die "topic-create: '$kv' is not key=value"
+        cfg+=(--config "$kv")
+    done
     mapfile -d '' -t java < <(java_cmd -Xmx128m)
     "${java[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_address)" \
-        --create --if-not-exists --topic "$1" --partitions "$2" --replication-factor 1 >/dev/null ||
+        --create --if-not-exists --topic "$1" --partitions "$2" --replication-factor 1 "${cfg[@]}" >/dev/null ||
         die "topic-create: could not create $1 with $2 partitions"
     printf '%s %s\n' "$1" "$2"
 }
@@ -388,7 +393,8 @@ usage: stack.sh COMMAND [ARGS]
   connector list          the registered connectors
   topics [-v]             topic names (-v: kcat -L)
   wait-topic TOPIC N [S]  wait up to S seconds until TOPIC holds N records
-  topic-create TOPIC N    create TOPIC with N partitions
+  topic-create TOPIC N [k=v...]
+                          create TOPIC with N partitions (and topic configs)
 
 Run folder: $STACK
 Cache:      $CDC_CACHE_DIR
