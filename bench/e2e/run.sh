@@ -56,8 +56,9 @@ PG_BIN=/usr/lib/postgresql/$CDC_PG_MAJOR/bin
 BROKERS=127.0.0.1:$CDC_KAFKA_PORT
 
 cleanup() {
-    [[ -n ${SINK_PID:-} ]] && kill -9 "$SINK_PID" 2>/dev/null
-    [[ -n ${JDBC_PID:-} ]] && kill -9 "$JDBC_PID" 2>/dev/null
+    # under set -e: a kill of a process already gone must not end the trap
+    [[ -z ${SINK_PID:-} ]] || kill -9 "$SINK_PID" 2>/dev/null || true
+    [[ -z ${JDBC_PID:-} ]] || kill -9 "$JDBC_PID" 2>/dev/null || true
     if [[ ${BENCH_KEEP_STACK:-0} != 1 ]]; then
         "$STACK" connector remove lat >/dev/null 2>&1 || true
         "$STACK" down --purge >/dev/null 2>&1 || true
@@ -177,9 +178,9 @@ done
 # stop_jvm PID: SIGTERM, and SIGKILL if it has not exited after 30 s (a
 # Connect worker whose task failed can hang in its shutdown hooks)
 stop_jvm() {
-    kill -TERM "$1" 2>/dev/null
+    kill -TERM "$1" 2>/dev/null || true
     for _ in $(seq 60); do kill -0 "$1" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$1" 2>/dev/null
+    kill -9 "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
 
