@@ -375,7 +375,14 @@ while :; do
     sleep 2
 done
 read -r lat_rss lat_cpu < <(proc_usage "$SINK_PID")
-# only the changes made after the warm-up are measured
+# only the changes made after the warm-up are measured; the warm-up's own
+# figures are reported apart (a fresh Connect JVM compiles for a while)
+read -r warm_n warm_p50 warm_p99 < <(psql_db cdc_lat -tA -F ' ' -c "
+  SELECT count(*),
+         round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+         round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
+    FROM (SELECT 1000 * extract(epoch FROM pg_xact_commit_timestamp(xmin) - src_ts) AS ms
+            FROM public.lat_log WHERE src_ts < '$MEASURE_FROM') l")
 psql_db cdc_lat -c "DELETE FROM public.lat_log WHERE src_ts < '$MEASURE_FROM'" >/dev/null
 kill -TERM "$SINK_PID"; wait "$SINK_PID" || true; SINK_PID=
 [[ $src_sum == "$wh_sum" ]] || die "latency run: the warehouse differs from the source ($src_sum vs $wh_sum)"
@@ -440,6 +447,7 @@ log "  $lat_n changes, p50 ${lat_p50} ms, p99 ${lat_p99} ms, max ${lat_max} ms (
 {
     echo "latency (source commit -> warehouse commit), real Debezium (poll.interval.ms ${BENCH_DBZ_POLL_MS:-50}), $RATE events/s target ($RATE_NOTE), pgbench achieved $achieved tx/s, ${LAT_S}s measured after ${LAT_WARM}s of warm-up:"
     echo "  changes $lat_n  p50 $lat_p50 ms  p99 $lat_p99 ms  max $lat_max ms  (cdcsink RSS ${lat_rss} MB, CPU ${lat_cpu} s)"
+    echo "  (the warm-up, not counted above: changes $warm_n  p50 $warm_p50 ms  p99 $warm_p99 ms)"
     echo "  split at Kafka's append time (ms precision): source -> Kafka (Debezium) p50 $dbz_p50 / p99 $dbz_p99 ms; Kafka -> warehouse commit (cdcsink) p50 $sink_p50 / p99 $sink_p99 ms"
     for s in "${STREAMS[@]}"; do
         [[ -f $OUT/jdbc-$s.failed ]] && echo "JDBC sink on '$s': $(cat "$OUT/jdbc-$s.failed")"

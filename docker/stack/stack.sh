@@ -225,9 +225,11 @@ cmd_topic_create() {
         cfg+=(--config "$kv")
     done
     mapfile -d '' -t java < <(java_cmd -Xmx128m)
-    "${java[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_address)" \
-        --create --if-not-exists --topic "$1" --partitions "$2" --replication-factor 1 "${cfg[@]}" >/dev/null ||
-        die "topic-create: could not create $1 with $2 partitions"
+    # the tool logs its admin client's config to stderr: shown only on failure
+    local out
+    out=$("${java[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_address)" \
+        --create --if-not-exists --topic "$1" --partitions "$2" --replication-factor 1 "${cfg[@]}" 2>&1) ||
+        { printf '%s\n' "$out" | tail -n 20 >&2; die "topic-create: could not create $1 with $2 partitions"; }
     printf '%s %s\n' "$1" "$2"
 }
 
