@@ -88,14 +88,30 @@ void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us) {
     int64_t y;
     unsigned m, d;
     civil(days, &y, &m, &d);
-    int64_t secs = rem / 1000000;
-    if (y < 1) { /* BC: PostgreSQL wants "YYYY-MM-DD ... BC" */
-        cdc_buf_printf(b, "%04" PRId64 "-%02u-%02u %02d:%02d:%02d.%06d+00 BC",
-                       1 - y, m, d, (int)(secs / 3600), (int)(secs / 60 % 60),
-                       (int)(secs % 60), (int)(rem % 1000000));
-        return;
+    bool bc = y < 1; /* PostgreSQL wants "YYYY-MM-DD ... BC" */
+    uint64_t yr = (uint64_t)(bc ? 1 - y : y), secs = (uint64_t)rem / 1000000;
+    /* written backwards into tmp: no printf on the hot path (a row each) */
+    char tmp[48], *o = tmp + sizeof tmp;
+    uint64_t fields[] = {(uint64_t)rem % 1000000, secs % 60, secs / 60 % 60,
+                         secs / 3600, d, m};
+    static const char seps[] = {'.', ':', ':', ' ', '-', '-'};
+    static const int widths[] = {6, 2, 2, 2, 2, 2};
+    if (bc) {
+        o -= 3;
+        memcpy(o, " BC", 3);
     }
-    cdc_buf_printf(b, "%04" PRId64 "-%02u-%02u %02d:%02d:%02d.%06d+00", y, m,
-                   d, (int)(secs / 3600), (int)(secs / 60 % 60),
-                   (int)(secs % 60), (int)(rem % 1000000));
+    o -= 3;
+    memcpy(o, "+00", 3);
+    for (int i = 0; i < 6; i++) {
+        uint64_t v = fields[i];
+        for (int k = 0; k < widths[i]; k++, v /= 10)
+            *--o = (char)('0' + v % 10);
+        *--o = seps[i];
+    }
+    int k = 0;
+    do { /* the year: at least 4 digits */
+        *--o = (char)('0' + yr % 10);
+        yr /= 10;
+    } while (++k < 4 || yr);
+    cdc_buf_add(b, o, (size_t)(tmp + sizeof tmp - o));
 }

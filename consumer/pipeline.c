@@ -30,7 +30,9 @@ static int batch_init(batch_t *b, size_t cap) {
     b->events = calloc(cap, sizeof(*b->events));
     b->derr = calloc(cap, sizeof(*b->derr));
     b->dwhy = calloc(cap, sizeof(*b->dwhy));
-    return b->arena && b->msgs && b->recs && b->events && b->derr && b->dwhy
+    b->seen = calloc(cap, sizeof(*b->seen));
+    return b->arena && b->msgs && b->recs && b->events && b->derr &&
+                   b->dwhy && b->seen
                ? 0
                : -1;
 }
@@ -41,6 +43,8 @@ static void batch_reset(batch_t *b) {
     b->n = 0;
     b->nparts = 0;
     b->bytes = 0;
+    b->checked = false;
+    b->check_ms = 0;
     free(b->parts);
     b->parts = NULL;
     b->parts_cap = 0;
@@ -57,6 +61,7 @@ static void batch_free(batch_t *b) {
     free(b->events);
     free(b->derr);
     free(b->dwhy);
+    free(b->seen);
 }
 
 cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
@@ -83,8 +88,10 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
         else
             pthread_mutex_destroy(&p->hand_mu);
     }
+    if (pthread_mutex_init(&p->dedup_mu, NULL) == 0)
+        p->dedup_mu_ready = true;
     p->seen = calloc(p->cap, sizeof(*p->seen));
-    if (!p->hand_ready || !p->seen || batch_init(&p->bufs[0], p->cap) ||
+    if (!p->hand_ready || !p->dedup_mu_ready || !p->seen || batch_init(&p->bufs[0], p->cap) ||
         batch_init(&p->bufs[1], p->cap)) {
         cdc_pipeline_free(p);
         return NULL;
@@ -103,6 +110,8 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
         pthread_cond_destroy(&p->hand_cv);
         pthread_mutex_destroy(&p->hand_mu);
     }
+    if (p->dedup_mu_ready)
+        pthread_mutex_destroy(&p->dedup_mu);
     free(p);
 }
 
@@ -195,6 +204,54 @@ static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
     return cdc_kafka_dlq_produce(p->kafka, r, err, why ? why : "");
 }
 
+/* The decoded change events of b (pointers into it) and their record
+ * indexes; returns how many. changes and idx hold b->n entries. */
+static size_t batch_changes(batch_t *b, cdc_event_t **changes, size_t *idx) {
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->derr[i] == CDC_OK && b->events[i].kind == CDC_EV_CHANGE) {
+            idx[n] = i;
+            changes[n++] = &b->events[i];
+        }
+    }
+    return n;
+}
+
+/* One Redis round trip: b->seen[record] for each change, b->checked when
+ * Redis answered (down = no information: the position guard alone keeps
+ * replays harmless). tmp holds n entries. */
+static void batch_check(cdc_pipeline_t *p, batch_t *b, cdc_event_t **changes,
+                        const size_t *idx, size_t n, bool *tmp) {
+    int64_t t0 = now_ms();
+    pthread_mutex_lock(&p->dedup_mu);
+    cdc_err_t err = cdc_dedup_check(p->dedup, changes, n, tmp);
+    pthread_mutex_unlock(&p->dedup_mu);
+    b->check_ms = now_ms() - t0;
+    if (err != CDC_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        b->seen[idx[i]] = tmp[i];
+    b->checked = true;
+}
+
+/* Polling thread, before a hand-off: checks the open batch against Redis
+ * while the applier may still be busy with the batch before, so the round
+ * trip is off the applier's path. The batch before is not marked yet; a
+ * replay of one of its changes is then stopped by the position guard. */
+static void batch_precheck(cdc_pipeline_t *p, batch_t *b) {
+    if (!p->dedup || !b->n || b->checked)
+        return;
+    cdc_event_t **changes = calloc(b->n, sizeof(*changes));
+    size_t *idx = calloc(b->n, sizeof(*idx));
+    bool *tmp = calloc(b->n, sizeof(*tmp));
+    size_t n;
+    if (changes && idx && tmp && (n = batch_changes(b, changes, idx)) > 0)
+        batch_check(p, b, changes, idx, n, tmp);
+    free(changes);
+    free(idx);
+    free(tmp); /* out of memory: the applier checks instead */
+}
+
 /* Applies, dead-letters and commits batch b; retries what is retriable.
  * Returns CDC_OK with the batch emptied, or a fatal/permanent error to stop
  * on (the batch left as it is). Runs on whichever thread holds the
@@ -205,7 +262,7 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
     size_t *idx = NULL, nchanges = 0;
     int step = 100;
     cdc_err_t err = CDC_OK;
-    int64_t start_ms = now_ms(), dedup_ms = 0;
+    int64_t start_ms = now_ms(), mark_ms = 0;
 
     if (b->n == 0)
         return CDC_OK;
@@ -216,20 +273,15 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
         err = CDC_ERR_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->derr[i] == CDC_OK && b->events[i].kind == CDC_EV_CHANGE) {
-            idx[nchanges] = i;
-            changes[nchanges++] = &b->events[i];
-        }
-    }
-    /* dedup: one round trip; Redis down = no information, the position
-     * guard alone keeps replays harmless */
-    if (p->dedup && nchanges &&
-        cdc_dedup_check(p->dedup, changes, nchanges, p->seen) == CDC_OK) {
-        dedup_ms = now_ms() - start_ms;
+    nchanges = batch_changes(b, changes, idx);
+    /* dedup: checked before the hand-off, or here (on_revoke, the last
+     * flush, a failed pre-check) */
+    if (p->dedup && nchanges && !b->checked)
+        batch_check(p, b, changes, idx, nchanges, p->seen);
+    if (b->checked) {
         size_t kept = 0;
         for (size_t i = 0; i < nchanges; i++) {
-            if (p->seen[i]) {
+            if (b->seen[idx[i]]) {
                 LOCKED(p, p->stats.dedup_hits++);
                 continue;
             }
@@ -290,11 +342,13 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
                         p->seen[i] = true;
                     for (size_t r = 0; r < res.nrejects; r++)
                         p->seen[res.rejects[r].index] = false;
+                    pthread_mutex_lock(&p->dedup_mu);
                     if (cdc_dedup_mark(p->dedup, changes, p->seen, nchanges)) {
                         /* logged once by dedup; a lost mark only means the
                          * position guard stops the replay instead */
                     }
-                    dedup_ms += now_ms() - t_mark;
+                    pthread_mutex_unlock(&p->dedup_mu);
+                    mark_ms = now_ms() - t_mark;
                 }
                 break;
             }
@@ -328,9 +382,11 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
     /* PostgreSQL holds the effect and the offsets: now tell Kafka */
     (void)cdc_kafka_commit(p->kafka, offs, b->nparts);
     cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
-            "ms (dedup %lld ms), %lld ms after its first record was polled",
+            "ms (redis check %lld ms, mark %lld ms), %lld ms after its first "
+            "record was polled",
             b->n, nchanges, (long long)(now_ms() - start_ms),
-            (long long)dedup_ms, (long long)(now_ms() - b->first_ms));
+            (long long)b->check_ms, (long long)mark_ms,
+            (long long)(now_ms() - b->first_ms));
     batch_reset(b);
     err = CDC_OK;
 out:
@@ -512,6 +568,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
                     b->bytes >= p->conf.max_bytes;
         if (!full && (now_ms() - b->first_ms < p->conf.linger_ms || !idle))
             continue; /* lingering, or lingered: keep filling meanwhile */
+        batch_precheck(p, b);
         if ((err = applier_wait(p))) /* a full batch waits its turn */
             break;
         applier_hand(p);

@@ -39,21 +39,26 @@ typedef struct batch_s {
     size_t nparts, parts_cap;
     size_t bytes;
     int64_t first_ms;    /* monotonic ms of the batch's first record */
+    /* Redis check done before the hand-off (batch_precheck): seen[i] for
+     * record i; checked = false when it was not done or Redis said nothing */
+    bool *seen;
+    bool checked;
+    int64_t check_ms;
 } batch_t;
 
 struct cdc_pipeline_s {
     cdc_pipeline_conf_t conf;
     cdc_decoder_t *dec;          /* borrowed; the polling thread's */
     cdc_apply_t *apply;          /* borrowed; the applier's (see below) */
-    cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis; applier's */
-    bool *seen;                  /* per batch record: dedup check result */
+    cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis; dedup_mu */
+    bool *seen;                  /* per change: check result / applied */
     cdc_kafka_t *kafka;          /* borrowed during run */
     volatile sig_atomic_t *stop; /* borrowed */
     size_t cap;                  /* records per batch (batch.max.events) */
 
     /* Two batches: the polling thread decodes into `open` while the applier
      * thread applies `handed` (DESIGN.md "Data flow": decode of batch N+1
-     * overlaps the apply of batch N). apply, dedup, seen and stop_at_ms are
+     * overlaps the apply of batch N). apply, seen and stop_at_ms are
      * used by whichever thread holds the applier's turn: the applier while
      * `handed` is set, the polling thread (on_assign, on_revoke, the last
      * flush) only after waiting for `handed` to clear. hand_mu guards
@@ -62,10 +67,14 @@ struct cdc_pipeline_s {
     batch_t *open;
     batch_t *handed;
     cdc_err_t applier_err;       /* the first error the applier stopped on */
-    bool quit, applier_started, hand_ready;
+    bool quit, applier_started, hand_ready, dedup_mu_ready;
     pthread_t applier;
     pthread_mutex_t hand_mu;
     pthread_cond_t hand_cv;
+    /* The polling thread checks a batch against Redis before handing it
+     * over, while the applier may be marking the batch before: dedup is
+     * used under dedup_mu by both. */
+    pthread_mutex_t dedup_mu;
     int64_t stop_at_ms;  /* when a stop request was first seen retrying */
 
     /* observability: written by the pipeline thread, read by the HTTP

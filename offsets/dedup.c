@@ -627,8 +627,18 @@ static void cmd_members(cdc_dedup_t *d, const char *name, int64_t bucket,
     cdc_buf_printf(&d->cmd, "*%zu\r\n", n + 2);
     resp_bulk(&d->cmd, name, strlen(name));
     resp_bulk(&d->cmd, key, klen);
-    for (size_t k = d->from[shard]; k < d->from[shard + 1]; k++)
-        resp_bulk(&d->cmd, d->ids[d->idx[k]], 16);
+    /* members are 16 bytes each: "$16\r\n<id>\r\n", 23 bytes, no printf */
+    if (!cdc_buf_reserve(&d->cmd, n * 23))
+        return;
+    char *o = d->cmd.data + d->cmd.len;
+    for (size_t k = d->from[shard]; k < d->from[shard + 1]; k++) {
+        memcpy(o, "$16\r\n", 5);
+        memcpy(o + 5, d->ids[d->idx[k]], 16);
+        memcpy(o + 21, "\r\n", 2);
+        o += 23;
+    }
+    d->cmd.len = (size_t)(o - d->cmd.data);
+    d->cmd.data[d->cmd.len] = '\0';
 }
 
 /* Groups the events with an identity (and, for a mark, applied) by shard
