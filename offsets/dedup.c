@@ -96,27 +96,39 @@ static void idh_init(idhash_t *h) {
     h->len = 0;
 }
 
+static uint64_t le64(const unsigned char *s) {
+    uint64_t w = 0;
+    for (unsigned i = 0; i < 8; i++) /* little-endian on any host; one load */
+        w |= (uint64_t)s[i] << (8 * i);
+    return w;
+}
+
 static void idh_bytes(idhash_t *h, const void *p, size_t n) {
     const unsigned char *s = p;
     h->len += n;
-    while (n && h->ntail) {
-        h->tail |= (uint64_t)*s++ << (8 * h->ntail);
-        n--;
-        if (++h->ntail == 8) {
-            idh_word(h, h->tail);
-            h->tail = 0;
-            h->ntail = 0;
-        }
+    if (h->ntail) { /* top up the pending word */
+        unsigned char b[8] = {0};
+        unsigned take = 8 - h->ntail;
+        if (take > n)
+            take = (unsigned)n;
+        memcpy(b, s, take);
+        h->tail |= le64(b) << (8 * h->ntail);
+        h->ntail += take;
+        s += take;
+        n -= take;
+        if (h->ntail < 8)
+            return;
+        idh_word(h, h->tail);
+        h->tail = 0;
+        h->ntail = 0;
     }
-    for (; n >= 8; n -= 8, s += 8) {
-        uint64_t w = 0;
-        for (unsigned i = 0; i < 8; i++) /* little-endian on any host */
-            w |= (uint64_t)s[i] << (8 * i);
-        idh_word(h, w);
-    }
-    while (n--) {
-        h->tail |= (uint64_t)*s++ << (8 * h->ntail);
-        h->ntail++;
+    for (; n >= 8; n -= 8, s += 8)
+        idh_word(h, le64(s));
+    if (n) {
+        unsigned char b[8] = {0};
+        memcpy(b, s, n);
+        h->tail = le64(b);
+        h->ntail = (unsigned)n;
     }
 }
 

@@ -62,6 +62,19 @@ TEST(identity_is_stable) {
     CHECK(memcmp(x, z, 16) == 0);
 }
 
+/* Marks outlive the process that made them (and an upgrade): the identity
+ * of a change must never change silently. */
+TEST(identity_golden_value) {
+    fixture_t a;
+    uint8_t x[16];
+    char hex[33];
+    fixture(&a);
+    id_of(&a, x);
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", x[i]);
+    CHECK_STR(hex, "e80ad591460030a2de5dae113a3515e7");
+}
+
 TEST(identity_ignores_kafka_origin_and_non_identity_fields) {
     fixture_t a, b;
     uint8_t x[16], y[16];
