@@ -104,6 +104,10 @@ fresh_db() {
     psql_db "$1" -c "$(table_ddl "$2")" >/dev/null
 }
 
+# settle: every system starts on a server with no dirty pages left by the
+# one before (its checkpoint would otherwise land in the next one's time)
+settle() { psql_db postgres -c CHECKPOINT >/dev/null; }
+
 # proc_usage PID: "VmHWM_MB CPU_SECONDS" of a live process
 proc_usage() {
     local hwm cpu
@@ -155,6 +159,7 @@ for s in "${STREAMS[@]}"; do
     db=cdc_$s
     fresh_db "$db" "$s"
     log "cdcsink: ${TOPIC[$s]} -> $db"
+    settle
     t0=$(now)
     "$BIN" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id="g_$db" \
         --set topics="${TOPIC[$s]}" \
@@ -218,6 +223,7 @@ schema.evolution=none
 collection.name.format=orders
 EOF
     log "jdbc sink: ${TOPIC[$s]} -> $db (schemas $schemas)"
+    settle
     t0=$(now)
     setsid java -Xmx1g -Dlog4j2.configurationFile="file:$ROOT/docker/stack/log4j2.properties" \
         -cp "$KAFKA_LIB/*" org.apache.kafka.connect.cli.ConnectStandalone \
@@ -271,6 +277,7 @@ for s in "${STREAMS[@]}"; do
     best=
     for try in 1 2 3; do
         psql_db copy_base -c "DROP TABLE IF EXISTS public.orders" -c "$(table_ddl "$s")" >/dev/null
+        settle
         t0=$(now)
         psql_db copy_base -c "\\copy public.orders FROM '${EXPECTED[$s]}'" >/dev/null
         t1=$(now)
