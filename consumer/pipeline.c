@@ -536,13 +536,15 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         return CDC_ERR_NOMEM;
     }
     p->applier_started = true;
+    /* one clock read per record: the time after the last poll */
+    int64_t now = now_ms();
     while (!*p->stop) {
         cdc_record_t rec;
         cdc_kafka_msg_t *msg;
         batch_t *b = p->open;
         int timeout = 100;
         if (b->n) {
-            int64_t left = b->first_ms + p->conf.linger_ms - now_ms();
+            int64_t left = b->first_ms + p->conf.linger_ms - now;
             /* at most 100 ms, so a stop request waits for no long linger;
              * a lingered batch waiting for the applier looks again soon */
             timeout = left > 100 ? 100 : left > 0 ? (int)left : 5;
@@ -555,7 +557,8 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             kafka_state = kerr;
             cdc_pipeline_obs_health(p, kerr ? cdc_err_str(kerr) : NULL);
         }
-        cdc_pipeline_obs_lag(p, k);
+        now = now_ms();
+        cdc_pipeline_obs_lag(p, k, now);
         bool idle, done = p->conf.replay && cdc_kafka_range_done(k);
         if ((err = applier_peek(p, &idle)))
             break;
@@ -566,7 +569,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         }
         bool full = done || b->n >= p->conf.max_events ||
                     b->bytes >= p->conf.max_bytes;
-        if (!full && (now_ms() - b->first_ms < p->conf.linger_ms || !idle))
+        if (!full && (now - b->first_ms < p->conf.linger_ms || !idle))
             continue; /* lingering, or lingered: keep filling meanwhile */
         batch_precheck(p, b);
         if ((err = applier_wait(p))) /* a full batch waits its turn */

@@ -99,7 +99,7 @@ void cdc_pipeline_obs_batch(cdc_pipeline_t *p, cdc_event_t *const *changes,
                             size_t n, double apply_seconds);
 /* Sets or clears ("" / NULL) the health reason (takes mu). */
 void cdc_pipeline_obs_health(cdc_pipeline_t *p, const char *why);
-/* Refreshes the lag snapshot at most once a second. */
-void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k);
+/* Refreshes the lag snapshot at most once a second (now: monotonic ms). */
+void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now);
 
 #endif

@@ -101,12 +101,8 @@ static void lag_cb(const char *topic, int32_t partition, int64_t lag,
     v->n++;
 }
 
-void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k) {
-    struct timespec ts;
-    int64_t now;
+void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now) {
     lagvec_t v = {NULL, 0, 0};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     if (now - p->lag_at_ms < 1000)
         return;
     p->lag_at_ms = now;

@@ -653,6 +653,17 @@ static void cmd_members(cdc_dedup_t *d, const char *name, int64_t bucket,
     d->cmd.data[d->cmd.len] = '\0';
 }
 
+/* The identity of ev, hashed on first use and kept in the event (a batch's
+ * events are checked, then marked). */
+static bool event_id(cdc_event_t *ev, uint8_t out[16]) {
+    if (ev->id_state == 0)
+        ev->id_state = cdc_dedup_identity(ev, ev->id) ? 1 : 2;
+    if (ev->id_state != 1)
+        return false;
+    memcpy(out, ev->id, 16);
+    return true;
+}
+
 /* Groups the events with an identity (and, for a mark, applied) by shard
  * into d->idx/d->from and encodes the round trip's commands into d->cmd:
  * check = SMISMEMBER of the current and the previous bucket per shard;
@@ -684,7 +695,7 @@ static int encode(cdc_dedup_t *d, rt_kind_t kind, cdc_event_t *const *events,
         d->shard_of[i] = NO_SHARD;
         if (kind == RT_MARK && applied && !applied[i])
             continue;
-        if (!cdc_dedup_identity(events[i], d->ids[i])) {
+        if (!event_id(events[i], d->ids[i])) {
             (*noid)++;
             continue;
         }
