@@ -8,7 +8,8 @@
 #   make bench-e2e                     (or bash bench/e2e/run.sh)
 #   BENCH_EVENTS=100000 make bench-e2e (quick run)
 #
-# Knobs: BENCH_EVENTS (1000000), BENCH_LAT_SECONDS (40), BENCH_LAT_RATE_MAX
+# Knobs: BENCH_EVENTS (1000000), BENCH_TRIES (3: cdcsink runs per stream,
+# the best counts), BENCH_LAT_SECONDS (40), BENCH_LAT_RATE_MAX
 # (events/s cap of the latency workload, 1000), BENCH_JDBC_MAX_S (900: the
 # JDBC sink is stopped after this long and its rate is taken from the part it
 # committed), BENCH_OUT (build/bench-e2e),
@@ -30,6 +31,7 @@ N=${BENCH_EVENTS:-1000000}
 LAT_S=${BENCH_LAT_SECONDS:-40}
 LAT_WARM=${BENCH_LAT_WARMUP_S:-60}
 LAT_MAX=${BENCH_LAT_RATE_MAX:-1000}
+TRIES=${BENCH_TRIES:-3}
 JDBC_MAX=${BENCH_JDBC_MAX_S:-900}
 OUT=${BENCH_OUT:-$ROOT/build/bench-e2e}
 STACK=$ROOT/docker/stack/stack.sh
@@ -153,29 +155,60 @@ for s in "${STREAMS[@]}"; do
 done
 [[ ${FINAL[on]} == "${FINAL[off]}" ]] || die "the on and off streams differ in their final state"
 
-# ------------------------------------------------------------ cdcsink
+# ------------------------------------------------------------ cdcsink, COPY
+# Per stream, back to back so both see the machine in the same state:
+# cdcsink from the start of the topic into a fresh database, best of
+# BENCH_TRIES runs (RSS: the highest of them), then raw COPY of the same
+# final rows into an identical empty table, best of 3.
 
-for s in "${STREAMS[@]}"; do
-    db=cdc_$s
+# cdcsink_try STREAM TRY: one run; sets TRY_S, TRY_RSS (MB), TRY_CPU (s).
+# Not in a subshell: the exit trap must see SINK_PID, and die must end the run.
+cdcsink_try() {
+    local s=$1 try=$2 db=cdc_$1 reached t0 t1 rss cpu v
     fresh_db "$db" "$s"
-    log "cdcsink: ${TOPIC[$s]} -> $db"
     settle
     t0=$(now)
-    "$BIN" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id="g_$db" \
+    "$BIN" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id="g_${db}_$try" \
         --set topics="${TOPIC[$s]}" \
         --set pg.conninfo="postgresql://postgres@127.0.0.1:$CDC_PG_PORT/$db" \
         --set redis.url="redis://127.0.0.1:$CDC_REDIS_PORT" \
         --set dlq.topic="$RUN_ID.dlq" run >"$OUT/cdcsink-$s.log" 2>&1 &
     SINK_PID=$!
-    reached=$("$GEN" committed -b "$BROKERS" -g "g_$db" -t "${TOPIC[$s]}" -w 1800) ||
+    reached=$("$GEN" committed -b "$BROKERS" -g "g_${db}_$try" -t "${TOPIC[$s]}" -w 1800) ||
         die "cdcsink did not reach the end of ${TOPIC[$s]} (see $OUT/cdcsink-$s.log)"
     t1=$(awk '{ print $2 }' <<<"$reached")
     read -r rss cpu < <(proc_usage "$SINK_PID")
     kill -TERM "$SINK_PID"; wait "$SINK_PID" || true; SINK_PID=
     v=$(verify "$db" "${EXPECTED[$s]}" "_cdc_deleted IS NOT TRUE")
-    log "  $(calc "$t1 - $t0" 2)s rss=${rss}MB cpu=${cpu}s $v"
+    log "  try $try: $(calc "$t1 - $t0" 2)s rss=${rss}MB cpu=${cpu}s $v"
     [[ $v == "rows=${FINAL[$s]} diff=0" ]] || die "cdcsink $s: warehouse differs from the expected state ($v)"
-    result "$s" cdcsink "$N" "$(calc "$t1 - $t0" 3)" "$rss" "$cpu" ok
+    TRY_S=$(calc "$t1 - $t0" 3) TRY_RSS=$rss TRY_CPU=$cpu
+}
+
+fresh_db copy_base on
+for s in "${STREAMS[@]}"; do
+    log "cdcsink: ${TOPIC[$s]} -> cdc_$s, best of $TRIES"
+    best= best_cpu= max_rss=0
+    for try in $(seq "$TRIES"); do
+        cdcsink_try "$s" "$try"
+        ((TRY_RSS > max_rss)) && max_rss=$TRY_RSS
+        if [[ -z $best ]] || awk -v a="$TRY_S" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+            best=$TRY_S best_cpu=$TRY_CPU
+        fi
+    done
+    result "$s" cdcsink "$N" "$best" "$max_rss" "$best_cpu" ok
+    best=
+    for try in 1 2 3; do
+        psql_db copy_base -c "DROP TABLE IF EXISTS public.orders" -c "$(table_ddl "$s")" >/dev/null
+        settle
+        t0=$(now)
+        psql_db copy_base -c "\\copy public.orders FROM '${EXPECTED[$s]}'" >/dev/null
+        t1=$(now)
+        d=$(calc "$t1 - $t0" 3)
+        best=$(awk -v a="$d" -v b="$best" 'BEGIN { print (b == "" || a < b) ? a : b }')
+    done
+    log "raw COPY of the ${FINAL[$s]} final rows of $s: best of 3 ${best}s"
+    result "copy-$s" copy "${FINAL[$s]}" "$best" - - ok
 done
 
 # ------------------------------------------------------------ JDBC sink
@@ -269,24 +302,6 @@ EOF
     result "$s" jdbc "$N" "$(calc "$t1 - $t0" 3)" "$rss" "$cpu" ok
 }
 for s in "${STREAMS[@]}"; do jdbc_run "$s"; done
-
-# ------------------------------------------------------------ raw COPY
-
-fresh_db copy_base on
-for s in "${STREAMS[@]}"; do
-    best=
-    for try in 1 2 3; do
-        psql_db copy_base -c "DROP TABLE IF EXISTS public.orders" -c "$(table_ddl "$s")" >/dev/null
-        settle
-        t0=$(now)
-        psql_db copy_base -c "\\copy public.orders FROM '${EXPECTED[$s]}'" >/dev/null
-        t1=$(now)
-        d=$(calc "$t1 - $t0" 3)
-        best=$(awk -v a="$d" -v b="$best" 'BEGIN { print (b == "" || a < b) ? a : b }')
-    done
-    log "raw COPY of the ${FINAL[$s]} final rows of $s: best of 3 ${best}s"
-    result "copy-$s" copy "${FINAL[$s]}" "$best" - - ok
-done
 
 # The throughput databases are verified: drop them, and write their dirty
 # pages out now, so autovacuum and checkpoints of 1M-row tables do not run
