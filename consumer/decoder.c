@@ -47,9 +47,14 @@ static dec_frame_t *top(cdc_decoder_t *d) {
     return &d->fr[d->nfr ? d->nfr - 1 : 0];
 }
 
-/* NUL-terminated a equals the n bytes of b (which hold no NUL) */
+/* NUL-terminated a equals the n bytes of b. Inline: names are short, and
+ * this runs for every member of every row. Never reads a past its NUL (a NUL
+ * in b never matches). */
 static bool name_eq(const char *a, const char *b, size_t n) {
-    return !strncmp(a, b, n) && a[n] == '\0';
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i] || !a[i])
+            return false;
+    return a[n] == '\0';
 }
 
 /* "after.balance": the column being read, formatted only for a message */
@@ -138,14 +143,16 @@ static void pred_touch(cdc_decoder_t *d, uint8_t role, const cdc_rowdef_t *rd) {
     p[0] = rd;
 }
 
+static int nul_name(cdc_decoder_t *d, const dec_frame_t *f, const char *s) {
+    return dec_fail(d, CDC_ERR_SCHEMA, "%s.%.100s: a field name holds a NUL "
+                    "character", role_names[f->role], s);
+}
+
 static int row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s, size_t n) {
     dec_row_t *r = &d->rows[f->role];
     d->path_role = f->role;
     d->path_sch = f->sch;
     d->path_col = -1;
-    if (memchr(s, '\0', n)) /* before any name_eq: it needs no NUL in s */
-        return dec_fail(d, CDC_ERR_SCHEMA, "%s.%.100s: a field name holds a "
-                        "NUL character", role_names[f->role], s);
     if (f->sch) {
         const dec_sch_t *rs = f->sch;
         uint32_t want = (uint32_t)(f->col + 1), i;
@@ -153,6 +160,8 @@ static int row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s, size_t n) {
             f->col = d->path_col = (int32_t)want; /* the usual case */
             return 1;
         }
+        if (memchr(s, '\0', n)) /* a known name never holds one */
+            return nul_name(d, f, s);
         for (i = 0; i < rs->nfields; i++)
             if (name_eq(rs->fields[i]->field, s, n))
                 break;
@@ -164,9 +173,11 @@ static int row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s, size_t n) {
     }
     /* schemaless: follow the predicted rowdef; collect the names once it
      * fails */
-    if (r->pred_ok && (r->n >= r->pred->ncols ||
-                       !name_eq(r->pred->cols[r->n].name, s, n)) &&
-        !pred_switch(d, f->role, r, s, n)) {
+    bool predicted = r->pred_ok && r->n < r->pred->ncols &&
+                     name_eq(r->pred->cols[r->n].name, s, n);
+    if (!predicted && memchr(s, '\0', n)) /* a known name never holds one */
+        return nul_name(d, f, s);
+    if (r->pred_ok && !predicted && !pred_switch(d, f->role, r, s, n)) {
         r->pred_ok = false;
         for (uint32_t i = 0; i < r->n; i++)
             dec_sbuf_add(d, &r->names, r->pred->cols[i].name,
