@@ -74,7 +74,7 @@ static const setting_t settings[] = {
     {"shutdown.timeout.ms", T_INT, "30000", 100, 3600000, NULL, false,
      "on SIGTERM, give up flushing after this long"},
     {"http.listen", T_STR, "", 0, 0, NULL, false,
-     "host:port for /metrics and /healthz; empty = off"},
+     "host:port for /metrics and /healthz (port 0: any free one, logged); empty = off"},
     {"log.level", T_ENUM, "info", 0, 0, "error|warn|info|debug", false,
      "log verbosity"},
     {"log.format", T_ENUM, "text", 0, 0, "text|json", false,

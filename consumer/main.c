@@ -194,6 +194,9 @@ static int cmd_run(const cdc_conf_t *conf, const replay_args_t *replay) {
         rc = 2;
         goto out;
     }
+    if (http) /* the port is the real one when http.listen asked for 0 */
+        cdc_log(CDC_LOG_INFO, "http: /metrics and /healthz on port %d",
+                cdc_http_port(http));
     if (!(kafka = make_kafka(conf, &extra, cdc_pipeline_kafka_callbacks(pipe),
                              replay != NULL, errstr, sizeof errstr))) {
         cdc_log(CDC_LOG_ERROR, "%s", errstr);

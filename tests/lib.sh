@@ -64,6 +64,20 @@ start_sink() {
     SINK_PIDS+=("$SINK_PID")
 }
 
+# sink_http NAME: the host:port a sink started with --set
+# http.listen=127.0.0.1:0 serves on, read from its log (a fixed port may be
+# taken by another socket's ephemeral port); empty after 20 s without it
+sink_http() {
+    local port i
+    for ((i = 0; i < 200; i++)); do
+        port=$(sed -n 's/.*http: \/metrics and \/healthz on port \([0-9]*\).*/\1/p' \
+            "$T_TMP/$1.log" 2>/dev/null | tail -1)
+        [ -n "$port" ] && { echo "127.0.0.1:$port"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
 # stop_sink PID [SECONDS]: SIGTERM and wait; returns the exit code (124 on
 # timeout, after which it is killed)
 stop_sink() {

@@ -11,8 +11,9 @@ P=cnr$(date +%s)
 seed_table "$P" 100
 capture "$P"
 start_sink sink "^$P\\.public\\.$P\$" "$P" --set redis.url="$CDC_REDIS_URL" \
-    --set batch.linger.ms=20 --set http.listen="127.0.0.1:$((CDC_CONNECT_PORT + 18))"
-metric() { curl -s --max-time 3 "http://127.0.0.1:$((CDC_CONNECT_PORT + 18))/metrics" |
+    --set batch.linger.ms=20 --set http.listen=127.0.0.1:0
+HTTP=$(sink_http sink)
+metric() { curl -s --max-time 3 "http://$HTTP/metrics" |
                awk -v n="$1" '$1 == n { print $2 }'; }
 Q_SRC="SELECT id, n, v FROM public.$P ORDER BY id"
 Q_WH="SELECT id, n, v FROM public.$P WHERE NOT _cdc_deleted ORDER BY id"

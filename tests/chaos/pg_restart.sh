@@ -9,12 +9,12 @@ set -u
 . "$(dirname "$0")/../lib.sh"
 
 P=pgr$(date +%s)
-HTTP=127.0.0.1:$((CDC_CONNECT_PORT + 17))
 seed_table "$P" 100
 capture "$P"
 start_sink sink "^$P\\.public\\.$P\$" "$P" --set redis.url="$CDC_REDIS_URL" \
-    --set http.listen="$HTTP"
+    --set http.listen=127.0.0.1:0
 SINK=$SINK_PID
+HTTP=$(sink_http sink)
 
 health() { curl -s -o "$T_TMP/health.body" -w '%{http_code}' --max-time 3 "http://$HTTP/healthz"; }
 health_is() { [ "$(health)" = "$1" ]; }
