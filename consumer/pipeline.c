@@ -45,6 +45,14 @@ static void batch_reset(batch_t *b) {
     b->bytes = 0;
     b->checked = false;
     b->check_ms = 0;
+    b->committed = false;
+    free(b->done);
+    free(b->mark);
+    free(b->offs);
+    b->done = NULL;
+    b->mark = NULL;
+    b->offs = NULL;
+    b->ndone = 0;
     free(b->parts);
     b->parts = NULL;
     b->parts_cap = 0;
@@ -252,24 +260,27 @@ static void batch_precheck(cdc_pipeline_t *p, batch_t *b) {
     free(tmp); /* out of memory: the applier checks instead */
 }
 
-/* Applies, dead-letters and commits batch b; retries what is retriable.
- * Returns CDC_OK with the batch emptied, or a fatal/permanent error to stop
- * on (the batch left as it is). Runs on whichever thread holds the
- * applier's turn (see pipeline_int.h). */
-static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
+/* Applies, dead-letters and COMMITs batch b; retries what is retriable.
+ * Returns CDC_OK with b committed (b->committed: batch_finish marks it and
+ * commits its Kafka offsets), or a fatal/permanent error to stop on (the
+ * batch left as it is). Runs on whichever thread holds the applier's turn
+ * (see pipeline_int.h). */
+static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     cdc_event_t **changes = NULL;
     cdc_offset_t *offs = NULL;
     size_t *idx = NULL, nchanges = 0;
+    bool *mark = NULL;
     int step = 100;
     cdc_err_t err = CDC_OK;
-    int64_t start_ms = now_ms(), mark_ms = 0;
 
-    if (b->n == 0)
+    if (b->n == 0 || b->committed)
         return CDC_OK;
+    b->start_ms = now_ms();
     changes = calloc(b->n, sizeof(*changes));
     idx = calloc(b->n, sizeof(*idx));
+    mark = calloc(b->n, sizeof(*mark));
     offs = calloc(b->nparts, sizeof(*offs));
-    if (!changes || !idx || !offs) {
+    if (!changes || !idx || !mark || !offs) {
         err = CDC_ERR_NOMEM;
         goto out;
     }
@@ -335,21 +346,11 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
                 cdc_pipeline_obs_batch(p, changes, nchanges,
                                        (double)(now_ms() - t0) / 1000.0);
                 cdc_pipeline_obs_health(p, NULL);
-                /* mark after COMMIT; rejected records are not applied */
-                if (p->dedup && nchanges) {
-                    int64_t t_mark = now_ms();
-                    for (size_t i = 0; i < nchanges; i++)
-                        p->seen[i] = true;
-                    for (size_t r = 0; r < res.nrejects; r++)
-                        p->seen[res.rejects[r].index] = false;
-                    pthread_mutex_lock(&p->dedup_mu);
-                    if (cdc_dedup_mark(p->dedup, changes, p->seen, nchanges)) {
-                        /* logged once by dedup; a lost mark only means the
-                         * position guard stops the replay instead */
-                    }
-                    pthread_mutex_unlock(&p->dedup_mu);
-                    mark_ms = now_ms() - t_mark;
-                }
+                /* to mark: the changes applied; rejected ones are not */
+                for (size_t i = 0; i < nchanges; i++)
+                    mark[i] = true;
+                for (size_t r = 0; r < res.nrejects; r++)
+                    mark[res.rejects[r].index] = false;
                 break;
             }
         }
@@ -378,21 +379,56 @@ static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
         }
         step = backoff(p, step);
     }
-
-    /* PostgreSQL holds the effect and the offsets: now tell Kafka */
-    (void)cdc_kafka_commit(p->kafka, offs, b->nparts);
-    cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
-            "ms (redis check %lld ms, mark %lld ms), %lld ms after its first "
-            "record was polled",
-            b->n, nchanges, (long long)(now_ms() - start_ms),
-            (long long)b->check_ms, (long long)mark_ms,
-            (long long)(now_ms() - b->first_ms));
-    batch_reset(b);
-    err = CDC_OK;
+    b->committed = true;
+    b->apply_ms = now_ms() - b->start_ms;
+    b->done = changes;
+    b->mark = mark;
+    b->ndone = nchanges;
+    b->offs = offs;
+    changes = NULL;
+    mark = NULL;
+    offs = NULL;
 out:
     free(changes);
     free(idx);
+    free(mark);
     free(offs);
+    return err;
+}
+
+/* After COMMIT (DESIGN.md steps 6 and 7): marks b's applied changes in
+ * Redis, then commits its Kafka offsets, and empties b. Runs on the polling
+ * thread, while the applier applies the next batch, so neither round trip
+ * is on the apply path; or inside batch_flush. */
+static void batch_finish(cdc_pipeline_t *p, batch_t *b) {
+    int64_t mark_ms = 0;
+    if (!b->committed)
+        return;
+    if (p->dedup && b->ndone) {
+        int64_t t = now_ms();
+        pthread_mutex_lock(&p->dedup_mu);
+        if (cdc_dedup_mark(p->dedup, b->done, b->mark, b->ndone)) {
+            /* logged once by dedup; a lost mark only means the position
+             * guard stops the replay instead */
+        }
+        pthread_mutex_unlock(&p->dedup_mu);
+        mark_ms = now_ms() - t;
+    }
+    /* PostgreSQL holds the effect and the offsets: now tell Kafka */
+    (void)cdc_kafka_commit(p->kafka, b->offs, b->nparts);
+    cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
+            "ms (redis check %lld ms, then mark %lld ms), %lld ms after its "
+            "first record was polled",
+            b->n, b->ndone, (long long)b->apply_ms, (long long)b->check_ms,
+            (long long)mark_ms, (long long)(now_ms() - b->first_ms));
+    batch_reset(b);
+}
+
+/* Applies and finishes batch b in one go (the caller holds the turn). */
+static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
+    cdc_err_t err = batch_apply(p, b);
+    if (err == CDC_OK)
+        batch_finish(p, b);
     return err;
 }
 
@@ -407,7 +443,7 @@ static void *applier_main(void *arg) {
             break;
         batch_t *b = p->handed;
         pthread_mutex_unlock(&p->hand_mu);
-        cdc_err_t err = batch_flush(p, b);
+        cdc_err_t err = batch_apply(p, b); /* the polling thread finishes it */
         pthread_mutex_lock(&p->hand_mu);
         if (err && !p->applier_err)
             p->applier_err = err;
@@ -443,8 +479,17 @@ static cdc_err_t applier_peek(cdc_pipeline_t *p, bool *idle) {
     return err;
 }
 
-/* Hands the open batch to the idle applier; the other buffer (emptied by
- * its last flush) becomes the open one. */
+/* Finishes (marks, commits to Kafka, empties) whatever batch the applier
+ * has committed; the caller holds the applier's turn, or the applier is
+ * idle. */
+static void finish_committed(cdc_pipeline_t *p) {
+    batch_finish(p, &p->bufs[0]);
+    batch_finish(p, &p->bufs[1]);
+}
+
+/* Hands the open batch to the idle applier; the other buffer, which it has
+ * just committed, is finished here while the applier works, and becomes
+ * the open one. */
 static void applier_hand(cdc_pipeline_t *p) {
     batch_t *b = p->open;
     p->open = b == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
@@ -452,6 +497,7 @@ static void applier_hand(cdc_pipeline_t *p) {
     p->handed = b;
     pthread_cond_broadcast(&p->hand_cv);
     pthread_mutex_unlock(&p->hand_mu);
+    batch_finish(p, p->open);
 }
 
 static void applier_stop(cdc_pipeline_t *p) {
@@ -477,6 +523,7 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
         cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
         return;
     }
+    finish_committed(p);
     if (!open)
         return;
     if (batch_flush(p, p->open) != CDC_OK)
@@ -562,6 +609,8 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         bool idle, done = p->conf.replay && cdc_kafka_range_done(k);
         if ((err = applier_peek(p, &idle)))
             break;
+        if (idle)
+            finish_committed(p);
         if (!b->n) {
             if (done) /* the batch in flight, if any, is waited for below */
                 break;
@@ -577,6 +626,8 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         applier_hand(p);
     }
     aerr = applier_wait(p);
+    if (!aerr)
+        finish_committed(p);
     applier_stop(p);
     if (!err)
         err = aerr;

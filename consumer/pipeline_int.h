@@ -44,6 +44,15 @@ typedef struct batch_s {
     bool *seen;
     bool checked;
     int64_t check_ms;
+    /* From COMMIT to batch_finish (mark, Kafka commit): the changes applied
+     * (done, malloc'ed), which of them to mark (not rejected), the offsets
+     * to commit; all freed by batch_reset. */
+    bool committed;
+    cdc_event_t **done;
+    bool *mark;
+    size_t ndone;
+    cdc_offset_t *offs;
+    int64_t start_ms, apply_ms;
 } batch_t;
 
 struct cdc_pipeline_s {
@@ -51,7 +60,7 @@ struct cdc_pipeline_s {
     cdc_decoder_t *dec;          /* borrowed; the polling thread's */
     cdc_apply_t *apply;          /* borrowed; the applier's (see below) */
     cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis; dedup_mu */
-    bool *seen;                  /* per change: check result / applied */
+    bool *seen;                  /* per change: the applier's own check */
     cdc_kafka_t *kafka;          /* borrowed during run */
     volatile sig_atomic_t *stop; /* borrowed */
     size_t cap;                  /* records per batch (batch.max.events) */
@@ -72,8 +81,9 @@ struct cdc_pipeline_s {
     pthread_mutex_t hand_mu;
     pthread_cond_t hand_cv;
     /* The polling thread checks a batch against Redis before handing it
-     * over, while the applier may be marking the batch before: dedup is
-     * used under dedup_mu by both. */
+     * over and marks the batch the applier committed; the applier checks
+     * only a batch not checked before (a failed pre-check): dedup is used
+     * under dedup_mu by both. */
     pthread_mutex_t dedup_mu;
     int64_t stop_at_ms;  /* when a stop request was first seen retrying */
 
