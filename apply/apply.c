@@ -7,7 +7,10 @@
 
 #include "../common/log.h"
 
-#define FORMAT_VERSION 1
+/* 1: _cdc_position numeric[]; 2: bytea for tables made since (format-1
+ * tables keep numeric[] and are still written as such), and
+ * _cdc.position(bytea) to read it */
+#define FORMAT_VERSION 2
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
@@ -149,7 +152,20 @@ static cdc_err_t bootstrap(cdc_apply_t *a) {
         " warehouse_id uuid NOT NULL, format_version integer NOT NULL,"
         " created_at timestamptz NOT NULL DEFAULT now());"
         "INSERT INTO _cdc.meta (warehouse_id, format_version)"
-        " VALUES (gen_random_uuid(), 1) ON CONFLICT DO NOTHING;"
+        " VALUES (gen_random_uuid(), 2) ON CONFLICT DO NOTHING;"
+        /* an older cdcsink would write numeric[] text into a bytea
+         * position: it must refuse this warehouse from now on */
+        "UPDATE _cdc.meta SET format_version = 2 WHERE format_version < 2;"
+        /* _cdc_position as numbers: {lsn_commit,lsn} (PostgreSQL) */
+        "CREATE OR REPLACE FUNCTION _cdc.position(p bytea) RETURNS numeric[]"
+        " LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$"
+        " SELECT array_agg(CASE WHEN v < 0 THEN v + 18446744073709551616"
+        " ELSE v END ORDER BY i) FROM (SELECT i, ('x' || encode(substr(p, i,"
+        " 8), 'hex'))::bit(64)::bigint::numeric AS v"
+        " FROM generate_series(1, length(p), 8) i) s $f$;"
+        "CREATE OR REPLACE FUNCTION _cdc.position(p numeric[]) RETURNS"
+        " numeric[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS"
+        " $f$ SELECT p $f$;" /* a format-1 table's */
         "COMMIT";
     PGresult *r = NULL;
     cdc_err_t err = q(a, ddl, 0, NULL, NULL, "create _cdc schema");

@@ -92,8 +92,14 @@ int cdc_apply_pos_cmp(const cdc_position_t *x, const cdc_position_t *y);
 void cdc_apply_copy_escape(cdc_buf_t *b, const char *s, size_t len);
 /* Appends one value: \N unless state SET. */
 void cdc_apply_copy_value(cdc_buf_t *b, const cdc_value_t *v);
-/* Appends a position as a numeric[] literal ("{1,2}") or \N. */
-void cdc_apply_copy_pos(cdc_buf_t *b, const cdc_position_t *p);
+/* How a position is written (cdc_apply_copy_pos). */
+enum {
+    CDC_POS_NUMERIC = 1, /* numeric[] literal "{1,2}" (format-1 tables);
+                            else bytea hex, 8 big-endian bytes per part */
+    CDC_POS_COPY = 2     /* inside a COPY line: its backslash doubled */
+};
+/* Appends a position in the form flags ask for, or \N for none (COPY). */
+void cdc_apply_copy_pos(cdc_buf_t *b, const cdc_position_t *p, unsigned flags);
 /* Appends microseconds since the epoch as "YYYY-MM-DD HH:MM:SS.ffffff+00". */
 void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us);
 

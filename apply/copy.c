@@ -40,13 +40,25 @@ void cdc_apply_copy_value(cdc_buf_t *b, const cdc_value_t *v) {
         cdc_buf_add(b, "\\N", 2);
 }
 
-void cdc_apply_copy_pos(cdc_buf_t *b, const cdc_position_t *p) {
+void cdc_apply_copy_pos(cdc_buf_t *b, const cdc_position_t *p, unsigned flags) {
     if (p->kind == CDC_POS_NONE || p->nparts == 0) {
         cdc_buf_add(b, "\\N", 2);
         return;
     }
     char tmp[3 * 21 + 4];
     size_t n = 0;
+    if (!(flags & CDC_POS_NUMERIC)) { /* bytea: \x and 16 hex digits a part */
+        static const char hex[] = "0123456789abcdef";
+        if (flags & CDC_POS_COPY)
+            tmp[n++] = '\\';
+        tmp[n++] = '\\';
+        tmp[n++] = 'x';
+        for (unsigned i = 0; i < p->nparts && i < 3; i++)
+            for (int sh = 60; sh >= 0; sh -= 4)
+                tmp[n++] = hex[(p->part[i] >> sh) & 15];
+        cdc_buf_add(b, tmp, n);
+        return;
+    }
     tmp[n++] = '{';
     for (unsigned i = 0; i < p->nparts && i < 3; i++) {
         if (i)

@@ -10,7 +10,7 @@ static const char *const meta_names[] = {
     "_cdc_synced_at", "_cdc_deleted", "_cdc_deleted_at",
 };
 static const char *const meta_types[] = {
-    "numeric[]", "char(1)", "timestamptz",
+    "bytea", "char(1)", "timestamptz",
     "timestamptz", "boolean NOT NULL DEFAULT false", "timestamptz",
 };
 #define NMETA (sizeof meta_names / sizeof meta_names[0])
@@ -233,6 +233,18 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
         c->key = PQgetvalue(cat, ci, 2)[0] == 't';
         if (!c->name || !c->qname || !c->sqltype)
             return CDC_ERR_NOMEM;
+    }
+    /* the position's type: bytea, or numeric[] in a table of format 1 */
+    int pi = cat_find(cat, "_cdc_position");
+    const char *pt = pi >= 0 ? PQgetvalue(cat, pi, 1) : "bytea";
+    t->pos_numeric = strcmp(pt, "numeric[]") == 0;
+    if (!t->pos_numeric && strcmp(pt, "bytea") != 0) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "table %s: column _cdc_position is %s; HINT: it must "
+                       "be bytea (or numeric[], as cdcsink made it before); "
+                       "drop the column and cdcsink adds it again",
+                       t->qname, pt);
+        return CDC_ERR_DDL;
     }
     /* the table's primary key must be exactly the record key's columns */
     int npk = 0;

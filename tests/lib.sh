@@ -131,7 +131,7 @@ PY
 applied_log() {
     wh "CREATE TABLE IF NOT EXISTS public.$1_applied (id int, pos numeric[], op text);
         CREATE OR REPLACE FUNCTION public.$1_log() RETURNS trigger LANGUAGE plpgsql AS
-          \$\$BEGIN INSERT INTO public.$1_applied VALUES (NEW.id, NEW._cdc_position, NEW._cdc_op);
+          \$\$BEGIN INSERT INTO public.$1_applied VALUES (NEW.id, _cdc.position(NEW._cdc_position), NEW._cdc_op);
                    RETURN NULL; END\$\$;
         CREATE TRIGGER $1_log AFTER INSERT OR UPDATE ON public.$1
           FOR EACH ROW EXECUTE FUNCTION public.$1_log();" >/dev/null

@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
     const char *cols =
         "(id bigint PRIMARY KEY, qty integer, total bigint, price "
         "numeric(12,2), name text, ts timestamp, tstz timestamptz, doc "
-        "jsonb, active boolean, ref uuid, _cdc_position numeric[], _cdc_op "
+        "jsonb, active boolean, ref uuid, _cdc_position bytea, _cdc_op "
         "char(1), _cdc_source_ts timestamptz, _cdc_synced_at timestamptz, "
         "_cdc_deleted boolean NOT NULL DEFAULT false, _cdc_deleted_at "
         "timestamptz)";

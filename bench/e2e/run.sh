@@ -365,7 +365,7 @@ SINK_PID=$!
 psql_db cdc_lat -c "CREATE TABLE public.lat_log (src_ts timestamptz, op text, lsn numeric)" \
     -c "CREATE FUNCTION public.lat_mark() RETURNS trigger LANGUAGE plpgsql AS
         \$\$BEGIN IF NEW._cdc_op <> 'r' THEN
-            INSERT INTO public.lat_log VALUES (NEW._cdc_source_ts, NEW._cdc_op, NEW._cdc_position[2]); END IF;
+            INSERT INTO public.lat_log VALUES (NEW._cdc_source_ts, NEW._cdc_op, (_cdc.position(NEW._cdc_position))[2]); END IF;
             RETURN NULL; END\$\$" \
     -c "CREATE TRIGGER lat_mark AFTER INSERT OR UPDATE ON public.orders_lat
         FOR EACH ROW EXECUTE FUNCTION public.lat_mark()" >/dev/null

@@ -105,7 +105,7 @@ if [ "$bad" -eq 0 ]; then say "every table is equal"; else say "some tables diff
 cat <<EOT
 
 next:
-  psql '$CDC_PG_WAREHOUSE_URI' -c 'SELECT id, status, _cdc_position, _cdc_deleted FROM orders ORDER BY id DESC LIMIT 5'
+  psql '$CDC_PG_WAREHOUSE_URI' -c 'SELECT id, status, _cdc.position(_cdc_position), _cdc_deleted FROM orders ORDER BY id DESC LIMIT 5'
   psql '$CDC_PG_SOURCE_URI'    -c "UPDATE products SET price = 1 WHERE id = 1"   # then run cdcsink again
   $BIN decode --topic shop.public.products --set kafka.bootstrap.servers=$CDC_KAFKA_BOOTSTRAP | head -3
   make stack-down

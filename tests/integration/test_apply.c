@@ -32,8 +32,8 @@ static cdc_event_t *E(tt_t *t, char op, const char *id, const char *v,
 }
 
 #define ROWS(t)                                                               \
-    fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, _cdc_position "   \
-                   "FROM @S.t ORDER BY id")
+    fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, "                \
+                   "_cdc.position(_cdc_position) FROM @S.t ORDER BY id")
 
 #define APPLY(t, res, ...)                                                    \
     do {                                                                      \
@@ -397,6 +397,54 @@ out:
     fx_close(&t.f);
 }
 
+/* Warehouse format 1: a table whose _cdc_position is numeric[] (made by an
+ * older cdcsink) keeps that type and is written as such, through the fast
+ * COPY, the guarded merge and a truncate; tables made now get bytea, in the
+ * same numeric order; _cdc.meta says format 2 (so an older cdcsink refuses
+ * the warehouse). */
+TEST(format1_numeric_position_table) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "fmt1", NULL))
+        goto out;
+    fx_qs(&t.f, "CREATE SCHEMA @S; CREATE TABLE @S.t (id bigint PRIMARY KEY, "
+                "v text, n integer, _cdc_position numeric[], _cdc_op char(1), "
+                "_cdc_source_ts timestamptz, _cdc_synced_at timestamptz, "
+                "_cdc_deleted boolean NOT NULL DEFAULT false, "
+                "_cdc_deleted_at timestamptz)");
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 10, 10, 0),
+          E(&t, 'c', "2", "b", "2", 10, 11, 0));
+    CHECK_INT(res.applied, 2);
+    APPLY(&t, &res, E(&t, 'u', "1", "a2", "3", 10, 12, 0),
+          E(&t, 'd', "2", NULL, NULL, 20, 21, 0));
+    CHECK_STR(ROWS(&t), "1|a2|3|f|u|{10,12}\n2|b|2|t|d|{20,21}\n");
+    APPLY(&t, &res, E(&t, 'u', "1", "nine", "9", 10, 9, 0)); /* 9 < 12 */
+    CHECK_INT(res.replays, 1);
+    APPLY(&t, &res, E(&t, 'u', "1", "big", "9", 100, 18446744073709551615ULL, 0));
+    CHECK_STR(ROWS(&t), "1|big|9|f|u|{100,18446744073709551615}\n2|b|2|t|d|{20,21}\n");
+    cdc_event_t *tr = fx_ev(&t.f, 't', "t", NULL, NULL, NULL, NULL, 200, 200, 0);
+    APPLY(&t, &res, tr);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, _cdc_op, _cdc_position FROM @S.t ORDER BY id"),
+              "1|t|{200,200}\n2|t|{200,200}\n");
+    APPLY(&t, &res, E(&t, 'c', "1", "old", "1", 150, 150, 0)); /* before it */
+    CHECK_INT(res.replays, 1);
+    CHECK_STR(fx_qs(&t.f, "SELECT pg_typeof(_cdc_position) FROM @S.t LIMIT 1"),
+              "numeric[]\n");
+    /* a table made now: bytea, big-endian, compared in numeric order */
+    cdc_event_t *nu = fx_ev(&t.f, 'c', "u", t.kd, t.rd, (const char *[]){"7"},
+                            (const char *[]){"7", "x", "1"}, 300, 9, 0);
+    APPLY(&t, &res, nu);
+    cdc_event_t *nu2 = fx_ev(&t.f, 'u', "u", t.kd, t.rd, (const char *[]){"7"},
+                             (const char *[]){"7", "y", "2"}, 300, 10, 0);
+    APPLY(&t, &res, nu2);
+    CHECK_STR(fx_qs(&t.f, "SELECT v, pg_typeof(_cdc_position), _cdc_position, "
+                          "_cdc.position(_cdc_position) FROM @S.u"),
+              "y|bytea|\\x000000000000012c000000000000000a|{300,10}\n");
+    CHECK_STR(fx_qs(&t.f, "SELECT format_version FROM _cdc.meta"), "2\n");
+out:
+    fx_close(&t.f);
+}
+
 /* A truncate reaching a table the warehouse's user made (no _cdc_*
  * columns) adds them, as any other change would, and soft-deletes the rows;
  * a truncate PostgreSQL refuses is rejected with its reason while the rest
@@ -412,8 +460,8 @@ TEST(truncate_on_user_table_and_refused_truncate) {
     cdc_event_t *tu = fx_ev(&t.f, 't', "u", NULL, NULL, NULL, NULL, 40, 40, 0);
     APPLY(&t, &res, tu, E(&t, 'c', "2", "b", "2", 41, 41, 0));
     CHECK_INT(res.nrejects, 0);
-    CHECK_STR(fx_qs(&t.f, "SELECT id, v, _cdc_deleted, _cdc_op, _cdc_position "
-                          "FROM @S.u ORDER BY id"),
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v, _cdc_deleted, _cdc_op, "
+                          "_cdc.position(_cdc_position) FROM @S.u ORDER BY id"),
               "1|x|t|t|{40,40}\n2|y|t|t|{40,40}\n");
     /* a trigger refuses the next truncate's UPDATE */
     fx_qs(&t.f, "CREATE FUNCTION @S.no() RETURNS trigger LANGUAGE plpgsql AS "

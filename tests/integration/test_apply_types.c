@@ -232,7 +232,7 @@ TEST(rejected_record_is_isolated) {
         CHECK_INT(res.rejects[1].index, 31);
     }
     CHECK_STR(fx_qs(&f, "SELECT count(*), sum(id) FROM @S.t"), "29|458\n");
-    CHECK_STR(fx_qs(&f, "SELECT small, v, _cdc_position FROM @S.t WHERE "
+    CHECK_STR(fx_qs(&f, "SELECT small, v, _cdc.position(_cdc_position) FROM @S.t WHERE "
                         "id = 5"),
               "2|y|{2,1}\n");
     CHECK_INT(res.applied, 30);

@@ -45,15 +45,30 @@ TEST(copy_value_states) {
 TEST(copy_position_literal) {
     cdc_buf_t b = CDC_BUF_INIT;
     cdc_position_t p = {CDC_POS_PG, 2, {0, 18446744073709551615ULL, 0}};
-    cdc_apply_copy_pos(&b, &p);
+    /* format-1 tables: numeric[] */
+    cdc_apply_copy_pos(&b, &p, CDC_POS_NUMERIC | CDC_POS_COPY);
     CHECK_STR(b.data, "{0,18446744073709551615}");
     cdc_buf_reset(&b);
+    /* bytea, big-endian: byte order is numeric order, part by part */
+    cdc_apply_copy_pos(&b, &p, CDC_POS_COPY);
+    CHECK_STR(b.data, "\\\\x0000000000000000ffffffffffffffff");
+    cdc_buf_reset(&b);
+    cdc_apply_copy_pos(&b, &p, 0); /* a query parameter: no COPY escape */
+    CHECK_STR(b.data, "\\x0000000000000000ffffffffffffffff");
+    cdc_buf_reset(&b);
     p = (cdc_position_t){CDC_POS_MYSQL, 3, {12, 4, 1}};
-    cdc_apply_copy_pos(&b, &p);
+    cdc_apply_copy_pos(&b, &p, CDC_POS_NUMERIC);
     CHECK_STR(b.data, "{12,4,1}");
     cdc_buf_reset(&b);
+    cdc_apply_copy_pos(&b, &p, 0);
+    CHECK_STR(b.data, "\\x000000000000000c00000000000000040000000000000001");
+    cdc_buf_reset(&b);
+    p = (cdc_position_t){CDC_POS_PG, 2, {0x0123456789abcdefULL, 0x1C9BF98, 0}};
+    cdc_apply_copy_pos(&b, &p, 0);
+    CHECK_STR(b.data, "\\x0123456789abcdef0000000001c9bf98");
+    cdc_buf_reset(&b);
     p = (cdc_position_t){CDC_POS_NONE, 0, {0, 0, 0}};
-    cdc_apply_copy_pos(&b, &p);
+    cdc_apply_copy_pos(&b, &p, CDC_POS_COPY);
     CHECK_STR(b.data, "\\N");
     cdc_buf_free(&b);
 }
