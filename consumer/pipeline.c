@@ -99,8 +99,8 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     if (pthread_mutex_init(&p->dedup_mu, NULL) == 0)
         p->dedup_mu_ready = true;
     p->seen = calloc(p->cap, sizeof(*p->seen));
-    if (!p->hand_ready || !p->dedup_mu_ready || !p->seen || batch_init(&p->bufs[0], p->cap) ||
-        batch_init(&p->bufs[1], p->cap)) {
+    if (!p->hand_ready || !p->dedup_mu_ready || !p->seen ||
+        batch_init(&p->bufs[0], p->cap) || batch_init(&p->bufs[1], p->cap)) {
         cdc_pipeline_free(p);
         return NULL;
     }
@@ -272,10 +272,10 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     bool *mark = NULL;
     int step = 100;
     cdc_err_t err = CDC_OK;
+    int64_t start_ms = now_ms();
 
     if (b->n == 0 || b->committed)
         return CDC_OK;
-    b->start_ms = now_ms();
     changes = calloc(b->n, sizeof(*changes));
     idx = calloc(b->n, sizeof(*idx));
     mark = calloc(b->n, sizeof(*mark));
@@ -380,7 +380,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
         step = backoff(p, step);
     }
     b->committed = true;
-    b->apply_ms = now_ms() - b->start_ms;
+    b->apply_ms = now_ms() - start_ms;
     b->done = changes;
     b->mark = mark;
     b->ndone = nchanges;

@@ -52,7 +52,7 @@ typedef struct batch_s {
     bool *mark;
     size_t ndone;
     cdc_offset_t *offs;
-    int64_t start_ms, apply_ms;
+    int64_t apply_ms;    /* from batch_apply's start to its COMMIT */
 } batch_t;
 
 struct cdc_pipeline_s {

@@ -30,7 +30,8 @@
  * This is the only module that knows hiredis.
  *
  * Threads: one cdc_dedup_t is used by one thread at a time (the pipeline
- * checks on its polling thread and marks on its applier, under a mutex).
+ * checks and marks on its polling thread; its applier checks only a batch
+ * the polling thread could not; both under a mutex).
  * Memory: the object owns its hiredis context and copies of the URL parts
  * and namespace; events are borrowed for the duration of a call. */
 #ifndef CDC_OFFSETS_DEDUP_H

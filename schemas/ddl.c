@@ -128,7 +128,9 @@ static cdc_err_t evolve(PGconn *conn, int fillfactor,
             cdc_schema_sqltype(&q, &t->keydef->cols[j]);
             cdc_buf_adds(&q, ", ");
         }
-        cdc_buf_adds(&q, CDC_SCHEMA_META_COLS ", PRIMARY KEY (");
+        for (size_t m = 0; m < NMETA; m++)
+            cdc_buf_printf(&q, "\"%s\" %s, ", meta_names[m], meta_types[m]);
+        cdc_buf_adds(&q, "PRIMARY KEY (");
         for (uint32_t j = 0; j < t->keydef->ncols; j++) {
             if (j)
                 cdc_buf_adds(&q, ", ");

@@ -42,13 +42,6 @@
 #include "../common/err.h"
 #include "../common/event.h"
 
-/* Warehouse metadata columns, in table order. */
-#define CDC_SCHEMA_META_COLS                                                  \
-    "\"_cdc_position\" bytea, \"_cdc_op\" char(1), "                         \
-    "\"_cdc_source_ts\" timestamptz, \"_cdc_synced_at\" timestamptz, "       \
-    "\"_cdc_deleted\" boolean NOT NULL DEFAULT false, "                      \
-    "\"_cdc_deleted_at\" timestamptz"
-
 typedef struct cdc_schema_col_s {
     char *name;    /* source column name, unquoted */
     char *qname;   /* quoted identifier */
