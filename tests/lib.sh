@@ -66,16 +66,11 @@ start_sink() {
 
 # sink_http NAME: the host:port a sink started with --set
 # http.listen=127.0.0.1:0 serves on, read from its log (a fixed port may be
-# taken by another socket's ephemeral port); empty after 20 s without it
+# taken by another socket's ephemeral port); fails after 20 s without it
 sink_http() {
-    local port i
-    for ((i = 0; i < 200; i++)); do
-        port=$(sed -n 's/.*http: \/metrics and \/healthz on port \([0-9]*\).*/\1/p' \
-            "$T_TMP/$1.log" 2>/dev/null | tail -1)
-        [ -n "$port" ] && { echo "127.0.0.1:$port"; return 0; }
-        sleep 0.1
-    done
-    return 1
+    local line='http: /metrics and /healthz on port'
+    wait_until 20 grep -q "$line" "$T_TMP/$1.log" || return 1
+    echo "127.0.0.1:$(sed -n "s|.*$line \([0-9]*\).*|\1|p" "$T_TMP/$1.log" | tail -1)"
 }
 
 # stop_sink PID [SECONDS]: SIGTERM and wait; returns the exit code (124 on
