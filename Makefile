@@ -40,14 +40,14 @@ LDOPT :=
 endif
 
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) -MMD -MP
+CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(OPT) $(WARN) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(LDOPT)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
-MODULES  := common consumer schemas apply offsets
-LIB_SRC  := $(filter-out consumer/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+MODULES  := common consumer/decode offsets schemas apply consumer consumer/cli
+LIB_SRC  := $(filter-out consumer/cli/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ := $(BUILD)/consumer/main.o
+MAIN_OBJ := $(BUILD)/consumer/cli/main.o
 BIN      := $(BUILD)/cdcsink
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -121,10 +121,10 @@ asan:
 FUZZ_BIN := build/fuzz/fuzz_decoder
 fuzz: $(FUZZ_BIN)
 
-$(FUZZ_BIN): tests/fuzz/fuzz_decoder.c $(wildcard common/*.c consumer/decoder*.c)
+$(FUZZ_BIN): tests/fuzz/fuzz_decoder.c $(wildcard common/*.c consumer/decode/*.c)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+	    $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 fuzz-run: $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BIN)

@@ -1,11 +1,11 @@
 /* apply.c - the applier object: connection, bookkeeping schema, offsets,
  * and the batch transaction (see apply.h). */
-#include "apply_int.h"
+#include "apply/apply_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "common/log.h"
 
 /* 1: _cdc_position numeric[]; 2: bytea for tables made since (format-1
  * tables keep numeric[] and are still written as such), and

@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/err.h"
-#include "../common/event.h"
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/event.h"
 
 typedef struct cdc_apply_s cdc_apply_t;
 

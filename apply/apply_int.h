@@ -10,8 +10,8 @@
 
 #include <libpq-fe.h>
 
-#include "../schemas/schemas.h"
-#include "apply.h"
+#include "schemas/schemas.h"
+#include "apply/apply.h"
 
 /* ---- collapse (collapse.c, pure) ---- */
 

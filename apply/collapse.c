@@ -20,7 +20,7 @@
  *     else they are filled from the stored old row by the merge.
  * A truncate ends the table's current group; a change of the table entry
  * (new rowdef) too, so groups run strictly in Kafka order per table. */
-#include "apply_int.h"
+#include "apply/apply_int.h"
 
 #include <string.h>
 
@@ -54,11 +54,11 @@ cdc_err_t cdc_apply_collapse_init(apply_batch_t *b, cdc_arena_t *arena,
 
 static uint64_t key_hash(const apply_group_t *g, const cdc_value_t *key,
                          uint32_t nkey) {
-    uint64_t h = cdc_schema_hash(CDC_SCHEMA_HASH_INIT, &g, sizeof g);
+    uint64_t h = cdc_hash(CDC_HASH_INIT, &g, sizeof g);
     for (uint32_t j = 0; j < nkey; j++) {
-        h = cdc_schema_hash(h, &key[j].state, 1);
+        h = cdc_hash(h, &key[j].state, 1);
         if (key[j].state == CDC_V_SET)
-            h = cdc_schema_hash(h, key[j].text, key[j].len);
+            h = cdc_hash(h, key[j].text, key[j].len);
     }
     return h;
 }
@@ -234,7 +234,7 @@ cdc_err_t cdc_apply_collapse_add(apply_batch_t *b, size_t idx,
 cdc_err_t cdc_apply_collapse_truncate(apply_batch_t *b, size_t idx,
                                       const char *qname) {
     apply_rel_t *rel = rel_get(
-        b, cdc_schema_hash(CDC_SCHEMA_HASH_INIT, qname, strlen(qname)));
+        b, cdc_hash(CDC_HASH_INIT, qname, strlen(qname)));
     apply_group_t *g = group_new(b, NULL);
     if (!rel || !g)
         return CDC_ERR_NOMEM;

@@ -1,6 +1,6 @@
 /* copy.c - the COPY text format: escaping, values, positions, timestamps.
  * Pure functions appending to a cdc_buf_t; no libpq. */
-#include "apply_int.h"
+#include "apply/apply_int.h"
 
 #include <inttypes.h>
 #include <string.h>

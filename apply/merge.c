@@ -31,7 +31,7 @@
  * violation); it is rolled back and the group takes the guarded path above,
  * which then decides. After such a miss the table skips the fast path for a
  * while (a replay after a restart is made of such keys). */
-#include "apply_int.h"
+#include "apply/apply_int.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

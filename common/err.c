@@ -1,5 +1,5 @@
 /* err.c - the error catalogue's tables, generated from err.def. */
-#include "err.h"
+#include "common/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

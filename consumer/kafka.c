@@ -1,5 +1,5 @@
 /* kafka.c - librdkafka consumer and dead-letter producer; see kafka.h. */
-#include "kafka.h"
+#include "consumer/kafka.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "common/log.h"
 
 struct cdc_kafka_s {
     rd_kafka_t *rk;       /* consumer */

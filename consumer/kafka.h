@@ -23,9 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/err.h"
-#include "../common/event.h"
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/event.h"
 
 typedef struct cdc_kafka_s cdc_kafka_t;
 typedef struct cdc_kafka_msg_s cdc_kafka_msg_t; /* an rd_kafka_message_t */

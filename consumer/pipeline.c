@@ -1,5 +1,5 @@
 /* pipeline.c - the run loop; see pipeline.h. */
-#include "pipeline.h"
+#include "consumer/pipeline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "pipeline_int.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "consumer/pipeline_int.h"
 
 #define LOCKED(p, stmt)                                                       \
     do {                                                                      \
@@ -16,12 +17,6 @@
         stmt;                                                                 \
         pthread_mutex_unlock(&(p)->mu);                                       \
     } while (0)
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int batch_init(batch_t *b, size_t cap) {
     b->arena = cdc_arena_new(1 << 20);
@@ -173,7 +168,7 @@ static cdc_err_t batch_add(cdc_pipeline_t *p, cdc_kafka_msg_t *msg,
     size_t i = b->n;
     cdc_err_t err;
     if (i == 0)
-        b->first_ms = now_ms();
+        b->first_ms = cdc_mono_ms();
     b->msgs[i] = msg;
     b->recs[i] = *rec;
     b->n++;
@@ -230,11 +225,11 @@ static size_t batch_changes(batch_t *b, cdc_event_t **changes, size_t *idx) {
  * replays harmless). tmp holds n entries. */
 static void batch_check(cdc_pipeline_t *p, batch_t *b, cdc_event_t **changes,
                         const size_t *idx, size_t n, bool *tmp) {
-    int64_t t0 = now_ms();
+    int64_t t0 = cdc_mono_ms();
     pthread_mutex_lock(&p->dedup_mu);
     cdc_err_t err = cdc_dedup_check(p->dedup, changes, n, tmp);
     pthread_mutex_unlock(&p->dedup_mu);
-    b->check_ms = now_ms() - t0;
+    b->check_ms = cdc_mono_ms() - t0;
     if (err != CDC_OK)
         return;
     for (size_t i = 0; i < n; i++)
@@ -272,7 +267,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     bool *mark = NULL;
     int step = 100;
     cdc_err_t err = CDC_OK;
-    int64_t start_ms = now_ms();
+    int64_t start_ms = cdc_mono_ms();
 
     if (b->n == 0 || b->committed)
         return CDC_OK;
@@ -309,7 +304,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
 
     for (;;) {
         cdc_apply_result_t res;
-        int64_t t0 = now_ms();
+        int64_t t0 = cdc_mono_ms();
         memset(&res, 0, sizeof res);
         err = cdc_apply_connect(p->apply);
         if (!err)
@@ -344,7 +339,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
                 p->stats.skipped += b->n - nchanges;
                 pthread_mutex_unlock(&p->mu);
                 cdc_pipeline_obs_batch(p, changes, nchanges,
-                                       (double)(now_ms() - t0) / 1000.0);
+                                       (double)(cdc_mono_ms() - t0) / 1000.0);
                 cdc_pipeline_obs_health(p, NULL);
                 /* to mark: the changes applied; rejected ones are not */
                 for (size_t i = 0; i < nchanges; i++)
@@ -366,8 +361,8 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
         cdc_pipeline_obs_health(p, cdc_err_str(err));
         if (*p->stop) { /* SIGTERM: retry until shutdown.timeout.ms */
             if (!p->stop_at_ms)
-                p->stop_at_ms = now_ms();
-            if (now_ms() - p->stop_at_ms >= p->conf.shutdown_timeout_ms) {
+                p->stop_at_ms = cdc_mono_ms();
+            if (cdc_mono_ms() - p->stop_at_ms >= p->conf.shutdown_timeout_ms) {
                 cdc_errstr_set(p->errstr, sizeof p->errstr,
                                "shutdown.timeout.ms passed with the batch "
                                "unapplied (%s); it will be re-read on restart",
@@ -380,7 +375,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
         step = backoff(p, step);
     }
     b->committed = true;
-    b->apply_ms = now_ms() - start_ms;
+    b->apply_ms = cdc_mono_ms() - start_ms;
     b->done = changes;
     b->mark = mark;
     b->ndone = nchanges;
@@ -405,14 +400,14 @@ static void batch_finish(cdc_pipeline_t *p, batch_t *b) {
     if (!b->committed)
         return;
     if (p->dedup && b->ndone) {
-        int64_t t = now_ms();
+        int64_t t = cdc_mono_ms();
         pthread_mutex_lock(&p->dedup_mu);
         if (cdc_dedup_mark(p->dedup, b->done, b->mark, b->ndone)) {
             /* logged once by dedup; a lost mark only means the position
              * guard stops the replay instead */
         }
         pthread_mutex_unlock(&p->dedup_mu);
-        mark_ms = now_ms() - t;
+        mark_ms = cdc_mono_ms() - t;
     }
     /* PostgreSQL holds the effect and the offsets: now tell Kafka */
     (void)cdc_kafka_commit(p->kafka, b->offs, b->nparts);
@@ -420,7 +415,7 @@ static void batch_finish(cdc_pipeline_t *p, batch_t *b) {
             "ms (redis check %lld ms, then mark %lld ms), %lld ms after its "
             "first record was polled",
             b->n, b->ndone, (long long)b->apply_ms, (long long)b->check_ms,
-            (long long)mark_ms, (long long)(now_ms() - b->first_ms));
+            (long long)mark_ms, (long long)(cdc_mono_ms() - b->first_ms));
     batch_reset(b);
 }
 
@@ -584,7 +579,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     }
     p->applier_started = true;
     /* one clock read per record: the time after the last poll */
-    int64_t now = now_ms();
+    int64_t now = cdc_mono_ms();
     while (!*p->stop) {
         cdc_record_t rec;
         cdc_kafka_msg_t *msg;
@@ -604,7 +599,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             kafka_state = kerr;
             cdc_pipeline_obs_health(p, kerr ? cdc_err_str(kerr) : NULL);
         }
-        now = now_ms();
+        now = cdc_mono_ms();
         cdc_pipeline_obs_lag(p, k, now);
         bool idle, done = p->conf.replay && cdc_kafka_range_done(k);
         if ((err = applier_peek(p, &idle)))

@@ -24,11 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../apply/apply.h"
-#include "../offsets/dedup.h"
-#include "../common/err.h"
-#include "decoder.h"
-#include "kafka.h"
+#include "apply/apply.h"
+#include "offsets/dedup.h"
+#include "common/err.h"
+#include "consumer/decode/decoder.h"
+#include "consumer/kafka.h"
 
 typedef struct cdc_pipeline_s cdc_pipeline_t;
 

@@ -5,8 +5,8 @@
 
 #include <pthread.h>
 
-#include "metrics.h"
-#include "pipeline.h"
+#include "common/metrics.h"
+#include "consumer/pipeline.h"
 
 typedef struct table_stat_s {
     char *name;           /* "schema.table", malloc'ed */

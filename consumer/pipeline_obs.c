@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pipeline_int.h"
+#include "consumer/pipeline_int.h"
 
 int cdc_pipeline_obs_init(cdc_pipeline_t *p) {
     if (pthread_mutex_init(&p->mu, NULL))

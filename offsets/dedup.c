@@ -1,5 +1,5 @@
 /* dedup.c - see dedup.h. */
-#include "dedup.h"
+#include "offsets/dedup.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,8 +11,9 @@
 
 #include <hiredis/hiredis.h>
 
-#include "../common/arena.h"
-#include "../common/log.h"
+#include "common/arena.h"
+#include "common/clock.h"
+#include "common/log.h"
 
 #define NS_MAX 128
 #define KEY_PREFIX "cdcsink:"
@@ -477,12 +478,6 @@ void cdc_dedup_stats(const cdc_dedup_t *d, cdc_dedup_stats_t *out) {
 /* connection state                                                     */
 /* ------------------------------------------------------------------ */
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct timeval ms_tv(int ms) {
     struct timeval tv;
     tv.tv_sec = ms / 1000;
@@ -550,7 +545,7 @@ fail:
  * outage begins. keep_conn: the connection is still in sync (Redis answered
  * with an error reply), no need to reconnect. */
 static cdc_err_t went_down(cdc_dedup_t *d, const char *why, bool keep_conn) {
-    int64_t now = mono_ms();
+    int64_t now = cdc_mono_ms();
     if (!keep_conn)
         disconnect(d);
     d->st.errors++;
@@ -581,7 +576,7 @@ static void went_up(cdc_dedup_t *d) {
         cdc_log(CDC_LOG_INFO,
                 "redis reachable again at %s:%d after %.1f s, dedup is on",
                 d->host, d->port,
-                (double)(mono_ms() - d->down_since_ms) / 1000.0);
+                (double)(cdc_mono_ms() - d->down_since_ms) / 1000.0);
         d->down = false;
     }
     d->st.up = true;
@@ -593,7 +588,7 @@ static void went_up(cdc_dedup_t *d) {
 static int ensure_conn(cdc_dedup_t *d, bool force, char *why, size_t n) {
     if (d->c)
         return 1;
-    if (d->down && !force && mono_ms() < d->next_attempt_ms) {
+    if (d->down && !force && cdc_mono_ms() < d->next_attempt_ms) {
         d->st.errors++;
         (void)cdc_errstr_set(why, n, "waiting before the next reconnect");
         return 0;

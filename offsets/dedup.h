@@ -41,8 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/err.h"
-#include "../common/event.h"
+#include "common/err.h"
+#include "common/event.h"
 
 typedef struct cdc_dedup_s cdc_dedup_t;
 

@@ -1,6 +1,6 @@
 /* ddl.c - catalog reads, CREATE TABLE / ALTER TABLE ADD COLUMN under a
  * per-table advisory lock, and the classification of libpq failures. */
-#include "schemas_int.h"
+#include "schemas/schemas_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +102,7 @@ static cdc_err_t evolve(PGconn *conn, int fillfactor,
         /* the schema lock keeps two instances' CREATE SCHEMA apart */
         cdc_buf_t s = CDC_BUF_INIT;
         cdc_schema_quote(&s, t->schema);
-        add_lock(&q, cdc_schema_hash(CDC_SCHEMA_HASH_INIT, s.data ? s.data : "",
+        add_lock(&q, cdc_hash(CDC_HASH_INIT, s.data ? s.data : "",
                                      s.len));
         cdc_buf_printf(&q, "CREATE SCHEMA IF NOT EXISTS %s;", s.data);
         cdc_buf_free(&s);
@@ -347,7 +347,7 @@ cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
     if (!(t.qname = strdup(qname))) /* run() names the table in errors */
         return CDC_ERR_NOMEM;
     cdc_buf_adds(&q, "SAVEPOINT cdc_ddl;");
-    add_lock(&q, cdc_schema_hash(CDC_SCHEMA_HASH_INIT, qname, strlen(qname)));
+    add_lock(&q, cdc_hash(CDC_HASH_INIT, qname, strlen(qname)));
     cdc_buf_printf(&q, "ALTER TABLE %s ", qname);
     for (size_t m = 0; m < NMETA; m++)
         cdc_buf_printf(&q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",

@@ -2,7 +2,7 @@
  *
  * A chained hash table of malloc'ed entries. A hit costs one hash of the
  * schema and table names plus two string compares; no SQL. */
-#include "schemas_int.h"
+#include "schemas/schemas_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,12 +73,12 @@ void cdc_schema_cache_free(cdc_schema_cache_t *c) {
 
 static uint64_t key_hash(const char *schema, const char *table, uint64_t rfp,
                          uint64_t kfp, bool typed) {
-    uint64_t h = CDC_SCHEMA_HASH_INIT;
-    h = cdc_schema_hash(h, schema, strlen(schema) + 1);
-    h = cdc_schema_hash(h, table, strlen(table) + 1);
-    h = cdc_schema_hash(h, &rfp, sizeof rfp);
-    h = cdc_schema_hash(h, &kfp, sizeof kfp);
-    h = cdc_schema_hash(h, &typed, sizeof typed);
+    uint64_t h = CDC_HASH_INIT;
+    h = cdc_hash(h, schema, strlen(schema) + 1);
+    h = cdc_hash(h, table, strlen(table) + 1);
+    h = cdc_hash(h, &rfp, sizeof rfp);
+    h = cdc_hash(h, &kfp, sizeof kfp);
+    h = cdc_hash(h, &typed, sizeof typed);
     return h;
 }
 
@@ -129,7 +129,7 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
         err = CDC_ERR_NOMEM;
         goto fail;
     }
-    e->t.rel_hash = cdc_schema_hash(CDC_SCHEMA_HASH_INIT, e->t.qname,
+    e->t.rel_hash = cdc_hash(CDC_HASH_INIT, e->t.qname,
                                     strlen(e->t.qname));
     e->t.id = h;
     e->t.rowdef = rowdef;

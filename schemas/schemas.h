@@ -38,9 +38,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/err.h"
-#include "../common/event.h"
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/hash.h"
+#include "common/event.h"
 
 typedef struct cdc_schema_col_s {
     char *name;    /* source column name, unquoted */
@@ -112,10 +113,6 @@ void cdc_schema_sqltype(cdc_buf_t *b, const cdc_column_t *col);
 void cdc_schema_quote(cdc_buf_t *b, const char *name);
 /* Appends "schema"."table". */
 void cdc_schema_qualify(cdc_buf_t *b, const char *schema, const char *table);
-/* 64-bit FNV-1a over len bytes, continuing from h (start with
- * CDC_SCHEMA_HASH_INIT). Stable across runs and builds. */
-#define CDC_SCHEMA_HASH_INIT 0xcbf29ce484222325ULL
-uint64_t cdc_schema_hash(uint64_t h, const void *p, size_t len);
 
 /* ---- classification of libpq failures (ddl.c) ---- */
 

@@ -3,7 +3,7 @@
 #ifndef CDC_SCHEMAS_SCHEMAS_INT_H
 #define CDC_SCHEMAS_SCHEMAS_INT_H
 
-#include "schemas.h"
+#include "schemas/schemas.h"
 
 /* Reads the catalog for t->qname (t->schema, t->table, t->rowdef, t->keydef
  * set), creates/evolves the table when needed and fills t->cols, t->ncols,

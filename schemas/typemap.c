@@ -1,6 +1,6 @@
 /* typemap.c - cdc_type_t -> PostgreSQL type names, identifier quoting and
  * the stable hash used for cache keys and advisory locks. Pure functions. */
-#include "schemas.h"
+#include "schemas/schemas.h"
 
 #include <string.h>
 
@@ -59,13 +59,4 @@ void cdc_schema_qualify(cdc_buf_t *b, const char *schema, const char *table) {
     cdc_schema_quote(b, schema);
     cdc_buf_addc(b, '.');
     cdc_schema_quote(b, table);
-}
-
-uint64_t cdc_schema_hash(uint64_t h, const void *p, size_t len) {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < len; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
 }

@@ -21,7 +21,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../../apply/apply.h"
+#include "apply/apply.h"
 
 #define NC 10
 

@@ -28,8 +28,8 @@
 #include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
-#include "../../consumer/decoder.h"
-#include "../captures.h"
+#include "consumer/decode/decoder.h"
+#include "bench/captures.h"
 
 typedef struct {
     char *key, *value;

@@ -34,9 +34,9 @@
 #include <time.h>
 #include <yajl/yajl_tree.h>
 
-#include "../../apply/apply.h"
-#include "../../consumer/decoder.h"
-#include "../captures.h"
+#include "apply/apply.h"
+#include "consumer/decode/decoder.h"
+#include "bench/captures.h"
 
 #define MAXIDS 8 /* id occurrences rewritten per record */
 

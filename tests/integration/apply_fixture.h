@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../apply/apply.h"
-#include "../unit/harness.h"
+#include "apply/apply.h"
+#include "tests/unit/harness.h"
 
 typedef struct fx_s {
     cdc_arena_t *keep;  /* rowdefs: live as long as the fixture (decoder) */

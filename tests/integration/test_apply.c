@@ -1,7 +1,7 @@
 /* test_apply.c - the applier against a real PostgreSQL: ordering rules,
  * deletes, truncates, TOAST placeholders, primary-key changes.
  * Needs CDC_TEST_PG_URI (fails without it). Each test uses its own schema. */
-#include "apply_fixture.h"
+#include "tests/integration/apply_fixture.h"
 
 #include <pthread.h>
 

@@ -1,7 +1,7 @@
 /* test_apply_types.c - the applier against a real PostgreSQL: every type
  * round-trips, hostile names and values, schema evolution, schemaless mode,
  * and records PostgreSQL rejects. Needs CDC_TEST_PG_URI. */
-#include "apply_fixture.h"
+#include "tests/integration/apply_fixture.h"
 
 /* name, cdc type, array, precision, scale, SQL type, literal (SQL) */
 static const struct {

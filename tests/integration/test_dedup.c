@@ -4,7 +4,7 @@
  * never point it at a Redis that matters) and fails without it. The outage
  * tests start their own redis-server on a free loopback port, so they can
  * stop, pause and restart it; redis-server must be on PATH. */
-#include "../unit/harness.h"
+#include "tests/unit/harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "../../offsets/dedup.h"
+#include "offsets/dedup.h"
 
 static char errbuf[512];
 

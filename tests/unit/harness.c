@@ -1,5 +1,5 @@
 /* harness.c - runs the registered tests; see harness.h. */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* test_apply_collapse.c - per-key collapse: order, replays, snapshots,
  * deletes, TOAST merges, primary-key changes, truncate groups. No server. */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
-#include "../../apply/apply_int.h"
+#include "apply/apply_int.h"
 
 static cdc_column_t cols[3] = {{"id", CDC_T_INT8, false, false, -1, -1},
                                {"v", CDC_T_TEXT, false, true, -1, -1},
@@ -66,7 +66,7 @@ static const char *show(cdc_arena_t *ar, const apply_row_t *r) {
 static apply_batch_t run(cdc_arena_t *ar, cdc_event_t **evs, size_t n) {
     apply_batch_t b;
     /* as the schema cache sets it: the hash of the quoted name */
-    tbl.rel_hash = cdc_schema_hash(CDC_SCHEMA_HASH_INIT, q_name,
+    tbl.rel_hash = cdc_hash(CDC_HASH_INIT, q_name,
                                    strlen(q_name));
     CHECK_INT(cdc_apply_collapse_init(&b, ar, evs, n), CDC_OK);
     for (size_t i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
 /* test_apply_copy.c - COPY text escaping, positions and timestamps. */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
-#include "../../apply/apply_int.h"
+#include "apply/apply_int.h"
 
 static const struct {
     const char *in, *want;

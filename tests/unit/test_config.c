@@ -1,10 +1,10 @@
 /* test_config.c - the settings table: loading, validation, documentation. */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../consumer/config.h"
+#include "consumer/cli/config.h"
 
 static char errbuf[1024];
 

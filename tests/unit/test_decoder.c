@@ -5,15 +5,15 @@
  * schema caches. Type edge values and errors: test_decoder_types.c.
  * Run from the repo root (tests/run-unit.sh does). CDC_GOLDEN_WRITE=1
  * rewrites the golden file (review the diff before committing it). */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
-#include "../../consumer/config.h"
-#include "../../consumer/decode_cmd.h"
-#include "../../consumer/decoder.h"
+#include "consumer/cli/config.h"
+#include "consumer/cli/cmd_decode.h"
+#include "consumer/decode/decoder.h"
 
 #define CAPDIR "tests/unit/captures"
 #define GOLDEN "tests/unit/data/captures.golden"

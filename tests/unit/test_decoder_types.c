@@ -1,11 +1,11 @@
 /* test_decoder_types.c - every type of the wire format's type table with its
  * edge values, the TOAST placeholder forms, and each error code with a
  * message that names the field. Table-driven, one-column envelopes. */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
 #include <stdlib.h>
 
-#include "../../consumer/decoder.h"
+#include "consumer/decode/decoder.h"
 
 static cdc_err_t one(cdc_decoder_t *d, cdc_arena_t *a, const char *fschema,
                      const char *value, cdc_event_t *ev) {

@@ -1,7 +1,7 @@
 /* test_dedup.c - dedup identities, keys and redis.url parsing (no server). */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
-#include "../../offsets/dedup.h"
+#include "offsets/dedup.h"
 
 static char errbuf[512];
 

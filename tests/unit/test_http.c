@@ -1,6 +1,6 @@
 /* test_http.c - the /metrics + /healthz server over real loopback sockets,
  * and the Prometheus text helpers (exact bytes, and a format validator). */
-#include "harness.h"
+#include "tests/unit/harness.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../consumer/http.h"
-#include "../../consumer/metrics.h"
+#include "common/http.h"
+#include "common/metrics.h"
 
 static char errbuf[512];
 

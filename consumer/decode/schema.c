@@ -3,7 +3,8 @@
  * JsonConverter's own bytes, so the fast path can compare raw records with
  * them) and the rowdef cache (keyed by names and types, so equal column
  * lists share one rowdef and one fingerprint). */
-#include "decoder_int.h"
+#include "common/hash.h"
+#include "consumer/decode/decoder_int.h"
 
 #include <string.h>
 
@@ -13,17 +14,6 @@ enum { SB_SCHEMA = 1, SB_FIELDS, SB_PARAMS, SB_SKIP };
 enum { P_NONE = 0, P_TYPE, P_FIELDS, P_ITEMS, P_KEYS, P_VALUES, P_OPTIONAL,
        P_NAME, P_PARAMS, P_FIELD, P_OTHER };
 enum { PK_OTHER = 0, PK_SCALE, PK_PRECISION, PK_LENGTH };
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-#define FNV0 0xcbf29ce484222325ULL
 
 static const struct { const char *name; uint8_t ct; } ctypes[] = {
     {"boolean", DEC_CT_BOOL}, {"int8", DEC_CT_INT8}, {"int16", DEC_CT_INT16},
@@ -345,7 +335,7 @@ dec_entry_t *dec_sb_finish(cdc_decoder_t *d) {
         dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
         return NULL;
     }
-    uint64_t h = fnv(FNV0, c->p, c->len);
+    uint64_t h = cdc_hash(CDC_HASH_INIT, c->p, c->len);
     for (dec_entry_t *e = d->ebuckets[h % NBUCKETS]; e; e = e->next)
         if (e->hash == h && e->len == c->len && !memcmp(e->bytes, c->p, c->len)) {
             dec_pool_free(d, &d->sbpool); /* a repeat: drop the new tree */
@@ -428,12 +418,12 @@ void dec_cache_free(cdc_decoder_t *d) {
 /* ---- rowdef cache ---- */
 
 static uint64_t rowdef_hash(bool typed, const cdc_column_t *cols, uint32_t n) {
-    uint64_t h = fnv(FNV0, &typed, 1);
+    uint64_t h = cdc_hash(CDC_HASH_INIT, &typed, 1);
     for (uint32_t i = 0; i < n; i++) {
         int32_t t[4] = {(int32_t)cols[i].type, cols[i].array, cols[i].precision,
                         cols[i].scale};
-        h = fnv(h, cols[i].name, strlen(cols[i].name) + 1);
-        h = fnv(h, t, sizeof t);
+        h = cdc_hash(h, cols[i].name, strlen(cols[i].name) + 1);
+        h = cdc_hash(h, t, sizeof t);
     }
     return h;
 }

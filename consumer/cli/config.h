@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 
 typedef struct cdc_conf_s cdc_conf_t;
 

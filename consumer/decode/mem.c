@@ -1,7 +1,7 @@
 /* decoder_mem.c - the decoder's allocator, scratch buffers and bump pools.
  * Every byte the decoder keeps goes through dec_malloc/dec_realloc/dec_free
  * so a test can count them (cdc_decoder_new_mem). */
-#include "decoder_int.h"
+#include "consumer/decode/decoder_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #ifndef CDC_CONSUMER_DECODE_CMD_H
 #define CDC_CONSUMER_DECODE_CMD_H
 
-#include "config.h"
+#include "consumer/cli/config.h"
 
 /* argv[0] is "decode". Returns the process exit code: 0, 1 (a record did not
  * decode), 2 (usage or I/O). */

@@ -11,16 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../apply/apply.h"
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../offsets/dedup.h"
-#include "config.h"
-#include "decode_cmd.h"
-#include "decoder.h"
-#include "http.h"
-#include "kafka.h"
-#include "pipeline.h"
+#include "apply/apply.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "offsets/dedup.h"
+#include "consumer/cli/config.h"
+#include "consumer/cli/cmd_decode.h"
+#include "consumer/decode/decoder.h"
+#include "common/http.h"
+#include "consumer/kafka.h"
+#include "consumer/pipeline.h"
 
 #define CDCSINK_VERSION "0.1.0"
 

@@ -1,7 +1,7 @@
 /* decoder_event.c - the source and transaction blocks, the position of
  * DESIGN.md "Ordering", the event kind, and the assembly of cdc_event_t
  * from what the value document yielded (plus the old key header). */
-#include "decoder_int.h"
+#include "consumer/decode/decoder_int.h"
 
 #include <string.h>
 

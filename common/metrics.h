@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/arena.h"
-#include "../common/err.h"
+#include "common/arena.h"
+#include "common/err.h"
 
 /* "# HELP name help\n# TYPE name type\n"; type is counter, gauge,
  * histogram, summary or untyped; help is escaped (\\ and \n). */

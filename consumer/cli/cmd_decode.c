@@ -1,5 +1,5 @@
 /* decode_cmd.c - `cdcsink decode`; see decode_cmd.h. */
-#include "decode_cmd.h"
+#include "consumer/cli/cmd_decode.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
-#include "../common/arena.h"
-#include "decoder.h"
+#include "common/arena.h"
+#include "consumer/decode/decoder.h"
 
 static const char *const kinds[] = {"change", "tombstone", "heartbeat",
                                     "message", "txmeta"};

@@ -1,6 +1,6 @@
 /* decoder_api.c - the decoder's public API (decoder.h): construction, whole
  * records with the schema-bytes fast path, and chunked feeding. */
-#include "decoder_int.h"
+#include "consumer/decode/decoder_int.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -21,7 +21,7 @@
 
 #include <yajl/yajl_parse.h>
 
-#include "decoder.h"
+#include "consumer/decode/decoder.h"
 
 /* ---- allocator and small containers (decoder-owned memory) ---- */
 

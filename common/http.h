@@ -19,8 +19,8 @@
 #ifndef CDC_CONSUMER_HTTP_H
 #define CDC_CONSUMER_HTTP_H
 
-#include "../common/arena.h"
-#include "../common/err.h"
+#include "common/arena.h"
+#include "common/err.h"
 
 typedef struct cdc_http_s cdc_http_t;
 

@@ -5,7 +5,7 @@
  * envelope, the payload, a row, a typed array, a VariableScaleDecimal, a
  * Point, a nested value kept as JSON text, or something skipped. Scalars are
  * converted as they arrive; nothing of the record is kept as a tree. */
-#include "decoder_int.h"
+#include "consumer/decode/decoder_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>

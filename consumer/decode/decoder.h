@@ -33,9 +33,9 @@
 
 #include <stddef.h>
 
-#include "../common/arena.h"
-#include "../common/err.h"
-#include "../common/event.h"
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/event.h"
 
 typedef struct cdc_decoder_s cdc_decoder_t;
 

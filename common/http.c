@@ -1,5 +1,5 @@
 /* http.c - see http.h. */
-#include "http.h"
+#include "common/http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/log.h"
+#include "common/clock.h"
+#include "common/log.h"
 
 #define HEAD_MAX 8192
 #define IO_TIMEOUT_MS 2000
@@ -31,12 +32,6 @@ struct cdc_http_s {
     void *opaque;
     cdc_buf_t body; /* reused across requests, owned by the thread */
 };
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------ */
 /* listen                                                               */
@@ -143,7 +138,7 @@ static int bind_listen(const char *listen_s, int *port_out, char *errstr,
  * out, -1 stopping or error. */
 static int wait_fd(const cdc_http_t *h, int fd, short ev, int64_t deadline) {
     for (;;) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - cdc_mono_ms();
         struct pollfd p[2] = {{fd, ev, 0}, {h->stop_r, POLLIN, 0}};
         if (left <= 0)
             return 0;
@@ -172,7 +167,7 @@ static const char *reason(int status) {
 }
 
 static void send_all(const cdc_http_t *h, int fd, const char *p, size_t n) {
-    int64_t deadline = mono_ms() + IO_TIMEOUT_MS;
+    int64_t deadline = cdc_mono_ms() + IO_TIMEOUT_MS;
     while (n) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
         if (w > 0) {
@@ -258,7 +253,7 @@ static bool parse_request_line(char *line, char **method, char **target) {
 static void serve(cdc_http_t *h, int fd) {
     char buf[HEAD_MAX + 1];
     size_t len = 0, end = 0;
-    int64_t deadline = mono_ms() + IO_TIMEOUT_MS;
+    int64_t deadline = cdc_mono_ms() + IO_TIMEOUT_MS;
 
     cdc_buf_reset(&h->body);
     while (!(end = head_end(buf, len))) {
@@ -311,7 +306,7 @@ static void serve(cdc_http_t *h, int fd) {
  * close does not turn into a reset that could eat our response. */
 static void linger_close(const cdc_http_t *h, int fd) {
     char sink[4096];
-    int64_t deadline = mono_ms() + DRAIN_MS;
+    int64_t deadline = cdc_mono_ms() + DRAIN_MS;
     size_t drained = 0;
     shutdown(fd, SHUT_WR);
     while (drained < 65536) {

@@ -1,5 +1,5 @@
 /* metrics.c - see metrics.h. */
-#include "metrics.h"
+#include "common/metrics.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -2,7 +2,7 @@
  * their column type (debezium-wire-format.md §1.7). Integer math only: no
  * value ever passes through a double, dates and times use floor division
  * and days-from-civil, Decimals of any length go through base-10^9 limbs. */
-#include "decoder_int.h"
+#include "consumer/decode/decoder_int.h"
 
 #include <stdio.h>
 #include <string.h>

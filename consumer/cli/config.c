@@ -1,5 +1,5 @@
 /* config.c - the settings table and its loaders; see config.h. */
-#include "config.h"
+#include "consumer/cli/config.h"
 
 #include <ctype.h>
 #include <errno.h>
