@@ -315,10 +315,11 @@ void cdc_codec_timestamp(int64_t v, cdc_codec_unit_t unit, cdc_buf_t *out) {
         return;
     }
     int64_t per_day = (int64_t)unit * 86400;
-    int64_t days = floor_div(v, per_day);
+    int64_t days = floor_div(v, per_day), rem = v % per_day;
     bool bc = add_ymd(out, days);
     cdc_buf_addc(out, ' ');
-    add_hms(out, (uint64_t)(v - days * per_day), (uint64_t)unit);
+    /* the remainder, not v - days * per_day: that overflows near INT64_MIN */
+    add_hms(out, (uint64_t)(rem < 0 ? rem + per_day : rem), (uint64_t)unit);
     if (bc)
         cdc_buf_add(out, " BC", 3);
 }
