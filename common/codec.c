@@ -22,45 +22,69 @@ static int b64val(unsigned char c, bool url) {
     return -1;
 }
 
-/* n data characters (no padding) of alphabet url into out */
-static int b64_body(const char *s, size_t n, bool url, cdc_buf_t *out) {
-    size_t start = out->len;
-    if (n % 4 == 1 || !cdc_buf_reserve(out, n / 4 * 3 + 3))
+/* n data characters (no padding) of alphabet url into dst (room for
+ * n / 4 * 3 + 2 bytes); the byte count, or -1 when s is not base64 */
+static ptrdiff_t b64_body(const char *s, size_t n, bool url, unsigned char *dst) {
+    size_t o = 0;
+    if (n % 4 == 1)
         return -1;
     for (size_t i = 0; i < n; i += 4) {
         size_t k = n - i < 4 ? n - i : 4;
         uint32_t acc = 0;
         for (size_t j = 0; j < 4; j++) {
             int v = j < k ? b64val((unsigned char)s[i + j], url) : 0;
-            if (v < 0) {
-                out->len = start;
-                out->data[start] = '\0';
+            if (v < 0)
                 return -1;
-            }
             acc = acc << 6 | (uint32_t)v;
         }
-        char b[3] = {(char)(acc >> 16), (char)(acc >> 8), (char)acc};
-        cdc_buf_add(out, b, k - 1);
+        unsigned char b[3] = {(unsigned char)(acc >> 16), (unsigned char)(acc >> 8),
+                              (unsigned char)acc};
+        memcpy(dst + o, b, k - 1);
+        o += k - 1;
     }
-    return 0;
+    return (ptrdiff_t)o;
 }
 
-int cdc_codec_b64_decode(const char *s, size_t n, cdc_buf_t *out) {
+/* the data length of s (padding stripped), or -1 when the form is wrong */
+static ptrdiff_t b64_len(const char *s, size_t n, bool url) {
     size_t pad = 0;
-    if (n % 4)
+    if (!url && n % 4)
         return -1;
-    while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
-        pad++;
-    return b64_body(s, n - pad, false, out);
-}
-
-int cdc_codec_b64url_decode(const char *s, size_t n, cdc_buf_t *out) {
-    size_t pad = 0;
     while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
         pad++;
     if (pad && n % 4)
         return -1;
-    return b64_body(s, n - pad, true, out);
+    return (ptrdiff_t)(n - pad);
+}
+
+static int b64_to_buf(const char *s, size_t n, bool url, cdc_buf_t *out) {
+    ptrdiff_t body = b64_len(s, n, url), got;
+    if (body < 0 || !cdc_buf_reserve(out, (size_t)body / 4 * 3 + 3))
+        return -1;
+    got = b64_body(s, (size_t)body, url, (unsigned char *)out->data + out->len);
+    if (got < 0) {
+        out->data[out->len] = '\0';
+        return -1;
+    }
+    out->len += (size_t)got;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int cdc_codec_b64_decode(const char *s, size_t n, cdc_buf_t *out) {
+    return b64_to_buf(s, n, false, out);
+}
+
+int cdc_codec_b64url_decode(const char *s, size_t n, cdc_buf_t *out) {
+    return b64_to_buf(s, n, true, out);
+}
+
+ptrdiff_t cdc_codec_b64_decode_mem(const char *s, size_t n, bool url,
+                                   unsigned char *dst, size_t cap) {
+    ptrdiff_t body = b64_len(s, n, url);
+    if (body < 0 || (size_t)body / 4 * 3 + 2 > cap)
+        return -1;
+    return b64_body(s, (size_t)body, url, dst);
 }
 
 static int hexval(unsigned char c) {
@@ -196,10 +220,15 @@ out:
 
 int cdc_codec_decimal(const unsigned char *b, size_t n, int32_t scale,
                       cdc_buf_t *out) {
-    cdc_buf_t d = CDC_BUF_INIT;
+    /* up to 8 bytes (at most 20 digits, the usual case) the digits live on
+     * the stack and never grow: no allocation per value */
+    char small[32];
+    cdc_buf_t d = {small, 0, n <= 8 ? sizeof small : 0, false};
     bool neg;
     size_t start = out->len;
     int rc = -1;
+    if (n > 8)
+        d.data = NULL;
     if (scale < -100000 || scale > 100000 || magnitude_digits(b, n, &neg, &d))
         goto out;
     bool zero = d.len == 1 && d.data[0] == '0';
@@ -226,7 +255,8 @@ out:
         out->len = start;
         out->data[start] = '\0';
     }
-    cdc_buf_free(&d);
+    if (d.data != small)
+        cdc_buf_free(&d);
     return rc;
 }
 

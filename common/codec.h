@@ -62,6 +62,11 @@ typedef enum {
 int cdc_codec_b64_decode(const char *s, size_t n, cdc_buf_t *out);
 /* The same for the url-safe alphabet (-_); '=' padding optional. */
 int cdc_codec_b64url_decode(const char *s, size_t n, cdc_buf_t *out);
+/* Decodes base64 (url: the url-safe alphabet, padding optional) into dst
+ * of cap bytes without allocating; the byte count, or -1 when s is not
+ * such base64 or cap is short (n / 4 * 3 + 2 bytes always suffice). */
+ptrdiff_t cdc_codec_b64_decode_mem(const char *s, size_t n, bool url,
+                                   unsigned char *dst, size_t cap);
 /* Appends the bytes of hex s[0..n) (even length, either case). 0 or -1. */
 int cdc_codec_hex_decode(const char *s, size_t n, cdc_buf_t *out);
 /* Appends b[0..n) as PostgreSQL's bytea hex input: \x then lowercase hex. */

@@ -333,8 +333,17 @@ static cdc_err_t numeric_string(const cv_t *c, const char *s, size_t n,
     bool money = c->t->kind == CDC_CONV_MONEY;
     int32_t scale = money ? c->m->money_fraction_digits : c->t->scale;
     if (c->m->decimal == CDC_DECIMAL_PRECISE) {
+        /* the bytes on the stack unless the Decimal is long */
+        unsigned char small[64];
         cdc_buf_t raw = CDC_BUF_INIT;
-        int rc = cdc_codec_b64_decode(s, n, &raw);
+        const unsigned char *bytes = small;
+        ptrdiff_t nb = cdc_codec_b64_decode_mem(s, n, false, small, sizeof small);
+        if (nb < 0 && n / 4 * 3 + 2 > sizeof small &&
+            cdc_codec_b64_decode(s, n, &raw) == 0) {
+            bytes = (const unsigned char *)raw.data;
+            nb = (ptrdiff_t)raw.len;
+        }
+        int rc = nb < 0 ? -1 : 0;
         if (rc == 0 && scale < 0) {
             cdc_buf_free(&raw);
             return cv_bad(c, s, n, DEC, "is a base64 Decimal, which carries no "
@@ -343,8 +352,7 @@ static cdc_err_t numeric_string(const cv_t *c, const char *s, size_t n,
                           "decimal.handling.mode=string");
         }
         if (rc == 0)
-            rc = cdc_codec_decimal((const unsigned char *)(raw.data ? raw.data : ""),
-                                   raw.len, scale, out);
+            rc = cdc_codec_decimal(bytes, (size_t)nb, scale, out);
         bool oom = raw.oom || out->oom;
         cdc_buf_free(&raw);
         if (rc == 0)

@@ -293,3 +293,15 @@ TEST(parse_i64) {
     CHECK_INT(cdc_codec_parse_i64("-", 1, &v), -1);
     CHECK_INT(cdc_codec_parse_i64("", 0, &v), -1);
 }
+
+TEST(b64_decode_into_memory) {
+    unsigned char b[8];
+    CHECK_INT(cdc_codec_b64_decode_mem("3q2+7w==", 8, false, b, sizeof b), 4);
+    CHECK(!memcmp(b, "\xde\xad\xbe\xef", 4));
+    CHECK_INT(cdc_codec_b64_decode_mem("3q2-7w", 6, true, b, sizeof b), 4);
+    CHECK(!memcmp(b, "\xde\xad\xbe\xef", 4));
+    CHECK_INT(cdc_codec_b64_decode_mem("", 0, false, b, sizeof b), 0);
+    CHECK_INT(cdc_codec_b64_decode_mem("3q2+7w==", 8, false, b, 3), -1); /* short */
+    CHECK_INT(cdc_codec_b64_decode_mem("3q2-7w==", 8, false, b, sizeof b), -1);
+    CHECK_INT(cdc_codec_b64_decode_mem("QUJDREVGR0hJ", 12, false, b, sizeof b), -1);
+}
