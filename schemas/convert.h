@@ -80,8 +80,9 @@ typedef enum {
 typedef enum { CDC_INTERVAL_NUMERIC = 0, CDC_INTERVAL_STRING } cdc_interval_mode_t;
 typedef enum { CDC_HSTORE_JSON = 0, CDC_HSTORE_MAP } cdc_hstore_mode_t;
 
-/* A plain struct the caller fills; zero (or cdc_schema_conv_modes_default)
- * is the connector's defaults except money_fraction_digits (set it to 2). */
+/* A plain struct the caller fills, starting from
+ * cdc_schema_conv_modes_default (the connector's defaults; all-zero is the
+ * same except money_fraction_digits, whose default is 2). */
 typedef struct cdc_schema_conv_modes_s {
     cdc_decimal_mode_t decimal;
     cdc_time_mode_t time;
@@ -165,7 +166,8 @@ bool cdc_schema_conv_passes(const cdc_schema_conv_type_t *t,
  * text[0..len) (the JSON string's content, the number's digits, "true" /
  * "false", or the object's / array's compact JSON) of JSON kind `kind` for
  * a column of type t. Errors: VALUE (permanent; out unchanged; errstr
- * names the type, the value and the setting to check), NOMEM. */
+ * names the type, the value and the setting to check; the caller prefixes
+ * the column's name), NOMEM. */
 cdc_err_t cdc_schema_conv_value(const cdc_schema_conv_type_t *t,
                                 const cdc_schema_conv_modes_t *m,
                                 cdc_json_kind_t kind, const char *text,

@@ -8,6 +8,8 @@
  * tests/integration/test_schema_convert.c casts the same outputs in
  * PostgreSQL. */
 #include "schemas/convert.h"
+#include <stdlib.h>
+
 #include "tests/unit/harness.h"
 
 #define S CDC_JK_STRING
@@ -443,4 +445,36 @@ TEST(mode_settings) {
                                    sizeof err) == CDC_ERR_CONFIG);
     CHECK(cdc_schema_conv_mode_set(&m, "money.fraction.digits", "-1", err,
                                    sizeof err) == CDC_ERR_CONFIG);
+}
+
+/* 1 MB of bytea and of text: linear, exact, and text is never copied
+ * when it passes */
+TEST(large_values) {
+    size_t n = 1 << 20;
+    char *b64 = malloc(n / 3 * 4 + 8), *txt = malloc(n + 1);
+    cdc_schema_conv_type_t t;
+    cdc_schema_conv_modes_t m;
+    cdc_buf_t out = CDC_BUF_INIT;
+    char err[256];
+    CHECK(b64 && txt);
+    if (!b64 || !txt)
+        goto out;
+    /* "3q2+" is de ad be: 1 MB of repeated dead-be bytes */
+    for (size_t i = 0; i < n / 3 * 4; i += 4)
+        memcpy(b64 + i, "3q2+", 4);
+    memset(txt, 'x', n);
+    txt[n] = '\0';
+    cdc_schema_conv_modes_default(&m);
+    cdc_schema_conv_type_parse("bytea", &t);
+    CHECK(cdc_schema_conv_value(&t, &m, CDC_JK_STRING, b64, n / 3 * 4, &out, err,
+                                sizeof err) == CDC_OK);
+    CHECK_INT(out.len, 2 + n / 3 * 3 * 2);
+    CHECK(!memcmp(out.data, "\\xdeadbe", 8) &&
+          !memcmp(out.data + out.len - 6, "deadbe", 6));
+    cdc_schema_conv_type_parse("text", &t);
+    CHECK(cdc_schema_conv_passes(&t, &m, CDC_JK_STRING));
+out:
+    cdc_buf_free(&out);
+    free(b64);
+    free(txt);
 }
