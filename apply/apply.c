@@ -67,22 +67,17 @@ const char *cdc_apply_warehouse_id(const cdc_apply_t *a) {
     return a->warehouse_id;
 }
 
-static void set_pg_msg(cdc_apply_t *a, const char *what, const char *msg) {
-    size_t ml = strlen(msg);
-    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-        ml--;
-    cdc_errstr_set(a->errstr, sizeof a->errstr, "%s: %.*s", what, (int)ml,
-                   msg);
-}
-
 cdc_err_t cdc_apply_pg_fail(cdc_apply_t *a, PGresult *r, cdc_err_t other,
                             const char *what) {
-    bool down = cdc_schema_pg_retriable(a->conn, r);
-    set_pg_msg(a, what, r ? PQresultErrorMessage(r) : PQerrorMessage(a->conn));
-    if (r && !*PQresultErrorMessage(r))
-        set_pg_msg(a, what, PQerrorMessage(a->conn));
-    PQclear(r);
-    return down ? CDC_ERR_PG_DOWN : other;
+    return cdc_schema_pg_fail(a->conn, r, other, a->errstr, sizeof a->errstr,
+                              "%s", what);
+}
+
+cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,
+                            const char *const *params, PGresult **out,
+                            cdc_err_t other, const char *what) {
+    return cdc_schema_pg_exec(a->conn, sql, np, params, out, other, a->errstr,
+                              sizeof a->errstr, "%s", what);
 }
 
 cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
@@ -105,24 +100,11 @@ cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
     return CDC_OK;
 }
 
-/* Runs sql; on success returns the result (caller clears) via *out. */
+/* The statements of the _cdc schema run through this (a STATE failure). */
 static cdc_err_t q(cdc_apply_t *a, const char *sql, int np,
                    const char *const *params, PGresult **out,
                    const char *what) {
-    PGresult *r = np ? PQexecParams(a->conn, sql, np, NULL, params, NULL,
-                                    NULL, 0)
-                     : PQexec(a->conn, sql);
-    if (out)
-        *out = NULL;
-    if (r && (PQresultStatus(r) == PGRES_COMMAND_OK ||
-              PQresultStatus(r) == PGRES_TUPLES_OK)) {
-        if (out)
-            *out = r;
-        else
-            PQclear(r);
-        return CDC_OK;
-    }
-    return cdc_apply_pg_fail(a, r, CDC_ERR_STATE, what);
+    return cdc_apply_pg_exec(a, sql, np, params, out, CDC_ERR_STATE, what);
 }
 
 /* After a failure inside a transaction: roll back, forget DDL made in it. */
@@ -198,10 +180,7 @@ static cdc_err_t bootstrap(cdc_apply_t *a) {
 /* Server notices ("relation already exists, skipping") are debug noise. */
 static void on_notice(void *arg, const char *msg) {
     (void)arg;
-    size_t n = strlen(msg);
-    while (n && msg[n - 1] == '\n')
-        n--;
-    cdc_log(CDC_LOG_DEBUG, "postgresql: %.*s", (int)n, msg);
+    cdc_log(CDC_LOG_DEBUG, "postgresql: %.*s", cdc_schema_pg_msglen(msg), msg);
 }
 
 cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
@@ -228,13 +207,16 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
         bool config = PQconnectionNeedsPassword(a->conn) ||
                       strstr(m, "authentication failed") ||
                       strstr(m, "does not exist");
-        set_pg_msg(a, "connect", m);
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "connect: %.*s",
+                       cdc_schema_pg_msglen(m), m);
         disconnect(a);
         return config ? CDC_ERR_CONFIG : CDC_ERR_PG_DOWN;
     }
     PQsetNoticeProcessor(a->conn, on_notice, NULL);
     if (PQsetClientEncoding(a->conn, "UTF8") != 0) {
-        set_pg_msg(a, "set client_encoding", PQerrorMessage(a->conn));
+        const char *m = PQerrorMessage(a->conn);
+        cdc_errstr_set(a->errstr, sizeof a->errstr,
+                       "set client_encoding: %.*s", cdc_schema_pg_msglen(m), m);
         disconnect(a);
         return CDC_ERR_PG_DOWN;
     }

@@ -67,17 +67,6 @@ static apply_tbl_t *tbl_priv(cdc_schema_table_t *t) {
     return t->priv;
 }
 
-/* Runs a statement without result rows; OK or the classified error. */
-static cdc_err_t exec_cmd(cdc_apply_t *a, const char *sql, cdc_err_t other,
-                          const char *what) {
-    PGresult *r = PQexec(a->conn, sql);
-    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
-        PQclear(r);
-        return CDC_OK;
-    }
-    return cdc_apply_pg_fail(a, r, other, what);
-}
-
 static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
                             apply_tbl_t *p) {
     if (p->stg_ready)
@@ -102,7 +91,8 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
         err = CDC_ERR_NOMEM;
         goto out;
     }
-    err = exec_cmd(a, q.data, CDC_ERR_DDL, "create staging");
+    err = cdc_apply_pg_exec(a, q.data, 0, NULL, NULL, CDC_ERR_DDL,
+                            "create staging");
     if (err != CDC_OK)
         goto out;
     cdc_buf_reset(&q);
@@ -299,11 +289,8 @@ static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
 static cdc_err_t copy_send(cdc_apply_t *a, cdc_buf_t *b) {
     if (b->oom)
         return CDC_ERR_NOMEM;
-    if (b->len && PQputCopyData(a->conn, b->data, (int)b->len) != 1) {
-        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy: %s",
-                       PQerrorMessage(a->conn));
-        return CDC_ERR_PG_DOWN;
-    }
+    if (b->len && PQputCopyData(a->conn, b->data, (int)b->len) != 1)
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
     cdc_buf_reset(b);
     return CDC_OK;
 }
@@ -337,11 +324,8 @@ static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
     if (err == CDC_OK)
         err = copy_send(a, b);
     if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1 &&
-        err == CDC_OK) {
-        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy end: %s",
-                       PQerrorMessage(a->conn));
-        err = CDC_ERR_PG_DOWN;
-    }
+        err == CDC_OK)
+        err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy end");
     bool copy_failed = false;
     while ((r = PQgetResult(a->conn)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && !copy_failed &&
@@ -352,23 +336,18 @@ static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
         }
         PQclear(r);
     }
-    if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK) {
-        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy: %s",
-                       PQerrorMessage(a->conn));
-        err = CDC_ERR_PG_DOWN;
-    }
+    if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
+        err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
     for (size_t s = 0; s < p->nshapes && err == CDC_OK; s++) {
         if (!used[s])
             continue;
         char tag[24];
         snprintf(tag, sizeof tag, "%" PRId64, tag_base | (int64_t)s);
         const char *params[1] = {tag};
-        r = PQexecParams(a->conn, p->shapes[s].sql, 1, NULL, params, NULL,
-                         NULL, 0);
-        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-            err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "merge");
+        err = cdc_apply_pg_exec(a, p->shapes[s].sql, 1, params, &r,
+                                CDC_ERR_REJECTED, "merge");
+        if (err != CDC_OK)
             break;
-        }
         *affected += strtoul(PQcmdTuples(r), NULL, 10);
         PQclear(r);
     }
@@ -431,7 +410,9 @@ static cdc_err_t direct_copy(cdc_apply_t *a, cdc_schema_table_t *t,
         }
         p->direct_sql = q.data;
     }
-    if ((err = exec_cmd(a, "SAVEPOINT cdc_d", CDC_ERR_PG_DOWN, "savepoint")))
+    err = cdc_apply_pg_exec(a, "SAVEPOINT cdc_d", 0, NULL, NULL,
+                            CDC_ERR_PG_DOWN, "savepoint");
+    if (err != CDC_OK)
         return err;
     PGresult *r = PQexec(a->conn, p->direct_sql);
     bool failed = !r || PQresultStatus(r) != PGRES_COPY_IN;
@@ -460,11 +441,13 @@ static cdc_err_t direct_copy(cdc_apply_t *a, cdc_schema_table_t *t,
         return CDC_ERR_PG_DOWN;
     if (failed) {
         p->direct_skip = DIRECT_SKIP_AFTER_MISS;
-        return exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_d; RELEASE SAVEPOINT "
-                           "cdc_d", CDC_ERR_PG_DOWN, "rollback to savepoint");
+        return cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_d; RELEASE "
+                                 "SAVEPOINT cdc_d", 0, NULL, NULL,
+                                 CDC_ERR_PG_DOWN, "rollback to savepoint");
     }
-    if ((err = exec_cmd(a, "RELEASE SAVEPOINT cdc_d", CDC_ERR_PG_DOWN,
-                        "release")))
+    err = cdc_apply_pg_exec(a, "RELEASE SAVEPOINT cdc_d", 0, NULL, NULL,
+                            CDC_ERR_PG_DOWN, "release");
+    if (err != CDC_OK)
         return err;
     a->res->applied += n;
     *done = true;
@@ -495,14 +478,14 @@ static cdc_err_t isolate_events(cdc_apply_t *a, apply_batch_t *b,
 static cdc_err_t attempt(cdc_apply_t *a, apply_batch_t *b, apply_group_t *g,
                          apply_tbl_t *p, apply_row_t **rows, size_t n) {
     size_t affected = 0;
-    cdc_err_t err = exec_cmd(a, "SAVEPOINT cdc_g", CDC_ERR_PG_DOWN,
-                             "savepoint");
+    cdc_err_t err = cdc_apply_pg_exec(a, "SAVEPOINT cdc_g", 0, NULL, NULL,
+                                      CDC_ERR_PG_DOWN, "savepoint");
     if (err != CDC_OK)
         return err;
     err = attempt_run(a, g->tbl, p, rows, n, &affected);
     if (err == CDC_OK) {
-        err = exec_cmd(a, "RELEASE SAVEPOINT cdc_g", CDC_ERR_PG_DOWN,
-                       "release");
+        err = cdc_apply_pg_exec(a, "RELEASE SAVEPOINT cdc_g", 0, NULL, NULL,
+                                CDC_ERR_PG_DOWN, "release");
         if (err == CDC_OK)
             err = count_rows(a, p, rows, n, affected);
         return err;
@@ -512,8 +495,9 @@ static cdc_err_t attempt(cdc_apply_t *a, apply_batch_t *b, apply_group_t *g,
     /* keep the reason: the rollback below must not overwrite it */
     char reason[sizeof a->errstr];
     memcpy(reason, a->errstr, sizeof reason);
-    err = exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE SAVEPOINT cdc_g",
-                   CDC_ERR_PG_DOWN, "rollback to savepoint");
+    err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE "
+                            "SAVEPOINT cdc_g", 0, NULL, NULL, CDC_ERR_PG_DOWN,
+                            "rollback to savepoint");
     if (err != CDC_OK)
         return err;
     memcpy(a->errstr, reason, sizeof reason);
@@ -581,21 +565,20 @@ cdc_err_t cdc_apply_merge_truncate(cdc_apply_t *a, apply_batch_t *b,
      * by the warehouse's user first gets the metadata columns, as it would
      * for any other change */
     const char *p1[1] = {g->trunc_qname};
-    r = PQexecParams(a->conn,
-                     "SELECT to_regclass($1) IS NOT NULL, (SELECT count(*) "
-                     "FROM pg_attribute WHERE attrelid = to_regclass($1) AND "
-                     "attnum > 0 AND NOT attisdropped AND attname IN "
-                     "('_cdc_position', '_cdc_op', '_cdc_source_ts', "
-                     "'_cdc_synced_at', '_cdc_deleted', '_cdc_deleted_at')), "
-                     "(SELECT format_type(atttypid, atttypmod) = 'numeric[]' "
-                     "FROM pg_attribute WHERE attrelid = to_regclass($1) AND "
-                     "attname = '_cdc_position' AND NOT attisdropped)",
-                     1, NULL, p1, NULL, NULL, 0);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "truncate");
-        r = NULL;
+    err = cdc_apply_pg_exec(a,
+                            "SELECT to_regclass($1) IS NOT NULL, (SELECT "
+                            "count(*) FROM pg_attribute WHERE attrelid = "
+                            "to_regclass($1) AND attnum > 0 AND NOT "
+                            "attisdropped AND attname IN ('_cdc_position', "
+                            "'_cdc_op', '_cdc_source_ts', '_cdc_synced_at', "
+                            "'_cdc_deleted', '_cdc_deleted_at')), (SELECT "
+                            "format_type(atttypid, atttypmod) = 'numeric[]' "
+                            "FROM pg_attribute WHERE attrelid = "
+                            "to_regclass($1) AND attname = '_cdc_position' "
+                            "AND NOT attisdropped)",
+                            1, p1, &r, CDC_ERR_PG_DOWN, "truncate");
+    if (err != CDC_OK)
         goto out;
-    }
     bool exists = PQgetvalue(r, 0, 0)[0] == 't';
     bool meta = atoi(PQgetvalue(r, 0, 1)) == 6;
     bool numeric = PQgetvalue(r, 0, 2)[0] == 't'; /* a format-1 table */
@@ -651,21 +634,24 @@ cdc_err_t cdc_apply_merge_truncate(cdc_apply_t *a, apply_batch_t *b,
     }
     /* in a savepoint: a truncate PostgreSQL refuses (a trigger, a
      * permission) is dead-lettered, the rest of the batch lands */
-    if ((err = exec_cmd(a, "SAVEPOINT cdc_t", CDC_ERR_PG_DOWN, "truncate")))
+    err = cdc_apply_pg_exec(a, "SAVEPOINT cdc_t", 0, NULL, NULL,
+                            CDC_ERR_PG_DOWN, "truncate");
+    if (err != CDC_OK)
         goto out;
-    r = PQexecParams(a->conn, q.data, np, NULL, params, NULL, NULL, 0);
-    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-        err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "truncate");
-        r = NULL;
+    err = cdc_apply_pg_exec(a, q.data, np, params, NULL, CDC_ERR_REJECTED,
+                            "truncate");
+    if (err != CDC_OK) {
         if (err == CDC_ERR_REJECTED &&
-            !(err = exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_t",
-                             CDC_ERR_PG_DOWN, "truncate")))
+            !(err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_t", 0,
+                                      NULL, NULL, CDC_ERR_PG_DOWN,
+                                      "truncate")))
             err = cdc_apply_reject(a, g->trunc_idx, CDC_ERR_REJECTED,
                                    a->errstr);
         goto out;
     }
-    if ((err = exec_cmd(a, "RELEASE SAVEPOINT cdc_t", CDC_ERR_PG_DOWN,
-                        "truncate")))
+    err = cdc_apply_pg_exec(a, "RELEASE SAVEPOINT cdc_t", 0, NULL, NULL,
+                            CDC_ERR_PG_DOWN, "truncate");
+    if (err != CDC_OK)
         goto out;
     a->res->applied++;
 out:

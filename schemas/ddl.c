@@ -1,5 +1,5 @@
 /* ddl.c - catalog reads, CREATE TABLE / ALTER TABLE ADD COLUMN under a
- * per-table advisory lock, and the classification of libpq failures. */
+ * per-table advisory lock, the metadata columns. */
 #include "schemas/schemas_int.h"
 
 #include <stdlib.h>
@@ -14,52 +14,6 @@ static const char *const meta_types[] = {
     "timestamptz", "boolean NOT NULL DEFAULT false", "timestamptz",
 };
 #define NMETA (sizeof meta_names / sizeof meta_names[0])
-
-bool cdc_schema_pg_retriable(PGconn *conn, const PGresult *res) {
-    if (!res || PQstatus(conn) != CONNECTION_OK)
-        return true;
-    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (!st)
-        return PQresultStatus(res) == PGRES_FATAL_ERROR &&
-               PQstatus(conn) != CONNECTION_OK;
-    if (strncmp(st, "08", 2) == 0 || strncmp(st, "40", 2) == 0 ||
-        strncmp(st, "53", 2) == 0 || strcmp(st, "57P01") == 0 ||
-        strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0 ||
-        strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0)
-        return true;
-    return false;
-}
-
-/* Runs sql (with text params); keeps *out when wanted. OK, PG_DOWN or
- * `fail_err` with PostgreSQL's message. */
-static cdc_err_t run(PGconn *conn, const char *sql, int nparams,
-                     const char *const *params, PGresult **out,
-                     cdc_err_t fail_err, const cdc_schema_table_t *t,
-                     char *errstr, size_t errstr_size) {
-    /* no parameters: simple protocol, which allows several statements */
-    PGresult *r = nparams ? PQexecParams(conn, sql, nparams, NULL, params,
-                                         NULL, NULL, 0)
-                          : PQexec(conn, sql);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (out)
-        *out = NULL;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        if (out)
-            *out = r;
-        else
-            PQclear(r);
-        return CDC_OK;
-    }
-    cdc_err_t e = cdc_schema_pg_retriable(conn, r) ? CDC_ERR_PG_DOWN : fail_err;
-    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
-    size_t ml = strlen(msg);
-    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-        ml--;
-    cdc_errstr_set(errstr, errstr_size, "table %s: %.*s", t->qname, (int)ml,
-                   msg);
-    PQclear(r);
-    return e;
-}
 
 /* Column index in a catalog result (name, type, is_pk), or -1. */
 static int cat_find(const PGresult *cat, const char *name) {
@@ -81,7 +35,8 @@ static cdc_err_t read_catalog(PGconn *conn, const cdc_schema_table_t *t,
         "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
         "AND NOT a.attisdropped ORDER BY a.attnum";
     const char *p[1] = {t->qname};
-    return run(conn, sql, 1, p, cat, CDC_ERR_DDL, t, errstr, errstr_size);
+    return cdc_schema_pg_exec(conn, sql, 1, p, cat, CDC_ERR_DDL, errstr,
+                              errstr_size, "table %s", t->qname);
 }
 
 static void add_lock(cdc_buf_t *q, uint64_t h) {
@@ -167,8 +122,8 @@ static cdc_err_t evolve(PGconn *conn, int fillfactor,
         err = CDC_ERR_NOMEM;
         goto out;
     }
-    err = run(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL, t, errstr,
-              errstr_size);
+    err = cdc_schema_pg_exec(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL, errstr,
+                             errstr_size, "table %s", t->qname);
 out:
     cdc_buf_free(&q);
     return err;
@@ -272,8 +227,9 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
     cdc_err_t err;
     bool sp = false;
 
-    err = run(conn, "SAVEPOINT cdc_ddl", 0, NULL, NULL, CDC_ERR_DDL, t,
-              errstr, errstr_size);
+    err = cdc_schema_pg_exec(conn, "SAVEPOINT cdc_ddl", 0, NULL, NULL,
+                             CDC_ERR_DDL, errstr, errstr_size, "table %s",
+                             t->qname);
     if (err != CDC_OK)
         goto out;
     sp = true;
@@ -323,12 +279,14 @@ out:
     if (sp) {
         char e2[256];
         if (err == CDC_OK) {
-            err = run(conn, "RELEASE SAVEPOINT cdc_ddl", 0, NULL, NULL,
-                      CDC_ERR_DDL, t, errstr, errstr_size);
+            err = cdc_schema_pg_exec(conn, "RELEASE SAVEPOINT cdc_ddl", 0,
+                                     NULL, NULL, CDC_ERR_DDL, errstr,
+                                     errstr_size, "table %s", t->qname);
         } else if (err != CDC_ERR_PG_DOWN) {
-            if (run(conn, "ROLLBACK TO SAVEPOINT cdc_ddl; RELEASE SAVEPOINT "
-                          "cdc_ddl",
-                    0, NULL, NULL, CDC_ERR_DDL, t, e2, sizeof e2) != CDC_OK) {
+            if (cdc_schema_pg_exec(conn, "ROLLBACK TO SAVEPOINT cdc_ddl; "
+                                   "RELEASE SAVEPOINT cdc_ddl", 0, NULL, NULL,
+                                   CDC_ERR_DDL, e2, sizeof e2, "table %s",
+                                   t->qname) != CDC_OK) {
                 cdc_errstr_set(errstr, errstr_size, "%s", e2);
                 err = CDC_ERR_PG_DOWN;
             }
@@ -339,13 +297,9 @@ out:
 
 cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
                               size_t errstr_size) {
-    cdc_schema_table_t t;
     cdc_buf_t q = CDC_BUF_INIT;
     cdc_err_t err;
 
-    memset(&t, 0, sizeof t);
-    if (!(t.qname = strdup(qname))) /* run() names the table in errors */
-        return CDC_ERR_NOMEM;
     cdc_buf_adds(&q, "SAVEPOINT cdc_ddl;");
     add_lock(&q, cdc_hash(CDC_HASH_INIT, qname, strlen(qname)));
     cdc_buf_printf(&q, "ALTER TABLE %s ", qname);
@@ -354,15 +308,15 @@ cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
                        m ? ", " : "", meta_names[m], meta_types[m]);
     cdc_buf_adds(&q, "; RELEASE SAVEPOINT cdc_ddl");
     err = q.oom ? CDC_ERR_NOMEM
-                : run(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL, &t, errstr,
-                      errstr_size);
+                : cdc_schema_pg_exec(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL,
+                                     errstr, errstr_size, "table %s", qname);
     cdc_buf_free(&q);
     if (err == CDC_ERR_DDL) {
         char ignored[64];
-        if (run(conn, "ROLLBACK TO SAVEPOINT cdc_ddl", 0, NULL, NULL,
-                CDC_ERR_PG_DOWN, &t, ignored, sizeof ignored) != CDC_OK)
+        if (cdc_schema_pg_exec(conn, "ROLLBACK TO SAVEPOINT cdc_ddl", 0, NULL,
+                               NULL, CDC_ERR_PG_DOWN, ignored, sizeof ignored,
+                               "table %s", qname) != CDC_OK)
             err = CDC_ERR_PG_DOWN;
     }
-    free(t.qname);
     return err;
 }

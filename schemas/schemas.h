@@ -114,11 +114,34 @@ void cdc_schema_quote(cdc_buf_t *b, const char *name);
 /* Appends "schema"."table". */
 void cdc_schema_qualify(cdc_buf_t *b, const char *schema, const char *table);
 
-/* ---- classification of libpq failures (ddl.c) ---- */
+/* ---- libpq plumbing shared with apply/ (pg.c) ---- */
 
 /* True when a failed result means the connection or the server is gone or
  * the error is transient (class 08, 57P01-57P03, 40xxx, 53xxx, 55P03,
  * 57014, or no result at all): the batch is retried, never dead-lettered. */
 bool cdc_schema_pg_retriable(PGconn *conn, const PGresult *res);
+
+/* The length of msg without its trailing newlines and spaces (PostgreSQL
+ * ends every message with a newline): print it with "%.*s". msg may be NULL. */
+int cdc_schema_pg_msglen(const char *msg);
+
+/* Classifies a failed result r (NULL: none came back) and clears it:
+ * PG_DOWN when cdc_schema_pg_retriable() says so, else `fail`. errstr gets
+ * "<what>: <PostgreSQL's message>" (the result's, else the connection's);
+ * what is a printf format. */
+cdc_err_t cdc_schema_pg_fail(PGconn *conn, PGresult *r, cdc_err_t fail,
+                             char *errstr, size_t errstr_size,
+                             const char *what, ...) CDC_PRINTF(6, 7);
+
+/* Runs sql: with nparams > 0 as one statement with text parameters, else
+ * through the simple protocol (several statements allowed). CDC_OK when it
+ * ends in COMMAND_OK or TUPLES_OK; then *out (when out is not NULL) holds
+ * the result, which the caller clears. Otherwise *out is NULL and the error
+ * is cdc_schema_pg_fail()'s: PG_DOWN or `fail`, the reason in errstr. */
+cdc_err_t cdc_schema_pg_exec(PGconn *conn, const char *sql, int nparams,
+                             const char *const *params, PGresult **out,
+                             cdc_err_t fail, char *errstr, size_t errstr_size,
+                             const char *what, ...) CDC_MUSTCHECK
+    CDC_PRINTF(9, 10);
 
 #endif
