@@ -5,15 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const meta_names[] = {
+/* the one list of metadata columns (schemas.h: CDC_META_*) */
+const char *const cdc_schema_meta_names[CDC_META_N] = {
     "_cdc_position", "_cdc_op",      "_cdc_source_ts",
     "_cdc_synced_at", "_cdc_deleted", "_cdc_deleted_at",
 };
-static const char *const meta_types[] = {
+static const char *const meta_types[CDC_META_N] = {
     "bytea", "char(1)", "timestamptz",
     "timestamptz", "boolean NOT NULL DEFAULT false", "timestamptz",
 };
-#define NMETA (sizeof meta_names / sizeof meta_names[0])
 
 /* Column index in a catalog result (name, type, is_pk), or -1. */
 static int cat_find(const PGresult *cat, const char *name) {
@@ -24,9 +24,10 @@ static int cat_find(const PGresult *cat, const char *name) {
     return -1;
 }
 
-static cdc_err_t read_catalog(PGconn *conn, const cdc_schema_table_t *t,
-                              PGresult **cat, char *errstr,
-                              size_t errstr_size) {
+/* The columns of the table qname (quoted): name, type, is_pk; no rows when
+ * there is no such table. DDL when the catalog query fails. */
+static cdc_err_t read_catalog(PGconn *conn, const char *qname, PGresult **cat,
+                              char *errstr, size_t errstr_size) {
     static const char sql[] =
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
         "coalesce(a.attnum = ANY(i.indkey::int2[]), false) "
@@ -34,14 +35,78 @@ static cdc_err_t read_catalog(PGconn *conn, const cdc_schema_table_t *t,
         "ON i.indrelid = a.attrelid AND i.indisprimary "
         "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
         "AND NOT a.attisdropped ORDER BY a.attnum";
-    const char *p[1] = {t->qname};
+    const char *p[1] = {qname};
     return cdc_schema_pg_exec(conn, sql, 1, p, cat, CDC_ERR_DDL, errstr,
-                              errstr_size, "table %s", t->qname);
+                              errstr_size, "table %s", qname);
 }
 
 static void add_lock(cdc_buf_t *q, uint64_t h) {
     cdc_buf_printf(q, "SELECT pg_advisory_xact_lock(%lld);",
                    (long long)(int64_t)h);
+}
+
+/* CREATE TABLE for t: the rowdef's columns, key columns it lacks, the
+ * metadata columns, the key as primary key. */
+static void create_sql(cdc_buf_t *q, int fillfactor,
+                       const cdc_schema_table_t *t) {
+    cdc_buf_printf(q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
+    for (uint32_t i = 0; i < t->rowdef->ncols; i++) {
+        cdc_schema_quote(q, t->rowdef->cols[i].name);
+        cdc_buf_addc(q, ' ');
+        cdc_schema_sqltype(q, &t->rowdef->cols[i]);
+        cdc_buf_adds(q, ", ");
+    }
+    for (uint32_t j = 0; j < t->keydef->ncols; j++) {
+        bool in_row = false;
+        for (uint32_t i = 0; i < t->rowdef->ncols && !in_row; i++)
+            in_row = strcmp(t->rowdef->cols[i].name,
+                            t->keydef->cols[j].name) == 0;
+        if (in_row)
+            continue;
+        cdc_schema_quote(q, t->keydef->cols[j].name);
+        cdc_buf_addc(q, ' ');
+        cdc_schema_sqltype(q, &t->keydef->cols[j]);
+        cdc_buf_adds(q, ", ");
+    }
+    for (size_t m = 0; m < CDC_META_N; m++)
+        cdc_buf_printf(q, "\"%s\" %s, ", cdc_schema_meta_names[m],
+                       meta_types[m]);
+    cdc_buf_adds(q, "PRIMARY KEY (");
+    for (uint32_t j = 0; j < t->keydef->ncols; j++) {
+        if (j)
+            cdc_buf_adds(q, ", ");
+        cdc_schema_quote(q, t->keydef->cols[j].name);
+    }
+    cdc_buf_printf(q, ")) WITH (fillfactor = %d)", fillfactor);
+}
+
+/* ALTER TABLE ADD COLUMN IF NOT EXISTS for only what `cat` lacks; IF NOT
+ * EXISTS makes a concurrent instance's identical change harmless. */
+static void alter_sql(cdc_buf_t *q, const cdc_schema_table_t *t,
+                      const PGresult *cat) {
+    bool any = false;
+    const cdc_rowdef_t *defs[2] = {t->rowdef, t->keydef};
+    cdc_buf_printf(q, "ALTER TABLE %s ", t->qname);
+    for (int d = 0; d < 2; d++)
+        for (uint32_t i = 0; i < defs[d]->ncols; i++) {
+            const cdc_column_t *c = &defs[d]->cols[i];
+            if (cat_find(cat, c->name) >= 0)
+                continue;
+            cdc_buf_adds(q, any ? ", ADD COLUMN IF NOT EXISTS "
+                                : "ADD COLUMN IF NOT EXISTS ");
+            cdc_schema_quote(q, c->name);
+            cdc_buf_addc(q, ' ');
+            cdc_schema_sqltype(q, c);
+            any = true;
+        }
+    for (size_t m = 0; m < CDC_META_N; m++) {
+        if (cat_find(cat, cdc_schema_meta_names[m]) >= 0)
+            continue;
+        cdc_buf_printf(q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
+                       any ? ", " : "", cdc_schema_meta_names[m],
+                       meta_types[m]);
+        any = true;
+    }
 }
 
 /* CREATE SCHEMA/TABLE IF NOT EXISTS, or ALTER TABLE ADD COLUMN IF NOT
@@ -63,61 +128,10 @@ static cdc_err_t evolve(PGconn *conn, int fillfactor,
         cdc_buf_free(&s);
     }
     add_lock(&q, t->rel_hash);
-    if (!exists) {
-        cdc_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
-        for (uint32_t i = 0; i < t->rowdef->ncols; i++) {
-            cdc_schema_quote(&q, t->rowdef->cols[i].name);
-            cdc_buf_addc(&q, ' ');
-            cdc_schema_sqltype(&q, &t->rowdef->cols[i]);
-            cdc_buf_adds(&q, ", ");
-        }
-        for (uint32_t j = 0; j < t->keydef->ncols; j++) {
-            bool in_row = false;
-            for (uint32_t i = 0; i < t->rowdef->ncols && !in_row; i++)
-                in_row = strcmp(t->rowdef->cols[i].name,
-                                t->keydef->cols[j].name) == 0;
-            if (in_row)
-                continue;
-            cdc_schema_quote(&q, t->keydef->cols[j].name);
-            cdc_buf_addc(&q, ' ');
-            cdc_schema_sqltype(&q, &t->keydef->cols[j]);
-            cdc_buf_adds(&q, ", ");
-        }
-        for (size_t m = 0; m < NMETA; m++)
-            cdc_buf_printf(&q, "\"%s\" %s, ", meta_names[m], meta_types[m]);
-        cdc_buf_adds(&q, "PRIMARY KEY (");
-        for (uint32_t j = 0; j < t->keydef->ncols; j++) {
-            if (j)
-                cdc_buf_adds(&q, ", ");
-            cdc_schema_quote(&q, t->keydef->cols[j].name);
-        }
-        cdc_buf_printf(&q, ")) WITH (fillfactor = %d)", fillfactor);
-    } else {
-        /* only what is missing; IF NOT EXISTS makes a concurrent instance's
-         * identical change harmless */
-        bool any = false;
-        const cdc_rowdef_t *defs[2] = {t->rowdef, t->keydef};
-        cdc_buf_printf(&q, "ALTER TABLE %s ", t->qname);
-        for (int d = 0; d < 2; d++)
-            for (uint32_t i = 0; i < defs[d]->ncols; i++) {
-                const cdc_column_t *c = &defs[d]->cols[i];
-                if (cat_find(cat, c->name) >= 0)
-                    continue;
-                cdc_buf_adds(&q, any ? ", ADD COLUMN IF NOT EXISTS "
-                                     : "ADD COLUMN IF NOT EXISTS ");
-                cdc_schema_quote(&q, c->name);
-                cdc_buf_addc(&q, ' ');
-                cdc_schema_sqltype(&q, c);
-                any = true;
-            }
-        for (size_t m = 0; m < NMETA; m++) {
-            if (cat_find(cat, meta_names[m]) >= 0)
-                continue;
-            cdc_buf_printf(&q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
-                           any ? ", " : "", meta_names[m], meta_types[m]);
-            any = true;
-        }
-    }
+    if (!exists)
+        create_sql(&q, fillfactor, t);
+    else
+        alter_sql(&q, t, cat);
     if (q.oom) {
         err = CDC_ERR_NOMEM;
         goto out;
@@ -138,6 +152,9 @@ static char *quoted(const char *name) {
     }
     return b.data;
 }
+
+static cdc_err_t check_table(cdc_schema_table_t *t, const PGresult *cat,
+                             char *errstr, size_t errstr_size);
 
 /* Fills t->cols/key_cols from the catalog. DDL when it does not fit. */
 static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
@@ -166,8 +183,8 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
                 continue;
             t->key_cols[j] = t->ncols;
         }
-        for (size_t m = 0; m < NMETA; m++)
-            if (strcmp(name, meta_names[m]) == 0) {
+        for (size_t m = 0; m < CDC_META_N; m++)
+            if (strcmp(name, cdc_schema_meta_names[m]) == 0) {
                 cdc_errstr_set(errstr, errstr_size,
                                "table %s: source column \"%s\" collides with "
                                "a cdcsink metadata column",
@@ -191,8 +208,15 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
         if (!c->name || !c->qname || !c->sqltype)
             return CDC_ERR_NOMEM;
     }
+    return check_table(t, cat, errstr, errstr_size);
+}
+
+/* The position's type and the primary key of a described table. */
+static cdc_err_t check_table(cdc_schema_table_t *t, const PGresult *cat,
+                             char *errstr, size_t errstr_size) {
+    const cdc_rowdef_t *kd = t->keydef;
     /* the position's type: bytea, or numeric[] in a table of format 1 */
-    int pi = cat_find(cat, "_cdc_position");
+    int pi = cat_find(cat, cdc_schema_meta_names[CDC_META_POSITION]);
     const char *pt = pi >= 0 ? PQgetvalue(cat, pi, 1) : "bytea";
     t->pos_numeric = strcmp(pt, "numeric[]") == 0;
     if (!t->pos_numeric && strcmp(pt, "bytea") != 0) {
@@ -233,7 +257,7 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
     if (err != CDC_OK)
         goto out;
     sp = true;
-    err = read_catalog(conn, t, &cat, errstr, errstr_size);
+    err = read_catalog(conn, t->qname, &cat, errstr, errstr_size);
     if (err != CDC_OK)
         goto out;
 
@@ -242,8 +266,8 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
         need = cat_find(cat, t->rowdef->cols[i].name) < 0;
     for (uint32_t i = 0; i < t->keydef->ncols && !need; i++)
         need = cat_find(cat, t->keydef->cols[i].name) < 0;
-    for (size_t m = 0; m < NMETA && !need; m++)
-        need = cat_find(cat, meta_names[m]) < 0;
+    for (size_t m = 0; m < CDC_META_N && !need; m++)
+        need = cat_find(cat, cdc_schema_meta_names[m]) < 0;
 
     if (need && !t->rowdef->typed && !exists) {
         cdc_errstr_set(errstr, errstr_size,
@@ -269,7 +293,7 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
             goto out;
         PQclear(cat);
         cat = NULL;
-        err = read_catalog(conn, t, &cat, errstr, errstr_size);
+        err = read_catalog(conn, t->qname, &cat, errstr, errstr_size);
         if (err != CDC_OK)
             goto out;
     }
@@ -303,9 +327,9 @@ cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
     cdc_buf_adds(&q, "SAVEPOINT cdc_ddl;");
     add_lock(&q, cdc_hash(CDC_HASH_INIT, qname, strlen(qname)));
     cdc_buf_printf(&q, "ALTER TABLE %s ", qname);
-    for (size_t m = 0; m < NMETA; m++)
+    for (size_t m = 0; m < CDC_META_N; m++)
         cdc_buf_printf(&q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
-                       m ? ", " : "", meta_names[m], meta_types[m]);
+                       m ? ", " : "", cdc_schema_meta_names[m], meta_types[m]);
     cdc_buf_adds(&q, "; RELEASE SAVEPOINT cdc_ddl");
     err = q.oom ? CDC_ERR_NOMEM
                 : cdc_schema_pg_exec(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL,
@@ -319,4 +343,23 @@ cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
             err = CDC_ERR_PG_DOWN;
     }
     return err;
+}
+
+cdc_err_t cdc_schema_probe(PGconn *conn, const char *qname,
+                           cdc_schema_probe_t *out, char *errstr,
+                           size_t errstr_size) {
+    PGresult *cat = NULL;
+    memset(out, 0, sizeof *out);
+    cdc_err_t err = read_catalog(conn, qname, &cat, errstr, errstr_size);
+    if (err != CDC_OK)
+        return err;
+    out->exists = PQntuples(cat) > 0;
+    out->has_meta = true;
+    for (size_t m = 0; m < CDC_META_N; m++)
+        out->has_meta &= cat_find(cat, cdc_schema_meta_names[m]) >= 0;
+    int pi = cat_find(cat, cdc_schema_meta_names[CDC_META_POSITION]);
+    out->pos_numeric = pi >= 0 && strcmp(PQgetvalue(cat, pi, 1),
+                                         "numeric[]") == 0;
+    PQclear(cat);
+    return CDC_OK;
 }

@@ -96,13 +96,41 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
                                cdc_schema_table_t **out, char *errstr,
                                size_t errstr_size) CDC_MUSTCHECK;
 
+/* The metadata columns every target table carries, in this order: the one
+ * list (ddl.c): the DDL, the probe and the merge and COPY column lists
+ * use it. */
+enum {
+    CDC_META_POSITION,  /* bytea (numeric[] in a format-1 table) */
+    CDC_META_OP,        /* char(1) */
+    CDC_META_SOURCE_TS, /* timestamptz */
+    CDC_META_SYNCED_AT, /* timestamptz */
+    CDC_META_DELETED,   /* boolean NOT NULL DEFAULT false */
+    CDC_META_DELETED_AT, /* timestamptz */
+    CDC_META_N
+};
+extern const char *const cdc_schema_meta_names[CDC_META_N];
+
+/* What the catalog says of one table, without the cache. */
+typedef struct cdc_schema_probe_s {
+    bool exists;      /* the table is there (with at least one column) */
+    bool has_meta;    /* it has every metadata column */
+    bool pos_numeric; /* its _cdc_position is numeric[] (format 1) */
+} cdc_schema_probe_t;
+
+/* Reads the catalog of the table qname (quoted "schema"."table") through
+ * the same query the cache uses. OK, PG_DOWN, or DDL (the catalog query
+ * failed, e.g. an invalid name) with the reason in errstr. */
+cdc_err_t cdc_schema_probe(PGconn *conn, const char *qname,
+                           cdc_schema_probe_t *out, char *errstr,
+                           size_t errstr_size) CDC_MUSTCHECK;
+
 /* Adds the metadata columns a table lacks (ALTER TABLE ADD COLUMN IF NOT
  * EXISTS, under the table's DDL lock, inside a savepoint of the caller's
  * transaction). qname is the quoted "schema"."table". For a table the
  * warehouse's user made, e.g. before a truncate reaches it. OK, PG_DOWN, or
  * DDL with the reason in errstr (the savepoint is rolled back). */
 cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
-                              size_t errstr_size);
+                              size_t errstr_size) CDC_MUSTCHECK;
 
 /* ---- pure helpers (typemap.c) ---- */
 
