@@ -190,8 +190,6 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
         return CDC_ERR_PG_DOWN;
     }
     cdc_err_t err = bootstrap(a);
-    if (err != CDC_OK && err != CDC_ERR_PG_DOWN)
-        cdc_log(CDC_LOG_ERROR, "%s", a->errstr);
     if (err != CDC_OK)
         disconnect(a);
     return err;
@@ -237,7 +235,7 @@ static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
         const char *p[4] = {a->group_id, offsets[i].topic, part, off};
         cdc_err_t err = q(a, sql, 4, p, NULL, "write offsets");
         if (err != CDC_OK)
-            return err == CDC_ERR_PG_DOWN ? err : CDC_ERR_PG_DOWN;
+            return err;
     }
     return CDC_OK;
 }
@@ -309,9 +307,7 @@ fail:
     rollback(a);
     /* nothing is applied: the result must not claim otherwise */
     memset(res, 0, sizeof *res);
-    if (err != CDC_ERR_NOMEM && cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE)
-        err = CDC_ERR_PG_DOWN; /* a server-side failure of the whole batch */
-    return err;
+    return err; /* its class decides: retry, or stop (nothing to dead-letter) */
 }
 
 cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) {
@@ -328,7 +324,7 @@ cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) {
     }
     cdc_err_t err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "commit");
     rollback(a);
-    return err == CDC_ERR_PG_DOWN ? err : CDC_ERR_PG_DOWN;
+    return err;
 }
 
 void cdc_apply_batch_abort(cdc_apply_t *a) {

@@ -202,7 +202,7 @@ cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
 /* cdc_schema_pg_fail on a->conn: clears r; PG_DOWN or `other`, the reason
  * ("what: message") in a->errstr. */
 cdc_err_t cdc_apply_pg_fail(cdc_apply_t *a, PGresult *r, cdc_err_t other,
-                            const char *what);
+                            const char *what) CDC_MUSTCHECK;
 /* cdc_schema_pg_exec on a->conn: OK (*out, when wanted, holds the result
  * for the caller to clear), PG_DOWN or `other` with the reason in a->errstr. */
 cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,

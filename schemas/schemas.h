@@ -159,7 +159,8 @@ int cdc_schema_pg_msglen(const char *msg);
  * what is a printf format. */
 cdc_err_t cdc_schema_pg_fail(PGconn *conn, PGresult *r, cdc_err_t fail,
                              char *errstr, size_t errstr_size,
-                             const char *what, ...) CDC_PRINTF(6, 7);
+                             const char *what, ...) CDC_MUSTCHECK
+    CDC_PRINTF(6, 7);
 
 /* Runs sql: with nparams > 0 as one statement with text parameters, else
  * through the simple protocol (several statements allowed). CDC_OK when it
