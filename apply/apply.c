@@ -322,7 +322,18 @@ cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) {
         PQclear(r);
         return CDC_OK;
     }
-    cdc_err_t err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "commit");
+    /* not retriable: a deferred constraint (or trigger) refused the
+     * transaction at COMMIT; retrying would fail the same way, and no single
+     * record can be named to dead-letter: stop with PostgreSQL's reason */
+    cdc_err_t err;
+    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) { /* said ROLLBACK */
+        PQclear(r);
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "commit: the server "
+                       "rolled the transaction back");
+        err = CDC_ERR_STATE;
+    } else {
+        err = cdc_apply_pg_fail(a, r, CDC_ERR_STATE, "commit");
+    }
     rollback(a);
     return err;
 }

@@ -104,7 +104,9 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
                                 size_t noffsets, cdc_arena_t *arena,
                                 cdc_apply_result_t *res) CDC_MUSTCHECK;
 /* Errors: PG_DOWN (the outcome is then unknown: the caller retries the batch,
- * which the position guard and the offsets table make harmless). */
+ * which the position guard and the offsets table make harmless), STATE
+ * (FATAL: PostgreSQL refused the COMMIT, e.g. a deferred constraint; the
+ * batch is rolled back and would fail the same way again). */
 cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) CDC_MUSTCHECK;
 void cdc_apply_batch_abort(cdc_apply_t *a);
 

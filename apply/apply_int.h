@@ -179,7 +179,7 @@ void cdc_apply_tbl_free(void *priv);
 
 /* The guarded path: staging, COPY, a merge per row shape; isolates the
  * records PostgreSQL rejects. Errors: PG_DOWN (the caller rolls back),
- * NOMEM. */
+ * STATE (no staging table), NOMEM. */
 cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
                                 apply_group_t *g) CDC_MUSTCHECK;
 /* The fast path: COPY an insert-only group straight into its table under a
@@ -188,8 +188,8 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
  * it was). Errors: PG_DOWN, NOMEM. */
 cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
                                  bool *done) CDC_MUSTCHECK;
-/* Runs one truncate group. Errors: PG_DOWN, DDL (the catalog could not be
- * read), NOMEM; a truncate PostgreSQL refuses is rejected. */
+/* Runs one truncate group; a truncate PostgreSQL refuses, or whose table
+ * the catalog cannot read, is rejected. Errors: PG_DOWN, NOMEM. */
 cdc_err_t cdc_apply_truncate_group(cdc_apply_t *a, apply_groups_t *gs,
                                    apply_group_t *g) CDC_MUSTCHECK;
 

@@ -112,7 +112,8 @@ static const char *check(const cdc_event_t *ev, const char *schema,
     return NULL;
 }
 
-/* A truncate of event i: a truncate group, or nothing when ignored. */
+/* A truncate of event i: a truncate group, nothing when ignored, or a
+ * reject. */
 static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
                                   size_t i, const char *schema,
                                   cdc_buf_t *qn) {
@@ -120,6 +121,9 @@ static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
         a->res->applied++;
         return CDC_OK;
     }
+    if (!*gs->events[i]->table || !*schema) /* no name PostgreSQL takes */
+        return cdc_apply_reject(a, i, CDC_ERR_ENVELOPE,
+                                "record names no source schema or table");
     cdc_buf_reset(qn);
     cdc_schema_qualify(qn, schema, gs->events[i]->table);
     return qn->oom ? CDC_ERR_NOMEM

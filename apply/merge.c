@@ -2,15 +2,16 @@
  * row shape, and the isolation of rows PostgreSQL rejects.
  *
  * Per group: rows are COPYed (one buffer, text format) into a temporary
- * staging table of text columns (ON COMMIT DELETE ROWS,
- * created once per session and table entry), then one statement per row
+ * staging table of text columns c0..cN (ON COMMIT DELETE ROWS, created
+ * once per session and table entry), then one statement per row
  * shape runs; a shape is (deleted, reset, old-key fill, set of columns to
  * keep), so TOAST-unchanged columns are simply left out of that shape's
  * SET list. The soft/streaming shape is:
  *
  *   INSERT INTO tgt AS t (cols, _cdc_*)
- *   SELECT s.col::type, ..., s._cdc_position, s._cdc_op, s._cdc_source_ts, now(),
- *          <deleted>, <deleted ? coalesce(s._cdc_source_ts, now()) : NULL>
+ *   SELECT s.c0::type, ..., s._cdc_position, s._cdc_op, s._cdc_source_ts,
+ *          now(), <deleted>,
+ *          <deleted ? coalesce(s._cdc_source_ts, now()) : NULL>
  *   FROM pg_temp.stg s [LEFT JOIN tgt o ON o.pk = s._cdc_ok_*]
  *   WHERE s._cdc_tag = $1
  *   ON CONFLICT (pk) DO UPDATE SET <changed cols> = EXCLUDED.<col>, ...,
@@ -31,7 +32,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
+/* The staging table of t: column i of the table is staging column c<i>, so
+ * no source column name (say "_cdc_tag") can collide with the staging
+ * table's own columns. Errors: STATE (PostgreSQL refused a temporary table:
+ * nothing a record did, so the batch fails whole), PG_DOWN, NOMEM. */
+static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
                             apply_tbl_t *p) {
     if (p->stg_ready)
         return CDC_OK;
@@ -42,7 +47,7 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
      * once, by the cast in the merge (a typed staging table parses every
      * value twice: measured 0.30 vs 0.5+ of raw COPY for inserts) */
     for (uint32_t i = 0; i < t->ncols; i++)
-        cdc_buf_printf(&q, "%s text, ", t->cols[i].qname);
+        cdc_buf_printf(&q, "c%u text, ", i);
     cdc_buf_printf(&q, "_cdc_position %s, _cdc_op char(1), "
                    "_cdc_source_ts timestamptz, _cdc_tag int8",
                    t->pos_numeric ? "numeric[]" : "bytea");
@@ -55,7 +60,7 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
         err = CDC_ERR_NOMEM;
         goto out;
     }
-    err = cdc_apply_pg_exec(a, q.data, 0, NULL, NULL, CDC_ERR_DDL,
+    err = cdc_apply_pg_exec(a, q.data, 0, NULL, NULL, CDC_ERR_STATE,
                             "create staging");
     if (err != CDC_OK)
         goto out;
@@ -111,7 +116,7 @@ static void build_delete(const cdc_apply_t *a, cdc_buf_t *q,
                    t->qname, p->stg);
     for (uint32_t j = 0; j < t->nkey; j++) {
         const cdc_schema_col_t *c = &t->cols[t->key_cols[j]];
-        cdc_buf_printf(q, " AND t.%s = s.%s::%s", c->qname, c->qname,
+        cdc_buf_printf(q, " AND t.%s = s.c%u::%s", c->qname, t->key_cols[j],
                        c->sqltype);
     }
     if (!(f & APPLY_SH_RESET))
@@ -136,8 +141,7 @@ static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
         if ((f & APPLY_SH_OLDKEY) && sh->unch[i])
             cdc_buf_printf(q, "o.%s, ", t->cols[i].qname);
         else
-            cdc_buf_printf(q, "s.%s::%s, ", t->cols[i].qname,
-                           t->cols[i].sqltype);
+            cdc_buf_printf(q, "s.c%u::%s, ", i, t->cols[i].sqltype);
     }
     cdc_buf_printf(q, "s._cdc_position, s._cdc_op, s._cdc_source_ts, now(), "
                       "%s, %s FROM pg_temp.%s s",
@@ -394,15 +398,6 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
     cdc_schema_table_t *t = g->tbl;
     apply_tbl_t *p = t->priv;
     cdc_err_t err = stg_ensure(a, t, p);
-    if (err == CDC_ERR_DDL) { /* every record of the group */
-        for (apply_row_t *r = g->rows_head; r && err != CDC_ERR_NOMEM;
-             r = r->gnext)
-            for (size_t e = r->first_ev; e != APPLY_CHAIN_END;
-                 e = gs->chain_next[e])
-                if (cdc_apply_reject(a, e, CDC_ERR_DDL, a->errstr) != CDC_OK)
-                    err = CDC_ERR_NOMEM;
-        return err == CDC_ERR_NOMEM ? err : CDC_OK;
-    }
     if (err != CDC_OK)
         return err;
     apply_row_t **rows =

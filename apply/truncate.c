@@ -76,6 +76,8 @@ cdc_err_t cdc_apply_truncate_group(cdc_apply_t *a, apply_groups_t *gs,
 
     cdc_err_t err = cdc_schema_probe(a->conn, g->trunc_qname, &tbl, a->errstr,
                                      sizeof a->errstr);
+    if (err == CDC_ERR_DDL) /* the catalog cannot read this name */
+        return cdc_apply_reject(a, g->trunc_idx, err, a->errstr);
     if (err != CDC_OK)
         return err;
     if (!tbl.exists) {

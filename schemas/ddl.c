@@ -350,9 +350,31 @@ cdc_err_t cdc_schema_probe(PGconn *conn, const char *qname,
                            size_t errstr_size) {
     PGresult *cat = NULL;
     memset(out, 0, sizeof *out);
-    cdc_err_t err = read_catalog(conn, qname, &cat, errstr, errstr_size);
-    if (err != CDC_OK)
+    /* a savepoint: a name the catalog cannot read (to_regclass raises on
+     * an empty identifier) must not abort the caller's transaction */
+    cdc_err_t err = cdc_schema_pg_exec(conn, "SAVEPOINT cdc_ddl", 0, NULL,
+                                       NULL, CDC_ERR_PG_DOWN, errstr,
+                                       errstr_size, "table %s", qname);
+    if (err == CDC_OK)
+        err = read_catalog(conn, qname, &cat, errstr, errstr_size);
+    if (err == CDC_ERR_DDL) {
+        char e2[256];
+        if (cdc_schema_pg_exec(conn, "ROLLBACK TO SAVEPOINT cdc_ddl; RELEASE "
+                               "SAVEPOINT cdc_ddl", 0, NULL, NULL,
+                               CDC_ERR_PG_DOWN, e2, sizeof e2, "table %s",
+                               qname) != CDC_OK) {
+            cdc_errstr_set(errstr, errstr_size, "%s", e2);
+            err = CDC_ERR_PG_DOWN;
+        }
+    }
+    if (err == CDC_OK)
+        err = cdc_schema_pg_exec(conn, "RELEASE SAVEPOINT cdc_ddl", 0, NULL,
+                                 NULL, CDC_ERR_PG_DOWN, errstr, errstr_size,
+                                 "table %s", qname);
+    if (err != CDC_OK) {
+        PQclear(cat);
         return err;
+    }
     out->exists = PQntuples(cat) > 0;
     out->has_meta = true;
     for (size_t m = 0; m < CDC_META_N; m++)

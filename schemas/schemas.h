@@ -118,8 +118,9 @@ typedef struct cdc_schema_probe_s {
 } cdc_schema_probe_t;
 
 /* Reads the catalog of the table qname (quoted "schema"."table") through
- * the same query the cache uses. OK, PG_DOWN, or DDL (the catalog query
- * failed, e.g. an invalid name) with the reason in errstr. */
+ * the same query the cache uses, inside a savepoint of the caller's
+ * transaction. OK, PG_DOWN, or DDL (the catalog query failed, e.g. on an
+ * empty name; the savepoint is rolled back) with the reason in errstr. */
 cdc_err_t cdc_schema_probe(PGconn *conn, const char *qname,
                            cdc_schema_probe_t *out, char *errstr,
                            size_t errstr_size) CDC_MUSTCHECK;
