@@ -82,15 +82,17 @@ behind() {
            if (have < $3) printf "%s[%s] applied %d of %d\n", $1, $2, have, $3 }' \
         <(applied_offsets) "$1"
 }
-LAST_APPLIED=0 LAST_AT=0
+LAST_APPLIED=0 LAST_AT=0 RATE=0
 progress() { # WHAT: one line, rewritten in place
-    local applied rate dl
+    local applied dl
     applied=$(applied_total)
-    rate=$(( SECONDS > LAST_AT ? (applied - LAST_APPLIED) / (SECONDS - LAST_AT) : 0 ))
-    LAST_APPLIED=$applied LAST_AT=$SECONDS
+    if [ "$SECONDS" -gt "$LAST_AT" ]; then # events/s since the last whole second
+        RATE=$(( (applied - LAST_APPLIED) / (SECONDS - LAST_AT) ))
+        LAST_APPLIED=$applied LAST_AT=$SECONDS
+    fi
     dl=$(grep -c 'dead-lettered' "$RUN/cdcsink.log" 2>/dev/null || true)
     printf '\r\033[K    %3ds  applied %7d events  %6d ev/s  dead letters %s  %s' \
-        "$SECONDS" "$applied" "$rate" "${dl:-0}" "$1"
+        "$SECONDS" "$applied" "$RATE" "${dl:-0}" "$1"
 }
 # caught_up: waits (at most $CATCHUP s) until the replica holds every change
 # committed at the source so far; on a timeout says what is behind, fails
