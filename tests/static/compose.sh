@@ -23,7 +23,8 @@
 #            alerts.yml, Grafana's datasource is that Prometheus under the
 #            uid every dashboard panel uses, its dashboards are mounted where
 #            the provider looks, and every cdcsink_* metric the alerts and
-#            the dashboard name is one that consumer/pipeline_obs.c exports
+#            the dashboard name is one that consumer/pipeline_obs.c exports;
+#            the README's connector JSON = the compose file's
 # Then every check runs on deliberately broken copies (a bad key, a wrong
 # type, drifted versions and settings, ...), each of which must be
 # rejected: the output shows why (negative cases).
@@ -108,7 +109,7 @@ fi
 drift() {
     PIN_KAFKA=${PIN_KAFKA_OVERRIDE:-$PIN_KAFKA} PIN_DEBEZIUM=$PIN_DEBEZIUM PIN_PG_MAJOR=$PIN_PG_MAJOR \
         PIN_REDIS=$PIN_REDIS PIN_PROMETHEUS=$PIN_PROMETHEUS SETTINGS_FILE=$SETTINGS_FILE REPO_ROOT=$ROOT \
-        DEMO_PROPS=${DEMO_PROPS_OVERRIDE:-$DEMO_PROPS} MONITORING_DIR=${MONITORING_OVERRIDE:-docker/monitoring} \
+        README_FILE=${README_OVERRIDE:-README.md} DEMO_PROPS=${DEMO_PROPS_OVERRIDE:-$DEMO_PROPS} MONITORING_DIR=${MONITORING_OVERRIDE:-docker/monitoring} \
         YAML_MODULE=$DCLINT_DIR/node_modules/yaml \
         node - "$1" "${2:-}" "${3:-$CONNECTOR_PROPS}" <<'JS'
 'use strict';
@@ -314,6 +315,20 @@ else {
     `${sink} starts after ${init} registered the connector`, `${sink} does not wait for the connector registration`);
 }
 
+// ---- the README's connector configuration is the compose file's
+if (conn) {
+  const readme = fs.readFileSync(process.env.README_FILE, 'utf8');
+  const m = readme.match(/<!-- connector-json:begin -->\s*```json\n([\s\S]*?)```\s*<!-- connector-json:end -->/);
+  let rj = null;
+  if (!m) bad('README.md has no connector JSON between <!-- connector-json:begin/end -->');
+  else { try { rj = JSON.parse(m[1]); } catch (e) { bad(`README.md's connector JSON: ${e.message}`); } }
+  if (rj) {
+    const keys = new Set([...Object.keys(rj), ...Object.keys(conn)]);
+    const d = [...keys].filter((k) => String(rj[k]) !== String(conn[k])).map((k) => `${k}: README ${rj[k]}, compose ${conn[k]}`);
+    expect(d.length === 0, `README's connector JSON = the compose file's (${keys.size} settings)`, `README's connector JSON drifted: ${d.join('; ')}`);
+  }
+}
+
 // ---- monitoring: Prometheus and Grafana
 const monDir = process.env.MONITORING_DIR;
 const mountOf = (n, hostPath) => (services[n].volumes || []).map(String)
@@ -508,6 +523,9 @@ fi
 
 if broken demo-props "$DEMO_PROPS" -e 's/^heartbeat.interval.ms=.*/heartbeat.interval.ms=5000/'; then
     DEMO_PROPS_OVERRIDE=$f expect_reject "demo's connector changed, compose's not (heartbeat.interval.ms)" drift "$COMPOSE"
+fi
+if broken readme-json README.md -e '/<!-- connector-json:begin -->/,/connector-json:end/ s/"skipped.operations": "none"/"skipped.operations": "t"/'; then
+    README_OVERRIDE=$f expect_reject "README's connector JSON drifted (skipped.operations=t)" drift "$COMPOSE"
 fi
 if broken prom-version "$COMPOSE" -e 's|image: prom/prometheus:v.*|image: prom/prometheus:v2.53.0|'; then
     [[ -z $PIN_PROMETHEUS ]] || expect_reject "Prometheus image drifted from Debian's package (v2.53.0)" drift "$f"
