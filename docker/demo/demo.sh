@@ -43,6 +43,10 @@ $STACK psql warehouse -c "DROP TABLE IF EXISTS public.customers, public.products
 # the stack's base configuration plus docker/demo/connector.properties: the
 # configuration the README recommends.
 mapfile -t CONNECTOR_SETTINGS < <(grep -Ev '^[[:space:]]*(#|$)' docker/demo/connector.properties)
+# Demo only: a rerun dropped the slot above while Connect kept the
+# connector's offsets, which point into WAL the new slot no longer has;
+# when_needed makes Debezium snapshot again instead of failing.
+CONNECTOR_SETTINGS+=(snapshot.mode=when_needed)
 $STACK connector add shop shop on "${CONNECTOR_SETTINGS[@]}" >/dev/null
 
 say "running cdcsink (log: $RUN/cdcsink.log)"

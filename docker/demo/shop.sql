@@ -57,6 +57,9 @@ INSERT INTO promo_codes SELECT 'CODE' || g, g FROM generate_series(1, 10) g;
 -- by then every earlier change has been produced to Kafka.
 DROP TABLE IF EXISTS demo_marker, debezium_signal;
 CREATE TABLE demo_marker (token text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
+-- one row from the start: the snapshot creates the marker's topic, so
+-- cdcsink has subscribed to it long before the marker that matters
+INSERT INTO demo_marker (token) VALUES ('created');
 -- debezium_signal: the connector's signal table (signal.data.collection);
 -- a row here asks Debezium for an incremental snapshot (docs/operations.md).
 CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));
