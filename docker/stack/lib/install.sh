@@ -5,9 +5,13 @@
 # Sourced by stack.sh, whose helpers and paths it uses; defines functions only.
 # shellcheck shell=bash
 
-# Debian packages the stack, the build and the tests need.
+# Debian packages the stack, the build and the tests need. prometheus brings
+# prometheus and promtool for tests/integration/prometheus.sh (the scrape
+# config, alert rules and dashboard queries of docker/monitoring/); its
+# packaged service is never started (the test runs its own on loopback).
 PACKAGES=("postgresql-$CDC_PG_MAJOR" redis-server kcat librdkafka-dev libyajl-dev
-    libpq-dev libhiredis-dev maven curl pkg-config clang libclang-rt-14-dev)
+    libpq-dev libhiredis-dev maven curl pkg-config clang libclang-rt-14-dev
+    prometheus)
 
 have_java17() {
     command -v "$CDC_JAVA" >/dev/null 2>&1 &&
