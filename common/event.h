@@ -174,13 +174,6 @@ typedef struct cdc_event_s {
     const char *txn_id;
     int64_t txn_total_order;
     int64_t txn_collection_order;
-
-    /* Redis dedup's identity hash of this event, computed once by the first
-     * check or mark (offsets/dedup.c) and reused by the other: 0 = not yet,
-     * 1 = id holds it, 2 = no identity. Zero, like every field above, when
-     * the decoder builds the event. */
-    uint8_t id_state;
-    uint8_t id[16];
 } cdc_event_t;
 
 #endif

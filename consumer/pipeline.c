@@ -26,8 +26,9 @@ static int batch_init(batch_t *b, size_t cap) {
     b->derr = calloc(cap, sizeof(*b->derr));
     b->dwhy = calloc(cap, sizeof(*b->dwhy));
     b->seen = calloc(cap, sizeof(*b->seen));
+    b->ids = calloc(cap, sizeof(*b->ids));
     return b->arena && b->msgs && b->recs && b->events && b->derr &&
-                   b->dwhy && b->seen
+                   b->dwhy && b->seen && b->ids
                ? 0
                : -1;
 }
@@ -39,12 +40,13 @@ static void batch_reset(batch_t *b) {
     b->nparts = 0;
     b->bytes = 0;
     b->checked = false;
+    b->ids_ready = false;
     b->check_ms = 0;
     b->committed = false;
-    free(b->done);
+    free(b->done_ids);
     free(b->mark);
     free(b->offs);
-    b->done = NULL;
+    b->done_ids = NULL;
     b->mark = NULL;
     b->offs = NULL;
     b->ndone = 0;
@@ -65,6 +67,7 @@ static void batch_free(batch_t *b) {
     free(b->derr);
     free(b->dwhy);
     free(b->seen);
+    free(b->ids);
 }
 
 cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
@@ -220,14 +223,29 @@ static size_t batch_changes(batch_t *b, cdc_event_t **changes, size_t *idx) {
     return n;
 }
 
+/* The identity of each change, once per batch: b->ids[record]. */
+static void batch_ids(batch_t *b, cdc_event_t **changes, const size_t *idx,
+                      size_t n) {
+    if (b->ids_ready)
+        return;
+    for (size_t i = 0; i < n; i++)
+        b->ids[idx[i]].ok =
+            cdc_dedup_identity(changes[i], b->ids[idx[i]].bytes);
+    b->ids_ready = true;
+}
+
 /* One Redis round trip: b->seen[record] for each change, b->checked when
  * Redis answered (down = no information: the position guard alone keeps
- * replays harmless). tmp holds n entries. */
+ * replays harmless). tmp holds n entries, ids n entries of scratch. */
 static void batch_check(cdc_pipeline_t *p, batch_t *b, cdc_event_t **changes,
-                        const size_t *idx, size_t n, bool *tmp) {
+                        const size_t *idx, size_t n, bool *tmp,
+                        cdc_dedup_id_t *ids) {
     int64_t t0 = cdc_mono_ms();
+    batch_ids(b, changes, idx, n);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = b->ids[idx[i]];
     pthread_mutex_lock(&p->dedup_mu);
-    cdc_err_t err = cdc_dedup_check(p->dedup, changes, n, tmp);
+    cdc_err_t err = cdc_dedup_check(p->dedup, ids, n, tmp);
     pthread_mutex_unlock(&p->dedup_mu);
     b->check_ms = cdc_mono_ms() - t0;
     if (err != CDC_OK)
@@ -247,12 +265,15 @@ static void batch_precheck(cdc_pipeline_t *p, batch_t *b) {
     cdc_event_t **changes = calloc(b->n, sizeof(*changes));
     size_t *idx = calloc(b->n, sizeof(*idx));
     bool *tmp = calloc(b->n, sizeof(*tmp));
+    cdc_dedup_id_t *ids = calloc(b->n, sizeof(*ids));
     size_t n;
-    if (changes && idx && tmp && (n = batch_changes(b, changes, idx)) > 0)
-        batch_check(p, b, changes, idx, n, tmp);
+    if (changes && idx && tmp && ids &&
+        (n = batch_changes(b, changes, idx)) > 0)
+        batch_check(p, b, changes, idx, n, tmp, ids);
     free(changes);
     free(idx);
     free(tmp); /* out of memory: the applier checks instead */
+    free(ids);
 }
 
 /* Applies, dead-letters and COMMITs batch b; retries what is retriable.
@@ -265,6 +286,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     cdc_offset_t *offs = NULL;
     size_t *idx = NULL, nchanges = 0;
     bool *mark = NULL;
+    cdc_dedup_id_t *ids = NULL;
     int step = 100;
     cdc_err_t err = CDC_OK;
     int64_t start_ms = cdc_mono_ms();
@@ -275,7 +297,8 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     idx = calloc(b->n, sizeof(*idx));
     mark = calloc(b->n, sizeof(*mark));
     offs = calloc(b->nparts, sizeof(*offs));
-    if (!changes || !idx || !mark || !offs) {
+    ids = calloc(b->n, sizeof(*ids));
+    if (!changes || !idx || !mark || !offs || !ids) {
         err = CDC_ERR_NOMEM;
         goto out;
     }
@@ -283,7 +306,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     /* dedup: checked before the hand-off, or here (on_revoke, the last
      * flush, a failed pre-check) */
     if (p->dedup && nchanges && !b->checked)
-        batch_check(p, b, changes, idx, nchanges, p->seen);
+        batch_check(p, b, changes, idx, nchanges, p->seen, ids);
     if (b->checked) {
         size_t kept = 0;
         for (size_t i = 0; i < nchanges; i++) {
@@ -376,11 +399,17 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     }
     b->committed = true;
     b->apply_ms = cdc_mono_ms() - start_ms;
-    b->done = changes;
+    /* the identities to mark, in the order of the changes applied */
+    if (p->dedup) {
+        batch_ids(b, changes, idx, nchanges);
+        for (size_t i = 0; i < nchanges; i++)
+            ids[i] = b->ids[idx[i]];
+        b->done_ids = ids;
+        ids = NULL;
+    }
     b->mark = mark;
     b->ndone = nchanges;
     b->offs = offs;
-    changes = NULL;
     mark = NULL;
     offs = NULL;
 out:
@@ -388,6 +417,7 @@ out:
     free(idx);
     free(mark);
     free(offs);
+    free(ids);
     return err;
 }
 
@@ -402,7 +432,7 @@ static void batch_finish(cdc_pipeline_t *p, batch_t *b) {
     if (p->dedup && b->ndone) {
         int64_t t = cdc_mono_ms();
         pthread_mutex_lock(&p->dedup_mu);
-        if (cdc_dedup_mark(p->dedup, b->done, b->mark, b->ndone)) {
+        if (cdc_dedup_mark(p->dedup, b->done_ids, b->mark, b->ndone)) {
             /* logged once by dedup; a lost mark only means the position
              * guard stops the replay instead */
         }

@@ -43,12 +43,15 @@ typedef struct batch_s {
      * record i; checked = false when it was not done or Redis said nothing */
     bool *seen;
     bool checked;
+    cdc_dedup_id_t *ids; /* per record, for changes; valid when ids_ready */
+    bool ids_ready;
     int64_t check_ms;
-    /* From COMMIT to batch_finish (mark, Kafka commit): the changes applied
-     * (done, malloc'ed), which of them to mark (not rejected), the offsets
-     * to commit; all freed by batch_reset. */
+    /* From COMMIT to batch_finish (mark, Kafka commit): the identities of
+     * the changes applied (done_ids, malloc'ed; NULL without Redis), which
+     * of them to mark (not rejected), the offsets to commit; all freed by
+     * batch_reset. */
     bool committed;
-    cdc_event_t **done;
+    cdc_dedup_id_t *done_ids;
     bool *mark;
     size_t ndone;
     cdc_offset_t *offs;
