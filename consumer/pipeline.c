@@ -37,7 +37,7 @@ static void batch_reset(batch_t *b) {
     for (size_t i = 0; i < b->n; i++)
         cdc_kafka_msg_free(b->msgs[i]);
     b->n = 0;
-    b->nparts = 0;
+    cdc_offsets_reset(&b->offs);
     b->bytes = 0;
     b->checked = false;
     b->ids_ready = false;
@@ -45,14 +45,9 @@ static void batch_reset(batch_t *b) {
     b->committed = false;
     free(b->done_ids);
     free(b->mark);
-    free(b->offs);
     b->done_ids = NULL;
     b->mark = NULL;
-    b->offs = NULL;
     b->ndone = 0;
-    free(b->parts);
-    b->parts = NULL;
-    b->parts_cap = 0;
     if (b->arena)
         cdc_arena_reset(b->arena);
 }
@@ -61,6 +56,7 @@ static void batch_free(batch_t *b) {
     if (b->msgs)
         batch_reset(b);
     cdc_arena_free(b->arena);
+    cdc_offsets_free(&b->offs);
     free(b->msgs);
     free(b->recs);
     free(b->events);
@@ -140,30 +136,6 @@ static int backoff(cdc_pipeline_t *p, int step_ms) {
     return step_ms > p->conf.backoff_max_ms ? p->conf.backoff_max_ms : step_ms;
 }
 
-static int note_offset(batch_t *b, const cdc_record_t *rec) {
-    for (size_t i = 0; i < b->nparts; i++)
-        if (b->parts[i].partition == rec->partition &&
-            strcmp(b->parts[i].topic, rec->topic) == 0) {
-            b->parts[i].next = rec->offset + 1;
-            return 0;
-        }
-    if (b->nparts == b->parts_cap) {
-        size_t cap = b->parts_cap ? b->parts_cap * 2 : 8;
-        part_t *np = realloc(b->parts, cap * sizeof(*np));
-        if (!np)
-            return -1;
-        b->parts = np;
-        b->parts_cap = cap;
-    }
-    b->parts[b->nparts].topic = cdc_arena_strdup(b->arena, rec->topic);
-    if (!b->parts[b->nparts].topic)
-        return -1;
-    b->parts[b->nparts].partition = rec->partition;
-    b->parts[b->nparts].next = rec->offset + 1;
-    b->nparts++;
-    return 0;
-}
-
 /* Decodes one polled record into the open batch (polling thread). */
 static cdc_err_t batch_add(cdc_pipeline_t *p, cdc_kafka_msg_t *msg,
                            const cdc_record_t *rec) {
@@ -177,7 +149,8 @@ static cdc_err_t batch_add(cdc_pipeline_t *p, cdc_kafka_msg_t *msg,
     b->n++;
     b->bytes += rec->key_len + rec->value_len;
     LOCKED(p, p->stats.records++);
-    if (note_offset(b, rec))
+    if (cdc_offsets_note(&b->offs, b->arena, rec->topic, rec->partition,
+                         rec->offset))
         return CDC_ERR_NOMEM;
     err = cdc_decoder_decode(p->dec, rec, b->arena, &b->events[i]);
     b->derr[i] = err;
@@ -283,7 +256,6 @@ static void batch_precheck(cdc_pipeline_t *p, batch_t *b) {
  * (see pipeline_int.h). */
 static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     cdc_event_t **changes = NULL;
-    cdc_offset_t *offs = NULL;
     size_t *idx = NULL, nchanges = 0;
     bool *mark = NULL;
     cdc_dedup_id_t *ids = NULL;
@@ -296,9 +268,8 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     changes = calloc(b->n, sizeof(*changes));
     idx = calloc(b->n, sizeof(*idx));
     mark = calloc(b->n, sizeof(*mark));
-    offs = calloc(b->nparts, sizeof(*offs));
     ids = calloc(b->n, sizeof(*ids));
-    if (!changes || !idx || !mark || !offs || !ids) {
+    if (!changes || !idx || !mark || !ids) {
         err = CDC_ERR_NOMEM;
         goto out;
     }
@@ -319,11 +290,6 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
         }
         nchanges = kept;
     }
-    for (size_t i = 0; i < b->nparts; i++) {
-        offs[i].topic = b->parts[i].topic;
-        offs[i].partition = b->parts[i].partition;
-        offs[i].next_offset = b->parts[i].next;
-    }
 
     for (;;) {
         cdc_apply_result_t res;
@@ -331,8 +297,9 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
         memset(&res, 0, sizeof res);
         err = cdc_apply_connect(p->apply);
         if (!err)
-            err = cdc_apply_batch_begin(p->apply, changes, nchanges, offs,
-                                        p->conf.replay ? 0 : b->nparts,
+            err = cdc_apply_batch_begin(p->apply, changes, nchanges,
+                                        b->offs.v,
+                                        p->conf.replay ? 0 : b->offs.n,
                                         b->arena, &res);
         if (err == CDC_OK) {
             /* dead letters first, so none is lost if we die after COMMIT */
@@ -409,14 +376,11 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
     }
     b->mark = mark;
     b->ndone = nchanges;
-    b->offs = offs;
     mark = NULL;
-    offs = NULL;
 out:
     free(changes);
     free(idx);
     free(mark);
-    free(offs);
     free(ids);
     return err;
 }
@@ -440,7 +404,7 @@ static void batch_finish(cdc_pipeline_t *p, batch_t *b) {
         mark_ms = cdc_mono_ms() - t;
     }
     /* PostgreSQL holds the effect and the offsets: now tell Kafka */
-    (void)cdc_kafka_commit(p->kafka, b->offs, b->nparts);
+    (void)cdc_kafka_commit(p->kafka, b->offs.v, b->offs.n);
     cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
             "ms (redis check %lld ms, then mark %lld ms), %lld ms after its "
             "first record was polled",
@@ -581,8 +545,7 @@ static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
         }
         if (err)
             return -1;
-        /* PostgreSQL is the source of truth: resume from it when ahead */
-        start[i] = (pg >= 0 && pg > committed[i]) ? pg : -1;
+        start[i] = cdc_offsets_resume(pg, committed[i]);
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "common/metrics.h"
 #include "consumer/pipeline.h"
+#include "offsets/offsets.h"
 
 typedef struct table_stat_s {
     char *name;           /* "schema.table", malloc'ed */
@@ -19,12 +20,6 @@ typedef struct lag_s {
     int64_t lag;
 } lag_t;
 
-typedef struct part_s {
-    const char *topic; /* arena copy */
-    int32_t partition;
-    int64_t next;      /* next offset to read after this batch */
-} part_t;
-
 /* One batch: the records polled since the last hand-off, decoded. Every
  * pointer below points into arena or msgs, released by batch_reset. */
 typedef struct batch_s {
@@ -35,8 +30,7 @@ typedef struct batch_s {
     cdc_event_t *events;
     cdc_err_t *derr;     /* decode error per record, CDC_OK if decoded */
     const char **dwhy;   /* decode error text (arena) */
-    part_t *parts;
-    size_t nparts, parts_cap;
+    cdc_offsets_t offs;  /* next offset per partition (topics in arena) */
     size_t bytes;
     int64_t first_ms;    /* monotonic ms of the batch's first record */
     /* Redis check done before the hand-off (batch_precheck): seen[i] for
@@ -48,13 +42,11 @@ typedef struct batch_s {
     int64_t check_ms;
     /* From COMMIT to batch_finish (mark, Kafka commit): the identities of
      * the changes applied (done_ids, malloc'ed; NULL without Redis), which
-     * of them to mark (not rejected), the offsets to commit; all freed by
-     * batch_reset. */
+     * of them to mark (not rejected); freed by batch_reset. */
     bool committed;
     cdc_dedup_id_t *done_ids;
     bool *mark;
     size_t ndone;
-    cdc_offset_t *offs;
     int64_t apply_ms;    /* from batch_apply's start to its COMMIT */
 } batch_t;
 
