@@ -18,54 +18,6 @@
         pthread_mutex_unlock(&(p)->mu);                                       \
     } while (0)
 
-static int batch_init(batch_t *b, size_t cap) {
-    b->arena = cdc_arena_new(1 << 20);
-    b->msgs = calloc(cap, sizeof(*b->msgs));
-    b->recs = calloc(cap, sizeof(*b->recs));
-    b->events = calloc(cap, sizeof(*b->events));
-    b->derr = calloc(cap, sizeof(*b->derr));
-    b->dwhy = calloc(cap, sizeof(*b->dwhy));
-    b->seen = calloc(cap, sizeof(*b->seen));
-    b->ids = calloc(cap, sizeof(*b->ids));
-    return b->arena && b->msgs && b->recs && b->events && b->derr &&
-                   b->dwhy && b->seen && b->ids
-               ? 0
-               : -1;
-}
-
-static void batch_reset(batch_t *b) {
-    for (size_t i = 0; i < b->n; i++)
-        cdc_kafka_msg_free(b->msgs[i]);
-    b->n = 0;
-    cdc_offsets_reset(&b->offs);
-    b->bytes = 0;
-    b->checked = false;
-    b->ids_ready = false;
-    b->check_ms = 0;
-    b->committed = false;
-    free(b->done_ids);
-    free(b->mark);
-    b->done_ids = NULL;
-    b->mark = NULL;
-    b->ndone = 0;
-    if (b->arena)
-        cdc_arena_reset(b->arena);
-}
-
-static void batch_free(batch_t *b) {
-    if (b->msgs)
-        batch_reset(b);
-    cdc_arena_free(b->arena);
-    cdc_offsets_free(&b->offs);
-    free(b->msgs);
-    free(b->recs);
-    free(b->events);
-    free(b->derr);
-    free(b->dwhy);
-    free(b->seen);
-    free(b->ids);
-}
-
 cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
                                  cdc_decoder_t *dec, cdc_apply_t *apply,
                                  cdc_dedup_t *dedup,
@@ -92,9 +44,9 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     }
     if (pthread_mutex_init(&p->dedup_mu, NULL) == 0)
         p->dedup_mu_ready = true;
-    p->seen = calloc(p->cap, sizeof(*p->seen));
-    if (!p->hand_ready || !p->dedup_mu_ready || !p->seen ||
-        batch_init(&p->bufs[0], p->cap) || batch_init(&p->bufs[1], p->cap)) {
+    if (!p->hand_ready || !p->dedup_mu_ready ||
+        cdc_batch_init(&p->bufs[0], p->cap) ||
+        cdc_batch_init(&p->bufs[1], p->cap)) {
         cdc_pipeline_free(p);
         return NULL;
     }
@@ -104,9 +56,8 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
 void cdc_pipeline_free(cdc_pipeline_t *p) {
     if (!p)
         return;
-    batch_free(&p->bufs[0]);
-    batch_free(&p->bufs[1]);
-    free(p->seen);
+    cdc_batch_free(&p->bufs[0]);
+    cdc_batch_free(&p->bufs[1]);
     cdc_pipeline_obs_free(p);
     if (p->hand_ready) {
         pthread_cond_destroy(&p->hand_cv);
@@ -136,36 +87,6 @@ static int backoff(cdc_pipeline_t *p, int step_ms) {
     return step_ms > p->conf.backoff_max_ms ? p->conf.backoff_max_ms : step_ms;
 }
 
-/* Decodes one polled record into the open batch (polling thread). */
-static cdc_err_t batch_add(cdc_pipeline_t *p, cdc_kafka_msg_t *msg,
-                           const cdc_record_t *rec) {
-    batch_t *b = p->open;
-    size_t i = b->n;
-    cdc_err_t err;
-    if (i == 0)
-        b->first_ms = cdc_mono_ms();
-    b->msgs[i] = msg;
-    b->recs[i] = *rec;
-    b->n++;
-    b->bytes += rec->key_len + rec->value_len;
-    LOCKED(p, p->stats.records++);
-    if (cdc_offsets_note(&b->offs, b->arena, rec->topic, rec->partition,
-                         rec->offset))
-        return CDC_ERR_NOMEM;
-    err = cdc_decoder_decode(p->dec, rec, b->arena, &b->events[i]);
-    b->derr[i] = err;
-    b->dwhy[i] = NULL;
-    if (err == CDC_ERR_NOMEM)
-        return err;
-    if (err) {
-        b->dwhy[i] = cdc_arena_strdup(b->arena, cdc_decoder_errstr(p->dec));
-        cdc_log_rec(CDC_LOG_WARN, rec->topic, rec->partition, rec->offset,
-                    "cannot decode: %s: %s", cdc_err_str(err),
-                    b->dwhy[i] ? b->dwhy[i] : "");
-    }
-    return CDC_OK;
-}
-
 /* Dead-letters one record, or stops under policy fail. */
 static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
                              cdc_err_t err, const char *why) {
@@ -183,167 +104,135 @@ static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
     return cdc_kafka_dlq_produce(p->kafka, r, err, why ? why : "");
 }
 
-/* The decoded change events of b (pointers into it) and their record
- * indexes; returns how many. changes and idx hold b->n entries. */
-static size_t batch_changes(batch_t *b, cdc_event_t **changes, size_t *idx) {
-    size_t n = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->derr[i] == CDC_OK && b->events[i].kind == CDC_EV_CHANGE) {
-            idx[n] = i;
-            changes[n++] = &b->events[i];
-        }
-    }
-    return n;
-}
-
-/* The identity of each change, once per batch: b->ids[record]. */
-static void batch_ids(batch_t *b, cdc_event_t **changes, const size_t *idx,
-                      size_t n) {
-    if (b->ids_ready)
+/* Step "dedup": one Redis round trip over b's identities, unless Redis
+ * already answered for b; down = no information (seen_valid stays false:
+ * the position guard alone keeps replays harmless). */
+static void batch_check(cdc_pipeline_t *p, cdc_batch_t *b) {
+    if (!p->dedup || !b->nchanges || b->seen_valid)
         return;
-    for (size_t i = 0; i < n; i++)
-        b->ids[idx[i]].ok =
-            cdc_dedup_identity(changes[i], b->ids[idx[i]].bytes);
-    b->ids_ready = true;
-}
-
-/* One Redis round trip: b->seen[record] for each change, b->checked when
- * Redis answered (down = no information: the position guard alone keeps
- * replays harmless). tmp holds n entries, ids n entries of scratch. */
-static void batch_check(cdc_pipeline_t *p, batch_t *b, cdc_event_t **changes,
-                        const size_t *idx, size_t n, bool *tmp,
-                        cdc_dedup_id_t *ids) {
     int64_t t0 = cdc_mono_ms();
-    batch_ids(b, changes, idx, n);
-    for (size_t i = 0; i < n; i++)
-        ids[i] = b->ids[idx[i]];
     pthread_mutex_lock(&p->dedup_mu);
-    cdc_err_t err = cdc_dedup_check(p->dedup, ids, n, tmp);
+    cdc_err_t err = cdc_dedup_check(p->dedup, b->ids, b->nchanges, b->seen);
     pthread_mutex_unlock(&p->dedup_mu);
-    b->check_ms = cdc_mono_ms() - t0;
-    if (err != CDC_OK)
-        return;
-    for (size_t i = 0; i < n; i++)
-        b->seen[idx[i]] = tmp[i];
-    b->checked = true;
+    b->check_ms += cdc_mono_ms() - t0;
+    b->seen_valid = err == CDC_OK;
 }
 
-/* Polling thread, before a hand-off: checks the open batch against Redis
- * while the applier may still be busy with the batch before, so the round
- * trip is off the applier's path. The batch before is not marked yet; a
- * replay of one of its changes is then stopped by the position guard. */
-static void batch_precheck(cdc_pipeline_t *p, batch_t *b) {
-    if (!p->dedup || !b->n || b->checked)
-        return;
-    cdc_event_t **changes = calloc(b->n, sizeof(*changes));
-    size_t *idx = calloc(b->n, sizeof(*idx));
-    bool *tmp = calloc(b->n, sizeof(*tmp));
-    cdc_dedup_id_t *ids = calloc(b->n, sizeof(*ids));
-    size_t n;
-    if (changes && idx && tmp && ids &&
-        (n = batch_changes(b, changes, idx)) > 0)
-        batch_check(p, b, changes, idx, n, tmp, ids);
-    free(changes);
-    free(idx);
-    free(tmp); /* out of memory: the applier checks instead */
-    free(ids);
-}
-
-/* Applies, dead-letters and COMMITs batch b; retries what is retriable.
- * Returns CDC_OK with b committed (b->committed: batch_finish marks it and
- * commits its Kafka offsets), or a fatal/permanent error to stop on (the
- * batch left as it is). Runs on whichever thread holds the applier's turn
- * (see pipeline_int.h). */
-static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
-    cdc_event_t **changes = NULL;
-    size_t *idx = NULL, nchanges = 0;
-    bool *mark = NULL;
-    cdc_dedup_id_t *ids = NULL;
-    int step = 100;
-    cdc_err_t err = CDC_OK;
-    int64_t start_ms = cdc_mono_ms();
-
-    if (b->n == 0 || b->committed)
+/* Closes b (OPEN -> CHECKED: changes and identities listed) and counts
+ * its records, once per batch. */
+static cdc_err_t batch_close(cdc_pipeline_t *p, cdc_batch_t *b) {
+    if (cdc_batch_state(b) != CDC_BATCH_OPEN)
         return CDC_OK;
-    changes = calloc(b->n, sizeof(*changes));
-    idx = calloc(b->n, sizeof(*idx));
-    mark = calloc(b->n, sizeof(*mark));
-    ids = calloc(b->n, sizeof(*ids));
-    if (!changes || !idx || !mark || !ids) {
-        err = CDC_ERR_NOMEM;
-        goto out;
-    }
-    nchanges = batch_changes(b, changes, idx);
-    /* dedup: checked before the hand-off, or here (on_revoke, the last
-     * flush, a failed pre-check) */
-    if (p->dedup && nchanges && !b->checked)
-        batch_check(p, b, changes, idx, nchanges, p->seen, ids);
-    if (b->checked) {
-        size_t kept = 0;
-        for (size_t i = 0; i < nchanges; i++) {
-            if (b->seen[idx[i]]) {
-                LOCKED(p, p->stats.dedup_hits++);
-                continue;
-            }
-            idx[kept] = idx[i];
-            changes[kept++] = changes[i];
-        }
-        nchanges = kept;
-    }
+    cdc_err_t err = cdc_batch_close(b, p->dedup != NULL);
+    if (err == CDC_OK)
+        LOCKED(p, p->stats.records += b->n);
+    return err;
+}
 
-    for (;;) {
-        cdc_apply_result_t res;
-        int64_t t0 = cdc_mono_ms();
-        memset(&res, 0, sizeof res);
-        err = cdc_apply_connect(p->apply);
-        if (!err)
-            err = cdc_apply_batch_begin(p->apply, changes, nchanges,
-                                        b->offs.v,
-                                        p->conf.replay ? 0 : b->offs.n,
-                                        b->arena, &res);
-        if (err == CDC_OK) {
-            /* dead letters first, so none is lost if we die after COMMIT */
-            size_t ndl = 0;
-            for (size_t i = 0; i < b->n && !err; i++)
-                if (b->derr[i]) {
-                    err = dead_letter(p, &b->recs[i], b->derr[i], b->dwhy[i]);
-                    ndl++;
-                }
-            for (size_t r = 0; r < res.nrejects && !err; r++) {
-                err = dead_letter(p, &b->recs[idx[res.rejects[r].index]],
-                                  res.rejects[r].err, res.rejects[r].reason);
-                ndl++;
-            }
-            if (!err && ndl)
-                err = cdc_kafka_dlq_flush(p->kafka, 30000);
-            if (!err)
-                err = cdc_apply_batch_commit(p->apply);
-            else
-                cdc_apply_batch_abort(p->apply);
-            if (!err) {
-                pthread_mutex_lock(&p->mu);
-                p->stats.applied += res.applied;
-                p->stats.replays += res.replays;
-                p->stats.dead_letters += ndl;
-                p->stats.batches++;
-                p->stats.skipped += b->n - nchanges;
-                pthread_mutex_unlock(&p->mu);
-                cdc_pipeline_obs_batch(p, changes, nchanges,
-                                       (double)(cdc_mono_ms() - t0) / 1000.0);
-                cdc_pipeline_obs_health(p, NULL);
-                /* to mark: the changes applied; rejected ones are not */
-                for (size_t i = 0; i < nchanges; i++)
-                    mark[i] = true;
-                for (size_t r = 0; r < res.nrejects; r++)
-                    mark[res.rejects[r].index] = false;
-                break;
-            }
+/* Polling thread, before a hand-off: closes the open batch and checks it
+ * against Redis while the applier may still be busy with the batch
+ * before, so the round trip is off the applier's path. The batch before
+ * is not marked yet; a replay of one of its changes is then stopped by the
+ * position guard. */
+static cdc_err_t batch_precheck(cdc_pipeline_t *p, cdc_batch_t *b) {
+    cdc_err_t err = batch_close(p, b);
+    if (err == CDC_OK)
+        batch_check(p, b);
+    return err;
+}
+
+/* The changes to apply: closed and checked before the hand-off, or here
+ * (on_revoke, the last flush, a failed pre-check), minus dedup hits
+ * (CHECKED -> HANDED). A batch already HANDED keeps its selection. */
+static cdc_err_t batch_select(cdc_pipeline_t *p, cdc_batch_t *b) {
+    cdc_err_t err = batch_close(p, b);
+    if (err || cdc_batch_state(b) != CDC_BATCH_CHECKED)
+        return err;
+    batch_check(p, b);
+    return cdc_batch_select(b);
+}
+
+/* One apply attempt (DESIGN.md steps 5 and 7's start): connect, apply the
+ * selection and the offsets in one open transaction, dead-letter what
+ * could not be decoded or applied and wait for the broker's
+ * acknowledgement, then COMMIT (or roll back). *ndl counts dead letters. */
+static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
+                            cdc_apply_result_t *res, size_t *ndl) {
+    memset(res, 0, sizeof *res);
+    *ndl = 0;
+    cdc_err_t err = cdc_apply_connect(p->apply);
+    if (!err)
+        err = cdc_apply_batch_begin(p->apply, b->sel, b->nsel, b->offs.v,
+                                    p->conf.replay ? 0 : b->offs.n, b->arena,
+                                    res);
+    if (err)
+        return err;
+    /* dead letters first, so none is lost if we die after COMMIT */
+    for (size_t i = 0; i < b->n && !err; i++)
+        if (b->derr[i]) {
+            err = dead_letter(p, &b->recs[i], b->derr[i], b->dwhy[i]);
+            (*ndl)++;
         }
+    for (size_t r = 0; r < res->nrejects && !err; r++) {
+        err = dead_letter(p, &b->recs[b->sel_rec[res->rejects[r].index]],
+                          res->rejects[r].err, res->rejects[r].reason);
+        (*ndl)++;
+    }
+    if (!err && *ndl)
+        err = cdc_kafka_dlq_flush(p->kafka, 30000);
+    if (!err)
+        err = cdc_apply_batch_commit(p->apply);
+    else
+        cdc_apply_batch_abort(p->apply);
+    return err;
+}
+
+/* After COMMIT: publishes the batch's counters (one lock), marks it
+ * COMMITTED with the changes to mark (not the rejected ones). */
+static void batch_applied(cdc_pipeline_t *p, cdc_batch_t *b,
+                          const cdc_apply_result_t *res, size_t ndl,
+                          int64_t attempt_ms) {
+    pthread_mutex_lock(&p->mu);
+    p->stats.applied += res->applied;
+    p->stats.replays += res->replays;
+    p->stats.dead_letters += ndl;
+    p->stats.batches++;
+    p->stats.skipped += b->n - b->nchanges;
+    p->stats.dedup_hits += b->hits;
+    pthread_mutex_unlock(&p->mu);
+    cdc_pipeline_obs_batch(p, b->sel, b->nsel, (double)attempt_ms / 1000.0);
+    cdc_pipeline_obs_health(p, NULL);
+    /* HANDED by batch_select: cannot fail */
+    cdc_err_t serr = cdc_batch_committed(b, res->rejects, res->nrejects);
+    (void)serr;
+}
+
+/* Applies, dead-letters and COMMITs batch b, retrying what is retriable
+ * with a capped exponential backoff (after a stop request: without
+ * backoff, until shutdown.timeout.ms). Returns CDC_OK with b COMMITTED
+ * (batch_finish marks it and commits its Kafka offsets), or a fatal or
+ * permanent error to stop on (the batch left as it is). Runs on whichever
+ * thread holds the applier's turn (see pipeline_int.h). */
+static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
+    cdc_apply_result_t res;
+    size_t ndl;
+    int step = 100;
+    int64_t start_ms = cdc_mono_ms(), t0;
+    cdc_err_t err;
+
+    if (b->n == 0 || cdc_batch_state(b) == CDC_BATCH_COMMITTED)
+        return CDC_OK;
+    if ((err = batch_select(p, b)))
+        return err;
+    for (;;) {
+        t0 = cdc_mono_ms();
+        if ((err = apply_once(p, b, &res, &ndl)) == CDC_OK)
+            break;
         if (cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE) {
             if (!p->errstr[0])
                 cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
                                cdc_err_str(err), cdc_apply_errstr(p->apply));
-            goto out;
+            return err;
         }
         cdc_log(CDC_LOG_WARN, "batch of %zu records not applied: %s: %s; "
                 "retrying in %d ms", b->n, cdc_err_str(err),
@@ -357,49 +246,34 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
                                "shutdown.timeout.ms passed with the batch "
                                "unapplied (%s); it will be re-read on restart",
                                cdc_err_str(err));
-                goto out;
+                return err;
             }
             usleep(100000);
             continue;
         }
         step = backoff(p, step);
     }
-    b->committed = true;
+    batch_applied(p, b, &res, ndl, cdc_mono_ms() - t0);
     b->apply_ms = cdc_mono_ms() - start_ms;
-    /* the identities to mark, in the order of the changes applied */
-    if (p->dedup) {
-        batch_ids(b, changes, idx, nchanges);
-        for (size_t i = 0; i < nchanges; i++)
-            ids[i] = b->ids[idx[i]];
-        b->done_ids = ids;
-        ids = NULL;
-    }
-    b->mark = mark;
-    b->ndone = nchanges;
-    mark = NULL;
-out:
-    free(changes);
-    free(idx);
-    free(mark);
-    free(ids);
-    return err;
+    return CDC_OK;
 }
 
 /* After COMMIT (DESIGN.md steps 6 and 7): marks b's applied changes in
- * Redis, then commits its Kafka offsets, and empties b. Runs on the polling
- * thread, while the applier applies the next batch, so neither round trip
- * is on the apply path; or inside batch_flush. */
-static void batch_finish(cdc_pipeline_t *p, batch_t *b) {
+ * Redis, then commits its Kafka offsets, and empties b (-> OPEN). Runs on
+ * the polling thread, while the applier applies the next batch, so neither
+ * round trip is on the apply path; or inside batch_flush. */
+static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
     int64_t mark_ms = 0;
-    if (!b->committed)
+    if (cdc_batch_state(b) != CDC_BATCH_COMMITTED)
         return;
-    if (p->dedup && b->ndone) {
+    if (p->dedup && b->nsel) {
         int64_t t = cdc_mono_ms();
         pthread_mutex_lock(&p->dedup_mu);
-        if (cdc_dedup_mark(p->dedup, b->done_ids, b->mark, b->ndone)) {
-            /* logged once by dedup; a lost mark only means the position
-             * guard stops the replay instead */
-        }
+        /* logged once by dedup; a lost mark only means the position guard
+         * stops the replay instead */
+        cdc_err_t merr = cdc_dedup_mark(p->dedup, b->ids, b->mark,
+                                        b->nchanges);
+        (void)merr;
         pthread_mutex_unlock(&p->dedup_mu);
         mark_ms = cdc_mono_ms() - t;
     }
@@ -408,13 +282,13 @@ static void batch_finish(cdc_pipeline_t *p, batch_t *b) {
     cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
             "ms (redis check %lld ms, then mark %lld ms), %lld ms after its "
             "first record was polled",
-            b->n, b->ndone, (long long)b->apply_ms, (long long)b->check_ms,
+            b->n, b->nsel, (long long)b->apply_ms, (long long)b->check_ms,
             (long long)mark_ms, (long long)(cdc_mono_ms() - b->first_ms));
-    batch_reset(b);
+    cdc_batch_reset(b);
 }
 
 /* Applies and finishes batch b in one go (the caller holds the turn). */
-static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
+static cdc_err_t batch_flush(cdc_pipeline_t *p, cdc_batch_t *b) {
     cdc_err_t err = batch_apply(p, b);
     if (err == CDC_OK)
         batch_finish(p, b);
@@ -430,7 +304,7 @@ static void *applier_main(void *arg) {
             pthread_cond_wait(&p->hand_cv, &p->hand_mu);
         if (!p->handed)
             break;
-        batch_t *b = p->handed;
+        cdc_batch_t *b = p->handed;
         pthread_mutex_unlock(&p->hand_mu);
         cdc_err_t err = batch_apply(p, b); /* the polling thread finishes it */
         pthread_mutex_lock(&p->hand_mu);
@@ -480,7 +354,7 @@ static void finish_committed(cdc_pipeline_t *p) {
  * just committed, is finished here while the applier works, and becomes
  * the open one. */
 static void applier_hand(cdc_pipeline_t *p) {
-    batch_t *b = p->open;
+    cdc_batch_t *b = p->open;
     p->open = b == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
     pthread_mutex_lock(&p->hand_mu);
     p->handed = b;
@@ -576,7 +450,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     while (!*p->stop) {
         cdc_record_t rec;
         cdc_kafka_msg_t *msg;
-        batch_t *b = p->open;
+        cdc_batch_t *b = p->open;
         int timeout = 100;
         if (b->n) {
             int64_t left = b->first_ms + p->conf.linger_ms - now;
@@ -585,7 +459,11 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             timeout = left > 100 ? 100 : left > 0 ? (int)left : 5;
         }
         if (cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr) == 1) {
-            if ((err = batch_add(p, msg, &rec)))
+            err = cdc_batch_add(b, msg, &rec, p->dec,
+                                b->n ? now : cdc_mono_ms());
+            if (err == CDC_ERR_STATE) /* not taken: a bug, stop cleanly */
+                cdc_kafka_msg_free(msg);
+            if (err)
                 break;
         }
         if (kerr != kafka_state) { /* report a Kafka outage in /healthz */
@@ -608,7 +486,8 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
                     b->bytes >= p->conf.max_bytes;
         if (!full && (now - b->first_ms < p->conf.linger_ms || !idle))
             continue; /* lingering, or lingered: keep filling meanwhile */
-        batch_precheck(p, b);
+        if ((err = batch_precheck(p, b)))
+            break;
         if ((err = applier_wait(p))) /* a full batch waits its turn */
             break;
         applier_hand(p);
@@ -623,8 +502,8 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         err = batch_flush(p, p->open); /* SIGTERM: flush what is open */
     if (err) { /* unapplied, uncommitted: re-read on restart. Releasing the
                 * messages also lets librdkafka close the consumer. */
-        batch_reset(&p->bufs[0]);
-        batch_reset(&p->bufs[1]);
+        cdc_batch_reset(&p->bufs[0]);
+        cdc_batch_reset(&p->bufs[1]);
     }
     p->kafka = NULL;
     return err;

@@ -6,8 +6,8 @@
 #include <pthread.h>
 
 #include "common/metrics.h"
+#include "consumer/batch.h"
 #include "consumer/pipeline.h"
-#include "offsets/offsets.h"
 
 typedef struct table_stat_s {
     char *name;           /* "schema.table", malloc'ed */
@@ -20,56 +20,25 @@ typedef struct lag_s {
     int64_t lag;
 } lag_t;
 
-/* One batch: the records polled since the last hand-off, decoded. Every
- * pointer below points into arena or msgs, released by batch_reset. */
-typedef struct batch_s {
-    cdc_arena_t *arena;
-    size_t n;
-    cdc_kafka_msg_t **msgs;
-    cdc_record_t *recs;
-    cdc_event_t *events;
-    cdc_err_t *derr;     /* decode error per record, CDC_OK if decoded */
-    const char **dwhy;   /* decode error text (arena) */
-    cdc_offsets_t offs;  /* next offset per partition (topics in arena) */
-    size_t bytes;
-    int64_t first_ms;    /* monotonic ms of the batch's first record */
-    /* Redis check done before the hand-off (batch_precheck): seen[i] for
-     * record i; checked = false when it was not done or Redis said nothing */
-    bool *seen;
-    bool checked;
-    cdc_dedup_id_t *ids; /* per record, for changes; valid when ids_ready */
-    bool ids_ready;
-    int64_t check_ms;
-    /* From COMMIT to batch_finish (mark, Kafka commit): the identities of
-     * the changes applied (done_ids, malloc'ed; NULL without Redis), which
-     * of them to mark (not rejected); freed by batch_reset. */
-    bool committed;
-    cdc_dedup_id_t *done_ids;
-    bool *mark;
-    size_t ndone;
-    int64_t apply_ms;    /* from batch_apply's start to its COMMIT */
-} batch_t;
-
 struct cdc_pipeline_s {
     cdc_pipeline_conf_t conf;
     cdc_decoder_t *dec;          /* borrowed; the polling thread's */
     cdc_apply_t *apply;          /* borrowed; the applier's (see below) */
     cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis; dedup_mu */
-    bool *seen;                  /* per change: the applier's own check */
     cdc_kafka_t *kafka;          /* borrowed during run */
     volatile sig_atomic_t *stop; /* borrowed */
     size_t cap;                  /* records per batch (batch.max.events) */
 
     /* Two batches: the polling thread decodes into `open` while the applier
      * thread applies `handed` (DESIGN.md "Data flow": decode of batch N+1
-     * overlaps the apply of batch N). apply, seen and stop_at_ms are
+     * overlaps the apply of batch N). apply and stop_at_ms are
      * used by whichever thread holds the applier's turn: the applier while
      * `handed` is set, the polling thread (on_assign, on_revoke, the last
      * flush) only after waiting for `handed` to clear. hand_mu guards
      * handed, applier_err and quit. */
-    batch_t bufs[2];
-    batch_t *open;
-    batch_t *handed;
+    cdc_batch_t bufs[2];
+    cdc_batch_t *open;
+    cdc_batch_t *handed;
     cdc_err_t applier_err;       /* the first error the applier stopped on */
     bool quit, applier_started, hand_ready, dedup_mu_ready;
     pthread_t applier;
