@@ -260,15 +260,31 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
     return CDC_OK;
 }
 
+/* Writes the batch's offsets; a fenced write that touches no row means
+ * another instance moved the partition's row (DESIGN.md "Fencing"):
+ * CDC_ERR_FENCED, and the caller rolls the batch back. */
 static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
                                size_t n) {
     for (size_t i = 0; i < n; i++) {
         cdc_offsets_params_t p;
-        cdc_offsets_params_store(&p, a->group_id, &offsets[i]);
-        cdc_err_t err =
-            q(a, cdc_offsets_sql_store, p.n, p.v, NULL, "write offsets");
+        PGresult *r = NULL;
+        const cdc_offset_t *o = &offsets[i];
+        cdc_offsets_params_store(&p, a->group_id, o);
+        cdc_err_t err = q(a, cdc_offsets_sql_write(o), p.n, p.v, &r,
+                          "write offsets");
         if (err != CDC_OK)
             return err == CDC_ERR_PG_DOWN ? err : CDC_ERR_PG_DOWN;
+        bool moved = o->fenced && strcmp(PQcmdTuples(r), "1") != 0;
+        PQclear(r);
+        if (moved) {
+            cdc_errstr_set(a->errstr, sizeof a->errstr,
+                           "%s[%d]: _cdc.offsets no longer holds %lld%s: "
+                           "another instance took the partition over; the "
+                           "batch is rolled back",
+                           o->topic, (int)o->partition, (long long)o->expect,
+                           o->expect < 0 ? " (no row)" : "");
+            return CDC_ERR_FENCED;
+        }
     }
     return CDC_OK;
 }

@@ -44,11 +44,16 @@ typedef struct cdc_record_s {
 } cdc_record_t;
 
 /* One consumed position: the next offset to read of a topic partition
- * (written to _cdc.offsets by the applier, then committed to Kafka). */
+ * (written to _cdc.offsets by the applier, then committed to Kafka).
+ * fenced: the write is a compare and set (offsets/offsets.h, DESIGN.md
+ * "Fencing"): _cdc.offsets must hold expect (-1: no row yet) before it
+ * moves to next_offset; zero-initialised = an unconditional write. */
 typedef struct cdc_offset_s {
     const char *topic;
     int32_t partition;
     int64_t next_offset;
+    bool fenced;
+    int64_t expect;
 } cdc_offset_t;
 
 /* ---- column types, as the warehouse sees them ---- */

@@ -103,6 +103,27 @@ cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) {
     return CDC_OK;
 }
 
+void cdc_batch_distrust(cdc_batch_t *b, const cdc_offsets_map_t *from) {
+    if (!b->seen_valid || !from->n)
+        return;
+    for (size_t c = 0; c < b->nchanges; c++) {
+        const cdc_record_t *r = &b->recs[b->change_rec[c]];
+        int64_t at;
+        if (cdc_offsets_map_get(from, r->topic, r->partition, &at) &&
+            r->offset < at)
+            b->seen[c] = false;
+    }
+}
+
+int64_t cdc_batch_first_offset(const cdc_batch_t *b, const char *topic,
+                               int32_t partition) {
+    for (size_t i = 0; i < b->n; i++) /* a partition's records are in order */
+        if (b->recs[i].partition == partition &&
+            !strcmp(b->recs[i].topic, topic))
+            return b->recs[i].offset;
+    return -1;
+}
+
 cdc_err_t cdc_batch_select(cdc_batch_t *b) {
     if (b->state != CDC_BATCH_CHECKED)
         return CDC_ERR_STATE;

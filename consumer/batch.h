@@ -111,6 +111,15 @@ cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
  * their identities once; seen is cleared. Errors: CDC_ERR_STATE. */
 cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) CDC_MUSTCHECK;
 
+/* CHECKED: forgets Redis's answer for the changes of records below
+ * from[topic, partition] (a range the warehouse lost: Redis's marks there
+ * may name changes the warehouse no longer holds). */
+void cdc_batch_distrust(cdc_batch_t *b, const cdc_offsets_map_t *from);
+
+/* The smallest record offset of topic[partition] in b, or -1. */
+int64_t cdc_batch_first_offset(const cdc_batch_t *b, const char *topic,
+                               int32_t partition);
+
 /* CHECKED -> HANDED: selects the changes to apply: all, or, when
  * seen_valid, those Redis did not know (b->hits counts the others).
  * Errors: CDC_ERR_STATE. */

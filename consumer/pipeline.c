@@ -58,6 +58,8 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
         return;
     cdc_batch_free(&p->bufs[0]);
     cdc_batch_free(&p->bufs[1]);
+    cdc_offsets_map_free(&p->at);
+    cdc_offsets_map_free(&p->trust);
     cdc_pipeline_obs_free(p);
     if (p->hand_ready) {
         pthread_cond_destroy(&p->hand_cv);
@@ -149,6 +151,7 @@ static cdc_err_t batch_select(cdc_pipeline_t *p, cdc_batch_t *b) {
     if (err || cdc_batch_state(b) != CDC_BATCH_CHECKED)
         return err;
     batch_check(p, b);
+    cdc_batch_distrust(b, &p->trust);
     return cdc_batch_select(b);
 }
 
@@ -160,6 +163,8 @@ static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
                             cdc_apply_result_t *res, size_t *ndl) {
     memset(res, 0, sizeof *res);
     *ndl = 0;
+    if (!p->conf.replay) /* compare and set: DESIGN.md "Fencing" */
+        cdc_offsets_fence(&b->offs, &p->at);
     cdc_err_t err = cdc_apply_connect(p->apply);
     if (!err)
         err = cdc_apply_batch_begin(p->apply, b->sel, b->nsel, b->offs.v,
@@ -205,6 +210,10 @@ static void batch_applied(cdc_pipeline_t *p, cdc_batch_t *b,
     /* HANDED by batch_select: cannot fail */
     cdc_err_t serr = cdc_batch_committed(b, res->rejects, res->nrejects);
     (void)serr;
+    /* the rows now stand where this batch ends */
+    if (!p->conf.replay && cdc_offsets_advance(&p->at, &b->offs))
+        cdc_log(CDC_LOG_WARN, "out of memory noting where partitions stand; "
+                "the next batch will be fenced off and re-read");
 }
 
 /* Applies, dead-letters and COMMITs batch b, retrying what is retriable
@@ -228,6 +237,10 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
         t0 = cdc_mono_ms();
         if ((err = apply_once(p, b, &res, &ndl)) == CDC_OK)
             break;
+        if (err == CDC_ERR_FENCED) { /* rolled back: re-read, never retry */
+            cdc_log(CDC_LOG_WARN, "%s", cdc_apply_errstr(p->apply));
+            return err;
+        }
         if (cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE) {
             if (!p->errstr[0])
                 cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
@@ -309,10 +322,10 @@ static void *applier_main(void *arg) {
         cdc_err_t err = batch_apply(p, b); /* the polling thread finishes it */
         pthread_mutex_lock(&p->hand_mu);
         if (err && !p->applier_err)
-            p->applier_err = err;
+            p->applier_err = err; /* FENCED: the polling thread re-reads */
         p->handed = NULL;
         pthread_cond_broadcast(&p->hand_cv);
-        if (err)
+        if (err && err != CDC_ERR_FENCED)
             break; /* the polling thread stops on applier_err */
     }
     pthread_mutex_unlock(&p->hand_mu);
@@ -374,54 +387,180 @@ static void applier_stop(cdc_pipeline_t *p) {
     p->applier_started = false;
 }
 
+/* Reads where _cdc.offsets stands for topic[partition] (-1: no row),
+ * retrying while PostgreSQL is down unless a stop is requested. The caller
+ * holds the applier's turn. */
+static cdc_err_t load_row(cdc_pipeline_t *p, const char *topic,
+                          int32_t partition, int64_t *row) {
+    int step = 100;
+    cdc_err_t err;
+    for (;;) {
+        err = cdc_apply_connect(p->apply);
+        if (!err)
+            err = cdc_apply_offsets_load(p->apply, topic, partition, row);
+        if (!err || *p->stop || cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE)
+            return err;
+        cdc_log(CDC_LOG_WARN, "cannot read _cdc.offsets: %s; retrying",
+                cdc_apply_errstr(p->apply));
+        step = backoff(p, step);
+    }
+}
+
+/* Drops every batch not committed (the open one and the one the applier
+ * gave back), without applying or committing anything. reread: then
+ * moves each of their partitions back to where _cdc.offsets stands (or to
+ * the first record dropped, without a row), so what was dropped is read
+ * again. The applier is idle; the caller holds its turn. */
+static void drop_uncommitted(cdc_pipeline_t *p, bool reread) {
+    cdc_offsets_map_t from = CDC_OFFSETS_MAP_INIT;
+    size_t dropped = 0;
+    finish_committed(p);
+    for (int i = 0; i < 2; i++) {
+        cdc_batch_t *b = &p->bufs[i];
+        for (size_t j = 0; reread && j < b->offs.n; j++) {
+            const cdc_offset_t *o = &b->offs.v[j];
+            int64_t first = cdc_batch_first_offset(b, o->topic, o->partition);
+            int64_t had;
+            if ((!cdc_offsets_map_get(&from, o->topic, o->partition, &had) ||
+                 first < had) &&
+                cdc_offsets_map_set(&from, o->topic, o->partition, first))
+                cdc_log(CDC_LOG_ERROR, "out of memory: %s[%d] is not re-read",
+                        o->topic, (int)o->partition);
+        }
+        dropped += b->n;
+        cdc_batch_reset(b);
+    }
+    for (size_t j = 0; j < from.n; j++) {
+        const cdc_offset_t *o = &from.v[j];
+        int64_t row = -1;
+        if (load_row(p, o->topic, o->partition, &row))
+            row = -1; /* stopping, or PostgreSQL refuses: from the first */
+        int64_t to = row >= 0 ? row : o->next_offset;
+        if (cdc_offsets_map_set(&p->at, o->topic, o->partition, row) ||
+            cdc_kafka_seek(p->kafka, o->topic, o->partition, to))
+            cdc_log(CDC_LOG_ERROR, "%s[%d]: cannot move back to %lld",
+                    o->topic, (int)o->partition, (long long)to);
+        else
+            cdc_log_rec(CDC_LOG_WARN, o->topic, o->partition, to,
+                        "re-reading from where _cdc.offsets stands");
+    }
+    cdc_offsets_map_free(&from);
+    if (dropped)
+        cdc_log(CDC_LOG_WARN, "dropped %zu records not applied%s", dropped,
+                reread ? "; they are read again" : "; the partitions' new "
+                "owner reads them");
+}
+
+/* Waits for the applier like applier_wait; a batch it gave back FENCED
+ * (another instance moved a partition's row) is handled here: every
+ * uncommitted batch is dropped and re-read from where the warehouse
+ * stands. Returns the applier's other errors. */
+static cdc_err_t applier_settle(cdc_pipeline_t *p) {
+    cdc_err_t err = applier_wait(p);
+    if (err != CDC_ERR_FENCED)
+        return err;
+    drop_uncommitted(p, true);
+    pthread_mutex_lock(&p->hand_mu);
+    p->applier_err = CDC_OK;
+    pthread_mutex_unlock(&p->hand_mu);
+    return CDC_OK;
+}
+
+/* Forgets where the given partitions stand (they leave). */
+static void forget_partitions(cdc_pipeline_t *p, const cdc_tp_t *tps,
+                              size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        cdc_offsets_map_del(&p->at, tps[i].topic, tps[i].partition);
+        cdc_offsets_map_del(&p->trust, tps[i].topic, tps[i].partition);
+    }
+}
+
 /* Polling thread, inside a consumer poll: called before partitions are given
  * up. Waits for the batch in flight, then applies and commits the open one:
  * it may hold records of the revoked partitions, and committing now hands
- * them over cleanly. */
+ * them over cleanly. When the group took the partitions away (assignment
+ * lost: this instance stalled past its session or poll timeout), another
+ * member may own them already: nothing not yet committed is committed; the
+ * batches are dropped (the batch in flight meets the fence). */
 static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     cdc_pipeline_t *p = opaque;
     size_t open = p->open->n;
-    (void)tps;
-    if (applier_wait(p) != CDC_OK) {
+    bool lost = p->kafka && cdc_kafka_assignment_lost(p->kafka);
+    if (applier_settle(p) != CDC_OK) {
         cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
         return;
     }
-    finish_committed(p);
-    if (!open)
+    if (lost) {
+        cdc_log(CDC_LOG_WARN, "assignment lost (this instance stalled past "
+                "its session or poll timeout): %zu partitions given up "
+                "without committing what was not applied", n);
+        drop_uncommitted(p, false);
+        forget_partitions(p, tps, n);
         return;
-    if (batch_flush(p, p->open) != CDC_OK)
-        cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
-    else
-        cdc_log(CDC_LOG_INFO, "revoke: the open batch of %zu records was "
-                "applied and committed before giving up %zu partitions",
-                open, n);
+    }
+    finish_committed(p);
+    if (open) {
+        cdc_err_t err = batch_flush(p, p->open);
+        if (err == CDC_ERR_FENCED)
+            drop_uncommitted(p, false);
+        else if (err != CDC_OK)
+            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s",
+                    p->errstr);
+        else
+            cdc_log(CDC_LOG_INFO, "revoke: the open batch of %zu records "
+                    "was applied and committed before giving up %zu "
+                    "partitions", open, n);
+    }
+    forget_partitions(p, tps, n);
+}
+
+/* Where one assigned partition starts (DESIGN.md "The warehouse is the
+ * truth of what was applied"): from _cdc.offsets wherever it has a row,
+ * ahead of Kafka's committed offset or behind it; a row behind it has the
+ * range up to it re-read with Redis's answers ignored; a row the topic no
+ * longer holds stops the pipeline (FATAL). */
+static cdc_err_t assign_one(cdc_pipeline_t *p, const cdc_tp_t *tp,
+                            int64_t committed, int64_t *start) {
+    int64_t row = -1, low, high;
+    cdc_err_t err = load_row(p, tp->topic, tp->partition, &row);
+    if (err)
+        return err;
+    if (row >= 0 && cdc_kafka_watermarks(p->kafka, tp->topic, tp->partition,
+                                         10000, &low, &high) == CDC_OK &&
+        (err = cdc_offsets_check_range(NULL, tp->topic,
+                                       tp->partition, row, low, high,
+                                       p->errstr, sizeof p->errstr)))
+        return err;
+    *start = cdc_offsets_resume(row, committed);
+    if (cdc_offsets_map_set(&p->at, tp->topic, tp->partition, row))
+        return CDC_ERR_NOMEM;
+    cdc_offsets_map_del(&p->trust, tp->topic, tp->partition);
+    if (row >= 0 && committed > row) {
+        cdc_log_rec(CDC_LOG_WARN, tp->topic, tp->partition, row,
+                    "the warehouse is behind Kafka's committed offset "
+                    "%lld (restored from a backup?): re-reading the range "
+                    "with Redis dedup off for it", (long long)committed);
+        if (cdc_offsets_map_set(&p->trust, tp->topic, tp->partition,
+                                committed))
+            return CDC_ERR_NOMEM;
+    }
+    return CDC_OK;
 }
 
 static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
                      const int64_t *committed, int64_t *start) {
     cdc_pipeline_t *p = opaque;
-    int step = 100;
-    if (applier_wait(p) != CDC_OK) /* the connection is the applier's */
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int64_t pg = -1;
-        cdc_err_t err;
-        for (;;) {
-            err = cdc_apply_connect(p->apply);
-            if (!err)
-                err = cdc_apply_offsets_load(p->apply, tps[i].topic,
-                                             tps[i].partition, &pg);
-            if (!err || *p->stop)
-                break;
-            cdc_log(CDC_LOG_WARN, "cannot read _cdc.offsets: %s; retrying",
-                    cdc_apply_errstr(p->apply));
-            step = backoff(p, step);
-        }
-        if (err)
-            return -1;
-        start[i] = cdc_offsets_resume(pg, committed[i]);
+    cdc_err_t err = applier_settle(p); /* the connection is the applier's */
+    for (size_t i = 0; i < n && !err; i++)
+        err = assign_one(p, &tps[i], committed[i], &start[i]);
+    if (err && cdc_err_class(err) == CDC_ERRCLASS_FATAL && !p->fatal) {
+        if (!p->errstr[0])
+            cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
+                           cdc_err_str(err), cdc_apply_errstr(p->apply));
+        cdc_log(CDC_LOG_ERROR, "%s", p->errstr);
+        p->fatal = err; /* the loop stops before applying anything */
     }
-    return 0;
+    return err ? -1 : 0;
 }
 
 cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p) {
@@ -438,6 +577,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     p->kafka = k;
     p->quit = false;
     p->applier_err = CDC_OK;
+    p->fatal = CDC_OK;
     if (pthread_create(&p->applier, NULL, applier_main, p)) {
         cdc_errstr_set(p->errstr, sizeof p->errstr,
                        "cannot start the applier thread");
@@ -458,7 +598,14 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
              * a lingered batch waiting for the applier looks again soon */
             timeout = left > 100 ? 100 : left > 0 ? (int)left : 5;
         }
-        if (cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr) == 1) {
+        int got = cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr);
+        if (p->fatal) { /* on_assign found a partition the topic lost */
+            if (got == 1)
+                cdc_kafka_msg_free(msg);
+            err = p->fatal;
+            break;
+        }
+        if (got == 1) {
             err = cdc_batch_add(b, msg, &rec, p->dec,
                                 b->n ? now : cdc_mono_ms());
             if (err == CDC_ERR_STATE) /* not taken: a bug, stop cleanly */
@@ -473,7 +620,10 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         now = cdc_mono_ms();
         cdc_pipeline_obs_lag(p, k, now);
         bool idle, done = p->conf.replay && cdc_kafka_range_done(k);
-        if ((err = applier_peek(p, &idle)))
+        err = applier_peek(p, &idle);
+        if (err == CDC_ERR_FENCED) /* dropped and re-read: start over */
+            err = applier_settle(p);
+        if (err)
             break;
         if (idle)
             finish_committed(p);
@@ -488,18 +638,29 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             continue; /* lingering, or lingered: keep filling meanwhile */
         if ((err = batch_precheck(p, b)))
             break;
-        if ((err = applier_wait(p))) /* a full batch waits its turn */
+        if ((err = applier_settle(p))) /* a full batch waits its turn */
             break;
+        if (cdc_batch_state(b) != CDC_BATCH_CHECKED)
+            continue; /* dropped by a fence: re-read */
         applier_hand(p);
     }
     aerr = applier_wait(p);
+    if (aerr == CDC_ERR_FENCED) { /* not ours to commit; stopping anyway */
+        drop_uncommitted(p, false);
+        aerr = CDC_OK;
+    }
     if (!aerr)
         finish_committed(p);
     applier_stop(p);
     if (!err)
         err = aerr;
-    if (!err && p->open->n)
+    if (!err && p->open->n) {
         err = batch_flush(p, p->open); /* SIGTERM: flush what is open */
+        if (err == CDC_ERR_FENCED) { /* another instance owns it now */
+            drop_uncommitted(p, false);
+            err = CDC_OK;
+        }
+    }
     if (err) { /* unapplied, uncommitted: re-read on restart. Releasing the
                 * messages also lets librdkafka close the consumer. */
         cdc_batch_reset(&p->bufs[0]);

@@ -32,6 +32,16 @@
  * every step in place on the polling thread, after waiting for the batch
  * in flight.
  *
+ * Offsets (offsets/offsets.h): an assigned partition resumes from
+ * _cdc.offsets wherever it has a row, behind Kafka's committed offset too
+ * (that range is re-read with Redis's answers ignored); a row the topic no
+ * longer holds stops the run (FATAL). Each batch's _cdc.offsets write is a
+ * compare and set against where this instance last left the row
+ * (apply_once -> cdc_offsets_fence): a batch whose row another instance
+ * moved comes back FENCED, rolled back, and every uncommitted batch is
+ * dropped and re-read from the row (applier_settle). A lost assignment
+ * (on_revoke) drops uncommitted work without committing it.
+ *
  * Does not: parse configuration (main passes the values), know librdkafka
  * or libpq (through kafka.h and apply.h), hold the batch's records
  * (batch.h) or the offsets' rules (offsets/offsets.h).

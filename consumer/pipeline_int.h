@@ -50,6 +50,15 @@ struct cdc_pipeline_s {
      * under dedup_mu by both. */
     pthread_mutex_t dedup_mu;
     int64_t stop_at_ms;  /* when a stop request was first seen retrying */
+    /* Where this instance stands per assigned partition: the value
+     * _cdc.offsets must hold for the next batch (the fence), read on
+     * assignment and advanced by each commit; and, for a warehouse behind
+     * Kafka's committed offset, the offset from which Redis's answers are
+     * trusted again (below it the warehouse lost what Redis marked). Used
+     * by whoever holds the applier's turn. */
+    cdc_offsets_map_t at;
+    cdc_offsets_map_t trust;
+    cdc_err_t fatal;     /* set by on_assign (polling thread): stop on it */
 
     /* observability: written by the pipeline thread, read by the HTTP
      * thread; both under mu */

@@ -166,3 +166,33 @@ TEST(full_batch_refuses_records) {
     cdc_batch_free(&b); /* a freed batch is zeroed: freeing again is safe */
     cdc_decoder_free(dec);
 }
+
+/* a range the warehouse lost (restored from a backup): Redis's answers
+ * below the trusted offset are ignored, so those changes are applied */
+TEST(distrust_redis_below_an_offset) {
+    cdc_batch_t b;
+    cdc_offsets_map_t from = CDC_OFFSETS_MAP_INIT;
+    dec = cdc_decoder_new(NULL);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    add(&b, "t", 0, 10, 1, 100, 0);
+    add(&b, "t", 0, 11, 2, 101, 0);
+    add(&b, "t", 1, 3, 3, 102, 0);
+    CHECK_INT(cdc_batch_first_offset(&b, "t", 0), 10);
+    CHECK_INT(cdc_batch_first_offset(&b, "t", 1), 3);
+    CHECK_INT(cdc_batch_first_offset(&b, "t", 2), -1);
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    for (size_t c = 0; c < 3; c++)
+        b.seen[c] = true;
+    b.seen_valid = true;
+    CHECK_INT(cdc_offsets_map_set(&from, "t", 0, 11), CDC_OK);
+    cdc_batch_distrust(&b, &from);
+    CHECK(!b.seen[0]); /* t[0]@10 < 11: applied again */
+    CHECK(b.seen[1]);  /* t[0]@11: Redis trusted */
+    CHECK(b.seen[2]);  /* t[1]: no lost range */
+    CHECK_INT(cdc_batch_select(&b), CDC_OK);
+    CHECK_INT(b.nsel, 1);
+    CHECK_INT(b.sel_rec[0], 0);
+    cdc_offsets_map_free(&from);
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
