@@ -3,7 +3,8 @@
 #
 #   make              build ./cdcsink (build/release)
 #   make test         install what is missing, build, run every test tier
-#   make unit         unit tests only (no servers)
+#   make unit         unit tests only (no servers); tests/run.sh TIER runs one tier
+#                     (unit integration chaos fuzz static)
 #   make asan         unit + integration tests under ASan/UBSan
 #   make fuzz         build the decoder's libFuzzer target (clang)
 #   make coverage     unit tests with gcov counters
@@ -105,8 +106,8 @@ bench-e2e: $(BIN) $(BUILD)/bench/e2e
 
 # ---- tests ----
 
-unit: $(UNIT_BIN)
-	@tests/run-unit.sh $(BUILD)
+unit:
+	@CDC_VARIANT=$(VARIANT) tests/run.sh unit
 
 check-deps:
 	@docker/stack/stack.sh install
@@ -130,8 +131,7 @@ fuzz-run: $(FUZZ_BIN)
 	@tests/fuzz/run.sh $(FUZZ_BIN)
 
 coverage:
-	@$(MAKE) --no-print-directory VARIANT=coverage build
-	@tests/run-unit.sh build/coverage
+	@CDC_VARIANT=coverage tests/run.sh unit
 
 config-doc: $(BIN)
 	@$(BIN) config-doc
