@@ -8,11 +8,10 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "offsets/offsets.h"
 
-/* 1: _cdc_position numeric[]; 2: bytea for tables made since (format-1
- * tables keep numeric[] and are still written as such), and
- * _cdc.position(bytea) to read it */
-#define FORMAT_VERSION 2
+/* the warehouse layout version _cdc.meta records (offsets/offsets.h) */
+#define FORMAT_VERSION CDC_OFFSETS_FORMAT_VERSION
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
@@ -88,25 +87,14 @@ static void rollback(cdc_apply_t *a) {
     cdc_schema_cache_clear(a->schemas);
 }
 
+/* The bookkeeping schema: _cdc.offsets and _cdc.meta (their statements
+ * are offsets/'s), and _cdc.position, in one transaction under a lock. */
 static cdc_err_t bootstrap(cdc_apply_t *a) {
-    static const char ddl[] =
+    static const char begin[] =
         "BEGIN;"
         "SELECT pg_advisory_xact_lock(7306086971135223296);" /* "_cdc" */
-        "CREATE SCHEMA IF NOT EXISTS _cdc;"
-        "CREATE TABLE IF NOT EXISTS _cdc.offsets ("
-        " \"group\" text NOT NULL, topic text NOT NULL,"
-        " \"partition\" integer NOT NULL, next_offset bigint NOT NULL,"
-        " updated_at timestamptz NOT NULL DEFAULT now(),"
-        " PRIMARY KEY (\"group\", topic, \"partition\"));"
-        "CREATE TABLE IF NOT EXISTS _cdc.meta ("
-        " singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),"
-        " warehouse_id uuid NOT NULL, format_version integer NOT NULL,"
-        " created_at timestamptz NOT NULL DEFAULT now());"
-        "INSERT INTO _cdc.meta (warehouse_id, format_version)"
-        " VALUES (gen_random_uuid(), 2) ON CONFLICT DO NOTHING;"
-        /* an older cdcsink would write numeric[] text into a bytea
-         * position: it must refuse this warehouse from now on */
-        "UPDATE _cdc.meta SET format_version = 2 WHERE format_version < 2;"
+        "CREATE SCHEMA IF NOT EXISTS _cdc";
+    static const char position[] =
         /* _cdc_position as numbers: {lsn_commit,lsn} (PostgreSQL) */
         "CREATE OR REPLACE FUNCTION _cdc.position(p bytea) RETURNS numeric[]"
         " LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$"
@@ -119,13 +107,17 @@ static cdc_err_t bootstrap(cdc_apply_t *a) {
         " $f$ SELECT p $f$;" /* a format-1 table's */
         "COMMIT";
     PGresult *r = NULL;
-    cdc_err_t err = q(a, ddl, 0, NULL, NULL, "create _cdc schema");
+    cdc_err_t err = q(a, begin, 0, NULL, NULL, "create _cdc schema");
+    if (err == CDC_OK)
+        err = q(a, cdc_offsets_sql_create, 0, NULL, NULL,
+                "create _cdc schema");
+    if (err == CDC_OK)
+        err = q(a, position, 0, NULL, NULL, "create _cdc schema");
     if (err != CDC_OK) {
         rollback(a);
         return err;
     }
-    err = q(a, "SELECT warehouse_id::text, format_version FROM _cdc.meta", 0,
-            NULL, &r, "read _cdc.meta");
+    err = q(a, cdc_offsets_sql_meta_read, 0, NULL, &r, "read _cdc.meta");
     if (err != CDC_OK)
         return err;
     if (PQntuples(r) != 1) {
@@ -197,19 +189,15 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
 
 cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
                                  int32_t partition, int64_t *next_offset) {
-    char part[16];
+    cdc_offsets_params_t p;
     PGresult *r = NULL;
     *next_offset = -1;
     if (!a->conn) {
         cdc_errstr_set(a->errstr, sizeof a->errstr, "not connected");
         return CDC_ERR_PG_DOWN;
     }
-    snprintf(part, sizeof part, "%d", (int)partition);
-    const char *p[3] = {a->group_id, topic, part};
-    cdc_err_t err = q(a,
-                      "SELECT next_offset FROM _cdc.offsets WHERE \"group\" = "
-                      "$1 AND topic = $2 AND \"partition\" = $3",
-                      3, p, &r, "load offsets");
+    cdc_offsets_params_load(&p, a->group_id, topic, partition);
+    cdc_err_t err = q(a, cdc_offsets_sql_load, p.n, p.v, &r, "load offsets");
     if (err != CDC_OK) {
         if (err == CDC_ERR_PG_DOWN && PQstatus(a->conn) != CONNECTION_OK)
             disconnect(a);
@@ -221,21 +209,31 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
     return CDC_OK;
 }
 
+/* Writes the batch's offsets; a fenced write that touches no row means
+ * another instance moved the partition's row (DESIGN.md "Fencing"):
+ * CDC_ERR_FENCED, and the caller rolls the batch back. */
 static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
                                size_t n) {
-    static const char sql[] =
-        "INSERT INTO _cdc.offsets (\"group\", topic, \"partition\", "
-        "next_offset, updated_at) VALUES ($1, $2, $3, $4, now()) "
-        "ON CONFLICT (\"group\", topic, \"partition\") DO UPDATE SET "
-        "next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at";
     for (size_t i = 0; i < n; i++) {
-        char part[16], off[24];
-        snprintf(part, sizeof part, "%d", (int)offsets[i].partition);
-        snprintf(off, sizeof off, "%lld", (long long)offsets[i].next_offset);
-        const char *p[4] = {a->group_id, offsets[i].topic, part, off};
-        cdc_err_t err = q(a, sql, 4, p, NULL, "write offsets");
+        cdc_offsets_params_t p;
+        PGresult *r = NULL;
+        const cdc_offset_t *o = &offsets[i];
+        cdc_offsets_params_store(&p, a->group_id, o);
+        cdc_err_t err = q(a, cdc_offsets_sql_write(o), p.n, p.v, &r,
+                          "write offsets");
         if (err != CDC_OK)
             return err;
+        bool moved = o->fenced && strcmp(PQcmdTuples(r), "1") != 0;
+        PQclear(r);
+        if (moved) {
+            cdc_errstr_set(a->errstr, sizeof a->errstr,
+                           "%s[%d]: _cdc.offsets no longer holds %lld%s: "
+                           "another instance took the partition over; the "
+                           "batch is rolled back",
+                           o->topic, (int)o->partition, (long long)o->expect,
+                           o->expect < 0 ? " (no row)" : "");
+            return CDC_ERR_FENCED;
+        }
     }
     return CDC_OK;
 }

@@ -612,3 +612,40 @@ bool cdc_kafka_range_done(cdc_kafka_t *k) {
             return false;
     return true;
 }
+
+/* ---- fencing and the offsets table's checks (pipeline's rebalance) ---- */
+
+bool cdc_kafka_assignment_lost(cdc_kafka_t *k) {
+    return rd_kafka_assignment_lost(k->rk) != 0;
+}
+
+cdc_err_t cdc_kafka_watermarks(cdc_kafka_t *k, const char *topic,
+                               int32_t partition, int timeout_ms,
+                               int64_t *low, int64_t *high) {
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        k->rk, topic, partition, low, high, timeout_ms);
+    if (e) {
+        cdc_log(CDC_LOG_WARN, "%s[%d]: cannot read the log start and end: %s",
+                topic, (int)partition, rd_kafka_err2str(e));
+        return CDC_ERR_KAFKA_DOWN;
+    }
+    return CDC_OK;
+}
+
+cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
+                         int64_t offset) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 10000);
+    cdc_err_t err = CDC_OK;
+    if (!e && l->elems[0].err)
+        err = CDC_ERR_KAFKA_DOWN;
+    if (e) {
+        cdc_log(CDC_LOG_WARN, "%s[%d]: seek to %lld: %s", topic,
+                (int)partition, (long long)offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        err = CDC_ERR_KAFKA_DOWN;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return err;
+}

@@ -116,6 +116,21 @@ cdc_err_t cdc_kafka_assign_range(cdc_kafka_t *k, const cdc_kafka_range_t *r,
  * past the end are dropped by cdc_kafka_poll. */
 bool cdc_kafka_range_done(cdc_kafka_t *k);
 
+/* For the rebalance callbacks (offsets/ "Fencing"): true while on_revoke
+ * runs because the group took the partitions away (session or poll
+ * timeout), not because this member gave them up: another member may
+ * already own them, so nothing of theirs may be committed any more. */
+bool cdc_kafka_assignment_lost(cdc_kafka_t *k);
+/* The partition's log start (*low) and end (*high), asked of the broker.
+ * Errors: CDC_ERR_KAFKA_DOWN. */
+cdc_err_t cdc_kafka_watermarks(cdc_kafka_t *k, const char *topic,
+                               int32_t partition, int timeout_ms,
+                               int64_t *low, int64_t *high) CDC_MUSTCHECK;
+/* Moves an assigned partition's next fetch to offset (records fetched
+ * beyond it are discarded). Errors: CDC_ERR_KAFKA_DOWN. */
+cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
+                         int64_t offset) CDC_MUSTCHECK;
+
 /* Asks the brokers for metadata: used by `cdcsink check`. */
 cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
                          size_t errstr_size);

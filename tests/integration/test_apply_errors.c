@@ -95,7 +95,7 @@ TEST(permission_denied_on_offsets_is_fatal) {
              "REVOKE INSERT, UPDATE ON _cdc.offsets FROM %s", role);
     PQclear(PQexec(sudb, sql));
 
-    cdc_offset_t off = {"topic", 0, 42};
+    cdc_offset_t off = {"topic", 0, 42, false, 0};
     cdc_event_t *e = ev(&f, 'c', "1", "a", 10);
     cdc_apply_result_t res;
     cdc_err_t err =
