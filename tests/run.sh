@@ -3,9 +3,9 @@
 # one closing line "N passed, N failed".
 #
 # Tiers: unit (no servers), integration (starts a private test stack: real
-# PostgreSQL, Redis, Kafka KRaft and Kafka Connect with Debezium), fuzz (the
-# decoder under libFuzzer for a short bounded time), static (compose and
-# Dockerfile checks, when present). Default: all of them.
+# PostgreSQL, Redis, Kafka KRaft and Kafka Connect with Debezium), fuzz (each
+# parser of outside input under libFuzzer for a short bounded time), static
+# (compose and Dockerfile checks, when present). Default: all of them.
 # CDC_VARIANT=asan runs the same binaries built with ASan/UBSan.
 # CDC_TEST_ONLY=REGEX runs only the test programs whose name matches (for
 # development; CI never sets it).
@@ -102,9 +102,9 @@ for tier in "${TIERS[@]}"; do
     fuzz)
         [ "$VARIANT" = release ] || continue
         echo "== fuzz"
-        if [ -f tests/fuzz/fuzz_decoder.c ]; then
+        if compgen -G 'tests/fuzz/fuzz_*.c' >/dev/null; then
             if make -s fuzz >"$LOG/fuzz-build.out" 2>&1; then
-                run_part fuzz tests/fuzz/run.sh build/fuzz/fuzz_decoder
+                run_part fuzz tests/fuzz/run.sh build/fuzz/fuzz_*
             else
                 tail -n 20 "$LOG/fuzz-build.out"
                 echo "FAIL fuzz build"; TOTAL_F=$((TOTAL_F + 1))
