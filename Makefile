@@ -6,7 +6,8 @@
 #   make unit         unit tests only (no servers); tests/run.sh TIER runs one tier
 #                     (unit integration chaos fuzz static)
 #   make asan         unit + integration tests under ASan/UBSan
-#   make fuzz         build the decoder's libFuzzer target (clang)
+#   make fuzz         build the libFuzzer targets (clang); make fuzz-run runs
+#                     each briefly, make fuzz-long for hours (FUZZ_SECONDS)
 #   make coverage     unit tests with gcov counters
 #   make bench        build the benchmarks; make bench-e2e runs bench/e2e
 #   make demo         local stack + sample workload + verification
@@ -61,7 +62,7 @@ INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 BENCH_SRC := $(wildcard bench/*/main.c)
 BENCH_BIN := $(BENCH_SRC:bench/%/main.c=$(BUILD)/bench/%)
 
-.PHONY: all build unit test asan asan-build fuzz fuzz-run coverage demo \
+.PHONY: all build unit test asan asan-build fuzz fuzz-run fuzz-long coverage demo \
         stack-up stack-down stack-clean image-check install clean check-deps bench bench-e2e config-doc readme
 
 all: cdcsink
@@ -119,16 +120,36 @@ asan:
 	@$(MAKE) --no-print-directory VARIANT=asan build
 	@CDC_VARIANT=asan tests/run.sh unit integration
 
-FUZZ_BIN := build/fuzz/fuzz_decoder
+# ---- fuzzing: every parser of outside input under libFuzzer + ASan/UBSan
+# (clang). The library is built apart with fuzzer coverage; each
+# tests/fuzz/fuzz_NAME.c is a target with its seeds in tests/fuzz/corpus/NAME/.
+FUZZ_DIR   := build/fuzz
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_OBJ   := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=address,undefined \
+              $(PKG_CFLAGS)
+
 fuzz: $(FUZZ_BIN)
 
-$(FUZZ_BIN): tests/fuzz/fuzz_decoder.c $(wildcard common/*.c consumer/decode/*.c)
+$(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-	    $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
-fuzz-run: $(FUZZ_BIN)
+$(FUZZ_DIR)/libcdcsink.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libcdcsink.a
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# a short bounded run of each target (the test tier), or hours of each
+# (FUZZ_SECONDS per target, default 3600)
+fuzz-run: fuzz
 	@tests/fuzz/run.sh $(FUZZ_BIN)
+
+fuzz-long: fuzz
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-3600} tests/fuzz/run.sh $(FUZZ_BIN)
 
 coverage:
 	@CDC_VARIANT=coverage tests/run.sh unit

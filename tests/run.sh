@@ -4,8 +4,8 @@
 #
 # Tiers: unit (no servers), integration (starts a private test stack: real
 # PostgreSQL, Redis, Kafka KRaft and Kafka Connect with Debezium), chaos
-# (kills and restarts on the same test stack), fuzz (every libFuzzer target
-# for a short bounded time), static (compose and Dockerfile checks). Each
+# (kills and restarts on the same test stack), fuzz (each parser of outside
+# input under libFuzzer for a short bounded time), static (compose and Dockerfile checks). Each
 # runs alone (tests/run.sh chaos); default: all of them, one stack shared by
 # integration and chaos.
 # CDC_VARIANT=asan runs the same binaries built with ASan/UBSan.
@@ -119,9 +119,9 @@ for tier in "${TIERS[@]}"; do
     fuzz)
         [ "$VARIANT" = release ] || continue
         echo "== fuzz"
-        if [ -f tests/fuzz/fuzz_decoder.c ]; then
+        if compgen -G 'tests/fuzz/fuzz_*.c' >/dev/null; then
             if make -s fuzz >"$LOG/fuzz-build.out" 2>&1; then
-                run_part fuzz tests/fuzz/run.sh build/fuzz/fuzz_decoder
+                run_part fuzz tests/fuzz/run.sh build/fuzz/fuzz_*
             else
                 tail -n 20 "$LOG/fuzz-build.out"
                 echo "FAIL fuzz build"; TOTAL_F=$((TOTAL_F + 1))

@@ -322,7 +322,7 @@ cdc_err_t cdc_conf_load_env(cdc_conf_t *c, char *const *envp, char *errstr,
     static const char pfx[] = "CDCSINK_";
     for (; envp && *envp; envp++) {
         const char *e = *envp, *eq = strchr(e, '=');
-        char key[256], var[256];
+        char key[256], var[sizeof pfx - 1 + sizeof key]; /* CDCSINK_ + key */
         size_t n;
         cdc_err_t err;
         int i;
