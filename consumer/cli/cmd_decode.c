@@ -187,7 +187,7 @@ static int from_topic(const cdc_conf_t *conf, const char *topic,
     int bad = 0;
     long printed = 0;
     if (rd_kafka_conf_set(c, "bootstrap.servers",
-                          cdc_conf_get(conf, "kafka.bootstrap.servers"), e,
+                          cdc_conf_str(conf, CDC_SET_KAFKA_BOOTSTRAP_SERVERS), e,
                           sizeof e) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(c, "enable.partition.eof", "true", e, sizeof e) !=
             RD_KAFKA_CONF_OK ||
@@ -205,7 +205,7 @@ static int from_topic(const cdc_conf_t *conf, const char *topic,
     if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
         md->topics[0].err) {
         fprintf(stderr, "cdcsink decode: topic \"%s\" not found at %s\n", topic,
-                cdc_conf_get(conf, "kafka.bootstrap.servers"));
+                cdc_conf_str(conf, CDC_SET_KAFKA_BOOTSTRAP_SERVERS));
         if (md)
             rd_kafka_metadata_destroy(md);
         rd_kafka_topic_destroy(rkt);
@@ -303,9 +303,9 @@ int cdc_decode_cmd_main(int argc, char **argv, const cdc_conf_t *conf) {
         }
     }
     cdc_decoder_conf_t dc = {
-        (size_t)cdc_conf_get_int(conf, "decoder.max.record.bytes"),
-        (int)cdc_conf_get_int(conf, "decoder.max.depth"),
-        (size_t)cdc_conf_get_int(conf, "decoder.max.schemas")};
+        (size_t)cdc_conf_int(conf, CDC_SET_DECODER_MAX_RECORD_BYTES),
+        (int)cdc_conf_int(conf, CDC_SET_DECODER_MAX_DEPTH),
+        (size_t)cdc_conf_int(conf, CDC_SET_DECODER_MAX_SCHEMAS)};
     cdc_decoder_t *d = cdc_decoder_new(&dc);
     cdc_arena_t *a = cdc_arena_new(0);
     if (!d || !a) {

@@ -79,17 +79,14 @@ static void collect_kv(const char *k, const char *v, void *opaque) {
 static cdc_apply_t *make_apply(const cdc_conf_t *conf, bool replay,
                                char *errstr, size_t errstr_size) {
     cdc_apply_conf_t ac;
-    const char *tm = cdc_conf_get(conf, "truncate.mode");
     memset(&ac, 0, sizeof ac);
-    ac.conninfo = cdc_conf_get(conf, "pg.conninfo");
-    ac.target_schema = cdc_conf_get(conf, "target.schema");
-    ac.hard_delete = strcmp(cdc_conf_get(conf, "delete.mode"), "hard") == 0;
-    ac.truncate_mode = !strcmp(tm, "hard")     ? CDC_TRUNCATE_HARD
-                       : !strcmp(tm, "ignore") ? CDC_TRUNCATE_IGNORE
-                                               : CDC_TRUNCATE_SOFT;
-    ac.group_id = cdc_conf_get(conf, "kafka.group.id");
+    ac.conninfo = cdc_conf_str(conf, CDC_SET_PG_CONNINFO);
+    ac.target_schema = cdc_conf_str(conf, CDC_SET_TARGET_SCHEMA);
+    ac.hard_delete = cdc_conf_enum(conf, CDC_SET_DELETE_MODE) == 1;
+    ac.truncate_mode = (cdc_truncate_mode_t)cdc_conf_enum(conf, CDC_SET_TRUNCATE_MODE);
+    ac.group_id = cdc_conf_str(conf, CDC_SET_KAFKA_GROUP_ID);
     ac.replay = replay;
-    ac.fillfactor = (int)cdc_conf_get_int(conf, "pg.fillfactor");
+    ac.fillfactor = (int)cdc_conf_int(conf, CDC_SET_PG_FILLFACTOR);
     return cdc_apply_new(&ac, errstr, errstr_size);
 }
 
@@ -101,10 +98,10 @@ static cdc_kafka_t *make_kafka(const cdc_conf_t *conf, kvlist_t *extra,
     cdc_kafka_conf_t kc;
     memset(&kc, 0, sizeof kc);
     cdc_conf_each_passthrough(conf, "kafka.", collect_kv, extra);
-    kc.bootstrap = cdc_conf_get(conf, "kafka.bootstrap.servers");
-    kc.group_id = replay ? "cdcsink-replay" : cdc_conf_get(conf, "kafka.group.id");
-    kc.topics = replay ? NULL : cdc_conf_get(conf, "topics");
-    kc.dlq_topic = cdc_conf_get(conf, "dlq.topic");
+    kc.bootstrap = cdc_conf_str(conf, CDC_SET_KAFKA_BOOTSTRAP_SERVERS);
+    kc.group_id = replay ? "cdcsink-replay" : cdc_conf_str(conf, CDC_SET_KAFKA_GROUP_ID);
+    kc.topics = replay ? NULL : cdc_conf_str(conf, CDC_SET_TOPICS);
+    kc.dlq_topic = cdc_conf_str(conf, CDC_SET_DLQ_TOPIC);
     kc.extra = extra->kv;
     kc.nextra = extra->n;
     kc.cb = cb;
@@ -134,15 +131,15 @@ static int cmd_run(const cdc_conf_t *conf, const replay_args_t *replay) {
     cdc_err_t err;
     int rc = 1;
 
-    dc.max_record_bytes = (size_t)cdc_conf_get_int(conf, "decoder.max.record.bytes");
-    dc.max_depth = (int)cdc_conf_get_int(conf, "decoder.max.depth");
-    dc.max_schemas = (size_t)cdc_conf_get_int(conf, "decoder.max.schemas");
-    pc.max_events = (size_t)cdc_conf_get_int(conf, "batch.max.events");
-    pc.max_bytes = (size_t)cdc_conf_get_int(conf, "batch.max.bytes");
-    pc.linger_ms = (int)cdc_conf_get_int(conf, "batch.linger.ms");
-    pc.policy_fail = strcmp(cdc_conf_get(conf, "errors.policy"), "fail") == 0;
-    pc.backoff_max_ms = (int)cdc_conf_get_int(conf, "retry.backoff.max.ms");
-    pc.shutdown_timeout_ms = (int)cdc_conf_get_int(conf, "shutdown.timeout.ms");
+    dc.max_record_bytes = (size_t)cdc_conf_int(conf, CDC_SET_DECODER_MAX_RECORD_BYTES);
+    dc.max_depth = (int)cdc_conf_int(conf, CDC_SET_DECODER_MAX_DEPTH);
+    dc.max_schemas = (size_t)cdc_conf_int(conf, CDC_SET_DECODER_MAX_SCHEMAS);
+    pc.max_events = (size_t)cdc_conf_int(conf, CDC_SET_BATCH_MAX_EVENTS);
+    pc.max_bytes = (size_t)cdc_conf_int(conf, CDC_SET_BATCH_MAX_BYTES);
+    pc.linger_ms = (int)cdc_conf_int(conf, CDC_SET_BATCH_LINGER_MS);
+    pc.policy_fail = cdc_conf_enum(conf, CDC_SET_ERRORS_POLICY) == 1;
+    pc.backoff_max_ms = (int)cdc_conf_int(conf, CDC_SET_RETRY_BACKOFF_MAX_MS);
+    pc.shutdown_timeout_ms = (int)cdc_conf_int(conf, CDC_SET_SHUTDOWN_TIMEOUT_MS);
     pc.replay = replay != NULL;
 
     if (!(dec = cdc_decoder_new(&dc))) {
@@ -169,9 +166,9 @@ static int cmd_run(const cdc_conf_t *conf, const replay_args_t *replay) {
         if (stop_requested)
             goto out;
     }
-    if (*cdc_conf_get(conf, "redis.url") && (!replay || replay->dedup)) {
-        dedup = cdc_dedup_new(cdc_conf_get(conf, "redis.url"),
-                              cdc_conf_get_int(conf, "redis.ttl.s"), errstr,
+    if (*cdc_conf_str(conf, CDC_SET_REDIS_URL) && (!replay || replay->dedup)) {
+        dedup = cdc_dedup_new(cdc_conf_str(conf, CDC_SET_REDIS_URL),
+                              cdc_conf_int(conf, CDC_SET_REDIS_TTL_S), errstr,
                               sizeof errstr);
         if (!dedup || cdc_dedup_set_namespace(dedup,
                                               cdc_apply_warehouse_id(apply))) {
@@ -180,14 +177,14 @@ static int cmd_run(const cdc_conf_t *conf, const replay_args_t *replay) {
             goto out;
         }
         cdc_dedup_set_timeouts(dedup, 0,
-                               (int)cdc_conf_get_int(conf, "retry.backoff.max.ms"));
+                               (int)cdc_conf_int(conf, CDC_SET_RETRY_BACKOFF_MAX_MS));
     }
     if (!(pipe = cdc_pipeline_new(&pc, dec, apply, dedup, &stop_requested))) {
         cdc_log(CDC_LOG_ERROR, "out of memory");
         goto out;
     }
-    if (!replay && *cdc_conf_get(conf, "http.listen") &&
-        !(http = cdc_http_new(cdc_conf_get(conf, "http.listen"),
+    if (!replay && *cdc_conf_str(conf, CDC_SET_HTTP_LISTEN) &&
+        !(http = cdc_http_new(cdc_conf_str(conf, CDC_SET_HTTP_LISTEN),
                               cdc_pipeline_http_handler, pipe, errstr,
                               sizeof errstr))) {
         cdc_log(CDC_LOG_ERROR, "%s", errstr);
@@ -216,8 +213,8 @@ static int cmd_run(const cdc_conf_t *conf, const replay_args_t *replay) {
                 cdc_apply_warehouse_id(apply), dedup ? "on" : "off");
     } else {
         cdc_log(CDC_LOG_INFO, "cdcsink %s running: topics %s, group %s, "
-                "warehouse %s", CDCSINK_VERSION, cdc_conf_get(conf, "topics"),
-                cdc_conf_get(conf, "kafka.group.id"),
+                "warehouse %s", CDCSINK_VERSION, cdc_conf_str(conf, CDC_SET_TOPICS),
+                cdc_conf_str(conf, CDC_SET_KAFKA_GROUP_ID),
                 cdc_apply_warehouse_id(apply));
     }
     err = cdc_pipeline_run(pipe, kafka);
@@ -258,11 +255,11 @@ static int cmd_check(const cdc_conf_t *conf) {
     k = make_kafka(conf, &extra, nocb, false, errstr, sizeof errstr);
     if (!k || cdc_kafka_ping(k, 10000, errstr, sizeof errstr)) {
         printf("FAIL  kafka %s: %s\n",
-               cdc_conf_get(conf, "kafka.bootstrap.servers"), errstr);
+               cdc_conf_str(conf, CDC_SET_KAFKA_BOOTSTRAP_SERVERS), errstr);
         bad++;
     } else {
         printf("ok    kafka %s: %s\n",
-               cdc_conf_get(conf, "kafka.bootstrap.servers"), errstr);
+               cdc_conf_str(conf, CDC_SET_KAFKA_BOOTSTRAP_SERVERS), errstr);
     }
     cdc_kafka_close(k);
     free(extra.kv);
@@ -274,9 +271,9 @@ static int cmd_check(const cdc_conf_t *conf) {
         printf("ok    postgresql: warehouse %s\n", cdc_apply_warehouse_id(a));
     }
     cdc_apply_free(a);
-    if (*cdc_conf_get(conf, "redis.url")) {
-        cdc_dedup_t *d = cdc_dedup_new(cdc_conf_get(conf, "redis.url"),
-                                       cdc_conf_get_int(conf, "redis.ttl.s"),
+    if (*cdc_conf_str(conf, CDC_SET_REDIS_URL)) {
+        cdc_dedup_t *d = cdc_dedup_new(cdc_conf_str(conf, CDC_SET_REDIS_URL),
+                                       cdc_conf_int(conf, CDC_SET_REDIS_TTL_S),
                                        errstr, sizeof errstr);
         if (!d || cdc_dedup_ping(d, errstr, sizeof errstr)) {
             printf("FAIL  redis: %s\n", errstr);
@@ -460,16 +457,17 @@ int main(int argc, char **argv) {
             *eq = '=';
         }
     }
-    if (cdc_log_setup(cdc_conf_get(conf, "log.level"),
-                      cdc_conf_get(conf, "log.format")) < 0)
+    if (cdc_log_setup(cdc_conf_text(conf, CDC_SET_LOG_LEVEL),
+                      cdc_conf_text(conf, CDC_SET_LOG_FORMAT)) < 0)
         goto out;
     replay_args_t ra;
     if (!strcmp(cmd, "replay")) {
         if (parse_replay(argc - cmd_at, argv + cmd_at, &ra))
             goto out;
         /* the subscription is not used; the replayed topic stands in */
-        if (!*cdc_conf_get(conf, "topics") &&
-            cdc_conf_set(conf, "topics", ra.range.topic, "replay", errstr,
+        if (!*cdc_conf_str(conf, CDC_SET_TOPICS) &&
+            cdc_conf_set(conf, cdc_conf_key(CDC_SET_TOPICS), ra.range.topic,
+                         "replay", errstr,
                          sizeof errstr)) {
             fprintf(stderr, "cdcsink: %s\n", errstr);
             goto out;
