@@ -1,4 +1,4 @@
-/* decode_cmd.c - `cdcsink decode`; see decode_cmd.h. */
+/* cmd_decode.c - `cdcsink decode`; see cmd_decode.h. */
 #include "consumer/cli/cmd_decode.h"
 
 #include <librdkafka/rdkafka.h>
@@ -8,6 +8,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "common/arena.h"
+#include "consumer/cli/cli.h"
 #include "consumer/decode/decoder.h"
 
 static const char *const kinds[] = {"change", "tombstone", "heartbeat",
@@ -297,16 +298,11 @@ int cdc_decode_cmd_main(int argc, char **argv, const cdc_conf_t *conf) {
         else if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
             file = argv[i];
         else {
-            fprintf(stderr, "usage: cdcsink decode [FILE|-] | --topic TOPIC "
-                    "[--from-offset N] [--limit N]\n");
+            fprintf(stderr, "usage: cdcsink " CDC_CLI_DECODE_USAGE "\n");
             return 2;
         }
     }
-    cdc_decoder_conf_t dc = {
-        (size_t)cdc_conf_int(conf, CDC_SET_DECODER_MAX_RECORD_BYTES),
-        (int)cdc_conf_int(conf, CDC_SET_DECODER_MAX_DEPTH),
-        (size_t)cdc_conf_int(conf, CDC_SET_DECODER_MAX_SCHEMAS)};
-    cdc_decoder_t *d = cdc_decoder_new(&dc);
+    cdc_decoder_t *d = cdc_cli_decoder_new(conf);
     cdc_arena_t *a = cdc_arena_new(0);
     if (!d || !a) {
         cdc_decoder_free(d);
@@ -329,4 +325,8 @@ int cdc_decode_cmd_main(int argc, char **argv, const cdc_conf_t *conf) {
     cdc_arena_free(a);
     cdc_decoder_free(d);
     return rc;
+}
+
+int cdc_cmd_decode(cdc_cli_t *cli) {
+    return cdc_decode_cmd_main(cli->argc, cli->argv, cli->conf);
 }
