@@ -115,6 +115,21 @@ static int wire_http(const cdc_conf_t *conf, wired_t *w) {
     return 0;
 }
 
+/* A first request, so refused credentials stop the start with a message
+ * naming the kafka.sasl.* settings; brokers that are down are waited for
+ * by the pipeline, as at any later time. */
+static int reach_kafka(cdc_kafka_t *k) {
+    char errstr[1024];
+    cdc_err_t err = cdc_kafka_ping(k, 10000, errstr, sizeof errstr);
+    if (err == CDC_OK)
+        return 0;
+    if (cdc_err_class(err) == CDC_ERRCLASS_RETRIABLE) {
+        cdc_log(CDC_LOG_WARN, "kafka: %s (waiting for the brokers)", errstr);
+        return 0;
+    }
+    return cdc_cli_fail(err, "kafka", NULL, errstr);
+}
+
 /* wire: every module, built from the settings, connected where it must be
  * before the run. Returns 0 or an exit code (-1: a signal came first). */
 static int wire(const cdc_cli_t *cli, const replay_args_t *replay,
@@ -144,7 +159,7 @@ static int wire(const cdc_cli_t *cli, const replay_args_t *replay,
         cdc_pipeline_kafka_callbacks(w->pipe), errstr, sizeof errstr);
     if (!w->kafka)
         return cdc_cli_fail(CDC_ERR_CONFIG, "kafka", NULL, errstr);
-    return 0;
+    return replay ? 0 : reach_kafka(w->kafka);
 }
 
 /* run: the range assigned (replay), then the pipeline until it ends. */
