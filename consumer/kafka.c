@@ -207,6 +207,7 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
 
     if (!k)
         return NULL;
+    pthread_mutex_init(&k->dlq_mu, NULL);
     k->cb = conf->cb;
     c = rd_kafka_conf_new();
     /* defaults first, so kafka.* pass-through can override them */
@@ -272,6 +273,7 @@ void cdc_kafka_close(cdc_kafka_t *k) {
     }
     cdc_kafka_dlq_close(k);
     cdc_kafka_range_free(k);
+    pthread_mutex_destroy(&k->dlq_mu);
     free(k);
 }
 
@@ -380,6 +382,7 @@ void cdc_kafka_msg_free(cdc_kafka_msg_t *msg) {
 }
 
 cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n) {
+    cdc_kafka_dlq_forget(k, offs, n);
     if (k->range) /* replay: the group's offsets are not ours */
         return CDC_OK;
     rd_kafka_topic_partition_list_t *l;

@@ -90,13 +90,27 @@ cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n)
     CDC_MUSTCHECK;
 
 /* Produces one dead-letter record: the original key and value with the
- * original headers plus cdcsink.error.* headers. Queued; see flush. */
+ * original headers plus cdcsink.error.* headers; cut to the producer's
+ * message.max.bytes when longer (cdcsink.value.original.size says how
+ * long it was). A record already acknowledged (a retried batch) is not
+ * sent again. Queued; see flush. Errors: KAFKA_DOWN / TIMEOUT (retry),
+ * CONFIG (the topic refuses it for good; logged with the fix). */
 cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
                                 cdc_err_t err, const char *reason)
     CDC_MUSTCHECK;
 /* Waits until every dead-letter record is acknowledged by the broker.
- * Errors: KAFKA_DOWN / TIMEOUT (the caller retries; nothing is committed). */
+ * Errors by cause: KAFKA_DOWN / TIMEOUT (the caller retries; nothing is
+ * committed), CONFIG (missing topic, no permission, too large for the
+ * topic: retrying cannot help; logged with the fix). */
 cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) CDC_MUSTCHECK;
+
+/* Makes sure the dead-letter topic can take dead letters, before any is
+ * needed: it exists (or the brokers create it for this client) and this
+ * client may use it. Errors: CONFIG naming the topic and the fix (missing,
+ * not authorized), KAFKA_DOWN (brokers unreachable). CDC_OK without a
+ * dead-letter topic. errstr also gets the success text. */
+cdc_err_t cdc_kafka_dlq_check(cdc_kafka_t *k, char *errstr,
+                              size_t errstr_size) CDC_MUSTCHECK;
 
 /* Consumer lag per assigned partition: calls cb with high watermark minus
  * position, from the cached watermarks (no broker round trip). */

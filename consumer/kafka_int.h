@@ -6,6 +6,7 @@
 #define CDC_CONSUMER_KAFKA_INT_H
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "consumer/kafka.h"
@@ -34,7 +35,8 @@ struct cdc_kafka_s {
     size_t dlq_max_bytes;     /* the producer's message.max.bytes */
     int dlq_failed;           /* delivery failures since the last flush */
     rd_kafka_resp_err_t dlq_err; /* the last one's cause */
-    char dlq_errstr[256];
+    pthread_mutex_t dlq_mu;   /* guards dlq_sent */
+    struct dlq_sent_s *dlq_sent; /* acknowledged, offset not committed */
     /* range (replay, decode --topic): one entry per assigned partition */
     cdc_kafka_range_part_t *range;
     size_t nrange;
@@ -71,7 +73,10 @@ rd_kafka_resp_err_t cdc_kafka_metadata(cdc_kafka_t *k, rd_kafka_t *rk,
 cdc_err_t cdc_kafka_dlq_open(cdc_kafka_t *k, const cdc_kafka_conf_t *conf,
                              char *errstr, size_t errstr_size);
 void cdc_kafka_dlq_close(cdc_kafka_t *k); /* flushes, up to 5 s */
-
+/* kafka_dlq.c: forgets the dead letters of records below the committed
+ * next offsets (they are not read again) */
+void cdc_kafka_dlq_forget(cdc_kafka_t *k, const cdc_offset_t *offs,
+                          size_t n);
 
 /* kafka_range.c: true when m lies past its partition's end of the range */
 bool cdc_kafka_range_past_end(const cdc_kafka_t *k,

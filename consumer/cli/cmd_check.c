@@ -15,6 +15,11 @@ static int check_kafka(const cdc_conf_t *conf) {
                                        errstr, sizeof errstr);
     int bad = !k || cdc_kafka_ping(k, 10000, errstr, sizeof errstr) != CDC_OK;
     printf("%s kafka %s: %s\n", bad ? "FAIL " : "ok   ", servers, errstr);
+    if (!bad && *cdc_conf_str(conf, CDC_SET_DLQ_TOPIC) &&
+        cdc_conf_enum(conf, CDC_SET_ERRORS_POLICY) == 0) {
+        bad = cdc_kafka_dlq_check(k, errstr, sizeof errstr) != CDC_OK;
+        printf("%s kafka %s\n", bad ? "FAIL " : "ok   ", errstr);
+    }
     cdc_kafka_close(k);
     return bad;
 }

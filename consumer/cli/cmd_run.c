@@ -121,6 +121,10 @@ static int wire_http(const cdc_conf_t *conf, wired_t *w) {
 static int reach_kafka(cdc_kafka_t *k) {
     char errstr[1024];
     cdc_err_t err = cdc_kafka_ping(k, 10000, errstr, sizeof errstr);
+    /* and the dead-letter topic, before a bad record needs it: missing or
+     * forbidden, it stops the start instead of every batch later */
+    if (err == CDC_OK)
+        err = cdc_kafka_dlq_check(k, errstr, sizeof errstr);
     if (err == CDC_OK)
         return 0;
     if (cdc_err_class(err) == CDC_ERRCLASS_RETRIABLE) {
@@ -159,7 +163,7 @@ static int wire(const cdc_cli_t *cli, const replay_args_t *replay,
         cdc_pipeline_kafka_callbacks(w->pipe), errstr, sizeof errstr);
     if (!w->kafka)
         return cdc_cli_fail(CDC_ERR_CONFIG, "kafka", NULL, errstr);
-    return replay ? 0 : reach_kafka(w->kafka);
+    return reach_kafka(w->kafka);
 }
 
 /* run: the range assigned (replay), then the pipeline until it ends. */

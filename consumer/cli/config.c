@@ -143,6 +143,17 @@ cdc_err_t cdc_conf_set(cdc_conf_t *c, const char *key, const char *value,
         origin = "configuration";
     if (i < 0) {
         if (strncmp(key, "kafka.", 6) == 0 && key[6]) {
+            if (!strcmp(key, "kafka.enable.auto.commit") ||
+                !strcmp(key, "kafka.enable.auto.offset.store")) {
+                cdc_errstr_set(errstr, errstr_size,
+                               "%s: setting \"%s\" cannot be changed: "
+                               "cdcsink commits each offset itself, only "
+                               "after PostgreSQL committed its effect (a "
+                               "commit before that could lose changes). "
+                               "HINT: remove the setting",
+                               origin, key);
+                return CDC_ERR_CONFIG;
+            }
             pass_t *p = calloc(1, sizeof(*p));
             if (!p || !(p->key = strdup(key)) || !(p->value = strdup(value))) {
                 if (p)

@@ -96,7 +96,9 @@ cdc_kafka_t *cdc_cli_kafka_new(const cdc_conf_t *conf,
                   : mode == CDC_CLI_KAFKA_REPLAY ? "cdcsink-replay"
                                                  : "cdcsink-decode";
     kc.topics = group ? cdc_conf_str(conf, CDC_SET_TOPICS) : NULL;
-    kc.dlq_topic = mode == CDC_CLI_KAFKA_DECODE
+    /* errors.policy=fail dead-letters nothing: no producer to check */
+    kc.dlq_topic = mode == CDC_CLI_KAFKA_DECODE ||
+                           cdc_conf_enum(conf, CDC_SET_ERRORS_POLICY) == 1
                        ? NULL
                        : cdc_conf_str(conf, CDC_SET_DLQ_TOPIC);
     kc.extra = extra.kv;

@@ -25,6 +25,10 @@ printf 'topics=x\nbatch.linger.ms=later\n' >"$T_TMP/bad.properties"
 expect_fail "bad file value names file:line" 'bad.properties:2' --config "$T_TMP/bad.properties" check
 expect_fail "missing required key" '"topics" is required' --set pg.conninfo=x check
 expect_fail "unknown option" '--bogus' --bogus
+expect_fail "kafka.enable.auto.commit is refused, naming the key" '"kafka.enable.auto.commit" cannot be changed' \
+    --set kafka.enable.auto.commit=true check
+CDCSINK_KAFKA_ENABLE_AUTO_OFFSET_STORE=true expect_fail "so is kafka.enable.auto.offset.store" \
+    '"kafka.enable.auto.offset.store" cannot be changed' check
 expect_fail "bad kafka property" 'kafka.fetch.wait.max.ms' \
     --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
     --set kafka.fetch.wait.max.ms=abc run

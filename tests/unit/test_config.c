@@ -76,6 +76,10 @@ static const struct {
     {"batch.max.event", "1", CDC_ERR_CONFIG, "did you mean \"batch.max.events\""},
     {"kafka.fetch.min.bytes", "65536", CDC_OK, NULL},
     {"kafka.", "x", CDC_ERR_CONFIG, "unknown setting"},
+    {"kafka.enable.auto.commit", "true", CDC_ERR_CONFIG,
+     "\"kafka.enable.auto.commit\" cannot be changed"},
+    {"kafka.enable.auto.offset.store", "true", CDC_ERR_CONFIG,
+     "\"kafka.enable.auto.offset.store\" cannot be changed"},
 };
 
 TEST(set_validates_and_names_the_key) {
