@@ -291,7 +291,9 @@ static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
         mark_ms = cdc_mono_ms() - t;
     }
     /* PostgreSQL holds the effect and the offsets: now tell Kafka */
-    (void)cdc_kafka_commit(p->kafka, b->offs.v, b->offs.n);
+    if (cdc_kafka_commit(p->kafka, b->offs.v, b->offs.n) != CDC_OK) {
+        /* logged by kafka.c; harmless: PostgreSQL holds the offsets */
+    }
     cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
             "ms (redis check %lld ms, then mark %lld ms), %lld ms after its "
             "first record was polled",
