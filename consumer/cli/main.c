@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "offsets/dedup.h"
 #include "consumer/cli/config.h"
+#include "consumer/cli/cmd_check_connector.h"
 #include "consumer/cli/cmd_decode.h"
 #include "consumer/decode/decoder.h"
 #include "common/http.h"
@@ -43,6 +44,9 @@ static void usage(FILE *out) {
             "  run (default)   consume and apply until SIGTERM/SIGINT\n"
             "  check           validate config, reach Kafka, PostgreSQL and "
             "Redis, exit\n"
+            "                  check --connect-url URL [--connector NAME]: "
+            "the Debezium\n"
+            "                  connector's settings checked instead\n"
             "  replay          re-read a topic range into the warehouse, "
             "safely:\n"
             "                  replay --topic T [--partition P] "
@@ -399,6 +403,8 @@ int main(int argc, char **argv) {
             config_file = argv[++i];
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             i++;
+        } else if (cdc_check_connector_flag(argv[i]) && i + 1 < argc) {
+            i++; /* check --connect-url's flags */
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             rc = 0;
@@ -474,6 +480,10 @@ int main(int argc, char **argv) {
             fprintf(stderr, "cdcsink: %s\n", errstr);
             goto out;
         }
+    }
+    if (!strcmp(cmd, "check") && cdc_check_connector_wanted(argc, argv)) {
+        rc = cdc_check_connector_main(argc, argv);
+        goto out;
     }
     if (!strcmp(cmd, "run") || !strcmp(cmd, "check") ||
         !strcmp(cmd, "replay")) {
