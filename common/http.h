@@ -56,8 +56,8 @@ int cdc_http_port(const cdc_http_t *h);
 /* A minimal HTTP/1.1 GET client for small JSON answers, such as Kafka
  * Connect's REST API: one request per connection ("Connection: close"),
  * http:// only, a response body read by Content-Length, chunked transfer
- * coding or to the end of the connection. One deadline covers the name
- * lookup's result, connect, send and receive.
+ * coding or to the end of the connection. One deadline covers connect,
+ * send and receive.
  *
  * Does not: TLS, redirects, authentication, proxies, keep-alive, methods
  * other than GET, bodies over CDC_HTTP_CLIENT_MAX_BYTES. Name lookup
@@ -65,9 +65,7 @@ int cdc_http_port(const cdc_http_t *h);
  * Threads: no shared state; call from any thread.
  * Memory: the response owns its body; free it with cdc_http_response_free. */
 
-#include <stdbool.h>
-
-#define CDC_HTTP_CLIENT_MAX_BYTES (16u << 20) /* whole response, raw */
+#define CDC_HTTP_CLIENT_MAX_BYTES (8u << 20) /* whole response, raw */
 
 typedef struct cdc_http_response_s {
     int status;     /* 100..599 */

@@ -186,12 +186,14 @@ static bool has_transform(ctx_t *c, const char *v, const char *arg) {
             continue;
         memcpy(name, s, sl);
         name[sl] = '\0';
-        snprintf(key, sizeof key, "transforms.%s.type", name);
+        /* name is under 128 bytes: the key fits */
+        (void)snprintf(key, sizeof key, "transforms.%s.type", name);
         if (!(type = conf_get(c, key)))
             continue;
         simple = strrchr(type, '.') ? strrchr(type, '.') + 1 : type;
         if (list_has(arg, simple)) {
-            snprintf(c->detail, sizeof c->detail, "%s=%s", key, type);
+            /* display text: a very long class name may be cut */
+            (void)snprintf(c->detail, sizeof c->detail, "%s=%s", key, type);
             return true;
         }
     }
@@ -215,8 +217,8 @@ static bool mode_differs(ctx_t *c, const char *v, const char *arg) {
         mine = lookup(defaults, sizeof defaults / sizeof *defaults, arg);
     if (!v || !mine || strcasecmp(v, mine) == 0)
         return false;
-    snprintf(c->detail, sizeof c->detail, "cdcsink decodes with %s, so",
-             mine);
+    (void)snprintf(c->detail, sizeof c->detail, "cdcsink decodes with %s, "
+                   "so", mine); /* display text: a long value may be cut */
     return true;
 }
 
