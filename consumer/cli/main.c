@@ -55,8 +55,11 @@ static const command_t commands[] = {
     {.name = "run", .fn = cdc_cmd_run, .conf = true, .signals = true,
      .usage = "run (default)",
      .summary = "consume and apply until SIGTERM/SIGINT"},
-    {.name = "check", .fn = cdc_cmd_check, .conf = true, .usage = "check",
-     .summary = "validate config, reach Kafka, PostgreSQL and Redis, exit"},
+    {.name = "check", .fn = cdc_cmd_check, .conf = true, .own_args = true,
+     .usage = "check | check --connect-url URL [--connector NAME]",
+     .summary = "validate config, reach Kafka, PostgreSQL and Redis, exit; "
+                "with --connect-url, check the Debezium connector's settings "
+                "instead"},
     {.name = "replay", .fn = cdc_cmd_replay, .conf = true, .signals = true,
      .own_args = true, .usage = CDC_CLI_REPLAY_USAGE,
      .summary = "re-read a topic range into the warehouse, safely"},
