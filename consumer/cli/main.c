@@ -17,6 +17,7 @@
 #include "offsets/dedup.h"
 #include "consumer/cli/config.h"
 #include "consumer/cli/cmd_decode.h"
+#include "consumer/cli/cmd_verify.h"
 #include "consumer/decode/decoder.h"
 #include "common/http.h"
 #include "consumer/kafka.h"
@@ -49,6 +50,9 @@ static void usage(FILE *out) {
             "(--from-offset N |\n"
             "                  --from-time T) [--to-offset N] [--dedup]\n"
             "  decode          print what cdcsink makes of records\n"
+            "  verify          compare source tables with the replica:\n"
+            "                  verify --source CONNINFO [--table T]... "
+            "[--json]\n"
             "  config-doc      print the settings table as markdown\n"
             "  config-sample   print a commented configuration file\n"
             "  version         print the version\n"
@@ -410,7 +414,8 @@ int main(int argc, char **argv) {
         } else if (!cmd_at) {
             cmd = argv[i];
             cmd_at = i;
-            if (!strcmp(cmd, "decode") || !strcmp(cmd, "replay"))
+            if (!strcmp(cmd, "decode") || !strcmp(cmd, "replay") ||
+                !strcmp(cmd, "verify"))
                 break;
         } else {
             fprintf(stderr, "cdcsink: unexpected argument \"%s\". HINT: see "
@@ -494,6 +499,8 @@ int main(int argc, char **argv) {
         rc = cmd_check(conf);
     } else if (!strcmp(cmd, "decode")) {
         rc = cdc_decode_cmd_main(argc - cmd_at, argv + cmd_at, conf);
+    } else if (!strcmp(cmd, "verify")) {
+        rc = cdc_cli_verify(argc - cmd_at, argv + cmd_at, conf);
     } else {
         fprintf(stderr, "cdcsink: unknown command \"%s\". HINT: see "
                 "`cdcsink --help`\n", cmd);
