@@ -15,14 +15,13 @@
 #include "common/clock.h"
 #include "verify/verify_int.h"
 
-#define TOP_BITS 10u    /* chunks of ~1024 rows in the first pass */
-#define STEP_BITS 5u    /* each level splits a chunk ~32 ways */
-#define SLICE_ROWS 200000.0
-#define MAX_SLICES 1000
-#define SAMPLE_ROWS 20000.0
+#define STEP_BITS 5u          /* each level splits a chunk ~32 ways */
+#define SLICE_ROWS 131072.0   /* first pass: rows per query */
+#define SAMPLE_PER_EDGE 50.0  /* sampled rows per slice edge */
+#define SAMPLE_MIN 20000.0
 
 static cdc_err_t compare_range(vrun_t *r, const vbound_t *lo,
-                               const vbound_t *hi, unsigned bits, bool top);
+                               const vbound_t *hi, unsigned bits);
 
 /* -- candidates -------------------------------------------------------- */
 
@@ -144,8 +143,8 @@ static cdc_err_t region(vrun_t *r, const acc_t acc[2], const vbound_t *lo,
                         const vbound_t *hi, unsigned bits) {
     if (acc_equal(&acc[0], &acc[1]) || r->truncated)
         return CDC_OK;
-    return compare_range(r, lo, hi, bits > STEP_BITS ? bits - STEP_BITS : 0,
-                         false);
+    return compare_range(r, lo, hi,
+                         bits >= 2 * STEP_BITS ? bits - STEP_BITS : 0);
 }
 
 /* -1: chunk (res[0], i) starts first; 0: same first key; 1: (res[1], j) */
@@ -207,14 +206,8 @@ static cdc_err_t merge_chunks(vrun_t *r, PGresult *res[2], const vbound_t *lo,
     return err;
 }
 
-static void count_rows(vrun_t *r, PGresult *res[2]) {
-    for (int s = 0; s < 2; s++)
-        for (int i = 0; i < PQntuples(res[s]); i++)
-            r->rows[s] += strtoull(PQgetvalue(res[s], i, 1), NULL, 10);
-}
-
 static cdc_err_t compare_range(vrun_t *r, const vbound_t *lo,
-                               const vbound_t *hi, unsigned bits, bool top) {
+                               const vbound_t *hi, unsigned bits) {
     cdc_buf_t q[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
     const char *p[2][34];
     const char *sql[2];
@@ -231,8 +224,6 @@ static cdc_err_t compare_range(vrun_t *r, const vbound_t *lo,
     }
     if (!q[0].oom && !q[1].oom &&
         !(err = cdc_verify_query2(r, sql, np, params, res))) {
-        if (top)
-            count_rows(r, res);
         err = merge_chunks(r, res, lo, hi, bits);
     }
     PQclear(res[0]);
@@ -242,45 +233,113 @@ static cdc_err_t compare_range(vrun_t *r, const vbound_t *lo,
     return err;
 }
 
-/* -- slices ------------------------------------------------------------- */
+/* -- slices: the first pass ---------------------------------------------- */
 
-/* percentiles of the first key column over a sample of the source's pages,
- * as canonical texts; no slices for a small or never analyzed table */
-static cdc_err_t slices(vrun_t *r, PGresult **out) {
+/* The first pass reads slices of ~SLICE_ROWS rows between percentiles of
+ * the first key column (from a sample of the source's pages), one plain
+ * count and hash sum per slice and side: the same work as reading the
+ * table once, which PostgreSQL can spread over parallel workers. Only a
+ * slice that differs is read again, in chunks. */
+typedef struct edges_s {
+    char **b;   /* distinct slice edges in key order (canonical texts) */
+    size_t n;
+    PGresult *res; /* owns the strings */
+} edges_t;
+
+static cdc_err_t estimate(vrun_t *r, double *est) {
+    const char *p[1] = {r->t->qname[SIDE_SRC]};
+    PGresult *res = NULL;
+    cdc_err_t err = cdc_verify_query1(
+        r, SIDE_SRC, "SELECT reltuples FROM pg_class WHERE oid = "
+        "to_regclass($1)", 1, p, &res);
+    *est = !err && PQntuples(res) ? strtod(PQgetvalue(res, 0, 0), NULL) : -1;
+    PQclear(res);
+    r->est_rows = *est > 0 ? (uint64_t)*est : 0;
+    return err;
+}
+
+/* no edges (one slice) for a small or never analyzed table */
+static cdc_err_t edges(vrun_t *r, edges_t *e) {
     const vtable_t *t = r->t;
     const vcol_t *k = &t->cols[t->keyi[0]];
     cdc_buf_t q = CDC_BUF_INIT;
-    PGresult *res = NULL;
     double est, pct;
-    int n;
+    long n;
     cdc_err_t err;
-    *out = NULL;
-    cdc_buf_printf(&q, "SELECT reltuples FROM pg_class WHERE oid = "
-                   "to_regclass($1)");
-    const char *p1[1] = {t->qname[SIDE_SRC]};
-    err = cdc_verify_query1(r, SIDE_SRC, q.data, 1, p1, &res);
-    est = !err && PQntuples(res) ? strtod(PQgetvalue(res, 0, 0), NULL) : -1;
-    PQclear(res);
-    cdc_buf_free(&q);
-    r->est_rows = est > 0 ? (uint64_t)est : 0;
-    if (err || est < 2 * SLICE_ROWS)
+    memset(e, 0, sizeof *e);
+    if ((err = estimate(r, &est)) || est < 2 * SLICE_ROWS)
         return err;
-    n = est / SLICE_ROWS > MAX_SLICES ? MAX_SLICES : (int)(est / SLICE_ROWS);
-    pct = 100.0 * SAMPLE_ROWS / est;
-    /* in key order (the percentiles'), repeated edges skipped later */
+    n = (long)(est / SLICE_ROWS);
+    pct = 100.0 * SAMPLE_PER_EDGE * (double)n / est;
+    if (pct < 100.0 * SAMPLE_MIN / est)
+        pct = 100.0 * SAMPLE_MIN / est;
+    /* in key order (the percentiles'); repeats are dropped below */
     cdc_buf_printf(&q, "SELECT %s FROM (SELECT percentile_disc("
-                   "ARRAY(SELECT g / %d.0 FROM generate_series(1, %d) g)) "
+                   "ARRAY(SELECT g / %ld.0 FROM generate_series(1, %ld) g)) "
                    "WITHIN GROUP (ORDER BY %s) AS _cdcv_p FROM %s "
                    "TABLESAMPLE SYSTEM (%.6f)) _cdcv_s, unnest(_cdcv_p) WITH "
                    "ORDINALITY AS _cdcv_u(%s, _cdcv_o) ORDER BY _cdcv_o",
-                   k->canon[SIDE_SRC], n, n - 1,
-                   k->qname, t->qname[SIDE_SRC], pct > 100 ? 100 : pct,
-                   k->qname);
-    if (q.oom)
-        err = CDC_ERR_NOMEM;
-    else
-        err = cdc_verify_query1(r, SIDE_SRC, q.data, 0, NULL, out);
+                   k->canon[SIDE_SRC], n, n - 1, k->qname,
+                   t->qname[SIDE_SRC], pct > 100 ? 100 : pct, k->qname);
+    err = q.oom ? CDC_ERR_NOMEM
+                : cdc_verify_query1(r, SIDE_SRC, q.data, 0, NULL, &e->res);
     cdc_buf_free(&q);
+    if (err)
+        return err;
+    if (!(e->b = calloc((size_t)PQntuples(e->res) + 1, sizeof *e->b)))
+        return CDC_ERR_NOMEM;
+    for (int i = 0; i < PQntuples(e->res); i++) {
+        char *v = PQgetvalue(e->res, i, 0);
+        if (!PQgetisnull(e->res, i, 0) &&
+            (!e->n || strcmp(e->b[e->n - 1], v)))
+            e->b[e->n++] = v;
+    }
+    return CDC_OK;
+}
+
+/* chunk bits for a range of about `rows` rows: ~128-256 chunks of at least
+ * 64 rows */
+static unsigned bits_for(uint64_t rows) {
+    unsigned bits = 6;
+    while (bits < 40 && (rows >> (bits + 8)) > 0)
+        bits++;
+    return bits;
+}
+
+/* slice i (0..n) is [edge i-1, edge i) */
+static cdc_err_t slice(vrun_t *r, const edges_t *e, size_t i) {
+    char *lov = i ? e->b[i - 1] : NULL, *hiv = i < e->n ? e->b[i] : NULL;
+    vbound_t lo = {lov ? 1 : 0, &lov}, hi = {hiv ? 1 : 0, &hiv};
+    cdc_buf_t q[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
+    const char *p[2][4], *sql[2];
+    const char *const *params[2] = {p[0], p[1]};
+    PGresult *res[2] = {NULL, NULL};
+    acc_t acc[2] = {{0, NULL, NULL}, {0, NULL, NULL}};
+    uint64_t rows[2];
+    int np = 0;
+    cdc_err_t err = CDC_ERR_NOMEM;
+    for (int s = 0; s < 2; s++) {
+        np = 0;
+        cdc_verify_sql_sum(&q[s], r->t, s, &lo, &hi, p[s], &np);
+        sql[s] = q[s].data;
+    }
+    if (q[0].oom || q[1].oom ||
+        (err = cdc_verify_query2(r, sql, np, params, res)))
+        goto out;
+    for (int s = 0; s < 2; s++) {
+        rows[s] = strtoull(PQgetvalue(res[s], 0, 1), NULL, 10);
+        r->rows[s] += rows[s];
+        if (rows[s])
+            acc_add(&acc[s], res[s], 0);
+    }
+    if (!acc_equal(&acc[0], &acc[1]))
+        err = compare_range(r, &lo, &hi,
+                            bits_for(rows[0] > rows[1] ? rows[0] : rows[1]));
+out:
+    PQclear(res[0]);
+    PQclear(res[1]);
+    cdc_buf_free(&q[0]);
+    cdc_buf_free(&q[1]);
     return err;
 }
 
@@ -305,27 +364,19 @@ static void progress(vrun_t *r, bool last) {
 /* A key of more than 16 columns is refused (the merge keeps keys on the
  * stack; 32 bound parameters per query). */
 cdc_err_t cdc_verify_scan(vrun_t *r) {
-    PGresult *b = NULL;
+    edges_t e;
     cdc_err_t err;
-    int n;
     if (r->t->nkey > 16) {
         cdc_errstr_set(r->errstr, r->errstr_size, "%s: a key of more than "
                        "16 columns", r->t->qname[SIDE_REP]);
         return CDC_ERR_CONFIG;
     }
-    if ((err = slices(r, &b)))
-        return err;
-    n = b ? PQntuples(b) : 0;
-    char *lov = NULL;
-    for (int i = 0; i <= n && !err && !r->truncated; i++) {
-        char *hiv = i < n ? PQgetvalue(b, i, 0) : NULL;
-        vbound_t lo = {lov ? 1 : 0, &lov}, hi = {hiv ? 1 : 0, &hiv};
-        if (hiv && lov && !strcmp(hiv, lov))
-            continue; /* the same edge twice: an empty slice */
-        err = compare_range(r, &lo, &hi, TOP_BITS, true);
-        lov = hiv;
-        progress(r, i == n);
+    err = edges(r, &e);
+    for (size_t i = 0; !err && !r->truncated && i <= e.n; i++) {
+        err = slice(r, &e, i);
+        progress(r, i == e.n);
     }
-    PQclear(b);
+    free(e.b);
+    PQclear(e.res);
     return err;
 }

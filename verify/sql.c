@@ -86,3 +86,11 @@ void cdc_verify_sql_fetch(cdc_buf_t *b, const vtable_t *t, int side) {
                        t->cols[t->keyi[j]].type[side]);
     cdc_buf_adds(b, "))");
 }
+
+void cdc_verify_sql_sum(cdc_buf_t *b, const vtable_t *t, int side,
+                        const vbound_t *lo, const vbound_t *hi,
+                        const char **params, int *np) {
+    cdc_buf_printf(b, "SELECT 1, count(*), coalesce(sum(%s), 0)::text",
+                   t->hash[side]);
+    cdc_verify_sql_range(b, t, side, lo, hi, params, np);
+}

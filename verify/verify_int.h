@@ -108,6 +108,10 @@ void cdc_verify_sql_range(cdc_buf_t *b, const vtable_t *t, int side,
 void cdc_verify_sql_chunks(cdc_buf_t *b, const vtable_t *t, int side,
                            const vbound_t *lo, const vbound_t *hi,
                            unsigned bits, const char **params, int *np);
+/* The first pass: 1, rows and hash sum of a range (one row). */
+void cdc_verify_sql_sum(cdc_buf_t *b, const vtable_t *t, int side,
+                        const vbound_t *lo, const vbound_t *hi,
+                        const char **params, int *np);
 /* Every row of a range: key texts then the row hash, in key order. */
 void cdc_verify_sql_rows(cdc_buf_t *b, const vtable_t *t, int side,
                          const vbound_t *lo, const vbound_t *hi,
