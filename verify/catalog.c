@@ -102,8 +102,13 @@ static void as_replica_type(cdc_buf_t *b, const char *q, const coldesc_t *own,
     fam_t rf = family(rep->typname, rep->cat);
     if (!strcmp(own->typname, rep->typname))
         cdc_buf_adds(b, q);
-    else if (rf == F_STR || rf == F_BPCHAR) /* the type's output, as sent */
-        cdc_buf_printf(b, "format('%%s', %s)", q);
+    else if ((rf == F_STR || rf == F_BPCHAR) &&
+             family(own->typname, own->cat) == F_STR)
+        cdc_buf_printf(b, "(%s)::text", q); /* varchar: the same text */
+    else if (rf == F_STR || rf == F_BPCHAR) /* the type's output, as sent;
+                                              format() makes NULL '' */
+        cdc_buf_printf(b, "CASE WHEN %s IS NOT NULL THEN format('%%s', %s) "
+                       "END", q, q);
     else if (rf == F_FLOAT) /* real 1.1 arrives as the double 1.1 */
         cdc_buf_printf(b, "(%s)::text::%s", q, rep->type);
     else
