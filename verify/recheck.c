@@ -8,8 +8,10 @@
  * which also settles a key the workload keeps changing. Between rounds the
  * wait doubles (100 ms up to 2 s) until conf->recheck_ms is spent; with a
  * fence (a watermark), one wait on it makes the next read conclusive. What
- * is still pending after the last round is a difference: missing, extra or
- * different, with the columns whose canonical texts differ. */
+ * is still pending after the last round is a difference (missing, extra or
+ * different, with the columns whose canonical texts differ) when neither
+ * side's row moved between the last two reads; a row still changing is in
+ * flight, counted but not reported (a watermark fence makes this exact). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,12 +21,14 @@
 #include "verify/verify_int.h"
 
 #define BATCH 1000
-#define SEEN 8
+#define SEEN 32 /* more than the rounds a recheck budget allows */
 #define ABSENT 1u /* fingerprint of "no such live row" */
 
 typedef struct pend_s {
     uint64_t seen[SEEN]; /* source states read so far (a ring) */
     int nseen;
+    uint64_t rep;        /* the replica's state at the last read */
+    int rep_stable;      /* reads in a row where neither side moved */
     bool settled;
     cdc_verify_diff_t diff; /* the last round's verdict */
 } pend_t;
@@ -105,7 +109,10 @@ static cdc_err_t settle(vrun_t *r, pend_t *pend, const size_t *idx, size_t n,
         int rrow = find_row(res[1], key, r->t->nkey);
         uint64_t sfp = fingerprint(res[0], srow, r->t);
         uint64_t rfp = fingerprint(res[1], rrow, r->t);
+        bool src_same = p->nseen > 0 && p->seen[(p->nseen - 1) % SEEN] == sfp;
         p->seen[p->nseen++ % SEEN] = sfp;
+        p->rep_stable = src_same && p->rep == rfp ? p->rep_stable + 1 : 0;
+        p->rep = rfp;
         for (int k = 0; k < SEEN && k < p->nseen; k++)
             p->settled |= p->seen[k] == rfp;
         if (!p->settled)
@@ -191,12 +198,16 @@ static void wait_round(vrun_t *r, int *wait_ms, int64_t deadline) {
     *wait_ms = *wait_ms * 2 > 2000 ? 2000 : *wait_ms * 2;
 }
 
-static cdc_err_t collect(vrun_t *r, pend_t *pend, vdiffs_t *out,
-                         size_t *settled) {
-    *settled = 0;
+static cdc_err_t collect(vrun_t *r, pend_t *pend, int rounds,
+                         vdiffs_t *out, size_t *settled, size_t *in_flight) {
+    *settled = *in_flight = 0;
     for (size_t i = 0; i < r->ncands; i++) {
         if (pend[i].settled) {
             (*settled)++;
+            continue;
+        }
+        if (rounds > 1 && pend[i].rep_stable == 0) {
+            (*in_flight)++;
             continue;
         }
         if (out->n == out->cap) {
@@ -215,11 +226,12 @@ static cdc_err_t collect(vrun_t *r, pend_t *pend, vdiffs_t *out,
     return CDC_OK;
 }
 
-cdc_err_t cdc_verify_recheck(vrun_t *r, vdiffs_t *out, size_t *settled) {
+cdc_err_t cdc_verify_recheck(vrun_t *r, vdiffs_t *out, size_t *settled,
+                             size_t *in_flight) {
     pend_t *pend = calloc(r->ncands + 1, sizeof *pend);
     size_t *idx = calloc(BATCH, sizeof *idx), left = r->ncands;
     int64_t deadline = cdc_mono_ms() + r->conf->recheck_ms;
-    int wait_ms = 100;
+    int wait_ms = 100, rounds = 1;
     cdc_err_t err = CDC_ERR_NOMEM;
     if (!pend || !idx)
         goto out;
@@ -227,11 +239,12 @@ cdc_err_t cdc_verify_recheck(vrun_t *r, vdiffs_t *out, size_t *settled) {
     while (!err && left && cdc_mono_ms() < deadline) {
         wait_round(r, &wait_ms, deadline);
         err = round_(r, pend, idx, &left);
+        rounds++;
         if (r->conf->fence && r->conf->fence->wait)
             break; /* read after the fence: conclusive */
     }
     if (!err)
-        err = collect(r, pend, out, settled);
+        err = collect(r, pend, rounds, out, settled, in_flight);
 out:
     for (size_t i = 0; pend && i < r->ncands; i++)
         free(pend[i].diff.columns);

@@ -25,7 +25,7 @@ static void free_cands(vrun_t *r) {
     r->ncands = r->capcands = 0;
 }
 
-static void report(vrun_t *r, const vdiffs_t *d, size_t settled,
+static void report(vrun_t *r, const vdiffs_t *d, const size_t counts[2],
                    cdc_verify_cb cb, void *opaque) {
     cdc_verify_result_t res;
     memset(&res, 0, sizeof res);
@@ -40,7 +40,8 @@ static void report(vrun_t *r, const vdiffs_t *d, size_t settled,
     res.diffs = d->d;
     res.truncated = r->truncated;
     res.rechecked = r->ncands;
-    res.settled = settled;
+    res.settled = counts[0];
+    res.in_flight = counts[1];
     res.skipped_columns = (const char *const *)r->t->skipped;
     res.nskipped = r->t->nskipped;
     res.seconds = (double)(cdc_mono_ms() - r->started_ms) / 1000.0;
@@ -56,7 +57,7 @@ static cdc_err_t one_table(const cdc_verify_conf_t *conf, PGconn *conn[2],
     vtable_t t;
     vrun_t r;
     vdiffs_t d = {NULL, 0, 0};
-    size_t settled = 0;
+    size_t counts[2] = {0, 0}; /* settled, in flight */
     cdc_err_t err = CDC_ERR_NOMEM;
     memset(&r, 0, sizeof r);
     memset(&t, 0, sizeof t);
@@ -74,9 +75,9 @@ static cdc_err_t one_table(const cdc_verify_conf_t *conf, PGconn *conn[2],
     if (!err)
         err = cdc_verify_scan(&r);
     if (!err)
-        err = cdc_verify_recheck(&r, &d, &settled);
+        err = cdc_verify_recheck(&r, &d, &counts[0], &counts[1]);
     if (!err) {
-        report(&r, &d, settled, cb, opaque);
+        report(&r, &d, counts, cb, opaque);
         *differing += d.n > 0 || r.truncated;
     }
     cdc_verify_diffs_free(&d, t.nkey);

@@ -54,6 +54,8 @@ typedef struct cdc_verify_result_s {
     bool truncated;       /* more than max_diffs differences: search stopped */
     size_t rechecked;     /* candidate keys re-read */
     size_t settled;       /* candidates that agreed on a re-read */
+    size_t in_flight;     /* candidates still changing in the replica when
+                             the recheck budget ran out: not reported */
     const char *const *skipped_columns; /* replica-only columns, not compared */
     size_t nskipped;
     double seconds;

@@ -127,10 +127,11 @@ cdc_err_t cdc_verify_add_cand(vrun_t *r, PGresult *res, int row)
     CDC_MUSTCHECK;
 
 /* ---- recheck.c ---- */
-/* Re-reads the candidates until they settle; what still differs goes to
- * *out (kind, key, differing columns). */
-cdc_err_t cdc_verify_recheck(vrun_t *r, vdiffs_t *out, size_t *settled)
-    CDC_MUSTCHECK;
+/* Re-reads the candidates until they settle; what still differs and no
+ * longer moves goes to *out (kind, key, differing columns); *in_flight
+ * counts keys the pipeline was still changing when the budget ran out. */
+cdc_err_t cdc_verify_recheck(vrun_t *r, vdiffs_t *out, size_t *settled,
+                             size_t *in_flight) CDC_MUSTCHECK;
 void cdc_verify_diffs_free(vdiffs_t *d, size_t nkey);
 
 #endif

@@ -136,11 +136,13 @@ static void print_json(const cdc_verify_result_t *r) {
     jstr(&b, r->source);
     cdc_buf_printf(&b, ",\"verdict\":\"%s\",\"source_rows\":%llu,"
                    "\"replica_rows\":%llu,\"rechecked\":%zu,\"settled\":%zu,"
+                   "\"in_flight\":%zu,"
                    "\"truncated\":%s,\"seconds\":%.3f,\"differences\":[",
                    r->ndiffs || r->truncated ? "different" : "equal",
                    (unsigned long long)r->source_rows,
                    (unsigned long long)r->replica_rows, r->rechecked,
-                   r->settled, r->truncated ? "true" : "false", r->seconds);
+                   r->settled, r->in_flight, r->truncated ? "true" : "false",
+                   r->seconds);
     for (size_t i = 0; i < r->ndiffs; i++) {
         if (i)
             cdc_buf_addc(&b, ',');
@@ -176,6 +178,9 @@ static void print_text(const cdc_verify_result_t *r) {
             printf("%s%s", c ? ", " : ": ", d->columns[c]);
         printf("\n");
     }
+    if (r->in_flight)
+        printf("  %zu keys were still changing when the recheck ended "
+               "(not reported; see --recheck-ms)\n", r->in_flight);
     for (size_t i = 0; i < r->nskipped; i++)
         printf("  not compared: column %s exists only in the replica\n",
                r->skipped_columns[i]);
