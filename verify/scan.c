@@ -1,12 +1,12 @@
 /* scan.c - the walk of a table's key space.
  *
  * Slices (percentiles of a sample of the first key column, from the
- * source) bound each query's work and give progress. In a slice both sides
- * list their chunks (TOP_BITS: ~1024 rows each) at once; the two lists are
- * merged by their first keys: a region between two first keys both sides
- * have is equal when it is one chunk on each side with the same row count
- * and hash sum. A region that is not is compared again with chunks 32
- * times smaller, and at the bottom row by row. Keys are compared only for
+ * source) are compared by one count and hash sum per side. In a slice that
+ * differs both sides list their chunks at once; the two lists are merged by
+ * their first keys: a region between two first keys both sides have is
+ * equal when it is one chunk on each side with the same row count and hash
+ * sum. A region that is not is compared again with chunks 32 times
+ * smaller, and at the bottom row by row. Keys are compared only for
  * equality, except where the lists disagree (the replica orders them). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,14 +5,16 @@
  * one canonical text form (numeric without trailing zeros, jsonb's own
  * normal form, ISO dates in UTC, hex bytea, shortest float text), columns
  * in name order, NULL distinct from ''. The replica side reads live rows
- * (_cdc_deleted false) and its user columns only. A pass splits the key
- * space into slices (percentiles of a sample of the first key column), and
- * each slice into chunks whose edges are rows whose hash has its low bits
- * zero: both sides find the same edges without talking to each other, so
- * equal tables cost one pass of each database, run in parallel, and a row
- * that differs disturbs only its own chunk. Chunks that differ are split
- * again (fewer low bits) down to single keys, which are then re-read from
- * both sides until they agree or the recheck budget runs out, so changes
+ * (_cdc_deleted false) and its user columns only. The first pass splits
+ * the key space into slices (percentiles of a sample of the first key
+ * column) and each side returns one row count and hash sum per slice, so
+ * equal tables cost one pass of each database, both sides at once. A slice
+ * that differs is cut into chunks whose edges are rows whose hash has its
+ * low bits zero: both sides find the same edges without talking to each
+ * other, and a row that differs disturbs only its own chunk. Chunks that
+ * differ are split again (fewer low bits) down to single keys, which are
+ * then re-read from both sides until they agree or the recheck budget runs
+ * out, so changes
  * still in flight are not reported. Memory is bounded by a slice's chunk
  * list and the differences found, never by the table.
  *
