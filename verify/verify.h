@@ -14,8 +14,7 @@
  * other, and a row that differs disturbs only its own chunk. Chunks that
  * differ are split again (fewer low bits) down to single keys, which are
  * then re-read from both sides until they agree or the recheck budget runs
- * out, so changes
- * still in flight are not reported. Memory is bounded by a slice's chunk
+ * out, so changes still in flight are not reported. Memory is bounded by a slice's chunk
  * list and the differences found, never by the table.
  *
  * Does not: write to either database (both run READ ONLY transactions),
