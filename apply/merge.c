@@ -21,6 +21,15 @@
  *
  * (reset shapes - a snapshot in the chain - drop the WHERE and store the
  * row's position as is; hard deletes are DELETE ... USING stg WHERE guard).
+ * A value an earlier event of the batch set (carried: the last event had a
+ * placeholder, or is a delete) is only as new as that event: the staging
+ * row holds that event's position in p<i>, and the shape reads
+ *   CASE WHEN cur._cdc_position IS NULL OR s.p<i> > cur._cdc_position
+ *        THEN s.c<i>::type ELSE cur.col END
+ * with cur the key's stored row (LEFT JOIN; for values from the old key of
+ * a primary-key change, the old key's row o). Cost: shapes with carried
+ * values join the stored row and COPY one more column per table column;
+ * other shapes are unchanged; no extra round trip. 
  * Each attempt runs under a savepoint; on a non-retriable error the rows
  * are split in halves until the bad row is alone, then its events are
  * applied one by one and the failing ones rejected with PostgreSQL's
@@ -53,9 +62,12 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
                    t->pos_numeric ? "numeric[]" : "bytea");
     for (uint32_t j = 0; j < t->nkey; j++)
         cdc_buf_printf(&q, ", _cdc_ok_%u text", j);
+    for (uint32_t i = 0; i < t->ncols; i++) /* carried values' positions */
+        cdc_buf_printf(&q, ", p%u %s", i, t->pos_numeric ? "numeric[]" : "bytea");
     cdc_buf_adds(&q, ") ON COMMIT DELETE ROWS");
     free(p->copy_sql);
-    p->copy_sql = NULL;
+    free(p->copy_carry_sql);
+    p->copy_sql = p->copy_carry_sql = NULL;
     if (q.oom) {
         err = CDC_ERR_NOMEM;
         goto out;
@@ -64,14 +76,24 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
                             "create staging");
     if (err != CDC_OK)
         goto out;
-    cdc_buf_reset(&q);
-    cdc_buf_printf(&q, "COPY pg_temp.%s FROM STDIN", p->stg);
-    if (q.oom) {
-        err = CDC_ERR_NOMEM;
-        goto out;
+    for (int carry = 0; carry < 2; carry++) {
+        cdc_buf_reset(&q);
+        cdc_buf_printf(&q, "COPY pg_temp.%s (", p->stg);
+        for (uint32_t i = 0; i < t->ncols; i++)
+            cdc_buf_printf(&q, "c%u, ", i);
+        cdc_buf_adds(&q, "_cdc_position, _cdc_op, _cdc_source_ts, _cdc_tag");
+        for (uint32_t j = 0; j < t->nkey; j++)
+            cdc_buf_printf(&q, ", _cdc_ok_%u", j);
+        for (uint32_t i = 0; carry && i < t->ncols; i++)
+            cdc_buf_printf(&q, ", p%u", i);
+        cdc_buf_adds(&q, ") FROM STDIN");
+        if (q.oom) {
+            err = CDC_ERR_NOMEM;
+            goto out;
+        }
+        *(carry ? &p->copy_carry_sql : &p->copy_sql) = q.data;
+        q = (cdc_buf_t)CDC_BUF_INIT;
     }
-    p->copy_sql = q.data;
-    q.data = NULL;
     p->stg_ready = true;
 out:
     cdc_buf_free(&q);
@@ -80,7 +102,8 @@ out:
 
 /* ---- shapes ---- */
 
-static unsigned row_flags(const cdc_apply_t *a, const apply_row_t *r) {
+static unsigned row_flags(const cdc_apply_t *a, const apply_groups_t *gs,
+                          const apply_row_t *r) {
     unsigned f = 0;
     if (r->deleted)
         f |= a->hard_delete ? APPLY_SH_HARD : APPLY_SH_DELETED;
@@ -88,12 +111,11 @@ static unsigned row_flags(const cdc_apply_t *a, const apply_row_t *r) {
         f |= APPLY_SH_RESET;
     if (r->old_key && !(f & APPLY_SH_HARD))
         f |= APPLY_SH_OLDKEY;
+    for (uint32_t i = 0; i < r->group->tbl->ncols && !(f & APPLY_SH_HARD);
+         i++)
+        if (cdc_apply_col_code(gs, r, i) >= APPLY_COL_CARRY)
+            f |= APPLY_SH_CARRY;
     return f;
-}
-
-static bool keep_col(const apply_row_t *r, uint32_t i) {
-    uint8_t st = r->vals[i].state;
-    return st == CDC_V_UNCHANGED || st == CDC_V_ABSENT;
 }
 
 /* the position guard: the new row's position is above the stored one, or
@@ -137,11 +159,22 @@ static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
     for (int m = 0; m < CDC_META_N; m++)
         cdc_buf_printf(q, "%s%s", cdc_schema_meta_names[m],
                        m + 1 < CDC_META_N ? ", " : ") SELECT ");
+    bool cur = false;
     for (uint32_t i = 0; i < t->ncols; i++) {
-        if ((f & APPLY_SH_OLDKEY) && sh->unch[i])
-            cdc_buf_printf(q, "o.%s, ", t->cols[i].qname);
+        const cdc_schema_col_t *c = &t->cols[i];
+        int code = sh->col[i];
+        if (code == APPLY_COL_KEEP && (f & APPLY_SH_OLDKEY))
+            cdc_buf_printf(q, "o.%s, ", c->qname);
+        else if (code >= APPLY_COL_CARRY) /* newer than the stored row? */
+            cdc_buf_printf(q, "CASE WHEN %s._cdc_position IS NULL OR s.p%u > "
+                              "%s._cdc_position THEN s.c%u::%s ELSE %s.%s "
+                              "END, ", code == APPLY_COL_CARRY ? "cur" : "o",
+                           i, code == APPLY_COL_CARRY ? "cur" : "o", i,
+                           c->sqltype, code == APPLY_COL_CARRY ? "cur" : "o",
+                           c->qname);
         else
-            cdc_buf_printf(q, "s.c%u::%s, ", i, t->cols[i].sqltype);
+            cdc_buf_printf(q, "s.c%u::%s, ", i, c->sqltype);
+        cur |= code == APPLY_COL_CARRY;
     }
     cdc_buf_printf(q, "s._cdc_position, s._cdc_op, s._cdc_source_ts, now(), "
                       "%s, %s FROM pg_temp.%s s",
@@ -156,6 +189,14 @@ static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
                            t->cols[t->key_cols[j]].qname, j,
                            t->cols[t->key_cols[j]].sqltype);
     }
+    if (cur) { /* the stored row of the key, for carried values */
+        cdc_buf_printf(q, " LEFT JOIN %s cur ON ", t->qname);
+        for (uint32_t j = 0; j < t->nkey; j++) {
+            const cdc_schema_col_t *c = &t->cols[t->key_cols[j]];
+            cdc_buf_printf(q, "%scur.%s = s.c%u::%s", j ? " AND " : "",
+                           c->qname, t->key_cols[j], c->sqltype);
+        }
+    }
     cdc_buf_adds(q, " WHERE s._cdc_tag = $1");
 }
 
@@ -169,7 +210,8 @@ static void build_conflict(const cdc_apply_t *a, cdc_buf_t *q,
         cdc_buf_printf(q, "%s%s", j ? ", " : "", t->cols[t->key_cols[j]].qname);
     cdc_buf_adds(q, ") DO UPDATE SET ");
     for (uint32_t i = 0; i < t->ncols; i++) {
-        if (t->cols[i].key || (sh->unch[i] && !(f & APPLY_SH_OLDKEY)))
+        if (t->cols[i].key ||
+            (sh->col[i] == APPLY_COL_KEEP && !(f & APPLY_SH_OLDKEY)))
             continue;
         cdc_buf_printf(q, "%s = EXCLUDED.%s, ", t->cols[i].qname,
                        t->cols[i].qname);
@@ -199,9 +241,10 @@ static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
 }
 
 /* The shape index of r in p (created with its SQL when new). */
-static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
-                          apply_tbl_t *p, apply_row_t *r) {
-    unsigned f = row_flags(a, r);
+static cdc_err_t shape_of(const cdc_apply_t *a, const apply_groups_t *gs,
+                          const cdc_schema_table_t *t, apply_tbl_t *p,
+                          apply_row_t *r) {
+    unsigned f = row_flags(a, gs, r);
     bool use_mask = !(f & APPLY_SH_HARD);
     for (size_t s = 0; s < p->nshapes; s++) {
         apply_shape_t *sh = &p->shapes[s];
@@ -209,7 +252,7 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
             continue;
         bool same = true;
         for (uint32_t i = 0; i < t->ncols && same && use_mask; i++)
-            same = sh->unch[i] == (uint8_t)keep_col(r, i);
+            same = sh->col[i] == (uint8_t)cdc_apply_col_code(gs, r, i);
         if (same) {
             r->shape = (uint32_t)s;
             return CDC_OK;
@@ -226,16 +269,16 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
     apply_shape_t *sh = &p->shapes[p->nshapes];
     sh->flags = f;
     sh->sql = NULL;
-    sh->unch = calloc(t->ncols ? t->ncols : 1, 1);
-    if (!sh->unch)
+    sh->col = calloc(t->ncols ? t->ncols : 1, 1);
+    if (!sh->col)
         return CDC_ERR_NOMEM;
     for (uint32_t i = 0; i < t->ncols && use_mask; i++)
-        sh->unch[i] = (uint8_t)keep_col(r, i);
+        sh->col[i] = (uint8_t)cdc_apply_col_code(gs, r, i);
     cdc_buf_t q = CDC_BUF_INIT;
     build_sql(a, &q, t, p, sh);
     if (q.oom) {
         cdc_buf_free(&q);
-        free(sh->unch);
+        free(sh->col);
         return CDC_ERR_NOMEM;
     }
     sh->sql = q.data;
@@ -245,8 +288,11 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
 
 /* ---- one attempt: COPY rows[0..n) and run their shapes ---- */
 
-static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
-                     const apply_row_t *r, int64_t tag) {
+/* A staging line of r: values, metadata, tag, old key; with carry, the
+ * position of the event behind each carried value (\\N elsewhere). */
+static void copy_row(cdc_buf_t *b, const apply_groups_t *gs,
+                     const cdc_schema_table_t *t, const apply_shape_t *sh,
+                     const apply_row_t *r, int64_t tag, bool carry) {
     cdc_apply_copy_row_head(b, t, r);
     cdc_buf_printf(b, "\t%" PRId64, tag);
     for (uint32_t j = 0; j < t->nkey; j++) {
@@ -256,17 +302,29 @@ static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
         else
             cdc_buf_add(b, "\\N", 2);
     }
+    for (uint32_t i = 0; carry && i < t->ncols; i++) {
+        cdc_buf_addc(b, '\t');
+        if (sh->col[i] >= APPLY_COL_CARRY)
+            cdc_apply_copy_pos(b, &gs->events[r->setter[i]]->pos,
+                               CDC_POS_COPY |
+                                   (t->pos_numeric ? CDC_POS_NUMERIC : 0));
+        else
+            cdc_buf_add(b, "\\N", 2);
+    }
     cdc_buf_addc(b, '\n');
 }
 
 /* Runs COPY + shapes for rows; on a server error leaves the reason in
  * a->errstr and returns REJECTED (caller rolls back to the savepoint).
  * *affected counts rows the merge changed. */
-static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
-                             apply_tbl_t *p, apply_row_t **rows, size_t n,
-                             size_t *affected) {
+static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
+                             cdc_schema_table_t *t, apply_tbl_t *p,
+                             apply_row_t **rows, size_t n, size_t *affected) {
     cdc_buf_t *b = &a->copybuf;
-    PGresult *r = PQexec(a->conn, p->copy_sql);
+    bool carry = false; /* the wider COPY only when a row needs it */
+    for (size_t i = 0; i < n && !carry; i++)
+        carry = (p->shapes[rows[i]->shape].flags & APPLY_SH_CARRY) != 0;
+    PGresult *r = PQexec(a->conn, carry ? p->copy_carry_sql : p->copy_sql);
     cdc_err_t err = CDC_OK;
     int64_t tag_base = (int64_t)(++a->tag_serial << 16);
     bool *used = NULL;
@@ -281,7 +339,8 @@ static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
         err = CDC_ERR_NOMEM;
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
         used[rows[i]->shape] = true;
-        copy_row(b, t, rows[i], tag_base | rows[i]->shape);
+        copy_row(b, gs, t, &p->shapes[rows[i]->shape], rows[i],
+                 tag_base | rows[i]->shape, carry);
         if (b->len >= APPLY_COPY_FLUSH)
             err = cdc_apply_pg_copy_send(a, b);
     }
@@ -349,7 +408,7 @@ static cdc_err_t isolate_events(cdc_apply_t *a, apply_groups_t *gs,
         apply_row_t *one = cdc_apply_collapse_single(gs, g, e);
         if (!one)
             return CDC_ERR_NOMEM;
-        cdc_err_t err = shape_of(a, g->tbl, p, one);
+        cdc_err_t err = shape_of(a, gs, g->tbl, p, one);
         if (err == CDC_OK)
             err = attempt(a, gs, g, p, &one, 1);
         if (err != CDC_OK)
@@ -365,7 +424,7 @@ static cdc_err_t attempt(cdc_apply_t *a, apply_groups_t *gs, apply_group_t *g,
                                       CDC_ERR_PG_DOWN, "savepoint");
     if (err != CDC_OK)
         return err;
-    err = attempt_run(a, g->tbl, p, rows, n, &affected);
+    err = attempt_run(a, gs, g->tbl, p, rows, n, &affected);
     if (err == CDC_OK) {
         err = cdc_apply_pg_exec(a, "RELEASE SAVEPOINT cdc_g", 0, NULL, NULL,
                                 CDC_ERR_PG_DOWN, "release");
@@ -406,7 +465,7 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
         return CDC_ERR_NOMEM;
     size_t n = 0;
     for (apply_row_t *r = g->rows_head; r; r = r->gnext) {
-        err = shape_of(a, t, p, r);
+        err = shape_of(a, gs, t, p, r);
         if (err != CDC_OK)
             return err;
         rows[n++] = r;
