@@ -29,7 +29,10 @@
  * with cur the key's stored row (LEFT JOIN; for values from the old key of
  * a primary-key change, the old key's row o). Cost: shapes with carried
  * values join the stored row and COPY one more column per table column;
- * other shapes are unchanged; no extra round trip. 
+ * other shapes are unchanged; no extra round trip.
+ * A primary-key change reads the old key's row as it was before the
+ * batch's other changes of that key: its shapes run first (the old key's
+ * delete, or its re-insert, runs after it). 
  * Each attempt runs under a savepoint; on a non-retriable error the rows
  * are split in halves until the bad row is alone, then its events are
  * applied one by one and the failing ones rejected with PostgreSQL's
@@ -361,8 +364,12 @@ static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
     }
     if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
-    for (size_t s = 0; s < p->nshapes && err == CDC_OK; s++) {
-        if (!used[s])
+    /* primary-key changes first: they read the old key's row as it was
+     * before this group's other statements change or delete it */
+    for (size_t k = 0; k < 2 * p->nshapes && err == CDC_OK; k++) {
+        size_t s = k % p->nshapes;
+        bool first = (p->shapes[s].flags & APPLY_SH_OLDKEY) != 0;
+        if (!used[s] || first != (k < p->nshapes))
             continue;
         char tag[24];
         snprintf(tag, sizeof tag, "%" PRId64, tag_base | (int64_t)s);
@@ -468,7 +475,13 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
         err = shape_of(a, gs, t, p, r);
         if (err != CDC_OK)
             return err;
-        rows[n++] = r;
+        if (p->shapes[r->shape].flags & APPLY_SH_OLDKEY)
+            rows[n++] = r;
     }
+    /* primary-key changes first here too, so the halves of an isolation
+     * (run front to back) keep that order */
+    for (apply_row_t *r = g->rows_head; r; r = r->gnext)
+        if (!(p->shapes[r->shape].flags & APPLY_SH_OLDKEY))
+            rows[n++] = r;
     return n ? attempt(a, gs, g, p, rows, n) : CDC_OK;
 }

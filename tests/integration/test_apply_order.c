@@ -97,3 +97,41 @@ TEST(collapse_never_carries_values_older_than_the_stored_row) {
 out:
     fx_close(&t.f);
 }
+
+/* delete.mode=hard: the delete of the old key runs in the same batch as the
+ * moved row; the moved row still takes the old row's unchanged value. */
+TEST(key_change_reads_old_row_before_the_batch_hard_delete) {
+    tt_t t;
+    cdc_apply_result_t res;
+    cdc_apply_conf_t conf = {.hard_delete = true};
+    if (!tt_open(&t, "pkhard", &conf))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "big1", "1", 10),
+          E(&t, 'c', "3", "big3", "3", 10));
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 20),
+          MOVE(&t, "1", "2", FX_U, "7", 20));
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(ROWS(&t), "2|big1|7|f|c|{20,20}\n3|big3|3|f|c|{10,10}\n");
+    /* the moved row first, the delete after it (another partition) */
+    APPLY(&t, &res, MOVE(&t, "3", "4", FX_U, "8", 30),
+          E(&t, 'd', "3", NULL, NULL, 30));
+    CHECK_STR(ROWS(&t), "2|big1|7|f|c|{20,20}\n4|big3|8|f|c|{30,30}\n");
+out:
+    fx_close(&t.f);
+}
+
+/* Soft deletes: the old key is re-inserted in the same batch after the
+ * move; the moved row takes the old row as it was, not the re-insert. */
+TEST(key_change_reads_old_row_before_the_batch_soft_reinsert) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "pksoft", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "big1", "1", 10));
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 20),
+          MOVE(&t, "1", "2", FX_U, "7", 20), E(&t, 'c', "1", "again", "9", 30));
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(ROWS(&t), "1|again|9|f|c|{30,30}\n2|big1|7|f|c|{20,20}\n");
+out:
+    fx_close(&t.f);
+}
