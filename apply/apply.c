@@ -190,6 +190,8 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
         return CDC_ERR_PG_DOWN;
     }
     cdc_err_t err = bootstrap(a);
+    if (err == CDC_OK)
+        err = cdc_apply_fence_bootstrap(a);
     if (err != CDC_OK)
         disconnect(a);
     return err;

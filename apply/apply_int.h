@@ -217,6 +217,18 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
 cdc_err_t cdc_apply_truncate_group(cdc_apply_t *a, apply_groups_t *gs,
                                    apply_group_t *g) CDC_MUSTCHECK;
 
+/* Creates _cdc.truncate_fences if missing (its own transaction, under the
+ * _cdc advisory lock). Errors: PG_DOWN, STATE. */
+cdc_err_t cdc_apply_fence_bootstrap(cdc_apply_t *a) CDC_MUSTCHECK;
+/* Appends "(SELECT <col> FROM _cdc.truncate_fences WHERE rel = <t>)": col
+ * "position" (in t's position form) or "source_ts"; NULL without a fence.
+ * Sets q->oom on failure. */
+void cdc_apply_fence_value(const cdc_apply_t *a, cdc_buf_t *q,
+                           const cdc_schema_table_t *t, const char *col);
+/* Appends "the row of staging alias s is at or below t's fence". */
+void cdc_apply_fenced(const cdc_apply_t *a, cdc_buf_t *q,
+                      const cdc_schema_table_t *t, const char *s);
+
 /* ---- pg.c: libpq bound to the applier, rejects ---- */
 
 /* Adds event idx to the result's rejects (arena) with err and a copy of

@@ -132,6 +132,13 @@ static unsigned row_flags(const cdc_apply_t *a, const apply_groups_t *gs,
 #define REPLAY_RESET_GUARD(s)                                                 \
     "(t._cdc_position IS NULL OR " s "._cdc_position > t._cdc_position)"
 
+/* Whether shapes with flags f check the table's truncate fence: streaming
+ * chains (a snapshot read is never older than a truncate it follows), when
+ * truncates are applied at all. */
+static bool fence_on(const cdc_apply_t *a, unsigned f) {
+    return a->truncate_mode != CDC_TRUNCATE_IGNORE && !(f & APPLY_SH_RESET);
+}
+
 /* Hard delete: DELETE ... USING the staging rows of the shape's tag. */
 static void build_delete(const cdc_apply_t *a, cdc_buf_t *q,
                          const cdc_schema_table_t *t, const apply_tbl_t *p,
@@ -148,13 +155,52 @@ static void build_delete(const cdc_apply_t *a, cdc_buf_t *q,
         cdc_buf_adds(q, " AND " GUARD("s"));
     else if (a->replay)
         cdc_buf_adds(q, " AND " REPLAY_RESET_GUARD("s"));
+    if (fence_on(a, f)) { /* older than the truncate: no row to delete */
+        cdc_buf_adds(q, " AND NOT ");
+        cdc_apply_fenced(a, q, t, "s");
+    }
+}
+
+/* The metadata columns of the soft-truncate fence: a row at or below the
+ * fence lands as the truncate would have left it (deleted, the truncate's
+ * position, op 't' and source time); others as they are. */
+static void fenced_meta(const cdc_apply_t *a, cdc_buf_t *q,
+                        const cdc_schema_table_t *t, unsigned f) {
+    static const char *const parts[] = {"_cdc_position", "_cdc_op",
+                                        "_cdc_source_ts"};
+    for (int m = 0; m < 3; m++) {
+        cdc_buf_adds(q, "CASE WHEN ");
+        cdc_apply_fenced(a, q, t, "s");
+        cdc_buf_adds(q, " THEN ");
+        if (m == 1)
+            cdc_buf_adds(q, "'t'");
+        else
+            cdc_apply_fence_value(a, q, t, m ? "source_ts" : "position");
+        cdc_buf_printf(q, " ELSE s.%s END, ", parts[m]);
+    }
+    cdc_buf_adds(q, "now(), ");
+    if (f & APPLY_SH_DELETED) {
+        cdc_buf_adds(q, "true, coalesce(CASE WHEN ");
+        cdc_apply_fenced(a, q, t, "s");
+        cdc_buf_adds(q, " THEN ");
+        cdc_apply_fence_value(a, q, t, "source_ts");
+        cdc_buf_adds(q, " ELSE s._cdc_source_ts END, now())");
+    } else {
+        cdc_apply_fenced(a, q, t, "s");
+        cdc_buf_adds(q, ", CASE WHEN ");
+        cdc_apply_fenced(a, q, t, "s");
+        cdc_buf_adds(q, " THEN coalesce(");
+        cdc_apply_fence_value(a, q, t, "source_ts");
+        cdc_buf_adds(q, ", now()) END");
+    }
 }
 
 /* INSERT INTO tgt AS t (cols, metadata) SELECT <typed staging values, or the
  * old key's stored row for kept columns> FROM staging [LEFT JOIN old row]
  * WHERE the shape's tag */
-static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
-                         const apply_tbl_t *p, const apply_shape_t *sh) {
+static void build_insert(const cdc_apply_t *a, cdc_buf_t *q,
+                         const cdc_schema_table_t *t, const apply_tbl_t *p,
+                         const apply_shape_t *sh) {
     unsigned f = sh->flags;
     cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
     for (uint32_t i = 0; i < t->ncols; i++)
@@ -179,12 +225,16 @@ static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
             cdc_buf_printf(q, "s.c%u::%s, ", i, c->sqltype);
         cur |= code == APPLY_COL_CARRY;
     }
-    cdc_buf_printf(q, "s._cdc_position, s._cdc_op, s._cdc_source_ts, now(), "
-                      "%s, %s FROM pg_temp.%s s",
-                   f & APPLY_SH_DELETED ? "true" : "false",
-                   f & APPLY_SH_DELETED ? "coalesce(s._cdc_source_ts, now())"
-                                        : "NULL::timestamptz",
-                   p->stg);
+    if (fence_on(a, f) && a->truncate_mode == CDC_TRUNCATE_SOFT)
+        fenced_meta(a, q, t, f);
+    else
+        cdc_buf_printf(q, "s._cdc_position, s._cdc_op, s._cdc_source_ts, "
+                          "now(), %s, %s",
+                       f & APPLY_SH_DELETED ? "true" : "false",
+                       f & APPLY_SH_DELETED
+                           ? "coalesce(s._cdc_source_ts, now())"
+                           : "NULL::timestamptz");
+    cdc_buf_printf(q, " FROM pg_temp.%s s", p->stg);
     if (f & APPLY_SH_OLDKEY) {
         cdc_buf_printf(q, " LEFT JOIN %s o ON ", t->qname);
         for (uint32_t j = 0; j < t->nkey; j++)
@@ -201,6 +251,10 @@ static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
         }
     }
     cdc_buf_adds(q, " WHERE s._cdc_tag = $1");
+    if (fence_on(a, f) && a->truncate_mode == CDC_TRUNCATE_HARD) {
+        cdc_buf_adds(q, " AND NOT "); /* the truncate deleted it */
+        cdc_apply_fenced(a, q, t, "s");
+    }
 }
 
 /* ON CONFLICT (pk) DO UPDATE SET <changed cols, metadata> WHERE guard */
@@ -230,6 +284,10 @@ static void build_conflict(const cdc_apply_t *a, cdc_buf_t *q,
         cdc_buf_adds(q, " WHERE " GUARD("EXCLUDED"));
     else if (a->replay)
         cdc_buf_adds(q, " WHERE " REPLAY_RESET_GUARD("EXCLUDED"));
+    /* a fenced row never changes a stored one: that row is at or past the
+     * truncate, or a snapshot read after it */
+    if (fence_on(a, f) && a->truncate_mode == CDC_TRUNCATE_SOFT)
+        cdc_buf_adds(q, " AND EXCLUDED._cdc_op IS DISTINCT FROM 't'");
 }
 
 static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
@@ -239,7 +297,7 @@ static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
         build_delete(a, q, t, p, sh->flags);
         return;
     }
-    build_insert(q, t, p, sh);
+    build_insert(a, q, t, p, sh);
     build_conflict(a, q, t, sh);
 }
 

@@ -43,6 +43,10 @@ static cdc_event_t *MOVE(tt_t *t, const char *old_id, const char *id,
     return c;
 }
 
+static cdc_event_t *TRUNC(tt_t *t, uint64_t pos) {
+    return fx_ev(&t->f, 't', "t", NULL, NULL, NULL, NULL, pos, pos, 0);
+}
+
 #define ROWS(t)                                                               \
     fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, "                \
                    "_cdc.position(_cdc_position) FROM @S.t ORDER BY id")
@@ -132,6 +136,56 @@ TEST(key_change_reads_old_row_before_the_batch_soft_reinsert) {
           MOVE(&t, "1", "2", FX_U, "7", 20), E(&t, 'c', "1", "again", "9", 30));
     CHECK_INT(res.nrejects, 0);
     CHECK_STR(ROWS(&t), "1|again|9|f|c|{30,30}\n2|big1|7|f|c|{20,20}\n");
+out:
+    fx_close(&t.f);
+}
+
+/* A truncate at 200 applied; then, in later batches, changes of keys the
+ * truncate never saw: older ones land deleted at the truncate's position
+ * (an insert through the fast path, an update through the merge), newer
+ * ones live; a snapshot read after the truncate applies normally; a replayed
+ * older truncate does not lower the fence. */
+TEST(truncate_fence_lands_older_change_of_unseen_key_deleted) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "fence", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 100));
+    APPLY(&t, &res, TRUNC(&t, 200));
+    APPLY(&t, &res, E(&t, 'c', "2", "late", "2", 150)); /* insert-only */
+    APPLY(&t, &res, E(&t, 'u', "3", "late", "3", 160),
+          E(&t, 'u', "3", FX_U, "4", 170)); /* merge */
+    APPLY(&t, &res, E(&t, 'c', "4", "new", "4", 250));
+    APPLY(&t, &res, fx_ev(&t.f, 'r', "t", t.kd, t.rd, (const char *[]){"5"},
+                          (const char *[]){"5", "snap", "5"}, 0, 300, 1));
+    CHECK_STR(ROWS(&t), "1|a|1|t|t|{200,200}\n2|late|2|t|t|{200,200}\n"
+                        "3|late|4|t|t|{200,200}\n4|new|4|f|c|{250,250}\n"
+                        "5|snap|5|f|r|~\n");
+    APPLY(&t, &res, TRUNC(&t, 120), E(&t, 'c', "6", "x", "6", 180));
+    CHECK_STR(fx_qs(&t.f, "SELECT _cdc_deleted, _cdc_op FROM @S.t WHERE "
+                          "id = 6"), "t|t\n");
+    /* a newer change of a fenced key lives again */
+    APPLY(&t, &res, E(&t, 'u', "2", "back", "2", 260));
+    CHECK_STR(fx_qs(&t.f, "SELECT v, _cdc_deleted FROM @S.t WHERE id = 2"),
+              "back|f\n");
+out:
+    fx_close(&t.f);
+}
+
+/* truncate.mode=hard: an older change of a key the truncate never saw is
+ * dropped, a newer one lands. */
+TEST(truncate_fence_drops_older_change_of_unseen_key_hard) {
+    tt_t t;
+    cdc_apply_result_t res;
+    cdc_apply_conf_t conf = {.truncate_mode = CDC_TRUNCATE_HARD};
+    if (!tt_open(&t, "fenceh", &conf))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 100));
+    APPLY(&t, &res, TRUNC(&t, 200));
+    APPLY(&t, &res, E(&t, 'c', "2", "late", "2", 150));
+    APPLY(&t, &res, E(&t, 'u', "3", "late", "3", 160));
+    APPLY(&t, &res, E(&t, 'c', "4", "new", "4", 250));
+    CHECK_STR(ROWS(&t), "4|new|4|f|c|{250,250}\n");
 out:
     fx_close(&t.f);
 }
