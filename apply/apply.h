@@ -27,6 +27,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/event.h"
+#include "schemas/schemas.h"
 
 typedef struct cdc_apply_s cdc_apply_t;
 
@@ -47,6 +48,7 @@ typedef struct cdc_apply_conf_s {
                                   batch (a crash may lose the last commits;
                                   offsets are in the same transaction, so
                                   they are re-read, never skipped) */
+    cdc_schema_evolution_t evolution; /* schema.evolution (schemas.h) */
     bool replay;               /* `cdcsink replay`: a snapshot record is no
                                   fresh read any more, so it only fills a
                                   row that no streamed change has touched */

@@ -121,6 +121,8 @@ cdc_apply_t *cdc_cli_apply_new(const cdc_conf_t *conf, bool replay,
         (cdc_truncate_mode_t)cdc_conf_enum(conf, CDC_SET_TRUNCATE_MODE);
     ac.group_id = cdc_conf_str(conf, CDC_SET_KAFKA_GROUP_ID);
     ac.replay = replay;
+    ac.evolution =
+        (cdc_schema_evolution_t)cdc_conf_enum(conf, CDC_SET_SCHEMA_EVOLUTION);
     ac.fillfactor = (int)cdc_conf_int(conf, CDC_SET_PG_FILLFACTOR);
     return cdc_apply_new(&ac, errstr, errstr_size);
 }
