@@ -37,6 +37,15 @@ typedef enum {
     CDC_TRUNCATE_IGNORE
 } cdc_truncate_mode_t;
 
+/* columns.include / columns.exclude / columns.hash (apply/shape.c): lists
+ * of schema.table.column patterns with '*'; the secret of columns.hash
+ * inline or from a file (exactly one when columns.hash is set). All
+ * copied; NULL or "" = none. */
+typedef struct cdc_apply_shape_conf_s {
+    const char *include, *exclude, *hash;
+    const char *secret, *secret_file;
+} cdc_apply_shape_conf_t;
+
 typedef struct cdc_apply_conf_s {
     const char *conninfo;      /* libpq conninfo or URI; copied */
     const char *target_schema; /* "" or NULL = the source schema; copied */
@@ -49,6 +58,7 @@ typedef struct cdc_apply_conf_s {
                                   offsets are in the same transaction, so
                                   they are re-read, never skipped) */
     cdc_schema_evolution_t evolution; /* schema.evolution (schemas.h) */
+    cdc_apply_shape_conf_t shape;      /* column selection and masking */
     bool replay;               /* `cdcsink replay`: a snapshot record is no
                                   fresh read any more, so it only fills a
                                   row that no streamed change has touched */
