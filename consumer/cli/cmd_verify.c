@@ -89,37 +89,23 @@ static int parse(int argc, char **argv, vargs_t *a) {
     return 0;
 }
 
-static void jstr(cdc_buf_t *b, const char *s) {
-    cdc_buf_addc(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            cdc_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            cdc_buf_printf(b, "\\u%04x", c);
-        else
-            cdc_buf_addc(b, (char)c);
-    }
-    cdc_buf_addc(b, '"');
-}
-
 static void json_diff(cdc_buf_t *b, const cdc_verify_result_t *r,
                       const cdc_verify_diff_t *d) {
     cdc_buf_adds(b, "{\"kind\":");
-    jstr(b, cdc_verify_kind_str(d->kind));
+    cdc_buf_add_json(b, cdc_verify_kind_str(d->kind));
     cdc_buf_adds(b, ",\"key\":{");
     for (size_t j = 0; j < r->nkey; j++) {
         if (j)
             cdc_buf_addc(b, ',');
-        jstr(b, r->key_names[j]);
+        cdc_buf_add_json(b, r->key_names[j]);
         cdc_buf_addc(b, ':');
-        jstr(b, d->key[j]);
+        cdc_buf_add_json(b, d->key[j]);
     }
     cdc_buf_adds(b, "},\"columns\":[");
     for (size_t c = 0; c < d->ncolumns; c++) {
         if (c)
             cdc_buf_addc(b, ',');
-        jstr(b, d->columns[c]);
+        cdc_buf_add_json(b, d->columns[c]);
     }
     cdc_buf_adds(b, "]}");
 }
@@ -130,10 +116,10 @@ static void print_json(const cdc_verify_result_t *r) {
     cdc_buf_t name = CDC_BUF_INIT;
     cdc_buf_printf(&name, "%s.%s", r->schema, r->table);
     cdc_buf_adds(&b, "{\"table\":");
-    jstr(&b, name.oom ? "" : name.data);
+    cdc_buf_add_json(&b, name.oom ? "" : name.data);
     cdc_buf_free(&name);
     cdc_buf_adds(&b, ",\"source\":");
-    jstr(&b, r->source);
+    cdc_buf_add_json(&b, r->source);
     cdc_buf_printf(&b, ",\"verdict\":\"%s\",\"source_rows\":%llu,"
                    "\"replica_rows\":%llu,\"rechecked\":%zu,\"settled\":%zu,"
                    "\"in_flight\":%zu,"
@@ -152,7 +138,7 @@ static void print_json(const cdc_verify_result_t *r) {
     for (size_t i = 0; i < r->nskipped; i++) {
         if (i)
             cdc_buf_addc(&b, ',');
-        jstr(&b, r->skipped_columns[i]);
+        cdc_buf_add_json(&b, r->skipped_columns[i]);
     }
     cdc_buf_adds(&b, "]}\n");
     if (!b.oom)
