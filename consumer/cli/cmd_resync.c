@@ -289,26 +289,11 @@ static void collect_kv(const char *k, const char *v, void *opaque) {
     cdc_buf_add(b, &kv, sizeof kv);
 }
 
-/* the table's JSON string, escaped */
-static void json_str(cdc_buf_t *b, const char *str) {
-    cdc_buf_addc(b, '"');
-    for (; *str; str++) {
-        unsigned char c = (unsigned char)*str;
-        if (c == '"' || c == '\\')
-            cdc_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            cdc_buf_printf(b, "\\u%04x", c);
-        else
-            cdc_buf_addc(b, (char)c);
-    }
-    cdc_buf_addc(b, '"');
-}
-
 static cdc_err_t send_signal(rs_t *s) {
     cdc_buf_t data = CDC_BUF_INIT, value = CDC_BUF_INIT, kvs = CDC_BUF_INIT;
     cdc_err_t err = CDC_ERR_NOMEM;
     cdc_buf_adds(&data, "{\"data-collections\": [");
-    json_str(&data, s->a.table);
+    cdc_buf_add_json(&data, s->a.table);
     cdc_buf_adds(&data, "], \"type\": \"incremental\"}");
     if (data.oom)
         goto out;
@@ -333,7 +318,7 @@ static cdc_err_t send_signal(rs_t *s) {
         goto out;
     }
     cdc_buf_adds(&value, "{\"id\": ");
-    json_str(&value, s->signal_id);
+    cdc_buf_add_json(&value, s->signal_id);
     cdc_buf_printf(&value, ", \"type\": \"execute-snapshot\", \"data\": %s}",
                    data.data);
     cdc_conf_each_passthrough(s->conf, "kafka.", collect_kv, &kvs);

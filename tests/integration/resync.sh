@@ -7,7 +7,7 @@
 # those deletes); resync runs while a workload changes the same table
 # throughout; afterwards `cdcsink verify` is clean for that table, the
 # swept rows are exactly the ones gone at the source, and _cdc.resync
-# records the run.
+# records the run. A second resync goes through the Kafka signal channel.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -33,7 +33,10 @@ check "snapshot reaches the warehouse" wait_until 120 same_rows "$Q_SRC" "$Q_WH"
 # ---- deletes Debezium never sends: the connector is gone with its slot ----
 "$STACK" connector remove "$P" >>"$T_TMP/connector.log" 2>&1
 src "DELETE FROM public.$T WHERE id BETWEEN 701 AND 705" >/dev/null
+"$STACK" topic-create "$P.signals" 1 >>"$T_TMP/stack.log" 2>&1
 "$STACK" connector add "${P}b" "$P" on snapshot.mode=no_data "${CONN_OPTS[@]}" \
+    signal.enabled.channels=source,kafka "signal.kafka.topic=$P.signals" \
+    "signal.kafka.bootstrap.servers=$CDC_KAFKA_BOOTSTRAP" \
     >>"$T_TMP/connector.log" 2>&1 \
     && ok "connector back (new slot, no snapshot)" || fail "connector re-add"
 src "UPDATE public.$T SET v = 'after restart' WHERE id = 400" >/dev/null
@@ -92,6 +95,15 @@ check_eq "swept: exactly the rows gone at the source (and the extra one)" \
 check_eq "_cdc.resync: done, 6 rows swept, rows read reported" \
     "$(wh "SELECT table_name, state, rows_swept, rows_read > 500, finished_at > started_at
            FROM _cdc.resync ORDER BY id DESC LIMIT 1")" "$T|done|6|t|t"
+
+# ---- the Kafka signal channel: no access to the source needed ----
+"$CDC_BIN" --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" --set kafka.group.id="$P" \
+    --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" resync --table "public.$T" \
+    --signal-topic "$P.signals" --notification-topic "$NOTIFY" --timeout 120 \
+    >"$T_TMP/resync2.out" 2>"$T_TMP/resync2.log"
+check_eq "resync through the Kafka signal channel: exit 0" "$?" "0"
+check_eq "_cdc.resync: done again, nothing left to sweep" \
+    "$(wh "SELECT state, rows_swept, rows_read > 500 FROM _cdc.resync ORDER BY id DESC LIMIT 1")" "done|0|t"
 
 stop_sink "$SINK_PID" >/dev/null
 "$STACK" connector remove "${P}b" >>"$T_TMP/connector.log" 2>&1
