@@ -169,11 +169,11 @@ static void on_notification(rs_t *s, yajl_val doc) {
     extra = yajl_tree_get(n, path, yajl_t_object);
     if (!agg || !type || !id || strcasecmp(agg, "Incremental Snapshot"))
         return;
-    if (!s->snap_id[0] && !strcmp(type, "STARTED") &&
+    if (!s->snap_id[0] &&
         (!strcmp(id, s->signal_id) ||
          /* the Kafka channel names the snapshot itself: the first one that
           * starts on this table after the signal is ours */
-         (s->a.signal_topic && extra &&
+         (s->a.signal_topic && !strcmp(type, "STARTED") && extra &&
           names_table(&s->a, obj_str(extra, "data_collections")))))
         snprintf(s->snap_id, sizeof s->snap_id, "%s", id);
     if (!s->snap_id[0] || strcmp(id, s->snap_id))
