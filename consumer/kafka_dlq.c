@@ -236,15 +236,18 @@ void cdc_kafka_dlq_close(cdc_kafka_t *k) {
 /* ---- the topic, checked at start ---- */
 
 /* The topic's metadata error through handle rk (CDC_OK and *terr = 0 when
- * it has partitions); waits out a leader being elected for a new topic. */
-static cdc_err_t topic_state(cdc_kafka_t *k, rd_kafka_t *rk,
+ * it has partitions); waits out a leader being elected for a new topic,
+ * and (creating: the producer's request asks the brokers to create it)
+ * the creation itself, which the first answers report as an unknown
+ * topic. */
+static cdc_err_t topic_state(cdc_kafka_t *k, rd_kafka_t *rk, bool creating,
                              rd_kafka_resp_err_t *terr, char *errstr,
                              size_t errstr_size) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, k->dlq_topic, NULL);
     cdc_err_t err = CDC_OK;
     if (!rkt)
         return CDC_ERR_NOMEM;
-    for (int attempt = 0; attempt < 10; attempt++) {
+    for (int attempt = 0; attempt < 20; attempt++) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t kerr = cdc_kafka_metadata(k, rk, rkt, &md, 10000);
         if (kerr) {
@@ -257,9 +260,10 @@ static cdc_err_t topic_state(cdc_kafka_t *k, rd_kafka_t *rk,
         if (!*terr && md->topics[0].partition_cnt == 0)
             *terr = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
         rd_kafka_metadata_destroy(md);
-        if (*terr != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+        if (*terr != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+            (!creating || *terr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART))
             break;
-        rd_kafka_poll(rk, 300); /* a topic being created */
+        rd_kafka_poll(rk, 250); /* a topic being created */
     }
     rd_kafka_topic_destroy(rkt);
     return err;
@@ -273,12 +277,13 @@ cdc_err_t cdc_kafka_dlq_check(cdc_kafka_t *k, char *errstr,
     if (!k->producer)
         return CDC_OK;
     /* the consumer never creates topics: does it exist? */
-    if ((err = topic_state(k, k->rk, &terr, errstr, errstr_size)))
+    if ((err = topic_state(k, k->rk, false, &terr, errstr, errstr_size)))
         return err;
     how = "may not be used by this client";
     if (terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
         /* as the producer would: the brokers may create it */
-        if ((err = topic_state(k, k->producer, &terr, errstr, errstr_size)))
+        if ((err = topic_state(k, k->producer, true, &terr, errstr,
+                               errstr_size)))
             return err;
         how = "does not exist and cannot be created by this client";
     }

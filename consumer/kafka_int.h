@@ -23,6 +23,8 @@ struct cdc_kafka_s {
     bool polling;   /* its main queue is forwarded to the consumer's (at
                      * the first cdc_kafka_poll) */
     cdc_kafka_callbacks_t cb;
+    /* the topics to subscribe to at the first poll (then NULL) */
+    rd_kafka_topic_partition_list_t *subscription;
     atomic_int brokers_down; /* set by error_cb (the consumer's, on the
                               * polling thread; the producer's, on the
                               * dead-lettering one), cleared on a message */
