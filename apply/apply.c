@@ -21,6 +21,12 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
         cdc_errstr_set(errstr, errstr_size, "pg.conninfo is empty");
         return NULL;
     }
+    if (conf->fillfactor < 10 || conf->fillfactor > 100) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "pg.fillfactor %d is out of range 10..100",
+                       conf->fillfactor);
+        return NULL;
+    }
     cdc_apply_t *a = calloc(1, sizeof *a);
     if (!a)
         goto nomem;

@@ -42,7 +42,8 @@ typedef struct cdc_apply_conf_s {
     bool hard_delete;          /* delete.mode=hard */
     cdc_truncate_mode_t truncate_mode;
     const char *group_id;      /* the Kafka group, key of _cdc.offsets; copied */
-    int fillfactor;            /* of tables cdcsink creates; 0 = 90 */
+    int fillfactor;            /* of tables cdcsink creates, 10..100
+                                  (pg.fillfactor; no default here) */
     bool async_commit;         /* SET LOCAL synchronous_commit = off in each
                                   batch (a crash may lose the last commits;
                                   offsets are in the same transaction, so

@@ -23,12 +23,12 @@ struct cdc_schema_cache_s {
 };
 
 cdc_schema_cache_t *cdc_schema_cache_new(const cdc_schema_conf_t *conf) {
+    if (!conf || conf->fillfactor < 10 || conf->fillfactor > 100)
+        return NULL;
     cdc_schema_cache_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->fillfactor = conf && conf->fillfactor > 0 ? conf->fillfactor : 90;
-    if (c->fillfactor < 10 || c->fillfactor > 100)
-        c->fillfactor = 90;
+    c->fillfactor = conf->fillfactor;
     return c;
 }
 
