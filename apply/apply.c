@@ -36,7 +36,6 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->hard_delete = conf->hard_delete;
     a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
-    a->async_commit = conf->async_commit;
     cdc_schema_conf_t sc = {conf->fillfactor};
     a->schemas = cdc_schema_cache_new(&sc);
     if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)
@@ -284,9 +283,7 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         disconnect(a);
         return CDC_ERR_PG_DOWN;
     }
-    err = q(a, a->async_commit ? "BEGIN; SET LOCAL synchronous_commit = off"
-                               : "BEGIN",
-            0, NULL, NULL, "begin");
+    err = q(a, "BEGIN", 0, NULL, NULL, "begin");
     if (err != CDC_OK)
         goto fail;
     a->in_txn = true;

@@ -44,10 +44,6 @@ typedef struct cdc_apply_conf_s {
     const char *group_id;      /* the Kafka group, key of _cdc.offsets; copied */
     int fillfactor;            /* of tables cdcsink creates, 10..100
                                   (pg.fillfactor; no default here) */
-    bool async_commit;         /* SET LOCAL synchronous_commit = off in each
-                                  batch (a crash may lose the last commits;
-                                  offsets are in the same transaction, so
-                                  they are re-read, never skipped) */
     bool replay;               /* `cdcsink replay`: a snapshot record is no
                                   fresh read any more, so it only fills a
                                   row that no streamed change has touched */

@@ -147,7 +147,6 @@ struct cdc_apply_s {
     char *conninfo, *target_schema, *group_id;
     bool hard_delete;
     cdc_truncate_mode_t truncate_mode;
-    bool async_commit;
     bool replay;
     PGconn *conn;
     bool in_txn;
