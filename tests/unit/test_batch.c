@@ -153,6 +153,30 @@ TEST(changes_identities_and_offsets) {
     cdc_decoder_free(dec);
 }
 
+/* the same change read twice in one batch (a producer retry, a replay):
+ * when apply rejects one copy, neither is marked in Redis (the change was
+ * not applied), while other changes are */
+TEST(rejected_change_is_not_marked_through_its_copy) {
+    cdc_batch_t b;
+    dec = cdc_decoder_new(&dec_conf);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    add(&b, "t", 0, 10, 1, 100, 0);
+    add(&b, "t", 0, 11, 2, 101, 0);
+    add(&b, "t", 0, 12, 1, 100, 0); /* the first one again */
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK(memcmp(b.ids[0].bytes, b.ids[2].bytes, 16) == 0);
+    CHECK_INT(cdc_batch_select(&b), CDC_OK);
+    CHECK_INT(b.nsel, 3);
+    /* apply keeps the last copy of a key and rejects it */
+    cdc_reject_t rej = {2, CDC_ERR_VALUE, "bad"};
+    CHECK_INT(cdc_batch_committed(&b, &rej, 1), CDC_OK);
+    CHECK(!b.mark[2]); /* rejected */
+    CHECK(!b.mark[0]); /* its copy: not applied either */
+    CHECK(b.mark[1]);  /* another change: applied */
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
 TEST(full_batch_refuses_records) {
     cdc_batch_t b;
     dec = cdc_decoder_new(&dec_conf);
