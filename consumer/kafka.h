@@ -96,15 +96,20 @@ cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n)
  * message.max.bytes when longer (cdcsink.value.original.size says how
  * long it was). A record already acknowledged (a retried batch) is not
  * sent again. Queued; see flush. Errors: KAFKA_DOWN / TIMEOUT (retry),
- * CONFIG (the topic refuses it for good; logged with the fix). */
+ * CONFIG (the topic refuses it for good); the reason and the fix in
+ * cdc_kafka_errstr (not logged). */
 cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
                                 cdc_err_t err, const char *reason)
     CDC_MUSTCHECK;
 /* Waits until every dead-letter record is acknowledged by the broker.
  * Errors by cause: KAFKA_DOWN / TIMEOUT (the caller retries; nothing is
  * committed), CONFIG (missing topic, no permission, too large for the
- * topic: retrying cannot help; logged with the fix). */
+ * topic: retrying cannot help); the reason and the fix in cdc_kafka_errstr
+ * (not logged). */
 cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) CDC_MUSTCHECK;
+/* The reason for the last dead-letter failure (produce, flush); borrowed,
+ * valid until the next dead-letter call, on the thread that dead-letters. */
+const char *cdc_kafka_errstr(const cdc_kafka_t *k);
 
 /* Makes sure the dead-letter topic can take dead letters, before any is
  * needed: it exists (or the brokers create it for this client) and this

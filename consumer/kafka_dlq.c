@@ -13,7 +13,8 @@
  *   again.
  * - Errors are classified by cause: retriable (KAFKA_DOWN, TIMEOUT) only
  *   when waiting can heal them; a missing topic, a refused permission or a
- *   size the topic refuses is CONFIG, logged with the fix.
+ *   size the topic refuses is CONFIG. The reason, with the fix, is in
+ *   cdc_kafka_errstr; the caller logs it.
  * Threads: produce and flush run on the thread that dead-letters (the
  * applier), which also serves the delivery reports (in flush); the
  * delivered set is also pruned by cdc_kafka_commit on the polling thread,
@@ -85,23 +86,27 @@ static const char *dlq_fix(rd_kafka_resp_err_t e) {
     }
 }
 
-/* The cdc error for a produce or delivery failure; logs the fatal ones
- * with their fix, once per call. */
-static cdc_err_t dlq_failure(const cdc_kafka_t *k, rd_kafka_resp_err_t e,
-                             const char *when) {
+/* The cdc error for a produce or delivery failure (of n records), its
+ * reason and fix in dlq_errstr (cdc_kafka_errstr: the caller logs). */
+static cdc_err_t dlq_failure(cdc_kafka_t *k, rd_kafka_resp_err_t e,
+                             const char *when, int n) {
     if (heals_by_waiting(e)) {
-        cdc_log(CDC_LOG_WARN, "dead-letter %s to %s: %s (retried)", when,
-                k->dlq_topic, rd_kafka_err2str(e));
+        cdc_errstr_set(k->dlq_errstr, sizeof k->dlq_errstr,
+                       "dead-letter %s to topic \"%s\" (%d record(s)): %s",
+                       when, k->dlq_topic, n, rd_kafka_err2str(e));
         return e == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
                        e == RD_KAFKA_RESP_ERR__TIMED_OUT
                    ? CDC_ERR_TIMEOUT
                    : CDC_ERR_KAFKA_DOWN;
     }
-    cdc_log(CDC_LOG_ERROR, "dead-letter %s to topic \"%s\" failed for good: "
-            "%s (%s). HINT: %s", when, k->dlq_topic, rd_kafka_err2str(e),
-            rd_kafka_err2name(e), dlq_fix(e));
+    cdc_errstr_set(k->dlq_errstr, sizeof k->dlq_errstr,
+                   "dead-letter %s to topic \"%s\" (%d record(s)) failed for "
+                   "good: %s (%s). HINT: %s", when, k->dlq_topic, n,
+                   rd_kafka_err2str(e), rd_kafka_err2name(e), dlq_fix(e));
     return CDC_ERR_CONFIG;
 }
+
+const char *cdc_kafka_errstr(const cdc_kafka_t *k) { return k->dlq_errstr; }
 
 /* ---- the set of dead letters already sent ---- */
 
@@ -352,8 +357,11 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
     rd_kafka_resp_err_t rerr;
     dlq_sent_t *s;
 
-    if (!k->producer)
+    if (!k->producer) {
+        cdc_errstr_set(k->dlq_errstr, sizeof k->dlq_errstr,
+                       "no dead-letter producer. HINT: set dlq.topic");
         return CDC_ERR_CONFIG;
+    }
     if (sent_has(k, rec)) /* a retried batch: already dead-lettered */
         return CDC_OK;
     /* cut to the producer's limit, never refused for its size */
@@ -397,7 +405,7 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
     if (rerr) {
         rd_kafka_headers_destroy(h);
         sent_free(s);
-        return dlq_failure(k, rerr, "produce");
+        return dlq_failure(k, rerr, "produce", 1);
     }
     return CDC_OK; /* headers and s now owned by the message */
 }
@@ -407,12 +415,11 @@ cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) {
         return CDC_OK;
     rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, timeout_ms);
     if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
-        return dlq_failure(k, err, "delivery");
+        return dlq_failure(k, err, "delivery", rd_kafka_outq_len(k->producer));
     if (k->dlq_failed) {
-        cdc_log(CDC_LOG_WARN, "dead-letter delivery failed for %d record(s)",
-                k->dlq_failed);
+        int n = k->dlq_failed;
         k->dlq_failed = 0;
-        return dlq_failure(k, k->dlq_err, "delivery");
+        return dlq_failure(k, k->dlq_err, "delivery", n);
     }
     return CDC_OK;
 }

@@ -37,6 +37,7 @@ struct cdc_kafka_s {
     size_t dlq_max_bytes;     /* the producer's message.max.bytes */
     int dlq_failed;           /* delivery failures since the last flush */
     rd_kafka_resp_err_t dlq_err; /* the last one's cause */
+    char dlq_errstr[512];     /* the last failure's reason (cdc_kafka_errstr) */
     pthread_mutex_t dlq_mu;   /* guards dlq_sent */
     struct dlq_sent_s *dlq_sent; /* acknowledged, offset not committed */
     /* range (replay, decode --topic): one entry per assigned partition */

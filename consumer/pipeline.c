@@ -158,11 +158,15 @@ static cdc_err_t batch_select(cdc_pipeline_t *p, cdc_batch_t *b) {
 /* One apply attempt (DESIGN.md steps 5 and 7's start): connect, apply the
  * selection and the offsets in one open transaction, dead-letter what
  * could not be decoded or applied and wait for the broker's
- * acknowledgement, then COMMIT (or roll back). *ndl counts dead letters. */
+ * acknowledgement, then COMMIT (or roll back). *ndl counts dead letters;
+ * on an error, *why is its reason (the applier's, or the dead-letter
+ * producer's). */
 static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
-                            cdc_apply_result_t *res, size_t *ndl) {
+                            cdc_apply_result_t *res, size_t *ndl,
+                            const char **why) {
     memset(res, 0, sizeof *res);
     *ndl = 0;
+    *why = cdc_apply_errstr(p->apply);
     if (!p->conf.replay) /* compare and set: DESIGN.md "Fencing" */
         cdc_offsets_fence(&b->offs, &p->at);
     cdc_err_t err = cdc_apply_connect(p->apply);
@@ -186,9 +190,9 @@ static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
     if (!err && *ndl)
         err = cdc_kafka_dlq_flush(p->kafka, 30000);
     if (!err)
-        err = cdc_apply_batch_commit(p->apply);
-    else
-        cdc_apply_batch_abort(p->apply);
+        return cdc_apply_batch_commit(p->apply);
+    *why = cdc_kafka_errstr(p->kafka); /* a dead letter failed */
+    cdc_apply_batch_abort(p->apply);
     return err;
 }
 
@@ -225,6 +229,7 @@ static void batch_applied(cdc_pipeline_t *p, cdc_batch_t *b,
 static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
     cdc_apply_result_t res;
     size_t ndl;
+    const char *why;
     int step = 100;
     int64_t start_ms = cdc_mono_ms(), t0;
     cdc_err_t err;
@@ -235,21 +240,20 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
         return err;
     for (;;) {
         t0 = cdc_mono_ms();
-        if ((err = apply_once(p, b, &res, &ndl)) == CDC_OK)
+        if ((err = apply_once(p, b, &res, &ndl, &why)) == CDC_OK)
             break;
         if (err == CDC_ERR_FENCED) { /* rolled back: re-read, never retry */
-            cdc_log(CDC_LOG_WARN, "%s", cdc_apply_errstr(p->apply));
+            cdc_log(CDC_LOG_WARN, "%s", why);
             return err;
         }
         if (cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE) {
             if (!p->errstr[0])
                 cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
-                               cdc_err_str(err), cdc_apply_errstr(p->apply));
+                               cdc_err_str(err), why);
             return err;
         }
         cdc_log(CDC_LOG_WARN, "batch of %zu records not applied: %s: %s; "
-                "retrying in %d ms", b->n, cdc_err_str(err),
-                cdc_apply_errstr(p->apply), step);
+                "retrying in %d ms", b->n, cdc_err_str(err), why, step);
         cdc_pipeline_obs_health(p, cdc_err_str(err));
         if (*p->stop) { /* SIGTERM: retry until shutdown.timeout.ms */
             if (!p->stop_at_ms)
@@ -489,7 +493,9 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     size_t open = p->open->n;
     bool lost = p->kafka && cdc_kafka_assignment_lost(p->kafka);
     if (applier_settle(p) != CDC_OK) {
-        cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
+        if (p->kafka) /* else the run has ended and its caller said why */
+            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s",
+                    p->errstr);
         return;
     }
     if (lost) {

@@ -195,6 +195,24 @@ dlq_start denied "$P.denied" "dead-letter topic \"$P.denied\" may not be used by
 "$STACK" acl --remove --force --allow-principal "User:$CDC_KAFKA_SASL_USER" --operation Describe --topic "$P.missing"
 "$STACK" acl --remove --force --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation All --topic "$P.denied"
 
+# a dead letter the brokers refuse for good once running (the SASL user may
+# see $P.late.dlq, so the start passes, but not write it): the batch is
+# rolled back and cdcsink stops, naming the topic and the fix
+printf 'made by the test\n' | kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$P.late.dlq"
+"$STACK" acl --add --allow-principal "User:$CDC_KAFKA_SASL_USER" --operation Describe --topic "$P.late.dlq" \
+    && "$STACK" acl --add --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Write --topic "$P.late.dlq" \
+    && ok "acl: the SASL user may not write $P.late.dlq" || fail "acl add"
+poison_then_good "$P.late" "${P}_late" 1
+out=$(timeout 60 "$CDC_BIN" "${SASL[@]}" --set topics="^$P\\.late\$" --set kafka.group.id="$P-late" \
+      --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" --set dlq.topic="$P.late.dlq" run 2>&1); rc=$?
+want="stopping: invalid configuration: dead-letter delivery to topic \"$P.late.dlq\" (1 record(s)) failed for good"
+[ "$rc" -eq 1 ] && [[ $out == *"$want"*"HINT: grant"* ]] \
+    && ok "a dead letter refused for good stops the run, naming the topic and the fix" \
+    || fail "late: rc=$rc: $(grep -v librdkafka <<<"$out" | tail -3)"
+check "and its batch was not applied" test "$(wh "SELECT count(*) FROM public.\"${P}_late\"" 2>/dev/null || echo 0)" == 0
+"$STACK" acl --remove --force --allow-principal "User:$CDC_KAFKA_SASL_USER" --operation Describe --topic "$P.late.dlq"
+"$STACK" acl --remove --force --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Write --topic "$P.late.dlq"
+
 # a dead letter is produced once, even when its batch is retried: the
 # warehouse refuses the first two COMMITs (a deferred trigger, counted by
 # a sequence, which a rollback does not undo)
