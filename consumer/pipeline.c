@@ -1,6 +1,7 @@
 /* pipeline.c - the run loop; see pipeline.h. */
 #include "consumer/pipeline.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,28 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
     free(p);
 }
 
-const char *cdc_pipeline_errstr(const cdc_pipeline_t *p) { return p->errstr; }
+/* The stop reason is written by whichever thread meets the error (the
+ * applier, or the polling thread holding its turn) and read by the other
+ * and by the caller: always under mu. first: keep a reason already set. */
+static void set_errstr(cdc_pipeline_t *p, bool first, const char *fmt, ...)
+    CDC_PRINTF(3, 4);
+static void set_errstr(cdc_pipeline_t *p, bool first, const char *fmt, ...) {
+    char e[sizeof p->errstr];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e, sizeof e, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&p->mu);
+    if (!first || !p->errstr[0])
+        memcpy(p->errstr, e, sizeof e);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void cdc_pipeline_errstr(cdc_pipeline_t *p, char *buf, size_t size) {
+    pthread_mutex_lock(&p->mu);
+    cdc_errstr_set(buf, size, "%s", p->errstr);
+    pthread_mutex_unlock(&p->mu);
+}
 const cdc_pipeline_stats_t *cdc_pipeline_stats(const cdc_pipeline_t *p) {
     return &p->stats;
 }
@@ -93,7 +115,7 @@ static int backoff(cdc_pipeline_t *p, int step_ms) {
 static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
                              cdc_err_t err, const char *why) {
     if (p->conf.policy_fail) {
-        cdc_errstr_set(p->errstr, sizeof p->errstr,
+        set_errstr(p, false,
                        "%s[%d]@%lld: %s: %s (errors.policy=fail). HINT: "
                        "inspect it with `cdcsink decode --topic %s`, or set "
                        "errors.policy=dlq",
@@ -247,9 +269,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
             return err;
         }
         if (cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE) {
-            if (!p->errstr[0])
-                cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
-                               cdc_err_str(err), why);
+            set_errstr(p, true, "%s: %s", cdc_err_str(err), why);
             return err;
         }
         cdc_log(CDC_LOG_WARN, "batch of %zu records not applied: %s: %s; "
@@ -259,7 +279,7 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
             if (!p->stop_at_ms)
                 p->stop_at_ms = cdc_mono_ms();
             if (cdc_mono_ms() - p->stop_at_ms >= p->conf.shutdown_timeout_ms) {
-                cdc_errstr_set(p->errstr, sizeof p->errstr,
+                set_errstr(p, false,
                                "shutdown.timeout.ms passed with the batch "
                                "unapplied (%s); it will be re-read on restart",
                                cdc_err_str(err));
@@ -492,10 +512,11 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     cdc_pipeline_t *p = opaque;
     size_t open = p->open->n;
     bool lost = p->kafka && cdc_kafka_assignment_lost(p->kafka);
+    char why[sizeof p->errstr];
     if (applier_settle(p) != CDC_OK) {
+        cdc_pipeline_errstr(p, why, sizeof why);
         if (p->kafka) /* else the run has ended and its caller said why */
-            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s",
-                    p->errstr);
+            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", why);
         return;
     }
     if (lost) {
@@ -511,9 +532,10 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
         cdc_err_t err = batch_flush(p, p->open);
         if (err == CDC_ERR_FENCED)
             drop_uncommitted(p, false);
-        else if (err != CDC_OK)
-            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s",
-                    p->errstr);
+        else if (err != CDC_OK) {
+            cdc_pipeline_errstr(p, why, sizeof why);
+            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", why);
+        }
         else
             cdc_log(CDC_LOG_INFO, "revoke: the open batch of %zu records "
                     "was applied and committed before giving up %zu "
@@ -530,15 +552,17 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
 static cdc_err_t assign_one(cdc_pipeline_t *p, const cdc_tp_t *tp,
                             int64_t committed, int64_t *start) {
     int64_t row = -1, low, high;
+    char why[sizeof p->errstr];
     cdc_err_t err = load_row(p, tp->topic, tp->partition, &row);
     if (err)
         return err;
     if (row >= 0 && cdc_kafka_watermarks(p->kafka, tp->topic, tp->partition,
                                          10000, &low, &high) == CDC_OK &&
-        (err = cdc_offsets_check_range(NULL, tp->topic,
-                                       tp->partition, row, low, high,
-                                       p->errstr, sizeof p->errstr)))
+        (err = cdc_offsets_check_range(NULL, tp->topic, tp->partition, row,
+                                       low, high, why, sizeof why))) {
+        set_errstr(p, false, "%s", why);
         return err;
+    }
     *start = cdc_offsets_resume(row, committed);
     if (cdc_offsets_map_set(&p->at, tp->topic, tp->partition, row))
         return CDC_ERR_NOMEM;
@@ -562,10 +586,11 @@ static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
     for (size_t i = 0; i < n && !err; i++)
         err = assign_one(p, &tps[i], committed[i], &start[i]);
     if (err && cdc_err_class(err) == CDC_ERRCLASS_FATAL && !p->fatal) {
-        if (!p->errstr[0])
-            cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
-                           cdc_err_str(err), cdc_apply_errstr(p->apply));
-        cdc_log(CDC_LOG_ERROR, "%s", p->errstr);
+        char why[sizeof p->errstr];
+        set_errstr(p, true, "%s: %s", cdc_err_str(err),
+                   cdc_apply_errstr(p->apply));
+        cdc_pipeline_errstr(p, why, sizeof why);
+        cdc_log(CDC_LOG_ERROR, "%s", why);
         p->fatal = err; /* the loop stops before applying anything */
     }
     return err ? -1 : 0;
@@ -587,8 +612,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     p->applier_err = CDC_OK;
     p->fatal = CDC_OK;
     if (pthread_create(&p->applier, NULL, applier_main, p)) {
-        cdc_errstr_set(p->errstr, sizeof p->errstr,
-                       "cannot start the applier thread");
+        set_errstr(p, false, "cannot start the applier thread");
         p->kafka = NULL;
         return CDC_ERR_NOMEM;
     }

@@ -71,7 +71,7 @@ struct cdc_pipeline_s {
     size_t nlags, lags_cap;
     int64_t lag_at_ms;
     char health[256];          /* "" = healthy, else why not */
-    char errstr[1024];
+    char errstr[1024];         /* the stop reason: set_errstr, under mu */
 };
 
 /* pipeline_obs.c */
