@@ -93,7 +93,8 @@ static void rollback(cdc_apply_t *a) {
 }
 
 /* The bookkeeping schema: _cdc.offsets and _cdc.meta (their statements
- * are offsets/'s), and _cdc.position, in one transaction under a lock. */
+ * are offsets/'s), _cdc.position and _cdc.table_sources, in one
+ * transaction under a lock. */
 static cdc_err_t bootstrap(cdc_apply_t *a) {
     static const char begin[] =
         "BEGIN;"
@@ -110,6 +111,11 @@ static cdc_err_t bootstrap(cdc_apply_t *a) {
         "CREATE OR REPLACE FUNCTION _cdc.position(p numeric[]) RETURNS"
         " numeric[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS"
         " $f$ SELECT p $f$;" /* a format-1 table's */
+        /* with target.schema: the source schema whose rows each target
+         * table holds (cdc_apply_claim) */
+        "CREATE TABLE IF NOT EXISTS _cdc.table_sources ("
+        " table_schema text NOT NULL, table_name text NOT NULL,"
+        " source_schema text NOT NULL, PRIMARY KEY (table_schema, table_name));"
         "COMMIT";
     PGresult *r = NULL;
     cdc_err_t err = q(a, begin, 0, NULL, NULL, "create _cdc schema");
@@ -212,6 +218,26 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
         *next_offset = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return CDC_OK;
+}
+
+cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
+                          const char *source_schema, const char **owner) {
+    static const char sql[] =
+        "WITH ins AS (INSERT INTO _cdc.table_sources VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING source_schema)"
+        " SELECT source_schema FROM ins UNION ALL"
+        " SELECT source_schema FROM _cdc.table_sources"
+        " WHERE table_schema = $1 AND table_name = $2";
+    const char *params[3] = {a->target_schema, table, source_schema};
+    PGresult *r = NULL;
+    cdc_err_t err = q(a, sql, 3, params, &r, "claim a target table");
+    if (err != CDC_OK)
+        return err;
+    *owner = PQntuples(r) > 0
+                 ? cdc_arena_strdup(a->arena, PQgetvalue(r, 0, 0))
+                 : source_schema;
+    PQclear(r);
+    return *owner ? CDC_OK : CDC_ERR_NOMEM;
 }
 
 /* Writes the batch's offsets; a fenced write that touches no row means
