@@ -198,6 +198,16 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
     return err;
 }
 
+cdc_err_t cdc_apply_ping(cdc_apply_t *a) {
+    cdc_err_t err = cdc_apply_connect(a);
+    if (err != CDC_OK)
+        return err;
+    err = q(a, "SELECT 1", 0, NULL, NULL, "ping");
+    if (err != CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
+        disconnect(a);
+    return err;
+}
+
 cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
                                  int32_t partition, int64_t *next_offset) {
     cdc_offsets_params_t p;

@@ -78,6 +78,11 @@ void cdc_apply_free(cdc_apply_t *a); /* accepts NULL; closes the connection */
  * warehouse format, no right to create _cdc). */
 cdc_err_t cdc_apply_connect(cdc_apply_t *a) CDC_MUSTCHECK;
 
+/* One round trip to the warehouse (connecting first when needed), so an
+ * idle caller notices an outage. Errors as cdc_apply_connect's (reason in
+ * cdc_apply_errstr, not logged). */
+cdc_err_t cdc_apply_ping(cdc_apply_t *a) CDC_MUSTCHECK;
+
 /* The warehouse id from _cdc.meta (valid after a successful connect). */
 const char *cdc_apply_warehouse_id(const cdc_apply_t *a);
 

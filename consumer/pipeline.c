@@ -601,6 +601,29 @@ cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p) {
     return cb;
 }
 
+/* Polling thread, the applier idle (so the turn is the polling thread's)
+ * and nothing open for IDLE_CHECK_MS: one round trip to the warehouse, so
+ * /healthz reports an outage of an idle pipeline too (a busy one learns of
+ * it from its batches, and pays nothing for this). The reason stays until
+ * a check or a batch succeeds; then the Kafka state (kafka_state) is the
+ * health again. */
+#define IDLE_CHECK_MS 5000
+static void idle_check(cdc_pipeline_t *p, cdc_err_t kafka_state) {
+    cdc_err_t err = cdc_apply_ping(p->apply);
+    if (err != CDC_OK) {
+        if (!p->idle_down)
+            cdc_log(CDC_LOG_WARN, "warehouse unreachable while idle: %s: %s",
+                    cdc_err_str(err), cdc_apply_errstr(p->apply));
+        cdc_pipeline_obs_health(p, cdc_err_str(err));
+        p->idle_down = true;
+    } else if (p->idle_down) {
+        cdc_log(CDC_LOG_INFO, "warehouse reachable again");
+        cdc_pipeline_obs_health(p, kafka_state ? cdc_err_str(kafka_state)
+                                               : NULL);
+        p->idle_down = false;
+    }
+}
+
 /* The polling thread's loop: poll, decode into the open batch, and hand it
  * to the applier when it is due (full, or lingered) and the applier is
  * free. A lingered batch keeps filling while the applier is busy, so
@@ -611,6 +634,8 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     p->quit = false;
     p->applier_err = CDC_OK;
     p->fatal = CDC_OK;
+    p->quiet_since_ms = cdc_mono_ms();
+    p->idle_down = false;
     if (pthread_create(&p->applier, NULL, applier_main, p)) {
         set_errstr(p, false, "cannot start the applier thread");
         p->kafka = NULL;
@@ -659,6 +684,12 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             break;
         if (idle)
             finish_committed(p);
+        if (!idle || b->n) {
+            p->quiet_since_ms = now;
+        } else if (now - p->quiet_since_ms >= IDLE_CHECK_MS && !done) {
+            idle_check(p, kafka_state);
+            p->quiet_since_ms = now = cdc_mono_ms();
+        }
         if (!b->n) {
             if (done) /* the batch in flight, if any, is waited for below */
                 break;
