@@ -59,10 +59,13 @@ cdc_err_t cdc_kafka_send(const cdc_kafka_conf_t *conf, const char *topic,
     cdc_err_t err = CDC_OK;
     if (!rk)
         return CDC_ERR_CONFIG;
+    /* librdkafka's key and value are not const although F_COPY only reads
+     * them (as in kafka_dlq.c) */
+    union { const void *c; void *m; } k = {key}, v = {value};
     kerr = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic),
-        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-        RD_KAFKA_V_VALUE((void *)(uintptr_t)value, strlen(value)),
+        RD_KAFKA_V_KEY(k.m, key ? strlen(key) : 0),
+        RD_KAFKA_V_VALUE(v.m, strlen(value)),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&s),
         RD_KAFKA_V_END);
     if (!kerr) {
