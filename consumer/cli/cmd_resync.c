@@ -61,7 +61,7 @@ static int parse(int argc, char **argv, rargs_t *a) {
     memset(a, 0, sizeof *a);
     a->signal_table = "public.debezium_signal";
     a->timeout_s = 3600;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every flag takes a value */
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **dst = !strcmp(f, "--table")                ? &a->table
                            : !strcmp(f, "--source")             ? &a->source
@@ -83,7 +83,6 @@ static int parse(int argc, char **argv, rargs_t *a) {
         } else if (strcmp(f, "--set") && strcmp(f, "--config")) {
             return usage_error(f, ": unknown flag");
         }
-        i++;
     }
     if (!a->table)
         return usage_error("--table", " is required");
