@@ -83,6 +83,9 @@ static cdc_pipeline_conf_t pipeline_conf(const cdc_conf_t *conf,
         .shutdown_timeout_ms =
             (int)cdc_conf_int(conf, CDC_SET_SHUTDOWN_TIMEOUT_MS),
         .replay = replay,
+        .txn_consistency = cdc_conf_enum(conf, CDC_SET_APPLY_CONSISTENCY) == 1,
+        .txn_max_events =
+            (size_t)cdc_conf_int(conf, CDC_SET_APPLY_TRANSACTION_MAX_EVENTS),
     };
     return pc;
 }
