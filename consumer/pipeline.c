@@ -624,8 +624,8 @@ static cdc_err_t txn_room(cdc_pipeline_t *p, cdc_batch_t *b) {
 static cdc_err_t txn_hand(cdc_pipeline_t *p, cdc_batch_t *b, int64_t now) {
     size_t napply;
     cdc_err_t err;
-    if (!cdc_txn_due(p, b, now))
-        return CDC_OK;
+    if ((err = cdc_txn_watch(p, now)) || !cdc_txn_due(p, b, now))
+        return err;
     if ((err = applier_settle(p))) /* the other buffer takes what waits */
         return err;
     if (!b->n)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -278,6 +279,8 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i) {
         return CDC_OK;
     if (ev->txn_id[0]) {
         t->seen_block = true;
+        if (!t->txtopic && !t->block_wait_ms)
+            t->block_wait_ms = cdc_mono_ms();
         return note_event(t, ev, &b->recs[i]);
     }
     if (!ev->snapshot && !ev->incremental && ev->op != 'r')
@@ -366,14 +369,16 @@ static void release(cdc_txn_state_t *t, txn_t *x, const char *why) {
                 (long long)x->xid, (unsigned long long)x->ndistinct);
         return;
     }
+    char want[24] = "?";
+    if (x->expected >= 0)
+        snprintf(want, sizeof want, "%lld", (long long)x->expected);
     t->split++;
     cdc_log(CDC_LOG_WARN, "source transaction %lld applied in parts (%s): "
-            "%llu of %lld events seen so far (tables seen/announced: %s). "
+            "%llu of %s events seen so far (tables seen/announced: %s). "
             "HINT: raise apply.transaction.max.events to keep it whole; a "
             "table that never arrives means `topics` misses one of the "
             "source's tables", (long long)x->xid, why,
-            (unsigned long long)x->ndistinct, (long long)x->expected,
-            colls[0] ? colls : "none");
+            (unsigned long long)x->ndistinct, want, colls[0] ? colls : "none");
 }
 
 /* marks the transactions that must wait, then holds, per partition, the
@@ -563,9 +568,46 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
 
 /* ---- checks ---- */
 
-static bool is_txn_topic(const char *topic) {
-    size_t n = strlen(topic), s = sizeof ".transaction" - 1;
-    return n > s && !strcmp(topic + n - s, ".transaction");
+static bool is_txn_topic(const char *topic, size_t n) {
+    size_t s = sizeof ".transaction" - 1;
+    return n > s && !memcmp(topic + n - s, ".transaction", s);
+}
+
+#define NOTOPIC_HINT                                                          \
+    "HINT: set provide.transaction.metadata=true on the Debezium "            \
+    "connector and add its <prefix>.transaction topic to `topics`, or set "   \
+    "apply.consistency=batch"
+
+cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
+                               size_t errstr_size) {
+    if (topics[0] == '^')
+        return CDC_OK; /* a regex: checked on assignment */
+    for (const char *s = topics; *s;) {
+        size_t n = strcspn(s, ",");
+        while (n && s[n - 1] == ' ')
+            n--;
+        if (is_txn_topic(s, n))
+            return CDC_OK;
+        s += strcspn(s, ",");
+        s += strspn(s, ", ");
+    }
+    cdc_errstr_set(errstr, errstr_size, "apply.consistency=transaction: no "
+                   "transaction topic (<prefix>.transaction) among topics "
+                   "%s. " NOTOPIC_HINT, topics);
+    return CDC_ERR_CONFIG;
+}
+
+cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) {
+    cdc_txn_state_t *t = &p->txn;
+    if (!t->block_wait_ms || t->txtopic ||
+        now - t->block_wait_ms < CDC_TXN_NOTOPIC_MS)
+        return CDC_OK;
+    cdc_errstr_set(p->errstr, sizeof p->errstr,
+                   "apply.consistency=transaction: change events name their "
+                   "source transaction, but no transaction topic "
+                   "(<prefix>.transaction) was assigned in %d s. "
+                   NOTOPIC_HINT, CDC_TXN_NOTOPIC_MS / 1000);
+    return CDC_ERR_CONFIG;
 }
 
 cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
@@ -577,7 +619,7 @@ cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
         const char *topic = at->v[i].topic;
         int have = 0, want = 0;
         bool first = true;
-        txtopic |= is_txn_topic(topic);
+        txtopic |= is_txn_topic(topic, strlen(topic));
         for (size_t j = 0; j < at->n; j++)
             if (!strcmp(at->v[j].topic, topic)) {
                 first = first && j >= i;
@@ -602,16 +644,13 @@ cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
             return CDC_ERR_CONFIG;
         }
     }
-    if (at->n && !txtopic) {
-        cdc_errstr_set(p->errstr, sizeof p->errstr,
-                       "apply.consistency=transaction: no transaction "
-                       "topic (<prefix>.transaction) among the assigned "
-                       "topics. HINT: set provide.transaction.metadata=true "
-                       "on the Debezium connector and add its "
-                       "<prefix>.transaction topic to `topics`, or set "
-                       "apply.consistency=batch");
-        return CDC_ERR_CONFIG;
-    }
+    p->txn.txtopic = txtopic;
+    if (txtopic)
+        p->txn.block_wait_ms = 0;
+    else if (at->n)
+        cdc_log(CDC_LOG_WARN, "apply.consistency=transaction: no transaction "
+                "topic assigned yet (Debezium creates <prefix>.transaction "
+                "with the first transaction); events wait for it");
     return CDC_OK;
 }
 

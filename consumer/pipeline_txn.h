@@ -62,6 +62,10 @@ typedef struct txn_s txn_t;
 /* streaming change events without a transaction block, before any with
  * one, that stop a run in transaction mode */
 #define CDC_TXN_NOBLOCK_MAX 100
+/* ms events with a transaction block may wait for a transaction topic to
+ * be assigned (a regex subscription sees a new topic within seconds)
+ * before the run stops */
+#define CDC_TXN_NOTOPIC_MS 30000
 
 typedef struct cdc_txn_state_s {
     bool on;                /* apply.consistency=transaction (not replay) */
@@ -78,6 +82,9 @@ typedef struct cdc_txn_state_s {
                              * topic this run (-1: none): the orphan rule */
     uint64_t noblock;       /* streaming changes without a block */
     bool seen_block;
+    bool txtopic;           /* a transaction topic is assigned */
+    int64_t block_wait_ms;  /* monotonic: first event with a block seen
+                             * while no transaction topic is assigned */
     size_t warn_at;         /* held set size of the next log (doubles) */
     uint64_t split, largest; /* published to m_* at each cut */
     /* scratch of a cut, grown with the batch */
@@ -120,9 +127,19 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
                       int64_t now, size_t *napply) CDC_MUSTCHECK;
 
 /* After an assignment (p->at holds every assigned partition): FATAL
- * CONFIG with p->errstr unless a transaction topic is assigned and every
- * partition of every assigned topic. KAFKA_DOWN: could not ask. */
+ * CONFIG with p->errstr unless every partition of every assigned topic is
+ * assigned. KAFKA_DOWN: could not ask. Notes whether a transaction topic
+ * is assigned (cdc_txn_watch). */
 cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) CDC_MUSTCHECK;
+
+/* In the loop: CONFIG with p->errstr when events with a transaction block
+ * have waited CDC_TXN_NOTOPIC_MS for a transaction topic to be assigned. */
+cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) CDC_MUSTCHECK;
+
+/* At start, for `topics` given as a list (not a ^regex): CONFIG with
+ * errstr unless one of them is a transaction topic. */
+cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
+                               size_t errstr_size) CDC_MUSTCHECK;
 
 /* /metrics lines (the caller holds p->mu). */
 void cdc_txn_render(const cdc_txn_state_t *t, cdc_buf_t *b);
