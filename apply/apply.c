@@ -182,6 +182,8 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
         return CDC_ERR_PG_DOWN;
     }
     cdc_err_t err = bootstrap(a);
+    if (err == CDC_OK)
+        err = cdc_apply_fence_bootstrap(a);
     if (err != CDC_OK)
         disconnect(a);
     return err;
@@ -251,6 +253,33 @@ static cdc_err_t run_group(cdc_apply_t *a, apply_groups_t *gs,
     return cdc_apply_merge_group(a, gs, g);
 }
 
+/* Out of (shared) memory, SQLSTATE 53200, mostly "out of shared memory"
+ * when the lock table is full: a batch takes a lock on every table, index
+ * and partition it writes, plus its staging tables. It heals when other
+ * sessions let go of their locks, so it is RETRIABLE (PG_DOWN); a batch
+ * that alone needs more than the server has room for (max_locks_per_
+ * transaction x connections) never heals, so after this many failures in a
+ * row (about a minute of the pipeline's backoff) it becomes FATAL (STATE),
+ * naming the fix. Any successful batch starts the count again. */
+#define APPLY_OOM_TRIES 10
+
+static cdc_err_t oom_cap(cdc_apply_t *a, cdc_err_t err) {
+    if (err != CDC_ERR_PG_DOWN || !strstr(a->errstr, CDC_SCHEMA_PG_OOM))
+        return err;
+    if (++a->oom_streak < APPLY_OOM_TRIES)
+        return err;
+    char why[sizeof a->errstr];
+    memcpy(why, a->errstr, sizeof why);
+    cdc_errstr_set(a->errstr, sizeof a->errstr,
+                   "%u batch attempts in a row failed for lack of server memory or "
+                   "lock table space: %s; HINT: a batch locks every table, "
+                   "index and partition it writes: raise "
+                   "max_locks_per_transaction on the server (a restart), or "
+                   "lower batch.max.events", a->oom_streak, why);
+    a->oom_streak = 0;
+    return CDC_ERR_STATE;
+}
+
 static int reject_cmp(const void *x, const void *y) {
     size_t i = ((const cdc_reject_t *)x)->index;
     size_t j = ((const cdc_reject_t *)y)->index;
@@ -298,10 +327,12 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
     /* isolation finds rejects in bisection order; report in Kafka order */
     if (res->nrejects > 1)
         qsort(res->rejects, res->nrejects, sizeof *res->rejects, reject_cmp);
+    a->oom_streak = 0;
     return CDC_OK;
 fail:
     if (err == CDC_ERR_NOMEM)
         cdc_errstr_set(a->errstr, sizeof a->errstr, "out of memory");
+    err = oom_cap(a, err);
     rollback(a);
     /* nothing is applied: the result must not claim otherwise */
     memset(res, 0, sizeof *res);

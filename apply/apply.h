@@ -96,7 +96,10 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
  * On CDC_OK the transaction is open: call _commit or _abort.
  * On an error nothing is applied and no transaction is open; the error's
  * class (err.def) says what to do, the applier never relabels it:
- * PG_DOWN (RETRIABLE: connection lost, timeout, lock or resource shortage),
+ * PG_DOWN (RETRIABLE: connection lost, timeout, lock or resource shortage;
+ * out of memory or lock table space, SQLSTATE 53200, only for 10 attempts
+ * in a row, then STATE naming max_locks_per_transaction and
+ * batch.max.events: a batch too big for the server never heals),
  * STATE (FATAL: a statement every batch needs failed for a reason retrying
  * cannot fix, e.g. permission denied on _cdc.offsets), NOMEM. */
 cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,

@@ -32,6 +32,13 @@ typedef struct apply_row_s {
                                    or UNCHANGED/ABSENT (= keep stored) */
     const cdc_value_t *old_key; /* fill UNCHANGED columns from this key's
                                    stored row (primary-key change) */
+    size_t *setter;             /* tbl->ncols: the event whose value vals[i]
+                                   holds (APPLY_CHAIN_END: none); the merge
+                                   checks a value an earlier event set (a
+                                   carried value) against the stored row */
+    uint8_t *from_old;          /* tbl->ncols: 1 = the value came from the
+                                   old key's events (primary-key change):
+                                   checked against the old key's row */
     cdc_position_t pos;         /* stored as _cdc_position (NONE = NULL) */
     int64_t source_ts_us;
     char op;
@@ -79,6 +86,20 @@ typedef struct apply_groups_s {
 cdc_err_t cdc_apply_collapse_init(apply_groups_t *gs, cdc_arena_t *arena,
                                   cdc_event_t *const *events, size_t n)
     CDC_MUSTCHECK;
+/* How the merge writes column i of a row (apply_shape_t.col). */
+enum {
+    APPLY_COL_NEW = 0,  /* the staging value */
+    APPLY_COL_KEEP,     /* placeholder: the stored value (or, for a
+                           primary-key change, the old key's stored row) */
+    APPLY_COL_CARRY,    /* a value an earlier event of the batch set: the
+                           staging value if that event is newer than the
+                           stored row, else the stored value */
+    APPLY_COL_CARRY_OLD /* the same against the old key's stored row */
+};
+/* The code of column i of row r (APPLY_COL_*); events are gs's. */
+int cdc_apply_col_code(const apply_groups_t *gs, const apply_row_t *r,
+                       uint32_t i);
+
 /* Folds change event idx (op c/u/r/d with key and, except d, after) of
  * table tbl into its key's row. NOMEM only. */
 cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
@@ -126,10 +147,12 @@ void cdc_apply_copy_row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
 #define APPLY_SH_RESET 2u
 #define APPLY_SH_OLDKEY 4u
 #define APPLY_SH_HARD 8u /* hard delete: a DELETE statement */
+#define APPLY_SH_CARRY 16u /* a column is APPLY_COL_CARRY*: the staging
+                              rows carry its event's position (p<i>) */
 
 typedef struct apply_shape_s {
     unsigned flags;
-    uint8_t *unch; /* ncols flags: 1 = keep the stored value */
+    uint8_t *col;  /* ncols APPLY_COL_* codes */
     char *sql;     /* the cached statement, $1 = the row tag */
 } apply_shape_t;
 
@@ -137,6 +160,7 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     char stg[48];            /* quoted staging name in pg_temp */
     bool stg_ready;
     char *copy_sql;
+    char *copy_carry_sql;    /* COPY with the carried values' positions */
     size_t nshapes, capshapes;
     apply_shape_t *shapes;
     char *direct_sql;        /* COPY straight into the table (inserts) */
@@ -155,6 +179,7 @@ struct cdc_apply_s {
     cdc_schema_cache_t *schemas;
     cdc_buf_t copybuf;
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
+    unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */
     /* scoped to one cdc_apply_batch_begin .. commit/abort */
     cdc_arena_t *arena;
     cdc_apply_result_t *res;
@@ -192,6 +217,18 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
  * the catalog cannot read, is rejected. Errors: PG_DOWN, NOMEM. */
 cdc_err_t cdc_apply_truncate_group(cdc_apply_t *a, apply_groups_t *gs,
                                    apply_group_t *g) CDC_MUSTCHECK;
+
+/* Creates _cdc.truncate_fences if missing (its own transaction, under the
+ * _cdc advisory lock). Errors: PG_DOWN, STATE. */
+cdc_err_t cdc_apply_fence_bootstrap(cdc_apply_t *a) CDC_MUSTCHECK;
+/* Appends "(SELECT <col> FROM _cdc.truncate_fences WHERE rel = <t>)": col
+ * "position" (in t's position form) or "source_ts"; NULL without a fence.
+ * Sets q->oom on failure. */
+void cdc_apply_fence_value(const cdc_apply_t *a, cdc_buf_t *q,
+                           const cdc_schema_table_t *t, const char *col);
+/* Appends "the row of staging alias s is at or below t's fence". */
+void cdc_apply_fenced(const cdc_apply_t *a, cdc_buf_t *q,
+                      const cdc_schema_table_t *t, const char *s);
 
 /* ---- pg.c: libpq bound to the applier, rejects ---- */
 

@@ -18,11 +18,12 @@ void cdc_apply_tbl_free(void *priv) {
     if (!p)
         return;
     for (size_t i = 0; i < p->nshapes; i++) {
-        free(p->shapes[i].unch);
+        free(p->shapes[i].col);
         free(p->shapes[i].sql);
     }
     free(p->shapes);
     free(p->copy_sql);
+    free(p->copy_carry_sql);
     free(p->direct_sql);
     free(p);
 }

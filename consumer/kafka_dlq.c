@@ -376,13 +376,13 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
     s->partition = rec->partition;
     s->offset = rec->offset;
     h = dlq_headers(rec, err, reason, key_cut, value_cut);
-    /* librdkafka's value argument is not const although F_COPY only reads
+    /* librdkafka's key and value arguments are not const although F_COPY only reads
      * it; a union drops the qualifier without a cast warning */
-    union { const void *c; void *m; } val = {rec->value};
+    union { const void *c; void *m; } val = {rec->value}, key = {rec->key};
     for (int attempt = 0;; attempt++) {
         rerr = rd_kafka_producev(
             k->producer, RD_KAFKA_V_TOPIC(k->dlq_topic),
-            RD_KAFKA_V_KEY(rec->key, key_len), RD_KAFKA_V_VALUE(val.m, value_len),
+            RD_KAFKA_V_KEY(key.m, key_len), RD_KAFKA_V_VALUE(val.m, value_len),
             RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
         if (rerr != RD_KAFKA_RESP_ERR__QUEUE_FULL || attempt > 100)

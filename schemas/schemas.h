@@ -145,6 +145,8 @@ void cdc_schema_qualify(cdc_buf_t *b, const char *schema, const char *table);
 
 /* ---- libpq plumbing shared with apply/ (pg.c) ---- */
 
+#define CDC_SCHEMA_PG_OOM "(SQLSTATE 53200) "
+
 /* True when a failed result means the connection or the server is gone or
  * the error is transient (class 08, 57P01-57P03, 40xxx, 53xxx, 55P03,
  * 57014, or no result at all): the batch is retried, never dead-lettered. */
@@ -157,7 +159,11 @@ int cdc_schema_pg_msglen(const char *msg);
 /* Classifies a failed result r (NULL: none came back) and clears it:
  * PG_DOWN when cdc_schema_pg_retriable() says so, else `fail`. errstr gets
  * "<what>: <PostgreSQL's message>" (the result's, else the connection's);
- * what is a printf format. */
+ * what is a printf format. Out of memory (SQLSTATE 53200, also "out of
+ * shared memory" when the lock table is full) is PG_DOWN like the rest of
+ * class 53, and its errstr starts "<what>: " CDC_SCHEMA_PG_OOM, so the
+ * caller can cap its retries (apply.c: a batch too big for the server's
+ * lock table never heals). */
 cdc_err_t cdc_schema_pg_fail(PGconn *conn, PGresult *r, cdc_err_t fail,
                              char *errstr, size_t errstr_size,
                              const char *what, ...) CDC_MUSTCHECK

@@ -4,6 +4,7 @@
  * is not, 2 on a bad configuration. Does not: consume, join the group or
  * write anything but _cdc's bookkeeping tables (created on first use). */
 #include "consumer/cli/cli.h"
+#include "consumer/cli/cmd_check_connector.h"
 
 #include <stdio.h>
 
@@ -51,6 +52,14 @@ static int check_redis(const cdc_conf_t *conf) {
 }
 
 int cdc_cmd_check(cdc_cli_t *cli) {
+    if (cdc_check_connector_wanted(cli->argc, cli->argv))
+        return cdc_check_connector_main(cli->argc, cli->argv);
+    if (cli->argc > 1) {
+        fprintf(stderr, "cdcsink check: unexpected argument %s. HINT: check "
+                "takes no argument, or --connect-url URL [--connector NAME]\n",
+                cli->argv[1]);
+        return 2;
+    }
     int rc = cdc_cli_conf_ready(cli->conf), bad = 0;
     if (rc)
         return rc;
