@@ -173,6 +173,7 @@ for m in cdcsink_transactions_applied_total cdcsink_transaction_held_events \
          cdcsink_transaction_held_age_seconds cdcsink_transaction_largest_events; do
     check "metrics: $m" grep -q "^$m " "$T_TMP/txa.metrics"
 done
+check "metrics: the text parses as Prometheus exposition" prom_families "$T_TMP/txa.metrics"
 check "metrics: transactions were counted" \
     awk '$1 == "cdcsink_transactions_applied_total" && $2 > 0 { f = 1 } END { exit !f }' "$T_TMP/txa.metrics"
 check "metrics: the largest transaction is the 50,000 rows" \
