@@ -31,10 +31,15 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
     a->async_commit = conf->async_commit;
-    cdc_schema_conf_t sc = {conf->fillfactor};
+    cdc_schema_conf_t sc = {conf->fillfactor, conf->evolution};
     a->schemas = cdc_schema_cache_new(&sc);
     if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)
         goto nomem;
+    if (cdc_apply_colrules_new(&conf->shape, &a->colrules, errstr,
+                               errstr_size) != CDC_OK) {
+        cdc_apply_free(a);
+        return NULL;
+    }
     return a;
 nomem:
     cdc_apply_free(a);
@@ -55,6 +60,7 @@ void cdc_apply_free(cdc_apply_t *a) {
         return;
     disconnect(a);
     cdc_schema_cache_free(a->schemas);
+    cdc_apply_colrules_free(a->colrules);
     cdc_buf_free(&a->copybuf);
     free(a->conninfo);
     free(a->target_schema);

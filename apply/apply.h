@@ -27,6 +27,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/event.h"
+#include "schemas/schemas.h"
 
 typedef struct cdc_apply_s cdc_apply_t;
 
@@ -35,6 +36,15 @@ typedef enum {
     CDC_TRUNCATE_HARD,
     CDC_TRUNCATE_IGNORE
 } cdc_truncate_mode_t;
+
+/* columns.include / columns.exclude / columns.hash (apply/shape.c): lists
+ * of schema.table.column patterns with '*'; the secret of columns.hash
+ * inline or from a file (exactly one when columns.hash is set). All
+ * copied; NULL or "" = none. */
+typedef struct cdc_apply_shape_conf_s {
+    const char *include, *exclude, *hash;
+    const char *secret, *secret_file;
+} cdc_apply_shape_conf_t;
 
 typedef struct cdc_apply_conf_s {
     const char *conninfo;      /* libpq conninfo or URI; copied */
@@ -47,6 +57,8 @@ typedef struct cdc_apply_conf_s {
                                   batch (a crash may lose the last commits;
                                   offsets are in the same transaction, so
                                   they are re-read, never skipped) */
+    cdc_schema_evolution_t evolution; /* schema.evolution (schemas.h) */
+    cdc_apply_shape_conf_t shape;      /* column selection and masking */
     bool replay;               /* `cdcsink replay`: a snapshot record is no
                                   fresh read any more, so it only fills a
                                   row that no streamed change has touched */

@@ -167,8 +167,11 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     unsigned direct_skip;    /* groups left before trying it again */
 } apply_tbl_t;
 
+typedef struct apply_colrules_s apply_colrules_t; /* shape.c */
+
 struct cdc_apply_s {
     char *conninfo, *target_schema, *group_id;
+    apply_colrules_t *colrules; /* NULL: no column rules */
     bool hard_delete;
     cdc_truncate_mode_t truncate_mode;
     bool async_commit;
@@ -199,6 +202,21 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
     CDC_MUSTCHECK;
 /* Frees an apply_tbl_t (the schema cache's priv_free). */
 void cdc_apply_tbl_free(void *priv);
+
+/* ---- shape.c: column selection and masking ---- */
+
+/* The parsed column rules of conf (*out NULL when there are none).
+ * CONFIG (a malformed pattern, no or two secrets, an unreadable secret
+ * file) with the reason in errstr, NOMEM. */
+cdc_err_t cdc_apply_colrules_new(const cdc_apply_shape_conf_t *conf,
+                                 apply_colrules_t **out, char *errstr,
+                                 size_t errstr_size) CDC_MUSTCHECK;
+void cdc_apply_colrules_free(apply_colrules_t *r); /* accepts NULL */
+/* Replaces gs->events by an array (arena) in which each change event a
+ * rule applies to is a shaped copy: excluded columns gone, hashed values
+ * HMAC-SHA-256 hex; a record the rules refuse is rejected and NULL there.
+ * No-op without rules. NOMEM only. */
+cdc_err_t cdc_apply_shape(cdc_apply_t *a, apply_groups_t *gs) CDC_MUSTCHECK;
 
 /* ---- merge.c, direct.c, truncate.c: one group each ---- */
 

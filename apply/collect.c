@@ -135,7 +135,8 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
                             cdc_event_t *const *events, size_t n) {
     fail_t *fails = NULL;
     cdc_buf_t qn = CDC_BUF_INIT;
-    cdc_err_t err = CDC_OK;
+    cdc_err_t err = cdc_apply_shape(a, gs); /* column rules (shape.c) */
+    events = gs->events;
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
         const cdc_event_t *ev = events[i];
         if (!ev || ev->kind != CDC_EV_CHANGE)

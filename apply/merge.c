@@ -128,7 +128,9 @@ static unsigned row_flags(const cdc_apply_t *a, const apply_groups_t *gs,
     "._cdc_position > t._cdc_position)"
 /* in replay, a chain that starts with a snapshot record is an old read: it
  * may fill a row only snapshots wrote, or go past a stored position, never
- * take a streamed row back in time */
+ * take a streamed row back in time. Replay uses it for every shape: an old
+ * incremental-snapshot read (no position) must not overwrite a row a later
+ * change already set (that change would then be skipped as a replay) */
 #define REPLAY_RESET_GUARD(s)                                                 \
     "(t._cdc_position IS NULL OR " s "._cdc_position > t._cdc_position)"
 
@@ -151,10 +153,10 @@ static void build_delete(const cdc_apply_t *a, cdc_buf_t *q,
         cdc_buf_printf(q, " AND t.%s = s.c%u::%s", c->qname, t->key_cols[j],
                        c->sqltype);
     }
-    if (!(f & APPLY_SH_RESET))
-        cdc_buf_adds(q, " AND " GUARD("s"));
-    else if (a->replay)
+    if (a->replay)
         cdc_buf_adds(q, " AND " REPLAY_RESET_GUARD("s"));
+    else if (!(f & APPLY_SH_RESET))
+        cdc_buf_adds(q, " AND " GUARD("s"));
     if (fence_on(a, f)) { /* older than the truncate: no row to delete */
         cdc_buf_adds(q, " AND NOT ");
         cdc_apply_fenced(a, q, t, "s");
@@ -280,10 +282,10 @@ static void build_conflict(const cdc_apply_t *a, cdc_buf_t *q,
     for (int m = CDC_META_OP; m < CDC_META_N; m++)
         cdc_buf_printf(q, ", %s = EXCLUDED.%s", cdc_schema_meta_names[m],
                        cdc_schema_meta_names[m]);
-    if (!(f & APPLY_SH_RESET))
-        cdc_buf_adds(q, " WHERE " GUARD("EXCLUDED"));
-    else if (a->replay)
+    if (a->replay)
         cdc_buf_adds(q, " WHERE " REPLAY_RESET_GUARD("EXCLUDED"));
+    else if (!(f & APPLY_SH_RESET))
+        cdc_buf_adds(q, " WHERE " GUARD("EXCLUDED"));
     /* a fenced row never changes a stored one: that row is at or past the
      * truncate, or a snapshot read after it */
     if (fence_on(a, f) && a->truncate_mode == CDC_TRUNCATE_SOFT)

@@ -2,7 +2,8 @@
  * group (cooperative-sticky, no auto commit, no auto offset store), the
  * same consumer on an assigned range (replay, decode --topic) and a
  * producer for the dead-letter topic. Files: kafka.c (consumer), kafka_dlq.c
- * (producer), kafka_range.c (ranges), kafka_int.h (their shared struct).
+ * (producer), kafka_range.c (ranges), kafka_signal.c (resync's one-off
+ * requests), kafka_int.h (their shared struct).
  * Every kafka.* setting reaches every handle, so SASL and TLS work for run,
  * replay, decode and check alike.
  *
@@ -162,5 +163,22 @@ cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
 /* Asks the brokers for metadata: used by `cdcsink check`. */
 cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
                          size_t errstr_size) CDC_MUSTCHECK;
+
+/* ---- one-off requests (kafka_signal.c), for `cdcsink resync` ---- */
+
+/* Produces one record (key may be NULL) to topic with a producer made for
+ * the call from conf's bootstrap and kafka.* pass-through (the rest of conf
+ * is ignored), and waits up to timeout_ms for the brokers to acknowledge
+ * it; *offset (may be NULL) gets its offset. Errors: CONFIG (bad setting,
+ * refused by the topic), KAFKA_DOWN (not acknowledged in time). */
+cdc_err_t cdc_kafka_send(const cdc_kafka_conf_t *conf, const char *topic,
+                         const char *key, const char *value, int timeout_ms,
+                         int64_t *offset, char *errstr, size_t errstr_size)
+    CDC_MUSTCHECK;
+/* The number of partitions of topic. Errors: USAGE (no such topic; never
+ * created by asking), KAFKA_DOWN. */
+cdc_err_t cdc_kafka_partition_count(cdc_kafka_t *k, const char *topic,
+                                    int timeout_ms, int32_t *n, char *errstr,
+                                    size_t errstr_size) CDC_MUSTCHECK;
 
 #endif

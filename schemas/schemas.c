@@ -18,7 +18,7 @@ typedef struct entry_s {
 } entry_t;
 
 struct cdc_schema_cache_s {
-    int fillfactor;
+    cdc_schema_conf_t conf;
     entry_t *buckets[NBUCKETS];
 };
 
@@ -26,9 +26,10 @@ cdc_schema_cache_t *cdc_schema_cache_new(const cdc_schema_conf_t *conf) {
     cdc_schema_cache_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->fillfactor = conf && conf->fillfactor > 0 ? conf->fillfactor : 90;
-    if (c->fillfactor < 10 || c->fillfactor > 100)
-        c->fillfactor = 90;
+    if (conf)
+        c->conf = *conf;
+    if (c->conf.fillfactor < 10 || c->conf.fillfactor > 100)
+        c->conf.fillfactor = 90; /* also 0: the default */
     return c;
 }
 
@@ -134,7 +135,7 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
     e->t.id = h;
     e->t.rowdef = rowdef;
     e->t.keydef = keydef;
-    err = cdc_schema_ddl_load(conn, c->fillfactor, &e->t, errstr,
+    err = cdc_schema_ddl_load(conn, &c->conf, &e->t, errstr,
                               errstr_size);
     if (err != CDC_OK)
         goto fail;

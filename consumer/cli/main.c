@@ -12,6 +12,7 @@
 
 #include "common/log.h"
 #include "consumer/cli/cli.h"
+#include "consumer/cli/cmd_resync.h"
 #include "consumer/cli/cmd_verify.h"
 
 extern char **environ;
@@ -47,6 +48,10 @@ static int cmd_verify(cdc_cli_t *cli) {
     return cdc_cli_verify(cli->argc, cli->argv, cli->conf);
 }
 
+static int cmd_resync(cdc_cli_t *cli) {
+    return cdc_cli_resync(cli->argc, cli->argv, cli->conf, cli->stop);
+}
+
 typedef struct command_s {
     const char *name;
     int (*fn)(cdc_cli_t *cli);
@@ -76,6 +81,11 @@ static const command_t commands[] = {
      .usage = "verify --source CONNINFO [--table T]... [--json]",
      .summary = "compare source tables with the replica, report the keys "
                 "that differ"},
+    {.name = "resync", .fn = cmd_resync, .conf = true, .signals = true,
+     .own_args = true, .usage = CDC_CLI_RESYNC_USAGE,
+     .summary = "re-snapshot one table through the connector (incremental "
+                "snapshot), online, then soft-delete its rows gone at the "
+                "source"},
     {.name = "config-doc", .fn = cmd_config_doc, .usage = "config-doc",
      .summary = "print the settings table as markdown"},
     {.name = "config-sample", .fn = cmd_config_sample,
