@@ -455,30 +455,6 @@ cdc_err_t cdc_kafka_watermarks(cdc_kafka_t *k, const char *topic,
     return CDC_OK;
 }
 
-cdc_err_t cdc_kafka_partition_count(cdc_kafka_t *k, const char *topic,
-                                    int timeout_ms, int *n) {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *t = rd_kafka_topic_new(k->rk, topic, NULL);
-    rd_kafka_resp_err_t e;
-    if (!t)
-        return CDC_ERR_NOMEM;
-    e = cdc_kafka_metadata(k, k->rk, t, &md, timeout_ms);
-    if (!e && (md->topic_cnt != 1 || md->topics[0].err))
-        e = md->topic_cnt == 1 ? md->topics[0].err
-                               : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-    if (!e)
-        *n = md->topics[0].partition_cnt;
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(t);
-    if (e) {
-        cdc_log(CDC_LOG_WARN, "%s: cannot read its partition count: %s",
-                topic, rd_kafka_err2str(e));
-        return CDC_ERR_KAFKA_DOWN;
-    }
-    return CDC_OK;
-}
-
 cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
                          int64_t offset) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);

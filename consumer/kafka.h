@@ -151,10 +151,6 @@ bool cdc_kafka_assignment_lost(cdc_kafka_t *k);
 cdc_err_t cdc_kafka_watermarks(cdc_kafka_t *k, const char *topic,
                                int32_t partition, int timeout_ms,
                                int64_t *low, int64_t *high) CDC_MUSTCHECK;
-/* How many partitions topic has, asked of the broker (the pipeline's
- * check that this instance owns all of them). Errors: CDC_ERR_KAFKA_DOWN. */
-cdc_err_t cdc_kafka_partition_count(cdc_kafka_t *k, const char *topic,
-                                    int timeout_ms, int *n) CDC_MUSTCHECK;
 /* Moves an assigned partition's next fetch to offset (records fetched
  * beyond it are discarded). Errors: CDC_ERR_KAFKA_DOWN. */
 cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,

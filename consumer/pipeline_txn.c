@@ -617,7 +617,7 @@ cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
         return CDC_OK;
     for (size_t i = 0; i < at->n; i++) {
         const char *topic = at->v[i].topic;
-        int have = 0, want = 0;
+        int32_t have = 0, want = 0;
         bool first = true;
         txtopic |= is_txn_topic(topic, strlen(topic));
         for (size_t j = 0; j < at->n; j++)
@@ -627,10 +627,14 @@ cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
             }
         if (!first)
             continue; /* counted at its first partition */
+        char why[256];
         cdc_err_t err = cdc_kafka_partition_count(p->kafka, topic, 10000,
-                                                  &want);
-        if (err)
-            return err;
+                                                  &want, why, sizeof why);
+        if (err) { /* gone meanwhile, or brokers down: asked again later */
+            cdc_log(CDC_LOG_WARN, "cannot count the partitions of %s: %s",
+                    topic, why);
+            return CDC_ERR_KAFKA_DOWN;
+        }
         if (have < want) {
             cdc_errstr_set(p->errstr, sizeof p->errstr,
                            "apply.consistency=transaction: this instance "
