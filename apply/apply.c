@@ -21,6 +21,12 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
         cdc_errstr_set(errstr, errstr_size, "pg.conninfo is empty");
         return NULL;
     }
+    if (conf->fillfactor < 10 || conf->fillfactor > 100) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "pg.fillfactor %d is out of range 10..100",
+                       conf->fillfactor);
+        return NULL;
+    }
     cdc_apply_t *a = calloc(1, sizeof *a);
     if (!a)
         goto nomem;
@@ -30,7 +36,6 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->hard_delete = conf->hard_delete;
     a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
-    a->async_commit = conf->async_commit;
     cdc_schema_conf_t sc = {conf->fillfactor, conf->evolution};
     a->schemas = cdc_schema_cache_new(&sc);
     if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)
@@ -94,7 +99,8 @@ static void rollback(cdc_apply_t *a) {
 }
 
 /* The bookkeeping schema: _cdc.offsets and _cdc.meta (their statements
- * are offsets/'s), and _cdc.position, in one transaction under a lock. */
+ * are offsets/'s), _cdc.position and _cdc.table_sources, in one
+ * transaction under a lock. */
 static cdc_err_t bootstrap(cdc_apply_t *a) {
     static const char begin[] =
         "BEGIN;"
@@ -111,6 +117,11 @@ static cdc_err_t bootstrap(cdc_apply_t *a) {
         "CREATE OR REPLACE FUNCTION _cdc.position(p numeric[]) RETURNS"
         " numeric[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS"
         " $f$ SELECT p $f$;" /* a format-1 table's */
+        /* with target.schema: the source schema whose rows each target
+         * table holds (cdc_apply_claim) */
+        "CREATE TABLE IF NOT EXISTS _cdc.table_sources ("
+        " table_schema text NOT NULL, table_name text NOT NULL,"
+        " source_schema text NOT NULL, PRIMARY KEY (table_schema, table_name));"
         "COMMIT";
     PGresult *r = NULL;
     cdc_err_t err = q(a, begin, 0, NULL, NULL, "create _cdc schema");
@@ -195,6 +206,16 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
     return err;
 }
 
+cdc_err_t cdc_apply_ping(cdc_apply_t *a) {
+    cdc_err_t err = cdc_apply_connect(a);
+    if (err != CDC_OK)
+        return err;
+    err = q(a, "SELECT 1", 0, NULL, NULL, "ping");
+    if (err != CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
+        disconnect(a);
+    return err;
+}
+
 cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
                                  int32_t partition, int64_t *next_offset) {
     cdc_offsets_params_t p;
@@ -215,6 +236,26 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
         *next_offset = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return CDC_OK;
+}
+
+cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
+                          const char *source_schema, const char **owner) {
+    static const char sql[] =
+        "WITH ins AS (INSERT INTO _cdc.table_sources VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING source_schema)"
+        " SELECT source_schema FROM ins UNION ALL"
+        " SELECT source_schema FROM _cdc.table_sources"
+        " WHERE table_schema = $1 AND table_name = $2";
+    const char *params[3] = {a->target_schema, table, source_schema};
+    PGresult *r = NULL;
+    cdc_err_t err = q(a, sql, 3, params, &r, "claim a target table");
+    if (err != CDC_OK)
+        return err;
+    *owner = PQntuples(r) > 0
+                 ? cdc_arena_strdup(a->arena, PQgetvalue(r, 0, 0))
+                 : source_schema;
+    PQclear(r);
+    return *owner ? CDC_OK : CDC_ERR_NOMEM;
 }
 
 /* Writes the batch's offsets; a fenced write that touches no row means
@@ -313,9 +354,7 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         disconnect(a);
         return CDC_ERR_PG_DOWN;
     }
-    err = q(a, a->async_commit ? "BEGIN; SET LOCAL synchronous_commit = off"
-                               : "BEGIN",
-            0, NULL, NULL, "begin");
+    err = q(a, "BEGIN", 0, NULL, NULL, "begin");
     if (err != CDC_OK)
         goto fail;
     a->in_txn = true;

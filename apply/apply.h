@@ -52,11 +52,8 @@ typedef struct cdc_apply_conf_s {
     bool hard_delete;          /* delete.mode=hard */
     cdc_truncate_mode_t truncate_mode;
     const char *group_id;      /* the Kafka group, key of _cdc.offsets; copied */
-    int fillfactor;            /* of tables cdcsink creates; 0 = 90 */
-    bool async_commit;         /* SET LOCAL synchronous_commit = off in each
-                                  batch (a crash may lose the last commits;
-                                  offsets are in the same transaction, so
-                                  they are re-read, never skipped) */
+    int fillfactor;            /* of tables cdcsink creates, 10..100
+                                  (pg.fillfactor; no default here) */
     cdc_schema_evolution_t evolution; /* schema.evolution (schemas.h) */
     cdc_apply_shape_conf_t shape;      /* column selection and masking */
     bool replay;               /* `cdcsink replay`: a snapshot record is no
@@ -92,6 +89,11 @@ void cdc_apply_free(cdc_apply_t *a); /* accepts NULL; closes the connection */
  * PG_DOWN (retriable), CONFIG (bad conninfo, auth), STATE (e.g. a newer
  * warehouse format, no right to create _cdc). */
 cdc_err_t cdc_apply_connect(cdc_apply_t *a) CDC_MUSTCHECK;
+
+/* One round trip to the warehouse (connecting first when needed), so an
+ * idle caller notices an outage. Errors as cdc_apply_connect's (reason in
+ * cdc_apply_errstr, not logged). */
+cdc_err_t cdc_apply_ping(cdc_apply_t *a) CDC_MUSTCHECK;
 
 /* The warehouse id from _cdc.meta (valid after a successful connect). */
 const char *cdc_apply_warehouse_id(const cdc_apply_t *a);

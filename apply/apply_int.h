@@ -165,6 +165,8 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     apply_shape_t *shapes;
     char *direct_sql;        /* COPY straight into the table (inserts) */
     unsigned direct_skip;    /* groups left before trying it again */
+    char *source_schema;     /* target.schema: the source schema the table
+                                holds rows of (cdc_apply_claim), or NULL */
 } apply_tbl_t;
 
 typedef struct apply_colrules_s apply_colrules_t; /* shape.c */
@@ -174,7 +176,6 @@ struct cdc_apply_s {
     apply_colrules_t *colrules; /* NULL: no column rules */
     bool hard_delete;
     cdc_truncate_mode_t truncate_mode;
-    bool async_commit;
     bool replay;
     PGconn *conn;
     bool in_txn;
@@ -199,6 +200,13 @@ struct cdc_apply_s {
  * rejected (cdc_apply_reject). Errors: PG_DOWN, NOMEM. */
 cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
                             cdc_event_t *const *events, size_t n)
+    CDC_MUSTCHECK;
+/* With target.schema, every target table holds the rows of one source
+ * schema: the first to reach it claims it in _cdc.table_sources (in the
+ * batch's transaction). *owner: the source schema that holds it (arena).
+ * Errors: PG_DOWN, STATE, NOMEM (apply.c). */
+cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
+                          const char *source_schema, const char **owner)
     CDC_MUSTCHECK;
 /* Frees an apply_tbl_t (the schema cache's priv_free). */
 void cdc_apply_tbl_free(void *priv);

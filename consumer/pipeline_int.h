@@ -63,6 +63,11 @@ struct cdc_pipeline_s {
     /* apply.consistency=transaction: the polling thread's (and the
      * rebalance callbacks'); its metrics under mu */
     cdc_txn_state_t txn;
+    /* Health while idle (polling thread): since when no batch was open or
+     * being applied, and whether the last idle check found the warehouse
+     * down (its reason is then in health). */
+    int64_t quiet_since_ms;
+    bool idle_down;
 
     /* observability: written by the pipeline thread, read by the HTTP
      * thread; both under mu */
@@ -75,7 +80,7 @@ struct cdc_pipeline_s {
     size_t nlags, lags_cap;
     int64_t lag_at_ms;
     char health[256];          /* "" = healthy, else why not */
-    char errstr[1024];
+    char errstr[1024];         /* the stop reason: set_errstr, under mu */
 };
 
 /* pipeline_obs.c */

@@ -1,6 +1,7 @@
 /* pipeline_txn.c - apply.consistency=transaction; see pipeline_txn.h. */
 #include "consumer/pipeline_txn.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,22 @@ struct txn_s {
     cdc_offsets_map_t floor; /* released: per partition, its first record
                               * applied (the committed offset stays there) */
 };
+
+/* The stop reason, under mu as every writer of p->errstr (pipeline.c's
+ * set_errstr); a reason already set is kept. */
+static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...)
+    CDC_PRINTF(2, 3);
+static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
+    char e[sizeof p->errstr];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e, sizeof e, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&p->mu);
+    if (!p->errstr[0])
+        memcpy(p->errstr, e, sizeof e);
+    pthread_mutex_unlock(&p->mu);
+}
 
 /* ---- the tracker ---- */
 
@@ -254,14 +271,14 @@ static cdc_err_t note_noblock(cdc_pipeline_t *p, const cdc_record_t *r) {
     cdc_txn_state_t *t = &p->txn;
     if (t->seen_block || ++t->noblock < CDC_TXN_NOBLOCK_MAX)
         return CDC_OK;
-    cdc_errstr_set(p->errstr, sizeof p->errstr,
-                   "apply.consistency=transaction: %d streaming change "
-                   "events (the last %s[%d]@%lld) carry no `transaction` "
-                   "block. HINT: set provide.transaction.metadata=true on "
-                   "the Debezium connector and add its <prefix>.transaction "
-                   "topic to `topics`, or set apply.consistency=batch",
-                   CDC_TXN_NOBLOCK_MAX, r->topic, (int)r->partition,
-                   (long long)r->offset);
+    stop_reason(p,
+                "apply.consistency=transaction: %d streaming change "
+                "events (the last %s[%d]@%lld) carry no `transaction` "
+                "block. HINT: set provide.transaction.metadata=true on "
+                "the Debezium connector and add its <prefix>.transaction "
+                "topic to `topics`, or set apply.consistency=batch",
+                CDC_TXN_NOBLOCK_MAX, r->topic, (int)r->partition,
+                (long long)r->offset);
     return CDC_ERR_CONFIG;
 }
 
@@ -602,11 +619,11 @@ cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) {
     if (!t->block_wait_ms || t->txtopic ||
         now - t->block_wait_ms < CDC_TXN_NOTOPIC_MS)
         return CDC_OK;
-    cdc_errstr_set(p->errstr, sizeof p->errstr,
-                   "apply.consistency=transaction: change events name their "
-                   "source transaction, but no transaction topic "
-                   "(<prefix>.transaction) was assigned in %d s. "
-                   NOTOPIC_HINT, CDC_TXN_NOTOPIC_MS / 1000);
+    stop_reason(p,
+                "apply.consistency=transaction: change events name their "
+                "source transaction, but no transaction topic "
+                "(<prefix>.transaction) was assigned in %d s. "
+                NOTOPIC_HINT, CDC_TXN_NOTOPIC_MS / 1000);
     return CDC_ERR_CONFIG;
 }
 
@@ -636,15 +653,15 @@ cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
             return CDC_ERR_KAFKA_DOWN;
         }
         if (have < want) {
-            cdc_errstr_set(p->errstr, sizeof p->errstr,
-                           "apply.consistency=transaction: this instance "
-                           "holds %d of the %d partitions of %s: other "
-                           "members of its consumer group share the "
-                           "source's topics, and a source transaction's "
-                           "events would be split between instances. HINT: "
-                           "run one instance per source (its own "
-                           "kafka.group.id), or set apply.consistency=batch",
-                           have, want, topic);
+            stop_reason(p,
+                        "apply.consistency=transaction: this instance "
+                        "holds %d of the %d partitions of %s: other "
+                        "members of its consumer group share the "
+                        "source's topics, and a source transaction's "
+                        "events would be split between instances. HINT: "
+                        "run one instance per source (its own "
+                        "kafka.group.id), or set apply.consistency=batch",
+                        have, want, topic);
             return CDC_ERR_CONFIG;
         }
     }

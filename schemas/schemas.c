@@ -23,13 +23,12 @@ struct cdc_schema_cache_s {
 };
 
 cdc_schema_cache_t *cdc_schema_cache_new(const cdc_schema_conf_t *conf) {
+    if (!conf || conf->fillfactor < 10 || conf->fillfactor > 100)
+        return NULL;
     cdc_schema_cache_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (conf)
-        c->conf = *conf;
-    if (c->conf.fillfactor < 10 || c->conf.fillfactor > 100)
-        c->conf.fillfactor = 90; /* also 0: the default */
+    c->conf = *conf;
     return c;
 }
 

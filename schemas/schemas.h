@@ -99,11 +99,13 @@ typedef enum {
 } cdc_schema_evolution_t;
 
 typedef struct cdc_schema_conf_s {
-    int fillfactor; /* of created tables; 0 = 90 (room for HOT updates) */
+    int fillfactor; /* of created tables, 10..100 (the caller's setting:
+                       pg.fillfactor's default is the settings table's) */
     cdc_schema_evolution_t evolution;
 } cdc_schema_conf_t;
 
-/* conf may be NULL. NULL only when malloc fails. */
+/* NULL when malloc fails or conf's fillfactor is out of range (a caller's
+ * bug: cdc_apply_new checks it). */
 cdc_schema_cache_t *cdc_schema_cache_new(const cdc_schema_conf_t *conf);
 void cdc_schema_cache_free(cdc_schema_cache_t *c); /* accepts NULL */
 /* Forgets every entry (call after a rollback or reconnect: DDL done in the

@@ -2,7 +2,9 @@
  * Kafka, PostgreSQL and Redis once each; one line per server on stdout,
  * "ok" or "FAIL" with the reason. Exit 0 when all are reachable, 1 when one
  * is not, 2 on a bad configuration. Does not: consume, join the group or
- * write anything but _cdc's bookkeeping tables (created on first use). */
+ * write anything but _cdc's bookkeeping tables (created on first use)
+ * and, where the brokers create topics on request, the dead-letter topic
+ * (as the first dead letter would). */
 #include "consumer/cli/cli.h"
 #include "consumer/cli/cmd_check_connector.h"
 

@@ -91,14 +91,14 @@ TEST(bad_settings_fail_at_start) {
         {.hash = "*.*.email", .secret_file = "/nonexistent/secret"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        cdc_apply_conf_t c = {.conninfo = "postgresql://nowhere/x",
+        cdc_apply_conf_t c = {.conninfo = "postgresql://nowhere/x", .fillfactor = 50,
                               .shape = bad[i]};
         char err[256] = "";
         cdc_apply_t *a = cdc_apply_new(&c, err, sizeof err);
         CHECK_CTX(a == NULL && *err, "case %zu", i);
         cdc_apply_free(a);
     }
-    cdc_apply_conf_t ok = {.conninfo = "postgresql://nowhere/x",
+    cdc_apply_conf_t ok = {.conninfo = "postgresql://nowhere/x", .fillfactor = 50,
                            .shape = {.hash = " public.*.email ,",
                                      .secret = "k"}};
     char err[256] = "";
