@@ -10,6 +10,7 @@
 #include "consumer/pipeline_int.h"
 
 static cdc_decoder_t *dec;
+static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
 static volatile sig_atomic_t stop_flag;
 /* key and value texts outlive the batches (they stand for the Kafka
  * messages a moved record keeps) */
@@ -85,7 +86,7 @@ static cdc_pipeline_t *pipe_new(size_t max_events) {
     c.txn_consistency = true;
     c.txn_max_events = max_events;
     if (!dec)
-        dec = cdc_decoder_new(NULL);
+        dec = cdc_decoder_new(&dec_conf);
     return cdc_pipeline_new(&c, dec, NULL, NULL, &stop_flag);
 }
 
