@@ -130,6 +130,13 @@ typedef struct cdc_position_s {
 
 /* ---- the decoded event ---- */
 
+/* One data_collection of a transaction END record: how many of the
+ * transaction's events belong to that table. */
+typedef struct cdc_txn_collection_s {
+    const char *name;    /* "schema.table" (Debezium's data_collection) */
+    int64_t event_count;
+} cdc_txn_collection_t;
+
 typedef enum {
     CDC_EV_CHANGE = 0, /* op c u d r t: goes to the applier */
     CDC_EV_TOMBSTONE,  /* Kafka null value: skipped, offset advances */
@@ -179,6 +186,18 @@ typedef struct cdc_event_s {
     const char *txn_id;
     int64_t txn_total_order;
     int64_t txn_collection_order;
+
+    /* kind TXMETA only (a BEGIN or END record of <prefix>.transaction):
+     * txn_id is the record's "id"; tx_id its xid (the number before ':' of
+     * PostgreSQL's "<xid>:<lsn>", which differs between BEGIN, events and
+     * END: correlate on tx_id = the events' source.txId), -1 when the id
+     * has another form (then the whole id names the transaction). END
+     * gives the transaction's event count, in total and per table; -1 /
+     * none on BEGIN. */
+    bool txn_end;
+    int64_t txn_event_count;
+    const cdc_txn_collection_t *txn_collections; /* arena */
+    size_t txn_ncollections;
 } cdc_event_t;
 
 #endif

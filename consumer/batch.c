@@ -84,6 +84,100 @@ cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
     return CDC_OK;
 }
 
+#define GROW(field)                                                           \
+    do {                                                                      \
+        void *np = realloc(b->field, cap * sizeof *b->field);                 \
+        if (!np)                                                              \
+            return CDC_ERR_NOMEM;                                             \
+        b->field = np;                                                        \
+    } while (0)
+
+/* every per-record and per-change array to cap entries; an array already
+ * grown stays grown when a later one fails (b->cap moves only at the end) */
+cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) {
+    if (b->state != CDC_BATCH_OPEN)
+        return CDC_ERR_STATE;
+    if (cap <= b->cap)
+        return CDC_OK;
+    GROW(msgs);
+    GROW(recs);
+    GROW(events);
+    GROW(derr);
+    GROW(dwhy);
+    GROW(changes);
+    GROW(change_rec);
+    GROW(ids);
+    GROW(seen);
+    GROW(sel);
+    GROW(sel_rec);
+    GROW(sel_change);
+    GROW(mark);
+    b->cap = cap;
+    return CDC_OK;
+}
+
+#undef GROW
+
+/* moves record i of b (its message and a copy of its record) into dst */
+static cdc_err_t move_one(cdc_batch_t *b, size_t i, cdc_batch_t *dst,
+                          cdc_decoder_t *dec, int64_t now_ms) {
+    cdc_record_t r = b->recs[i];
+    cdc_err_t err;
+    if (dst->n >= dst->cap &&
+        (err = cdc_batch_grow(dst, dst->cap ? dst->cap * 2 : 64)))
+        return err;
+    if (r.nheaders) { /* the header array lives in b's arena */
+        cdc_header_t *h = cdc_arena_alloc(dst->arena,
+                                          r.nheaders * sizeof *h);
+        if (!h)
+            return CDC_ERR_NOMEM;
+        memcpy(h, r.headers, r.nheaders * sizeof *h);
+        r.headers = h;
+    }
+    cdc_kafka_msg_t *m = b->msgs[i];
+    b->msgs[i] = NULL;
+    return cdc_batch_add(dst, m, &r, dec, now_ms);
+}
+
+cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
+                         cdc_decoder_t *dec, int64_t now_ms) {
+    cdc_err_t err = CDC_OK;
+    size_t k = 0;
+    if (b->state != CDC_BATCH_OPEN ||
+        (dst && cdc_batch_state(dst) != CDC_BATCH_OPEN))
+        return CDC_ERR_STATE;
+    cdc_offsets_reset(&b->offs);
+    b->bytes = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!keep[i]) {
+            if (!dst) {
+                cdc_kafka_msg_free(b->msgs[i]);
+                b->msgs[i] = NULL;
+            } else if (!err) {
+                err = move_one(b, i, dst, dec, now_ms);
+            } else { /* stopping on NOMEM: release the rest */
+                cdc_kafka_msg_free(b->msgs[i]);
+                b->msgs[i] = NULL;
+            }
+            continue;
+        }
+        if (k != i) {
+            b->msgs[k] = b->msgs[i];
+            b->recs[k] = b->recs[i];
+            b->events[k] = b->events[i];
+            b->derr[k] = b->derr[i];
+            b->dwhy[k] = b->dwhy[i];
+        }
+        b->bytes += b->recs[k].key_len + b->recs[k].value_len;
+        if (!err && cdc_offsets_note(&b->offs, b->arena, b->recs[k].topic,
+                                     b->recs[k].partition, b->recs[k].offset))
+            err = CDC_ERR_NOMEM;
+        k++;
+    }
+    b->n = k;
+    return err;
+}
+
 cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) {
     if (b->state != CDC_BATCH_OPEN)
         return CDC_ERR_STATE;
@@ -177,6 +271,7 @@ void cdc_batch_reset(cdc_batch_t *b) {
     b->nchanges = b->nsel = b->hits = 0;
     b->has_ids = b->seen_valid = false;
     b->check_ms = b->apply_ms = 0;
+    b->txns_whole = b->txns_parts = 0;
     cdc_offsets_reset(&b->offs);
     if (b->arena)
         cdc_arena_reset(b->arena);

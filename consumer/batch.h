@@ -87,6 +87,11 @@ typedef struct cdc_batch_s {
 
     /* timings for the debug line (ms) */
     int64_t check_ms, apply_ms;
+
+    /* apply.consistency=transaction (pipeline_txn.c): the source
+     * transactions this batch completes, whole and in parts, counted in
+     * /metrics when it commits */
+    uint64_t txns_whole, txns_parts;
 } cdc_batch_t;
 
 /* Allocates room for cap records. CDC_OK or CDC_ERR_NOMEM (then
@@ -106,6 +111,22 @@ bool cdc_batch_full(const cdc_batch_t *b); /* n == cap */
 cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
                         const cdc_record_t *rec, cdc_decoder_t *dec,
                         int64_t now_ms) CDC_MUSTCHECK;
+
+/* OPEN: makes room for cap records at least (a transaction-consistent
+ * batch grows past batch.max.events while it waits for the end of a
+ * source transaction). Errors: CDC_ERR_STATE, CDC_ERR_NOMEM (b unchanged). */
+cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
+
+/* OPEN: keeps the records with keep[i] set, in order, and moves the
+ * others, in order, to the end of dst (OPEN, grown as needed), decoding
+ * each again with dec into dst's arena (its event lived in b's). dst NULL:
+ * the others are released instead (neither applied nor committed: a
+ * restart reads them again). b's offsets are recomputed from the records
+ * it keeps: a partition whose records all left is no longer in them.
+ * Errors: CDC_ERR_STATE, CDC_ERR_NOMEM (stop: records may be lost from
+ * both batches, none is committed). */
+cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
+                         cdc_decoder_t *dec, int64_t now_ms) CDC_MUSTCHECK;
 
 /* OPEN -> CHECKED: lists the decoded changes and, with_ids, computes
  * their identities once; seen is cleared. Errors: CDC_ERR_STATE. */

@@ -33,6 +33,8 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     p->stop = stop;
     p->cap = conf->max_events;
     p->open = &p->bufs[0];
+    cdc_txn_init(&p->txn, conf->txn_consistency && !conf->replay,
+                 conf->txn_max_events, conf->max_events, conf->linger_ms);
     if (cdc_pipeline_obs_init(p)) {
         free(p);
         return NULL;
@@ -61,6 +63,7 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
     cdc_batch_free(&p->bufs[1]);
     cdc_offsets_map_free(&p->at);
     cdc_offsets_map_free(&p->trust);
+    cdc_txn_free(&p->txn);
     cdc_pipeline_obs_free(p);
     if (p->hand_ready) {
         pthread_cond_destroy(&p->hand_cv);
@@ -230,6 +233,7 @@ static void batch_applied(cdc_pipeline_t *p, cdc_batch_t *b,
     p->stats.batches++;
     p->stats.skipped += b->n - b->nchanges;
     p->stats.dedup_hits += b->hits;
+    p->txn.m_applied += b->txns_whole;
     pthread_mutex_unlock(&p->mu);
     cdc_pipeline_obs_batch(p, b->sel, b->nsel, (double)attempt_ms / 1000.0);
     cdc_pipeline_obs_health(p, NULL);
@@ -471,6 +475,7 @@ static void drop_uncommitted(cdc_pipeline_t *p, bool reread) {
                         "re-reading from where _cdc.offsets stands");
     }
     cdc_offsets_map_free(&from);
+    cdc_txn_reset(&p->txn); /* what it knew is read again */
     if (dropped)
         cdc_log(CDC_LOG_WARN, "dropped %zu records not applied%s", dropped,
                 reread ? "; they are read again" : "; the partitions' new "
@@ -490,6 +495,35 @@ static cdc_err_t applier_settle(cdc_pipeline_t *p) {
     p->applier_err = CDC_OK;
     pthread_mutex_unlock(&p->hand_mu);
     return CDC_OK;
+}
+
+/* apply.consistency=transaction, before a flush that ends the open
+ * batch's life (a stop, a revocation): only whole source transactions are
+ * applied; the records that wait are released unapplied and read again
+ * (by this instance after a restart, or the partitions' next owner). */
+static cdc_err_t txn_trim(cdc_pipeline_t *p, cdc_batch_t *b) {
+    size_t n;
+    if (!p->txn.on || cdc_batch_state(b) != CDC_BATCH_OPEN)
+        return CDC_OK;
+    return cdc_txn_cut(p, b, NULL, cdc_mono_ms(), &n);
+}
+
+/* apply.consistency=transaction needs every partition of the source: a
+ * revocation while running breaks it (FATAL, the loop stops). */
+static void txn_revoked(cdc_pipeline_t *p, const cdc_tp_t *tps, size_t n) {
+    if (!p->txn.on || !p->kafka || *p->stop || p->fatal || !n)
+        return;
+    char why[sizeof p->errstr];
+    set_errstr(p, true,
+               "apply.consistency=transaction: the consumer group moved %zu "
+               "partitions (%s[%d]...) to another member, which shares the "
+               "source's topics: a source transaction's events would be "
+               "split between instances. HINT: run one instance per source "
+               "(its own kafka.group.id), or set apply.consistency=batch",
+               n, tps[0].topic, (int)tps[0].partition);
+    cdc_pipeline_errstr(p, why, sizeof why);
+    cdc_log(CDC_LOG_ERROR, "%s", why);
+    p->fatal = CDC_ERR_CONFIG;
 }
 
 /* Forgets where the given partitions stand (they leave). */
@@ -513,6 +547,8 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     size_t open = p->open->n;
     bool lost = p->kafka && cdc_kafka_assignment_lost(p->kafka);
     char why[sizeof p->errstr];
+    if (!lost)
+        txn_revoked(p, tps, n);
     if (applier_settle(p) != CDC_OK) {
         cdc_pipeline_errstr(p, why, sizeof why);
         if (p->kafka) /* else the run has ended and its caller said why */
@@ -529,7 +565,9 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     }
     finish_committed(p);
     if (open) {
-        cdc_err_t err = batch_flush(p, p->open);
+        cdc_err_t err = txn_trim(p, p->open);
+        if (err == CDC_OK)
+            err = batch_flush(p, p->open);
         if (err == CDC_ERR_FENCED)
             drop_uncommitted(p, false);
         else if (err != CDC_OK) {
@@ -585,6 +623,8 @@ static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
     cdc_err_t err = applier_settle(p); /* the connection is the applier's */
     for (size_t i = 0; i < n && !err; i++)
         err = assign_one(p, &tps[i], committed[i], &start[i]);
+    if (!err) /* apply.consistency=transaction: one instance per source */
+        err = cdc_txn_check_assignment(p);
     if (err && cdc_err_class(err) == CDC_ERRCLASS_FATAL && !p->fatal) {
         char why[sizeof p->errstr];
         set_errstr(p, true, "%s: %s", cdc_err_str(err),
@@ -599,6 +639,37 @@ static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
 cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p) {
     cdc_kafka_callbacks_t cb = {on_revoke, on_assign, p};
     return cb;
+}
+
+/* apply.consistency=transaction: room for one more record (a batch waiting
+ * for the end of a source transaction grows past batch.max.events). */
+static cdc_err_t txn_room(cdc_pipeline_t *p, cdc_batch_t *b) {
+    if (!p->txn.on || b->n < b->cap)
+        return CDC_OK;
+    return cdc_batch_grow(b, b->cap * 2);
+}
+
+/* apply.consistency=transaction: the due batch b is handed over without
+ * the records that wait for the rest of their source transaction; they
+ * move into the other buffer, the next open batch (pipeline_txn.h).
+ * While nothing can be applied, b keeps filling. */
+static cdc_err_t txn_hand(cdc_pipeline_t *p, cdc_batch_t *b, int64_t now) {
+    size_t napply;
+    cdc_err_t err;
+    if ((err = cdc_txn_watch(p, now)) || !cdc_txn_due(p, b, now))
+        return err;
+    if ((err = applier_settle(p))) /* the other buffer takes what waits */
+        return err;
+    if (!b->n)
+        return CDC_OK; /* dropped by a fence: re-read */
+    finish_committed(p);
+    cdc_batch_t *next = b == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
+    if ((err = cdc_txn_cut(p, b, next, now, &napply)) || !napply)
+        return err;
+    if ((err = batch_precheck(p, b)))
+        return err;
+    applier_hand(p);
+    return CDC_OK;
 }
 
 /* Polling thread, the applier idle (so the turn is the polling thread's)
@@ -663,10 +734,16 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             break;
         }
         if (got == 1) {
+            if ((err = txn_room(p, b))) {
+                cdc_kafka_msg_free(msg);
+                break;
+            }
             err = cdc_batch_add(b, msg, &rec, p->dec,
                                 b->n ? now : cdc_mono_ms());
             if (err == CDC_ERR_STATE) /* not taken: a bug, stop cleanly */
                 cdc_kafka_msg_free(msg);
+            if (!err)
+                err = cdc_txn_note(p, b, b->n - 1);
             if (err)
                 break;
         }
@@ -699,6 +776,11 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
                     b->bytes >= p->conf.max_bytes;
         if (!full && (now - b->first_ms < p->conf.linger_ms || !idle))
             continue; /* lingering, or lingered: keep filling meanwhile */
+        if (p->txn.on) {
+            if ((err = txn_hand(p, b, now)))
+                break;
+            continue;
+        }
         if ((err = batch_precheck(p, b)))
             break;
         if ((err = applier_settle(p))) /* a full batch waits its turn */
@@ -718,7 +800,9 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     if (!err)
         err = aerr;
     if (!err && p->open->n) {
-        err = batch_flush(p, p->open); /* SIGTERM: flush what is open */
+        err = txn_trim(p, p->open); /* whole source transactions only */
+        if (!err) /* SIGTERM: flush what is open */
+            err = batch_flush(p, p->open);
         if (err == CDC_ERR_FENCED) { /* another instance owns it now */
             drop_uncommitted(p, false);
             err = CDC_OK;

@@ -77,6 +77,10 @@ typedef struct cdc_pipeline_conf_s {
     bool replay;             /* `cdcsink replay`: the Kafka handle holds a
                               * range; _cdc.offsets is not written and the
                               * run ends when the range is consumed */
+    bool txn_consistency;    /* apply.consistency=transaction (not in
+                              * replay): pipeline_txn.h */
+    size_t txn_max_events;   /* apply.transaction.max.events; 0: never
+                              * split a source transaction */
 } cdc_pipeline_conf_t;
 
 /* Counters for metrics and tests; monotonic. */

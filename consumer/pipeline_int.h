@@ -8,6 +8,7 @@
 #include "common/metrics.h"
 #include "consumer/batch.h"
 #include "consumer/pipeline.h"
+#include "consumer/pipeline_txn.h"
 
 typedef struct table_stat_s {
     char *name;           /* "schema.table", malloc'ed */
@@ -59,6 +60,9 @@ struct cdc_pipeline_s {
     cdc_offsets_map_t at;
     cdc_offsets_map_t trust;
     cdc_err_t fatal;     /* set by on_assign (polling thread): stop on it */
+    /* apply.consistency=transaction: the polling thread's (and the
+     * rebalance callbacks'); its metrics under mu */
+    cdc_txn_state_t txn;
     /* Health while idle (polling thread): since when no batch was open or
      * being applied, and whether the last idle check found the warehouse
      * down (its reason is then in health). */

@@ -165,6 +165,7 @@ static void render(cdc_pipeline_t *p, cdc_buf_t *b) {
     cdc_metrics_header(b, "cdcsink_apply_seconds", "histogram",
                        "time from apply begin to PostgreSQL COMMIT per batch");
     cdc_hist_render(b, "cdcsink_apply_seconds", NULL, &p->apply_hist);
+    cdc_txn_render(&p->txn, b);
     cdc_metrics_header(b, "cdcsink_healthy", "gauge",
                        "1 when consuming and applying, 0 when not");
     cdc_metrics_u64(b, "cdcsink_healthy", NULL, p->health[0] ? 0 : 1);

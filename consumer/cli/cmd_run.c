@@ -17,6 +17,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "consumer/pipeline.h"
+#include "consumer/pipeline_txn.h"
 
 /* `cdcsink replay`'s flags; see CDC_CLI_REPLAY_USAGE and the README */
 typedef struct replay_args_s {
@@ -83,6 +84,9 @@ static cdc_pipeline_conf_t pipeline_conf(const cdc_conf_t *conf,
         .shutdown_timeout_ms =
             (int)cdc_conf_int(conf, CDC_SET_SHUTDOWN_TIMEOUT_MS),
         .replay = replay,
+        .txn_consistency = cdc_conf_enum(conf, CDC_SET_APPLY_CONSISTENCY) == 1,
+        .txn_max_events =
+            (size_t)cdc_conf_int(conf, CDC_SET_APPLY_TRANSACTION_MAX_EVENTS),
     };
     return pc;
 }
@@ -143,6 +147,11 @@ static int wire(const cdc_cli_t *cli, const replay_args_t *replay,
     char errstr[1024];
     int rc;
 
+    if (!replay && cdc_conf_enum(conf, CDC_SET_APPLY_CONSISTENCY) == 1 &&
+        cdc_txn_check_topics(cdc_conf_str(conf, CDC_SET_TOPICS), errstr,
+                             sizeof errstr))
+        return cdc_cli_fail(CDC_ERR_CONFIG, "apply.consistency", "topics",
+                            errstr);
     if (!(w->dec = cdc_cli_decoder_new(conf)))
         return cdc_cli_fail(CDC_ERR_NOMEM, "decoder", NULL, NULL);
     if (!(w->apply = cdc_cli_apply_new(conf, replay != NULL, errstr,

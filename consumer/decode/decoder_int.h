@@ -216,6 +216,8 @@ typedef enum {
     F_ROW,       /* before / after / key row */
     F_SOURCE,
     F_TXN,
+    F_TXDC,      /* transaction record's data_collections array */
+    F_TXDC_ITEM, /* one {data_collection, event_count} of it */
     F_ARRAY,     /* typed array column (or element) */
     F_VSD,       /* VariableScaleDecimal struct */
     F_POINT,     /* geometry Point struct */
@@ -271,7 +273,13 @@ typedef struct dec_result_s {
     char op;
     bool op_bad;
     char opbuf[8];
-    uint8_t status;     /* 0 none, 1 BEGIN/END */
+    uint8_t status;     /* 0 none, 1 BEGIN, 2 END */
+    /* a transaction record's payload: id, event_count, data_collections */
+    const char *txm_id;
+    bool has_txm_count;
+    int64_t txm_count;
+    cdc_txn_collection_t *txm_colls; /* arena; grown by doubling */
+    size_t txm_ncolls, txm_cap;
     /* source */
     const char *connector, *name, *db, *schema, *table, *snapshot, *sequence,
         *file, *txn_id;
@@ -384,5 +392,11 @@ uint8_t cdc_dec_source_member(const char *s, size_t n);
 uint8_t cdc_dec_txn_member(const char *s, size_t n);
 int cdc_dec_source_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
 int cdc_dec_txn_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
+/* transaction records (source.c): the payload's "id" and "event_count",
+ * and the data_collections items (begin one, then its members by name) */
+int cdc_dec_txm_scalar(cdc_decoder_t *d, bool count, const dec_tok_t *t);
+int cdc_dec_txm_item_begin(cdc_decoder_t *d);
+uint8_t cdc_dec_txm_item_member(const char *s, size_t n);
+int cdc_dec_txm_item_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
 
 #endif

@@ -14,7 +14,7 @@
 
 enum { ENV_SCHEMA = 1, ENV_AFTER_SCHEMA, ENV_PAYLOAD, ENV_DONE };
 enum { PL_OTHER = 0, PL_BEFORE, PL_AFTER, PL_SOURCE, PL_TXN, PL_OP, PL_TS_MS,
-       PL_STATUS };
+       PL_STATUS, PL_TXM_ID, PL_TXM_COUNT, PL_TXM_DCS };
 enum { SUB_OTHER = 0, SUB_SCALE, SUB_VALUE, SUB_X, SUB_Y };
 
 static const char *const kind_names[] = {"null", "boolean", "number", "string"};
@@ -207,11 +207,17 @@ static int scalar_payload(cdc_decoder_t *d, dec_frame_t *f,
         payload_op(d, t);
         break;
     case PL_STATUS:
-        if (t->kind == DEC_TOK_STR &&
-            ((t->len == 5 && !memcmp(t->s, "BEGIN", 5)) ||
-             (t->len == 3 && !memcmp(t->s, "END", 3))))
+        if (t->kind == DEC_TOK_STR && t->len == 5 && !memcmp(t->s, "BEGIN", 5))
             d->res.status = 1;
+        else if (t->kind == DEC_TOK_STR && t->len == 3 &&
+                 !memcmp(t->s, "END", 3))
+            d->res.status = 2;
         break;
+    case PL_TXM_ID: case PL_TXM_COUNT: { /* a transaction record's */
+        bool count = f->pending == PL_TXM_COUNT;
+        f->pending = PL_OTHER;
+        return cdc_dec_txm_scalar(d, count, t);
+    }
     default:
         break;
     }
@@ -331,6 +337,9 @@ static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
     case F_SOURCE:
         return d->srckey ? cdc_dec_source_scalar(d, d->srckey, t) : 1;
     case F_TXN: return d->srckey ? cdc_dec_txn_scalar(d, d->srckey, t) : 1;
+    case F_TXDC: return 1;
+    case F_TXDC_ITEM:
+        return d->srckey ? cdc_dec_txm_item_scalar(d, d->srckey, t) : 1;
     case F_VSD: return scalar_vsd(d, f, t);
     case F_POINT: return scalar_point(d, f, t);
     case F_JSON: return scalar_json(d, t);
@@ -391,6 +400,10 @@ static int start_in_payload(cdc_decoder_t *d, dec_frame_t *f, bool map) {
     }
     if (p == PL_TXN && map) {
         push(d, F_TXN);
+        return 1;
+    }
+    if (p == PL_TXM_DCS && !map) {
+        push(d, F_TXDC);
         return 1;
     }
     if (p == PL_BEFORE || p == PL_AFTER || p == PL_SOURCE)
@@ -478,6 +491,14 @@ static int on_start(cdc_decoder_t *d, bool map) {
     case F_ROW: case F_ARRAY: return start_value(d, f, map);
     case F_JSON: return start_json(d, f, map);
     case F_SKIP: f->n++; return 1;
+    case F_TXDC:
+        if (map) {
+            push(d, F_TXDC_ITEM);
+            d->srckey = 0;
+            return cdc_dec_txm_item_begin(d);
+        }
+        push(d, F_SKIP)->n = 1;
+        return 1;
     default: /* F_SOURCE, F_TXN, F_VSD, F_POINT members we do not read */
         push(d, F_SKIP)->n = 1;
         return 1;
@@ -514,20 +535,26 @@ static int key_payload(cdc_decoder_t *d, dec_frame_t *f, const char *s,
 #define IS(lit) (!memcmp(s, lit, sizeof lit - 1))
     d->res.nmembers++;
     switch (n) { /* by length, then one compare */
-    case 2: f->pending = IS("op") ? PL_OP : PL_OTHER; break;
+    case 2: f->pending = IS("op") ? PL_OP : IS("id") ? PL_TXM_ID : PL_OTHER;
+            break;
     case 5: f->pending = IS("after") ? PL_AFTER : IS("ts_ms") ? PL_TS_MS
                                                               : PL_OTHER;
             break;
     case 6: f->pending = IS("before") ? PL_BEFORE : IS("source") ? PL_SOURCE
                        : IS("status") ? PL_STATUS : PL_OTHER;
             break;
-    case 11: f->pending = IS("transaction") ? PL_TXN : PL_OTHER; break;
+    case 11: f->pending = IS("transaction") ? PL_TXN
+                        : IS("event_count") ? PL_TXM_COUNT : PL_OTHER;
+             break;
+    case 16: f->pending = IS("data_collections") ? PL_TXM_DCS : PL_OTHER;
+             break;
     default: f->pending = PL_OTHER; break;
     }
 #undef IS
     if (f->pending == PL_TS_MS)
         d->res.has_ts_ms = true;
-    else if (f->pending == PL_OTHER || f->pending == PL_TXN)
+    else if (f->pending == PL_OTHER || f->pending == PL_TXN ||
+             f->pending >= PL_TXM_ID)
         d->res.has_other = true;
     return 1;
 }
@@ -549,6 +576,7 @@ static int on_key(cdc_decoder_t *d, const char *s, size_t n) {
     case F_ROW: return cdc_dec_row_key(d, f, s, n);
     case F_SOURCE: d->srckey = cdc_dec_source_member(s, n); return 1;
     case F_TXN: d->srckey = cdc_dec_txn_member(s, n); return 1;
+    case F_TXDC_ITEM: d->srckey = cdc_dec_txm_item_member(s, n); return 1;
     case F_VSD:
         f->pending = n == 5 && !memcmp(s, "scale", 5) ? SUB_SCALE
                    : n == 5 && !memcmp(s, "value", 5) ? SUB_VALUE : SUB_OTHER;

@@ -92,6 +92,76 @@ int cdc_dec_txn_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
     return 1;
 }
 
+/* ---- transaction records (BEGIN / END on <prefix>.transaction) ---- */
+
+int cdc_dec_txm_scalar(cdc_decoder_t *d, bool count, const dec_tok_t *t) {
+    dec_result_t *r = &d->res;
+    if (count)
+        return num(t, &r->txm_count, &r->has_txm_count);
+    if (t->kind == DEC_TOK_STR && !(r->txm_id = adup(d, t)))
+        return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+    return 1;
+}
+
+/* a new {data_collection, event_count} at the end of the list */
+int cdc_dec_txm_item_begin(cdc_decoder_t *d) {
+    dec_result_t *r = &d->res;
+    if (r->txm_ncolls == r->txm_cap) {
+        size_t cap = r->txm_cap ? r->txm_cap * 2 : 8;
+        cdc_txn_collection_t *v =
+            cdc_arena_alloc(d->arena, cap * sizeof *v);
+        if (!v)
+            return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        if (r->txm_ncolls)
+            memcpy(v, r->txm_colls, r->txm_ncolls * sizeof *v);
+        r->txm_colls = v;
+        r->txm_cap = cap;
+    }
+    r->txm_colls[r->txm_ncolls++] = (cdc_txn_collection_t){"", -1};
+    return 1;
+}
+
+uint8_t cdc_dec_txm_item_member(const char *s, size_t n) {
+    if (n == 15 && !memcmp(s, "data_collection", 15))
+        return 1;
+    return n == 11 && !memcmp(s, "event_count", 11) ? 2 : 0;
+}
+
+int cdc_dec_txm_item_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
+    dec_result_t *r = &d->res;
+    cdc_txn_collection_t *c = &r->txm_colls[r->txm_ncolls - 1];
+    bool has = false;
+    if (k == 2)
+        return num(t, &c->event_count, &has);
+    if (k == 1 && t->kind == DEC_TOK_STR && !(c->name = adup(d, t)))
+        return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+    return 1;
+}
+
+/* the xid of PostgreSQL's "<xid>:<lsn>" id; -1 for any other form */
+static int64_t txm_xid(const char *id) {
+    int64_t x = 0;
+    const char *p = id;
+    for (; *p >= '0' && *p <= '9' && x < INT64_MAX / 10 - 9; p++)
+        x = x * 10 + (*p - '0');
+    if (p == id || *p != ':' || !p[1])
+        return -1;
+    for (const char *q = p + 1; *q; q++)
+        if (*q < '0' || *q > '9')
+            return -1;
+    return x;
+}
+
+static void txm_fill(const dec_result_t *r, cdc_event_t *ev) {
+    ev->kind = CDC_EV_TXMETA;
+    ev->txn_id = r->txm_id ? r->txm_id : "";
+    ev->tx_id = txm_xid(ev->txn_id);
+    ev->txn_end = r->status == 2;
+    ev->txn_event_count = ev->txn_end && r->has_txm_count ? r->txm_count : -1;
+    ev->txn_collections = r->txm_colls;
+    ev->txn_ncollections = r->txm_ncolls;
+}
+
 /* one element of the sequence array: "digits" or null; -1 on bad syntax */
 static int seq_elem(const char **p, const char *e, uint64_t *v, bool *null) {
     const char *s = *p;
@@ -284,7 +354,7 @@ cdc_err_t cdc_dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
             return CDC_OK;
         }
     } else if (r->status) {
-        ev->kind = CDC_EV_TXMETA;
+        txm_fill(r, ev);
         return CDC_OK;
     } else if ((r->env && r->env->root->name &&
                 !strcmp(r->env->root->name, "io.debezium.connector.common.Heartbeat")) ||

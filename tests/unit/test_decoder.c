@@ -176,6 +176,15 @@ static void dump(FILE *o, const cap_t *c, cdc_err_t err, const char *why,
         return;
     }
     fprintf(o, "  kind %s\n", knames[ev->kind]);
+    if (ev->kind == CDC_EV_TXMETA) {
+        fprintf(o, "  txmeta %s id %s xid %lld count %lld", ev->txn_end ?
+                "END" : "BEGIN", ev->txn_id, (long long)ev->tx_id,
+                (long long)ev->txn_event_count);
+        for (size_t i = 0; i < ev->txn_ncollections; i++)
+            fprintf(o, " %s=%lld", ev->txn_collections[i].name,
+                    (long long)ev->txn_collections[i].event_count);
+        fprintf(o, "\n");
+    }
     if (ev->kind != CDC_EV_CHANGE)
         return;
     fprintf(o, "  op %c\n  table %s.%s\n  source %s/%s/%s\n", ev->op, ev->schema,

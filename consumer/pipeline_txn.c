@@ -1,0 +1,712 @@
+/* pipeline_txn.c - apply.consistency=transaction; see pipeline_txn.h. */
+#include "consumer/pipeline_txn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "consumer/pipeline_int.h"
+
+/* events of one table in a transaction: seen here, and END's count */
+typedef struct txn_coll_s {
+    char *name;
+    int64_t want, got;
+} txn_coll_t;
+
+struct txn_s {
+    txn_t *next;          /* hash chain */
+    uint64_t key;
+    int64_t xid;          /* for messages; -1 unknown */
+    int64_t expected;     /* END's event_count; -1 before END */
+    bool begin_seen, end_seen;
+    bool released;        /* applied in parts: no longer waits */
+    bool orphan;          /* released because its END was consumed before */
+    bool blocked;         /* scratch of a cut: must wait */
+    bool partly_held;     /* scratch of a cut: released, a record held */
+    uint64_t ndistinct;   /* events seen, once per total_order */
+    uint8_t *bits;        /* total_order seen, bit per order */
+    size_t bits_cap;      /* bytes */
+    int64_t first_ts;     /* Kafka timestamp of its first event seen */
+    txn_coll_t *colls;
+    size_t ncolls;
+    cdc_offsets_map_t floor; /* released: per partition, its first record
+                              * applied (the committed offset stays there) */
+};
+
+/* The stop reason, under mu as every writer of p->errstr (pipeline.c's
+ * set_errstr); a reason already set is kept. */
+static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...)
+    CDC_PRINTF(2, 3);
+static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
+    char e[sizeof p->errstr];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e, sizeof e, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&p->mu);
+    if (!p->errstr[0])
+        memcpy(p->errstr, e, sizeof e);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- the tracker ---- */
+
+static void txn_free1(txn_t *x) {
+    for (size_t i = 0; i < x->ncolls; i++)
+        free(x->colls[i].name);
+    free(x->colls);
+    free(x->bits);
+    cdc_offsets_map_free(&x->floor);
+    free(x);
+}
+
+void cdc_txn_init(cdc_txn_state_t *t, bool on, size_t max_events,
+                  size_t batch_events, int linger_ms) {
+    memset(t, 0, sizeof *t);
+    t->on = on;
+    t->max_events = max_events;
+    t->batch_events = batch_events;
+    t->eval_ms = linger_ms > 10 ? linger_ms : 10;
+    t->txtopic_max_ts = -1;
+    t->warn_at = batch_events;
+}
+
+void cdc_txn_reset(cdc_txn_state_t *t) {
+    for (size_t i = 0; i < t->tab_cap; i++)
+        while (t->tab[i]) {
+            txn_t *x = t->tab[i];
+            t->tab[i] = x->next;
+            txn_free1(x);
+        }
+    t->count = 0;
+    t->dirty = false;
+    t->txtopic_max_ts = -1;
+}
+
+void cdc_txn_free(cdc_txn_state_t *t) {
+    cdc_txn_reset(t);
+    free(t->tab);
+    free(t->keep);
+    free(t->pidx);
+    free(t->rtx);
+    free(t->first_held);
+    memset(t, 0, sizeof *t);
+}
+
+/* the xid of PostgreSQL's "<xid>:<lsn>"; -1 for any other form */
+static int64_t id_xid(const char *id) {
+    int64_t x = 0;
+    const char *p = id;
+    for (; *p >= '0' && *p <= '9' && x < INT64_MAX / 10 - 9; p++)
+        x = x * 10 + (*p - '0');
+    return p != id && *p == ':' ? x : -1;
+}
+
+/* what correlates BEGIN, events and END: the xid, else the whole id (top
+ * bit set, so the two never meet) */
+static uint64_t txn_key(const cdc_event_t *ev, int64_t *xid) {
+    *xid = ev->tx_id >= 0 ? ev->tx_id : id_xid(ev->txn_id);
+    if (*xid >= 0)
+        return (uint64_t)*xid;
+    return cdc_hash(CDC_HASH_INIT, ev->txn_id, strlen(ev->txn_id)) |
+           (1ULL << 63);
+}
+
+static txn_t **slot(cdc_txn_state_t *t, uint64_t key) {
+    txn_t **s = &t->tab[cdc_hash(CDC_HASH_INIT, &key, sizeof key) &
+                        (t->tab_cap - 1)];
+    while (*s && (*s)->key != key)
+        s = &(*s)->next;
+    return s;
+}
+
+static txn_t *txn_find(cdc_txn_state_t *t, uint64_t key) {
+    return t->tab_cap ? *slot(t, key) : NULL;
+}
+
+static bool tab_grow(cdc_txn_state_t *t) {
+    size_t cap = t->tab_cap ? t->tab_cap * 2 : 256;
+    txn_t **old = t->tab, **nt = calloc(cap, sizeof *nt);
+    size_t ocap = t->tab_cap;
+    if (!nt)
+        return false;
+    t->tab = nt;
+    t->tab_cap = cap;
+    for (size_t i = 0; i < ocap; i++)
+        while (old[i]) {
+            txn_t *x = old[i], **s;
+            old[i] = x->next;
+            s = slot(t, x->key);
+            x->next = NULL;
+            *s = x;
+        }
+    free(old);
+    return true;
+}
+
+static txn_t *txn_get(cdc_txn_state_t *t, uint64_t key, int64_t xid) {
+    txn_t *x = txn_find(t, key);
+    if (x)
+        return x;
+    if (t->count >= t->tab_cap && !tab_grow(t))
+        return NULL;
+    if (!(x = calloc(1, sizeof *x)))
+        return NULL;
+    x->key = key;
+    x->xid = xid;
+    x->expected = -1;
+    x->first_ts = INT64_MAX;
+    txn_t **s = slot(t, key);
+    *s = x;
+    t->count++;
+    return x;
+}
+
+static void txn_del(cdc_txn_state_t *t, txn_t *x) {
+    txn_t **s = slot(t, x->key);
+    if (*s != x)
+        return;
+    *s = x->next;
+    t->count--;
+    txn_free1(x);
+}
+
+static bool txn_complete(const txn_t *x) {
+    return x->end_seen && (int64_t)x->ndistinct >= x->expected;
+}
+
+static txn_coll_t *coll(txn_t *x, const char *name) {
+    for (size_t i = 0; i < x->ncolls; i++)
+        if (!strcmp(x->colls[i].name, name))
+            return &x->colls[i];
+    txn_coll_t *v = realloc(x->colls, (x->ncolls + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    x->colls = v;
+    v = &x->colls[x->ncolls];
+    if (!(v->name = strdup(name)))
+        return NULL;
+    v->want = -1;
+    v->got = 0;
+    x->ncolls++;
+    return v;
+}
+
+/* ---- noting records ---- */
+
+static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
+                             const cdc_record_t *r) {
+    int64_t xid;
+    uint64_t key = txn_key(ev, &xid);
+    txn_t *x = txn_get(t, key, xid);
+    if (!x)
+        return CDC_ERR_NOMEM;
+    if (r->timestamp_ms > t->txtopic_max_ts)
+        t->txtopic_max_ts = r->timestamp_ms;
+    if (!ev->txn_end) {
+        x->begin_seen = true;
+        return CDC_OK;
+    }
+    x->end_seen = true;
+    x->expected = ev->txn_event_count > 0 ? ev->txn_event_count : 0;
+    for (size_t i = 0; i < ev->txn_ncollections; i++) {
+        txn_coll_t *c = coll(x, ev->txn_collections[i].name);
+        if (!c)
+            return CDC_ERR_NOMEM;
+        c->want = ev->txn_collections[i].event_count;
+    }
+    if ((uint64_t)x->expected > t->largest)
+        t->largest = (uint64_t)x->expected;
+    return CDC_OK;
+}
+
+/* counts a change event once per total_order */
+static cdc_err_t note_event(cdc_txn_state_t *t, const cdc_event_t *ev,
+                            const cdc_record_t *r) {
+    int64_t xid, ord = ev->txn_total_order;
+    uint64_t key = txn_key(ev, &xid);
+    txn_t *x = txn_get(t, key, xid);
+    if (!x)
+        return CDC_ERR_NOMEM;
+    if (r->timestamp_ms >= 0 && r->timestamp_ms < x->first_ts)
+        x->first_ts = r->timestamp_ms;
+    if (ord < 1)
+        ord = (int64_t)x->ndistinct + 1; /* no order: count every one */
+    size_t byte = (size_t)(ord - 1) / 8;
+    if (byte >= x->bits_cap) {
+        size_t cap = x->bits_cap ? x->bits_cap : 16;
+        while (cap <= byte)
+            cap *= 2;
+        uint8_t *nb = realloc(x->bits, cap);
+        if (!nb)
+            return CDC_ERR_NOMEM;
+        memset(nb + x->bits_cap, 0, cap - x->bits_cap);
+        x->bits = nb;
+        x->bits_cap = cap;
+    }
+    uint8_t bit = (uint8_t)(1u << ((ord - 1) % 8));
+    if (x->bits[byte] & bit)
+        return CDC_OK; /* a replay of an event already counted */
+    x->bits[byte] |= bit;
+    x->ndistinct++;
+    char name[512];
+    snprintf(name, sizeof name, "%s.%s", ev->schema, ev->table);
+    txn_coll_t *c = coll(x, name);
+    if (!c)
+        return CDC_ERR_NOMEM;
+    c->got++;
+    if (x->ndistinct > t->largest)
+        t->largest = x->ndistinct;
+    return CDC_OK;
+}
+
+/* streaming changes must carry the transaction block */
+static cdc_err_t note_noblock(cdc_pipeline_t *p, const cdc_record_t *r) {
+    cdc_txn_state_t *t = &p->txn;
+    if (t->seen_block || ++t->noblock < CDC_TXN_NOBLOCK_MAX)
+        return CDC_OK;
+    stop_reason(p,
+                "apply.consistency=transaction: %d streaming change "
+                "events (the last %s[%d]@%lld) carry no `transaction` "
+                "block. HINT: set provide.transaction.metadata=true on "
+                "the Debezium connector and add its <prefix>.transaction "
+                "topic to `topics`, or set apply.consistency=batch",
+                CDC_TXN_NOBLOCK_MAX, r->topic, (int)r->partition,
+                (long long)r->offset);
+    return CDC_ERR_CONFIG;
+}
+
+cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i) {
+    cdc_txn_state_t *t = &p->txn;
+    const cdc_event_t *ev = &b->events[i];
+    if (!t->on)
+        return CDC_OK;
+    t->dirty = true;
+    if (b->derr[i])
+        return CDC_OK;
+    if (ev->kind == CDC_EV_TXMETA)
+        return note_txmeta(t, ev, &b->recs[i]);
+    if (ev->kind != CDC_EV_CHANGE)
+        return CDC_OK;
+    if (ev->txn_id[0]) {
+        t->seen_block = true;
+        if (!t->txtopic && !t->block_wait_ms)
+            t->block_wait_ms = cdc_mono_ms();
+        return note_event(t, ev, &b->recs[i]);
+    }
+    if (!ev->snapshot && !ev->incremental && ev->op != 'r')
+        return note_noblock(p, &b->recs[i]);
+    return CDC_OK;
+}
+
+bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
+    const cdc_txn_state_t *t = &p->txn;
+    if (t->max_events && b->n > t->max_events)
+        return true;
+    return t->dirty && now - t->last_cut_ms >= t->eval_ms;
+}
+
+/* ---- the cut ---- */
+
+static bool scratch(cdc_txn_state_t *t, size_t n, size_t nparts) {
+    if (n > t->scratch_cap) {
+        size_t cap = n * 2;
+        bool *k = realloc(t->keep, cap * sizeof *k);
+        if (k)
+            t->keep = k;
+        uint32_t *pi = realloc(t->pidx, cap * sizeof *pi);
+        if (pi)
+            t->pidx = pi;
+        txn_t **r = realloc(t->rtx, cap * sizeof *r);
+        if (r)
+            t->rtx = r;
+        if (!k || !pi || !r)
+            return false;
+        t->scratch_cap = cap;
+    }
+    if (nparts > t->fh_cap) {
+        size_t *f = realloc(t->first_held, nparts * 2 * sizeof *f);
+        if (!f)
+            return false;
+        t->first_held = f;
+        t->fh_cap = nparts * 2;
+    }
+    return true;
+}
+
+/* per record: its partition (index into b->offs) and its transaction */
+static void classify(cdc_txn_state_t *t, const cdc_batch_t *b) {
+    for (size_t i = 0; i < b->n; i++) {
+        const cdc_record_t *r = &b->recs[i];
+        const cdc_event_t *ev = &b->events[i];
+        uint32_t pi = 0;
+        for (size_t j = 0; j < b->offs.n; j++)
+            if (b->offs.v[j].partition == r->partition &&
+                !strcmp(b->offs.v[j].topic, r->topic)) {
+                pi = (uint32_t)j;
+                break;
+            }
+        t->pidx[i] = pi;
+        t->rtx[i] = NULL;
+        if (!b->derr[i] && (ev->kind == CDC_EV_TXMETA ||
+                            (ev->kind == CDC_EV_CHANGE && ev->txn_id[0]))) {
+            int64_t xid;
+            t->rtx[i] = txn_find(t, txn_key(ev, &xid));
+        }
+    }
+}
+
+/* a transaction whose BEGIN and END were consumed before this run: the
+ * transaction topic delivered a record produced after one of its events */
+static bool is_orphan(const cdc_txn_state_t *t, const txn_t *x) {
+    return !x->begin_seen && !x->end_seen && x->first_ts != INT64_MAX &&
+           t->txtopic_max_ts > x->first_ts;
+}
+
+static void release(cdc_txn_state_t *t, txn_t *x, const char *why) {
+    char colls[400];
+    size_t o = 0;
+    colls[0] = '\0';
+    for (size_t i = 0; i < x->ncolls && o < sizeof colls - 80; i++)
+        o += (size_t)snprintf(colls + o, sizeof colls - o, "%s%s %lld/%lld",
+                              i ? ", " : "", x->colls[i].name,
+                              (long long)x->colls[i].got,
+                              (long long)x->colls[i].want);
+    x->released = true;
+    if (x->orphan) {
+        cdc_log(CDC_LOG_WARN, "source transaction %lld: its BEGIN/END were "
+                "consumed before this run (a switch from apply.consistency="
+                "batch?): its %llu events are applied as they come",
+                (long long)x->xid, (unsigned long long)x->ndistinct);
+        return;
+    }
+    char want[24] = "?";
+    if (x->expected >= 0)
+        snprintf(want, sizeof want, "%lld", (long long)x->expected);
+    t->split++;
+    cdc_log(CDC_LOG_WARN, "source transaction %lld applied in parts (%s): "
+            "%llu of %s events seen so far (tables seen/announced: %s). "
+            "HINT: raise apply.transaction.max.events to keep it whole; a "
+            "table that never arrives means `topics` misses one of the "
+            "source's tables", (long long)x->xid, why,
+            (unsigned long long)x->ndistinct, want, colls[0] ? colls : "none");
+}
+
+/* marks the transactions that must wait, then holds, per partition, the
+ * records from the first one that waits; a transaction with any record
+ * held waits whole. Returns the records kept. */
+static size_t cut_once(cdc_txn_state_t *t, const cdc_batch_t *b) {
+    size_t nparts = b->offs.n, kept = 0;
+    bool changed;
+    for (size_t i = 0; i < t->tab_cap; i++)
+        for (txn_t *x = t->tab[i]; x; x = x->next) {
+            if (!x->released && is_orphan(t, x)) {
+                x->orphan = true;
+                release(t, x, "orphan");
+            }
+            x->blocked = !x->released && !txn_complete(x);
+            x->partly_held = false;
+        }
+    do {
+        changed = false;
+        for (size_t j = 0; j < nparts; j++)
+            t->first_held[j] = SIZE_MAX;
+        for (size_t i = 0; i < b->n; i++) {
+            txn_t *x = t->rtx[i];
+            size_t *fh = &t->first_held[t->pidx[i]];
+            if (*fh != SIZE_MAX) {
+                if (x && x->released) {
+                    x->partly_held = true;
+                } else if (x && !x->blocked) {
+                    x->blocked = true; /* part of it waits: all of it */
+                    changed = true;
+                }
+            } else if (x && x->blocked) {
+                *fh = i;
+            }
+        }
+    } while (changed);
+    for (size_t i = 0; i < b->n; i++) {
+        t->keep[i] = i < t->first_held[t->pidx[i]];
+        kept += t->keep[i];
+    }
+    return kept;
+}
+
+/* the oldest held transaction that is not released yet: the one the
+ * others wait behind */
+static txn_t *blocker(const cdc_txn_state_t *t, const cdc_batch_t *b) {
+    for (size_t i = 0; i < b->n; i++)
+        if (!t->keep[i] && t->rtx[i] && !t->rtx[i]->released &&
+            !txn_complete(t->rtx[i]))
+            return t->rtx[i];
+    return NULL;
+}
+
+/* apply.transaction.max.events: a transaction past it, then the held set
+ * past it, releases the transaction the others wait behind */
+static size_t cut_limited(cdc_txn_state_t *t, const cdc_batch_t *b) {
+    size_t kept = cut_once(t, b);
+    if (!t->max_events)
+        return kept;
+    for (size_t i = 0; i < b->n; i++) {
+        txn_t *x = t->rtx[i];
+        if (x && !x->released && x->ndistinct > t->max_events) {
+            release(t, x, "larger than apply.transaction.max.events");
+            kept = cut_once(t, b);
+        }
+    }
+    for (int guard = 0; guard < 64 && b->n - kept > t->max_events; guard++) {
+        txn_t *x = blocker(t, b);
+        if (!x)
+            break;
+        release(t, x, "the held-back set passed "
+                      "apply.transaction.max.events");
+        kept = cut_once(t, b);
+    }
+    return kept;
+}
+
+static void warn_held(cdc_txn_state_t *t, size_t held) {
+    if (t->max_events || held < t->warn_at || !t->warn_at)
+        return;
+    cdc_log(CDC_LOG_WARN, "%zu records held back waiting for the end of "
+            "source transactions (apply.transaction.max.events=0: never "
+            "split; memory grows with the largest transaction)", held);
+    while (t->warn_at <= held)
+        t->warn_at *= 2;
+}
+
+/* released transactions: where their applied records start, per
+ * partition (the floor of the committed offset) */
+static cdc_err_t note_floors(cdc_txn_state_t *t, const cdc_batch_t *b) {
+    for (size_t i = 0; i < b->n; i++) {
+        txn_t *x = t->rtx[i];
+        int64_t had;
+        if (!x || !x->released || x->orphan || !t->keep[i] ||
+            cdc_offsets_map_get(&x->floor, b->recs[i].topic,
+                                b->recs[i].partition, &had))
+            continue;
+        if (cdc_offsets_map_set(&x->floor, b->recs[i].topic,
+                                b->recs[i].partition, b->recs[i].offset))
+            return CDC_ERR_NOMEM;
+    }
+    return CDC_OK;
+}
+
+/* transactions this batch completes leave the tracker; counted when it
+ * commits */
+static void settle(cdc_txn_state_t *t, cdc_batch_t *b) {
+    for (size_t i = 0; i < t->tab_cap; i++) {
+        txn_t *x = t->tab[i];
+        while (x) {
+            txn_t *next = x->next;
+            bool done = !x->blocked && !x->partly_held &&
+                        (x->orphan || txn_complete(x));
+            if (done) {
+                if (x->released && !x->orphan)
+                    b->txns_parts++;
+                else if (!x->orphan)
+                    b->txns_whole++;
+                txn_del(t, x);
+            }
+            x = next;
+        }
+    }
+}
+
+/* b's offsets: no further than a released transaction's floor */
+static void apply_floors(const cdc_txn_state_t *t, cdc_batch_t *b) {
+    for (size_t i = 0; i < t->tab_cap; i++)
+        for (const txn_t *x = t->tab[i]; x; x = x->next)
+            for (size_t j = 0; j < x->floor.n; j++)
+                for (size_t k = 0; k < b->offs.n; k++) {
+                    cdc_offset_t *o = &b->offs.v[k];
+                    if (o->partition == x->floor.v[j].partition &&
+                        !strcmp(o->topic, x->floor.v[j].topic) &&
+                        x->floor.v[j].next_offset < o->next_offset)
+                        o->next_offset = x->floor.v[j].next_offset;
+                }
+}
+
+static void publish(cdc_pipeline_t *p, const cdc_batch_t *b, size_t kept) {
+    cdc_txn_state_t *t = &p->txn;
+    int64_t oldest = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (!t->keep[i] && b->recs[i].timestamp_ms > 0 &&
+            (!oldest || b->recs[i].timestamp_ms < oldest))
+            oldest = b->recs[i].timestamp_ms;
+    pthread_mutex_lock(&p->mu);
+    t->m_held = b->n - kept;
+    t->m_held_since_ms = oldest;
+    t->m_split = t->split;
+    t->m_largest = t->largest;
+    pthread_mutex_unlock(&p->mu);
+}
+
+cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
+                      int64_t now, size_t *napply) {
+    cdc_txn_state_t *t = &p->txn;
+    cdc_err_t err;
+    *napply = b->n;
+    if (!t->on || !b->n)
+        return CDC_OK;
+    if (!scratch(t, b->n, b->offs.n))
+        return CDC_ERR_NOMEM;
+    t->dirty = false;
+    classify(t, b);
+    size_t kept = cut_limited(t, b);
+    publish(p, b, kept);
+    warn_held(t, b->n - kept);
+    if (dst && kept == 0) { /* nothing to apply: keep filling b */
+        t->last_cut_ms = now;
+        *napply = 0;
+        return CDC_OK;
+    }
+    t->last_cut_ms = 0;
+    if ((err = note_floors(t, b)))
+        return err;
+    settle(t, b);
+    if (kept < b->n &&
+        (err = cdc_batch_hold(b, t->keep, dst, p->dec, now)))
+        return err;
+    apply_floors(t, b);
+    if (!dst && kept < b->n) /* released unapplied: read again later */
+        cdc_txn_reset(t);
+    *napply = b->n;
+    return CDC_OK;
+}
+
+/* ---- checks ---- */
+
+static bool is_txn_topic(const char *topic, size_t n) {
+    size_t s = sizeof ".transaction" - 1;
+    return n > s && !memcmp(topic + n - s, ".transaction", s);
+}
+
+#define NOTOPIC_HINT                                                          \
+    "HINT: set provide.transaction.metadata=true on the Debezium "            \
+    "connector and add its <prefix>.transaction topic to `topics`, or set "   \
+    "apply.consistency=batch"
+
+cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
+                               size_t errstr_size) {
+    if (topics[0] == '^')
+        return CDC_OK; /* a regex: checked on assignment */
+    for (const char *s = topics; *s;) {
+        size_t n = strcspn(s, ",");
+        while (n && s[n - 1] == ' ')
+            n--;
+        if (is_txn_topic(s, n))
+            return CDC_OK;
+        s += strcspn(s, ",");
+        s += strspn(s, ", ");
+    }
+    cdc_errstr_set(errstr, errstr_size, "apply.consistency=transaction: no "
+                   "transaction topic (<prefix>.transaction) among topics "
+                   "%s. " NOTOPIC_HINT, topics);
+    return CDC_ERR_CONFIG;
+}
+
+cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) {
+    cdc_txn_state_t *t = &p->txn;
+    if (!t->block_wait_ms || t->txtopic ||
+        now - t->block_wait_ms < CDC_TXN_NOTOPIC_MS)
+        return CDC_OK;
+    stop_reason(p,
+                "apply.consistency=transaction: change events name their "
+                "source transaction, but no transaction topic "
+                "(<prefix>.transaction) was assigned in %d s. "
+                NOTOPIC_HINT, CDC_TXN_NOTOPIC_MS / 1000);
+    return CDC_ERR_CONFIG;
+}
+
+cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
+    const cdc_offsets_map_t *at = &p->at;
+    bool txtopic = false;
+    if (!p->txn.on || !p->kafka)
+        return CDC_OK;
+    for (size_t i = 0; i < at->n; i++) {
+        const char *topic = at->v[i].topic;
+        int32_t have = 0, want = 0;
+        bool first = true;
+        txtopic |= is_txn_topic(topic, strlen(topic));
+        for (size_t j = 0; j < at->n; j++)
+            if (!strcmp(at->v[j].topic, topic)) {
+                first = first && j >= i;
+                have++;
+            }
+        if (!first)
+            continue; /* counted at its first partition */
+        char why[256];
+        cdc_err_t err = cdc_kafka_partition_count(p->kafka, topic, 10000,
+                                                  &want, why, sizeof why);
+        if (err) { /* gone meanwhile, or brokers down: asked again later */
+            cdc_log(CDC_LOG_WARN, "cannot count the partitions of %s: %s",
+                    topic, why);
+            return CDC_ERR_KAFKA_DOWN;
+        }
+        if (have < want) {
+            stop_reason(p,
+                        "apply.consistency=transaction: this instance "
+                        "holds %d of the %d partitions of %s: other "
+                        "members of its consumer group share the "
+                        "source's topics, and a source transaction's "
+                        "events would be split between instances. HINT: "
+                        "run one instance per source (its own "
+                        "kafka.group.id), or set apply.consistency=batch",
+                        have, want, topic);
+            return CDC_ERR_CONFIG;
+        }
+    }
+    p->txn.txtopic = txtopic;
+    if (txtopic)
+        p->txn.block_wait_ms = 0;
+    else if (at->n)
+        cdc_log(CDC_LOG_WARN, "apply.consistency=transaction: no transaction "
+                "topic assigned yet (Debezium creates <prefix>.transaction "
+                "with the first transaction); events wait for it");
+    return CDC_OK;
+}
+
+/* ---- /metrics ---- */
+
+void cdc_txn_render(const cdc_txn_state_t *t, cdc_buf_t *b) {
+    double age = 0;
+    if (!t->on)
+        return;
+    if (t->m_held && t->m_held_since_ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        age = now > t->m_held_since_ms
+                  ? (double)(now - t->m_held_since_ms) / 1000.0 : 0;
+    }
+    cdc_metrics_header(b, "cdcsink_transactions_applied_total", "counter",
+                       "source transactions applied whole "
+                       "(apply.consistency=transaction)");
+    cdc_metrics_u64(b, "cdcsink_transactions_applied_total", NULL,
+                    t->m_applied);
+    cdc_metrics_header(b, "cdcsink_transactions_split_total", "counter",
+                       "source transactions applied in parts "
+                       "(apply.transaction.max.events)");
+    cdc_metrics_u64(b, "cdcsink_transactions_split_total", NULL, t->m_split);
+    cdc_metrics_header(b, "cdcsink_transaction_held_events", "gauge",
+                       "records held back until their source transaction "
+                       "is complete");
+    cdc_metrics_u64(b, "cdcsink_transaction_held_events", NULL, t->m_held);
+    cdc_metrics_header(b, "cdcsink_transaction_held_age_seconds", "gauge",
+                       "age of the oldest held-back record (Kafka "
+                       "timestamp)");
+    cdc_metrics_f64(b, "cdcsink_transaction_held_age_seconds", NULL, age);
+    cdc_metrics_header(b, "cdcsink_transaction_largest_events", "gauge",
+                       "events of the largest source transaction seen");
+    cdc_metrics_u64(b, "cdcsink_transaction_largest_events", NULL,
+                    t->m_largest);
+}

@@ -1,0 +1,147 @@
+/* pipeline_txn.h - apply.consistency=transaction (DESIGN.md
+ * "Transaction-consistent apply"): which records of the open batch may be
+ * applied now so that the batch's PostgreSQL transaction holds only whole
+ * source transactions, and what waits for the next batch.
+ *
+ * The tracker follows every source transaction the pipeline has records
+ * of and has not applied: its BEGIN / END (END gives the event count), and
+ * the events seen, counted once per transaction.total_order (Debezium
+ * replays an interrupted transaction whole, at new offsets). Records are
+ * correlated on the xid (source.txId; the part before ':' of the
+ * transaction id, which on PostgreSQL differs between BEGIN, events and
+ * END), or the whole id on other connectors.
+ *
+ * A cut (cdc_txn_cut) keeps in the batch, per partition, the records up to
+ * the first one that must wait: a record of a transaction not complete
+ * (END not seen, or fewer events than END counts), and then every later
+ * record of that partition (Kafka order inside a partition is kept, and
+ * the committed offset is the first record not applied: a restart reads
+ * the held records again). A transaction with a record held that way waits
+ * whole, so its records on other partitions wait too (repeated until
+ * nothing changes); a later transaction's BEGIN/END on the transaction
+ * topic waits behind an earlier one's, so transactions apply in commit
+ * order. Records without a transaction (snapshot reads, heartbeats,
+ * tombstones, undecodable records) need nothing else.
+ *
+ * Limits: a transaction with more events than apply.transaction.max.events,
+ * or a held set past it, is released (applied in parts, logged, counted):
+ * its records apply as they come, and the committed offset of each
+ * partition it touched stays at its first record (the floor) until all of
+ * it is applied, so a restart reads it again from its start. With
+ * max.events 0 nothing is split; the held set is logged as it grows.
+ * Orphans: events whose BEGIN and END were consumed before this run
+ * started (a switch from apply.consistency=batch, offsets moved by hand)
+ * would wait for ever; once the transaction topic delivered a record
+ * produced after such an event (Kafka timestamps, one Connect task), its
+ * BEGIN/END can no longer come, and the transaction is released.
+ *
+ * Checks (FATAL, naming the setting): the assignment must hold a
+ * transaction topic and every partition of every assigned topic (one
+ * instance per source); a revocation while running breaks that; 100
+ * streaming change events without a `transaction` block before any with
+ * one mean provide.transaction.metadata is off.
+ *
+ * Threads: the polling thread (and whoever holds the applier's turn in the
+ * rebalance callbacks, the same thread); the metrics under p->mu.
+ * Memory: the tracker is malloc'ed and lives across batches; nothing
+ * points into a batch's arena. */
+#ifndef CDC_CONSUMER_PIPELINE_TXN_H
+#define CDC_CONSUMER_PIPELINE_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/err.h"
+#include "consumer/batch.h"
+
+typedef struct cdc_pipeline_s cdc_pipeline_t;
+typedef struct txn_s txn_t;
+
+/* streaming change events without a transaction block, before any with
+ * one, that stop a run in transaction mode */
+#define CDC_TXN_NOBLOCK_MAX 100
+/* ms events with a transaction block may wait for a transaction topic to
+ * be assigned (a regex subscription sees a new topic within seconds)
+ * before the run stops */
+#define CDC_TXN_NOTOPIC_MS 30000
+
+typedef struct cdc_txn_state_s {
+    bool on;                /* apply.consistency=transaction (not replay) */
+    size_t max_events;      /* apply.transaction.max.events; 0: never split */
+    size_t batch_events;    /* batch.max.events: where held-set logs start */
+    int eval_ms;            /* a cut that applied nothing: the next one not
+                             * before this many ms, unless over a limit */
+    /* the tracker: chained hash by key */
+    txn_t **tab;
+    size_t tab_cap, count;
+    bool dirty;             /* a record arrived since the last cut */
+    int64_t last_cut_ms;    /* monotonic, of a cut that applied nothing */
+    int64_t txtopic_max_ts; /* newest Kafka timestamp on a transaction
+                             * topic this run (-1: none): the orphan rule */
+    uint64_t noblock;       /* streaming changes without a block */
+    bool seen_block;
+    bool txtopic;           /* a transaction topic is assigned */
+    int64_t block_wait_ms;  /* monotonic: first event with a block seen
+                             * while no transaction topic is assigned */
+    size_t warn_at;         /* held set size of the next log (doubles) */
+    uint64_t split, largest; /* published to m_* at each cut */
+    /* scratch of a cut, grown with the batch */
+    bool *keep;
+    uint32_t *pidx;
+    txn_t **rtx;
+    size_t scratch_cap;
+    size_t *first_held;
+    size_t fh_cap;
+    /* /metrics, under p->mu */
+    uint64_t m_applied, m_split, m_held, m_largest;
+    int64_t m_held_since_ms; /* Kafka timestamp of the oldest held record,
+                              * wall ms; 0: none */
+} cdc_txn_state_t;
+
+void cdc_txn_init(cdc_txn_state_t *t, bool on, size_t max_events,
+                  size_t batch_events, int linger_ms);
+void cdc_txn_free(cdc_txn_state_t *t);
+/* Forgets every transaction (the records it knew are dropped and will be
+ * read again). */
+void cdc_txn_reset(cdc_txn_state_t *t);
+
+/* After cdc_batch_add of record i of the open batch b. Errors: NOMEM;
+ * CONFIG with p->errstr when the stream has no transaction metadata. */
+cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i)
+    CDC_MUSTCHECK;
+
+/* Whether a cut of the due batch b is worth computing now (something
+ * arrived since the last cut that applied nothing, not sooner than
+ * eval_ms after it, or b is over max.events). */
+bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
+
+/* The cut of the open batch b: the records to wait go to dst (OPEN), or
+ * with dst NULL are released unapplied (a flush before a stop or a
+ * revocation: they are read again). *napply = records left in b. With dst
+ * set and nothing to apply, b is left as it was. b's offsets stop, per
+ * partition, at its first held record or a released transaction's floor.
+ * Errors: NOMEM. */
+cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
+                      int64_t now, size_t *napply) CDC_MUSTCHECK;
+
+/* After an assignment (p->at holds every assigned partition): FATAL
+ * CONFIG with p->errstr unless every partition of every assigned topic is
+ * assigned. KAFKA_DOWN: could not ask. Notes whether a transaction topic
+ * is assigned (cdc_txn_watch). */
+cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) CDC_MUSTCHECK;
+
+/* In the loop: CONFIG with p->errstr when events with a transaction block
+ * have waited CDC_TXN_NOTOPIC_MS for a transaction topic to be assigned. */
+cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) CDC_MUSTCHECK;
+
+/* At start, for `topics` given as a list (not a ^regex): CONFIG with
+ * errstr unless one of them is a transaction topic. */
+cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
+                               size_t errstr_size) CDC_MUSTCHECK;
+
+/* /metrics lines (the caller holds p->mu). */
+void cdc_txn_render(const cdc_txn_state_t *t, cdc_buf_t *b);
+
+#endif

@@ -1,0 +1,280 @@
+/* test_pipeline_txn.c - apply.consistency=transaction's cut
+ * (consumer/pipeline_txn.c) and the batch moves it uses (cdc_batch_grow,
+ * cdc_batch_hold), with a real decoder, no server: which records a batch
+ * keeps, which wait, where its offsets stop. */
+#include "tests/unit/harness.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include "consumer/pipeline_int.h"
+
+static cdc_decoder_t *dec;
+static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
+static volatile sig_atomic_t stop_flag;
+/* key and value texts outlive the batches (they stand for the Kafka
+ * messages a moved record keeps) */
+static char *texts[4096];
+static int ntexts;
+
+static const char *keep_text(const char *s) {
+    return texts[ntexts++] = strdup(s);
+}
+
+static void put(cdc_batch_t *b, const char *topic, int64_t off, int64_t ts,
+                const char *key, const char *value) {
+    cdc_record_t r;
+    memset(&r, 0, sizeof r);
+    r.topic = topic;
+    r.offset = off;
+    r.timestamp_ms = ts;
+    r.key = keep_text(key);
+    r.key_len = strlen(key);
+    r.value = keep_text(value);
+    r.value_len = strlen(value);
+    if (b->n >= b->cap)
+        CHECK_INT(cdc_batch_grow(b, b->cap * 2), CDC_OK);
+    CHECK_INT(cdc_batch_add(b, NULL, &r, dec, 0), CDC_OK);
+}
+
+/* a change of table tbl in transaction xid (order ord; xid < 0: none) */
+static void ev(cdc_pipeline_t *p, cdc_batch_t *b, const char *tbl,
+               int64_t off, int64_t ts, int id, int xid, int ord) {
+    char k[64], v[700], txn[128] = "null";
+    snprintf(k, sizeof k, "{\"id\":%d}", id);
+    if (xid >= 0)
+        snprintf(txn, sizeof txn, "{\"id\":\"%d:%d\",\"total_order\":%d,"
+                 "\"data_collection_order\":%d}", xid, 1000 + id, ord, ord);
+    snprintf(v, sizeof v,
+             "{\"before\":null,\"after\":{\"id\":%d,\"v\":\"x\"},"
+             "\"source\":{\"connector\":\"postgresql\",\"name\":\"s\","
+             "\"db\":\"d\",\"schema\":\"public\",\"table\":\"%s\","
+             "\"snapshot\":\"false\",\"txId\":%d,\"lsn\":%d,"
+             "\"sequence\":\"[null,\\\"%d\\\"]\"},\"transaction\":%s,"
+             "\"op\":\"c\",\"ts_ms\":1}",
+             id, tbl, xid, 1000 + id, 1000 + id, txn);
+    put(b, tbl, off, ts, k, v);
+    CHECK_INT(cdc_txn_note(p, b, b->n - 1), CDC_OK);
+}
+
+/* BEGIN (count < 0) or END with count events, all of table tbl */
+static void meta(cdc_pipeline_t *p, cdc_batch_t *b, int64_t off, int64_t ts,
+                 int xid, int count, const char *tbl) {
+    char k[64], v[400];
+    snprintf(k, sizeof k, "{\"id\":\"%d:%lld\"}", xid, (long long)off);
+    if (count < 0)
+        snprintf(v, sizeof v, "{\"status\":\"BEGIN\",\"id\":\"%d:%lld\","
+                 "\"event_count\":null,\"data_collections\":null,"
+                 "\"ts_ms\":1}", xid, (long long)off);
+    else
+        snprintf(v, sizeof v, "{\"status\":\"END\",\"id\":\"%d:%lld\","
+                 "\"event_count\":%d,\"data_collections\":[{"
+                 "\"data_collection\":\"public.%s\",\"event_count\":%d}],"
+                 "\"ts_ms\":1}", xid, (long long)off, count, tbl, count);
+    put(b, "s.transaction", off, ts, k, v);
+    CHECK_INT(cdc_txn_note(p, b, b->n - 1), CDC_OK);
+}
+
+static cdc_pipeline_t *pipe_new(size_t max_events) {
+    cdc_pipeline_conf_t c;
+    memset(&c, 0, sizeof c);
+    c.max_events = 4;
+    c.max_bytes = 1 << 20;
+    c.linger_ms = 10;
+    c.backoff_max_ms = 100;
+    c.shutdown_timeout_ms = 100;
+    c.txn_consistency = true;
+    c.txn_max_events = max_events;
+    if (!dec)
+        dec = cdc_decoder_new(&dec_conf);
+    return cdc_pipeline_new(&c, dec, NULL, NULL, &stop_flag);
+}
+
+static int64_t next_of(const cdc_batch_t *b, const char *topic) {
+    for (size_t i = 0; i < b->offs.n; i++)
+        if (!strcmp(b->offs.v[i].topic, topic))
+            return b->offs.v[i].next_offset;
+    return -1;
+}
+
+TEST(a_transaction_waits_for_its_end_and_all_its_events) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 100, 1);
+    meta(p, b, 1, 10, 100, 2, "a");
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 0); /* nothing to apply: b is left as it was */
+    CHECK_INT(b->n, 3);
+    CHECK_INT(d->n, 0);
+    ev(p, b, "a", 1, 10, 2, 100, 2);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 4);
+    CHECK_INT(d->n, 0);
+    CHECK_INT(b->txns_whole, 1);
+    CHECK_INT(p->txn.count, 0);
+    cdc_pipeline_free(p);
+}
+
+TEST(held_records_move_and_offsets_stop_before_them) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 99, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 99, 1);
+    meta(p, b, 1, 10, 99, 1, "a");
+    meta(p, b, 2, 10, 100, -1, NULL);
+    ev(p, b, "a", 1, 10, 2, 100, 1);
+    ev(p, b, "b", 0, 10, 3, 100, 2); /* 100 has two tables */
+    meta(p, b, 3, 10, 100, 3, "a");  /* and three events: one missing */
+    ev(p, b, "snap", 0, 10, 9, -1, 0); /* no transaction: applies */
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 4);
+    CHECK_INT(d->n, 4);
+    CHECK_INT(next_of(b, "s.transaction"), 2);
+    CHECK_INT(next_of(b, "a"), 1);
+    CHECK_INT(next_of(b, "b"), -1); /* all of b waits: not written */
+    CHECK_INT(next_of(b, "snap"), 1);
+    CHECK_INT(b->txns_whole, 1);
+    /* the moved records were decoded again into d */
+    CHECK_INT(d->events[1].kind, CDC_EV_CHANGE);
+    CHECK_INT(d->events[1].tx_id, 100);
+    CHECK_INT(d->events[3].txn_end, true);
+    CHECK_INT(d->events[3].txn_event_count, 3);
+    /* the missing event completes it in the next batch */
+    cdc_batch_reset(b);
+    ev(p, d, "a", 2, 10, 4, 100, 3);
+    CHECK_INT(cdc_txn_cut(p, d, b, 0, &n), CDC_OK);
+    CHECK_INT(n, 5);
+    CHECK_INT(d->txns_whole, 1);
+    cdc_pipeline_free(p);
+}
+
+TEST(a_later_transaction_waits_behind_an_earlier_one) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 100, 1);
+    meta(p, b, 1, 10, 100, 2, "a"); /* its second event is not here */
+    meta(p, b, 2, 10, 101, -1, NULL);
+    ev(p, b, "c", 0, 10, 5, 101, 1);
+    meta(p, b, 3, 10, 101, 1, "c"); /* complete, but committed after 100 */
+    ev(p, b, "snap", 0, 10, 9, -1, 0);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(next_of(b, "c"), -1);
+    CHECK_INT(d->n, 6);
+    cdc_pipeline_free(p);
+}
+
+TEST(a_replayed_transaction_counts_each_event_once) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    /* Debezium restarted in the middle: 1, 2, then all again, then END */
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 100, 1);
+    ev(p, b, "a", 1, 10, 2, 100, 2);
+    meta(p, b, 1, 10, 100, -1, NULL);
+    ev(p, b, "a", 2, 10, 1, 100, 1);
+    ev(p, b, "a", 3, 10, 2, 100, 2);
+    meta(p, b, 2, 10, 100, 3, "a");
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 0); /* four events seen, three distinct: 3 is missing */
+    ev(p, b, "b", 0, 10, 3, 100, 3);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 8);
+    cdc_pipeline_free(p);
+}
+
+TEST(past_max_events_a_transaction_applies_in_parts_with_a_floor) {
+    cdc_pipeline_t *p = pipe_new(2);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    ev(p, b, "a", 5, 10, 0, 7, 1); /* an earlier, orphan-free record */
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 6, 10, 1, 100, 1);
+    ev(p, b, "a", 7, 10, 2, 100, 2);
+    ev(p, b, "a", 8, 10, 3, 100, 3);
+    CHECK(cdc_txn_due(p, b, 0));
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    /* 100 is released (3 events > 2), but partition a starts with 7's
+     * record (no END yet), so all of a waits behind it... */
+    /* then the held set (4) passed max.events: 7, the one the others
+     * wait behind, is released too */
+    CHECK_INT(p->txn.split, 2);
+    CHECK_INT(n, 5);
+    cdc_batch_reset(b);
+    cdc_pipeline_free(p);
+
+    p = pipe_new(2);
+    b = &p->bufs[0];
+    d = &p->bufs[1];
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 6, 10, 1, 100, 1);
+    ev(p, b, "a", 7, 10, 2, 100, 2);
+    ev(p, b, "a", 8, 10, 3, 100, 3);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 4);
+    /* applied, but the committed offsets stay at its first records until
+     * all of it is applied: a restart reads it again whole */
+    CHECK_INT(next_of(b, "a"), 6);
+    CHECK_INT(next_of(b, "s.transaction"), 0);
+    cdc_batch_reset(b);
+    ev(p, b, "a", 9, 10, 4, 100, 4);
+    meta(p, b, 1, 10, 100, 4, "a");
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 2);
+    CHECK_INT(b->txns_parts, 1);
+    CHECK_INT(next_of(b, "a"), 10); /* done: the floor is lifted */
+    CHECK_INT(next_of(b, "s.transaction"), 2);
+    cdc_pipeline_free(p);
+}
+
+TEST(orphans_and_missing_metadata) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    /* an event whose BEGIN/END were consumed before this run: a record
+     * of the transaction topic produced after it proves they will not
+     * come */
+    ev(p, b, "a", 0, 1000, 1, 90, 1);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 0);
+    meta(p, b, 0, 2000, 100, -1, NULL);
+    meta(p, b, 1, 2000, 100, 0, "a");
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 3);
+    cdc_batch_reset(b);
+    cdc_pipeline_free(p);
+
+    /* streaming changes without a transaction block stop the run */
+    p = pipe_new(0);
+    b = &p->bufs[0];
+    cdc_err_t err = CDC_OK;
+    for (int i = 0; i < CDC_TXN_NOBLOCK_MAX && !err; i++) {
+        if (b->n >= b->cap)
+            CHECK_INT(cdc_batch_grow(b, b->cap * 2), CDC_OK);
+        char k[32], v[512];
+        snprintf(k, sizeof k, "{\"id\":%d}", i);
+        snprintf(v, sizeof v, "{\"before\":null,\"after\":{\"id\":%d},"
+                 "\"source\":{\"connector\":\"postgresql\",\"name\":\"s\","
+                 "\"db\":\"d\",\"schema\":\"public\",\"table\":\"a\","
+                 "\"snapshot\":\"false\",\"txId\":5,\"lsn\":%d,"
+                 "\"sequence\":\"[null,\\\"%d\\\"]\"},\"op\":\"c\","
+                 "\"ts_ms\":1}", i, 100 + i, 100 + i);
+        put(b, "a", i, 1, k, v);
+        err = cdc_txn_note(p, b, b->n - 1);
+    }
+    CHECK_INT(err, CDC_ERR_CONFIG);
+    CHECK(strstr(p->errstr, "provide.transaction.metadata=true") != NULL);
+    cdc_pipeline_free(p);
+    for (int i = 0; i < ntexts; i++)
+        free(texts[i]);
+    ntexts = 0;
+    cdc_decoder_free(dec);
+    dec = NULL;
+}
+
