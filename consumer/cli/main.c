@@ -64,6 +64,7 @@ static const command_t commands[] = {
      .usage = CDC_CLI_DECODE_USAGE,
      .summary = "print what cdcsink makes of records (kcat -J lines or a "
                 "topic)"},
+    {.name = "wait", .fn = cdc_cmd_wait, .conf = true, .signals = true, .own_args = true, .usage = "wait (--source-ts T | --source-lsn L) [--timeout S] [--source NAME]", .summary = "wait until the warehouse holds every source commit before T or L"},
     {.name = "config-doc", .fn = cmd_config_doc, .usage = "config-doc",
      .summary = "print the settings table as markdown"},
     {.name = "config-sample", .fn = cmd_config_sample,
