@@ -35,7 +35,8 @@ typedef struct fpart_s {
 } fpart_t;
 
 typedef struct fbucket_s {
-    int64_t at_ms; /* the latest record counted in it */
+    int64_t start_ms; /* its first record: a bucket spans BUCKET_MS */
+    int64_t at_ms;    /* its latest record: it settles after this */
     fbound_t chg;
     int64_t hb_us; /* 0: none */
 } fbucket_t;
@@ -224,14 +225,17 @@ static void part_guess(cdc_fresh_t *f, fpart_t *p) {
     }
 }
 
-/* Counts one consumed record of source s at now_ms in its newest bucket
- * (a bucket's time is its newest record's: settling late is safe). */
+/* Counts one consumed record of source s at now_ms in its newest bucket,
+ * or a new one every BUCKET_MS (so a steady stream still settles); a
+ * bucket settles after its newest record (late is safe), and when all are
+ * taken the newest one takes the record. */
 static void src_note(fsrc_t *s, const fbound_t *chg, int64_t hb_us,
                      int64_t now_ms) {
     fbucket_t *b = s->nb ? &s->b[s->nb - 1] : NULL;
-    if (!b || (now_ms - b->at_ms >= BUCKET_MS && s->nb < NBUCKETS)) {
+    if (!b || (now_ms - b->start_ms >= BUCKET_MS && s->nb < NBUCKETS)) {
         b = &s->b[s->nb++];
         memset(b, 0, sizeof *b);
+        b->start_ms = now_ms;
     }
     b->at_ms = now_ms > b->at_ms ? now_ms : b->at_ms;
     if (chg)

@@ -208,3 +208,18 @@ for i in range(first, first + count):
           json.dumps({"schema": schema, "payload": payload}))
 PY
 }
+
+# wait_fresh GROUP SOURCE SECONDS [WAIT OPTIONS...]: `cdcsink wait` on the
+# freshness watermark (README "Freshness") of GROUP's SOURCE (the
+# connector's topic prefix) in the warehouse: by default until every source
+# transaction committed before now is applied (--source-ts now: the sink
+# must consume the source's heartbeat topic, or the source must commit
+# again), else with the options given (--source-lsn L, --source-ts T).
+# Returns wait's exit code: 0 there, 1 timed out (what is behind on stderr)
+wait_fresh() {
+    local group=$1 source=$2 secs=$3; shift 3
+    (($# > 0)) || set -- --source-ts "$(date +%s.%N)"
+    "$CDC_BIN" --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+        --set kafka.group.id="$group" --set log.level=warn \
+        wait --source "$source" --timeout "$secs" "$@"
+}
