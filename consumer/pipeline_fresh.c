@@ -24,8 +24,9 @@ typedef struct fpart_s {
     int src;          /* index in f->srcs, -1: not known yet */
     bool hb;          /* a heartbeat topic: holds no changes */
     int64_t applied;  /* next offset applied (-1: unknown) */
-    int64_t end;      /* at the last ends_read (-1: unknown) */
-    bool seen_end;    /* cdc_fresh_end was called since the last read */
+    int64_t end;      /* end offset seen (-1: unknown) */
+    bool end_fresh;   /* end came from asking the broker at end_at */
+    int64_t end_at;
     fbound_t last;    /* the last applied streaming change */
     bool has_last;
     /* staged by cdc_fresh_rows for the batch being applied */
@@ -53,7 +54,6 @@ typedef struct fsrc_s {
 
 struct cdc_fresh_s {
     int settle_ms;
-    int64_t ends_at_ms; /* when the ends were read; 0: never */
     fpart_t *parts;
     size_t nparts, capparts;
     fsrc_t *srcs;
@@ -171,6 +171,7 @@ cdc_err_t cdc_fresh_assign(cdc_fresh_t *f, const char *topic,
     }
     p->applied = p->p_applied = applied;
     p->end = -1;
+    p->end_fresh = false;
     p->has_last = p->p_has_last = false; /* nothing applied by us yet */
     return CDC_OK;
 }
@@ -183,22 +184,34 @@ void cdc_fresh_forget(cdc_fresh_t *f, const char *topic, int32_t partition) {
     *p = f->parts[--f->nparts];
 }
 
-void cdc_fresh_end(cdc_fresh_t *f, const char *topic, int32_t partition,
-                   int64_t end) {
+void cdc_fresh_end_cached(cdc_fresh_t *f, const char *topic,
+                          int32_t partition, int64_t end) {
     fpart_t *p = part_find(f, topic, partition);
-    if (p) {
+    if (p && end > p->end) { /* more than we knew: behind, for sure */
         p->end = end;
-        p->seen_end = true;
+        p->end_fresh = false;
     }
 }
 
-void cdc_fresh_ends_read(cdc_fresh_t *f, int64_t now_ms) {
-    for (size_t i = 0; i < f->nparts; i++) { /* not reported: unknown */
-        if (!f->parts[i].seen_end)
-            f->parts[i].end = -1;
-        f->parts[i].seen_end = false;
+void cdc_fresh_end_asked(cdc_fresh_t *f, const char *topic,
+                         int32_t partition, int64_t end, int64_t at_ms) {
+    fpart_t *p = part_find(f, topic, partition);
+    if (p && end >= 0) {
+        p->end = end;
+        p->end_fresh = true;
+        p->end_at = at_ms;
     }
-    f->ends_at_ms = now_ms;
+}
+
+void cdc_fresh_each_to_ask(const cdc_fresh_t *f,
+                           void (*cb)(const char *topic, int32_t partition,
+                                      void *opaque),
+                           void *opaque) {
+    for (size_t i = 0; i < f->nparts; i++) {
+        const fpart_t *p = &f->parts[i];
+        if (p->end < 0 || p->applied >= p->end) /* may be caught up */
+            cb(p->topic, p->partition, opaque);
+    }
 }
 
 /* The source a heartbeat topic names: what follows HB_PREFIX. */
@@ -274,7 +287,9 @@ cdc_err_t cdc_fresh_seen(cdc_fresh_t *f, const cdc_event_t *events,
     return err;
 }
 
-/* Folds the buckets consumed settle_ms before the ends were read. */
+/* Folds the buckets consumed by upto_ms into settled, for good: upto_ms
+ * is older than every answer about a partition's end now held, and later
+ * answers are later still. */
 static void src_settle(fsrc_t *s, int64_t upto_ms) {
     int k = 0;
     while (k < s->nb && s->b[k].at_ms <= upto_ms) {
@@ -321,6 +336,9 @@ static void stage(cdc_fresh_t *f, const cdc_offsets_t *offs,
 typedef struct fcalc_s {
     bool blocked, behind_any, data_behind;
     fbound_t min;         /* over partitions behind */
+    int64_t upto;         /* S: consumed by then (the oldest answer about
+                             a caught-up partition's end, less settle) */
+    bool any_caught_up;
     bool min_lsn_unknown, min_ts_unknown;
     cdc_buf_t parts;      /* the text[] literal */
     char behind[256];
@@ -328,12 +346,18 @@ typedef struct fcalc_s {
 
 /* One owned partition's part in source si's watermark. */
 static void calc_part(const cdc_fresh_t *f, const fpart_t *p, fcalc_t *c) {
-    bool behind = p->end < 0 || p->p_applied < p->end;
+    /* caught up only against an end the broker gave at a known time */
+    bool behind = !p->end_fresh || p->p_applied < p->end;
+    if (!behind && !p->hb) {
+        c->any_caught_up = true;
+        if (p->end_at - f->settle_ms < c->upto)
+            c->upto = p->end_at - f->settle_ms;
+    }
     if (!behind || p->hb) /* a heartbeat partition holds no changes */
         return;
     if (!c->behind_any)
         snprintf(c->behind, sizeof c->behind, p->end < 0 ?
-                 "%s[%d] end not known yet" : "%s[%d] applied %lld of %lld",
+                 "%s[%d] end not known yet" : "%s[%d] applied %lld of %lld+",
                  p->topic, (int)p->partition, (long long)p->p_applied,
                  (long long)p->end);
     c->behind_any = c->data_behind = true;
@@ -350,7 +374,18 @@ static void calc_part(const cdc_fresh_t *f, const fpart_t *p, fcalc_t *c) {
         c->min_ts_unknown = true;
     else if (!c->min.has_ts || b->ts_us < c->min.ts_us)
         c->min.ts_us = b->ts_us, c->min.has_ts = true;
-    (void)f;
+}
+
+/* S: the newest change and heartbeat consumed by upto_ms. */
+static void src_upto(const fsrc_t *s, int64_t upto_ms, fbound_t *chg,
+                     int64_t *hb_us) {
+    *chg = s->settled;
+    *hb_us = s->settled_hb_us;
+    for (int k = 0; k < s->nb && s->b[k].at_ms <= upto_ms; k++) {
+        bound_max(chg, &s->b[k].chg);
+        if (s->b[k].hb_us > *hb_us)
+            *hb_us = s->b[k].hb_us;
+    }
 }
 
 /* Source si's row into *r, false when it has none to write. */
@@ -358,11 +393,14 @@ static bool calc_src(cdc_fresh_t *f, int si, cdc_arena_t *arena,
                      cdc_progress_t *r) {
     fsrc_t *s = &f->srcs[si];
     fcalc_t c;
+    fbound_t w;
+    int64_t hb_us;
     memset(&c, 0, sizeof c);
+    c.upto = INT64_MAX;
     cdc_buf_adds(&c.parts, "{");
     for (size_t i = 0; i < f->nparts; i++) {
         fpart_t *p = &f->parts[i];
-        if (p->src < 0 && p->end >= 0 && p->p_applied >= p->end)
+        if (p->src < 0 && p->end_fresh && p->p_applied >= p->end)
             continue; /* an unknown partition caught up: no matter */
         if (p->src >= 0 && p->src != si)
             continue;
@@ -375,10 +413,14 @@ static bool calc_src(cdc_fresh_t *f, int si, cdc_arena_t *arena,
         calc_part(f, p, &c);
     }
     cdc_buf_adds(&c.parts, "}");
-    fbound_t w = s->settled;
-    if (!c.data_behind && s->settled_hb_us > w.ts_us)
-        w.ts_us = s->settled_hb_us, w.has_ts = true;
-    if (c.data_behind) {
+    src_upto(s, c.upto, &w, &hb_us);
+    if (!c.data_behind && hb_us > w.ts_us)
+        w.ts_us = hb_us, w.has_ts = true;
+    if (c.data_behind && !c.any_caught_up) { /* no S needed: all behind */
+        w = c.min;
+        w.has_lsn = w.has_lsn && !c.min_lsn_unknown;
+        w.has_ts = w.has_ts && !c.min_ts_unknown;
+    } else if (c.data_behind) {
         w.has_lsn = w.has_lsn && !c.min_lsn_unknown && c.min.has_lsn;
         if (w.has_lsn && c.min.lsn < w.lsn)
             w.lsn = c.min.lsn;
@@ -409,15 +451,21 @@ cdc_err_t cdc_fresh_rows(cdc_fresh_t *f, const cdc_offsets_t *offs,
     *rows = NULL;
     *nrows = 0;
     stage(f, offs, events, derr, n);
-    if (!f->ends_at_ms || !f->nsrcs)
+    if (!f->nsrcs)
         return CDC_OK;
+    int64_t fold = INT64_MAX; /* the oldest answer about an end held */
+    for (size_t i = 0; i < f->nparts; i++)
+        if (f->parts[i].end_fresh && !f->parts[i].hb &&
+            f->parts[i].end_at - f->settle_ms < fold)
+            fold = f->parts[i].end_at - f->settle_ms;
     for (size_t i = 0; i < f->nparts; i++)
         part_guess(f, &f->parts[i]);
     cdc_progress_t *v = cdc_arena_calloc(arena, f->nsrcs, sizeof *v);
     if (!v)
         return CDC_ERR_NOMEM;
     for (size_t i = 0; i < f->nsrcs; i++) {
-        src_settle(&f->srcs[i], f->ends_at_ms - f->settle_ms);
+        if (fold != INT64_MAX)
+            src_settle(&f->srcs[i], fold);
         if (calc_src(f, (int)i, arena, &v[*nrows]))
             (*nrows)++;
     }

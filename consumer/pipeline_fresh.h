@@ -14,17 +14,21 @@
  * For one source, over the partitions this instance owns:
  *
  *   - a partition is caught up when its applied next offset reaches the
- *     end offset the last fetch reported (librdkafka's cached high
- *     watermark, read at time R); it then holds nothing unapplied that
- *     was produced before that fetch;
+ *     end offset the broker gave when asked at time R_p (about once a
+ *     second, for the partitions that may be caught up); it then holds
+ *     nothing unapplied that was produced before R_p. librdkafka's cached
+ *     end only proves a partition behind: it is old while fetching is
+ *     paused for a full queue;
  *   - S = the newest b and source time among the streaming changes
- *     consumed at least settle_ms before R (settled: R's fetch came after
- *     they were produced, on every partition); S_hb = the newest heartbeat
- *     time settled likewise;
+ *     consumed at least settle_ms before every caught-up partition's R_p
+ *     (so produced before each was asked; settle_ms covers Connect
+ *     delivering one commit's records to several partitions out of
+ *     order); S_hb = the newest heartbeat time consumed likewise;
  *   - W = min(S, and over each partition behind: b and time of its last
- *     applied streaming change); with no data partition behind, the time
- *     is max(S time, S_hb): an idle source's time moves with heartbeats,
- *     its position does not.
+ *     applied streaming change) (S left out when no partition is caught
+ *     up); with no data partition behind, the time is max(S time, S_hb):
+ *     an idle source's time moves with heartbeats, its position does
+ *     not.
  *
  * No row (the last one stays) while a partition behind has no applied
  * streaming change since this instance owns it (just assigned, or inside
@@ -57,8 +61,8 @@
 
 typedef struct cdc_fresh_s cdc_fresh_t;
 
-/* settle_ms: how long after a record was consumed a fetch of every
- * partition is taken to have happened (above fetch.wait.max.ms). The
+/* settle_ms: the margin between consuming a record and asking for an end
+ * that must hold it (see above). The
  * instance name (host:pid) keys this instance's rows. NULL on OOM. */
 cdc_fresh_t *cdc_fresh_new(int settle_ms);
 void cdc_fresh_free(cdc_fresh_t *f); /* accepts NULL */
@@ -71,11 +75,18 @@ cdc_err_t cdc_fresh_assign(cdc_fresh_t *f, const char *topic,
     CDC_MUSTCHECK;
 void cdc_fresh_forget(cdc_fresh_t *f, const char *topic, int32_t partition);
 
-/* A partition's end offset (-1: unknown) as read at now_ms: call for
- * every owned partition, then cdc_fresh_ends_read. */
-void cdc_fresh_end(cdc_fresh_t *f, const char *topic, int32_t partition,
-                   int64_t end);
-void cdc_fresh_ends_read(cdc_fresh_t *f, int64_t now_ms);
+/* A partition's end offset: as librdkafka's cache has it (proves it
+ * behind, never caught up: the cache is old while fetching is paused),
+ * or as the broker answered when asked at at_ms (before sending). */
+void cdc_fresh_end_cached(cdc_fresh_t *f, const char *topic,
+                          int32_t partition, int64_t end);
+void cdc_fresh_end_asked(cdc_fresh_t *f, const char *topic,
+                         int32_t partition, int64_t end, int64_t at_ms);
+/* The partitions to ask the broker about: those that may be caught up. */
+void cdc_fresh_each_to_ask(const cdc_fresh_t *f,
+                           void (*cb)(const char *topic, int32_t partition,
+                                      void *opaque),
+                           void *opaque);
 
 /* Records consumed (a closed batch: events[i] valid when derr[i] is
  * CDC_OK), at now_ms. Learns which source each partition belongs to.

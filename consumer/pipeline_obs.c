@@ -1,5 +1,6 @@
 /* pipeline_obs.c - the pipeline's metrics and health, served by http.c on
  * its own thread; every read and write of the shared state holds p->mu. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,10 @@
 static const double batch_bounds[] = {1,   2,    5,    10,   20,    50,
                                       100, 200,  500,  1000, 2000,  5000,
                                       1e4, 2e4,  5e4};
-/* a record consumed this long before the partitions' ends were read was
- * produced before the fetch that reported them (librdkafka's
- * fetch.wait.max.ms is 500 by default): pipeline_fresh.h */
-#define FRESH_SETTLE_MS 1500
+/* the margin between consuming a record and asking for an end that must
+ * hold it: Connect delivering one commit's records to several partitions
+ * out of order (pipeline_fresh.h) */
+#define FRESH_SETTLE_MS 500
 
 int cdc_pipeline_obs_init(cdc_pipeline_t *p) {
     if (pthread_mutex_init(&p->mu, NULL))
@@ -118,7 +119,53 @@ static void lag_cb(const char *topic, int32_t partition, int64_t lag,
 
 static void end_cb(const char *topic, int32_t partition, int64_t end,
                    void *opaque) {
-    cdc_fresh_end(opaque, topic, partition, end);
+    cdc_fresh_end_cached(opaque, topic, partition, end);
+}
+
+typedef struct ask_s {
+    cdc_tp_t *v;
+    size_t n, cap;
+} ask_t;
+
+static void ask_cb(const char *topic, int32_t partition, void *opaque) {
+    ask_t *a = opaque;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        cdc_tp_t *v = realloc(a->v, cap * sizeof *v);
+        if (!v)
+            return;
+        a->v = v;
+        a->cap = cap;
+    }
+    if ((a->v[a->n].topic = strdup(topic)))
+        a->v[a->n++].partition = partition;
+}
+
+/* The freshness watermark's ends (pipeline_fresh.h): the cached ones for
+ * every partition, and the broker's answer for those that may be caught
+ * up (one round trip each, at most once a second; the first failure ends
+ * the round). Polling thread. */
+static void fresh_ends(cdc_pipeline_t *p, cdc_kafka_t *k) {
+    ask_t a = {NULL, 0, 0};
+    pthread_mutex_lock(&p->mu);
+    cdc_kafka_each_end(k, end_cb, p->fresh);
+    cdc_fresh_each_to_ask(p->fresh, ask_cb, &a);
+    pthread_mutex_unlock(&p->mu);
+    bool down = false;
+    for (size_t i = 0; i < a.n; i++) {
+        int64_t lo, hi, at = cdc_mono_ms();
+        if (!down && cdc_kafka_watermarks(k, a.v[i].topic, a.v[i].partition,
+                                          500, &lo, &hi) == CDC_OK) {
+            pthread_mutex_lock(&p->mu);
+            cdc_fresh_end_asked(p->fresh, a.v[i].topic, a.v[i].partition,
+                                hi, at);
+            pthread_mutex_unlock(&p->mu);
+        } else {
+            down = true;
+        }
+        free((char *)(uintptr_t)a.v[i].topic);
+    }
+    free(a.v);
 }
 
 void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now) {
@@ -126,12 +173,8 @@ void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now) {
     if (now - p->lag_at_ms < 1000)
         return;
     p->lag_at_ms = now;
-    if (!p->conf.replay) { /* the ends the freshness rule compares with */
-        pthread_mutex_lock(&p->mu);
-        cdc_kafka_each_end(k, end_cb, p->fresh);
-        cdc_fresh_ends_read(p->fresh, cdc_mono_ms());
-        pthread_mutex_unlock(&p->mu);
-    }
+    if (!p->conf.replay) /* the ends the freshness rule compares with */
+        fresh_ends(p, k);
     cdc_kafka_each_lag(k, lag_cb, &v);
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < p->nlags; i++)

@@ -2,11 +2,13 @@
 # freshness.sh - the freshness watermark (README "Freshness") against real
 # Debezium (heartbeat.interval.ms=1000), PostgreSQL and Kafka:
 #   - under a workload _cdc.progress's position moves;
-#   - after the workload, `cdcsink wait --source-lsn <pg_current_wal_lsn()>`
+#   - after the workload, `cdcsink wait --source-lsn <the source's LSN>`
 #     returns 0 only once every change before it is in the warehouse: at
 #     that moment the source and the warehouse are equal, although the
-#     warehouse was made slow (a trigger) so the last transaction's ~500
-#     updates were far from applied when wait started; without a commit
+#     warehouse was made slow (a trigger; batches of 20; little prefetch,
+#     so the marker after L is consumed while the table's partition is far
+#     behind) so the last transaction's ~500 updates were far from applied
+#     when wait started; without a commit
 #     after L it times out (the position moves with changes only);
 #   - on an idle source the time keeps moving with heartbeats (lag small);
 #   - with PostgreSQL stopped the watermark stands still and `wait` times
@@ -26,7 +28,9 @@ src "CREATE TABLE public.${P}_m (id serial PRIMARY KEY, note text);
 check "the marker topic exists" "$STACK" wait-topic "$P.public.${P}_m" 1 60 >/dev/null 2>&1
 "$STACK" topic-create "$P.dlq" 1 >"$T_TMP/topic.log" 2>&1 || fail "topic-create $P.dlq"
 start_sink sink "^($P\\.public\\.$P(_m)?|__debezium-heartbeat\\.$P)\$" "$P" \
-    --set http.listen=127.0.0.1:0
+    --set http.listen=127.0.0.1:0 --set batch.max.events=20 \
+    --set kafka.queued.max.messages.kbytes=16 \
+    --set kafka.max.partition.fetch.bytes=8192
 SINK=$SINK_PID
 HTTP=$(sink_http sink)
 
@@ -61,7 +65,9 @@ wh "CREATE FUNCTION public.${P}_slow() RETURNS trigger LANGUAGE plpgsql AS
     CREATE TRIGGER ${P}_slow BEFORE UPDATE ON public.$P
       FOR EACH ROW EXECUTE FUNCTION public.${P}_slow()" >/dev/null
 src "UPDATE public.$P SET n = n + 1000" >/dev/null
-L=$(src "SELECT pg_current_wal_lsn()")
+# the insert position: with synchronous_commit=off (the test stack's)
+# pg_current_wal_lsn() may still be below the last commit
+L=$(src "SELECT pg_current_wal_insert_lsn()")
 wait_fresh "$P" "$P" 2 --source-lsn "$L" >"$T_TMP/wait-idle.out" 2>&1
 check_eq "without a commit after L, wait --source-lsn L times out (exit 1)" "$?" "1"
 check "... naming the source and its watermark" \

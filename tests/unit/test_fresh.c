@@ -70,10 +70,9 @@ static const cdc_progress_t *fb_apply(cdc_fresh_t *f, fb_t *b, int64_t t) {
 
 static void ends(cdc_fresh_t *f, int64_t a, int64_t bb, int64_t hb,
                  int64_t t) {
-    cdc_fresh_end(f, "s.public.a", 0, a);
-    cdc_fresh_end(f, "s.public.b", 0, bb);
-    cdc_fresh_end(f, "__debezium-heartbeat.s", 0, hb);
-    cdc_fresh_ends_read(f, t);
+    cdc_fresh_end_asked(f, "s.public.a", 0, a, t);
+    cdc_fresh_end_asked(f, "s.public.b", 0, bb, t);
+    cdc_fresh_end_asked(f, "__debezium-heartbeat.s", 0, hb, t);
 }
 
 static cdc_fresh_t *fresh_two_tables(void) {
@@ -101,7 +100,7 @@ TEST(a_partition_behind_bounds_the_watermark) {
         CHECK(r->has_lsn);
         CHECK_INT(r->lsn, 150);
         CHECK_INT(r->source_ts_us, 1000 * 1000000LL);
-        CHECK_STR(r->behind, "s.public.a[0] applied 5 of 10");
+        CHECK_STR(r->behind, "s.public.a[0] applied 5 of 10+");
         CHECK_STR(r->source, "s");
     }
     /* a catches up: everything settled before the ends were read */
@@ -168,7 +167,7 @@ TEST(heartbeats_move_the_time_of_an_idle_source_not_its_position) {
     ends(f, 2, 0, 2, 3000 + SETTLE);
     r = fb_apply(f, &b3, 3000);
     CHECK(r && r->lsn == 120 && r->source_ts_us == 1000 * 1000000LL);
-    CHECK(r && r->behind && !strcmp(r->behind, "s.public.a[0] applied 1 of 2"));
+    CHECK(r && r->behind && !strcmp(r->behind, "s.public.a[0] applied 1 of 2+"));
     fb_free(&b1);
     fb_free(&b2);
     fb_free(&b3);
@@ -188,6 +187,8 @@ TEST(no_row_while_a_partition_behind_cannot_be_bounded) {
     fb_change(&b2, "s.public.b", 0, 90, 90, 999);
     b2.ev[0].snapshot = true;
     ends(f, 1, 5, 0, 2000);
+    /* end not known: behind */
+    cdc_fresh_end_asked(f, "s.public.b", 0, -1, 2000);
     CHECK(fb_apply(f, &b2, 100) == NULL);
     /* a partition of no known source that is behind holds every source */
     cdc_fresh_t *g = cdc_fresh_new(SETTLE);
@@ -196,9 +197,8 @@ TEST(no_row_while_a_partition_behind_cannot_be_bounded) {
     CHECK(cdc_fresh_assign(g, "s.public.a", 0, 0) == CDC_OK);
     CHECK(cdc_fresh_assign(g, "other", 0, 0) == CDC_OK);
     fb_change(&b3, "s.public.a", 0, 100, 120, 1000);
-    cdc_fresh_end(g, "s.public.a", 0, 1);
-    cdc_fresh_end(g, "other", 0, 3);
-    cdc_fresh_ends_read(g, 5000);
+    cdc_fresh_end_asked(g, "s.public.a", 0, 1, 5000);
+    cdc_fresh_end_asked(g, "other", 0, 3, 5000);
     CHECK(fb_apply(g, &b3, 100) == NULL);
     fb_free(&b1);
     fb_free(&b2);
@@ -239,5 +239,35 @@ TEST(a_steady_stream_still_settles) {
         CHECK(r->has_lsn && r->lsn >= 385 && r->lsn <= 405);
     for (int i = 0; i < 40; i++)
         fb_free(&b[i]);
+    cdc_fresh_free(f);
+}
+
+TEST(a_cached_end_proves_behind_never_caught_up) {
+    cdc_fresh_t *f = fresh_two_tables();
+    fb_t b1, b2;
+    const cdc_progress_t *r;
+    fb_init(&b1);
+    fb_init(&b2);
+    ends(f, 0, 0, 0, 1000); /* asked at 1000: all empty */
+    /* a gets records: the cache says 1 (fetching paused: no more known) */
+    cdc_fresh_end_cached(f, "s.public.a", 0, 1);
+    fb_change(&b1, "s.public.a", 0, 100, 120, 1000);
+    fb_change(&b1, "s.public.b", 0, 500, 520, 1009);
+    b1.ev[1].offset = 0;
+    cdc_fresh_end_cached(f, "s.public.b", 0, 1);
+    r = fb_apply(f, &b1, 5000);
+    /* a and b applied up to the cached ends, yet behind: bounded by their
+     * last changes, not by what was consumed */
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_INT(r->lsn, 120);
+        CHECK(r->behind != NULL);
+    }
+    /* the broker, asked later, confirms: caught up */
+    ends(f, 1, 1, 0, 5000 + SETTLE);
+    r = fb_apply(f, &b2, 6000);
+    CHECK(r && r->lsn == 520 && !r->behind);
+    fb_free(&b1);
+    fb_free(&b2);
     cdc_fresh_free(f);
 }
