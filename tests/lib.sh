@@ -223,3 +223,11 @@ wait_fresh() {
         --set kafka.group.id="$group" --set log.level=warn \
         wait --source "$source" --timeout "$secs" "$@"
 }
+
+# produce_heartbeat SOURCE: one Debezium heartbeat record (schemaless
+# {"ts_ms": now}) into __debezium-heartbeat.SOURCE, as a connector with
+# heartbeat.interval.ms sends them
+produce_heartbeat() {
+    printf '{"serverName":"%s"}\t{"ts_ms":%s}\n' "$1" "$(date +%s%3N)" |
+        kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "__debezium-heartbeat.$1" -K $'\t'
+}
