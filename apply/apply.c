@@ -70,6 +70,7 @@ void cdc_apply_free(cdc_apply_t *a) {
     free(a->conninfo);
     free(a->target_schema);
     free(a->group_id);
+    free(a->instance);
     free(a);
 }
 
@@ -287,6 +288,37 @@ static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
     return CDC_OK;
 }
 
+void cdc_apply_progress_set(cdc_apply_t *a, const char *instance,
+                            const cdc_progress_t *rows, size_t n) {
+    a->progress = rows;
+    a->nprogress = n;
+    if (instance && (!a->instance || strcmp(a->instance, instance))) {
+        free(a->instance);
+        a->instance = strdup(instance); /* NULL on OOM: rows not written */
+    }
+}
+
+/* The freshness rows given to cdc_apply_progress_set, in the batch's
+ * transaction (so they never run ahead of the data), each pruning the
+ * rows it supersedes; then forgotten. */
+static cdc_err_t write_progress(cdc_apply_t *a) {
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; i < a->nprogress && a->instance && !err; i++) {
+        cdc_offsets_progress_params_t p;
+        cdc_offsets_params_progress(&p, a->group_id, a->instance,
+                                    &a->progress[i]);
+        const char *prune[4] = {p.v[0], p.v[1], p.v[2], p.v[6]};
+        err = q(a, cdc_offsets_sql_progress_write, p.n, p.v, NULL,
+                "write _cdc.progress");
+        if (!err)
+            err = q(a, cdc_offsets_sql_progress_prune, 4, prune, NULL,
+                    "write _cdc.progress");
+    }
+    a->progress = NULL;
+    a->nprogress = 0;
+    return err;
+}
+
 /* One group: a truncate, else the fast COPY when it fits, else the guarded
  * merge. */
 static cdc_err_t run_group(cdc_apply_t *a, apply_groups_t *gs,
@@ -367,6 +399,8 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         err = run_group(a, &gs, g);
     if (err == CDC_OK)
         err = write_offsets(a, offsets, noffsets);
+    if (err == CDC_OK)
+        err = write_progress(a);
     if (err != CDC_OK)
         goto fail;
     /* isolation finds rejects in bisection order; report in Kafka order */

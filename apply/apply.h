@@ -5,8 +5,9 @@
  * and TOAST rules), creates/evolves target tables (through schemas/), COPYs
  * the rows into a temporary staging table and runs one position-guarded
  * INSERT ... ON CONFLICT ... DO UPDATE ... WHERE per table; soft or hard
- * deletes and truncates; and writes the consumed offsets to _cdc.offsets in
- * the same transaction.
+ * deletes and truncates; and writes the consumed offsets to _cdc.offsets
+ * and the freshness rows the consumer computed (_cdc.progress) in the
+ * same transaction.
  *
  * Two-phase: cdc_apply_batch_begin() does all the work inside an open
  * transaction and reports records PostgreSQL rejected (already isolated: the
@@ -28,6 +29,7 @@
 #include "common/err.h"
 #include "common/event.h"
 #include "schemas/schemas.h"
+#include "offsets/offsets.h"
 
 typedef struct cdc_apply_s cdc_apply_t;
 
@@ -126,6 +128,37 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
  * batch is rolled back and would fail the same way again). */
 cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) CDC_MUSTCHECK;
 void cdc_apply_batch_abort(cdc_apply_t *a);
+
+/* The freshness rows (offsets/offsets.h, cdc_progress_t) the next
+ * cdc_apply_batch_begin writes to _cdc.progress, in its transaction, after
+ * the offsets; rows are borrowed until then (and forgotten after it),
+ * instance (the row key beside group and source) is copied. n = 0: none. */
+void cdc_apply_progress_set(cdc_apply_t *a, const char *instance,
+                            const cdc_progress_t *rows, size_t n);
+
+/* ---- reading _cdc.progress (apply/progress.c): `cdcsink wait` ---- */
+
+typedef struct cdc_progress_reader_s cdc_progress_reader_t;
+
+/* One row as read; strings in the arena given to the read. */
+typedef struct cdc_progress_row_s {
+    cdc_progress_t p;          /* source, lsn, time, partitions, behind */
+    const char *instance;
+    int64_t updated_at_us;
+} cdc_progress_row_t;
+
+/* Copies conninfo; connects lazily, never creates anything. NULL on OOM. */
+cdc_progress_reader_t *cdc_progress_reader_new(const char *conninfo);
+void cdc_progress_reader_free(cdc_progress_reader_t *r); /* accepts NULL */
+/* The rows of group (and source; NULL or "" = all), newest first per
+ * source, into *rows (arena). Errors (reason in errstr): PG_DOWN (the
+ * warehouse unreachable: reconnects on the next call), CONFIG (bad
+ * conninfo), STATE (no _cdc.progress: nothing was ever applied there),
+ * NOMEM. */
+cdc_err_t cdc_progress_read(cdc_progress_reader_t *r, const char *group,
+                            const char *source, cdc_arena_t *arena,
+                            cdc_progress_row_t **rows, size_t *n,
+                            char *errstr, size_t errstr_size) CDC_MUSTCHECK;
 
 /* The reason for the last error; borrowed, valid until the next call. */
 const char *cdc_apply_errstr(const cdc_apply_t *a);

@@ -18,6 +18,7 @@
 
 #include "schemas/schemas.h"
 #include "apply/apply.h"
+#include "offsets/offsets.h"
 
 /* ---- collapse (collapse.c, pure) ---- */
 
@@ -188,6 +189,11 @@ struct cdc_apply_s {
     cdc_arena_t *arena;
     cdc_apply_result_t *res;
     size_t caprejects;
+    /* _cdc.progress rows for the next batch (cdc_apply_progress_set):
+     * borrowed, written in its transaction */
+    const cdc_progress_t *progress;
+    size_t nprogress;
+    char *instance;
     char errstr[1024];
 };
 

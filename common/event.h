@@ -159,7 +159,8 @@ typedef struct cdc_event_s {
     bool snapshot;           /* source.snapshot is a snapshot value (not
                                 "false"/null/"incremental") */
     bool incremental;        /* source.snapshot == "incremental" */
-    int64_t source_ts_us;    /* source ts_us (or ts_ms*1000); 0 if absent */
+    int64_t source_ts_us;    /* source ts_us (or ts_ms*1000); 0 if absent;
+                                a heartbeat: its ts_ms * 1000 */
     int64_t tx_id;           /* source.txId; -1 if absent */
 
     /* key (from the Kafka key); NULL/0 for truncate and keyless tables */

@@ -447,6 +447,22 @@ void cdc_kafka_each_lag(cdc_kafka_t *k,
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+void cdc_kafka_each_end(cdc_kafka_t *k, cdc_kafka_end_cb_t cb,
+                        void *opaque) {
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(k->rk, &l) || !l)
+        return;
+    for (int i = 0; i < l->cnt; i++) {
+        int64_t lo = -1, hi = -1;
+        if (rd_kafka_get_watermark_offsets(k->rk, l->elems[i].topic,
+                                           l->elems[i].partition, &lo,
+                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hi = -1;
+        cb(l->elems[i].topic, l->elems[i].partition, hi, opaque);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
                          size_t errstr_size) {
     const struct rd_kafka_metadata *md = NULL;

@@ -127,6 +127,14 @@ void cdc_kafka_each_lag(cdc_kafka_t *k,
                                    int64_t lag, void *opaque),
                         void *opaque);
 
+/* The freshness watermark's view of each assigned partition: calls cb with
+ * its end (high watermark) as the last fetch response reported it, from
+ * the cache (no broker round trip), -1 when none came yet. */
+typedef void (*cdc_kafka_end_cb_t)(const char *topic, int32_t partition,
+                           int64_t end, void *opaque);
+void cdc_kafka_each_end(cdc_kafka_t *k, cdc_kafka_end_cb_t cb,
+                        void *opaque);
+
 /* A range (replay, decode --topic): instead of a group subscription, the
  * consumer is assigned one topic's partitions from a start to an end fixed
  * now, and commits nothing (the group's offsets are left alone). Create the

@@ -153,6 +153,8 @@ static cdc_err_t batch_close(cdc_pipeline_t *p, cdc_batch_t *b) {
     cdc_err_t err = cdc_batch_close(b, p->dedup != NULL);
     if (err == CDC_OK)
         LOCKED(p, p->stats.records += b->n);
+    if (err == CDC_OK)
+        cdc_pipeline_fresh_seen(p, b);
     return err;
 }
 
@@ -194,6 +196,7 @@ static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
     *why = cdc_apply_errstr(p->apply);
     if (!p->conf.replay) /* compare and set: DESIGN.md "Fencing" */
         cdc_offsets_fence(&b->offs, &p->at);
+    cdc_pipeline_fresh_stage(p, b); /* _cdc.progress, in the transaction */
     cdc_err_t err = cdc_apply_connect(p->apply);
     if (!err)
         err = cdc_apply_batch_begin(p->apply, b->sel, b->nsel, b->offs.v,
@@ -236,6 +239,7 @@ static void batch_applied(cdc_pipeline_t *p, cdc_batch_t *b,
     p->txn.m_applied += b->txns_whole;
     pthread_mutex_unlock(&p->mu);
     cdc_pipeline_obs_batch(p, b->sel, b->nsel, (double)attempt_ms / 1000.0);
+    cdc_pipeline_fresh_applied(p, b);
     cdc_pipeline_obs_health(p, NULL);
     /* HANDED by batch_select: cannot fail */
     cdc_err_t serr = cdc_batch_committed(b, res->rejects, res->nrejects);
@@ -532,6 +536,7 @@ static void forget_partitions(cdc_pipeline_t *p, const cdc_tp_t *tps,
     for (size_t i = 0; i < n; i++) {
         cdc_offsets_map_del(&p->at, tps[i].topic, tps[i].partition);
         cdc_offsets_map_del(&p->trust, tps[i].topic, tps[i].partition);
+        cdc_pipeline_fresh_forget(p, tps[i].topic, tps[i].partition);
     }
 }
 
@@ -604,6 +609,7 @@ static cdc_err_t assign_one(cdc_pipeline_t *p, const cdc_tp_t *tp,
     *start = cdc_offsets_resume(row, committed);
     if (cdc_offsets_map_set(&p->at, tp->topic, tp->partition, row))
         return CDC_ERR_NOMEM;
+    cdc_pipeline_fresh_assign(p, tp->topic, tp->partition, row);
     cdc_offsets_map_del(&p->trust, tp->topic, tp->partition);
     if (row >= 0 && committed > row) {
         cdc_log_rec(CDC_LOG_WARN, tp->topic, tp->partition, row,

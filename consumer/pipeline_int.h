@@ -9,6 +9,7 @@
 #include "consumer/batch.h"
 #include "consumer/pipeline.h"
 #include "consumer/pipeline_txn.h"
+#include "consumer/pipeline_fresh.h"
 
 typedef struct table_stat_s {
     char *name;           /* "schema.table", malloc'ed */
@@ -81,6 +82,13 @@ struct cdc_pipeline_s {
     int64_t lag_at_ms;
     char health[256];          /* "" = healthy, else why not */
     char errstr[1024];         /* the stop reason: set_errstr, under mu */
+
+    /* the freshness watermark (pipeline_fresh.h), under mu; the rows
+     * staged for the batch being applied live in its arena */
+    cdc_fresh_t *fresh;
+    cdc_hist_t batch_hist;     /* records per committed batch */
+    cdc_progress_t *fresh_rows;
+    size_t nfresh_rows;
 };
 
 /* pipeline_obs.c */
@@ -93,5 +101,17 @@ void cdc_pipeline_obs_batch(cdc_pipeline_t *p, cdc_event_t *const *changes,
 void cdc_pipeline_obs_health(cdc_pipeline_t *p, const char *why);
 /* Refreshes the lag snapshot at most once a second (now: monotonic ms). */
 void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now);
+
+/* pipeline_obs.c, the freshness watermark (each takes mu; nothing in
+ * replay): records consumed (a closed batch); the rows to write with b,
+ * handed to apply (the applier's turn); b committed; partitions assigned
+ * (with their _cdc.offsets row) and given up. */
+void cdc_pipeline_fresh_seen(cdc_pipeline_t *p, const cdc_batch_t *b);
+void cdc_pipeline_fresh_stage(cdc_pipeline_t *p, cdc_batch_t *b);
+void cdc_pipeline_fresh_applied(cdc_pipeline_t *p, const cdc_batch_t *b);
+void cdc_pipeline_fresh_assign(cdc_pipeline_t *p, const char *topic,
+                               int32_t partition, int64_t row);
+void cdc_pipeline_fresh_forget(cdc_pipeline_t *p, const char *topic,
+                               int32_t partition);
 
 #endif

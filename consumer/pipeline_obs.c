@@ -1,17 +1,32 @@
 /* pipeline_obs.c - the pipeline's metrics and health, served by http.c on
  * its own thread; every read and write of the shared state holds p->mu. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "consumer/pipeline_int.h"
+
+/* records per batch: 1 .. 50000 */
+static const double batch_bounds[] = {1,   2,    5,    10,   20,    50,
+                                      100, 200,  500,  1000, 2000,  5000,
+                                      1e4, 2e4,  5e4};
+/* the margin between consuming a record and asking for an end that must
+ * hold it: Connect delivering one commit's records to several partitions
+ * out of order (pipeline_fresh.h) */
+#define FRESH_SETTLE_MS 500
 
 int cdc_pipeline_obs_init(cdc_pipeline_t *p) {
     if (pthread_mutex_init(&p->mu, NULL))
         return -1;
     if (cdc_hist_init(&p->apply_hist, cdc_hist_latency_bounds,
-                      cdc_hist_latency_nbounds)) {
+                      cdc_hist_latency_nbounds) ||
+        cdc_hist_init(&p->batch_hist, batch_bounds,
+                      sizeof batch_bounds / sizeof batch_bounds[0]) ||
+        !(p->fresh = cdc_fresh_new(FRESH_SETTLE_MS))) {
         pthread_mutex_destroy(&p->mu);
         return -1;
     }
@@ -26,6 +41,7 @@ void cdc_pipeline_obs_free(cdc_pipeline_t *p) {
     for (size_t i = 0; i < p->nlags; i++)
         free(p->lags[i].topic);
     free(p->lags);
+    cdc_fresh_free(p->fresh);
     pthread_mutex_destroy(&p->mu);
 }
 
@@ -101,11 +117,64 @@ static void lag_cb(const char *topic, int32_t partition, int64_t lag,
     v->n++;
 }
 
+static void end_cb(const char *topic, int32_t partition, int64_t end,
+                   void *opaque) {
+    cdc_fresh_end_cached(opaque, topic, partition, end);
+}
+
+typedef struct ask_s {
+    cdc_tp_t *v;
+    size_t n, cap;
+} ask_t;
+
+static void ask_cb(const char *topic, int32_t partition, void *opaque) {
+    ask_t *a = opaque;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        cdc_tp_t *v = realloc(a->v, cap * sizeof *v);
+        if (!v)
+            return;
+        a->v = v;
+        a->cap = cap;
+    }
+    if ((a->v[a->n].topic = strdup(topic)))
+        a->v[a->n++].partition = partition;
+}
+
+/* The freshness watermark's ends (pipeline_fresh.h): the cached ones for
+ * every partition, and the broker's answer for those that may be caught
+ * up (one round trip each, at most once a second; the first failure ends
+ * the round). Polling thread. */
+static void fresh_ends(cdc_pipeline_t *p, cdc_kafka_t *k) {
+    ask_t a = {NULL, 0, 0};
+    pthread_mutex_lock(&p->mu);
+    cdc_kafka_each_end(k, end_cb, p->fresh);
+    cdc_fresh_each_to_ask(p->fresh, ask_cb, &a);
+    pthread_mutex_unlock(&p->mu);
+    bool down = false;
+    for (size_t i = 0; i < a.n; i++) {
+        int64_t lo, hi, at = cdc_mono_ms();
+        if (!down && cdc_kafka_watermarks(k, a.v[i].topic, a.v[i].partition,
+                                          500, &lo, &hi) == CDC_OK) {
+            pthread_mutex_lock(&p->mu);
+            cdc_fresh_end_asked(p->fresh, a.v[i].topic, a.v[i].partition,
+                                hi, at);
+            pthread_mutex_unlock(&p->mu);
+        } else {
+            down = true;
+        }
+        free((char *)(uintptr_t)a.v[i].topic);
+    }
+    free(a.v);
+}
+
 void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now) {
     lagvec_t v = {NULL, 0, 0};
     if (now - p->lag_at_ms < 1000)
         return;
     p->lag_at_ms = now;
+    if (!p->conf.replay) /* the ends the freshness rule compares with */
+        fresh_ends(p, k);
     cdc_kafka_each_lag(k, lag_cb, &v);
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < p->nlags; i++)
@@ -115,6 +184,43 @@ void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now) {
     p->nlags = v.n;
     p->lags_cap = v.cap;
     pthread_mutex_unlock(&p->mu);
+}
+
+typedef struct fresh_out_s {
+    cdc_buf_t *b;
+    const char *name;
+    double now_s;
+} fresh_out_t;
+
+static void fresh_sample(const char *source, int64_t ts_us, void *opaque) {
+    fresh_out_t *o = opaque;
+    const char *labels[] = {"source", source, NULL};
+    double ts = (double)ts_us / 1e6;
+    if (!strcmp(o->name, "cdcsink_source_lag_seconds"))
+        cdc_metrics_f64(o->b, o->name, labels,
+                        o->now_s > ts ? o->now_s - ts : 0.0);
+    else
+        cdc_metrics_f64(o->b, o->name, labels, ts);
+}
+
+/* The freshness watermark's time per source (pipeline_fresh.h): the
+ * newest source commit time before which every change of the partitions
+ * this instance owns is in the warehouse, and its age. */
+static void render_fresh(cdc_pipeline_t *p, cdc_buf_t *b) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    fresh_out_t o = {b, "cdcsink_source_commit_timestamp_seconds",
+                     (double)now.tv_sec + (double)now.tv_nsec / 1e9};
+    cdc_metrics_header(b, "cdcsink_source_commit_timestamp_seconds", "gauge",
+                       "freshness watermark: every source transaction "
+                       "committed before this time (Unix seconds) is in the "
+                       "warehouse, over this instance's partitions");
+    cdc_fresh_each(p->fresh, fresh_sample, &o);
+    o.name = "cdcsink_source_lag_seconds";
+    cdc_metrics_header(b, "cdcsink_source_lag_seconds", "gauge",
+                       "seconds from the freshness watermark to now: how "
+                       "stale the warehouse may be, per source");
+    cdc_fresh_each(p->fresh, fresh_sample, &o);
 }
 
 static void render(cdc_pipeline_t *p, cdc_buf_t *b) {
@@ -166,6 +272,11 @@ static void render(cdc_pipeline_t *p, cdc_buf_t *b) {
                        "time from apply begin to PostgreSQL COMMIT per batch");
     cdc_hist_render(b, "cdcsink_apply_seconds", NULL, &p->apply_hist);
     cdc_txn_render(&p->txn, b);
+    cdc_metrics_header(b, "cdcsink_batch_events", "histogram",
+                       "Kafka records (change events, heartbeats, "
+                       "tombstones) per committed batch");
+    cdc_hist_render(b, "cdcsink_batch_events", NULL, &p->batch_hist);
+    render_fresh(p, b);
     cdc_metrics_header(b, "cdcsink_healthy", "gauge",
                        "1 when consuming and applying, 0 when not");
     cdc_metrics_u64(b, "cdcsink_healthy", NULL, p->health[0] ? 0 : 1);
@@ -193,4 +304,62 @@ int cdc_pipeline_http_handler(void *opaque, const char *path, cdc_buf_t *body,
     }
     pthread_mutex_unlock(&p->mu);
     return status;
+}
+
+/* ---- the freshness watermark (pipeline_fresh.h) ---- */
+
+void cdc_pipeline_fresh_seen(cdc_pipeline_t *p, const cdc_batch_t *b) {
+    cdc_err_t err = CDC_OK;
+    if (p->conf.replay)
+        return;
+    pthread_mutex_lock(&p->mu);
+    err = cdc_fresh_seen(p->fresh, b->events, b->derr, b->n, cdc_mono_ms());
+    pthread_mutex_unlock(&p->mu);
+    if (err) /* the source's row waits for a later batch */
+        cdc_log(CDC_LOG_WARN, "out of memory noting the freshness watermark");
+}
+
+void cdc_pipeline_fresh_stage(cdc_pipeline_t *p, cdc_batch_t *b) {
+    cdc_err_t err = CDC_OK;
+    p->fresh_rows = NULL;
+    p->nfresh_rows = 0;
+    if (!p->conf.replay) {
+        pthread_mutex_lock(&p->mu);
+        err = cdc_fresh_rows(p->fresh, &b->offs, b->events, b->derr, b->n,
+                             b->arena, &p->fresh_rows, &p->nfresh_rows);
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (err) /* the rows wait for the next batch; the data does not */
+        cdc_log(CDC_LOG_WARN, "out of memory computing the freshness "
+                "watermark: _cdc.progress is not written with this batch");
+    cdc_apply_progress_set(p->apply, cdc_fresh_instance(p->fresh),
+                           p->fresh_rows, p->nfresh_rows);
+}
+
+void cdc_pipeline_fresh_applied(cdc_pipeline_t *p, const cdc_batch_t *b) {
+    pthread_mutex_lock(&p->mu);
+    cdc_hist_observe(&p->batch_hist, (double)b->n);
+    if (!p->conf.replay)
+        cdc_fresh_applied(p->fresh, p->fresh_rows, p->nfresh_rows);
+    pthread_mutex_unlock(&p->mu);
+    p->fresh_rows = NULL;
+    p->nfresh_rows = 0;
+}
+
+void cdc_pipeline_fresh_assign(cdc_pipeline_t *p, const char *topic,
+                               int32_t partition, int64_t row) {
+    cdc_err_t err;
+    pthread_mutex_lock(&p->mu);
+    err = cdc_fresh_assign(p->fresh, topic, partition, row);
+    pthread_mutex_unlock(&p->mu);
+    if (err) /* untracked: the watermark does not see it (logged) */
+        cdc_log(CDC_LOG_WARN, "out of memory noting %s[%d] for the "
+                "freshness watermark", topic, (int)partition);
+}
+
+void cdc_pipeline_fresh_forget(cdc_pipeline_t *p, const char *topic,
+                               int32_t partition) {
+    pthread_mutex_lock(&p->mu);
+    cdc_fresh_forget(p->fresh, topic, partition);
+    pthread_mutex_unlock(&p->mu);
 }

@@ -173,7 +173,15 @@ const char cdc_offsets_sql_create[] =
     /* an older cdcsink would write numeric[] text into a bytea position:
      * it must refuse this warehouse from now on */
     "UPDATE _cdc.meta SET format_version = " STR(CDC_OFFSETS_FORMAT_VERSION)
-    " WHERE format_version < " STR(CDC_OFFSETS_FORMAT_VERSION);
+    " WHERE format_version < " STR(CDC_OFFSETS_FORMAT_VERSION) ";"
+    /* the freshness watermark (README "Freshness"): one row per group,
+     * source and instance; an older cdcsink ignores it */
+    "CREATE TABLE IF NOT EXISTS _cdc.progress ("
+    " \"group\" text NOT NULL, source text NOT NULL, instance text NOT NULL,"
+    " lsn pg_lsn, position bytea, source_ts timestamptz,"
+    " partitions text[] NOT NULL, behind text,"
+    " updated_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (\"group\", source, instance))";
 
 const char cdc_offsets_sql_meta_read[] =
     "SELECT warehouse_id::text, format_version FROM _cdc.meta";
@@ -226,4 +234,73 @@ void cdc_offsets_params_store(cdc_offsets_params_t *p, const char *group,
         p->v[4] = p->expect;
         p->n = 5;
     }
+}
+
+/* ---- _cdc.progress ---- */
+
+const char cdc_offsets_sql_progress_write[] =
+    "INSERT INTO _cdc.progress AS p (\"group\", source, instance, lsn, "
+    "position, source_ts, partitions, behind, updated_at) VALUES ($1, $2, "
+    "$3, $4::pg_lsn, $5::bytea, 'epoch'::timestamptz + $6::bigint * "
+    "interval '1 microsecond', $7::text[], $8, now()) "
+    "ON CONFLICT (\"group\", source, instance) DO UPDATE SET "
+    "lsn = EXCLUDED.lsn, position = EXCLUDED.position, "
+    "source_ts = EXCLUDED.source_ts, partitions = EXCLUDED.partitions, "
+    "behind = EXCLUDED.behind, updated_at = EXCLUDED.updated_at";
+
+const char cdc_offsets_sql_progress_prune[] =
+    "DELETE FROM _cdc.progress WHERE \"group\" = $1 AND source = $2 AND "
+    "instance <> $3 AND partitions <@ $4::text[]";
+
+const char cdc_offsets_sql_progress_read[] =
+    "SELECT source, instance, lsn::text, (extract(epoch FROM source_ts) * "
+    "1000000)::bigint, array_to_string(partitions, ','), behind, "
+    "(extract(epoch FROM updated_at) * 1000000)::bigint "
+    "FROM _cdc.progress WHERE \"group\" = $1 AND ($2 = '' OR source = $2) "
+    "ORDER BY source, updated_at DESC";
+
+void cdc_offsets_lsn_text(char *buf, size_t size, uint64_t lsn) {
+    snprintf(buf, size, "%X/%X", (unsigned)(lsn >> 32),
+             (unsigned)(lsn & 0xffffffffu));
+}
+
+bool cdc_offsets_lsn_parse(const char *s, uint64_t *lsn) {
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return false;
+    unsigned long long hi = strtoull(s, &end, 16);
+    if (end == s || *end != '/' || hi > 0xffffffffull)
+        return false;
+    const char *lo_s = end + 1;
+    if (!*lo_s || *lo_s == '-' || *lo_s == '+')
+        return false;
+    unsigned long long lo = strtoull(lo_s, &end, 16);
+    if (end == lo_s || *end || lo > 0xffffffffull)
+        return false;
+    *lsn = (uint64_t)hi << 32 | (uint64_t)lo;
+    return true;
+}
+
+void cdc_offsets_params_progress(cdc_offsets_progress_params_t *p,
+                                 const char *group, const char *instance,
+                                 const cdc_progress_t *r) {
+    memset(p, 0, sizeof *p);
+    p->v[0] = group;
+    p->v[1] = r->source;
+    p->v[2] = instance;
+    if (r->has_lsn) {
+        cdc_offsets_lsn_text(p->lsn, sizeof p->lsn, r->lsn);
+        /* one part in _cdc_position's bytea form: 8 big-endian bytes */
+        snprintf(p->position, sizeof p->position, "\\x%016llx",
+                 (unsigned long long)r->lsn);
+        p->v[3] = p->lsn;
+        p->v[4] = p->position;
+    }
+    if (r->source_ts_us) {
+        snprintf(p->ts, sizeof p->ts, "%lld", (long long)r->source_ts_us);
+        p->v[5] = p->ts;
+    }
+    p->v[6] = r->partitions;
+    p->v[7] = r->behind;
+    p->n = 8;
 }

@@ -11,7 +11,9 @@
  *   cdc_offsets_resume   where an assigned partition starts reading, and
  *   cdc_offsets_check_range  whether the topic still holds it
  *   cdc_offsets_sql_*    the text and parameter layout of every statement
- *                        on _cdc.offsets and _cdc.meta
+ *                        on _cdc.offsets, _cdc.meta and _cdc.progress (the
+ *                        freshness watermark, its rows made by the
+ *                        consumer: consumer/pipeline_fresh.h)
  *
  * Does not: run SQL (offsets/ does not link libpq: apply executes these
  * statements on its connection, inside its transaction), talk to Kafka.
@@ -109,8 +111,8 @@ cdc_err_t cdc_offsets_check_range(const char *group, const char *topic,
  * keep numeric[] and are still written as such). */
 #define CDC_OFFSETS_FORMAT_VERSION 2
 
-/* Creates _cdc.offsets and _cdc.meta if missing, the warehouse id on first
- * use, and moves the format version up to CDC_OFFSETS_FORMAT_VERSION (an
+/* Creates _cdc.offsets, _cdc.meta and _cdc.progress if missing, the
+ * warehouse id on first use, and moves the format version up to CDC_OFFSETS_FORMAT_VERSION (an
  * older cdcsink then refuses the warehouse). Several statements, no
  * parameters; run inside the caller's bootstrap transaction, after the
  * _cdc schema exists. */
@@ -152,5 +154,53 @@ void cdc_offsets_params_load(cdc_offsets_params_t *p, const char *group,
 /* For cdc_offsets_sql_write(o). group and o are borrowed. */
 void cdc_offsets_params_store(cdc_offsets_params_t *p, const char *group,
                               const cdc_offset_t *o);
+
+/* ---- the freshness watermark: _cdc.progress (README "Freshness") ---- */
+
+/* One row: what this instance can tell of one source (the connector's
+ * topic.prefix) over the partitions it owns. Strings borrowed. */
+typedef struct cdc_progress_s {
+    const char *source;
+    bool has_lsn;         /* PostgreSQL sources: every transaction whose
+                             commit ends at or before lsn is applied */
+    uint64_t lsn;
+    int64_t source_ts_us; /* every transaction committed before it is
+                             applied; 0 = unknown */
+    const char *partitions; /* text[] literal: {"topic[0]",...} */
+    const char *behind;   /* NULL when every partition is caught up, else
+                             the first one behind, "topic[p] applied A of E" */
+} cdc_progress_t;
+
+/* Upserts one row. Parameters (cdc_offsets_params_progress): group, source,
+ * instance, lsn, position, source_ts_us, partitions, behind. */
+extern const char cdc_offsets_sql_progress_write[];
+/* Deletes the rows of other instances whose partitions are all this
+ * row's (this instance took them over, or it is their restart).
+ * Parameters: group, source, instance, partitions (v[0..2] and v[6] of
+ * cdc_offsets_params_progress). */
+extern const char cdc_offsets_sql_progress_prune[];
+/* The rows of a group ($1) and source ($2, '' = every source), newest
+ * first per source: source, instance, lsn text (or NULL), source_ts in
+ * microseconds (or NULL), partitions joined by ',', behind, updated_at in
+ * microseconds. */
+extern const char cdc_offsets_sql_progress_read[];
+
+typedef struct cdc_offsets_progress_params_s {
+    const char *v[8];
+    int n;
+    char lsn[24];
+    char position[24];
+    char ts[24];
+} cdc_offsets_progress_params_t;
+
+/* For the write and prune statements. Everything is borrowed. */
+void cdc_offsets_params_progress(cdc_offsets_progress_params_t *p,
+                                 const char *group, const char *instance,
+                                 const cdc_progress_t *r);
+
+/* PostgreSQL's LSN text, "16/B374D848" (buf of 20 bytes is enough). */
+void cdc_offsets_lsn_text(char *buf, size_t size, uint64_t lsn);
+/* Parses "X/Y" (hex); false when s is not an LSN. */
+bool cdc_offsets_lsn_parse(const char *s, uint64_t *lsn);
 
 #endif

@@ -219,3 +219,26 @@ verify_equal() {
         >"$T_TMP/verify-$t.txt" 2>>"$T_TMP/verify.log" &&
         grep -q "^public\\.$t: equal " "$T_TMP/verify-$t.txt"
 }
+
+# wait_fresh GROUP SOURCE SECONDS [WAIT OPTIONS...]: `cdcsink wait` on the
+# freshness watermark (README "Freshness") of GROUP's SOURCE (the
+# connector's topic prefix) in the warehouse: by default until every source
+# transaction committed before now is applied (--source-ts now: the sink
+# must consume the source's heartbeat topic, or the source must commit
+# again), else with the options given (--source-lsn L, --source-ts T).
+# Returns wait's exit code: 0 there, 1 timed out (what is behind on stderr)
+wait_fresh() {
+    local group=$1 source=$2 secs=$3; shift 3
+    (($# > 0)) || set -- --source-ts "$(date +%s.%N)"
+    "$CDC_BIN" --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+        --set kafka.group.id="$group" --set log.level=warn \
+        wait --source "$source" --timeout "$secs" "$@"
+}
+
+# produce_heartbeat SOURCE: one Debezium heartbeat record (schemaless
+# {"ts_ms": now}) into __debezium-heartbeat.SOURCE, as a connector with
+# heartbeat.interval.ms sends them
+produce_heartbeat() {
+    printf '{"serverName":"%s"}\t{"ts_ms":%s}\n' "$1" "$(date +%s%3N)" |
+        kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "__debezium-heartbeat.$1" -K $'\t'
+}

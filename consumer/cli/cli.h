@@ -48,6 +48,7 @@ int cdc_cmd_run(cdc_cli_t *cli);
 int cdc_cmd_replay(cdc_cli_t *cli);
 int cdc_cmd_check(cdc_cli_t *cli);
 int cdc_cmd_decode(cdc_cli_t *cli);
+int cdc_cmd_wait(cdc_cli_t *cli); /* cmd_wait.c: the freshness watermark */
 
 /* Logs, once, that `what` ("postgresql", "kafka", "replay") failed with err
  * and the module's errstr, formatted by err's class: a configuration error

@@ -86,6 +86,12 @@ static const command_t commands[] = {
      .summary = "re-snapshot one table through the connector (incremental "
                 "snapshot), online, then soft-delete its rows gone at the "
                 "source"},
+    {.name = "wait", .fn = cdc_cmd_wait, .conf = true, .signals = true,
+     .own_args = true,
+     .usage = "wait (--source-ts T | --source-lsn L) [--timeout S] "
+              "[--source NAME]",
+     .summary = "wait until the warehouse holds every source commit before "
+                "T or L"},
     {.name = "config-doc", .fn = cmd_config_doc, .usage = "config-doc",
      .summary = "print the settings table as markdown"},
     {.name = "config-sample", .fn = cmd_config_sample,

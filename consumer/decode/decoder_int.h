@@ -286,6 +286,8 @@ typedef struct dec_result_s {
     bool snapshot_bool, snapshot_is_bool;
     bool has_ts_us, has_ts_ms_src, has_txid, has_lsn, has_pos, has_row;
     int64_t ts_us, ts_ms, txid, lsn, pos, row, txn_total, txn_dc;
+    bool has_env_ts_ms; /* the envelope's ts_ms (not source.ts_ms) */
+    int64_t env_ts_ms;
 } dec_result_t;
 
 struct cdc_decoder_s {

@@ -206,6 +206,11 @@ static int scalar_payload(cdc_decoder_t *d, dec_frame_t *f,
     case PL_OP:
         payload_op(d, t);
         break;
+    case PL_TS_MS: /* the envelope's own time: a heartbeat's only datum */
+        if (t->kind == DEC_TOK_NUM &&
+            cdc_dec_parse_i64(t->s, t->len, &d->res.env_ts_ms) == DEC_I64_OK)
+            d->res.has_env_ts_ms = true;
+        break;
     case PL_STATUS:
         if (t->kind == DEC_TOK_STR && t->len == 5 && !memcmp(t->s, "BEGIN", 5))
             d->res.status = 1;

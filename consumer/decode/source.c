@@ -361,6 +361,11 @@ cdc_err_t cdc_dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
                (r->has_ts_ms && !r->has_source && !r->has_other && !b->present &&
                 !a->present)) {
         ev->kind = CDC_EV_HEARTBEAT;
+        /* Debezium's clock when it sent the heartbeat (the freshness
+         * watermark's time on an idle source) */
+        if (r->has_env_ts_ms && r->env_ts_ms < INT64_MAX / 1000 &&
+            r->env_ts_ms > 0)
+            ev->source_ts_us = r->env_ts_ms * 1000;
         return CDC_OK;
     } else {
         cdc_dec_fail(d, CDC_ERR_OP, "value: missing op (not a change, heartbeat "

@@ -3,10 +3,10 @@
 # creates a sample shop in the source database, registers a Debezium
 # connector, runs cdcsink while a changing workload runs, shows live progress
 # on one line, waits until the replica holds every change committed at the
-# source before the workload stopped (a marker row through Debezium, then
-# the Kafka end offsets in _cdc.offsets), then verifies every table with
-# `cdcsink verify` (source rows, live replica rows, soft-deleted rows, the
-# verdict and any differing keys). Leaves the stack running for exploration
+# source before the workload stopped (`cdcsink wait --source-lsn` on the
+# source's LSN at the stop: the freshness watermark), then verifies every
+# table with `cdcsink verify` (source rows, live replica rows, soft-deleted
+# rows, the verdict and any differing keys). Leaves the stack running for exploration
 # (make stack-down). Exit 0 only when every table is equal.
 #
 # Environment: DEMO_SECONDS (workload length, 60), DEMO_CATCHUP_SECONDS
@@ -49,41 +49,21 @@ CONNECTOR_SETTINGS+=(snapshot.mode=when_needed)
 $STACK connector add shop shop on "${CONNECTOR_SETTINGS[@]}" >/dev/null
 
 say "running cdcsink (log: $RUN/cdcsink.log)"
+# the dead-letter topic must exist (cdcsink checks it at start)
+$STACK topic-create shop.dlq 1 >/dev/null 2>&1 || true
 "$BIN" --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" \
-    --set kafka.group.id=$GROUP --set topics='^shop\.public\..*' \
+    --set kafka.group.id=$GROUP \
+    --set topics='^(shop\.public\..*|__debezium-heartbeat\.shop)$' \
     --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" --set dlq.topic=shop.dlq \
     --set redis.url="$CDC_REDIS_URL" \
     run >"$RUN/cdcsink.log" 2>&1 &
 SINK=$!
 trap 'kill -TERM $SINK 2>/dev/null; wait $SINK 2>/dev/null' EXIT
 
-# end_offsets: "topic partition end" for every partition of the shop's
-# topics (shop.public.*), from the broker
-end_offsets() {
-    local args=()
-    mapfile -t args < <(kcat -b "$CDC_KAFKA_BOOTSTRAP" -L -m 10 2>/dev/null | awk '
-        /^  topic "/ { t = $2; gsub(/"/, "", t); on = (t ~ /^shop\.public\./); next }
-        on && $1 == "partition" { sub(",", "", $2); print "-t"; print t ":" $2 ":-1" }')
-    ((${#args[@]})) || return 0
-    kcat -b "$CDC_KAFKA_BOOTSTRAP" -Q -m 10 "${args[@]}" 2>/dev/null |
-        awk '$3 == "offset" { p = $2; gsub(/[][]/, "", p); print $1, p, $4 }'
-}
-# applied_offsets: "topic partition next_offset" the group has applied
-applied_offsets() {
-    $STACK psql warehouse -At -F ' ' -c "SELECT topic, partition, next_offset FROM _cdc.offsets
-        WHERE \"group\" = '$GROUP'" 2>/dev/null || true
-}
+# applied_total: records the group has applied (_cdc.offsets)
 applied_total() {
     $STACK psql warehouse -At -c "SELECT coalesce(sum(next_offset), 0) FROM _cdc.offsets
         WHERE \"group\" = '$GROUP'" 2>/dev/null || echo 0
-}
-# behind END_FILE: the partitions whose applied offset is below the end
-# offset in END_FILE, as "topic[partition] applied A of E", one per line
-behind() {
-    awk 'NR == FNR { a[$1 " " $2] = $3; next }
-         { k = $1 " " $2; have = (k in a) ? a[k] : 0
-           if (have < $3) printf "%s[%s] applied %d of %d\n", $1, $2, have, $3 }' \
-        <(applied_offsets) "$1"
 }
 LAST_APPLIED=0 LAST_AT=0 RATE=0
 progress() { # WHAT: one line, rewritten in place
@@ -97,44 +77,28 @@ progress() { # WHAT: one line, rewritten in place
     printf '\r\033[K    %3ds  applied %7d events  %6d ev/s  dead letters %s  %s' \
         "$SECONDS" "$applied" "$RATE" "${dl:-0}" "$1"
 }
-# caught_up: waits (at most $CATCHUP s) until the replica holds every change
-# committed at the source so far; on a timeout says what is behind, fails
+# caught_up LSN: waits (at most $CATCHUP s) until the replica holds every
+# change committed at the source before LSN, through the freshness
+# watermark (README "Freshness"): `cdcsink wait --source-lsn`. The
+# watermark's position moves with changes only, so a marker row is
+# committed after LSN; on a timeout wait says what is behind
 caught_up() {
-    local token deadline ends left
+    local lsn=$1 token deadline
     token="demo-$(date +%s%N)"
     $STACK psql source -c "INSERT INTO demo_marker (token) VALUES ('$token')" >/dev/null
     deadline=$((SECONDS + CATCHUP))
-    # 1. the marker in the warehouse: Debezium reads the WAL in order, so
-    #    every change committed before it has been produced to Kafka
-    until [ "$($STACK psql warehouse -At -c "SELECT count(*) FROM public.demo_marker
-              WHERE token = '$token'" 2>/dev/null)" = 1 ]; do
+    until "$BIN" --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" --set kafka.group.id=$GROUP \
+            --set log.level=warn wait --source shop --source-lsn "$lsn" --timeout 1 \
+            >"$RUN/wait.out" 2>&1; do
         if [ "$SECONDS" -ge "$deadline" ]; then
             echo
-            if kcat -b "$CDC_KAFKA_BOOTSTRAP" -C -e -q -t shop.public.demo_marker 2>/dev/null | grep -q "$token"; then
-                say "cdcsink has not applied the marker row after ${CATCHUP}s although Debezium produced it: see $RUN/cdcsink.log"
-            else
-                say "Debezium has not produced the marker row after ${CATCHUP}s: the connector is behind the source (stack.sh connector status shop; $CDC_STACK_DIR/logs/connect.log)"
-            fi
+            say "the replica has not caught up with $lsn after ${CATCHUP}s:"
+            sed 's/^/    /' "$RUN/wait.out"
             return 1
         fi
-        progress "waiting for the marker row: Debezium still reading the source's WAL"
-        sleep 1
+        progress "waiting for the watermark to pass $lsn"
     done
-    # 2. the group's applied offsets (_cdc.offsets) at the end offsets taken
-    #    now: every produced change is in the warehouse
-    ends="$RUN/end-offsets"
-    end_offsets >"$ends"
-    while left=$(behind "$ends"); [ -n "$left" ]; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo
-            say "cdcsink has not applied every produced change after ${CATCHUP}s; behind in _cdc.offsets:"
-            sed 's/^/    /' <<<"$left"
-            return 1
-        fi
-        progress "waiting for cdcsink: $(wc -l <<<"$left") partitions below their end offsets"
-        sleep 1
-    done
-    progress "caught up: marker applied, every partition at its end offset"
+    progress "caught up: $(cat "$RUN/wait.out")"
 }
 
 say "workload: inserts, updates (TOAST-unchanged too), deletes, one truncate, for ${SECONDS_TOTAL}s"
@@ -149,9 +113,12 @@ done
 if [ "$step" -lt 40 ]; then
     $STACK psql source -v step=40 -f docker/demo/workload.sql >/dev/null
 fi
+# where the source stands now: every transaction committed so far ends
+# at or before it (the insert position: also right with asynchronous commit)
+STOP_LSN=$($STACK psql source -At -c "SELECT pg_current_wal_insert_lsn()")
 echo
-say "waiting until the replica holds every change committed before the workload stopped (at most ${CATCHUP}s)"
-if ! caught_up; then
+say "waiting until the replica holds every change committed before the workload stopped ($STOP_LSN; at most ${CATCHUP}s)"
+if ! caught_up "$STOP_LSN"; then
     kill -TERM $SINK; wait $SINK || true; trap - EXIT
     say "no verdict: the replica did not catch up"
     exit 1

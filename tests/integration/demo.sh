@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # demo.sh - `make demo` end to end, short: docker/demo/demo.sh on the test
 # stack (DEMO_SECONDS small) must wait until the replica has every change
-# (marker row, then the Kafka end offsets in _cdc.offsets), find every
+# (`cdcsink wait --source-lsn` past the source's LSN at the stop), find every
 # table equal, and exit 0. Leaves the shop connector removed.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -15,8 +15,8 @@ rc=$?
 tr '\r' '\n' <"$OUT" | sed 's/\x1b\[[0-9;]*[mK]//g' >"$T_TMP/screen.log"
 echo "demo ran $((SECONDS - start)) s"
 check_eq "demo exits 0" "$rc" "0"
-check "it waited for the marker row and the end offsets" \
-    grep -q 'caught up: marker applied, every partition at its end offset' "$T_TMP/screen.log"
+check "it waited for the freshness watermark to pass the stop's LSN" \
+    grep -q 'caught up: source shop: watermark lsn [0-9A-F]*/[0-9A-F]*,' "$T_TMP/screen.log"
 for t in customers products orders order_items promo_codes; do
     check "$t is equal" grep -Eq "^    $t +[0-9]+ +[0-9]+ +[0-9]+  equal\$" "$T_TMP/screen.log"
 done

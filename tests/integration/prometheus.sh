@@ -39,12 +39,16 @@ fi
 P=prom$(date +%s)
 TOPIC="$P.public.items"
 produce_changes "$TOPIC" "${P}_items" 1 200
-start_sink sink "^$P\\.public\\..*" "$P" --set http.listen=127.0.0.1:0 \
+produce_heartbeat t # produce_changes' source: the freshness panel's time
+"$STACK" topic-create "$P.dlq" 1 >/dev/null 2>&1 # run's start check wants it
+start_sink sink "^($P\\.public\\..*|__debezium-heartbeat\\.t)\$" "$P" --set http.listen=127.0.0.1:0 \
     --set redis.url="$CDC_REDIS_URL" --set retry.backoff.max.ms=500
 SINK=$SINK_PID
 ADDR=$(sink_http sink) || { fail "the sink serves no /metrics (see $T_TMP/sink.log)"; finish; exit 1; }
 rows_are() { [ "$(wh "SELECT count(*) FROM public.${P}_items" 2>/dev/null)" = "$1" ]; }
 check "the sink applied the 200 changes" wait_until 60 rows_are 200
+# heartbeats of an idle source move the freshness watermark's time
+for i in 1 2 3 4; do produce_heartbeat t; sleep 1; done
 
 # ---- Prometheus on loopback: copies of the real config and rules
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
