@@ -81,7 +81,7 @@ static int usage_error(const char *why, const char *arg) {
 static int parse_wait_args(const cdc_cli_t *cli, wait_args_t *w) {
     memset(w, 0, sizeof *w);
     w->timeout_s = 60;
-    for (int i = 1; i < cli->argc; i++) {
+    for (int i = 1; i < cli->argc; i += 2) { /* every option takes a value */
         const char *o = cli->argv[i], *v = i + 1 < cli->argc
                                                ? cli->argv[i + 1] : NULL;
         char *end = NULL;
@@ -104,7 +104,6 @@ static int parse_wait_args(const cdc_cli_t *cli, wait_args_t *w) {
         } else {
             return usage_error("unknown option", o);
         }
-        i++;
     }
     if (!w->has_ts && !w->has_lsn)
         return usage_error("give --source-ts or --source-lsn", NULL);
