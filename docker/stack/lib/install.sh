@@ -1,13 +1,17 @@
 # docker/stack/lib/install.sh: `stack.sh install`. Installs the Debian
 # packages that the stack, the build and the tests need (only the missing
-# ones), and fetches the pinned Kafka jars and Debezium plugins with Maven
-# into the cache folder, once: a warm `install` only reads stamp files.
+# ones), builds the pinned librdkafka (lib/librdkafka.sh) and fetches the
+# pinned Kafka jars and Debezium plugins with Maven into the cache folder,
+# once: a warm `install` only reads stamp files.
 # Sourced by stack.sh, whose helpers and paths it uses; defines functions only.
 # shellcheck shell=bash
 
-# Debian packages the stack, the build and the tests need.
-PACKAGES=("postgresql-$CDC_PG_MAJOR" redis-server kcat librdkafka-dev libyajl-dev
-    libpq-dev libhiredis-dev maven curl pkg-config clang libclang-rt-14-dev)
+# Debian packages the stack, the build and the tests need. Not librdkafka-dev:
+# cdcsink links the pinned librdkafka that lib/librdkafka.sh builds, and
+# with it (statically) the libraries that build is configured with.
+PACKAGES=("postgresql-$CDC_PG_MAJOR" redis-server kcat libyajl-dev
+    libpq-dev libhiredis-dev maven curl pkg-config clang libclang-rt-14-dev
+    libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev)
 
 have_java17() {
     command -v "$CDC_JAVA" >/dev/null 2>&1 &&
@@ -118,6 +122,8 @@ cmd_install() {
         esac
     done
     install_packages
+    # the pinned librdkafka (docs/librdkafka.md), built once into the cache
+    CDC_CACHE_DIR=$CDC_CACHE_DIR "$STACK_SCRIPT_DIR/lib/librdkafka.sh" install
     install_jars
     if ((jdbc)); then install_jdbc_plugin; fi
 }
