@@ -264,7 +264,7 @@ else
     echo "note: $BIN not built; the NEEDED-libraries check is skipped (make first)"
 fi
 
-if out=$(context_keeps 2>&1); then ok ".dockerignore keeps the Makefile, the modules, docker/healthcheck.sh and docker/stack/lib/librdkafka.sh"; else fail "$out"; fi
+if out=$(context_keeps .dockerignore 2>&1); then ok ".dockerignore keeps the Makefile, the modules, docker/healthcheck.sh and docker/stack/lib/librdkafka.sh"; else fail "$out"; fi
 
 if command -v shellcheck >/dev/null; then
     if out=$(shellcheck -x docker/healthcheck.sh docker/image-check.sh docker/compose/register-connector.sh 2>&1); then
