@@ -3,9 +3,11 @@
 #
 #   make              build ./cdcsink (build/release)
 #   make test         install what is missing, build, run every test tier
-#   make unit         unit tests only (no servers)
+#   make unit         unit tests only (no servers); tests/run.sh TIER runs one tier
+#                     (unit integration chaos fuzz static)
 #   make asan         unit + integration tests under ASan/UBSan
-#   make fuzz         build the decoder's libFuzzer target (clang)
+#   make fuzz         build the libFuzzer targets (clang); make fuzz-run runs
+#                     each briefly, make fuzz-long for hours (FUZZ_SECONDS)
 #   make coverage     unit tests with gcov counters
 #   make bench        build the benchmarks; make bench-e2e runs bench/e2e
 #   make demo         local stack + sample workload + verification
@@ -60,7 +62,7 @@ INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 BENCH_SRC := $(wildcard bench/*/main.c)
 BENCH_BIN := $(BENCH_SRC:bench/%/main.c=$(BUILD)/bench/%)
 
-.PHONY: all build unit test asan asan-build fuzz fuzz-run coverage demo \
+.PHONY: all build unit test asan asan-build fuzz fuzz-run fuzz-long coverage demo \
         stack-up stack-down stack-clean image-check install clean check-deps bench bench-e2e config-doc readme
 
 all: cdcsink
@@ -84,7 +86,8 @@ PKG_LIBS        += $(shell pkg-config --static --libs $(RDKAFKA_PC) 2>/dev/null)
 # every object that includes librdkafka's header needs the pinned build, and
 # is rebuilt when it changes
 $(LIB_OBJ) $(MAIN_OBJ) $(HARNESS_OBJ) $(UNIT_BIN:=.o) $(INTEG_BIN:=.o) \
-    $(BENCH_BIN:$(BUILD)/bench/%=$(BUILD)/bench-obj/%/main.o): $(RDKAFKA_PC)
+    $(BENCH_BIN:$(BUILD)/bench/%=$(BUILD)/bench-obj/%/main.o) \
+    $(LIB_SRC:%.c=build/fuzz/obj/%.o): $(RDKAFKA_PC)
 
 $(RDKAFKA_PC):
 	@echo "librdkafka $(RDKAFKA_VERSION) is not built in $(RDKAFKA_PREFIX):" \
@@ -129,8 +132,8 @@ bench-e2e: $(BIN) $(BUILD)/bench/e2e
 
 # ---- tests ----
 
-unit: $(UNIT_BIN)
-	@tests/run-unit.sh $(BUILD)
+unit:
+	@CDC_VARIANT=$(VARIANT) tests/run.sh unit
 
 check-deps:
 	@docker/stack/stack.sh install
@@ -142,20 +145,39 @@ asan:
 	@$(MAKE) --no-print-directory VARIANT=asan build
 	@CDC_VARIANT=asan tests/run.sh unit integration
 
-FUZZ_BIN := build/fuzz/fuzz_decoder
+# ---- fuzzing: every parser of outside input under libFuzzer + ASan/UBSan
+# (clang). The library is built apart with fuzzer coverage; each
+# tests/fuzz/fuzz_NAME.c is a target with its seeds in tests/fuzz/corpus/NAME/.
+FUZZ_DIR   := build/fuzz
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_OBJ   := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=address,undefined \
+              $(PKG_CFLAGS)
+
 fuzz: $(FUZZ_BIN)
 
-$(FUZZ_BIN): tests/fuzz/fuzz_decoder.c $(wildcard common/*.c consumer/decode/*.c)
+$(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-	    $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
-fuzz-run: $(FUZZ_BIN)
+$(FUZZ_DIR)/libcdcsink.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libcdcsink.a
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# a short bounded run of each target (the test tier), or hours of each
+# (FUZZ_SECONDS per target, default 3600)
+fuzz-run: fuzz
 	@tests/fuzz/run.sh $(FUZZ_BIN)
 
+fuzz-long: fuzz
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-3600} tests/fuzz/run.sh $(FUZZ_BIN)
+
 coverage:
-	@$(MAKE) --no-print-directory VARIANT=coverage build
-	@tests/run-unit.sh build/coverage
+	@CDC_VARIANT=coverage tests/run.sh unit
 
 config-doc: $(BIN)
 	@$(BIN) config-doc

@@ -1,16 +1,17 @@
 /* apply.c - the applier object: connection, bookkeeping schema, offsets,
- * and the batch transaction (see apply.h). */
+ * and the batch transaction (see apply.h): collect (collect.c) and collapse
+ * (collapse.c) the events, then run each group (truncate.c, direct.c,
+ * merge.c) and write the offsets, all in one transaction. */
 #include "apply/apply_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "offsets/offsets.h"
 
-/* 1: _cdc_position numeric[]; 2: bytea for tables made since (format-1
- * tables keep numeric[] and are still written as such), and
- * _cdc.position(bytea) to read it */
-#define FORMAT_VERSION 2
+/* the warehouse layout version _cdc.meta records (offsets/offsets.h) */
+#define FORMAT_VERSION CDC_OFFSETS_FORMAT_VERSION
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
@@ -67,62 +68,11 @@ const char *cdc_apply_warehouse_id(const cdc_apply_t *a) {
     return a->warehouse_id;
 }
 
-static void set_pg_msg(cdc_apply_t *a, const char *what, const char *msg) {
-    size_t ml = strlen(msg);
-    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-        ml--;
-    cdc_errstr_set(a->errstr, sizeof a->errstr, "%s: %.*s", what, (int)ml,
-                   msg);
-}
-
-cdc_err_t cdc_apply_pg_fail(cdc_apply_t *a, PGresult *r, cdc_err_t other,
-                            const char *what) {
-    bool down = cdc_schema_pg_retriable(a->conn, r);
-    set_pg_msg(a, what, r ? PQresultErrorMessage(r) : PQerrorMessage(a->conn));
-    if (r && !*PQresultErrorMessage(r))
-        set_pg_msg(a, what, PQerrorMessage(a->conn));
-    PQclear(r);
-    return down ? CDC_ERR_PG_DOWN : other;
-}
-
-cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
-                           const char *reason) {
-    cdc_apply_result_t *res = a->res;
-    if (res->nrejects == a->caprejects) {
-        size_t cap = a->caprejects ? a->caprejects * 2 : 8;
-        cdc_reject_t *n = cdc_arena_alloc(a->arena, cap * sizeof *n);
-        if (!n)
-            return CDC_ERR_NOMEM;
-        if (res->nrejects)
-            memcpy(n, res->rejects, res->nrejects * sizeof *n);
-        res->rejects = n;
-        a->caprejects = cap;
-    }
-    char *r = cdc_arena_strdup(a->arena, reason ? reason : "");
-    if (!r)
-        return CDC_ERR_NOMEM;
-    res->rejects[res->nrejects++] = (cdc_reject_t){idx, err, r};
-    return CDC_OK;
-}
-
-/* Runs sql; on success returns the result (caller clears) via *out. */
+/* The statements of the _cdc schema run through this (a STATE failure). */
 static cdc_err_t q(cdc_apply_t *a, const char *sql, int np,
                    const char *const *params, PGresult **out,
                    const char *what) {
-    PGresult *r = np ? PQexecParams(a->conn, sql, np, NULL, params, NULL,
-                                    NULL, 0)
-                     : PQexec(a->conn, sql);
-    if (out)
-        *out = NULL;
-    if (r && (PQresultStatus(r) == PGRES_COMMAND_OK ||
-              PQresultStatus(r) == PGRES_TUPLES_OK)) {
-        if (out)
-            *out = r;
-        else
-            PQclear(r);
-        return CDC_OK;
-    }
-    return cdc_apply_pg_fail(a, r, CDC_ERR_STATE, what);
+    return cdc_apply_pg_exec(a, sql, np, params, out, CDC_ERR_STATE, what);
 }
 
 /* After a failure inside a transaction: roll back, forget DDL made in it. */
@@ -137,25 +87,14 @@ static void rollback(cdc_apply_t *a) {
     cdc_schema_cache_clear(a->schemas);
 }
 
+/* The bookkeeping schema: _cdc.offsets and _cdc.meta (their statements
+ * are offsets/'s), and _cdc.position, in one transaction under a lock. */
 static cdc_err_t bootstrap(cdc_apply_t *a) {
-    static const char ddl[] =
+    static const char begin[] =
         "BEGIN;"
         "SELECT pg_advisory_xact_lock(7306086971135223296);" /* "_cdc" */
-        "CREATE SCHEMA IF NOT EXISTS _cdc;"
-        "CREATE TABLE IF NOT EXISTS _cdc.offsets ("
-        " \"group\" text NOT NULL, topic text NOT NULL,"
-        " \"partition\" integer NOT NULL, next_offset bigint NOT NULL,"
-        " updated_at timestamptz NOT NULL DEFAULT now(),"
-        " PRIMARY KEY (\"group\", topic, \"partition\"));"
-        "CREATE TABLE IF NOT EXISTS _cdc.meta ("
-        " singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),"
-        " warehouse_id uuid NOT NULL, format_version integer NOT NULL,"
-        " created_at timestamptz NOT NULL DEFAULT now());"
-        "INSERT INTO _cdc.meta (warehouse_id, format_version)"
-        " VALUES (gen_random_uuid(), 2) ON CONFLICT DO NOTHING;"
-        /* an older cdcsink would write numeric[] text into a bytea
-         * position: it must refuse this warehouse from now on */
-        "UPDATE _cdc.meta SET format_version = 2 WHERE format_version < 2;"
+        "CREATE SCHEMA IF NOT EXISTS _cdc";
+    static const char position[] =
         /* _cdc_position as numbers: {lsn_commit,lsn} (PostgreSQL) */
         "CREATE OR REPLACE FUNCTION _cdc.position(p bytea) RETURNS numeric[]"
         " LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $f$"
@@ -168,13 +107,17 @@ static cdc_err_t bootstrap(cdc_apply_t *a) {
         " $f$ SELECT p $f$;" /* a format-1 table's */
         "COMMIT";
     PGresult *r = NULL;
-    cdc_err_t err = q(a, ddl, 0, NULL, NULL, "create _cdc schema");
+    cdc_err_t err = q(a, begin, 0, NULL, NULL, "create _cdc schema");
+    if (err == CDC_OK)
+        err = q(a, cdc_offsets_sql_create, 0, NULL, NULL,
+                "create _cdc schema");
+    if (err == CDC_OK)
+        err = q(a, position, 0, NULL, NULL, "create _cdc schema");
     if (err != CDC_OK) {
         rollback(a);
         return err;
     }
-    err = q(a, "SELECT warehouse_id::text, format_version FROM _cdc.meta", 0,
-            NULL, &r, "read _cdc.meta");
+    err = q(a, cdc_offsets_sql_meta_read, 0, NULL, &r, "read _cdc.meta");
     if (err != CDC_OK)
         return err;
     if (PQntuples(r) != 1) {
@@ -198,10 +141,7 @@ static cdc_err_t bootstrap(cdc_apply_t *a) {
 /* Server notices ("relation already exists, skipping") are debug noise. */
 static void on_notice(void *arg, const char *msg) {
     (void)arg;
-    size_t n = strlen(msg);
-    while (n && msg[n - 1] == '\n')
-        n--;
-    cdc_log(CDC_LOG_DEBUG, "postgresql: %.*s", (int)n, msg);
+    cdc_log(CDC_LOG_DEBUG, "postgresql: %.*s", cdc_schema_pg_msglen(msg), msg);
 }
 
 cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
@@ -228,19 +168,20 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
         bool config = PQconnectionNeedsPassword(a->conn) ||
                       strstr(m, "authentication failed") ||
                       strstr(m, "does not exist");
-        set_pg_msg(a, "connect", m);
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "connect: %.*s",
+                       cdc_schema_pg_msglen(m), m);
         disconnect(a);
         return config ? CDC_ERR_CONFIG : CDC_ERR_PG_DOWN;
     }
     PQsetNoticeProcessor(a->conn, on_notice, NULL);
     if (PQsetClientEncoding(a->conn, "UTF8") != 0) {
-        set_pg_msg(a, "set client_encoding", PQerrorMessage(a->conn));
+        const char *m = PQerrorMessage(a->conn);
+        cdc_errstr_set(a->errstr, sizeof a->errstr,
+                       "set client_encoding: %.*s", cdc_schema_pg_msglen(m), m);
         disconnect(a);
         return CDC_ERR_PG_DOWN;
     }
     cdc_err_t err = bootstrap(a);
-    if (err != CDC_OK && err != CDC_ERR_PG_DOWN)
-        cdc_log(CDC_LOG_ERROR, "%s", a->errstr);
     if (err != CDC_OK)
         disconnect(a);
     return err;
@@ -248,19 +189,15 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
 
 cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
                                  int32_t partition, int64_t *next_offset) {
-    char part[16];
+    cdc_offsets_params_t p;
     PGresult *r = NULL;
     *next_offset = -1;
     if (!a->conn) {
         cdc_errstr_set(a->errstr, sizeof a->errstr, "not connected");
         return CDC_ERR_PG_DOWN;
     }
-    snprintf(part, sizeof part, "%d", (int)partition);
-    const char *p[3] = {a->group_id, topic, part};
-    cdc_err_t err = q(a,
-                      "SELECT next_offset FROM _cdc.offsets WHERE \"group\" = "
-                      "$1 AND topic = $2 AND \"partition\" = $3",
-                      3, p, &r, "load offsets");
+    cdc_offsets_params_load(&p, a->group_id, topic, partition);
+    cdc_err_t err = q(a, cdc_offsets_sql_load, p.n, p.v, &r, "load offsets");
     if (err != CDC_OK) {
         if (err == CDC_ERR_PG_DOWN && PQstatus(a->conn) != CONNECTION_OK)
             disconnect(a);
@@ -272,123 +209,46 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
     return CDC_OK;
 }
 
+/* Writes the batch's offsets; a fenced write that touches no row means
+ * another instance moved the partition's row (DESIGN.md "Fencing"):
+ * CDC_ERR_FENCED, and the caller rolls the batch back. */
 static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
                                size_t n) {
-    static const char sql[] =
-        "INSERT INTO _cdc.offsets (\"group\", topic, \"partition\", "
-        "next_offset, updated_at) VALUES ($1, $2, $3, $4, now()) "
-        "ON CONFLICT (\"group\", topic, \"partition\") DO UPDATE SET "
-        "next_offset = EXCLUDED.next_offset, updated_at = EXCLUDED.updated_at";
     for (size_t i = 0; i < n; i++) {
-        char part[16], off[24];
-        snprintf(part, sizeof part, "%d", (int)offsets[i].partition);
-        snprintf(off, sizeof off, "%lld", (long long)offsets[i].next_offset);
-        const char *p[4] = {a->group_id, offsets[i].topic, part, off};
-        cdc_err_t err = q(a, sql, 4, p, NULL, "write offsets");
+        cdc_offsets_params_t p;
+        PGresult *r = NULL;
+        const cdc_offset_t *o = &offsets[i];
+        cdc_offsets_params_store(&p, a->group_id, o);
+        cdc_err_t err = q(a, cdc_offsets_sql_write(o), p.n, p.v, &r,
+                          "write offsets");
         if (err != CDC_OK)
-            return err == CDC_ERR_PG_DOWN ? err : CDC_ERR_PG_DOWN;
+            return err;
+        bool moved = o->fenced && strcmp(PQcmdTuples(r), "1") != 0;
+        PQclear(r);
+        if (moved) {
+            cdc_errstr_set(a->errstr, sizeof a->errstr,
+                           "%s[%d]: _cdc.offsets no longer holds %lld%s: "
+                           "another instance took the partition over; the "
+                           "batch is rolled back",
+                           o->topic, (int)o->partition, (long long)o->expect,
+                           o->expect < 0 ? " (no row)" : "");
+            return CDC_ERR_FENCED;
+        }
     }
     return CDC_OK;
 }
 
-/* Failed table lookups of this batch, so each costs one DDL attempt. */
-typedef struct fail_s {
-    const char *schema, *table;
-    const cdc_rowdef_t *rowdef, *keydef;
-    cdc_err_t err;
-    char *reason;
-    struct fail_s *next;
-} fail_t;
-
-static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
-                         const char *schema, fail_t **fails,
-                         cdc_schema_table_t **out, const char **reason) {
-    for (fail_t *f = *fails; f; f = f->next)
-        if (f->rowdef == ev->rowdef && f->keydef == ev->keydef &&
-            !strcmp(f->table, ev->table) && !strcmp(f->schema, schema)) {
-            *reason = f->reason;
-            return f->err;
-        }
-    char msg[1024];
-    cdc_err_t err = cdc_schema_table_get(a->schemas, a->conn, schema,
-                                         ev->table, ev->rowdef, ev->keydef,
-                                         out, msg, sizeof msg);
-    if (err == CDC_OK || err == CDC_ERR_PG_DOWN || err == CDC_ERR_NOMEM) {
-        if (err == CDC_ERR_PG_DOWN)
-            cdc_errstr_set(a->errstr, sizeof a->errstr, "%s", msg);
+/* One group: a truncate, else the fast COPY when it fits, else the guarded
+ * merge. */
+static cdc_err_t run_group(cdc_apply_t *a, apply_groups_t *gs,
+                           apply_group_t *g) {
+    if (!g->tbl)
+        return cdc_apply_truncate_group(a, gs, g);
+    bool done = false;
+    cdc_err_t err = cdc_apply_direct_group(a, g, &done);
+    if (err != CDC_OK || done)
         return err;
-    }
-    fail_t *f = cdc_arena_calloc(a->arena, 1, sizeof *f);
-    char *why = cdc_arena_strdup(a->arena, msg);
-    if (!f || !why)
-        return CDC_ERR_NOMEM;
-    *f = (fail_t){schema, ev->table, ev->rowdef, ev->keydef, err, why, *fails};
-    *fails = f;
-    *reason = f->reason;
-    return err;
-}
-
-static cdc_err_t collect(cdc_apply_t *a, apply_batch_t *b,
-                         cdc_event_t *const *events, size_t n) {
-    fail_t *fails = NULL;
-    cdc_buf_t qn = CDC_BUF_INIT;
-    cdc_err_t err = CDC_OK;
-    for (size_t i = 0; i < n && err == CDC_OK; i++) {
-        const cdc_event_t *ev = events[i];
-        if (!ev || ev->kind != CDC_EV_CHANGE)
-            continue;
-        const char *schema = *a->target_schema ? a->target_schema : ev->schema;
-        if (ev->op == 't') {
-            if (a->truncate_mode == CDC_TRUNCATE_IGNORE) {
-                a->res->applied++;
-                continue;
-            }
-            cdc_buf_reset(&qn);
-            cdc_schema_qualify(&qn, schema, ev->table);
-            err = qn.oom ? CDC_ERR_NOMEM
-                         : cdc_apply_collapse_truncate(b, i, qn.data);
-            continue;
-        }
-        const char *why = NULL;
-        cdc_err_t rej = CDC_OK;
-        if (ev->op != 'c' && ev->op != 'u' && ev->op != 'r' && ev->op != 'd') {
-            rej = CDC_ERR_OP;
-            why = "unknown op";
-        } else if (!ev->key || !ev->keydef || !ev->keydef->ncols) {
-            rej = CDC_ERR_KEY;
-            why = "record has no key; only tables with a primary key can be "
-                  "replicated";
-        } else if (!ev->rowdef) {
-            rej = CDC_ERR_SCHEMA;
-            why = "record has no row schema";
-        } else if (ev->op != 'd' && !ev->after) {
-            rej = CDC_ERR_VALUE;
-            why = "change without an after row";
-        } else if (!*ev->table || !*schema) {
-            rej = CDC_ERR_ENVELOPE;
-            why = "record names no source schema or table";
-        } else {
-            for (uint32_t j = 0; j < ev->keydef->ncols && !why; j++)
-                if (ev->key[j].state != CDC_V_SET) {
-                    rej = CDC_ERR_KEY;
-                    why = "key column without a value";
-                }
-        }
-        cdc_schema_table_t *t = NULL;
-        if (!why) {
-            rej = resolve(a, ev, schema, &fails, &t, &why);
-            if (rej == CDC_ERR_PG_DOWN || rej == CDC_ERR_NOMEM) {
-                err = rej;
-                break;
-            }
-        }
-        if (rej != CDC_OK)
-            err = cdc_apply_reject(a, i, rej, why);
-        else
-            err = cdc_apply_collapse_add(b, i, t);
-    }
-    cdc_buf_free(&qn);
-    return err;
+    return cdc_apply_merge_group(a, gs, g);
 }
 
 static int reject_cmp(const void *x, const void *y) {
@@ -401,7 +261,7 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
                                 size_t n, const cdc_offset_t *offsets,
                                 size_t noffsets, cdc_arena_t *arena,
                                 cdc_apply_result_t *res) {
-    apply_batch_t b;
+    apply_groups_t gs;
     cdc_err_t err;
 
     memset(res, 0, sizeof *res);
@@ -424,14 +284,13 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
     if (err != CDC_OK)
         goto fail;
     a->in_txn = true;
-    err = cdc_apply_collapse_init(&b, arena, events, n);
+    err = cdc_apply_collapse_init(&gs, arena, events, n);
     if (err == CDC_OK)
-        err = collect(a, &b, events, n);
-    res->replays += b.replays;
-    res->collapsed += b.collapsed;
-    for (apply_group_t *g = b.groups_head; g && err == CDC_OK; g = g->next)
-        err = g->tbl ? cdc_apply_merge_group(a, &b, g)
-                     : cdc_apply_merge_truncate(a, &b, g);
+        err = cdc_apply_collect(a, &gs, events, n);
+    res->replays += gs.replays;
+    res->collapsed += gs.collapsed;
+    for (apply_group_t *g = gs.groups_head; g && err == CDC_OK; g = g->next)
+        err = run_group(a, &gs, g);
     if (err == CDC_OK)
         err = write_offsets(a, offsets, noffsets);
     if (err != CDC_OK)
@@ -446,9 +305,7 @@ fail:
     rollback(a);
     /* nothing is applied: the result must not claim otherwise */
     memset(res, 0, sizeof *res);
-    if (err != CDC_ERR_NOMEM && cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE)
-        err = CDC_ERR_PG_DOWN; /* a server-side failure of the whole batch */
-    return err;
+    return err; /* its class decides: retry, or stop (nothing to dead-letter) */
 }
 
 cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) {
@@ -463,9 +320,20 @@ cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) {
         PQclear(r);
         return CDC_OK;
     }
-    cdc_err_t err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "commit");
+    /* not retriable: a deferred constraint (or trigger) refused the
+     * transaction at COMMIT; retrying would fail the same way, and no single
+     * record can be named to dead-letter: stop with PostgreSQL's reason */
+    cdc_err_t err;
+    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) { /* said ROLLBACK */
+        PQclear(r);
+        cdc_errstr_set(a->errstr, sizeof a->errstr, "commit: the server "
+                       "rolled the transaction back");
+        err = CDC_ERR_STATE;
+    } else {
+        err = cdc_apply_pg_fail(a, r, CDC_ERR_STATE, "commit");
+    }
     rollback(a);
-    return err == CDC_ERR_PG_DOWN ? err : CDC_ERR_PG_DOWN;
+    return err;
 }
 
 void cdc_apply_batch_abort(cdc_apply_t *a) {

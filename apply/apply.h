@@ -76,7 +76,9 @@ void cdc_apply_free(cdc_apply_t *a); /* accepts NULL; closes the connection */
 
 /* Connects (if not connected) and makes sure the _cdc schema, _cdc.offsets
  * and _cdc.meta exist (creating the warehouse id on first use).
- * Errors: PG_DOWN (retriable), CONFIG (bad conninfo, auth), STATE. */
+ * Errors (reason in cdc_apply_errstr; this does not log, the caller does):
+ * PG_DOWN (retriable), CONFIG (bad conninfo, auth), STATE (e.g. a newer
+ * warehouse format, no right to create _cdc). */
 cdc_err_t cdc_apply_connect(cdc_apply_t *a) CDC_MUSTCHECK;
 
 /* The warehouse id from _cdc.meta (valid after a successful connect). */
@@ -92,14 +94,19 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
  * ignored) and the offsets. Records the applier rejects are listed in
  * res->rejects (allocated from arena) and left out; the rest is applied.
  * On CDC_OK the transaction is open: call _commit or _abort.
- * On a RETRIABLE error (connection lost) nothing is applied and no
- * transaction is open. */
+ * On an error nothing is applied and no transaction is open; the error's
+ * class (err.def) says what to do, the applier never relabels it:
+ * PG_DOWN (RETRIABLE: connection lost, timeout, lock or resource shortage),
+ * STATE (FATAL: a statement every batch needs failed for a reason retrying
+ * cannot fix, e.g. permission denied on _cdc.offsets), NOMEM. */
 cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
                                 size_t n, const cdc_offset_t *offsets,
                                 size_t noffsets, cdc_arena_t *arena,
                                 cdc_apply_result_t *res) CDC_MUSTCHECK;
 /* Errors: PG_DOWN (the outcome is then unknown: the caller retries the batch,
- * which the position guard and the offsets table make harmless). */
+ * which the position guard and the offsets table make harmless), STATE
+ * (FATAL: PostgreSQL refused the COMMIT, e.g. a deferred constraint; the
+ * batch is rolled back and would fail the same way again). */
 cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) CDC_MUSTCHECK;
 void cdc_apply_batch_abort(cdc_apply_t *a);
 

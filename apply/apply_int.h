@@ -1,7 +1,13 @@
-/* apply_int.h - shared inside apply/ only: the applier object, the collapsed
- * batch (groups of final rows), staging/merge state per table.
+/* apply_int.h - shared inside apply/ only: the applier object, the collapse
+ * groups (one transaction's events folded into groups of final rows; the
+ * consumer's record buffer is "the batch", this is not), staging/merge state
+ * per table, and the internal calls between the files:
  *
- * Memory: everything batch-scoped (rows, groups, the key hash table,
+ *   apply.c  -> collect.c, collapse.c, merge.c, direct.c, truncate.c
+ *   those    -> copy.c (COPY text, pure), pg.c (libpq, rejects)
+ *   all      -> schemas/ (table cache, catalog, the libpq layer)
+ *
+ * Memory: everything transaction-scoped (rows, groups, the key hash table,
  * rejects) comes from the caller's arena given to cdc_apply_batch_begin;
  * per-table state (apply_tbl_t: staging name, cached SQL per shape) is
  * malloc'ed and hangs off the schema cache entry (freed with it). */
@@ -33,7 +39,7 @@ typedef struct apply_row_s {
     bool reset;                 /* a snapshot record is in the chain: apply
                                    without the guard */
     uint32_t nev;               /* events folded into this row */
-    size_t first_ev, last_ev;   /* chain through apply_batch_t.chain_next */
+    size_t first_ev, last_ev;   /* chain through apply_groups_t.chain_next */
     uint32_t shape;             /* index into apply_tbl_t.shapes */
     struct apply_row_s *gnext;  /* next row of the group */
     struct apply_row_s *hnext;  /* hash chain */
@@ -55,7 +61,8 @@ typedef struct apply_rel_s { /* per physical table, batch-scoped */
     struct apply_rel_s *next;
 } apply_rel_t;
 
-typedef struct apply_batch_s {
+/* The collapse groups of one transaction, in Kafka order. */
+typedef struct apply_groups_s {
     cdc_arena_t *arena;
     cdc_event_t *const *events;
     size_t n;
@@ -65,23 +72,23 @@ typedef struct apply_batch_s {
     apply_group_t *groups_head, *groups_tail;
     apply_rel_t *rels;
     size_t replays, collapsed;
-} apply_batch_t;
+} apply_groups_t;
 
 #define APPLY_CHAIN_END ((size_t)-1)
 
-cdc_err_t cdc_apply_collapse_init(apply_batch_t *b, cdc_arena_t *arena,
+cdc_err_t cdc_apply_collapse_init(apply_groups_t *gs, cdc_arena_t *arena,
                                   cdc_event_t *const *events, size_t n)
     CDC_MUSTCHECK;
 /* Folds change event idx (op c/u/r/d with key and, except d, after) of
  * table tbl into its key's row. NOMEM only. */
-cdc_err_t cdc_apply_collapse_add(apply_batch_t *b, size_t idx,
+cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
                                  cdc_schema_table_t *tbl) CDC_MUSTCHECK;
 /* A truncate of the table named qname (copied) at event idx. NOMEM only. */
-cdc_err_t cdc_apply_collapse_truncate(apply_batch_t *b, size_t idx,
+cdc_err_t cdc_apply_collapse_truncate(apply_groups_t *gs, size_t idx,
                                       const char *qname) CDC_MUSTCHECK;
 /* A standalone row for event idx alone (the isolation path), resolved
  * against the group's batch rows for a primary-key change. NULL on NOMEM. */
-apply_row_t *cdc_apply_collapse_single(apply_batch_t *b, apply_group_t *g,
+apply_row_t *cdc_apply_collapse_single(apply_groups_t *gs, apply_group_t *g,
                                        size_t idx);
 /* -1, 0, 1; NONE compares below everything. */
 int cdc_apply_pos_cmp(const cdc_position_t *x, const cdc_position_t *y);
@@ -103,7 +110,17 @@ void cdc_apply_copy_pos(cdc_buf_t *b, const cdc_position_t *p, unsigned flags);
 /* Appends microseconds since the epoch as "YYYY-MM-DD HH:MM:SS.ffffff+00". */
 void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us);
 
-/* ---- merge (merge.c) ---- */
+/* Appends a COPY line's columns, _cdc_position, _cdc_op and _cdc_source_ts
+ * for row r of table t (no newline): what the staging table and the fast
+ * path's COPY both start with. */
+void cdc_apply_copy_row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
+                             const apply_row_t *r);
+
+/* send COPY data every 64 KiB: PostgreSQL parses one part while the next is
+ * formatted */
+#define APPLY_COPY_FLUSH (64u << 10)
+
+/* ---- per-table state, staging and merge (collect.c, merge.c) ---- */
 
 #define APPLY_SH_DELETED 1u
 #define APPLY_SH_RESET 2u
@@ -138,27 +155,60 @@ struct cdc_apply_s {
     cdc_schema_cache_t *schemas;
     cdc_buf_t copybuf;
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
-    /* batch-scoped */
+    /* scoped to one cdc_apply_batch_begin .. commit/abort */
     cdc_arena_t *arena;
     cdc_apply_result_t *res;
     size_t caprejects;
     char errstr[1024];
 };
 
-/* Runs one group (staging, COPY, merges; isolates rejected records).
- * Errors: PG_DOWN (the caller rolls back), NOMEM. */
-cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_batch_t *b,
-                                apply_group_t *g) CDC_MUSTCHECK;
-/* Runs one truncate action. Errors: PG_DOWN, NOMEM. */
-cdc_err_t cdc_apply_merge_truncate(cdc_apply_t *a, apply_batch_t *b,
-                                   apply_group_t *g) CDC_MUSTCHECK;
+/* ---- collect.c ---- */
+
+/* Checks each change event of events[0..n) (CHANGE kind only), resolves its
+ * table (creating or evolving it) with its per-table state, and folds it
+ * into gs; truncates become truncate groups (or count as applied when
+ * ignored). Records that fail a check or whose table cannot be made are
+ * rejected (cdc_apply_reject). Errors: PG_DOWN, NOMEM. */
+cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
+                            cdc_event_t *const *events, size_t n)
+    CDC_MUSTCHECK;
+/* Frees an apply_tbl_t (the schema cache's priv_free). */
 void cdc_apply_tbl_free(void *priv);
 
-/* apply.c helpers shared with merge.c */
+/* ---- merge.c, direct.c, truncate.c: one group each ---- */
+
+/* The guarded path: staging, COPY, a merge per row shape; isolates the
+ * records PostgreSQL rejects. Errors: PG_DOWN (the caller rolls back),
+ * STATE (no staging table), NOMEM. */
+cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
+                                apply_group_t *g) CDC_MUSTCHECK;
+/* The fast path: COPY an insert-only group straight into its table under a
+ * savepoint. *done when the rows are in (counted as applied); else the
+ * caller takes the guarded path (a miss is rolled back, a->errstr left as
+ * it was). Errors: PG_DOWN, NOMEM. */
+cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
+                                 bool *done) CDC_MUSTCHECK;
+/* Runs one truncate group; a truncate PostgreSQL refuses, or whose table
+ * the catalog cannot read, is rejected. Errors: PG_DOWN, NOMEM. */
+cdc_err_t cdc_apply_truncate_group(cdc_apply_t *a, apply_groups_t *gs,
+                                   apply_group_t *g) CDC_MUSTCHECK;
+
+/* ---- pg.c: libpq bound to the applier, rejects ---- */
+
+/* Adds event idx to the result's rejects (arena) with err and a copy of
+ * reason. NOMEM only. */
 cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
                            const char *reason) CDC_MUSTCHECK;
-/* Classifies a failed result: PG_DOWN (message in a->errstr) or `other`. */
+/* cdc_schema_pg_fail on a->conn: clears r; PG_DOWN or `other`, the reason
+ * ("what: message") in a->errstr. */
 cdc_err_t cdc_apply_pg_fail(cdc_apply_t *a, PGresult *r, cdc_err_t other,
-                            const char *what);
+                            const char *what) CDC_MUSTCHECK;
+/* cdc_schema_pg_exec on a->conn: OK (*out, when wanted, holds the result
+ * for the caller to clear), PG_DOWN or `other` with the reason in a->errstr. */
+cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,
+                            const char *const *params, PGresult **out,
+                            cdc_err_t other, const char *what) CDC_MUSTCHECK;
+/* Sends b's bytes as COPY data and empties b. NOMEM (b->oom), PG_DOWN. */
+cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) CDC_MUSTCHECK;
 
 #endif

@@ -1,4 +1,5 @@
-/* collapse.c - a batch of events -> groups of final rows, one per key.
+/* collapse.c - one transaction's events -> collapse groups of final rows,
+ * one row per key and group.
  *
  * Rules (DESIGN.md "Ordering", wire format §1.5/§1.6), applied per key in
  * Kafka order:
@@ -35,19 +36,19 @@ int cdc_apply_pos_cmp(const cdc_position_t *x, const cdc_position_t *y) {
     return x->nparts == y->nparts ? 0 : (x->nparts < y->nparts ? -1 : 1);
 }
 
-cdc_err_t cdc_apply_collapse_init(apply_batch_t *b, cdc_arena_t *arena,
+cdc_err_t cdc_apply_collapse_init(apply_groups_t *gs, cdc_arena_t *arena,
                                   cdc_event_t *const *events, size_t n) {
-    memset(b, 0, sizeof *b);
-    b->arena = arena;
-    b->events = events;
-    b->n = n;
+    memset(gs, 0, sizeof *gs);
+    gs->arena = arena;
+    gs->events = events;
+    gs->n = n;
     size_t sz = 16;
     while (sz < n * 2)
         sz <<= 1;
-    b->hmask = sz - 1;
-    b->htab = cdc_arena_calloc(arena, sz, sizeof *b->htab);
-    b->chain_next = cdc_arena_alloc(arena, (n ? n : 1) * sizeof(size_t));
-    if (!b->htab || !b->chain_next)
+    gs->hmask = sz - 1;
+    gs->htab = cdc_arena_calloc(arena, sz, sizeof *gs->htab);
+    gs->chain_next = cdc_arena_alloc(arena, (n ? n : 1) * sizeof(size_t));
+    if (!gs->htab || !gs->chain_next)
         return CDC_ERR_NOMEM;
     return CDC_OK;
 }
@@ -74,48 +75,48 @@ static bool key_eq(const cdc_value_t *x, const cdc_value_t *y, uint32_t nkey) {
     return true;
 }
 
-static apply_row_t *row_find(const apply_batch_t *b, const apply_group_t *g,
+static apply_row_t *row_find(const apply_groups_t *gs, const apply_group_t *g,
                              const cdc_value_t *key, uint64_t h) {
-    for (apply_row_t *r = b->htab[h & b->hmask]; r; r = r->hnext)
+    for (apply_row_t *r = gs->htab[h & gs->hmask]; r; r = r->hnext)
         if (r->khash == h && r->group == g &&
             key_eq(r->key, key, g->tbl->nkey))
             return r;
     return NULL;
 }
 
-static apply_group_t *group_new(apply_batch_t *b, cdc_schema_table_t *tbl) {
-    apply_group_t *g = cdc_arena_calloc(b->arena, 1, sizeof *g);
+static apply_group_t *group_new(apply_groups_t *gs, cdc_schema_table_t *tbl) {
+    apply_group_t *g = cdc_arena_calloc(gs->arena, 1, sizeof *g);
     if (!g)
         return NULL;
     g->tbl = tbl;
-    if (b->groups_tail)
-        b->groups_tail->next = g;
+    if (gs->groups_tail)
+        gs->groups_tail->next = g;
     else
-        b->groups_head = g;
-    b->groups_tail = g;
+        gs->groups_head = g;
+    gs->groups_tail = g;
     return g;
 }
 
-static apply_rel_t *rel_get(apply_batch_t *b, uint64_t rel_hash) {
-    for (apply_rel_t *r = b->rels; r; r = r->next)
+static apply_rel_t *rel_get(apply_groups_t *gs, uint64_t rel_hash) {
+    for (apply_rel_t *r = gs->rels; r; r = r->next)
         if (r->rel_hash == rel_hash)
             return r;
-    apply_rel_t *r = cdc_arena_calloc(b->arena, 1, sizeof *r);
+    apply_rel_t *r = cdc_arena_calloc(gs->arena, 1, sizeof *r);
     if (!r)
         return NULL;
     r->rel_hash = rel_hash;
-    r->next = b->rels;
-    b->rels = r;
+    r->next = gs->rels;
+    gs->rels = r;
     return r;
 }
 
-static apply_row_t *row_new(apply_batch_t *b, apply_group_t *g,
+static apply_row_t *row_new(apply_groups_t *gs, apply_group_t *g,
                             const cdc_event_t *ev) {
     const cdc_schema_table_t *t = g->tbl;
-    apply_row_t *r = cdc_arena_calloc(b->arena, 1, sizeof *r);
+    apply_row_t *r = cdc_arena_calloc(gs->arena, 1, sizeof *r);
     if (!r)
         return NULL;
-    r->vals = cdc_arena_alloc(b->arena, t->ncols * sizeof *r->vals);
+    r->vals = cdc_arena_alloc(gs->arena, t->ncols * sizeof *r->vals);
     if (!r->vals)
         return NULL;
     for (uint32_t i = 0; i < t->ncols; i++)
@@ -128,7 +129,8 @@ static apply_row_t *row_new(apply_batch_t *b, apply_group_t *g,
 }
 
 /* Applies ev to r (the rules above). Returns false for a replay. */
-static bool row_apply(apply_batch_t *b, apply_row_t *r, const cdc_event_t *ev) {
+static bool row_apply(apply_groups_t *gs, apply_row_t *r,
+                      const cdc_event_t *ev) {
     const cdc_schema_table_t *t = r->group->tbl;
     uint32_t nrow = t->rowdef->ncols;
 
@@ -153,7 +155,7 @@ static bool row_apply(apply_batch_t *b, apply_row_t *r, const cdc_event_t *ev) {
         /* primary-key change: the new row continues the old key's row */
         const cdc_value_t *src = NULL;
         const cdc_value_t *old_key = ev->old_key;
-        apply_row_t *o = row_find(b, r->group, ev->old_key,
+        apply_row_t *o = row_find(gs, r->group, ev->old_key,
                                   key_hash(r->group, ev->old_key, t->nkey));
         if (o && o != r) {
             src = o->vals;
@@ -186,32 +188,32 @@ static bool row_apply(apply_batch_t *b, apply_row_t *r, const cdc_event_t *ev) {
     return true;
 }
 
-cdc_err_t cdc_apply_collapse_add(apply_batch_t *b, size_t idx,
+cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
                                  cdc_schema_table_t *tbl) {
-    const cdc_event_t *ev = b->events[idx];
-    apply_rel_t *rel = rel_get(b, tbl->rel_hash);
+    const cdc_event_t *ev = gs->events[idx];
+    apply_rel_t *rel = rel_get(gs, tbl->rel_hash);
     if (!rel)
         return CDC_ERR_NOMEM;
     if (!rel->cur || rel->cur->tbl != tbl) {
-        rel->cur = group_new(b, tbl);
+        rel->cur = group_new(gs, tbl);
         if (!rel->cur)
             return CDC_ERR_NOMEM;
     }
     apply_group_t *g = rel->cur;
     uint64_t h = key_hash(g, ev->key, tbl->nkey);
-    apply_row_t *r = row_find(b, g, ev->key, h);
-    b->chain_next[idx] = APPLY_CHAIN_END;
+    apply_row_t *r = row_find(gs, g, ev->key, h);
+    gs->chain_next[idx] = APPLY_CHAIN_END;
     if (!r) {
-        r = row_new(b, g, ev);
+        r = row_new(gs, g, ev);
         if (!r)
             return CDC_ERR_NOMEM;
         r->khash = h;
         r->first_ev = r->last_ev = idx;
-        if (!row_apply(b, r, ev)) /* cannot happen: no position held yet */
+        if (!row_apply(gs, r, ev)) /* cannot happen: no position held yet */
             return CDC_ERR_STATE;
         r->nev = 1;
-        r->hnext = b->htab[h & b->hmask];
-        b->htab[h & b->hmask] = r;
+        r->hnext = gs->htab[h & gs->hmask];
+        gs->htab[h & gs->hmask] = r;
         if (g->rows_tail)
             g->rows_tail->gnext = r;
         else
@@ -220,41 +222,41 @@ cdc_err_t cdc_apply_collapse_add(apply_batch_t *b, size_t idx,
         g->nrows++;
         return CDC_OK;
     }
-    if (!row_apply(b, r, ev)) {
-        b->replays++;
+    if (!row_apply(gs, r, ev)) {
+        gs->replays++;
         return CDC_OK;
     }
-    b->chain_next[r->last_ev] = idx;
+    gs->chain_next[r->last_ev] = idx;
     r->last_ev = idx;
     r->nev++;
-    b->collapsed++;
+    gs->collapsed++;
     return CDC_OK;
 }
 
-cdc_err_t cdc_apply_collapse_truncate(apply_batch_t *b, size_t idx,
+cdc_err_t cdc_apply_collapse_truncate(apply_groups_t *gs, size_t idx,
                                       const char *qname) {
-    apply_rel_t *rel = rel_get(
-        b, cdc_hash(CDC_HASH_INIT, qname, strlen(qname)));
-    apply_group_t *g = group_new(b, NULL);
+    apply_rel_t *rel =
+        rel_get(gs, cdc_hash(CDC_HASH_INIT, qname, strlen(qname)));
+    apply_group_t *g = group_new(gs, NULL);
     if (!rel || !g)
         return CDC_ERR_NOMEM;
     g->trunc_idx = idx;
-    g->trunc_qname = cdc_arena_strdup(b->arena, qname);
+    g->trunc_qname = cdc_arena_strdup(gs->arena, qname);
     if (!g->trunc_qname)
         return CDC_ERR_NOMEM;
-    b->chain_next[idx] = APPLY_CHAIN_END;
+    gs->chain_next[idx] = APPLY_CHAIN_END;
     rel->cur = NULL; /* later events of the table start a new group */
     return CDC_OK;
 }
 
-apply_row_t *cdc_apply_collapse_single(apply_batch_t *b, apply_group_t *g,
+apply_row_t *cdc_apply_collapse_single(apply_groups_t *gs, apply_group_t *g,
                                        size_t idx) {
-    const cdc_event_t *ev = b->events[idx];
-    apply_row_t *r = row_new(b, g, ev);
+    const cdc_event_t *ev = gs->events[idx];
+    apply_row_t *r = row_new(gs, g, ev);
     if (!r)
         return NULL;
     r->first_ev = r->last_ev = idx;
     r->nev = 1;
-    (void)row_apply(b, r, ev); /* no position held: always applies */
+    (void)row_apply(gs, r, ev); /* no position held: always applies */
     return r;
 }

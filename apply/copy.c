@@ -1,4 +1,5 @@
-/* copy.c - the COPY text format: escaping, values, positions, timestamps.
+/* copy.c - the COPY text format: escaping, values, positions, timestamps,
+ * the head of a row's line.
  * Pure functions appending to a cdc_buf_t; no libpq. */
 #include "apply/apply_int.h"
 
@@ -126,4 +127,21 @@ void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us) {
         yr /= 10;
     } while (++k < 4 || yr);
     cdc_buf_add(b, o, (size_t)(tmp + sizeof tmp - o));
+}
+
+void cdc_apply_copy_row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
+                             const apply_row_t *r) {
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        cdc_apply_copy_value(b, &r->vals[i]);
+        cdc_buf_addc(b, '\t');
+    }
+    cdc_apply_copy_pos(b, &r->pos,
+                       CDC_POS_COPY | (t->pos_numeric ? CDC_POS_NUMERIC : 0));
+    cdc_buf_addc(b, '\t');
+    cdc_buf_addc(b, r->op ? r->op : 'u');
+    cdc_buf_addc(b, '\t');
+    if (r->source_ts_us)
+        cdc_apply_copy_ts(b, r->source_ts_us);
+    else
+        cdc_buf_add(b, "\\N", 2);
 }

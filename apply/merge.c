@@ -1,16 +1,17 @@
-/* merge.c - staging table, COPY, the guarded merge per row shape, truncate,
- * and the isolation of rows PostgreSQL rejects.
+/* merge.c - the guarded path of a group: staging table, COPY, the merge per
+ * row shape, and the isolation of rows PostgreSQL rejects.
  *
  * Per group: rows are COPYed (one buffer, text format) into a temporary
- * staging table of text columns (ON COMMIT DELETE ROWS,
- * created once per session and table entry), then one statement per row
+ * staging table of text columns c0..cN (ON COMMIT DELETE ROWS, created
+ * once per session and table entry), then one statement per row
  * shape runs; a shape is (deleted, reset, old-key fill, set of columns to
  * keep), so TOAST-unchanged columns are simply left out of that shape's
  * SET list. The soft/streaming shape is:
  *
  *   INSERT INTO tgt AS t (cols, _cdc_*)
- *   SELECT s.col::type, ..., s._cdc_position, s._cdc_op, s._cdc_source_ts, now(),
- *          <deleted>, <deleted ? coalesce(s._cdc_source_ts, now()) : NULL>
+ *   SELECT s.c0::type, ..., s._cdc_position, s._cdc_op, s._cdc_source_ts,
+ *          now(), <deleted>,
+ *          <deleted ? coalesce(s._cdc_source_ts, now()) : NULL>
  *   FROM pg_temp.stg s [LEFT JOIN tgt o ON o.pk = s._cdc_ok_*]
  *   WHERE s._cdc_tag = $1
  *   ON CONFLICT (pk) DO UPDATE SET <changed cols> = EXCLUDED.<col>, ...,
@@ -23,62 +24,19 @@
  * Each attempt runs under a savepoint; on a non-retriable error the rows
  * are split in halves until the bad row is alone, then its events are
  * applied one by one and the failing ones rejected with PostgreSQL's
- * message. Rows skipped by the guard are counted as replays.
- *
- * Fast path: a group made only of inserts (op c or r, every column given)
- * is first COPYed straight into the table under a savepoint, as raw COPY
- * would. A key the table already holds makes that COPY fail (unique
- * violation); it is rolled back and the group takes the guarded path above,
- * which then decides. After such a miss the table skips the fast path for a
- * while (a replay after a restart is made of such keys). */
+ * message. Rows skipped by the guard are counted as replays. (The
+ * insert-only fast path, tried first, is direct.c; truncates truncate.c.) */
 #include "apply/apply_int.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* send the COPY buffer every 64 KiB: PostgreSQL parses one part while the
- * next is formatted */
-#define COPY_FLUSH (64u << 10)
-
-void cdc_apply_tbl_free(void *priv) {
-    apply_tbl_t *p = priv;
-    if (!p)
-        return;
-    for (size_t i = 0; i < p->nshapes; i++) {
-        free(p->shapes[i].unch);
-        free(p->shapes[i].sql);
-    }
-    free(p->shapes);
-    free(p->copy_sql);
-    free(p->direct_sql);
-    free(p);
-}
-
-static apply_tbl_t *tbl_priv(cdc_schema_table_t *t) {
-    if (!t->priv) {
-        apply_tbl_t *p = calloc(1, sizeof *p);
-        if (!p)
-            return NULL;
-        snprintf(p->stg, sizeof p->stg, "\"_cdc_stg_%016" PRIx64 "\"", t->id);
-        t->priv = p;
-        t->priv_free = cdc_apply_tbl_free;
-    }
-    return t->priv;
-}
-
-/* Runs a statement without result rows; OK or the classified error. */
-static cdc_err_t exec_cmd(cdc_apply_t *a, const char *sql, cdc_err_t other,
-                          const char *what) {
-    PGresult *r = PQexec(a->conn, sql);
-    if (r && PQresultStatus(r) == PGRES_COMMAND_OK) {
-        PQclear(r);
-        return CDC_OK;
-    }
-    return cdc_apply_pg_fail(a, r, other, what);
-}
-
-static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
+/* The staging table of t: column i of the table is staging column c<i>, so
+ * no source column name (say "_cdc_tag") can collide with the staging
+ * table's own columns. Errors: STATE (PostgreSQL refused a temporary table:
+ * nothing a record did, so the batch fails whole), PG_DOWN, NOMEM. */
+static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
                             apply_tbl_t *p) {
     if (p->stg_ready)
         return CDC_OK;
@@ -89,7 +47,7 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
      * once, by the cast in the merge (a typed staging table parses every
      * value twice: measured 0.30 vs 0.5+ of raw COPY for inserts) */
     for (uint32_t i = 0; i < t->ncols; i++)
-        cdc_buf_printf(&q, "%s text, ", t->cols[i].qname);
+        cdc_buf_printf(&q, "c%u text, ", i);
     cdc_buf_printf(&q, "_cdc_position %s, _cdc_op char(1), "
                    "_cdc_source_ts timestamptz, _cdc_tag int8",
                    t->pos_numeric ? "numeric[]" : "bytea");
@@ -102,7 +60,8 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, cdc_schema_table_t *t,
         err = CDC_ERR_NOMEM;
         goto out;
     }
-    err = exec_cmd(a, q.data, CDC_ERR_DDL, "create staging");
+    err = cdc_apply_pg_exec(a, q.data, 0, NULL, NULL, CDC_ERR_STATE,
+                            "create staging");
     if (err != CDC_OK)
         goto out;
     cdc_buf_reset(&q);
@@ -148,36 +107,41 @@ static bool keep_col(const apply_row_t *r, uint32_t i) {
 #define REPLAY_RESET_GUARD(s)                                                 \
     "(t._cdc_position IS NULL OR " s "._cdc_position > t._cdc_position)"
 
-static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
-                      const cdc_schema_table_t *t,
-                      const apply_tbl_t *p, const apply_shape_t *sh) {
-    unsigned f = sh->flags;
-    if (f & APPLY_SH_HARD) {
-        cdc_buf_printf(q, "DELETE FROM %s t USING pg_temp.%s s WHERE "
-                          "s._cdc_tag = $1",
-                       t->qname, p->stg);
-        for (uint32_t j = 0; j < t->nkey; j++) {
-            const cdc_schema_col_t *c = &t->cols[t->key_cols[j]];
-            cdc_buf_printf(q, " AND t.%s = s.%s::%s", c->qname, c->qname,
-                           c->sqltype);
-        }
-        if (!(f & APPLY_SH_RESET))
-            cdc_buf_adds(q, " AND " GUARD("s"));
-        else if (a->replay)
-            cdc_buf_adds(q, " AND " REPLAY_RESET_GUARD("s"));
-        return;
+/* Hard delete: DELETE ... USING the staging rows of the shape's tag. */
+static void build_delete(const cdc_apply_t *a, cdc_buf_t *q,
+                         const cdc_schema_table_t *t, const apply_tbl_t *p,
+                         unsigned f) {
+    cdc_buf_printf(q, "DELETE FROM %s t USING pg_temp.%s s WHERE "
+                      "s._cdc_tag = $1",
+                   t->qname, p->stg);
+    for (uint32_t j = 0; j < t->nkey; j++) {
+        const cdc_schema_col_t *c = &t->cols[t->key_cols[j]];
+        cdc_buf_printf(q, " AND t.%s = s.c%u::%s", c->qname, t->key_cols[j],
+                       c->sqltype);
     }
+    if (!(f & APPLY_SH_RESET))
+        cdc_buf_adds(q, " AND " GUARD("s"));
+    else if (a->replay)
+        cdc_buf_adds(q, " AND " REPLAY_RESET_GUARD("s"));
+}
+
+/* INSERT INTO tgt AS t (cols, metadata) SELECT <typed staging values, or the
+ * old key's stored row for kept columns> FROM staging [LEFT JOIN old row]
+ * WHERE the shape's tag */
+static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
+                         const apply_tbl_t *p, const apply_shape_t *sh) {
+    unsigned f = sh->flags;
     cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
     for (uint32_t i = 0; i < t->ncols; i++)
         cdc_buf_printf(q, "%s, ", t->cols[i].qname);
-    cdc_buf_adds(q, "_cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at, "
-                    "_cdc_deleted, _cdc_deleted_at) SELECT ");
+    for (int m = 0; m < CDC_META_N; m++)
+        cdc_buf_printf(q, "%s%s", cdc_schema_meta_names[m],
+                       m + 1 < CDC_META_N ? ", " : ") SELECT ");
     for (uint32_t i = 0; i < t->ncols; i++) {
         if ((f & APPLY_SH_OLDKEY) && sh->unch[i])
             cdc_buf_printf(q, "o.%s, ", t->cols[i].qname);
         else
-            cdc_buf_printf(q, "s.%s::%s, ", t->cols[i].qname,
-                           t->cols[i].sqltype);
+            cdc_buf_printf(q, "s.c%u::%s, ", i, t->cols[i].sqltype);
     }
     cdc_buf_printf(q, "s._cdc_position, s._cdc_op, s._cdc_source_ts, now(), "
                       "%s, %s FROM pg_temp.%s s",
@@ -192,7 +156,15 @@ static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
                            t->cols[t->key_cols[j]].qname, j,
                            t->cols[t->key_cols[j]].sqltype);
     }
-    cdc_buf_adds(q, " WHERE s._cdc_tag = $1 ON CONFLICT (");
+    cdc_buf_adds(q, " WHERE s._cdc_tag = $1");
+}
+
+/* ON CONFLICT (pk) DO UPDATE SET <changed cols, metadata> WHERE guard */
+static void build_conflict(const cdc_apply_t *a, cdc_buf_t *q,
+                           const cdc_schema_table_t *t,
+                           const apply_shape_t *sh) {
+    unsigned f = sh->flags;
+    cdc_buf_adds(q, " ON CONFLICT (");
     for (uint32_t j = 0; j < t->nkey; j++)
         cdc_buf_printf(q, "%s%s", j ? ", " : "", t->cols[t->key_cols[j]].qname);
     cdc_buf_adds(q, ") DO UPDATE SET ");
@@ -202,18 +174,28 @@ static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
         cdc_buf_printf(q, "%s = EXCLUDED.%s, ", t->cols[i].qname,
                        t->cols[i].qname);
     }
-    cdc_buf_printf(q, "_cdc_position = %s, _cdc_op = EXCLUDED._cdc_op, "
-                      "_cdc_source_ts = EXCLUDED._cdc_source_ts, "
-                      "_cdc_synced_at = EXCLUDED._cdc_synced_at, "
-                      "_cdc_deleted = EXCLUDED._cdc_deleted, "
-                      "_cdc_deleted_at = EXCLUDED._cdc_deleted_at",
+    cdc_buf_printf(q, "_cdc_position = %s",
                    f & APPLY_SH_RESET
                        ? "EXCLUDED._cdc_position"
                        : "coalesce(EXCLUDED._cdc_position, t._cdc_position)");
+    for (int m = CDC_META_OP; m < CDC_META_N; m++)
+        cdc_buf_printf(q, ", %s = EXCLUDED.%s", cdc_schema_meta_names[m],
+                       cdc_schema_meta_names[m]);
     if (!(f & APPLY_SH_RESET))
         cdc_buf_adds(q, " WHERE " GUARD("EXCLUDED"));
     else if (a->replay)
         cdc_buf_adds(q, " WHERE " REPLAY_RESET_GUARD("EXCLUDED"));
+}
+
+static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
+                      const cdc_schema_table_t *t, const apply_tbl_t *p,
+                      const apply_shape_t *sh) {
+    if (sh->flags & APPLY_SH_HARD) {
+        build_delete(a, q, t, p, sh->flags);
+        return;
+    }
+    build_insert(q, t, p, sh);
+    build_conflict(a, q, t, sh);
 }
 
 /* The shape index of r in p (created with its SQL when new). */
@@ -263,28 +245,9 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
 
 /* ---- one attempt: COPY rows[0..n) and run their shapes ---- */
 
-/* The columns, _cdc_position, _cdc_op and _cdc_source_ts of a COPY line:
- * what the staging table and the fast path's COPY both start with. */
-static void copy_row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
-                          const apply_row_t *r) {
-    for (uint32_t i = 0; i < t->ncols; i++) {
-        cdc_apply_copy_value(b, &r->vals[i]);
-        cdc_buf_addc(b, '\t');
-    }
-    cdc_apply_copy_pos(b, &r->pos,
-                       CDC_POS_COPY | (t->pos_numeric ? CDC_POS_NUMERIC : 0));
-    cdc_buf_addc(b, '\t');
-    cdc_buf_addc(b, r->op ? r->op : 'u');
-    cdc_buf_addc(b, '\t');
-    if (r->source_ts_us)
-        cdc_apply_copy_ts(b, r->source_ts_us);
-    else
-        cdc_buf_add(b, "\\N", 2);
-}
-
 static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
                      const apply_row_t *r, int64_t tag) {
-    copy_row_head(b, t, r);
+    cdc_apply_copy_row_head(b, t, r);
     cdc_buf_printf(b, "\t%" PRId64, tag);
     for (uint32_t j = 0; j < t->nkey; j++) {
         cdc_buf_addc(b, '\t');
@@ -294,18 +257,6 @@ static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
             cdc_buf_add(b, "\\N", 2);
     }
     cdc_buf_addc(b, '\n');
-}
-
-static cdc_err_t copy_send(cdc_apply_t *a, cdc_buf_t *b) {
-    if (b->oom)
-        return CDC_ERR_NOMEM;
-    if (b->len && PQputCopyData(a->conn, b->data, (int)b->len) != 1) {
-        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy: %s",
-                       PQerrorMessage(a->conn));
-        return CDC_ERR_PG_DOWN;
-    }
-    cdc_buf_reset(b);
-    return CDC_OK;
 }
 
 /* Runs COPY + shapes for rows; on a server error leaves the reason in
@@ -331,17 +282,14 @@ static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
         used[rows[i]->shape] = true;
         copy_row(b, t, rows[i], tag_base | rows[i]->shape);
-        if (b->len >= COPY_FLUSH)
-            err = copy_send(a, b);
+        if (b->len >= APPLY_COPY_FLUSH)
+            err = cdc_apply_pg_copy_send(a, b);
     }
     if (err == CDC_OK)
-        err = copy_send(a, b);
+        err = cdc_apply_pg_copy_send(a, b);
     if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1 &&
-        err == CDC_OK) {
-        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy end: %s",
-                       PQerrorMessage(a->conn));
-        err = CDC_ERR_PG_DOWN;
-    }
+        err == CDC_OK)
+        err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy end");
     bool copy_failed = false;
     while ((r = PQgetResult(a->conn)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && !copy_failed &&
@@ -352,23 +300,18 @@ static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
         }
         PQclear(r);
     }
-    if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK) {
-        cdc_errstr_set(a->errstr, sizeof a->errstr, "copy: %s",
-                       PQerrorMessage(a->conn));
-        err = CDC_ERR_PG_DOWN;
-    }
+    if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
+        err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
     for (size_t s = 0; s < p->nshapes && err == CDC_OK; s++) {
         if (!used[s])
             continue;
         char tag[24];
         snprintf(tag, sizeof tag, "%" PRId64, tag_base | (int64_t)s);
         const char *params[1] = {tag};
-        r = PQexecParams(a->conn, p->shapes[s].sql, 1, NULL, params, NULL,
-                         NULL, 0);
-        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-            err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "merge");
+        err = cdc_apply_pg_exec(a, p->shapes[s].sql, 1, params, &r,
+                                CDC_ERR_REJECTED, "merge");
+        if (err != CDC_OK)
             break;
-        }
         *affected += strtoul(PQcmdTuples(r), NULL, 10);
         PQclear(r);
     }
@@ -390,119 +333,42 @@ static cdc_err_t count_rows(cdc_apply_t *a, const apply_tbl_t *p,
     return CDC_OK;
 }
 
-static cdc_err_t attempt(cdc_apply_t *a, apply_batch_t *b, apply_group_t *g,
+static cdc_err_t attempt(cdc_apply_t *a, apply_groups_t *gs, apply_group_t *g,
                          apply_tbl_t *p, apply_row_t **rows, size_t n);
 
-#define DIRECT_SKIP_AFTER_MISS 16
-
-static bool direct_eligible(const cdc_schema_table_t *t, apply_row_t **rows,
-                            size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        const apply_row_t *r = rows[i];
-        if ((r->op != 'c' && r->op != 'r') || r->deleted || r->old_key)
-            return false;
-        for (uint32_t c = 0; c < t->ncols; c++)
-            if (r->vals[c].state != CDC_V_SET &&
-                r->vals[c].state != CDC_V_NULL)
-                return false;
-    }
-    return n > 0;
-}
-
-/* The fast path: true when the rows are in (counted as applied); false
- * when the caller must take the guarded path (the savepoint is rolled back
- * and released, a->errstr left as it was). Errors: PG_DOWN, NOMEM. */
-static cdc_err_t direct_copy(cdc_apply_t *a, cdc_schema_table_t *t,
-                             apply_tbl_t *p, apply_row_t **rows, size_t n,
-                             bool *done) {
-    cdc_buf_t *b = &a->copybuf;
-    cdc_err_t err;
-    *done = false;
-    if (!p->direct_sql) {
-        cdc_buf_t q = CDC_BUF_INIT;
-        cdc_buf_printf(&q, "COPY %s (", t->qname);
-        for (uint32_t i = 0; i < t->ncols; i++)
-            cdc_buf_printf(&q, "%s, ", t->cols[i].qname);
-        cdc_buf_adds(&q, "_cdc_position, _cdc_op, _cdc_source_ts, "
-                         "_cdc_synced_at) FROM STDIN");
-        if (q.oom) {
-            cdc_buf_free(&q);
-            return CDC_ERR_NOMEM;
-        }
-        p->direct_sql = q.data;
-    }
-    if ((err = exec_cmd(a, "SAVEPOINT cdc_d", CDC_ERR_PG_DOWN, "savepoint")))
-        return err;
-    PGresult *r = PQexec(a->conn, p->direct_sql);
-    bool failed = !r || PQresultStatus(r) != PGRES_COPY_IN;
-    PQclear(r);
-    cdc_buf_reset(b);
-    for (size_t i = 0; i < n && !failed && err == CDC_OK; i++) {
-        copy_row_head(b, t, rows[i]);
-        /* 'now' is the transaction's start, as now() in the merge */
-        cdc_buf_adds(b, "\tnow\n");
-        if (b->len >= COPY_FLUSH)
-            err = copy_send(a, b);
-    }
-    if (!failed) {
-        if (err == CDC_OK)
-            err = copy_send(a, b);
-        if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1)
-            failed = true;
-        while ((r = PQgetResult(a->conn)) != NULL) {
-            failed |= PQresultStatus(r) != PGRES_COMMAND_OK;
-            PQclear(r);
-        }
-    }
-    if (err == CDC_ERR_NOMEM)
-        failed = true;
-    else if (err != CDC_OK || PQstatus(a->conn) != CONNECTION_OK)
-        return CDC_ERR_PG_DOWN;
-    if (failed) {
-        p->direct_skip = DIRECT_SKIP_AFTER_MISS;
-        return exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_d; RELEASE SAVEPOINT "
-                           "cdc_d", CDC_ERR_PG_DOWN, "rollback to savepoint");
-    }
-    if ((err = exec_cmd(a, "RELEASE SAVEPOINT cdc_d", CDC_ERR_PG_DOWN,
-                        "release")))
-        return err;
-    a->res->applied += n;
-    *done = true;
-    return CDC_OK;
-}
-
 /* The events of a row that failed alone, one by one in Kafka order. */
-static cdc_err_t isolate_events(cdc_apply_t *a, apply_batch_t *b,
+static cdc_err_t isolate_events(cdc_apply_t *a, apply_groups_t *gs,
                                 apply_group_t *g, apply_tbl_t *p,
                                 apply_row_t *row) {
     if (row->nev == 1)
         return cdc_apply_reject(a, row->first_ev, CDC_ERR_REJECTED,
                                 a->errstr);
     a->res->collapsed -= row->nev - 1; /* no longer folded */
-    for (size_t e = row->first_ev; e != APPLY_CHAIN_END; e = b->chain_next[e]) {
-        apply_row_t *one = cdc_apply_collapse_single(b, g, e);
+    for (size_t e = row->first_ev; e != APPLY_CHAIN_END;
+         e = gs->chain_next[e]) {
+        apply_row_t *one = cdc_apply_collapse_single(gs, g, e);
         if (!one)
             return CDC_ERR_NOMEM;
         cdc_err_t err = shape_of(a, g->tbl, p, one);
         if (err == CDC_OK)
-            err = attempt(a, b, g, p, &one, 1);
+            err = attempt(a, gs, g, p, &one, 1);
         if (err != CDC_OK)
             return err;
     }
     return CDC_OK;
 }
 
-static cdc_err_t attempt(cdc_apply_t *a, apply_batch_t *b, apply_group_t *g,
+static cdc_err_t attempt(cdc_apply_t *a, apply_groups_t *gs, apply_group_t *g,
                          apply_tbl_t *p, apply_row_t **rows, size_t n) {
     size_t affected = 0;
-    cdc_err_t err = exec_cmd(a, "SAVEPOINT cdc_g", CDC_ERR_PG_DOWN,
-                             "savepoint");
+    cdc_err_t err = cdc_apply_pg_exec(a, "SAVEPOINT cdc_g", 0, NULL, NULL,
+                                      CDC_ERR_PG_DOWN, "savepoint");
     if (err != CDC_OK)
         return err;
     err = attempt_run(a, g->tbl, p, rows, n, &affected);
     if (err == CDC_OK) {
-        err = exec_cmd(a, "RELEASE SAVEPOINT cdc_g", CDC_ERR_PG_DOWN,
-                       "release");
+        err = cdc_apply_pg_exec(a, "RELEASE SAVEPOINT cdc_g", 0, NULL, NULL,
+                                CDC_ERR_PG_DOWN, "release");
         if (err == CDC_OK)
             err = count_rows(a, p, rows, n, affected);
         return err;
@@ -512,40 +378,30 @@ static cdc_err_t attempt(cdc_apply_t *a, apply_batch_t *b, apply_group_t *g,
     /* keep the reason: the rollback below must not overwrite it */
     char reason[sizeof a->errstr];
     memcpy(reason, a->errstr, sizeof reason);
-    err = exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE SAVEPOINT cdc_g",
-                   CDC_ERR_PG_DOWN, "rollback to savepoint");
+    err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE "
+                            "SAVEPOINT cdc_g", 0, NULL, NULL, CDC_ERR_PG_DOWN,
+                            "rollback to savepoint");
     if (err != CDC_OK)
         return err;
     memcpy(a->errstr, reason, sizeof reason);
     if (n == 1)
-        return isolate_events(a, b, g, p, rows[0]);
+        return isolate_events(a, gs, g, p, rows[0]);
     size_t half = n / 2;
-    err = attempt(a, b, g, p, rows, half);
+    err = attempt(a, gs, g, p, rows, half);
     if (err == CDC_OK)
-        err = attempt(a, b, g, p, rows + half, n - half);
+        err = attempt(a, gs, g, p, rows + half, n - half);
     return err;
 }
 
-cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_batch_t *b,
+cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
                                 apply_group_t *g) {
     cdc_schema_table_t *t = g->tbl;
-    apply_tbl_t *p = tbl_priv(t);
-    if (!p)
-        return CDC_ERR_NOMEM;
+    apply_tbl_t *p = t->priv;
     cdc_err_t err = stg_ensure(a, t, p);
-    if (err == CDC_ERR_DDL) { /* every record of the group */
-        for (apply_row_t *r = g->rows_head; r && err != CDC_ERR_NOMEM;
-             r = r->gnext)
-            for (size_t e = r->first_ev; e != APPLY_CHAIN_END;
-                 e = b->chain_next[e])
-                if (cdc_apply_reject(a, e, CDC_ERR_DDL, a->errstr) != CDC_OK)
-                    err = CDC_ERR_NOMEM;
-        return err == CDC_ERR_NOMEM ? err : CDC_OK;
-    }
     if (err != CDC_OK)
         return err;
-    apply_row_t **rows = cdc_arena_alloc(b->arena,
-                                         (g->nrows ? g->nrows : 1) * sizeof *rows);
+    apply_row_t **rows =
+        cdc_arena_alloc(gs->arena, (g->nrows ? g->nrows : 1) * sizeof *rows);
     if (!rows)
         return CDC_ERR_NOMEM;
     size_t n = 0;
@@ -555,123 +411,5 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_batch_t *b,
             return err;
         rows[n++] = r;
     }
-    if (p->direct_skip) {
-        p->direct_skip--;
-    } else if (direct_eligible(t, rows, n)) {
-        bool done;
-        char keep[sizeof a->errstr];
-        memcpy(keep, a->errstr, sizeof keep);
-        err = direct_copy(a, t, p, rows, n, &done);
-        if (err != CDC_OK || done)
-            return err;
-        memcpy(a->errstr, keep, sizeof keep); /* the miss is no error */
-    }
-    return n ? attempt(a, b, g, p, rows, n) : CDC_OK;
-}
-
-cdc_err_t cdc_apply_merge_truncate(cdc_apply_t *a, apply_batch_t *b,
-                                   apply_group_t *g) {
-    const cdc_event_t *ev = b->events[g->trunc_idx];
-    cdc_buf_t q = CDC_BUF_INIT, pos = CDC_BUF_INIT, ts = CDC_BUF_INIT;
-    cdc_err_t err = CDC_OK;
-    PGresult *r = NULL;
-    bool haspos = ev->pos.kind != CDC_POS_NONE && ev->pos.nparts > 0;
-
-    /* nothing to do for a table the warehouse does not have; a table made
-     * by the warehouse's user first gets the metadata columns, as it would
-     * for any other change */
-    const char *p1[1] = {g->trunc_qname};
-    r = PQexecParams(a->conn,
-                     "SELECT to_regclass($1) IS NOT NULL, (SELECT count(*) "
-                     "FROM pg_attribute WHERE attrelid = to_regclass($1) AND "
-                     "attnum > 0 AND NOT attisdropped AND attname IN "
-                     "('_cdc_position', '_cdc_op', '_cdc_source_ts', "
-                     "'_cdc_synced_at', '_cdc_deleted', '_cdc_deleted_at')), "
-                     "(SELECT format_type(atttypid, atttypmod) = 'numeric[]' "
-                     "FROM pg_attribute WHERE attrelid = to_regclass($1) AND "
-                     "attname = '_cdc_position' AND NOT attisdropped)",
-                     1, NULL, p1, NULL, NULL, 0);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        err = cdc_apply_pg_fail(a, r, CDC_ERR_PG_DOWN, "truncate");
-        r = NULL;
-        goto out;
-    }
-    bool exists = PQgetvalue(r, 0, 0)[0] == 't';
-    bool meta = atoi(PQgetvalue(r, 0, 1)) == 6;
-    bool numeric = PQgetvalue(r, 0, 2)[0] == 't'; /* a format-1 table */
-    PQclear(r);
-    r = NULL;
-    if (!exists) {
-        a->res->applied++;
-        goto out;
-    }
-    if (!meta) {
-        err = cdc_schema_add_meta(a->conn, g->trunc_qname, a->errstr,
-                                  sizeof a->errstr);
-        if (err == CDC_ERR_DDL) {
-            err = cdc_apply_reject(a, g->trunc_idx, err, a->errstr);
-            goto out;
-        }
-        if (err != CDC_OK)
-            goto out;
-    }
-    cdc_apply_copy_pos(&pos, &ev->pos, numeric ? CDC_POS_NUMERIC : 0);
-    if (ev->source_ts_us)
-        cdc_apply_copy_ts(&ts, ev->source_ts_us);
-    /* rows stored by a later change keep living: replaying the truncate is
-     * then harmless; rows already deleted still take the truncate's
-     * position so an older insert arriving later stays rejected */
-    const char *where = haspos ? "_cdc_position IS NULL OR _cdc_position < $1"
-                               : "NOT _cdc_deleted";
-    if (a->truncate_mode == CDC_TRUNCATE_HARD)
-        cdc_buf_printf(&q, "DELETE FROM %s WHERE %s", g->trunc_qname, where);
-    else
-        cdc_buf_printf(&q,
-                       "UPDATE %s SET _cdc_deleted = true, _cdc_deleted_at = "
-                       "CASE WHEN _cdc_deleted THEN _cdc_deleted_at ELSE "
-                       "coalesce($2::timestamptz, now()) END, _cdc_op = 't', "
-                       "_cdc_position = %s, _cdc_source_ts = $2, "
-                       "_cdc_synced_at = now() WHERE %s",
-                       g->trunc_qname,
-                       haspos ? "$1" : "_cdc_position", where);
-    if (q.oom || pos.oom || ts.oom) {
-        err = CDC_ERR_NOMEM;
-        goto out;
-    }
-    const char *params[2] = {haspos ? pos.data : NULL,
-                             ts.len ? ts.data : NULL};
-    bool hard = a->truncate_mode == CDC_TRUNCATE_HARD;
-    int np = hard ? (haspos ? 1 : 0) : 2;
-    if (!haspos && !hard) {
-        /* $1 unused: keep the numbering by passing it typed */
-        cdc_buf_t q2 = CDC_BUF_INIT;
-        cdc_buf_printf(&q2, "%s AND $1::text IS NULL", q.data);
-        cdc_buf_free(&q);
-        q = q2;
-    }
-    /* in a savepoint: a truncate PostgreSQL refuses (a trigger, a
-     * permission) is dead-lettered, the rest of the batch lands */
-    if ((err = exec_cmd(a, "SAVEPOINT cdc_t", CDC_ERR_PG_DOWN, "truncate")))
-        goto out;
-    r = PQexecParams(a->conn, q.data, np, NULL, params, NULL, NULL, 0);
-    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-        err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "truncate");
-        r = NULL;
-        if (err == CDC_ERR_REJECTED &&
-            !(err = exec_cmd(a, "ROLLBACK TO SAVEPOINT cdc_t",
-                             CDC_ERR_PG_DOWN, "truncate")))
-            err = cdc_apply_reject(a, g->trunc_idx, CDC_ERR_REJECTED,
-                                   a->errstr);
-        goto out;
-    }
-    if ((err = exec_cmd(a, "RELEASE SAVEPOINT cdc_t", CDC_ERR_PG_DOWN,
-                        "truncate")))
-        goto out;
-    a->res->applied++;
-out:
-    PQclear(r);
-    cdc_buf_free(&q);
-    cdc_buf_free(&pos);
-    cdc_buf_free(&ts);
-    return err;
+    return n ? attempt(a, gs, g, p, rows, n) : CDC_OK;
 }

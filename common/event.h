@@ -44,11 +44,16 @@ typedef struct cdc_record_s {
 } cdc_record_t;
 
 /* One consumed position: the next offset to read of a topic partition
- * (written to _cdc.offsets by the applier, then committed to Kafka). */
+ * (written to _cdc.offsets by the applier, then committed to Kafka).
+ * fenced: the write is a compare and set (offsets/offsets.h, DESIGN.md
+ * "Fencing"): _cdc.offsets must hold expect (-1: no row yet) before it
+ * moves to next_offset; zero-initialised = an unconditional write. */
 typedef struct cdc_offset_s {
     const char *topic;
     int32_t partition;
     int64_t next_offset;
+    bool fenced;
+    int64_t expect;
 } cdc_offset_t;
 
 /* ---- column types, as the warehouse sees them ---- */
@@ -174,13 +179,6 @@ typedef struct cdc_event_s {
     const char *txn_id;
     int64_t txn_total_order;
     int64_t txn_collection_order;
-
-    /* Redis dedup's identity hash of this event, computed once by the first
-     * check or mark (offsets/dedup.c) and reused by the other: 0 = not yet,
-     * 1 = id holds it, 2 = no identity. Zero, like every field above, when
-     * the decoder builds the event. */
-    uint8_t id_state;
-    uint8_t id[16];
 } cdc_event_t;
 
 #endif

@@ -1,4 +1,7 @@
-/* http.c - see http.h. */
+/* http.c - see http.h: the listener, the pure request reader, and one
+ * thread multiplexing the connections (a small state machine each: read
+ * the head, write the answer, linger) with poll() and per-connection
+ * deadlines. */
 #include "common/http.h"
 
 #include <errno.h>
@@ -18,9 +21,23 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-#define HEAD_MAX 8192
-#define IO_TIMEOUT_MS 2000
-#define DRAIN_MS 200
+#define IO_TIMEOUT_MS 2000 /* to receive a head, and to send an answer */
+#define DRAIN_MS 200       /* lingering after the answer */
+#define DRAIN_MAX 65536
+
+enum { C_READ = 0, C_WRITE, C_LINGER };
+
+typedef struct conn_s {
+    int fd;           /* -1: a free slot */
+    int state;        /* C_* */
+    int64_t since;    /* accepted at (ms, monotonic) */
+    int64_t deadline; /* of the current state */
+    char *in;         /* request head received so far */
+    size_t len;
+    cdc_buf_t out;    /* the answer */
+    size_t sent;
+    size_t drained;   /* C_LINGER: bytes discarded */
+} conn_t;
 
 struct cdc_http_s {
     int lfd;
@@ -30,7 +47,11 @@ struct cdc_http_s {
     pthread_t thread;
     cdc_http_handler_fn fn;
     void *opaque;
-    cdc_buf_t body; /* reused across requests, owned by the thread */
+    int64_t accept_after; /* accepting paused until then (out of fds) */
+    /* owned by the thread: */
+    cdc_buf_t body;       /* the handler's, reset before each call */
+    cdc_http_req_t req;   /* the request being answered */
+    conn_t conns[CDC_HTTP_MAX_CONNS];
 };
 
 /* ------------------------------------------------------------------ */
@@ -131,87 +152,8 @@ static int bind_listen(const char *listen_s, int *port_out, char *errstr,
 }
 
 /* ------------------------------------------------------------------ */
-/* one connection                                                       */
+/* the request reader (pure)                                           */
 /* ------------------------------------------------------------------ */
-
-/* Waits for ev on fd until deadline or a stop request. 1 ready, 0 timed
- * out, -1 stopping or error. */
-static int wait_fd(const cdc_http_t *h, int fd, short ev, int64_t deadline) {
-    for (;;) {
-        int64_t left = deadline - cdc_mono_ms();
-        struct pollfd p[2] = {{fd, ev, 0}, {h->stop_r, POLLIN, 0}};
-        if (left <= 0)
-            return 0;
-        int rc = poll(p, 2, (int)left);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc < 0 || p[1].revents)
-            return -1;
-        if (rc > 0)
-            return 1;
-    }
-}
-
-static const char *reason(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return status < 400 ? "OK" : "Error";
-    }
-}
-
-static void send_all(const cdc_http_t *h, int fd, const char *p, size_t n) {
-    int64_t deadline = cdc_mono_ms() + IO_TIMEOUT_MS;
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-                             errno == EINTR)) {
-            if (wait_fd(h, fd, POLLOUT, deadline) != 1)
-                return;
-        } else {
-            return; /* the client went away: nothing to tell anyone */
-        }
-    }
-}
-
-static void respond(cdc_http_t *h, int fd, int status, const char *ctype,
-                    const char *extra_headers, bool head_only) {
-    char hdr[512];
-    if (status < 100 || status > 599)
-        status = 500;
-    if (h->body.oom) { /* never send a half-rendered page as 200 */
-        status = 500;
-        cdc_buf_free(&h->body);
-    }
-    if (h->body.len == 0 && status != 200 && status != 204) {
-        cdc_buf_adds(&h->body, reason(status));
-        cdc_buf_addc(&h->body, '\n');
-    }
-    int n = snprintf(hdr, sizeof hdr,
-                     "HTTP/1.0 %d %s\r\n"
-                     "Content-Type: %s\r\n"
-                     "Content-Length: %zu\r\n"
-                     "Cache-Control: no-store\r\n"
-                     "%s"
-                     "Connection: close\r\n\r\n",
-                     status, reason(status),
-                     ctype ? ctype : "text/plain; charset=utf-8", h->body.len,
-                     extra_headers ? extra_headers : "");
-    if (n < 0 || (size_t)n >= sizeof hdr)
-        return; /* only a pathological content type gets here: drop */
-    send_all(h, fd, hdr, (size_t)n);
-    if (!head_only && h->body.len)
-        send_all(h, fd, h->body.data, h->body.len);
-}
 
 /* Finds the end of the request head; returns the offset past it or 0. */
 static size_t head_end(const char *b, size_t n) {
@@ -250,105 +192,303 @@ static bool parse_request_line(char *line, char **method, char **target) {
            ver[7] >= '0' && ver[7] <= '9';
 }
 
-static void serve(cdc_http_t *h, int fd) {
-    char buf[HEAD_MAX + 1];
-    size_t len = 0, end = 0;
-    int64_t deadline = cdc_mono_ms() + IO_TIMEOUT_MS;
-
-    cdc_buf_reset(&h->body);
-    while (!(end = head_end(buf, len))) {
-        if (len == HEAD_MAX) {
-            cdc_buf_adds(&h->body, "request head too large\n");
-            respond(h, fd, 400, NULL, NULL, false);
-            return;
-        }
-        ssize_t r = recv(fd, buf + len, HEAD_MAX - len, 0);
-        if (r > 0) {
-            len += (size_t)r;
-            continue;
-        }
-        if (r == 0)
-            return; /* closed before a full request: nobody to answer */
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return;
-        int w = wait_fd(h, fd, POLLIN, deadline);
-        if (w < 0)
-            return;
-        if (w == 0) {
-            respond(h, fd, 408, NULL, NULL, false);
-            return;
-        }
-    }
-    buf[len] = '\0';
-    char *line = buf;
-    line[strcspn(line, "\r\n")] = '\0';
-
+int cdc_http_parse_request(const char *buf, size_t len, cdc_http_req_t *req) {
+    size_t n = len < CDC_HTTP_HEAD_MAX ? len : CDC_HTTP_HEAD_MAX, ll = 0;
     char *method, *target;
-    if (!parse_request_line(line, &method, &target)) {
-        cdc_buf_adds(&h->body, "malformed request line\n");
-        respond(h, fd, 400, NULL, NULL, false);
-        return;
-    }
+    req->head = false;
+    req->path[0] = '\0';
+    if (!head_end(buf, n))
+        return len >= CDC_HTTP_HEAD_MAX ? 431 : 0;
+    /* the request line, up to CR, LF or NUL, parsed in req->path */
+    while (buf[ll] != '\r' && buf[ll] != '\n' && buf[ll] != '\0')
+        ll++;
+    memcpy(req->path, buf, ll);
+    req->path[ll] = '\0';
+    if (!parse_request_line(req->path, &method, &target))
+        return 400;
     bool head = !strcmp(method, "HEAD");
-    if (!head && strcmp(method, "GET")) {
-        respond(h, fd, 405, NULL, "Allow: GET, HEAD\r\n", false);
-        return;
-    }
+    if (!head && strcmp(method, "GET"))
+        return 405;
     target[strcspn(target, "?#")] = '\0';
-    const char *ctype = NULL;
-    int status = h->fn(h->opaque, target, &h->body, &ctype);
-    respond(h, fd, status, ctype, NULL, head);
+    memmove(req->path, target, strlen(target) + 1);
+    req->head = head;
+    return 200;
 }
 
-/* Half-closes and reads what the client still sends for a moment, so the
- * close does not turn into a reset that could eat our response. */
-static void linger_close(const cdc_http_t *h, int fd) {
-    char sink[4096];
-    int64_t deadline = cdc_mono_ms() + DRAIN_MS;
-    size_t drained = 0;
-    shutdown(fd, SHUT_WR);
-    while (drained < 65536) {
-        ssize_t r = recv(fd, sink, sizeof sink, 0);
+/* ------------------------------------------------------------------ */
+/* connections                                                          */
+/* ------------------------------------------------------------------ */
+
+static const char *reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return status < 400 ? "OK" : "Error";
+    }
+}
+
+static void conn_close(conn_t *c) {
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->in);
+    cdc_buf_free(&c->out);
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+}
+
+/* the response (head, and body unless head_only) goes to c's output; the
+ * connection then writes it, with IO_TIMEOUT_MS to do so */
+static void respond(cdc_http_t *h, conn_t *c, int status, const char *ctype,
+                    const char *extra_headers, bool head_only) {
+    if (status < 100 || status > 599)
+        status = 500;
+    if (h->body.oom) { /* never send a half-rendered page as 200 */
+        status = 500;
+        cdc_buf_free(&h->body);
+    }
+    if (h->body.len == 0 && status != 200 && status != 204) {
+        cdc_buf_adds(&h->body, reason(status));
+        cdc_buf_addc(&h->body, '\n');
+    }
+    cdc_buf_reset(&c->out);
+    cdc_buf_printf(&c->out,
+                   "HTTP/1.0 %d %s\r\n"
+                   "Content-Type: %s\r\n"
+                   "Content-Length: %zu\r\n"
+                   "Cache-Control: no-store\r\n"
+                   "%s"
+                   "Connection: close\r\n\r\n",
+                   status, reason(status),
+                   ctype ? ctype : "text/plain; charset=utf-8", h->body.len,
+                   extra_headers ? extra_headers : "");
+    if (!head_only && h->body.len)
+        cdc_buf_add(&c->out, h->body.data, h->body.len);
+    c->state = C_WRITE;
+    c->sent = 0;
+    c->deadline = cdc_mono_ms() + IO_TIMEOUT_MS;
+}
+
+/* a complete (or refused) request head: the answer */
+static void answer(cdc_http_t *h, conn_t *c, int parsed,
+                   const cdc_http_req_t *req) {
+    const char *ctype = NULL;
+    int status;
+    cdc_buf_reset(&h->body);
+    switch (parsed) {
+    case 200:
+        status = h->fn(h->opaque, req->path, &h->body, &ctype);
+        respond(h, c, status, ctype, NULL, req->head);
+        return;
+    case 405:
+        respond(h, c, 405, NULL, "Allow: GET, HEAD\r\n", false);
+        return;
+    case 431:
+        cdc_buf_adds(&h->body, "request head too large\n");
+        respond(h, c, 431, NULL, NULL, false);
+        return;
+    default:
+        cdc_buf_adds(&h->body, "malformed request line\n");
+        respond(h, c, 400, NULL, NULL, false);
+        return;
+    }
+}
+
+/* C_READ: what the client sent so far; answers once the head is complete */
+static void conn_read(cdc_http_t *h, conn_t *c) {
+    for (;;) {
+        ssize_t r = recv(c->fd, c->in + c->len, CDC_HTTP_HEAD_MAX - c->len, 0);
         if (r > 0) {
-            drained += (size_t)r;
+            c->len += (size_t)r;
+            break;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        conn_close(c); /* closed before a full request: nobody to answer */
+        return;
+    }
+    int parsed = cdc_http_parse_request(c->in, c->len, &h->req);
+    if (parsed)
+        answer(h, c, parsed, &h->req);
+}
+
+/* C_WRITE: sends what fits; then half-closes and lingers */
+static void conn_write(conn_t *c) {
+    if (c->out.oom) { /* no answer to send: close */
+        conn_close(c);
+        return;
+    }
+    while (c->sent < c->out.len) {
+        ssize_t w = send(c->fd, c->out.data + c->sent, c->out.len - c->sent,
+                         MSG_NOSIGNAL);
+        if (w > 0) {
+            c->sent += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {
+            conn_close(c); /* the client went away: nothing to tell anyone */
+            return;
+        }
+    }
+    /* half-close and read what the client still sends for a moment, so the
+     * close does not turn into a reset that could eat our response */
+    shutdown(c->fd, SHUT_WR);
+    c->state = C_LINGER;
+    c->drained = 0;
+    c->deadline = cdc_mono_ms() + DRAIN_MS;
+}
+
+/* C_LINGER: discards input until EOF, DRAIN_MAX bytes or the deadline */
+static void conn_linger(conn_t *c) {
+    char sink[4096];
+    while (c->drained < DRAIN_MAX) {
+        ssize_t r = recv(c->fd, sink, sizeof sink, 0);
+        if (r > 0) {
+            c->drained += (size_t)r;
             continue;
         }
-        if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
-                       errno != EINTR))
-            break;
-        if (wait_fd(h, fd, POLLIN, deadline) != 1)
-            break;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        break;
     }
-    close(fd);
+    conn_close(c);
 }
 
-static void *loop(void *arg) {
-    cdc_http_t *h = arg;
-    for (;;) {
-        struct pollfd p[2] = {{h->lfd, POLLIN, 0}, {h->stop_r, POLLIN, 0}};
-        int rc = poll(p, 2, -1);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc < 0 || p[1].revents)
-            break;
-        if (!(p[0].revents & POLLIN))
-            continue;
+static void conn_step(cdc_http_t *h, conn_t *c) {
+    if (c->state == C_READ)
+        conn_read(h, c);
+    if (c->fd >= 0 && c->state == C_WRITE)
+        conn_write(c);
+    else if (c->fd >= 0 && c->state == C_LINGER)
+        conn_linger(c);
+}
+
+/* a passed deadline: a head still incomplete gets 408, the rest closes */
+static void conn_expire(cdc_http_t *h, conn_t *c, int64_t now) {
+    if (c->fd < 0 || now < c->deadline)
+        return;
+    if (c->state != C_READ) {
+        conn_close(c);
+        return;
+    }
+    cdc_buf_reset(&h->body);
+    respond(h, c, 408, NULL, NULL, false);
+    conn_write(c);
+}
+
+/* a free slot for a new connection: when all are taken, the oldest one
+ * still reading its request (else the oldest of all) is closed, so that
+ * idle or slow clients cannot keep a probe out */
+static conn_t *conn_slot(cdc_http_t *h) {
+    conn_t *old = NULL;
+    for (int i = 0; i < CDC_HTTP_MAX_CONNS; i++) {
+        conn_t *c = &h->conns[i];
+        if (c->fd < 0)
+            return c;
+        if (!old || (c->state == C_READ && old->state != C_READ) ||
+            ((c->state == C_READ) == (old->state == C_READ) &&
+             c->since < old->since))
+            old = c;
+    }
+    conn_close(old);
+    return old;
+}
+
+/* accepts the pending connections (a slot's worth per round, so a flood
+ * cannot starve the open ones) and reads each at once: a request that
+ * came with its connect is answered before anything can evict it */
+static void accept_all(cdc_http_t *h) {
+    for (int k = 0; k < CDC_HTTP_MAX_CONNS; k++) {
         int fd = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
                 errno == ENOMEM) {
                 cdc_log(CDC_LOG_WARN, "http: accept: %s", strerror(errno));
-                struct pollfd s = {h->stop_r, POLLIN, 0};
-                if (poll(&s, 1, 100) > 0) /* don't spin; still stoppable */
-                    break;
+                h->accept_after = cdc_mono_ms() + 100; /* don't spin */
             }
-            continue;
+            return;
         }
-        serve(h, fd);
-        linger_close(h, fd);
+        conn_t *c = conn_slot(h);
+        char *in = malloc(CDC_HTTP_HEAD_MAX + 1);
+        if (!in) {
+            close(fd);
+            return;
+        }
+        c->fd = fd;
+        c->in = in;
+        c->len = 0;
+        c->out = (cdc_buf_t)CDC_BUF_INIT;
+        c->state = C_READ;
+        c->since = cdc_mono_ms();
+        c->deadline = c->since + IO_TIMEOUT_MS;
+        conn_step(h, c);
     }
+}
+
+/* fills p with the stop pipe, the listener (unless paused) and every
+ * connection; returns the count, and the poll timeout in *timeout */
+static nfds_t poll_set(cdc_http_t *h, struct pollfd *p, int *slot,
+                       int64_t now, int *timeout) {
+    nfds_t n = 0;
+    int64_t next = -1;
+    p[n++] = (struct pollfd){h->stop_r, POLLIN, 0};
+    if (now >= h->accept_after)
+        p[n++] = (struct pollfd){h->lfd, POLLIN, 0};
+    else
+        next = h->accept_after;
+    for (int i = 0; i < CDC_HTTP_MAX_CONNS; i++) {
+        conn_t *c = &h->conns[i];
+        if (c->fd < 0)
+            continue;
+        slot[n] = i;
+        p[n++] = (struct pollfd){c->fd, c->state == C_WRITE ? POLLOUT : POLLIN,
+                                 0};
+        if (next < 0 || c->deadline < next)
+            next = c->deadline;
+    }
+    *timeout = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
+    return n;
+}
+
+static void *loop(void *arg) {
+    cdc_http_t *h = arg;
+    struct pollfd p[CDC_HTTP_MAX_CONNS + 2];
+    int slot[CDC_HTTP_MAX_CONNS + 2];
+    for (;;) {
+        int64_t now = cdc_mono_ms();
+        int timeout;
+        for (int i = 0; i < CDC_HTTP_MAX_CONNS; i++)
+            conn_expire(h, &h->conns[i], now);
+        nfds_t n = poll_set(h, p, slot, now, &timeout);
+        int rc = poll(p, n, timeout);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0 || p[0].revents)
+            break;
+        for (nfds_t i = 1; i < n; i++) {
+            if (!p[i].revents)
+                continue;
+            if (p[i].fd == h->lfd)
+                accept_all(h);
+            else if (h->conns[slot[i]].fd == p[i].fd)
+                conn_step(h, &h->conns[slot[i]]);
+        }
+    }
+    for (int i = 0; i < CDC_HTTP_MAX_CONNS; i++)
+        if (h->conns[i].fd >= 0)
+            conn_close(&h->conns[i]);
     return NULL;
 }
 
@@ -368,6 +508,8 @@ cdc_http_t *cdc_http_new(const char *listen_s, cdc_http_handler_fn fn,
     h->fn = fn;
     h->opaque = opaque;
     h->body = (cdc_buf_t)CDC_BUF_INIT;
+    for (int i = 0; i < CDC_HTTP_MAX_CONNS; i++)
+        h->conns[i].fd = -1;
     h->lfd = bind_listen(listen_s, &h->port, errstr, errstr_size);
     if (h->lfd < 0)
         goto fail;

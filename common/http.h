@@ -1,23 +1,32 @@
 /* http.h - a tiny HTTP/1.0-style server for /metrics and /healthz.
  *
- * One listening socket and one thread. Each connection carries one request:
- * the server reads the request head (8 KiB at most, 2 s at most), answers
- * GET (and HEAD) by calling the handler with the path (query string cut
- * off), and writes "HTTP/1.0 <status>", Content-Type, Content-Length and
- * "Connection: close" before the body, then closes. A malformed request
- * gets 400, another method 405, a slow client 408; none stops the server.
+ * One listening socket and one thread that multiplexes up to
+ * CDC_HTTP_MAX_CONNS connections with poll(). Each connection carries one
+ * request: the server reads the request head (CDC_HTTP_HEAD_MAX bytes at
+ * most, 2 s at most from the connect), answers GET (and HEAD) by calling the
+ * handler with the path (query string cut off), and writes "HTTP/1.0
+ * <status>", Content-Type, Content-Length and "Connection: close" before the
+ * body, then closes. A malformed request gets 400, another method 405, a
+ * head over the cap 431, a slow client 408 at its own deadline; none stops
+ * the server, and none delays the others: an idle or slow client only holds
+ * its own slot, and when every slot is taken the oldest connection is
+ * closed to make room, so a health probe is always answered promptly.
  *
- * Does not: keep connections alive, read request bodies, serve more than
- * one connection at a time (scrapes are rare and small), do TLS or auth.
+ * Does not: keep connections alive, read request bodies, do TLS or auth.
  * Bind it to loopback or a private interface.
  *
- * Threads: the handler runs on the server's thread, concurrently with the
- * rest of the program; it must take its own locks around shared counters.
- * Memory: the server owns its socket and thread; the body buffer handed to
- * the handler is the server's (reset before each call), and content_type
- * must point at static storage (or storage living as long as the server). */
-#ifndef CDC_CONSUMER_HTTP_H
-#define CDC_CONSUMER_HTTP_H
+ * Threads: the handler runs on the server's thread (one call at a time),
+ * concurrently with the rest of the program; it must take its own locks
+ * around shared counters. cdc_http_parse_request is pure and thread-safe.
+ * Memory: the server owns its socket, thread and connections; the body
+ * buffer handed to the handler is the server's (reset before each call), and
+ * content_type must point at static storage (or storage living as long as
+ * the server). */
+#ifndef CDC_COMMON_HTTP_H
+#define CDC_COMMON_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "common/arena.h"
 #include "common/err.h"
@@ -42,11 +51,30 @@ cdc_http_t *cdc_http_new(const char *listen, cdc_http_handler_fn fn,
                          void *opaque, char *errstr, size_t errstr_size)
     CDC_MUSTCHECK;
 
-/* Stops the thread (within about the 2 s request timeout at worst when a
- * handler is running, at once otherwise), closes the socket. Accepts NULL. */
+/* Stops the thread (at once, or once a running handler returns), closes
+ * every connection and the socket. Accepts NULL. */
 void cdc_http_free(cdc_http_t *h);
 
 /* The bound TCP port (useful after binding port 0). */
 int cdc_http_port(const cdc_http_t *h);
+
+/* ---- the request reader, exposed for tests and the fuzzer ---- */
+
+#define CDC_HTTP_HEAD_MAX 8192 /* request head cap, request line included */
+#define CDC_HTTP_MAX_CONNS 32  /* connections served at once */
+
+typedef struct cdc_http_req_s {
+    bool head;                         /* HEAD: the answer has no body */
+    char path[CDC_HTTP_HEAD_MAX + 1];  /* the target without ?query/#frag */
+} cdc_http_req_t;
+
+/* Reads the request head from buf[0..len), the bytes received so far (the
+ * head ends at the first empty line, CRLF or bare LF). Returns 0 when more
+ * bytes are needed; 200 with *req filled for a well-formed GET or HEAD; 400
+ * for a malformed request line ("METHOD SP /target SP HTTP/d.d", method in
+ * capitals, no control characters or spaces in the target); 405 for another
+ * method; 431 when no head ends within CDC_HTTP_HEAD_MAX bytes. Pure: no I/O,
+ * no allocation. */
+int cdc_http_parse_request(const char *buf, size_t len, cdc_http_req_t *req);
 
 #endif

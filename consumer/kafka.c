@@ -1,8 +1,8 @@
-/* kafka.c - librdkafka consumer and dead-letter producer; see kafka.h. */
-#include "consumer/kafka.h"
+/* kafka.c - the librdkafka consumer: configuration, subscription,
+ * rebalance, poll, commit, lag; see kafka.h. The dead-letter producer is in
+ * kafka_dlq.c, assigned ranges in kafka_range.c. */
+#include "consumer/kafka_int.h"
 
-#include <librdkafka/rdkafka.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,32 +10,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 
-struct cdc_kafka_s {
-    rd_kafka_t *rk;       /* consumer */
-    rd_kafka_t *producer; /* dead letters; NULL when no dlq topic */
-    char *dlq_topic;
-    cdc_kafka_callbacks_t cb;
-    atomic_int brokers_down; /* set by error_cb (the consumer's, on the
-                              * polling thread; the producer's, on the
-                              * applier), cleared on a message */
-    int dlq_failed;            /* delivery failures since the last flush */
-    char dlq_errstr[256];
-    /* replay: the assigned range, one entry per partition */
-    struct range_part {
-        int32_t partition;
-        int64_t start;
-        int64_t end; /* first offset not to consume */
-    } *range;
-    size_t nrange;
-    /* the same partitions as assigned, in that order; kept to ask for their
-     * positions without building a list on every poll */
-    rd_kafka_topic_partition_list_t *range_pos;
-};
-
 /* ---- configuration ---- */
 
-static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v,
-                    char *errstr, size_t errstr_size) {
+int cdc_kafka_conf_set(rd_kafka_conf_t *c, const char *k, const char *v,
+                       char *errstr, size_t errstr_size) {
     char e[512];
     if (rd_kafka_conf_set(c, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
         cdc_errstr_set(errstr, errstr_size,
@@ -68,12 +46,21 @@ static bool rebalance_wait(const char *text) {
            cdc_mono_ms() - atomic_load(&held_by_join_ms) < 5000;
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque) {
+void cdc_kafka_on_error(rd_kafka_t *rk, int err, const char *reason,
+                        void *opaque) {
     cdc_kafka_t *k = opaque;
     (void)rk;
     if (err == RD_KAFKA_RESP_ERR__TIMED_OUT && rebalance_wait(reason)) {
         cdc_log(CDC_LOG_INFO, "kafka: rebalance wait: %s", reason);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+        int none = 0; /* the first one's reason is kept, once */
+        if (atomic_compare_exchange_strong(&k->auth_state, &none, 1)) {
+            snprintf(k->auth_errstr, sizeof k->auth_errstr, "%s", reason);
+            atomic_store(&k->auth_state, 2);
+            cdc_log(CDC_LOG_ERROR, "kafka authentication failed: %s", reason);
+        }
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
@@ -85,6 +72,41 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
     }
     cdc_log(CDC_LOG_WARN, "kafka: %s: %s",
             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+cdc_err_t cdc_kafka_failure(cdc_kafka_t *k, const char *what,
+                            rd_kafka_resp_err_t kerr, char *errstr,
+                            size_t errstr_size) {
+    if (atomic_load(&k->auth_state) == 2) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "%s: authentication failed: %s. HINT: check "
+                       "kafka.sasl.username and kafka.sasl.password (and "
+                       "kafka.sasl.mechanism, kafka.security.protocol)",
+                       what, k->auth_errstr);
+        return CDC_ERR_CONFIG;
+    }
+    cdc_errstr_set(errstr, errstr_size, "%s: %s", what,
+                   rd_kafka_err2str(kerr));
+    return CDC_ERR_KAFKA_DOWN;
+}
+
+rd_kafka_resp_err_t cdc_kafka_metadata(cdc_kafka_t *k, rd_kafka_t *rk,
+                                       rd_kafka_topic_t *only,
+                                       const struct rd_kafka_metadata **md,
+                                       int timeout_ms) {
+    rd_kafka_resp_err_t err;
+    /* in slices: a refused password shows in a second, not at the end */
+    for (int waited = 0;; waited += 1000) {
+        int slice = timeout_ms - waited < 1000 ? timeout_ms - waited : 1000;
+        err = rd_kafka_metadata(rk, only ? 0 : 1, only, md, slice);
+        if (rk != k->rk || !k->polling)
+            rd_kafka_poll(rk, 0); /* error_cb: see cdc_kafka_new */
+        if (!err || waited + slice >= timeout_ms ||
+            atomic_load(&k->auth_state) == 2 ||
+            (err != RD_KAFKA_RESP_ERR__TIMED_OUT &&
+             err != RD_KAFKA_RESP_ERR__TRANSPORT))
+            return err;
+    }
 }
 
 static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -166,24 +188,13 @@ out:
     free(start);
 }
 
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                        void *opaque) {
-    cdc_kafka_t *k = opaque;
-    (void)rk;
-    if (m->err) {
-        k->dlq_failed++;
-        snprintf(k->dlq_errstr, sizeof k->dlq_errstr, "%s",
-                 rd_kafka_err2str(m->err));
-    }
-}
-
 /* librdkafka's own log lines, through common/log so that log.format=json
  * holds for them too. Called from librdkafka's threads: cdc_log writes one
  * line with one write(2). syslog levels: 0-2 error; 3 (librdkafka's
  * "connect failed" and the like, retried on its own) and 4 warn; 5-6 info;
  * a rebalance's waits (rebalance_wait) info. */
-static void on_log(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf) {
+void cdc_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac,
+                      const char *buf) {
     cdc_loglevel_t l = level <= 2   ? CDC_LOG_ERROR
                        : level <= 4 ? CDC_LOG_WARN
                        : level <= 6 ? CDC_LOG_INFO
@@ -191,30 +202,6 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
     if (l >= CDC_LOG_WARN && l <= CDC_LOG_INFO && rebalance_wait(buf))
         l = CDC_LOG_INFO;
     cdc_log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
-}
-
-static rd_kafka_t *make_producer(cdc_kafka_t *k, const cdc_kafka_conf_t *conf,
-                                 char *errstr, size_t errstr_size) {
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    char e[512];
-    rd_kafka_t *rk;
-    if (conf_set(c, "bootstrap.servers", conf->bootstrap, errstr, errstr_size) ||
-        conf_set(c, "enable.idempotence", "true", errstr, errstr_size) ||
-        conf_set(c, "linger.ms", "5", errstr, errstr_size) ||
-        conf_set(c, "message.timeout.ms", "30000", errstr, errstr_size)) {
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
-    rd_kafka_conf_set_opaque(c, k);
-    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-    rd_kafka_conf_set_error_cb(c, on_error);
-    rd_kafka_conf_set_log_cb(c, on_log);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof e);
-    if (!rk) {
-        rd_kafka_conf_destroy(c);
-        cdc_errstr_set(errstr, errstr_size, "kafka producer: %s", e);
-    }
-    return rk;
 }
 
 static int subscribe(rd_kafka_t *rk, const char *topics, char *errstr,
@@ -252,36 +239,37 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
 
     if (!k)
         return NULL;
+    pthread_mutex_init(&k->dlq_mu, NULL);
     k->cb = conf->cb;
     c = rd_kafka_conf_new();
     /* defaults first, so kafka.* pass-through can override them */
-    if (conf_set(c, "bootstrap.servers", conf->bootstrap, errstr, errstr_size) ||
-        conf_set(c, "enable.auto.commit", "false", errstr, errstr_size) ||
-        conf_set(c, "enable.auto.offset.store", "false", errstr, errstr_size) ||
-        conf_set(c, "auto.offset.reset", "earliest", errstr, errstr_size) ||
-        conf_set(c, "enable.partition.eof", "false", errstr, errstr_size) ||
-        conf_set(c, "fetch.wait.max.ms", "50", errstr, errstr_size) ||
+    if (cdc_kafka_conf_set(c, "bootstrap.servers", conf->bootstrap, errstr, errstr_size) ||
+        cdc_kafka_conf_set(c, "enable.auto.commit", "false", errstr, errstr_size) ||
+        cdc_kafka_conf_set(c, "enable.auto.offset.store", "false", errstr, errstr_size) ||
+        cdc_kafka_conf_set(c, "auto.offset.reset", "earliest", errstr, errstr_size) ||
+        cdc_kafka_conf_set(c, "enable.partition.eof", "false", errstr, errstr_size) ||
+        cdc_kafka_conf_set(c, "fetch.wait.max.ms", "50", errstr, errstr_size) ||
         /* the prefetch queue is most of the RSS; with fetch_nudge, 16 MB
          * keeps the fetcher ahead of a 2-batch pipeline */
-        conf_set(c, "queued.max.messages.kbytes", "16384", errstr,
+        cdc_kafka_conf_set(c, "queued.max.messages.kbytes", "16384", errstr,
                  errstr_size) ||
         /* a ^regex subscription sees a new table's topic only at the next
          * metadata refresh: 5 s instead of librdkafka's 5 min */
-        conf_set(c, "topic.metadata.refresh.interval.ms", "5000", errstr,
+        cdc_kafka_conf_set(c, "topic.metadata.refresh.interval.ms", "5000", errstr,
                  errstr_size) ||
-        conf_set(c, "partition.assignment.strategy", "cooperative-sticky",
+        cdc_kafka_conf_set(c, "partition.assignment.strategy", "cooperative-sticky",
                  errstr, errstr_size))
         goto fail;
     if (conf->group_id &&
-        conf_set(c, "group.id", conf->group_id, errstr, errstr_size))
+        cdc_kafka_conf_set(c, "group.id", conf->group_id, errstr, errstr_size))
         goto fail;
     for (size_t i = 0; i < conf->nextra; i++)
-        if (conf_set(c, conf->extra[i].key, conf->extra[i].value, errstr,
+        if (cdc_kafka_conf_set(c, conf->extra[i].key, conf->extra[i].value, errstr,
                      errstr_size))
             goto fail;
     rd_kafka_conf_set_opaque(c, k);
-    rd_kafka_conf_set_error_cb(c, on_error);
-    rd_kafka_conf_set_log_cb(c, on_log);
+    rd_kafka_conf_set_error_cb(c, cdc_kafka_on_error);
+    rd_kafka_conf_set_log_cb(c, cdc_kafka_on_log);
     if (conf->group_id) {
         rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
         rd_kafka_conf_set_offset_commit_cb(c, on_commit);
@@ -292,12 +280,11 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
         goto fail;
     }
     c = NULL; /* owned by rk now */
-    rd_kafka_poll_set_consumer(k->rk);
-    if (conf->dlq_topic && *conf->dlq_topic) {
-        if (!(k->dlq_topic = strdup(conf->dlq_topic)) ||
-            !(k->producer = make_producer(k, conf, errstr, errstr_size)))
-            goto fail;
-    }
+    /* the main queue is handed to the consumer at the first poll: until
+     * then cdc_kafka_metadata serves it, so a refused password reaches
+     * error_cb during the requests made before consuming */
+    if (cdc_kafka_dlq_open(k, conf, errstr, errstr_size))
+        goto fail;
     if (conf->group_id && conf->topics &&
         subscribe(k->rk, conf->topics, errstr, errstr_size))
         goto fail;
@@ -316,14 +303,9 @@ void cdc_kafka_close(cdc_kafka_t *k) {
         rd_kafka_consumer_close(k->rk); /* leaves the group; revoke runs */
         rd_kafka_destroy(k->rk);
     }
-    if (k->producer) {
-        rd_kafka_flush(k->producer, 5000);
-        rd_kafka_destroy(k->producer);
-    }
-    free(k->dlq_topic);
-    free(k->range);
-    if (k->range_pos)
-        rd_kafka_topic_partition_list_destroy(k->range_pos);
+    cdc_kafka_dlq_close(k);
+    cdc_kafka_range_free(k);
+    pthread_mutex_destroy(&k->dlq_mu);
     free(k);
 }
 
@@ -354,11 +336,51 @@ static void fetch_nudge(cdc_kafka_t *k) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
-                   cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, timeout_ms);
+/* The one Kafka message -> cdc_record_t conversion: the record borrows
+ * the message's buffers; the header array comes from arena. */
+static void record_of(const rd_kafka_message_t *m, cdc_arena_t *arena,
+                      cdc_record_t *rec) {
     rd_kafka_headers_t *hdrs = NULL;
     rd_kafka_timestamp_type_t tstype;
+    memset(rec, 0, sizeof(*rec));
+    rec->topic = rd_kafka_topic_name(m->rkt);
+    rec->partition = m->partition;
+    rec->offset = m->offset;
+    rec->timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
+    rec->key = m->key;
+    rec->key_len = m->key_len;
+    rec->value = m->payload;
+    rec->value_len = m->len;
+    /* rd_kafka_message_headers wants a non-const message, only to parse
+     * the headers once into it */
+    union { const rd_kafka_message_t *c; rd_kafka_message_t *m; } mm = {m};
+    if (rd_kafka_message_headers(mm.m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        size_t n = rd_kafka_header_cnt(hdrs);
+        cdc_header_t *h = cdc_arena_calloc(arena, n ? n : 1, sizeof(*h));
+        const char *name;
+        const void *val;
+        size_t size;
+        if (h) {
+            for (size_t i = 0; i < n &&
+                 !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
+                h[i].name = name;
+                h[i].value = val;
+                h[i].value_len = size;
+            }
+            rec->headers = h;
+            rec->nheaders = n;
+        }
+    }
+}
+
+int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
+                   cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr) {
+    rd_kafka_message_t *m;
+    if (!k->polling) {
+        rd_kafka_poll_set_consumer(k->rk);
+        k->polling = true;
+    }
+    m = rd_kafka_consumer_poll(k->rk, timeout_ms);
 
     *msg = NULL;
     /* the producer's delivery reports are served by cdc_kafka_dlq_flush,
@@ -377,38 +399,11 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
     }
     atomic_store(&k->brokers_down, 0);
     *kerr = CDC_OK;
-    for (size_t i = 0; i < k->nrange; i++)
-        if (k->range[i].partition == m->partition &&
-            m->offset >= k->range[i].end) { /* past the replay's end */
-            rd_kafka_message_destroy(m);
-            return 0;
-        }
-    memset(rec, 0, sizeof(*rec));
-    rec->topic = rd_kafka_topic_name(m->rkt);
-    rec->partition = m->partition;
-    rec->offset = m->offset;
-    rec->timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
-    rec->key = m->key;
-    rec->key_len = m->key_len;
-    rec->value = m->payload;
-    rec->value_len = m->len;
-    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        size_t n = rd_kafka_header_cnt(hdrs);
-        cdc_header_t *h = cdc_arena_calloc(arena, n ? n : 1, sizeof(*h));
-        const char *name;
-        const void *val;
-        size_t size;
-        if (h) {
-            for (size_t i = 0; i < n &&
-                 !rd_kafka_header_get_all(hdrs, i, &name, &val, &size); i++) {
-                h[i].name = name;
-                h[i].value = val;
-                h[i].value_len = size;
-            }
-            rec->headers = h;
-            rec->nheaders = n;
-        }
+    if (cdc_kafka_range_past_end(k, m)) {
+        rd_kafka_message_destroy(m);
+        return 0;
     }
+    record_of(m, arena, rec);
     *msg = (cdc_kafka_msg_t *)m;
     return 1;
 }
@@ -419,6 +414,7 @@ void cdc_kafka_msg_free(cdc_kafka_msg_t *msg) {
 }
 
 cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n) {
+    cdc_kafka_dlq_forget(k, offs, n);
     if (k->range) /* replay: the group's offsets are not ours */
         return CDC_OK;
     rd_kafka_topic_partition_list_t *l;
@@ -433,65 +429,6 @@ cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n) {
     rd_kafka_topic_partition_list_destroy(l);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         cdc_log(CDC_LOG_WARN, "kafka commit: %s", rd_kafka_err2str(err));
-        return CDC_ERR_KAFKA_DOWN;
-    }
-    return CDC_OK;
-}
-
-cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
-                                cdc_err_t err, const char *reason) {
-    rd_kafka_headers_t *h;
-    rd_kafka_resp_err_t rerr;
-    char num[32];
-
-    if (!k->producer)
-        return CDC_ERR_CONFIG;
-    h = rd_kafka_headers_new(rec->nheaders + 6);
-    for (size_t i = 0; i < rec->nheaders; i++)
-        rd_kafka_header_add(h, rec->headers[i].name, -1, rec->headers[i].value,
-                            (ssize_t)rec->headers[i].value_len);
-    rd_kafka_header_add(h, "cdcsink.error", -1, reason, -1);
-    rd_kafka_header_add(h, "cdcsink.error.class", -1,
-                        cdc_errclass_str(cdc_err_class(err)), -1);
-    rd_kafka_header_add(h, "cdcsink.error.code", -1, cdc_err_name(err), -1);
-    rd_kafka_header_add(h, "cdcsink.source.topic", -1, rec->topic, -1);
-    snprintf(num, sizeof num, "%d", (int)rec->partition);
-    rd_kafka_header_add(h, "cdcsink.source.partition", -1, num, -1);
-    snprintf(num, sizeof num, "%lld", (long long)rec->offset);
-    rd_kafka_header_add(h, "cdcsink.source.offset", -1, num, -1);
-
-    /* librdkafka's value argument is not const although F_COPY only reads
-     * it; a union drops the qualifier without a cast warning */
-    union { const void *c; void *m; } val = {rec->value};
-    for (int attempt = 0;; attempt++) {
-        rerr = rd_kafka_producev(
-            k->producer, RD_KAFKA_V_TOPIC(k->dlq_topic),
-            RD_KAFKA_V_KEY(rec->key, rec->key ? rec->key_len : 0),
-            RD_KAFKA_V_VALUE(val.m, rec->value ? rec->value_len : 0),
-            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
-        if (rerr != RD_KAFKA_RESP_ERR__QUEUE_FULL || attempt > 100)
-            break;
-        rd_kafka_poll(k->producer, 100);
-    }
-    if (rerr) {
-        rd_kafka_headers_destroy(h);
-        cdc_log(CDC_LOG_WARN, "dead-letter produce: %s", rd_kafka_err2str(rerr));
-        return CDC_ERR_KAFKA_DOWN;
-    }
-    return CDC_OK; /* headers now owned by the message */
-}
-
-cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) {
-    if (!k->producer)
-        return CDC_OK;
-    rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, timeout_ms);
-    if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
-        return CDC_ERR_TIMEOUT;
-    if (k->dlq_failed) {
-        cdc_log(CDC_LOG_WARN, "dead-letter delivery failed (%d): %s",
-                k->dlq_failed, k->dlq_errstr);
-        k->dlq_failed = 0;
         return CDC_ERR_KAFKA_DOWN;
     }
     return CDC_OK;
@@ -521,126 +458,49 @@ void cdc_kafka_each_lag(cdc_kafka_t *k,
 cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
                          size_t errstr_size) {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 1, NULL, &md, timeout_ms);
-    if (err) {
-        cdc_errstr_set(errstr, errstr_size, "%s", rd_kafka_err2str(err));
-        return CDC_ERR_KAFKA_DOWN;
-    }
+    rd_kafka_resp_err_t err = cdc_kafka_metadata(k, k->rk, NULL, &md,
+                                                 timeout_ms);
+    if (err)
+        return cdc_kafka_failure(k, "metadata", err, errstr, errstr_size);
     cdc_errstr_set(errstr, errstr_size, "%d broker(s), %d topic(s)",
                    md->broker_cnt, md->topic_cnt);
     rd_kafka_metadata_destroy(md);
     return CDC_OK;
 }
 
-/* ---- replay range ---- */
+/* ---- fencing and the offsets table's checks (pipeline's rebalance) ---- */
 
-cdc_err_t cdc_kafka_assign_range(cdc_kafka_t *k, const cdc_kafka_range_t *r,
-                                 char *errstr, size_t errstr_size) {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->rk, r->topic, NULL);
-    rd_kafka_topic_partition_list_t *l = NULL;
-    cdc_err_t err = CDC_OK;
-    rd_kafka_resp_err_t kerr;
-
-    if (!rkt)
-        return CDC_ERR_NOMEM;
-    kerr = rd_kafka_metadata(k->rk, 0, rkt, &md, 10000);
-    if (kerr || md->topic_cnt != 1 || md->topics[0].err) {
-        cdc_errstr_set(errstr, errstr_size, "--topic %s: %s", r->topic,
-                       kerr ? rd_kafka_err2str(kerr)
-                            : "no such topic. HINT: list the topics with "
-                              "`kcat -L` or your Kafka tools");
-        err = kerr ? CDC_ERR_KAFKA_DOWN : CDC_ERR_USAGE;
-        goto out;
-    }
-    int np = md->topics[0].partition_cnt;
-    free(k->range);
-    if (k->range_pos)
-        rd_kafka_topic_partition_list_destroy(k->range_pos);
-    k->range_pos = NULL;
-    k->range = calloc((size_t)np, sizeof(*k->range));
-    k->nrange = 0;
-    l = rd_kafka_topic_partition_list_new(np);
-    if (!k->range || !l) {
-        err = CDC_ERR_NOMEM;
-        goto out;
-    }
-    for (int i = 0; i < np; i++) {
-        int32_t part = md->topics[0].partitions[i].id;
-        if (r->partition >= 0 && part != r->partition)
-            continue;
-        rd_kafka_topic_partition_list_add(l, r->topic, part)->offset =
-            r->from_offset >= 0 ? r->from_offset : r->from_time_ms;
-    }
-    if (l->cnt == 0) {
-        cdc_errstr_set(errstr, errstr_size, "--partition %d: topic %s has "
-                       "partitions 0 to %d", (int)r->partition, r->topic,
-                       np - 1);
-        err = CDC_ERR_USAGE;
-        goto out;
-    }
-    /* --from-time: each partition's first offset at or after that time */
-    if (r->from_offset < 0 &&
-        (kerr = rd_kafka_offsets_for_times(k->rk, l, 10000))) {
-        cdc_errstr_set(errstr, errstr_size, "--from-time: %s",
-                       rd_kafka_err2str(kerr));
-        err = CDC_ERR_KAFKA_DOWN;
-        goto out;
-    }
-    for (int i = 0; i < l->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &l->elems[i];
-        int64_t lo, hi;
-        if ((kerr = rd_kafka_query_watermark_offsets(k->rk, r->topic,
-                                                     tp->partition, &lo, &hi,
-                                                     10000))) {
-            cdc_errstr_set(errstr, errstr_size, "%s[%d]: watermarks: %s",
-                           r->topic, (int)tp->partition,
-                           rd_kafka_err2str(kerr));
-            err = CDC_ERR_KAFKA_DOWN;
-            goto out;
-        }
-        int64_t end = r->to_offset >= 0 && r->to_offset < hi ? r->to_offset
-                                                             : hi;
-        if (tp->offset < 0) /* no record at or after --from-time */
-            tp->offset = end;
-        if (tp->offset < lo)
-            tp->offset = lo;
-        k->range[k->nrange].partition = tp->partition;
-        k->range[k->nrange].start = tp->offset;
-        k->range[k->nrange].end = end;
-        k->nrange++;
-        cdc_log(CDC_LOG_INFO, "replay %s[%d]: offsets %lld to %lld",
-                r->topic, (int)tp->partition, (long long)tp->offset,
-                (long long)end - 1);
-    }
-    if ((kerr = rd_kafka_assign(k->rk, l))) {
-        cdc_errstr_set(errstr, errstr_size, "assign: %s",
-                       rd_kafka_err2str(kerr));
-        err = CDC_ERR_KAFKA_DOWN;
-    } else {
-        k->range_pos = l;
-        l = NULL;
-    }
-out:
-    if (l)
-        rd_kafka_topic_partition_list_destroy(l);
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    return err;
+bool cdc_kafka_assignment_lost(cdc_kafka_t *k) {
+    return rd_kafka_assignment_lost(k->rk) != 0;
 }
 
-bool cdc_kafka_range_done(cdc_kafka_t *k) {
-    rd_kafka_topic_partition_list_t *l = k->range_pos;
-    if (!l)
-        return false;
-    /* position: the offset after the last record handed to the caller */
-    if (rd_kafka_position(k->rk, l) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return false;
-    for (int i = 0; i < l->cnt; i++)
-        /* an empty range has no position to wait for */
-        if (k->range[i].start < k->range[i].end &&
-            l->elems[i].offset < k->range[i].end)
-            return false;
-    return true;
+cdc_err_t cdc_kafka_watermarks(cdc_kafka_t *k, const char *topic,
+                               int32_t partition, int timeout_ms,
+                               int64_t *low, int64_t *high) {
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+        k->rk, topic, partition, low, high, timeout_ms);
+    if (e) {
+        cdc_log(CDC_LOG_WARN, "%s[%d]: cannot read the log start and end: %s",
+                topic, (int)partition, rd_kafka_err2str(e));
+        return CDC_ERR_KAFKA_DOWN;
+    }
+    return CDC_OK;
+}
+
+cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
+                         int64_t offset) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->rk, l, 10000);
+    cdc_err_t err = CDC_OK;
+    if (!e && l->elems[0].err)
+        err = CDC_ERR_KAFKA_DOWN;
+    if (e) {
+        cdc_log(CDC_LOG_WARN, "%s[%d]: seek to %lld: %s", topic,
+                (int)partition, (long long)offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        err = CDC_ERR_KAFKA_DOWN;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return err;
 }

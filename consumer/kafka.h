@@ -1,6 +1,10 @@
 /* kafka.h - the only place that knows librdkafka: a high-level consumer in a
- * group (cooperative-sticky, no auto commit, no auto offset store) and a
- * producer for the dead-letter topic.
+ * group (cooperative-sticky, no auto commit, no auto offset store), the
+ * same consumer on an assigned range (replay, decode --topic) and a
+ * producer for the dead-letter topic. Files: kafka.c (consumer), kafka_dlq.c
+ * (producer), kafka_range.c (ranges), kafka_int.h (their shared struct).
+ * Every kafka.* setting reaches every handle, so SASL and TLS work for run,
+ * replay, decode and check alike.
  *
  * Rebalances: before partitions are given up, on_revoke is called so the
  * pipeline can flush and commit its open batch; when partitions arrive,
@@ -53,8 +57,10 @@ typedef struct cdc_kv_s {
 
 typedef struct cdc_kafka_conf_s {
     const char *bootstrap; /* kafka.bootstrap.servers */
-    const char *group_id;  /* NULL: no group (assign mode, used by decode) */
-    const char *topics;    /* comma list or one ^regex */
+    const char *group_id;  /* a range (topics NULL) names a group it never
+                            * joins: librdkafka's consumer API wants one */
+    const char *topics;    /* comma list or one ^regex; NULL: no
+                            * subscription (assign a range instead) */
     const char *dlq_topic; /* NULL: no producer */
     const cdc_kv_t *extra; /* kafka.* pass-through, applied last */
     size_t nextra;
@@ -80,15 +86,31 @@ void cdc_kafka_msg_free(cdc_kafka_msg_t *msg); /* accepts NULL */
 
 /* Commits next offsets for the listed partitions (async; PostgreSQL holds
  * the truth, so a lost commit only means a harmless replay). */
-cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n);
+cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n)
+    CDC_MUSTCHECK;
 
 /* Produces one dead-letter record: the original key and value with the
- * original headers plus cdcsink.error.* headers. Queued; see flush. */
+ * original headers plus cdcsink.error.* headers; cut to the producer's
+ * message.max.bytes when longer (cdcsink.value.original.size says how
+ * long it was). A record already acknowledged (a retried batch) is not
+ * sent again. Queued; see flush. Errors: KAFKA_DOWN / TIMEOUT (retry),
+ * CONFIG (the topic refuses it for good; logged with the fix). */
 cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
-                                cdc_err_t err, const char *reason);
+                                cdc_err_t err, const char *reason)
+    CDC_MUSTCHECK;
 /* Waits until every dead-letter record is acknowledged by the broker.
- * Errors: KAFKA_DOWN / TIMEOUT (the caller retries; nothing is committed). */
-cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms);
+ * Errors by cause: KAFKA_DOWN / TIMEOUT (the caller retries; nothing is
+ * committed), CONFIG (missing topic, no permission, too large for the
+ * topic: retrying cannot help; logged with the fix). */
+cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) CDC_MUSTCHECK;
+
+/* Makes sure the dead-letter topic can take dead letters, before any is
+ * needed: it exists (or the brokers create it for this client) and this
+ * client may use it. Errors: CONFIG naming the topic and the fix (missing,
+ * not authorized), KAFKA_DOWN (brokers unreachable). CDC_OK without a
+ * dead-letter topic. errstr also gets the success text. */
+cdc_err_t cdc_kafka_dlq_check(cdc_kafka_t *k, char *errstr,
+                              size_t errstr_size) CDC_MUSTCHECK;
 
 /* Consumer lag per assigned partition: calls cb with high watermark minus
  * position, from the cached watermarks (no broker round trip). */
@@ -97,9 +119,10 @@ void cdc_kafka_each_lag(cdc_kafka_t *k,
                                    int64_t lag, void *opaque),
                         void *opaque);
 
-/* Replay: instead of a group subscription, the consumer is assigned one
- * topic's partitions from a start to an end fixed now, and commits nothing
- * (the group's offsets are left alone). Create the handle with topics NULL. */
+/* A range (replay, decode --topic): instead of a group subscription, the
+ * consumer is assigned one topic's partitions from a start to an end fixed
+ * now, and commits nothing (the group's offsets are left alone). Create the
+ * handle with topics NULL, poll until cdc_kafka_range_done. */
 typedef struct cdc_kafka_range_s {
     const char *topic;
     int32_t partition;     /* -1: every partition */
@@ -111,13 +134,29 @@ typedef struct cdc_kafka_range_s {
 /* Looks the range up and assigns it. Errors name the flag at fault:
  * CDC_ERR_USAGE (no such topic or partition), CDC_ERR_KAFKA_DOWN. */
 cdc_err_t cdc_kafka_assign_range(cdc_kafka_t *k, const cdc_kafka_range_t *r,
-                                 char *errstr, size_t errstr_size);
+                                 char *errstr, size_t errstr_size)
+    CDC_MUSTCHECK;
 /* True once every assigned partition was consumed up to its end. Records
  * past the end are dropped by cdc_kafka_poll. */
 bool cdc_kafka_range_done(cdc_kafka_t *k);
 
+/* For the rebalance callbacks (offsets/ "Fencing"): true while on_revoke
+ * runs because the group took the partitions away (session or poll
+ * timeout), not because this member gave them up: another member may
+ * already own them, so nothing of theirs may be committed any more. */
+bool cdc_kafka_assignment_lost(cdc_kafka_t *k);
+/* The partition's log start (*low) and end (*high), asked of the broker.
+ * Errors: CDC_ERR_KAFKA_DOWN. */
+cdc_err_t cdc_kafka_watermarks(cdc_kafka_t *k, const char *topic,
+                               int32_t partition, int timeout_ms,
+                               int64_t *low, int64_t *high) CDC_MUSTCHECK;
+/* Moves an assigned partition's next fetch to offset (records fetched
+ * beyond it are discarded). Errors: CDC_ERR_KAFKA_DOWN. */
+cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
+                         int64_t offset) CDC_MUSTCHECK;
+
 /* Asks the brokers for metadata: used by `cdcsink check`. */
 cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
-                         size_t errstr_size);
+                         size_t errstr_size) CDC_MUSTCHECK;
 
 #endif

@@ -18,55 +18,6 @@
         pthread_mutex_unlock(&(p)->mu);                                       \
     } while (0)
 
-static int batch_init(batch_t *b, size_t cap) {
-    b->arena = cdc_arena_new(1 << 20);
-    b->msgs = calloc(cap, sizeof(*b->msgs));
-    b->recs = calloc(cap, sizeof(*b->recs));
-    b->events = calloc(cap, sizeof(*b->events));
-    b->derr = calloc(cap, sizeof(*b->derr));
-    b->dwhy = calloc(cap, sizeof(*b->dwhy));
-    b->seen = calloc(cap, sizeof(*b->seen));
-    return b->arena && b->msgs && b->recs && b->events && b->derr &&
-                   b->dwhy && b->seen
-               ? 0
-               : -1;
-}
-
-static void batch_reset(batch_t *b) {
-    for (size_t i = 0; i < b->n; i++)
-        cdc_kafka_msg_free(b->msgs[i]);
-    b->n = 0;
-    b->nparts = 0;
-    b->bytes = 0;
-    b->checked = false;
-    b->check_ms = 0;
-    b->committed = false;
-    free(b->done);
-    free(b->mark);
-    free(b->offs);
-    b->done = NULL;
-    b->mark = NULL;
-    b->offs = NULL;
-    b->ndone = 0;
-    free(b->parts);
-    b->parts = NULL;
-    b->parts_cap = 0;
-    if (b->arena)
-        cdc_arena_reset(b->arena);
-}
-
-static void batch_free(batch_t *b) {
-    if (b->msgs)
-        batch_reset(b);
-    cdc_arena_free(b->arena);
-    free(b->msgs);
-    free(b->recs);
-    free(b->events);
-    free(b->derr);
-    free(b->dwhy);
-    free(b->seen);
-}
-
 cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
                                  cdc_decoder_t *dec, cdc_apply_t *apply,
                                  cdc_dedup_t *dedup,
@@ -93,9 +44,9 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     }
     if (pthread_mutex_init(&p->dedup_mu, NULL) == 0)
         p->dedup_mu_ready = true;
-    p->seen = calloc(p->cap, sizeof(*p->seen));
-    if (!p->hand_ready || !p->dedup_mu_ready || !p->seen ||
-        batch_init(&p->bufs[0], p->cap) || batch_init(&p->bufs[1], p->cap)) {
+    if (!p->hand_ready || !p->dedup_mu_ready ||
+        cdc_batch_init(&p->bufs[0], p->cap) ||
+        cdc_batch_init(&p->bufs[1], p->cap)) {
         cdc_pipeline_free(p);
         return NULL;
     }
@@ -105,9 +56,10 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
 void cdc_pipeline_free(cdc_pipeline_t *p) {
     if (!p)
         return;
-    batch_free(&p->bufs[0]);
-    batch_free(&p->bufs[1]);
-    free(p->seen);
+    cdc_batch_free(&p->bufs[0]);
+    cdc_batch_free(&p->bufs[1]);
+    cdc_offsets_map_free(&p->at);
+    cdc_offsets_map_free(&p->trust);
     cdc_pipeline_obs_free(p);
     if (p->hand_ready) {
         pthread_cond_destroy(&p->hand_cv);
@@ -137,59 +89,6 @@ static int backoff(cdc_pipeline_t *p, int step_ms) {
     return step_ms > p->conf.backoff_max_ms ? p->conf.backoff_max_ms : step_ms;
 }
 
-static int note_offset(batch_t *b, const cdc_record_t *rec) {
-    for (size_t i = 0; i < b->nparts; i++)
-        if (b->parts[i].partition == rec->partition &&
-            strcmp(b->parts[i].topic, rec->topic) == 0) {
-            b->parts[i].next = rec->offset + 1;
-            return 0;
-        }
-    if (b->nparts == b->parts_cap) {
-        size_t cap = b->parts_cap ? b->parts_cap * 2 : 8;
-        part_t *np = realloc(b->parts, cap * sizeof(*np));
-        if (!np)
-            return -1;
-        b->parts = np;
-        b->parts_cap = cap;
-    }
-    b->parts[b->nparts].topic = cdc_arena_strdup(b->arena, rec->topic);
-    if (!b->parts[b->nparts].topic)
-        return -1;
-    b->parts[b->nparts].partition = rec->partition;
-    b->parts[b->nparts].next = rec->offset + 1;
-    b->nparts++;
-    return 0;
-}
-
-/* Decodes one polled record into the open batch (polling thread). */
-static cdc_err_t batch_add(cdc_pipeline_t *p, cdc_kafka_msg_t *msg,
-                           const cdc_record_t *rec) {
-    batch_t *b = p->open;
-    size_t i = b->n;
-    cdc_err_t err;
-    if (i == 0)
-        b->first_ms = cdc_mono_ms();
-    b->msgs[i] = msg;
-    b->recs[i] = *rec;
-    b->n++;
-    b->bytes += rec->key_len + rec->value_len;
-    LOCKED(p, p->stats.records++);
-    if (note_offset(b, rec))
-        return CDC_ERR_NOMEM;
-    err = cdc_decoder_decode(p->dec, rec, b->arena, &b->events[i]);
-    b->derr[i] = err;
-    b->dwhy[i] = NULL;
-    if (err == CDC_ERR_NOMEM)
-        return err;
-    if (err) {
-        b->dwhy[i] = cdc_arena_strdup(b->arena, cdc_decoder_errstr(p->dec));
-        cdc_log_rec(CDC_LOG_WARN, rec->topic, rec->partition, rec->offset,
-                    "cannot decode: %s: %s", cdc_err_str(err),
-                    b->dwhy[i] ? b->dwhy[i] : "");
-    }
-    return CDC_OK;
-}
-
 /* Dead-letters one record, or stops under policy fail. */
 static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
                              cdc_err_t err, const char *why) {
@@ -207,153 +106,146 @@ static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
     return cdc_kafka_dlq_produce(p->kafka, r, err, why ? why : "");
 }
 
-/* The decoded change events of b (pointers into it) and their record
- * indexes; returns how many. changes and idx hold b->n entries. */
-static size_t batch_changes(batch_t *b, cdc_event_t **changes, size_t *idx) {
-    size_t n = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->derr[i] == CDC_OK && b->events[i].kind == CDC_EV_CHANGE) {
-            idx[n] = i;
-            changes[n++] = &b->events[i];
-        }
-    }
-    return n;
-}
-
-/* One Redis round trip: b->seen[record] for each change, b->checked when
- * Redis answered (down = no information: the position guard alone keeps
- * replays harmless). tmp holds n entries. */
-static void batch_check(cdc_pipeline_t *p, batch_t *b, cdc_event_t **changes,
-                        const size_t *idx, size_t n, bool *tmp) {
+/* Step "dedup": one Redis round trip over b's identities, unless Redis
+ * already answered for b; down = no information (seen_valid stays false:
+ * the position guard alone keeps replays harmless). */
+static void batch_check(cdc_pipeline_t *p, cdc_batch_t *b) {
+    if (!p->dedup || !b->nchanges || b->seen_valid)
+        return;
     int64_t t0 = cdc_mono_ms();
     pthread_mutex_lock(&p->dedup_mu);
-    cdc_err_t err = cdc_dedup_check(p->dedup, changes, n, tmp);
+    cdc_err_t err = cdc_dedup_check(p->dedup, b->ids, b->nchanges, b->seen);
     pthread_mutex_unlock(&p->dedup_mu);
-    b->check_ms = cdc_mono_ms() - t0;
-    if (err != CDC_OK)
-        return;
-    for (size_t i = 0; i < n; i++)
-        b->seen[idx[i]] = tmp[i];
-    b->checked = true;
+    b->check_ms += cdc_mono_ms() - t0;
+    b->seen_valid = err == CDC_OK;
 }
 
-/* Polling thread, before a hand-off: checks the open batch against Redis
- * while the applier may still be busy with the batch before, so the round
- * trip is off the applier's path. The batch before is not marked yet; a
- * replay of one of its changes is then stopped by the position guard. */
-static void batch_precheck(cdc_pipeline_t *p, batch_t *b) {
-    if (!p->dedup || !b->n || b->checked)
-        return;
-    cdc_event_t **changes = calloc(b->n, sizeof(*changes));
-    size_t *idx = calloc(b->n, sizeof(*idx));
-    bool *tmp = calloc(b->n, sizeof(*tmp));
-    size_t n;
-    if (changes && idx && tmp && (n = batch_changes(b, changes, idx)) > 0)
-        batch_check(p, b, changes, idx, n, tmp);
-    free(changes);
-    free(idx);
-    free(tmp); /* out of memory: the applier checks instead */
-}
-
-/* Applies, dead-letters and COMMITs batch b; retries what is retriable.
- * Returns CDC_OK with b committed (b->committed: batch_finish marks it and
- * commits its Kafka offsets), or a fatal/permanent error to stop on (the
- * batch left as it is). Runs on whichever thread holds the applier's turn
- * (see pipeline_int.h). */
-static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
-    cdc_event_t **changes = NULL;
-    cdc_offset_t *offs = NULL;
-    size_t *idx = NULL, nchanges = 0;
-    bool *mark = NULL;
-    int step = 100;
-    cdc_err_t err = CDC_OK;
-    int64_t start_ms = cdc_mono_ms();
-
-    if (b->n == 0 || b->committed)
+/* Closes b (OPEN -> CHECKED: changes and identities listed) and counts
+ * its records, once per batch. */
+static cdc_err_t batch_close(cdc_pipeline_t *p, cdc_batch_t *b) {
+    if (cdc_batch_state(b) != CDC_BATCH_OPEN)
         return CDC_OK;
-    changes = calloc(b->n, sizeof(*changes));
-    idx = calloc(b->n, sizeof(*idx));
-    mark = calloc(b->n, sizeof(*mark));
-    offs = calloc(b->nparts, sizeof(*offs));
-    if (!changes || !idx || !mark || !offs) {
-        err = CDC_ERR_NOMEM;
-        goto out;
-    }
-    nchanges = batch_changes(b, changes, idx);
-    /* dedup: checked before the hand-off, or here (on_revoke, the last
-     * flush, a failed pre-check) */
-    if (p->dedup && nchanges && !b->checked)
-        batch_check(p, b, changes, idx, nchanges, p->seen);
-    if (b->checked) {
-        size_t kept = 0;
-        for (size_t i = 0; i < nchanges; i++) {
-            if (b->seen[idx[i]]) {
-                LOCKED(p, p->stats.dedup_hits++);
-                continue;
-            }
-            idx[kept] = idx[i];
-            changes[kept++] = changes[i];
-        }
-        nchanges = kept;
-    }
-    for (size_t i = 0; i < b->nparts; i++) {
-        offs[i].topic = b->parts[i].topic;
-        offs[i].partition = b->parts[i].partition;
-        offs[i].next_offset = b->parts[i].next;
-    }
+    cdc_err_t err = cdc_batch_close(b, p->dedup != NULL);
+    if (err == CDC_OK)
+        LOCKED(p, p->stats.records += b->n);
+    return err;
+}
 
+/* Polling thread, before a hand-off: closes the open batch and checks it
+ * against Redis while the applier may still be busy with the batch
+ * before, so the round trip is off the applier's path. The batch before
+ * is not marked yet; a replay of one of its changes is then stopped by the
+ * position guard. */
+static cdc_err_t batch_precheck(cdc_pipeline_t *p, cdc_batch_t *b) {
+    cdc_err_t err = batch_close(p, b);
+    if (err == CDC_OK)
+        batch_check(p, b);
+    return err;
+}
+
+/* The changes to apply: closed and checked before the hand-off, or here
+ * (on_revoke, the last flush, a failed pre-check), minus dedup hits
+ * (CHECKED -> HANDED). A batch already HANDED keeps its selection. */
+static cdc_err_t batch_select(cdc_pipeline_t *p, cdc_batch_t *b) {
+    cdc_err_t err = batch_close(p, b);
+    if (err || cdc_batch_state(b) != CDC_BATCH_CHECKED)
+        return err;
+    batch_check(p, b);
+    cdc_batch_distrust(b, &p->trust);
+    return cdc_batch_select(b);
+}
+
+/* One apply attempt (DESIGN.md steps 5 and 7's start): connect, apply the
+ * selection and the offsets in one open transaction, dead-letter what
+ * could not be decoded or applied and wait for the broker's
+ * acknowledgement, then COMMIT (or roll back). *ndl counts dead letters. */
+static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
+                            cdc_apply_result_t *res, size_t *ndl) {
+    memset(res, 0, sizeof *res);
+    *ndl = 0;
+    if (!p->conf.replay) /* compare and set: DESIGN.md "Fencing" */
+        cdc_offsets_fence(&b->offs, &p->at);
+    cdc_err_t err = cdc_apply_connect(p->apply);
+    if (!err)
+        err = cdc_apply_batch_begin(p->apply, b->sel, b->nsel, b->offs.v,
+                                    p->conf.replay ? 0 : b->offs.n, b->arena,
+                                    res);
+    if (err)
+        return err;
+    /* dead letters first, so none is lost if we die after COMMIT */
+    for (size_t i = 0; i < b->n && !err; i++)
+        if (b->derr[i]) {
+            err = dead_letter(p, &b->recs[i], b->derr[i], b->dwhy[i]);
+            (*ndl)++;
+        }
+    for (size_t r = 0; r < res->nrejects && !err; r++) {
+        err = dead_letter(p, &b->recs[b->sel_rec[res->rejects[r].index]],
+                          res->rejects[r].err, res->rejects[r].reason);
+        (*ndl)++;
+    }
+    if (!err && *ndl)
+        err = cdc_kafka_dlq_flush(p->kafka, 30000);
+    if (!err)
+        err = cdc_apply_batch_commit(p->apply);
+    else
+        cdc_apply_batch_abort(p->apply);
+    return err;
+}
+
+/* After COMMIT: publishes the batch's counters (one lock), marks it
+ * COMMITTED with the changes to mark (not the rejected ones). */
+static void batch_applied(cdc_pipeline_t *p, cdc_batch_t *b,
+                          const cdc_apply_result_t *res, size_t ndl,
+                          int64_t attempt_ms) {
+    pthread_mutex_lock(&p->mu);
+    p->stats.applied += res->applied;
+    p->stats.replays += res->replays;
+    p->stats.dead_letters += ndl;
+    p->stats.batches++;
+    p->stats.skipped += b->n - b->nchanges;
+    p->stats.dedup_hits += b->hits;
+    pthread_mutex_unlock(&p->mu);
+    cdc_pipeline_obs_batch(p, b->sel, b->nsel, (double)attempt_ms / 1000.0);
+    cdc_pipeline_obs_health(p, NULL);
+    /* HANDED by batch_select: cannot fail */
+    cdc_err_t serr = cdc_batch_committed(b, res->rejects, res->nrejects);
+    (void)serr;
+    /* the rows now stand where this batch ends */
+    if (!p->conf.replay && cdc_offsets_advance(&p->at, &b->offs))
+        cdc_log(CDC_LOG_WARN, "out of memory noting where partitions stand; "
+                "the next batch will be fenced off and re-read");
+}
+
+/* Applies, dead-letters and COMMITs batch b, retrying what is retriable
+ * with a capped exponential backoff (after a stop request: without
+ * backoff, until shutdown.timeout.ms). Returns CDC_OK with b COMMITTED
+ * (batch_finish marks it and commits its Kafka offsets), or a fatal or
+ * permanent error to stop on (the batch left as it is). Runs on whichever
+ * thread holds the applier's turn (see pipeline_int.h). */
+static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
+    cdc_apply_result_t res;
+    size_t ndl;
+    int step = 100;
+    int64_t start_ms = cdc_mono_ms(), t0;
+    cdc_err_t err;
+
+    if (b->n == 0 || cdc_batch_state(b) == CDC_BATCH_COMMITTED)
+        return CDC_OK;
+    if ((err = batch_select(p, b)))
+        return err;
     for (;;) {
-        cdc_apply_result_t res;
-        int64_t t0 = cdc_mono_ms();
-        memset(&res, 0, sizeof res);
-        err = cdc_apply_connect(p->apply);
-        if (!err)
-            err = cdc_apply_batch_begin(p->apply, changes, nchanges, offs,
-                                        p->conf.replay ? 0 : b->nparts,
-                                        b->arena, &res);
-        if (err == CDC_OK) {
-            /* dead letters first, so none is lost if we die after COMMIT */
-            size_t ndl = 0;
-            for (size_t i = 0; i < b->n && !err; i++)
-                if (b->derr[i]) {
-                    err = dead_letter(p, &b->recs[i], b->derr[i], b->dwhy[i]);
-                    ndl++;
-                }
-            for (size_t r = 0; r < res.nrejects && !err; r++) {
-                err = dead_letter(p, &b->recs[idx[res.rejects[r].index]],
-                                  res.rejects[r].err, res.rejects[r].reason);
-                ndl++;
-            }
-            if (!err && ndl)
-                err = cdc_kafka_dlq_flush(p->kafka, 30000);
-            if (!err)
-                err = cdc_apply_batch_commit(p->apply);
-            else
-                cdc_apply_batch_abort(p->apply);
-            if (!err) {
-                pthread_mutex_lock(&p->mu);
-                p->stats.applied += res.applied;
-                p->stats.replays += res.replays;
-                p->stats.dead_letters += ndl;
-                p->stats.batches++;
-                p->stats.skipped += b->n - nchanges;
-                pthread_mutex_unlock(&p->mu);
-                cdc_pipeline_obs_batch(p, changes, nchanges,
-                                       (double)(cdc_mono_ms() - t0) / 1000.0);
-                cdc_pipeline_obs_health(p, NULL);
-                /* to mark: the changes applied; rejected ones are not */
-                for (size_t i = 0; i < nchanges; i++)
-                    mark[i] = true;
-                for (size_t r = 0; r < res.nrejects; r++)
-                    mark[res.rejects[r].index] = false;
-                break;
-            }
+        t0 = cdc_mono_ms();
+        if ((err = apply_once(p, b, &res, &ndl)) == CDC_OK)
+            break;
+        if (err == CDC_ERR_FENCED) { /* rolled back: re-read, never retry */
+            cdc_log(CDC_LOG_WARN, "%s", cdc_apply_errstr(p->apply));
+            return err;
         }
         if (cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE) {
             if (!p->errstr[0])
                 cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
                                cdc_err_str(err), cdc_apply_errstr(p->apply));
-            goto out;
+            return err;
         }
         cdc_log(CDC_LOG_WARN, "batch of %zu records not applied: %s: %s; "
                 "retrying in %d ms", b->n, cdc_err_str(err),
@@ -367,60 +259,51 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, batch_t *b) {
                                "shutdown.timeout.ms passed with the batch "
                                "unapplied (%s); it will be re-read on restart",
                                cdc_err_str(err));
-                goto out;
+                return err;
             }
             usleep(100000);
             continue;
         }
         step = backoff(p, step);
     }
-    b->committed = true;
+    batch_applied(p, b, &res, ndl, cdc_mono_ms() - t0);
     b->apply_ms = cdc_mono_ms() - start_ms;
-    b->done = changes;
-    b->mark = mark;
-    b->ndone = nchanges;
-    b->offs = offs;
-    changes = NULL;
-    mark = NULL;
-    offs = NULL;
-out:
-    free(changes);
-    free(idx);
-    free(mark);
-    free(offs);
-    return err;
+    return CDC_OK;
 }
 
 /* After COMMIT (DESIGN.md steps 6 and 7): marks b's applied changes in
- * Redis, then commits its Kafka offsets, and empties b. Runs on the polling
- * thread, while the applier applies the next batch, so neither round trip
- * is on the apply path; or inside batch_flush. */
-static void batch_finish(cdc_pipeline_t *p, batch_t *b) {
+ * Redis, then commits its Kafka offsets, and empties b (-> OPEN). Runs on
+ * the polling thread, while the applier applies the next batch, so neither
+ * round trip is on the apply path; or inside batch_flush. */
+static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
     int64_t mark_ms = 0;
-    if (!b->committed)
+    if (cdc_batch_state(b) != CDC_BATCH_COMMITTED)
         return;
-    if (p->dedup && b->ndone) {
+    if (p->dedup && b->nsel) {
         int64_t t = cdc_mono_ms();
         pthread_mutex_lock(&p->dedup_mu);
-        if (cdc_dedup_mark(p->dedup, b->done, b->mark, b->ndone)) {
-            /* logged once by dedup; a lost mark only means the position
-             * guard stops the replay instead */
-        }
+        /* logged once by dedup; a lost mark only means the position guard
+         * stops the replay instead */
+        cdc_err_t merr = cdc_dedup_mark(p->dedup, b->ids, b->mark,
+                                        b->nchanges);
+        (void)merr;
         pthread_mutex_unlock(&p->dedup_mu);
         mark_ms = cdc_mono_ms() - t;
     }
     /* PostgreSQL holds the effect and the offsets: now tell Kafka */
-    (void)cdc_kafka_commit(p->kafka, b->offs, b->nparts);
+    if (cdc_kafka_commit(p->kafka, b->offs.v, b->offs.n) != CDC_OK) {
+        /* logged by kafka.c; harmless: PostgreSQL holds the offsets */
+    }
     cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
             "ms (redis check %lld ms, then mark %lld ms), %lld ms after its "
             "first record was polled",
-            b->n, b->ndone, (long long)b->apply_ms, (long long)b->check_ms,
+            b->n, b->nsel, (long long)b->apply_ms, (long long)b->check_ms,
             (long long)mark_ms, (long long)(cdc_mono_ms() - b->first_ms));
-    batch_reset(b);
+    cdc_batch_reset(b);
 }
 
 /* Applies and finishes batch b in one go (the caller holds the turn). */
-static cdc_err_t batch_flush(cdc_pipeline_t *p, batch_t *b) {
+static cdc_err_t batch_flush(cdc_pipeline_t *p, cdc_batch_t *b) {
     cdc_err_t err = batch_apply(p, b);
     if (err == CDC_OK)
         batch_finish(p, b);
@@ -436,15 +319,15 @@ static void *applier_main(void *arg) {
             pthread_cond_wait(&p->hand_cv, &p->hand_mu);
         if (!p->handed)
             break;
-        batch_t *b = p->handed;
+        cdc_batch_t *b = p->handed;
         pthread_mutex_unlock(&p->hand_mu);
         cdc_err_t err = batch_apply(p, b); /* the polling thread finishes it */
         pthread_mutex_lock(&p->hand_mu);
         if (err && !p->applier_err)
-            p->applier_err = err;
+            p->applier_err = err; /* FENCED: the polling thread re-reads */
         p->handed = NULL;
         pthread_cond_broadcast(&p->hand_cv);
-        if (err)
+        if (err && err != CDC_ERR_FENCED)
             break; /* the polling thread stops on applier_err */
     }
     pthread_mutex_unlock(&p->hand_mu);
@@ -486,7 +369,7 @@ static void finish_committed(cdc_pipeline_t *p) {
  * just committed, is finished here while the applier works, and becomes
  * the open one. */
 static void applier_hand(cdc_pipeline_t *p) {
-    batch_t *b = p->open;
+    cdc_batch_t *b = p->open;
     p->open = b == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
     pthread_mutex_lock(&p->hand_mu);
     p->handed = b;
@@ -506,55 +389,180 @@ static void applier_stop(cdc_pipeline_t *p) {
     p->applier_started = false;
 }
 
+/* Reads where _cdc.offsets stands for topic[partition] (-1: no row),
+ * retrying while PostgreSQL is down unless a stop is requested. The caller
+ * holds the applier's turn. */
+static cdc_err_t load_row(cdc_pipeline_t *p, const char *topic,
+                          int32_t partition, int64_t *row) {
+    int step = 100;
+    cdc_err_t err;
+    for (;;) {
+        err = cdc_apply_connect(p->apply);
+        if (!err)
+            err = cdc_apply_offsets_load(p->apply, topic, partition, row);
+        if (!err || *p->stop || cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE)
+            return err;
+        cdc_log(CDC_LOG_WARN, "cannot read _cdc.offsets: %s; retrying",
+                cdc_apply_errstr(p->apply));
+        step = backoff(p, step);
+    }
+}
+
+/* Drops every batch not committed (the open one and the one the applier
+ * gave back), without applying or committing anything. reread: then
+ * moves each of their partitions back to where _cdc.offsets stands (or to
+ * the first record dropped, without a row), so what was dropped is read
+ * again. The applier is idle; the caller holds its turn. */
+static void drop_uncommitted(cdc_pipeline_t *p, bool reread) {
+    cdc_offsets_map_t from = CDC_OFFSETS_MAP_INIT;
+    size_t dropped = 0;
+    finish_committed(p);
+    for (int i = 0; i < 2; i++) {
+        cdc_batch_t *b = &p->bufs[i];
+        for (size_t j = 0; reread && j < b->offs.n; j++) {
+            const cdc_offset_t *o = &b->offs.v[j];
+            int64_t first = cdc_batch_first_offset(b, o->topic, o->partition);
+            int64_t had;
+            if ((!cdc_offsets_map_get(&from, o->topic, o->partition, &had) ||
+                 first < had) &&
+                cdc_offsets_map_set(&from, o->topic, o->partition, first))
+                cdc_log(CDC_LOG_ERROR, "out of memory: %s[%d] is not re-read",
+                        o->topic, (int)o->partition);
+        }
+        dropped += b->n;
+        cdc_batch_reset(b);
+    }
+    for (size_t j = 0; j < from.n; j++) {
+        const cdc_offset_t *o = &from.v[j];
+        int64_t row = -1;
+        if (load_row(p, o->topic, o->partition, &row))
+            row = -1; /* stopping, or PostgreSQL refuses: from the first */
+        int64_t to = row >= 0 ? row : o->next_offset;
+        if (cdc_offsets_map_set(&p->at, o->topic, o->partition, row) ||
+            cdc_kafka_seek(p->kafka, o->topic, o->partition, to))
+            cdc_log(CDC_LOG_ERROR, "%s[%d]: cannot move back to %lld",
+                    o->topic, (int)o->partition, (long long)to);
+        else
+            cdc_log_rec(CDC_LOG_WARN, o->topic, o->partition, to,
+                        "re-reading from where _cdc.offsets stands");
+    }
+    cdc_offsets_map_free(&from);
+    if (dropped)
+        cdc_log(CDC_LOG_WARN, "dropped %zu records not applied%s", dropped,
+                reread ? "; they are read again" : "; the partitions' new "
+                "owner reads them");
+}
+
+/* Waits for the applier like applier_wait; a batch it gave back FENCED
+ * (another instance moved a partition's row) is handled here: every
+ * uncommitted batch is dropped and re-read from where the warehouse
+ * stands. Returns the applier's other errors. */
+static cdc_err_t applier_settle(cdc_pipeline_t *p) {
+    cdc_err_t err = applier_wait(p);
+    if (err != CDC_ERR_FENCED)
+        return err;
+    drop_uncommitted(p, true);
+    pthread_mutex_lock(&p->hand_mu);
+    p->applier_err = CDC_OK;
+    pthread_mutex_unlock(&p->hand_mu);
+    return CDC_OK;
+}
+
+/* Forgets where the given partitions stand (they leave). */
+static void forget_partitions(cdc_pipeline_t *p, const cdc_tp_t *tps,
+                              size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        cdc_offsets_map_del(&p->at, tps[i].topic, tps[i].partition);
+        cdc_offsets_map_del(&p->trust, tps[i].topic, tps[i].partition);
+    }
+}
+
 /* Polling thread, inside a consumer poll: called before partitions are given
  * up. Waits for the batch in flight, then applies and commits the open one:
  * it may hold records of the revoked partitions, and committing now hands
- * them over cleanly. */
+ * them over cleanly. When the group took the partitions away (assignment
+ * lost: this instance stalled past its session or poll timeout), another
+ * member may own them already: nothing not yet committed is committed; the
+ * batches are dropped (the batch in flight meets the fence). */
 static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     cdc_pipeline_t *p = opaque;
     size_t open = p->open->n;
-    (void)tps;
-    if (applier_wait(p) != CDC_OK) {
+    bool lost = p->kafka && cdc_kafka_assignment_lost(p->kafka);
+    if (applier_settle(p) != CDC_OK) {
         cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
         return;
     }
-    finish_committed(p);
-    if (!open)
+    if (lost) {
+        cdc_log(CDC_LOG_WARN, "assignment lost (this instance stalled past "
+                "its session or poll timeout): %zu partitions given up "
+                "without committing what was not applied", n);
+        drop_uncommitted(p, false);
+        forget_partitions(p, tps, n);
         return;
-    if (batch_flush(p, p->open) != CDC_OK)
-        cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
-    else
-        cdc_log(CDC_LOG_INFO, "revoke: the open batch of %zu records was "
-                "applied and committed before giving up %zu partitions",
-                open, n);
+    }
+    finish_committed(p);
+    if (open) {
+        cdc_err_t err = batch_flush(p, p->open);
+        if (err == CDC_ERR_FENCED)
+            drop_uncommitted(p, false);
+        else if (err != CDC_OK)
+            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s",
+                    p->errstr);
+        else
+            cdc_log(CDC_LOG_INFO, "revoke: the open batch of %zu records "
+                    "was applied and committed before giving up %zu "
+                    "partitions", open, n);
+    }
+    forget_partitions(p, tps, n);
+}
+
+/* Where one assigned partition starts (DESIGN.md "The warehouse is the
+ * truth of what was applied"): from _cdc.offsets wherever it has a row,
+ * ahead of Kafka's committed offset or behind it; a row behind it has the
+ * range up to it re-read with Redis's answers ignored; a row the topic no
+ * longer holds stops the pipeline (FATAL). */
+static cdc_err_t assign_one(cdc_pipeline_t *p, const cdc_tp_t *tp,
+                            int64_t committed, int64_t *start) {
+    int64_t row = -1, low, high;
+    cdc_err_t err = load_row(p, tp->topic, tp->partition, &row);
+    if (err)
+        return err;
+    if (row >= 0 && cdc_kafka_watermarks(p->kafka, tp->topic, tp->partition,
+                                         10000, &low, &high) == CDC_OK &&
+        (err = cdc_offsets_check_range(NULL, tp->topic,
+                                       tp->partition, row, low, high,
+                                       p->errstr, sizeof p->errstr)))
+        return err;
+    *start = cdc_offsets_resume(row, committed);
+    if (cdc_offsets_map_set(&p->at, tp->topic, tp->partition, row))
+        return CDC_ERR_NOMEM;
+    cdc_offsets_map_del(&p->trust, tp->topic, tp->partition);
+    if (row >= 0 && committed > row) {
+        cdc_log_rec(CDC_LOG_WARN, tp->topic, tp->partition, row,
+                    "the warehouse is behind Kafka's committed offset "
+                    "%lld (restored from a backup?): re-reading the range "
+                    "with Redis dedup off for it", (long long)committed);
+        if (cdc_offsets_map_set(&p->trust, tp->topic, tp->partition,
+                                committed))
+            return CDC_ERR_NOMEM;
+    }
+    return CDC_OK;
 }
 
 static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
                      const int64_t *committed, int64_t *start) {
     cdc_pipeline_t *p = opaque;
-    int step = 100;
-    if (applier_wait(p) != CDC_OK) /* the connection is the applier's */
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int64_t pg = -1;
-        cdc_err_t err;
-        for (;;) {
-            err = cdc_apply_connect(p->apply);
-            if (!err)
-                err = cdc_apply_offsets_load(p->apply, tps[i].topic,
-                                             tps[i].partition, &pg);
-            if (!err || *p->stop)
-                break;
-            cdc_log(CDC_LOG_WARN, "cannot read _cdc.offsets: %s; retrying",
-                    cdc_apply_errstr(p->apply));
-            step = backoff(p, step);
-        }
-        if (err)
-            return -1;
-        /* PostgreSQL is the source of truth: resume from it when ahead */
-        start[i] = (pg >= 0 && pg > committed[i]) ? pg : -1;
+    cdc_err_t err = applier_settle(p); /* the connection is the applier's */
+    for (size_t i = 0; i < n && !err; i++)
+        err = assign_one(p, &tps[i], committed[i], &start[i]);
+    if (err && cdc_err_class(err) == CDC_ERRCLASS_FATAL && !p->fatal) {
+        if (!p->errstr[0])
+            cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
+                           cdc_err_str(err), cdc_apply_errstr(p->apply));
+        cdc_log(CDC_LOG_ERROR, "%s", p->errstr);
+        p->fatal = err; /* the loop stops before applying anything */
     }
-    return 0;
+    return err ? -1 : 0;
 }
 
 cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p) {
@@ -571,6 +579,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     p->kafka = k;
     p->quit = false;
     p->applier_err = CDC_OK;
+    p->fatal = CDC_OK;
     if (pthread_create(&p->applier, NULL, applier_main, p)) {
         cdc_errstr_set(p->errstr, sizeof p->errstr,
                        "cannot start the applier thread");
@@ -583,7 +592,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     while (!*p->stop) {
         cdc_record_t rec;
         cdc_kafka_msg_t *msg;
-        batch_t *b = p->open;
+        cdc_batch_t *b = p->open;
         int timeout = 100;
         if (b->n) {
             int64_t left = b->first_ms + p->conf.linger_ms - now;
@@ -591,8 +600,19 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
              * a lingered batch waiting for the applier looks again soon */
             timeout = left > 100 ? 100 : left > 0 ? (int)left : 5;
         }
-        if (cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr) == 1) {
-            if ((err = batch_add(p, msg, &rec)))
+        int got = cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr);
+        if (p->fatal) { /* on_assign found a partition the topic lost */
+            if (got == 1)
+                cdc_kafka_msg_free(msg);
+            err = p->fatal;
+            break;
+        }
+        if (got == 1) {
+            err = cdc_batch_add(b, msg, &rec, p->dec,
+                                b->n ? now : cdc_mono_ms());
+            if (err == CDC_ERR_STATE) /* not taken: a bug, stop cleanly */
+                cdc_kafka_msg_free(msg);
+            if (err)
                 break;
         }
         if (kerr != kafka_state) { /* report a Kafka outage in /healthz */
@@ -602,7 +622,10 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         now = cdc_mono_ms();
         cdc_pipeline_obs_lag(p, k, now);
         bool idle, done = p->conf.replay && cdc_kafka_range_done(k);
-        if ((err = applier_peek(p, &idle)))
+        err = applier_peek(p, &idle);
+        if (err == CDC_ERR_FENCED) /* dropped and re-read: start over */
+            err = applier_settle(p);
+        if (err)
             break;
         if (idle)
             finish_committed(p);
@@ -615,23 +638,35 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
                     b->bytes >= p->conf.max_bytes;
         if (!full && (now - b->first_ms < p->conf.linger_ms || !idle))
             continue; /* lingering, or lingered: keep filling meanwhile */
-        batch_precheck(p, b);
-        if ((err = applier_wait(p))) /* a full batch waits its turn */
+        if ((err = batch_precheck(p, b)))
             break;
+        if ((err = applier_settle(p))) /* a full batch waits its turn */
+            break;
+        if (cdc_batch_state(b) != CDC_BATCH_CHECKED)
+            continue; /* dropped by a fence: re-read */
         applier_hand(p);
     }
     aerr = applier_wait(p);
+    if (aerr == CDC_ERR_FENCED) { /* not ours to commit; stopping anyway */
+        drop_uncommitted(p, false);
+        aerr = CDC_OK;
+    }
     if (!aerr)
         finish_committed(p);
     applier_stop(p);
     if (!err)
         err = aerr;
-    if (!err && p->open->n)
+    if (!err && p->open->n) {
         err = batch_flush(p, p->open); /* SIGTERM: flush what is open */
+        if (err == CDC_ERR_FENCED) { /* another instance owns it now */
+            drop_uncommitted(p, false);
+            err = CDC_OK;
+        }
+    }
     if (err) { /* unapplied, uncommitted: re-read on restart. Releasing the
                 * messages also lets librdkafka close the consumer. */
-        batch_reset(&p->bufs[0]);
-        batch_reset(&p->bufs[1]);
+        cdc_batch_reset(&p->bufs[0]);
+        cdc_batch_reset(&p->bufs[1]);
     }
     p->kafka = NULL;
     return err;

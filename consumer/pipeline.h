@@ -1,21 +1,56 @@
-/* pipeline.h - the run loop: consume, decode, batch, apply, dead-letter,
- * commit (DESIGN.md "Data flow").
+/* pipeline.h - the run loop: DESIGN.md's data flow, one batch at a time.
  *
- * Order per batch: decode every record into the batch arena; open the apply
- * transaction (rows + _cdc.offsets); dead-letter what could not be decoded
- * or applied and wait for the broker's acknowledgement; COMMIT; only then
- * commit the Kafka offsets. A retriable failure (PostgreSQL, Kafka down)
- * backs off exponentially up to a cap and retries the same batch; nothing is
- * skipped or committed past it.
+ *   step          function (file)                          thread
+ *   ------------  ---------------------------------------  ---------------
+ *   consume       cdc_pipeline_run -> cdc_kafka_poll        polling
+ *   decode        cdc_batch_add -> cdc_decoder_decode       polling
+ *                 (batch.c), into the OPEN batch's arena
+ *   close         linger / full / bytes test in the loop;   polling
+ *                 batch_precheck -> cdc_batch_close:
+ *                 changes and identities, OPEN -> CHECKED
+ *   dedup         batch_check -> cdc_dedup_check            polling (the
+ *                 (one Redis round trip)                    applier again
+ *                                                           if Redis said
+ *                                                           nothing)
+ *   hand-off      applier_hand; batch_select:               polling ->
+ *                 changes minus hits, CHECKED -> HANDED     applier
+ *   apply         batch_apply -> apply_once:                applier
+ *                 cdc_apply_batch_begin (collapse per key,
+ *                 merge, _cdc.offsets in the transaction),
+ *                 dead letters + cdc_kafka_dlq_flush, then
+ *                 cdc_apply_batch_commit; HANDED -> COMMITTED
+ *   mark          batch_finish -> cdc_dedup_mark            polling
+ *   commit        batch_finish -> cdc_kafka_commit;         polling
+ *                 COMMITTED -> OPEN (cdc_batch_reset)
+ *
+ * The mark and the Kafka commit of batch N run on the polling thread
+ * after batch N+1 is handed over (applier_hand), or when the applier is
+ * found idle, so neither round trip is on the apply path. A retriable
+ * failure (PostgreSQL, Kafka down) backs off exponentially up to a cap and
+ * retries the same batch; nothing is skipped or committed past it.
+ * Rebalances (on_revoke, on_assign) and the last flush after a stop run
+ * every step in place on the polling thread, after waiting for the batch
+ * in flight.
+ *
+ * Offsets (offsets/offsets.h): an assigned partition resumes from
+ * _cdc.offsets wherever it has a row, behind Kafka's committed offset too
+ * (that range is re-read with Redis's answers ignored); a row the topic no
+ * longer holds stops the run (FATAL). Each batch's _cdc.offsets write is a
+ * compare and set against where this instance last left the row
+ * (apply_once -> cdc_offsets_fence): a batch whose row another instance
+ * moved comes back FENCED, rolled back, and every uncommitted batch is
+ * dropped and re-read from the row (applier_settle). A lost assignment
+ * (on_revoke) drops uncommitted work without committing it.
  *
  * Does not: parse configuration (main passes the values), know librdkafka
- * or libpq (through kafka.h and apply.h).
+ * or libpq (through kafka.h and apply.h), hold the batch's records
+ * (batch.h) or the offsets' rules (offsets/offsets.h).
  *
  * Threads: cdc_pipeline_run polls and decodes on the caller's thread and
  * applies on an applier thread it starts and joins: batch N+1 is decoded
- * while batch N is applied, one batch in flight at most, in order. The
- * rebalance callbacks wait for the batch in flight before they use the
- * applier's connection. */
+ * while batch N is applied, one batch in flight at most, in order. A batch
+ * belongs to one thread at a time; the hand-off is under a mutex, which
+ * also publishes what the polling thread wrote into it. */
 #ifndef CDC_CONSUMER_PIPELINE_H
 #define CDC_CONSUMER_PIPELINE_H
 
@@ -81,6 +116,10 @@ int cdc_pipeline_http_handler(void *opaque, const char *path, cdc_buf_t *body,
                               const char **content_type);
 
 const char *cdc_pipeline_errstr(const cdc_pipeline_t *p);
+/* The counters, unlocked: read them only after cdc_pipeline_run returns
+ * (while it runs, /metrics reads them under the pipeline's mutex). They
+ * are published once per batch: records when it closes, the rest when it
+ * commits. */
 const cdc_pipeline_stats_t *cdc_pipeline_stats(const cdc_pipeline_t *p);
 
 #endif

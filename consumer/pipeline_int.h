@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "common/metrics.h"
+#include "consumer/batch.h"
 #include "consumer/pipeline.h"
 
 typedef struct table_stat_s {
@@ -19,62 +20,25 @@ typedef struct lag_s {
     int64_t lag;
 } lag_t;
 
-typedef struct part_s {
-    const char *topic; /* arena copy */
-    int32_t partition;
-    int64_t next;      /* next offset to read after this batch */
-} part_t;
-
-/* One batch: the records polled since the last hand-off, decoded. Every
- * pointer below points into arena or msgs, released by batch_reset. */
-typedef struct batch_s {
-    cdc_arena_t *arena;
-    size_t n;
-    cdc_kafka_msg_t **msgs;
-    cdc_record_t *recs;
-    cdc_event_t *events;
-    cdc_err_t *derr;     /* decode error per record, CDC_OK if decoded */
-    const char **dwhy;   /* decode error text (arena) */
-    part_t *parts;
-    size_t nparts, parts_cap;
-    size_t bytes;
-    int64_t first_ms;    /* monotonic ms of the batch's first record */
-    /* Redis check done before the hand-off (batch_precheck): seen[i] for
-     * record i; checked = false when it was not done or Redis said nothing */
-    bool *seen;
-    bool checked;
-    int64_t check_ms;
-    /* From COMMIT to batch_finish (mark, Kafka commit): the changes applied
-     * (done, malloc'ed), which of them to mark (not rejected), the offsets
-     * to commit; all freed by batch_reset. */
-    bool committed;
-    cdc_event_t **done;
-    bool *mark;
-    size_t ndone;
-    cdc_offset_t *offs;
-    int64_t apply_ms;    /* from batch_apply's start to its COMMIT */
-} batch_t;
-
 struct cdc_pipeline_s {
     cdc_pipeline_conf_t conf;
     cdc_decoder_t *dec;          /* borrowed; the polling thread's */
     cdc_apply_t *apply;          /* borrowed; the applier's (see below) */
     cdc_dedup_t *dedup;          /* borrowed; NULL = no Redis; dedup_mu */
-    bool *seen;                  /* per change: the applier's own check */
     cdc_kafka_t *kafka;          /* borrowed during run */
     volatile sig_atomic_t *stop; /* borrowed */
     size_t cap;                  /* records per batch (batch.max.events) */
 
     /* Two batches: the polling thread decodes into `open` while the applier
      * thread applies `handed` (DESIGN.md "Data flow": decode of batch N+1
-     * overlaps the apply of batch N). apply, seen and stop_at_ms are
+     * overlaps the apply of batch N). apply and stop_at_ms are
      * used by whichever thread holds the applier's turn: the applier while
      * `handed` is set, the polling thread (on_assign, on_revoke, the last
      * flush) only after waiting for `handed` to clear. hand_mu guards
      * handed, applier_err and quit. */
-    batch_t bufs[2];
-    batch_t *open;
-    batch_t *handed;
+    cdc_batch_t bufs[2];
+    cdc_batch_t *open;
+    cdc_batch_t *handed;
     cdc_err_t applier_err;       /* the first error the applier stopped on */
     bool quit, applier_started, hand_ready, dedup_mu_ready;
     pthread_t applier;
@@ -86,6 +50,15 @@ struct cdc_pipeline_s {
      * under dedup_mu by both. */
     pthread_mutex_t dedup_mu;
     int64_t stop_at_ms;  /* when a stop request was first seen retrying */
+    /* Where this instance stands per assigned partition: the value
+     * _cdc.offsets must hold for the next batch (the fence), read on
+     * assignment and advanced by each commit; and, for a warehouse behind
+     * Kafka's committed offset, the offset from which Redis's answers are
+     * trusted again (below it the warehouse lost what Redis marked). Used
+     * by whoever holds the applier's turn. */
+    cdc_offsets_map_t at;
+    cdc_offsets_map_t trust;
+    cdc_err_t fatal;     /* set by on_assign (polling thread): stop on it */
 
     /* observability: written by the pipeline thread, read by the HTTP
      * thread; both under mu */

@@ -24,16 +24,22 @@
  * backoff interval (exponential, capped), so a batch never waits on a dead
  * server longer than one connect attempt.
  *
- * Does not: decide what to drop (the pipeline does), retry a failed round
- * trip more than once (one immediate reconnect when an established
- * connection broke), support Redis Cluster, Sentinel, TLS or unix sockets.
- * This is the only module that knows hiredis.
+ * Files: identity.c (the pure identity hash), redis.c (URL, connection,
+ * backoff, RESP; redis_int.h), dedup.c (check and mark).
+ *
+ * Does not: decide what to drop (the pipeline does), compute identities
+ * inside check or mark (the caller computes them once per batch with
+ * cdc_dedup_identities and passes them to both), retry a failed round trip
+ * more than once (one immediate reconnect when an established connection
+ * broke), support Redis Cluster, Sentinel, TLS or unix sockets. offsets/
+ * is the only module that knows hiredis.
  *
  * Threads: one cdc_dedup_t is used by one thread at a time (the pipeline
  * checks and marks on its polling thread; its applier checks only a batch
- * the polling thread could not; both under a mutex).
+ * the polling thread could not; both under a mutex). The identity
+ * functions are pure and thread-safe.
  * Memory: the object owns its hiredis context and copies of the URL parts
- * and namespace; events are borrowed for the duration of a call. */
+ * and namespace; identities are borrowed for the duration of a call. */
 #ifndef CDC_OFFSETS_DEDUP_H
 #define CDC_OFFSETS_DEDUP_H
 
@@ -51,7 +57,7 @@ typedef struct cdc_dedup_stats_s {
     uint64_t checked;     /* identities looked up by successful checks */
     uint64_t hits;        /* of those, already applied (dropped upstream) */
     uint64_t marks;       /* identities written by successful marks */
-    uint64_t no_identity; /* events passed to check/mark without identity */
+    uint64_t no_identity; /* entries passed to check/mark without identity */
     uint64_t errors;      /* check/mark/ping calls that failed */
     uint64_t outages;     /* times Redis went from reachable to unavailable */
     bool up;              /* last round trip succeeded */
@@ -95,6 +101,17 @@ void cdc_dedup_set_timeouts(cdc_dedup_t *d, int timeout_ms,
  * identity. */
 bool cdc_dedup_identity(const cdc_event_t *ev, uint8_t out[16]);
 
+/* One change's identity as check and mark take it: ok = false when the
+ * change has none (never checked, never marked, never dropped). */
+typedef struct cdc_dedup_id_s {
+    bool ok;
+    uint8_t bytes[16];
+} cdc_dedup_id_t;
+
+/* ids[i] = the identity of events[i], for i < n (events borrowed). */
+void cdc_dedup_identities(cdc_event_t *const *events, size_t n,
+                          cdc_dedup_id_t *ids);
+
 /* Marks live in Redis sets, one per (time bucket, shard): the key is
  * "cdcsink:<ns>:<bucket>:<shard in hex>" with bucket = unix seconds / ttl and
  * shard = cdc_dedup_shard of the identity; the member is the identity's 16
@@ -112,22 +129,22 @@ unsigned cdc_dedup_shard(const uint8_t id[16]);
 void cdc_dedup_set_clock(cdc_dedup_t *d, int64_t (*now_s)(void));
 
 /* One pipelined round trip (SMISMEMBER of the current and the previous
- * bucket, per shard): seen[i] = true when events[i] was already marked as
- * applied; false for events without identity. events and seen
- * have n entries (events borrowed). On any failure every seen[i] is false.
+ * bucket, per shard): seen[i] = true when ids[i] was already marked as
+ * applied; false for entries without identity. ids and seen have n
+ * entries (ids borrowed). On any failure every seen[i] is false.
  * Returns CDC_OK; CDC_ERR_REDIS_DOWN when Redis is unreachable, timed out,
  * answered with an error, or is inside its reconnect backoff;
  * CDC_ERR_STATE without a namespace; CDC_ERR_NOMEM. */
-cdc_err_t cdc_dedup_check(cdc_dedup_t *d, cdc_event_t *const *events,
+cdc_err_t cdc_dedup_check(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                           size_t n, bool *seen) CDC_MUSTCHECK;
 
-/* One pipelined round trip adding every events[i] with applied[i] (applied
+/* One pipelined round trip adding every ids[i] with applied[i] (applied
  * may be NULL: all) and an identity to the current bucket's sets (SADD),
  * each set expiring one bucket after its own ends (EXPIREAT): a mark lives
  * at least ttl and less than twice that. Call only after the
- * events' effect is committed in PostgreSQL. Same errors as check; a failed
+ * changes' effect is committed in PostgreSQL. Same errors as check; a failed
  * mark loses no data (the replay is then stopped by the position guard). */
-cdc_err_t cdc_dedup_mark(cdc_dedup_t *d, cdc_event_t *const *events,
+cdc_err_t cdc_dedup_mark(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                          const bool *applied, size_t n) CDC_MUSTCHECK;
 
 /* Connects now (ignoring the backoff) and sends PING; for `cdcsink check`.

@@ -1,65 +1,19 @@
 /* ddl.c - catalog reads, CREATE TABLE / ALTER TABLE ADD COLUMN under a
- * per-table advisory lock, and the classification of libpq failures. */
+ * per-table advisory lock, the metadata columns. */
 #include "schemas/schemas_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const meta_names[] = {
+/* the one list of metadata columns (schemas.h: CDC_META_*) */
+const char *const cdc_schema_meta_names[CDC_META_N] = {
     "_cdc_position", "_cdc_op",      "_cdc_source_ts",
     "_cdc_synced_at", "_cdc_deleted", "_cdc_deleted_at",
 };
-static const char *const meta_types[] = {
+static const char *const meta_types[CDC_META_N] = {
     "bytea", "char(1)", "timestamptz",
     "timestamptz", "boolean NOT NULL DEFAULT false", "timestamptz",
 };
-#define NMETA (sizeof meta_names / sizeof meta_names[0])
-
-bool cdc_schema_pg_retriable(PGconn *conn, const PGresult *res) {
-    if (!res || PQstatus(conn) != CONNECTION_OK)
-        return true;
-    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (!st)
-        return PQresultStatus(res) == PGRES_FATAL_ERROR &&
-               PQstatus(conn) != CONNECTION_OK;
-    if (strncmp(st, "08", 2) == 0 || strncmp(st, "40", 2) == 0 ||
-        strncmp(st, "53", 2) == 0 || strcmp(st, "57P01") == 0 ||
-        strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0 ||
-        strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0)
-        return true;
-    return false;
-}
-
-/* Runs sql (with text params); keeps *out when wanted. OK, PG_DOWN or
- * `fail_err` with PostgreSQL's message. */
-static cdc_err_t run(PGconn *conn, const char *sql, int nparams,
-                     const char *const *params, PGresult **out,
-                     cdc_err_t fail_err, const cdc_schema_table_t *t,
-                     char *errstr, size_t errstr_size) {
-    /* no parameters: simple protocol, which allows several statements */
-    PGresult *r = nparams ? PQexecParams(conn, sql, nparams, NULL, params,
-                                         NULL, NULL, 0)
-                          : PQexec(conn, sql);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (out)
-        *out = NULL;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-        if (out)
-            *out = r;
-        else
-            PQclear(r);
-        return CDC_OK;
-    }
-    cdc_err_t e = cdc_schema_pg_retriable(conn, r) ? CDC_ERR_PG_DOWN : fail_err;
-    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
-    size_t ml = strlen(msg);
-    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-        ml--;
-    cdc_errstr_set(errstr, errstr_size, "table %s: %.*s", t->qname, (int)ml,
-                   msg);
-    PQclear(r);
-    return e;
-}
 
 /* Column index in a catalog result (name, type, is_pk), or -1. */
 static int cat_find(const PGresult *cat, const char *name) {
@@ -70,9 +24,10 @@ static int cat_find(const PGresult *cat, const char *name) {
     return -1;
 }
 
-static cdc_err_t read_catalog(PGconn *conn, const cdc_schema_table_t *t,
-                              PGresult **cat, char *errstr,
-                              size_t errstr_size) {
+/* The columns of the table qname (quoted): name, type, is_pk; no rows when
+ * there is no such table. DDL when the catalog query fails. */
+static cdc_err_t read_catalog(PGconn *conn, const char *qname, PGresult **cat,
+                              char *errstr, size_t errstr_size) {
     static const char sql[] =
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
         "coalesce(a.attnum = ANY(i.indkey::int2[]), false) "
@@ -80,13 +35,78 @@ static cdc_err_t read_catalog(PGconn *conn, const cdc_schema_table_t *t,
         "ON i.indrelid = a.attrelid AND i.indisprimary "
         "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
         "AND NOT a.attisdropped ORDER BY a.attnum";
-    const char *p[1] = {t->qname};
-    return run(conn, sql, 1, p, cat, CDC_ERR_DDL, t, errstr, errstr_size);
+    const char *p[1] = {qname};
+    return cdc_schema_pg_exec(conn, sql, 1, p, cat, CDC_ERR_DDL, errstr,
+                              errstr_size, "table %s", qname);
 }
 
 static void add_lock(cdc_buf_t *q, uint64_t h) {
     cdc_buf_printf(q, "SELECT pg_advisory_xact_lock(%lld);",
                    (long long)(int64_t)h);
+}
+
+/* CREATE TABLE for t: the rowdef's columns, key columns it lacks, the
+ * metadata columns, the key as primary key. */
+static void create_sql(cdc_buf_t *q, int fillfactor,
+                       const cdc_schema_table_t *t) {
+    cdc_buf_printf(q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
+    for (uint32_t i = 0; i < t->rowdef->ncols; i++) {
+        cdc_schema_quote(q, t->rowdef->cols[i].name);
+        cdc_buf_addc(q, ' ');
+        cdc_schema_sqltype(q, &t->rowdef->cols[i]);
+        cdc_buf_adds(q, ", ");
+    }
+    for (uint32_t j = 0; j < t->keydef->ncols; j++) {
+        bool in_row = false;
+        for (uint32_t i = 0; i < t->rowdef->ncols && !in_row; i++)
+            in_row = strcmp(t->rowdef->cols[i].name,
+                            t->keydef->cols[j].name) == 0;
+        if (in_row)
+            continue;
+        cdc_schema_quote(q, t->keydef->cols[j].name);
+        cdc_buf_addc(q, ' ');
+        cdc_schema_sqltype(q, &t->keydef->cols[j]);
+        cdc_buf_adds(q, ", ");
+    }
+    for (size_t m = 0; m < CDC_META_N; m++)
+        cdc_buf_printf(q, "\"%s\" %s, ", cdc_schema_meta_names[m],
+                       meta_types[m]);
+    cdc_buf_adds(q, "PRIMARY KEY (");
+    for (uint32_t j = 0; j < t->keydef->ncols; j++) {
+        if (j)
+            cdc_buf_adds(q, ", ");
+        cdc_schema_quote(q, t->keydef->cols[j].name);
+    }
+    cdc_buf_printf(q, ")) WITH (fillfactor = %d)", fillfactor);
+}
+
+/* ALTER TABLE ADD COLUMN IF NOT EXISTS for only what `cat` lacks; IF NOT
+ * EXISTS makes a concurrent instance's identical change harmless. */
+static void alter_sql(cdc_buf_t *q, const cdc_schema_table_t *t,
+                      const PGresult *cat) {
+    bool any = false;
+    const cdc_rowdef_t *defs[2] = {t->rowdef, t->keydef};
+    cdc_buf_printf(q, "ALTER TABLE %s ", t->qname);
+    for (int d = 0; d < 2; d++)
+        for (uint32_t i = 0; i < defs[d]->ncols; i++) {
+            const cdc_column_t *c = &defs[d]->cols[i];
+            if (cat_find(cat, c->name) >= 0)
+                continue;
+            cdc_buf_adds(q, any ? ", ADD COLUMN IF NOT EXISTS "
+                                : "ADD COLUMN IF NOT EXISTS ");
+            cdc_schema_quote(q, c->name);
+            cdc_buf_addc(q, ' ');
+            cdc_schema_sqltype(q, c);
+            any = true;
+        }
+    for (size_t m = 0; m < CDC_META_N; m++) {
+        if (cat_find(cat, cdc_schema_meta_names[m]) >= 0)
+            continue;
+        cdc_buf_printf(q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
+                       any ? ", " : "", cdc_schema_meta_names[m],
+                       meta_types[m]);
+        any = true;
+    }
 }
 
 /* CREATE SCHEMA/TABLE IF NOT EXISTS, or ALTER TABLE ADD COLUMN IF NOT
@@ -108,67 +128,16 @@ static cdc_err_t evolve(PGconn *conn, int fillfactor,
         cdc_buf_free(&s);
     }
     add_lock(&q, t->rel_hash);
-    if (!exists) {
-        cdc_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
-        for (uint32_t i = 0; i < t->rowdef->ncols; i++) {
-            cdc_schema_quote(&q, t->rowdef->cols[i].name);
-            cdc_buf_addc(&q, ' ');
-            cdc_schema_sqltype(&q, &t->rowdef->cols[i]);
-            cdc_buf_adds(&q, ", ");
-        }
-        for (uint32_t j = 0; j < t->keydef->ncols; j++) {
-            bool in_row = false;
-            for (uint32_t i = 0; i < t->rowdef->ncols && !in_row; i++)
-                in_row = strcmp(t->rowdef->cols[i].name,
-                                t->keydef->cols[j].name) == 0;
-            if (in_row)
-                continue;
-            cdc_schema_quote(&q, t->keydef->cols[j].name);
-            cdc_buf_addc(&q, ' ');
-            cdc_schema_sqltype(&q, &t->keydef->cols[j]);
-            cdc_buf_adds(&q, ", ");
-        }
-        for (size_t m = 0; m < NMETA; m++)
-            cdc_buf_printf(&q, "\"%s\" %s, ", meta_names[m], meta_types[m]);
-        cdc_buf_adds(&q, "PRIMARY KEY (");
-        for (uint32_t j = 0; j < t->keydef->ncols; j++) {
-            if (j)
-                cdc_buf_adds(&q, ", ");
-            cdc_schema_quote(&q, t->keydef->cols[j].name);
-        }
-        cdc_buf_printf(&q, ")) WITH (fillfactor = %d)", fillfactor);
-    } else {
-        /* only what is missing; IF NOT EXISTS makes a concurrent instance's
-         * identical change harmless */
-        bool any = false;
-        const cdc_rowdef_t *defs[2] = {t->rowdef, t->keydef};
-        cdc_buf_printf(&q, "ALTER TABLE %s ", t->qname);
-        for (int d = 0; d < 2; d++)
-            for (uint32_t i = 0; i < defs[d]->ncols; i++) {
-                const cdc_column_t *c = &defs[d]->cols[i];
-                if (cat_find(cat, c->name) >= 0)
-                    continue;
-                cdc_buf_adds(&q, any ? ", ADD COLUMN IF NOT EXISTS "
-                                     : "ADD COLUMN IF NOT EXISTS ");
-                cdc_schema_quote(&q, c->name);
-                cdc_buf_addc(&q, ' ');
-                cdc_schema_sqltype(&q, c);
-                any = true;
-            }
-        for (size_t m = 0; m < NMETA; m++) {
-            if (cat_find(cat, meta_names[m]) >= 0)
-                continue;
-            cdc_buf_printf(&q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
-                           any ? ", " : "", meta_names[m], meta_types[m]);
-            any = true;
-        }
-    }
+    if (!exists)
+        create_sql(&q, fillfactor, t);
+    else
+        alter_sql(&q, t, cat);
     if (q.oom) {
         err = CDC_ERR_NOMEM;
         goto out;
     }
-    err = run(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL, t, errstr,
-              errstr_size);
+    err = cdc_schema_pg_exec(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL, errstr,
+                             errstr_size, "table %s", t->qname);
 out:
     cdc_buf_free(&q);
     return err;
@@ -183,6 +152,9 @@ static char *quoted(const char *name) {
     }
     return b.data;
 }
+
+static cdc_err_t check_table(cdc_schema_table_t *t, const PGresult *cat,
+                             char *errstr, size_t errstr_size);
 
 /* Fills t->cols/key_cols from the catalog. DDL when it does not fit. */
 static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
@@ -211,8 +183,8 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
                 continue;
             t->key_cols[j] = t->ncols;
         }
-        for (size_t m = 0; m < NMETA; m++)
-            if (strcmp(name, meta_names[m]) == 0) {
+        for (size_t m = 0; m < CDC_META_N; m++)
+            if (strcmp(name, cdc_schema_meta_names[m]) == 0) {
                 cdc_errstr_set(errstr, errstr_size,
                                "table %s: source column \"%s\" collides with "
                                "a cdcsink metadata column",
@@ -236,8 +208,15 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
         if (!c->name || !c->qname || !c->sqltype)
             return CDC_ERR_NOMEM;
     }
+    return check_table(t, cat, errstr, errstr_size);
+}
+
+/* The position's type and the primary key of a described table. */
+static cdc_err_t check_table(cdc_schema_table_t *t, const PGresult *cat,
+                             char *errstr, size_t errstr_size) {
+    const cdc_rowdef_t *kd = t->keydef;
     /* the position's type: bytea, or numeric[] in a table of format 1 */
-    int pi = cat_find(cat, "_cdc_position");
+    int pi = cat_find(cat, cdc_schema_meta_names[CDC_META_POSITION]);
     const char *pt = pi >= 0 ? PQgetvalue(cat, pi, 1) : "bytea";
     t->pos_numeric = strcmp(pt, "numeric[]") == 0;
     if (!t->pos_numeric && strcmp(pt, "bytea") != 0) {
@@ -272,12 +251,13 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
     cdc_err_t err;
     bool sp = false;
 
-    err = run(conn, "SAVEPOINT cdc_ddl", 0, NULL, NULL, CDC_ERR_DDL, t,
-              errstr, errstr_size);
+    err = cdc_schema_pg_exec(conn, "SAVEPOINT cdc_ddl", 0, NULL, NULL,
+                             CDC_ERR_DDL, errstr, errstr_size, "table %s",
+                             t->qname);
     if (err != CDC_OK)
         goto out;
     sp = true;
-    err = read_catalog(conn, t, &cat, errstr, errstr_size);
+    err = read_catalog(conn, t->qname, &cat, errstr, errstr_size);
     if (err != CDC_OK)
         goto out;
 
@@ -286,8 +266,8 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
         need = cat_find(cat, t->rowdef->cols[i].name) < 0;
     for (uint32_t i = 0; i < t->keydef->ncols && !need; i++)
         need = cat_find(cat, t->keydef->cols[i].name) < 0;
-    for (size_t m = 0; m < NMETA && !need; m++)
-        need = cat_find(cat, meta_names[m]) < 0;
+    for (size_t m = 0; m < CDC_META_N && !need; m++)
+        need = cat_find(cat, cdc_schema_meta_names[m]) < 0;
 
     if (need && !t->rowdef->typed && !exists) {
         cdc_errstr_set(errstr, errstr_size,
@@ -313,7 +293,7 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
             goto out;
         PQclear(cat);
         cat = NULL;
-        err = read_catalog(conn, t, &cat, errstr, errstr_size);
+        err = read_catalog(conn, t->qname, &cat, errstr, errstr_size);
         if (err != CDC_OK)
             goto out;
     }
@@ -323,12 +303,14 @@ out:
     if (sp) {
         char e2[256];
         if (err == CDC_OK) {
-            err = run(conn, "RELEASE SAVEPOINT cdc_ddl", 0, NULL, NULL,
-                      CDC_ERR_DDL, t, errstr, errstr_size);
+            err = cdc_schema_pg_exec(conn, "RELEASE SAVEPOINT cdc_ddl", 0,
+                                     NULL, NULL, CDC_ERR_DDL, errstr,
+                                     errstr_size, "table %s", t->qname);
         } else if (err != CDC_ERR_PG_DOWN) {
-            if (run(conn, "ROLLBACK TO SAVEPOINT cdc_ddl; RELEASE SAVEPOINT "
-                          "cdc_ddl",
-                    0, NULL, NULL, CDC_ERR_DDL, t, e2, sizeof e2) != CDC_OK) {
+            if (cdc_schema_pg_exec(conn, "ROLLBACK TO SAVEPOINT cdc_ddl; "
+                                   "RELEASE SAVEPOINT cdc_ddl", 0, NULL, NULL,
+                                   CDC_ERR_DDL, e2, sizeof e2, "table %s",
+                                   t->qname) != CDC_OK) {
                 cdc_errstr_set(errstr, errstr_size, "%s", e2);
                 err = CDC_ERR_PG_DOWN;
             }
@@ -339,30 +321,67 @@ out:
 
 cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
                               size_t errstr_size) {
-    cdc_schema_table_t t;
     cdc_buf_t q = CDC_BUF_INIT;
     cdc_err_t err;
 
-    memset(&t, 0, sizeof t);
-    if (!(t.qname = strdup(qname))) /* run() names the table in errors */
-        return CDC_ERR_NOMEM;
     cdc_buf_adds(&q, "SAVEPOINT cdc_ddl;");
     add_lock(&q, cdc_hash(CDC_HASH_INIT, qname, strlen(qname)));
     cdc_buf_printf(&q, "ALTER TABLE %s ", qname);
-    for (size_t m = 0; m < NMETA; m++)
+    for (size_t m = 0; m < CDC_META_N; m++)
         cdc_buf_printf(&q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
-                       m ? ", " : "", meta_names[m], meta_types[m]);
+                       m ? ", " : "", cdc_schema_meta_names[m], meta_types[m]);
     cdc_buf_adds(&q, "; RELEASE SAVEPOINT cdc_ddl");
     err = q.oom ? CDC_ERR_NOMEM
-                : run(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL, &t, errstr,
-                      errstr_size);
+                : cdc_schema_pg_exec(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL,
+                                     errstr, errstr_size, "table %s", qname);
     cdc_buf_free(&q);
     if (err == CDC_ERR_DDL) {
         char ignored[64];
-        if (run(conn, "ROLLBACK TO SAVEPOINT cdc_ddl", 0, NULL, NULL,
-                CDC_ERR_PG_DOWN, &t, ignored, sizeof ignored) != CDC_OK)
+        if (cdc_schema_pg_exec(conn, "ROLLBACK TO SAVEPOINT cdc_ddl", 0, NULL,
+                               NULL, CDC_ERR_PG_DOWN, ignored, sizeof ignored,
+                               "table %s", qname) != CDC_OK)
             err = CDC_ERR_PG_DOWN;
     }
-    free(t.qname);
     return err;
+}
+
+cdc_err_t cdc_schema_probe(PGconn *conn, const char *qname,
+                           cdc_schema_probe_t *out, char *errstr,
+                           size_t errstr_size) {
+    PGresult *cat = NULL;
+    memset(out, 0, sizeof *out);
+    /* a savepoint: a name the catalog cannot read (to_regclass raises on
+     * an empty identifier) must not abort the caller's transaction */
+    cdc_err_t err = cdc_schema_pg_exec(conn, "SAVEPOINT cdc_ddl", 0, NULL,
+                                       NULL, CDC_ERR_PG_DOWN, errstr,
+                                       errstr_size, "table %s", qname);
+    if (err == CDC_OK)
+        err = read_catalog(conn, qname, &cat, errstr, errstr_size);
+    if (err == CDC_ERR_DDL) {
+        char e2[256];
+        if (cdc_schema_pg_exec(conn, "ROLLBACK TO SAVEPOINT cdc_ddl; RELEASE "
+                               "SAVEPOINT cdc_ddl", 0, NULL, NULL,
+                               CDC_ERR_PG_DOWN, e2, sizeof e2, "table %s",
+                               qname) != CDC_OK) {
+            cdc_errstr_set(errstr, errstr_size, "%s", e2);
+            err = CDC_ERR_PG_DOWN;
+        }
+    }
+    if (err == CDC_OK)
+        err = cdc_schema_pg_exec(conn, "RELEASE SAVEPOINT cdc_ddl", 0, NULL,
+                                 NULL, CDC_ERR_PG_DOWN, errstr, errstr_size,
+                                 "table %s", qname);
+    if (err != CDC_OK) {
+        PQclear(cat);
+        return err;
+    }
+    out->exists = PQntuples(cat) > 0;
+    out->has_meta = true;
+    for (size_t m = 0; m < CDC_META_N; m++)
+        out->has_meta &= cat_find(cat, cdc_schema_meta_names[m]) >= 0;
+    int pi = cat_find(cat, cdc_schema_meta_names[CDC_META_POSITION]);
+    out->pos_numeric = pi >= 0 && strcmp(PQgetvalue(cat, pi, 1),
+                                         "numeric[]") == 0;
+    PQclear(cat);
+    return CDC_OK;
 }

@@ -96,13 +96,42 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
                                cdc_schema_table_t **out, char *errstr,
                                size_t errstr_size) CDC_MUSTCHECK;
 
+/* The metadata columns every target table carries, in this order: the one
+ * list (ddl.c): the DDL, the probe and the merge and COPY column lists
+ * use it. */
+enum {
+    CDC_META_POSITION,  /* bytea (numeric[] in a format-1 table) */
+    CDC_META_OP,        /* char(1) */
+    CDC_META_SOURCE_TS, /* timestamptz */
+    CDC_META_SYNCED_AT, /* timestamptz */
+    CDC_META_DELETED,   /* boolean NOT NULL DEFAULT false */
+    CDC_META_DELETED_AT, /* timestamptz */
+    CDC_META_N
+};
+extern const char *const cdc_schema_meta_names[CDC_META_N];
+
+/* What the catalog says of one table, without the cache. */
+typedef struct cdc_schema_probe_s {
+    bool exists;      /* the table is there (with at least one column) */
+    bool has_meta;    /* it has every metadata column */
+    bool pos_numeric; /* its _cdc_position is numeric[] (format 1) */
+} cdc_schema_probe_t;
+
+/* Reads the catalog of the table qname (quoted "schema"."table") through
+ * the same query the cache uses, inside a savepoint of the caller's
+ * transaction. OK, PG_DOWN, or DDL (the catalog query failed, e.g. on an
+ * empty name; the savepoint is rolled back) with the reason in errstr. */
+cdc_err_t cdc_schema_probe(PGconn *conn, const char *qname,
+                           cdc_schema_probe_t *out, char *errstr,
+                           size_t errstr_size) CDC_MUSTCHECK;
+
 /* Adds the metadata columns a table lacks (ALTER TABLE ADD COLUMN IF NOT
  * EXISTS, under the table's DDL lock, inside a savepoint of the caller's
  * transaction). qname is the quoted "schema"."table". For a table the
  * warehouse's user made, e.g. before a truncate reaches it. OK, PG_DOWN, or
  * DDL with the reason in errstr (the savepoint is rolled back). */
 cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
-                              size_t errstr_size);
+                              size_t errstr_size) CDC_MUSTCHECK;
 
 /* ---- pure helpers (typemap.c) ---- */
 
@@ -114,11 +143,35 @@ void cdc_schema_quote(cdc_buf_t *b, const char *name);
 /* Appends "schema"."table". */
 void cdc_schema_qualify(cdc_buf_t *b, const char *schema, const char *table);
 
-/* ---- classification of libpq failures (ddl.c) ---- */
+/* ---- libpq plumbing shared with apply/ (pg.c) ---- */
 
 /* True when a failed result means the connection or the server is gone or
  * the error is transient (class 08, 57P01-57P03, 40xxx, 53xxx, 55P03,
  * 57014, or no result at all): the batch is retried, never dead-lettered. */
 bool cdc_schema_pg_retriable(PGconn *conn, const PGresult *res);
+
+/* The length of msg without its trailing newlines and spaces (PostgreSQL
+ * ends every message with a newline): print it with "%.*s". msg may be NULL. */
+int cdc_schema_pg_msglen(const char *msg);
+
+/* Classifies a failed result r (NULL: none came back) and clears it:
+ * PG_DOWN when cdc_schema_pg_retriable() says so, else `fail`. errstr gets
+ * "<what>: <PostgreSQL's message>" (the result's, else the connection's);
+ * what is a printf format. */
+cdc_err_t cdc_schema_pg_fail(PGconn *conn, PGresult *r, cdc_err_t fail,
+                             char *errstr, size_t errstr_size,
+                             const char *what, ...) CDC_MUSTCHECK
+    CDC_PRINTF(6, 7);
+
+/* Runs sql: with nparams > 0 as one statement with text parameters, else
+ * through the simple protocol (several statements allowed). CDC_OK when it
+ * ends in COMMAND_OK or TUPLES_OK; then *out (when out is not NULL) holds
+ * the result, which the caller clears. Otherwise *out is NULL and the error
+ * is cdc_schema_pg_fail()'s: PG_DOWN or `fail`, the reason in errstr. */
+cdc_err_t cdc_schema_pg_exec(PGconn *conn, const char *sql, int nparams,
+                             const char *const *params, PGresult **out,
+                             cdc_err_t fail, char *errstr, size_t errstr_size,
+                             const char *what, ...) CDC_MUSTCHECK
+    CDC_PRINTF(9, 10);
 
 #endif

@@ -21,9 +21,27 @@ check_eq() {
     if [ "$2" == "$3" ]; then ok "$1"; else fail "$1: got [$2], want [$3]"; fi
 }
 
-finish() {
+# t_kill_sinks: every sink this test started, at once
+t_kill_sinks() {
     local p
     for p in "${SINK_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    SINK_PIDS=()
+}
+# A test that dies before finish (an error, set -e, a signal) still kills its
+# sinks and leaves one failure in the summary; its logs stay in $T_TMP.
+T_FINISHED=0
+t_on_exit() {
+    t_kill_sinks
+    if [ "$T_FINISHED" -eq 0 ]; then
+        echo "FAIL $T_NAME: ended before finish (logs in $T_TMP)"
+        echo "$T_NAME: $T_PASSED passed, $((T_FAILED + 1)) failed"
+    fi
+}
+trap t_on_exit EXIT
+
+finish() {
+    T_FINISHED=1
+    t_kill_sinks
     echo "$T_NAME: $T_PASSED passed, $T_FAILED failed"
     if [ "$T_FAILED" -ne 0 ]; then
         echo "--- logs kept in $T_TMP"

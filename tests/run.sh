@@ -3,9 +3,11 @@
 # one closing line "N passed, N failed".
 #
 # Tiers: unit (no servers), integration (starts a private test stack: real
-# PostgreSQL, Redis, Kafka KRaft and Kafka Connect with Debezium), fuzz (the
-# decoder under libFuzzer for a short bounded time), static (compose and
-# Dockerfile checks, when present). Default: all of them.
+# PostgreSQL, Redis, Kafka KRaft and Kafka Connect with Debezium), chaos
+# (kills and restarts on the same test stack), fuzz (each parser of outside
+# input under libFuzzer for a short bounded time), static (compose and Dockerfile checks). Each
+# runs alone (tests/run.sh chaos); default: all of them, one stack shared by
+# integration and chaos.
 # CDC_VARIANT=asan runs the same binaries built with ASan/UBSan.
 # CDC_TEST_ONLY=REGEX runs only the test programs whose name matches (for
 # development; CI never sets it).
@@ -17,7 +19,7 @@ cd "$ROOT"
 VARIANT=${CDC_VARIANT:-release}
 BUILD="build/$VARIANT"
 TIERS=("$@")
-[ ${#TIERS[@]} -eq 0 ] && TIERS=(unit integration fuzz static)
+[ ${#TIERS[@]} -eq 0 ] && TIERS=(unit integration chaos fuzz static)
 LOG=$(mktemp -d /tmp/cdcsink-run-XXXXXX)
 TOTAL_P=0 TOTAL_F=0
 
@@ -51,6 +53,35 @@ run_part() {
     fi
 }
 
+STACK_STATE=down
+# stack_up: starts the private test stack once (integration and chaos share
+# it) and exports its environment; it is stopped on exit whatever happens
+stack_up() {
+    case $STACK_STATE in up) return 0 ;; failed) return 1 ;; esac
+    export CDC_STACK_DIR=${CDC_TEST_STACK_DIR:-$ROOT/.stack-test}
+    export CDC_PG_PORT=${CDC_TEST_PG_PORT:-55532}
+    export CDC_REDIS_PORT=${CDC_TEST_REDIS_PORT:-56479}
+    export CDC_KAFKA_PORT=${CDC_TEST_KAFKA_PORT:-59192}
+    export CDC_KAFKA_CONTROLLER_PORT=${CDC_TEST_KAFKA_CONTROLLER_PORT:-59193}
+    export CDC_CONNECT_PORT=${CDC_TEST_CONNECT_PORT:-58183}
+    trap 'docker/stack/stack.sh down --purge >/dev/null 2>&1; rm -rf "$LOG"' EXIT
+    local start=$SECONDS
+    if ! docker/stack/stack.sh up >"$LOG/stack.out" 2>&1; then
+        tail -n 40 "$LOG/stack.out"
+        echo "FAIL stack-up"
+        TOTAL_F=$((TOTAL_F + 1)); STACK_STATE=failed
+        return 1
+    fi
+    echo "   stack up in $((SECONDS - start)) s"
+    eval "$(docker/stack/stack.sh env)"
+    export CDC_TEST_PG_URI="$CDC_PG_WAREHOUSE_URI"
+    export CDC_TEST_PG_SOURCE_URI="$CDC_PG_SOURCE_URI"
+    export CDC_TEST_REDIS_URL="$CDC_REDIS_URL"
+    export CDC_TEST_KAFKA="$CDC_KAFKA_BOOTSTRAP"
+    STACK_STATE=up
+}
+trap 'rm -rf "$LOG"' EXIT
+
 echo "== build ($VARIANT)"
 if ! make -s -j2 VARIANT="$VARIANT" build >"$LOG/build.out" 2>&1; then
     tail -n 40 "$LOG/build.out"
@@ -70,41 +101,27 @@ for tier in "${TIERS[@]}"; do
         ;;
     integration)
         echo "== integration (test stack)"
-        export CDC_STACK_DIR=${CDC_TEST_STACK_DIR:-$ROOT/.stack-test}
-        export CDC_PG_PORT=${CDC_TEST_PG_PORT:-55532}
-        export CDC_REDIS_PORT=${CDC_TEST_REDIS_PORT:-56479}
-        export CDC_KAFKA_PORT=${CDC_TEST_KAFKA_PORT:-59192}
-        export CDC_KAFKA_CONTROLLER_PORT=${CDC_TEST_KAFKA_CONTROLLER_PORT:-59193}
-        export CDC_CONNECT_PORT=${CDC_TEST_CONNECT_PORT:-58183}
-        trap 'docker/stack/stack.sh down --purge >/dev/null 2>&1' EXIT
-        start=$SECONDS
-        if ! docker/stack/stack.sh up >"$LOG/stack.out" 2>&1; then
-            tail -n 40 "$LOG/stack.out"
-            echo "FAIL stack-up"
-            TOTAL_F=$((TOTAL_F + 1))
-            continue
-        fi
-        echo "   stack up in $((SECONDS - start)) s"
-        eval "$(docker/stack/stack.sh env)"
-        export CDC_TEST_PG_URI="$CDC_PG_WAREHOUSE_URI"
-        export CDC_TEST_PG_SOURCE_URI="$CDC_PG_SOURCE_URI"
-        export CDC_TEST_REDIS_URL="$CDC_REDIS_URL"
-        export CDC_TEST_KAFKA="$CDC_KAFKA_BOOTSTRAP"
+        stack_up || continue
         for t in "$BUILD"/tests/integration/test_*; do
             [ -x "$t" ] && run_part "$(basename "$t")" "$t"
         done
-        for t in tests/integration/*.sh tests/chaos/*.sh; do
+        for t in tests/integration/*.sh; do
             [ -x "$t" ] && run_part "$(basename "$t" .sh)" "$t"
         done
-        docker/stack/stack.sh down --purge >/dev/null 2>&1
-        trap - EXIT
+        ;;
+    chaos)
+        echo "== chaos (test stack)"
+        stack_up || continue
+        for t in tests/chaos/*.sh; do
+            [ -x "$t" ] && run_part "$(basename "$t" .sh)" "$t"
+        done
         ;;
     fuzz)
         [ "$VARIANT" = release ] || continue
         echo "== fuzz"
-        if [ -f tests/fuzz/fuzz_decoder.c ]; then
+        if compgen -G 'tests/fuzz/fuzz_*.c' >/dev/null; then
             if make -s fuzz >"$LOG/fuzz-build.out" 2>&1; then
-                run_part fuzz tests/fuzz/run.sh build/fuzz/fuzz_decoder
+                run_part fuzz tests/fuzz/run.sh build/fuzz/fuzz_*
             else
                 tail -n 20 "$LOG/fuzz-build.out"
                 echo "FAIL fuzz build"; TOTAL_F=$((TOTAL_F + 1))
@@ -122,6 +139,8 @@ for tier in "${TIERS[@]}"; do
     *) echo "unknown tier $tier"; TOTAL_F=$((TOTAL_F + 1)) ;;
     esac
 done
-rm -rf "$LOG"
+if [ "$STACK_STATE" = up ]; then
+    docker/stack/stack.sh down --purge >/dev/null 2>&1
+fi
 echo "$TOTAL_P passed, $TOTAL_F failed"
 [ "$TOTAL_F" -eq 0 ]

@@ -171,7 +171,7 @@ static double run_apply(cdc_apply_t *a, const cdc_rowdef_t *rd,
             ev->offset = i;
             evs[n++] = ev;
         }
-        cdc_offset_t off = {"bench", 0, s + (long)n};
+        cdc_offset_t off = {"bench", 0, s + (long)n, false, 0};
         cdc_apply_result_t res;
         double t0 = now_s();
         cdc_err_t e = cdc_apply_batch_begin(a, evs, n, &off, 1, ar, &res);

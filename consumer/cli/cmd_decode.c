@@ -1,14 +1,15 @@
-/* decode_cmd.c - `cdcsink decode`; see decode_cmd.h. */
+/* cmd_decode.c - `cdcsink decode`; see cmd_decode.h. */
 #include "consumer/cli/cmd_decode.h"
 
-#include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_tree.h>
 
 #include "common/arena.h"
+#include "consumer/cli/cli.h"
 #include "consumer/decode/decoder.h"
+#include "consumer/kafka.h"
 
 static const char *const kinds[] = {"change", "tombstone", "heartbeat",
                                     "message", "txmeta"};
@@ -173,110 +174,52 @@ static int from_lines(FILE *in, cdc_decoder_t *d, cdc_arena_t *a) {
     return bad;
 }
 
+/* No record for this long before the end of the range: give up (the
+ * consumer's own errors are in the log). */
+#define DECODE_STALL_MS 30000
+
 /* Reads every partition of topic from from_offset (or the beginning) to the
- * high watermark seen at start, without a consumer group. */
+ * high watermark seen at start, through consumer/kafka.h like replay (an
+ * assigned range, no group joined, nothing committed), so every kafka.*
+ * setting (SASL, TLS) applies. */
 static int from_topic(const cdc_conf_t *conf, const char *topic,
                       int64_t from, long limit, cdc_decoder_t *d,
                       cdc_arena_t *a) {
-    char e[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_t *rk;
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_topic_t *rkt;
-    rd_kafka_topic_partition_list_t *l;
-    int bad = 0;
+    char errstr[1024];
+    cdc_kafka_callbacks_t nocb = {NULL, NULL, NULL};
+    cdc_kafka_range_t range = {.topic = topic, .partition = -1,
+                               .from_offset = from >= 0 ? from : 0,
+                               .from_time_ms = -1, .to_offset = -1};
+    cdc_kafka_t *k = cdc_cli_kafka_new(conf, CDC_CLI_KAFKA_DECODE, nocb,
+                                       errstr, sizeof errstr);
+    cdc_err_t err;
     long printed = 0;
-    if (rd_kafka_conf_set(c, "bootstrap.servers",
-                          cdc_conf_get(conf, "kafka.bootstrap.servers"), e,
-                          sizeof e) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(c, "enable.partition.eof", "true", e, sizeof e) !=
-            RD_KAFKA_CONF_OK ||
-        /* a group id is required by the consumer API; with assign() and no
-         * commits the group is never joined nor written */
-        rd_kafka_conf_set(c, "group.id", "cdcsink-decode", e, sizeof e) !=
-            RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(c, "enable.auto.commit", "false", e, sizeof e) !=
-            RD_KAFKA_CONF_OK ||
-        !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, e, sizeof e))) {
-        fprintf(stderr, "cdcsink decode: kafka: %s\n", e);
+    int bad = 0, idle_ms = 0;
+
+    if (!k)
+        return cdc_cli_fail(CDC_ERR_CONFIG, "decode: kafka", NULL, errstr);
+    if ((err = cdc_kafka_assign_range(k, &range, errstr, sizeof errstr))) {
+        cdc_kafka_close(k);
+        cdc_cli_fail(err, "decode", NULL, errstr);
         return 2;
     }
-    rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) || md->topic_cnt != 1 ||
-        md->topics[0].err) {
-        fprintf(stderr, "cdcsink decode: topic \"%s\" not found at %s\n", topic,
-                cdc_conf_get(conf, "kafka.bootstrap.servers"));
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        rd_kafka_destroy(rk);
-        return 2;
-    }
-    l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    int open = 0;
-    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
-        int64_t lo, hi;
-        int32_t p = md->topics[0].partitions[i].id;
-        if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000) ||
-            hi <= (from > lo ? from : lo))
-            continue;
-        rd_kafka_topic_partition_list_add(l, topic, p)->offset =
-            from >= 0 ? from : RD_KAFKA_OFFSET_BEGINNING;
-        open++;
-    }
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_assign(rk, l);
-    rd_kafka_poll_set_consumer(rk);
-    while (open > 0 && (limit <= 0 || printed < limit)) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 5000);
-        if (!m)
-            break;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            open--;
-        } else if (m->err) {
-            fprintf(stderr, "cdcsink decode: %s\n", rd_kafka_message_errstr(m));
+    while (!cdc_kafka_range_done(k) && (limit <= 0 || printed < limit)) {
+        cdc_record_t r;
+        cdc_kafka_msg_t *m;
+        if (cdc_kafka_poll(k, 500, a, &r, &m, &err) != 1) {
+            if ((idle_ms += 500) < DECODE_STALL_MS)
+                continue;
+            cdc_cli_fail(err ? err : CDC_ERR_TIMEOUT, "decode", NULL,
+                         "no record for 30 s before the end of the topic");
             bad = 2;
-            open = 0; /* a consumer error is not a record: stop */
-        } else {
-            cdc_record_t r;
-            rd_kafka_headers_t *hs;
-            memset(&r, 0, sizeof r);
-            r.topic = topic;
-            r.partition = m->partition;
-            r.offset = m->offset;
-            r.key = m->key;
-            r.key_len = m->key_len;
-            r.value = m->payload;
-            r.value_len = m->len;
-            if (!rd_kafka_message_headers(m, &hs)) {
-                const char *n;
-                const void *v;
-                size_t sz, nh = rd_kafka_header_cnt(hs);
-                /* every header (the arena is reset after each record) */
-                cdc_header_t *hdr = cdc_arena_alloc(a, (nh + 1) * sizeof *hdr);
-                if (!hdr) {
-                    fprintf(stderr, "cdcsink decode: out of memory\n");
-                    rd_kafka_message_destroy(m);
-                    bad = 2;
-                    break;
-                }
-                for (size_t i = 0; i < nh && !rd_kafka_header_get_all(hs, i, &n, &v, &sz); i++) {
-                    hdr[i].name = n;
-                    hdr[i].value = v;
-                    hdr[i].value_len = sz;
-                    r.nheaders = i + 1;
-                }
-                r.headers = hdr;
-            }
-            bad |= print_one(d, a, &r);
-            printed++;
+            break;
         }
-        rd_kafka_message_destroy(m);
+        idle_ms = 0;
+        bad |= print_one(d, a, &r);
+        printed++;
+        cdc_kafka_msg_free(m);
     }
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    cdc_kafka_close(k);
     return bad;
 }
 
@@ -297,16 +240,11 @@ int cdc_decode_cmd_main(int argc, char **argv, const cdc_conf_t *conf) {
         else if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
             file = argv[i];
         else {
-            fprintf(stderr, "usage: cdcsink decode [FILE|-] | --topic TOPIC "
-                    "[--from-offset N] [--limit N]\n");
+            fprintf(stderr, "usage: cdcsink " CDC_CLI_DECODE_USAGE "\n");
             return 2;
         }
     }
-    cdc_decoder_conf_t dc = {
-        (size_t)cdc_conf_get_int(conf, "decoder.max.record.bytes"),
-        (int)cdc_conf_get_int(conf, "decoder.max.depth"),
-        (size_t)cdc_conf_get_int(conf, "decoder.max.schemas")};
-    cdc_decoder_t *d = cdc_decoder_new(&dc);
+    cdc_decoder_t *d = cdc_cli_decoder_new(conf);
     cdc_arena_t *a = cdc_arena_new(0);
     if (!d || !a) {
         cdc_decoder_free(d);
@@ -329,4 +267,8 @@ int cdc_decode_cmd_main(int argc, char **argv, const cdc_conf_t *conf) {
     cdc_arena_free(a);
     cdc_decoder_free(d);
     return rc;
+}
+
+int cdc_cmd_decode(cdc_cli_t *cli) {
+    return cdc_decode_cmd_main(cli->argc, cli->argv, cli->conf);
 }

@@ -6,82 +6,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_STR, T_INT, T_BOOL, T_ENUM } ktype_t;
+#include "apply/apply.h" /* the enum values the table maps choices to */
+#include "common/log.h"
+
+typedef enum { T_STR, T_INT, T_ENUM } ktype_t;
 
 typedef struct {
     const char *name;
+    int value;
+} cdc_choice_t;
+
+typedef struct {
     ktype_t type;
-    const char *def;     /* default, as text; "" = empty */
-    int64_t min, max;    /* T_INT range */
-    const char *choices; /* T_ENUM: "a|b|c" */
+    const char *name;
+    const char *def;              /* default, as text; "" = empty */
+    int64_t min, max;             /* T_INT range */
+    const cdc_choice_t *choices;  /* T_ENUM: ends with {NULL, 0} */
     bool required;
     const char *help;
 } setting_t;
 
-#define I64MAX INT64_MAX
+#define CDC_CHOICES(...) ((const cdc_choice_t[]){__VA_ARGS__, {NULL, 0}})
 
-/* THE settings table. Keep it sorted by section; --help and the README
- * follow this order. */
+/* THE settings table, from settings.def, indexed by id. */
 static const setting_t settings[] = {
-    {"kafka.bootstrap.servers", T_STR, "127.0.0.1:9092", 0, 0, NULL, true,
-     "Kafka brokers, host:port[,host:port...]"},
-    {"kafka.group.id", T_STR, "cdcsink", 0, 0, NULL, true,
-     "consumer group; instances with one group id share the partitions"},
-    {"topics", T_STR, "", 0, 0, NULL, true,
-     "topics to consume: a comma-separated list, or one ^regex "
-     "(e.g. ^dbserver1\\.public\\..*)"},
-    {"pg.conninfo", T_STR, "", 0, 0, NULL, true,
-     "warehouse PostgreSQL: libpq conninfo or URI "
-     "(postgresql://user@host:5432/db)"},
-    {"redis.url", T_STR, "", 0, 0, NULL, false,
-     "Redis for dedup, redis://host:port[/db]; empty turns dedup off "
-     "(the position guard alone keeps replays harmless)"},
-    {"redis.ttl.s", T_INT, "604800", 1, I64MAX, NULL, false,
-     "seconds a dedup mark lives in Redis at least (less than twice this: "
-     "marks are kept in sets, one per time bucket this wide)"},
-    {"batch.max.events", T_INT, "5000", 1, 10000000, NULL, false,
-     "close a batch after this many events"},
-    {"batch.max.bytes", T_INT, "16777216", 1024, I64MAX, NULL, false,
-     "close a batch after this many record bytes"},
-    {"batch.linger.ms", T_INT, "20", 0, 600000, NULL, false,
-     "hand a batch to the applier this long after its first event (while "
-     "the applier is busy the batch keeps filling, so under load batches "
-     "grow on their own; this bounds the wait when it is idle)"},
-    {"pg.fillfactor", T_INT, "50", 10, 100, NULL, false,
-     "fillfactor of the tables cdcsink creates: room on each page for a "
-     "new version of its rows keeps updates HOT (no index writes); 100 for "
-     "append-only tables"},
-    {"target.schema", T_STR, "", 0, 0, NULL, false,
-     "warehouse schema for every table; empty = the source schema"},
-    {"delete.mode", T_ENUM, "soft", 0, 0, "soft|hard", false,
-     "soft keeps deleted rows flagged _cdc_deleted; hard removes them"},
-    {"truncate.mode", T_ENUM, "soft", 0, 0, "soft|hard|ignore", false,
-     "what a source TRUNCATE does to the replica"},
-    {"errors.policy", T_ENUM, "dlq", 0, 0, "dlq|fail", false,
-     "a bad record goes to the dead-letter topic (dlq) or stops cdcsink "
-     "(fail)"},
-    {"dlq.topic", T_STR, "cdcsink.dlq", 0, 0, NULL, false,
-     "dead-letter topic"},
-    {"decoder.max.record.bytes", T_INT, "67108864", 64, I64MAX, NULL, false,
-     "larger records are dead-lettered"},
-    {"decoder.max.depth", T_INT, "64", 4, 1024, NULL, false,
-     "deeper JSON nesting is dead-lettered"},
-    {"decoder.max.schemas", T_INT, "1024", 16, 1048576, NULL, false,
-     "distinct Connect schemas kept parsed; past it the cache is emptied and "
-     "refills"},
-    {"retry.backoff.max.ms", T_INT, "30000", 10, 3600000, NULL, false,
-     "cap of the exponential backoff when a server is unavailable"},
-    {"shutdown.timeout.ms", T_INT, "30000", 100, 3600000, NULL, false,
-     "on SIGTERM, give up flushing after this long"},
-    {"http.listen", T_STR, "", 0, 0, NULL, false,
-     "host:port for /metrics and /healthz (port 0: any free one, logged); empty = off"},
-    {"log.level", T_ENUM, "info", 0, 0, "error|warn|info|debug", false,
-     "log verbosity"},
-    {"log.format", T_ENUM, "text", 0, 0, "text|json", false,
-     "text for terminals, json for containers"},
+#define CDC_SETTING(ty, id, ...) [CDC_SET_##id] = {.type = T_##ty, __VA_ARGS__},
+#include "consumer/cli/settings.def"
+#undef CDC_SETTING
 };
 
-#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+#define NSETTINGS ((size_t)CDC_SET__COUNT)
+_Static_assert(sizeof(settings) / sizeof(settings[0]) == CDC_SET__COUNT,
+               "one table row per id");
 
 typedef struct pass_s {
     char *key;
@@ -95,8 +51,9 @@ struct cdc_conf_s {
     pass_t **pass_tail;
 };
 
-size_t cdc_conf_count(void) { return NSETTINGS; }
-const char *cdc_conf_key(size_t i) { return i < NSETTINGS ? settings[i].name : NULL; }
+const char *cdc_conf_key(cdc_set_t id) {
+    return (size_t)id < NSETTINGS ? settings[id].name : NULL;
+}
 
 static int find(const char *key) {
     for (size_t i = 0; i < NSETTINGS; i++)
@@ -139,30 +96,25 @@ bool cdc_conf_parse_int(const char *s, int64_t *out) {
     return true;
 }
 
-static bool parse_bool(const char *s, bool *out) {
-    if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "yes")) {
-        *out = true;
-        return true;
-    }
-    if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no")) {
-        *out = false;
-        return true;
-    }
-    return false;
+/* The choice named v, or NULL. */
+static const cdc_choice_t *choice_of(const setting_t *s, const char *v) {
+    for (const cdc_choice_t *c = s->choices; c && c->name; c++)
+        if (strcmp(c->name, v) == 0)
+            return c;
+    return NULL;
 }
 
-static bool enum_has(const char *choices, const char *v) {
-    size_t n = strlen(v);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(p, v, n) == 0)
-            return true;
-        if (!bar)
+/* "a|b|c" */
+static const char *choice_list(const setting_t *s, char *buf, size_t size) {
+    size_t k = 0;
+    buf[0] = '\0';
+    for (const cdc_choice_t *c = s->choices; c && c->name && k < size; c++) {
+        int n = snprintf(buf + k, size - k, "%s%s", k ? "|" : "", c->name);
+        if (n < 0)
             break;
-        p = bar + 1;
+        k += (size_t)n;
     }
-    return false;
+    return buf;
 }
 
 /* The table key with the longest common prefix, for "did you mean". */
@@ -191,6 +143,17 @@ cdc_err_t cdc_conf_set(cdc_conf_t *c, const char *key, const char *value,
         origin = "configuration";
     if (i < 0) {
         if (strncmp(key, "kafka.", 6) == 0 && key[6]) {
+            if (!strcmp(key, "kafka.enable.auto.commit") ||
+                !strcmp(key, "kafka.enable.auto.offset.store")) {
+                cdc_errstr_set(errstr, errstr_size,
+                               "%s: setting \"%s\" cannot be changed: "
+                               "cdcsink commits each offset itself, only "
+                               "after PostgreSQL committed its effect (a "
+                               "commit before that could lose changes). "
+                               "HINT: remove the setting",
+                               origin, key);
+                return CDC_ERR_CONFIG;
+            }
             pass_t *p = calloc(1, sizeof(*p));
             if (!p || !(p->key = strdup(key)) || !(p->value = strdup(value))) {
                 if (p)
@@ -231,23 +194,14 @@ cdc_err_t cdc_conf_set(cdc_conf_t *c, const char *key, const char *value,
         }
         break;
     }
-    case T_BOOL: {
-        bool b;
-        if (!parse_bool(value, &b)) {
-            cdc_errstr_set(errstr, errstr_size,
-                           "%s: setting \"%s\" must be true or false, got "
-                           "\"%s\"",
-                           origin, key, value);
-            return CDC_ERR_CONFIG;
-        }
-        break;
-    }
     case T_ENUM:
-        if (!enum_has(s->choices, value)) {
+        if (!choice_of(s, value)) {
+            char list[256];
             cdc_errstr_set(errstr, errstr_size,
                            "%s: setting \"%s\" = \"%s\" is not a valid choice. "
                            "HINT: use one of %s",
-                           origin, key, value, s->choices);
+                           origin, key, value,
+                           choice_list(s, list, sizeof list));
             return CDC_ERR_CONFIG;
         }
         break;
@@ -322,7 +276,7 @@ cdc_err_t cdc_conf_load_env(cdc_conf_t *c, char *const *envp, char *errstr,
     static const char pfx[] = "CDCSINK_";
     for (; envp && *envp; envp++) {
         const char *e = *envp, *eq = strchr(e, '=');
-        char key[256], var[256];
+        char key[256], var[sizeof pfx - 1 + sizeof key]; /* CDCSINK_ + key */
         size_t n;
         cdc_err_t err;
         int i;
@@ -385,7 +339,7 @@ static void env_name(const char *key, char *out, size_t size) {
 cdc_err_t cdc_conf_validate(const cdc_conf_t *c, char *errstr,
                             size_t errstr_size) {
     for (size_t i = 0; i < NSETTINGS; i++) {
-        if (settings[i].required && !*cdc_conf_get(c, settings[i].name)) {
+        if (settings[i].required && !*cdc_conf_text(c, (cdc_set_t)i)) {
             char env[128];
             env_name(settings[i].name, env, sizeof(env));
             cdc_errstr_set(errstr, errstr_size,
@@ -395,7 +349,7 @@ cdc_err_t cdc_conf_validate(const cdc_conf_t *c, char *errstr,
             return CDC_ERR_CONFIG;
         }
     }
-    const char *topics = cdc_conf_get(c, "topics");
+    const char *topics = cdc_conf_str(c, CDC_SET_TOPICS);
     if (topics[0] == '^' && strchr(topics, ',')) {
         cdc_errstr_set(errstr, errstr_size,
                        "setting \"topics\": a ^regex cannot be combined with "
@@ -405,23 +359,26 @@ cdc_err_t cdc_conf_validate(const cdc_conf_t *c, char *errstr,
     return CDC_OK;
 }
 
-const char *cdc_conf_get(const cdc_conf_t *c, const char *key) {
-    int i = find(key);
-    if (i < 0)
+const char *cdc_conf_text(const cdc_conf_t *c, cdc_set_t id) {
+    if ((size_t)id >= NSETTINGS)
         return "";
-    return c->values[i] ? c->values[i] : settings[i].def;
+    return c->values[id] ? c->values[id] : settings[id].def;
 }
 
-int64_t cdc_conf_get_int(const cdc_conf_t *c, const char *key) {
+/* Values were validated when set, and defaults by a unit test. */
+int64_t cdc_conf_int_(const cdc_conf_t *c, cdc_set_t id) {
     int64_t v = 0;
-    if (!cdc_conf_parse_int(cdc_conf_get(c, key), &v))
+    if (!cdc_conf_parse_int(cdc_conf_text(c, id), &v))
         return 0;
     return v;
 }
 
-bool cdc_conf_get_bool(const cdc_conf_t *c, const char *key) {
-    bool b = false;
-    return parse_bool(cdc_conf_get(c, key), &b) && b;
+int cdc_conf_enum_(const cdc_conf_t *c, cdc_set_t id) {
+    const cdc_choice_t *ch;
+    if ((size_t)id >= NSETTINGS)
+        return 0;
+    ch = choice_of(&settings[id], cdc_conf_text(c, id));
+    return ch ? ch->value : 0;
 }
 
 void cdc_conf_each_passthrough(const cdc_conf_t *c, const char *prefix,
@@ -436,10 +393,7 @@ void cdc_conf_each_passthrough(const cdc_conf_t *c, const char *prefix,
 static const char *type_hint(const setting_t *s, char *buf, size_t size) {
     switch (s->type) {
     case T_INT: return "integer";
-    case T_BOOL: return "true|false";
-    case T_ENUM:
-        snprintf(buf, size, "%s", s->choices);
-        return buf;
+    case T_ENUM: return choice_list(s, buf, size);
     case T_STR: break;
     }
     return "string";

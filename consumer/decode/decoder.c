@@ -1,4 +1,4 @@
-/* decoder_api.c - the decoder's public API (decoder.h): construction, whole
+/* decoder.c - the decoder's public API (decoder.h): construction, whole
  * records with the schema-bytes fast path, and chunked feeding. */
 #include "consumer/decode/decoder_int.h"
 
@@ -15,11 +15,11 @@ static void *sys_realloc(void *ctx, void *p, size_t n) {
 static void sys_free(void *ctx, void *p) { (void)ctx; free(p); }
 
 /* yajl's allocator hooks, routed through the decoder's */
-static void *y_malloc(void *ctx, size_t n) { return dec_malloc(ctx, n); }
+static void *y_malloc(void *ctx, size_t n) { return cdc_dec_malloc(ctx, n); }
 static void *y_realloc(void *ctx, void *p, size_t n) {
-    return dec_realloc(ctx, p, n);
+    return cdc_dec_realloc(ctx, p, n);
 }
-static void y_free(void *ctx, void *p) { dec_free(ctx, p); }
+static void y_free(void *ctx, void *p) { cdc_dec_free(ctx, p); }
 
 cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf) {
     return cdc_decoder_new_mem(conf, NULL);
@@ -46,12 +46,12 @@ cdc_decoder_t *cdc_decoder_new_mem(const cdc_decoder_conf_t *conf,
         d->conf.max_depth = conf->max_depth > 100000 ? 100000 : conf->max_depth;
     d->yaf = (yajl_alloc_funcs){y_malloc, y_realloc, y_free, d};
     size_t nf = (size_t)d->conf.max_depth + 4;
-    d->fr = dec_malloc(d, nf * sizeof *d->fr);
-    d->sbf = dec_malloc(d, nf * sizeof *d->sbf);
-    d->arrbuf = dec_malloc(d, nf * sizeof *d->arrbuf);
-    d->ebuckets = dec_malloc(d, NBUCKETS * sizeof *d->ebuckets);
-    d->lbuckets = dec_malloc(d, NBUCKETS * sizeof *d->lbuckets);
-    d->rbuckets = dec_malloc(d, NBUCKETS * sizeof *d->rbuckets);
+    d->fr = cdc_dec_malloc(d, nf * sizeof *d->fr);
+    d->sbf = cdc_dec_malloc(d, nf * sizeof *d->sbf);
+    d->arrbuf = cdc_dec_malloc(d, nf * sizeof *d->arrbuf);
+    d->ebuckets = cdc_dec_malloc(d, NBUCKETS * sizeof *d->ebuckets);
+    d->lbuckets = cdc_dec_malloc(d, NBUCKETS * sizeof *d->lbuckets);
+    d->rbuckets = cdc_dec_malloc(d, NBUCKETS * sizeof *d->rbuckets);
     if (!d->fr || !d->sbf || !d->arrbuf || !d->ebuckets || !d->lbuckets ||
         !d->rbuckets) {
         cdc_decoder_free(d);
@@ -73,24 +73,24 @@ void cdc_decoder_free(cdc_decoder_t *d) {
     if (d->yh)
         yajl_free(d->yh);
     if (d->ebuckets && d->rbuckets)
-        dec_cache_free(d);
-    dec_pool_free(d, &d->sbpool);
+        cdc_dec_cache_free(d);
+    cdc_dec_pool_free(d, &d->sbpool);
     dec_sbuf_t *bufs[] = {&d->tmp, &d->vsd, &d->pt, &d->json, &d->canon, &d->bin};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        dec_sbuf_free(d, bufs[i]);
+        cdc_dec_sbuf_free(d, bufs[i]);
     for (int i = 0; d->arrbuf && i < d->narrbuf; i++)
-        dec_sbuf_free(d, &d->arrbuf[i]);
+        cdc_dec_sbuf_free(d, &d->arrbuf[i]);
     for (int i = 0; i < 4; i++) {
-        dec_sbuf_free(d, &d->rows[i].names);
-        dec_free(d, d->rows[i].svals);
+        cdc_dec_sbuf_free(d, &d->rows[i].names);
+        cdc_dec_free(d, d->rows[i].svals);
     }
-    dec_free(d, d->limbs);
-    dec_free(d, d->fr);
-    dec_free(d, d->sbf);
-    dec_free(d, d->arrbuf);
-    dec_free(d, d->ebuckets);
-    dec_free(d, d->lbuckets);
-    dec_free(d, d->rbuckets);
+    cdc_dec_free(d, d->limbs);
+    cdc_dec_free(d, d->fr);
+    cdc_dec_free(d, d->sbf);
+    cdc_dec_free(d, d->arrbuf);
+    cdc_dec_free(d, d->ebuckets);
+    cdc_dec_free(d, d->lbuckets);
+    cdc_dec_free(d, d->rbuckets);
     cdc_decoder_mem_t m = d->mem;
     m.free_fn(m.ctx, d);
 }
@@ -148,7 +148,7 @@ static int doc_reset(cdc_decoder_t *d, dec_doc_t doc, bool direct,
         d->typed = d->keysch != NULL;
     }
     if (e) {
-        dec_entry_derive(d, e, doc == DOC_VALUE);
+        cdc_dec_entry_derive(d, e, doc == DOC_VALUE);
         if (!e->row_done)
             return 0;
         d->rowsch = e->row;
@@ -165,19 +165,19 @@ static cdc_err_t yajl_result(cdc_decoder_t *d, yajl_handle h, yajl_status st,
         if (!final || d->top_done)
             return CDC_OK;
         /* an empty document: a reused handle has nothing left to complete */
-        dec_fail(d, CDC_ERR_TRUNCATED, "%s: truncated: the JSON ends early "
-                 "(%zu bytes)", d->what, d->fed);
+        cdc_dec_fail(d, CDC_ERR_TRUNCATED, "%s: truncated: the JSON ends early "
+                     "(%zu bytes)", d->what, d->fed);
         return d->err;
     }
     if (d->err)
         return d->err;
     if (st == yajl_status_client_canceled) {
-        dec_fail(d, CDC_ERR_STATE, "%s: parse canceled", d->what);
+        cdc_dec_fail(d, CDC_ERR_STATE, "%s: parse canceled", d->what);
         return d->err;
     }
     if (final && !d->top_done) {
-        dec_fail(d, CDC_ERR_TRUNCATED, "%s: truncated: the JSON ends early "
-                 "(%zu bytes)", d->what, d->fed);
+        cdc_dec_fail(d, CDC_ERR_TRUNCATED, "%s: truncated: the JSON ends early "
+                     "(%zu bytes)", d->what, d->fed);
         return d->err;
     }
     unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)s, n);
@@ -189,8 +189,8 @@ static cdc_err_t yajl_result(cdc_decoder_t *d, yajl_handle h, yajl_status st,
     if (d->top_done) /* the lexer trips over what follows a whole value */
         m = "trailing garbage after the JSON value";
     size_t ml = strcspn(m, "\n");
-    dec_fail(d, CDC_ERR_JSON, "%s: invalid json at byte %zu: %.*s", d->what, at,
-             (int)ml, m);
+    cdc_dec_fail(d, CDC_ERR_JSON, "%s: invalid json at byte %zu: %.*s", d->what,
+                 at, (int)ml, m);
     if (msg)
         yajl_free_error(h, msg);
     return d->err;
@@ -200,10 +200,10 @@ static cdc_err_t yajl_result(cdc_decoder_t *d, yajl_handle h, yajl_status st,
 static yajl_handle dec_handle(cdc_decoder_t *d) {
     yajl_handle h = d->yh;
     d->yh = NULL;
-    if (!h && (h = yajl_alloc(&dec_callbacks, &d->yaf, d)))
+    if (!h && (h = yajl_alloc(&cdc_dec_callbacks, &d->yaf, d)))
         yajl_config(h, yajl_allow_multiple_values, 1);
     if (!h)
-        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
     return h;
 }
 
@@ -233,15 +233,17 @@ static cdc_err_t parse_whole(cdc_decoder_t *d, dec_doc_t doc, const char *s,
     return err;
 }
 
-cdc_err_t dec_decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
-                         size_t n) {
+/* parses one whole document: the fast path when the schema bytes are
+ * cached, else the full streaming parse */
+static cdc_err_t decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
+                            size_t n) {
     static const char head[] = "{\"schema\":", mid[] = ",\"payload\":";
     if (n > d->conf.max_record_bytes) {
         d->doc = doc;
-        dec_fail(d, CDC_ERR_TOO_LARGE, "%s: %zu bytes exceed the limit of %zu",
-                 doc == DOC_VALUE ? "value" : doc == DOC_KEY ? "key"
-                                                             : "header __debezium.oldkey",
-                 n, d->conf.max_record_bytes);
+        cdc_dec_fail(d, CDC_ERR_TOO_LARGE,
+                     "%s: %zu bytes exceed the limit of %zu",
+                     doc == DOC_VALUE ? "value" : doc == DOC_KEY ? "key"
+                     : "header __debezium.oldkey", n, d->conf.max_record_bytes);
         return d->err;
     }
     /* fast path: the schema part is byte for byte a cached one, so only the
@@ -250,7 +252,8 @@ cdc_err_t dec_decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
         !memcmp(s, head, sizeof head - 1)) {
         const char *sch = s + sizeof head - 1;
         const char *p = memmem(sch, n - (sizeof head - 1), mid, sizeof mid - 1);
-        dec_entry_t *e = p ? dec_cache_find_bytes(d, sch, (size_t)(p - sch)) : NULL;
+        dec_entry_t *e =
+            p ? cdc_dec_cache_find_bytes(d, sch, (size_t)(p - sch)) : NULL;
         if (e) {
             const char *ps = p + sizeof mid - 1, *pe = s + n;
             while (pe > ps && (pe[-1] == ' ' || pe[-1] == '\n' ||
@@ -276,7 +279,7 @@ static cdc_err_t decode_key(cdc_decoder_t *d, const cdc_record_t *rec) {
     row_reset(&d->rows[ROLE_KEY]);
     if (!rec->key)
         return CDC_OK;
-    cdc_err_t err = dec_decode_doc(d, DOC_KEY, rec->key, rec->key_len);
+    cdc_err_t err = decode_doc(d, DOC_KEY, rec->key, rec->key_len);
     if (err)
         return err;
     if (d->rows[ROLE_KEY].present && !d->rows[ROLE_KEY].is_null) {
@@ -286,6 +289,35 @@ static cdc_err_t decode_key(cdc_decoder_t *d, const cdc_record_t *rec) {
     return CDC_OK;
 }
 
+/* the header __debezium.oldkey of a 'c' that moved a row, parsed with the
+ * record key's schema and placed in the key's column order */
+static cdc_err_t decode_old_key(cdc_decoder_t *d, const cdc_record_t *rec,
+                                cdc_event_t *ev) {
+    const cdc_header_t *h = NULL;
+    for (size_t i = 0; i < rec->nheaders; i++)
+        if (rec->headers[i].name && rec->headers[i].value &&
+            !strcmp(rec->headers[i].name, "__debezium.oldkey"))
+            h = &rec->headers[i];
+    if (!h || !ev->keydef)
+        return CDC_OK;
+    cdc_err_t err = decode_doc(d, DOC_OLDKEY, h->value, h->value_len);
+    if (err)
+        return err;
+    if (!cdc_dec_event_old_key(d, ev))
+        return d->err;
+    d->doc = DOC_VALUE;
+    return CDC_OK;
+}
+
+/* the event from what the documents yielded, plus a key change's old key */
+static cdc_err_t finish(cdc_decoder_t *d, const cdc_record_t *rec,
+                        cdc_event_t *ev) {
+    cdc_err_t err = cdc_dec_event_build(d, rec, ev);
+    if (err || ev->kind != CDC_EV_CHANGE || ev->op != 'c')
+        return err;
+    return decode_old_key(d, rec, ev);
+}
+
 static void start(cdc_decoder_t *d, cdc_arena_t *arena) {
     d->err = CDC_OK;
     d->errstr[0] = '\0';
@@ -293,7 +325,7 @@ static void start(cdc_decoder_t *d, cdc_arena_t *arena) {
     /* the bound, checked between records: no schema tree of the previous
      * record is in use any more (rowdefs stay) */
     if (d->nentries > d->conf.max_schemas) {
-        dec_cache_reset(d);
+        cdc_dec_cache_reset(d);
         d->nresets++;
     }
 }
@@ -311,13 +343,13 @@ cdc_err_t cdc_decoder_decode(cdc_decoder_t *d, const cdc_record_t *rec,
         d->keysch = NULL;
         d->keydef = NULL;
         row_reset(&d->rows[ROLE_KEY]);
-        return dec_event_build(d, rec, ev);
+        return finish(d, rec, ev);
     }
     if ((err = decode_key(d, rec)))
         return err;
-    if ((err = dec_decode_doc(d, DOC_VALUE, rec->value, rec->value_len)))
+    if ((err = decode_doc(d, DOC_VALUE, rec->value, rec->value_len)))
         return err;
-    return dec_event_build(d, rec, ev);
+    return finish(d, rec, ev);
 }
 
 cdc_err_t cdc_decoder_begin(cdc_decoder_t *d, const cdc_record_t *rec,
@@ -339,14 +371,15 @@ cdc_err_t cdc_decoder_begin(cdc_decoder_t *d, const cdc_record_t *rec,
 
 cdc_err_t cdc_decoder_feed(cdc_decoder_t *d, const char *chunk, size_t len) {
     if (!d->feeding) {
-        dec_fail(d, CDC_ERR_STATE, "cdc_decoder_feed without cdc_decoder_begin");
+        cdc_dec_fail(d, CDC_ERR_STATE,
+                     "cdc_decoder_feed without cdc_decoder_begin");
         return d->err;
     }
     if (d->err)
         return d->err;
     if (len > d->conf.max_record_bytes - d->fed) {
-        dec_fail(d, CDC_ERR_TOO_LARGE, "value: more than %zu bytes",
-                 d->conf.max_record_bytes);
+        cdc_dec_fail(d, CDC_ERR_TOO_LARGE, "value: more than %zu bytes",
+                     d->conf.max_record_bytes);
         return d->err;
     }
     cdc_err_t err = yajl_result(d, d->feed_h,
@@ -358,7 +391,8 @@ cdc_err_t cdc_decoder_feed(cdc_decoder_t *d, const char *chunk, size_t len) {
 
 cdc_err_t cdc_decoder_end(cdc_decoder_t *d, cdc_event_t *ev) {
     if (!d->feeding) {
-        dec_fail(d, CDC_ERR_STATE, "cdc_decoder_end without cdc_decoder_begin");
+        cdc_dec_fail(d, CDC_ERR_STATE,
+                     "cdc_decoder_end without cdc_decoder_begin");
         return d->err;
     }
     if (!d->err && d->feed_h)
@@ -369,5 +403,5 @@ cdc_err_t cdc_decoder_end(cdc_decoder_t *d, cdc_event_t *ev) {
     d->feeding = false;
     if (d->err)
         return d->err;
-    return dec_event_build(d, d->feed_rec, ev);
+    return finish(d, d->feed_rec, ev);
 }

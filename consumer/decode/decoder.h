@@ -28,8 +28,8 @@
  * versions share one; they grow with the distinct column lists, as the
  * applier's table cache does. Everything the decoder keeps comes from its
  * allocator (cdc_decoder_new_mem). Threads: one decoder per thread. */
-#ifndef CDC_CONSUMER_DECODER_H
-#define CDC_CONSUMER_DECODER_H
+#ifndef CDC_CONSUMER_DECODE_DECODER_H
+#define CDC_CONSUMER_DECODE_DECODER_H
 
 #include <stddef.h>
 
@@ -79,17 +79,9 @@ cdc_err_t cdc_decoder_decode(cdc_decoder_t *d, const cdc_record_t *rec,
  * Kafka null value (tombstone) has no pieces: use cdc_decoder_decode. After
  * an error from begin or feed, call end anyway (it returns the same error
  * and releases the parse). Errors: as cdc_decoder_decode.
- * No schema fast path here, on purpose: every chunk goes through the full
- * streaming parse (the schema part included; a parsed schema still lands in
- * and comes from the cache, so rowdefs are shared). The fast path needs
- * the schema's whole bytes before it can look them up (their length is
- * known only once `,"payload":` arrives, so the chunks would have to be held
- * back, which is the buffering this API exists to avoid), and it words an
- * error by parsing the record again from its first byte, which a feed that
- * no longer has its earlier chunks cannot do. The pipeline always has the
- * whole message (librdkafka's buffer) and uses cdc_decoder_decode; the
- * chunked form serves the tests and the fuzzer (bench/decode: "full
- * stream"). */
+ * No schema fast path here: every chunk takes the full streaming parse (why:
+ * DECODE.md, "The chunked API"). The pipeline uses cdc_decoder_decode; the
+ * chunked form serves the tests and the fuzzer. */
 cdc_err_t cdc_decoder_begin(cdc_decoder_t *d, const cdc_record_t *rec,
                             cdc_arena_t *arena) CDC_MUSTCHECK;
 cdc_err_t cdc_decoder_feed(cdc_decoder_t *d, const char *chunk, size_t len)

@@ -1,19 +1,33 @@
 /* decoder_int.h - internals shared by the decoder's files (not public).
  *
- *   decoder_api.c     public API, documents (key, value, old-key header),
- *                     the fast path, chunked feeding
- *   decoder.c         the yajl callbacks: the payload state machine
- *   decoder_mem.c     allocator, scratch buffers, bump pools
- *   decoder_event.c   source block, position, op and event assembly
- *   decoder_schema.c  Connect schema builder (from yajl callbacks), the
- *                     schema cache and the rowdef cache
- *   decoder_types.c   Connect value -> PostgreSQL text conversions
+ * Files, each calling only the ones below it (a DAG, no cycles):
+ *   decoder.c   public API: construction, documents (key, value, the
+ *               old-key header), the schema-bytes fast path, chunked feeding
+ *   parse.c     the yajl callbacks: the payload state machine
+ *   row.c       the rows: typed by schema position, schemaless by prediction
+ *   source.c    source and transaction blocks, position, event assembly
+ *   schema.c    Connect schema builder (fed by parse.c), the schema cache
+ *               and the rowdef cache
+ *   types.c     Connect type names; Connect value -> PostgreSQL text
+ *   mem.c       allocator, scratch buffers, bump pools, cdc_dec_fail
+ *
+ * Names: functions shared between these files are cdc_dec_*, internal
+ * types dec_*_t (not linker symbols), everything else static.
+ *
+ * Return values, one rule per kind of function:
+ *   cdc_err_t and dec_i64_t are statuses: 0 (CDC_OK, DEC_I64_OK) is success.
+ *   int and bool say "go on": nonzero/true is success, 0/false an error.
+ *   The yajl callbacks and every int function here follow yajl (1 continue,
+ *   0 cancel) with the reason in d->err/errstr (cdc_dec_fail returns the 0);
+ *   the value conversions (types.c) return false with the reason, no field
+ *   path, in their `why` buffer. So for an int or bool f, `if (!f(...))`
+ *   tests a failure; for a status, `if (f(...))` does.
  *
  * Memory: everything the decoder keeps (schemas, rowdefs, scratch) comes
- * from its allocator (dec_malloc & co, overridable for leak-counting tests);
- * everything an event points to comes from the caller's arena. */
-#ifndef CDC_CONSUMER_DECODER_INT_H
-#define CDC_CONSUMER_DECODER_INT_H
+ * from its allocator (cdc_dec_malloc & co, overridable for leak-counting
+ * tests); everything an event points to comes from the caller's arena. */
+#ifndef CDC_CONSUMER_DECODE_DECODER_INT_H
+#define CDC_CONSUMER_DECODE_DECODER_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,9 +39,9 @@
 
 /* ---- allocator and small containers (decoder-owned memory) ---- */
 
-void *dec_malloc(cdc_decoder_t *d, size_t n);
-void *dec_realloc(cdc_decoder_t *d, void *p, size_t n);
-void dec_free(cdc_decoder_t *d, void *p);
+void *cdc_dec_malloc(cdc_decoder_t *d, size_t n);
+void *cdc_dec_realloc(cdc_decoder_t *d, void *p, size_t n);
+void cdc_dec_free(cdc_decoder_t *d, void *p);
 
 /* growable byte buffer, NUL-terminated when p != NULL; oom is sticky */
 typedef struct dec_sbuf_s {
@@ -36,24 +50,24 @@ typedef struct dec_sbuf_s {
     bool oom;
 } dec_sbuf_t;
 
-void dec_sbuf_add(cdc_decoder_t *d, dec_sbuf_t *b, const void *s, size_t n);
-void dec_sbuf_addc(cdc_decoder_t *d, dec_sbuf_t *b, char c);
-void dec_sbuf_adds(cdc_decoder_t *d, dec_sbuf_t *b, const char *s);
-void dec_sbuf_free(cdc_decoder_t *d, dec_sbuf_t *b);
+void cdc_dec_sbuf_add(cdc_decoder_t *d, dec_sbuf_t *b, const void *s, size_t n);
+void cdc_dec_sbuf_addc(cdc_decoder_t *d, dec_sbuf_t *b, char c);
+void cdc_dec_sbuf_adds(cdc_decoder_t *d, dec_sbuf_t *b, const char *s);
+void cdc_dec_sbuf_free(cdc_decoder_t *d, dec_sbuf_t *b);
 /* appends s as a JSON string literal (quotes and escapes, Jackson style) */
-void dec_sbuf_json_str(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
-                       size_t n);
+void cdc_dec_sbuf_json_str(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
+                           size_t n);
 
-/* bump pool: blocks from dec_malloc, freed all at once */
+/* bump pool: blocks from cdc_dec_malloc, freed all at once */
 typedef struct dec_pool_blk_s dec_pool_blk_t;
 typedef struct dec_pool_s {
     dec_pool_blk_t *head;
 } dec_pool_t;
 
-void *dec_pool_alloc(cdc_decoder_t *d, dec_pool_t *p, size_t n);
-char *dec_pool_strndup(cdc_decoder_t *d, dec_pool_t *p, const char *s,
-                       size_t n);
-void dec_pool_free(cdc_decoder_t *d, dec_pool_t *p);
+void *cdc_dec_pool_alloc(cdc_decoder_t *d, dec_pool_t *p, size_t n);
+char *cdc_dec_pool_strndup(cdc_decoder_t *d, dec_pool_t *p, const char *s,
+                           size_t n);
+void cdc_dec_pool_free(cdc_decoder_t *d, dec_pool_t *p);
 
 /* ---- Connect schemas ---- */
 
@@ -113,34 +127,40 @@ struct dec_entry_s {
     const cdc_rowdef_t *rowdef;
 };
 
-const char *dec_ctype_name(uint8_t ctype);
+/* Connect type name <-> DEC_CT_* (types.c); parse gives DEC_CT_NONE for an
+ * unknown name */
+const char *cdc_dec_ctype_name(uint8_t ctype);
+uint8_t cdc_dec_ctype_parse(const char *s, size_t n);
 /* rowdef for a typed row struct (shared through the rowdef cache) */
-const cdc_rowdef_t *dec_rowdef_typed(cdc_decoder_t *d, const dec_sch_t *row);
+const cdc_rowdef_t *cdc_dec_rowdef_typed(cdc_decoder_t *d,
+                                         const dec_sch_t *row);
 /* rowdef for a schemaless row: names is n NUL-terminated names back to back */
-const cdc_rowdef_t *dec_rowdef_names(cdc_decoder_t *d, const char *names,
-                                     size_t names_len, uint32_t n);
+const cdc_rowdef_t *cdc_dec_rowdef_names(cdc_decoder_t *d, const char *names,
+                                         size_t names_len, uint32_t n);
 /* fast path: the entry whose canonical bytes equal s[0..len) */
-dec_entry_t *dec_cache_find_bytes(cdc_decoder_t *d, const char *s, size_t len);
+dec_entry_t *cdc_dec_cache_find_bytes(cdc_decoder_t *d, const char *s,
+                                      size_t len);
 /* derives row / rowdef of e for a value (envelope) or a key document */
-void dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope);
-void dec_cache_free(cdc_decoder_t *d);
+void cdc_dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope);
+void cdc_dec_cache_free(cdc_decoder_t *d);
 /* empties the schema cache (not the rowdefs) */
-void dec_cache_reset(cdc_decoder_t *d);
+void cdc_dec_cache_reset(cdc_decoder_t *d);
 
 /* schema builder: fed the callbacks of one schema value */
 typedef struct dec_sb_frame_s {
-    uint8_t kind;       /* SB_* in decoder_schema.c */
+    uint8_t kind;       /* SB_* in schema.c */
     uint8_t pending;    /* member whose value comes next */
     dec_sch_t *sch;
     dec_sch_t *last;    /* last field appended (fields array) */
     uint32_t skip;      /* depth inside a skipped member */
 } dec_sb_frame_t;
 
-/* returns 1 to continue, 0 on error (d->err set) */
-int dec_sb_begin(cdc_decoder_t *d);
-int dec_sb_event(cdc_decoder_t *d, int ev, const char *s, size_t n, int b);
-/* after the schema value closed: the cached entry (NULL on error) */
-dec_entry_t *dec_sb_finish(cdc_decoder_t *d);
+/* begin starts a schema value; event takes its callbacks one by one (1, or
+ * 0 on error with d->err set); the value is complete when d->nsbf is back
+ * to 0 after an event; finish then gives its cached entry (NULL on error) */
+void cdc_dec_sb_begin(cdc_decoder_t *d);
+int cdc_dec_sb_event(cdc_decoder_t *d, int ev, const char *s, size_t n, int b);
+dec_entry_t *cdc_dec_sb_finish(cdc_decoder_t *d);
 
 enum { SBE_NULL, SBE_BOOL, SBE_NUM, SBE_STR, SBE_MAP, SBE_KEY, SBE_ENDMAP,
        SBE_ARR, SBE_ENDARR };
@@ -161,28 +181,28 @@ typedef struct dec_tok_s {
 
 /* Converts a scalar token for schema s into text appended to out; *state is
  * CDC_V_SET, CDC_V_NULL or CDC_V_UNCHANGED (placeholder; only when toast).
- * Returns 0, or -1 with the reason (no field path) in why. */
-int dec_conv_scalar(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
-                    bool toast, dec_sbuf_t *out, uint8_t *state, char *why,
-                    size_t whysz);
-/* VariableScaleDecimal {scale, value}: base64 value with scale -> text */
-int dec_conv_decimal_b64(cdc_decoder_t *d, const char *b64, size_t n,
-                         int64_t scale, dec_sbuf_t *out, char *why,
-                         size_t whysz);
+ * Returns true, or false with the reason (no field path) in why. */
+bool cdc_dec_conv_scalar(cdc_decoder_t *d, const dec_sch_t *s,
+                         const dec_tok_t *t, bool toast, dec_sbuf_t *out,
+                         uint8_t *state, char *why, size_t whysz);
+/* VariableScaleDecimal {scale, value}: base64 value with scale -> text;
+ * true, or false with the reason in why */
+bool cdc_dec_conv_decimal_b64(cdc_decoder_t *d, const char *b64, size_t n,
+                              int64_t scale, dec_sbuf_t *out, char *why,
+                              size_t whysz);
 /* true when an array literal ({..}) or JSON text ([..], {..}) is one of the
  * placeholder's array or map forms */
-bool dec_is_placeholder_array(const char *lit, size_t n);
+bool cdc_dec_is_placeholder_array(const char *lit, size_t n);
 /* true when element text must be double-quoted inside an array literal */
-bool dec_array_elem_quoted(const dec_sch_t *items);
-void dec_array_add_quoted(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
-                          size_t n);
+bool cdc_dec_array_elem_quoted(const dec_sch_t *items);
+void cdc_dec_array_add_quoted(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
+                              size_t n);
 /* PostgreSQL type of a Connect schema (element type for arrays) */
-void dec_column_of(const dec_sch_t *s, cdc_column_t *col);
-/* integer text check: 0 and *out on success; -1 not an integer; -2 range */
-int dec_parse_i64(const char *s, size_t n, int64_t *out);
-/* the text forms, exposed for tests and the decode command */
-void dec_fmt_date(cdc_decoder_t *d, dec_sbuf_t *out, int64_t days);
-void dec_fmt_ts(cdc_decoder_t *d, dec_sbuf_t *out, int64_t v, int64_t per_sec);
+void cdc_dec_column_of(const dec_sch_t *s, cdc_column_t *col);
+/* integer text: DEC_I64_OK with *out, DEC_I64_SYNTAX (not an integer) or
+ * DEC_I64_RANGE (an integer outside int64) */
+typedef enum { DEC_I64_OK = 0, DEC_I64_SYNTAX, DEC_I64_RANGE } dec_i64_t;
+dec_i64_t cdc_dec_parse_i64(const char *s, size_t n, int64_t *out);
 
 /* ---- the parse of one document ---- */
 
@@ -216,6 +236,12 @@ typedef struct dec_frame_s {
 } dec_frame_t;
 
 enum { ROLE_BEFORE = 0, ROLE_AFTER = 1, ROLE_KEY = 2, ROLE_OLDKEY = 3 };
+
+/* "before", "after", "key", "old_key": a role in messages */
+static inline const char *dec_role_name(int role) {
+    static const char *const names[] = {"before", "after", "key", "old_key"};
+    return names[role];
+}
 
 /* one row being collected */
 typedef struct dec_row_s {
@@ -324,29 +350,39 @@ struct cdc_decoder_s {
     bool feeding;
 };
 
-/* the yajl callbacks (decoder.c); ctx is the decoder */
-extern const yajl_callbacks dec_callbacks;
+/* the yajl callbacks (parse.c); ctx is the decoder */
+extern const yajl_callbacks cdc_dec_callbacks;
 
-/* errors: set d->err/errstr, return 0 (the yajl "cancel" value) */
-int dec_fail(cdc_decoder_t *d, cdc_err_t e, const char *fmt, ...)
+/* errors (mem.c): sets d->err/errstr unless already set (the first reason
+ * is the one that matters; outside the value document every error but
+ * NOMEM and TOO_LARGE becomes KEY); returns 0, the yajl "cancel" value */
+int cdc_dec_fail(cdc_decoder_t *d, cdc_err_t e, const char *fmt, ...)
     CDC_PRINTF(3, 4);
 
-/* parses one whole document (decoder_api.c): the fast path when the schema
- * bytes are cached, else the full streaming parse */
-cdc_err_t dec_decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
-                         size_t n);
+/* rows (row.c): begin starts role's row in frame f (just pushed); key
+ * places member s[0..n) of the row on f (f->col, the path of messages);
+ * end finishes the row of f (already popped). 1, or 0 with d->err set */
+int cdc_dec_row_begin(cdc_decoder_t *d, dec_frame_t *f, uint8_t role);
+int cdc_dec_row_key(cdc_decoder_t *d, dec_frame_t *f, const char *s,
+                    size_t n);
+int cdc_dec_row_end(cdc_decoder_t *d, const dec_frame_t *f);
 
-/* event assembly (decoder_event.c) */
-cdc_err_t dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
-                          cdc_event_t *ev);
+/* event assembly (source.c) from what the value and key documents yielded;
+ * the old-key header is decoder.c's */
+cdc_err_t cdc_dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
+                              cdc_event_t *ev);
+/* after the old-key document: ev->old_key from rows[ROLE_OLDKEY] in
+ * ev->keydef's column order (a null old key leaves it NULL); 1, or 0 */
+int cdc_dec_event_old_key(cdc_decoder_t *d, cdc_event_t *ev);
 /* source / transaction members the decoder reads, classified once by name
- * (dec_member_id) so each scalar needs no string compare */
+ * (cdc_dec_source_member, cdc_dec_txn_member) so each scalar needs no
+ * string compare */
 enum { SRC_OTHER = 0, SRC_CONNECTOR, SRC_NAME, SRC_DB, SRC_SCHEMA, SRC_TABLE,
        SRC_SNAPSHOT, SRC_SEQUENCE, SRC_FILE, SRC_TS_US, SRC_TS_MS, SRC_TXID,
        SRC_LSN, SRC_POS, SRC_ROW, TXN_ID, TXN_TOTAL, TXN_DC };
-uint8_t dec_source_member(const char *s, size_t n);
-uint8_t dec_txn_member(const char *s, size_t n);
-int dec_source_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
-int dec_txn_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
+uint8_t cdc_dec_source_member(const char *s, size_t n);
+uint8_t cdc_dec_txn_member(const char *s, size_t n);
+int cdc_dec_source_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
+int cdc_dec_txn_scalar(cdc_decoder_t *d, uint8_t key, const dec_tok_t *t);
 
 #endif

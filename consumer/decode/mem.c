@@ -1,20 +1,23 @@
-/* decoder_mem.c - the decoder's allocator, scratch buffers and bump pools.
- * Every byte the decoder keeps goes through dec_malloc/dec_realloc/dec_free
- * so a test can count them (cdc_decoder_new_mem). */
+/* mem.c - the decoder's allocator, scratch buffers and bump pools, and its
+ * one error setter (cdc_dec_fail, here at the bottom so every file can call
+ * it). Every byte the decoder keeps goes through cdc_dec_malloc, _realloc
+ * and _free so a test can count them (cdc_decoder_new_mem). */
 #include "consumer/decode/decoder_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void *dec_malloc(cdc_decoder_t *d, size_t n) {
+void *cdc_dec_malloc(cdc_decoder_t *d, size_t n) {
     return d->mem.malloc_fn(d->mem.ctx, n ? n : 1);
 }
 
-void *dec_realloc(cdc_decoder_t *d, void *p, size_t n) {
+void *cdc_dec_realloc(cdc_decoder_t *d, void *p, size_t n) {
     return d->mem.realloc_fn(d->mem.ctx, p, n ? n : 1);
 }
 
-void dec_free(cdc_decoder_t *d, void *p) {
+void cdc_dec_free(cdc_decoder_t *d, void *p) {
     if (p)
         d->mem.free_fn(d->mem.ctx, p);
 }
@@ -25,7 +28,7 @@ static bool sbuf_grow(cdc_decoder_t *d, dec_sbuf_t *b, size_t n) {
     if (b->len + n + 1 <= b->cap)
         return true;
     size_t cap = cdc_buf_grown_cap(b->cap, b->len, n);
-    char *p = cap ? dec_realloc(d, b->p, cap) : NULL;
+    char *p = cap ? cdc_dec_realloc(d, b->p, cap) : NULL;
     if (!p) {
         b->oom = true;
         return false;
@@ -35,7 +38,8 @@ static bool sbuf_grow(cdc_decoder_t *d, dec_sbuf_t *b, size_t n) {
     return true;
 }
 
-void dec_sbuf_add(cdc_decoder_t *d, dec_sbuf_t *b, const void *s, size_t n) {
+void cdc_dec_sbuf_add(cdc_decoder_t *d, dec_sbuf_t *b, const void *s,
+                      size_t n) {
     if (!sbuf_grow(d, b, n))
         return;
     if (n)
@@ -44,36 +48,36 @@ void dec_sbuf_add(cdc_decoder_t *d, dec_sbuf_t *b, const void *s, size_t n) {
     b->p[b->len] = '\0';
 }
 
-void dec_sbuf_addc(cdc_decoder_t *d, dec_sbuf_t *b, char c) {
+void cdc_dec_sbuf_addc(cdc_decoder_t *d, dec_sbuf_t *b, char c) {
     if (b->len + 2 <= b->cap) { /* the common case, no call */
         b->p[b->len++] = c;
         b->p[b->len] = '\0';
         return;
     }
-    dec_sbuf_add(d, b, &c, 1);
+    cdc_dec_sbuf_add(d, b, &c, 1);
 }
 
-void dec_sbuf_adds(cdc_decoder_t *d, dec_sbuf_t *b, const char *s) {
-    dec_sbuf_add(d, b, s, strlen(s));
+void cdc_dec_sbuf_adds(cdc_decoder_t *d, dec_sbuf_t *b, const char *s) {
+    cdc_dec_sbuf_add(d, b, s, strlen(s));
 }
 
-void dec_sbuf_free(cdc_decoder_t *d, dec_sbuf_t *b) {
-    dec_free(d, b->p);
+void cdc_dec_sbuf_free(cdc_decoder_t *d, dec_sbuf_t *b) {
+    cdc_dec_free(d, b->p);
     memset(b, 0, sizeof *b);
 }
 
-void dec_sbuf_json_str(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
-                       size_t n) {
+void cdc_dec_sbuf_json_str(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
+                           size_t n) {
     static const char hex[] = "0123456789ABCDEF";
     size_t run = 0;
-    dec_sbuf_addc(d, b, '"');
+    cdc_dec_sbuf_addc(d, b, '"');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         char u[7];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        dec_sbuf_add(d, b, s + run, i - run);
+        cdc_dec_sbuf_add(d, b, s + run, i - run);
         run = i + 1;
         switch (c) {
         case '"': esc = "\\\""; break;
@@ -90,10 +94,10 @@ void dec_sbuf_json_str(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
             u[6] = '\0';
             esc = u;
         }
-        dec_sbuf_adds(d, b, esc);
+        cdc_dec_sbuf_adds(d, b, esc);
     }
-    dec_sbuf_add(d, b, s + run, n - run);
-    dec_sbuf_addc(d, b, '"');
+    cdc_dec_sbuf_add(d, b, s + run, n - run);
+    cdc_dec_sbuf_addc(d, b, '"');
 }
 
 struct dec_pool_blk_s {
@@ -103,12 +107,12 @@ struct dec_pool_blk_s {
     max_align_t align[];
 };
 
-void *dec_pool_alloc(cdc_decoder_t *d, dec_pool_t *p, size_t n) {
+void *cdc_dec_pool_alloc(cdc_decoder_t *d, dec_pool_t *p, size_t n) {
     n = (n + 15) & ~(size_t)15;
     dec_pool_blk_t *b = p->head;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > 4000 ? n : 4000;
-        b = dec_malloc(d, sizeof *b + cap);
+        b = cdc_dec_malloc(d, sizeof *b + cap);
         if (!b)
             return NULL;
         b->cap = cap;
@@ -121,9 +125,9 @@ void *dec_pool_alloc(cdc_decoder_t *d, dec_pool_t *p, size_t n) {
     return r;
 }
 
-char *dec_pool_strndup(cdc_decoder_t *d, dec_pool_t *p, const char *s,
-                       size_t n) {
-    char *r = dec_pool_alloc(d, p, n + 1);
+char *cdc_dec_pool_strndup(cdc_decoder_t *d, dec_pool_t *p, const char *s,
+                           size_t n) {
+    char *r = cdc_dec_pool_alloc(d, p, n + 1);
     if (r) {
         memcpy(r, s, n);
         r[n] = '\0';
@@ -131,10 +135,25 @@ char *dec_pool_strndup(cdc_decoder_t *d, dec_pool_t *p, const char *s,
     return r;
 }
 
-void dec_pool_free(cdc_decoder_t *d, dec_pool_t *p) {
+void cdc_dec_pool_free(cdc_decoder_t *d, dec_pool_t *p) {
     while (p->head) {
         dec_pool_blk_t *n = p->head->next;
-        dec_free(d, p->head);
+        cdc_dec_free(d, p->head);
         p->head = n;
     }
+}
+
+/* ---- errors ---- */
+
+int cdc_dec_fail(cdc_decoder_t *d, cdc_err_t e, const char *fmt, ...) {
+    va_list ap;
+    if (d->err)
+        return 0; /* the first reason is the one that matters */
+    if (d->doc != DOC_VALUE && e != CDC_ERR_NOMEM && e != CDC_ERR_TOO_LARGE)
+        e = CDC_ERR_KEY;
+    d->err = e;
+    va_start(ap, fmt);
+    vsnprintf(d->errstr, sizeof d->errstr, fmt, ap);
+    va_end(ap);
+    return 0;
 }

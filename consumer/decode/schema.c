@@ -1,4 +1,4 @@
-/* decoder_schema.c - Connect schemas: the builder fed by yajl callbacks, the
+/* schema.c - Connect schemas: the builder fed by yajl callbacks, the
  * schema cache (keyed by the schema's canonical compact bytes, which equal
  * JsonConverter's own bytes, so the fast path can compare raw records with
  * them) and the rowdef cache (keyed by names and types, so equal column
@@ -14,21 +14,6 @@ enum { SB_SCHEMA = 1, SB_FIELDS, SB_PARAMS, SB_SKIP };
 enum { P_NONE = 0, P_TYPE, P_FIELDS, P_ITEMS, P_KEYS, P_VALUES, P_OPTIONAL,
        P_NAME, P_PARAMS, P_FIELD, P_OTHER };
 enum { PK_OTHER = 0, PK_SCALE, PK_PRECISION, PK_LENGTH };
-
-static const struct { const char *name; uint8_t ct; } ctypes[] = {
-    {"boolean", DEC_CT_BOOL}, {"int8", DEC_CT_INT8}, {"int16", DEC_CT_INT16},
-    {"int32", DEC_CT_INT32},  {"int64", DEC_CT_INT64}, {"float", DEC_CT_FLOAT},
-    {"double", DEC_CT_DOUBLE}, {"bytes", DEC_CT_BYTES},
-    {"string", DEC_CT_STRING}, {"array", DEC_CT_ARRAY}, {"map", DEC_CT_MAP},
-    {"struct", DEC_CT_STRUCT}, {"float32", DEC_CT_FLOAT},
-    {"float64", DEC_CT_DOUBLE}};
-
-const char *dec_ctype_name(uint8_t ct) {
-    for (size_t i = 0; i < sizeof ctypes / sizeof ctypes[0]; i++)
-        if (ctypes[i].ct == ct)
-            return ctypes[i].name;
-    return "none";
-}
 
 /* semantic names, and the Connect type each one requires */
 static const struct { const char *name; uint8_t sem, ct; } sems[] = {
@@ -76,11 +61,10 @@ static void resolve_sem(dec_sch_t *s) {
 
 /* ---- builder ---- */
 
-int dec_sb_begin(cdc_decoder_t *d) {
+void cdc_dec_sb_begin(cdc_decoder_t *d) {
     d->canon.len = 0;
     d->nsbf = 0;
     d->sbroot = NULL;
-    return 1;
 }
 
 static void canon(cdc_decoder_t *d, int ev, const char *s, size_t n, int b) {
@@ -88,28 +72,28 @@ static void canon(cdc_decoder_t *d, int ev, const char *s, size_t n, int b) {
     if (ev != SBE_ENDMAP && ev != SBE_ENDARR && c->len) {
         char last = c->p[c->len - 1];
         if (last != '{' && last != '[' && last != ':')
-            dec_sbuf_addc(d, c, ',');
+            cdc_dec_sbuf_addc(d, c, ',');
     }
     switch (ev) {
-    case SBE_NULL: dec_sbuf_add(d, c, "null", 4); break;
-    case SBE_BOOL: dec_sbuf_adds(d, c, b ? "true" : "false"); break;
-    case SBE_NUM: dec_sbuf_add(d, c, s, n); break;
-    case SBE_STR: dec_sbuf_json_str(d, c, s, n); break;
+    case SBE_NULL: cdc_dec_sbuf_add(d, c, "null", 4); break;
+    case SBE_BOOL: cdc_dec_sbuf_adds(d, c, b ? "true" : "false"); break;
+    case SBE_NUM: cdc_dec_sbuf_add(d, c, s, n); break;
+    case SBE_STR: cdc_dec_sbuf_json_str(d, c, s, n); break;
     case SBE_KEY:
-        dec_sbuf_json_str(d, c, s, n);
-        dec_sbuf_addc(d, c, ':');
+        cdc_dec_sbuf_json_str(d, c, s, n);
+        cdc_dec_sbuf_addc(d, c, ':');
         break;
-    case SBE_MAP: dec_sbuf_addc(d, c, '{'); break;
-    case SBE_ENDMAP: dec_sbuf_addc(d, c, '}'); break;
-    case SBE_ARR: dec_sbuf_addc(d, c, '['); break;
-    default: dec_sbuf_addc(d, c, ']'); break;
+    case SBE_MAP: cdc_dec_sbuf_addc(d, c, '{'); break;
+    case SBE_ENDMAP: cdc_dec_sbuf_addc(d, c, '}'); break;
+    case SBE_ARR: cdc_dec_sbuf_addc(d, c, '['); break;
+    default: cdc_dec_sbuf_addc(d, c, ']'); break;
     }
 }
 
 static dec_sb_frame_t *sb_push(cdc_decoder_t *d, uint8_t kind, dec_sch_t *s) {
     if (d->nsbf >= d->conf.max_depth + 2) {
-        dec_fail(d, CDC_ERR_TOO_LARGE, "schema: nesting deeper than %d",
-                 d->conf.max_depth);
+        cdc_dec_fail(d, CDC_ERR_TOO_LARGE, "schema: nesting deeper than %d",
+                     d->conf.max_depth);
         return NULL;
     }
     dec_sb_frame_t *f = &d->sbf[d->nsbf++];
@@ -120,9 +104,9 @@ static dec_sb_frame_t *sb_push(cdc_decoder_t *d, uint8_t kind, dec_sch_t *s) {
 }
 
 static dec_sch_t *sb_new(cdc_decoder_t *d) {
-    dec_sch_t *s = dec_pool_alloc(d, &d->sbpool, sizeof *s);
+    dec_sch_t *s = cdc_dec_pool_alloc(d, &d->sbpool, sizeof *s);
     if (!s) {
-        dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
         return NULL;
     }
     memset(s, 0, sizeof *s);
@@ -130,56 +114,81 @@ static dec_sch_t *sb_new(cdc_decoder_t *d) {
     return s;
 }
 
-static int parse_param_int(const char *s, size_t n, int32_t *out) {
+static bool parse_param_int(const char *s, size_t n, int32_t *out) {
     int64_t v;
-    if (dec_parse_i64(s, n, &v) != 0 || v < -100000 || v > 100000)
-        return -1;
+    if (cdc_dec_parse_i64(s, n, &v) != DEC_I64_OK || v < -100000 || v > 100000)
+        return false;
     *out = (int32_t)v;
-    return 0;
+    return true;
+}
+
+/* a container opens as the value of member p of a schema object */
+static int sb_schema_open(cdc_decoder_t *d, dec_sch_t *sch, uint8_t p, int ev) {
+    if (p == P_FIELDS && ev == SBE_ARR)
+        return sb_push(d, SB_FIELDS, sch) != NULL;
+    if (p == P_PARAMS && ev == SBE_MAP)
+        return sb_push(d, SB_PARAMS, sch) != NULL;
+    if ((p == P_ITEMS || p == P_KEYS || p == P_VALUES) && ev == SBE_MAP) {
+        dec_sch_t *c = sb_new(d);
+        if (!c)
+            return 0;
+        if (p == P_ITEMS)
+            sch->items = c;
+        else if (p == P_KEYS)
+            sch->keys = c;
+        else
+            sch->values = c;
+        return sb_push(d, SB_SCHEMA, c) != NULL;
+    }
+    if (p == P_OTHER) {
+        dec_sb_frame_t *k = sb_push(d, SB_SKIP, NULL);
+        if (k)
+            k->skip = 1;
+        return k != NULL;
+    }
+    return cdc_dec_fail(d, CDC_ERR_SCHEMA, "schema: unexpected %s",
+                        ev == SBE_MAP ? "object" : "array");
+}
+
+/* "name" or "field" (p) of a schema object */
+static int sb_schema_name(cdc_decoder_t *d, dec_sch_t *sch, uint8_t p, int ev,
+                          const char *s, size_t n) {
+    if (ev != SBE_STR)
+        return cdc_dec_fail(d, CDC_ERR_SCHEMA, "schema: \"%s\" is not a string",
+                            p == P_NAME ? "name" : "field");
+    if (memchr(s, '\0', n))
+        return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                            "schema: a name holds a NUL character");
+    char *c = cdc_dec_pool_strndup(d, &d->sbpool, s, n);
+    if (!c)
+        return cdc_dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
+    if (p == P_NAME)
+        sch->name = c;
+    else
+        sch->field = c;
+    return 1;
 }
 
 /* a scalar or container start arrived in a schema object */
 static int sb_schema_value(cdc_decoder_t *d, dec_sb_frame_t *f, int ev,
                            const char *s, size_t n, int b) {
     dec_sch_t *sch = f->sch;
-    uint8_t p = f->pending;
+    uint8_t p = f->pending, ct;
     f->pending = P_NONE;
-    if (ev == SBE_MAP || ev == SBE_ARR) {
-        if (p == P_FIELDS && ev == SBE_ARR)
-            return sb_push(d, SB_FIELDS, sch) != NULL;
-        if (p == P_PARAMS && ev == SBE_MAP)
-            return sb_push(d, SB_PARAMS, sch) != NULL;
-        if ((p == P_ITEMS || p == P_KEYS || p == P_VALUES) && ev == SBE_MAP) {
-            dec_sch_t *c = sb_new(d);
-            if (!c)
-                return 0;
-            if (p == P_ITEMS)
-                sch->items = c;
-            else if (p == P_KEYS)
-                sch->keys = c;
-            else
-                sch->values = c;
-            return sb_push(d, SB_SCHEMA, c) != NULL;
-        }
-        if (p == P_OTHER) {
-            dec_sb_frame_t *k = sb_push(d, SB_SKIP, NULL);
-            if (k)
-                k->skip = 1;
-            return k != NULL;
-        }
-        return dec_fail(d, CDC_ERR_SCHEMA, "schema: unexpected %s",
-                        ev == SBE_MAP ? "object" : "array");
-    }
+    if (ev == SBE_MAP || ev == SBE_ARR)
+        return sb_schema_open(d, sch, p, ev);
     switch (p) {
     case P_TYPE:
         if (ev != SBE_STR)
-            return dec_fail(d, CDC_ERR_SCHEMA, "schema: \"type\" is not a string");
-        for (size_t i = 0; i < sizeof ctypes / sizeof ctypes[0]; i++)
-            if (strlen(ctypes[i].name) == n && !memcmp(ctypes[i].name, s, n))
-                sch->ctype = ctypes[i].ct;
+            return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                                "schema: \"type\" is not a string");
+        ct = cdc_dec_ctype_parse(s, n);
+        if (ct) /* an unknown name keeps a type an earlier "type" set */
+            sch->ctype = ct;
         if (!sch->ctype)
-            return dec_fail(d, CDC_ERR_SCHEMA, "schema: unknown type \"%.*s\"",
-                            (int)(n > 40 ? 40 : n), s);
+            return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                                "schema: unknown type \"%.*s\"",
+                                (int)(n > 40 ? 40 : n), s);
         return 1;
     case P_OPTIONAL:
         if (ev == SBE_BOOL)
@@ -187,26 +196,12 @@ static int sb_schema_value(cdc_decoder_t *d, dec_sb_frame_t *f, int ev,
         return 1;
     case P_NAME:
     case P_FIELD:
-        if (ev != SBE_STR)
-            return dec_fail(d, CDC_ERR_SCHEMA, "schema: \"%s\" is not a string",
-                            p == P_NAME ? "name" : "field");
-        if (memchr(s, '\0', n))
-            return dec_fail(d, CDC_ERR_SCHEMA,
-                            "schema: a name holds a NUL character");
-        {
-            char *c = dec_pool_strndup(d, &d->sbpool, s, n);
-            if (!c)
-                return dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
-            if (p == P_NAME)
-                sch->name = c;
-            else
-                sch->field = c;
-        }
-        return 1;
+        return sb_schema_name(d, sch, p, ev, s, n);
     case P_FIELDS: case P_PARAMS: case P_ITEMS: case P_KEYS: case P_VALUES:
         if (ev == SBE_NULL)
             return 1;
-        return dec_fail(d, CDC_ERR_SCHEMA, "schema: a member has the wrong type");
+        return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                            "schema: a member has the wrong type");
     default:
         return 1;
     }
@@ -214,12 +209,13 @@ static int sb_schema_value(cdc_decoder_t *d, dec_sb_frame_t *f, int ev,
 
 static int sb_close_schema(cdc_decoder_t *d, dec_sch_t *s) {
     if (!s->ctype)
-        return dec_fail(d, CDC_ERR_SCHEMA, "schema: %s%s%s has no type",
-                        s->field ? "field \"" : "a schema",
-                        s->field ? s->field : "", s->field ? "\"" : "");
+        return cdc_dec_fail(d, CDC_ERR_SCHEMA, "schema: %s%s%s has no type",
+                            s->field ? "field \"" : "a schema",
+                            s->field ? s->field : "", s->field ? "\"" : "");
     if (s->ctype == DEC_CT_ARRAY && !s->items)
-        return dec_fail(d, CDC_ERR_SCHEMA, "schema: array%s%s without items",
-                        s->field ? " " : "", s->field ? s->field : "");
+        return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                            "schema: array%s%s without items",
+                            s->field ? " " : "", s->field ? s->field : "");
     resolve_sem(s);
     return 1;
 }
@@ -230,122 +226,141 @@ static int sb_close_fields(cdc_decoder_t *d, dec_sb_frame_t *f) {
     /* the members were linked newest-first through ->next */
     for (dec_sch_t *c = f->last; c; c = c->next)
         n++;
-    dec_sch_t **arr = dec_pool_alloc(d, &d->sbpool, (n ? n : 1) * sizeof *arr);
+    dec_sch_t **arr = cdc_dec_pool_alloc(d, &d->sbpool,
+                                         (n ? n : 1) * sizeof *arr);
     if (!arr)
-        return dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
+        return cdc_dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
     uint32_t i = n;
     for (dec_sch_t *c = f->last; c; c = c->next)
         arr[--i] = c;
     for (i = 0; i < n; i++)
         if (!arr[i]->field)
-            return dec_fail(d, CDC_ERR_SCHEMA,
-                            "schema: struct member %u has no \"field\"", i);
+            return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                                "schema: struct member %u has no \"field\"", i);
     owner->fields = arr;
     owner->nfields = n;
     return 1;
 }
 
-int dec_sb_event(cdc_decoder_t *d, int ev, const char *s, size_t n, int b) {
+/* ---- the builder's frames ---- */
+
+/* a member the builder does not read, whatever its value */
+static int sb_skip(cdc_decoder_t *d, dec_sb_frame_t *f, int ev) {
+    if (ev == SBE_MAP || ev == SBE_ARR)
+        f->skip++;
+    else if ((ev == SBE_ENDMAP || ev == SBE_ENDARR) && --f->skip == 0)
+        d->nsbf--;
+    return 1;
+}
+
+/* "parameters": scale, connect.decimal.precision and length are read */
+static int sb_params(cdc_decoder_t *d, dec_sb_frame_t *f, int ev,
+                     const char *s, size_t n) {
+    if (ev == SBE_KEY) {
+        f->pending = PK_OTHER;
+        if (n == 5 && !memcmp(s, "scale", 5))
+            f->pending = PK_SCALE;
+        else if (n == 25 && !memcmp(s, "connect.decimal.precision", 25))
+            f->pending = PK_PRECISION;
+        else if (n == 6 && !memcmp(s, "length", 6))
+            f->pending = PK_LENGTH;
+        return 1;
+    }
+    if (ev == SBE_ENDMAP) {
+        d->nsbf--;
+        return 1;
+    }
+    if (ev == SBE_MAP || ev == SBE_ARR)
+        return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                            "schema: a parameter is not a string");
+    if (f->pending != PK_OTHER) {
+        int32_t *dst = f->pending == PK_SCALE ? &f->sch->scale
+                     : f->pending == PK_PRECISION ? &f->sch->precision
+                                                  : &f->sch->length;
+        if ((ev != SBE_STR && ev != SBE_NUM) || !parse_param_int(s, n, dst))
+            return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                                "schema: parameter is not a small integer");
+    }
+    f->pending = PK_OTHER;
+    return 1;
+}
+
+/* "fields": an array of member schemas */
+static int sb_fields(cdc_decoder_t *d, dec_sb_frame_t *f, int ev) {
+    if (ev == SBE_ENDARR) {
+        d->nsbf--;
+        return sb_close_fields(d, f);
+    }
+    if (ev != SBE_MAP)
+        return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                            "schema: a field is not an object");
+    dec_sch_t *c = sb_new(d);
+    if (!c)
+        return 0;
+    c->next = f->last;
+    f->last = c;
+    return sb_push(d, SB_SCHEMA, c) != NULL;
+}
+
+/* a schema object: its member names, values and end */
+static int sb_schema(cdc_decoder_t *d, dec_sb_frame_t *f, int ev,
+                     const char *s, size_t n, int b) {
+    static const struct { const char *k; uint8_t p; } keys[] = {
+        {"type", P_TYPE}, {"fields", P_FIELDS}, {"items", P_ITEMS},
+        {"keys", P_KEYS}, {"values", P_VALUES}, {"optional", P_OPTIONAL},
+        {"name", P_NAME}, {"parameters", P_PARAMS}, {"field", P_FIELD}};
+    if (ev == SBE_KEY) {
+        f->pending = P_OTHER;
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (strlen(keys[i].k) == n && !memcmp(keys[i].k, s, n))
+                f->pending = keys[i].p;
+        return 1;
+    }
+    if (ev == SBE_ENDMAP) {
+        d->nsbf--;
+        return sb_close_schema(d, f->sch);
+    }
+    return sb_schema_value(d, f, ev, s, n, b);
+}
+
+int cdc_dec_sb_event(cdc_decoder_t *d, int ev, const char *s, size_t n, int b) {
     canon(d, ev, s, n, b);
     if (d->nsbf == 0) { /* the schema value itself */
         if (ev != SBE_MAP)
-            return dec_fail(d, CDC_ERR_SCHEMA, "schema: expected an object");
+            return cdc_dec_fail(d, CDC_ERR_SCHEMA,
+                                "schema: expected an object");
         if (!(d->sbroot = sb_new(d)))
             return 0;
         return sb_push(d, SB_SCHEMA, d->sbroot) != NULL;
     }
     dec_sb_frame_t *f = &d->sbf[d->nsbf - 1];
     switch (f->kind) {
-    case SB_SKIP:
-        if (ev == SBE_MAP || ev == SBE_ARR)
-            f->skip++;
-        else if ((ev == SBE_ENDMAP || ev == SBE_ENDARR) && --f->skip == 0)
-            d->nsbf--;
-        return 1;
-    case SB_PARAMS:
-        if (ev == SBE_KEY) {
-            f->pending = PK_OTHER;
-            if (n == 5 && !memcmp(s, "scale", 5))
-                f->pending = PK_SCALE;
-            else if (n == 25 && !memcmp(s, "connect.decimal.precision", 25))
-                f->pending = PK_PRECISION;
-            else if (n == 6 && !memcmp(s, "length", 6))
-                f->pending = PK_LENGTH;
-            return 1;
-        }
-        if (ev == SBE_ENDMAP) {
-            d->nsbf--;
-            return 1;
-        }
-        if (ev == SBE_MAP || ev == SBE_ARR)
-            return dec_fail(d, CDC_ERR_SCHEMA, "schema: a parameter is not a string");
-        if (f->pending != PK_OTHER) {
-            int32_t *dst = f->pending == PK_SCALE ? &f->sch->scale
-                         : f->pending == PK_PRECISION ? &f->sch->precision
-                                                      : &f->sch->length;
-            if ((ev != SBE_STR && ev != SBE_NUM) || parse_param_int(s, n, dst))
-                return dec_fail(d, CDC_ERR_SCHEMA,
-                                "schema: parameter is not a small integer");
-        }
-        f->pending = PK_OTHER;
-        return 1;
-    case SB_FIELDS:
-        if (ev == SBE_ENDARR) {
-            d->nsbf--;
-            return sb_close_fields(d, f);
-        }
-        if (ev != SBE_MAP)
-            return dec_fail(d, CDC_ERR_SCHEMA, "schema: a field is not an object");
-        {
-            dec_sch_t *c = sb_new(d);
-            if (!c)
-                return 0;
-            c->next = f->last;
-            f->last = c;
-            return sb_push(d, SB_SCHEMA, c) != NULL;
-        }
-    default: /* SB_SCHEMA */
-        if (ev == SBE_KEY) {
-            static const struct { const char *k; uint8_t p; } keys[] = {
-                {"type", P_TYPE}, {"fields", P_FIELDS}, {"items", P_ITEMS},
-                {"keys", P_KEYS}, {"values", P_VALUES},
-                {"optional", P_OPTIONAL}, {"name", P_NAME},
-                {"parameters", P_PARAMS}, {"field", P_FIELD}};
-            f->pending = P_OTHER;
-            for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-                if (strlen(keys[i].k) == n && !memcmp(keys[i].k, s, n))
-                    f->pending = keys[i].p;
-            return 1;
-        }
-        if (ev == SBE_ENDMAP) {
-            d->nsbf--;
-            if (!sb_close_schema(d, f->sch))
-                return 0;
-            return d->nsbf == 0 ? 2 : 1;
-        }
-        return sb_schema_value(d, f, ev, s, n, b);
+    case SB_SKIP: return sb_skip(d, f, ev);
+    case SB_PARAMS: return sb_params(d, f, ev, s, n);
+    case SB_FIELDS: return sb_fields(d, f, ev);
+    default: return sb_schema(d, f, ev, s, n, b);
     }
 }
 
 /* ---- schema cache ---- */
 
-dec_entry_t *dec_sb_finish(cdc_decoder_t *d) {
+dec_entry_t *cdc_dec_sb_finish(cdc_decoder_t *d) {
     dec_sbuf_t *c = &d->canon;
     if (c->oom || !d->sbroot) {
-        dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
         return NULL;
     }
     uint64_t h = cdc_hash(CDC_HASH_INIT, c->p, c->len);
     for (dec_entry_t *e = d->ebuckets[h % NBUCKETS]; e; e = e->next)
         if (e->hash == h && e->len == c->len && !memcmp(e->bytes, c->p, c->len)) {
-            dec_pool_free(d, &d->sbpool); /* a repeat: drop the new tree */
+            cdc_dec_pool_free(d, &d->sbpool); /* a repeat: drop the new tree */
             return e;
         }
-    dec_entry_t *e = dec_pool_alloc(d, &d->sbpool, sizeof *e);
-    char *bytes = dec_pool_strndup(d, &d->sbpool, c->p, c->len);
+    dec_entry_t *e = cdc_dec_pool_alloc(d, &d->sbpool, sizeof *e);
+    char *bytes = cdc_dec_pool_strndup(d, &d->sbpool, c->p, c->len);
     if (!e || !bytes) {
-        dec_pool_free(d, &d->sbpool);
-        dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
+        cdc_dec_pool_free(d, &d->sbpool);
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "schema: out of memory");
         return NULL;
     }
     memset(e, 0, sizeof *e);
@@ -363,15 +378,15 @@ dec_entry_t *dec_sb_finish(cdc_decoder_t *d) {
     return e;
 }
 
-dec_entry_t *dec_cache_find_bytes(cdc_decoder_t *d, const char *s,
-                                  size_t len) {
+dec_entry_t *cdc_dec_cache_find_bytes(cdc_decoder_t *d, const char *s,
+                                      size_t len) {
     for (dec_entry_t *e = d->lbuckets[len % NBUCKETS]; e; e = e->len_next)
         if (e->len == len && !memcmp(e->bytes, s, len))
             return e;
     return NULL;
 }
 
-void dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope) {
+void cdc_dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope) {
     const dec_sch_t *row = NULL, *r = e->root;
     if (e->row_done || r->ctype != DEC_CT_STRUCT)
         return;
@@ -385,7 +400,7 @@ void dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope) {
         row = r;
     }
     if (row) {
-        const cdc_rowdef_t *rd = dec_rowdef_typed(d, row);
+        const cdc_rowdef_t *rd = cdc_dec_rowdef_typed(d, row);
         if (!rd)
             return; /* d->err says why; the entry derives again next time */
         e->rowdef = rd;
@@ -394,13 +409,13 @@ void dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope) {
     e->row_done = true;
 }
 
-void dec_cache_reset(cdc_decoder_t *d) {
+void cdc_dec_cache_reset(cdc_decoder_t *d) {
     for (int i = 0; d->ebuckets && i < NBUCKETS; i++) {
         dec_entry_t *e = d->ebuckets[i];
         while (e) {
             dec_entry_t *n = e->next;
             dec_pool_t p = e->pool; /* e itself lives in its pool */
-            dec_pool_free(d, &p);
+            cdc_dec_pool_free(d, &p);
             e = n;
         }
         d->ebuckets[i] = NULL;
@@ -409,10 +424,10 @@ void dec_cache_reset(cdc_decoder_t *d) {
     d->nentries = 0;
 }
 
-void dec_cache_free(cdc_decoder_t *d) {
-    dec_cache_reset(d);
-    dec_pool_free(d, &d->sbpool);
-    dec_pool_free(d, &d->rpool);
+void cdc_dec_cache_free(cdc_decoder_t *d) {
+    cdc_dec_cache_reset(d);
+    cdc_dec_pool_free(d, &d->sbpool);
+    cdc_dec_pool_free(d, &d->rpool);
 }
 
 /* ---- rowdef cache ---- */
@@ -449,22 +464,22 @@ static const cdc_rowdef_t *rowdef_intern(cdc_decoder_t *d, bool typed,
     for (uint32_t i = 0; i < n; i++)
         for (uint32_t j = 0; j < i; j++)
             if (!strcmp(cols[i].name, cols[j].name)) {
-                dec_fail(d, CDC_ERR_SCHEMA, "field \"%.60s\" appears twice",
-                         cols[i].name);
+                cdc_dec_fail(d, CDC_ERR_SCHEMA, "field \"%.60s\" appears twice",
+                             cols[i].name);
                 return NULL;
             }
-    dec_rdnode_t *r = dec_pool_alloc(d, &d->rpool, sizeof *r);
-    cdc_column_t *c = dec_pool_alloc(d, &d->rpool, (n ? n : 1) * sizeof *c);
+    dec_rdnode_t *r = cdc_dec_pool_alloc(d, &d->rpool, sizeof *r);
+    cdc_column_t *c = cdc_dec_pool_alloc(d, &d->rpool, (n ? n : 1) * sizeof *c);
     if (!r || !c) {
-        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
         return NULL;
     }
     for (uint32_t i = 0; i < n; i++) {
         c[i] = cols[i];
-        c[i].name = dec_pool_strndup(d, &d->rpool, cols[i].name,
-                                     strlen(cols[i].name));
+        c[i].name = cdc_dec_pool_strndup(d, &d->rpool, cols[i].name,
+                                         strlen(cols[i].name));
         if (!c[i].name) {
-            dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+            cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
             return NULL;
         }
     }
@@ -478,28 +493,29 @@ static const cdc_rowdef_t *rowdef_intern(cdc_decoder_t *d, bool typed,
     return &r->rd;
 }
 
-const cdc_rowdef_t *dec_rowdef_typed(cdc_decoder_t *d, const dec_sch_t *row) {
+const cdc_rowdef_t *cdc_dec_rowdef_typed(cdc_decoder_t *d,
+                                         const dec_sch_t *row) {
     uint32_t n = row->nfields;
-    cdc_column_t *cols = dec_malloc(d, (n ? n : 1) * sizeof *cols);
+    cdc_column_t *cols = cdc_dec_malloc(d, (n ? n : 1) * sizeof *cols);
     if (!cols) {
-        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
         return NULL;
     }
     for (uint32_t i = 0; i < n; i++) {
-        dec_column_of(row->fields[i], &cols[i]);
+        cdc_dec_column_of(row->fields[i], &cols[i]);
         cols[i].name = row->fields[i]->field;
     }
     const cdc_rowdef_t *rd = rowdef_intern(d, true, cols, n);
-    dec_free(d, cols);
+    cdc_dec_free(d, cols);
     return rd;
 }
 
-const cdc_rowdef_t *dec_rowdef_names(cdc_decoder_t *d, const char *names,
-                                     size_t names_len, uint32_t n) {
-    cdc_column_t *cols = dec_malloc(d, (n ? n : 1) * sizeof *cols);
+const cdc_rowdef_t *cdc_dec_rowdef_names(cdc_decoder_t *d, const char *names,
+                                         size_t names_len, uint32_t n) {
+    cdc_column_t *cols = cdc_dec_malloc(d, (n ? n : 1) * sizeof *cols);
     const char *p = names;
     if (!cols) {
-        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
         return NULL;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -509,6 +525,6 @@ const cdc_rowdef_t *dec_rowdef_names(cdc_decoder_t *d, const char *names,
     }
     (void)names_len;
     const cdc_rowdef_t *rd = rowdef_intern(d, false, cols, n);
-    dec_free(d, cols);
+    cdc_dec_free(d, cols);
     return rd;
 }

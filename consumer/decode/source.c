@@ -1,6 +1,7 @@
-/* decoder_event.c - the source and transaction blocks, the position of
- * DESIGN.md "Ordering", the event kind, and the assembly of cdc_event_t
- * from what the value document yielded (plus the old key header). */
+/* source.c - the source and transaction blocks, the position of DESIGN.md
+ * "Ordering", the event kind, and the assembly of cdc_event_t from what the
+ * documents yielded (decoder.c parses the old-key header; old_key here only
+ * places its columns). */
 #include "consumer/decode/decoder_int.h"
 
 #include <string.h>
@@ -10,14 +11,15 @@ static const char *adup(cdc_decoder_t *d, const dec_tok_t *t) {
 }
 
 static int num(const dec_tok_t *t, int64_t *v, bool *has) {
-    if (t->kind == DEC_TOK_NUM && dec_parse_i64(t->s, t->len, v) == 0)
+    if (t->kind == DEC_TOK_NUM &&
+        cdc_dec_parse_i64(t->s, t->len, v) == DEC_I64_OK)
         *has = true;
     return 1;
 }
 
 #define IS(lit) (n == sizeof lit - 1 && !memcmp(s, lit, sizeof lit - 1))
 
-uint8_t dec_source_member(const char *s, size_t n) {
+uint8_t cdc_dec_source_member(const char *s, size_t n) {
     if (!n)
         return SRC_OTHER;
     switch (s[0]) {
@@ -39,14 +41,14 @@ uint8_t dec_source_member(const char *s, size_t n) {
     }
 }
 
-uint8_t dec_txn_member(const char *s, size_t n) {
+uint8_t cdc_dec_txn_member(const char *s, size_t n) {
     return IS("id") ? TXN_ID : IS("total_order") ? TXN_TOTAL
          : IS("data_collection_order") ? TXN_DC : SRC_OTHER;
 }
 
 #undef IS
 
-int dec_source_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
+int cdc_dec_source_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
     dec_result_t *r = &d->res;
     const char **dst;
     switch (k) {
@@ -68,7 +70,7 @@ int dec_source_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
     }
     if (t->kind == DEC_TOK_STR) {
         if (!(*dst = adup(d, t)))
-            return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+            return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
     } else if (t->kind == DEC_TOK_BOOL && k == SRC_SNAPSHOT) {
         r->snapshot_is_bool = true; /* very old connectors */
         r->snapshot_bool = t->b;
@@ -76,12 +78,12 @@ int dec_source_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
     return 1;
 }
 
-int dec_txn_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
+int cdc_dec_txn_scalar(cdc_decoder_t *d, uint8_t k, const dec_tok_t *t) {
     dec_result_t *r = &d->res;
     bool has = false;
     if (k == TXN_ID && t->kind == DEC_TOK_STR) {
         if (!(r->txn_id = adup(d, t)))
-            return dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+            return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
     } else if (k == TXN_TOTAL) {
         num(t, &r->txn_total, &has);
     } else if (k == TXN_DC) {
@@ -147,8 +149,8 @@ static int position(cdc_decoder_t *d, cdc_event_t *ev) {
         uint64_t idx = 0;
         for (const char *c = dot ? dot + 1 : r->file; *c; c++) {
             if (*c < '0' || *c > '9' || idx > UINT64_MAX / 10 - 1)
-                return dec_fail(d, CDC_ERR_ENVELOPE, "value: source.file: no "
-                                "binlog index in \"%.60s\"", r->file);
+                return cdc_dec_fail(d, CDC_ERR_ENVELOPE, "value: source.file: "
+                                    "no binlog index in \"%.60s\"", r->file);
             idx = idx * 10 + (uint64_t)(*c - '0');
         }
         ev->pos.kind = CDC_POS_MYSQL;
@@ -161,8 +163,9 @@ static int position(cdc_decoder_t *d, cdc_event_t *ev) {
     uint64_t v[2] = {0, 0};
     bool null[2] = {true, true};
     if (r->sequence && parse_sequence(r->sequence, v, null))
-        return dec_fail(d, CDC_ERR_ENVELOPE, "value: source.sequence: not a "
-                        "[\"lsn_commit\",\"lsn\"] pair: %.80s", r->sequence);
+        return cdc_dec_fail(d, CDC_ERR_ENVELOPE, "value: source.sequence: "
+                            "not a [\"lsn_commit\",\"lsn\"] pair: %.80s",
+                            r->sequence);
     if (null[1] && r->has_lsn) {
         v[1] = (uint64_t)r->lsn;
         null[1] = false;
@@ -184,7 +187,7 @@ static cdc_value_t *remap(cdc_decoder_t *d, const cdc_rowdef_t *fr,
                           bool strict) {
     cdc_value_t *v = cdc_arena_alloc(d->arena, (to->ncols ? to->ncols : 1) * sizeof *v);
     if (!v) {
-        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
         return NULL;
     }
     for (uint32_t i = 0; i < to->ncols; i++)
@@ -197,30 +200,21 @@ static cdc_value_t *remap(cdc_decoder_t *d, const cdc_rowdef_t *fr,
         if (j < to->ncols)
             v[j] = from[i];
         else if (strict) {
-            dec_fail(d, CDC_ERR_KEY, "header __debezium.oldkey: column \"%.60s\" "
-                     "is not in the key", fr->cols[i].name);
+            cdc_dec_fail(d, CDC_ERR_KEY, "header __debezium.oldkey: column "
+                         "\"%.60s\" is not in the key", fr->cols[i].name);
             return NULL;
         }
     }
     for (uint32_t i = 0; strict && i < to->ncols; i++)
         if (v[i].state == CDC_V_ABSENT || v[i].state == CDC_V_UNCHANGED) {
-            dec_fail(d, CDC_ERR_KEY, "header __debezium.oldkey: key column "
-                     "\"%.60s\" is missing", to->cols[i].name);
+            cdc_dec_fail(d, CDC_ERR_KEY, "header __debezium.oldkey: key column "
+                         "\"%.60s\" is missing", to->cols[i].name);
             return NULL;
         }
     return v;
 }
 
-static int old_key(cdc_decoder_t *d, const cdc_record_t *rec, cdc_event_t *ev) {
-    const cdc_header_t *h = NULL;
-    for (size_t i = 0; i < rec->nheaders; i++)
-        if (rec->headers[i].name && rec->headers[i].value &&
-            !strcmp(rec->headers[i].name, "__debezium.oldkey"))
-            h = &rec->headers[i];
-    if (!h || !ev->keydef)
-        return 1;
-    if (dec_decode_doc(d, DOC_OLDKEY, h->value, h->value_len))
-        return 0;
+int cdc_dec_event_old_key(cdc_decoder_t *d, cdc_event_t *ev) {
     dec_row_t *r = &d->rows[ROLE_OLDKEY];
     if (!r->present || r->is_null)
         return 1; /* a null old key: no key change to apply */
@@ -262,14 +256,14 @@ static cdc_err_t fill_common(cdc_decoder_t *d, const cdc_record_t *rec,
              r->ts_ms > INT64_MIN / 1000)
         ev->source_ts_us = r->ts_ms * 1000;
     if (!ev->topic) {
-        dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
         return d->err;
     }
     return CDC_OK;
 }
 
-cdc_err_t dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
-                          cdc_event_t *ev) {
+cdc_err_t cdc_dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
+                              cdc_event_t *ev) {
     dec_result_t *r = &d->res;
     dec_row_t *b = &d->rows[ROLE_BEFORE], *a = &d->rows[ROLE_AFTER];
     d->doc = DOC_VALUE;
@@ -281,7 +275,8 @@ cdc_err_t dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
     }
     if (r->has_op) {
         if (r->op_bad || !r->op) {
-            dec_fail(d, CDC_ERR_OP, "value: op: unknown op \"%s\"", r->opbuf);
+            cdc_dec_fail(d, CDC_ERR_OP, "value: op: unknown op \"%s\"",
+                         r->opbuf);
             return d->err;
         }
         if (r->op == 'm') {
@@ -298,26 +293,28 @@ cdc_err_t dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
         ev->kind = CDC_EV_HEARTBEAT;
         return CDC_OK;
     } else {
-        dec_fail(d, CDC_ERR_OP, "value: missing op (not a change, heartbeat or "
-                 "transaction record)");
+        cdc_dec_fail(d, CDC_ERR_OP, "value: missing op (not a change, heartbeat "
+                     "or transaction record)");
         return d->err;
     }
     ev->kind = CDC_EV_CHANGE;
     ev->op = r->op;
     if (!r->has_source) {
-        dec_fail(d, CDC_ERR_ENVELOPE, "value: source: missing for op '%c'", r->op);
+        cdc_dec_fail(d, CDC_ERR_ENVELOPE, "value: source: missing for op '%c'",
+                     r->op);
         return d->err;
     }
     if (!ev->table[0]) {
-        dec_fail(d, CDC_ERR_ENVELOPE, "value: source.table: missing for op '%c'",
-                 r->op);
+        cdc_dec_fail(d, CDC_ERR_ENVELOPE,
+                     "value: source.table: missing for op '%c'", r->op);
         return d->err;
     }
     if (!position(d, ev))
         return d->err;
     bool has_a = a->present && !a->is_null, has_b = b->present && !b->is_null;
     if (strchr("cur", r->op) && !has_a) {
-        dec_fail(d, CDC_ERR_ENVELOPE, "value: after: missing for op '%c'", r->op);
+        cdc_dec_fail(d, CDC_ERR_ENVELOPE, "value: after: missing for op '%c'",
+                     r->op);
         return d->err;
     }
     if (rec->key && d->rows[ROLE_KEY].present && !d->rows[ROLE_KEY].is_null) {
@@ -325,8 +322,8 @@ cdc_err_t dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
         ev->key = d->rows[ROLE_KEY].vals;
     }
     if (r->op == 'd' && !has_b && !ev->key) {
-        dec_fail(d, CDC_ERR_ENVELOPE, "value: before: missing for op 'd' of a "
-                 "record without a key");
+        cdc_dec_fail(d, CDC_ERR_ENVELOPE, "value: before: missing for op 'd' "
+                     "of a record without a key");
         return d->err;
     }
     if (r->op != 't') {
@@ -339,8 +336,5 @@ cdc_err_t dec_event_build(cdc_decoder_t *d, const cdc_record_t *rec,
             !(ev->before = remap(d, b->rowdef, b->vals, a->rowdef, false)))
             return d->err;
     }
-    if (r->op == 'c' && !old_key(d, rec, ev))
-        return d->err;
-    d->doc = DOC_VALUE;
     return CDC_OK;
 }

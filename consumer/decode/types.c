@@ -1,5 +1,5 @@
-/* decoder_types.c - Connect values to the PostgreSQL text input form of
- * their column type (debezium-wire-format.md §1.7). Integer math only: no
+/* types.c - Connect type names, and Connect values to the PostgreSQL text
+ * input form of their column type (debezium-wire-format.md §1.7). Integer math only: no
  * value ever passes through a double, dates and times use floor division
  * and days-from-civil, Decimals of any length go through base-10^9 limbs. */
 #include "consumer/decode/decoder_int.h"
@@ -15,7 +15,31 @@
 static const int64_t date_pos_inf[] = {-622191234, -2147472692};
 static const int64_t date_neg_inf[] = {-625821272, -2147472691};
 
-int dec_parse_i64(const char *s, size_t n, int64_t *out) {
+/* Connect type names (float32/float64: the older spellings) */
+static const struct { const char *name; uint8_t ct; } ctypes[] = {
+    {"boolean", DEC_CT_BOOL}, {"int8", DEC_CT_INT8}, {"int16", DEC_CT_INT16},
+    {"int32", DEC_CT_INT32},  {"int64", DEC_CT_INT64}, {"float", DEC_CT_FLOAT},
+    {"double", DEC_CT_DOUBLE}, {"bytes", DEC_CT_BYTES},
+    {"string", DEC_CT_STRING}, {"array", DEC_CT_ARRAY}, {"map", DEC_CT_MAP},
+    {"struct", DEC_CT_STRUCT}, {"float32", DEC_CT_FLOAT},
+    {"float64", DEC_CT_DOUBLE}};
+
+const char *cdc_dec_ctype_name(uint8_t ct) {
+    for (size_t i = 0; i < sizeof ctypes / sizeof ctypes[0]; i++)
+        if (ctypes[i].ct == ct)
+            return ctypes[i].name;
+    return "none";
+}
+
+uint8_t cdc_dec_ctype_parse(const char *s, size_t n) {
+    uint8_t ct = DEC_CT_NONE;
+    for (size_t i = 0; i < sizeof ctypes / sizeof ctypes[0]; i++)
+        if (strlen(ctypes[i].name) == n && !memcmp(ctypes[i].name, s, n))
+            ct = ctypes[i].ct;
+    return ct;
+}
+
+dec_i64_t cdc_dec_parse_i64(const char *s, size_t n, int64_t *out) {
     size_t i = 0;
     bool neg = false;
     uint64_t v = 0, lim;
@@ -24,23 +48,23 @@ int dec_parse_i64(const char *s, size_t n, int64_t *out) {
         i = 1;
     }
     if (i == n)
-        return -1;
+        return DEC_I64_SYNTAX;
     lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     for (; i < n; i++) {
         unsigned c = (unsigned char)s[i] - '0';
         if (c > 9)
-            return -1;
+            return DEC_I64_SYNTAX;
         if (v > (lim - c) / 10) {
             /* keep scanning: "1e400" is not an integer, not out of range */
             for (; i < n; i++)
                 if ((unsigned char)s[i] - '0' > 9)
-                    return -1;
-            return -2;
+                    return DEC_I64_SYNTAX;
+            return DEC_I64_RANGE;
         }
         v = v * 10 + c;
     }
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return 0;
+    return DEC_I64_OK;
 }
 
 static void add_u64(cdc_decoder_t *d, dec_sbuf_t *o, uint64_t v, int width) {
@@ -52,13 +76,13 @@ static void add_u64(cdc_decoder_t *d, dec_sbuf_t *o, uint64_t v, int width) {
     } while (v);
     while (24 - i < width)
         b[--i] = '0';
-    dec_sbuf_add(d, o, b + i, (size_t)(24 - i));
+    cdc_dec_sbuf_add(d, o, b + i, (size_t)(24 - i));
 }
 
 /* two digits, after sep unless sep is 0 */
 static void add_2(cdc_decoder_t *d, dec_sbuf_t *o, char sep, unsigned v) {
     char b[3] = {sep, (char)('0' + v / 10), (char)('0' + v % 10)};
-    dec_sbuf_add(d, o, sep ? b : b + 1, sep ? 3 : 2);
+    cdc_dec_sbuf_add(d, o, sep ? b : b + 1, sep ? 3 : 2);
 }
 
 static int64_t floor_div(int64_t a, int64_t b) {
@@ -91,9 +115,10 @@ static bool add_date(cdc_decoder_t *d, dec_sbuf_t *o, int64_t days) {
     return bc;
 }
 
-void dec_fmt_date(cdc_decoder_t *d, dec_sbuf_t *o, int64_t days) {
+/* a date: "YYYY-MM-DD" or "YYYY-MM-DD BC" */
+static void fmt_date(cdc_decoder_t *d, dec_sbuf_t *o, int64_t days) {
     if (add_date(d, o, days))
-        dec_sbuf_add(d, o, " BC", 3);
+        cdc_dec_sbuf_add(d, o, " BC", 3);
 }
 
 /* HH:MM:SS[.ffffff] of a non-negative count of per_sec units in a day */
@@ -109,19 +134,21 @@ static void add_time(cdc_decoder_t *d, dec_sbuf_t *o, int64_t rem,
     add_2(d, o, ':', (unsigned)(secs / 60 % 60));
     add_2(d, o, ':', (unsigned)(secs % 60));
     if (us) {
-        dec_sbuf_addc(d, o, '.');
+        cdc_dec_sbuf_addc(d, o, '.');
         add_u64(d, o, (uint64_t)us, 6);
     }
 }
 
-void dec_fmt_ts(cdc_decoder_t *d, dec_sbuf_t *o, int64_t v, int64_t per_sec) {
+/* a timestamp of v per_sec units since the epoch */
+static void fmt_ts(cdc_decoder_t *d, dec_sbuf_t *o, int64_t v,
+                   int64_t per_sec) {
     int64_t per_day = per_sec * 86400;
     int64_t days = floor_div(v, per_day);
     bool bc = add_date(d, o, days);
-    dec_sbuf_addc(d, o, ' ');
+    cdc_dec_sbuf_addc(d, o, ' ');
     add_time(d, o, v - days * per_day, per_sec, false);
     if (bc)
-        dec_sbuf_add(d, o, " BC", 3);
+        cdc_dec_sbuf_add(d, o, " BC", 3);
 }
 
 static int b64val(unsigned char c) {
@@ -133,13 +160,13 @@ static int b64val(unsigned char c) {
     return -1;
 }
 
-/* standard base64 with '=' padding into d->bin; -1 if malformed */
-static int b64dec(cdc_decoder_t *d, const char *s, size_t n) {
+/* standard base64 with '=' padding into d->bin; false if malformed */
+static bool b64dec(cdc_decoder_t *d, const char *s, size_t n) {
     dec_sbuf_t *b = &d->bin;
     b->len = 0;
     if (n % 4)
-        return -1;
-    dec_sbuf_add(d, b, "", 0);
+        return false;
+    cdc_dec_sbuf_add(d, b, "", 0);
     for (size_t i = 0; i < n; i += 4) {
         int v[4], pad = 0;
         for (int k = 0; k < 4; k++) {
@@ -148,137 +175,165 @@ static int b64dec(cdc_decoder_t *d, const char *s, size_t n) {
                 v[k] = 0;
                 pad++;
             } else if (pad || (v[k] = b64val(c)) < 0) {
-                return -1;
+                return false;
             }
         }
         char out[3] = {(char)(v[0] << 2 | v[1] >> 4),
                        (char)((v[1] & 15) << 4 | v[2] >> 2),
                        (char)((v[2] & 3) << 6 | v[3])};
-        dec_sbuf_add(d, b, out, (size_t)(3 - pad));
+        cdc_dec_sbuf_add(d, b, out, (size_t)(3 - pad));
     }
-    return b->oom ? -1 : 0;
+    return !b->oom;
 }
 
-/* unscaled big-endian two's complement bytes with scale -> numeric text */
-static int decimal_text(cdc_decoder_t *d, const unsigned char *b, size_t n,
-                        int64_t scale, dec_sbuf_t *o) {
-    bool neg = n && (b[0] & 0x80);
+/* ---- Decimal: unscaled big-endian two's complement bytes and a scale ---- */
+
+/* the magnitude of up to 8 bytes, in decimal */
+static void digits_small(cdc_decoder_t *d, const unsigned char *b, size_t n,
+                         bool neg, dec_sbuf_t *digits) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | b[i];
+    if (neg && n < 8)
+        v |= ~(uint64_t)0 << (8 * n);
+    uint64_t mag = neg ? 0 - v : v;
+    add_u64(d, digits, mag, 1);
+}
+
+/* the magnitude bytes mag[0..n) into d->limbs (base 10^9, least significant
+ * first, room for n / 3 + 2 of them); returns how many */
+static size_t to_limbs(cdc_decoder_t *d, const unsigned char *mag, size_t n) {
+    size_t nl = 0, i = 0;
+    while (i < n) {
+        size_t take = i == 0 && n % 3 ? n % 3 : 3;
+        uint64_t mul = (uint64_t)1 << (8 * take), carry = 0;
+        for (size_t k = 0; k < take; k++)
+            carry = carry << 8 | mag[i + k];
+        i += take;
+        for (size_t j = 0; j < nl; j++) {
+            uint64_t v = (uint64_t)d->limbs[j] * mul + carry;
+            d->limbs[j] = (uint32_t)(v % 1000000000u);
+            carry = v / 1000000000u;
+        }
+        while (carry) {
+            d->limbs[nl++] = (uint32_t)(carry % 1000000000u);
+            carry /= 1000000000u;
+        }
+    }
+    return nl;
+}
+
+/* the magnitude of more than 8 bytes, in decimal; false: out of memory */
+static bool digits_long(cdc_decoder_t *d, const unsigned char *b, size_t n,
+                        bool neg, dec_sbuf_t *digits) {
+    size_t need = n / 3 + 2;
+    if (need > d->limbs_cap) {
+        uint32_t *l = cdc_dec_realloc(d, d->limbs, need * sizeof *l);
+        if (!l)
+            return false;
+        d->limbs = l;
+        d->limbs_cap = need;
+    }
+    bool carry1 = neg; /* two's complement negation: invert, add one */
+    unsigned char *mag = cdc_dec_malloc(d, n);
+    if (!mag)
+        return false;
+    for (size_t k = n; k-- > 0;) {
+        unsigned v = neg ? (unsigned char)~b[k] : b[k];
+        if (carry1) {
+            v += 1;
+            carry1 = v > 255;
+        }
+        mag[k] = (unsigned char)v;
+    }
+    size_t nl = to_limbs(d, mag, n);
+    cdc_dec_free(d, mag);
+    if (!nl)
+        add_u64(d, digits, 0, 1);
+    else
+        add_u64(d, digits, d->limbs[nl - 1], 1);
+    for (size_t j = nl - 1; nl && j-- > 0;)
+        add_u64(d, digits, d->limbs[j], 9);
+    return true;
+}
+
+/* the sign, the digits and the decimal point of scale, appended to o */
+static void place_point(cdc_decoder_t *d, dec_sbuf_t *o,
+                        const dec_sbuf_t *digits, bool neg, int64_t scale) {
+    bool zero = digits->len == 1 && digits->p[0] == '0';
+    if (neg && !zero)
+        cdc_dec_sbuf_addc(d, o, '-');
+    if (scale <= 0) {
+        cdc_dec_sbuf_add(d, o, digits->p, digits->len);
+        for (int64_t k = 0; !zero && k < -scale; k++)
+            cdc_dec_sbuf_addc(d, o, '0');
+    } else if ((int64_t)digits->len <= scale) {
+        cdc_dec_sbuf_add(d, o, "0.", 2);
+        for (int64_t k = (int64_t)digits->len; k < scale; k++)
+            cdc_dec_sbuf_addc(d, o, '0');
+        cdc_dec_sbuf_add(d, o, digits->p, digits->len);
+    } else {
+        size_t ip = digits->len - (size_t)scale;
+        cdc_dec_sbuf_add(d, o, digits->p, ip);
+        cdc_dec_sbuf_addc(d, o, '.');
+        cdc_dec_sbuf_add(d, o, digits->p + ip, (size_t)scale);
+    }
+}
+
+/* unscaled bytes b[0..n) with scale -> numeric text; false: out of memory */
+static bool decimal_text(cdc_decoder_t *d, const unsigned char *b, size_t n,
+                         int64_t scale, dec_sbuf_t *o) {
+    bool neg = n && (b[0] & 0x80), ok;
     size_t start = o->len;
     dec_sbuf_t digits = {0};
-    int rc = 0;
-    if (n <= 8) {
-        uint64_t v = 0;
-        for (size_t i = 0; i < n; i++)
-            v = v << 8 | b[i];
-        if (neg && n < 8)
-            v |= ~(uint64_t)0 << (8 * n);
-        uint64_t mag = neg ? 0 - v : v;
-        add_u64(d, &digits, mag, 1);
-    } else {
-        /* magnitude in base 10^9 limbs, least significant first */
-        size_t need = n / 3 + 2;
-        if (need > d->limbs_cap) {
-            uint32_t *l = dec_realloc(d, d->limbs, need * sizeof *l);
-            if (!l)
-                return -1;
-            d->limbs = l;
-            d->limbs_cap = need;
+    if (n <= 8)
+        digits_small(d, b, n, neg, &digits);
+    else if (!digits_long(d, b, n, neg, &digits))
+        return false;
+    ok = !digits.oom;
+    if (ok) {
+        place_point(d, o, &digits, neg, scale);
+        if (o->oom) {
+            o->len = start;
+            ok = false;
         }
-        size_t nl = 0, i = 0;
-        bool carry1 = neg; /* two's complement negation: invert, add one */
-        /* negate from the least significant byte: do it in d->bin-free way */
-        unsigned char *mag = dec_malloc(d, n);
-        if (!mag)
-            return -1;
-        for (size_t k = n; k-- > 0;) {
-            unsigned v = neg ? (unsigned char)~b[k] : b[k];
-            if (carry1) {
-                v += 1;
-                carry1 = v > 255;
-            }
-            mag[k] = (unsigned char)v;
-        }
-        while (i < n) {
-            size_t take = i == 0 && n % 3 ? n % 3 : 3;
-            uint64_t mul = (uint64_t)1 << (8 * take), carry = 0;
-            for (size_t k = 0; k < take; k++)
-                carry = carry << 8 | mag[i + k];
-            i += take;
-            for (size_t j = 0; j < nl; j++) {
-                uint64_t v = (uint64_t)d->limbs[j] * mul + carry;
-                d->limbs[j] = (uint32_t)(v % 1000000000u);
-                carry = v / 1000000000u;
-            }
-            while (carry) {
-                d->limbs[nl++] = (uint32_t)(carry % 1000000000u);
-                carry /= 1000000000u;
-            }
-        }
-        dec_free(d, mag);
-        if (!nl)
-            add_u64(d, &digits, 0, 1);
-        else
-            add_u64(d, &digits, d->limbs[nl - 1], 1);
-        for (size_t j = nl - 1; nl && j-- > 0;)
-            add_u64(d, &digits, d->limbs[j], 9);
     }
-    if (digits.oom) {
-        rc = -1;
-        goto out;
-    }
-    bool zero = digits.len == 1 && digits.p[0] == '0';
-    if (neg && !zero)
-        dec_sbuf_addc(d, o, '-');
-    if (scale <= 0) {
-        dec_sbuf_add(d, o, digits.p, digits.len);
-        for (int64_t k = 0; !zero && k < -scale; k++)
-            dec_sbuf_addc(d, o, '0');
-    } else if ((int64_t)digits.len <= scale) {
-        dec_sbuf_add(d, o, "0.", 2);
-        for (int64_t k = (int64_t)digits.len; k < scale; k++)
-            dec_sbuf_addc(d, o, '0');
-        dec_sbuf_add(d, o, digits.p, digits.len);
-    } else {
-        size_t ip = digits.len - (size_t)scale;
-        dec_sbuf_add(d, o, digits.p, ip);
-        dec_sbuf_addc(d, o, '.');
-        dec_sbuf_add(d, o, digits.p + ip, (size_t)scale);
-    }
-    if (o->oom) {
-        o->len = start;
-        rc = -1;
-    }
-out:
-    dec_sbuf_free(d, &digits);
-    return rc;
+    cdc_dec_sbuf_free(d, &digits);
+    return ok;
 }
 
-int dec_conv_decimal_b64(cdc_decoder_t *d, const char *s, size_t n,
-                         int64_t scale, dec_sbuf_t *out, char *why,
-                         size_t whysz) {
+bool cdc_dec_conv_decimal_b64(cdc_decoder_t *d, const char *s, size_t n,
+                              int64_t scale, dec_sbuf_t *out, char *why,
+                              size_t whysz) {
     if (scale < -100000 || scale > 100000) {
         snprintf(why, whysz, "decimal scale %lld out of range", (long long)scale);
-        return -1;
+        return false;
     }
-    if (b64dec(d, s, n) < 0) {
+    if (!b64dec(d, s, n)) {
         snprintf(why, whysz, "invalid base64 in decimal");
-        return -1;
+        return false;
     }
-    if (decimal_text(d, (const unsigned char *)d->bin.p, d->bin.len, scale,
-                     out) < 0) {
+    if (!decimal_text(d, (const unsigned char *)d->bin.p, d->bin.len, scale,
+                      out)) {
         snprintf(why, whysz, "out of memory");
-        return -1;
+        return false;
     }
-    return 0;
+    return true;
 }
+
+/* ---- scalars by Connect type ---- */
 
 static const char *const tok_names[] = {"null", "boolean", "number", "string"};
 
-static int expected(char *why, size_t whysz, const char *what,
-                    const dec_sch_t *s, const dec_tok_t *t) {
-    snprintf(why, whysz, "expected %s for %s, got %s", what,
-             s->name ? s->name : dec_ctype_name(s->ctype), tok_names[t->kind]);
-    return -1;
+static const char *type_label(const dec_sch_t *s) {
+    return s->name ? s->name : cdc_dec_ctype_name(s->ctype);
+}
+
+static bool expected(char *why, size_t whysz, const char *what,
+                     const dec_sch_t *s, const dec_tok_t *t) {
+    snprintf(why, whysz, "expected %s for %s, got %s", what, type_label(s),
+             tok_names[t->kind]);
+    return false;
 }
 
 static bool is_float_special(const dec_tok_t *t) {
@@ -287,174 +342,184 @@ static bool is_float_special(const dec_tok_t *t) {
            (t->len == 9 && !memcmp(t->s, "-Infinity", 9));
 }
 
-static int int_value(const dec_sch_t *s, const dec_tok_t *t, int64_t lo,
-                     int64_t hi, int64_t *v, char *why, size_t whysz) {
+static bool int_value(const dec_sch_t *s, const dec_tok_t *t, int64_t lo,
+                      int64_t hi, int64_t *v, char *why, size_t whysz) {
     if (t->kind != DEC_TOK_NUM)
         return expected(why, whysz, "an integer", s, t);
-    int rc = dec_parse_i64(t->s, t->len, v);
-    if (rc == -1)
-        return snprintf(why, whysz, "expected an integer for %s, got %.*s",
-                        s->name ? s->name : dec_ctype_name(s->ctype),
-                        (int)(t->len > 40 ? 40 : t->len), t->s), -1;
-    if (rc == -2 || *v < lo || *v > hi)
-        return snprintf(why, whysz, "%.*s out of range for %s",
-                        (int)(t->len > 40 ? 40 : t->len), t->s,
-                        s->name ? s->name : dec_ctype_name(s->ctype)), -1;
-    return 0;
+    dec_i64_t rc = cdc_dec_parse_i64(t->s, t->len, v);
+    if (rc == DEC_I64_SYNTAX) {
+        snprintf(why, whysz, "expected an integer for %s, got %.*s",
+                 type_label(s), (int)(t->len > 40 ? 40 : t->len), t->s);
+        return false;
+    }
+    if (rc == DEC_I64_RANGE || *v < lo || *v > hi) {
+        snprintf(why, whysz, "%.*s out of range for %s",
+                 (int)(t->len > 40 ? 40 : t->len), t->s, type_label(s));
+        return false;
+    }
+    return true;
 }
 
 static void add_hex(cdc_decoder_t *d, dec_sbuf_t *o, const unsigned char *b,
                     size_t n) {
     static const char hx[] = "0123456789abcdef";
-    dec_sbuf_add(d, o, "\\x", 2);
+    cdc_dec_sbuf_add(d, o, "\\x", 2);
     for (size_t i = 0; i < n; i++) {
         char c[2] = {hx[b[i] >> 4], hx[b[i] & 15]};
-        dec_sbuf_add(d, o, c, 2);
+        cdc_dec_sbuf_add(d, o, c, 2);
     }
 }
 
-static int conv_string(cdc_decoder_t *d, const dec_sch_t *s,
-                       const dec_tok_t *t, bool toast, dec_sbuf_t *o,
-                       uint8_t *state, char *why, size_t whysz) {
+static bool conv_string(cdc_decoder_t *d, const dec_sch_t *s,
+                        const dec_tok_t *t, bool toast, dec_sbuf_t *o,
+                        uint8_t *state, char *why, size_t whysz) {
     if (t->kind != DEC_TOK_STR)
         return expected(why, whysz, "a string", s, t);
     if (toast && t->len == sizeof DEC_PLACEHOLDER - 1 &&
         !memcmp(t->s, DEC_PLACEHOLDER, t->len)) {
         *state = CDC_V_UNCHANGED;
-        return 0;
+        return true;
     }
     if (memchr(t->s, '\0', t->len)) {
         snprintf(why, whysz, "a string holds a NUL character, which "
                  "PostgreSQL text cannot store");
-        return -1;
+        return false;
     }
     size_t n = t->len;
     /* Iso* forms end in Z; PostgreSQL's date/time/timestamp want none */
     if ((s->sem == DEC_SEM_ISO_DATE || s->sem == DEC_SEM_ISO_TIME ||
          s->sem == DEC_SEM_ISO_TS) && n && t->s[n - 1] == 'Z')
         n--;
-    dec_sbuf_add(d, o, t->s, n);
-    return 0;
+    cdc_dec_sbuf_add(d, o, t->s, n);
+    return true;
 }
 
-static int conv_bytes(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
-                      bool toast, dec_sbuf_t *o, uint8_t *state, char *why,
-                      size_t whysz) {
+/* io.debezium.data.Bits: bit 0 is the rightmost character */
+static void add_bits(cdc_decoder_t *d, dec_sbuf_t *o, const dec_sch_t *s,
+                     const unsigned char *b, size_t n) {
+    int64_t len = s->length >= 0 ? s->length : (int64_t)n * 8;
+    for (int64_t k = 0; k < len; k++) {
+        int64_t i = len - 1 - k;
+        unsigned byte = (size_t)(i / 8) < n ? b[i / 8] : 0;
+        cdc_dec_sbuf_addc(d, o, (byte >> (i % 8)) & 1 ? '1' : '0');
+    }
+}
+
+static bool conv_bytes(cdc_decoder_t *d, const dec_sch_t *s,
+                       const dec_tok_t *t, bool toast, dec_sbuf_t *o,
+                       uint8_t *state, char *why, size_t whysz) {
     if (t->kind != DEC_TOK_STR)
         return expected(why, whysz, "base64 bytes", s, t);
     if (toast && t->len == sizeof DEC_PLACEHOLDER_B64 - 1 &&
         !memcmp(t->s, DEC_PLACEHOLDER_B64, t->len)) {
         *state = CDC_V_UNCHANGED;
-        return 0;
+        return true;
     }
-    if (b64dec(d, t->s, t->len) < 0) {
+    if (!b64dec(d, t->s, t->len)) {
         snprintf(why, whysz, "invalid base64 for %s",
                  s->name ? s->name : "bytes");
-        return -1;
+        return false;
     }
     const unsigned char *b = (const unsigned char *)d->bin.p;
     size_t n = d->bin.len;
     if (s->sem == DEC_SEM_DECIMAL) {
-        if (decimal_text(d, b, n, s->scale < 0 ? 0 : s->scale, o) < 0)
-            return snprintf(why, whysz, "out of memory"), -1;
-    } else if (s->sem == DEC_SEM_BITS) {
-        int64_t len = s->length >= 0 ? s->length : (int64_t)n * 8;
-        for (int64_t k = 0; k < len; k++) {
-            int64_t i = len - 1 - k; /* bit 0 is the rightmost character */
-            unsigned byte = (size_t)(i / 8) < n ? b[i / 8] : 0;
-            dec_sbuf_addc(d, o, (byte >> (i % 8)) & 1 ? '1' : '0');
+        if (!decimal_text(d, b, n, s->scale < 0 ? 0 : s->scale, o)) {
+            snprintf(why, whysz, "out of memory");
+            return false;
         }
+    } else if (s->sem == DEC_SEM_BITS) {
+        add_bits(d, o, s, b, n);
     } else {
         add_hex(d, o, b, n);
     }
-    return 0;
+    return true;
 }
 
-int dec_conv_scalar(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
-                    bool toast, dec_sbuf_t *o, uint8_t *state, char *why,
-                    size_t whysz) {
+static bool conv_date(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
+                      dec_sbuf_t *o, char *why, size_t whysz) {
     int64_t v;
-    *state = CDC_V_SET;
-    if (t->kind == DEC_TOK_NULL) {
-        *state = CDC_V_NULL;
-        return 0;
-    }
-    switch (s->sem) {
-    case DEC_SEM_DECIMAL:
-        if (t->kind == DEC_TOK_NUM) { /* decimal.format=NUMERIC */
-            dec_sbuf_add(d, o, t->s, t->len);
-            return 0;
+    if (!int_value(s, t, INT32_MIN, INT32_MAX, &v, why, whysz))
+        return false;
+    for (int i = 0; i < 2; i++)
+        if (v == date_pos_inf[i] || v == date_neg_inf[i]) {
+            cdc_dec_sbuf_adds(d, o, v == date_pos_inf[i] ? "infinity" : "-infinity");
+            return true;
         }
-        return conv_bytes(d, s, t, toast, o, state, why, whysz);
-    case DEC_SEM_DATE:
-        if (int_value(s, t, INT32_MIN, INT32_MAX, &v, why, whysz))
-            return -1;
-        for (int i = 0; i < 2; i++)
-            if (v == date_pos_inf[i] || v == date_neg_inf[i]) {
-                dec_sbuf_adds(d, o, v == date_pos_inf[i] ? "infinity" : "-infinity");
-                return 0;
-            }
-        dec_fmt_date(d, o, v);
-        return 0;
-    case DEC_SEM_TIME_MS: case DEC_SEM_TIME_US: case DEC_SEM_TIME_NS: {
-        int64_t per = s->sem == DEC_SEM_TIME_MS ? 1000
-                    : s->sem == DEC_SEM_TIME_US ? 1000000 : 1000000000;
-        if (int_value(s, t, 0, 86400 * per, &v, why, whysz))
-            return -1;
-        add_time(d, o, v, per, true);
-        return 0;
+    fmt_date(d, o, v);
+    return true;
+}
+
+static bool conv_time(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
+                      dec_sbuf_t *o, char *why, size_t whysz) {
+    int64_t v, per = s->sem == DEC_SEM_TIME_MS ? 1000
+                   : s->sem == DEC_SEM_TIME_US ? 1000000 : 1000000000;
+    if (!int_value(s, t, 0, 86400 * per, &v, why, whysz))
+        return false;
+    add_time(d, o, v, per, true);
+    return true;
+}
+
+static bool conv_ts(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
+                    dec_sbuf_t *o, char *why, size_t whysz) {
+    int64_t v;
+    if (!int_value(s, t, INT64_MIN, INT64_MAX, &v, why, whysz))
+        return false;
+    if (v == TS_POS_INF || v == TS_NEG_INF) {
+        cdc_dec_sbuf_adds(d, o, v == TS_POS_INF ? "infinity" : "-infinity");
+        return true;
     }
-    case DEC_SEM_TS_MS: case DEC_SEM_TS_US: case DEC_SEM_TS_NS:
-        if (int_value(s, t, INT64_MIN, INT64_MAX, &v, why, whysz))
-            return -1;
-        if (v == TS_POS_INF || v == TS_NEG_INF) {
-            dec_sbuf_adds(d, o, v == TS_POS_INF ? "infinity" : "-infinity");
-            return 0;
-        }
-        dec_fmt_ts(d, o, v, s->sem == DEC_SEM_TS_MS ? 1000
-                            : s->sem == DEC_SEM_TS_US ? 1000000 : 1000000000);
-        return 0;
-    case DEC_SEM_DURATION_US: {
-        /* exact: all of it in the interval's time part, as
-         * n * interval '1 microsecond' would give */
-        if (int_value(s, t, INT64_MIN, INT64_MAX, &v, why, whysz))
-            return -1;
-        uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-        if (v < 0)
-            dec_sbuf_addc(d, o, '-');
-        add_u64(d, o, a / 3600000000u, 2);
-        add_2(d, o, ':', (unsigned)(a / 60000000u % 60));
-        add_2(d, o, ':', (unsigned)(a / 1000000u % 60));
-        if (a % 1000000u) {
-            dec_sbuf_addc(d, o, '.');
-            add_u64(d, o, a % 1000000u, 6);
-        }
-        return 0;
+    fmt_ts(d, o, v, s->sem == DEC_SEM_TS_MS ? 1000
+                    : s->sem == DEC_SEM_TS_US ? 1000000 : 1000000000);
+    return true;
+}
+
+/* MicroDuration, exact: all of it in the interval's time part, as
+ * n * interval '1 microsecond' would give */
+static bool conv_duration(cdc_decoder_t *d, const dec_sch_t *s,
+                          const dec_tok_t *t, dec_sbuf_t *o, char *why,
+                          size_t whysz) {
+    int64_t v;
+    if (!int_value(s, t, INT64_MIN, INT64_MAX, &v, why, whysz))
+        return false;
+    uint64_t a = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        cdc_dec_sbuf_addc(d, o, '-');
+    add_u64(d, o, a / 3600000000u, 2);
+    add_2(d, o, ':', (unsigned)(a / 60000000u % 60));
+    add_2(d, o, ':', (unsigned)(a / 1000000u % 60));
+    if (a % 1000000u) {
+        cdc_dec_sbuf_addc(d, o, '.');
+        add_u64(d, o, a % 1000000u, 6);
     }
-    default:
-        break;
-    }
+    return true;
+}
+
+/* a value without a semantic name: by its Connect type alone */
+static bool conv_plain(cdc_decoder_t *d, const dec_sch_t *s,
+                       const dec_tok_t *t, bool toast, dec_sbuf_t *o,
+                       uint8_t *state, char *why, size_t whysz) {
+    static const int64_t lim[][2] = {{INT8_MIN, INT8_MAX},
+                                     {INT16_MIN, INT16_MAX},
+                                     {INT32_MIN, INT32_MAX},
+                                     {INT64_MIN, INT64_MAX}};
+    int64_t v;
     switch (s->ctype) {
     case DEC_CT_BOOL:
         if (t->kind != DEC_TOK_BOOL)
             return expected(why, whysz, "true or false", s, t);
-        dec_sbuf_addc(d, o, t->b ? 't' : 'f');
-        return 0;
+        cdc_dec_sbuf_addc(d, o, t->b ? 't' : 'f');
+        return true;
     case DEC_CT_INT8: case DEC_CT_INT16: case DEC_CT_INT32: case DEC_CT_INT64: {
-        static const int64_t lim[][2] = {{INT8_MIN, INT8_MAX},
-                                         {INT16_MIN, INT16_MAX},
-                                         {INT32_MIN, INT32_MAX},
-                                         {INT64_MIN, INT64_MAX}};
         const int64_t *l = lim[s->ctype - DEC_CT_INT8];
-        if (int_value(s, t, l[0], l[1], &v, why, whysz))
-            return -1;
-        dec_sbuf_add(d, o, t->s, t->len); /* JSON integers are canonical */
-        return 0;
+        if (!int_value(s, t, l[0], l[1], &v, why, whysz))
+            return false;
+        cdc_dec_sbuf_add(d, o, t->s, t->len); /* JSON integers are canonical */
+        return true;
     }
     case DEC_CT_FLOAT: case DEC_CT_DOUBLE:
         if (t->kind == DEC_TOK_NUM || (t->kind == DEC_TOK_STR && is_float_special(t))) {
-            dec_sbuf_add(d, o, t->s, t->len);
-            return 0;
+            cdc_dec_sbuf_add(d, o, t->s, t->len);
+            return true;
         }
         return expected(why, whysz, "a number or \"NaN\"/\"Infinity\"/\"-Infinity\"",
                         s, t);
@@ -463,15 +528,40 @@ int dec_conv_scalar(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
     case DEC_CT_BYTES:
         return conv_bytes(d, s, t, toast, o, state, why, whysz);
     default:
-        snprintf(why, whysz, "expected %s for %s, got %s",
-                 s->ctype == DEC_CT_ARRAY ? "an array" : "an object",
-                 s->name ? s->name : dec_ctype_name(s->ctype),
-                 tok_names[t->kind]);
-        return -1;
+        return expected(why, whysz, s->ctype == DEC_CT_ARRAY ? "an array"
+                                                             : "an object", s, t);
     }
 }
 
-bool dec_is_placeholder_array(const char *lit, size_t n) {
+bool cdc_dec_conv_scalar(cdc_decoder_t *d, const dec_sch_t *s,
+                         const dec_tok_t *t, bool toast, dec_sbuf_t *o,
+                         uint8_t *state, char *why, size_t whysz) {
+    *state = CDC_V_SET;
+    if (t->kind == DEC_TOK_NULL) {
+        *state = CDC_V_NULL;
+        return true;
+    }
+    switch (s->sem) {
+    case DEC_SEM_DECIMAL:
+        if (t->kind == DEC_TOK_NUM) { /* decimal.format=NUMERIC */
+            cdc_dec_sbuf_add(d, o, t->s, t->len);
+            return true;
+        }
+        return conv_bytes(d, s, t, toast, o, state, why, whysz);
+    case DEC_SEM_DATE:
+        return conv_date(d, s, t, o, why, whysz);
+    case DEC_SEM_TIME_MS: case DEC_SEM_TIME_US: case DEC_SEM_TIME_NS:
+        return conv_time(d, s, t, o, why, whysz);
+    case DEC_SEM_TS_MS: case DEC_SEM_TS_US: case DEC_SEM_TS_NS:
+        return conv_ts(d, s, t, o, why, whysz);
+    case DEC_SEM_DURATION_US:
+        return conv_duration(d, s, t, o, why, whysz);
+    default:
+        return conv_plain(d, s, t, toast, o, state, why, whysz);
+    }
+}
+
+bool cdc_dec_is_placeholder_array(const char *lit, size_t n) {
     static const char *const forms[] = {
         "{\"" DEC_PLACEHOLDER "\"}", "[\"" DEC_PLACEHOLDER "\"]",
         "{\"b68a35a7-17ad-35b3-af2a-ae46edb4545a\"}",
@@ -489,7 +579,7 @@ bool dec_is_placeholder_array(const char *lit, size_t n) {
     return false;
 }
 
-bool dec_array_elem_quoted(const dec_sch_t *it) {
+bool cdc_dec_array_elem_quoted(const dec_sch_t *it) {
     if (it->sem == DEC_SEM_DECIMAL || it->sem == DEC_SEM_VSDECIMAL)
         return false;
     if (it->sem != DEC_SEM_NONE)
@@ -503,21 +593,21 @@ bool dec_array_elem_quoted(const dec_sch_t *it) {
     }
 }
 
-void dec_array_add_quoted(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
-                          size_t n) {
+void cdc_dec_array_add_quoted(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
+                              size_t n) {
     size_t run = 0;
-    dec_sbuf_addc(d, b, '"');
+    cdc_dec_sbuf_addc(d, b, '"');
     for (size_t i = 0; i < n; i++)
         if (s[i] == '"' || s[i] == '\\') {
-            dec_sbuf_add(d, b, s + run, i - run);
-            dec_sbuf_addc(d, b, '\\');
+            cdc_dec_sbuf_add(d, b, s + run, i - run);
+            cdc_dec_sbuf_addc(d, b, '\\');
             run = i;
         }
-    dec_sbuf_add(d, b, s + run, n - run);
-    dec_sbuf_addc(d, b, '"');
+    cdc_dec_sbuf_add(d, b, s + run, n - run);
+    cdc_dec_sbuf_addc(d, b, '"');
 }
 
-void dec_column_of(const dec_sch_t *s, cdc_column_t *c) {
+void cdc_dec_column_of(const dec_sch_t *s, cdc_column_t *c) {
     c->array = false;
     c->optional = s->optional;
     while (s->ctype == DEC_CT_ARRAY && s->items) {

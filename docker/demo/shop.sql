@@ -50,3 +50,16 @@ SELECT g, 'SKU-' || g, 'Product "' || g || E'"\twith tab', (g * 1.25)::numeric(1
        jsonb_build_object('color', (ARRAY['red','green','blue'])[1 + g % 3])
 FROM generate_series(1, 100) g;
 INSERT INTO promo_codes SELECT 'CODE' || g, g FROM generate_series(1, 10) g;
+
+-- Not part of the shop: the demo's bookkeeping, captured like every table.
+-- demo_marker: after the workload stops, the demo commits one row here and
+-- waits until it is in the warehouse; Debezium reads the WAL in order, so
+-- by then every earlier change has been produced to Kafka.
+DROP TABLE IF EXISTS demo_marker, debezium_signal;
+CREATE TABLE demo_marker (token text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
+-- one row from the start: the snapshot creates the marker's topic, so
+-- cdcsink has subscribed to it long before the marker that matters
+INSERT INTO demo_marker (token) VALUES ('created');
+-- debezium_signal: the connector's signal table (signal.data.collection);
+-- a row here asks Debezium for an incremental snapshot (docs/operations.md).
+CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));

@@ -39,6 +39,10 @@ CDC_PG_MAJOR=15
 : "${CDC_REDIS_PORT:=56379}"
 : "${CDC_KAFKA_PORT:=59092}"
 : "${CDC_KAFKA_CONTROLLER_PORT:=59093}"
+# the broker's SASL/PLAIN listener (see kafka-server.properties.in)
+: "${CDC_KAFKA_SASL_PORT:=$((CDC_KAFKA_PORT + 2))}"
+: "${CDC_KAFKA_SASL_USER:=cdcsink}"
+: "${CDC_KAFKA_SASL_PASSWORD:=cdcsink-secret}"
 : "${CDC_CONNECT_PORT:=58083}"
 
 # ---- timeouts and JVM options ----

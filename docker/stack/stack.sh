@@ -233,6 +233,17 @@ cmd_topic_create() {
     printf '%s %s\n' "$1" "$2"
 }
 
+# acl ARGS...: Kafka's ACL tool against the stack (as User:ANONYMOUS, a
+# super user), e.g. to take a permission away from the SASL user:
+#   acl --add --deny-principal User:cdcsink --operation All --topic T
+cmd_acl() {
+    service_pid kafka >/dev/null || die "Kafka of $STACK is not running"
+    local java=() out
+    mapfile -d '' -t java < <(java_cmd -Xmx128m)
+    out=$("${java[@]}" org.apache.kafka.tools.AclCommand --bootstrap-server "$(kafka_address)" "$@" 2>&1) ||
+        { printf '%s\n' "$out" | tail -n 20 >&2; die "acl: the ACL tool failed"; }
+}
+
 cmd_topics() {
     service_pid kafka >/dev/null || die "Kafka of $STACK is not running"
     if [[ ${1:-} == -v ]]; then kcat -b "$(kafka_address)" -L; else topic_names; fi
@@ -356,12 +367,15 @@ cmd_status() {
 cmd_env() {
     local var
     for var in CDC_STACK_DIR CDC_CACHE_DIR CDC_PG_PORT CDC_REDIS_PORT CDC_KAFKA_PORT \
-        CDC_KAFKA_CONTROLLER_PORT CDC_CONNECT_PORT; do
+        CDC_KAFKA_CONTROLLER_PORT CDC_KAFKA_SASL_PORT CDC_CONNECT_PORT; do
         printf 'export %s=%q\n' "$var" "${!var}"
     done
     printf 'export CDC_PG_SOURCE_URI=%q\n' "$(postgres_address)/source"
     printf 'export CDC_PG_WAREHOUSE_URI=%q\n' "$(postgres_address)/warehouse"
     printf 'export CDC_KAFKA_BOOTSTRAP=%q\n' "$(kafka_address)"
+    printf 'export CDC_KAFKA_SASL_BOOTSTRAP=%q\n' "127.0.0.1:$CDC_KAFKA_SASL_PORT"
+    printf 'export CDC_KAFKA_SASL_USER=%q\n' "$CDC_KAFKA_SASL_USER"
+    printf 'export CDC_KAFKA_SASL_PASSWORD=%q\n' "$CDC_KAFKA_SASL_PASSWORD"
     printf 'export CDC_REDIS_URL=%q\n' "$(redis_address)"
     printf 'export CDC_CONNECT_URL=%q\n' "$(connect_address)"
 }
@@ -397,10 +411,11 @@ usage: stack.sh COMMAND [ARGS]
   wait-topic TOPIC N [S]  wait up to S seconds until TOPIC holds N records
   topic-create TOPIC N [k=v...]
                           create TOPIC with N partitions (and topic configs)
+  acl ARGS...             Kafka's ACL tool (kafka-acls) against the broker
 
 Run folder: $STACK
 Cache:      $CDC_CACHE_DIR
-Ports:      postgres $CDC_PG_PORT, redis $CDC_REDIS_PORT, kafka $CDC_KAFKA_PORT (controller $CDC_KAFKA_CONTROLLER_PORT), connect $CDC_CONNECT_PORT
+Ports:      postgres $CDC_PG_PORT, redis $CDC_REDIS_PORT, kafka $CDC_KAFKA_PORT (SASL/PLAIN $CDC_KAFKA_SASL_PORT, controller $CDC_KAFKA_CONTROLLER_PORT), connect $CDC_CONNECT_PORT
 Overrides:  CDC_STACK_DIR CDC_CACHE_DIR CDC_PG_PORT CDC_REDIS_PORT CDC_KAFKA_PORT
             CDC_KAFKA_CONTROLLER_PORT CDC_CONNECT_PORT CDC_STACK_TIMEOUT
             CDC_KAFKA_HEAP CDC_CONNECT_HEAP CDC_JAVA_OPTS CDC_MAVEN_REPO
@@ -424,6 +439,7 @@ main() {
         topics) cmd_topics "$@" ;;
         wait-topic) cmd_wait_topic "$@" ;;
         topic-create) cmd_topic_create "$@" ;;
+        acl) cmd_acl "$@" ;;
         help | -h | --help) usage ;;
         *) usage >&2; exit 2 ;;
     esac

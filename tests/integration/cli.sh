@@ -25,6 +25,10 @@ printf 'topics=x\nbatch.linger.ms=later\n' >"$T_TMP/bad.properties"
 expect_fail "bad file value names file:line" 'bad.properties:2' --config "$T_TMP/bad.properties" check
 expect_fail "missing required key" '"topics" is required' --set pg.conninfo=x check
 expect_fail "unknown option" '--bogus' --bogus
+expect_fail "kafka.enable.auto.commit is refused, naming the key" '"kafka.enable.auto.commit" cannot be changed' \
+    --set kafka.enable.auto.commit=true check
+CDCSINK_KAFKA_ENABLE_AUTO_OFFSET_STORE=true expect_fail "so is kafka.enable.auto.offset.store" \
+    '"kafka.enable.auto.offset.store" cannot be changed' check
 expect_fail "bad kafka property" 'kafka.fetch.wait.max.ms' \
     --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
     --set kafka.fetch.wait.max.ms=abc run
@@ -49,6 +53,28 @@ printf '%s\t%s\n' '{"id":1}' '{"op":"c","before":null,"after":{"id":1},"source":
 got=$(timeout 60 "$CDC_BIN" --set kafka.bootstrap.servers="$CDC_KAFKA_BOOTSTRAP" decode --topic "$T")
 check_eq "decode --topic reads a topic to its end" "$got" \
     "{\"topic\":\"$T\",\"partition\":0,\"offset\":0,\"kind\":\"change\",\"op\":\"c\",\"table\":\"public.x\",\"position\":[\"5\",\"5\"],\"snapshot\":false,\"key\":{\"id\":\"1\"},\"after\":{\"id\":\"1\"},\"unchanged\":[]}"
+
+# SASL/PLAIN: the broker's second listener wants a user and a password;
+# every kafka.* setting reaches decode --topic's consumer and run's
+SASL=(--set kafka.bootstrap.servers="$CDC_KAFKA_SASL_BOOTSTRAP"
+      --set kafka.security.protocol=SASL_PLAINTEXT --set kafka.sasl.mechanism=PLAIN
+      --set kafka.sasl.username="$CDC_KAFKA_SASL_USER")
+got=$(timeout 60 "$CDC_BIN" "${SASL[@]}" --set kafka.sasl.password="$CDC_KAFKA_SASL_PASSWORD" decode --topic "$T")
+check_eq "decode --topic reads through the SASL listener" "$got" \
+    "{\"topic\":\"$T\",\"partition\":0,\"offset\":0,\"kind\":\"change\",\"op\":\"c\",\"table\":\"public.x\",\"position\":[\"5\",\"5\"],\"snapshot\":false,\"key\":{\"id\":\"1\"},\"after\":{\"id\":\"1\"},\"unchanged\":[]}"
+expect_fail "decode --topic with a wrong password fails naming the settings" \
+    'authentication failed' "${SASL[@]}" --set kafka.sasl.password=wrong decode --topic "$T"
+grep_err() { "$CDC_BIN" "$@" 2>&1 >/dev/null | grep -c 'kafka.sasl.password'; }
+check "the error names kafka.sasl.password" test "$(grep_err "${SASL[@]}" --set kafka.sasl.password=wrong decode --topic "$T")" -ge 1
+S=clisasl$(date +%s)
+produce_changes "$S.public.items" "${S}_items" 1 3
+start_sink sasl "^$S\\.public\\.items\$" "$S" "${SASL[@]}" --set kafka.sasl.password="$CDC_KAFKA_SASL_PASSWORD"
+sasl_rows() { [ "$(wh "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM public.\"${S}_items\"" 2>/dev/null)" == "1:v1,2:v2,3:v3" ]; }
+check "run applies a topic read through the SASL listener" wait_until 60 sasl_rows
+stop_sink "$SINK_PID"; check_eq "and stops cleanly" "$?" "0"
+expect_fail "run with a wrong password stops at start naming the settings" 'kafka.sasl.password' \
+    "${SASL[@]}" --set kafka.sasl.password=wrong --set topics=x \
+    --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" run
 
 # librdkafka's own log lines go through cdcsink's log, in its format
 "$CDC_BIN" --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \

@@ -129,4 +129,80 @@ grep -q "$T\[0\]@1: invalid json" "$T_TMP/fail.log" \
     && ok "policy fail names the record" || fail "fail log: $(tail -3 "$T_TMP/fail.log")"
 check_eq "policy fail committed nothing past it" \
     "$(wh "SELECT count(*) FROM _cdc.offsets WHERE \"group\" = '$P-fail'")" "0"
+# ---- the dead-letter producer (issue 16) ----
+SASL=(--set kafka.bootstrap.servers="$CDC_KAFKA_SASL_BOOTSTRAP"
+      --set kafka.security.protocol=SASL_PLAINTEXT --set kafka.sasl.mechanism=PLAIN
+      --set kafka.sasl.username="$CDC_KAFKA_SASL_USER" --set kafka.sasl.password="$CDC_KAFKA_SASL_PASSWORD")
+# poison_then_good TOPIC TABLE ID: a record that is not JSON, then a good
+# insert of TABLE's ID
+poison_then_good() {
+    printf '%s\t%s\n' '{"id":0}' "${4:-not json either}" | kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$1" -K $'\t'
+    produce_changes "$1" "$2" "$3" 1
+}
+row_there() { [ "$(wh "SELECT count(*) FROM public.\"$1\" WHERE id = $2" 2>/dev/null)" == "1" ]; }
+
+# the kafka.* pass-through reaches the producer: dead letters through SASL
+poison_then_good "$P.sasl" "${P}_sasl" 1
+start_sink sasl "^$P\\.sasl\$" "$P-sasl" "${SASL[@]}" --set dlq.topic="$P.sasl.dlq"
+check "a run through SASL applies the good record" wait_until 60 row_there "${P}_sasl" 1
+sasl_dlq() { [ "$(topic_count "$P.sasl.dlq")" -eq 1 ]; }
+check "and dead-letters the bad one through SASL" wait_until 30 sasl_dlq
+stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"
+
+# a dead letter over the producer's message.max.bytes: cut, with its size
+big=$(head -c 50000 /dev/zero | tr '\0' 'x')
+poison_then_good "$P.big" "${P}_big" 1 "$big"
+start_sink big "^$P\\.big\$" "$P-big" --set kafka.message.max.bytes=20000 --set dlq.topic="$P.big.dlq"
+check "the good record after an oversized bad one lands" wait_until 60 row_there "${P}_big" 1
+big_dlq() { [ "$(topic_count "$P.big.dlq")" -eq 1 ]; }
+check "the oversized record is dead-lettered" wait_until 30 big_dlq
+kcat -C -b "$CDC_KAFKA_BOOTSTRAP" -t "$P.big.dlq" -e -q -J >"$T_TMP/big.json" 2>/dev/null
+check_eq "cut to the limit, its original size in a header" "$(python3 - "$T_TMP/big.json" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+h = dict(zip(r["headers"][::2], r["headers"][1::2]))
+print(len(r["payload"]) <= 20000, r["payload"][:3], h.get("cdcsink.value.original.size"))
+PY
+)" "True xxx 50000"
+stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"
+
+# a missing dead-letter topic the brokers will not create, and one this
+# client may not use: check and run fail at start naming the topic and fix
+"$STACK" acl --add --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Create --cluster \
+    && ok "acl: the SASL user may not create topics" || fail "acl add"
+"$STACK" acl --add --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation All --topic "$P.denied" \
+    && ok "acl: nor use $P.denied" || fail "acl add"
+dlq_start() { # NAME DLQ NEEDLE: run and check exit 2 naming NEEDLE
+    local out rc
+    out=$(timeout 60 "$CDC_BIN" "${SASL[@]}" --set topics="^$P\\.sasl\$" --set kafka.group.id="$P-$1" \
+          --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" --set dlq.topic="$2" run 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && [[ $out == *"$3"* ]] && ok "$1: run stops at start" || fail "$1: run rc=$rc: $(tail -2 <<<"$out")"
+    out=$(timeout 60 "$CDC_BIN" "${SASL[@]}" --set topics=x --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+          --set dlq.topic="$2" check 2>&1); rc=$?
+    [ "$rc" -eq 1 ] && [[ $out == *"FAIL  kafka $3"* ]] && ok "$1: check fails" || fail "$1: check rc=$rc: $out"
+}
+dlq_start missing "$P.missing" "dead-letter topic \"$P.missing\" does not exist and cannot be created"
+dlq_start denied "$P.denied" "dead-letter topic \"$P.denied\" may not be used by this client"
+"$STACK" acl --remove --force --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Create --cluster
+"$STACK" acl --remove --force --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation All --topic "$P.denied"
+
+# a dead letter is produced once, even when its batch is retried: the
+# warehouse refuses the first two COMMITs (a deferred trigger, counted by
+# a sequence, which a rollback does not undo)
+produce_changes "$P.retry" "${P}_retry" 1 1
+start_sink retry "^$P\\.retry\$" "$P-retry" --set dlq.topic="$P.retry.dlq" --set retry.backoff.max.ms=200
+check "the first record lands" wait_until 60 row_there "${P}_retry" 1
+wh "CREATE SEQUENCE public.${P}_fails;
+    CREATE FUNCTION public.${P}_refuse() RETURNS trigger LANGUAGE plpgsql AS
+      \$\$BEGIN IF nextval('public.${P}_fails') <= 2 THEN
+          RAISE EXCEPTION 'refused for the test' USING ERRCODE = '40001'; END IF;
+        RETURN NULL; END\$\$;
+    CREATE CONSTRAINT TRIGGER refuse AFTER INSERT OR UPDATE ON public.\"${P}_retry\"
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.${P}_refuse();" >/dev/null
+poison_then_good "$P.retry" "${P}_retry" 2
+check "the batch lands after two refused COMMITs" wait_until 60 row_there "${P}_retry" 2
+check_eq "the batch was retried" "$(wh "SELECT last_value >= 3 FROM public.${P}_fails")" "t"
+sleep 1
+check_eq "its bad record was dead-lettered once" "$(topic_count "$P.retry.dlq")" "1"
+stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"
 finish

@@ -332,7 +332,7 @@ TEST(offsets_in_the_same_transaction) {
         goto out;
     char topic[96];
     snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
-    cdc_offset_t off[2] = {{topic, 0, 101}, {topic, 3, 7}};
+    cdc_offset_t off[2] = {{topic, 0, 101, false, 0}, {topic, 3, 7, false, 0}};
     cdc_event_t *ev = E(&t, 'c', "1", "a", "1", 10, 10, 0);
     CHECK_INT(cdc_apply_batch_begin(t.f.a, &ev, 1, off, 2, t.f.batch, &res),
               CDC_OK);

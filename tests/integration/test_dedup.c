@@ -22,6 +22,32 @@
 
 static char errbuf[512];
 
+/* check and mark take identities: computed here once per call, as the
+ * batch computes them once per batch */
+static cdc_err_t check_evs(cdc_dedup_t *d, cdc_event_t *const *events,
+                           size_t n, bool *seen) {
+    cdc_dedup_id_t *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return CDC_ERR_NOMEM;
+    if (events)
+        cdc_dedup_identities(events, n, ids);
+    cdc_err_t err = cdc_dedup_check(d, events ? ids : NULL, n, seen);
+    free(ids);
+    return err;
+}
+
+static cdc_err_t mark_evs(cdc_dedup_t *d, cdc_event_t *const *events,
+                          const bool *applied, size_t n) {
+    cdc_dedup_id_t *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return CDC_ERR_NOMEM;
+    if (events)
+        cdc_dedup_identities(events, n, ids);
+    cdc_err_t err = cdc_dedup_mark(d, events ? ids : NULL, applied, n);
+    free(ids);
+    return err;
+}
+
 /* ---- events ---- */
 
 typedef struct {
@@ -174,13 +200,13 @@ TEST(check_mark_namespace_ttl_flush) {
     make_events(0x5000);
 
     bool seen[NEV];
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     for (int i = 0; i < NEV; i++)
         CHECK_CTX(!seen[i], "event %d seen before any mark", i);
 
     bool applied[NEV] = {true, false, true, true};
-    CHECK_INT(cdc_dedup_mark(d, evs, applied, NEV), CDC_OK);
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(mark_evs(d, evs, applied, NEV), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(seen[0]);
     CHECK(!seen[1]); /* not applied, not marked */
     CHECK(seen[2]);
@@ -189,11 +215,11 @@ TEST(check_mark_namespace_ttl_flush) {
     /* the same change re-sent at other Kafka offsets is still seen */
     for (int i = 0; i < NEV; i++)
         tevs[i].ev.offset += 1000;
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(seen[0] && seen[2] && !seen[1]);
 
     /* marking twice is harmless (NX) */
-    CHECK_INT(cdc_dedup_mark(d, evs, applied, NEV), CDC_OK);
+    CHECK_INT(mark_evs(d, evs, applied, NEV), CDC_OK);
 
     cdc_dedup_stats_t st;
     cdc_dedup_stats(d, &st);
@@ -221,15 +247,15 @@ TEST(check_mark_namespace_ttl_flush) {
      * its set has expired (EXPIREAT in the past deletes it at once) */
     make_events(0x6000);
     g_now -= 3600;
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_OK);
+    CHECK_INT(mark_evs(d, evs, NULL, NEV), CDC_OK);
     g_now += 3600;
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(seen[0] && seen[1] && seen[2] && !seen[3]);
     make_events(0x7000);
     g_now -= 2 * 3600;
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_OK);
+    CHECK_INT(mark_evs(d, evs, NULL, NEV), CDC_OK);
     g_now += 2 * 3600;
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(!seen[0] && !seen[1] && !seen[2]);
     make_events(0x5000);
 
@@ -238,20 +264,20 @@ TEST(check_mark_namespace_ttl_flush) {
     CHECK(d2 != NULL);
     if (d2) {
         CHECK_INT(cdc_dedup_set_namespace(d2, ns2), CDC_OK);
-        CHECK_INT(cdc_dedup_check(d2, evs, NEV, seen), CDC_OK);
+        CHECK_INT(check_evs(d2, evs, NEV, seen), CDC_OK);
         for (int i = 0; i < NEV; i++)
             CHECK_CTX(!seen[i], "event %d seen in another namespace", i);
         cdc_dedup_free(d2);
     }
     /* switching the namespace of the same object too */
     CHECK_INT(cdc_dedup_set_namespace(d, ns2), CDC_OK);
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(!seen[0] && !seen[2]);
     CHECK_INT(cdc_dedup_set_namespace(d, ns), CDC_OK);
 
     /* a flushed Redis forgets: not seen, and not an error */
     CHECK(raw_ok(raw, "FLUSHALL"));
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     for (int i = 0; i < NEV; i++)
         CHECK_CTX(!seen[i], "event %d seen after FLUSHALL", i);
 
@@ -297,8 +323,8 @@ TEST(large_batch_one_round_trip) {
     ns_unique(ns, sizeof ns, "big");
     CHECK_INT(cdc_dedup_set_namespace(d, ns), CDC_OK);
     int64_t t0 = now_ms();
-    CHECK_INT(cdc_dedup_mark(d, bev, applied, N), CDC_OK);
-    CHECK_INT(cdc_dedup_check(d, bev, N, seen), CDC_OK);
+    CHECK_INT(mark_evs(d, bev, applied, N), CDC_OK);
+    CHECK_INT(check_evs(d, bev, N, seen), CDC_OK);
     int64_t took = now_ms() - t0;
     int bad = 0;
     for (int i = 0; i < N; i++)
@@ -379,8 +405,8 @@ TEST(closed_port_is_redis_down_quickly) {
     make_events(1);
     bool seen[NEV] = {true, true, true, true};
     int64_t t0 = now_ms();
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_ERR_REDIS_DOWN);
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_ERR_REDIS_DOWN);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_ERR_REDIS_DOWN);
+    CHECK_INT(mark_evs(d, evs, NULL, NEV), CDC_ERR_REDIS_DOWN);
     CHECK_INT(cdc_dedup_ping(d, errbuf, sizeof errbuf), CDC_ERR_REDIS_DOWN);
     CHECK_CTX(strstr(errbuf, "unreachable") != NULL, "%s", errbuf);
     CHECK_CTX(now_ms() - t0 < 2000, "took %lld ms", (long long)(now_ms() - t0));
@@ -412,15 +438,15 @@ TEST(stop_pause_restart_recover) {
     CHECK_INT(cdc_dedup_set_namespace(d, "w"), CDC_OK);
     make_events(9);
     bool seen[NEV];
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_OK);
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(mark_evs(d, evs, NULL, NEV), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(seen[0] && seen[1] && seen[2] && !seen[3]);
     /* marks went to db 1 of the URL */
     CHECK_INT(raw_member(raw, "w", g_now / 60, evs[0]), 1);
 
     /* a killed connection (idle timeout, proxy) costs one silent reconnect */
     CHECK(raw_ok(raw, "CLIENT KILL TYPE normal SKIPME yes"));
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(seen[0]);
     cdc_dedup_stats_t st;
     cdc_dedup_stats(d, &st);
@@ -430,9 +456,9 @@ TEST(stop_pause_restart_recover) {
     CHECK(raw_ok(raw, "CONFIG SET maxmemory 1"));
     CHECK(raw_ok(raw, "CONFIG SET maxmemory-policy noeviction"));
     make_events(500);
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_ERR_REDIS_DOWN);
+    CHECK_INT(mark_evs(d, evs, NULL, NEV), CDC_ERR_REDIS_DOWN);
     CHECK(raw_ok(raw, "CONFIG SET maxmemory 0"));
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_OK);
+    CHECK_INT(mark_evs(d, evs, NULL, NEV), CDC_OK);
     cdc_dedup_stats(d, &st);
     CHECK_INT(st.outages, 1);
     CHECK(st.up);
@@ -440,16 +466,16 @@ TEST(stop_pause_restart_recover) {
     /* a paused server: the command timeout (300 ms) fires */
     CHECK(raw_ok(raw, "CLIENT PAUSE 1500 ALL"));
     int64_t t0 = now_ms();
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_ERR_REDIS_DOWN);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_ERR_REDIS_DOWN);
     int64_t took = now_ms() - t0;
     CHECK_CTX(took < 1200, "timed out after %lld ms", (long long)took);
     CHECK(!seen[0]);
     /* inside the backoff: no attempt, answered at once */
     t0 = now_ms();
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_ERR_REDIS_DOWN);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_ERR_REDIS_DOWN);
     CHECK_CTX(now_ms() - t0 < 50, "backoff not honoured");
     sleep_ms(1700); /* pause over */
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(seen[0] && seen[2]);
 
     /* stopped: REDIS_DOWN quickly, then back (empty) and working */
@@ -457,18 +483,18 @@ TEST(stop_pause_restart_recover) {
     raw = NULL;
     srv_stop();
     t0 = now_ms();
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_ERR_REDIS_DOWN);
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_ERR_REDIS_DOWN);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_ERR_REDIS_DOWN);
+    CHECK_INT(mark_evs(d, evs, NULL, NEV), CDC_ERR_REDIS_DOWN);
     CHECK_CTX(now_ms() - t0 < 2000, "took %lld ms", (long long)(now_ms() - t0));
     cdc_dedup_stats(d, &st);
     CHECK_INT(st.outages, 3);
     CHECK(!st.up);
     CHECK_CTX(srv_start(port), "redis-server did not restart");
     sleep_ms(300); /* past the capped backoff */
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(!seen[0]); /* the new server is empty */
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, NEV), CDC_OK);
-    CHECK_INT(cdc_dedup_check(d, evs, NEV, seen), CDC_OK);
+    CHECK_INT(mark_evs(d, evs, NULL, NEV), CDC_OK);
+    CHECK_INT(check_evs(d, evs, NEV, seen), CDC_OK);
     CHECK(seen[0] && seen[1] && seen[2] && !seen[3]);
     cdc_dedup_stats(d, &st);
     CHECK_INT(st.outages, 3);

@@ -15,7 +15,16 @@
 #            pattern = the connector's topics, its addresses = the services,
 #            every CDCSINK_* a real setting (`cdcsink --help`), a
 #            healthcheck on every long-running service, and every
-#            depends_on with a condition that can be met
+#            depends_on with a condition that can be met; the connector
+#            JSON = the demo's connector (the stack's base properties plus
+#            docker/demo/connector.properties); monitoring: Prometheus is
+#            Debian's packaged version (the one the tests run), scrapes the
+#            cdcsink service's http.listen port and loads the mounted
+#            alerts.yml, Grafana's datasource is that Prometheus under the
+#            uid every dashboard panel uses, its dashboards are mounted where
+#            the provider looks, and every cdcsink_* metric the alerts and
+#            the dashboard name is one that consumer/pipeline_obs.c exports;
+#            the README's connector JSON = the compose file's
 # Then every check runs on deliberately broken copies (a bad key, a wrong
 # type, drifted versions and settings, ...), each of which must be
 # rejected: the output shows why (negative cases).
@@ -30,6 +39,7 @@ T_NAME=compose
 
 COMPOSE=docker-compose.yml
 CONNECTOR_PROPS=docker/connect/postgres-source.properties
+DEMO_PROPS=docker/demo/connector.properties
 TOOLS=${CDC_TOOLS_DIR:-$ROOT/.cache/tools}
 DCLINT_VERSION=3.1.0
 DCLINT_DIR=$TOOLS/dclint-$DCLINT_VERSION
@@ -83,6 +93,9 @@ pins() {
 read -r PIN_KAFKA PIN_DEBEZIUM PIN_PG_MAJOR < <(pins)
 # Redis has no pin in env.sh: the stack runs Debian 12's redis-server.
 PIN_REDIS=$(dpkg-query -W -f '${Version}' redis-server 2>/dev/null | sed -E 's/^[0-9]+://; s/^([0-9]+\.[0-9]+).*/\1/' || true)
+# Prometheus: the version of Debian's package that `stack.sh install` brings
+# and tests/integration/prometheus.sh runs (2.42.0+ds-5 -> 2.42.0).
+PIN_PROMETHEUS=$(dpkg-query -W -f '${Version}' prometheus 2>/dev/null | sed -E 's/^[0-9]+://; s/[+~-].*//' || true)
 SETTINGS_FILE=$T_TMP/settings.txt
 if [[ -x $BIN ]]; then
     "$BIN" --help 2>/dev/null | grep -o 'env: CDCSINK_[A-Z0-9_]*' | cut -d' ' -f2 >"$SETTINGS_FILE"
@@ -95,7 +108,8 @@ fi
 # non-zero when any check fails.
 drift() {
     PIN_KAFKA=${PIN_KAFKA_OVERRIDE:-$PIN_KAFKA} PIN_DEBEZIUM=$PIN_DEBEZIUM PIN_PG_MAJOR=$PIN_PG_MAJOR \
-        PIN_REDIS=$PIN_REDIS SETTINGS_FILE=$SETTINGS_FILE REPO_ROOT=$ROOT \
+        PIN_REDIS=$PIN_REDIS PIN_PROMETHEUS=$PIN_PROMETHEUS SETTINGS_FILE=$SETTINGS_FILE REPO_ROOT=$ROOT \
+        README_FILE=${README_OVERRIDE:-README.md} DEMO_PROPS=${DEMO_PROPS_OVERRIDE:-$DEMO_PROPS} MONITORING_DIR=${MONITORING_OVERRIDE:-docker/monitoring} \
         YAML_MODULE=$DCLINT_DIR/node_modules/yaml \
         node - "$1" "${2:-}" "${3:-$CONNECTOR_PROPS}" <<'JS'
 'use strict';
@@ -199,10 +213,14 @@ else {
 if (conn) {
   // The stack's connector as `stack.sh connector add NAME PREFIX on` renders it.
   const props = {};
-  for (const line of fs.readFileSync(propsFile, 'utf8').split('\n')) {
-    if (/^\s*(#|$)/.test(line)) continue;
-    const i = line.indexOf('=');
-    props[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  // The demo's connector: the stack's base properties, then the demo's
+  // overrides (docker/demo/connector.properties), as demo.sh registers it.
+  for (const f of [propsFile, process.env.DEMO_PROPS]) {
+    for (const line of fs.readFileSync(f, 'utf8').split('\n')) {
+      if (/^\s*(#|$)/.test(line)) continue;
+      const i = line.indexOf('=');
+      props[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+    }
   }
   // Where the two legitimately differ: the connection and names.
   const local = new Set(['database.hostname', 'database.port', 'database.dbname', 'database.password',
@@ -214,8 +232,8 @@ if (conn) {
     else if (!local.has(k) && !/@[A-Z_]+@/.test(v) && String(conn[k]) !== v) diffs.push(`${k}=${conn[k]} (stack: ${v})`);
   }
   for (const k of Object.keys(conn)) if (!(k in props) && !local.has(k)) diffs.push(`${k} is not in the stack's connector`);
-  expect(diffs.length === 0, `connector JSON = the stack's ${path.basename(propsFile)} (${Object.keys(props).length} settings)`,
-    `connector JSON drifted from ${path.basename(propsFile)}: ${diffs.join('; ')}`);
+  expect(diffs.length === 0, `connector JSON = the stack's ${path.basename(propsFile)} + the demo's ${process.env.DEMO_PROPS} (${Object.keys(props).length} settings)`,
+    `connector JSON drifted from ${path.basename(propsFile)} + ${process.env.DEMO_PROPS}: ${diffs.join('; ')}`);
   // The settings the reference insists on (shared/reference/local-stack.md).
   const must = {
     'plugin.name': 'pgoutput', 'skipped.operations': 'none',
@@ -223,9 +241,13 @@ if (conn) {
     'publication.autocreate.mode': 'all_tables', 'topic.prefix': 'shop',
     'key.converter': 'org.apache.kafka.connect.json.JsonConverter', 'key.converter.schemas.enable': 'true',
     'value.converter': 'org.apache.kafka.connect.json.JsonConverter', 'value.converter.schemas.enable': 'true',
+    // the README's recommended configuration (docs/operations.md: connector rules)
+    'signal.data.collection': 'public.debezium_signal', 'decimal.handling.mode': 'precise',
+    'binary.handling.mode': 'bytes',
   };
   const wrong = Object.entries(must).filter(([k, v]) => String(conn[k]) !== v).map(([k, v]) => `${k}=${conn[k]} (want ${v})`);
-  expect(wrong.length === 0, 'connector JSON has pgoutput, skipped.operations=none, replace.null.with.default=false, interval string, JSON schemas on, all_tables, prefix shop',
+  if (!(Number(conn['heartbeat.interval.ms']) > 0)) wrong.push(`heartbeat.interval.ms=${conn['heartbeat.interval.ms']} (want > 0)`);
+  expect(wrong.length === 0, 'connector JSON has pgoutput, skipped.operations=none, replace.null.with.default=false, interval string, JSON schemas on, all_tables, prefix shop, heartbeats, the signal table, precise decimals, bytes',
     `connector JSON: ${wrong.join('; ')}`);
   if (srcDb) {
     const e = envOf(srcDb);
@@ -291,6 +313,109 @@ else {
     `${sink}'s http.listen port ${port} is not in its ports`);
   expect((services[sink].depends_on || {})[init] && services[sink].depends_on[init].condition === 'service_completed_successfully',
     `${sink} starts after ${init} registered the connector`, `${sink} does not wait for the connector registration`);
+}
+
+// ---- the README's connector configuration is the compose file's
+if (conn) {
+  const readme = fs.readFileSync(process.env.README_FILE, 'utf8');
+  const m = readme.match(/<!-- connector-json:begin -->\s*```json\n([\s\S]*?)```\s*<!-- connector-json:end -->/);
+  let rj = null;
+  if (!m) bad('README.md has no connector JSON between <!-- connector-json:begin/end -->');
+  else { try { rj = JSON.parse(m[1]); } catch (e) { bad(`README.md's connector JSON: ${e.message}`); } }
+  if (rj) {
+    const keys = new Set([...Object.keys(rj), ...Object.keys(conn)]);
+    const d = [...keys].filter((k) => String(rj[k]) !== String(conn[k])).map((k) => `${k}: README ${rj[k]}, compose ${conn[k]}`);
+    expect(d.length === 0, `README's connector JSON = the compose file's (${keys.size} settings)`, `README's connector JSON drifted: ${d.join('; ')}`);
+  }
+}
+
+// ---- monitoring: Prometheus and Grafana
+const monDir = process.env.MONITORING_DIR;
+const mountOf = (n, hostPath) => (services[n].volumes || []).map(String)
+  .map((v) => v.split(':')).find(([h]) => path.normalize(h) === path.normalize(hostPath));
+const prom = one('Prometheus (prom/prometheus)', byImage(/^prom\/prometheus:/));
+let promCfg = null;
+if (prom) {
+  if (process.env.PIN_PROMETHEUS) expect(tagOf(prom) === `v${process.env.PIN_PROMETHEUS}`,
+    `prometheus image ${services[prom].image} = Debian's prometheus ${process.env.PIN_PROMETHEUS} (the tests' version)`,
+    `prometheus image ${services[prom].image} drifted from Debian's prometheus ${process.env.PIN_PROMETHEUS}, the version tests/integration/prometheus.sh runs`);
+  const m = mountOf(prom, './docker/monitoring');
+  const args = [].concat(services[prom].command || []);
+  const cfgArg = (args.find((a) => String(a).startsWith('--config.file=')) || '').split('=')[1] || '';
+  if (!m) bad(`${prom} does not mount ./docker/monitoring`);
+  else {
+    expect(cfgArg === `${m[1]}/prometheus.yml`, `${prom} runs the mounted prometheus.yml`,
+      `${prom}'s --config.file ${cfgArg || '(none)'} is not ${m[1]}/prometheus.yml`);
+    try { promCfg = YAML.parse(fs.readFileSync(path.resolve(root, monDir, 'prometheus.yml'), 'utf8')); } catch (e) { bad(`prometheus.yml: ${e.message}`); }
+  }
+  if (promCfg && m) {
+    for (const r of promCfg.rule_files || []) {
+      const host = String(r).startsWith(m[1] + '/') ? path.resolve(root, monDir, String(r).slice(m[1].length + 1)) : null;
+      expect(host && fs.existsSync(host), `prometheus.yml loads ${r} (mounted)`, `prometheus.yml's rule file ${r} is not a file of the mounted docker/monitoring`);
+    }
+    expect((promCfg.rule_files || []).some((r) => /alerts\.yml$/.test(r)), 'prometheus.yml loads the alert rules', 'prometheus.yml does not load alerts.yml');
+    const job = (promCfg.scrape_configs || []).find((j) => j.job_name === 'cdcsink');
+    const targets = job ? [].concat(...(job.static_configs || []).map((c) => c.targets || [])) : [];
+    const port = sink ? String(envOf(sink).CDCSINK_HTTP_LISTEN || '').split(':').pop() : '';
+    expect(job && targets.includes(`${sink}:${port}`), `prometheus.yml's job cdcsink scrapes ${sink}:${port}`,
+      `prometheus.yml has no job cdcsink scraping ${sink}:${port} (targets: ${targets})`);
+  }
+}
+const graf = one('Grafana (grafana/grafana)', byImage(/^grafana\/grafana:/));
+if (graf) {
+  const want = {
+    './docker/monitoring/grafana/provisioning/datasources': '/etc/grafana/provisioning/datasources',
+    './docker/monitoring/grafana/provisioning/dashboards': '/etc/grafana/provisioning/dashboards',
+  };
+  for (const [h, c] of Object.entries(want)) {
+    const m = mountOf(graf, h);
+    expect(m && m[1] === c, `${graf} mounts ${h} at ${c}`, `${graf} does not mount ${h} at ${c}`);
+  }
+  const rd = (f) => YAML.parse(fs.readFileSync(path.resolve(root, monDir, 'grafana', f), 'utf8'));
+  let dsUid = null;
+  try {
+    const ds = (rd('provisioning/datasources/prometheus.yml').datasources || []).find((d) => d.type === 'prometheus');
+    expect(ds && prom && ds.url === `http://${prom}:9090`, `Grafana's datasource is ${ds && ds.url}`,
+      `Grafana's prometheus datasource url ${ds && ds.url} is not http://${prom}:9090`);
+    dsUid = ds && ds.uid;
+  } catch (e) { bad(`grafana datasource: ${e.message}`); }
+  try {
+    const prov = rd('provisioning/dashboards/cdcsink.yml').providers || [];
+    const dm = mountOf(graf, './docker/monitoring/grafana/dashboards');
+    expect(dm && prov.some((p) => p.options && p.options.path === dm[1]), `Grafana's dashboard provider reads the mounted dashboards (${dm && dm[1]})`,
+      `no Grafana dashboard provider reads where ./docker/monitoring/grafana/dashboards is mounted (${dm && dm[1]})`);
+  } catch (e) { bad(`grafana dashboard provider: ${e.message}`); }
+  try {
+    const dash = JSON.parse(fs.readFileSync(path.resolve(root, monDir, 'grafana/dashboards/cdcsink.json'), 'utf8'));
+    const off = [];
+    for (const p of dash.panels || []) {
+      for (const t of [p, ...(p.targets || [])]) {
+        if (t.datasource && t.datasource.uid !== dsUid) off.push(`${p.title}: ${t.datasource.uid}`);
+      }
+      if (!(p.targets || []).length || (p.targets || []).some((t) => !t.expr)) off.push(`${p.title}: no query`);
+    }
+    expect(off.length === 0, `every dashboard panel (${(dash.panels || []).length}) queries the datasource ${dsUid}`,
+      `dashboard panels off the datasource ${dsUid} or without a query: ${off.join('; ')}`);
+  } catch (e) { bad(`dashboard: ${e.message}`); }
+}
+// every cdcsink_* metric the rules and the dashboard name is exported today
+{
+  const src = fs.readFileSync(path.join(root, 'consumer/pipeline_obs.c'), 'utf8');
+  const exported = new Set();
+  for (const m of src.matchAll(/"(cdcsink_[a-z0-9_]+)",\s*"(counter|gauge|histogram)"|\{"(cdcsink_[a-z0-9_]+)"/g)) {
+    const n = m[1] || m[3];
+    exported.add(n);
+    if (m[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(n + s);
+  }
+  const used = new Map();
+  for (const f of ['alerts.yml', 'grafana/dashboards/cdcsink.json']) {
+    let text = '';
+    try { text = fs.readFileSync(path.resolve(root, monDir, f), 'utf8'); } catch (e) { bad(`${f}: ${e.message}`); }
+    for (const m of text.matchAll(/\bcdcsink_[a-z0-9_]+/g)) used.set(m[0], f);
+  }
+  const unknown = [...used.keys()].filter((n) => !exported.has(n));
+  expect(exported.size > 0 && unknown.length === 0, `the ${used.size} cdcsink_* metrics of the alerts and the dashboard are exported (consumer/pipeline_obs.c)`,
+    `metrics the monitoring names but cdcsink does not export: ${unknown.map((n) => `${n} (${used.get(n)})`).join(', ')}`);
 }
 process.exit(failed ? 1 : 0);
 JS
@@ -394,6 +519,38 @@ if broken wrong-topics "$COMPOSE" -e 's/CDCSINK_TOPICS: .*/CDCSINK_TOPICS: ^dbse
 fi
 if [[ -s $SETTINGS_FILE ]] && broken bad-setting "$COMPOSE" -e 's/CDCSINK_DLQ_TOPIC:/CDCSINK_DLQ_TOPICS:/'; then
     expect_reject "CDCSINK_DLQ_TOPICS is no setting" drift "$f"
+fi
+
+if broken demo-props "$DEMO_PROPS" -e 's/^heartbeat.interval.ms=.*/heartbeat.interval.ms=5000/'; then
+    DEMO_PROPS_OVERRIDE=$f expect_reject "demo's connector changed, compose's not (heartbeat.interval.ms)" drift "$COMPOSE"
+fi
+if broken readme-json README.md -e '/<!-- connector-json:begin -->/,/connector-json:end/ s/"skipped.operations": "none"/"skipped.operations": "t"/'; then
+    README_OVERRIDE=$f expect_reject "README's connector JSON drifted (skipped.operations=t)" drift "$COMPOSE"
+fi
+if broken prom-version "$COMPOSE" -e 's|image: prom/prometheus:v.*|image: prom/prometheus:v2.53.0|'; then
+    [[ -z $PIN_PROMETHEUS ]] || expect_reject "Prometheus image drifted from Debian's package (v2.53.0)" drift "$f"
+fi
+if broken prom-config "$COMPOSE" -e 's|--config.file=/etc/prometheus/cdcsink/prometheus.yml|--config.file=/etc/prometheus/prometheus.yml|'; then
+    expect_reject "Prometheus runs another config than the mounted one" drift "$f"
+fi
+# a copy of docker/monitoring changed by sed in FILE (relative to it)
+broken_monitoring() {
+    local name=$1 file=$2
+    shift 2
+    rm -rf "$T_TMP/mon-$name"
+    cp -r docker/monitoring "$T_TMP/mon-$name"
+    broken "$name" "docker/monitoring/$file" "$@" || return 1
+    cp "$f" "$T_TMP/mon-$name/$file"
+    MON_COPY=$T_TMP/mon-$name
+}
+if broken_monitoring scrape-port prometheus.yml -e "s|'cdcsink:9187'|'cdcsink:9100'|"; then
+    MONITORING_OVERRIDE=$MON_COPY expect_reject "Prometheus scrapes another port than cdcsink's http.listen" drift "$COMPOSE"
+fi
+if broken_monitoring datasource-uid grafana/provisioning/datasources/prometheus.yml -e 's/uid: prometheus/uid: prom/'; then
+    MONITORING_OVERRIDE=$MON_COPY expect_reject "the dashboard's datasource uid is not the provisioned one" drift "$COMPOSE"
+fi
+if broken_monitoring unknown-metric alerts.yml -e 's/cdcsink_retries_total/cdcsink_retry_total/'; then
+    MONITORING_OVERRIDE=$MON_COPY expect_reject "an alert on a metric cdcsink does not export" drift "$COMPOSE"
 fi
 
 finish

@@ -63,8 +63,8 @@ static const char *show(cdc_arena_t *ar, const apply_row_t *r) {
     return s;
 }
 
-static apply_batch_t run(cdc_arena_t *ar, cdc_event_t **evs, size_t n) {
-    apply_batch_t b;
+static apply_groups_t run(cdc_arena_t *ar, cdc_event_t **evs, size_t n) {
+    apply_groups_t b;
     /* as the schema cache sets it: the hash of the quoted name */
     tbl.rel_hash = cdc_hash(CDC_HASH_INIT, q_name,
                                    strlen(q_name));
@@ -85,7 +85,7 @@ TEST(collapse_updates_and_replays) {
                           ev(ar, 'u', "1", "old", "0", 15, 0), /* replay */
                           ev(ar, 'u', "1", "<U>", "3", 30, 0),
                           ev(ar, 'c', "2", "x", NULL, 5, 0)};
-    apply_batch_t b = run(ar, evs, 5);
+    apply_groups_t b = run(ar, evs, 5);
     CHECK_INT(b.replays, 1);
     CHECK_INT(b.collapsed, 2);
     apply_group_t *g = b.groups_head;
@@ -101,7 +101,7 @@ TEST(collapse_snapshot_resets_guard) {
     cdc_event_t *evs[] = {ev(ar, 'u', "1", "a", "1", 900, 0),
                           ev(ar, 'r', "1", "snap", "2", 500, 1),
                           ev(ar, 'u', "1", "low", "3", 100, 0)};
-    apply_batch_t b = run(ar, evs, 3);
+    apply_groups_t b = run(ar, evs, 3);
     CHECK_INT(b.replays, 0);
     CHECK_STR(show(ar, b.groups_head->rows_head), "1|low|3|u reset@100");
     cdc_arena_free(ar);
@@ -114,7 +114,7 @@ TEST(collapse_delete_keeps_values_and_reinsert_clears) {
                           ev(ar, 'd', "2", NULL, NULL, 21, 0),
                           ev(ar, 'd', "3", NULL, NULL, 22, 0),
                           ev(ar, 'c', "3", "back", "3", 23, 0)};
-    apply_batch_t b = run(ar, evs, 5);
+    apply_groups_t b = run(ar, evs, 5);
     apply_row_t *r = b.groups_head->rows_head;
     CHECK_STR(show(ar, r), "1|a|1|d del@20");
     CHECK_STR(show(ar, r->gnext), "2|<U>|<U>|d del@21");
@@ -130,7 +130,7 @@ TEST(collapse_pk_change_takes_old_row_values) {
     c2->old_key = vals(ar, "9", NULL, NULL); /* old row not in the batch */
     cdc_event_t *evs[] = {ev(ar, 'u', "1", "big", "1", 10, 0),
                           ev(ar, 'd', "1", NULL, NULL, 20, 0), c, c2};
-    apply_batch_t b = run(ar, evs, 4);
+    apply_groups_t b = run(ar, evs, 4);
     apply_row_t *r2 = b.groups_head->rows_head->gnext;
     CHECK_STR(show(ar, r2), "2|big|7|c@20");
     CHECK(r2->old_key == NULL);
@@ -145,7 +145,7 @@ TEST(collapse_truncate_splits_groups) {
     cdc_event_t *t = ev(ar, 't', "0", NULL, NULL, 50, 0);
     cdc_event_t *evs[] = {ev(ar, 'c', "1", "a", "1", 10, 0), t,
                           ev(ar, 'u', "1", "b", "2", 60, 0)};
-    apply_batch_t b = run(ar, evs, 3);
+    apply_groups_t b = run(ar, evs, 3);
     apply_group_t *g = b.groups_head;
     CHECK(g && g->tbl && g->nrows == 1);
     CHECK(g->next && !g->next->tbl && g->next->trunc_idx == 1);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "apply/apply.h"
+#include "common/log.h"
 #include "consumer/cli/config.h"
 
 static char errbuf[1024];
@@ -11,14 +13,47 @@ static char errbuf[1024];
 TEST(defaults_are_valid_values) {
     /* every default must pass its own validation */
     cdc_conf_t *c = cdc_conf_new();
-    for (size_t i = 0; i < cdc_conf_count(); i++) {
+    for (cdc_set_t i = 0; i < CDC_SET__COUNT; i++) {
         const char *k = cdc_conf_key(i);
-        cdc_err_t e = cdc_conf_set(c, k, cdc_conf_get(c, k), "t", errbuf,
+        cdc_err_t e = cdc_conf_set(c, k, cdc_conf_text(c, i), "t", errbuf,
                                    sizeof errbuf);
         CHECK_CTX(e == CDC_OK, "%s: %s", k, errbuf);
     }
-    CHECK_INT(cdc_conf_get_int(c, "batch.max.events"), 5000);
-    CHECK_STR(cdc_conf_get(c, "delete.mode"), "soft");
+    CHECK_INT(cdc_conf_int(c, CDC_SET_BATCH_MAX_EVENTS), 5000);
+    CHECK_STR(cdc_conf_text(c, CDC_SET_DELETE_MODE), "soft");
+    CHECK_STR(cdc_conf_key(CDC_SET_BATCH_MAX_EVENTS), "batch.max.events");
+    CHECK(cdc_conf_key(CDC_SET__COUNT) == NULL);
+    cdc_conf_free(c);
+}
+
+TEST(enum_settings_give_the_tables_values) {
+    /* the table, not the caller, maps a choice to the module's enum value */
+    static const struct {
+        const char *key, *value;
+        cdc_set_t id;
+        int want;
+    } cases[] = {
+        {"truncate.mode", "soft", CDC_SET_TRUNCATE_MODE, CDC_TRUNCATE_SOFT},
+        {"truncate.mode", "hard", CDC_SET_TRUNCATE_MODE, CDC_TRUNCATE_HARD},
+        {"truncate.mode", "ignore", CDC_SET_TRUNCATE_MODE, CDC_TRUNCATE_IGNORE},
+        {"delete.mode", "hard", CDC_SET_DELETE_MODE, 1},
+        {"errors.policy", "fail", CDC_SET_ERRORS_POLICY, 1},
+        {"log.level", "debug", CDC_SET_LOG_LEVEL, CDC_LOG_DEBUG},
+        {"log.level", "error", CDC_SET_LOG_LEVEL, CDC_LOG_ERROR},
+        {"log.format", "json", CDC_SET_LOG_FORMAT, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cdc_conf_t *c = cdc_conf_new();
+        CHECK_INT(cdc_conf_set(c, cases[i].key, cases[i].value, "t", errbuf,
+                               sizeof errbuf), CDC_OK);
+        CHECK_CTX(cdc_conf_enum_(c, cases[i].id) == cases[i].want,
+                  "%s=%s: got %d", cases[i].key, cases[i].value,
+                  cdc_conf_enum_(c, cases[i].id));
+        cdc_conf_free(c);
+    }
+    cdc_conf_t *c = cdc_conf_new();
+    CHECK_INT(cdc_conf_enum(c, CDC_SET_TRUNCATE_MODE), CDC_TRUNCATE_SOFT);
+    CHECK_INT(cdc_conf_enum(c, CDC_SET_ERRORS_POLICY), 0);
     cdc_conf_free(c);
 }
 
@@ -41,6 +76,10 @@ static const struct {
     {"batch.max.event", "1", CDC_ERR_CONFIG, "did you mean \"batch.max.events\""},
     {"kafka.fetch.min.bytes", "65536", CDC_OK, NULL},
     {"kafka.", "x", CDC_ERR_CONFIG, "unknown setting"},
+    {"kafka.enable.auto.commit", "true", CDC_ERR_CONFIG,
+     "\"kafka.enable.auto.commit\" cannot be changed"},
+    {"kafka.enable.auto.offset.store", "true", CDC_ERR_CONFIG,
+     "\"kafka.enable.auto.offset.store\" cannot be changed"},
 };
 
 TEST(set_validates_and_names_the_key) {
@@ -81,18 +120,18 @@ TEST(file_env_set_precedence) {
 
     cdc_conf_t *c = cdc_conf_new();
     CHECK_INT(cdc_conf_load_file(c, path, errbuf, sizeof errbuf), CDC_OK);
-    CHECK_INT(cdc_conf_get_int(c, "batch.max.events"), 10);
-    CHECK_STR(cdc_conf_get(c, "topics"), "a,b");
-    CHECK_STR(cdc_conf_get(c, "pg.conninfo"), "postgresql://x@h/db?a=b");
+    CHECK_INT(cdc_conf_int(c, CDC_SET_BATCH_MAX_EVENTS), 10);
+    CHECK_STR(cdc_conf_str(c, CDC_SET_TOPICS), "a,b");
+    CHECK_STR(cdc_conf_str(c, CDC_SET_PG_CONNINFO), "postgresql://x@h/db?a=b");
 
     char e1[] = "PATH=/bin", e2[] = "CDCSINK_BATCH_MAX_EVENTS=20",
          e3[] = "CDCSINK_KAFKA_QUEUED_MIN_MESSAGES=5";
     char *const envp[] = {e1, e2, e3, NULL};
     CHECK_INT(cdc_conf_load_env(c, envp, errbuf, sizeof errbuf), CDC_OK);
-    CHECK_INT(cdc_conf_get_int(c, "batch.max.events"), 20);
+    CHECK_INT(cdc_conf_int(c, CDC_SET_BATCH_MAX_EVENTS), 20);
     CHECK_INT(cdc_conf_set(c, "batch.max.events", "30", "--set", errbuf,
                            sizeof errbuf), CDC_OK);
-    CHECK_INT(cdc_conf_get_int(c, "batch.max.events"), 30);
+    CHECK_INT(cdc_conf_int(c, CDC_SET_BATCH_MAX_EVENTS), 30);
 
     char got[256] = "";
     cdc_conf_each_passthrough(c, "kafka.", collect, got);
@@ -154,7 +193,7 @@ TEST(every_key_documented) {
     cdc_conf_print_markdown(f);
     cdc_conf_print_sample(f);
     fclose(f);
-    for (size_t i = 0; i < cdc_conf_count(); i++) {
+    for (cdc_set_t i = 0; i < CDC_SET__COUNT; i++) {
         const char *k = cdc_conf_key(i);
         char needle[128];
         snprintf(needle, sizeof needle, "| `%s` |", k);

@@ -1,9 +1,37 @@
 /* test_dedup.c - dedup identities, keys and redis.url parsing (no server). */
 #include "tests/unit/harness.h"
 
+#include <stdlib.h>
+
 #include "offsets/dedup.h"
 
 static char errbuf[512];
+
+/* check and mark take identities: computed here once per call, as the
+ * batch computes them once per batch */
+static cdc_err_t check_evs(cdc_dedup_t *d, cdc_event_t *const *events,
+                           size_t n, bool *seen) {
+    cdc_dedup_id_t *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return CDC_ERR_NOMEM;
+    if (events)
+        cdc_dedup_identities(events, n, ids);
+    cdc_err_t err = cdc_dedup_check(d, events ? ids : NULL, n, seen);
+    free(ids);
+    return err;
+}
+
+static cdc_err_t mark_evs(cdc_dedup_t *d, cdc_event_t *const *events,
+                          const bool *applied, size_t n) {
+    cdc_dedup_id_t *ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return CDC_ERR_NOMEM;
+    if (events)
+        cdc_dedup_identities(events, n, ids);
+    cdc_err_t err = cdc_dedup_mark(d, events ? ids : NULL, applied, n);
+    free(ids);
+    return err;
+}
 
 /* one event of a two-column key (id, region), owned by the fixture */
 typedef struct {
@@ -167,6 +195,23 @@ TEST(identity_single_bit_spreads) {
     CHECK_CTX(worst >= 36, "only %d bits differ", worst);
 }
 
+/* the batch's form: one entry per change, ok = false without identity */
+TEST(identities_of_a_batch) {
+    fixture_t a, b;
+    fixture(&a);
+    fixture(&b);
+    b.ev.pos.kind = CDC_POS_NONE;
+    cdc_event_t *evs[2] = {&a.ev, &b.ev};
+    cdc_dedup_id_t ids[2];
+    memset(ids, 0xaa, sizeof ids);
+    cdc_dedup_identities(evs, 2, ids);
+    uint8_t x[16];
+    id_of(&a, x);
+    CHECK(ids[0].ok);
+    CHECK(memcmp(ids[0].bytes, x, 16) == 0);
+    CHECK(!ids[1].ok);
+}
+
 TEST(identity_absent_without_position) {
     fixture_t f;
     uint8_t x[16];
@@ -321,9 +366,9 @@ TEST(namespace_validation_and_required) {
     cdc_event_t *evs[1] = {&f.ev};
     bool seen[1] = {true};
     /* without a namespace nothing is trusted, and nothing is sent */
-    CHECK_INT(cdc_dedup_check(d, evs, 1, seen), CDC_ERR_STATE);
+    CHECK_INT(check_evs(d, evs, 1, seen), CDC_ERR_STATE);
     CHECK(!seen[0]);
-    CHECK_INT(cdc_dedup_mark(d, evs, NULL, 1), CDC_ERR_STATE);
+    CHECK_INT(mark_evs(d, evs, NULL, 1), CDC_ERR_STATE);
     CHECK_INT(cdc_dedup_set_namespace(d, ""), CDC_ERR_CONFIG);
     CHECK_INT(cdc_dedup_set_namespace(d, NULL), CDC_ERR_CONFIG);
     CHECK_INT(cdc_dedup_set_namespace(d, "a:b"), CDC_ERR_CONFIG);
@@ -345,7 +390,7 @@ TEST(empty_batch_needs_no_server) {
     if (!d)
         return;
     CHECK_INT(cdc_dedup_set_namespace(d, "w"), CDC_OK);
-    CHECK_INT(cdc_dedup_check(d, NULL, 0, NULL), CDC_OK);
-    CHECK_INT(cdc_dedup_mark(d, NULL, NULL, 0), CDC_OK);
+    CHECK_INT(check_evs(d, NULL, 0, NULL), CDC_OK);
+    CHECK_INT(mark_evs(d, NULL, NULL, 0), CDC_OK);
     cdc_dedup_free(d);
 }

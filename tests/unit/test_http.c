@@ -1,5 +1,7 @@
-/* test_http.c - the /metrics + /healthz server over real loopback sockets,
- * and the Prometheus text helpers (exact bytes, and a format validator). */
+/* test_http.c - the /metrics + /healthz server over real loopback sockets
+ * (one client at a time, then idle, slow, oversized and too many clients
+ * beside a health probe), the request reader alone, and the Prometheus text
+ * helpers (exact bytes, and a format validator). */
 #include "tests/unit/harness.h"
 
 #include <arpa/inet.h>
@@ -461,7 +463,7 @@ TEST(malformed_requests_and_server_keeps_serving) {
     memcpy(big, "GET /", 5);
     big[sizeof big - 1] = '\0';
     CHECK(request(cdc_http_port(h), big, &r));
-    CHECK_INT(r.status, 400);
+    CHECK_INT(r.status, 431);
     CHECK(request(cdc_http_port(h), "GET /metrics HTTP/1.0\r\n\r\n", &r));
     CHECK_INT(r.status, 200);
     cdc_http_free(h);
@@ -567,4 +569,186 @@ TEST(bad_listen_values_name_the_setting) {
     a = cdc_http_new(":0", handler, NULL, errbuf, sizeof errbuf);
     CHECK_CTX(a != NULL, "%s", errbuf);
     cdc_http_free(a);
+}
+
+/* ---- many clients at once ---- */
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* n connections that send nothing, given time to be accepted */
+static void open_idle(int port, int *fds, int n) {
+    for (int i = 0; i < n; i++) {
+        fds[i] = connect_port(port);
+        CHECK_CTX(fds[i] >= 0, "idle client %d", i);
+    }
+    sleep_ms(50);
+}
+
+static void close_all(int *fds, int n) {
+    for (int i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+/* a GET /healthz: its status, and the milliseconds it took in *took */
+static int timed_healthz(int port, int64_t *took) {
+    resp_t r;
+    int64_t t0 = now_ms();
+    bool ok = request(port, "GET /healthz HTTP/1.0\r\n\r\n", &r);
+    *took = now_ms() - t0;
+    return ok ? r.status : -1;
+}
+
+TEST(healthz_answers_while_idle_clients_hold_connections) {
+    cdc_http_t *h = start();
+    int fds[5];
+    int64_t took;
+    if (!h)
+        return;
+    healthy = 1;
+    open_idle(cdc_http_port(h), fds, 5);
+    CHECK_INT(timed_healthz(cdc_http_port(h), &took), 200);
+    CHECK_CTX(took < 200, "/healthz took %lld ms beside 5 idle clients",
+              (long long)took);
+    close_all(fds, 5);
+    cdc_http_free(h);
+}
+
+TEST(more_idle_clients_than_slots_cannot_keep_a_probe_out) {
+    enum { N = CDC_HTTP_MAX_CONNS + 8 };
+    cdc_http_t *h = start();
+    int fds[N];
+    int64_t took;
+    if (!h)
+        return;
+    healthy = 1;
+    open_idle(cdc_http_port(h), fds, N);
+    sleep_ms(50);
+    CHECK_INT(timed_healthz(cdc_http_port(h), &took), 200);
+    CHECK_CTX(took < 200, "/healthz took %lld ms beside %d idle clients",
+              (long long)took, N);
+    close_all(fds, N);
+    cdc_http_free(h);
+}
+
+/* reads one whole response from fd (until the server closes); its status */
+static int read_status(int fd) {
+    char buf[2048];
+    size_t len = 0;
+    int status = -1;
+    for (;;) {
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof buf - 1)
+            break;
+    }
+    buf[len] = '\0';
+    if (sscanf(buf, "HTTP/1.0 %d ", &status) != 1)
+        return -1;
+    return status;
+}
+
+TEST(slow_clients_only_hold_their_own_slot) {
+    /* one byte per 100 ms: the short request completes within its 2 s and
+     * is answered (404: "/" is no page); the long one reaches its deadline
+     * first and gets 408; a probe in the middle waits for neither */
+    static const char *const reqs[] = {
+        "GET / HTTP/1.0\n\n", "GET / HTTP/1.0\n\n",
+        "GET /healthz HTTP/1.0\r\nX: 1234\r\n\r\n"};
+    enum { N = 3 };
+    cdc_http_t *h = start();
+    int fds[N];
+    int64_t took = -1;
+    if (!h)
+        return;
+    healthy = 1;
+    for (int i = 0; i < N; i++)
+        fds[i] = connect_port(cdc_http_port(h));
+    for (size_t k = 0; k < strlen(reqs[2]); k++) {
+        for (int i = 0; i < N; i++)
+            if (fds[i] >= 0 && k < strlen(reqs[i]))
+                (void)send(fds[i], reqs[i] + k, 1, MSG_NOSIGNAL);
+        if (k == 5)
+            CHECK_INT(timed_healthz(cdc_http_port(h), &took), 200);
+        sleep_ms(100);
+    }
+    CHECK_CTX(took >= 0 && took < 200, "/healthz took %lld ms beside slow "
+              "clients", (long long)took);
+    CHECK_INT(read_status(fds[0]), 404);
+    CHECK_INT(read_status(fds[1]), 404);
+    CHECK_INT(read_status(fds[2]), 408);
+    close_all(fds, N);
+    cdc_http_free(h);
+}
+
+TEST(oversized_requests_get_431_and_are_closed) {
+    cdc_http_t *h = start();
+    resp_t r;
+    int64_t took;
+    if (!h)
+        return;
+    healthy = 1;
+    /* a request line past the cap, and a valid line with headers past it */
+    static char big[20000];
+    memset(big, 'a', sizeof big - 1);
+    memcpy(big, "GET /", 5);
+    CHECK(request(cdc_http_port(h), big, &r)); /* reads until the close */
+    CHECK_INT(r.status, 431);
+    CHECK_STR(r.body, "request head too large\n");
+    memcpy(big, "GET /metrics HTTP/1.0\r\nX-Pad: ", 30);
+    CHECK(request(cdc_http_port(h), big, &r));
+    CHECK_INT(r.status, 431);
+    /* just under the cap is still read */
+    size_t n = CDC_HTTP_HEAD_MAX - 4;
+    memcpy(big + n, "\r\n\r\n", 5);
+    CHECK(request(cdc_http_port(h), big, &r));
+    CHECK_INT(r.status, 200);
+    CHECK_INT(timed_healthz(cdc_http_port(h), &took), 200);
+    cdc_http_free(h);
+}
+
+/* ---- the request reader alone ---- */
+
+TEST(parse_request_table) {
+    static const struct {
+        const char *in;
+        size_t len; /* 0: strlen */
+        int status;
+        const char *path;
+        bool head;
+    } cases[] = {
+        {"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 0, 200, "/metrics", false},
+        {"HEAD /a?b=1#c HTTP/1.0\n\n", 0, 200, "/a", true},
+        {"GET /healthz HTTP/1.0\r\n\r\nbody", 0, 200, "/healthz", false},
+        {"GET /metrics HTTP/1.0\r\n", 0, 0, "", false},
+        {"GET /metrics HTTP/1.0\r\n\r", 0, 0, "", false},
+        {"", 0, 0, "", false},
+        {"POST / HTTP/1.0\r\n\r\n", 0, 405, "", false},
+        {"get / HTTP/1.0\r\n\r\n", 0, 400, "", false},
+        {"GET / HTTP/1.0\r\n\r\n", 0, 200, "/", false},
+        {"GET /a\0b HTTP/1.0\r\n\r\n", 23, 400, "", false}, /* NUL ends it */
+        {"GET / HTTP/1.0 \r\n\r\n", 0, 400, "", false},
+        {"\n\n", 0, 400, "", false},
+    };
+    cdc_http_req_t req;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
+        int st = cdc_http_parse_request(cases[i].in, len, &req);
+        CHECK_CTX(st == cases[i].status, "case %zu: %d", i, st);
+        if (st == 200) {
+            CHECK_CTX(!strcmp(req.path, cases[i].path), "case %zu: %s", i,
+                      req.path);
+            CHECK_CTX(req.head == cases[i].head, "case %zu", i);
+        }
+    }
+    static char big[CDC_HTTP_HEAD_MAX + 10];
+    memset(big, 'a', sizeof big);
+    CHECK_INT(cdc_http_parse_request(big, CDC_HTTP_HEAD_MAX - 1, &req), 0);
+    CHECK_INT(cdc_http_parse_request(big, CDC_HTTP_HEAD_MAX, &req), 431);
+    CHECK_INT(cdc_http_parse_request(big, sizeof big, &req), 431);
 }

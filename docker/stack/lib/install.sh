@@ -6,12 +6,16 @@
 # Sourced by stack.sh, whose helpers and paths it uses; defines functions only.
 # shellcheck shell=bash
 
-# Debian packages the stack, the build and the tests need. Not librdkafka-dev:
-# cdcsink links the pinned librdkafka that lib/librdkafka.sh builds, and
-# with it (statically) the libraries that build is configured with.
+# Debian packages the stack, the build and the tests need. prometheus brings
+# prometheus and promtool for tests/integration/prometheus.sh (the scrape
+# config, alert rules and dashboard queries of docker/monitoring/); its
+# packaged service is never started (the test runs its own on loopback).
+# Not librdkafka-dev: cdcsink links the pinned librdkafka that
+# lib/librdkafka.sh builds, and with it (statically) the libraries that
+# build is configured with.
 PACKAGES=("postgresql-$CDC_PG_MAJOR" redis-server kcat libyajl-dev
     libpq-dev libhiredis-dev maven curl pkg-config clang libclang-rt-14-dev
-    libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev)
+    prometheus libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev)
 
 have_java17() {
     command -v "$CDC_JAVA" >/dev/null 2>&1 &&

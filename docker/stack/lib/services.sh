@@ -179,11 +179,13 @@ kafka_launch() {
     KAFKA_STARTED=$(now)
     require_free_port "$CDC_KAFKA_PORT" CDC_KAFKA_PORT kafka
     require_free_port "$CDC_KAFKA_CONTROLLER_PORT" CDC_KAFKA_CONTROLLER_PORT kafka
+    require_free_port "$CDC_KAFKA_SASL_PORT" CDC_KAFKA_SASL_PORT kafka
     [[ -d $KAFKA_LIB ]] || die "kafka: $KAFKA_LIB missing; run stack.sh install"
     mkdir -p -- "$dir/data"
     render "$STACK_SCRIPT_DIR/kafka-server.properties.in" "$dir/server.properties" \
         "KAFKA_PORT=$CDC_KAFKA_PORT" "KAFKA_CONTROLLER_PORT=$CDC_KAFKA_CONTROLLER_PORT" \
-        "KAFKA_DATA_DIR=$dir/data"
+        "KAFKA_DATA_DIR=$dir/data" "KAFKA_SASL_PORT=$CDC_KAFKA_SASL_PORT" \
+        "KAFKA_SASL_USER=$CDC_KAFKA_SASL_USER" "KAFKA_SASL_PASSWORD=$CDC_KAFKA_SASL_PASSWORD"
     rotate_log "$log"
     mapfile -d '' -t java < <(java_cmd "$CDC_KAFKA_HEAP")
     if [[ ! -f $dir/data/meta.properties ]]; then

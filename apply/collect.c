@@ -1,0 +1,164 @@
+/* collect.c - from change events to collapse groups: the checks an event
+ * must pass, the resolution of its target table (schemas/ creates or
+ * evolves it) with the applier's per-table state, and the fold into the
+ * groups (collapse.c).
+ *
+ * Does not: write rows. A record that fails a check, or whose table cannot
+ * be made, is rejected (dead-letter material); each failing table costs one
+ * DDL attempt per transaction. Memory: the transaction's arena; per-table
+ * state is malloc'ed and owned by the schema cache entry. */
+#include "apply/apply_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cdc_apply_tbl_free(void *priv) {
+    apply_tbl_t *p = priv;
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nshapes; i++) {
+        free(p->shapes[i].unch);
+        free(p->shapes[i].sql);
+    }
+    free(p->shapes);
+    free(p->copy_sql);
+    free(p->direct_sql);
+    free(p);
+}
+
+/* The applier's state of table t, made on first use. NOMEM only. */
+static cdc_err_t tbl_state(cdc_schema_table_t *t) {
+    if (t->priv)
+        return CDC_OK;
+    apply_tbl_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return CDC_ERR_NOMEM;
+    snprintf(p->stg, sizeof p->stg, "\"_cdc_stg_%016" PRIx64 "\"", t->id);
+    t->priv = p;
+    t->priv_free = cdc_apply_tbl_free;
+    return CDC_OK;
+}
+
+/* Failed table lookups of this transaction, so each costs one DDL attempt. */
+typedef struct fail_s {
+    const char *schema, *table;
+    const cdc_rowdef_t *rowdef, *keydef;
+    cdc_err_t err;
+    char *reason;
+    struct fail_s *next;
+} fail_t;
+
+static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
+                         const char *schema, fail_t **fails,
+                         cdc_schema_table_t **out, const char **reason) {
+    for (fail_t *f = *fails; f; f = f->next)
+        if (f->rowdef == ev->rowdef && f->keydef == ev->keydef &&
+            !strcmp(f->table, ev->table) && !strcmp(f->schema, schema)) {
+            *reason = f->reason;
+            return f->err;
+        }
+    char msg[1024];
+    cdc_err_t err = cdc_schema_table_get(a->schemas, a->conn, schema,
+                                         ev->table, ev->rowdef, ev->keydef,
+                                         out, msg, sizeof msg);
+    if (err == CDC_OK)
+        return tbl_state(*out);
+    if (err == CDC_ERR_PG_DOWN || err == CDC_ERR_NOMEM) {
+        if (err == CDC_ERR_PG_DOWN)
+            cdc_errstr_set(a->errstr, sizeof a->errstr, "%s", msg);
+        return err;
+    }
+    fail_t *f = cdc_arena_calloc(a->arena, 1, sizeof *f);
+    char *why = cdc_arena_strdup(a->arena, msg);
+    if (!f || !why)
+        return CDC_ERR_NOMEM;
+    *f = (fail_t){schema, ev->table, ev->rowdef, ev->keydef, err, why, *fails};
+    *fails = f;
+    *reason = f->reason;
+    return err;
+}
+
+/* Why a change event cannot be applied (its error in *err), or NULL. */
+static const char *check(const cdc_event_t *ev, const char *schema,
+                         cdc_err_t *err) {
+    if (ev->op != 'c' && ev->op != 'u' && ev->op != 'r' && ev->op != 'd') {
+        *err = CDC_ERR_OP;
+        return "unknown op";
+    }
+    if (!ev->key || !ev->keydef || !ev->keydef->ncols) {
+        *err = CDC_ERR_KEY;
+        return "record has no key; only tables with a primary key can be "
+               "replicated";
+    }
+    if (!ev->rowdef) {
+        *err = CDC_ERR_SCHEMA;
+        return "record has no row schema";
+    }
+    if (ev->op != 'd' && !ev->after) {
+        *err = CDC_ERR_VALUE;
+        return "change without an after row";
+    }
+    if (!*ev->table || !*schema) {
+        *err = CDC_ERR_ENVELOPE;
+        return "record names no source schema or table";
+    }
+    for (uint32_t j = 0; j < ev->keydef->ncols; j++)
+        if (ev->key[j].state != CDC_V_SET) {
+            *err = CDC_ERR_KEY;
+            return "key column without a value";
+        }
+    *err = CDC_OK;
+    return NULL;
+}
+
+/* A truncate of event i: a truncate group, nothing when ignored, or a
+ * reject. */
+static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
+                                  size_t i, const char *schema,
+                                  cdc_buf_t *qn) {
+    if (a->truncate_mode == CDC_TRUNCATE_IGNORE) {
+        a->res->applied++;
+        return CDC_OK;
+    }
+    if (!*gs->events[i]->table || !*schema) /* no name PostgreSQL takes */
+        return cdc_apply_reject(a, i, CDC_ERR_ENVELOPE,
+                                "record names no source schema or table");
+    cdc_buf_reset(qn);
+    cdc_schema_qualify(qn, schema, gs->events[i]->table);
+    return qn->oom ? CDC_ERR_NOMEM
+                   : cdc_apply_collapse_truncate(gs, i, qn->data);
+}
+
+cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
+                            cdc_event_t *const *events, size_t n) {
+    fail_t *fails = NULL;
+    cdc_buf_t qn = CDC_BUF_INIT;
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; i < n && err == CDC_OK; i++) {
+        const cdc_event_t *ev = events[i];
+        if (!ev || ev->kind != CDC_EV_CHANGE)
+            continue;
+        const char *schema = *a->target_schema ? a->target_schema : ev->schema;
+        if (ev->op == 't') {
+            err = collect_truncate(a, gs, i, schema, &qn);
+            continue;
+        }
+        cdc_err_t rej;
+        const char *why = check(ev, schema, &rej);
+        cdc_schema_table_t *t = NULL;
+        if (!why) {
+            rej = resolve(a, ev, schema, &fails, &t, &why);
+            if (rej == CDC_ERR_PG_DOWN || rej == CDC_ERR_NOMEM) {
+                err = rej;
+                break;
+            }
+        }
+        if (rej != CDC_OK)
+            err = cdc_apply_reject(a, i, rej, why);
+        else
+            err = cdc_apply_collapse_add(gs, i, t);
+    }
+    cdc_buf_free(&qn);
+    return err;
+}

@@ -1,0 +1,124 @@
+/* direct.c - the insert-only fast path: a group made only of inserts (op c
+ * or r, every column given, no primary-key change) is first COPYed straight
+ * into its table under a savepoint, as raw COPY would.
+ *
+ * A key the table already holds makes that COPY fail (unique violation); it
+ * is rolled back and the group takes the guarded merge (merge.c), which then
+ * decides. After such a miss the table skips the fast path for a while (a
+ * replay after a restart is made of such keys).
+ * Does not: guard positions (fresh inserts have nothing to guard against) or
+ * reject records (a miss is no error). */
+#include "apply/apply_int.h"
+
+#include <string.h>
+
+#define DIRECT_SKIP_AFTER_MISS 16
+
+static bool eligible(const apply_group_t *g) {
+    const cdc_schema_table_t *t = g->tbl;
+    for (const apply_row_t *r = g->rows_head; r; r = r->gnext) {
+        if ((r->op != 'c' && r->op != 'r') || r->deleted || r->old_key)
+            return false;
+        for (uint32_t c = 0; c < t->ncols; c++)
+            if (r->vals[c].state != CDC_V_SET &&
+                r->vals[c].state != CDC_V_NULL)
+                return false;
+    }
+    return g->rows_head != NULL;
+}
+
+/* "COPY tbl (cols, _cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at)
+ * FROM STDIN", made once per table entry. NOMEM only. */
+static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
+    if (p->direct_sql)
+        return CDC_OK;
+    cdc_buf_t q = CDC_BUF_INIT;
+    cdc_buf_printf(&q, "COPY %s (", t->qname);
+    for (uint32_t i = 0; i < t->ncols; i++)
+        cdc_buf_printf(&q, "%s, ", t->cols[i].qname);
+    for (int m = CDC_META_POSITION; m <= CDC_META_SYNCED_AT; m++)
+        cdc_buf_printf(&q, "%s%s", cdc_schema_meta_names[m],
+                       m < CDC_META_SYNCED_AT ? ", " : ") FROM STDIN");
+    if (q.oom) {
+        cdc_buf_free(&q);
+        return CDC_ERR_NOMEM;
+    }
+    p->direct_sql = q.data;
+    return CDC_OK;
+}
+
+/* COPYs the rows; *failed when PostgreSQL refused them (the savepoint must
+ * be rolled back). Errors: PG_DOWN (connection lost), NOMEM. */
+static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
+                           const apply_tbl_t *p, bool *failed) {
+    cdc_buf_t *b = &a->copybuf;
+    cdc_err_t err = CDC_OK;
+    PGresult *r = PQexec(a->conn, p->direct_sql);
+    *failed = !r || PQresultStatus(r) != PGRES_COPY_IN;
+    PQclear(r);
+    cdc_buf_reset(b);
+    for (const apply_row_t *row = g->rows_head;
+         row && !*failed && err == CDC_OK; row = row->gnext) {
+        cdc_apply_copy_row_head(b, g->tbl, row);
+        /* 'now' is the transaction's start, as now() in the merge */
+        cdc_buf_adds(b, "\tnow\n");
+        if (b->len >= APPLY_COPY_FLUSH)
+            err = cdc_apply_pg_copy_send(a, b);
+    }
+    if (!*failed) {
+        if (err == CDC_OK)
+            err = cdc_apply_pg_copy_send(a, b);
+        if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1)
+            *failed = true;
+        while ((r = PQgetResult(a->conn)) != NULL) {
+            *failed |= PQresultStatus(r) != PGRES_COMMAND_OK;
+            PQclear(r);
+        }
+    }
+    if (err == CDC_ERR_NOMEM) {
+        *failed = true;
+        return CDC_OK;
+    }
+    if (err != CDC_OK || PQstatus(a->conn) != CONNECTION_OK)
+        return CDC_ERR_PG_DOWN;
+    return CDC_OK;
+}
+
+cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
+                                 bool *done) {
+    apply_tbl_t *p = g->tbl->priv;
+    bool failed;
+    *done = false;
+    if (p->direct_skip) {
+        p->direct_skip--;
+        return CDC_OK;
+    }
+    if (!eligible(g))
+        return CDC_OK;
+    char keep[sizeof a->errstr]; /* a miss is no error: keep the reason */
+    memcpy(keep, a->errstr, sizeof keep);
+    cdc_err_t err = direct_sql(g->tbl, p);
+    if (err == CDC_OK)
+        err = cdc_apply_pg_exec(a, "SAVEPOINT cdc_d", 0, NULL, NULL,
+                                CDC_ERR_PG_DOWN, "savepoint");
+    if (err == CDC_OK)
+        err = copy_rows(a, g, p, &failed);
+    if (err != CDC_OK)
+        return err;
+    if (failed) {
+        p->direct_skip = DIRECT_SKIP_AFTER_MISS;
+        err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_d; RELEASE "
+                                "SAVEPOINT cdc_d", 0, NULL, NULL,
+                                CDC_ERR_PG_DOWN, "rollback to savepoint");
+        if (err == CDC_OK)
+            memcpy(a->errstr, keep, sizeof keep);
+        return err;
+    }
+    err = cdc_apply_pg_exec(a, "RELEASE SAVEPOINT cdc_d", 0, NULL, NULL,
+                            CDC_ERR_PG_DOWN, "release");
+    if (err != CDC_OK)
+        return err;
+    a->res->applied += g->nrows;
+    *done = true;
+    return CDC_OK;
+}

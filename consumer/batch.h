@@ -1,0 +1,138 @@
+/* batch.h - the record buffer between Kafka and apply: the records polled
+ * since the last hand-off, decoded, with their change events, identities
+ * and next offsets, and the state that says who may touch them.
+ *
+ *   OPEN       records are added (cdc_batch_add) on the polling thread
+ *   CHECKED    closed (cdc_batch_close): changes and identities listed;
+ *              the Redis check's answer, if any, is in seen/seen_valid
+ *   HANDED     given to the applier (or applied in place by a flush);
+ *              cdc_batch_select has chosen the changes to apply
+ *   COMMITTED  PostgreSQL COMMIT done (cdc_batch_committed): the mark
+ *              and the Kafka commit are still to do
+ *
+ * cdc_batch_reset returns any state to OPEN, releasing the messages and
+ * the arena. A call in the wrong state returns CDC_ERR_STATE and changes
+ * nothing.
+ *
+ * Not to be confused with apply's per-table groups (apply/collapse.c,
+ * DESIGN.md's "batch" stage: per-key order and collapse): this is only
+ * the buffer and its lifecycle.
+ *
+ * Does not: talk to Redis, PostgreSQL or Kafka (the pipeline does, with
+ * what the batch lists), lock: one thread owns a batch at a time, and the
+ * hand-off between threads happens under the pipeline's mutex.
+ * Memory: the batch owns the polled messages (freed by reset) and its
+ * arena, from which events, topic copies and error texts come: every
+ * pointer into a batch is valid until cdc_batch_reset. */
+#ifndef CDC_CONSUMER_BATCH_H
+#define CDC_CONSUMER_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apply/apply.h"
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/event.h"
+#include "consumer/decode/decoder.h"
+#include "consumer/kafka.h"
+#include "offsets/dedup.h"
+#include "offsets/offsets.h"
+
+typedef enum {
+    CDC_BATCH_OPEN = 0,
+    CDC_BATCH_CHECKED,
+    CDC_BATCH_HANDED,
+    CDC_BATCH_COMMITTED
+} cdc_batch_state_t;
+
+typedef struct cdc_batch_s {
+    cdc_batch_state_t state;
+    size_t cap;                /* records at most (batch.max.events) */
+    cdc_arena_t *arena;
+
+    /* per record, n of them (OPEN on) */
+    size_t n;
+    cdc_kafka_msg_t **msgs;    /* owned; NULL entries allowed (tests) */
+    cdc_record_t *recs;
+    cdc_event_t *events;
+    cdc_err_t *derr;           /* decode error, CDC_OK if decoded */
+    const char **dwhy;         /* decode error text (arena) */
+    size_t bytes;              /* keys + values */
+    int64_t first_ms;          /* monotonic ms of the first record */
+    cdc_offsets_t offs;        /* next offset per partition */
+
+    /* per change, nchanges of them (CHECKED on): the decoded change events
+     * in Kafka order, their record index, identity (when asked for) and
+     * the Redis answer (seen_valid: Redis answered) */
+    size_t nchanges;
+    cdc_event_t **changes;
+    size_t *change_rec;
+    cdc_dedup_id_t *ids;
+    bool has_ids;
+    bool *seen;
+    bool seen_valid;
+
+    /* the selection (HANDED on): changes minus dedup hits, their record
+     * and change indexes */
+    size_t nsel;
+    cdc_event_t **sel;
+    size_t *sel_rec;
+    size_t *sel_change;
+    size_t hits;               /* changes dropped as already applied */
+
+    /* COMMITTED: mark[k] for change k = applied (selected, not rejected) */
+    bool *mark;
+
+    /* timings for the debug line (ms) */
+    int64_t check_ms, apply_ms;
+} cdc_batch_t;
+
+/* Allocates room for cap records. CDC_OK or CDC_ERR_NOMEM (then
+ * cdc_batch_free cleans up). */
+cdc_err_t cdc_batch_init(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
+void cdc_batch_free(cdc_batch_t *b); /* accepts a zeroed or failed batch */
+
+cdc_batch_state_t cdc_batch_state(const cdc_batch_t *b);
+bool cdc_batch_full(const cdc_batch_t *b); /* n == cap */
+
+/* OPEN: takes ownership of msg, keeps rec (it borrows msg and the arena),
+ * notes its offset and decodes it with dec into the arena; now_ms is the
+ * monotonic clock (the first record's time starts the linger). A record
+ * that cannot be decoded stays in the batch with derr/dwhy set (for the
+ * dead-letter topic) and is logged. Errors: CDC_ERR_STATE (not OPEN or
+ * full: msg is not taken), CDC_ERR_NOMEM (msg is taken). */
+cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
+                        const cdc_record_t *rec, cdc_decoder_t *dec,
+                        int64_t now_ms) CDC_MUSTCHECK;
+
+/* OPEN -> CHECKED: lists the decoded changes and, with_ids, computes
+ * their identities once; seen is cleared. Errors: CDC_ERR_STATE. */
+cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) CDC_MUSTCHECK;
+
+/* CHECKED: forgets Redis's answer for the changes of records below
+ * from[topic, partition] (a range the warehouse lost: Redis's marks there
+ * may name changes the warehouse no longer holds). */
+void cdc_batch_distrust(cdc_batch_t *b, const cdc_offsets_map_t *from);
+
+/* The smallest record offset of topic[partition] in b, or -1. */
+int64_t cdc_batch_first_offset(const cdc_batch_t *b, const char *topic,
+                               int32_t partition);
+
+/* CHECKED -> HANDED: selects the changes to apply: all, or, when
+ * seen_valid, those Redis did not know (b->hits counts the others).
+ * Errors: CDC_ERR_STATE. */
+cdc_err_t cdc_batch_select(cdc_batch_t *b) CDC_MUSTCHECK;
+
+/* HANDED -> COMMITTED: every selected change is to be marked but the
+ * rejected ones (rejects index the selection, as given to apply).
+ * Errors: CDC_ERR_STATE. */
+cdc_err_t cdc_batch_committed(cdc_batch_t *b, const cdc_reject_t *rejects,
+                              size_t nrejects) CDC_MUSTCHECK;
+
+/* Any state -> OPEN: frees the messages, resets the arena (every pointer
+ * into the batch dies), forgets records, offsets and changes. */
+void cdc_batch_reset(cdc_batch_t *b);
+
+#endif

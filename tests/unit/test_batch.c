@@ -1,0 +1,198 @@
+/* test_batch.c - the record buffer's states, changes, identities and
+ * offsets (consumer/batch.c), with a real decoder and no server. */
+#include "tests/unit/harness.h"
+
+#include <stdlib.h>
+
+#include "consumer/batch.h"
+
+/* A schemaless Debezium change for key id at source position lsn; bad
+ * makes it undecodable, tomb a Kafka null value. */
+typedef struct {
+    char key[64];
+    char value[512];
+    cdc_record_t rec;
+} rec_t;
+
+static void mk(rec_t *r, const char *topic, int32_t part, int64_t off,
+               int id, unsigned lsn, int kind /* 0 change, 1 tomb, 2 bad */) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->key, sizeof r->key, "{\"id\":%d}", id);
+    snprintf(r->value, sizeof r->value,
+             "{\"before\":null,\"after\":{\"id\":%d,\"v\":\"x\"},"
+             "\"source\":{\"connector\":\"postgresql\",\"name\":\"s\","
+             "\"db\":\"d\",\"schema\":\"public\",\"table\":\"t\","
+             "\"snapshot\":\"false\",\"lsn\":%u,"
+             "\"sequence\":\"[null,\\\"%u\\\"]\"},"
+             "\"op\":\"c\",\"ts_ms\":1}",
+             id, lsn, lsn);
+    if (kind == 2)
+        snprintf(r->value, sizeof r->value, "{\"op\":");
+    r->rec.topic = topic;
+    r->rec.partition = part;
+    r->rec.offset = off;
+    r->rec.timestamp_ms = -1;
+    r->rec.key = r->key;
+    r->rec.key_len = strlen(r->key);
+    r->rec.value = kind == 1 ? NULL : r->value;
+    r->rec.value_len = kind == 1 ? 0 : strlen(r->value);
+}
+
+static cdc_decoder_t *dec;
+
+static void add(cdc_batch_t *b, const char *topic, int32_t part, int64_t off,
+                int id, unsigned lsn, int kind) {
+    rec_t r;
+    mk(&r, topic, part, off, id, lsn, kind);
+    /* the batch keeps rec, which borrows key and value: copy them in */
+    r.rec.key = cdc_arena_strdup(b->arena, r.key);
+    if (r.rec.value)
+        r.rec.value = cdc_arena_strdup(b->arena, r.value);
+    CHECK_INT(cdc_batch_add(b, NULL, &r.rec, dec, 1000 + off), CDC_OK);
+}
+
+TEST(states_go_one_way) {
+    cdc_batch_t b;
+    dec = cdc_decoder_new(NULL);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    CHECK_INT(cdc_batch_state(&b), CDC_BATCH_OPEN);
+    /* nothing but close is allowed while OPEN */
+    CHECK_INT(cdc_batch_select(&b), CDC_ERR_STATE);
+    CHECK_INT(cdc_batch_committed(&b, NULL, 0), CDC_ERR_STATE);
+    add(&b, "t", 0, 10, 1, 100, 0);
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK_INT(cdc_batch_state(&b), CDC_BATCH_CHECKED);
+    /* closed: no more records, no second close */
+    rec_t r;
+    mk(&r, "t", 0, 11, 2, 101, 0);
+    CHECK_INT(cdc_batch_add(&b, NULL, &r.rec, dec, 0), CDC_ERR_STATE);
+    CHECK_INT(cdc_batch_close(&b, true), CDC_ERR_STATE);
+    CHECK_INT(cdc_batch_committed(&b, NULL, 0), CDC_ERR_STATE);
+    CHECK_INT(cdc_batch_select(&b), CDC_OK);
+    CHECK_INT(cdc_batch_state(&b), CDC_BATCH_HANDED);
+    CHECK_INT(cdc_batch_select(&b), CDC_ERR_STATE);
+    CHECK_INT(cdc_batch_committed(&b, NULL, 0), CDC_OK);
+    CHECK_INT(cdc_batch_state(&b), CDC_BATCH_COMMITTED);
+    CHECK_INT(cdc_batch_committed(&b, NULL, 0), CDC_ERR_STATE);
+    cdc_batch_reset(&b);
+    CHECK_INT(cdc_batch_state(&b), CDC_BATCH_OPEN);
+    CHECK_INT(b.n, 0);
+    CHECK_INT(b.offs.n, 0);
+    CHECK_INT(b.nchanges, 0);
+    CHECK_INT(b.bytes, 0);
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
+TEST(changes_identities_and_offsets) {
+    cdc_batch_t b;
+    dec = cdc_decoder_new(NULL);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    add(&b, "t", 0, 10, 1, 100, 0);
+    add(&b, "t", 1, 5, 2, 101, 0);
+    add(&b, "t", 0, 11, 3, 0, 1); /* tombstone: no change */
+    add(&b, "u", 0, 7, 4, 0, 2);  /* undecodable: kept for the DLQ */
+    add(&b, "t", 0, 12, 5, 102, 0);
+    CHECK_INT(b.n, 5);
+    CHECK_INT(b.first_ms, 1010);
+    CHECK(!cdc_batch_full(&b));
+    CHECK_INT(b.derr[2], CDC_OK);
+    CHECK(b.derr[3] != CDC_OK);
+    CHECK(b.dwhy[3] != NULL);
+    /* next offset per partition, in order of first record */
+    CHECK_INT(b.offs.n, 3);
+    CHECK_STR(b.offs.v[0].topic, "t");
+    CHECK_INT(b.offs.v[0].partition, 0);
+    CHECK_INT(b.offs.v[0].next_offset, 13);
+    CHECK_INT(b.offs.v[1].partition, 1);
+    CHECK_INT(b.offs.v[1].next_offset, 6);
+    CHECK_STR(b.offs.v[2].topic, "u");
+    CHECK_INT(b.offs.v[2].next_offset, 8);
+
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK_INT(b.nchanges, 3);
+    CHECK_INT(b.change_rec[0], 0);
+    CHECK_INT(b.change_rec[1], 1);
+    CHECK_INT(b.change_rec[2], 4);
+    for (size_t c = 0; c < 3; c++) {
+        uint8_t id[16];
+        CHECK(b.changes[c] == &b.events[b.change_rec[c]]);
+        CHECK(cdc_dedup_identity(b.changes[c], id));
+        CHECK(b.ids[c].ok);
+        CHECK(memcmp(b.ids[c].bytes, id, 16) == 0);
+    }
+    /* Redis knew change 1: the selection drops it */
+    b.seen[1] = true;
+    b.seen_valid = true;
+    CHECK_INT(cdc_batch_select(&b), CDC_OK);
+    CHECK_INT(b.hits, 1);
+    CHECK_INT(b.nsel, 2);
+    CHECK_INT(b.sel_rec[0], 0);
+    CHECK_INT(b.sel_rec[1], 4);
+    /* apply rejected selection entry 1 (record 4): marks = change 0 only */
+    cdc_reject_t rej = {1, CDC_ERR_VALUE, "bad"};
+    CHECK_INT(cdc_batch_committed(&b, &rej, 1), CDC_OK);
+    CHECK(b.mark[0]);
+    CHECK(!b.mark[1]); /* a hit: already marked */
+    CHECK(!b.mark[2]); /* rejected */
+    cdc_batch_reset(&b);
+    /* the buffer is reusable; Redis silent = every change selected */
+    add(&b, "t", 0, 13, 6, 103, 0);
+    CHECK_INT(b.offs.n, 1);
+    CHECK_INT(b.offs.v[0].next_offset, 14);
+    CHECK_INT(cdc_batch_close(&b, false), CDC_OK);
+    CHECK(!b.has_ids);
+    b.seen[0] = true; /* without seen_valid it means nothing */
+    CHECK_INT(cdc_batch_select(&b), CDC_OK);
+    CHECK_INT(b.nsel, 1);
+    CHECK_INT(b.hits, 0);
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
+TEST(full_batch_refuses_records) {
+    cdc_batch_t b;
+    dec = cdc_decoder_new(NULL);
+    CHECK_INT(cdc_batch_init(&b, 2), CDC_OK);
+    add(&b, "t", 0, 1, 1, 100, 0);
+    add(&b, "t", 0, 2, 2, 101, 0);
+    CHECK(cdc_batch_full(&b));
+    rec_t r;
+    mk(&r, "t", 0, 3, 3, 102, 0);
+    CHECK_INT(cdc_batch_add(&b, NULL, &r.rec, dec, 0), CDC_ERR_STATE);
+    CHECK_INT(b.n, 2);
+    CHECK_INT(b.offs.v[0].next_offset, 3);
+    cdc_batch_free(&b);
+    cdc_batch_free(&b); /* a freed batch is zeroed: freeing again is safe */
+    cdc_decoder_free(dec);
+}
+
+/* a range the warehouse lost (restored from a backup): Redis's answers
+ * below the trusted offset are ignored, so those changes are applied */
+TEST(distrust_redis_below_an_offset) {
+    cdc_batch_t b;
+    cdc_offsets_map_t from = CDC_OFFSETS_MAP_INIT;
+    dec = cdc_decoder_new(NULL);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    add(&b, "t", 0, 10, 1, 100, 0);
+    add(&b, "t", 0, 11, 2, 101, 0);
+    add(&b, "t", 1, 3, 3, 102, 0);
+    CHECK_INT(cdc_batch_first_offset(&b, "t", 0), 10);
+    CHECK_INT(cdc_batch_first_offset(&b, "t", 1), 3);
+    CHECK_INT(cdc_batch_first_offset(&b, "t", 2), -1);
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    for (size_t c = 0; c < 3; c++)
+        b.seen[c] = true;
+    b.seen_valid = true;
+    CHECK_INT(cdc_offsets_map_set(&from, "t", 0, 11), CDC_OK);
+    cdc_batch_distrust(&b, &from);
+    CHECK(!b.seen[0]); /* t[0]@10 < 11: applied again */
+    CHECK(b.seen[1]);  /* t[0]@11: Redis trusted */
+    CHECK(b.seen[2]);  /* t[1]: no lost range */
+    CHECK_INT(cdc_batch_select(&b), CDC_OK);
+    CHECK_INT(b.nsel, 1);
+    CHECK_INT(b.sel_rec[0], 0);
+    cdc_offsets_map_free(&from);
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
