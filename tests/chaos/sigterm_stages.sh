@@ -59,7 +59,8 @@ term() {
 # JoinGroup, which the broker holds while the group waits for a dead
 # member, time out and librdkafka reconnects to the coordinator (as 60 s
 # would in a rebalance that waits longer): a rebalance's wait, logged at info
-sink a --set kafka.socket.timeout.ms=3000; A=$SINK_PID
+# (a's group events are logged, to see when it rejoins in round 2)
+sink a --set kafka.socket.timeout.ms=3000 --set kafka.debug=cgrp --set log.level=debug; A=$SINK_PID
 check "a, the first member and so the group's leader, gets partitions" wait_until 60 assigned a
 sink b; B=$SINK_PID
 check "the snapshot of the three tables lands" wait_until 120 all_same
@@ -99,8 +100,11 @@ check "b1, b's replacement, gets partitions" wait_until 60 assigned b1
 # SIGTERM, the state in which librdkafka 2.0.2 aborts
 kill -9 "$B1" 2>/dev/null; wait "$B1" 2>/dev/null
 sleep 1
+JOINS=$(grep -c 'Joining group' "$T_TMP/a.log")
 sink w2 --set kafka.debug=cgrp --set log.level=debug; W=$SINK_PID
-sleep 2
+a_rejoined() { [ "$(grep -c 'Joining group' "$T_TMP/a.log")" -gt "$JOINS" ]; }
+check "a, the leader, rejoins for the rebalance w2 starts" wait_until 15 a_rejoined
+sleep 0.5
 kill -9 "$A" 2>/dev/null; wait "$A" 2>/dev/null
 joined() { grep -q 'JoinGroup response: GenerationId [0-9]' "$T_TMP/w2.log"; }
 check "w2's JoinGroup completes" wait_until 15 joined
