@@ -17,7 +17,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := rdkafka yajl libpq hiredis
+PKGS    := yajl libpq hiredis
 VARIANT ?= release
 BUILD   := build/$(VARIANT)
 
@@ -69,6 +69,31 @@ all: cdcsink
 
 cdcsink: $(BIN)
 	@cp $(BIN) $@
+
+# ---- librdkafka: the pinned build, not Debian 12's 2.0.2 (docs/librdkafka.md)
+# docker/stack/lib/librdkafka.sh builds it once into the cache folder (run by
+# `make check-deps`, which `make test` runs first). It is linked statically:
+# the binary carries it and searches no path for it at run time. Without it
+# nothing compiles, and the rule below says how to get it.
+CDC_CACHE_DIR   ?= $(CURDIR)/.cache
+RDKAFKA_VERSION := $(shell sed -n 's/^CDC_LIBRDKAFKA_VERSION=//p' docker/stack/lib/librdkafka.sh)
+RDKAFKA_PREFIX  ?= $(CDC_CACHE_DIR)/librdkafka-$(RDKAFKA_VERSION)
+RDKAFKA_PC      := $(RDKAFKA_PREFIX)/lib/pkgconfig/rdkafka.pc
+# -isystem, as for a header under /usr/include: -Werror is for our code
+PKG_CFLAGS      += $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(RDKAFKA_PC) 2>/dev/null))
+PKG_LIBS        += $(shell pkg-config --static --libs $(RDKAFKA_PC) 2>/dev/null)
+
+# every object that includes librdkafka's header needs the pinned build, and
+# is rebuilt when it changes
+$(LIB_OBJ) $(MAIN_OBJ) $(HARNESS_OBJ) $(UNIT_BIN:=.o) $(INTEG_BIN:=.o) \
+    $(BENCH_BIN:$(BUILD)/bench/%=$(BUILD)/bench-obj/%/main.o) \
+    $(LIB_SRC:%.c=build/fuzz/obj/%.o): $(RDKAFKA_PC)
+
+$(RDKAFKA_PC):
+	@echo "librdkafka $(RDKAFKA_VERSION) is not built in $(RDKAFKA_PREFIX):" \
+	    "run \`make check-deps\` (as root, once), or set CDC_CACHE_DIR to the cache that has it" >&2
+	@exit 1
+# ---- end of librdkafka
 
 build: $(BIN) $(UNIT_BIN) $(INTEG_BIN)
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 /* ---- configuration ---- */
@@ -25,10 +26,34 @@ int cdc_kafka_conf_set(rd_kafka_conf_t *c, const char *k, const char *v,
     return 0;
 }
 
+/* The ordinary waits of a rebalance, logged at info, not warn: the broker
+ * holds a member's JoinGroup until every member has rejoined or a dead one's
+ * session has expired, requests queued behind it on the coordinator's
+ * connection (commits) time out, and librdkafka reconnects to it. Its
+ * timeout lines are taken for such a wait only when librdkafka has just
+ * said the request was held back by a JoinGroup; any other timeout of the
+ * coordinator stays a warning. A commit refused because the group moved on
+ * is ordinary too: the partition's next owner starts from the warehouse. */
+static _Atomic int64_t held_by_join_ms = -1000000;
+
+static bool rebalance_wait(const char *text) {
+    if (strstr(text, "held back by") && strstr(text, "JoinGroupRequest")) {
+        atomic_store(&held_by_join_ms, cdc_mono_ms());
+        return true;
+    }
+    return strstr(text, "GroupCoordinator") &&
+           (strstr(text, "timed out") || strstr(text, "Timed out")) &&
+           cdc_mono_ms() - atomic_load(&held_by_join_ms) < 5000;
+}
+
 void cdc_kafka_on_error(rd_kafka_t *rk, int err, const char *reason,
                         void *opaque) {
     cdc_kafka_t *k = opaque;
     (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__TIMED_OUT && rebalance_wait(reason)) {
+        cdc_log(CDC_LOG_INFO, "kafka: rebalance wait: %s", reason);
+        return;
+    }
     if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
         int none = 0; /* the first one's reason is kept, once */
         if (atomic_compare_exchange_strong(&k->auth_state, &none, 1)) {
@@ -92,8 +117,12 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* harmless: the warehouse's offsets table is the truth; the next commit
      * or a replay covers it */
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        cdc_log(CDC_LOG_WARN, "kafka offset commit failed: %s",
-                rd_kafka_err2str(err));
+        cdc_log(err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+                        err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+                        err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID
+                    ? CDC_LOG_INFO
+                    : CDC_LOG_WARN,
+                "kafka offset commit failed: %s", rd_kafka_err2str(err));
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -162,13 +191,16 @@ out:
 /* librdkafka's own log lines, through common/log so that log.format=json
  * holds for them too. Called from librdkafka's threads: cdc_log writes one
  * line with one write(2). syslog levels: 0-2 error; 3 (librdkafka's
- * "connect failed" and the like, retried on its own) and 4 warn; 5-6 info. */
+ * "connect failed" and the like, retried on its own) and 4 warn; 5-6 info;
+ * a rebalance's waits (rebalance_wait) info. */
 void cdc_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac,
                       const char *buf) {
     cdc_loglevel_t l = level <= 2   ? CDC_LOG_ERROR
                        : level <= 4 ? CDC_LOG_WARN
                        : level <= 6 ? CDC_LOG_INFO
                                     : CDC_LOG_DEBUG;
+    if (l >= CDC_LOG_WARN && l <= CDC_LOG_INFO && rebalance_wait(buf))
+        l = CDC_LOG_INFO;
     cdc_log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 

@@ -17,7 +17,9 @@
 #                own the built binary's NEEDED libraries (plus
 #                ca-certificates): the image cannot miss or carry a library
 #   .dockerignore keeps the Makefile, every module folder and the files the
-#                Dockerfile COPYs in the build context
+#                Dockerfile COPYs in the build context (docker/stack/lib/
+#                librdkafka.sh through a '!' exception); the build stage
+#                builds the pinned librdkafka with it
 #   shell lint   ShellCheck on docker/healthcheck.sh, docker/image-check.sh
 #                and docker/compose/register-connector.sh (when installed)
 # Then each check is run on deliberately broken copies of the Dockerfile
@@ -42,8 +44,10 @@ HADOLINT=$TOOLS/hadolint-$HADOLINT_VERSION/bin/hadolint
 BIN=${CDC_BIN:-$ROOT/cdcsink}
 # The base both stages use: Debian 12, as on the machines that run the tests.
 BASE_IMAGE=debian:bookworm-slim
-RUNTIME_PKGS="ca-certificates libhiredis0.14 libpq5 librdkafka1 libyajl2"
-BUILD_PKGS="build-essential libhiredis-dev libpq-dev librdkafka-dev libyajl-dev pkg-config"
+# librdkafka is linked statically (docs/librdkafka.md): its libraries are
+# OpenSSL, Cyrus SASL, zlib, zstd and lz4
+RUNTIME_PKGS="ca-certificates libhiredis0.14 liblz4-1 libpq5 libsasl2-2 libssl3 libyajl2 libzstd1 zlib1g"
+BUILD_PKGS="build-essential dpkg-dev libhiredis-dev liblz4-dev libpq-dev libsasl2-dev libssl-dev libyajl-dev libzstd-dev pkg-config zlib1g-dev"
 
 # ---------------------------------------------------------------- tools
 
@@ -104,6 +108,9 @@ structure() {
         done
         stage_lines "$f" "${stages[0]}" RUN | grep -q 'make install PREFIX=[^ ]* DESTDIR=' ||
             p+=("build stage '${stages[0]}' has no 'make install PREFIX=... DESTDIR=...'")
+        # the library the tests link (docs/librdkafka.md), not Debian 12's
+        stage_lines "$f" "${stages[0]}" RUN | grep -q 'docker/stack/lib/librdkafka.sh install ' ||
+            p+=("build stage '${stages[0]}' does not build the pinned librdkafka (docker/stack/lib/librdkafka.sh install)")
     fi
     while IFS= read -r line; do
         if [[ $line == *"apt-get install"* ]]; then
@@ -162,7 +169,9 @@ libraries() {
     last=$("$PARSER" parse "$f" | awk -F '\t' '$3 == "FROM" { s = $2 } END { print s }')
     if [[ -z ${NEEDED_PKGS+set} ]]; then
         # NEEDED names, as */<multiarch dir>/<name> from where ldd finds them.
-        mapfile -t libs < <(objdump -p "$BIN" | awk '$1 == "NEEDED" { print $2 }' | while read -r lib; do
+        # (not the dynamic loader, which libc6 brings, as it brings libc; the
+        # static librdkafka makes the link name it)
+        mapfile -t libs < <(objdump -p "$BIN" | awk '$1 == "NEEDED" && $2 !~ /^ld-linux/ { print $2 }' | while read -r lib; do
             dir=$(ldd "$BIN" | awk -v l="$lib" '$1 == l && $3 ~ /^\// { print $3; exit }')
             dir=${dir%/*}
             printf '*/%s/%s\n' "${dir##*/}" "$lib"
@@ -179,20 +188,28 @@ libraries() {
     fi
 }
 
-# context_keeps: .dockerignore keeps what the build needs.
+# context_keeps [IGNORE_FILE]: .dockerignore keeps what the build needs; a
+# later '!pattern' takes a path back in, as Docker reads the file.
 context_keeps() {
-    local need=(Makefile docker/healthcheck.sh) m pat bad=()
+    local file=${1:-.dockerignore} need=(Makefile docker/healthcheck.sh docker/stack/lib/librdkafka.sh)
+    local m pat neg bad=()
+    local -A dropped=()
     read -r -a m <<<"$(sed -n 's/^MODULES *:= *//p' Makefile)"
     need+=("${m[@]}")
     while IFS= read -r pat || [[ -n $pat ]]; do
         [[ $pat =~ ^[[:space:]]*(#|$) ]] && continue
+        neg=0
+        if [[ $pat == '!'* ]]; then neg=1 pat=${pat#!}; fi
         pat=${pat#/}
         pat=${pat%/}
         for m in "${need[@]}"; do
             # shellcheck disable=SC2053 # $pat is a glob on purpose
-            if [[ $m == $pat || $m == $pat/* ]]; then bad+=("$m (pattern '$pat')"); fi
+            if [[ $m == $pat || $m == $pat/* ]]; then
+                if ((neg)); then unset "dropped[$m]"; else dropped[$m]="pattern '$pat'"; fi
+            fi
         done
-    done <.dockerignore
+    done <"$file"
+    for m in "${!dropped[@]}"; do bad+=("$m (${dropped[$m]})"); done
     ((${#bad[@]} == 0)) || { echo ".dockerignore drops what the build needs: ${bad[*]}"; return 1; }
 }
 
@@ -247,7 +264,7 @@ else
     echo "note: $BIN not built; the NEEDED-libraries check is skipped (make first)"
 fi
 
-if out=$(context_keeps 2>&1); then ok ".dockerignore keeps the Makefile, the modules and docker/healthcheck.sh"; else fail "$out"; fi
+if out=$(context_keeps .dockerignore 2>&1); then ok ".dockerignore keeps the Makefile, the modules, docker/healthcheck.sh and docker/stack/lib/librdkafka.sh"; else fail "$out"; fi
 
 if command -v shellcheck >/dev/null; then
     if out=$(shellcheck -x docker/healthcheck.sh docker/image-check.sh docker/compose/register-connector.sh 2>&1); then
@@ -289,5 +306,13 @@ fi
 if [[ -x $BIN ]] && broken missing-lib -e 's/ libhiredis0.14 / /'; then
     expect_reject "runtime library missing (libhiredis0.14)" libraries "$f"
 fi
+if [[ -x $BIN ]] && broken missing-rdkafka-dep -e 's/ libsasl2-2 / /'; then
+    expect_reject "runtime library of the static librdkafka missing (libsasl2-2)" libraries "$f"
+fi
+if broken no-pinned-librdkafka -e 's|docker/stack/lib/librdkafka.sh install /opt/cdcsink-cache|true|'; then
+    expect_reject "build stage without the pinned librdkafka" structure "$f"
+fi
+grep -v '^!docker/stack/lib/librdkafka.sh' .dockerignore >"$T_TMP/dockerignore.no-exception"
+expect_reject ".dockerignore without the librdkafka.sh exception" context_keeps "$T_TMP/dockerignore.no-exception"
 
 finish

@@ -1,7 +1,8 @@
 # docker/stack/lib/install.sh: `stack.sh install`. Installs the Debian
 # packages that the stack, the build and the tests need (only the missing
-# ones), and fetches the pinned Kafka jars and Debezium plugins with Maven
-# into the cache folder, once: a warm `install` only reads stamp files.
+# ones), builds the pinned librdkafka (lib/librdkafka.sh) and fetches the
+# pinned Kafka jars and Debezium plugins with Maven into the cache folder,
+# once: a warm `install` only reads stamp files.
 # Sourced by stack.sh, whose helpers and paths it uses; defines functions only.
 # shellcheck shell=bash
 
@@ -9,9 +10,12 @@
 # prometheus and promtool for tests/integration/prometheus.sh (the scrape
 # config, alert rules and dashboard queries of docker/monitoring/); its
 # packaged service is never started (the test runs its own on loopback).
-PACKAGES=("postgresql-$CDC_PG_MAJOR" redis-server kcat librdkafka-dev libyajl-dev
+# Not librdkafka-dev: cdcsink links the pinned librdkafka that
+# lib/librdkafka.sh builds, and with it (statically) the libraries that
+# build is configured with.
+PACKAGES=("postgresql-$CDC_PG_MAJOR" redis-server kcat libyajl-dev
     libpq-dev libhiredis-dev maven curl pkg-config clang libclang-rt-14-dev
-    prometheus)
+    prometheus libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev)
 
 have_java17() {
     command -v "$CDC_JAVA" >/dev/null 2>&1 &&
@@ -122,6 +126,8 @@ cmd_install() {
         esac
     done
     install_packages
+    # the pinned librdkafka (docs/librdkafka.md), built once into the cache
+    CDC_CACHE_DIR=$CDC_CACHE_DIR "$STACK_SCRIPT_DIR/lib/librdkafka.sh" install
     install_jars
     if ((jdbc)); then install_jdbc_plugin; fi
 }
