@@ -190,6 +190,8 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
     cdc_err_t err = bootstrap(a);
     if (err == CDC_OK)
         err = cdc_apply_fence_bootstrap(a);
+    if (err == CDC_OK)
+        err = cdc_apply_keyless_bootstrap(a);
     if (err != CDC_OK)
         disconnect(a);
     return err;
@@ -252,6 +254,8 @@ static cdc_err_t run_group(cdc_apply_t *a, apply_groups_t *gs,
                            apply_group_t *g) {
     if (!g->tbl)
         return cdc_apply_truncate_group(a, gs, g);
+    if (g->keyless)
+        return cdc_apply_keyless_group(a, gs, g);
     bool done = false;
     cdc_err_t err = cdc_apply_direct_group(a, g, &done);
     if (err != CDC_OK || done)

@@ -59,6 +59,8 @@ typedef struct apply_group_s {
     char *trunc_qname;         /* truncate: quoted table name (arena) */
     apply_row_t *rows_head, *rows_tail;
     size_t nrows;
+    bool keyless;              /* rows of a table without a key: one per
+                                  event, in Kafka order (keyless.c) */
     struct apply_group_s *next;
 } apply_group_t;
 
@@ -104,6 +106,10 @@ int cdc_apply_col_code(const apply_groups_t *gs, const apply_row_t *r,
  * table tbl into its key's row. NOMEM only. */
 cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
                                  cdc_schema_table_t *tbl) CDC_MUSTCHECK;
+/* The current group of table tbl (a new one after a truncate or a schema
+ * switch). NULL on NOMEM. */
+apply_group_t *cdc_apply_collapse_group(apply_groups_t *gs,
+                                        cdc_schema_table_t *tbl);
 /* A truncate of the table named qname (copied) at event idx. NOMEM only. */
 cdc_err_t cdc_apply_collapse_truncate(apply_groups_t *gs, size_t idx,
                                       const char *qname) CDC_MUSTCHECK;
@@ -247,6 +253,25 @@ void cdc_apply_fence_value(const cdc_apply_t *a, cdc_buf_t *q,
 /* Appends "the row of staging alias s is at or below t's fence". */
 void cdc_apply_fenced(const cdc_apply_t *a, cdc_buf_t *q,
                       const cdc_schema_table_t *t, const char *s);
+
+/* ---- keyless.c: tables without a key ---- */
+
+/* Why a keyless change event cannot be applied (its error in *err), or
+ * NULL: an update or delete needs the before image (REPLICA IDENTITY FULL). */
+const char *cdc_apply_keyless_check(const cdc_event_t *ev, cdc_err_t *err);
+/* Appends keyless event idx of table tbl to the table's current group as
+ * its own row (no folding). NOMEM only. */
+cdc_err_t cdc_apply_keyless_add(apply_groups_t *gs, size_t idx,
+                                cdc_schema_table_t *tbl) CDC_MUSTCHECK;
+/* Runs a keyless group in Kafka order behind the table's high-water
+ * position (_cdc.keyless_applied): inserts by COPY when the group has only
+ * inserts, else a statement per event; records PostgreSQL refuses are
+ * rejected. Errors: PG_DOWN, NOMEM. */
+cdc_err_t cdc_apply_keyless_group(cdc_apply_t *a, apply_groups_t *gs,
+                                  apply_group_t *g) CDC_MUSTCHECK;
+/* Creates _cdc.keyless_applied if missing (its own transaction, under the
+ * _cdc advisory lock). Errors: PG_DOWN, STATE. */
+cdc_err_t cdc_apply_keyless_bootstrap(cdc_apply_t *a) CDC_MUSTCHECK;
 
 /* ---- pg.c: libpq bound to the applier, rejects ---- */
 

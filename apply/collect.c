@@ -87,10 +87,10 @@ static const char *check(const cdc_event_t *ev, const char *schema,
         *err = CDC_ERR_OP;
         return "unknown op";
     }
-    if (!ev->key || !ev->keydef || !ev->keydef->ncols) {
+    bool keyless = !ev->key || !ev->keydef || !ev->keydef->ncols;
+    if (keyless && (ev->key || ev->keydef)) {
         *err = CDC_ERR_KEY;
-        return "record has no key; only tables with a primary key can be "
-               "replicated";
+        return "record key has no columns";
     }
     if (!ev->rowdef) {
         *err = CDC_ERR_SCHEMA;
@@ -104,7 +104,7 @@ static const char *check(const cdc_event_t *ev, const char *schema,
         *err = CDC_ERR_ENVELOPE;
         return "record names no source schema or table";
     }
-    for (uint32_t j = 0; j < ev->keydef->ncols; j++)
+    for (uint32_t j = 0; !keyless && j < ev->keydef->ncols; j++)
         if (ev->key[j].state != CDC_V_SET) {
             *err = CDC_ERR_KEY;
             return "key column without a value";
@@ -147,7 +147,11 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
             continue;
         }
         cdc_err_t rej;
-        const char *why = check(ev, schema, &rej);
+        bool keyless = !ev->key || !ev->keydef || !ev->keydef->ncols;
+        const char *why = keyless ? cdc_apply_keyless_check(ev, &rej)
+                                  : NULL;
+        if (!why)
+            why = check(ev, schema, &rej);
         cdc_schema_table_t *t = NULL;
         if (!why) {
             rej = resolve(a, ev, schema, &fails, &t, &why);
@@ -158,6 +162,8 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
         }
         if (rej != CDC_OK)
             err = cdc_apply_reject(a, i, rej, why);
+        else if (keyless)
+            err = cdc_apply_keyless_add(gs, i, t);
         else
             err = cdc_apply_collapse_add(gs, i, t);
     }
