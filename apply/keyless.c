@@ -189,8 +189,9 @@ static void match_sql(const cdc_apply_t *a, cdc_buf_t *q,
     cdc_buf_adds(q, " ORDER BY ctid LIMIT 1)");
 }
 
-/* The parameters: the row's values, then the metadata (position, op, source
- * time), then the before image's compared values. */
+/* The parameters: the metadata ($1 position, $2 op, $3 source time), the
+ * row's values ($4.., not for a delete), then the before image's compared
+ * values (for an update or delete). */
 typedef struct {
     const char **v;
     int n;
@@ -205,8 +206,6 @@ static cdc_err_t params_fill(params_t *p, cdc_arena_t *ar,
     if (!p->v)
         return CDC_ERR_NOMEM;
     p->n = 0;
-    for (uint32_t i = 0; i < t->ncols; i++)
-        p->v[p->n++] = r->vals[i].state == CDC_V_SET ? r->vals[i].text : NULL;
     cdc_buf_reset(&p->pos);
     cdc_buf_reset(&p->ts);
     if (r->pos.kind != CDC_POS_NONE && r->pos.nparts)
@@ -222,17 +221,14 @@ static cdc_err_t params_fill(params_t *p, cdc_arena_t *ar,
     p->v[p->n++] = *p->pos.data ? p->pos.data : NULL;
     p->v[p->n++] = p->op;
     p->v[p->n++] = *p->ts.data ? p->ts.data : NULL;
+    for (uint32_t i = 0; r->op != 'd' && i < t->ncols; i++)
+        p->v[p->n++] = r->vals[i].state == CDC_V_SET ? r->vals[i].text : NULL;
     for (uint32_t i = 0; before && i < t->ncols && i < nbefore; i++)
         if (before[i].state == CDC_V_SET)
             p->v[p->n++] = before[i].text;
         else if (before[i].state == CDC_V_NULL)
             p->v[p->n++] = NULL;
     return CDC_OK;
-}
-
-static void meta_params(cdc_buf_t *q, const cdc_schema_table_t *t, int n) {
-    cdc_buf_printf(q, "$%d::%s, $%d, $%d::timestamptz", n + 1,
-                   t->pos_numeric ? "numeric[]" : "bytea", n + 2, n + 3);
 }
 
 static void insert_sql(cdc_buf_t *q, const cdc_schema_table_t *t) {
@@ -242,36 +238,34 @@ static void insert_sql(cdc_buf_t *q, const cdc_schema_table_t *t) {
     cdc_buf_adds(q, "_cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at) "
                     "VALUES (");
     for (uint32_t i = 0; i < t->ncols; i++)
-        cdc_buf_printf(q, "$%u::%s, ", i + 1, t->cols[i].sqltype);
-    meta_params(q, t, (int)t->ncols);
-    cdc_buf_adds(q, ", now())");
+        cdc_buf_printf(q, "$%u::%s, ", i + 4, t->cols[i].sqltype);
+    cdc_buf_printf(q, "$1::%s, $2, $3::timestamptz, now())",
+                   t->pos_numeric ? "numeric[]" : "bytea");
 }
 
 /* UPDATE of the matched row: the after image (u) or the delete flag (d). */
 static void update_sql(const cdc_apply_t *a, cdc_buf_t *q,
                        const cdc_schema_table_t *t, const apply_row_t *r,
                        const cdc_value_t *before, uint32_t nbefore) {
-    int n = (int)t->ncols;
+    int n = 3;
     cdc_buf_printf(q, "UPDATE %s SET ", t->qname);
     if (r->op == 'u')
         for (uint32_t i = 0; i < t->ncols; i++)
-            cdc_buf_printf(q, "%s = $%u::%s, ", t->cols[i].qname, i + 1,
+            cdc_buf_printf(q, "%s = $%d::%s, ", t->cols[i].qname, ++n,
                            t->cols[i].sqltype);
     else
-        cdc_buf_printf(q, "_cdc_deleted = true, _cdc_deleted_at = coalesce("
-                          "$%d::timestamptz, now()), ", n + 3);
-    cdc_buf_printf(q, "_cdc_position = $%d::%s, _cdc_op = $%d, "
-                      "_cdc_source_ts = $%d::timestamptz, _cdc_synced_at = "
-                      "now()", n + 1, t->pos_numeric ? "numeric[]" : "bytea",
-                   n + 2, n + 3);
-    n += 3;
+        cdc_buf_adds(q, "_cdc_deleted = true, _cdc_deleted_at = coalesce("
+                        "$3::timestamptz, now()), ");
+    cdc_buf_printf(q, "_cdc_position = $1::%s, _cdc_op = $2, _cdc_source_ts "
+                      "= $3::timestamptz, _cdc_synced_at = now()",
+                   t->pos_numeric ? "numeric[]" : "bytea");
     match_sql(a, q, t, before, nbefore, &n);
 }
 
 static void delete_sql(const cdc_apply_t *a, cdc_buf_t *q,
                        const cdc_schema_table_t *t, const cdc_value_t *before,
                        uint32_t nbefore) {
-    int n = (int)t->ncols + 3;
+    int n = 3;
     cdc_buf_printf(q, "DELETE FROM %s", t->qname);
     match_sql(a, q, t, before, nbefore, &n);
 }
