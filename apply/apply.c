@@ -36,7 +36,9 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)
         goto nomem;
     if (cdc_apply_colrules_new(&conf->shape, &a->colrules, errstr,
-                               errstr_size) != CDC_OK) {
+                               errstr_size) != CDC_OK ||
+        cdc_apply_routes_new(conf->target_table, conf->target_map,
+                             &a->routes, errstr, errstr_size) != CDC_OK) {
         cdc_apply_free(a);
         return NULL;
     }
@@ -61,6 +63,7 @@ void cdc_apply_free(cdc_apply_t *a) {
     disconnect(a);
     cdc_schema_cache_free(a->schemas);
     cdc_apply_colrules_free(a->colrules);
+    cdc_apply_routes_free(a->routes);
     cdc_buf_free(&a->copybuf);
     free(a->conninfo);
     free(a->target_schema);

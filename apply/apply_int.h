@@ -174,10 +174,12 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
 } apply_tbl_t;
 
 typedef struct apply_colrules_s apply_colrules_t; /* shape.c */
+typedef struct apply_routes_s apply_routes_t;     /* route.c */
 
 struct cdc_apply_s {
     char *conninfo, *target_schema, *group_id;
     apply_colrules_t *colrules; /* NULL: no column rules */
+    apply_routes_t *routes;     /* NULL: each table to its own name */
     bool hard_delete;
     cdc_truncate_mode_t truncate_mode;
     bool async_commit;
@@ -223,6 +225,24 @@ void cdc_apply_colrules_free(apply_colrules_t *r); /* accepts NULL */
  * HMAC-SHA-256 hex; a record the rules refuse is rejected and NULL there.
  * No-op without rules. NOMEM only. */
 cdc_err_t cdc_apply_shape(cdc_apply_t *a, apply_groups_t *gs) CDC_MUSTCHECK;
+
+/* ---- route.c: target.table / target.map ---- */
+
+/* The parsed routing settings (*out NULL when both are empty). CONFIG (a
+ * template without ${table}, a malformed map entry or regex) with the
+ * reason in errstr, NOMEM. */
+cdc_err_t cdc_apply_routes_new(const char *tmpl, const char *map,
+                               apply_routes_t **out, char *errstr,
+                               size_t errstr_size) CDC_MUSTCHECK;
+void cdc_apply_routes_free(apply_routes_t *r); /* accepts NULL */
+/* The target (schema, table) of ev's source table (dflt_schema when the
+ * target names no schema), *mapped when a target.map entry chose it; *why
+ * set instead when the route is refused (a second source on a template
+ * target). Names live as long as r. NOMEM only. */
+cdc_err_t cdc_apply_route(apply_routes_t *r, const cdc_event_t *ev,
+                          const char *dflt_schema, const char **schema,
+                          const char **table, bool *mapped,
+                          const char **why) CDC_MUSTCHECK;
 
 /* ---- merge.c, direct.c, truncate.c: one group each ---- */
 

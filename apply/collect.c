@@ -51,17 +51,18 @@ typedef struct fail_s {
 } fail_t;
 
 static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
-                         const char *schema, fail_t **fails,
+                         const char *schema, const char *table,
+                         fail_t **fails,
                          cdc_schema_table_t **out, const char **reason) {
     for (fail_t *f = *fails; f; f = f->next)
         if (f->rowdef == ev->rowdef && f->keydef == ev->keydef &&
-            !strcmp(f->table, ev->table) && !strcmp(f->schema, schema)) {
+            !strcmp(f->table, table) && !strcmp(f->schema, schema)) {
             *reason = f->reason;
             return f->err;
         }
     char msg[1024];
     cdc_err_t err = cdc_schema_table_get(a->schemas, a->conn, schema,
-                                         ev->table, ev->rowdef, ev->keydef,
+                                         table, ev->rowdef, ev->keydef,
                                          out, msg, sizeof msg);
     if (err == CDC_OK)
         return tbl_state(*out);
@@ -74,7 +75,7 @@ static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
     char *why = cdc_arena_strdup(a->arena, msg);
     if (!f || !why)
         return CDC_ERR_NOMEM;
-    *f = (fail_t){schema, ev->table, ev->rowdef, ev->keydef, err, why, *fails};
+    *f = (fail_t){schema, table, ev->rowdef, ev->keydef, err, why, *fails};
     *fails = f;
     *reason = f->reason;
     return err;
@@ -117,16 +118,16 @@ static const char *check(const cdc_event_t *ev, const char *schema,
  * reject. */
 static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
                                   size_t i, const char *schema,
-                                  cdc_buf_t *qn) {
+                                  const char *table, cdc_buf_t *qn) {
     if (a->truncate_mode == CDC_TRUNCATE_IGNORE) {
         a->res->applied++;
         return CDC_OK;
     }
-    if (!*gs->events[i]->table || !*schema) /* no name PostgreSQL takes */
+    if (!*table || !*schema) /* no name PostgreSQL takes */
         return cdc_apply_reject(a, i, CDC_ERR_ENVELOPE,
                                 "record names no source schema or table");
     cdc_buf_reset(qn);
-    cdc_schema_qualify(qn, schema, gs->events[i]->table);
+    cdc_schema_qualify(qn, schema, table);
     return qn->oom ? CDC_ERR_NOMEM
                    : cdc_apply_collapse_truncate(gs, i, qn->data);
 }
@@ -142,8 +143,22 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
         if (!ev || ev->kind != CDC_EV_CHANGE)
             continue;
         const char *schema = *a->target_schema ? a->target_schema : ev->schema;
+        const char *table = ev->table, *refused = NULL;
+        bool mapped = false;
+        if (a->routes && *ev->table && *ev->schema) { /* route.c */
+            err = cdc_apply_route(a->routes, ev, schema, &schema, &table,
+                                  &mapped, &refused);
+            if (err == CDC_OK && !refused && ev->op == 't' && mapped)
+                refused = "a truncate of a source table that target.map "
+                          "routes into a shared table is not applied (it "
+                          "would empty the other sources' rows too)";
+            if (err == CDC_OK && refused)
+                err = cdc_apply_reject(a, i, CDC_ERR_SCHEMA, refused);
+            if (err != CDC_OK || refused)
+                continue;
+        }
         if (ev->op == 't') {
-            err = collect_truncate(a, gs, i, schema, &qn);
+            err = collect_truncate(a, gs, i, schema, table, &qn);
             continue;
         }
         cdc_err_t rej;
@@ -154,7 +169,7 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
             why = check(ev, schema, &rej);
         cdc_schema_table_t *t = NULL;
         if (!why) {
-            rej = resolve(a, ev, schema, &fails, &t, &why);
+            rej = resolve(a, ev, schema, table, &fails, &t, &why);
             if (rej == CDC_ERR_PG_DOWN || rej == CDC_ERR_NOMEM) {
                 err = rej;
                 break;
