@@ -41,7 +41,9 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)
         goto nomem;
     if (cdc_apply_colrules_new(&conf->shape, &a->colrules, errstr,
-                               errstr_size) != CDC_OK) {
+                               errstr_size) != CDC_OK ||
+        cdc_apply_routes_new(conf->target_table, conf->target_map,
+                             &a->routes, errstr, errstr_size) != CDC_OK) {
         cdc_apply_free(a);
         return NULL;
     }
@@ -66,6 +68,7 @@ void cdc_apply_free(cdc_apply_t *a) {
     disconnect(a);
     cdc_schema_cache_free(a->schemas);
     cdc_apply_colrules_free(a->colrules);
+    cdc_apply_routes_free(a->routes);
     cdc_buf_free(&a->copybuf);
     free(a->conninfo);
     free(a->target_schema);
@@ -202,6 +205,8 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
     cdc_err_t err = bootstrap(a);
     if (err == CDC_OK)
         err = cdc_apply_fence_bootstrap(a);
+    if (err == CDC_OK)
+        err = cdc_apply_keyless_bootstrap(a);
     if (err != CDC_OK)
         disconnect(a);
     return err;
@@ -325,6 +330,8 @@ static cdc_err_t run_group(cdc_apply_t *a, apply_groups_t *gs,
                            apply_group_t *g) {
     if (!g->tbl)
         return cdc_apply_truncate_group(a, gs, g);
+    if (g->keyless)
+        return cdc_apply_keyless_group(a, gs, g);
     bool done = false;
     cdc_err_t err = cdc_apply_direct_group(a, g, &done);
     if (err != CDC_OK || done)

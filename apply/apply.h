@@ -51,6 +51,9 @@ typedef struct cdc_apply_shape_conf_s {
 typedef struct cdc_apply_conf_s {
     const char *conninfo;      /* libpq conninfo or URI; copied */
     const char *target_schema; /* "" or NULL = the source schema; copied */
+    const char *target_table;  /* template over ${db} ${schema} ${table};
+                                  "" = the source table's name */
+    const char *target_map;    /* "regex=schema.table,..." (apply/route.c) */
     bool hard_delete;          /* delete.mode=hard */
     cdc_truncate_mode_t truncate_mode;
     const char *group_id;      /* the Kafka group, key of _cdc.offsets; copied */

@@ -60,6 +60,8 @@ typedef struct apply_group_s {
     char *trunc_qname;         /* truncate: quoted table name (arena) */
     apply_row_t *rows_head, *rows_tail;
     size_t nrows;
+    bool keyless;              /* rows of a table without a key: one per
+                                  event, in Kafka order (keyless.c) */
     struct apply_group_s *next;
 } apply_group_t;
 
@@ -105,6 +107,10 @@ int cdc_apply_col_code(const apply_groups_t *gs, const apply_row_t *r,
  * table tbl into its key's row. NOMEM only. */
 cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
                                  cdc_schema_table_t *tbl) CDC_MUSTCHECK;
+/* The current group of table tbl (a new one after a truncate or a schema
+ * switch). NULL on NOMEM. */
+apply_group_t *cdc_apply_collapse_group(apply_groups_t *gs,
+                                        cdc_schema_table_t *tbl);
 /* A truncate of the table named qname (copied) at event idx. NOMEM only. */
 cdc_err_t cdc_apply_collapse_truncate(apply_groups_t *gs, size_t idx,
                                       const char *qname) CDC_MUSTCHECK;
@@ -171,10 +177,12 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
 } apply_tbl_t;
 
 typedef struct apply_colrules_s apply_colrules_t; /* shape.c */
+typedef struct apply_routes_s apply_routes_t;     /* route.c */
 
 struct cdc_apply_s {
     char *conninfo, *target_schema, *group_id;
     apply_colrules_t *colrules; /* NULL: no column rules */
+    apply_routes_t *routes;     /* NULL: each table to its own name */
     bool hard_delete;
     cdc_truncate_mode_t truncate_mode;
     bool replay;
@@ -232,6 +240,24 @@ void cdc_apply_colrules_free(apply_colrules_t *r); /* accepts NULL */
  * No-op without rules. NOMEM only. */
 cdc_err_t cdc_apply_shape(cdc_apply_t *a, apply_groups_t *gs) CDC_MUSTCHECK;
 
+/* ---- route.c: target.table / target.map ---- */
+
+/* The parsed routing settings (*out NULL when both are empty). CONFIG (a
+ * template without ${table}, a malformed map entry or regex) with the
+ * reason in errstr, NOMEM. */
+cdc_err_t cdc_apply_routes_new(const char *tmpl, const char *map,
+                               apply_routes_t **out, char *errstr,
+                               size_t errstr_size) CDC_MUSTCHECK;
+void cdc_apply_routes_free(apply_routes_t *r); /* accepts NULL */
+/* The target (schema, table) of ev's source table (dflt_schema when the
+ * target names no schema), *mapped when a target.map entry chose it; *why
+ * set instead when the route is refused (a second source on a template
+ * target). Names live as long as r. NOMEM only. */
+cdc_err_t cdc_apply_route(apply_routes_t *r, const cdc_event_t *ev,
+                          const char *dflt_schema, const char **schema,
+                          const char **table, bool *mapped,
+                          const char **why) CDC_MUSTCHECK;
+
 /* ---- merge.c, direct.c, truncate.c: one group each ---- */
 
 /* The guarded path: staging, COPY, a merge per row shape; isolates the
@@ -261,6 +287,25 @@ void cdc_apply_fence_value(const cdc_apply_t *a, cdc_buf_t *q,
 /* Appends "the row of staging alias s is at or below t's fence". */
 void cdc_apply_fenced(const cdc_apply_t *a, cdc_buf_t *q,
                       const cdc_schema_table_t *t, const char *s);
+
+/* ---- keyless.c: tables without a key ---- */
+
+/* Why a keyless change event cannot be applied (its error in *err), or
+ * NULL: an update or delete needs the before image (REPLICA IDENTITY FULL). */
+const char *cdc_apply_keyless_check(const cdc_event_t *ev, cdc_err_t *err);
+/* Appends keyless event idx of table tbl to the table's current group as
+ * its own row (no folding). NOMEM only. */
+cdc_err_t cdc_apply_keyless_add(apply_groups_t *gs, size_t idx,
+                                cdc_schema_table_t *tbl) CDC_MUSTCHECK;
+/* Runs a keyless group in Kafka order behind the table's high-water
+ * position (_cdc.keyless_applied): inserts by COPY when the group has only
+ * inserts, else a statement per event; records PostgreSQL refuses are
+ * rejected. Errors: PG_DOWN, NOMEM. */
+cdc_err_t cdc_apply_keyless_group(cdc_apply_t *a, apply_groups_t *gs,
+                                  apply_group_t *g) CDC_MUSTCHECK;
+/* Creates _cdc.keyless_applied if missing (its own transaction, under the
+ * _cdc advisory lock). Errors: PG_DOWN, STATE. */
+cdc_err_t cdc_apply_keyless_bootstrap(cdc_apply_t *a) CDC_MUSTCHECK;
 
 /* ---- pg.c: libpq bound to the applier, rejects ---- */
 

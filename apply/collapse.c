@@ -256,6 +256,16 @@ cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
     return CDC_OK;
 }
 
+apply_group_t *cdc_apply_collapse_group(apply_groups_t *gs,
+                                        cdc_schema_table_t *tbl) {
+    apply_rel_t *rel = rel_get(gs, tbl->rel_hash);
+    if (!rel)
+        return NULL;
+    if (!rel->cur || rel->cur->tbl != tbl)
+        rel->cur = group_new(gs, tbl);
+    return rel->cur;
+}
+
 cdc_err_t cdc_apply_collapse_truncate(apply_groups_t *gs, size_t idx,
                                       const char *qname) {
     apply_rel_t *rel =

@@ -76,7 +76,7 @@ static cdc_err_t check_source(cdc_apply_t *a, const cdc_event_t *ev,
     apply_tbl_t *p = t->priv;
     if (!p->source_schema) {
         const char *owner = NULL;
-        cdc_err_t err = cdc_apply_claim(a, ev->table, ev->schema, &owner);
+        cdc_err_t err = cdc_apply_claim(a, t->table, ev->schema, &owner);
         if (err != CDC_OK) {
             cdc_errstr_set(msg, msg_size, "%s", a->errstr);
             return err;
@@ -91,18 +91,19 @@ static cdc_err_t check_source(cdc_apply_t *a, const cdc_event_t *ev,
 }
 
 static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
-                         const char *schema, fail_t **fails,
+                         const char *schema, const char *table,
+                         fail_t **fails,
                          cdc_schema_table_t **out, const char **reason) {
     for (fail_t *f = *fails; f; f = f->next)
         if (f->rowdef == ev->rowdef && f->keydef == ev->keydef &&
-            !strcmp(f->table, ev->table) && !strcmp(f->schema, schema) &&
+            !strcmp(f->table, table) && !strcmp(f->schema, schema) &&
             !strcmp(f->source, ev->schema)) {
             *reason = f->reason;
             return f->err;
         }
     char msg[1024];
     cdc_err_t err = cdc_schema_table_get(a->schemas, a->conn, schema,
-                                         ev->table, ev->rowdef, ev->keydef,
+                                         table, ev->rowdef, ev->keydef,
                                          out, msg, sizeof msg);
     if (err == CDC_OK && (err = tbl_state(*out)) == CDC_OK && *a->target_schema)
         err = check_source(a, ev, *out, msg, sizeof msg);
@@ -118,7 +119,7 @@ static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
     char *why = cdc_arena_strdup(a->arena, msg);
     if (!f || !why)
         return CDC_ERR_NOMEM;
-    *f = (fail_t){schema, ev->table, ev->schema, ev->rowdef, ev->keydef,
+    *f = (fail_t){schema, table, ev->schema, ev->rowdef, ev->keydef,
                   err, why, *fails};
     *fails = f;
     *reason = f->reason;
@@ -132,10 +133,10 @@ static const char *check(const cdc_event_t *ev, const char *schema,
         *err = CDC_ERR_OP;
         return "unknown op";
     }
-    if (!ev->key || !ev->keydef || !ev->keydef->ncols) {
+    bool keyless = !ev->key || !ev->keydef || !ev->keydef->ncols;
+    if (keyless && (ev->key || ev->keydef)) {
         *err = CDC_ERR_KEY;
-        return "record has no key; only tables with a primary key can be "
-               "replicated";
+        return "record key has no columns";
     }
     if (!ev->rowdef) {
         *err = CDC_ERR_SCHEMA;
@@ -149,7 +150,7 @@ static const char *check(const cdc_event_t *ev, const char *schema,
         *err = CDC_ERR_ENVELOPE;
         return "record names no source schema or table";
     }
-    for (uint32_t j = 0; j < ev->keydef->ncols; j++)
+    for (uint32_t j = 0; !keyless && j < ev->keydef->ncols; j++)
         if (ev->key[j].state != CDC_V_SET) {
             *err = CDC_ERR_KEY;
             return "key column without a value";
@@ -162,19 +163,19 @@ static const char *check(const cdc_event_t *ev, const char *schema,
  * reject. */
 static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
                                   size_t i, const char *schema,
-                                  cdc_buf_t *qn) {
+                                  const char *table, cdc_buf_t *qn) {
     if (a->truncate_mode == CDC_TRUNCATE_IGNORE) {
         a->res->applied++;
         return CDC_OK;
     }
     const cdc_event_t *ev = gs->events[i];
-    if (!*ev->table || !*schema) /* no name PostgreSQL takes */
+    if (!*table || !*schema) /* no name PostgreSQL takes */
         return cdc_apply_reject(a, i, CDC_ERR_ENVELOPE,
                                 "record names no source schema or table");
     if (*a->target_schema) { /* another source schema's table: untouched */
         const char *owner = NULL;
         char msg[1024];
-        cdc_err_t err = cdc_apply_claim(a, ev->table, ev->schema, &owner);
+        cdc_err_t err = cdc_apply_claim(a, table, ev->schema, &owner);
         if (err != CDC_OK)
             return err;
         if (strcmp(owner, ev->schema) != 0) {
@@ -183,7 +184,7 @@ static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
         }
     }
     cdc_buf_reset(qn);
-    cdc_schema_qualify(qn, schema, gs->events[i]->table);
+    cdc_schema_qualify(qn, schema, table);
     return qn->oom ? CDC_ERR_NOMEM
                    : cdc_apply_collapse_truncate(gs, i, qn->data);
 }
@@ -199,15 +200,33 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
         if (!ev || ev->kind != CDC_EV_CHANGE)
             continue;
         const char *schema = *a->target_schema ? a->target_schema : ev->schema;
+        const char *table = ev->table, *refused = NULL;
+        bool mapped = false;
+        if (a->routes && *ev->table && *ev->schema) { /* route.c */
+            err = cdc_apply_route(a->routes, ev, schema, &schema, &table,
+                                  &mapped, &refused);
+            if (err == CDC_OK && !refused && ev->op == 't' && mapped)
+                refused = "a truncate of a source table that target.map "
+                          "routes into a shared table is not applied (it "
+                          "would empty the other sources' rows too)";
+            if (err == CDC_OK && refused)
+                err = cdc_apply_reject(a, i, CDC_ERR_SCHEMA, refused);
+            if (err != CDC_OK || refused)
+                continue;
+        }
         if (ev->op == 't') {
-            err = collect_truncate(a, gs, i, schema, &qn);
+            err = collect_truncate(a, gs, i, schema, table, &qn);
             continue;
         }
         cdc_err_t rej;
-        const char *why = check(ev, schema, &rej);
+        bool keyless = !ev->key || !ev->keydef || !ev->keydef->ncols;
+        const char *why = keyless ? cdc_apply_keyless_check(ev, &rej)
+                                  : NULL;
+        if (!why)
+            why = check(ev, schema, &rej);
         cdc_schema_table_t *t = NULL;
         if (!why) {
-            rej = resolve(a, ev, schema, &fails, &t, &why);
+            rej = resolve(a, ev, schema, table, &fails, &t, &why);
             if (rej == CDC_ERR_PG_DOWN || rej == CDC_ERR_NOMEM) {
                 err = rej;
                 break;
@@ -215,6 +234,8 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
         }
         if (rej != CDC_OK)
             err = cdc_apply_reject(a, i, rej, why);
+        else if (keyless)
+            err = cdc_apply_keyless_add(gs, i, t);
         else
             err = cdc_apply_collapse_add(gs, i, t);
     }

@@ -69,6 +69,12 @@ static void create_sql(cdc_buf_t *q, int fillfactor,
     for (size_t m = 0; m < CDC_META_N; m++)
         cdc_buf_printf(q, "\"%s\" %s, ", cdc_schema_meta_names[m],
                        meta_types[m]);
+    if (!t->keydef->ncols) { /* keyless source: no primary key */
+        if (q->len >= 2)
+            q->len -= 2; /* the last ", " */
+        cdc_buf_printf(q, ") WITH (fillfactor = %d)", fillfactor);
+        return;
+    }
     cdc_buf_adds(q, "PRIMARY KEY (");
     for (uint32_t j = 0; j < t->keydef->ncols; j++) {
         if (j)
@@ -185,7 +191,7 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
     const cdc_rowdef_t *rd = t->rowdef, *kd = t->keydef;
     uint32_t cap = rd->ncols + kd->ncols;
     t->cols = calloc(cap, sizeof *t->cols);
-    t->key_cols = calloc(kd->ncols, sizeof *t->key_cols);
+    t->key_cols = calloc(kd->ncols ? kd->ncols : 1, sizeof *t->key_cols);
     if (!t->cols || !t->key_cols)
         return CDC_ERR_NOMEM;
     t->nkey = kd->ncols;

@@ -82,6 +82,8 @@ static uint64_t key_hash(const char *schema, const char *table, uint64_t rfp,
     return h;
 }
 
+static const cdc_rowdef_t nokey = {0, true, 0, NULL};
+
 cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
                                const char *schema, const char *table,
                                const cdc_rowdef_t *rowdef,
@@ -104,13 +106,13 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
             return CDC_OK;
         }
     }
-    if (!rowdef || !keydef || keydef->ncols == 0) {
+    if (!rowdef) {
         cdc_errstr_set(errstr, errstr_size,
-                       "table %s.%s: record has no %s; only tables with a "
-                       "primary key can be replicated",
-                       schema, table, rowdef ? "key" : "row schema");
+                       "table %s.%s: record has no row schema", schema, table);
         return CDC_ERR_KEY;
     }
+    if (!keydef) /* a keyless table: made and kept without a primary key */
+        keydef = &nokey;
 
     entry_t *e = calloc(1, sizeof *e);
     cdc_buf_t q = CDC_BUF_INIT;

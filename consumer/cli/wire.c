@@ -116,6 +116,8 @@ cdc_apply_t *cdc_cli_apply_new(const cdc_conf_t *conf, bool replay,
     memset(&ac, 0, sizeof ac);
     ac.conninfo = cdc_conf_str(conf, CDC_SET_PG_CONNINFO);
     ac.target_schema = cdc_conf_str(conf, CDC_SET_TARGET_SCHEMA);
+    ac.target_table = cdc_conf_str(conf, CDC_SET_TARGET_TABLE);
+    ac.target_map = cdc_conf_str(conf, CDC_SET_TARGET_MAP);
     ac.hard_delete = cdc_conf_enum(conf, CDC_SET_DELETE_MODE) == 1;
     ac.truncate_mode =
         (cdc_truncate_mode_t)cdc_conf_enum(conf, CDC_SET_TRUNCATE_MODE);
