@@ -31,6 +31,10 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
     a->async_commit = conf->async_commit;
+    if (conf->conv)
+        a->conv = *conf->conv;
+    else
+        cdc_schema_conv_modes_default(&a->conv);
     cdc_schema_conf_t sc = {conf->fillfactor};
     a->schemas = cdc_schema_cache_new(&sc);
     if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)

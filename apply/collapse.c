@@ -120,7 +120,7 @@ static apply_row_t *row_new(apply_groups_t *gs, apply_group_t *g,
     if (!r->vals)
         return NULL;
     for (uint32_t i = 0; i < t->ncols; i++)
-        r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_UNCHANGED};
+        r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_UNCHANGED, 0};
     for (uint32_t j = 0; j < t->nkey; j++)
         r->vals[t->key_cols[j]] = ev->key[j];
     r->group = g;
@@ -168,7 +168,7 @@ static bool row_apply(apply_groups_t *gs, apply_row_t *r,
         for (uint32_t i = 0; i < nrow; i++) {
             cdc_value_t v = ev->after[i];
             if (v.state == CDC_V_UNCHANGED || v.state == CDC_V_ABSENT) {
-                v = src ? src[i] : (cdc_value_t){NULL, 0, CDC_V_UNCHANGED};
+                v = src ? src[i] : (cdc_value_t){NULL, 0, CDC_V_UNCHANGED, 0};
                 if (v.state == CDC_V_ABSENT)
                     v.state = CDC_V_UNCHANGED;
                 any |= v.state == CDC_V_UNCHANGED;

@@ -28,19 +28,7 @@
 #include <stdint.h>
 
 #include "common/arena.h"
-
-/* The JSON kind of a schemaless value as the decoder saw it: the only thing
- * besides the catalog type and the connector settings that tells two
- * encodings apart (an interval as ISO string or as a number of us). 0 =
- * not recorded (typed values, older producers): converters pass the text. */
-typedef enum {
-    CDC_JK_UNKNOWN = 0,
-    CDC_JK_STRING,
-    CDC_JK_NUMBER,
-    CDC_JK_BOOL,   /* text "true" / "false" */
-    CDC_JK_OBJECT, /* text is the object's compact JSON */
-    CDC_JK_ARRAY   /* text is the array's compact JSON */
-} cdc_json_kind_t;
+#include "common/event.h" /* cdc_json_kind_t */
 
 /* Units of an integer time value. */
 typedef enum {

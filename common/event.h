@@ -108,10 +108,28 @@ typedef enum {
     CDC_V_ABSENT     /* field not present in this record (schemaless) */
 } cdc_vstate_t;
 
+/* The JSON kind of a schemaless value as the decoder saw it: the only thing
+ * besides the catalog type and the connector settings that tells two
+ * encodings apart (an interval as ISO string or as a number of us). 0 =
+ * not recorded (typed values, older producers): converters pass the text. */
+typedef enum {
+    CDC_JK_UNKNOWN = 0,
+    CDC_JK_STRING,
+    CDC_JK_NUMBER,
+    CDC_JK_BOOL,   /* text "true" / "false" */
+    CDC_JK_OBJECT, /* text is the object's compact JSON */
+    CDC_JK_ARRAY   /* text is the array's compact JSON */
+} cdc_json_kind_t;
+
 typedef struct cdc_value_s {
     const char *text; /* NUL-terminated text form when state == CDC_V_SET */
     uint32_t len;
     uint8_t state;    /* cdc_vstate_t */
+    uint8_t kind;     /* cdc_json_kind_t: set for a value whose text is
+                         still Debezium's JSON encoding (schemaless rows);
+                         the applier turns it into its column's input text
+                         (schemas/convert.h) and resets it to 0; 0 = the
+                         text is PostgreSQL input already */
 } cdc_value_t;
 
 /* ---- source position (DESIGN.md "Ordering") ---- */

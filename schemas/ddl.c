@@ -24,14 +24,18 @@ static int cat_find(const PGresult *cat, const char *name) {
     return -1;
 }
 
-/* The columns of the table qname (quoted): name, type, is_pk; no rows when
- * there is no such table. DDL when the catalog query fails. */
+/* The columns of the table qname (quoted): name, type, is_pk, and the type
+ * again with a domain replaced by its base type (and the domain's typmod);
+ * no rows when there is no such table. DDL when the catalog query fails. */
 static cdc_err_t read_catalog(PGconn *conn, const char *qname, PGresult **cat,
                               char *errstr, size_t errstr_size) {
     static const char sql[] =
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
-        "coalesce(a.attnum = ANY(i.indkey::int2[]), false) "
-        "FROM pg_attribute a LEFT JOIN pg_index i "
+        "coalesce(a.attnum = ANY(i.indkey::int2[]), false), "
+        "CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, "
+        "t.typtypmod) ELSE format_type(a.atttypid, a.atttypmod) END "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "LEFT JOIN pg_index i "
         "ON i.indrelid = a.attrelid AND i.indisprimary "
         "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
         "AND NOT a.attisdropped ORDER BY a.attnum";
@@ -205,6 +209,7 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
         c->qname = quoted(name);
         c->sqltype = strdup(PQgetvalue(cat, ci, 1));
         c->key = PQgetvalue(cat, ci, 2)[0] == 't';
+        cdc_schema_conv_type_parse(PQgetvalue(cat, ci, 3), &c->conv);
         if (!c->name || !c->qname || !c->sqltype)
             return CDC_ERR_NOMEM;
     }

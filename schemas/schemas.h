@@ -42,12 +42,16 @@
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/event.h"
+#include "schemas/convert.h"
 
 typedef struct cdc_schema_col_s {
     char *name;    /* source column name, unquoted */
     char *qname;   /* quoted identifier */
     char *sqltype; /* the catalog's format_type() of the column */
     bool key;      /* part of the primary key */
+    /* how a schemaless value becomes input text of this column: the type
+     * (a domain's base type) parsed once when the catalog is read */
+    cdc_schema_conv_type_t conv;
 } cdc_schema_col_t;
 
 typedef struct cdc_schema_table_s {

@@ -64,7 +64,7 @@ static void row_text(cdc_arena_t *ar, long i, int ver, const char **out) {
 static cdc_value_t *vals_of(cdc_arena_t *ar, const char *const *t, int n) {
     cdc_value_t *v = cdc_arena_alloc(ar, (size_t)n * sizeof *v);
     for (int k = 0; k < n; k++)
-        v[k] = (cdc_value_t){t[k], (uint32_t)strlen(t[k]), CDC_V_SET};
+        v[k] = (cdc_value_t){t[k], (uint32_t)strlen(t[k]), CDC_V_SET, 0};
     return v;
 }
 

@@ -92,6 +92,7 @@ static int emit(cdc_decoder_t *d, uint8_t state, const char *s, size_t n,
     dec_row_t *r = &d->rows[f->role];
     cdc_value_t *v = f->sch ? &r->vals[f->col] : &r->svals[f->col];
     v->state = state;
+    v->kind = CDC_JK_UNKNOWN;
     v->text = NULL;
     v->len = 0;
     if (state == CDC_V_SET) {
@@ -104,6 +105,18 @@ static int emit(cdc_decoder_t *d, uint8_t state, const char *s, size_t n,
         v->text = t;
         v->len = (uint32_t)n;
     }
+    return 1;
+}
+
+/* a schemaless row's value: emitted with its JSON kind, which the applier
+ * needs to turn Debezium's encoding back (schemas/convert.h) */
+static int emit_bare(cdc_decoder_t *d, uint8_t state, const char *s, size_t n,
+                     cdc_json_kind_t kind) {
+    if (!emit(d, state, s, n, false))
+        return 0;
+    dec_frame_t *f = top(d);
+    if (state == CDC_V_SET && f->type == F_ROW && !f->sch)
+        d->rows[f->role].svals[f->col].kind = (uint8_t)kind;
     return 1;
 }
 
@@ -296,7 +309,8 @@ static int scalar_bare(cdc_decoder_t *d, const dec_tok_t *t) {
     if (t->kind == DEC_TOK_NULL)
         return emit(d, CDC_V_NULL, "", 0, false);
     if (t->kind == DEC_TOK_BOOL)
-        return emit(d, CDC_V_SET, t->b ? "true" : "false", t->b ? 4 : 5, false);
+        return emit_bare(d, CDC_V_SET, t->b ? "true" : "false", t->b ? 4 : 5,
+                         CDC_JK_BOOL);
     if (t->kind == DEC_TOK_STR) {
         if (memchr(t->s, '\0', t->len))
             return cdc_dec_fail(d, CDC_ERR_VALUE, "%s: a string holds a NUL "
@@ -308,7 +322,8 @@ static int scalar_bare(cdc_decoder_t *d, const dec_tok_t *t) {
              !memcmp(t->s, DEC_PLACEHOLDER_B64, t->len)))
             return emit(d, CDC_V_UNCHANGED, "", 0, false);
     }
-    return emit(d, CDC_V_SET, t->s, t->len, false);
+    return emit_bare(d, CDC_V_SET, t->s, t->len,
+                     t->kind == DEC_TOK_STR ? CDC_JK_STRING : CDC_JK_NUMBER);
 }
 
 /* F_ROW or F_ARRAY: a column value or an array element */
@@ -650,10 +665,11 @@ static int end_json(cdc_decoder_t *d, dec_frame_t *f, bool map) {
     d->nfr--;
     if (d->json.oom)
         return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
-    return emit(d, top(d)->type == F_ROW &&
-                   cdc_dec_is_placeholder_array(d->json.p, d->json.len)
-                       ? CDC_V_UNCHANGED : CDC_V_SET,
-                d->json.p, d->json.len, false);
+    return emit_bare(d, top(d)->type == F_ROW &&
+                        cdc_dec_is_placeholder_array(d->json.p, d->json.len)
+                            ? CDC_V_UNCHANGED : CDC_V_SET,
+                     d->json.p, d->json.len,
+                     map ? CDC_JK_OBJECT : CDC_JK_ARRAY);
 }
 
 static int on_end(cdc_decoder_t *d, bool map) {

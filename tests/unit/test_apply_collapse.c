@@ -25,7 +25,7 @@ static cdc_value_t *vals(cdc_arena_t *ar, const char *a, const char *b,
         else if (!strcmp(in[i], "<U>"))
             v[i].state = CDC_V_UNCHANGED;
         else
-            v[i] = (cdc_value_t){in[i], (uint32_t)strlen(in[i]), CDC_V_SET};
+            v[i] = (cdc_value_t){in[i], (uint32_t)strlen(in[i]), CDC_V_SET, 0};
     }
     return v;
 }
