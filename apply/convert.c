@@ -8,7 +8,10 @@
  * only records each schemaless value's JSON kind. Typed records (schemas
  * on) carry kind 0 and are never touched: their only cost is the rowdef
  * test below, once per event, so the schemas-on and the insert-only COPY
- * paths run as before.
+ * paths run as before. The one typed exception: a bytea the connector
+ * sends as a string (binary.handling.mode base64/base64-url-safe/hex, the
+ * column's type known from the propagated source type) keeps its kind
+ * too (rowdef->kinds), as only the mode tells base64 from hex.
  *
  * Does not: parse or format values (schemas/convert.c, common/codec.c).
  * Memory: converted texts go to the transaction's arena (a->arena), which
@@ -64,7 +67,7 @@ static cdc_err_t convert_key(cdc_apply_t *a, cdc_value_t *key,
 cdc_err_t cdc_apply_convert(cdc_apply_t *a, cdc_event_t *ev,
                             const cdc_schema_table_t *t, cdc_buf_t *tmp,
                             const char **why) {
-    if (ev->rowdef->typed && (!ev->keydef || ev->keydef->typed))
+    if (!ev->rowdef->kinds && (!ev->keydef || !ev->keydef->kinds))
         return CDC_OK;
     cdc_err_t err = convert_key(a, ev->key, t, tmp, why);
     if (err == CDC_OK)

@@ -90,6 +90,9 @@ typedef struct cdc_column_s {
     bool optional;     /* nullable in the source */
     int16_t precision; /* numeric precision / bit length; -1 unknown */
     int16_t scale;     /* numeric scale; -1 variable or unknown */
+    const char *sqltype; /* the source's exact type ("numeric(14,2)",
+                            "character varying(80)[]") when the connector
+                            propagates it; NULL: from type/precision/scale */
 } cdc_column_t;
 
 typedef struct cdc_rowdef_s {
@@ -97,6 +100,9 @@ typedef struct cdc_rowdef_s {
     bool typed;           /* false: schemaless, every type is CDC_T_UNKNOWN */
     uint32_t ncols;
     cdc_column_t *cols;
+    bool kinds;           /* values may carry a JSON kind (cdc_value_t):
+                             always when schemaless; typed, when a column's
+                             text needs the connector's value modes */
 } cdc_rowdef_t;
 
 /* ---- values ---- */

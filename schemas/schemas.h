@@ -139,8 +139,9 @@ cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
 
 /* ---- pure helpers (typemap.c) ---- */
 
-/* Appends the PostgreSQL type of col ("numeric(10,2)", "text[]", ...).
- * CDC_T_UNKNOWN maps to "text". */
+/* Appends the PostgreSQL type of col ("numeric(10,2)", "text[]", ...):
+ * the source's exact type when the connector propagated it (col->sqltype),
+ * else by type, precision and scale. CDC_T_UNKNOWN maps to "text". */
 void cdc_schema_sqltype(cdc_buf_t *b, const cdc_column_t *col);
 /* Appends name as a quoted identifier: "a""b". */
 void cdc_schema_quote(cdc_buf_t *b, const char *name);

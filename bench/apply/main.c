@@ -236,10 +236,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     cdc_arena_t *keep = cdc_arena_new(0);
-    cdc_rowdef_t rd = {0xbe7c, true, NC, NULL}, kd = {0xbe7d, true, 1, NULL};
+    cdc_rowdef_t rd = {0xbe7c, true, NC, NULL, false},
+                 kd = {0xbe7d, true, 1, NULL, false};
     rd.cols = cdc_arena_calloc(keep, NC, sizeof *rd.cols);
     for (int k = 0; k < NC; k++)
-        rd.cols[k] = (cdc_column_t){names[k], types[k], false, k != 0, -1, -1};
+        rd.cols[k] = (cdc_column_t){names[k], types[k], false, k != 0, -1, -1,
+                                    NULL};
     rd.cols[3].precision = 12;
     rd.cols[3].scale = 2;
     kd.cols = rd.cols;

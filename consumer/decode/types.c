@@ -370,6 +370,44 @@ static void add_hex(cdc_decoder_t *d, dec_sbuf_t *o, const unsigned char *b,
     }
 }
 
+/* decimal.handling.mode=string, known from the propagated source type:
+ * the connector's names of the specials become PostgreSQL's */
+static bool numeric_string(cdc_decoder_t *d, const dec_tok_t *t,
+                           dec_sbuf_t *o) {
+    static const char *const from[] = {"NAN", "POSITIVE_INFINITY",
+                                       "NEGATIVE_INFINITY"};
+    static const char *const to[] = {"NaN", "Infinity", "-Infinity"};
+    for (int i = 0; i < 3; i++)
+        if (t->len == strlen(from[i]) && !memcmp(t->s, from[i], t->len)) {
+            cdc_dec_sbuf_adds(d, o, to[i]);
+            return true;
+        }
+    cdc_dec_sbuf_add(d, o, t->s, t->len);
+    return true;
+}
+
+bool cdc_dec_is_placeholder(const char *s, size_t n) {
+    static const char hex[] = DEC_PLACEHOLDER_HEX;
+    if (n == sizeof DEC_PLACEHOLDER - 1)
+        return !memcmp(s, DEC_PLACEHOLDER, n);
+    if (n == sizeof DEC_PLACEHOLDER_B64 - 1)
+        return !memcmp(s, DEC_PLACEHOLDER_B64, n);
+    if (n != sizeof hex - 1)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] | 0x20) != hex[i])
+            return false;
+    return true;
+}
+
+bool cdc_dec_raw_column(const dec_sch_t *s) {
+    if (s->sem != DEC_SEM_NONE || !cdc_dec_source_is(s, "BYTEA"))
+        return false;
+    return s->ctype == DEC_CT_STRING ||
+           (s->ctype == DEC_CT_ARRAY && s->items &&
+            s->items->ctype == DEC_CT_STRING);
+}
+
 static bool conv_string(cdc_decoder_t *d, const dec_sch_t *s,
                         const dec_tok_t *t, bool toast, dec_sbuf_t *o,
                         uint8_t *state, char *why, size_t whysz) {
@@ -386,6 +424,9 @@ static bool conv_string(cdc_decoder_t *d, const dec_sch_t *s,
         return false;
     }
     size_t n = t->len;
+    if (s->sem == DEC_SEM_NONE && (cdc_dec_source_is(s, "NUMERIC") ||
+                                   cdc_dec_source_is(s, "MONEY")))
+        return numeric_string(d, t, o);
     /* Iso* forms end in Z; PostgreSQL's date/time/timestamp want none */
     if ((s->sem == DEC_SEM_ISO_DATE || s->sem == DEC_SEM_ISO_TIME ||
          s->sem == DEC_SEM_ISO_TS) && n && t->s[n - 1] == 'Z')
@@ -610,6 +651,7 @@ void cdc_dec_array_add_quoted(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
 void cdc_dec_column_of(const dec_sch_t *s, cdc_column_t *c) {
     c->array = false;
     c->optional = s->optional;
+    c->sqltype = NULL;
     while (s->ctype == DEC_CT_ARRAY && s->items) {
         c->array = true;
         s = s->items;
