@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/codec.h"
+
 /* PostgreSQL's infinity sentinels as Debezium sends them */
 #define TS_POS_INF 9223372036825200000LL
 #define TS_NEG_INF (-9223372036832400000LL)
@@ -428,6 +430,12 @@ static bool conv_string(cdc_decoder_t *d, const dec_sch_t *s,
                                    cdc_dec_source_is(s, "MONEY")))
         return numeric_string(d, t, o);
     /* Iso* forms end in Z; PostgreSQL's date/time/timestamp want none */
+    if ((s->sem == DEC_SEM_ISO_DATE || s->sem == DEC_SEM_ISO_TS) &&
+        cdc_codec_iso_infinity(t->s, n)) {
+        cdc_dec_sbuf_adds(d, o, cdc_codec_iso_infinity(t->s, n) > 0
+                                    ? "infinity" : "-infinity");
+        return true;
+    }
     if ((s->sem == DEC_SEM_ISO_DATE || s->sem == DEC_SEM_ISO_TIME ||
          s->sem == DEC_SEM_ISO_TS) && n && t->s[n - 1] == 'Z')
         n--;
@@ -505,8 +513,11 @@ static bool conv_ts(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
     int64_t v;
     if (!int_value(s, t, INT64_MIN, INT64_MAX, &v, why, whysz))
         return false;
-    if (v == TS_POS_INF || v == TS_NEG_INF) {
-        cdc_dec_sbuf_adds(d, o, v == TS_POS_INF ? "infinity" : "-infinity");
+    /* the sentinels are us; Timestamp (ms) columns get them / 1000 */
+    int64_t div = s->sem == DEC_SEM_TS_MS ? 1000 : 1;
+    if (v == TS_POS_INF || v == TS_NEG_INF || v == TS_POS_INF / div ||
+        v == TS_NEG_INF / div) {
+        cdc_dec_sbuf_adds(d, o, v > 0 ? "infinity" : "-infinity");
         return true;
     }
     fmt_ts(d, o, v, s->sem == DEC_SEM_TS_MS ? 1000
@@ -548,7 +559,12 @@ static bool conv_plain(cdc_decoder_t *d, const dec_sch_t *s,
     case DEC_CT_BOOL:
         if (t->kind != DEC_TOK_BOOL)
             return expected(why, whysz, "true or false", s, t);
-        cdc_dec_sbuf_addc(d, o, t->b ? 't' : 'f');
+        /* a bit(1) the connector sends as a boolean, created as bit(1)
+         * from the propagated source type */
+        if (cdc_dec_source_is(s, "BIT") || cdc_dec_source_is(s, "VARBIT"))
+            cdc_dec_sbuf_addc(d, o, t->b ? '1' : '0');
+        else
+            cdc_dec_sbuf_addc(d, o, t->b ? 't' : 'f');
         return true;
     case DEC_CT_INT8: case DEC_CT_INT16: case DEC_CT_INT32: case DEC_CT_INT64: {
         const int64_t *l = lim[s->ctype - DEC_CT_INT8];
