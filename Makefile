@@ -46,7 +46,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(OPT) $(WARN) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(LDOPT)
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
-MODULES  := common consumer/decode offsets schemas apply consumer consumer/cli
+MODULES  := common consumer/decode offsets schemas apply verify consumer consumer/cli
 LIB_SRC  := $(filter-out consumer/cli/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/consumer/cli/main.o
@@ -127,7 +127,7 @@ FUZZ_DIR   := build/fuzz
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
 FUZZ_OBJ   := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=address,undefined \
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=address,undefined $(WARN) \
               $(PKG_CFLAGS)
 
 fuzz: $(FUZZ_BIN)

@@ -21,6 +21,12 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
         cdc_errstr_set(errstr, errstr_size, "pg.conninfo is empty");
         return NULL;
     }
+    if (conf->fillfactor < 10 || conf->fillfactor > 100) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "pg.fillfactor %d is out of range 10..100",
+                       conf->fillfactor);
+        return NULL;
+    }
     cdc_apply_t *a = calloc(1, sizeof *a);
     if (!a)
         goto nomem;
@@ -30,15 +36,19 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->hard_delete = conf->hard_delete;
     a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
-    a->async_commit = conf->async_commit;
     if (conf->conv)
         a->conv = *conf->conv;
     else
         cdc_schema_conv_modes_default(&a->conv);
-    cdc_schema_conf_t sc = {conf->fillfactor};
+    cdc_schema_conf_t sc = {conf->fillfactor, conf->evolution};
     a->schemas = cdc_schema_cache_new(&sc);
     if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)
         goto nomem;
+    if (cdc_apply_colrules_new(&conf->shape, &a->colrules, errstr,
+                               errstr_size) != CDC_OK) {
+        cdc_apply_free(a);
+        return NULL;
+    }
     return a;
 nomem:
     cdc_apply_free(a);
@@ -59,6 +69,7 @@ void cdc_apply_free(cdc_apply_t *a) {
         return;
     disconnect(a);
     cdc_schema_cache_free(a->schemas);
+    cdc_apply_colrules_free(a->colrules);
     cdc_buf_free(&a->copybuf);
     free(a->conninfo);
     free(a->target_schema);
@@ -92,7 +103,8 @@ static void rollback(cdc_apply_t *a) {
 }
 
 /* The bookkeeping schema: _cdc.offsets and _cdc.meta (their statements
- * are offsets/'s), and _cdc.position, in one transaction under a lock. */
+ * are offsets/'s), _cdc.position and _cdc.table_sources, in one
+ * transaction under a lock. */
 static cdc_err_t bootstrap(cdc_apply_t *a) {
     static const char begin[] =
         "BEGIN;"
@@ -109,6 +121,11 @@ static cdc_err_t bootstrap(cdc_apply_t *a) {
         "CREATE OR REPLACE FUNCTION _cdc.position(p numeric[]) RETURNS"
         " numeric[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS"
         " $f$ SELECT p $f$;" /* a format-1 table's */
+        /* with target.schema: the source schema whose rows each target
+         * table holds (cdc_apply_claim) */
+        "CREATE TABLE IF NOT EXISTS _cdc.table_sources ("
+        " table_schema text NOT NULL, table_name text NOT NULL,"
+        " source_schema text NOT NULL, PRIMARY KEY (table_schema, table_name));"
         "COMMIT";
     PGresult *r = NULL;
     cdc_err_t err = q(a, begin, 0, NULL, NULL, "create _cdc schema");
@@ -186,7 +203,19 @@ cdc_err_t cdc_apply_connect(cdc_apply_t *a) {
         return CDC_ERR_PG_DOWN;
     }
     cdc_err_t err = bootstrap(a);
+    if (err == CDC_OK)
+        err = cdc_apply_fence_bootstrap(a);
     if (err != CDC_OK)
+        disconnect(a);
+    return err;
+}
+
+cdc_err_t cdc_apply_ping(cdc_apply_t *a) {
+    cdc_err_t err = cdc_apply_connect(a);
+    if (err != CDC_OK)
+        return err;
+    err = q(a, "SELECT 1", 0, NULL, NULL, "ping");
+    if (err != CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
         disconnect(a);
     return err;
 }
@@ -211,6 +240,26 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
         *next_offset = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return CDC_OK;
+}
+
+cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
+                          const char *source_schema, const char **owner) {
+    static const char sql[] =
+        "WITH ins AS (INSERT INTO _cdc.table_sources VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING source_schema)"
+        " SELECT source_schema FROM ins UNION ALL"
+        " SELECT source_schema FROM _cdc.table_sources"
+        " WHERE table_schema = $1 AND table_name = $2";
+    const char *params[3] = {a->target_schema, table, source_schema};
+    PGresult *r = NULL;
+    cdc_err_t err = q(a, sql, 3, params, &r, "claim a target table");
+    if (err != CDC_OK)
+        return err;
+    *owner = PQntuples(r) > 0
+                 ? cdc_arena_strdup(a->arena, PQgetvalue(r, 0, 0))
+                 : source_schema;
+    PQclear(r);
+    return *owner ? CDC_OK : CDC_ERR_NOMEM;
 }
 
 /* Writes the batch's offsets; a fenced write that touches no row means
@@ -255,6 +304,33 @@ static cdc_err_t run_group(cdc_apply_t *a, apply_groups_t *gs,
     return cdc_apply_merge_group(a, gs, g);
 }
 
+/* Out of (shared) memory, SQLSTATE 53200, mostly "out of shared memory"
+ * when the lock table is full: a batch takes a lock on every table, index
+ * and partition it writes, plus its staging tables. It heals when other
+ * sessions let go of their locks, so it is RETRIABLE (PG_DOWN); a batch
+ * that alone needs more than the server has room for (max_locks_per_
+ * transaction x connections) never heals, so after this many failures in a
+ * row (about a minute of the pipeline's backoff) it becomes FATAL (STATE),
+ * naming the fix. Any successful batch starts the count again. */
+#define APPLY_OOM_TRIES 10
+
+static cdc_err_t oom_cap(cdc_apply_t *a, cdc_err_t err) {
+    if (err != CDC_ERR_PG_DOWN || !strstr(a->errstr, CDC_SCHEMA_PG_OOM))
+        return err;
+    if (++a->oom_streak < APPLY_OOM_TRIES)
+        return err;
+    char why[sizeof a->errstr];
+    memcpy(why, a->errstr, sizeof why);
+    cdc_errstr_set(a->errstr, sizeof a->errstr,
+                   "%u batch attempts in a row failed for lack of server memory or "
+                   "lock table space: %s; HINT: a batch locks every table, "
+                   "index and partition it writes: raise "
+                   "max_locks_per_transaction on the server (a restart), or "
+                   "lower batch.max.events", a->oom_streak, why);
+    a->oom_streak = 0;
+    return CDC_ERR_STATE;
+}
+
 static int reject_cmp(const void *x, const void *y) {
     size_t i = ((const cdc_reject_t *)x)->index;
     size_t j = ((const cdc_reject_t *)y)->index;
@@ -282,9 +358,7 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         disconnect(a);
         return CDC_ERR_PG_DOWN;
     }
-    err = q(a, a->async_commit ? "BEGIN; SET LOCAL synchronous_commit = off"
-                               : "BEGIN",
-            0, NULL, NULL, "begin");
+    err = q(a, "BEGIN", 0, NULL, NULL, "begin");
     if (err != CDC_OK)
         goto fail;
     a->in_txn = true;
@@ -302,10 +376,12 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
     /* isolation finds rejects in bisection order; report in Kafka order */
     if (res->nrejects > 1)
         qsort(res->rejects, res->nrejects, sizeof *res->rejects, reject_cmp);
+    a->oom_streak = 0;
     return CDC_OK;
 fail:
     if (err == CDC_ERR_NOMEM)
         cdc_errstr_set(a->errstr, sizeof a->errstr, "out of memory");
+    err = oom_cap(a, err);
     rollback(a);
     /* nothing is applied: the result must not claim otherwise */
     memset(res, 0, sizeof *res);

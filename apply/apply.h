@@ -28,6 +28,7 @@
 #include "common/err.h"
 #include "common/event.h"
 #include "schemas/convert.h"
+#include "schemas/schemas.h"
 
 typedef struct cdc_apply_s cdc_apply_t;
 
@@ -37,17 +38,25 @@ typedef enum {
     CDC_TRUNCATE_IGNORE
 } cdc_truncate_mode_t;
 
+/* columns.include / columns.exclude / columns.hash (apply/shape.c): lists
+ * of schema.table.column patterns with '*'; the secret of columns.hash
+ * inline or from a file (exactly one when columns.hash is set). All
+ * copied; NULL or "" = none. */
+typedef struct cdc_apply_shape_conf_s {
+    const char *include, *exclude, *hash;
+    const char *secret, *secret_file;
+} cdc_apply_shape_conf_t;
+
 typedef struct cdc_apply_conf_s {
     const char *conninfo;      /* libpq conninfo or URI; copied */
     const char *target_schema; /* "" or NULL = the source schema; copied */
     bool hard_delete;          /* delete.mode=hard */
     cdc_truncate_mode_t truncate_mode;
     const char *group_id;      /* the Kafka group, key of _cdc.offsets; copied */
-    int fillfactor;            /* of tables cdcsink creates; 0 = 90 */
-    bool async_commit;         /* SET LOCAL synchronous_commit = off in each
-                                  batch (a crash may lose the last commits;
-                                  offsets are in the same transaction, so
-                                  they are re-read, never skipped) */
+    int fillfactor;            /* of tables cdcsink creates, 10..100
+                                  (pg.fillfactor; no default here) */
+    cdc_schema_evolution_t evolution; /* schema.evolution (schemas.h) */
+    cdc_apply_shape_conf_t shape;      /* column selection and masking */
     bool replay;               /* `cdcsink replay`: a snapshot record is no
                                   fresh read any more, so it only fills a
                                   row that no streamed change has touched */
@@ -85,6 +94,11 @@ void cdc_apply_free(cdc_apply_t *a); /* accepts NULL; closes the connection */
  * warehouse format, no right to create _cdc). */
 cdc_err_t cdc_apply_connect(cdc_apply_t *a) CDC_MUSTCHECK;
 
+/* One round trip to the warehouse (connecting first when needed), so an
+ * idle caller notices an outage. Errors as cdc_apply_connect's (reason in
+ * cdc_apply_errstr, not logged). */
+cdc_err_t cdc_apply_ping(cdc_apply_t *a) CDC_MUSTCHECK;
+
 /* The warehouse id from _cdc.meta (valid after a successful connect). */
 const char *cdc_apply_warehouse_id(const cdc_apply_t *a);
 
@@ -100,7 +114,10 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
  * On CDC_OK the transaction is open: call _commit or _abort.
  * On an error nothing is applied and no transaction is open; the error's
  * class (err.def) says what to do, the applier never relabels it:
- * PG_DOWN (RETRIABLE: connection lost, timeout, lock or resource shortage),
+ * PG_DOWN (RETRIABLE: connection lost, timeout, lock or resource shortage;
+ * out of memory or lock table space, SQLSTATE 53200, only for 10 attempts
+ * in a row, then STATE naming max_locks_per_transaction and
+ * batch.max.events: a batch too big for the server never heals),
  * STATE (FATAL: a statement every batch needs failed for a reason retrying
  * cannot fix, e.g. permission denied on _cdc.offsets), NOMEM. */
 cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,

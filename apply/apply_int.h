@@ -32,6 +32,13 @@ typedef struct apply_row_s {
                                    or UNCHANGED/ABSENT (= keep stored) */
     const cdc_value_t *old_key; /* fill UNCHANGED columns from this key's
                                    stored row (primary-key change) */
+    size_t *setter;             /* tbl->ncols: the event whose value vals[i]
+                                   holds (APPLY_CHAIN_END: none); the merge
+                                   checks a value an earlier event set (a
+                                   carried value) against the stored row */
+    uint8_t *from_old;          /* tbl->ncols: 1 = the value came from the
+                                   old key's events (primary-key change):
+                                   checked against the old key's row */
     cdc_position_t pos;         /* stored as _cdc_position (NONE = NULL) */
     int64_t source_ts_us;
     char op;
@@ -79,6 +86,20 @@ typedef struct apply_groups_s {
 cdc_err_t cdc_apply_collapse_init(apply_groups_t *gs, cdc_arena_t *arena,
                                   cdc_event_t *const *events, size_t n)
     CDC_MUSTCHECK;
+/* How the merge writes column i of a row (apply_shape_t.col). */
+enum {
+    APPLY_COL_NEW = 0,  /* the staging value */
+    APPLY_COL_KEEP,     /* placeholder: the stored value (or, for a
+                           primary-key change, the old key's stored row) */
+    APPLY_COL_CARRY,    /* a value an earlier event of the batch set: the
+                           staging value if that event is newer than the
+                           stored row, else the stored value */
+    APPLY_COL_CARRY_OLD /* the same against the old key's stored row */
+};
+/* The code of column i of row r (APPLY_COL_*); events are gs's. */
+int cdc_apply_col_code(const apply_groups_t *gs, const apply_row_t *r,
+                       uint32_t i);
+
 /* Folds change event idx (op c/u/r/d with key and, except d, after) of
  * table tbl into its key's row. NOMEM only. */
 cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
@@ -126,10 +147,12 @@ void cdc_apply_copy_row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
 #define APPLY_SH_RESET 2u
 #define APPLY_SH_OLDKEY 4u
 #define APPLY_SH_HARD 8u /* hard delete: a DELETE statement */
+#define APPLY_SH_CARRY 16u /* a column is APPLY_COL_CARRY*: the staging
+                              rows carry its event's position (p<i>) */
 
 typedef struct apply_shape_s {
     unsigned flags;
-    uint8_t *unch; /* ncols flags: 1 = keep the stored value */
+    uint8_t *col;  /* ncols APPLY_COL_* codes */
     char *sql;     /* the cached statement, $1 = the row tag */
 } apply_shape_t;
 
@@ -137,17 +160,22 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     char stg[48];            /* quoted staging name in pg_temp */
     bool stg_ready;
     char *copy_sql;
+    char *copy_carry_sql;    /* COPY with the carried values' positions */
     size_t nshapes, capshapes;
     apply_shape_t *shapes;
     char *direct_sql;        /* COPY straight into the table (inserts) */
     unsigned direct_skip;    /* groups left before trying it again */
+    char *source_schema;     /* target.schema: the source schema the table
+                                holds rows of (cdc_apply_claim), or NULL */
 } apply_tbl_t;
+
+typedef struct apply_colrules_s apply_colrules_t; /* shape.c */
 
 struct cdc_apply_s {
     char *conninfo, *target_schema, *group_id;
+    apply_colrules_t *colrules; /* NULL: no column rules */
     bool hard_delete;
     cdc_truncate_mode_t truncate_mode;
-    bool async_commit;
     bool replay;
     cdc_schema_conv_modes_t conv; /* schemaless values (convert.c) */
     PGconn *conn;
@@ -156,6 +184,7 @@ struct cdc_apply_s {
     cdc_schema_cache_t *schemas;
     cdc_buf_t copybuf;
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
+    unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */
     /* scoped to one cdc_apply_batch_begin .. commit/abort */
     cdc_arena_t *arena;
     cdc_apply_result_t *res;
@@ -173,13 +202,21 @@ struct cdc_apply_s {
 cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
                             cdc_event_t *const *events, size_t n)
     CDC_MUSTCHECK;
+/* With target.schema, every target table holds the rows of one source
+ * schema: the first to reach it claims it in _cdc.table_sources (in the
+ * batch's transaction). *owner: the source schema that holds it (arena).
+ * Errors: PG_DOWN, STATE, NOMEM (apply.c). */
+cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
+                          const char *source_schema, const char **owner)
+    CDC_MUSTCHECK;
+
 /* ---- convert.c ---- */
 
 /* Turns every value of ev (after, key, old key) that still carries a JSON
  * kind into the input text of its column in t (schemas/convert.h), in
  * place: the text is copied into a->arena and the kind reset, so a retry
- * of the batch does not convert twice. tmp: the caller's scratch. `before` is left alone (the applier
- * never writes it). CDC_ERR_VALUE with *why (arena) naming the column, the
+ * of the batch does not convert twice. tmp: the caller's scratch. `before`
+ * is left alone (the applier never writes it). CDC_ERR_VALUE with *why (arena) naming the column, the
  * value and the setting to check: the record is to be rejected. Errors
  * besides: NOMEM. */
 cdc_err_t cdc_apply_convert(cdc_apply_t *a, cdc_event_t *ev,
@@ -188,6 +225,21 @@ cdc_err_t cdc_apply_convert(cdc_apply_t *a, cdc_event_t *ev,
 
 /* Frees an apply_tbl_t (the schema cache's priv_free). */
 void cdc_apply_tbl_free(void *priv);
+
+/* ---- shape.c: column selection and masking ---- */
+
+/* The parsed column rules of conf (*out NULL when there are none).
+ * CONFIG (a malformed pattern, no or two secrets, an unreadable secret
+ * file) with the reason in errstr, NOMEM. */
+cdc_err_t cdc_apply_colrules_new(const cdc_apply_shape_conf_t *conf,
+                                 apply_colrules_t **out, char *errstr,
+                                 size_t errstr_size) CDC_MUSTCHECK;
+void cdc_apply_colrules_free(apply_colrules_t *r); /* accepts NULL */
+/* Replaces gs->events by an array (arena) in which each change event a
+ * rule applies to is a shaped copy: excluded columns gone, hashed values
+ * HMAC-SHA-256 hex; a record the rules refuse is rejected and NULL there.
+ * No-op without rules. NOMEM only. */
+cdc_err_t cdc_apply_shape(cdc_apply_t *a, apply_groups_t *gs) CDC_MUSTCHECK;
 
 /* ---- merge.c, direct.c, truncate.c: one group each ---- */
 
@@ -206,6 +258,18 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
  * the catalog cannot read, is rejected. Errors: PG_DOWN, NOMEM. */
 cdc_err_t cdc_apply_truncate_group(cdc_apply_t *a, apply_groups_t *gs,
                                    apply_group_t *g) CDC_MUSTCHECK;
+
+/* Creates _cdc.truncate_fences if missing (its own transaction, under the
+ * _cdc advisory lock). Errors: PG_DOWN, STATE. */
+cdc_err_t cdc_apply_fence_bootstrap(cdc_apply_t *a) CDC_MUSTCHECK;
+/* Appends "(SELECT <col> FROM _cdc.truncate_fences WHERE rel = <t>)": col
+ * "position" (in t's position form) or "source_ts"; NULL without a fence.
+ * Sets q->oom on failure. */
+void cdc_apply_fence_value(const cdc_apply_t *a, cdc_buf_t *q,
+                           const cdc_schema_table_t *t, const char *col);
+/* Appends "the row of staging alias s is at or below t's fence". */
+void cdc_apply_fenced(const cdc_apply_t *a, cdc_buf_t *q,
+                      const cdc_schema_table_t *t, const char *s);
 
 /* ---- pg.c: libpq bound to the applier, rejects ---- */
 

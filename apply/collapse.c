@@ -13,6 +13,11 @@
  *     keeps the stored position;
  *   - c/r/u overwrite the columns they carry; UNCHANGED (TOAST) and ABSENT
  *     values keep the earlier value of the batch, or the stored one;
+ *   - each column remembers the event that set it (setter): a value an
+ *     earlier event set is "carried", and the merge takes it only if that
+ *     event is newer than the stored row (an older event's values never
+ *     reach a row the last event's position lets through: keys spread over
+ *     partitions, a partial replay);
  *   - d marks the row deleted and keeps every value (its `before` is not
  *     trusted: under REPLICA IDENTITY DEFAULT non-key values there are nulls
  *     or type fallbacks, and the event does not say which identity made it);
@@ -117,10 +122,14 @@ static apply_row_t *row_new(apply_groups_t *gs, apply_group_t *g,
     if (!r)
         return NULL;
     r->vals = cdc_arena_alloc(gs->arena, t->ncols * sizeof *r->vals);
-    if (!r->vals)
+    r->setter = cdc_arena_alloc(gs->arena, t->ncols * sizeof *r->setter);
+    r->from_old = cdc_arena_calloc(gs->arena, t->ncols ? t->ncols : 1, 1);
+    if (!r->vals || !r->setter || !r->from_old)
         return NULL;
-    for (uint32_t i = 0; i < t->ncols; i++)
+    for (uint32_t i = 0; i < t->ncols; i++) {
         r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_UNCHANGED, 0};
+        r->setter[i] = APPLY_CHAIN_END;
+    }
     for (uint32_t j = 0; j < t->nkey; j++)
         r->vals[t->key_cols[j]] = ev->key[j];
     r->group = g;
@@ -128,9 +137,43 @@ static apply_row_t *row_new(apply_groups_t *gs, apply_group_t *g,
     return r;
 }
 
-/* Applies ev to r (the rules above). Returns false for a replay. */
+/* A primary-key change: r (new key) continues the old key's row from the
+ * insert ev (event idx); its UNCHANGED columns take the old key's batch
+ * values (remembering their setters), or else the old key's stored row. */
+static void row_move(apply_groups_t *gs, apply_row_t *r,
+                     const cdc_event_t *ev, size_t idx) {
+    const cdc_schema_table_t *t = r->group->tbl;
+    const apply_row_t *o = row_find(gs, r->group, ev->old_key,
+                                    key_hash(r->group, ev->old_key, t->nkey));
+    const cdc_value_t *old_key = ev->old_key;
+    if (o == r)
+        o = NULL;
+    else if (o && o->old_key) /* its UNCHANGED columns are the older key's */
+        old_key = o->old_key;
+    else if (o)
+        old_key = o->key;
+    bool need_old = false;
+    for (uint32_t i = 0; i < t->rowdef->ncols; i++) {
+        cdc_value_t v = ev->after[i];
+        r->setter[i] = idx;
+        r->from_old[i] = 0;
+        if (v.state == CDC_V_UNCHANGED || v.state == CDC_V_ABSENT) {
+            v = o ? o->vals[i] : (cdc_value_t){NULL, 0, CDC_V_UNCHANGED, 0};
+            if (v.state == CDC_V_ABSENT)
+                v.state = CDC_V_UNCHANGED;
+            r->setter[i] = o ? o->setter[i] : APPLY_CHAIN_END;
+            r->from_old[i] = r->setter[i] != APPLY_CHAIN_END;
+            need_old |= v.state == CDC_V_UNCHANGED || r->from_old[i];
+        }
+        r->vals[i] = v;
+    }
+    r->old_key = need_old ? old_key : NULL;
+}
+
+/* Applies ev (event idx) to r (the rules above). Returns false for a
+ * replay. */
 static bool row_apply(apply_groups_t *gs, apply_row_t *r,
-                      const cdc_event_t *ev) {
+                      const cdc_event_t *ev, size_t idx) {
     const cdc_schema_table_t *t = r->group->tbl;
     uint32_t nrow = t->rowdef->ncols;
 
@@ -152,35 +195,15 @@ static bool row_apply(apply_groups_t *gs, apply_row_t *r,
     }
     r->deleted = false;
     if (ev->op == 'c' && ev->old_key) {
-        /* primary-key change: the new row continues the old key's row */
-        const cdc_value_t *src = NULL;
-        const cdc_value_t *old_key = ev->old_key;
-        apply_row_t *o = row_find(gs, r->group, ev->old_key,
-                                  key_hash(r->group, ev->old_key, t->nkey));
-        if (o && o != r) {
-            src = o->vals;
-            if (o->old_key) /* its UNCHANGED columns are the older key's */
-                old_key = o->old_key;
-            else
-                old_key = o->key;
-        }
-        bool any = false;
-        for (uint32_t i = 0; i < nrow; i++) {
-            cdc_value_t v = ev->after[i];
-            if (v.state == CDC_V_UNCHANGED || v.state == CDC_V_ABSENT) {
-                v = src ? src[i] : (cdc_value_t){NULL, 0, CDC_V_UNCHANGED, 0};
-                if (v.state == CDC_V_ABSENT)
-                    v.state = CDC_V_UNCHANGED;
-                any |= v.state == CDC_V_UNCHANGED;
-            }
-            r->vals[i] = v;
-        }
-        r->old_key = any ? old_key : NULL;
+        row_move(gs, r, ev, idx);
     } else {
         for (uint32_t i = 0; i < nrow; i++) {
             uint8_t st = ev->after[i].state;
-            if (st != CDC_V_UNCHANGED && st != CDC_V_ABSENT)
+            if (st != CDC_V_UNCHANGED && st != CDC_V_ABSENT) {
                 r->vals[i] = ev->after[i];
+                r->setter[i] = idx;
+                r->from_old[i] = 0;
+            }
         }
     }
     for (uint32_t j = 0; j < t->nkey; j++) /* the key always from the key */
@@ -209,7 +232,7 @@ cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
             return CDC_ERR_NOMEM;
         r->khash = h;
         r->first_ev = r->last_ev = idx;
-        if (!row_apply(gs, r, ev)) /* cannot happen: no position held yet */
+        if (!row_apply(gs, r, ev, idx)) /* cannot happen: no position held yet */
             return CDC_ERR_STATE;
         r->nev = 1;
         r->hnext = gs->htab[h & gs->hmask];
@@ -222,7 +245,7 @@ cdc_err_t cdc_apply_collapse_add(apply_groups_t *gs, size_t idx,
         g->nrows++;
         return CDC_OK;
     }
-    if (!row_apply(gs, r, ev)) {
+    if (!row_apply(gs, r, ev, idx)) {
         gs->replays++;
         return CDC_OK;
     }
@@ -257,6 +280,26 @@ apply_row_t *cdc_apply_collapse_single(apply_groups_t *gs, apply_group_t *g,
         return NULL;
     r->first_ev = r->last_ev = idx;
     r->nev = 1;
-    (void)row_apply(gs, r, ev); /* no position held: always applies */
+    (void)row_apply(gs, r, ev, idx); /* no position held: always applies */
     return r;
+}
+
+int cdc_apply_col_code(const apply_groups_t *gs, const apply_row_t *r,
+                       uint32_t i) {
+    uint8_t st = r->vals[i].state;
+    if (st == CDC_V_UNCHANGED || st == CDC_V_ABSENT)
+        return APPLY_COL_KEEP;
+    const cdc_schema_table_t *t = r->group->tbl;
+    for (uint32_t j = 0; j < t->nkey; j++)
+        if (t->key_cols[j] == i)
+            return APPLY_COL_NEW; /* always the row's key */
+    size_t s = r->setter[i];
+    /* a snapshot in the chain resets the guard: nothing to check against */
+    if (r->reset || s == APPLY_CHAIN_END ||
+        (s == r->last_ev && !r->from_old[i]))
+        return APPLY_COL_NEW; /* the guard checks the last event */
+    const cdc_event_t *ev = gs->events[s];
+    if (ev->snapshot || ev->pos.kind == CDC_POS_NONE)
+        return APPLY_COL_NEW; /* Kafka order */
+    return r->from_old[i] ? APPLY_COL_CARRY_OLD : APPLY_COL_CARRY;
 }

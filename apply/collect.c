@@ -23,12 +23,14 @@ void cdc_apply_tbl_free(void *priv) {
     if (!p)
         return;
     for (size_t i = 0; i < p->nshapes; i++) {
-        free(p->shapes[i].unch);
+        free(p->shapes[i].col);
         free(p->shapes[i].sql);
     }
     free(p->shapes);
     free(p->copy_sql);
+    free(p->copy_carry_sql);
     free(p->direct_sql);
+    free(p->source_schema);
     free(p);
 }
 
@@ -47,19 +49,59 @@ static cdc_err_t tbl_state(cdc_schema_table_t *t) {
 
 /* Failed table lookups of this transaction, so each costs one DDL attempt. */
 typedef struct fail_s {
-    const char *schema, *table;
+    const char *schema, *table, *source; /* source: the record's schema */
     const cdc_rowdef_t *rowdef, *keydef;
     cdc_err_t err;
     char *reason;
     struct fail_s *next;
 } fail_t;
 
+/* The reason a record of ev's source schema is not mixed into a target
+ * table that holds the rows of source schema owner. */
+static void mixed(const cdc_apply_t *a, const cdc_event_t *ev,
+                  const char *owner, char *msg, size_t msg_size) {
+    cdc_errstr_set(msg, msg_size,
+                   "table %s.%s holds the rows of source schema \"%s\"; "
+                   "this record of source schema \"%s\" is not mixed in "
+                   "(target.schema=%s puts every source schema's tables in "
+                   "one schema). HINT: run one cdcsink per source schema, "
+                   "each with its own target.schema (and kafka.group.id), "
+                   "or leave target.schema empty",
+                   a->target_schema, ev->table, owner, ev->schema,
+                   a->target_schema);
+}
+
+/* target.schema: same-named tables of two source schemas are never mixed
+ * into one target table. The table's source schema is claimed once per
+ * cache entry (one round trip); a record of another source schema is
+ * rejected (DDL, PERMANENT), with msg naming both and the fix. */
+static cdc_err_t check_source(cdc_apply_t *a, const cdc_event_t *ev,
+                              cdc_schema_table_t *t, char *msg,
+                              size_t msg_size) {
+    apply_tbl_t *p = t->priv;
+    if (!p->source_schema) {
+        const char *owner = NULL;
+        cdc_err_t err = cdc_apply_claim(a, ev->table, ev->schema, &owner);
+        if (err != CDC_OK) {
+            cdc_errstr_set(msg, msg_size, "%s", a->errstr);
+            return err;
+        }
+        if (!(p->source_schema = strdup(owner)))
+            return CDC_ERR_NOMEM;
+    }
+    if (strcmp(p->source_schema, ev->schema) == 0)
+        return CDC_OK;
+    mixed(a, ev, p->source_schema, msg, msg_size);
+    return CDC_ERR_DDL;
+}
+
 static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
                          const char *schema, fail_t **fails,
                          cdc_schema_table_t **out, const char **reason) {
     for (fail_t *f = *fails; f; f = f->next)
         if (f->rowdef == ev->rowdef && f->keydef == ev->keydef &&
-            !strcmp(f->table, ev->table) && !strcmp(f->schema, schema)) {
+            !strcmp(f->table, ev->table) && !strcmp(f->schema, schema) &&
+            !strcmp(f->source, ev->schema)) {
             *reason = f->reason;
             return f->err;
         }
@@ -67,9 +109,12 @@ static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
     cdc_err_t err = cdc_schema_table_get(a->schemas, a->conn, schema,
                                          ev->table, ev->rowdef, ev->keydef,
                                          out, msg, sizeof msg);
+    if (err == CDC_OK && (err = tbl_state(*out)) == CDC_OK && *a->target_schema)
+        err = check_source(a, ev, *out, msg, sizeof msg);
     if (err == CDC_OK)
-        return tbl_state(*out);
-    if (err == CDC_ERR_PG_DOWN || err == CDC_ERR_NOMEM) {
+        return CDC_OK;
+    if (err == CDC_ERR_PG_DOWN || err == CDC_ERR_NOMEM ||
+        cdc_err_class(err) == CDC_ERRCLASS_FATAL) {
         if (err == CDC_ERR_PG_DOWN)
             cdc_errstr_set(a->errstr, sizeof a->errstr, "%s", msg);
         return err;
@@ -78,7 +123,8 @@ static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
     char *why = cdc_arena_strdup(a->arena, msg);
     if (!f || !why)
         return CDC_ERR_NOMEM;
-    *f = (fail_t){schema, ev->table, ev->rowdef, ev->keydef, err, why, *fails};
+    *f = (fail_t){schema, ev->table, ev->schema, ev->rowdef, ev->keydef,
+                  err, why, *fails};
     *fails = f;
     *reason = f->reason;
     return err;
@@ -126,9 +172,21 @@ static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
         a->res->applied++;
         return CDC_OK;
     }
-    if (!*gs->events[i]->table || !*schema) /* no name PostgreSQL takes */
+    const cdc_event_t *ev = gs->events[i];
+    if (!*ev->table || !*schema) /* no name PostgreSQL takes */
         return cdc_apply_reject(a, i, CDC_ERR_ENVELOPE,
                                 "record names no source schema or table");
+    if (*a->target_schema) { /* another source schema's table: untouched */
+        const char *owner = NULL;
+        char msg[1024];
+        cdc_err_t err = cdc_apply_claim(a, ev->table, ev->schema, &owner);
+        if (err != CDC_OK)
+            return err;
+        if (strcmp(owner, ev->schema) != 0) {
+            mixed(a, ev, owner, msg, sizeof msg);
+            return cdc_apply_reject(a, i, CDC_ERR_DDL, msg);
+        }
+    }
     cdc_buf_reset(qn);
     cdc_schema_qualify(qn, schema, gs->events[i]->table);
     return qn->oom ? CDC_ERR_NOMEM
@@ -139,7 +197,8 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
                             cdc_event_t *const *events, size_t n) {
     fail_t *fails = NULL;
     cdc_buf_t qn = CDC_BUF_INIT, cv = CDC_BUF_INIT;
-    cdc_err_t err = CDC_OK;
+    cdc_err_t err = cdc_apply_shape(a, gs); /* column rules (shape.c) */
+    events = gs->events;
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
         cdc_event_t *ev = events[i];
         if (!ev || ev->kind != CDC_EV_CHANGE)

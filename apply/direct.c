@@ -6,6 +6,10 @@
  * is rolled back and the group takes the guarded merge (merge.c), which then
  * decides. After such a miss the table skips the fast path for a while (a
  * replay after a restart is made of such keys).
+ * A table's truncate fence (truncate.c) is read in the same round trip as
+ * the savepoint, after taking the table's ROW EXCLUSIVE lock (as the COPY
+ * would): a group with a row at or below it takes the merge, which lands
+ * such rows as the truncate left the table.
  * Does not: guard positions (fresh inserts have nothing to guard against) or
  * reject records (a miss is no error). */
 #include "apply/apply_int.h"
@@ -45,6 +49,33 @@ static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
     }
     p->direct_sql = q.data;
     return CDC_OK;
+}
+
+/* The statement that opens the savepoint: with streaming rows, it also
+ * locks the table and counts the fences at or above their lowest position
+ * (the result is that count). NOMEM only. */
+static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g,
+                          cdc_buf_t *q) {
+    const cdc_position_t *low = NULL;
+    for (const apply_row_t *r = g->rows_head; r; r = r->gnext)
+        if (!r->reset && r->pos.kind != CDC_POS_NONE && r->pos.nparts &&
+            (!low || cdc_apply_pos_cmp(&r->pos, low) < 0))
+            low = &r->pos;
+    cdc_buf_adds(q, "SAVEPOINT cdc_d");
+    if (!low || a->truncate_mode == CDC_TRUNCATE_IGNORE)
+        return q->oom ? CDC_ERR_NOMEM : CDC_OK;
+    cdc_buf_t pos = CDC_BUF_INIT;
+    cdc_apply_copy_pos(&pos, low, 0);
+    char *lit = pos.oom ? NULL : PQescapeLiteral(a->conn, pos.data, pos.len);
+    cdc_buf_printf(q, "; LOCK TABLE %s IN ROW EXCLUSIVE MODE; SELECT count(*) "
+                      "FROM (SELECT ", g->tbl->qname);
+    cdc_apply_fence_value(a, q, g->tbl, "position");
+    cdc_buf_printf(q, " AS f) x WHERE f >= %s::bytea", lit ? lit : "NULL");
+    cdc_buf_free(&pos);
+    if (!lit)
+        return CDC_ERR_NOMEM;
+    PQfreemem(lit);
+    return q->oom ? CDC_ERR_NOMEM : CDC_OK;
 }
 
 /* COPYs the rows; *failed when PostgreSQL refused them (the savepoint must
@@ -87,7 +118,7 @@ static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
 cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
                                  bool *done) {
     apply_tbl_t *p = g->tbl->priv;
-    bool failed;
+    bool failed = false;
     *done = false;
     if (p->direct_skip) {
         p->direct_skip--;
@@ -97,16 +128,28 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
         return CDC_OK;
     char keep[sizeof a->errstr]; /* a miss is no error: keep the reason */
     memcpy(keep, a->errstr, sizeof keep);
+    cdc_buf_t q = CDC_BUF_INIT;
+    PGresult *r = NULL;
+    bool fenced = false;
     cdc_err_t err = direct_sql(g->tbl, p);
     if (err == CDC_OK)
-        err = cdc_apply_pg_exec(a, "SAVEPOINT cdc_d", 0, NULL, NULL,
-                                CDC_ERR_PG_DOWN, "savepoint");
+        err = open_sql(a, g, &q);
     if (err == CDC_OK)
+        err = cdc_apply_pg_exec(a, q.data, 0, NULL, &r, CDC_ERR_REJECTED,
+                                "savepoint");
+    cdc_buf_free(&q);
+    if (err == CDC_ERR_REJECTED) /* say, no right to lock: the merge says */
+        fenced = true, err = CDC_OK;
+    if (err == CDC_OK && PQntuples(r) == 1) /* the fence count, if asked */
+        fenced = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+    PQclear(r);
+    if (err == CDC_OK && !fenced)
         err = copy_rows(a, g, p, &failed);
     if (err != CDC_OK)
         return err;
-    if (failed) {
-        p->direct_skip = DIRECT_SKIP_AFTER_MISS;
+    if (fenced || failed) {
+        if (!fenced)
+            p->direct_skip = DIRECT_SKIP_AFTER_MISS;
         err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_d; RELEASE "
                                 "SAVEPOINT cdc_d", 0, NULL, NULL,
                                 CDC_ERR_PG_DOWN, "rollback to savepoint");

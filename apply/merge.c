@@ -21,6 +21,18 @@
  *
  * (reset shapes - a snapshot in the chain - drop the WHERE and store the
  * row's position as is; hard deletes are DELETE ... USING stg WHERE guard).
+ * A value an earlier event of the batch set (carried: the last event had a
+ * placeholder, or is a delete) is only as new as that event: the staging
+ * row holds that event's position in p<i>, and the shape reads
+ *   CASE WHEN cur._cdc_position IS NULL OR s.p<i> > cur._cdc_position
+ *        THEN s.c<i>::type ELSE cur.col END
+ * with cur the key's stored row (LEFT JOIN; for values from the old key of
+ * a primary-key change, the old key's row o). Cost: shapes with carried
+ * values join the stored row and COPY one more column per table column;
+ * other shapes are unchanged; no extra round trip.
+ * A primary-key change reads the old key's row as it was before the
+ * batch's other changes of that key: its shapes run first (the old key's
+ * delete, or its re-insert, runs after it). 
  * Each attempt runs under a savepoint; on a non-retriable error the rows
  * are split in halves until the bad row is alone, then its events are
  * applied one by one and the failing ones rejected with PostgreSQL's
@@ -53,9 +65,12 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
                    t->pos_numeric ? "numeric[]" : "bytea");
     for (uint32_t j = 0; j < t->nkey; j++)
         cdc_buf_printf(&q, ", _cdc_ok_%u text", j);
+    for (uint32_t i = 0; i < t->ncols; i++) /* carried values' positions */
+        cdc_buf_printf(&q, ", p%u %s", i, t->pos_numeric ? "numeric[]" : "bytea");
     cdc_buf_adds(&q, ") ON COMMIT DELETE ROWS");
     free(p->copy_sql);
-    p->copy_sql = NULL;
+    free(p->copy_carry_sql);
+    p->copy_sql = p->copy_carry_sql = NULL;
     if (q.oom) {
         err = CDC_ERR_NOMEM;
         goto out;
@@ -64,14 +79,24 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
                             "create staging");
     if (err != CDC_OK)
         goto out;
-    cdc_buf_reset(&q);
-    cdc_buf_printf(&q, "COPY pg_temp.%s FROM STDIN", p->stg);
-    if (q.oom) {
-        err = CDC_ERR_NOMEM;
-        goto out;
+    for (int carry = 0; carry < 2; carry++) {
+        cdc_buf_reset(&q);
+        cdc_buf_printf(&q, "COPY pg_temp.%s (", p->stg);
+        for (uint32_t i = 0; i < t->ncols; i++)
+            cdc_buf_printf(&q, "c%u, ", i);
+        cdc_buf_adds(&q, "_cdc_position, _cdc_op, _cdc_source_ts, _cdc_tag");
+        for (uint32_t j = 0; j < t->nkey; j++)
+            cdc_buf_printf(&q, ", _cdc_ok_%u", j);
+        for (uint32_t i = 0; carry && i < t->ncols; i++)
+            cdc_buf_printf(&q, ", p%u", i);
+        cdc_buf_adds(&q, ") FROM STDIN");
+        if (q.oom) {
+            err = CDC_ERR_NOMEM;
+            goto out;
+        }
+        *(carry ? &p->copy_carry_sql : &p->copy_sql) = q.data;
+        q = (cdc_buf_t)CDC_BUF_INIT;
     }
-    p->copy_sql = q.data;
-    q.data = NULL;
     p->stg_ready = true;
 out:
     cdc_buf_free(&q);
@@ -80,7 +105,8 @@ out:
 
 /* ---- shapes ---- */
 
-static unsigned row_flags(const cdc_apply_t *a, const apply_row_t *r) {
+static unsigned row_flags(const cdc_apply_t *a, const apply_groups_t *gs,
+                          const apply_row_t *r) {
     unsigned f = 0;
     if (r->deleted)
         f |= a->hard_delete ? APPLY_SH_HARD : APPLY_SH_DELETED;
@@ -88,12 +114,11 @@ static unsigned row_flags(const cdc_apply_t *a, const apply_row_t *r) {
         f |= APPLY_SH_RESET;
     if (r->old_key && !(f & APPLY_SH_HARD))
         f |= APPLY_SH_OLDKEY;
+    for (uint32_t i = 0; i < r->group->tbl->ncols && !(f & APPLY_SH_HARD);
+         i++)
+        if (cdc_apply_col_code(gs, r, i) >= APPLY_COL_CARRY)
+            f |= APPLY_SH_CARRY;
     return f;
-}
-
-static bool keep_col(const apply_row_t *r, uint32_t i) {
-    uint8_t st = r->vals[i].state;
-    return st == CDC_V_UNCHANGED || st == CDC_V_ABSENT;
 }
 
 /* the position guard: the new row's position is above the stored one, or
@@ -103,9 +128,18 @@ static bool keep_col(const apply_row_t *r, uint32_t i) {
     "._cdc_position > t._cdc_position)"
 /* in replay, a chain that starts with a snapshot record is an old read: it
  * may fill a row only snapshots wrote, or go past a stored position, never
- * take a streamed row back in time */
+ * take a streamed row back in time. Replay uses it for every shape: an old
+ * incremental-snapshot read (no position) must not overwrite a row a later
+ * change already set (that change would then be skipped as a replay) */
 #define REPLAY_RESET_GUARD(s)                                                 \
     "(t._cdc_position IS NULL OR " s "._cdc_position > t._cdc_position)"
+
+/* Whether shapes with flags f check the table's truncate fence: streaming
+ * chains (a snapshot read is never older than a truncate it follows), when
+ * truncates are applied at all. */
+static bool fence_on(const cdc_apply_t *a, unsigned f) {
+    return a->truncate_mode != CDC_TRUNCATE_IGNORE && !(f & APPLY_SH_RESET);
+}
 
 /* Hard delete: DELETE ... USING the staging rows of the shape's tag. */
 static void build_delete(const cdc_apply_t *a, cdc_buf_t *q,
@@ -119,17 +153,56 @@ static void build_delete(const cdc_apply_t *a, cdc_buf_t *q,
         cdc_buf_printf(q, " AND t.%s = s.c%u::%s", c->qname, t->key_cols[j],
                        c->sqltype);
     }
-    if (!(f & APPLY_SH_RESET))
-        cdc_buf_adds(q, " AND " GUARD("s"));
-    else if (a->replay)
+    if (a->replay)
         cdc_buf_adds(q, " AND " REPLAY_RESET_GUARD("s"));
+    else if (!(f & APPLY_SH_RESET))
+        cdc_buf_adds(q, " AND " GUARD("s"));
+    if (fence_on(a, f)) { /* older than the truncate: no row to delete */
+        cdc_buf_adds(q, " AND NOT ");
+        cdc_apply_fenced(a, q, t, "s");
+    }
+}
+
+/* The metadata columns of the soft-truncate fence: a row at or below the
+ * fence lands as the truncate would have left it (deleted, the truncate's
+ * position, op 't' and source time); others as they are. */
+static void fenced_meta(const cdc_apply_t *a, cdc_buf_t *q,
+                        const cdc_schema_table_t *t, unsigned f) {
+    static const char *const parts[] = {"_cdc_position", "_cdc_op",
+                                        "_cdc_source_ts"};
+    for (int m = 0; m < 3; m++) {
+        cdc_buf_adds(q, "CASE WHEN ");
+        cdc_apply_fenced(a, q, t, "s");
+        cdc_buf_adds(q, " THEN ");
+        if (m == 1)
+            cdc_buf_adds(q, "'t'");
+        else
+            cdc_apply_fence_value(a, q, t, m ? "source_ts" : "position");
+        cdc_buf_printf(q, " ELSE s.%s END, ", parts[m]);
+    }
+    cdc_buf_adds(q, "now(), ");
+    if (f & APPLY_SH_DELETED) {
+        cdc_buf_adds(q, "true, coalesce(CASE WHEN ");
+        cdc_apply_fenced(a, q, t, "s");
+        cdc_buf_adds(q, " THEN ");
+        cdc_apply_fence_value(a, q, t, "source_ts");
+        cdc_buf_adds(q, " ELSE s._cdc_source_ts END, now())");
+    } else {
+        cdc_apply_fenced(a, q, t, "s");
+        cdc_buf_adds(q, ", CASE WHEN ");
+        cdc_apply_fenced(a, q, t, "s");
+        cdc_buf_adds(q, " THEN coalesce(");
+        cdc_apply_fence_value(a, q, t, "source_ts");
+        cdc_buf_adds(q, ", now()) END");
+    }
 }
 
 /* INSERT INTO tgt AS t (cols, metadata) SELECT <typed staging values, or the
  * old key's stored row for kept columns> FROM staging [LEFT JOIN old row]
  * WHERE the shape's tag */
-static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
-                         const apply_tbl_t *p, const apply_shape_t *sh) {
+static void build_insert(const cdc_apply_t *a, cdc_buf_t *q,
+                         const cdc_schema_table_t *t, const apply_tbl_t *p,
+                         const apply_shape_t *sh) {
     unsigned f = sh->flags;
     cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
     for (uint32_t i = 0; i < t->ncols; i++)
@@ -137,18 +210,33 @@ static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
     for (int m = 0; m < CDC_META_N; m++)
         cdc_buf_printf(q, "%s%s", cdc_schema_meta_names[m],
                        m + 1 < CDC_META_N ? ", " : ") SELECT ");
+    bool cur = false;
     for (uint32_t i = 0; i < t->ncols; i++) {
-        if ((f & APPLY_SH_OLDKEY) && sh->unch[i])
-            cdc_buf_printf(q, "o.%s, ", t->cols[i].qname);
+        const cdc_schema_col_t *c = &t->cols[i];
+        int code = sh->col[i];
+        if (code == APPLY_COL_KEEP && (f & APPLY_SH_OLDKEY))
+            cdc_buf_printf(q, "o.%s, ", c->qname);
+        else if (code >= APPLY_COL_CARRY) /* newer than the stored row? */
+            cdc_buf_printf(q, "CASE WHEN %s._cdc_position IS NULL OR s.p%u > "
+                              "%s._cdc_position THEN s.c%u::%s ELSE %s.%s "
+                              "END, ", code == APPLY_COL_CARRY ? "cur" : "o",
+                           i, code == APPLY_COL_CARRY ? "cur" : "o", i,
+                           c->sqltype, code == APPLY_COL_CARRY ? "cur" : "o",
+                           c->qname);
         else
-            cdc_buf_printf(q, "s.c%u::%s, ", i, t->cols[i].sqltype);
+            cdc_buf_printf(q, "s.c%u::%s, ", i, c->sqltype);
+        cur |= code == APPLY_COL_CARRY;
     }
-    cdc_buf_printf(q, "s._cdc_position, s._cdc_op, s._cdc_source_ts, now(), "
-                      "%s, %s FROM pg_temp.%s s",
-                   f & APPLY_SH_DELETED ? "true" : "false",
-                   f & APPLY_SH_DELETED ? "coalesce(s._cdc_source_ts, now())"
-                                        : "NULL::timestamptz",
-                   p->stg);
+    if (fence_on(a, f) && a->truncate_mode == CDC_TRUNCATE_SOFT)
+        fenced_meta(a, q, t, f);
+    else
+        cdc_buf_printf(q, "s._cdc_position, s._cdc_op, s._cdc_source_ts, "
+                          "now(), %s, %s",
+                       f & APPLY_SH_DELETED ? "true" : "false",
+                       f & APPLY_SH_DELETED
+                           ? "coalesce(s._cdc_source_ts, now())"
+                           : "NULL::timestamptz");
+    cdc_buf_printf(q, " FROM pg_temp.%s s", p->stg);
     if (f & APPLY_SH_OLDKEY) {
         cdc_buf_printf(q, " LEFT JOIN %s o ON ", t->qname);
         for (uint32_t j = 0; j < t->nkey; j++)
@@ -156,7 +244,19 @@ static void build_insert(cdc_buf_t *q, const cdc_schema_table_t *t,
                            t->cols[t->key_cols[j]].qname, j,
                            t->cols[t->key_cols[j]].sqltype);
     }
+    if (cur) { /* the stored row of the key, for carried values */
+        cdc_buf_printf(q, " LEFT JOIN %s cur ON ", t->qname);
+        for (uint32_t j = 0; j < t->nkey; j++) {
+            const cdc_schema_col_t *c = &t->cols[t->key_cols[j]];
+            cdc_buf_printf(q, "%scur.%s = s.c%u::%s", j ? " AND " : "",
+                           c->qname, t->key_cols[j], c->sqltype);
+        }
+    }
     cdc_buf_adds(q, " WHERE s._cdc_tag = $1");
+    if (fence_on(a, f) && a->truncate_mode == CDC_TRUNCATE_HARD) {
+        cdc_buf_adds(q, " AND NOT "); /* the truncate deleted it */
+        cdc_apply_fenced(a, q, t, "s");
+    }
 }
 
 /* ON CONFLICT (pk) DO UPDATE SET <changed cols, metadata> WHERE guard */
@@ -169,7 +269,8 @@ static void build_conflict(const cdc_apply_t *a, cdc_buf_t *q,
         cdc_buf_printf(q, "%s%s", j ? ", " : "", t->cols[t->key_cols[j]].qname);
     cdc_buf_adds(q, ") DO UPDATE SET ");
     for (uint32_t i = 0; i < t->ncols; i++) {
-        if (t->cols[i].key || (sh->unch[i] && !(f & APPLY_SH_OLDKEY)))
+        if (t->cols[i].key ||
+            (sh->col[i] == APPLY_COL_KEEP && !(f & APPLY_SH_OLDKEY)))
             continue;
         cdc_buf_printf(q, "%s = EXCLUDED.%s, ", t->cols[i].qname,
                        t->cols[i].qname);
@@ -181,10 +282,14 @@ static void build_conflict(const cdc_apply_t *a, cdc_buf_t *q,
     for (int m = CDC_META_OP; m < CDC_META_N; m++)
         cdc_buf_printf(q, ", %s = EXCLUDED.%s", cdc_schema_meta_names[m],
                        cdc_schema_meta_names[m]);
-    if (!(f & APPLY_SH_RESET))
-        cdc_buf_adds(q, " WHERE " GUARD("EXCLUDED"));
-    else if (a->replay)
+    if (a->replay)
         cdc_buf_adds(q, " WHERE " REPLAY_RESET_GUARD("EXCLUDED"));
+    else if (!(f & APPLY_SH_RESET))
+        cdc_buf_adds(q, " WHERE " GUARD("EXCLUDED"));
+    /* a fenced row never changes a stored one: that row is at or past the
+     * truncate, or a snapshot read after it */
+    if (fence_on(a, f) && a->truncate_mode == CDC_TRUNCATE_SOFT)
+        cdc_buf_adds(q, " AND EXCLUDED._cdc_op IS DISTINCT FROM 't'");
 }
 
 static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
@@ -194,14 +299,15 @@ static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
         build_delete(a, q, t, p, sh->flags);
         return;
     }
-    build_insert(q, t, p, sh);
+    build_insert(a, q, t, p, sh);
     build_conflict(a, q, t, sh);
 }
 
 /* The shape index of r in p (created with its SQL when new). */
-static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
-                          apply_tbl_t *p, apply_row_t *r) {
-    unsigned f = row_flags(a, r);
+static cdc_err_t shape_of(const cdc_apply_t *a, const apply_groups_t *gs,
+                          const cdc_schema_table_t *t, apply_tbl_t *p,
+                          apply_row_t *r) {
+    unsigned f = row_flags(a, gs, r);
     bool use_mask = !(f & APPLY_SH_HARD);
     for (size_t s = 0; s < p->nshapes; s++) {
         apply_shape_t *sh = &p->shapes[s];
@@ -209,7 +315,7 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
             continue;
         bool same = true;
         for (uint32_t i = 0; i < t->ncols && same && use_mask; i++)
-            same = sh->unch[i] == (uint8_t)keep_col(r, i);
+            same = sh->col[i] == (uint8_t)cdc_apply_col_code(gs, r, i);
         if (same) {
             r->shape = (uint32_t)s;
             return CDC_OK;
@@ -226,16 +332,16 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
     apply_shape_t *sh = &p->shapes[p->nshapes];
     sh->flags = f;
     sh->sql = NULL;
-    sh->unch = calloc(t->ncols ? t->ncols : 1, 1);
-    if (!sh->unch)
+    sh->col = calloc(t->ncols ? t->ncols : 1, 1);
+    if (!sh->col)
         return CDC_ERR_NOMEM;
     for (uint32_t i = 0; i < t->ncols && use_mask; i++)
-        sh->unch[i] = (uint8_t)keep_col(r, i);
+        sh->col[i] = (uint8_t)cdc_apply_col_code(gs, r, i);
     cdc_buf_t q = CDC_BUF_INIT;
     build_sql(a, &q, t, p, sh);
     if (q.oom) {
         cdc_buf_free(&q);
-        free(sh->unch);
+        free(sh->col);
         return CDC_ERR_NOMEM;
     }
     sh->sql = q.data;
@@ -245,8 +351,11 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const cdc_schema_table_t *t,
 
 /* ---- one attempt: COPY rows[0..n) and run their shapes ---- */
 
-static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
-                     const apply_row_t *r, int64_t tag) {
+/* A staging line of r: values, metadata, tag, old key; with carry, the
+ * position of the event behind each carried value (\\N elsewhere). */
+static void copy_row(cdc_buf_t *b, const apply_groups_t *gs,
+                     const cdc_schema_table_t *t, const apply_shape_t *sh,
+                     const apply_row_t *r, int64_t tag, bool carry) {
     cdc_apply_copy_row_head(b, t, r);
     cdc_buf_printf(b, "\t%" PRId64, tag);
     for (uint32_t j = 0; j < t->nkey; j++) {
@@ -256,17 +365,29 @@ static void copy_row(cdc_buf_t *b, const cdc_schema_table_t *t,
         else
             cdc_buf_add(b, "\\N", 2);
     }
+    for (uint32_t i = 0; carry && i < t->ncols; i++) {
+        cdc_buf_addc(b, '\t');
+        if (sh->col[i] >= APPLY_COL_CARRY)
+            cdc_apply_copy_pos(b, &gs->events[r->setter[i]]->pos,
+                               CDC_POS_COPY |
+                                   (t->pos_numeric ? CDC_POS_NUMERIC : 0));
+        else
+            cdc_buf_add(b, "\\N", 2);
+    }
     cdc_buf_addc(b, '\n');
 }
 
 /* Runs COPY + shapes for rows; on a server error leaves the reason in
  * a->errstr and returns REJECTED (caller rolls back to the savepoint).
  * *affected counts rows the merge changed. */
-static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
-                             apply_tbl_t *p, apply_row_t **rows, size_t n,
-                             size_t *affected) {
+static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
+                             cdc_schema_table_t *t, apply_tbl_t *p,
+                             apply_row_t **rows, size_t n, size_t *affected) {
     cdc_buf_t *b = &a->copybuf;
-    PGresult *r = PQexec(a->conn, p->copy_sql);
+    bool carry = false; /* the wider COPY only when a row needs it */
+    for (size_t i = 0; i < n && !carry; i++)
+        carry = (p->shapes[rows[i]->shape].flags & APPLY_SH_CARRY) != 0;
+    PGresult *r = PQexec(a->conn, carry ? p->copy_carry_sql : p->copy_sql);
     cdc_err_t err = CDC_OK;
     int64_t tag_base = (int64_t)(++a->tag_serial << 16);
     bool *used = NULL;
@@ -281,7 +402,8 @@ static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
         err = CDC_ERR_NOMEM;
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
         used[rows[i]->shape] = true;
-        copy_row(b, t, rows[i], tag_base | rows[i]->shape);
+        copy_row(b, gs, t, &p->shapes[rows[i]->shape], rows[i],
+                 tag_base | rows[i]->shape, carry);
         if (b->len >= APPLY_COPY_FLUSH)
             err = cdc_apply_pg_copy_send(a, b);
     }
@@ -302,8 +424,12 @@ static cdc_err_t attempt_run(cdc_apply_t *a, cdc_schema_table_t *t,
     }
     if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
-    for (size_t s = 0; s < p->nshapes && err == CDC_OK; s++) {
-        if (!used[s])
+    /* primary-key changes first: they read the old key's row as it was
+     * before this group's other statements change or delete it */
+    for (size_t k = 0; k < 2 * p->nshapes && err == CDC_OK; k++) {
+        size_t s = k % p->nshapes;
+        bool first = (p->shapes[s].flags & APPLY_SH_OLDKEY) != 0;
+        if (!used[s] || first != (k < p->nshapes))
             continue;
         char tag[24];
         snprintf(tag, sizeof tag, "%" PRId64, tag_base | (int64_t)s);
@@ -349,7 +475,7 @@ static cdc_err_t isolate_events(cdc_apply_t *a, apply_groups_t *gs,
         apply_row_t *one = cdc_apply_collapse_single(gs, g, e);
         if (!one)
             return CDC_ERR_NOMEM;
-        cdc_err_t err = shape_of(a, g->tbl, p, one);
+        cdc_err_t err = shape_of(a, gs, g->tbl, p, one);
         if (err == CDC_OK)
             err = attempt(a, gs, g, p, &one, 1);
         if (err != CDC_OK)
@@ -365,7 +491,7 @@ static cdc_err_t attempt(cdc_apply_t *a, apply_groups_t *gs, apply_group_t *g,
                                       CDC_ERR_PG_DOWN, "savepoint");
     if (err != CDC_OK)
         return err;
-    err = attempt_run(a, g->tbl, p, rows, n, &affected);
+    err = attempt_run(a, gs, g->tbl, p, rows, n, &affected);
     if (err == CDC_OK) {
         err = cdc_apply_pg_exec(a, "RELEASE SAVEPOINT cdc_g", 0, NULL, NULL,
                                 CDC_ERR_PG_DOWN, "release");
@@ -406,10 +532,16 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
         return CDC_ERR_NOMEM;
     size_t n = 0;
     for (apply_row_t *r = g->rows_head; r; r = r->gnext) {
-        err = shape_of(a, t, p, r);
+        err = shape_of(a, gs, t, p, r);
         if (err != CDC_OK)
             return err;
-        rows[n++] = r;
+        if (p->shapes[r->shape].flags & APPLY_SH_OLDKEY)
+            rows[n++] = r;
     }
+    /* primary-key changes first here too, so the halves of an isolation
+     * (run front to back) keep that order */
+    for (apply_row_t *r = g->rows_head; r; r = r->gnext)
+        if (!(p->shapes[r->shape].flags & APPLY_SH_OLDKEY))
+            rows[n++] = r;
     return n ? attempt(a, gs, g, p, rows, n) : CDC_OK;
 }

@@ -184,3 +184,32 @@ void cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...) {
     va_end(ap);
     b->len += (size_t)n;
 }
+
+size_t cdc_json_escape(char *dst, size_t size, size_t at, const char **s) {
+    static const char hex[] = "0123456789abcdef";
+    const char *p = *s;
+    for (; *p && at + 7 < size; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            dst[at++] = '\\';
+            dst[at++] = (char)c;
+        } else if (c < 0x20) {
+            memcpy(dst + at, "\\u00", 4);
+            dst[at + 4] = hex[c >> 4];
+            dst[at + 5] = hex[c & 15];
+            at += 6;
+        } else {
+            dst[at++] = (char)c;
+        }
+    }
+    *s = p;
+    return at;
+}
+
+void cdc_buf_add_json(cdc_buf_t *b, const char *s) {
+    char chunk[256];
+    cdc_buf_addc(b, '"');
+    while (*s)
+        cdc_buf_add(b, chunk, cdc_json_escape(chunk, sizeof chunk, 0, &s));
+    cdc_buf_addc(b, '"');
+}

@@ -55,4 +55,15 @@ void cdc_buf_adds(cdc_buf_t *b, const char *s);
 void cdc_buf_addc(cdc_buf_t *b, char c);
 void cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...) CDC_PRINTF(2, 3);
 
+/* ---- JSON strings: the one escaper (logs, decode, verify output) ---- */
+
+/* Writes the body of a JSON string for *s into dst[at..size): '"' and '\\'
+ * escaped, control bytes as \u00XX, other bytes as they are (UTF-8 passes).
+ * Stops at the NUL or once fewer than 8 bytes of dst are free (the longest
+ * escape and a terminator); *s then points at what was not written. Returns
+ * the new end. */
+size_t cdc_json_escape(char *dst, size_t size, size_t at, const char **s);
+/* Appends s as a quoted JSON string ("..."). */
+void cdc_buf_add_json(cdc_buf_t *b, const char *s);
+
 #endif

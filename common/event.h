@@ -90,9 +90,11 @@ typedef struct cdc_column_s {
     bool optional;     /* nullable in the source */
     int16_t precision; /* numeric precision / bit length; -1 unknown */
     int16_t scale;     /* numeric scale; -1 variable or unknown */
-    const char *sqltype; /* the source's exact type ("numeric(14,2)",
-                            "character varying(80)[]") when the connector
-                            propagates it; NULL: from type/precision/scale */
+    const char *sqltype; /* the source's exact type (of the element when
+                            array), spelled as format_type() prints it
+                            ("numeric(14,2)", "character varying(80)"),
+                            when the connector propagates it; NULL: from
+                            type/precision/scale */
 } cdc_column_t;
 
 typedef struct cdc_rowdef_s {

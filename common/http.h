@@ -77,4 +77,57 @@ typedef struct cdc_http_req_s {
  * no allocation. */
 int cdc_http_parse_request(const char *buf, size_t len, cdc_http_req_t *req);
 
+/* ------------------------------------------------------------------ */
+/* client (http_client.c)                                               */
+/* ------------------------------------------------------------------ */
+
+/* A minimal HTTP/1.1 GET client for small JSON answers, such as Kafka
+ * Connect's REST API: one request per connection ("Connection: close"),
+ * http:// only, a response body read by Content-Length, chunked transfer
+ * coding or to the end of the connection. One deadline covers connect,
+ * send and receive.
+ *
+ * Does not: TLS, redirects, authentication, proxies, keep-alive, methods
+ * other than GET, bodies over CDC_HTTP_CLIENT_MAX_BYTES. Name lookup
+ * (getaddrinfo) is blocking and not covered by the deadline.
+ * Threads: no shared state; call from any thread.
+ * Memory: the response owns its body; free it with cdc_http_response_free. */
+
+#define CDC_HTTP_CLIENT_MAX_BYTES (8u << 20) /* whole response, raw */
+
+typedef struct cdc_http_response_s {
+    int status;     /* 100..599 */
+    cdc_buf_t body; /* owned; the decoded body, NUL-terminated (may be empty) */
+} cdc_http_response_t;
+
+#define CDC_HTTP_RESPONSE_INIT {0, CDC_BUF_INIT}
+
+/* GET url ("http://host:port/path?query", "host:port/path" is taken as
+ * http; "[v6]:port" for IPv6; port 80 when missing) within timeout_ms.
+ * Fills resp (its previous body is freed) with any status: a 404 is a
+ * successful GET. Errors, the URL named in errstr:
+ *   CDC_ERR_USAGE    the URL is malformed or not http://
+ *   CDC_ERR_IO       name lookup failed, connection refused or reset, a
+ *                    malformed or oversized response
+ *   CDC_ERR_TIMEOUT  the deadline passed
+ *   CDC_ERR_NOMEM    out of memory */
+cdc_err_t cdc_http_get(const char *url, int timeout_ms,
+                       cdc_http_response_t *resp, char *errstr,
+                       size_t errstr_size) CDC_MUSTCHECK;
+
+/* Parses one raw response data[0..len) (status line, headers, body) into
+ * resp: the GET's parser, separate so that tests and the fuzzer can feed it
+ * bytes. eof says the connection has ended (a body without Content-Length
+ * or chunked coding ends there). Interim 1xx responses are skipped.
+ * Returns CDC_OK when the response is complete (bytes after it are
+ * ignored), CDC_ERR_TRUNCATED when more bytes are needed (never with eof),
+ * CDC_ERR_IO when the bytes are not an HTTP/1.x response (errstr says
+ * where), CDC_ERR_NOMEM. */
+cdc_err_t cdc_http_response_parse(const char *data, size_t len, bool eof,
+                                  cdc_http_response_t *resp, char *errstr,
+                                  size_t errstr_size) CDC_MUSTCHECK;
+
+/* Frees the body; resp stays reusable. Accepts NULL. */
+void cdc_http_response_free(cdc_http_response_t *resp);
+
 #endif

@@ -1,6 +1,8 @@
 /* log.c - see log.h. */
 #include "common/log.h"
 
+#include "common/arena.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,20 +33,9 @@ int cdc_log_setup(const char *level, const char *format) {
     return 0;
 }
 
-/* Appends s to buf as the body of a JSON string. */
+/* Appends s to buf as the body of a JSON string (cut when buf is full). */
 static size_t json_escape(char *buf, size_t size, size_t at, const char *s) {
-    for (; *s && at + 7 < size; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            buf[at++] = '\\';
-            buf[at++] = (char)c;
-        } else if (c < 0x20) {
-            at += (size_t)snprintf(buf + at, size - at, "\\u%04x", c);
-        } else {
-            buf[at++] = (char)c;
-        }
-    }
-    return at;
+    return cdc_json_escape(buf, size, at, &s);
 }
 
 void cdc_log_write(cdc_loglevel_t lvl, const char *topic, int32_t partition,

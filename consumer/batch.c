@@ -141,6 +141,18 @@ cdc_err_t cdc_batch_select(cdc_batch_t *b) {
     return CDC_OK;
 }
 
+/* Unmarks every change with the identity of change c: a copy of a
+ * rejected change (the same record read twice in one batch) was not
+ * applied either, whatever the collapse made of it. */
+static void unmark_identity(cdc_batch_t *b, size_t c) {
+    if (!b->has_ids || !b->ids[c].ok)
+        return;
+    for (size_t k = 0; k < b->nchanges; k++)
+        if (b->ids[k].ok &&
+            memcmp(b->ids[k].bytes, b->ids[c].bytes, sizeof b->ids[c].bytes) == 0)
+            b->mark[k] = false;
+}
+
 cdc_err_t cdc_batch_committed(cdc_batch_t *b, const cdc_reject_t *rejects,
                               size_t nrejects) {
     if (b->state != CDC_BATCH_HANDED)
@@ -149,8 +161,10 @@ cdc_err_t cdc_batch_committed(cdc_batch_t *b, const cdc_reject_t *rejects,
     for (size_t k = 0; k < b->nsel; k++)
         b->mark[b->sel_change[k]] = true;
     for (size_t r = 0; r < nrejects; r++)
-        if (rejects[r].index < b->nsel)
+        if (rejects[r].index < b->nsel) {
             b->mark[b->sel_change[rejects[r].index]] = false;
+            unmark_identity(b, b->sel_change[rejects[r].index]);
+        }
     b->state = CDC_BATCH_COMMITTED;
     return CDC_OK;
 }

@@ -126,7 +126,8 @@ int64_t cdc_batch_first_offset(const cdc_batch_t *b, const char *topic,
 cdc_err_t cdc_batch_select(cdc_batch_t *b) CDC_MUSTCHECK;
 
 /* HANDED -> COMMITTED: every selected change is to be marked but the
- * rejected ones (rejects index the selection, as given to apply).
+ * rejected ones (rejects index the selection, as given to apply) and any
+ * other copy of a rejected change in b (same identity).
  * Errors: CDC_ERR_STATE. */
 cdc_err_t cdc_batch_committed(cdc_batch_t *b, const cdc_reject_t *rejects,
                               size_t nrejects) CDC_MUSTCHECK;

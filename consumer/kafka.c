@@ -172,13 +172,18 @@ void cdc_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac,
     cdc_log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-static int subscribe(rd_kafka_t *rk, const char *topics, char *errstr,
-                     size_t errstr_size) {
+/* The subscription, parsed at start and made at the first poll: a
+ * consumer that never polls (check, or run stopping at start) never joins
+ * the group, so it leaves nothing half joined (librdkafka 2.0's
+ * cooperative-sticky assignor aborts when a consumer is closed in the
+ * middle of its first join). */
+static int topic_list(cdc_kafka_t *k, const char *topics, char *errstr,
+                      size_t errstr_size) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
     char *dup = strdup(topics), *save = NULL;
-    rd_kafka_resp_err_t err;
     if (!dup) {
         rd_kafka_topic_partition_list_destroy(l);
+        cdc_errstr_set(errstr, errstr_size, "out of memory");
         return -1;
     }
     for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -187,16 +192,28 @@ static int subscribe(rd_kafka_t *rk, const char *topics, char *errstr,
         if (*t)
             rd_kafka_topic_partition_list_add(l, t, RD_KAFKA_PARTITION_UA);
     }
-    err = rd_kafka_subscribe(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
     free(dup);
-    if (err) {
+    if (l->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(l);
         cdc_errstr_set(errstr, errstr_size,
-                       "setting \"topics\" = \"%s\": %s", topics,
-                       rd_kafka_err2str(err));
+                       "setting \"topics\" = \"%s\": names no topic", topics);
         return -1;
     }
+    k->subscription = l;
     return 0;
+}
+
+/* At the first poll; a failure is logged (once) and reported as CONFIG
+ * through *kerr (the list was checked at start: not expected). */
+static cdc_err_t subscribe(cdc_kafka_t *k) {
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(k->rk, k->subscription);
+    rd_kafka_topic_partition_list_destroy(k->subscription);
+    k->subscription = NULL;
+    if (err) {
+        cdc_log(CDC_LOG_ERROR, "kafka subscribe: %s", rd_kafka_err2str(err));
+        return CDC_ERR_CONFIG;
+    }
+    return CDC_OK;
 }
 
 cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
@@ -254,7 +271,7 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
     if (cdc_kafka_dlq_open(k, conf, errstr, errstr_size))
         goto fail;
     if (conf->group_id && conf->topics &&
-        subscribe(k->rk, conf->topics, errstr, errstr_size))
+        topic_list(k, conf->topics, errstr, errstr_size))
         goto fail;
     return k;
 fail:
@@ -271,6 +288,8 @@ void cdc_kafka_close(cdc_kafka_t *k) {
         rd_kafka_consumer_close(k->rk); /* leaves the group; revoke runs */
         rd_kafka_destroy(k->rk);
     }
+    if (k->subscription)
+        rd_kafka_topic_partition_list_destroy(k->subscription);
     cdc_kafka_dlq_close(k);
     cdc_kafka_range_free(k);
     pthread_mutex_destroy(&k->dlq_mu);
@@ -344,16 +363,21 @@ static void record_of(const rd_kafka_message_t *m, cdc_arena_t *arena,
 int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
                    cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr) {
     rd_kafka_message_t *m;
+    cdc_err_t serr = CDC_OK;
     if (!k->polling) {
         rd_kafka_poll_set_consumer(k->rk);
         k->polling = true;
+        if (k->subscription)
+            serr = subscribe(k);
     }
     m = rd_kafka_consumer_poll(k->rk, timeout_ms);
 
     *msg = NULL;
     /* the producer's delivery reports are served by cdc_kafka_dlq_flush,
      * on the thread that produced */
-    *kerr = atomic_load(&k->brokers_down) ? CDC_ERR_KAFKA_DOWN : CDC_OK;
+    *kerr = serr                             ? serr
+            : atomic_load(&k->brokers_down) ? CDC_ERR_KAFKA_DOWN
+                                            : CDC_OK;
     if (!m) {
         fetch_nudge(k);
         return 0;

@@ -2,7 +2,8 @@
  * group (cooperative-sticky, no auto commit, no auto offset store), the
  * same consumer on an assigned range (replay, decode --topic) and a
  * producer for the dead-letter topic. Files: kafka.c (consumer), kafka_dlq.c
- * (producer), kafka_range.c (ranges), kafka_int.h (their shared struct).
+ * (producer), kafka_range.c (ranges), kafka_signal.c (resync's one-off
+ * requests), kafka_int.h (their shared struct).
  * Every kafka.* setting reaches every handle, so SASL and TLS work for run,
  * replay, decode and check alike.
  *
@@ -67,9 +68,10 @@ typedef struct cdc_kafka_conf_s {
     cdc_kafka_callbacks_t cb;
 } cdc_kafka_conf_t;
 
-/* Creates the consumer (and the DLQ producer) and subscribes. Errors go to
- * errstr, naming the offending property: CDC_ERR_CONFIG. Free with
- * cdc_kafka_free. */
+/* Creates the consumer (and the DLQ producer); the subscription to topics
+ * is made at the first cdc_kafka_poll, so a handle that never polls (check,
+ * a start that stops) never joins the group. Errors go to errstr, naming
+ * the offending property: CDC_ERR_CONFIG. Free with cdc_kafka_close. */
 cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
                            size_t errstr_size);
 /* Closes the consumer (leaves the group; on_revoke runs for what is held)
@@ -79,7 +81,8 @@ void cdc_kafka_close(cdc_kafka_t *k);
 /* Waits up to timeout_ms for one message. Returns 1 and fills *rec / *msg
  * (headers allocated from arena), 0 when nothing came. Consumer errors are
  * logged; *kerr is set to CDC_ERR_KAFKA_DOWN when the brokers are unreachable
- * so the pipeline can report health, else CDC_OK. */
+ * so the pipeline can report health (CDC_ERR_CONFIG once when the first
+ * poll's subscription was refused; logged), else CDC_OK. */
 int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
                    cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr);
 void cdc_kafka_msg_free(cdc_kafka_msg_t *msg); /* accepts NULL */
@@ -94,15 +97,20 @@ cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n)
  * message.max.bytes when longer (cdcsink.value.original.size says how
  * long it was). A record already acknowledged (a retried batch) is not
  * sent again. Queued; see flush. Errors: KAFKA_DOWN / TIMEOUT (retry),
- * CONFIG (the topic refuses it for good; logged with the fix). */
+ * CONFIG (the topic refuses it for good); the reason and the fix in
+ * cdc_kafka_errstr (not logged). */
 cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
                                 cdc_err_t err, const char *reason)
     CDC_MUSTCHECK;
 /* Waits until every dead-letter record is acknowledged by the broker.
  * Errors by cause: KAFKA_DOWN / TIMEOUT (the caller retries; nothing is
  * committed), CONFIG (missing topic, no permission, too large for the
- * topic: retrying cannot help; logged with the fix). */
+ * topic: retrying cannot help); the reason and the fix in cdc_kafka_errstr
+ * (not logged). */
 cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) CDC_MUSTCHECK;
+/* The reason for the last dead-letter failure (produce, flush); borrowed,
+ * valid until the next dead-letter call, on the thread that dead-letters. */
+const char *cdc_kafka_errstr(const cdc_kafka_t *k);
 
 /* Makes sure the dead-letter topic can take dead letters, before any is
  * needed: it exists (or the brokers create it for this client) and this
@@ -158,5 +166,22 @@ cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
 /* Asks the brokers for metadata: used by `cdcsink check`. */
 cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,
                          size_t errstr_size) CDC_MUSTCHECK;
+
+/* ---- one-off requests (kafka_signal.c), for `cdcsink resync` ---- */
+
+/* Produces one record (key may be NULL) to topic with a producer made for
+ * the call from conf's bootstrap and kafka.* pass-through (the rest of conf
+ * is ignored), and waits up to timeout_ms for the brokers to acknowledge
+ * it; *offset (may be NULL) gets its offset. Errors: CONFIG (bad setting,
+ * refused by the topic), KAFKA_DOWN (not acknowledged in time). */
+cdc_err_t cdc_kafka_send(const cdc_kafka_conf_t *conf, const char *topic,
+                         const char *key, const char *value, int timeout_ms,
+                         int64_t *offset, char *errstr, size_t errstr_size)
+    CDC_MUSTCHECK;
+/* The number of partitions of topic. Errors: USAGE (no such topic; never
+ * created by asking), KAFKA_DOWN. */
+cdc_err_t cdc_kafka_partition_count(cdc_kafka_t *k, const char *topic,
+                                    int timeout_ms, int32_t *n, char *errstr,
+                                    size_t errstr_size) CDC_MUSTCHECK;
 
 #endif

@@ -13,7 +13,8 @@
  *   again.
  * - Errors are classified by cause: retriable (KAFKA_DOWN, TIMEOUT) only
  *   when waiting can heal them; a missing topic, a refused permission or a
- *   size the topic refuses is CONFIG, logged with the fix.
+ *   size the topic refuses is CONFIG. The reason, with the fix, is in
+ *   cdc_kafka_errstr; the caller logs it.
  * Threads: produce and flush run on the thread that dead-letters (the
  * applier), which also serves the delivery reports (in flush); the
  * delivered set is also pruned by cdc_kafka_commit on the polling thread,
@@ -85,23 +86,27 @@ static const char *dlq_fix(rd_kafka_resp_err_t e) {
     }
 }
 
-/* The cdc error for a produce or delivery failure; logs the fatal ones
- * with their fix, once per call. */
-static cdc_err_t dlq_failure(const cdc_kafka_t *k, rd_kafka_resp_err_t e,
-                             const char *when) {
+/* The cdc error for a produce or delivery failure (of n records), its
+ * reason and fix in dlq_errstr (cdc_kafka_errstr: the caller logs). */
+static cdc_err_t dlq_failure(cdc_kafka_t *k, rd_kafka_resp_err_t e,
+                             const char *when, int n) {
     if (heals_by_waiting(e)) {
-        cdc_log(CDC_LOG_WARN, "dead-letter %s to %s: %s (retried)", when,
-                k->dlq_topic, rd_kafka_err2str(e));
+        cdc_errstr_set(k->dlq_errstr, sizeof k->dlq_errstr,
+                       "dead-letter %s to topic \"%s\" (%d record(s)): %s",
+                       when, k->dlq_topic, n, rd_kafka_err2str(e));
         return e == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
                        e == RD_KAFKA_RESP_ERR__TIMED_OUT
                    ? CDC_ERR_TIMEOUT
                    : CDC_ERR_KAFKA_DOWN;
     }
-    cdc_log(CDC_LOG_ERROR, "dead-letter %s to topic \"%s\" failed for good: "
-            "%s (%s). HINT: %s", when, k->dlq_topic, rd_kafka_err2str(e),
-            rd_kafka_err2name(e), dlq_fix(e));
+    cdc_errstr_set(k->dlq_errstr, sizeof k->dlq_errstr,
+                   "dead-letter %s to topic \"%s\" (%d record(s)) failed for "
+                   "good: %s (%s). HINT: %s", when, k->dlq_topic, n,
+                   rd_kafka_err2str(e), rd_kafka_err2name(e), dlq_fix(e));
     return CDC_ERR_CONFIG;
 }
+
+const char *cdc_kafka_errstr(const cdc_kafka_t *k) { return k->dlq_errstr; }
 
 /* ---- the set of dead letters already sent ---- */
 
@@ -236,15 +241,18 @@ void cdc_kafka_dlq_close(cdc_kafka_t *k) {
 /* ---- the topic, checked at start ---- */
 
 /* The topic's metadata error through handle rk (CDC_OK and *terr = 0 when
- * it has partitions); waits out a leader being elected for a new topic. */
-static cdc_err_t topic_state(cdc_kafka_t *k, rd_kafka_t *rk,
+ * it has partitions); waits out a leader being elected for a new topic,
+ * and (creating: the producer's request asks the brokers to create it)
+ * the creation itself, which the first answers report as an unknown
+ * topic. */
+static cdc_err_t topic_state(cdc_kafka_t *k, rd_kafka_t *rk, bool creating,
                              rd_kafka_resp_err_t *terr, char *errstr,
                              size_t errstr_size) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, k->dlq_topic, NULL);
     cdc_err_t err = CDC_OK;
     if (!rkt)
         return CDC_ERR_NOMEM;
-    for (int attempt = 0; attempt < 10; attempt++) {
+    for (int attempt = 0; attempt < 20; attempt++) {
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t kerr = cdc_kafka_metadata(k, rk, rkt, &md, 10000);
         if (kerr) {
@@ -257,9 +265,10 @@ static cdc_err_t topic_state(cdc_kafka_t *k, rd_kafka_t *rk,
         if (!*terr && md->topics[0].partition_cnt == 0)
             *terr = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
         rd_kafka_metadata_destroy(md);
-        if (*terr != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+        if (*terr != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+            (!creating || *terr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART))
             break;
-        rd_kafka_poll(rk, 300); /* a topic being created */
+        rd_kafka_poll(rk, 250); /* a topic being created */
     }
     rd_kafka_topic_destroy(rkt);
     return err;
@@ -273,12 +282,13 @@ cdc_err_t cdc_kafka_dlq_check(cdc_kafka_t *k, char *errstr,
     if (!k->producer)
         return CDC_OK;
     /* the consumer never creates topics: does it exist? */
-    if ((err = topic_state(k, k->rk, &terr, errstr, errstr_size)))
+    if ((err = topic_state(k, k->rk, false, &terr, errstr, errstr_size)))
         return err;
     how = "may not be used by this client";
     if (terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
         /* as the producer would: the brokers may create it */
-        if ((err = topic_state(k, k->producer, &terr, errstr, errstr_size)))
+        if ((err = topic_state(k, k->producer, true, &terr, errstr,
+                               errstr_size)))
             return err;
         how = "does not exist and cannot be created by this client";
     }
@@ -347,8 +357,11 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
     rd_kafka_resp_err_t rerr;
     dlq_sent_t *s;
 
-    if (!k->producer)
+    if (!k->producer) {
+        cdc_errstr_set(k->dlq_errstr, sizeof k->dlq_errstr,
+                       "no dead-letter producer. HINT: set dlq.topic");
         return CDC_ERR_CONFIG;
+    }
     if (sent_has(k, rec)) /* a retried batch: already dead-lettered */
         return CDC_OK;
     /* cut to the producer's limit, never refused for its size */
@@ -376,13 +389,13 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
     s->partition = rec->partition;
     s->offset = rec->offset;
     h = dlq_headers(rec, err, reason, key_cut, value_cut);
-    /* librdkafka's value argument is not const although F_COPY only reads
+    /* librdkafka's key and value arguments are not const although F_COPY only reads
      * it; a union drops the qualifier without a cast warning */
-    union { const void *c; void *m; } val = {rec->value};
+    union { const void *c; void *m; } val = {rec->value}, key = {rec->key};
     for (int attempt = 0;; attempt++) {
         rerr = rd_kafka_producev(
             k->producer, RD_KAFKA_V_TOPIC(k->dlq_topic),
-            RD_KAFKA_V_KEY(rec->key, key_len), RD_KAFKA_V_VALUE(val.m, value_len),
+            RD_KAFKA_V_KEY(key.m, key_len), RD_KAFKA_V_VALUE(val.m, value_len),
             RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
         if (rerr != RD_KAFKA_RESP_ERR__QUEUE_FULL || attempt > 100)
@@ -392,7 +405,7 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
     if (rerr) {
         rd_kafka_headers_destroy(h);
         sent_free(s);
-        return dlq_failure(k, rerr, "produce");
+        return dlq_failure(k, rerr, "produce", 1);
     }
     return CDC_OK; /* headers and s now owned by the message */
 }
@@ -402,12 +415,11 @@ cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) {
         return CDC_OK;
     rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, timeout_ms);
     if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
-        return dlq_failure(k, err, "delivery");
+        return dlq_failure(k, err, "delivery", rd_kafka_outq_len(k->producer));
     if (k->dlq_failed) {
-        cdc_log(CDC_LOG_WARN, "dead-letter delivery failed for %d record(s)",
-                k->dlq_failed);
+        int n = k->dlq_failed;
         k->dlq_failed = 0;
-        return dlq_failure(k, k->dlq_err, "delivery");
+        return dlq_failure(k, k->dlq_err, "delivery", n);
     }
     return CDC_OK;
 }

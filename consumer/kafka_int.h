@@ -23,6 +23,8 @@ struct cdc_kafka_s {
     bool polling;   /* its main queue is forwarded to the consumer's (at
                      * the first cdc_kafka_poll) */
     cdc_kafka_callbacks_t cb;
+    /* the topics to subscribe to at the first poll (then NULL) */
+    rd_kafka_topic_partition_list_t *subscription;
     atomic_int brokers_down; /* set by error_cb (the consumer's, on the
                               * polling thread; the producer's, on the
                               * dead-lettering one), cleared on a message */
@@ -35,6 +37,7 @@ struct cdc_kafka_s {
     size_t dlq_max_bytes;     /* the producer's message.max.bytes */
     int dlq_failed;           /* delivery failures since the last flush */
     rd_kafka_resp_err_t dlq_err; /* the last one's cause */
+    char dlq_errstr[512];     /* the last failure's reason (cdc_kafka_errstr) */
     pthread_mutex_t dlq_mu;   /* guards dlq_sent */
     struct dlq_sent_s *dlq_sent; /* acknowledged, offset not committed */
     /* range (replay, decode --topic): one entry per assigned partition */

@@ -1,6 +1,7 @@
 /* pipeline.c - the run loop; see pipeline.h. */
 #include "consumer/pipeline.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,28 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
     free(p);
 }
 
-const char *cdc_pipeline_errstr(const cdc_pipeline_t *p) { return p->errstr; }
+/* The stop reason is written by whichever thread meets the error (the
+ * applier, or the polling thread holding its turn) and read by the other
+ * and by the caller: always under mu. first: keep a reason already set. */
+static void set_errstr(cdc_pipeline_t *p, bool first, const char *fmt, ...)
+    CDC_PRINTF(3, 4);
+static void set_errstr(cdc_pipeline_t *p, bool first, const char *fmt, ...) {
+    char e[sizeof p->errstr];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e, sizeof e, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&p->mu);
+    if (!first || !p->errstr[0])
+        memcpy(p->errstr, e, sizeof e);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void cdc_pipeline_errstr(cdc_pipeline_t *p, char *buf, size_t size) {
+    pthread_mutex_lock(&p->mu);
+    cdc_errstr_set(buf, size, "%s", p->errstr);
+    pthread_mutex_unlock(&p->mu);
+}
 const cdc_pipeline_stats_t *cdc_pipeline_stats(const cdc_pipeline_t *p) {
     return &p->stats;
 }
@@ -93,7 +115,7 @@ static int backoff(cdc_pipeline_t *p, int step_ms) {
 static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
                              cdc_err_t err, const char *why) {
     if (p->conf.policy_fail) {
-        cdc_errstr_set(p->errstr, sizeof p->errstr,
+        set_errstr(p, false,
                        "%s[%d]@%lld: %s: %s (errors.policy=fail). HINT: "
                        "inspect it with `cdcsink decode --topic %s`, or set "
                        "errors.policy=dlq",
@@ -158,11 +180,15 @@ static cdc_err_t batch_select(cdc_pipeline_t *p, cdc_batch_t *b) {
 /* One apply attempt (DESIGN.md steps 5 and 7's start): connect, apply the
  * selection and the offsets in one open transaction, dead-letter what
  * could not be decoded or applied and wait for the broker's
- * acknowledgement, then COMMIT (or roll back). *ndl counts dead letters. */
+ * acknowledgement, then COMMIT (or roll back). *ndl counts dead letters;
+ * on an error, *why is its reason (the applier's, or the dead-letter
+ * producer's). */
 static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
-                            cdc_apply_result_t *res, size_t *ndl) {
+                            cdc_apply_result_t *res, size_t *ndl,
+                            const char **why) {
     memset(res, 0, sizeof *res);
     *ndl = 0;
+    *why = cdc_apply_errstr(p->apply);
     if (!p->conf.replay) /* compare and set: DESIGN.md "Fencing" */
         cdc_offsets_fence(&b->offs, &p->at);
     cdc_err_t err = cdc_apply_connect(p->apply);
@@ -186,9 +212,9 @@ static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
     if (!err && *ndl)
         err = cdc_kafka_dlq_flush(p->kafka, 30000);
     if (!err)
-        err = cdc_apply_batch_commit(p->apply);
-    else
-        cdc_apply_batch_abort(p->apply);
+        return cdc_apply_batch_commit(p->apply);
+    *why = cdc_kafka_errstr(p->kafka); /* a dead letter failed */
+    cdc_apply_batch_abort(p->apply);
     return err;
 }
 
@@ -225,6 +251,7 @@ static void batch_applied(cdc_pipeline_t *p, cdc_batch_t *b,
 static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
     cdc_apply_result_t res;
     size_t ndl;
+    const char *why;
     int step = 100;
     int64_t start_ms = cdc_mono_ms(), t0;
     cdc_err_t err;
@@ -235,27 +262,24 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
         return err;
     for (;;) {
         t0 = cdc_mono_ms();
-        if ((err = apply_once(p, b, &res, &ndl)) == CDC_OK)
+        if ((err = apply_once(p, b, &res, &ndl, &why)) == CDC_OK)
             break;
         if (err == CDC_ERR_FENCED) { /* rolled back: re-read, never retry */
-            cdc_log(CDC_LOG_WARN, "%s", cdc_apply_errstr(p->apply));
+            cdc_log(CDC_LOG_WARN, "%s", why);
             return err;
         }
         if (cdc_err_class(err) != CDC_ERRCLASS_RETRIABLE) {
-            if (!p->errstr[0])
-                cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
-                               cdc_err_str(err), cdc_apply_errstr(p->apply));
+            set_errstr(p, true, "%s: %s", cdc_err_str(err), why);
             return err;
         }
         cdc_log(CDC_LOG_WARN, "batch of %zu records not applied: %s: %s; "
-                "retrying in %d ms", b->n, cdc_err_str(err),
-                cdc_apply_errstr(p->apply), step);
+                "retrying in %d ms", b->n, cdc_err_str(err), why, step);
         cdc_pipeline_obs_health(p, cdc_err_str(err));
         if (*p->stop) { /* SIGTERM: retry until shutdown.timeout.ms */
             if (!p->stop_at_ms)
                 p->stop_at_ms = cdc_mono_ms();
             if (cdc_mono_ms() - p->stop_at_ms >= p->conf.shutdown_timeout_ms) {
-                cdc_errstr_set(p->errstr, sizeof p->errstr,
+                set_errstr(p, false,
                                "shutdown.timeout.ms passed with the batch "
                                "unapplied (%s); it will be re-read on restart",
                                cdc_err_str(err));
@@ -488,8 +512,11 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
     cdc_pipeline_t *p = opaque;
     size_t open = p->open->n;
     bool lost = p->kafka && cdc_kafka_assignment_lost(p->kafka);
+    char why[sizeof p->errstr];
     if (applier_settle(p) != CDC_OK) {
-        cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", p->errstr);
+        cdc_pipeline_errstr(p, why, sizeof why);
+        if (p->kafka) /* else the run has ended and its caller said why */
+            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", why);
         return;
     }
     if (lost) {
@@ -505,9 +532,10 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
         cdc_err_t err = batch_flush(p, p->open);
         if (err == CDC_ERR_FENCED)
             drop_uncommitted(p, false);
-        else if (err != CDC_OK)
-            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s",
-                    p->errstr);
+        else if (err != CDC_OK) {
+            cdc_pipeline_errstr(p, why, sizeof why);
+            cdc_log(CDC_LOG_ERROR, "could not flush before revoke: %s", why);
+        }
         else
             cdc_log(CDC_LOG_INFO, "revoke: the open batch of %zu records "
                     "was applied and committed before giving up %zu "
@@ -524,15 +552,17 @@ static void on_revoke(void *opaque, const cdc_tp_t *tps, size_t n) {
 static cdc_err_t assign_one(cdc_pipeline_t *p, const cdc_tp_t *tp,
                             int64_t committed, int64_t *start) {
     int64_t row = -1, low, high;
+    char why[sizeof p->errstr];
     cdc_err_t err = load_row(p, tp->topic, tp->partition, &row);
     if (err)
         return err;
     if (row >= 0 && cdc_kafka_watermarks(p->kafka, tp->topic, tp->partition,
                                          10000, &low, &high) == CDC_OK &&
-        (err = cdc_offsets_check_range(NULL, tp->topic,
-                                       tp->partition, row, low, high,
-                                       p->errstr, sizeof p->errstr)))
+        (err = cdc_offsets_check_range(NULL, tp->topic, tp->partition, row,
+                                       low, high, why, sizeof why))) {
+        set_errstr(p, false, "%s", why);
         return err;
+    }
     *start = cdc_offsets_resume(row, committed);
     if (cdc_offsets_map_set(&p->at, tp->topic, tp->partition, row))
         return CDC_ERR_NOMEM;
@@ -556,10 +586,11 @@ static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
     for (size_t i = 0; i < n && !err; i++)
         err = assign_one(p, &tps[i], committed[i], &start[i]);
     if (err && cdc_err_class(err) == CDC_ERRCLASS_FATAL && !p->fatal) {
-        if (!p->errstr[0])
-            cdc_errstr_set(p->errstr, sizeof p->errstr, "%s: %s",
-                           cdc_err_str(err), cdc_apply_errstr(p->apply));
-        cdc_log(CDC_LOG_ERROR, "%s", p->errstr);
+        char why[sizeof p->errstr];
+        set_errstr(p, true, "%s: %s", cdc_err_str(err),
+                   cdc_apply_errstr(p->apply));
+        cdc_pipeline_errstr(p, why, sizeof why);
+        cdc_log(CDC_LOG_ERROR, "%s", why);
         p->fatal = err; /* the loop stops before applying anything */
     }
     return err ? -1 : 0;
@@ -568,6 +599,29 @@ static int on_assign(void *opaque, const cdc_tp_t *tps, size_t n,
 cdc_kafka_callbacks_t cdc_pipeline_kafka_callbacks(cdc_pipeline_t *p) {
     cdc_kafka_callbacks_t cb = {on_revoke, on_assign, p};
     return cb;
+}
+
+/* Polling thread, the applier idle (so the turn is the polling thread's)
+ * and nothing open for IDLE_CHECK_MS: one round trip to the warehouse, so
+ * /healthz reports an outage of an idle pipeline too (a busy one learns of
+ * it from its batches, and pays nothing for this). The reason stays until
+ * a check or a batch succeeds; then the Kafka state (kafka_state) is the
+ * health again. */
+#define IDLE_CHECK_MS 5000
+static void idle_check(cdc_pipeline_t *p, cdc_err_t kafka_state) {
+    cdc_err_t err = cdc_apply_ping(p->apply);
+    if (err != CDC_OK) {
+        if (!p->idle_down)
+            cdc_log(CDC_LOG_WARN, "warehouse unreachable while idle: %s: %s",
+                    cdc_err_str(err), cdc_apply_errstr(p->apply));
+        cdc_pipeline_obs_health(p, cdc_err_str(err));
+        p->idle_down = true;
+    } else if (p->idle_down) {
+        cdc_log(CDC_LOG_INFO, "warehouse reachable again");
+        cdc_pipeline_obs_health(p, kafka_state ? cdc_err_str(kafka_state)
+                                               : NULL);
+        p->idle_down = false;
+    }
 }
 
 /* The polling thread's loop: poll, decode into the open batch, and hand it
@@ -580,9 +634,10 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     p->quit = false;
     p->applier_err = CDC_OK;
     p->fatal = CDC_OK;
+    p->quiet_since_ms = cdc_mono_ms();
+    p->idle_down = false;
     if (pthread_create(&p->applier, NULL, applier_main, p)) {
-        cdc_errstr_set(p->errstr, sizeof p->errstr,
-                       "cannot start the applier thread");
+        set_errstr(p, false, "cannot start the applier thread");
         p->kafka = NULL;
         return CDC_ERR_NOMEM;
     }
@@ -629,6 +684,12 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             break;
         if (idle)
             finish_committed(p);
+        if (!idle || b->n) {
+            p->quiet_since_ms = now;
+        } else if (now - p->quiet_since_ms >= IDLE_CHECK_MS && !done) {
+            idle_check(p, kafka_state);
+            p->quiet_since_ms = now = cdc_mono_ms();
+        }
         if (!b->n) {
             if (done) /* the batch in flight, if any, is waited for below */
                 break;

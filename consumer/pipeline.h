@@ -115,7 +115,9 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) CDC_MUSTCHECK;
 int cdc_pipeline_http_handler(void *opaque, const char *path, cdc_buf_t *body,
                               const char **content_type);
 
-const char *cdc_pipeline_errstr(const cdc_pipeline_t *p);
+/* Copies the reason cdc_pipeline_run stopped on into buf (locked: the
+ * applier thread may be writing it while the pipeline runs). */
+void cdc_pipeline_errstr(cdc_pipeline_t *p, char *buf, size_t size);
 /* The counters, unlocked: read them only after cdc_pipeline_run returns
  * (while it runs, /metrics reads them under the pipeline's mutex). They
  * are published once per batch: records when it closes, the rest when it

@@ -59,6 +59,11 @@ struct cdc_pipeline_s {
     cdc_offsets_map_t at;
     cdc_offsets_map_t trust;
     cdc_err_t fatal;     /* set by on_assign (polling thread): stop on it */
+    /* Health while idle (polling thread): since when no batch was open or
+     * being applied, and whether the last idle check found the warehouse
+     * down (its reason is then in health). */
+    int64_t quiet_since_ms;
+    bool idle_down;
 
     /* observability: written by the pipeline thread, read by the HTTP
      * thread; both under mu */
@@ -71,7 +76,7 @@ struct cdc_pipeline_s {
     size_t nlags, lags_cap;
     int64_t lag_at_ms;
     char health[256];          /* "" = healthy, else why not */
-    char errstr[1024];
+    char errstr[1024];         /* the stop reason: set_errstr, under mu */
 };
 
 /* pipeline_obs.c */

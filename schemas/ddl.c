@@ -15,8 +15,7 @@ static const char *const meta_types[CDC_META_N] = {
     "timestamptz", "boolean NOT NULL DEFAULT false", "timestamptz",
 };
 
-/* Column index in a catalog result (name, type, is_pk), or -1. */
-static int cat_find(const PGresult *cat, const char *name) {
+int cdc_schema_cat_find(const PGresult *cat, const char *name) {
     int n = cat ? PQntuples(cat) : 0;
     for (int i = 0; i < n; i++)
         if (strcmp(PQgetvalue(cat, i, 0), name) == 0)
@@ -24,11 +23,9 @@ static int cat_find(const PGresult *cat, const char *name) {
     return -1;
 }
 
-/* The columns of the table qname (quoted): name, type, is_pk, and the type
- * again with a domain replaced by its base type (and the domain's typmod);
- * no rows when there is no such table. DDL when the catalog query fails. */
-static cdc_err_t read_catalog(PGconn *conn, const char *qname, PGresult **cat,
-                              char *errstr, size_t errstr_size) {
+cdc_err_t cdc_schema_catalog_read(PGconn *conn, const char *qname,
+                                  PGresult **cat, char *errstr,
+                                  size_t errstr_size) {
     static const char sql[] =
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
         "coalesce(a.attnum = ANY(i.indkey::int2[]), false), "
@@ -94,7 +91,7 @@ static void alter_sql(cdc_buf_t *q, const cdc_schema_table_t *t,
     for (int d = 0; d < 2; d++)
         for (uint32_t i = 0; i < defs[d]->ncols; i++) {
             const cdc_column_t *c = &defs[d]->cols[i];
-            if (cat_find(cat, c->name) >= 0)
+            if (cdc_schema_cat_find(cat, c->name) >= 0)
                 continue;
             cdc_buf_adds(q, any ? ", ADD COLUMN IF NOT EXISTS "
                                 : "ADD COLUMN IF NOT EXISTS ");
@@ -104,7 +101,7 @@ static void alter_sql(cdc_buf_t *q, const cdc_schema_table_t *t,
             any = true;
         }
     for (size_t m = 0; m < CDC_META_N; m++) {
-        if (cat_find(cat, cdc_schema_meta_names[m]) >= 0)
+        if (cdc_schema_cat_find(cat, cdc_schema_meta_names[m]) >= 0)
             continue;
         cdc_buf_printf(q, "%sADD COLUMN IF NOT EXISTS \"%s\" %s",
                        any ? ", " : "", cdc_schema_meta_names[m],
@@ -160,6 +157,31 @@ static char *quoted(const char *name) {
 static cdc_err_t check_table(cdc_schema_table_t *t, const PGresult *cat,
                              char *errstr, size_t errstr_size);
 
+/* The type values are cast to on their way in: the catalog's, except that
+ * varchar(n) and char(n) lose the length, because an explicit cast to them
+ * cuts a longer value without an error where the assignment to the column
+ * refuses it (a value is never altered silently). */
+static char *cast_type(const char *fmt) {
+    static const struct {
+        const char *prefix, *to;
+    } cut[] = {{"character varying(", "character varying"},
+               {"character(", "bpchar"}};
+    for (size_t i = 0; i < sizeof cut / sizeof *cut; i++) {
+        size_t n = strlen(cut[i].prefix);
+        if (strncmp(fmt, cut[i].prefix, n) == 0) {
+            const char *close = strchr(fmt + n, ')');
+            cdc_buf_t b = CDC_BUF_INIT;
+            cdc_buf_printf(&b, "%s%s", cut[i].to, close ? close + 1 : "");
+            if (b.oom) {
+                cdc_buf_free(&b);
+                return NULL;
+            }
+            return b.data;
+        }
+    }
+    return strdup(fmt);
+}
+
 /* Fills t->cols/key_cols from the catalog. DDL when it does not fit. */
 static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
                           char *errstr, size_t errstr_size) {
@@ -195,7 +217,7 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
                                t->qname, name);
                 return CDC_ERR_DDL;
             }
-        int ci = cat_find(cat, name);
+        int ci = cdc_schema_cat_find(cat, name);
         if (ci < 0) {
             cdc_errstr_set(errstr, errstr_size,
                            "table %s has no column \"%s\"%s", t->qname, name,
@@ -207,7 +229,7 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
         cdc_schema_col_t *c = &t->cols[t->ncols++];
         c->name = strdup(name);
         c->qname = quoted(name);
-        c->sqltype = strdup(PQgetvalue(cat, ci, 1));
+        c->sqltype = cast_type(PQgetvalue(cat, ci, 1));
         c->key = PQgetvalue(cat, ci, 2)[0] == 't';
         cdc_schema_conv_type_parse(PQgetvalue(cat, ci, 3), &c->conv);
         if (!c->name || !c->qname || !c->sqltype)
@@ -221,7 +243,7 @@ static cdc_err_t check_table(cdc_schema_table_t *t, const PGresult *cat,
                              char *errstr, size_t errstr_size) {
     const cdc_rowdef_t *kd = t->keydef;
     /* the position's type: bytea, or numeric[] in a table of format 1 */
-    int pi = cat_find(cat, cdc_schema_meta_names[CDC_META_POSITION]);
+    int pi = cdc_schema_cat_find(cat, cdc_schema_meta_names[CDC_META_POSITION]);
     const char *pt = pi >= 0 ? PQgetvalue(cat, pi, 1) : "bytea";
     t->pos_numeric = strcmp(pt, "numeric[]") == 0;
     if (!t->pos_numeric && strcmp(pt, "bytea") != 0) {
@@ -240,16 +262,49 @@ static cdc_err_t check_table(cdc_schema_table_t *t, const PGresult *cat,
     for (uint32_t j = 0; j < kd->ncols && ok; j++)
         ok = t->cols[t->key_cols[j]].key;
     if (!ok) {
+        cdc_buf_t rk = CDC_BUF_INIT, pk = CDC_BUF_INIT;
+        for (uint32_t j = 0; j < kd->ncols; j++)
+            cdc_buf_printf(&rk, "%s%s", j ? ", " : "", kd->cols[j].name);
+        for (int i = 0; i < PQntuples(cat); i++)
+            if (PQgetvalue(cat, i, 2)[0] == 't')
+                cdc_buf_printf(&pk, "%s%s", pk.len ? ", " : "",
+                               PQgetvalue(cat, i, 0));
         cdc_errstr_set(errstr, errstr_size,
-                       "table %s: its primary key (%d columns) is not the "
-                       "record key (%u columns)",
-                       t->qname, npk, kd->ncols);
+                       "table %s: the record key (%s) is not the table's "
+                       "primary key (%s): a change of the key's columns is "
+                       "not replicated; HINT: recreate the warehouse table "
+                       "with the new key (drop it and re-snapshot the "
+                       "source table) or route the records elsewhere",
+                       t->qname, rk.data ? rk.data : "",
+                       pk.data ? pk.data : "none");
+        cdc_buf_free(&rk);
+        cdc_buf_free(&pk);
         return CDC_ERR_DDL;
     }
     return CDC_OK;
 }
 
-cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
+/* schema.evolution=none: the first source column an existing table lacks
+ * is an error naming it; OK when it has them all. */
+static cdc_err_t none_missing(const cdc_schema_table_t *t, const PGresult *cat,
+                              char *errstr, size_t errstr_size) {
+    const cdc_rowdef_t *defs[2] = {t->rowdef, t->keydef};
+    for (int d = 0; d < 2; d++)
+        for (uint32_t i = 0; i < defs[d]->ncols; i++)
+            if (cdc_schema_cat_find(cat, defs[d]->cols[i].name) < 0) {
+                cdc_errstr_set(errstr, errstr_size,
+                               "table %s has no column \"%s\" and "
+                               "schema.evolution=none adds none; HINT: add "
+                               "the column by hand (or set "
+                               "schema.evolution=add), then replay the "
+                               "dead-lettered range with cdcsink replay",
+                               t->qname, defs[d]->cols[i].name);
+                return CDC_ERR_DDL;
+            }
+    return CDC_OK;
+}
+
+cdc_err_t cdc_schema_ddl_load(PGconn *conn, const cdc_schema_conf_t *conf,
                               cdc_schema_table_t *t, char *errstr,
                               size_t errstr_size) {
     PGresult *cat = NULL;
@@ -262,17 +317,17 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
     if (err != CDC_OK)
         goto out;
     sp = true;
-    err = read_catalog(conn, t->qname, &cat, errstr, errstr_size);
+    err = cdc_schema_catalog_read(conn, t->qname, &cat, errstr, errstr_size);
     if (err != CDC_OK)
         goto out;
 
     bool exists = PQntuples(cat) > 0, need = !exists;
     for (uint32_t i = 0; i < t->rowdef->ncols && !need; i++)
-        need = cat_find(cat, t->rowdef->cols[i].name) < 0;
+        need = cdc_schema_cat_find(cat, t->rowdef->cols[i].name) < 0;
     for (uint32_t i = 0; i < t->keydef->ncols && !need; i++)
-        need = cat_find(cat, t->keydef->cols[i].name) < 0;
+        need = cdc_schema_cat_find(cat, t->keydef->cols[i].name) < 0;
     for (size_t m = 0; m < CDC_META_N && !need; m++)
-        need = cat_find(cat, cdc_schema_meta_names[m]) < 0;
+        need = cdc_schema_cat_find(cat, cdc_schema_meta_names[m]) < 0;
 
     if (need && !t->rowdef->typed && !exists) {
         cdc_errstr_set(errstr, errstr_size,
@@ -287,18 +342,30 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, int fillfactor,
         /* schemaless: only the metadata columns may be added; an unknown
          * field is reported by describe() */
         for (uint32_t i = 0; i < t->rowdef->ncols; i++)
-            if (cat_find(cat, t->rowdef->cols[i].name) < 0) {
+            if (cdc_schema_cat_find(cat, t->rowdef->cols[i].name) < 0) {
                 err = describe(t, cat, errstr, errstr_size);
                 goto out;
             }
     }
+    if (need && exists && t->rowdef->typed &&
+        conf->evolution == CDC_EVOLVE_NONE) {
+        err = none_missing(t, cat, errstr, errstr_size);
+        if (err != CDC_OK)
+            goto out;
+    }
     if (need) {
-        err = evolve(conn, fillfactor, t, cat, errstr, errstr_size);
+        err = evolve(conn, conf->fillfactor, t, cat, errstr, errstr_size);
         if (err != CDC_OK)
             goto out;
         PQclear(cat);
         cat = NULL;
-        err = read_catalog(conn, t->qname, &cat, errstr, errstr_size);
+        err = cdc_schema_catalog_read(conn, t->qname, &cat, errstr, errstr_size);
+        if (err != CDC_OK)
+            goto out;
+    }
+    if (exists) {
+        err = cdc_schema_evolve_types(conn, conf->evolution, t, &cat, errstr,
+                                      errstr_size);
         if (err != CDC_OK)
             goto out;
     }
@@ -361,7 +428,7 @@ cdc_err_t cdc_schema_probe(PGconn *conn, const char *qname,
                                        NULL, CDC_ERR_PG_DOWN, errstr,
                                        errstr_size, "table %s", qname);
     if (err == CDC_OK)
-        err = read_catalog(conn, qname, &cat, errstr, errstr_size);
+        err = cdc_schema_catalog_read(conn, qname, &cat, errstr, errstr_size);
     if (err == CDC_ERR_DDL) {
         char e2[256];
         if (cdc_schema_pg_exec(conn, "ROLLBACK TO SAVEPOINT cdc_ddl; RELEASE "
@@ -383,8 +450,8 @@ cdc_err_t cdc_schema_probe(PGconn *conn, const char *qname,
     out->exists = PQntuples(cat) > 0;
     out->has_meta = true;
     for (size_t m = 0; m < CDC_META_N; m++)
-        out->has_meta &= cat_find(cat, cdc_schema_meta_names[m]) >= 0;
-    int pi = cat_find(cat, cdc_schema_meta_names[CDC_META_POSITION]);
+        out->has_meta &= cdc_schema_cat_find(cat, cdc_schema_meta_names[m]) >= 0;
+    int pi = cdc_schema_cat_find(cat, cdc_schema_meta_names[CDC_META_POSITION]);
     out->pos_numeric = pi >= 0 && strcmp(PQgetvalue(cat, pi, 1),
                                          "numeric[]") == 0;
     PQclear(cat);

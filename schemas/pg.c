@@ -47,7 +47,9 @@ static cdc_err_t fail_v(PGconn *conn, PGresult *r, cdc_err_t fail,
                                                     : PQerrorMessage(conn);
     if (vsnprintf(label, sizeof label, what, ap) >= (int)sizeof label)
         strcpy(label + sizeof label - 4, "...");
-    cdc_errstr_set(errstr, errstr_size, "%s: %.*s", label,
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    cdc_errstr_set(errstr, errstr_size, "%s: %s%.*s", label,
+                   st && !strcmp(st, "53200") ? CDC_SCHEMA_PG_OOM : "",
                    cdc_schema_pg_msglen(msg), msg);
     PQclear(r);
     return down ? CDC_ERR_PG_DOWN : fail;

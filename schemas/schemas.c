@@ -18,17 +18,17 @@ typedef struct entry_s {
 } entry_t;
 
 struct cdc_schema_cache_s {
-    int fillfactor;
+    cdc_schema_conf_t conf;
     entry_t *buckets[NBUCKETS];
 };
 
 cdc_schema_cache_t *cdc_schema_cache_new(const cdc_schema_conf_t *conf) {
+    if (!conf || conf->fillfactor < 10 || conf->fillfactor > 100)
+        return NULL;
     cdc_schema_cache_t *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->fillfactor = conf && conf->fillfactor > 0 ? conf->fillfactor : 90;
-    if (c->fillfactor < 10 || c->fillfactor > 100)
-        c->fillfactor = 90;
+    c->conf = *conf;
     return c;
 }
 
@@ -134,7 +134,7 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
     e->t.id = h;
     e->t.rowdef = rowdef;
     e->t.keydef = keydef;
-    err = cdc_schema_ddl_load(conn, c->fillfactor, &e->t, errstr,
+    err = cdc_schema_ddl_load(conn, &c->conf, &e->t, errstr,
                               errstr_size);
     if (err != CDC_OK)
         goto fail;

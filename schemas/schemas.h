@@ -10,10 +10,11 @@
  *
  *   typed rowdef      CREATE SCHEMA/TABLE IF NOT EXISTS (primary key = the
  *                     key's columns, metadata columns _cdc_*), ALTER TABLE
- *                     ADD COLUMN IF NOT EXISTS for new fields. Existing
- *                     column types are never changed: values go through the
- *                     existing column's input function (PostgreSQL rejects
- *                     the ones that do not fit, record by record).
+ *                     ADD COLUMN IF NOT EXISTS for new fields, and existing
+ *                     column types widened as schema.evolution allows
+ *                     (below); otherwise values go through the existing
+ *                     column's input function (PostgreSQL rejects the ones
+ *                     that do not fit, record by record).
  *   schemaless rowdef the table must exist (CDC_ERR_DDL otherwise: there is
  *                     no type to create it with); a field without a column
  *                     is CDC_ERR_DDL; missing _cdc_* columns are added.
@@ -24,7 +25,9 @@
  * other; a failed DDL rolls back to that savepoint and leaves the caller's
  * transaction usable. Identifiers are always quoted (cdc_schema_quote).
  *
- * Does not: change column types, drop columns, touch rows, or know about
+ * A column the records no longer carry (dropped at the source) stays.
+ *
+ * Does not: narrow column types, drop columns, touch rows, or know about
  * positions or staging (the applier keeps its per-table state in ->priv).
  * Memory: the cache owns its entries (malloc); an entry is valid until
  * cdc_schema_cache_clear/_free. Entries keep the rowdef pointers (the
@@ -47,7 +50,9 @@
 typedef struct cdc_schema_col_s {
     char *name;    /* source column name, unquoted */
     char *qname;   /* quoted identifier */
-    char *sqltype; /* the catalog's format_type() of the column */
+    char *sqltype; /* the catalog's format_type() of the column, the
+                      type values are cast to (varchar(n), char(n): without
+                      the length, so a longer value is refused, not cut) */
     bool key;      /* part of the primary key */
     /* how a schemaless value becomes input text of this column: the type
      * (a domain's base type) parsed once when the catalog is read */
@@ -77,11 +82,34 @@ typedef struct cdc_schema_table_s {
 
 typedef struct cdc_schema_cache_s cdc_schema_cache_t;
 
+/* schema.evolution: what happens to an existing table whose records carry
+ * columns or types it lacks.
+ *   ADD    (default) ADD COLUMN for new columns, and every type change
+ *          PostgreSQL makes without a rewrite (numeric(10,2) -> (14,2) or
+ *          numeric, varchar(n) -> text, bit varying(n) -> larger); a change
+ *          that needs a rewrite (integer -> bigint, real -> double
+ *          precision, integer -> numeric, a numeric's scale) is refused:
+ *          CDC_ERR_DDL naming the ALTER to run by hand
+ *   WIDEN  the same plus the rewriting changes (ACCESS EXCLUSIVE lock,
+ *          the table is rewritten)
+ *   NONE   an existing table is never altered (only the _cdc_* columns are
+ *          added); a record with a column the table lacks is CDC_ERR_DDL
+ * Narrower or incompatible record types never alter anything: each value
+ * goes through the column's input function (evolve.c). */
+typedef enum {
+    CDC_EVOLVE_ADD = 0,
+    CDC_EVOLVE_WIDEN,
+    CDC_EVOLVE_NONE
+} cdc_schema_evolution_t;
+
 typedef struct cdc_schema_conf_s {
-    int fillfactor; /* of created tables; 0 = 90 (room for HOT updates) */
+    int fillfactor; /* of created tables, 10..100 (the caller's setting:
+                       pg.fillfactor's default is the settings table's) */
+    cdc_schema_evolution_t evolution;
 } cdc_schema_conf_t;
 
-/* conf may be NULL. NULL only when malloc fails. */
+/* NULL when malloc fails or conf's fillfactor is out of range (a caller's
+ * bug: cdc_apply_new checks it). */
 cdc_schema_cache_t *cdc_schema_cache_new(const cdc_schema_conf_t *conf);
 void cdc_schema_cache_free(cdc_schema_cache_t *c); /* accepts NULL */
 /* Forgets every entry (call after a rollback or reconnect: DDL done in the
@@ -143,12 +171,27 @@ cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
  * the source's exact type when the connector propagated it (col->sqltype),
  * else by type, precision and scale. CDC_T_UNKNOWN maps to "text". */
 void cdc_schema_sqltype(cdc_buf_t *b, const cdc_column_t *col);
+/* How an existing column of catalog type `have` (format_type) relates to
+ * the type col carries (evolve.c, schema.evolution above). */
+typedef enum {
+    CDC_TYPECHG_SAME,    /* nothing to do: equal, or every value fits */
+    CDC_TYPECHG_FREE,    /* widen without a rewrite */
+    CDC_TYPECHG_REWRITE, /* widen, rewriting the table */
+    CDC_TYPECHG_KEEP     /* incompatible: the column stays; values that do
+                            not fit are refused record by record */
+} cdc_typechg_t;
+/* For FREE and REWRITE, appends the type to change to (may be wider than
+ * col's, e.g. numeric(12,4) for numeric(10,2) and numeric(8,4)). */
+cdc_typechg_t cdc_schema_type_change(const char *have,
+                                     const cdc_column_t *col, cdc_buf_t *to);
 /* Appends name as a quoted identifier: "a""b". */
 void cdc_schema_quote(cdc_buf_t *b, const char *name);
 /* Appends "schema"."table". */
 void cdc_schema_qualify(cdc_buf_t *b, const char *schema, const char *table);
 
 /* ---- libpq plumbing shared with apply/ (pg.c) ---- */
+
+#define CDC_SCHEMA_PG_OOM "(SQLSTATE 53200) "
 
 /* True when a failed result means the connection or the server is gone or
  * the error is transient (class 08, 57P01-57P03, 40xxx, 53xxx, 55P03,
@@ -162,7 +205,11 @@ int cdc_schema_pg_msglen(const char *msg);
 /* Classifies a failed result r (NULL: none came back) and clears it:
  * PG_DOWN when cdc_schema_pg_retriable() says so, else `fail`. errstr gets
  * "<what>: <PostgreSQL's message>" (the result's, else the connection's);
- * what is a printf format. */
+ * what is a printf format. Out of memory (SQLSTATE 53200, also "out of
+ * shared memory" when the lock table is full) is PG_DOWN like the rest of
+ * class 53, and its errstr starts "<what>: " CDC_SCHEMA_PG_OOM, so the
+ * caller can cap its retries (apply.c: a batch too big for the server's
+ * lock table never heals). */
 cdc_err_t cdc_schema_pg_fail(PGconn *conn, PGresult *r, cdc_err_t fail,
                              char *errstr, size_t errstr_size,
                              const char *what, ...) CDC_MUSTCHECK

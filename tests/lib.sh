@@ -208,3 +208,14 @@ for i in range(first, first + count):
           json.dumps({"schema": schema, "payload": payload}))
 PY
 }
+
+# verify_equal TABLE [VERIFY_ARGS...]: `cdcsink verify` finds public.TABLE
+# in the warehouse equal to the source's (exit 0, verdict "equal"); its
+# report in $T_TMP/verify-TABLE.txt
+verify_equal() {
+    local t=$1; shift
+    "$CDC_BIN" --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" verify \
+        --source "$CDC_PG_SOURCE_URI" --table "public.$t" --quiet "$@" \
+        >"$T_TMP/verify-$t.txt" 2>>"$T_TMP/verify.log" &&
+        grep -q "^public\\.$t: equal " "$T_TMP/verify-$t.txt"
+}

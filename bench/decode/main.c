@@ -31,6 +31,9 @@
 #include "consumer/decode/decoder.h"
 #include "bench/captures.h"
 
+/* the decoder limits cdcsink's settings default to */
+static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
+
 typedef struct {
     char *key, *value;
     size_t klen, vlen;
@@ -113,7 +116,7 @@ __attribute__((noinline)) static void bare(const rec_t *r, int n) {
 }
 
 __attribute__((noinline)) static int decode(const rec_t *r, int n, int streaming) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(1 << 20);
     int bad = 0;
     for (int i = 0; i < n; i++) {

@@ -38,6 +38,9 @@
 #include "consumer/decode/decoder.h"
 #include "bench/captures.h"
 
+/* the decoder limits cdcsink's settings default to */
+static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
+
 #define MAXIDS 8 /* id occurrences rewritten per record */
 
 typedef struct {
@@ -267,10 +270,11 @@ int main(int argc, char **argv) {
         }
         char err[256];
         cdc_apply_conf_t conf = {.conninfo = uri, .group_id = "bench",
+                                 .fillfactor = 50,
                                  .target_schema = "bench_pipeline"};
         run_t rn = {.r = r, .n = n, .batch = batch};
         rn.apply = cdc_apply_new(&conf, err, sizeof err);
-        rn.dec = cdc_decoder_new(NULL);
+        rn.dec = cdc_decoder_new(&dec_conf);
         if (!rn.apply || cdc_apply_connect(rn.apply) != CDC_OK) {
             fprintf(stderr, "apply: %s\n",
                     rn.apply ? cdc_apply_errstr(rn.apply) : err);

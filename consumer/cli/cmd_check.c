@@ -2,8 +2,11 @@
  * Kafka, PostgreSQL and Redis once each; one line per server on stdout,
  * "ok" or "FAIL" with the reason. Exit 0 when all are reachable, 1 when one
  * is not, 2 on a bad configuration. Does not: consume, join the group or
- * write anything but _cdc's bookkeeping tables (created on first use). */
+ * write anything but _cdc's bookkeeping tables (created on first use)
+ * and, where the brokers create topics on request, the dead-letter topic
+ * (as the first dead letter would). */
 #include "consumer/cli/cli.h"
+#include "consumer/cli/cmd_check_connector.h"
 
 #include <stdio.h>
 
@@ -51,6 +54,14 @@ static int check_redis(const cdc_conf_t *conf) {
 }
 
 int cdc_cmd_check(cdc_cli_t *cli) {
+    if (cdc_check_connector_wanted(cli->argc, cli->argv))
+        return cdc_check_connector_main(cli->argc, cli->argv);
+    if (cli->argc > 1) {
+        fprintf(stderr, "cdcsink check: unexpected argument %s. HINT: check "
+                "takes no argument, or --connect-url URL [--connector NAME]\n",
+                cli->argv[1]);
+        return 2;
+    }
     int rc = cdc_cli_conf_ready(cli->conf), bad = 0;
     if (rc)
         return rc;

@@ -14,22 +14,6 @@
 static const char *const kinds[] = {"change", "tombstone", "heartbeat",
                                     "message", "txmeta"};
 
-static void jstr(cdc_buf_t *b, const char *s) {
-    cdc_buf_addc(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            cdc_buf_addc(b, '\\');
-            cdc_buf_addc(b, (char)c);
-        } else if (c < 0x20) {
-            cdc_buf_printf(b, "\\u%04x", c);
-        } else {
-            cdc_buf_addc(b, (char)c);
-        }
-    }
-    cdc_buf_addc(b, '"');
-}
-
 /* {"col": text|null, ...}; unchanged columns are listed in *unch */
 static void values(cdc_buf_t *b, const cdc_rowdef_t *rd, const cdc_value_t *v,
                    cdc_buf_t *unch) {
@@ -40,16 +24,16 @@ static void values(cdc_buf_t *b, const cdc_rowdef_t *rd, const cdc_value_t *v,
             continue;
         if (v[i].state == CDC_V_UNCHANGED && unch) {
             cdc_buf_adds(unch, unch->len > 1 ? "," : "");
-            jstr(unch, rd->cols[i].name);
+            cdc_buf_add_json(unch, rd->cols[i].name);
             continue;
         }
         if (!first)
             cdc_buf_addc(b, ',');
         first = 0;
-        jstr(b, rd->cols[i].name);
+        cdc_buf_add_json(b, rd->cols[i].name);
         cdc_buf_addc(b, ':');
         if (v[i].state == CDC_V_SET)
-            jstr(b, v[i].text);
+            cdc_buf_add_json(b, v[i].text);
         else
             cdc_buf_adds(b, "null");
     }
@@ -61,22 +45,22 @@ static int print_one(cdc_decoder_t *d, cdc_arena_t *a, const cdc_record_t *r) {
     cdc_buf_t b = CDC_BUF_INIT, unch = CDC_BUF_INIT;
     cdc_err_t err = cdc_decoder_decode(d, r, a, &ev);
     cdc_buf_adds(&b, "{\"topic\":");
-    jstr(&b, r->topic ? r->topic : "");
+    cdc_buf_add_json(&b, r->topic ? r->topic : "");
     cdc_buf_printf(&b, ",\"partition\":%d,\"offset\":%lld,\"kind\":",
                    (int)r->partition, (long long)r->offset);
     if (err) {
         cdc_buf_adds(&b, "\"error\",\"error_code\":");
-        jstr(&b, cdc_err_name(err));
+        cdc_buf_add_json(&b, cdc_err_name(err));
         cdc_buf_adds(&b, ",\"error\":");
-        jstr(&b, cdc_decoder_errstr(d));
+        cdc_buf_add_json(&b, cdc_decoder_errstr(d));
     } else {
-        jstr(&b, kinds[ev.kind]);
+        cdc_buf_add_json(&b, kinds[ev.kind]);
     }
     if (!err && ev.kind == CDC_EV_CHANGE) {
         cdc_buf_printf(&b, ",\"op\":\"%c\",\"table\":", ev.op);
         cdc_buf_t t = CDC_BUF_INIT;
         cdc_buf_printf(&t, "%s.%s", ev.schema, ev.table);
-        jstr(&b, t.data ? t.data : "");
+        cdc_buf_add_json(&b, t.data ? t.data : "");
         cdc_buf_free(&t);
         cdc_buf_adds(&b, ",\"position\":");
         if (ev.pos.kind == CDC_POS_NONE) {

@@ -188,7 +188,8 @@ static int run(const cdc_cli_t *cli, const replay_args_t *replay,
     }
     err = cdc_pipeline_run(w->pipe, w->kafka);
     if (err) {
-        cdc_log(CDC_LOG_ERROR, "stopping: %s", cdc_pipeline_errstr(w->pipe));
+        cdc_pipeline_errstr(w->pipe, errstr, sizeof errstr);
+        cdc_log(CDC_LOG_ERROR, "stopping: %s", errstr);
         return 1;
     }
     return 0;

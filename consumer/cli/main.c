@@ -12,6 +12,8 @@
 
 #include "common/log.h"
 #include "consumer/cli/cli.h"
+#include "consumer/cli/cmd_resync.h"
+#include "consumer/cli/cmd_verify.h"
 
 extern char **environ;
 
@@ -42,6 +44,14 @@ static int cmd_config_sample(cdc_cli_t *cli) {
     return 0;
 }
 
+static int cmd_verify(cdc_cli_t *cli) {
+    return cdc_cli_verify(cli->argc, cli->argv, cli->conf);
+}
+
+static int cmd_resync(cdc_cli_t *cli) {
+    return cdc_cli_resync(cli->argc, cli->argv, cli->conf, cli->stop);
+}
+
 typedef struct command_s {
     const char *name;
     int (*fn)(cdc_cli_t *cli);
@@ -55,8 +65,11 @@ static const command_t commands[] = {
     {.name = "run", .fn = cdc_cmd_run, .conf = true, .signals = true,
      .usage = "run (default)",
      .summary = "consume and apply until SIGTERM/SIGINT"},
-    {.name = "check", .fn = cdc_cmd_check, .conf = true, .usage = "check",
-     .summary = "validate config, reach Kafka, PostgreSQL and Redis, exit"},
+    {.name = "check", .fn = cdc_cmd_check, .conf = true, .own_args = true,
+     .usage = "check | check --connect-url URL [--connector NAME]",
+     .summary = "validate config, reach Kafka, PostgreSQL and Redis, exit; "
+                "with --connect-url, check the Debezium connector's settings "
+                "instead"},
     {.name = "replay", .fn = cdc_cmd_replay, .conf = true, .signals = true,
      .own_args = true, .usage = CDC_CLI_REPLAY_USAGE,
      .summary = "re-read a topic range into the warehouse, safely"},
@@ -64,6 +77,15 @@ static const command_t commands[] = {
      .usage = CDC_CLI_DECODE_USAGE,
      .summary = "print what cdcsink makes of records (kcat -J lines or a "
                 "topic)"},
+    {.name = "verify", .fn = cmd_verify, .conf = true, .own_args = true,
+     .usage = "verify --source CONNINFO [--table T]... [--json]",
+     .summary = "compare source tables with the replica, report the keys "
+                "that differ"},
+    {.name = "resync", .fn = cmd_resync, .conf = true, .signals = true,
+     .own_args = true, .usage = CDC_CLI_RESYNC_USAGE,
+     .summary = "re-snapshot one table through the connector (incremental "
+                "snapshot), online, then soft-delete its rows gone at the "
+                "source"},
     {.name = "config-doc", .fn = cmd_config_doc, .usage = "config-doc",
      .summary = "print the settings table as markdown"},
     {.name = "config-sample", .fn = cmd_config_sample,

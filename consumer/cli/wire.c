@@ -140,6 +140,13 @@ cdc_apply_t *cdc_cli_apply_new(const cdc_conf_t *conf, bool replay,
         (cdc_truncate_mode_t)cdc_conf_enum(conf, CDC_SET_TRUNCATE_MODE);
     ac.group_id = cdc_conf_str(conf, CDC_SET_KAFKA_GROUP_ID);
     ac.replay = replay;
+    ac.shape.include = cdc_conf_str(conf, CDC_SET_COLUMNS_INCLUDE);
+    ac.shape.exclude = cdc_conf_str(conf, CDC_SET_COLUMNS_EXCLUDE);
+    ac.shape.hash = cdc_conf_str(conf, CDC_SET_COLUMNS_HASH);
+    ac.shape.secret = cdc_conf_str(conf, CDC_SET_COLUMNS_HASH_SECRET);
+    ac.shape.secret_file = cdc_conf_str(conf, CDC_SET_COLUMNS_HASH_SECRET_FILE);
+    ac.evolution =
+        (cdc_schema_evolution_t)cdc_conf_enum(conf, CDC_SET_SCHEMA_EVOLUTION);
     ac.fillfactor = (int)cdc_conf_int(conf, CDC_SET_PG_FILLFACTOR);
     return cdc_apply_new(&ac, errstr, errstr_size);
 }

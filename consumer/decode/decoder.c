@@ -28,6 +28,10 @@ cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf) {
 cdc_decoder_t *cdc_decoder_new_mem(const cdc_decoder_conf_t *conf,
                                    const cdc_decoder_mem_t *mem) {
     cdc_decoder_mem_t m = {sys_malloc, sys_realloc, sys_free, NULL};
+    /* the limits are the caller's (the settings table owns the defaults) */
+    if (!conf || !conf->max_record_bytes || !conf->max_schemas ||
+        conf->max_depth < 1 || conf->max_depth > 100000)
+        return NULL;
     if (mem)
         m = *mem;
     cdc_decoder_t *d = m.malloc_fn(m.ctx, sizeof *d);
@@ -35,15 +39,7 @@ cdc_decoder_t *cdc_decoder_new_mem(const cdc_decoder_conf_t *conf,
         return NULL;
     memset(d, 0, sizeof *d);
     d->mem = m;
-    d->conf.max_record_bytes = 64u << 20;
-    d->conf.max_depth = 64;
-    if (conf && conf->max_record_bytes)
-        d->conf.max_record_bytes = conf->max_record_bytes;
-    d->conf.max_schemas = 1024;
-    if (conf && conf->max_schemas)
-        d->conf.max_schemas = conf->max_schemas;
-    if (conf && conf->max_depth > 0)
-        d->conf.max_depth = conf->max_depth > 100000 ? 100000 : conf->max_depth;
+    d->conf = *conf;
     d->yaf = (yajl_alloc_funcs){y_malloc, y_realloc, y_free, d};
     size_t nf = (size_t)d->conf.max_depth + 4;
     d->fr = cdc_dec_malloc(d, nf * sizeof *d->fr);

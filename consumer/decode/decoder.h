@@ -45,8 +45,9 @@ typedef struct cdc_decoder_conf_s {
     size_t max_schemas;      /* schema cache bound (see Memory above) */
 } cdc_decoder_conf_t;
 
-/* conf may be NULL (defaults: 64 MiB, depth 64, 1024 schemas; a 0 member
- * takes its default). NULL when out of memory. Free with cdc_decoder_free. */
+/* conf's limits are the caller's (decoder.max.* in the settings table):
+ * every member set, max_depth at most 100000. NULL when out of memory or
+ * conf is not so. Free with cdc_decoder_free. */
 cdc_decoder_t *cdc_decoder_new(const cdc_decoder_conf_t *conf);
 
 /* Allocator for everything the decoder owns, yajl's buffers included (the

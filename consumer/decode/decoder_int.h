@@ -193,9 +193,9 @@ bool cdc_dec_is_placeholder(const char *s, size_t n);
 
 /* ---- the propagated source type (srctype.c) ---- */
 
-/* The source column's exact type ("numeric(14,2)", "character
- * varying(80)[]") into out; false when the schema carries none or it is
- * not a built-in type. */
+/* The source column's exact type, of an array's element ("numeric(14,2)",
+ * "timestamp(3) with time zone": format_type()'s spelling) into out; false
+ * when the schema carries none or it is not a built-in type. */
 bool cdc_dec_source_sqltype(const dec_sch_t *s, char *out, size_t n);
 /* the propagated source type is type (or an array of it: "_BYTEA") */
 bool cdc_dec_source_is(const dec_sch_t *s, const char *type);

@@ -20,30 +20,34 @@
 
 enum { M_NONE, M_NUMERIC, M_LENGTH, M_FRACTION };
 
+/* spelled as format_type() prints them, so the catalog's type and the one
+ * wanted compare equal (schemas/evolve.c) */
 static const struct {
     const char *src, *sql;
     uint8_t mod;
+    const char *after; /* after the modifier */
 } types[] = {
-    {"INT2", "smallint", M_NONE},       {"INT4", "integer", M_NONE},
-    {"INT8", "bigint", M_NONE},         {"OID", "oid", M_NONE},
-    {"FLOAT4", "real", M_NONE},         {"FLOAT8", "double precision", M_NONE},
-    {"BOOL", "boolean", M_NONE},        {"NUMERIC", "numeric", M_NUMERIC},
-    {"MONEY", "money", M_NONE},         {"DATE", "date", M_NONE},
-    {"TIME", "time", M_FRACTION},       {"TIMETZ", "timetz", M_FRACTION},
-    {"TIMESTAMP", "timestamp", M_FRACTION},
-    {"TIMESTAMPTZ", "timestamptz", M_FRACTION},
-    {"INTERVAL", "interval", M_FRACTION},
-    {"BPCHAR", "character", M_LENGTH},  {"VARCHAR", "character varying", M_LENGTH},
-    {"TEXT", "text", M_NONE},           {"JSON", "json", M_NONE},
-    {"JSONB", "jsonb", M_NONE},         {"UUID", "uuid", M_NONE},
-    {"XML", "xml", M_NONE},             {"INET", "inet", M_NONE},
-    {"CIDR", "cidr", M_NONE},           {"MACADDR", "macaddr", M_NONE},
-    {"MACADDR8", "macaddr8", M_NONE},   {"INT4RANGE", "int4range", M_NONE},
-    {"INT8RANGE", "int8range", M_NONE}, {"NUMRANGE", "numrange", M_NONE},
-    {"TSRANGE", "tsrange", M_NONE},     {"TSTZRANGE", "tstzrange", M_NONE},
-    {"DATERANGE", "daterange", M_NONE}, {"BIT", "bit", M_LENGTH},
-    {"VARBIT", "bit varying", M_LENGTH}, {"POINT", "point", M_NONE},
-    {"TSVECTOR", "tsvector", M_NONE},   {"BYTEA", "bytea", M_NONE},
+    {"INT2", "smallint", M_NONE, ""},       {"INT4", "integer", M_NONE, ""},
+    {"INT8", "bigint", M_NONE, ""},         {"OID", "oid", M_NONE, ""},
+    {"FLOAT4", "real", M_NONE, ""},         {"FLOAT8", "double precision", M_NONE, ""},
+    {"BOOL", "boolean", M_NONE, ""},        {"NUMERIC", "numeric", M_NUMERIC, ""},
+    {"MONEY", "money", M_NONE, ""},         {"DATE", "date", M_NONE, ""},
+    {"TIME", "time", M_FRACTION, " without time zone"},
+    {"TIMETZ", "time", M_FRACTION, " with time zone"},
+    {"TIMESTAMP", "timestamp", M_FRACTION, " without time zone"},
+    {"TIMESTAMPTZ", "timestamp", M_FRACTION, " with time zone"},
+    {"INTERVAL", "interval", M_FRACTION, ""},
+    {"BPCHAR", "character", M_LENGTH, ""},  {"VARCHAR", "character varying", M_LENGTH, ""},
+    {"TEXT", "text", M_NONE, ""},           {"JSON", "json", M_NONE, ""},
+    {"JSONB", "jsonb", M_NONE, ""},         {"UUID", "uuid", M_NONE, ""},
+    {"XML", "xml", M_NONE, ""},             {"INET", "inet", M_NONE, ""},
+    {"CIDR", "cidr", M_NONE, ""},           {"MACADDR", "macaddr", M_NONE, ""},
+    {"MACADDR8", "macaddr8", M_NONE, ""},   {"INT4RANGE", "int4range", M_NONE, ""},
+    {"INT8RANGE", "int8range", M_NONE, ""}, {"NUMRANGE", "numrange", M_NONE, ""},
+    {"TSRANGE", "tsrange", M_NONE, ""},     {"TSTZRANGE", "tstzrange", M_NONE, ""},
+    {"DATERANGE", "daterange", M_NONE, ""}, {"BIT", "bit", M_LENGTH, ""},
+    {"VARBIT", "bit varying", M_LENGTH, ""}, {"POINT", "point", M_NONE, ""},
+    {"TSVECTOR", "tsvector", M_NONE, ""},   {"BYTEA", "bytea", M_NONE, ""},
 };
 
 /* the modifier of mod from the propagated length and scale ("" if none) */
@@ -61,19 +65,17 @@ static void modifier(uint8_t mod, int32_t len, int32_t scale, char *out,
 
 bool cdc_dec_source_sqltype(const dec_sch_t *s, char *out, size_t n) {
     const char *t = s->src_type;
-    bool array = false;
     if (!t)
         return false;
-    if (t[0] == '_') {
-        array = true;
+    if (t[0] == '_') /* an array: the column's array flag says so */
         t++;
-    }
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (strcmp(types[i].src, t))
             continue;
         char mod[32];
         modifier(types[i].mod, s->src_length, s->src_scale, mod, sizeof mod);
-        int w = snprintf(out, n, "%s%s%s", types[i].sql, mod, array ? "[]" : "");
+        int w = snprintf(out, n, "%s%s%s", types[i].sql, mod,
+                         types[i].after);
         return w > 0 && (size_t)w < n;
     }
     return false;

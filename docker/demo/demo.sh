@@ -4,9 +4,9 @@
 # connector, runs cdcsink while a changing workload runs, shows live progress
 # on one line, waits until the replica holds every change committed at the
 # source before the workload stopped (a marker row through Debezium, then
-# the Kafka end offsets in _cdc.offsets), then verifies every table: source
-# rows, live replica rows, soft-deleted rows, and whether a checksum of the
-# source equals the replica's. Leaves the stack running for exploration
+# the Kafka end offsets in _cdc.offsets), then verifies every table with
+# `cdcsink verify` (source rows, live replica rows, soft-deleted rows, the
+# verdict and any differing keys). Leaves the stack running for exploration
 # (make stack-down). Exit 0 only when every table is equal.
 #
 # Environment: DEMO_SECONDS (workload length, 60), DEMO_CATCHUP_SECONDS
@@ -21,7 +21,6 @@ CATCHUP=${DEMO_CATCHUP_SECONDS:-300}
 GROUP=shop-demo
 BIN=${CDC_BIN:-$ROOT/cdcsink}
 TABLES=(customers products orders order_items promo_codes)
-KEYS=(id id id "order_id, line_no" code)
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 
@@ -159,27 +158,37 @@ if ! caught_up; then
 fi
 echo
 
-checksum() { # DB TABLE KEY WHERE
-    $STACK psql "$1" -At -c "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY $3)), '-')
-        FROM (SELECT $4 FROM public.$2 $5) t" 2>/dev/null
-}
-say "verification"
-printf '    %-12s %12s %12s %12s  %s\n' table "source rows" "live rows" "soft-deleted" "checksum"
-bad=0
-for i in "${!TABLES[@]}"; do
-    t=${TABLES[$i]} k=${KEYS[$i]}
-    cols=$($STACK psql source -At -c "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum)
-        FROM pg_attribute WHERE attrelid = 'public.$t'::regclass AND attnum > 0 AND NOT attisdropped")
-    s=$(checksum source "$t" "$k" "$cols" "")
-    w=$(checksum warehouse "$t" "$k" "$cols" "WHERE NOT _cdc_deleted")
+# The verdict is `cdcsink verify`: each side hashes its rows in SQL, in one
+# canonical text form, and only ranges that differ are searched further
+say "verification: cdcsink verify --source <source database> (every demo table)"
+VERIFY_ARGS=()
+for t in "${TABLES[@]}"; do VERIFY_ARGS+=(--table "public.$t"); done
+vrc=0
+"$BIN" --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" verify --source "$CDC_PG_SOURCE_URI" \
+    "${VERIFY_ARGS[@]}" --quiet >"$RUN/verify.txt" 2>"$RUN/verify.log" || vrc=$?
+printf '    %-12s %12s %12s %12s  %s\n' table "source rows" "live rows" "soft-deleted" "verdict"
+for t in "${TABLES[@]}"; do
+    # "public.T: equal (source N rows, replica N live rows, ...)"
+    line=$(grep "^public\.$t: " "$RUN/verify.txt" || true)
+    verdict=$(sed -E 's/^[^:]*: ([A-Za-z]+) .*/\1/' <<<"$line")
+    src_rows=$(sed -E 's/.*\(source ([0-9]+) rows.*/\1/' <<<"$line")
+    live=$(sed -E 's/.*replica ([0-9]+) live rows.*/\1/' <<<"$line")
     del=$($STACK psql warehouse -At -c "SELECT count(*) FROM public.$t WHERE _cdc_deleted" 2>/dev/null || echo "?")
-    if [ -n "$s" ] && [ "$s" == "$w" ]; then verdict="equal"; else verdict="DIFFERENT"; bad=1; fi
-    printf '    %-12s %12s %12s %12s  %s\n' "$t" "${s%% *}" "${w%% *}" "$del" "$verdict"
+    printf '    %-12s %12s %12s %12s  %s\n' "$t" "${src_rows:-?}" "${live:-?}" "$del" "${verdict:-no verdict}"
 done
+# the differing keys and columns, as verify reports them
+grep '^  ' "$RUN/verify.txt" | sed 's/^/  /' || true
 
 kill -TERM $SINK; wait $SINK || true; trap - EXIT
 echo
-if [ "$bad" -eq 0 ]; then say "every table is equal"; else say "some tables differ: see $RUN/cdcsink.log"; fi
+bad=0
+if [ "$vrc" -eq 0 ]; then
+    say "every table is equal"
+elif [ "$vrc" -eq 1 ]; then
+    bad=1; say "some tables differ (above): see $RUN/cdcsink.log"
+else
+    bad=1; say "cdcsink verify failed (exit $vrc): $(tail -n 1 "$RUN/verify.log")"
+fi
 cat <<EOT
 
 next:

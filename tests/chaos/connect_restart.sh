@@ -3,7 +3,7 @@
 # mid-workload and restarted: Debezium resumes from its last flushed source
 # offset and sends again what it had already sent. cdcsink skips those
 # replays (Redis dedup or the position guard), the warehouse equals the
-# source at the end, and no change is applied twice.
+# source at the end (`cdcsink verify`), and no change is applied twice.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -31,7 +31,9 @@ wait "$WL"
 "$STACK" connector add "$P" "$P" on >>"$T_TMP/connector.log" 2>&1 \
     && ok "connector re-added: resumes from its stored offset" || fail "connector re-add"
 churn "$P" 41 60 4 2 0.05
-check "warehouse equals source" wait_until 120 same_rows "$Q_SRC" "$Q_WH"
+check "caught up" wait_until 120 same_rows "$Q_SRC" "$Q_WH"
+check "cdcsink verify: the warehouse equals the source, every column" \
+    wait_until 30 verify_equal "$P" --recheck-ms 2000
 skipped=$(( $(metric cdcsink_dedup_hits_total) + $(metric cdcsink_replays_skipped_total) ))
 stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"
 # the change events Debezium sent twice: same key, position and op

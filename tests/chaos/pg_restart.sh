@@ -3,8 +3,10 @@
 # retries with backoff (never dead-letters), /healthz turns 503 with a reason
 # while the warehouse is down and 200 again after, /metrics parses as
 # Prometheus text and counts the retries; the warehouse equals the source at
-# the end. Source and warehouse share one cluster here, so Debezium loses its
-# connection too and must recover as well.
+# the end. Then, idle, PostgreSQL stopped again: /healthz turns 503 within
+# seconds though no batch needs the warehouse, and 200 after. Source and
+# warehouse share one cluster here, so Debezium loses its connection too
+# and must recover as well.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -59,6 +61,15 @@ src "INSERT INTO public.$P VALUES (9999, 1, 'after the restart')" >/dev/null
 check "warehouse equals source after the restart" wait_until 120 same_rows "$Q_SRC" "$Q_WH"
 check_eq "nothing was dead-lettered" "$(topic_count "$P.dlq")" "0"
 check_eq "dead letters metric is 0" "$(metric cdcsink_dead_letters_total)" "0"
+
+# idle: nothing to apply when PostgreSQL goes away; the idle pipeline asks
+# the warehouse every 5 s, so /healthz turns 503 within seconds anyway
+check_eq "/healthz is 200 while idle" "$(health)" "200"
+"$STACK" stop postgres >>"$T_TMP/stack.log" 2>&1
+check "/healthz turns 503 within seconds while idle" wait_until 12 health_is 503
+check "the idle 503 names a reason" grep -qi "postgres\|pg\|warehouse" "$T_TMP/health.body"
+"$STACK" start postgres >>"$T_TMP/stack.log" 2>&1 && ok "PostgreSQL restarted (idle)" || fail "PostgreSQL restart"
+check "/healthz is 200 again after (idle)" wait_until 30 health_is 200
 stop_sink "$SINK"; check_eq "SIGTERM exits 0" "$?" "0"
 "$STACK" connector remove "$P" >>"$T_TMP/connector.log" 2>&1
 finish

@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     load_env(conf, env);
     load_set(conf, set);
     expect(cdc_conf_validate(conf, errstr, sizeof errstr), errstr);
-    (void)cdc_conf_get(conf, "topics");
+    (void)cdc_conf_str(conf, CDC_SET_TOPICS);
     cdc_conf_free(conf);
     free(file);
     free(env);

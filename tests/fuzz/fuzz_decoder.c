@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         dec = NULL;
     }
     if (!dec) {
-        cdc_decoder_conf_t conf = {1 << 20, 32, 0};
+        cdc_decoder_conf_t conf = {1 << 20, 32, 1024};
         dec = cdc_decoder_new(&conf);
         if (!arena)
             arena = cdc_arena_new(0);

@@ -63,6 +63,8 @@ static inline int fx_open(fx_t *f, const char *test,
     f->conf.target_schema = f->schema;
     if (!f->conf.group_id)
         f->conf.group_id = "g1";
+    if (!f->conf.fillfactor) /* the applier has no default of its own */
+        f->conf.fillfactor = 50;
     f->keep = cdc_arena_new(0);
     f->batch = cdc_arena_new(0);
     f->a = cdc_apply_new(&f->conf, f->errbuf, sizeof f->errbuf);

@@ -133,11 +133,13 @@ check_eq "policy fail committed nothing past it" \
 SASL=(--set kafka.bootstrap.servers="$CDC_KAFKA_SASL_BOOTSTRAP"
       --set kafka.security.protocol=SASL_PLAINTEXT --set kafka.sasl.mechanism=PLAIN
       --set kafka.sasl.username="$CDC_KAFKA_SASL_USER" --set kafka.sasl.password="$CDC_KAFKA_SASL_PASSWORD")
-# poison_then_good TOPIC TABLE ID: a record that is not JSON, then a good
-# insert of TABLE's ID
+# poison_then_good TOPIC TABLE ID [VALUE]: a record that is not JSON, then
+# a good insert of TABLE's ID, in one produce request (one batch, given the
+# sink's linger)
 poison_then_good() {
-    printf '%s\t%s\n' '{"id":0}' "${4:-not json either}" | kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$1" -K $'\t'
-    produce_changes "$1" "$2" "$3" 1
+    { printf '%s\t%s\n' '{"id":0}' "${4:-not json either}"
+      kcat() { cat; } # produce_changes' lines, sent below with the poison
+      produce_changes "$1" "$2" "$3" 1; } | kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$1" -K $'\t'
 }
 row_there() { [ "$(wh "SELECT count(*) FROM public.\"$1\" WHERE id = $2" 2>/dev/null)" == "1" ]; }
 
@@ -167,8 +169,13 @@ PY
 stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"
 
 # a missing dead-letter topic the brokers will not create, and one this
-# client may not use: check and run fail at start naming the topic and fix
+# client may not use: check and run fail at start naming the topic and fix.
+# The SASL user may not create topics, but may see $P.missing (an ACL on a
+# topic ends "everyone allowed where no ACL" for it: without Describe it
+# would look forbidden rather than missing)
 "$STACK" acl --add --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Create --cluster \
+    && "$STACK" acl --add --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Create --topic "$P.missing" \
+    && "$STACK" acl --add --allow-principal "User:$CDC_KAFKA_SASL_USER" --operation Describe --topic "$P.missing" \
     && ok "acl: the SASL user may not create topics" || fail "acl add"
 "$STACK" acl --add --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation All --topic "$P.denied" \
     && ok "acl: nor use $P.denied" || fail "acl add"
@@ -184,13 +191,34 @@ dlq_start() { # NAME DLQ NEEDLE: run and check exit 2 naming NEEDLE
 dlq_start missing "$P.missing" "dead-letter topic \"$P.missing\" does not exist and cannot be created"
 dlq_start denied "$P.denied" "dead-letter topic \"$P.denied\" may not be used by this client"
 "$STACK" acl --remove --force --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Create --cluster
+"$STACK" acl --remove --force --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Create --topic "$P.missing"
+"$STACK" acl --remove --force --allow-principal "User:$CDC_KAFKA_SASL_USER" --operation Describe --topic "$P.missing"
 "$STACK" acl --remove --force --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation All --topic "$P.denied"
+
+# a dead letter the brokers refuse for good once running (the SASL user may
+# see $P.late.dlq, so the start passes, but not write it): the batch is
+# rolled back and cdcsink stops, naming the topic and the fix
+printf 'made by the test\n' | kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$P.late.dlq"
+"$STACK" acl --add --allow-principal "User:$CDC_KAFKA_SASL_USER" --operation Describe --topic "$P.late.dlq" \
+    && "$STACK" acl --add --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Write --topic "$P.late.dlq" \
+    && ok "acl: the SASL user may not write $P.late.dlq" || fail "acl add"
+poison_then_good "$P.late" "${P}_late" 1
+out=$(timeout 60 "$CDC_BIN" "${SASL[@]}" --set topics="^$P\\.late\$" --set kafka.group.id="$P-late" \
+      --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" --set dlq.topic="$P.late.dlq" run 2>&1); rc=$?
+want="stopping: invalid configuration: dead-letter delivery to topic \"$P.late.dlq\" (1 record(s)) failed for good"
+[ "$rc" -eq 1 ] && [[ $out == *"$want"*"HINT: grant"* ]] \
+    && ok "a dead letter refused for good stops the run, naming the topic and the fix" \
+    || fail "late: rc=$rc: $(grep -v librdkafka <<<"$out" | tail -3)"
+check "and its batch was not applied" test "$(wh "SELECT count(*) FROM public.\"${P}_late\"" 2>/dev/null || echo 0)" == 0
+"$STACK" acl --remove --force --allow-principal "User:$CDC_KAFKA_SASL_USER" --operation Describe --topic "$P.late.dlq"
+"$STACK" acl --remove --force --deny-principal "User:$CDC_KAFKA_SASL_USER" --operation Write --topic "$P.late.dlq"
 
 # a dead letter is produced once, even when its batch is retried: the
 # warehouse refuses the first two COMMITs (a deferred trigger, counted by
 # a sequence, which a rollback does not undo)
 produce_changes "$P.retry" "${P}_retry" 1 1
-start_sink retry "^$P\\.retry\$" "$P-retry" --set dlq.topic="$P.retry.dlq" --set retry.backoff.max.ms=200
+start_sink retry "^$P\\.retry\$" "$P-retry" --set dlq.topic="$P.retry.dlq" --set retry.backoff.max.ms=200 \
+    --set batch.linger.ms=1000
 check "the first record lands" wait_until 60 row_there "${P}_retry" 1
 wh "CREATE SEQUENCE public.${P}_fails;
     CREATE FUNCTION public.${P}_refuse() RETURNS trigger LANGUAGE plpgsql AS
@@ -202,6 +230,7 @@ wh "CREATE SEQUENCE public.${P}_fails;
 poison_then_good "$P.retry" "${P}_retry" 2
 check "the batch lands after two refused COMMITs" wait_until 60 row_there "${P}_retry" 2
 check_eq "the batch was retried" "$(wh "SELECT last_value >= 3 FROM public.${P}_fails")" "t"
+check "with its bad record in it" grep -q "batch of 2 records not applied" "$T_TMP/retry.log"
 sleep 1
 check_eq "its bad record was dead-lettered once" "$(topic_count "$P.retry.dlq")" "1"
 stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"

@@ -265,3 +265,59 @@ TEST(truncate_without_table_name_is_rejected) {
 out:
     fx_close(&f);
 }
+
+/* Lock table full (SQLSTATE 53200): another session holds every lock the
+ * server has room for, so each batch fails. That can heal (the session lets
+ * go), so it is retried, but not for ever: a batch that alone needs more
+ * locks than max_locks_per_transaction allows never heals, so after
+ * APPLY_LOCK_FULL_TRIES failures in a row the error is FATAL and names the
+ * settings to change. A success in between starts the count again. */
+TEST(lock_table_full_is_retried_with_a_cap_then_fatal) {
+    fx_t f;
+    cdc_apply_result_t res;
+    PGconn *hog = NULL;
+    memset(&f, 0, sizeof f);
+    if (!fx_open(&f, "lockfull", NULL))
+        goto out;
+    cdc_event_t *e = ev(&f, 'c', "1", "a", 10);
+    fx_apply(&f, &e, 1, &res); /* the table exists */
+    hog = PQconnectdb(fx_uri());
+    /* session advisory locks survive the statement's failure: the lock
+     * table stays full until pg_advisory_unlock_all */
+    PGresult *r = PQexec(hog, "SELECT pg_advisory_lock(g) FROM "
+                              "generate_series(1, 100000000) g");
+    CHECK_STR(PQresultErrorField(r, PG_DIAG_SQLSTATE), "53200");
+    PQclear(r);
+    cdc_err_t err = CDC_OK;
+    int tries = 0;
+    for (; tries < 100; tries++) {
+        e = ev(&f, 'u', "1", "b", 20 + (uint64_t)tries);
+        err = cdc_apply_batch_begin(f.a, &e, 1, NULL, 0, f.batch, &res);
+        if (err == CDC_OK)
+            cdc_apply_batch_abort(f.a);
+        if (err != CDC_ERR_PG_DOWN)
+            break;
+    }
+    CHECK_INT(err, CDC_ERR_STATE);
+    CHECK_INT(tries + 1, 10);
+    CHECK_CTX(strstr(cdc_apply_errstr(f.a), "max_locks_per_transaction") &&
+                  strstr(cdc_apply_errstr(f.a), "batch.max.events") &&
+                  strstr(cdc_apply_errstr(f.a), "53200"),
+              "errstr: %s", cdc_apply_errstr(f.a));
+    /* the other session lets go: the batch applies, the count restarts */
+    PQclear(PQexec(hog, "SELECT pg_advisory_unlock_all()"));
+    e = ev(&f, 'u', "1", "c", 100);
+    fx_apply(&f, &e, 1, &res);
+    CHECK_STR(fx_qs(&f, "SELECT v FROM @S.t"), "c\n");
+    r = PQexec(hog, "SELECT pg_advisory_lock(g) FROM "
+                    "generate_series(1, 100000000) g");
+    PQclear(r);
+    e = ev(&f, 'u', "1", "d", 101);
+    CHECK_INT(cdc_apply_batch_begin(f.a, &e, 1, NULL, 0, f.batch, &res),
+              CDC_ERR_PG_DOWN);
+out:
+    if (hog)
+        PQclear(PQexec(hog, "SELECT pg_advisory_unlock_all()"));
+    PQfinish(hog);
+    fx_close(&f);
+}

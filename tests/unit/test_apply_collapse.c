@@ -134,10 +134,44 @@ TEST(collapse_pk_change_takes_old_row_values) {
     apply_groups_t b = run(ar, evs, 4);
     apply_row_t *r2 = b.groups_head->rows_head->gnext;
     CHECK_STR(show(ar, r2), "2|big|7|c@20");
-    CHECK(r2->old_key == NULL);
+    /* "big" is the old key's batch value: checked against its stored row */
+    CHECK(r2->old_key != NULL && !strcmp(r2->old_key[0].text, "1"));
+    CHECK_INT(cdc_apply_col_code(&b, r2, 1), APPLY_COL_CARRY_OLD);
+    CHECK_INT(cdc_apply_col_code(&b, r2, 2), APPLY_COL_NEW);
     apply_row_t *r4 = r2->gnext;
     CHECK_STR(show(ar, r4), "4|<U>|8|c@30");
     CHECK(r4->old_key != NULL && !strcmp(r4->old_key[0].text, "9"));
+    cdc_arena_free(ar);
+}
+
+/* A value an earlier event of the chain set is carried (the merge checks
+ * it against the stored row); values of the last event, placeholders,
+ * positionless setters and snapshot chains are not. */
+TEST(collapse_marks_values_carried_from_earlier_events) {
+    cdc_arena_t *ar = cdc_arena_new(0);
+    cdc_event_t *evs[] = {ev(ar, 'u', "1", "old", "1", 50, 0),
+                          ev(ar, 'u', "1", "<U>", "2", 150, 0),
+                          ev(ar, 'u', "2", "old", "1", 50, 0),
+                          ev(ar, 'd', "2", NULL, NULL, 150, 0),
+                          ev(ar, 'u', "3", "nopos", "1", 0, 0),
+                          ev(ar, 'u', "3", "<U>", "2", 150, 0),
+                          ev(ar, 'r', "4", "snap", "1", 0, 1),
+                          ev(ar, 'u', "4", "<U>", "2", 150, 0),
+                          ev(ar, 'u', "5", "<U>", "2", 150, 0)};
+    apply_groups_t b = run(ar, evs, 9);
+    apply_row_t *r = b.groups_head->rows_head;
+    CHECK_INT(cdc_apply_col_code(&b, r, 0), APPLY_COL_NEW); /* the key */
+    CHECK_INT(cdc_apply_col_code(&b, r, 1), APPLY_COL_CARRY);
+    CHECK_INT(cdc_apply_col_code(&b, r, 2), APPLY_COL_NEW);
+    r = r->gnext; /* a delete carries every value */
+    CHECK_INT(cdc_apply_col_code(&b, r, 1), APPLY_COL_CARRY);
+    CHECK_INT(cdc_apply_col_code(&b, r, 2), APPLY_COL_CARRY);
+    r = r->gnext; /* no position: Kafka order */
+    CHECK_INT(cdc_apply_col_code(&b, r, 1), APPLY_COL_NEW);
+    r = r->gnext; /* a snapshot resets the guard */
+    CHECK_INT(cdc_apply_col_code(&b, r, 1), APPLY_COL_NEW);
+    r = r->gnext;
+    CHECK_INT(cdc_apply_col_code(&b, r, 1), APPLY_COL_KEEP);
     cdc_arena_free(ar);
 }
 

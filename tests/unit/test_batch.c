@@ -6,6 +6,9 @@
 
 #include "consumer/batch.h"
 
+/* the decoder limits cdcsink's settings default to */
+static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
+
 /* A schemaless Debezium change for key id at source position lsn; bad
  * makes it undecodable, tomb a Kafka null value. */
 typedef struct {
@@ -53,7 +56,7 @@ static void add(cdc_batch_t *b, const char *topic, int32_t part, int64_t off,
 
 TEST(states_go_one_way) {
     cdc_batch_t b;
-    dec = cdc_decoder_new(NULL);
+    dec = cdc_decoder_new(&dec_conf);
     CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
     CHECK_INT(cdc_batch_state(&b), CDC_BATCH_OPEN);
     /* nothing but close is allowed while OPEN */
@@ -86,7 +89,7 @@ TEST(states_go_one_way) {
 
 TEST(changes_identities_and_offsets) {
     cdc_batch_t b;
-    dec = cdc_decoder_new(NULL);
+    dec = cdc_decoder_new(&dec_conf);
     CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
     add(&b, "t", 0, 10, 1, 100, 0);
     add(&b, "t", 1, 5, 2, 101, 0);
@@ -150,9 +153,33 @@ TEST(changes_identities_and_offsets) {
     cdc_decoder_free(dec);
 }
 
+/* the same change read twice in one batch (a producer retry, a replay):
+ * when apply rejects one copy, neither is marked in Redis (the change was
+ * not applied), while other changes are */
+TEST(rejected_change_is_not_marked_through_its_copy) {
+    cdc_batch_t b;
+    dec = cdc_decoder_new(&dec_conf);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    add(&b, "t", 0, 10, 1, 100, 0);
+    add(&b, "t", 0, 11, 2, 101, 0);
+    add(&b, "t", 0, 12, 1, 100, 0); /* the first one again */
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK(memcmp(b.ids[0].bytes, b.ids[2].bytes, 16) == 0);
+    CHECK_INT(cdc_batch_select(&b), CDC_OK);
+    CHECK_INT(b.nsel, 3);
+    /* apply keeps the last copy of a key and rejects it */
+    cdc_reject_t rej = {2, CDC_ERR_VALUE, "bad"};
+    CHECK_INT(cdc_batch_committed(&b, &rej, 1), CDC_OK);
+    CHECK(!b.mark[2]); /* rejected */
+    CHECK(!b.mark[0]); /* its copy: not applied either */
+    CHECK(b.mark[1]);  /* another change: applied */
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
 TEST(full_batch_refuses_records) {
     cdc_batch_t b;
-    dec = cdc_decoder_new(NULL);
+    dec = cdc_decoder_new(&dec_conf);
     CHECK_INT(cdc_batch_init(&b, 2), CDC_OK);
     add(&b, "t", 0, 1, 1, 100, 0);
     add(&b, "t", 0, 2, 2, 101, 0);
@@ -172,7 +199,7 @@ TEST(full_batch_refuses_records) {
 TEST(distrust_redis_below_an_offset) {
     cdc_batch_t b;
     cdc_offsets_map_t from = CDC_OFFSETS_MAP_INIT;
-    dec = cdc_decoder_new(NULL);
+    dec = cdc_decoder_new(&dec_conf);
     CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
     add(&b, "t", 0, 10, 1, 100, 0);
     add(&b, "t", 0, 11, 2, 101, 0);

@@ -15,6 +15,9 @@
 #include "consumer/cli/cmd_decode.h"
 #include "consumer/decode/decoder.h"
 
+/* the decoder limits cdcsink's settings default to */
+static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
+
 #define CAPDIR "tests/unit/captures"
 #define GOLDEN "tests/unit/data/captures.golden"
 
@@ -268,7 +271,7 @@ static void compare(const char *what, const char *got, const char *want) {
 TEST(captures_match_golden) {
     count_t cnt = {0, 0};
     cdc_decoder_mem_t mem = {c_malloc, c_realloc, c_free, &cnt};
-    cdc_decoder_t *d = cdc_decoder_new_mem(NULL, &mem);
+    cdc_decoder_t *d = cdc_decoder_new_mem(&dec_conf, &mem);
     cdc_arena_t *a = cdc_arena_new(0);
     char *all = NULL;
     size_t alllen = 0;
@@ -305,7 +308,7 @@ TEST(captures_match_golden) {
 TEST(every_chunking_decodes_the_same) {
     count_t cnt = {0, 0};
     cdc_decoder_mem_t mem = {c_malloc, c_realloc, c_free, &cnt};
-    cdc_decoder_t *d = cdc_decoder_new_mem(NULL, &mem);
+    cdc_decoder_t *d = cdc_decoder_new_mem(&dec_conf, &mem);
     /* a second, cold decoder: chunked parses must also fill its cache */
     cdc_arena_t *a = cdc_arena_new(0);
     load_all();
@@ -340,7 +343,7 @@ TEST(every_chunking_decodes_the_same) {
 }
 
 TEST(fast_path_and_caches) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
     load_all();
@@ -403,7 +406,7 @@ TEST(fast_path_and_caches) {
 }
 
 TEST(pk_change_and_skipped_kinds) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
     load_all();
@@ -436,7 +439,7 @@ TEST(pk_change_and_skipped_kinds) {
 TEST(truncations_of_every_capture_fail_cleanly) {
     count_t cnt = {0, 0};
     cdc_decoder_mem_t mem = {c_malloc, c_realloc, c_free, &cnt};
-    cdc_decoder_t *d = cdc_decoder_new_mem(NULL, &mem);
+    cdc_decoder_t *d = cdc_decoder_new_mem(&dec_conf, &mem);
     cdc_arena_t *a = cdc_arena_new(0);
     load_all();
     unsigned seed = 12345;
@@ -520,7 +523,7 @@ TEST(decode_cmd_reads_every_header) {
 TEST(schema_cache_is_bounded) {
     count_t cnt = {0, 0};
     cdc_decoder_mem_t mem = {c_malloc, c_realloc, c_free, &cnt};
-    cdc_decoder_conf_t conf = {0, 0, 16};
+    cdc_decoder_conf_t conf = {64u << 20, 64, 16};
     cdc_decoder_t *d = cdc_decoder_new_mem(&conf, &mem);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;

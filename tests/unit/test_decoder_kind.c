@@ -10,6 +10,9 @@
 
 #include "consumer/decode/decoder.h"
 
+/* the settings table's defaults */
+static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
+
 #define SRC "\"source\":{\"connector\":\"postgresql\",\"name\":\"x\",\"db\":" \
             "\"d\",\"schema\":\"s\",\"table\":\"t\",\"sequence\":"          \
             "\"[\\\"1\\\",\\\"2\\\"]\"}"
@@ -60,7 +63,7 @@ static void check_bare(const cdc_event_t *ev) {
 }
 
 TEST(schemaless_values_carry_their_json_kind) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
     /* twice: the second record takes the predicted rowdef */
@@ -73,7 +76,7 @@ TEST(schemaless_values_carry_their_json_kind) {
 }
 
 TEST(the_old_key_carries_its_kind) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
     cdc_header_t h = {"__debezium.oldkey", "{\"id\":\"AQ==\"}", 13};
@@ -100,7 +103,7 @@ TEST(the_old_key_carries_its_kind) {
 }
 
 TEST(typed_values_carry_no_kind) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
     const char *v =

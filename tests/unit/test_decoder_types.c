@@ -7,6 +7,9 @@
 
 #include "consumer/decode/decoder.h"
 
+/* the decoder limits cdcsink's settings default to */
+static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
+
 static cdc_err_t one(cdc_decoder_t *d, cdc_arena_t *a, const char *fschema,
                      const char *value, cdc_event_t *ev) {
     static char buf[8192];
@@ -189,7 +192,7 @@ static const char *colval(const cdc_event_t *ev) {
 }
 
 TEST(type_table_edge_values) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cdc_event_t ev;
@@ -281,7 +284,7 @@ static const struct {
 };
 
 TEST(errors_name_the_field) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++) {
@@ -330,7 +333,7 @@ TEST(errors_name_the_field) {
 }
 
 TEST(limits_are_too_large) {
-    cdc_decoder_conf_t conf = {128, 4, 0};
+    cdc_decoder_conf_t conf = {128, 4, 1024};
     cdc_decoder_t *d = cdc_decoder_new(&conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
@@ -358,7 +361,7 @@ TEST(limits_are_too_large) {
 }
 
 TEST(schemaless_values_and_kinds) {
-    cdc_decoder_t *d = cdc_decoder_new(NULL);
+    cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
     cdc_event_t ev;
     CHECK_INT(raw(d, a, "{\"id\":1}",

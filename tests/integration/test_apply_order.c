@@ -1,0 +1,191 @@
+/* test_apply_order.c - DESIGN.md "Per-key order inside a batch too", against
+ * a real PostgreSQL through the applier's API: a key's events collapsed in
+ * one batch never carry values older than the stored row; a primary-key
+ * change reads the old key's row as it was before the batch's other
+ * changes of that key; a truncate leaves a per-table fence so an older
+ * change of a key it never saw lands deleted (or is dropped).
+ * Needs CDC_TEST_PG_URI (fails without it). Each test uses its own schema. */
+#include "tests/integration/apply_fixture.h"
+
+static const char *const T_NAMES[] = {"id", "v", "n"};
+static const cdc_type_t T_TYPES[] = {CDC_T_INT8, CDC_T_TEXT, CDC_T_INT4};
+
+typedef struct {
+    fx_t f;
+    cdc_rowdef_t *rd, *kd;
+} tt_t;
+
+static int tt_open(tt_t *t, const char *name, const cdc_apply_conf_t *conf) {
+    if (!fx_open(&t->f, name, conf))
+        return 0;
+    t->rd = fx_rowdef(&t->f, 11, 1, 3, T_NAMES, T_TYPES);
+    t->kd = fx_rowdef(&t->f, 12, 1, 1, T_NAMES, T_TYPES);
+    return 1;
+}
+
+/* a change of table t at position (pos, pos): key id, values v/n (NULL =
+ * SQL NULL, FX_U = TOAST placeholder); a delete carries only the key */
+static cdc_event_t *E(tt_t *t, char op, const char *id, const char *v,
+                      const char *n, uint64_t pos) {
+    const char *key[1] = {id};
+    const char *vals[3] = {id, v, n};
+    const char *dvals[3] = {id, NULL, NULL}; /* REPLICA IDENTITY DEFAULT */
+    return fx_ev(&t->f, op, "t", t->kd, t->rd, key, op == 'd' ? dvals : vals,
+                 pos, pos, 0);
+}
+
+/* the insert of primary-key change old_id -> id */
+static cdc_event_t *MOVE(tt_t *t, const char *old_id, const char *id,
+                         const char *v, const char *n, uint64_t pos) {
+    cdc_event_t *c = E(t, 'c', id, v, n, pos);
+    const char *ok[1] = {old_id};
+    c->old_key = fx_vals(&t->f, 1, ok);
+    return c;
+}
+
+static cdc_event_t *TRUNC(tt_t *t, uint64_t pos) {
+    return fx_ev(&t->f, 't', "t", NULL, NULL, NULL, NULL, pos, pos, 0);
+}
+
+#define ROWS(t)                                                               \
+    fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, "                \
+                   "_cdc.position(_cdc_position) FROM @S.t ORDER BY id")
+
+#define APPLY(t, res, ...)                                                    \
+    do {                                                                      \
+        cdc_event_t *evs_[] = {__VA_ARGS__};                                  \
+        fx_apply(&(t)->f, evs_, sizeof evs_ / sizeof evs_[0], (res));         \
+    } while (0)
+
+/* Stored rows at 100; the batch holds, per key, an event older than the
+ * stored row followed by newer ones whose placeholders (or delete) would
+ * carry the old event's values: each column keeps the stored value unless
+ * an event newer than the stored row set it. */
+TEST(collapse_never_carries_values_older_than_the_stored_row) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "carry", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "stored1", "1", 100),
+          E(&t, 'c', "2", "stored2", "2", 100),
+          E(&t, 'c', "3", "stored3", "3", 100),
+          E(&t, 'c', "4", "stored4", "4", 100));
+    APPLY(&t, &res,
+          /* 1: update with a placeholder after an older update */
+          E(&t, 'u', "1", "stale", "9", 50), E(&t, 'u', "1", FX_U, "10", 150),
+          /* 2: delete after an older update: soft delete keeps the stored
+           * values */
+          E(&t, 'u', "2", "stale", "9", 50), E(&t, 'd', "2", NULL, NULL, 150),
+          /* 3: v set by a newer event, n only by the older one */
+          E(&t, 'u', "3", "stale", "9", 50), E(&t, 'u', "3", "fresh", FX_U, 120),
+          E(&t, 'u', "3", FX_U, FX_U, 150),
+          /* 4: every event newer than the stored row: carried as before */
+          E(&t, 'u', "4", "fresh", "11", 120), E(&t, 'u', "4", FX_U, "12", 150));
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(ROWS(&t), "1|stored1|10|f|u|{150,150}\n"
+                        "2|stored2|2|t|d|{150,150}\n"
+                        "3|fresh|3|f|u|{150,150}\n"
+                        "4|fresh|12|f|u|{150,150}\n");
+    /* a primary-key change whose old key's batch values are older than the
+     * old key's stored row takes the stored ones */
+    APPLY(&t, &res, E(&t, 'c', "6", "stored6", "6", 100));
+    APPLY(&t, &res, E(&t, 'u', "6", "stale", "9", 50),
+          E(&t, 'd', "6", NULL, NULL, 150), MOVE(&t, "6", "7", FX_U, "7", 150));
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t WHERE "
+                          "id >= 6 ORDER BY id"),
+              "6|stored6|6|t\n7|stored6|7|f\n");
+    /* a key the warehouse does not have takes the batch's values */
+    APPLY(&t, &res, E(&t, 'c', "5", "new", "1", 50),
+          E(&t, 'u', "5", FX_U, "2", 150));
+    CHECK_STR(fx_qs(&t.f, "SELECT v, n FROM @S.t WHERE id = 5"), "new|2\n");
+out:
+    fx_close(&t.f);
+}
+
+/* delete.mode=hard: the delete of the old key runs in the same batch as the
+ * moved row; the moved row still takes the old row's unchanged value. */
+TEST(key_change_reads_old_row_before_the_batch_hard_delete) {
+    tt_t t;
+    cdc_apply_result_t res;
+    cdc_apply_conf_t conf = {.hard_delete = true};
+    if (!tt_open(&t, "pkhard", &conf))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "big1", "1", 10),
+          E(&t, 'c', "3", "big3", "3", 10));
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 20),
+          MOVE(&t, "1", "2", FX_U, "7", 20));
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(ROWS(&t), "2|big1|7|f|c|{20,20}\n3|big3|3|f|c|{10,10}\n");
+    /* the moved row first, the delete after it (another partition) */
+    APPLY(&t, &res, MOVE(&t, "3", "4", FX_U, "8", 30),
+          E(&t, 'd', "3", NULL, NULL, 30));
+    CHECK_STR(ROWS(&t), "2|big1|7|f|c|{20,20}\n4|big3|8|f|c|{30,30}\n");
+out:
+    fx_close(&t.f);
+}
+
+/* Soft deletes: the old key is re-inserted in the same batch after the
+ * move; the moved row takes the old row as it was, not the re-insert. */
+TEST(key_change_reads_old_row_before_the_batch_soft_reinsert) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "pksoft", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "big1", "1", 10));
+    APPLY(&t, &res, E(&t, 'd', "1", NULL, NULL, 20),
+          MOVE(&t, "1", "2", FX_U, "7", 20), E(&t, 'c', "1", "again", "9", 30));
+    CHECK_INT(res.nrejects, 0);
+    CHECK_STR(ROWS(&t), "1|again|9|f|c|{30,30}\n2|big1|7|f|c|{20,20}\n");
+out:
+    fx_close(&t.f);
+}
+
+/* A truncate at 200 applied; then, in later batches, changes of keys the
+ * truncate never saw: older ones land deleted at the truncate's position
+ * (an insert through the fast path, an update through the merge), newer
+ * ones live; a snapshot read after the truncate applies normally; a replayed
+ * older truncate does not lower the fence. */
+TEST(truncate_fence_lands_older_change_of_unseen_key_deleted) {
+    tt_t t;
+    cdc_apply_result_t res;
+    if (!tt_open(&t, "fence", NULL))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 100));
+    APPLY(&t, &res, TRUNC(&t, 200));
+    APPLY(&t, &res, E(&t, 'c', "2", "late", "2", 150)); /* insert-only */
+    APPLY(&t, &res, E(&t, 'u', "3", "late", "3", 160),
+          E(&t, 'u', "3", FX_U, "4", 170)); /* merge */
+    APPLY(&t, &res, E(&t, 'c', "4", "new", "4", 250));
+    APPLY(&t, &res, fx_ev(&t.f, 'r', "t", t.kd, t.rd, (const char *[]){"5"},
+                          (const char *[]){"5", "snap", "5"}, 0, 300, 1));
+    CHECK_STR(ROWS(&t), "1|a|1|t|t|{200,200}\n2|late|2|t|t|{200,200}\n"
+                        "3|late|4|t|t|{200,200}\n4|new|4|f|c|{250,250}\n"
+                        "5|snap|5|f|r|~\n");
+    APPLY(&t, &res, TRUNC(&t, 120), E(&t, 'c', "6", "x", "6", 180));
+    CHECK_STR(fx_qs(&t.f, "SELECT _cdc_deleted, _cdc_op FROM @S.t WHERE "
+                          "id = 6"), "t|t\n");
+    /* a newer change of a fenced key lives again */
+    APPLY(&t, &res, E(&t, 'u', "2", "back", "2", 260));
+    CHECK_STR(fx_qs(&t.f, "SELECT v, _cdc_deleted FROM @S.t WHERE id = 2"),
+              "back|f\n");
+out:
+    fx_close(&t.f);
+}
+
+/* truncate.mode=hard: an older change of a key the truncate never saw is
+ * dropped, a newer one lands. */
+TEST(truncate_fence_drops_older_change_of_unseen_key_hard) {
+    tt_t t;
+    cdc_apply_result_t res;
+    cdc_apply_conf_t conf = {.truncate_mode = CDC_TRUNCATE_HARD};
+    if (!tt_open(&t, "fenceh", &conf))
+        goto out;
+    APPLY(&t, &res, E(&t, 'c', "1", "a", "1", 100));
+    APPLY(&t, &res, TRUNC(&t, 200));
+    APPLY(&t, &res, E(&t, 'c', "2", "late", "2", 150));
+    APPLY(&t, &res, E(&t, 'u', "3", "late", "3", 160));
+    APPLY(&t, &res, E(&t, 'c', "4", "new", "4", 250));
+    CHECK_STR(ROWS(&t), "4|new|4|f|c|{250,250}\n");
+out:
+    fx_close(&t.f);
+}
