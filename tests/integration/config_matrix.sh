@@ -56,7 +56,7 @@ ss() { "$PSQL" "$CDC_PG_SOURCE_URI" -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 # the source's DDL for schema S of the warehouse (a user's copy of it)
 ddl_for() {
     sed -n '/^-- ddl:begin/,/^-- ddl:end/p' "$SQL" |
-        sed "s/public\./\"$1\"./g; s/cm_types (/$2 (/"
+        sed "s/\bcm\./\"$1\"./g; s/cm_types (/$2 (/"
 }
 
 # near(a, b): equal, or within 1 ms (time.precision.mode=connect)
@@ -110,7 +110,7 @@ differs() {
 compare() {
     local s=$1 flags=$2 cols q c t
     ws -c "TRUNCATE \"$s\".cm_src" || return 1
-    ss -c "COPY public.cm_types TO STDOUT" | ws -c "COPY \"$s\".cm_src FROM STDIN" || return 1
+    ss -c "COPY cm.cm_types TO STDOUT" | ws -c "COPY \"$s\".cm_src FROM STDIN" || return 1
     cols=$(ws -F ' ' -c "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
                          WHERE attrelid = '\"$s\".cm_src'::regclass AND attnum > 1
                          AND NOT attisdropped ORDER BY attnum")
@@ -150,7 +150,7 @@ run() {
     local by=""
     case " $flags " in *" binstr "*) by=", by = by || ''::bytea" ;; esac
     ss -f "$SQL" >/dev/null 2>&1 || { fail "source table"; return; }
-    ss -c "INSERT INTO public.cm_types (id, i4, tx, by)
+    ss -c "INSERT INTO cm.cm_types (id, i4, tx, by)
            SELECT 100, 1, string_agg(md5(g::text), '') FILTER (WHERE g <= 32768),
                   decode(string_agg(md5((-g)::text), ''), 'hex')
            FROM generate_series(1, 65536) g" || fail "1 MB row"
@@ -161,17 +161,17 @@ run() {
     [ "$sch" = off ] && { ws -c "$(ddl_for "$s" cm_types | grep -v '^DROP\|^CREATE TYPE')" || fail "user's table"; }
     # a record with 1 MB text and bytea is ~2.5 MB: the topic and the
     # connector's producer allow 8 MB
-    "$STACK" topic-create "$p.public.cm_types" 1 max.message.bytes=8388608 \
+    "$STACK" topic-create "$p.cm.cm_types" 1 max.message.bytes=8388608 \
         >>"$T_TMP/connector.log" 2>&1 || fail "topic-create"
     # shellcheck disable=SC2086
-    "$STACK" connector add "$p" "$p" "$sch" table.include.list=public.cm_types \
+    "$STACK" connector add "$p" "$p" "$sch" schema.include.list=cm table.include.list=cm.cm_types \
         interval.handling.mode=numeric producer.override.max.request.size=8388608 \
         $conn >>"$T_TMP/connector.log" 2>&1 ||
         { fail "connector add (see $T_TMP/connector.log)"; return; }
     # the dead-letter topic exists before cdcsink checks it at start
     "$STACK" topic-create "$p.dlq" 1 >>"$T_TMP/connector.log" 2>&1 || fail "topic-create"
     # shellcheck disable=SC2086
-    start_sink "$name" "^$p\\.public\\.cm_types\$" "$p" --set target.schema="$s" \
+    start_sink "$name" "^$p\\.cm\\.cm_types\$" "$p" --set target.schema="$s" \
         --set batch.linger.ms=20 $sink
     check "snapshot: the replica equals the source" wait_until 90 equal "$s" "$flags"
     case " $flags " in *" exact "*) # propagated source types: all but the enum
@@ -181,18 +181,18 @@ run() {
             WHERE a.attrelid = '\"$s\".cm_types'::regclass AND a.attnum > 0
             AND format_type(a.atttypid, a.atttypmod) <> format_type(b.atttypid, b.atttypmod)")" "mood" ;;
     esac
-    ss -c "INSERT INTO public.cm_types SELECT (public.cm_row(11 + v, v)).* FROM generate_series(0, 8) v;
-           UPDATE public.cm_types SET i4 = 42$by WHERE id = 100;
-           UPDATE public.cm_types t SET (i2, n, nv, d, ts6, tstz, iv, tx, jb, by, a_n, a_by) =
+    ss -c "INSERT INTO cm.cm_types SELECT (cm.cm_row(11 + v, v)).* FROM generate_series(0, 8) v;
+           UPDATE cm.cm_types SET i4 = 42$by WHERE id = 100;
+           UPDATE cm.cm_types t SET (i2, n, nv, d, ts6, tstz, iv, tx, jb, by, a_n, a_by) =
              (r.i2, r.n, r.nv, r.d, r.ts6, r.tstz, r.iv, r.tx, r.jb, r.by, r.a_n, r.a_by)
-             FROM public.cm_row(3, 6) r WHERE t.id = 3;
-           DELETE FROM public.cm_types WHERE id IN (2, 12);
-           INSERT INTO public.cm_types (id) VALUES (20);" >/dev/null
+             FROM cm.cm_row(3, 6) r WHERE t.id = 3;
+           DELETE FROM cm.cm_types WHERE id IN (2, 12);
+           INSERT INTO cm.cm_types (id) VALUES (20);" >/dev/null
     check "stream: the replica equals the source" wait_until 90 equal "$s" "$flags"
     check_eq "the unchanged 1 MB values are kept" \
         "$(ws -c "SELECT length(tx), length(by), i4 FROM \"$s\".cm_types WHERE id = 100")" "1048576|1048576|42"
-    ss -c "TRUNCATE public.cm_types;
-           INSERT INTO public.cm_types SELECT (public.cm_row(30 + v, v)).* FROM generate_series(0, 8, 4) v;" >/dev/null
+    ss -c "TRUNCATE cm.cm_types;
+           INSERT INTO cm.cm_types SELECT (cm.cm_row(30 + v, v)).* FROM generate_series(0, 8, 4) v;" >/dev/null
     check "truncate: the replica equals the source" wait_until 90 equal "$s" "$flags"
     d=$(compare "$s" "$flags")
     [ -z "$d" ] || { echo "--- $name differs:"; echo "$d" | head -20; }
@@ -217,5 +217,5 @@ T_NAME=config_matrix
 echo "config_matrix: $((SECONDS - started)) s"
 ws -c "$(for n in off-default on-default off-strings off-double on-strings on-double; do
     printf 'DROP SCHEMA IF EXISTS "%s" CASCADE;' "$R${n//-/}"; done)" >/dev/null 2>&1
-ss -c "DROP TABLE IF EXISTS public.cm_types CASCADE; DROP TYPE IF EXISTS public.cm_mood" >/dev/null 2>&1
+ss -c "DROP SCHEMA IF EXISTS cm CASCADE" >/dev/null 2>&1
 finish

@@ -1,15 +1,17 @@
 -- config_matrix.sql: the type-rich source table of config_matrix.sh, every
 -- type of debezium-wire-format.md §1.7 that PostgreSQL 15 has without
--- extensions, and the edge values each must survive. Rows 1-9 are the
--- snapshot; config_matrix.sh streams the rest. Sourced by psql in the
--- source database (and, for the DDL only, in the warehouse: schemas-off
--- users make the table themselves).
+-- extensions, and the edge values each must survive. Rows 1-10 are the
+-- snapshot; config_matrix.sh streams the rest. Schema cm, not public: the
+-- stack's default connector (public) must not see its 2.5 MB records.
+-- Sourced by psql in the source database (and, for the DDL only, in the
+-- warehouse: schemas-off users make the table themselves).
+CREATE SCHEMA IF NOT EXISTS cm;
 -- ddl:begin
-DROP TABLE IF EXISTS public.cm_types CASCADE;
-DROP TYPE IF EXISTS public.cm_mood CASCADE;
-DROP FUNCTION IF EXISTS public.cm_opt;
-CREATE TYPE public.cm_mood AS ENUM ('sad', 'ok', 'happy');
-CREATE TABLE public.cm_types (
+DROP TABLE IF EXISTS cm.cm_types CASCADE;
+DROP TYPE IF EXISTS cm.cm_mood CASCADE;
+DROP FUNCTION IF EXISTS cm.cm_opt;
+CREATE TYPE cm.cm_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE cm.cm_types (
     id integer PRIMARY KEY,
     i2 smallint, i4 integer, i8 bigint, f4 real, f8 double precision,
     ok boolean, b1 bit(1),
@@ -19,7 +21,7 @@ CREATE TABLE public.cm_types (
     ts3 timestamp(3), ts6 timestamp, tstz timestamptz, tstz3 timestamptz(3),
     iv interval,
     c5 char(5), v80 varchar(80), tx text,
-    j json, jb jsonb, u uuid, x xml, mood public.cm_mood,
+    j json, jb jsonb, u uuid, x xml, mood cm.cm_mood,
     inet4 inet, cidr4 cidr, mac macaddr, mac8 macaddr8,
     r4 int4range, r8 int8range, rn numrange, rts tsrange, rtstz tstzrange,
     rd daterange,
@@ -32,7 +34,7 @@ CREATE TABLE public.cm_types (
     a_by bytea[], a_inet inet[]
 );
 -- ddl:end
-ALTER TABLE public.cm_types REPLICA IDENTITY DEFAULT;
+ALTER TABLE cm.cm_types REPLICA IDENTITY DEFAULT;
 -- cm_opt(name): the session's cm.<name> setting (config_matrix.sh sets them
 -- per run in PGOPTIONS) is on. Values no connector mode can send are left
 -- out where it is on: cm.precise - NaN and Infinity in an unconstrained
@@ -40,13 +42,13 @@ ALTER TABLE public.cm_types REPLICA IDENTITY DEFAULT;
 -- nines (as a double they round past numeric(38,0)) and money above 10^7
 -- (a double prints it with an exponent, which money_in refuses); cm.iso -
 -- the time 24:00:00 (isostring sends it as 00:00).
-CREATE OR REPLACE FUNCTION public.cm_opt(name text) RETURNS boolean
+CREATE OR REPLACE FUNCTION cm.cm_opt(name text) RETURNS boolean
 LANGUAGE sql STABLE AS $$ SELECT coalesce(current_setting('cm.' || name, true), '') = 'on' $$;
 -- cm_row(id, variant): one row of edge values; variant 0..8 picks them.
 -- (Not in arrays: timestamps before 1582, which Debezium's array path reads
 -- in the Julian calendar, two days off for year 1.)
-CREATE OR REPLACE FUNCTION public.cm_row(k integer, v integer)
-RETURNS SETOF public.cm_types LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION cm.cm_row(k integer, v integer)
+RETURNS SETOF cm.cm_types LANGUAGE sql AS $$
 SELECT k,
   (ARRAY[0, -32768, 32767, 1, -1, 0, 7, 8, 9])[v + 1]::smallint,
   (ARRAY[0, -2147483648, 2147483647, 1, -1, 0, 7, 8, 9])[v + 1]::integer,
@@ -57,30 +59,30 @@ SELECT k,
   (ARRAY['0', 'NaN', 'Infinity', '-Infinity', '0.1', '-1.7976931348623157e308',
          '5e-324', '2.718281828459045', '1e15'])[v + 1]::double precision,
   v % 2 = 0, (v % 2)::bit(1),
-  (ARRAY['0', '-1', CASE WHEN public.cm_opt('double') THEN '9999999999999999999999999999999999999'
+  (ARRAY['0', '-1', CASE WHEN cm.cm_opt('double') THEN '9999999999999999999999999999999999999'
                           ELSE '99999999999999999999999999999999999999' END,
-         CASE WHEN public.cm_opt('double') THEN '-9999999999999999999999999999999999999'
+         CASE WHEN cm.cm_opt('double') THEN '-9999999999999999999999999999999999999'
               ELSE '-99999999999999999999999999999999999999' END, '12345678901234567890',
          '1', '-12', '100', '7'])[v + 1]::numeric(38,0),
   (ARRAY['0', '-0.01', '999999999999.99', '-999999999999.99', '19.99',
          '-1.50', '0.10', '100.00', '12.34'])[v + 1]::numeric(14,2),
   (ARRAY['0', '-999.99', '999.99', '0.01', '-0.01', '1.5', '2', '3.25',
          '4'])[v + 1]::numeric(5,2),
-  (CASE WHEN public.cm_opt('precise') AND v BETWEEN 1 AND 3 THEN ARRAY['0', '1', '2', '3']
+  (CASE WHEN cm.cm_opt('precise') AND v BETWEEN 1 AND 3 THEN ARRAY['0', '1', '2', '3']
    ELSE ARRAY['0', 'NaN', 'Infinity', '-Infinity',
          '0.00000000000000000000000000000000000001',
          '-12345678901234567890123456789012345678', '3.14159265358979',
          '1e20', '-0.5'] END)[v + 1]::numeric,
-  (ARRAY['0', CASE WHEN public.cm_opt('double') THEN '-1234567.89' ELSE '-92233720368547758.08' END,
-         CASE WHEN public.cm_opt('double') THEN '1234567.89' ELSE '92233720368547758.07' END, '12.34',
+  (ARRAY['0', CASE WHEN cm.cm_opt('double') THEN '-1234567.89' ELSE '-92233720368547758.08' END,
+         CASE WHEN cm.cm_opt('double') THEN '1234567.89' ELSE '92233720368547758.07' END, '12.34',
          '-0.01', '1', '2.5', '1000', '0.99'])[v + 1]::money,
   (ARRAY['1970-01-01', '0001-01-01', '9999-12-31', '1969-12-31', 'infinity',
          '-infinity', '2000-02-29', '1900-03-01', '2024-05-01'])[v + 1]::date,
   (ARRAY['00:00:00', '23:59:59.999', '12:00:00.001', '00:00:00.001',
          '10:15:30.123', '01:02:03', '23:00:00', '06:30:00.5',
-         CASE WHEN public.cm_opt('iso') THEN '23:59:59' ELSE '24:00:00' END])[v + 1]::time(3),
+         CASE WHEN cm.cm_opt('iso') THEN '23:59:59' ELSE '24:00:00' END])[v + 1]::time(3),
   (ARRAY['00:00:00', '23:59:59.999999', '00:00:00.000001', '12:34:56.789012',
-         CASE WHEN public.cm_opt('iso') THEN '23:59:59' ELSE '24:00:00' END,
+         CASE WHEN cm.cm_opt('iso') THEN '23:59:59' ELSE '24:00:00' END,
          '01:00:00.5', '13:00:00', '07:07:07.070707',
          '11:11:11'])[v + 1]::time,
   (ARRAY['00:00:00+00', '23:59:59.999999+00', '10:15:30.123456+02',
@@ -118,7 +120,7 @@ newline', 'unicode ü € 𝄞 日本', 'comma, {brace}', 'NULL', '€', 'x'])[v
          'c0ffee00-0000-4000-8000-000000000000', 'deadbeef-dead-beef-dead-beefdeadbeef',
          '01234567-89ab-cdef-0123-456789abcdef'])[v + 1]::uuid,
   (ARRAY['<a/>', '<a b="1">t</a>', '<u>ü</u>', 'text only', '<x/>', '<y>1</y>', '<z/>', '<w/>', '<v/>'])[v + 1]::xml,
-  (ARRAY['sad', 'ok', 'happy', 'sad', 'ok', 'happy', 'sad', 'ok', 'happy'])[v + 1]::public.cm_mood,
+  (ARRAY['sad', 'ok', 'happy', 'sad', 'ok', 'happy', 'sad', 'ok', 'happy'])[v + 1]::cm.cm_mood,
   (ARRAY['0.0.0.0', '192.168.1.1/24', '::1', '10.0.0.1', '2001:db8::1/64', '255.255.255.255', '1.2.3.4', '127.0.0.1', '::'])[v + 1]::inet,
   (ARRAY['0.0.0.0/0', '192.168.0.0/16', '2001:db8::/32', '10.0.0.0/8', '::/0', '1.2.3.0/24', '1.2.0.0/16', '127.0.0.0/8', '::1/128'])[v + 1]::cidr,
   (ARRAY['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '08:00:2b:01:02:03', '01:02:03:04:05:06', 'aa:bb:cc:dd:ee:ff', '00:00:00:00:00:01', '12:34:56:78:9a:bc', 'de:ad:be:ef:00:00', '0a:0b:0c:0d:0e:0f'])[v + 1]::macaddr,
@@ -150,5 +152,5 @@ newline', 'unicode ü € 𝄞 日本', 'comma, {brace}', 'NULL', '€', 'x'])[v
   (ARRAY['{}', '{NULL}', '{192.168.1.1/24,::1}', '{10.0.0.1}', '{}', '{}', '{}', '{}', '{}'])[v + 1]::inet[]
 $$;
 -- the snapshot: every variant once, and one row of all NULLs
-INSERT INTO public.cm_types SELECT (public.cm_row(v + 1, v)).* FROM generate_series(0, 8) v;
-INSERT INTO public.cm_types (id) VALUES (10);
+INSERT INTO cm.cm_types SELECT (cm.cm_row(v + 1, v)).* FROM generate_series(0, 8) v;
+INSERT INTO cm.cm_types (id) VALUES (10);
