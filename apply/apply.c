@@ -36,6 +36,10 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->hard_delete = conf->hard_delete;
     a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
+    if (conf->conv)
+        a->conv = *conf->conv;
+    else
+        cdc_schema_conv_modes_default(&a->conv);
     cdc_schema_conf_t sc = {conf->fillfactor, conf->evolution};
     a->schemas = cdc_schema_cache_new(&sc);
     if (!a->conninfo || !a->target_schema || !a->group_id || !a->schemas)

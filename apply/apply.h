@@ -28,6 +28,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/event.h"
+#include "schemas/convert.h"
 #include "schemas/schemas.h"
 #include "offsets/offsets.h"
 
@@ -64,6 +65,9 @@ typedef struct cdc_apply_conf_s {
     bool replay;               /* `cdcsink replay`: a snapshot record is no
                                   fresh read any more, so it only fills a
                                   row that no streamed change has touched */
+    const cdc_schema_conv_modes_t *conv; /* the connector's value modes, for
+                                  schemaless records (schemas/convert.h);
+                                  NULL = the connector's defaults; copied */
 } cdc_apply_conf_t;
 
 /* cdc_offset_t (the consumed positions to record) is in common/event.h. */

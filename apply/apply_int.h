@@ -186,6 +186,7 @@ struct cdc_apply_s {
     bool hard_delete;
     cdc_truncate_mode_t truncate_mode;
     bool replay;
+    cdc_schema_conv_modes_t conv; /* schemaless values (convert.c) */
     PGconn *conn;
     bool in_txn;
     char warehouse_id[64];
@@ -222,6 +223,20 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
 cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
                           const char *source_schema, const char **owner)
     CDC_MUSTCHECK;
+
+/* ---- convert.c ---- */
+
+/* Turns every value of ev (after, key, old key) that still carries a JSON
+ * kind into the input text of its column in t (schemas/convert.h), in
+ * place: the text is copied into a->arena and the kind reset, so a retry
+ * of the batch does not convert twice. tmp: the caller's scratch. `before`
+ * is left alone (the applier never writes it). CDC_ERR_VALUE with *why (arena) naming the column, the
+ * value and the setting to check: the record is to be rejected. Errors
+ * besides: NOMEM. */
+cdc_err_t cdc_apply_convert(cdc_apply_t *a, cdc_event_t *ev,
+                            const cdc_schema_table_t *t, cdc_buf_t *tmp,
+                            const char **why) CDC_MUSTCHECK;
+
 /* Frees an apply_tbl_t (the schema cache's priv_free). */
 void cdc_apply_tbl_free(void *priv);
 

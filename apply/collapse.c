@@ -127,7 +127,7 @@ static apply_row_t *row_new(apply_groups_t *gs, apply_group_t *g,
     if (!r->vals || !r->setter || !r->from_old)
         return NULL;
     for (uint32_t i = 0; i < t->ncols; i++) {
-        r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_UNCHANGED};
+        r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_UNCHANGED, 0};
         r->setter[i] = APPLY_CHAIN_END;
     }
     for (uint32_t j = 0; j < t->nkey; j++)
@@ -158,7 +158,7 @@ static void row_move(apply_groups_t *gs, apply_row_t *r,
         r->setter[i] = idx;
         r->from_old[i] = 0;
         if (v.state == CDC_V_UNCHANGED || v.state == CDC_V_ABSENT) {
-            v = o ? o->vals[i] : (cdc_value_t){NULL, 0, CDC_V_UNCHANGED};
+            v = o ? o->vals[i] : (cdc_value_t){NULL, 0, CDC_V_UNCHANGED, 0};
             if (v.state == CDC_V_ABSENT)
                 v.state = CDC_V_UNCHANGED;
             r->setter[i] = o ? o->setter[i] : APPLY_CHAIN_END;

@@ -3,9 +3,14 @@
  * evolves it) with the applier's per-table state, and the fold into the
  * groups (collapse.c).
  *
- * Does not: write rows. A record that fails a check, or whose table cannot
- * be made, is rejected (dead-letter material); each failing table costs one
- * DDL attempt per transaction. Memory: the transaction's arena; per-table
+ * Schemaless values are turned into their columns' input text right after
+ * the table is resolved (convert.c), so everything after sees PostgreSQL
+ * text as with schemas on.
+ *
+ * Does not: write rows. A record that fails a check, whose table cannot
+ * be made, or one of whose values fits no form of its column, is rejected
+ * (dead-letter material); each failing table costs one DDL attempt per
+ * transaction. Memory: the transaction's arena; per-table
  * state is malloc'ed and owned by the schema cache entry. */
 #include "apply/apply_int.h"
 
@@ -192,11 +197,11 @@ static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
 cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
                             cdc_event_t *const *events, size_t n) {
     fail_t *fails = NULL;
-    cdc_buf_t qn = CDC_BUF_INIT;
+    cdc_buf_t qn = CDC_BUF_INIT, cv = CDC_BUF_INIT;
     cdc_err_t err = cdc_apply_shape(a, gs); /* column rules (shape.c) */
     events = gs->events;
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
-        const cdc_event_t *ev = events[i];
+        cdc_event_t *ev = events[i];
         if (!ev || ev->kind != CDC_EV_CHANGE)
             continue;
         const char *schema = *a->target_schema ? a->target_schema : ev->schema;
@@ -227,6 +232,8 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
         cdc_schema_table_t *t = NULL;
         if (!why) {
             rej = resolve(a, ev, schema, table, &fails, &t, &why);
+            if (rej == CDC_OK) /* schemaless values: by the catalog */
+                rej = cdc_apply_convert(a, ev, t, &cv, &why);
             if (rej == CDC_ERR_PG_DOWN || rej == CDC_ERR_NOMEM) {
                 err = rej;
                 break;
@@ -240,5 +247,6 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
             err = cdc_apply_collapse_add(gs, i, t);
     }
     cdc_buf_free(&qn);
+    cdc_buf_free(&cv);
     return err;
 }

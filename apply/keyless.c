@@ -60,13 +60,13 @@ cdc_err_t cdc_apply_keyless_add(apply_groups_t *gs, size_t idx,
     for (uint32_t i = 0; i < tbl->ncols; i++) {
         cdc_value_t v = i < ev->rowdef->ncols
                             ? src[i]
-                            : (cdc_value_t){NULL, 0, CDC_V_NULL};
+                            : (cdc_value_t){.state = CDC_V_NULL};
         /* an unchanged TOAST value: the before image has it (FULL) */
         if (v.state != CDC_V_SET && v.state != CDC_V_NULL && ev->before &&
             i < ev->rowdef->ncols)
             v = ev->before[i];
         if (v.state != CDC_V_SET)
-            v = (cdc_value_t){NULL, 0, CDC_V_NULL};
+            v = (cdc_value_t){.state = CDC_V_NULL};
         r->vals[i] = v;
     }
     r->group = g;

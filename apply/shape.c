@@ -338,6 +338,8 @@ static cdc_err_t sdef_build(const apply_colrules_t *r, sdef_t *d) {
     d->key.ncols = sk->ncols;
     d->row.typed = sr->typed;
     d->key.typed = sk->typed;
+    d->row.kinds = sr->kinds; /* schemaless values still to convert */
+    d->key.kinds = sk->kinds;
     d->row.fingerprint = fp;
     d->key.fingerprint = cdc_hash(fp, &sk->fingerprint, sizeof sk->fingerprint);
     d->identity &= !d->refusal;
@@ -401,6 +403,7 @@ static cdc_value_t *vals_shape(apply_colrules_t *r, cdc_arena_t *ar,
         cdc_hmac_sha256_hex(&r->key, out[i].text, out[i].len, hex);
         out[i].text = hex;
         out[i].len = 2 * CDC_SHA256_LEN;
+        out[i].kind = CDC_JK_UNKNOWN; /* text now, whatever it was */
     }
     return out;
 }

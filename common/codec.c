@@ -340,8 +340,12 @@ static void add_hms(cdc_buf_t *o, uint64_t rem, uint64_t per_sec) {
 }
 
 void cdc_codec_timestamp(int64_t v, cdc_codec_unit_t unit, cdc_buf_t *out) {
-    if (v == CDC_CODEC_TS_POS_INF || v == CDC_CODEC_TS_NEG_INF) {
-        cdc_buf_adds(out, v == CDC_CODEC_TS_POS_INF ? "infinity" : "-infinity");
+    /* the sentinels are us; a ms column (timestamp(0..3), connect mode)
+     * gets them divided by 1000 */
+    int64_t div = unit == CDC_CODEC_MS ? 1000 : 1;
+    if (v == CDC_CODEC_TS_POS_INF || v == CDC_CODEC_TS_NEG_INF ||
+        v == CDC_CODEC_TS_POS_INF / div || v == CDC_CODEC_TS_NEG_INF / div) {
+        cdc_buf_adds(out, v > 0 ? "infinity" : "-infinity");
         return;
     }
     int64_t per_day = (int64_t)unit * 86400;
@@ -352,6 +356,24 @@ void cdc_codec_timestamp(int64_t v, cdc_codec_unit_t unit, cdc_buf_t *out) {
     add_hms(out, (uint64_t)(rem < 0 ? rem + per_day : rem), (uint64_t)unit);
     if (bc)
         cdc_buf_add(out, " BC", 3);
+}
+
+int cdc_codec_iso_infinity(const char *s, size_t n) {
+    /* as captured: dates of the snapshot (JDBC: Long.MAX/MIN_VALUE ms) and
+     * of the streaming path (pgoutput: int32 day counts wrapped);
+     * timestamps: the us sentinels read as an instant */
+    static const struct {
+        const char *prefix;
+        int sign;
+    } forms[] = {{"+292278994-08-16", 1},         {"+292269055-12-02", -1},
+                 {"-5877611-06-21", 1},           {"-5877611-06-22", -1},
+                 {"+294247-01-10T04:00:25.2", 1}, {"-290308-12-21T19:59:27.6", -1}};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        size_t k = strlen(forms[i].prefix);
+        if (n >= k && !memcmp(s, forms[i].prefix, k))
+            return forms[i].sign;
+    }
+    return 0;
 }
 
 int cdc_codec_time(int64_t v, cdc_codec_unit_t unit, cdc_buf_t *out) {

@@ -28,19 +28,7 @@
 #include <stdint.h>
 
 #include "common/arena.h"
-
-/* The JSON kind of a schemaless value as the decoder saw it: the only thing
- * besides the catalog type and the connector settings that tells two
- * encodings apart (an interval as ISO string or as a number of us). 0 =
- * not recorded (typed values, older producers): converters pass the text. */
-typedef enum {
-    CDC_JK_UNKNOWN = 0,
-    CDC_JK_STRING,
-    CDC_JK_NUMBER,
-    CDC_JK_BOOL,   /* text "true" / "false" */
-    CDC_JK_OBJECT, /* text is the object's compact JSON */
-    CDC_JK_ARRAY   /* text is the array's compact JSON */
-} cdc_json_kind_t;
+#include "common/event.h" /* cdc_json_kind_t */
 
 /* Units of an integer time value. */
 typedef enum {
@@ -99,6 +87,11 @@ void cdc_codec_date(int64_t days, cdc_buf_t *out);
  * 10:15:30.123456"; six fraction digits, only when non-zero, nine when
  * ns are not whole us: PostgreSQL rounds them to its us itself), or "infinity"/"-infinity" for the sentinels. */
 void cdc_codec_timestamp(int64_t v, cdc_codec_unit_t unit, cdc_buf_t *out);
+/* +1 / -1 when s[0..n) is how time.precision.mode=isostring renders
+ * PostgreSQL's infinity / -infinity (an IsoDate or IsoTimestamp far out of
+ * range: "+294247-01-10T04:00:25.2Z", "-5877611-06-22Z", as captured from
+ * Debezium 3.6), else 0. */
+int cdc_codec_iso_infinity(const char *s, size_t n);
 /* Appends the time of day v units after midnight ("07:30:15.500000", the
  * fraction as in cdc_codec_timestamp); 24:00:00 is valid. -1 (out unchanged) when v is
  * outside [0, 24h]. */

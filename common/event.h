@@ -90,6 +90,11 @@ typedef struct cdc_column_s {
     bool optional;     /* nullable in the source */
     int16_t precision; /* numeric precision / bit length; -1 unknown */
     int16_t scale;     /* numeric scale; -1 variable or unknown */
+    const char *sqltype; /* the source's exact type (of the element when
+                            array), spelled as format_type() prints it
+                            ("numeric(14,2)", "character varying(80)"),
+                            when the connector propagates it; NULL: from
+                            type/precision/scale */
 } cdc_column_t;
 
 typedef struct cdc_rowdef_s {
@@ -97,6 +102,9 @@ typedef struct cdc_rowdef_s {
     bool typed;           /* false: schemaless, every type is CDC_T_UNKNOWN */
     uint32_t ncols;
     cdc_column_t *cols;
+    bool kinds;           /* values may carry a JSON kind (cdc_value_t):
+                             always when schemaless; typed, when a column's
+                             text needs the connector's value modes */
 } cdc_rowdef_t;
 
 /* ---- values ---- */
@@ -108,10 +116,28 @@ typedef enum {
     CDC_V_ABSENT     /* field not present in this record (schemaless) */
 } cdc_vstate_t;
 
+/* The JSON kind of a schemaless value as the decoder saw it: the only thing
+ * besides the catalog type and the connector settings that tells two
+ * encodings apart (an interval as ISO string or as a number of us). 0 =
+ * not recorded (typed values, older producers): converters pass the text. */
+typedef enum {
+    CDC_JK_UNKNOWN = 0,
+    CDC_JK_STRING,
+    CDC_JK_NUMBER,
+    CDC_JK_BOOL,   /* text "true" / "false" */
+    CDC_JK_OBJECT, /* text is the object's compact JSON */
+    CDC_JK_ARRAY   /* text is the array's compact JSON */
+} cdc_json_kind_t;
+
 typedef struct cdc_value_s {
     const char *text; /* NUL-terminated text form when state == CDC_V_SET */
     uint32_t len;
     uint8_t state;    /* cdc_vstate_t */
+    uint8_t kind;     /* cdc_json_kind_t: set for a value whose text is
+                         still Debezium's JSON encoding (schemaless rows);
+                         the applier turns it into its column's input text
+                         (schemas/convert.h) and resets it to 0; 0 = the
+                         text is PostgreSQL input already */
 } cdc_value_t;
 
 /* ---- source position (DESIGN.md "Ordering") ---- */

@@ -468,6 +468,11 @@ static cdc_err_t temporal_number(const cv_t *c, const char *s, size_t n,
 /* isostring's IsoDate/IsoTime/IsoTimestamp end in Z; the zone-less types
  * want none (a ZonedTimestamp into a timestamp column: its UTC wall time) */
 static void add_without_z(const char *s, size_t n, cdc_buf_t *out) {
+    int inf = cdc_codec_iso_infinity(s, n);
+    if (inf) {
+        cdc_buf_adds(out, inf > 0 ? "infinity" : "-infinity");
+        return;
+    }
     if (n && (s[n - 1] == 'Z' || s[n - 1] == 'z'))
         n--;
     cdc_buf_add(out, s, n);

@@ -32,7 +32,9 @@
  * applier already holds the catalog (schemas/), so the polling thread needs
  * no PostgreSQL connection, and the decoder's fast path and the schemas-on
  * COPY path stay untouched; the decoder only records each schemaless
- * value's JSON kind.
+ * value's JSON kind (and a typed bytea's, when the connector sends it as a
+ * string and propagates its source type: only binary.handling.mode tells
+ * base64 from hex). The hook is apply/convert.c.
  *
  * Limits, all Debezium's: a base64 Decimal carries no scale, so a numeric
  * column must have the source's scale (numeric(p,s)); an unconstrained

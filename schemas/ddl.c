@@ -28,8 +28,11 @@ cdc_err_t cdc_schema_catalog_read(PGconn *conn, const char *qname,
                                   size_t errstr_size) {
     static const char sql[] =
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
-        "coalesce(a.attnum = ANY(i.indkey::int2[]), false) "
-        "FROM pg_attribute a LEFT JOIN pg_index i "
+        "coalesce(a.attnum = ANY(i.indkey::int2[]), false), "
+        "CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, "
+        "t.typtypmod) ELSE format_type(a.atttypid, a.atttypmod) END "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "LEFT JOIN pg_index i "
         "ON i.indrelid = a.attrelid AND i.indisprimary "
         "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 "
         "AND NOT a.attisdropped ORDER BY a.attnum";
@@ -234,6 +237,7 @@ static cdc_err_t describe(cdc_schema_table_t *t, const PGresult *cat,
         c->qname = quoted(name);
         c->sqltype = cast_type(PQgetvalue(cat, ci, 1));
         c->key = PQgetvalue(cat, ci, 2)[0] == 't';
+        cdc_schema_conv_type_parse(PQgetvalue(cat, ci, 3), &c->conv);
         if (!c->name || !c->qname || !c->sqltype)
             return CDC_ERR_NOMEM;
     }

@@ -82,7 +82,7 @@ static uint64_t key_hash(const char *schema, const char *table, uint64_t rfp,
     return h;
 }
 
-static const cdc_rowdef_t nokey = {0, true, 0, NULL};
+static const cdc_rowdef_t nokey = {.typed = true};
 
 cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
                                const char *schema, const char *table,

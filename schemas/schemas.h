@@ -45,6 +45,7 @@
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/event.h"
+#include "schemas/convert.h"
 
 typedef struct cdc_schema_col_s {
     char *name;    /* source column name, unquoted */
@@ -53,6 +54,9 @@ typedef struct cdc_schema_col_s {
                       type values are cast to (varchar(n), char(n): without
                       the length, so a longer value is refused, not cut) */
     bool key;      /* part of the primary key */
+    /* how a schemaless value becomes input text of this column: the type
+     * (a domain's base type) parsed once when the catalog is read */
+    cdc_schema_conv_type_t conv;
 } cdc_schema_col_t;
 
 typedef struct cdc_schema_table_s {
@@ -163,8 +167,9 @@ cdc_err_t cdc_schema_add_meta(PGconn *conn, const char *qname, char *errstr,
 
 /* ---- pure helpers (typemap.c) ---- */
 
-/* Appends the PostgreSQL type of col ("numeric(10,2)", "text[]", ...).
- * CDC_T_UNKNOWN maps to "text". */
+/* Appends the PostgreSQL type of col ("numeric(10,2)", "text[]", ...):
+ * the source's exact type when the connector propagated it (col->sqltype),
+ * else by type, precision and scale. CDC_T_UNKNOWN maps to "text". */
 void cdc_schema_sqltype(cdc_buf_t *b, const cdc_column_t *col);
 /* How an existing column of catalog type `have` (format_type) relates to
  * the type col carries (evolve.c, schema.evolution above). */

@@ -14,8 +14,10 @@ cdc_err_t cdc_schema_ddl_load(PGconn *conn, const cdc_schema_conf_t *conf,
                               cdc_schema_table_t *t, char *errstr,
                               size_t errstr_size) CDC_MUSTCHECK;
 
-/* The columns of the table qname (quoted): name, format_type, is_pk; no rows
- * when there is no such table. DDL when the catalog query fails. */
+/* The columns of the table qname (quoted): name, format_type, is_pk, and
+ * the type again with a domain replaced by its base type (and the domain's
+ * typmod); no rows when there is no such table. DDL when the catalog query
+ * fails. */
 cdc_err_t cdc_schema_catalog_read(PGconn *conn, const char *qname,
                                   PGresult **cat, char *errstr,
                                   size_t errstr_size) CDC_MUSTCHECK;

@@ -30,6 +30,12 @@ static const char *const type_names[CDC_T__COUNT] = {
 
 void cdc_schema_sqltype(cdc_buf_t *b, const cdc_column_t *col) {
     cdc_type_t t = col->type < CDC_T__COUNT ? col->type : CDC_T_UNKNOWN;
+    if (col->sqltype) { /* the source's own, propagated by the connector */
+        cdc_buf_adds(b, col->sqltype);
+        if (col->array)
+            cdc_buf_adds(b, "[]");
+        return;
+    }
     cdc_buf_adds(b, type_names[t]);
     if (t == CDC_T_NUMERIC && col->precision > 0) {
         /* numeric(p,s) only when both are known and valid for PostgreSQL

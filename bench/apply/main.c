@@ -64,7 +64,7 @@ static void row_text(cdc_arena_t *ar, long i, int ver, const char **out) {
 static cdc_value_t *vals_of(cdc_arena_t *ar, const char *const *t, int n) {
     cdc_value_t *v = cdc_arena_alloc(ar, (size_t)n * sizeof *v);
     for (int k = 0; k < n; k++)
-        v[k] = (cdc_value_t){t[k], (uint32_t)strlen(t[k]), CDC_V_SET};
+        v[k] = (cdc_value_t){t[k], (uint32_t)strlen(t[k]), CDC_V_SET, 0};
     return v;
 }
 
@@ -236,10 +236,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     cdc_arena_t *keep = cdc_arena_new(0);
-    cdc_rowdef_t rd = {0xbe7c, true, NC, NULL}, kd = {0xbe7d, true, 1, NULL};
+    cdc_rowdef_t rd = {0xbe7c, true, NC, NULL, false},
+                 kd = {0xbe7d, true, 1, NULL, false};
     rd.cols = cdc_arena_calloc(keep, NC, sizeof *rd.cols);
     for (int k = 0; k < NC; k++)
-        rd.cols[k] = (cdc_column_t){names[k], types[k], false, k != 0, -1, -1};
+        rd.cols[k] = (cdc_column_t){names[k], types[k], false, k != 0, -1, -1,
+                                    NULL};
     rd.cols[3].precision = 12;
     rd.cols[3].scale = 2;
     kd.cols = rd.cols;

@@ -89,14 +89,12 @@ fi
 "$STACK" stop connect >/dev/null
 
 COLS="id, account_id, amount, note, created_at, updated_at, attrs, active, ext_id, qty"
-# table_ddl STREAM: the table every system gets, made beforehand. Without
-# schemas a MicroTimestamp is a bare integer PostgreSQL cannot read as a
-# timestamp, so the schemas-off tables keep created_at as bigint (see README).
+# table_ddl STREAM: the table every system gets, made beforehand, the same
+# for every stream: without schemas cdcsink reads the connector's default
+# encodings (base64 Decimal, MicroTimestamp integer) by its column types.
 table_ddl() {
-    local ts=timestamp
-    [[ $1 == on ]] || ts=bigint
     echo "CREATE TABLE public.orders (id int PRIMARY KEY, account_id bigint,
-  amount numeric(12,2), note text, created_at $ts, updated_at timestamptz,
+  amount numeric(12,2), note text, created_at timestamp, updated_at timestamptz,
   attrs jsonb, active boolean, ext_id uuid, qty int)"
 }
 

@@ -110,10 +110,29 @@ out:
     return k;
 }
 
+/* the connector's value modes, for schemaless records */
+static void conv_modes(const cdc_conf_t *conf, cdc_schema_conv_modes_t *m) {
+    cdc_schema_conv_modes_default(m);
+    m->decimal =
+        (cdc_decimal_mode_t)cdc_conf_enum(conf, CDC_SET_DECIMAL_HANDLING_MODE);
+    m->time = (cdc_time_mode_t)cdc_conf_enum(conf, CDC_SET_TIME_PRECISION_MODE);
+    m->binary =
+        (cdc_binary_mode_t)cdc_conf_enum(conf, CDC_SET_BINARY_HANDLING_MODE);
+    m->interval = (cdc_interval_mode_t)cdc_conf_enum(
+        conf, CDC_SET_INTERVAL_HANDLING_MODE);
+    m->hstore =
+        (cdc_hstore_mode_t)cdc_conf_enum(conf, CDC_SET_HSTORE_HANDLING_MODE);
+    m->money_fraction_digits =
+        (int)cdc_conf_int(conf, CDC_SET_MONEY_FRACTION_DIGITS);
+}
+
 cdc_apply_t *cdc_cli_apply_new(const cdc_conf_t *conf, bool replay,
                                char *errstr, size_t errstr_size) {
     cdc_apply_conf_t ac;
+    cdc_schema_conv_modes_t modes;
     memset(&ac, 0, sizeof ac);
+    conv_modes(conf, &modes);
+    ac.conv = &modes;
     ac.conninfo = cdc_conf_str(conf, CDC_SET_PG_CONNINFO);
     ac.target_schema = cdc_conf_str(conf, CDC_SET_TARGET_SCHEMA);
     ac.target_table = cdc_conf_str(conf, CDC_SET_TARGET_TABLE);

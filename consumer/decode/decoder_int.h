@@ -94,6 +94,12 @@ struct dec_sch_s {
     int32_t scale;      /* Decimal scale; -1 unknown */
     int32_t precision;  /* connect.decimal.precision; -1 unknown */
     int32_t length;     /* Bits length; -1 unknown */
+    /* the source column's type as the connector propagates it
+     * (column.propagate.source.type / datatype.propagate.source.type:
+     * parameters __debezium.source.column.type/.length/.scale), e.g.
+     * "NUMERIC", 14, 2; NULL / -1 when not sent */
+    const char *src_type;
+    int32_t src_length, src_scale;
     const char *name;   /* semantic name or NULL */
     const char *field;  /* field name inside a struct, or NULL */
     uint32_t nfields;
@@ -178,6 +184,27 @@ typedef struct dec_tok_s {
 
 #define DEC_PLACEHOLDER "__debezium_unavailable_value"
 #define DEC_PLACEHOLDER_B64 "X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ=="
+/* the placeholder's bytes under binary.handling.mode=hex (either case) */
+#define DEC_PLACEHOLDER_HEX \
+    "5f5f646562657a69756d5f756e617661696c61626c655f76616c7565"
+/* true when s[0..n) is the placeholder in one of its scalar forms (text,
+ * base64, hex) */
+bool cdc_dec_is_placeholder(const char *s, size_t n);
+
+/* ---- the propagated source type (srctype.c) ---- */
+
+/* The source column's exact type, of an array's element ("numeric(14,2)",
+ * "timestamp(3) with time zone": format_type()'s spelling) into out; false
+ * when the schema carries none or it is not a built-in type. */
+bool cdc_dec_source_sqltype(const dec_sch_t *s, char *out, size_t n);
+/* the propagated source type is type (or an array of it: "_BYTEA") */
+bool cdc_dec_source_is(const dec_sch_t *s, const char *type);
+/* A typed column whose text only the connector's value modes can read: a
+ * bytea (or bytea[]) the connector sends as a string (binary.handling.mode
+ * base64, base64-url-safe or hex), known from the propagated source type.
+ * Its JSON is kept with its kind, as in a schemaless row, and the applier
+ * converts it by the catalog (apply/convert.c). */
+bool cdc_dec_raw_column(const dec_sch_t *s);
 
 /* Converts a scalar token for schema s into text appended to out; *state is
  * CDC_V_SET, CDC_V_NULL or CDC_V_UNCHANGED (placeholder; only when toast).

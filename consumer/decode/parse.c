@@ -92,6 +92,7 @@ static int emit(cdc_decoder_t *d, uint8_t state, const char *s, size_t n,
     dec_row_t *r = &d->rows[f->role];
     cdc_value_t *v = f->sch ? &r->vals[f->col] : &r->svals[f->col];
     v->state = state;
+    v->kind = CDC_JK_UNKNOWN;
     v->text = NULL;
     v->len = 0;
     if (state == CDC_V_SET) {
@@ -104,6 +105,20 @@ static int emit(cdc_decoder_t *d, uint8_t state, const char *s, size_t n,
         v->text = t;
         v->len = (uint32_t)n;
     }
+    return 1;
+}
+
+/* a schemaless row's value (or a raw typed column's, cdc_dec_raw_column):
+ * emitted with its JSON kind, which the applier needs to turn Debezium's
+ * encoding back (schemas/convert.h) */
+static int emit_bare(cdc_decoder_t *d, uint8_t state, const char *s, size_t n,
+                     cdc_json_kind_t kind) {
+    if (!emit(d, state, s, n, false))
+        return 0;
+    dec_frame_t *f = top(d);
+    if (state == CDC_V_SET && f->type == F_ROW)
+        (f->sch ? d->rows[f->role].vals : d->rows[f->role].svals)[f->col].kind =
+            (uint8_t)kind;
     return 1;
 }
 
@@ -307,19 +322,18 @@ static int scalar_bare(cdc_decoder_t *d, const dec_tok_t *t) {
     if (t->kind == DEC_TOK_NULL)
         return emit(d, CDC_V_NULL, "", 0, false);
     if (t->kind == DEC_TOK_BOOL)
-        return emit(d, CDC_V_SET, t->b ? "true" : "false", t->b ? 4 : 5, false);
+        return emit_bare(d, CDC_V_SET, t->b ? "true" : "false", t->b ? 4 : 5,
+                         CDC_JK_BOOL);
     if (t->kind == DEC_TOK_STR) {
         if (memchr(t->s, '\0', t->len))
             return cdc_dec_fail(d, CDC_ERR_VALUE, "%s: a string holds a NUL "
                                 "character, which PostgreSQL text cannot "
                                 "store", path(d));
-        if ((t->len == sizeof DEC_PLACEHOLDER - 1 &&
-             !memcmp(t->s, DEC_PLACEHOLDER, t->len)) ||
-            (t->len == sizeof DEC_PLACEHOLDER_B64 - 1 &&
-             !memcmp(t->s, DEC_PLACEHOLDER_B64, t->len)))
+        if (cdc_dec_is_placeholder(t->s, t->len))
             return emit(d, CDC_V_UNCHANGED, "", 0, false);
     }
-    return emit(d, CDC_V_SET, t->s, t->len, false);
+    return emit_bare(d, CDC_V_SET, t->s, t->len,
+                     t->kind == DEC_TOK_STR ? CDC_JK_STRING : CDC_JK_NUMBER);
 }
 
 /* F_ROW or F_ARRAY: a column value or an array element */
@@ -328,7 +342,8 @@ static int scalar_value(cdc_decoder_t *d, dec_frame_t *f, const dec_tok_t *t) {
     if (f->type == F_ROW && f->col < 0)
         return 1;
     const dec_sch_t *s = cur_sch(f);
-    return s ? scalar_typed(d, f, s, t) : scalar_bare(d, t);
+    return s && !(f->type == F_ROW && cdc_dec_raw_column(s))
+               ? scalar_typed(d, f, s, t) : scalar_bare(d, t);
 }
 
 static int on_scalar(cdc_decoder_t *d, const dec_tok_t *t) {
@@ -444,7 +459,8 @@ static int start_value(cdc_decoder_t *d, dec_frame_t *f, bool map) {
                             d->what);
     const dec_sch_t *s = cur_sch(f);
     if (!s || (map && s->sem != DEC_SEM_VSDECIMAL && s->sem != DEC_SEM_POINT &&
-               (s->ctype == DEC_CT_STRUCT || s->ctype == DEC_CT_MAP))) {
+               (s->ctype == DEC_CT_STRUCT || s->ctype == DEC_CT_MAP)) ||
+        (f->type == F_ROW && !map && cdc_dec_raw_column(s))) {
         push(d, F_JSON)->n = 1;
         d->json.len = 0;
         cdc_dec_sbuf_addc(d, &d->json, map ? '{' : '[');
@@ -683,10 +699,15 @@ static int end_json(cdc_decoder_t *d, dec_frame_t *f, bool map) {
     d->nfr--;
     if (d->json.oom)
         return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
-    return emit(d, top(d)->type == F_ROW &&
-                   cdc_dec_is_placeholder_array(d->json.p, d->json.len)
-                       ? CDC_V_UNCHANGED : CDC_V_SET,
-                d->json.p, d->json.len, false);
+    dec_frame_t *up = top(d);
+    const dec_sch_t *s = cur_sch(up);
+    bool raw = !s || (up->type == F_ROW && cdc_dec_raw_column(s));
+    return emit_bare(d, up->type == F_ROW &&
+                        cdc_dec_is_placeholder_array(d->json.p, d->json.len)
+                            ? CDC_V_UNCHANGED : CDC_V_SET,
+                     d->json.p, d->json.len,
+                     !raw ? CDC_JK_UNKNOWN
+                     : map ? CDC_JK_OBJECT : CDC_JK_ARRAY);
 }
 
 static int on_end(cdc_decoder_t *d, bool map) {

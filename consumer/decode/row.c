@@ -34,7 +34,7 @@ int cdc_dec_row_begin(cdc_decoder_t *d, dec_frame_t *f, uint8_t role) {
         if (!r->vals)
             return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
         for (uint32_t i = 0; i < n; i++)
-            r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_ABSENT};
+            r->vals[i] = (cdc_value_t){NULL, 0, CDC_V_ABSENT, 0};
     } else {
         r->pred = d->pred[role][0];
         r->pred_ok = r->pred != NULL;
@@ -138,7 +138,7 @@ static int key_bare(cdc_decoder_t *d, dec_frame_t *f, const char *s,
     }
     if (r->names.oom)
         return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
-    r->svals[r->n] = (cdc_value_t){NULL, 0, CDC_V_ABSENT};
+    r->svals[r->n] = (cdc_value_t){NULL, 0, CDC_V_ABSENT, 0};
     f->col = d->path_col = (int32_t)r->n++;
     return 1;
 }

@@ -13,7 +13,8 @@
 enum { SB_SCHEMA = 1, SB_FIELDS, SB_PARAMS, SB_SKIP };
 enum { P_NONE = 0, P_TYPE, P_FIELDS, P_ITEMS, P_KEYS, P_VALUES, P_OPTIONAL,
        P_NAME, P_PARAMS, P_FIELD, P_OTHER };
-enum { PK_OTHER = 0, PK_SCALE, PK_PRECISION, PK_LENGTH };
+enum { PK_OTHER = 0, PK_SCALE, PK_PRECISION, PK_LENGTH, PK_SRC_TYPE,
+       PK_SRC_LENGTH, PK_SRC_SCALE };
 
 /* semantic names, and the Connect type each one requires */
 static const struct { const char *name; uint8_t sem, ct; } sems[] = {
@@ -111,6 +112,7 @@ static dec_sch_t *sb_new(cdc_decoder_t *d) {
     }
     memset(s, 0, sizeof *s);
     s->scale = s->precision = s->length = -1;
+    s->src_length = s->src_scale = -1;
     return s;
 }
 
@@ -253,7 +255,42 @@ static int sb_skip(cdc_decoder_t *d, dec_sb_frame_t *f, int ev) {
     return 1;
 }
 
-/* "parameters": scale, connect.decimal.precision and length are read */
+/* the propagated source type's parameters (column.propagate.source.type) */
+#define SRC_PFX "__debezium.source.column."
+#define SRC_PFX_LEN (sizeof SRC_PFX - 1)
+
+static uint8_t src_param(const char *s, size_t n) {
+    return n == 4 && !memcmp(s, "type", 4)     ? PK_SRC_TYPE
+           : n == 6 && !memcmp(s, "length", 6) ? PK_SRC_LENGTH
+           : n == 5 && !memcmp(s, "scale", 5)  ? PK_SRC_SCALE
+                                               : PK_OTHER;
+}
+
+/* a source type name is kept (cut to 63 bytes); a length or scale out of
+ * int32 (text is 2147483647) is kept as -1: no modifier */
+static int src_value(cdc_decoder_t *d, dec_sch_t *sch, uint8_t pk, int ev,
+                     const char *s, size_t n) {
+    if (ev != SBE_STR)
+        return 1; /* not what the connector sends: ignored */
+    if (pk == PK_SRC_TYPE) {
+        if (memchr(s, '\0', n))
+            return 1;
+        sch->src_type = cdc_dec_pool_strndup(d, &d->sbpool, s, n > 63 ? 63 : n);
+        return sch->src_type ? 1 : cdc_dec_fail(d, CDC_ERR_NOMEM,
+                                                "schema: out of memory");
+    }
+    int64_t v;
+    if (cdc_dec_parse_i64(s, n, &v) != DEC_I64_OK || v < 0 || v > INT32_MAX)
+        v = -1;
+    if (pk == PK_SRC_LENGTH)
+        sch->src_length = (int32_t)v;
+    else
+        sch->src_scale = (int32_t)v;
+    return 1;
+}
+
+/* "parameters": scale, connect.decimal.precision and length are read, and
+ * the propagated source type */
 static int sb_params(cdc_decoder_t *d, dec_sb_frame_t *f, int ev,
                      const char *s, size_t n) {
     if (ev == SBE_KEY) {
@@ -264,6 +301,8 @@ static int sb_params(cdc_decoder_t *d, dec_sb_frame_t *f, int ev,
             f->pending = PK_PRECISION;
         else if (n == 6 && !memcmp(s, "length", 6))
             f->pending = PK_LENGTH;
+        else if (n > SRC_PFX_LEN && !memcmp(s, SRC_PFX, SRC_PFX_LEN))
+            f->pending = src_param(s + SRC_PFX_LEN, n - SRC_PFX_LEN);
         return 1;
     }
     if (ev == SBE_ENDMAP) {
@@ -273,6 +312,11 @@ static int sb_params(cdc_decoder_t *d, dec_sb_frame_t *f, int ev,
     if (ev == SBE_MAP || ev == SBE_ARR)
         return cdc_dec_fail(d, CDC_ERR_SCHEMA,
                             "schema: a parameter is not a string");
+    if (f->pending >= PK_SRC_TYPE) {
+        int r = src_value(d, f->sch, f->pending, ev, s, n);
+        f->pending = PK_OTHER;
+        return r;
+    }
     if (f->pending != PK_OTHER) {
         int32_t *dst = f->pending == PK_SCALE ? &f->sch->scale
                      : f->pending == PK_PRECISION ? &f->sch->precision
@@ -432,15 +476,25 @@ void cdc_dec_cache_free(cdc_decoder_t *d) {
 
 /* ---- rowdef cache ---- */
 
-static uint64_t rowdef_hash(bool typed, const cdc_column_t *cols, uint32_t n) {
-    uint64_t h = cdc_hash(CDC_HASH_INIT, &typed, 1);
+#define SQLTYPE_MAX 64 /* "timestamp(3) with time zone[]" and the like */
+
+static uint64_t rowdef_hash(bool typed, bool kinds, const cdc_column_t *cols,
+                            uint32_t n) {
+    uint8_t tk[2] = {typed, kinds};
+    uint64_t h = cdc_hash(CDC_HASH_INIT, tk, typed ? 2 : 1);
     for (uint32_t i = 0; i < n; i++) {
         int32_t t[4] = {(int32_t)cols[i].type, cols[i].array, cols[i].precision,
                         cols[i].scale};
         h = cdc_hash(h, cols[i].name, strlen(cols[i].name) + 1);
         h = cdc_hash(h, t, sizeof t);
+        if (cols[i].sqltype)
+            h = cdc_hash(h, cols[i].sqltype, strlen(cols[i].sqltype) + 1);
     }
     return h;
+}
+
+static bool same_str(const char *a, const char *b) {
+    return a == b || (a && b && !strcmp(a, b));
 }
 
 static bool cols_equal(const cdc_column_t *a, const cdc_column_t *b,
@@ -448,17 +502,38 @@ static bool cols_equal(const cdc_column_t *a, const cdc_column_t *b,
     for (uint32_t i = 0; i < n; i++)
         if (a[i].type != b[i].type || a[i].array != b[i].array ||
             a[i].precision != b[i].precision || a[i].scale != b[i].scale ||
-            a[i].optional != b[i].optional || strcmp(a[i].name, b[i].name))
+            a[i].optional != b[i].optional || strcmp(a[i].name, b[i].name) ||
+            !same_str(a[i].sqltype, b[i].sqltype))
             return false;
     return true;
 }
 
-/* finds or adds the rowdef of cols (borrowed names are copied on add) */
+/* copies of the borrowed names and source types of cols into c */
+static bool cols_copy(cdc_decoder_t *d, cdc_column_t *c,
+                      const cdc_column_t *cols, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        c[i] = cols[i];
+        c[i].name = cdc_dec_pool_strndup(d, &d->rpool, cols[i].name,
+                                         strlen(cols[i].name));
+        if (cols[i].sqltype)
+            c[i].sqltype = cdc_dec_pool_strndup(d, &d->rpool, cols[i].sqltype,
+                                                strlen(cols[i].sqltype));
+        if (!c[i].name || (cols[i].sqltype && !c[i].sqltype))
+            return false;
+    }
+    return true;
+}
+
+/* finds or adds the rowdef of cols (borrowed names are copied on add);
+ * kinds: see cdc_rowdef_t (schemaless rowdefs always have it) */
 static const cdc_rowdef_t *rowdef_intern(cdc_decoder_t *d, bool typed,
-                                         const cdc_column_t *cols, uint32_t n) {
-    uint64_t h = rowdef_hash(typed, cols, n);
+                                         bool kinds, const cdc_column_t *cols,
+                                         uint32_t n) {
+    kinds = kinds || !typed;
+    uint64_t h = rowdef_hash(typed, kinds, cols, n);
     for (dec_rdnode_t *r = d->rbuckets[h % NBUCKETS]; r; r = r->next)
-        if (r->rd.fingerprint == h && r->rd.typed == typed && r->rd.ncols == n &&
+        if (r->rd.fingerprint == h && r->rd.typed == typed &&
+            r->rd.kinds == kinds && r->rd.ncols == n &&
             cols_equal(r->rd.cols, cols, n))
             return &r->rd;
     for (uint32_t i = 0; i < n; i++)
@@ -474,17 +549,13 @@ static const cdc_rowdef_t *rowdef_intern(cdc_decoder_t *d, bool typed,
         cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        c[i] = cols[i];
-        c[i].name = cdc_dec_pool_strndup(d, &d->rpool, cols[i].name,
-                                         strlen(cols[i].name));
-        if (!c[i].name) {
-            cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
-            return NULL;
-        }
+    if (!cols_copy(d, c, cols, n)) {
+        cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
+        return NULL;
     }
     r->rd.fingerprint = h;
     r->rd.typed = typed;
+    r->rd.kinds = kinds;
     r->rd.ncols = n;
     r->rd.cols = c;
     r->next = d->rbuckets[h % NBUCKETS];
@@ -496,17 +567,25 @@ static const cdc_rowdef_t *rowdef_intern(cdc_decoder_t *d, bool typed,
 const cdc_rowdef_t *cdc_dec_rowdef_typed(cdc_decoder_t *d,
                                          const dec_sch_t *row) {
     uint32_t n = row->nfields;
+    bool kinds = false;
     cdc_column_t *cols = cdc_dec_malloc(d, (n ? n : 1) * sizeof *cols);
-    if (!cols) {
+    char(*sql)[SQLTYPE_MAX] = cdc_dec_malloc(d, (n ? n : 1) * sizeof *sql);
+    if (!cols || !sql) {
+        cdc_dec_free(d, cols);
+        cdc_dec_free(d, sql);
         cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");
         return NULL;
     }
     for (uint32_t i = 0; i < n; i++) {
         cdc_dec_column_of(row->fields[i], &cols[i]);
         cols[i].name = row->fields[i]->field;
+        if (cdc_dec_source_sqltype(row->fields[i], sql[i], sizeof sql[i]))
+            cols[i].sqltype = sql[i];
+        kinds = kinds || cdc_dec_raw_column(row->fields[i]);
     }
-    const cdc_rowdef_t *rd = rowdef_intern(d, true, cols, n);
+    const cdc_rowdef_t *rd = rowdef_intern(d, true, kinds, cols, n);
     cdc_dec_free(d, cols);
+    cdc_dec_free(d, sql);
     return rd;
 }
 
@@ -520,11 +599,11 @@ const cdc_rowdef_t *cdc_dec_rowdef_names(cdc_decoder_t *d, const char *names,
     }
     for (uint32_t i = 0; i < n; i++) {
         size_t l = strlen(p);
-        cols[i] = (cdc_column_t){p, CDC_T_UNKNOWN, false, true, -1, -1};
+        cols[i] = (cdc_column_t){p, CDC_T_UNKNOWN, false, true, -1, -1, NULL};
         p += l + 1;
     }
     (void)names_len;
-    const cdc_rowdef_t *rd = rowdef_intern(d, false, cols, n);
+    const cdc_rowdef_t *rd = rowdef_intern(d, false, true, cols, n);
     cdc_dec_free(d, cols);
     return rd;
 }

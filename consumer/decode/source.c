@@ -261,7 +261,7 @@ static cdc_value_t *remap(cdc_decoder_t *d, const cdc_rowdef_t *fr,
         return NULL;
     }
     for (uint32_t i = 0; i < to->ncols; i++)
-        v[i] = (cdc_value_t){NULL, 0, CDC_V_ABSENT};
+        v[i] = (cdc_value_t){NULL, 0, CDC_V_ABSENT, 0};
     for (uint32_t i = 0; i < fr->ncols; i++) {
         uint32_t j = i < to->ncols && !strcmp(fr->cols[i].name, to->cols[i].name) ? i : 0;
         if (j != i || i >= to->ncols)

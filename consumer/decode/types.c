@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/codec.h"
+
 /* PostgreSQL's infinity sentinels as Debezium sends them */
 #define TS_POS_INF 9223372036825200000LL
 #define TS_NEG_INF (-9223372036832400000LL)
@@ -370,6 +372,44 @@ static void add_hex(cdc_decoder_t *d, dec_sbuf_t *o, const unsigned char *b,
     }
 }
 
+/* decimal.handling.mode=string, known from the propagated source type:
+ * the connector's names of the specials become PostgreSQL's */
+static bool numeric_string(cdc_decoder_t *d, const dec_tok_t *t,
+                           dec_sbuf_t *o) {
+    static const char *const from[] = {"NAN", "POSITIVE_INFINITY",
+                                       "NEGATIVE_INFINITY"};
+    static const char *const to[] = {"NaN", "Infinity", "-Infinity"};
+    for (int i = 0; i < 3; i++)
+        if (t->len == strlen(from[i]) && !memcmp(t->s, from[i], t->len)) {
+            cdc_dec_sbuf_adds(d, o, to[i]);
+            return true;
+        }
+    cdc_dec_sbuf_add(d, o, t->s, t->len);
+    return true;
+}
+
+bool cdc_dec_is_placeholder(const char *s, size_t n) {
+    static const char hex[] = DEC_PLACEHOLDER_HEX;
+    if (n == sizeof DEC_PLACEHOLDER - 1)
+        return !memcmp(s, DEC_PLACEHOLDER, n);
+    if (n == sizeof DEC_PLACEHOLDER_B64 - 1)
+        return !memcmp(s, DEC_PLACEHOLDER_B64, n);
+    if (n != sizeof hex - 1)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] | 0x20) != hex[i])
+            return false;
+    return true;
+}
+
+bool cdc_dec_raw_column(const dec_sch_t *s) {
+    if (s->sem != DEC_SEM_NONE || !cdc_dec_source_is(s, "BYTEA"))
+        return false;
+    return s->ctype == DEC_CT_STRING ||
+           (s->ctype == DEC_CT_ARRAY && s->items &&
+            s->items->ctype == DEC_CT_STRING);
+}
+
 static bool conv_string(cdc_decoder_t *d, const dec_sch_t *s,
                         const dec_tok_t *t, bool toast, dec_sbuf_t *o,
                         uint8_t *state, char *why, size_t whysz) {
@@ -386,7 +426,16 @@ static bool conv_string(cdc_decoder_t *d, const dec_sch_t *s,
         return false;
     }
     size_t n = t->len;
+    if (s->sem == DEC_SEM_NONE && (cdc_dec_source_is(s, "NUMERIC") ||
+                                   cdc_dec_source_is(s, "MONEY")))
+        return numeric_string(d, t, o);
     /* Iso* forms end in Z; PostgreSQL's date/time/timestamp want none */
+    if ((s->sem == DEC_SEM_ISO_DATE || s->sem == DEC_SEM_ISO_TS) &&
+        cdc_codec_iso_infinity(t->s, n)) {
+        cdc_dec_sbuf_adds(d, o, cdc_codec_iso_infinity(t->s, n) > 0
+                                    ? "infinity" : "-infinity");
+        return true;
+    }
     if ((s->sem == DEC_SEM_ISO_DATE || s->sem == DEC_SEM_ISO_TIME ||
          s->sem == DEC_SEM_ISO_TS) && n && t->s[n - 1] == 'Z')
         n--;
@@ -464,8 +513,11 @@ static bool conv_ts(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
     int64_t v;
     if (!int_value(s, t, INT64_MIN, INT64_MAX, &v, why, whysz))
         return false;
-    if (v == TS_POS_INF || v == TS_NEG_INF) {
-        cdc_dec_sbuf_adds(d, o, v == TS_POS_INF ? "infinity" : "-infinity");
+    /* the sentinels are us; Timestamp (ms) columns get them / 1000 */
+    int64_t div = s->sem == DEC_SEM_TS_MS ? 1000 : 1;
+    if (v == TS_POS_INF || v == TS_NEG_INF || v == TS_POS_INF / div ||
+        v == TS_NEG_INF / div) {
+        cdc_dec_sbuf_adds(d, o, v > 0 ? "infinity" : "-infinity");
         return true;
     }
     fmt_ts(d, o, v, s->sem == DEC_SEM_TS_MS ? 1000
@@ -507,7 +559,12 @@ static bool conv_plain(cdc_decoder_t *d, const dec_sch_t *s,
     case DEC_CT_BOOL:
         if (t->kind != DEC_TOK_BOOL)
             return expected(why, whysz, "true or false", s, t);
-        cdc_dec_sbuf_addc(d, o, t->b ? 't' : 'f');
+        /* a bit(1) the connector sends as a boolean, created as bit(1)
+         * from the propagated source type */
+        if (cdc_dec_source_is(s, "BIT") || cdc_dec_source_is(s, "VARBIT"))
+            cdc_dec_sbuf_addc(d, o, t->b ? '1' : '0');
+        else
+            cdc_dec_sbuf_addc(d, o, t->b ? 't' : 'f');
         return true;
     case DEC_CT_INT8: case DEC_CT_INT16: case DEC_CT_INT32: case DEC_CT_INT64: {
         const int64_t *l = lim[s->ctype - DEC_CT_INT8];
@@ -610,6 +667,7 @@ void cdc_dec_array_add_quoted(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
 void cdc_dec_column_of(const dec_sch_t *s, cdc_column_t *c) {
     c->array = false;
     c->optional = s->optional;
+    c->sqltype = NULL;
     while (s->ctype == DEC_CT_ARRAY && s->items) {
         c->array = true;
         s = s->items;

@@ -100,6 +100,7 @@ static inline cdc_rowdef_t *fx_rowdef(fx_t *f, uint64_t fp, int typed,
     cdc_rowdef_t *rd = cdc_arena_calloc(f->keep, 1, sizeof *rd);
     rd->fingerprint = fp;
     rd->typed = typed != 0;
+    rd->kinds = !typed; /* as the decoder: schemaless values carry kinds */
     rd->ncols = n;
     rd->cols = cdc_arena_calloc(f->keep, n, sizeof *rd->cols);
     for (uint32_t i = 0; i < n; i++) {

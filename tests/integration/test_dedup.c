@@ -72,7 +72,7 @@ static void make_events(uint64_t base) {
         t->keydef.cols = &t->col;
         snprintf(t->keytext, sizeof t->keytext, "%d", i + 1);
         t->key = (cdc_value_t){t->keytext, (uint32_t)strlen(t->keytext),
-                               CDC_V_SET};
+                               CDC_V_SET, 0};
         t->ev.kind = CDC_EV_CHANGE;
         t->ev.op = 'c';
         t->ev.source_name = "itest";
@@ -306,7 +306,7 @@ TEST(large_batch_one_round_trip) {
         t->keydef.cols = &t->col;
         snprintf(t->keytext, sizeof t->keytext, "%d", i);
         t->key = (cdc_value_t){t->keytext, (uint32_t)strlen(t->keytext),
-                               CDC_V_SET};
+                               CDC_V_SET, 0};
         t->ev = (cdc_event_t){.kind = CDC_EV_CHANGE, .op = 'u',
                               .source_name = "big", .db = "d", .schema = "s",
                               .table = "t", .keydef = &t->keydef,

@@ -4,10 +4,11 @@
 
 #include "apply/apply_int.h"
 
-static cdc_column_t cols[3] = {{"id", CDC_T_INT8, false, false, -1, -1},
-                               {"v", CDC_T_TEXT, false, true, -1, -1},
-                               {"n", CDC_T_INT4, false, true, -1, -1}};
-static cdc_rowdef_t rd = {1, true, 3, cols}, kd = {2, true, 1, cols};
+static cdc_column_t cols[3] = {{"id", CDC_T_INT8, false, false, -1, -1, NULL},
+                               {"v", CDC_T_TEXT, false, true, -1, -1, NULL},
+                               {"n", CDC_T_INT4, false, true, -1, -1, NULL}};
+static cdc_rowdef_t rd = {1, true, 3, cols, false},
+                    kd = {2, true, 1, cols, false};
 static uint32_t keycols[1] = {0};
 static char s_name[] = "s", t_name[] = "t", q_name[] = "\"s\".\"t\"";
 static cdc_schema_table_t tbl = {.schema = s_name, .table = t_name,
@@ -25,7 +26,7 @@ static cdc_value_t *vals(cdc_arena_t *ar, const char *a, const char *b,
         else if (!strcmp(in[i], "<U>"))
             v[i].state = CDC_V_UNCHANGED;
         else
-            v[i] = (cdc_value_t){in[i], (uint32_t)strlen(in[i]), CDC_V_SET};
+            v[i] = (cdc_value_t){in[i], (uint32_t)strlen(in[i]), CDC_V_SET, 0};
     }
     return v;
 }

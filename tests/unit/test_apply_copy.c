@@ -30,10 +30,10 @@ TEST(copy_escape_table) {
 
 TEST(copy_value_states) {
     cdc_buf_t b = CDC_BUF_INIT;
-    cdc_value_t v[4] = {{"x\ty", 3, CDC_V_SET},
-                        {NULL, 0, CDC_V_NULL},
-                        {NULL, 0, CDC_V_UNCHANGED},
-                        {"", 0, CDC_V_SET}};
+    cdc_value_t v[4] = {{"x\ty", 3, CDC_V_SET, 0},
+                        {NULL, 0, CDC_V_NULL, 0},
+                        {NULL, 0, CDC_V_UNCHANGED, 0},
+                        {"", 0, CDC_V_SET, 0}};
     for (int i = 0; i < 4; i++) {
         cdc_apply_copy_value(&b, &v[i]);
         cdc_buf_addc(&b, '|');

@@ -217,6 +217,9 @@ TEST(timestamp_text) {
         {CDC_CODEC_TS_POS_INF, CDC_CODEC_US, "infinity"},
         {CDC_CODEC_TS_NEG_INF, CDC_CODEC_US, "-infinity"},
         {CDC_CODEC_TS_POS_INF, CDC_CODEC_MS, "infinity"},
+        /* a timestamp(3) column's, as captured from Debezium 3.6 */
+        {9223372036825200LL, CDC_CODEC_MS, "infinity"},
+        {-9223372036832400LL, CDC_CODEC_MS, "-infinity"},
         {INT64_MIN, CDC_CODEC_NS, "1677-09-21 00:12:43.145224192"},
         {INT64_MAX, CDC_CODEC_NS, "2262-04-11 23:47:16.854775807"},
     };
@@ -279,6 +282,18 @@ TEST(interval_text) {
                   (long long)c[i].us, b.data, c[i].want);
         cdc_buf_free(&b);
     }
+}
+
+TEST(isostring_infinity) {
+    /* every form captured from Debezium 3.6 (snapshot and streaming) */
+    CHECK_INT(cdc_codec_iso_infinity("+292278994-08-16Z", 17), 1);
+    CHECK_INT(cdc_codec_iso_infinity("+292269055-12-02Z", 17), -1);
+    CHECK_INT(cdc_codec_iso_infinity("-5877611-06-21Z", 15), 1);
+    CHECK_INT(cdc_codec_iso_infinity("-5877611-06-22Z", 15), -1);
+    CHECK_INT(cdc_codec_iso_infinity("+294247-01-10T04:00:25.2Z", 25), 1);
+    CHECK_INT(cdc_codec_iso_infinity("-290308-12-21T19:59:27.6Z", 25), -1);
+    CHECK_INT(cdc_codec_iso_infinity("9999-12-31T23:59:59.999999Z", 27), 0);
+    CHECK_INT(cdc_codec_iso_infinity("+2924", 5), 0);
 }
 
 TEST(parse_i64) {

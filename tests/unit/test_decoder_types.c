@@ -148,6 +148,8 @@ static const struct {
     {TS_US, "-9223372036832400000", "-infinity", CDC_T_TIMESTAMP},
     {NAMED("int64", "io.debezium.time.Timestamp"), "1714558530123", "2024-05-01 10:15:30.123000", CDC_T_TIMESTAMP},
     {NAMED("int64", "io.debezium.time.Timestamp"), "-1", "1969-12-31 23:59:59.999000", CDC_T_TIMESTAMP},
+    {NAMED("int64", "io.debezium.time.Timestamp"), "9223372036825200", "infinity", CDC_T_TIMESTAMP},
+    {NAMED("int64", "io.debezium.time.Timestamp"), "-9223372036832400", "-infinity", CDC_T_TIMESTAMP},
     {NAMED("int64", "io.debezium.time.NanoTimestamp"), "1714558530123456789", "2024-05-01 10:15:30.123456", CDC_T_TIMESTAMP},
     {NAMED("int64", "io.debezium.time.NanoTimestamp"), "-1", "1969-12-31 23:59:59.999999", CDC_T_TIMESTAMP},
     {NAMED("string", "io.debezium.time.ZonedTimestamp"), "\"2024-05-01T10:15:30Z\"", "2024-05-01T10:15:30Z", CDC_T_TIMESTAMPTZ},

@@ -47,8 +47,8 @@ static void fixture(fixture_t *f) {
     f->cols[1].name = "region";
     f->keydef.ncols = 2;
     f->keydef.cols = f->cols;
-    f->key[0] = (cdc_value_t){"42", 2, CDC_V_SET};
-    f->key[1] = (cdc_value_t){"eu", 2, CDC_V_SET};
+    f->key[0] = (cdc_value_t){"42", 2, CDC_V_SET, 0};
+    f->key[1] = (cdc_value_t){"eu", 2, CDC_V_SET, 0};
     f->ev.kind = CDC_EV_CHANGE;
     f->ev.op = 'u';
     f->ev.connector = "postgresql";
@@ -130,17 +130,17 @@ static void m_lsn_commit(fixture_t *f) { f->ev.pos.part[0]++; }
 static void m_lsn(fixture_t *f) { f->ev.pos.part[1]++; }
 static void m_nparts(fixture_t *f) { f->ev.pos.nparts = 3; }
 static void m_poskind(fixture_t *f) { f->ev.pos.kind = CDC_POS_MYSQL; }
-static void m_keyval(fixture_t *f) { f->key[0] = (cdc_value_t){"43", 2, CDC_V_SET}; }
-static void m_keyval2(fixture_t *f) { f->key[1] = (cdc_value_t){"us", 2, CDC_V_SET}; }
-static void m_keynull(fixture_t *f) { f->key[1] = (cdc_value_t){NULL, 0, CDC_V_NULL}; }
-static void m_keyempty(fixture_t *f) { f->key[1] = (cdc_value_t){"", 0, CDC_V_SET}; }
+static void m_keyval(fixture_t *f) { f->key[0] = (cdc_value_t){"43", 2, CDC_V_SET, 0}; }
+static void m_keyval2(fixture_t *f) { f->key[1] = (cdc_value_t){"us", 2, CDC_V_SET, 0}; }
+static void m_keynull(fixture_t *f) { f->key[1] = (cdc_value_t){NULL, 0, CDC_V_NULL, 0}; }
+static void m_keyempty(fixture_t *f) { f->key[1] = (cdc_value_t){"", 0, CDC_V_SET, 0}; }
 static void m_keyname(fixture_t *f) { f->cols[1].name = "zone"; }
 static void m_keyless(fixture_t *f) { f->ev.key = NULL; f->ev.keydef = NULL; }
 /* boundaries may not shift: ("ab","c") vs ("a","bc") */
 static void m_shift1(fixture_t *f) { f->ev.schema = "publico"; f->ev.table = "rders"; }
 static void m_shift2(fixture_t *f) {
-    f->key[0] = (cdc_value_t){"42e", 3, CDC_V_SET};
-    f->key[1] = (cdc_value_t){"u", 1, CDC_V_SET};
+    f->key[0] = (cdc_value_t){"42e", 3, CDC_V_SET, 0};
+    f->key[1] = (cdc_value_t){"u", 1, CDC_V_SET, 0};
 }
 
 static const struct {

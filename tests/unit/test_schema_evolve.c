@@ -74,7 +74,8 @@ static const struct {
 TEST(type_change_table) {
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         cdc_column_t c = {"c", cases[i].t, cases[i].array != 0, true,
-                          (int16_t)cases[i].prec, (int16_t)cases[i].scale};
+                          (int16_t)cases[i].prec, (int16_t)cases[i].scale,
+                          NULL};
         cdc_buf_t to = CDC_BUF_INIT;
         cdc_typechg_t got = cdc_schema_type_change(cases[i].have, &c, &to);
         CHECK_CTX(got == cases[i].want, "case %zu (%s): got %d, want %d", i,

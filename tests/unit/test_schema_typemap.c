@@ -41,7 +41,8 @@ static const struct {
 TEST(type_names) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cdc_column_t c = {"c", cases[i].t, cases[i].array != 0, true,
-                          (int16_t)cases[i].prec, (int16_t)cases[i].scale};
+                          (int16_t)cases[i].prec, (int16_t)cases[i].scale,
+                          NULL};
         cdc_buf_t b = CDC_BUF_INIT;
         cdc_schema_sqltype(&b, &c);
         CHECK_CTX(b.data && strcmp(b.data, cases[i].want) == 0,
