@@ -6,32 +6,13 @@
  * change of a key it never saw lands deleted (or is dropped).
  * Needs CDC_TEST_PG_URI (fails without it). Each test uses its own schema. */
 #include "tests/integration/apply_fixture.h"
-
-static const char *const T_NAMES[] = {"id", "v", "n"};
-static const cdc_type_t T_TYPES[] = {CDC_T_INT8, CDC_T_TEXT, CDC_T_INT4};
-
-typedef struct {
-    fx_t f;
-    cdc_rowdef_t *rd, *kd;
-} tt_t;
-
-static int tt_open(tt_t *t, const char *name, const cdc_apply_conf_t *conf) {
-    if (!fx_open(&t->f, name, conf))
-        return 0;
-    t->rd = fx_rowdef(&t->f, 11, 1, 3, T_NAMES, T_TYPES);
-    t->kd = fx_rowdef(&t->f, 12, 1, 1, T_NAMES, T_TYPES);
-    return 1;
-}
+#include "tests/integration/apply_tt.h"
 
 /* a change of table t at position (pos, pos): key id, values v/n (NULL =
  * SQL NULL, FX_U = TOAST placeholder); a delete carries only the key */
 static cdc_event_t *E(tt_t *t, char op, const char *id, const char *v,
                       const char *n, uint64_t pos) {
-    const char *key[1] = {id};
-    const char *vals[3] = {id, v, n};
-    const char *dvals[3] = {id, NULL, NULL}; /* REPLICA IDENTITY DEFAULT */
-    return fx_ev(&t->f, op, "t", t->kd, t->rd, key, op == 'd' ? dvals : vals,
-                 pos, pos, 0);
+    return tt_ev(t, op, id, v, n, pos, pos, 0);
 }
 
 /* the insert of primary-key change old_id -> id */
