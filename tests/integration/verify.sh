@@ -155,7 +155,7 @@ Sales.Order Lines missing Region=eu,line No=7 "
 P=vf$(date +%s)
 seed_table vf_live 500
 wh "DROP TABLE IF EXISTS public.vf_live" >/dev/null
-capture "$P"
+capture "$P" 'public\.vf_live'
 start_sink sink "^$P\\.public\\.vf_live" "$P"
 Q_SRC="SELECT id, n, v FROM public.vf_live ORDER BY id"
 Q_WH="SELECT id, n, v FROM public.vf_live WHERE NOT _cdc_deleted ORDER BY id"
