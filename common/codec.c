@@ -278,15 +278,15 @@ void cdc_codec_bits(const unsigned char *b, size_t n, int64_t nbits,
 
 /* ---- dates and times ---- */
 
-static int64_t floor_div(int64_t a, int64_t b) {
+int64_t cdc_codec_floor_div(int64_t a, int64_t b) {
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
 /* days since 1970-01-01 -> proleptic Gregorian y/m/d (year 0 = 1 BC) */
-static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *dd) {
+void cdc_codec_civil(int64_t days, int64_t *y, unsigned *m, unsigned *dd) {
     int64_t z = days + 719468;
-    int64_t era = floor_div(z, 146097);
+    int64_t era = cdc_codec_floor_div(z, 146097);
     int64_t doe = z - era * 146097;
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -305,7 +305,7 @@ static void add_2(cdc_buf_t *o, char sep, unsigned v) {
 static bool add_ymd(cdc_buf_t *o, int64_t days) {
     int64_t y;
     unsigned m, dd;
-    civil(days, &y, &m, &dd);
+    cdc_codec_civil(days, &y, &m, &dd);
     bool bc = y <= 0;
     add_u64(o, bc ? (uint64_t)(1 - y) : (uint64_t)y, 4);
     add_2(o, '-', m);
@@ -349,7 +349,7 @@ void cdc_codec_timestamp(int64_t v, cdc_codec_unit_t unit, cdc_buf_t *out) {
         return;
     }
     int64_t per_day = (int64_t)unit * 86400;
-    int64_t days = floor_div(v, per_day), rem = v % per_day;
+    int64_t days = cdc_codec_floor_div(v, per_day), rem = v % per_day;
     bool bc = add_ymd(out, days);
     cdc_buf_addc(out, ' ');
     /* the remainder, not v - days * per_day: that overflows near INT64_MIN */

@@ -102,4 +102,10 @@ int cdc_codec_time(int64_t v, cdc_codec_unit_t unit, cdc_buf_t *out);
  * turned months into 30.4375 days, so this is as exact as the input. */
 void cdc_codec_interval_us(int64_t us, cdc_buf_t *out);
 
+/* floor(a / b) for b > 0 (C's division truncates toward zero). */
+int64_t cdc_codec_floor_div(int64_t a, int64_t b);
+/* Days since 1970-01-01 -> proleptic Gregorian year (0 = 1 BC), month 1-12
+ * and day 1-31. Shared by this file and the decoder's schemas-on path. */
+void cdc_codec_civil(int64_t days, int64_t *y, unsigned *m, unsigned *dd);
+
 #endif

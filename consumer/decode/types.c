@@ -87,29 +87,11 @@ static void add_2(cdc_decoder_t *d, dec_sbuf_t *o, char sep, unsigned v) {
     cdc_dec_sbuf_add(d, o, sep ? b : b + 1, sep ? 3 : 2);
 }
 
-static int64_t floor_div(int64_t a, int64_t b) {
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* days since 1970-01-01 -> proleptic Gregorian y/m/d (Hinnant's civil) */
-static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *dd) {
-    int64_t z = days + 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *dd = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* "YYYY-MM-DD"; returns true when the year is BC (caller appends " BC") */
 static bool add_date(cdc_decoder_t *d, dec_sbuf_t *o, int64_t days) {
     int64_t y;
     unsigned m, dd;
-    civil(days, &y, &m, &dd);
+    cdc_codec_civil(days, &y, &m, &dd);
     bool bc = y <= 0;
     add_u64(d, o, bc ? (uint64_t)(1 - y) : (uint64_t)y, 4);
     add_2(d, o, '-', m);
@@ -145,7 +127,7 @@ static void add_time(cdc_decoder_t *d, dec_sbuf_t *o, int64_t rem,
 static void fmt_ts(cdc_decoder_t *d, dec_sbuf_t *o, int64_t v,
                    int64_t per_sec) {
     int64_t per_day = per_sec * 86400;
-    int64_t days = floor_div(v, per_day);
+    int64_t days = cdc_codec_floor_div(v, per_day);
     bool bc = add_date(d, o, days);
     cdc_dec_sbuf_addc(d, o, ' ');
     add_time(d, o, v - days * per_day, per_sec, false);
