@@ -4,34 +4,10 @@
 #include <stdlib.h>
 
 #include "offsets/dedup.h"
+#include "tests/unit/dedup_evs.h"
 
 static char errbuf[512];
 
-/* check and mark take identities: computed here once per call, as the
- * batch computes them once per batch */
-static cdc_err_t check_evs(cdc_dedup_t *d, cdc_event_t *const *events,
-                           size_t n, bool *seen) {
-    cdc_dedup_id_t *ids = calloc(n ? n : 1, sizeof *ids);
-    if (!ids)
-        return CDC_ERR_NOMEM;
-    if (events)
-        cdc_dedup_identities(events, n, ids);
-    cdc_err_t err = cdc_dedup_check(d, events ? ids : NULL, n, seen);
-    free(ids);
-    return err;
-}
-
-static cdc_err_t mark_evs(cdc_dedup_t *d, cdc_event_t *const *events,
-                          const bool *applied, size_t n) {
-    cdc_dedup_id_t *ids = calloc(n ? n : 1, sizeof *ids);
-    if (!ids)
-        return CDC_ERR_NOMEM;
-    if (events)
-        cdc_dedup_identities(events, n, ids);
-    cdc_err_t err = cdc_dedup_mark(d, events ? ids : NULL, applied, n);
-    free(ids);
-    return err;
-}
 
 /* one event of a two-column key (id, region), owned by the fixture */
 typedef struct {
