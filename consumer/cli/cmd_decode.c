@@ -40,6 +40,27 @@ static void values(cdc_buf_t *b, const cdc_rowdef_t *rd, const cdc_value_t *v,
     cdc_buf_addc(b, '}');
 }
 
+/* a transaction-topic record: its status and id; END adds the event
+ * count, in total and per table (what transaction mode waits for) */
+static void txmeta(cdc_buf_t *b, const cdc_event_t *ev) {
+    cdc_buf_adds(b, ev->txn_end ? ",\"status\":\"END\"" :
+                                  ",\"status\":\"BEGIN\"");
+    cdc_buf_adds(b, ",\"id\":");
+    cdc_buf_add_json(b, ev->txn_id ? ev->txn_id : "");
+    if (!ev->txn_end)
+        return;
+    cdc_buf_printf(b, ",\"event_count\":%lld,\"data_collections\":[",
+                   (long long)ev->txn_event_count);
+    for (size_t i = 0; i < ev->txn_ncollections; i++) {
+        cdc_buf_adds(b, i ? ",{\"data_collection\":" :
+                            "{\"data_collection\":");
+        cdc_buf_add_json(b, ev->txn_collections[i].name);
+        cdc_buf_printf(b, ",\"event_count\":%lld}",
+                       (long long)ev->txn_collections[i].event_count);
+    }
+    cdc_buf_addc(b, ']');
+}
+
 static int print_one(cdc_decoder_t *d, cdc_arena_t *a, const cdc_record_t *r) {
     cdc_event_t ev;
     cdc_buf_t b = CDC_BUF_INIT, unch = CDC_BUF_INIT;
@@ -56,6 +77,8 @@ static int print_one(cdc_decoder_t *d, cdc_arena_t *a, const cdc_record_t *r) {
     } else {
         cdc_buf_add_json(&b, kinds[ev.kind]);
     }
+    if (!err && ev.kind == CDC_EV_TXMETA)
+        txmeta(&b, &ev);
     if (!err && ev.kind == CDC_EV_CHANGE) {
         cdc_buf_printf(&b, ",\"op\":\"%c\",\"table\":", ev.op);
         cdc_buf_t t = CDC_BUF_INIT;

@@ -47,6 +47,16 @@ got=$(printf '%s\n' '{"topic":"t","partition":0,"offset":7,"key":null,"payload":
 rc=$?
 check_eq "decode reports a poison record and exits 1" "$rc:$got" \
     '1:{"topic":"t","partition":0,"offset":7,"kind":"error","error_code":"TRUNCATED","error":"value: truncated: the JSON ends early (9 bytes)"}'
+# decode: transaction-topic records, BEGIN with its id, END with its event
+# count in total and per table (what apply.consistency=transaction waits for)
+got=$("$CDC_BIN" decode "$ROOT/tests/unit/captures/dbs2.transaction.jsonl" | sed -n 1,2p)
+check_eq "decode prints a transaction BEGIN and END with its counts" "$got" \
+'{"topic":"dbs2.transaction","partition":0,"offset":0,"kind":"txmeta","status":"BEGIN","id":"749:30808264"}
+{"topic":"dbs2.transaction","partition":0,"offset":1,"kind":"txmeta","status":"END","id":"749:30808560","event_count":1,"data_collections":[{"data_collection":"public.customers","event_count":1}]}'
+got=$(printf '%s\n' '{"topic":"s.transaction","partition":0,"offset":9,"key":null,"payload":"{\"status\":\"END\",\"id\":\"812:4000\",\"event_count\":5,\"data_collections\":[{\"data_collection\":\"public.orders\",\"event_count\":1},{\"data_collection\":\"public.lines\",\"event_count\":4}],\"ts_ms\":1}"}' |
+      "$CDC_BIN" decode -)
+check_eq "decode prints an END's count for each of its tables" "$got" \
+    '{"topic":"s.transaction","partition":0,"offset":9,"kind":"txmeta","status":"END","id":"812:4000","event_count":5,"data_collections":[{"data_collection":"public.orders","event_count":1},{"data_collection":"public.lines","event_count":4}]}'
 T=cli$(date +%s)
 printf '%s\t%s\n' '{"id":1}' '{"op":"c","before":null,"after":{"id":1},"source":{"connector":"postgresql","schema":"public","table":"x","sequence":"[null,\"5\"]"}}' |
     kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T" -K $'\t'
