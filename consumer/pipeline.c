@@ -664,6 +664,8 @@ static cdc_err_t txn_hand(cdc_pipeline_t *p, cdc_batch_t *b, int64_t now) {
     cdc_err_t err;
     if ((err = cdc_txn_watch(p, now)) || !cdc_txn_due(p, b, now))
         return err;
+    if ((err = cdc_txn_precheck(p, b))) /* Redis while the applier works */
+        return err;
     if ((err = applier_settle(p))) /* the other buffer takes what waits */
         return err;
     if (!b->n)
@@ -672,6 +674,9 @@ static cdc_err_t txn_hand(cdc_pipeline_t *p, cdc_batch_t *b, int64_t now) {
     cdc_batch_t *next = b == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
     if ((err = cdc_txn_cut(p, b, next, now, &napply)) || !napply)
         return err;
+    if ((err = batch_close(p, b)))
+        return err;
+    cdc_txn_adopt_check(p, b); /* the answer asked before the wait */
     if ((err = batch_precheck(p, b)))
         return err;
     applier_hand(p);

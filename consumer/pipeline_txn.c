@@ -86,6 +86,7 @@ void cdc_txn_reset(cdc_txn_state_t *t) {
         }
     t->count = 0;
     t->dirty = false;
+    t->pre_valid = false;
     t->txtopic_max_ts = -1;
 }
 
@@ -96,6 +97,9 @@ void cdc_txn_free(cdc_txn_state_t *t) {
     free(t->pidx);
     free(t->rtx);
     free(t->first_held);
+    free(t->pre_evs);
+    free(t->pre_ids);
+    free(t->pre_seen);
     memset(t, 0, sizeof *t);
 }
 
@@ -581,6 +585,88 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
         cdc_txn_reset(t);
     *napply = b->n;
     return CDC_OK;
+}
+
+/* ---- the Redis check ahead of the hand-off ----
+ *
+ * In batch mode the polling thread closes the next batch and checks it
+ * against Redis while the applier still applies the one before; in
+ * transaction mode the cut moves held records into the other buffer,
+ * which is the applier's until it is done, so the cut itself must wait.
+ * Its decision need not: the tracker changes on the polling thread only,
+ * and nothing is polled during the wait, so the cut computed before the
+ * wait keeps the same records as the one after it. Asking Redis about
+ * those records before the wait is as safe as batch mode's pre-check: the
+ * batch in flight is not marked yet, so a replay of one of its changes is
+ * answered "not seen" and stopped by the position guard; "seen" is only
+ * ever answered for a change committed before (marks follow COMMIT), and
+ * cdc_batch_distrust still applies at select time. Whatever the wait
+ * changes (a fence drops b), the answer is adopted only for the very
+ * same changes, identity by identity, and is otherwise asked again. */
+
+static bool pre_room(cdc_txn_state_t *t, size_t n) {
+    if (n <= t->pre_cap)
+        return true;
+    size_t cap = n * 2;
+    cdc_event_t **e = realloc(t->pre_evs, cap * sizeof *e);
+    if (e)
+        t->pre_evs = e;
+    cdc_dedup_id_t *ids = realloc(t->pre_ids, cap * sizeof *ids);
+    if (ids)
+        t->pre_ids = ids;
+    bool *seen = realloc(t->pre_seen, cap * sizeof *seen);
+    if (seen)
+        t->pre_seen = seen;
+    if (!e || !ids || !seen)
+        return false;
+    t->pre_cap = cap;
+    return true;
+}
+
+cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
+    cdc_txn_state_t *t = &p->txn;
+    size_t n = 0;
+    t->pre_valid = false;
+    if (!t->on || !p->dedup || !b->n ||
+        cdc_batch_state(b) != CDC_BATCH_OPEN)
+        return CDC_OK;
+    if (!scratch(t, b->n, b->offs.n) || !pre_room(t, b->n))
+        return CDC_ERR_NOMEM;
+    classify(t, b);
+    if (cut_limited(t, b) == 0)
+        return CDC_OK; /* nothing to apply: no hand-off follows */
+    for (size_t i = 0; i < b->n; i++) /* as cdc_batch_close lists them */
+        if (t->keep[i] && b->derr[i] == CDC_OK &&
+            b->events[i].kind == CDC_EV_CHANGE)
+            t->pre_evs[n++] = &b->events[i];
+    if (!n)
+        return CDC_OK;
+    int64_t t0 = cdc_mono_ms();
+    cdc_dedup_identities(t->pre_evs, n, t->pre_ids);
+    pthread_mutex_lock(&p->dedup_mu);
+    cdc_err_t err = cdc_dedup_check(p->dedup, t->pre_ids, n, t->pre_seen);
+    pthread_mutex_unlock(&p->dedup_mu);
+    t->pre_ms = cdc_mono_ms() - t0;
+    t->pre_n = n;
+    t->pre_valid = err == CDC_OK; /* down: checked again after the cut */
+    return CDC_OK;
+}
+
+void cdc_txn_adopt_check(cdc_pipeline_t *p, cdc_batch_t *b) {
+    cdc_txn_state_t *t = &p->txn;
+    bool same = t->pre_valid && b->has_ids && !b->seen_valid &&
+                cdc_batch_state(b) == CDC_BATCH_CHECKED &&
+                b->nchanges == t->pre_n;
+    t->pre_valid = false;
+    for (size_t c = 0; same && c < b->nchanges; c++)
+        same = b->ids[c].ok == t->pre_ids[c].ok &&
+               !memcmp(b->ids[c].bytes, t->pre_ids[c].bytes,
+                       sizeof b->ids[c].bytes);
+    if (!same)
+        return;
+    memcpy(b->seen, t->pre_seen, b->nchanges * sizeof *b->seen);
+    b->seen_valid = true;
+    b->check_ms += t->pre_ms;
 }
 
 /* ---- checks ---- */

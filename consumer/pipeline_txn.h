@@ -94,6 +94,15 @@ typedef struct cdc_txn_state_s {
     size_t scratch_cap;
     size_t *first_held;
     size_t fh_cap;
+    /* the Redis check ahead of the wait (cdc_txn_precheck): the
+     * identities of the changes the cut keeps, in order, and Redis's
+     * answer; pre_valid until adopted or refused */
+    cdc_event_t **pre_evs;
+    cdc_dedup_id_t *pre_ids;
+    bool *pre_seen;
+    size_t pre_n, pre_cap;
+    bool pre_valid;
+    int64_t pre_ms;
     /* /metrics, under p->mu */
     uint64_t m_applied, m_split, m_held, m_largest;
     int64_t m_held_since_ms; /* Kafka timestamp of the oldest held record,
@@ -125,6 +134,21 @@ bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
  * Errors: NOMEM. */
 cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
                       int64_t now, size_t *napply) CDC_MUSTCHECK;
+
+/* Polling thread, before it waits for the applier to finish the batch
+ * before: decides the cut of the due batch b now and asks Redis which of
+ * the changes it will keep were applied already, so that round trip
+ * overlaps the apply, as it does in batch mode. Nothing in b moves; the
+ * answer waits for cdc_txn_adopt_check. A Redis outage leaves no answer
+ * (the batch is checked again after the cut). Errors: NOMEM. */
+cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b)
+    CDC_MUSTCHECK;
+
+/* After the cut and cdc_batch_close of b (CHECKED, not yet checked): takes
+ * the answer of cdc_txn_precheck as b's (seen, seen_valid) when it was
+ * asked for exactly b's changes, identity by identity; otherwise leaves b
+ * to be checked as usual. The answer is used once. */
+void cdc_txn_adopt_check(cdc_pipeline_t *p, cdc_batch_t *b);
 
 /* After an assignment (p->at holds every assigned partition): FATAL
  * CONFIG with p->errstr unless every partition of every assigned topic is

@@ -4,91 +4,8 @@
  * keeps, which wait, where its offsets stop. */
 #include "tests/unit/harness.h"
 
-#include <signal.h>
-#include <stdlib.h>
+#include "tests/unit/txn_evs.h"
 
-#include "consumer/pipeline_int.h"
-
-static cdc_decoder_t *dec;
-static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
-static volatile sig_atomic_t stop_flag;
-/* key and value texts outlive the batches (they stand for the Kafka
- * messages a moved record keeps) */
-static char *texts[4096];
-static int ntexts;
-
-static const char *keep_text(const char *s) {
-    return texts[ntexts++] = strdup(s);
-}
-
-static void put(cdc_batch_t *b, const char *topic, int64_t off, int64_t ts,
-                const char *key, const char *value) {
-    cdc_record_t r;
-    memset(&r, 0, sizeof r);
-    r.topic = topic;
-    r.offset = off;
-    r.timestamp_ms = ts;
-    r.key = keep_text(key);
-    r.key_len = strlen(key);
-    r.value = keep_text(value);
-    r.value_len = strlen(value);
-    if (b->n >= b->cap)
-        CHECK_INT(cdc_batch_grow(b, b->cap * 2), CDC_OK);
-    CHECK_INT(cdc_batch_add(b, NULL, &r, dec, 0), CDC_OK);
-}
-
-/* a change of table tbl in transaction xid (order ord; xid < 0: none) */
-static void ev(cdc_pipeline_t *p, cdc_batch_t *b, const char *tbl,
-               int64_t off, int64_t ts, int id, int xid, int ord) {
-    char k[64], v[700], txn[128] = "null";
-    snprintf(k, sizeof k, "{\"id\":%d}", id);
-    if (xid >= 0)
-        snprintf(txn, sizeof txn, "{\"id\":\"%d:%d\",\"total_order\":%d,"
-                 "\"data_collection_order\":%d}", xid, 1000 + id, ord, ord);
-    snprintf(v, sizeof v,
-             "{\"before\":null,\"after\":{\"id\":%d,\"v\":\"x\"},"
-             "\"source\":{\"connector\":\"postgresql\",\"name\":\"s\","
-             "\"db\":\"d\",\"schema\":\"public\",\"table\":\"%s\","
-             "\"snapshot\":\"false\",\"txId\":%d,\"lsn\":%d,"
-             "\"sequence\":\"[null,\\\"%d\\\"]\"},\"transaction\":%s,"
-             "\"op\":\"c\",\"ts_ms\":1}",
-             id, tbl, xid, 1000 + id, 1000 + id, txn);
-    put(b, tbl, off, ts, k, v);
-    CHECK_INT(cdc_txn_note(p, b, b->n - 1), CDC_OK);
-}
-
-/* BEGIN (count < 0) or END with count events, all of table tbl */
-static void meta(cdc_pipeline_t *p, cdc_batch_t *b, int64_t off, int64_t ts,
-                 int xid, int count, const char *tbl) {
-    char k[64], v[400];
-    snprintf(k, sizeof k, "{\"id\":\"%d:%lld\"}", xid, (long long)off);
-    if (count < 0)
-        snprintf(v, sizeof v, "{\"status\":\"BEGIN\",\"id\":\"%d:%lld\","
-                 "\"event_count\":null,\"data_collections\":null,"
-                 "\"ts_ms\":1}", xid, (long long)off);
-    else
-        snprintf(v, sizeof v, "{\"status\":\"END\",\"id\":\"%d:%lld\","
-                 "\"event_count\":%d,\"data_collections\":[{"
-                 "\"data_collection\":\"public.%s\",\"event_count\":%d}],"
-                 "\"ts_ms\":1}", xid, (long long)off, count, tbl, count);
-    put(b, "s.transaction", off, ts, k, v);
-    CHECK_INT(cdc_txn_note(p, b, b->n - 1), CDC_OK);
-}
-
-static cdc_pipeline_t *pipe_new(size_t max_events) {
-    cdc_pipeline_conf_t c;
-    memset(&c, 0, sizeof c);
-    c.max_events = 4;
-    c.max_bytes = 1 << 20;
-    c.linger_ms = 10;
-    c.backoff_max_ms = 100;
-    c.shutdown_timeout_ms = 100;
-    c.txn_consistency = true;
-    c.txn_max_events = max_events;
-    if (!dec)
-        dec = cdc_decoder_new(&dec_conf);
-    return cdc_pipeline_new(&c, dec, NULL, NULL, &stop_flag);
-}
 
 static int64_t next_of(const cdc_batch_t *b, const char *topic) {
     for (size_t i = 0; i < b->offs.n; i++)
@@ -271,10 +188,6 @@ TEST(orphans_and_missing_metadata) {
     CHECK_INT(err, CDC_ERR_CONFIG);
     CHECK(strstr(p->errstr, "provide.transaction.metadata=true") != NULL);
     cdc_pipeline_free(p);
-    for (int i = 0; i < ntexts; i++)
-        free(texts[i]);
-    ntexts = 0;
-    cdc_decoder_free(dec);
-    dec = NULL;
+    txn_evs_free();
 }
 
