@@ -99,6 +99,15 @@ void cdc_apply_free(cdc_apply_t *a); /* accepts NULL; closes the connection */
  * warehouse format, no right to create _cdc). */
 cdc_err_t cdc_apply_connect(cdc_apply_t *a) CDC_MUSTCHECK;
 
+/* At start (connected): the foreign keys declared between tables cdcsink
+ * writes (apply/fkeys.c). txn_mode (apply.consistency=transaction): CONFIG,
+ * with errstr naming the key and the ALTER that fixes it, when one is
+ * checked at each statement instead of at COMMIT (DEFERRABLE INITIALLY
+ * DEFERRED); otherwise any such key is logged as a warning. PG_DOWN:
+ * could not ask (errstr). */
+cdc_err_t cdc_apply_fkeys_check(cdc_apply_t *a, bool txn_mode, char *errstr,
+                                size_t errstr_size) CDC_MUSTCHECK;
+
 /* One round trip to the warehouse (connecting first when needed), so an
  * idle caller notices an outage. Errors as cdc_apply_connect's (reason in
  * cdc_apply_errstr, not logged). */

@@ -73,6 +73,19 @@ static int connect_warehouse(cdc_apply_t *apply,
     return 0;
 }
 
+/* foreign keys between the replicated tables (apply/fkeys.c): refused in
+ * transaction mode unless checked at COMMIT, a warning in batch mode */
+static int check_fkeys(const cdc_conf_t *conf, cdc_apply_t *apply) {
+    char errstr[1024];
+    bool txn = cdc_conf_enum(conf, CDC_SET_APPLY_CONSISTENCY) == 1;
+    cdc_err_t err = cdc_apply_fkeys_check(apply, txn, errstr, sizeof errstr);
+    if (err == CDC_ERR_CONFIG)
+        return cdc_cli_fail(err, "apply.consistency", NULL, errstr);
+    if (err) /* asked again by no one: the batches will meet the outage */
+        cdc_log(CDC_LOG_WARN, "cannot list foreign keys: %s", errstr);
+    return 0;
+}
+
 static cdc_pipeline_conf_t pipeline_conf(const cdc_conf_t *conf,
                                          bool replay) {
     cdc_pipeline_conf_t pc = {
@@ -159,6 +172,8 @@ static int wire(const cdc_cli_t *cli, const replay_args_t *replay,
         return cdc_cli_fail(CDC_ERR_CONFIG, "postgresql", "pg.conninfo",
                             errstr);
     if ((rc = connect_warehouse(w->apply, cli->stop)))
+        return rc;
+    if (!replay && (rc = check_fkeys(conf, w->apply)))
         return rc;
     if ((!replay || replay->dedup) && (rc = wire_dedup(conf, w)))
         return rc;

@@ -22,7 +22,12 @@ static cdc_dedup_t *redis(void) {
         fprintf(stderr, "CDC_TEST_REDIS_URL is not set\n");
         return NULL;
     }
-    return cdc_dedup_new(u, 3600, errbuf, sizeof errbuf);
+    cdc_dedup_t *d = cdc_dedup_new(u, 3600, errbuf, sizeof errbuf);
+    if (d && cdc_dedup_set_namespace(d, "test-txn-precheck")) {
+        cdc_dedup_free(d);
+        return NULL;
+    }
+    return d;
 }
 
 /* ids of this run's changes: positions never marked by an earlier run */
@@ -127,6 +132,7 @@ TEST(redis_down_leaves_no_answer) {
     CHECK(d != NULL);
     if (!d)
         return;
+    CHECK_INT(cdc_dedup_set_namespace(d, "test-txn-precheck"), CDC_OK);
     cdc_pipeline_t *p = pipe_new_dedup(0, d);
     cdc_batch_t *b = &p->bufs[0], *dst = &p->bufs[1];
     size_t n;

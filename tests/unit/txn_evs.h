@@ -24,8 +24,8 @@ static inline const char *keep_text(const char *s) {
     return texts[ntexts++] = strdup(s);
 }
 
-static inline void put(cdc_batch_t *b, const char *topic, int64_t off, int64_t ts,
-                const char *key, const char *value) {
+static inline void put(cdc_batch_t *b, const char *topic, int64_t off,
+                       int64_t ts, const char *key, const char *value) {
     cdc_record_t r;
     memset(&r, 0, sizeof r);
     r.topic = topic;
@@ -42,7 +42,7 @@ static inline void put(cdc_batch_t *b, const char *topic, int64_t off, int64_t t
 
 /* a change of table tbl in transaction xid (order ord; xid < 0: none) */
 static inline void ev(cdc_pipeline_t *p, cdc_batch_t *b, const char *tbl,
-               int64_t off, int64_t ts, int id, int xid, int ord) {
+                      int64_t off, int64_t ts, int id, int xid, int ord) {
     char k[64], v[700], txn[128] = "null";
     snprintf(k, sizeof k, "{\"id\":%d}", id);
     if (xid >= 0)
@@ -61,8 +61,8 @@ static inline void ev(cdc_pipeline_t *p, cdc_batch_t *b, const char *tbl,
 }
 
 /* BEGIN (count < 0) or END with count events, all of table tbl */
-static inline void meta(cdc_pipeline_t *p, cdc_batch_t *b, int64_t off, int64_t ts,
-                 int xid, int count, const char *tbl) {
+static inline void meta(cdc_pipeline_t *p, cdc_batch_t *b, int64_t off,
+                        int64_t ts, int xid, int count, const char *tbl) {
     char k[64], v[400];
     snprintf(k, sizeof k, "{\"id\":\"%d:%lld\"}", xid, (long long)off);
     if (count < 0)
@@ -80,7 +80,8 @@ static inline void meta(cdc_pipeline_t *p, cdc_batch_t *b, int64_t off, int64_t 
 
 /* a transaction-mode pipeline without an applier, checking against
  * dedup (NULL: no Redis) */
-static inline cdc_pipeline_t *pipe_new_dedup(size_t max_events, cdc_dedup_t *dedup) {
+static inline cdc_pipeline_t *pipe_new_dedup(size_t max_events,
+                                             cdc_dedup_t *dedup) {
     cdc_pipeline_conf_t c;
     memset(&c, 0, sizeof c);
     c.max_events = 4;
