@@ -81,7 +81,7 @@ static int check_fkeys(const cdc_conf_t *conf, cdc_apply_t *apply) {
     cdc_err_t err = cdc_apply_fkeys_check(apply, txn, errstr, sizeof errstr);
     if (err == CDC_ERR_CONFIG)
         return cdc_cli_fail(err, "apply.consistency", NULL, errstr);
-    if (err) /* asked again by no one: the batches will meet the outage */
+    if (err) /* not checked: the batches will meet the outage */
         cdc_log(CDC_LOG_WARN, "cannot list foreign keys: %s", errstr);
     return 0;
 }
