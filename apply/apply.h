@@ -41,7 +41,9 @@ typedef enum {
 } cdc_truncate_mode_t;
 
 /* columns.include / columns.exclude / columns.hash (apply/shape.c): lists
- * of schema.table.column patterns with '*'; the secret of columns.hash
+ * of schema.table.column patterns with '*' (columns.hash's may end in
+ * ":TYPE", the type schemaless values are converted by before they are
+ * hashed); the secret of columns.hash
  * inline or from a file (exactly one when columns.hash is set). All
  * copied; NULL or "" = none. */
 typedef struct cdc_apply_shape_conf_s {

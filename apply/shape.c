@@ -9,6 +9,14 @@
  * columns.exclude drops columns; excluding a key column is refused (the
  * record is rejected: hash it instead). A hashed column becomes text.
  *
+ * The hash is over the text the value would land as. Typed values already
+ * are that text (the decoder converted them); a schemaless value (it has a
+ * JSON kind) is Debezium's encoding, and a hashed column's warehouse type
+ * (text) cannot say how to turn it back, so a columns.hash pattern may end
+ * in ":TYPE" (the source type) and such values are converted by it here
+ * (schemas/convert.h, with the applier's connector modes) before hashing;
+ * a value that fits no form of TYPE rejects its record (VALUE).
+ *
  * How: before collection, each change event whose (source table, rowdef,
  * keydef) has any rule is replaced, in the transaction's arena, by a copy
  * whose rowdef/keydef are shaped ones (cached here, so the schema cache
@@ -34,6 +42,7 @@
 
 typedef struct pat_s {
     char *schema, *table, *column;
+    cdc_schema_conv_type_t *type; /* columns.hash's ":TYPE", or NULL */
 } pat_t;
 
 typedef struct pats_s {
@@ -52,6 +61,8 @@ typedef struct sdef_s {
     cdc_rowdef_t row, key;
     uint32_t *row_from;  /* shaped column i <- source column row_from[i] */
     uint8_t *row_hash, *key_hash;
+    /* the type a hashed column's schemaless values convert by, or NULL */
+    const cdc_schema_conv_type_t **row_htype, **key_htype;
     struct sdef_s *next;
 } sdef_t;
 
@@ -90,13 +101,19 @@ static bool pat_table(const pat_t *p, const char *schema, const char *table) {
     return glob(p->schema, schema) && glob(p->table, table);
 }
 
-static bool pats_match(const pats_t *ps, const char *schema,
-                       const char *table, const char *column) {
+/* the first pattern that names the column, or NULL */
+static const pat_t *pats_find(const pats_t *ps, const char *schema,
+                              const char *table, const char *column) {
     for (size_t i = 0; i < ps->n; i++)
         if (pat_table(&ps->v[i], schema, table) &&
             glob(ps->v[i].column, column))
-            return true;
-    return false;
+            return &ps->v[i];
+    return NULL;
+}
+
+static bool pats_match(const pats_t *ps, const char *schema,
+                       const char *table, const char *column) {
+    return pats_find(ps, schema, table, column) != NULL;
 }
 
 static bool pats_name_table(const pats_t *ps, const char *schema,
@@ -108,17 +125,49 @@ static bool pats_name_table(const pats_t *ps, const char *schema,
 }
 
 static void pats_free(pats_t *ps) {
-    for (size_t i = 0; i < ps->n; i++)
+    for (size_t i = 0; i < ps->n; i++) {
         free(ps->v[i].schema); /* one allocation per pattern */
+        free(ps->v[i].type);
+    }
     free(ps->v);
 }
 
-/* "a.b.c, d.*.e" -> patterns; CONFIG when one is not schema.table.column. */
+/* the length of the next list item: up to a comma outside parentheses
+ * ("numeric(10,2)" stays whole) */
+static size_t item_len(const char *p) {
+    size_t n = 0;
+    for (int depth = 0; p[n] && (p[n] != ',' || depth > 0); n++)
+        depth += p[n] == '(' ? 1 : p[n] == ')' ? -1 : 0;
+    return n;
+}
+
+/* columns.hash's ":TYPE" t of pattern v into v->type. CONFIG when t is
+ * empty or its parentheses do not pair. */
+static cdc_err_t pat_type(const char *setting, const char *t, pat_t *v,
+                          char *errstr, size_t errstr_size) {
+    int depth = 0;
+    for (const char *c = t; *c && depth >= 0; c++)
+        depth += *c == '(' ? 1 : *c == ')' ? -1 : 0;
+    if (!*t || depth != 0) {
+        cdc_errstr_set(errstr, errstr_size,
+                       "%s: \"%s.%s.%s:%s\": want schema.table.column:TYPE, "
+                       "TYPE as format_type() writes it (numeric(10,2), date)",
+                       setting, v->schema, v->table, v->column, t);
+        return CDC_ERR_CONFIG;
+    }
+    if (!(v->type = malloc(sizeof *v->type)))
+        return CDC_ERR_NOMEM;
+    cdc_schema_conv_type_parse(t, v->type);
+    return CDC_OK;
+}
+
+/* "a.b.c, d.*.e" -> patterns; with typed (columns.hash) a pattern may end
+ * in ":TYPE". CONFIG when one is not schema.table.column[:TYPE]. */
 static cdc_err_t pats_parse(const char *setting, const char *list, pats_t *ps,
-                            char *errstr, size_t errstr_size) {
+                            bool typed, char *errstr, size_t errstr_size) {
     const char *p = list ? list : "";
     while (*p) {
-        size_t n = strcspn(p, ",");
+        size_t n = item_len(p);
         while (n && (*p == ' ' || *p == '\t')) {
             p++;
             n--;
@@ -136,6 +185,9 @@ static cdc_err_t pats_parse(const char *setting, const char *list, pats_t *ps,
                 return CDC_ERR_NOMEM;
             }
             ps->v = v;
+            char *colon = typed ? strrchr(s, ':') : NULL; /* ":TYPE" */
+            if (colon)
+                *colon = '\0';
             char *d1 = strchr(s, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
             if (!d1 || !d2 || strchr(d2 + 1, '.') || d1 == s ||
                 d2 == d1 + 1 || !d2[1]) {
@@ -147,7 +199,13 @@ static cdc_err_t pats_parse(const char *setting, const char *list, pats_t *ps,
                 return CDC_ERR_CONFIG;
             }
             *d1 = *d2 = '\0';
-            ps->v[ps->n++] = (pat_t){s, d1 + 1, d2 + 1};
+            ps->v[ps->n++] = (pat_t){s, d1 + 1, d2 + 1, NULL};
+            cdc_err_t err = colon ? pat_type(setting, colon + 1,
+                                             &ps->v[ps->n - 1], errstr,
+                                             errstr_size)
+                                  : CDC_OK;
+            if (err != CDC_OK)
+                return err;
         }
         p += n;
         if (*p == ',')
@@ -214,12 +272,12 @@ cdc_err_t cdc_apply_colrules_new(const cdc_apply_shape_conf_t *c,
     if (!r)
         return CDC_ERR_NOMEM;
     cdc_err_t err = pats_parse("columns.include", c->include, &r->include,
-                               errstr, errstr_size);
+                               false, errstr, errstr_size);
     if (err == CDC_OK)
-        err = pats_parse("columns.exclude", c->exclude, &r->exclude, errstr,
-                         errstr_size);
+        err = pats_parse("columns.exclude", c->exclude, &r->exclude, false,
+                         errstr, errstr_size);
     if (err == CDC_OK)
-        err = pats_parse("columns.hash", c->hash, &r->hash, errstr,
+        err = pats_parse("columns.hash", c->hash, &r->hash, true, errstr,
                          errstr_size);
     if (err == CDC_OK && r->hash.n) {
         char *secret;
@@ -250,6 +308,8 @@ static void sdef_free(sdef_t *d) {
     free(d->row_from);
     free(d->row_hash);
     free(d->key_hash);
+    free(d->row_htype);
+    free(d->key_htype);
     free(d);
 }
 
@@ -294,8 +354,10 @@ static cdc_err_t sdef_build(const apply_colrules_t *r, sdef_t *d) {
     d->row_hash = calloc(sr->ncols ? sr->ncols : 1, 1);
     d->key.cols = calloc(sk->ncols ? sk->ncols : 1, sizeof *d->key.cols);
     d->key_hash = calloc(sk->ncols ? sk->ncols : 1, 1);
+    d->row_htype = calloc(sr->ncols ? sr->ncols : 1, sizeof *d->row_htype);
+    d->key_htype = calloc(sk->ncols ? sk->ncols : 1, sizeof *d->key_htype);
     if (!d->row.cols || !d->row_from || !d->row_hash || !d->key.cols ||
-        !d->key_hash)
+        !d->key_hash || !d->row_htype || !d->key_htype)
         return CDC_ERR_NOMEM;
     d->identity = true;
     for (uint32_t i = 0; i < sr->ncols; i++) {
@@ -314,7 +376,8 @@ static cdc_err_t sdef_build(const apply_colrules_t *r, sdef_t *d) {
             if (!(d->refusal = strdup(msg)))
                 return CDC_ERR_NOMEM;
         }
-        uint8_t h = pats_match(&r->hash, d->schema, d->table, n);
+        const pat_t *hp = pats_find(&r->hash, d->schema, d->table, n);
+        uint8_t h = hp != NULL;
         fp = cdc_hash(fp, &(uint8_t){(uint8_t)(out ? 2 : h)}, 1);
         d->identity &= !out && !h;
         if (out)
@@ -323,13 +386,16 @@ static cdc_err_t sdef_build(const apply_colrules_t *r, sdef_t *d) {
         d->row.cols[j] = sr->cols[i];
         d->row_from[j] = i;
         d->row_hash[j] = h;
+        d->row_htype[j] = hp ? hp->type : NULL;
         if (h)
             as_text(&d->row.cols[j], sr->typed);
     }
     for (uint32_t j = 0; j < sk->ncols; j++) {
         d->key.cols[j] = sk->cols[j];
-        d->key_hash[j] = pats_match(&r->hash, d->schema, d->table,
+        const pat_t *hp = pats_find(&r->hash, d->schema, d->table,
                                     sk->cols[j].name);
+        d->key_hash[j] = hp != NULL;
+        d->key_htype[j] = hp ? hp->type : NULL;
         fp = cdc_hash(fp, &d->key_hash[j], 1);
         d->identity &= !d->key_hash[j];
         if (d->key_hash[j])
@@ -386,62 +452,122 @@ static const sdef_t *sdef_get(apply_colrules_t *r, const cdc_event_t *ev) {
 
 /* ---- events ---- */
 
-/* n values picked by from (NULL: identity) from src, hashed where hash[i]. */
-static cdc_value_t *vals_shape(apply_colrules_t *r, cdc_arena_t *ar,
-                               const cdc_value_t *src, uint32_t n,
-                               const uint32_t *from, const uint8_t *hash) {
-    cdc_value_t *out = cdc_arena_alloc(ar, (n ? n : 1) * sizeof *out);
-    if (!out)
-        return NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        out[i] = src[from ? from[i] : i];
-        if (!hash[i] || out[i].state != CDC_V_SET)
-            continue;
-        char *hex = cdc_arena_alloc(ar, 2 * CDC_SHA256_LEN + 1);
-        if (!hex)
-            return NULL;
-        cdc_hmac_sha256_hex(&r->key, out[i].text, out[i].len, hex);
-        out[i].text = hex;
-        out[i].len = 2 * CDC_SHA256_LEN;
-        out[i].kind = CDC_JK_UNKNOWN; /* text now, whatever it was */
+/* What one event's values are shaped with. */
+typedef struct vshape_s {
+    apply_colrules_t *r;
+    cdc_arena_t *ar;
+    const cdc_schema_conv_modes_t *modes; /* schemaless conversion */
+    cdc_buf_t tmp;
+    const char *why; /* a value that fits no form of its hashed type */
+} vshape_t;
+
+/* v of hashed column name replaced by the hex HMAC of its text. A
+ * schemaless value (a JSON kind) of a column with a ":TYPE" is first turned
+ * into the text it would land as (schemas/convert.h: a base64 Decimal into
+ * "19.99", a day count into "1815-12-10"), so the hash equals the one of
+ * the same value with schemas on and pgcrypto's hmac() of the landed value.
+ * VALUE with vs->why set when it fits no form of TYPE; NOMEM. */
+static cdc_err_t hash_value(vshape_t *vs, cdc_value_t *v, const char *name,
+                            const cdc_schema_conv_type_t *type) {
+    const char *text = v->text;
+    size_t len = v->len;
+    cdc_json_kind_t kind = (cdc_json_kind_t)v->kind;
+    if (type && kind != CDC_JK_UNKNOWN &&
+        !cdc_schema_conv_passes(type, vs->modes, kind)) {
+        char msg[512], full[640];
+        cdc_buf_reset(&vs->tmp);
+        cdc_err_t err = cdc_schema_conv_value(type, vs->modes, kind, text, len,
+                                              &vs->tmp, msg, sizeof msg);
+        if (err == CDC_ERR_VALUE) {
+            snprintf(full, sizeof full, "columns.hash column \"%s\": %s",
+                     name, msg);
+            vs->why = cdc_arena_strdup(vs->ar, full);
+            return vs->why ? CDC_ERR_VALUE : CDC_ERR_NOMEM;
+        }
+        if (err != CDC_OK || vs->tmp.oom)
+            return CDC_ERR_NOMEM;
+        text = vs->tmp.data ? vs->tmp.data : "";
+        len = vs->tmp.len;
     }
-    return out;
+    char *hex = cdc_arena_alloc(vs->ar, 2 * CDC_SHA256_LEN + 1);
+    if (!hex)
+        return CDC_ERR_NOMEM;
+    cdc_hmac_sha256_hex(&vs->r->key, text, len, hex);
+    v->text = hex;
+    v->len = 2 * CDC_SHA256_LEN;
+    v->kind = CDC_JK_UNKNOWN; /* text now, whatever it was */
+    return CDC_OK;
 }
 
-/* The shaped copy of ev (arena), ev itself when nothing applies, NULL on
- * NOMEM. *refusal is set when the record must be rejected. */
-static cdc_event_t *event_shape(apply_colrules_t *r, cdc_arena_t *ar,
-                                cdc_event_t *ev, const char **refusal) {
+/* *out = the n values of def picked by from (NULL: identity) from src,
+ * hashed where hash[i] (by htype[i]). VALUE (vs->why) or NOMEM. */
+static cdc_err_t vals_shape(vshape_t *vs, cdc_value_t **out,
+                            const cdc_value_t *src, const cdc_rowdef_t *def,
+                            const uint32_t *from, const uint8_t *hash,
+                            const cdc_schema_conv_type_t *const *htype) {
+    uint32_t n = def->ncols;
+    cdc_value_t *o = cdc_arena_alloc(vs->ar, (n ? n : 1) * sizeof *o);
+    if (!o)
+        return CDC_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        o[i] = src[from ? from[i] : i];
+        if (!hash[i] || o[i].state != CDC_V_SET)
+            continue;
+        cdc_err_t err = hash_value(vs, &o[i], def->cols[i].name, htype[i]);
+        if (err != CDC_OK)
+            return err;
+    }
+    *out = o;
+    return CDC_OK;
+}
+
+/* *out = the shaped copy of ev (arena), ev itself when nothing applies.
+ * *refusal (with *rej, its class) is set when the record must be
+ * rejected. NOMEM only. */
+static cdc_err_t event_shape(vshape_t *vs, cdc_event_t *ev, cdc_event_t **out,
+                             const char **refusal, cdc_err_t *rej) {
     *refusal = NULL;
+    *out = ev;
     if (ev->kind != CDC_EV_CHANGE || ev->op == 't' || !ev->rowdef ||
         !ev->keydef || !ev->schema || !ev->table)
-        return ev; /* the checks in collect.c judge what is malformed */
-    const sdef_t *d = sdef_get(r, ev);
+        return CDC_OK; /* the checks in collect.c judge what is malformed */
+    const sdef_t *d = sdef_get(vs->r, ev);
     if (!d)
-        return NULL;
+        return CDC_ERR_NOMEM;
     if (d->identity)
-        return ev;
+        return CDC_OK;
     if (d->refusal) {
         *refusal = d->refusal;
-        return ev;
+        *rej = CDC_ERR_DDL;
+        return CDC_OK;
     }
-    cdc_event_t *c = cdc_arena_alloc(ar, sizeof *c);
+    cdc_event_t *c = cdc_arena_alloc(vs->ar, sizeof *c);
     if (!c)
-        return NULL;
+        return CDC_ERR_NOMEM;
     *c = *ev;
     c->rowdef = &d->row;
     c->keydef = &d->key;
-    uint32_t nr = d->row.ncols, nk = d->key.ncols;
-    if ((ev->after && !(c->after = vals_shape(r, ar, ev->after, nr,
-                                              d->row_from, d->row_hash))) ||
-        (ev->before && !(c->before = vals_shape(r, ar, ev->before, nr,
-                                                d->row_from, d->row_hash))) ||
-        (ev->key && !(c->key = vals_shape(r, ar, ev->key, nk, NULL,
-                                          d->key_hash))) ||
-        (ev->old_key && !(c->old_key = vals_shape(r, ar, ev->old_key, nk,
-                                                  NULL, d->key_hash))))
-        return NULL;
-    return c;
+    cdc_err_t err = CDC_OK;
+    if (ev->after)
+        err = vals_shape(vs, &c->after, ev->after, &d->row, d->row_from,
+                         d->row_hash, d->row_htype);
+    if (err == CDC_OK && ev->before)
+        err = vals_shape(vs, &c->before, ev->before, &d->row, d->row_from,
+                         d->row_hash, d->row_htype);
+    if (err == CDC_OK && ev->key)
+        err = vals_shape(vs, &c->key, ev->key, &d->key, NULL, d->key_hash,
+                         d->key_htype);
+    if (err == CDC_OK && ev->old_key)
+        err = vals_shape(vs, &c->old_key, ev->old_key, &d->key, NULL,
+                         d->key_hash, d->key_htype);
+    if (err == CDC_ERR_VALUE) {
+        *refusal = vs->why;
+        *rej = CDC_ERR_VALUE;
+        return CDC_OK;
+    }
+    if (err == CDC_OK)
+        *out = c;
+    return err;
 }
 
 cdc_err_t cdc_apply_shape(cdc_apply_t *a, apply_groups_t *gs) {
@@ -450,21 +576,22 @@ cdc_err_t cdc_apply_shape(cdc_apply_t *a, apply_groups_t *gs) {
     cdc_event_t **evs = cdc_arena_alloc(a->arena, gs->n * sizeof *evs);
     if (!evs)
         return CDC_ERR_NOMEM;
-    for (size_t i = 0; i < gs->n; i++) {
+    vshape_t vs = {a->colrules, a->arena, &a->conv, CDC_BUF_INIT, NULL};
+    cdc_err_t err = CDC_OK;
+    for (size_t i = 0; i < gs->n && err == CDC_OK; i++) {
         const char *refusal;
+        cdc_err_t rej;
         evs[i] = gs->events[i];
         if (!evs[i])
             continue;
-        evs[i] = event_shape(a->colrules, a->arena, gs->events[i], &refusal);
-        if (!evs[i])
-            return CDC_ERR_NOMEM;
-        if (refusal) {
-            cdc_err_t err = cdc_apply_reject(a, i, CDC_ERR_DDL, refusal);
-            if (err != CDC_OK)
-                return err;
+        err = event_shape(&vs, gs->events[i], &evs[i], &refusal, &rej);
+        if (err == CDC_OK && refusal) {
+            err = cdc_apply_reject(a, i, rej, refusal);
             evs[i] = NULL; /* rejected: collection skips it */
         }
     }
-    gs->events = evs;
-    return CDC_OK;
+    cdc_buf_free(&vs.tmp);
+    if (err == CDC_OK)
+        gs->events = evs;
+    return err;
 }

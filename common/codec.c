@@ -260,6 +260,24 @@ out:
     return rc;
 }
 
+size_t cdc_codec_decimal_max(size_t n, int32_t scale) {
+    /* 256^n < 1000^n: at most 3n digits (one for n == 0), a sign, "0." or
+     * a point, |scale| zeros and the NUL */
+    size_t s = scale < 0 ? (size_t)0 - (size_t)scale : (size_t)scale;
+    return n > (SIZE_MAX - s - 5) / 3 ? SIZE_MAX : 3 * n + s + 5;
+}
+
+ptrdiff_t cdc_codec_decimal_mem(const unsigned char *b, size_t n,
+                                int32_t scale, char *dst, size_t cap) {
+    /* with room for the longest text the buffer never grows, so dst is
+     * never realloc'ed */
+    cdc_buf_t fixed = {dst, 0, cap, false};
+    if (cap < cdc_codec_decimal_max(n, scale) ||
+        cdc_codec_decimal(b, n, scale, &fixed))
+        return -1;
+    return (ptrdiff_t)fixed.len;
+}
+
 void cdc_codec_bits(const unsigned char *b, size_t n, int64_t nbits,
                     cdc_buf_t *out) {
     bool lead = nbits < 0; /* still skipping leading zeros */

@@ -18,7 +18,8 @@
  *
  * Does not: know about column types, connector settings or JSON (that is
  * schemas/convert.h); allocate except through the caller's cdc_buf_t (and a
- * short-lived scratch for long decimals). Thread-safe: no state.
+ * short-lived scratch for long decimals). Thread-safe: no state. One copy:
+ * the decoder's schemas-on path and schemas/convert use these functions.
  * Every formatter appends to out; on failure out is left as it was. */
 #ifndef CDC_COMMON_CODEC_H
 #define CDC_COMMON_CODEC_H
@@ -71,6 +72,13 @@ int cdc_codec_parse_i64(const char *s, size_t n, int64_t *out);
  * Returns 0, or -1 on out of memory or |scale| > 100000. */
 int cdc_codec_decimal(const unsigned char *b, size_t n, int32_t scale,
                       cdc_buf_t *out);
+/* The same text written into dst of cap bytes (NUL-terminated) without
+ * growing anything, for a caller with its own allocator (the decoder); the
+ * text's length, or -1 when cap is short, on out of memory or |scale| >
+ * 100000. cdc_codec_decimal_max(n, scale) bytes always suffice. */
+ptrdiff_t cdc_codec_decimal_mem(const unsigned char *b, size_t n,
+                                int32_t scale, char *dst, size_t cap);
+size_t cdc_codec_decimal_max(size_t n, int32_t scale);
 /* Appends the bit string of Debezium Bits bytes b[0..n): bit i is
  * (b[i/8] >> (i%8)) & 1, bit 0 the rightmost character. nbits >= 0: exactly
  * that many characters (missing bytes are zero); nbits < 0: the minimal

@@ -154,8 +154,10 @@ die() {
 [[ $(id -u) == 0 ]] || die "needs root (chroot, debootstrap)"
 if ! command -v debootstrap >/dev/null; then
     note "installing debootstrap"
-    { apt-get install -y -q debootstrap || { apt-get update -q && apt-get install -y -q debootstrap; }; } \
-        >"$T_TMP/apt-debootstrap.log" 2>&1 || die "apt-get install debootstrap failed (see $T_TMP/apt-debootstrap.log)"
+    # shellcheck source=stack/lib/apt.sh
+    . "$ROOT/docker/stack/lib/apt.sh"
+    apt_install "to build the image's file system" debootstrap 2>"$T_TMP/apt-debootstrap.log" ||
+        die "installing debootstrap failed (see $T_TMP/apt-debootstrap.log)"
 fi
 
 # ------------------------------------------------------------ base rootfs

@@ -1,7 +1,7 @@
 /* identity.c - the 128-bit identity of a change event (DESIGN.md step 4):
  * a pure function of the event's source fields, never of its Kafka origin.
  * Marks in Redis outlive the process that made them, so the encoding and
- * the hash are pinned by a golden value in tests/unit/test_dedup.c. */
+ * the hash are pinned by a golden value in tests/unit/test_offsets_dedup.c. */
 #include "offsets/dedup.h"
 
 #include <string.h>

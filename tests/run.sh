@@ -53,6 +53,18 @@ run_part() {
     fi
 }
 
+# c_tests TIER: the built test programs of tests/TIER/test_*.c, one a line
+# (by source, so a binary left in the build folder by a renamed or removed
+# test does not run)
+c_tests() {
+    local src
+    for src in tests/"$1"/test_*.c; do
+        [ -e "$src" ] || continue
+        src=${src##*/}
+        echo "$BUILD/tests/$1/${src%.c}"
+    done
+}
+
 STACK_STATE=down
 # stack_up: starts the private test stack once (integration and chaos share
 # it) and exports its environment; it is stopped on exit whatever happens
@@ -95,15 +107,15 @@ for tier in "${TIERS[@]}"; do
     case "$tier" in
     unit)
         echo "== unit"
-        for t in "$BUILD"/tests/unit/test_*; do
-            [ -x "$t" ] && run_part "$(basename "$t")" "$t"
+        for t in $(c_tests unit); do
+            run_part "$(basename "$t")" "$t"
         done
         ;;
     integration)
         echo "== integration (test stack)"
         stack_up || continue
-        for t in "$BUILD"/tests/integration/test_*; do
-            [ -x "$t" ] && run_part "$(basename "$t")" "$t"
+        for t in $(c_tests integration); do
+            run_part "$(basename "$t")" "$t"
         done
         for t in tests/integration/*.sh; do
             [ -x "$t" ] && run_part "$(basename "$t" .sh)" "$t"

@@ -68,11 +68,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v gnuplot >/dev/null || {
-    log "installing gnuplot-nox (Debian) for the plot"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox >/dev/null ||
-        die "could not install gnuplot-nox"
-}
+# shellcheck disable=SC2034 # read by apt.sh
+APT_WHO=bench-e2e
+# shellcheck source-path=SCRIPTDIR source=../../docker/stack/lib/apt.sh
+. "$ROOT/docker/stack/lib/apt.sh"
+command -v gnuplot >/dev/null ||
+    apt_install "for the plot" gnuplot-nox || die "could not install gnuplot-nox"
 make -s cdcsink "$GEN" >/dev/null
 log "stack: $CDC_STACK_DIR (postgres $CDC_PG_PORT, kafka $CDC_KAFKA_PORT, connect $CDC_CONNECT_PORT)"
 CDC_SOURCE_CONNECTOR= "$STACK" up --jdbc-sink >"$OUT/stack-up.log" 2>&1 ||

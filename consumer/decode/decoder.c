@@ -80,7 +80,6 @@ void cdc_decoder_free(cdc_decoder_t *d) {
         cdc_dec_sbuf_free(d, &d->rows[i].names);
         cdc_dec_free(d, d->rows[i].svals);
     }
-    cdc_dec_free(d, d->limbs);
     cdc_dec_free(d, d->fr);
     cdc_dec_free(d, d->sbf);
     cdc_dec_free(d, d->arrbuf);

@@ -15,7 +15,8 @@
  * types dec_*_t (not linker symbols), everything else static.
  *
  * Return values, one rule per kind of function:
- *   cdc_err_t and dec_i64_t are statuses: 0 (CDC_OK, DEC_I64_OK) is success.
+ *   cdc_err_t and cdc_codec_parse_i64's int are statuses: 0 (CDC_OK) is
+ *   success.
  *   int and bool say "go on": nonzero/true is success, 0/false an error.
  *   The yajl callbacks and every int function here follow yajl (1 continue,
  *   0 cancel) with the reason in d->err/errstr (cdc_dec_fail returns the 0);
@@ -54,6 +55,8 @@ void cdc_dec_sbuf_add(cdc_decoder_t *d, dec_sbuf_t *b, const void *s, size_t n);
 void cdc_dec_sbuf_addc(cdc_decoder_t *d, dec_sbuf_t *b, char c);
 void cdc_dec_sbuf_adds(cdc_decoder_t *d, dec_sbuf_t *b, const char *s);
 void cdc_dec_sbuf_free(cdc_decoder_t *d, dec_sbuf_t *b);
+/* room for n more bytes and a NUL; false (oom set) when it cannot grow */
+bool cdc_dec_sbuf_reserve(cdc_decoder_t *d, dec_sbuf_t *b, size_t n);
 /* appends s as a JSON string literal (quotes and escapes, Jackson style) */
 void cdc_dec_sbuf_json_str(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
                            size_t n);
@@ -226,10 +229,6 @@ void cdc_dec_array_add_quoted(cdc_decoder_t *d, dec_sbuf_t *b, const char *s,
                               size_t n);
 /* PostgreSQL type of a Connect schema (element type for arrays) */
 void cdc_dec_column_of(const dec_sch_t *s, cdc_column_t *col);
-/* integer text: DEC_I64_OK with *out, DEC_I64_SYNTAX (not an integer) or
- * DEC_I64_RANGE (an integer outside int64) */
-typedef enum { DEC_I64_OK = 0, DEC_I64_SYNTAX, DEC_I64_RANGE } dec_i64_t;
-dec_i64_t cdc_dec_parse_i64(const char *s, size_t n, int64_t *out);
 
 /* ---- the parse of one document ---- */
 
@@ -357,8 +356,6 @@ struct cdc_decoder_s {
     int narrbuf;
     dec_sbuf_t canon;         /* canonical schema bytes while building */
     dec_sbuf_t bin;           /* decoded base64 */
-    uint32_t *limbs;          /* base-10^9 digits of a long Decimal */
-    size_t limbs_cap;
 
     /* schema builder */
     dec_sb_frame_t *sbf;

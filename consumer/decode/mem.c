@@ -22,7 +22,7 @@ void cdc_dec_free(cdc_decoder_t *d, void *p) {
         d->mem.free_fn(d->mem.ctx, p);
 }
 
-static bool sbuf_grow(cdc_decoder_t *d, dec_sbuf_t *b, size_t n) {
+bool cdc_dec_sbuf_reserve(cdc_decoder_t *d, dec_sbuf_t *b, size_t n) {
     if (b->oom)
         return false;
     if (b->len + n + 1 <= b->cap)
@@ -40,7 +40,7 @@ static bool sbuf_grow(cdc_decoder_t *d, dec_sbuf_t *b, size_t n) {
 
 void cdc_dec_sbuf_add(cdc_decoder_t *d, dec_sbuf_t *b, const void *s,
                       size_t n) {
-    if (!sbuf_grow(d, b, n))
+    if (!cdc_dec_sbuf_reserve(d, b, n))
         return;
     if (n)
         memcpy(b->p + b->len, s, n);

@@ -8,6 +8,7 @@
  * per frame (scalar_*, start_*, key_*, end_*). Scalars are converted as they
  * arrive; nothing of the record is kept as a tree. */
 #include "consumer/decode/decoder_int.h"
+#include "common/codec.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -223,7 +224,7 @@ static int scalar_payload(cdc_decoder_t *d, dec_frame_t *f,
         break;
     case PL_TS_MS: /* the envelope's own time: a heartbeat's only datum */
         if (t->kind == DEC_TOK_NUM &&
-            cdc_dec_parse_i64(t->s, t->len, &d->res.env_ts_ms) == DEC_I64_OK)
+            cdc_codec_parse_i64(t->s, t->len, &d->res.env_ts_ms) == 0)
             d->res.has_env_ts_ms = true;
         break;
     case PL_STATUS:
@@ -248,7 +249,7 @@ static int scalar_payload(cdc_decoder_t *d, dec_frame_t *f,
 /* VariableScaleDecimal members: the scale is read now, the value kept */
 static int scalar_vsd(cdc_decoder_t *d, dec_frame_t *f, const dec_tok_t *t) {
     if (f->pending == SUB_SCALE) {
-        if (t->kind != DEC_TOK_NUM || cdc_dec_parse_i64(t->s, t->len, &f->i64))
+        if (t->kind != DEC_TOK_NUM || cdc_codec_parse_i64(t->s, t->len, &f->i64))
             return cdc_dec_fail(d, CDC_ERR_VALUE, "%s: VariableScaleDecimal "
                                 "scale is not an integer", path(d));
         f->have_x = true;

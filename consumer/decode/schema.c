@@ -3,6 +3,7 @@
  * JsonConverter's own bytes, so the fast path can compare raw records with
  * them) and the rowdef cache (keyed by names and types, so equal column
  * lists share one rowdef and one fingerprint). */
+#include "common/codec.h"
 #include "common/hash.h"
 #include "consumer/decode/decoder_int.h"
 
@@ -118,7 +119,7 @@ static dec_sch_t *sb_new(cdc_decoder_t *d) {
 
 static bool parse_param_int(const char *s, size_t n, int32_t *out) {
     int64_t v;
-    if (cdc_dec_parse_i64(s, n, &v) != DEC_I64_OK || v < -100000 || v > 100000)
+    if (cdc_codec_parse_i64(s, n, &v) != 0 || v < -100000 || v > 100000)
         return false;
     *out = (int32_t)v;
     return true;
@@ -280,7 +281,7 @@ static int src_value(cdc_decoder_t *d, dec_sch_t *sch, uint8_t pk, int ev,
                                                 "schema: out of memory");
     }
     int64_t v;
-    if (cdc_dec_parse_i64(s, n, &v) != DEC_I64_OK || v < 0 || v > INT32_MAX)
+    if (cdc_codec_parse_i64(s, n, &v) != 0 || v < 0 || v > INT32_MAX)
         v = -1;
     if (pk == PK_SRC_LENGTH)
         sch->src_length = (int32_t)v;

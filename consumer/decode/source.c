@@ -3,6 +3,7 @@
  * documents yielded (decoder.c parses the old-key header; old_key here only
  * places its columns). */
 #include "consumer/decode/decoder_int.h"
+#include "common/codec.h"
 
 #include <string.h>
 
@@ -12,7 +13,7 @@ static const char *adup(cdc_decoder_t *d, const dec_tok_t *t) {
 
 static int num(const dec_tok_t *t, int64_t *v, bool *has) {
     if (t->kind == DEC_TOK_NUM &&
-        cdc_dec_parse_i64(t->s, t->len, v) == DEC_I64_OK)
+        cdc_codec_parse_i64(t->s, t->len, v) == 0)
         *has = true;
     return 1;
 }

@@ -1,7 +1,9 @@
 /* types.c - Connect type names, and Connect values to the PostgreSQL text
- * input form of their column type (debezium-wire-format.md §1.7). Integer math only: no
- * value ever passes through a double, dates and times use floor division
- * and days-from-civil, Decimals of any length go through base-10^9 limbs. */
+ * input form of their column type (debezium-wire-format.md §1.7). Integer
+ * math only: no value ever passes through a double, dates and times use
+ * floor division and days-from-civil (common/codec's calendar). Base64,
+ * Decimals of any length and integer text go through common/codec, the one
+ * copy the schemaless converter uses too. */
 #include "consumer/decode/decoder_int.h"
 
 #include <stdio.h>
@@ -9,9 +11,6 @@
 
 #include "common/codec.h"
 
-/* PostgreSQL's infinity sentinels as Debezium sends them */
-#define TS_POS_INF 9223372036825200000LL
-#define TS_NEG_INF (-9223372036832400000LL)
 /* Date: the JDBC (snapshot) path narrows the driver's infinity millis to
  * int32 epoch days; the pgoutput (streaming) path wraps int32 +/-max + 10957 */
 static const int64_t date_pos_inf[] = {-622191234, -2147472692};
@@ -39,34 +38,6 @@ uint8_t cdc_dec_ctype_parse(const char *s, size_t n) {
         if (strlen(ctypes[i].name) == n && !memcmp(ctypes[i].name, s, n))
             ct = ctypes[i].ct;
     return ct;
-}
-
-dec_i64_t cdc_dec_parse_i64(const char *s, size_t n, int64_t *out) {
-    size_t i = 0;
-    bool neg = false;
-    uint64_t v = 0, lim;
-    if (n && s[0] == '-') {
-        neg = true;
-        i = 1;
-    }
-    if (i == n)
-        return DEC_I64_SYNTAX;
-    lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    for (; i < n; i++) {
-        unsigned c = (unsigned char)s[i] - '0';
-        if (c > 9)
-            return DEC_I64_SYNTAX;
-        if (v > (lim - c) / 10) {
-            /* keep scanning: "1e400" is not an integer, not out of range */
-            for (; i < n; i++)
-                if ((unsigned char)s[i] - '0' > 9)
-                    return DEC_I64_SYNTAX;
-            return DEC_I64_RANGE;
-        }
-        v = v * 10 + c;
-    }
-    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-    return DEC_I64_OK;
 }
 
 static void add_u64(cdc_decoder_t *d, dec_sbuf_t *o, uint64_t v, int width) {
@@ -135,155 +106,35 @@ static void fmt_ts(cdc_decoder_t *d, dec_sbuf_t *o, int64_t v,
         cdc_dec_sbuf_add(d, o, " BC", 3);
 }
 
-static int b64val(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* standard base64 with '=' padding into d->bin; false if malformed */
+/* standard base64 with '=' padding into d->bin (common/codec); false if
+ * malformed or out of memory */
 static bool b64dec(cdc_decoder_t *d, const char *s, size_t n) {
     dec_sbuf_t *b = &d->bin;
     b->len = 0;
-    if (n % 4)
+    if (!cdc_dec_sbuf_reserve(d, b, n / 4 * 3 + 2))
         return false;
-    cdc_dec_sbuf_add(d, b, "", 0);
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4], pad = 0;
-        for (int k = 0; k < 4; k++) {
-            unsigned char c = (unsigned char)s[i + k];
-            if (c == '=' && i + 4 == n && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (pad || (v[k] = b64val(c)) < 0) {
-                return false;
-            }
-        }
-        char out[3] = {(char)(v[0] << 2 | v[1] >> 4),
-                       (char)((v[1] & 15) << 4 | v[2] >> 2),
-                       (char)((v[2] & 3) << 6 | v[3])};
-        cdc_dec_sbuf_add(d, b, out, (size_t)(3 - pad));
-    }
-    return !b->oom;
-}
-
-/* ---- Decimal: unscaled big-endian two's complement bytes and a scale ---- */
-
-/* the magnitude of up to 8 bytes, in decimal */
-static void digits_small(cdc_decoder_t *d, const unsigned char *b, size_t n,
-                         bool neg, dec_sbuf_t *digits) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | b[i];
-    if (neg && n < 8)
-        v |= ~(uint64_t)0 << (8 * n);
-    uint64_t mag = neg ? 0 - v : v;
-    add_u64(d, digits, mag, 1);
-}
-
-/* the magnitude bytes mag[0..n) into d->limbs (base 10^9, least significant
- * first, room for n / 3 + 2 of them); returns how many */
-static size_t to_limbs(cdc_decoder_t *d, const unsigned char *mag, size_t n) {
-    size_t nl = 0, i = 0;
-    while (i < n) {
-        size_t take = i == 0 && n % 3 ? n % 3 : 3;
-        uint64_t mul = (uint64_t)1 << (8 * take), carry = 0;
-        for (size_t k = 0; k < take; k++)
-            carry = carry << 8 | mag[i + k];
-        i += take;
-        for (size_t j = 0; j < nl; j++) {
-            uint64_t v = (uint64_t)d->limbs[j] * mul + carry;
-            d->limbs[j] = (uint32_t)(v % 1000000000u);
-            carry = v / 1000000000u;
-        }
-        while (carry) {
-            d->limbs[nl++] = (uint32_t)(carry % 1000000000u);
-            carry /= 1000000000u;
-        }
-    }
-    return nl;
-}
-
-/* the magnitude of more than 8 bytes, in decimal; false: out of memory */
-static bool digits_long(cdc_decoder_t *d, const unsigned char *b, size_t n,
-                        bool neg, dec_sbuf_t *digits) {
-    size_t need = n / 3 + 2;
-    if (need > d->limbs_cap) {
-        uint32_t *l = cdc_dec_realloc(d, d->limbs, need * sizeof *l);
-        if (!l)
-            return false;
-        d->limbs = l;
-        d->limbs_cap = need;
-    }
-    bool carry1 = neg; /* two's complement negation: invert, add one */
-    unsigned char *mag = cdc_dec_malloc(d, n);
-    if (!mag)
+    ptrdiff_t got = cdc_codec_b64_decode_mem(s, n, false, (unsigned char *)b->p,
+                                             b->cap - 1);
+    if (got < 0)
         return false;
-    for (size_t k = n; k-- > 0;) {
-        unsigned v = neg ? (unsigned char)~b[k] : b[k];
-        if (carry1) {
-            v += 1;
-            carry1 = v > 255;
-        }
-        mag[k] = (unsigned char)v;
-    }
-    size_t nl = to_limbs(d, mag, n);
-    cdc_dec_free(d, mag);
-    if (!nl)
-        add_u64(d, digits, 0, 1);
-    else
-        add_u64(d, digits, d->limbs[nl - 1], 1);
-    for (size_t j = nl - 1; nl && j-- > 0;)
-        add_u64(d, digits, d->limbs[j], 9);
+    b->len = (size_t)got;
+    b->p[b->len] = '\0';
     return true;
 }
 
-/* the sign, the digits and the decimal point of scale, appended to o */
-static void place_point(cdc_decoder_t *d, dec_sbuf_t *o,
-                        const dec_sbuf_t *digits, bool neg, int64_t scale) {
-    bool zero = digits->len == 1 && digits->p[0] == '0';
-    if (neg && !zero)
-        cdc_dec_sbuf_addc(d, o, '-');
-    if (scale <= 0) {
-        cdc_dec_sbuf_add(d, o, digits->p, digits->len);
-        for (int64_t k = 0; !zero && k < -scale; k++)
-            cdc_dec_sbuf_addc(d, o, '0');
-    } else if ((int64_t)digits->len <= scale) {
-        cdc_dec_sbuf_add(d, o, "0.", 2);
-        for (int64_t k = (int64_t)digits->len; k < scale; k++)
-            cdc_dec_sbuf_addc(d, o, '0');
-        cdc_dec_sbuf_add(d, o, digits->p, digits->len);
-    } else {
-        size_t ip = digits->len - (size_t)scale;
-        cdc_dec_sbuf_add(d, o, digits->p, ip);
-        cdc_dec_sbuf_addc(d, o, '.');
-        cdc_dec_sbuf_add(d, o, digits->p + ip, (size_t)scale);
-    }
-}
-
-/* unscaled bytes b[0..n) with scale -> numeric text; false: out of memory */
+/* unscaled bytes b[0..n) with scale -> numeric text appended to o (common/
+ * codec); false: out of memory */
 static bool decimal_text(cdc_decoder_t *d, const unsigned char *b, size_t n,
-                         int64_t scale, dec_sbuf_t *o) {
-    bool neg = n && (b[0] & 0x80), ok;
-    size_t start = o->len;
-    dec_sbuf_t digits = {0};
-    if (n <= 8)
-        digits_small(d, b, n, neg, &digits);
-    else if (!digits_long(d, b, n, neg, &digits))
+                         int32_t scale, dec_sbuf_t *o) {
+    size_t max = cdc_codec_decimal_max(n, scale);
+    if (!cdc_dec_sbuf_reserve(d, o, max))
         return false;
-    ok = !digits.oom;
-    if (ok) {
-        place_point(d, o, &digits, neg, scale);
-        if (o->oom) {
-            o->len = start;
-            ok = false;
-        }
-    }
-    cdc_dec_sbuf_free(d, &digits);
-    return ok;
+    ptrdiff_t got = cdc_codec_decimal_mem(b, n, scale, o->p + o->len,
+                                          o->cap - o->len);
+    if (got < 0)
+        return false;
+    o->len += (size_t)got;
+    return true;
 }
 
 bool cdc_dec_conv_decimal_b64(cdc_decoder_t *d, const char *s, size_t n,
@@ -297,8 +148,8 @@ bool cdc_dec_conv_decimal_b64(cdc_decoder_t *d, const char *s, size_t n,
         snprintf(why, whysz, "invalid base64 in decimal");
         return false;
     }
-    if (!decimal_text(d, (const unsigned char *)d->bin.p, d->bin.len, scale,
-                      out)) {
+    if (!decimal_text(d, (const unsigned char *)d->bin.p, d->bin.len,
+                      (int32_t)scale, out)) {
         snprintf(why, whysz, "out of memory");
         return false;
     }
@@ -330,13 +181,13 @@ static bool int_value(const dec_sch_t *s, const dec_tok_t *t, int64_t lo,
                       int64_t hi, int64_t *v, char *why, size_t whysz) {
     if (t->kind != DEC_TOK_NUM)
         return expected(why, whysz, "an integer", s, t);
-    dec_i64_t rc = cdc_dec_parse_i64(t->s, t->len, v);
-    if (rc == DEC_I64_SYNTAX) {
+    int rc = cdc_codec_parse_i64(t->s, t->len, v); /* -1 syntax, -2 range */
+    if (rc == -1) {
         snprintf(why, whysz, "expected an integer for %s, got %.*s",
                  type_label(s), (int)(t->len > 40 ? 40 : t->len), t->s);
         return false;
     }
-    if (rc == DEC_I64_RANGE || *v < lo || *v > hi) {
+    if (rc == -2 || *v < lo || *v > hi) {
         snprintf(why, whysz, "%.*s out of range for %s",
                  (int)(t->len > 40 ? 40 : t->len), t->s, type_label(s));
         return false;
@@ -497,8 +348,8 @@ static bool conv_ts(cdc_decoder_t *d, const dec_sch_t *s, const dec_tok_t *t,
         return false;
     /* the sentinels are us; Timestamp (ms) columns get them / 1000 */
     int64_t div = s->sem == DEC_SEM_TS_MS ? 1000 : 1;
-    if (v == TS_POS_INF || v == TS_NEG_INF || v == TS_POS_INF / div ||
-        v == TS_NEG_INF / div) {
+    if (v == CDC_CODEC_TS_POS_INF || v == CDC_CODEC_TS_NEG_INF ||
+        v == CDC_CODEC_TS_POS_INF / div || v == CDC_CODEC_TS_NEG_INF / div) {
         cdc_dec_sbuf_adds(d, o, v > 0 ? "infinity" : "-infinity");
         return true;
     }

@@ -42,7 +42,7 @@
 # bytea as null, indistinguishable from NULL (README): those runs rewrite
 # the bytea in the TOAST update (the text stays unchanged in every run). Nanoseconds, microseconds and
 # adaptive_time_microseconds (and hstore) are covered against PostgreSQL
-# by test_schema_convert, not here: one connector each would double the
+# by test_schemas_convert, not here: one connector each would double the
 # runtime.
 set -u
 . "$(dirname "$0")/../lib.sh"

@@ -2,7 +2,9 @@
  * PostgreSQL: left-out columns are never created, hashed values are
  * HMAC-SHA-256 hex (the key too: updates and deletes find the row by its
  * hash, the guard still skips replays), an excluded key column is
- * refused, malformed settings fail at start.
+ * refused, malformed settings fail at start. Schemaless values of a
+ * hashed column with its type given (issue 20) hash as the text they would
+ * land as, equal to pgcrypto's hmac() over the same value landed clear.
  * Needs CDC_TEST_PG_URI (fails without it). */
 #include "tests/integration/apply_fixture.h"
 
@@ -82,6 +84,62 @@ out:
     fx_close(&f);
 }
 
+/* schemaless: a Decimal as base64, a date as a day count; each arrives
+ * twice, once into a hashed column (text, its type given in columns.hash)
+ * and once clear into a column of that type. */
+static const char *const SL_NAMES[] = {"id", "born", "born_clear", "bal",
+                                       "bal_clear"};
+static const cdc_type_t SL_TYPES[5]; /* schemaless: all CDC_T_UNKNOWN */
+
+static cdc_event_t *sl_ev(fx_t *f, const char *id, const char *born,
+                          const char *bal, uint64_t pos) {
+    cdc_rowdef_t *rd = fx_rowdef(f, 81, 0, 5, SL_NAMES, SL_TYPES);
+    cdc_rowdef_t *kd = fx_rowdef(f, 82, 0, 1, SL_NAMES, SL_TYPES);
+    const char *key[1] = {id}, *vals[5] = {id, born, born, bal, bal};
+    cdc_event_t *e = fx_ev(f, 'c', "people", kd, rd, key, vals, pos, pos, 0);
+    static const cdc_json_kind_t kinds[5] = {CDC_JK_NUMBER, CDC_JK_NUMBER,
+                                             CDC_JK_NUMBER, CDC_JK_STRING,
+                                             CDC_JK_STRING};
+    e->key[0].kind = CDC_JK_NUMBER;
+    for (int i = 0; i < 5; i++)
+        if (e->after[i].state == CDC_V_SET)
+            e->after[i].kind = kinds[i];
+    return e;
+}
+
+TEST(schemaless_hash_is_over_the_landed_text) {
+    fx_t f;
+    cdc_apply_conf_t c = {.shape = {.hash = "public.people.born:date, "
+                                            "public.people.bal:numeric(10,2)",
+                                    .secret = "s3cret"}};
+    if (!fx_open(&f, "shapesl", &c))
+        goto out;
+    fx_qs(&f, "CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE SCHEMA @S; "
+              "CREATE TABLE @S.people (id int PRIMARY KEY, born text, "
+              "born_clear date, bal text, bal_clear numeric(10,2))");
+    /* 1815-12-10 and 19.99; then -1.50 and a NULL date */
+    CHECK_INT(run(&f, sl_ev(&f, "1", "-56270", "B88=", 10)).nrejects, 0);
+    CHECK_INT(run(&f, sl_ev(&f, "2", NULL, "/2o=", 11)).nrejects, 0);
+    CHECK_STR(fx_qs(&f, "SELECT id, born_clear, bal_clear, "
+                        "born = encode(hmac(born_clear::text, 's3cret', "
+                        "'sha256'), 'hex'), bal = encode(hmac(bal_clear::text, "
+                        "'s3cret', 'sha256'), 'hex'), born IS NULL "
+                        "FROM @S.people ORDER BY id"),
+              "1|1815-12-10|19.99|t|t|f\n2|~|-1.50|~|t|t\n"); /* ~ NULL */
+    /* the same as with schemas on, where the decoder hashes "19.99" */
+    char want[160];
+    snprintf(want, sizeof want, "%s\n", hmac_hex("s3cret", "19.99"));
+    CHECK_STR(fx_qs(&f, "SELECT bal FROM @S.people WHERE id = 1"), want);
+    /* a value that fits no form of the given type rejects its record */
+    cdc_apply_result_t r = run(&f, sl_ev(&f, "3", "0", "19.99!", 12));
+    CHECK_INT(r.nrejects, 1);
+    CHECK_CTX(r.nrejects == 1 && strstr(r.rejects[0].reason, "\"bal\"") &&
+                  strstr(r.rejects[0].reason, "decimal.handling.mode"),
+              "%s", r.nrejects ? r.rejects[0].reason : "");
+out:
+    fx_close(&f);
+}
+
 TEST(bad_settings_fail_at_start) {
     static const cdc_apply_shape_conf_t bad[] = {
         {.exclude = "public.users"},             /* two parts */
@@ -89,6 +147,9 @@ TEST(bad_settings_fail_at_start) {
         {.hash = "public.users.email"},          /* no secret */
         {.hash = "*.*.email", .secret = "x", .secret_file = "/etc/hostname"},
         {.hash = "*.*.email", .secret_file = "/nonexistent/secret"},
+        {.hash = "public.users.email:", .secret = "x"}, /* empty type */
+        {.hash = "public.users.email:numeric(10,2", .secret = "x"},
+        {.hash = "public.users:date", .secret = "x"}, /* two parts */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cdc_apply_conf_t c = {.conninfo = "postgresql://nowhere/x", .fillfactor = 50,
@@ -99,7 +160,8 @@ TEST(bad_settings_fail_at_start) {
         cdc_apply_free(a);
     }
     cdc_apply_conf_t ok = {.conninfo = "postgresql://nowhere/x", .fillfactor = 50,
-                           .shape = {.hash = " public.*.email ,",
+                           .shape = {.hash = " public.*.email ,x.y.z:"
+                                             "numeric(10, 2),x.y.w:public.hstore",
                                      .secret = "k"}};
     char err[256] = "";
     cdc_apply_t *a = cdc_apply_new(&ok, err, sizeof err);

@@ -18,7 +18,7 @@
 #                ca-certificates): the image cannot miss or carry a library
 #   .dockerignore keeps the Makefile, every module folder and the files the
 #                Dockerfile COPYs in the build context (docker/stack/lib/
-#                librdkafka.sh through a '!' exception); the build stage
+#                librdkafka.sh and apt.sh through '!' exceptions); the build stage
 #                builds the pinned librdkafka with it
 #   shell lint   ShellCheck on docker/healthcheck.sh, docker/image-check.sh
 #                and docker/compose/register-connector.sh (when installed)
@@ -191,7 +191,8 @@ libraries() {
 # context_keeps [IGNORE_FILE]: .dockerignore keeps what the build needs; a
 # later '!pattern' takes a path back in, as Docker reads the file.
 context_keeps() {
-    local file=${1:-.dockerignore} need=(Makefile docker/healthcheck.sh docker/stack/lib/librdkafka.sh)
+    local file=${1:-.dockerignore} need=(Makefile docker/healthcheck.sh docker/stack/lib/librdkafka.sh
+        docker/stack/lib/apt.sh)
     local m pat neg bad=()
     local -A dropped=()
     read -r -a m <<<"$(sed -n 's/^MODULES *:= *//p' Makefile)"
@@ -264,7 +265,7 @@ else
     echo "note: $BIN not built; the NEEDED-libraries check is skipped (make first)"
 fi
 
-if out=$(context_keeps .dockerignore 2>&1); then ok ".dockerignore keeps the Makefile, the modules, docker/healthcheck.sh and docker/stack/lib/librdkafka.sh"; else fail "$out"; fi
+if out=$(context_keeps .dockerignore 2>&1); then ok ".dockerignore keeps the Makefile, the modules, docker/healthcheck.sh and docker/stack/lib/{librdkafka,apt}.sh"; else fail "$out"; fi
 
 if command -v shellcheck >/dev/null; then
     if out=$(shellcheck -x docker/healthcheck.sh docker/image-check.sh docker/compose/register-connector.sh 2>&1); then
@@ -314,5 +315,7 @@ if broken no-pinned-librdkafka -e 's|docker/stack/lib/librdkafka.sh install /opt
 fi
 grep -v '^!docker/stack/lib/librdkafka.sh' .dockerignore >"$T_TMP/dockerignore.no-exception"
 expect_reject ".dockerignore without the librdkafka.sh exception" context_keeps "$T_TMP/dockerignore.no-exception"
+grep -v '^!docker/stack/lib/apt.sh' .dockerignore >"$T_TMP/dockerignore.no-apt"
+expect_reject ".dockerignore without the apt.sh exception" context_keeps "$T_TMP/dockerignore.no-apt"
 
 finish

@@ -7,6 +7,8 @@
 #include "common/codec.h"
 #include "tests/unit/harness.h"
 
+#include <stdlib.h>
+
 static const char *hexs(const cdc_buf_t *b) {
     static char s[512];
     static const char hx[] = "0123456789abcdef";
@@ -138,6 +140,55 @@ TEST(decimal_text) {
     CHECK(cdc_codec_decimal((const unsigned char *)"\x01", 1, 100001, &out) == -1);
     CHECK_STR(out.data, "x");
     cdc_buf_free(&out);
+}
+
+/* the text written into caller memory equals the buffer form, and
+ * cdc_codec_decimal_max bounds it: every case, and all-ones / one-bit
+ * values of 0..40 bytes at the extreme scales */
+static void check_decimal_mem(const unsigned char *b, size_t n, int32_t scale) {
+    cdc_buf_t want = CDC_BUF_INIT;
+    size_t max = cdc_codec_decimal_max(n, scale);
+    char *dst = malloc(max);
+    CHECK(dst && cdc_codec_decimal(b, n, scale, &want) == 0 && want.data);
+    if (!dst || !want.data)
+        goto out;
+    CHECK_CTX(want.len + 1 <= max, "n %zu scale %d: %zu bytes, max %zu", n,
+              (int)scale, want.len + 1, max);
+    if (want.len + 1 > max) /* the call would grow (realloc) dst */
+        goto out;
+    CHECK_INT(cdc_codec_decimal_mem(b, n, scale, dst, max), (long long)want.len);
+    CHECK_STR(dst, want.data);
+    CHECK_INT(cdc_codec_decimal_mem(b, n, scale, dst, max - 1), -1);
+out:
+    free(dst);
+    cdc_buf_free(&want);
+}
+
+TEST(decimal_into_memory) {
+    for (size_t i = 0; i < sizeof dec_cases / sizeof dec_cases[0]; i++) {
+        cdc_buf_t raw = CDC_BUF_INIT;
+        CHECK(cdc_codec_b64_decode(dec_cases[i].b64, strlen(dec_cases[i].b64),
+                                   &raw) == 0);
+        check_decimal_mem((const unsigned char *)(raw.data ? raw.data : ""),
+                          raw.len, dec_cases[i].scale);
+        cdc_buf_free(&raw);
+    }
+    static const int32_t scales[] = {-100000, -1, 0, 1, 100000};
+    unsigned char b[40];
+    for (size_t n = 0; n <= sizeof b; n++)
+        for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+            memset(b, 0xff, n); /* -1 */
+            check_decimal_mem(b, n, scales[k]);
+            if (n)
+                b[0] = 0x7f; /* the largest positive of n bytes */
+            check_decimal_mem(b, n, scales[k]);
+            if (n)
+                b[0] = 0x80; /* the most negative */
+            check_decimal_mem(b, n, scales[k]);
+        }
+    char dst[64];
+    CHECK_INT(cdc_codec_decimal_mem((const unsigned char *)"\x01", 1, 100001,
+                                    dst, sizeof dst), -1);
 }
 
 TEST(bits_text) {

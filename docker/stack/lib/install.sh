@@ -22,38 +22,15 @@ have_java17() {
         "$CDC_JAVA" -version 2>&1 | head -n 1 | grep -q 'version "17[."]'
 }
 
-# apt_get ARGS...: apt-get that waits for another apt/dpkg run to finish
-# instead of failing on its lock.
-apt_get() {
-    local try out
-    for try in $(seq 1 120); do
-        if out=$(DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1); then
-            return 0
-        fi
-        if [[ $out == *"Could not get lock"* || $out == *"Unable to lock"* ]]; then
-            ((try == 1)) && note "stack.sh: waiting for another apt/dpkg run to release its lock"
-            sleep 5
-            continue
-        fi
-        printf '%s\n' "$out" >&2
-        return 1
-    done
-    die "apt-get $1: the apt/dpkg lock was not released in 10 minutes"
-}
+# shellcheck source=apt.sh
+. "$STACK_SCRIPT_DIR/lib/apt.sh"
 
 install_packages() {
-    local jdk=openjdk-17-jdk-headless installed missing=() pkg
-    installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" "$jdk" 2>/dev/null || true)
-    for pkg in "${PACKAGES[@]}"; do
-        grep -q "^$pkg ii" <<<"$installed" || missing+=("$pkg")
-    done
+    local jdk=()
     # The JDK package only if no Java 17 is there already (in any form).
-    if ! grep -q "^$jdk ii" <<<"$installed" && ! have_java17; then missing+=("$jdk"); fi
-    ((${#missing[@]} == 0)) && return 0
-    [[ $(id -u) == 0 ]] || die "missing Debian packages (${missing[*]}); run as root or install them"
-    note "stack.sh: installing ${missing[*]}"
-    apt_get update -q
-    apt_get install -y -q --no-install-recommends "${missing[@]}"
+    have_java17 || jdk=(openjdk-17-jdk-headless)
+    apt_install "for the stack, the build and the tests" "${PACKAGES[@]}" "${jdk[@]}" ||
+        die "installing Debian packages failed (see above)"
 }
 
 # mvn_dep GOAL ARGS...: one goal of the dependency plugin with the versions

@@ -24,8 +24,9 @@
 #
 # Run by `stack.sh install` (so `make check-deps` and `make test`) and by the
 # build stage of docker/Dockerfile, so the tests, the local stack and the
-# image link the same library. Self-contained on purpose: the image's build
-# context has this file and not the rest of docker/stack.
+# image link the same library. Self-contained on purpose but for lib/apt.sh
+# (the one apt-get helper): the image's build context has these two files
+# and not the rest of docker/stack.
 set -euo pipefail
 
 # ---- pinned version ----
@@ -52,37 +53,14 @@ fingerprint() { printf 'librdkafka=%s suite=%s configure=%s\n' \
 
 built() { [[ -f $1/.complete && $(head -n 1 "$1/.complete") == "$(fingerprint)" ]]; }
 
-# apt_run ARGS...: apt-get that waits for another apt/dpkg run's lock.
-apt_run() {
-    local try out
-    for try in $(seq 1 120); do
-        if out=$(DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@" 2>&1); then
-            return 0
-        fi
-        if [[ $out == *"Could not get lock"* || $out == *"Unable to lock"* ]]; then
-            ((try == 1)) && note "librdkafka.sh: waiting for another apt/dpkg run to release its lock"
-            sleep 5
-            continue
-        fi
-        printf '%s\n' "$out" >&2
-        return 1
-    done
-    die "apt-get $1: the apt/dpkg lock was not released in 10 minutes"
-}
+# shellcheck source-path=SCRIPTDIR source=apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 need_root() { [[ $(id -u) == 0 ]] || die "$1; run as root (or \`make check-deps\` as root) once"; }
 
 install_build_packages() {
-    local installed missing=() pkg
-    installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${RDKAFKA_BUILD_PACKAGES[@]}" 2>/dev/null || true)
-    for pkg in "${RDKAFKA_BUILD_PACKAGES[@]}"; do
-        grep -q "^$pkg ii" <<<"$installed" || missing+=("$pkg")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    need_root "missing Debian packages to build librdkafka (${missing[*]})"
-    note "librdkafka.sh: installing ${missing[*]}"
-    apt_run update -q
-    apt_run install -y -q --no-install-recommends "${missing[@]}"
+    apt_install "to build librdkafka" "${RDKAFKA_BUILD_PACKAGES[@]}" ||
+        die "the build packages of librdkafka could not be installed (see above)"
 }
 
 # debian_mirror: the mirror of the system's own Debian entry (deb822 or
@@ -122,7 +100,7 @@ ensure_source_entry() {
         note "librdkafka.sh: adding $SRC_LIST (deb-src $CDC_LIBRDKAFKA_SUITE)"
         printf '%s\n' "# written by cdcsink's docker/stack/lib/librdkafka.sh: source packages only" "$want" >"$SRC_LIST"
     fi
-    apt_run update -q
+    apt_get update -q || die "apt-get update failed (see above)"
     [[ -n $(source_version) ]] || die "apt has no source package librdkafka $CDC_LIBRDKAFKA_VERSION-* in $CDC_LIBRDKAFKA_SUITE (apt-cache showsrc librdkafka)"
 }
 
@@ -132,7 +110,7 @@ build_into() {
     local tmp=$1 prefix=$2 debver src log=$1/build.log
     debver=$(source_version)
     note "librdkafka.sh: building librdkafka $debver ($CDC_LIBRDKAFKA_SUITE source package) into $prefix; log $log"
-    (cd "$tmp" && apt_run source --download-only "librdkafka=$debver") || die "apt-get source librdkafka=$debver failed"
+    (cd "$tmp" && apt_get source --download-only "librdkafka=$debver") || die "apt-get source librdkafka=$debver failed"
     (cd "$tmp" && dpkg-source --no-check -x ./*.dsc src >>"$log" 2>&1) || die "dpkg-source -x failed (see $log)"
     src=$tmp/src
     (cd "$src" && ./configure --prefix="$prefix" "${RDKAFKA_CONFIGURE[@]}" >>"$log" 2>&1) ||

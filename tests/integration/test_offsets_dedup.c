@@ -1,4 +1,4 @@
-/* test_dedup.c - Redis dedup against a real Redis.
+/* test_offsets_dedup.c - Redis dedup against a real Redis.
  *
  * Needs CDC_TEST_REDIS_URL (the test stack's Redis; FLUSHALL is used, so
  * never point it at a Redis that matters) and fails without it. The outage

@@ -1,4 +1,4 @@
-/* test_decoder_srctype.c - the propagated source type (column.propagate.
+/* test_decode_srctype.c - the propagated source type (column.propagate.
  * source.type: the __debezium.source.column.* schema parameters, as
  * captured from Debezium 3.6): the exact type a created table gets
  * (cdc_column_t.sqltype), string-mode decimal specials, and bytea sent as a

@@ -1,4 +1,4 @@
-/* test_http_client.c - the HTTP/1.1 GET client: its response parser on
+/* test_common_http_client.c - the HTTP/1.1 GET client: its response parser on
  * exact bytes (every prefix of a good response must ask for more), and
  * whole GETs against a tiny server thread on a loopback socket that answers
  * in pieces, keeps the connection open, stays silent or talks nonsense. */

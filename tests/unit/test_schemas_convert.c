@@ -1,11 +1,11 @@
-/* test_schema_convert.c - schemaless values back to PostgreSQL input text
+/* test_schemas_convert.c - schemaless values back to PostgreSQL input text
  * by catalog type and connector modes (schemas/convert.h), table-driven:
  * every type of debezium-wire-format.md §1.7 x the modes that change its
  * encoding, edge values, arrays, and values whose form does not fit (a
  * permanent error naming type, value and setting). Raw values are from the
  * captures (customers: balance, free_num, created_at, updated_at, birthday,
  * wake_at, tags, avatar, ttl) and the doc; WKB built with Python's struct.
- * tests/integration/test_schema_convert.c casts the same outputs in
+ * tests/integration/test_schemas_convert.c casts the same outputs in
  * PostgreSQL. */
 #include "schemas/convert.h"
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-/* test_config.c - the settings table: loading, validation, documentation. */
+/* test_cli_config.c - the settings table (consumer/cli/config.c): loading,
+ * validation, documentation. */
 #include "tests/unit/harness.h"
 
 #include <stdlib.h>

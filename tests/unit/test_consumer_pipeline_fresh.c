@@ -1,5 +1,5 @@
-/* test_fresh.c - the freshness watermark's rule (consumer/pipeline_fresh.c)
- * on hand-made events, no server: partitions behind bound it, caught-up
+/* test_consumer_pipeline_fresh.c - the freshness watermark's rule
+ * (consumer/pipeline_fresh.c) on hand-made events, no server: partitions behind bound it, caught-up
  * ones do not, what was consumed counts only once settled, heartbeats move
  * the time of an idle source, snapshots and unknown partitions hold it. */
 #include "tests/unit/harness.h"

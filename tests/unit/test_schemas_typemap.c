@@ -1,4 +1,4 @@
-/* test_schema_typemap.c - Connect types -> PostgreSQL type names, quoting. */
+/* test_schemas_typemap.c - Connect types -> PostgreSQL type names, quoting. */
 #include "tests/unit/harness.h"
 
 #include "schemas/schemas.h"

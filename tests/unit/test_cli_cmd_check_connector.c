@@ -1,4 +1,4 @@
-/* test_check_connector.c - `check --connect-url`'s rules: a connector
+/* test_cli_cmd_check_connector.c - `check --connect-url`'s rules: a connector
  * configuration (the JSON Kafka Connect answers) in, the report's exact
  * lines and counts out. One good configuration, then one change at a time;
  * the connector configurations the stack and the compose file register

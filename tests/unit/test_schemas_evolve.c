@@ -1,4 +1,4 @@
-/* test_schema_evolve.c - how a warehouse column's type relates to the type
+/* test_schemas_evolve.c - how a warehouse column's type relates to the type
  * a record now carries (schema.evolution): same, widen without a rewrite,
  * widen with a rewrite, or keep. */
 #include "tests/unit/harness.h"

@@ -1,9 +1,9 @@
-/* test_decoder_kind.c - the JSON kind the decoder records on schemaless
- * values (common/event.h cdc_value_t.kind), which the applier needs to turn
- * Debezium's encodings back by the catalog (schemas/convert.h): every
- * scalar kind, objects and arrays as compact JSON, nulls and TOAST
- * placeholders without a kind, keys and old keys, the predicted-rowdef fast
- * path, and typed values that never carry one. */
+/* test_decode_parse.c - the JSON kind the decoder records on schemaless
+ * values (consumer/decode/parse.c, common/event.h cdc_value_t.kind), which
+ * the applier needs to turn Debezium's encodings back by the catalog
+ * (schemas/convert.h): every scalar kind, objects and arrays as compact
+ * JSON, nulls and TOAST placeholders without a kind, keys and old keys, the
+ * predicted-rowdef fast path, and typed values that never carry one. */
 #include "tests/unit/harness.h"
 
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_decoder_types.c - every type of the wire format's type table with its
+/* test_decode_types.c - every type of the wire format's type table with its
  * edge values, the TOAST placeholder forms, and each error code with a
  * message that names the field. Table-driven, one-column envelopes. */
 #include "tests/unit/harness.h"

@@ -1,4 +1,5 @@
-/* test_dedup.c - dedup identities, keys and redis.url parsing (no server). */
+/* test_offsets_dedup.c - dedup identities, keys and redis.url parsing (no
+ * server). */
 #include "tests/unit/harness.h"
 
 #include <stdlib.h>

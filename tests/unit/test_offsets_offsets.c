@@ -1,5 +1,5 @@
-/* test_offsets.c - a batch's offsets, the resume rule and the statement
- * parameters (no server). */
+/* test_offsets_offsets.c - a batch's offsets, the resume rule and the
+ * statement parameters (offsets/offsets.c, no server). */
 #include "tests/unit/harness.h"
 
 #include "offsets/offsets.h"

@@ -1,4 +1,4 @@
-/* test_batch.c - the record buffer's states, changes, identities and
+/* test_consumer_batch.c - the record buffer's states, changes, identities and
  * offsets (consumer/batch.c), with a real decoder and no server. */
 #include "tests/unit/harness.h"
 

@@ -1,4 +1,4 @@
-/* test_schema_evolve.c - schema.evolution against a real PostgreSQL: a
+/* test_schemas_evolve.c - schema.evolution against a real PostgreSQL: a
  * widening made without a rewrite happens in add mode (same relfilenode), a
  * rewriting one is refused there with the ALTER to run and applies once it
  * ran, widen mode makes it, none alters nothing; a narrower or incompatible

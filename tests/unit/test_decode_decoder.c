@@ -1,8 +1,8 @@
-/* test_decoder.c - the decoder against every captured record (both converter
- * modes), checked field by field against tests/unit/data/captures.golden,
+/* test_decode_decoder.c - the decoder against every captured record (both
+ * converter modes), checked field by field against tests/unit/data/captures.golden,
  * whole, in every split into two chunks and in one-byte chunks, with a
  * counting allocator that proves nothing leaks; plus the fast path and the
- * schema caches. Type edge values and errors: test_decoder_types.c.
+ * schema caches. Type edge values and errors: test_decode_types.c.
  * Run from the repo root (tests/run.sh does). CDC_GOLDEN_WRITE=1
  * rewrites the golden file (review the diff before committing it). */
 #include "tests/unit/harness.h"

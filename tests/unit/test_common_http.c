@@ -1,5 +1,5 @@
-/* test_http.c - the /metrics + /healthz server over real loopback sockets
- * (one client at a time, then idle, slow, oversized and too many clients
+/* test_common_http.c - the /metrics + /healthz server (common/http.c,
+ * common/metrics.c) over real loopback sockets (one client at a time, then idle, slow, oversized and too many clients
  * beside a health probe), the request reader alone, and the Prometheus text
  * helpers (exact bytes, and a format validator). */
 #include "tests/unit/harness.h"

@@ -1,4 +1,4 @@
-/* test_pipeline_txn.c - apply.consistency=transaction's cut
+/* test_consumer_pipeline_txn.c - apply.consistency=transaction's cut
  * (consumer/pipeline_txn.c) and the batch moves it uses (cdc_batch_grow,
  * cdc_batch_hold), with a real decoder, no server: which records a batch
  * keeps, which wait, where its offsets stop. */

@@ -1,4 +1,4 @@
-/* test_schema_convert.c - the schemaless converter (schemas/convert.h)
+/* test_schemas_convert.c - the schemaless converter (schemas/convert.h)
  * against a real PostgreSQL: every output is cast to its column type by
  * PostgreSQL's own input function and compared with the source value.
  *
