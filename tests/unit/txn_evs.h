@@ -1,6 +1,6 @@
 /* txn_evs.h - records of a transaction-mode stream for the tests of
  * consumer/pipeline_txn.c (tests/unit/test_pipeline_txn.c, and with a
- * real Redis tests/integration/test_txn_precheck.c): change events with a
+ * real Redis tests/integration/test_consumer_pipeline_txn.c): change events with a
  * `transaction` block, BEGIN/END records, decoded by a real decoder into a
  * pipeline's batch and noted by its tracker. Static definitions: include
  * once per test program, after harness.h. */

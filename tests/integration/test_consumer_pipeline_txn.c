@@ -1,4 +1,4 @@
-/* test_txn_precheck.c - apply.consistency=transaction asks Redis about the
+/* test_consumer_pipeline_txn.c - apply.consistency=transaction asks Redis about the
  * next batch while the applier still applies the one before
  * (cdc_txn_precheck, before the wait; cdc_txn_adopt_check after the cut),
  * against a real Redis: the answer covers exactly the changes the cut
