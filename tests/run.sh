@@ -15,6 +15,9 @@
 # one stack, each run counted and followed by "repeat NAME I/N: pass|FAIL
 # (S s)", e.g. ten runs of the fencing test:
 #   CDC_TEST_ONLY='^fencing$' CDC_TEST_REPEAT=10 tests/run.sh chaos
+# CDC_TEST_KEYLESS_ROWS=N: the keyless log table's row count in keyless.sh
+# (100000 in make test); the 1M run is a manual command, not in any tier:
+#   CDC_TEST_KEYLESS_ROWS=1000000 CDC_TEST_ONLY='^keyless$' tests/run.sh integration
 # The test stack uses its own run folder and ports, so it can run beside a
 # demo stack, and is stopped on exit whatever happens.
 set -u
