@@ -11,6 +11,13 @@
 # CDC_VARIANT=asan runs the same binaries built with ASan/UBSan.
 # CDC_TEST_ONLY=REGEX runs only the test programs whose name matches (for
 # development; CI never sets it).
+# CDC_TEST_REPEAT=N runs each selected test program N times in a row on the
+# one stack, each run counted and followed by "repeat NAME I/N: pass|FAIL
+# (S s)", e.g. ten runs of the fencing test:
+#   CDC_TEST_ONLY='^fencing$' CDC_TEST_REPEAT=10 tests/run.sh chaos
+# CDC_TEST_KEYLESS_ROWS=N: the keyless log table's row count in keyless.sh
+# (100000 in make test); the 1M run is a manual command, not in any tier:
+#   CDC_TEST_KEYLESS_ROWS=1000000 CDC_TEST_ONLY='^keyless$' tests/run.sh integration
 # The test stack uses its own run folder and ports, so it can run beside a
 # demo stack, and is stopped on exit whatever happens.
 set -u
@@ -33,12 +40,23 @@ add_summary() {
               } } END { print p + 0, f + 0 }' "$1")
     TOTAL_P=$((TOTAL_P + ${pf% *})) TOTAL_F=$((TOTAL_F + ${pf#* }))
 }
-# run_part NAME CMD...: runs one test program; a crash without a summary
-# counts as one failure
+# run_part NAME CMD...: runs one test program (CDC_TEST_REPEAT times)
 run_part() {
-    local name=$1 out="$LOG/$1.out" rc; shift
+    local name=$1 i n=${CDC_TEST_REPEAT:-1} f0 start
     # CDC_TEST_ONLY=REGEX: a developer's filter on test names (never in CI)
     [[ -z ${CDC_TEST_ONLY:-} || $name =~ $CDC_TEST_ONLY ]] || return 0
+    for ((i = 1; i <= n; i++)); do
+        f0=$TOTAL_F start=$SECONDS
+        run_once "$@"
+        ((n > 1)) || continue
+        echo "repeat $name $i/$n: $( ((TOTAL_F == f0)) && echo pass || echo FAIL)" \
+             "($((SECONDS - start)) s)"
+    done
+}
+# run_once NAME CMD...: one run; a crash without a summary counts as one
+# failure
+run_once() {
+    local name=$1 out="$LOG/$1.out" rc; shift
     "$@" >"$out" 2>&1; rc=$?
     grep -v '^ok ' "$out" | grep -v '^$' | sed 's/^/  /' | tail -n 60
     if ! grep -q '^[^ ]*: [0-9]* passed, [0-9]* failed' "$out"; then
