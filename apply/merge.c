@@ -36,8 +36,8 @@
  * Each attempt runs under a savepoint; on a non-retriable error the rows
  * are split in halves until the bad row is alone, then its events are
  * applied one by one and the failing ones rejected with PostgreSQL's
- * message. Rows skipped by the guard are counted as replays. (The
- * insert-only fast path, tried first, is direct.c; truncates truncate.c.) */
+ * message. Rows skipped by the guard are counted as replays. (The fast
+ * path of a group's plain inserts is direct.c; truncates truncate.c.) */
 #include "apply/apply_int.h"
 
 #include <inttypes.h>
@@ -532,6 +532,8 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
         return CDC_ERR_NOMEM;
     size_t n = 0;
     for (apply_row_t *r = g->rows_head; r; r = r->gnext) {
+        if (r->path != APPLY_PATH_MERGE)
+            continue;
         err = shape_of(a, gs, t, p, r);
         if (err != CDC_OK)
             return err;
@@ -541,7 +543,11 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
     /* primary-key changes first here too, so the halves of an isolation
      * (run front to back) keep that order */
     for (apply_row_t *r = g->rows_head; r; r = r->gnext)
-        if (!(p->shapes[r->shape].flags & APPLY_SH_OLDKEY))
+        if (r->path == APPLY_PATH_MERGE &&
+            !(p->shapes[r->shape].flags & APPLY_SH_OLDKEY))
             rows[n++] = r;
-    return n ? attempt(a, gs, g, p, rows, n) : CDC_OK;
+    err = n ? attempt(a, gs, g, p, rows, n) : CDC_OK;
+    for (size_t i = 0; i < n && err == CDC_OK; i++)
+        rows[i]->path = APPLY_PATH_DONE;
+    return err;
 }
