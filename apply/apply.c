@@ -94,10 +94,12 @@ static cdc_err_t q(cdc_apply_t *a, const char *sql, int np,
     return cdc_apply_pg_exec(a, sql, np, params, out, CDC_ERR_STATE, what);
 }
 
-/* After a failure inside a transaction: roll back, forget DDL made in it. */
+/* After a failure inside a transaction: roll back, forget DDL made in it
+ * (and the prepared merges of the table entries forgotten with it: a
+ * prepared statement outlives the transaction). */
 static void rollback(cdc_apply_t *a) {
     if (a->conn && PQstatus(a->conn) == CONNECTION_OK) {
-        PGresult *r = PQexec(a->conn, "ROLLBACK");
+        PGresult *r = PQexec(a->conn, "ROLLBACK; DEALLOCATE ALL");
         PQclear(r);
     }
     if (a->conn && PQstatus(a->conn) != CONNECTION_OK)

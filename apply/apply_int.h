@@ -169,6 +169,7 @@ typedef struct apply_shape_s {
     unsigned flags;
     uint8_t *col;  /* ncols APPLY_COL_* codes */
     char *sql;     /* the cached statement, $1 = the row tag */
+    char stmt[24]; /* its prepared statement's name ("" = not prepared) */
 } apply_shape_t;
 
 typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
@@ -201,6 +202,7 @@ struct cdc_apply_s {
     cdc_schema_cache_t *schemas;
     cdc_buf_t copybuf;
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
+    uint64_t stmt_serial;      /* names the session's prepared statements */
     unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */
     /* scoped to one cdc_apply_batch_begin .. commit/abort */
     cdc_arena_t *arena;
