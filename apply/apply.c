@@ -331,7 +331,7 @@ static cdc_err_t write_progress(cdc_apply_t *a) {
 }
 
 /* Groups with fewer plain inserts than this take the merge whole: the fast
- * path's savepoint and COPY cost three round trips more. */
+ * path's savepoint, COPY and release cost four round trips more. */
 #define APPLY_DIRECT_MIN 32
 
 /* One group: a truncate, else its plain inserts by the fast COPY and the

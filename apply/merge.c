@@ -1,7 +1,8 @@
 /* merge.c - the guarded path of a group: staging table, COPY, the merge per
  * row shape, and the isolation of rows PostgreSQL rejects.
  *
- * Per group: rows are COPYed (one buffer, text format) into a temporary
+ * Per group, the rows the fast path does not take (direct.c; apply.c runs
+ * the two) are COPYed (one buffer, text format) into a temporary
  * staging table of text columns c0..cN (ON COMMIT DELETE ROWS, created
  * once per session and table entry), then one statement per row
  * shape runs; a shape is (deleted, reset, old-key fill, set of columns to
