@@ -94,10 +94,12 @@ static cdc_err_t q(cdc_apply_t *a, const char *sql, int np,
     return cdc_apply_pg_exec(a, sql, np, params, out, CDC_ERR_STATE, what);
 }
 
-/* After a failure inside a transaction: roll back, forget DDL made in it. */
+/* After a failure inside a transaction: roll back, forget DDL made in it
+ * (and the prepared merges of the table entries forgotten with it: a
+ * prepared statement outlives the transaction). */
 static void rollback(cdc_apply_t *a) {
     if (a->conn && PQstatus(a->conn) == CONNECTION_OK) {
-        PGresult *r = PQexec(a->conn, "ROLLBACK");
+        PGresult *r = PQexec(a->conn, "ROLLBACK; DEALLOCATE ALL");
         PQclear(r);
     }
     if (a->conn && PQstatus(a->conn) != CONNECTION_OK)
@@ -328,17 +330,32 @@ static cdc_err_t write_progress(cdc_apply_t *a) {
     return err;
 }
 
-/* One group: a truncate, else the fast COPY when it fits, else the guarded
- * merge. */
+/* Groups with fewer plain inserts than this take the merge whole: the fast
+ * path's savepoint, COPY and release cost four round trips more. */
+#define APPLY_DIRECT_MIN 32
+
+/* One group: a truncate, else its plain inserts by the fast COPY and the
+ * rest by the guarded merge. The merge runs first: a primary-key change
+ * reads its old key's stored row as it was before the batch, and a
+ * fast-path insert of that key must not land before it. The inserts the
+ * fast path misses (a key already there) take the merge after it. */
 static cdc_err_t run_group(cdc_apply_t *a, apply_groups_t *gs,
                            apply_group_t *g) {
     if (!g->tbl)
         return cdc_apply_truncate_group(a, gs, g);
     if (g->keyless)
         return cdc_apply_keyless_group(a, gs, g);
+    size_t nd = cdc_apply_direct_pick(g, false);
+    if (nd && nd < g->nrows && nd < APPLY_DIRECT_MIN) {
+        for (apply_row_t *r = g->rows_head; r; r = r->gnext)
+            r->path = APPLY_PATH_MERGE;
+        nd = 0;
+    }
     bool done = false;
-    cdc_err_t err = cdc_apply_direct_group(a, g, &done);
-    if (err != CDC_OK || done)
+    cdc_err_t err = nd < g->nrows ? cdc_apply_merge_group(a, gs, g) : CDC_OK;
+    if (err == CDC_OK && nd)
+        err = cdc_apply_direct_group(a, g, &done);
+    if (err != CDC_OK || done || !nd)
         return err;
     return cdc_apply_merge_group(a, gs, g);
 }

@@ -49,9 +49,17 @@ typedef struct apply_row_s {
     uint32_t nev;               /* events folded into this row */
     size_t first_ev, last_ev;   /* chain through apply_groups_t.chain_next */
     uint32_t shape;             /* index into apply_tbl_t.shapes */
+    uint8_t path;               /* APPLY_PATH_*: which statement writes it */
     struct apply_row_s *gnext;  /* next row of the group */
     struct apply_row_s *hnext;  /* hash chain */
 } apply_row_t;
+
+/* Which path writes a row of a keyed group (apply_row_t.path). */
+enum {
+    APPLY_PATH_MERGE = 0, /* the guarded merge (merge.c) */
+    APPLY_PATH_DIRECT,    /* the fast path's COPY (direct.c) */
+    APPLY_PATH_DONE       /* written already by this group's run */
+};
 
 /* A run of one table's events between truncates / schema switches. */
 typedef struct apply_group_s {
@@ -161,6 +169,7 @@ typedef struct apply_shape_s {
     unsigned flags;
     uint8_t *col;  /* ncols APPLY_COL_* codes */
     char *sql;     /* the cached statement, $1 = the row tag */
+    char stmt[24]; /* its prepared statement's name ("" = not prepared) */
 } apply_shape_t;
 
 typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
@@ -193,6 +202,7 @@ struct cdc_apply_s {
     cdc_schema_cache_t *schemas;
     cdc_buf_t copybuf;
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
+    uint64_t stmt_serial;      /* names the session's prepared statements */
     unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */
     /* scoped to one cdc_apply_batch_begin .. commit/abort */
     cdc_arena_t *arena;
@@ -275,15 +285,22 @@ cdc_err_t cdc_apply_route(apply_routes_t *r, const cdc_event_t *ev,
 
 /* ---- merge.c, direct.c, truncate.c: one group each ---- */
 
-/* The guarded path: staging, COPY, a merge per row shape; isolates the
- * records PostgreSQL rejects. Errors: PG_DOWN (the caller rolls back),
- * STATE (no staging table), NOMEM. */
+/* The guarded path for g's rows marked APPLY_PATH_MERGE (then DONE):
+ * staging, COPY, a merge per row shape; isolates the records PostgreSQL
+ * rejects. Errors: PG_DOWN (the caller rolls back), STATE (no staging
+ * table), NOMEM. */
 cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
                                 apply_group_t *g) CDC_MUSTCHECK;
-/* The fast path: COPY an insert-only group straight into its table under a
- * savepoint. *done when the rows are in (counted as applied); else the
- * caller takes the guarded path (a miss is rolled back, a->errstr left as
- * it was). Errors: PG_DOWN, NOMEM. */
+/* Marks the rows of g the fast path takes (APPLY_PATH_DIRECT: op c or r,
+ * every column given, no primary-key change) and returns their count; with
+ * all, none unless every row qualifies. None while the table skips the
+ * fast path after a miss (each call counts one group of that down). */
+size_t cdc_apply_direct_pick(apply_group_t *g, bool all);
+/* The fast path: COPY g's APPLY_PATH_DIRECT rows straight into its table
+ * under a savepoint. *done when they are in (counted as applied, marked
+ * DONE); else they are marked MERGE and the caller takes the guarded path
+ * for them (a miss is rolled back, a->errstr left as it was). Errors:
+ * PG_DOWN, NOMEM. */
 cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
                                  bool *done) CDC_MUSTCHECK;
 /* Runs one truncate group; a truncate PostgreSQL refuses, or whose table

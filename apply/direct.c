@@ -1,14 +1,17 @@
-/* direct.c - the insert-only fast path: a group made only of inserts (op c
- * or r, every column given, no primary-key change) is first COPYed straight
- * into its table under a savepoint, as raw COPY would.
+/* direct.c - the fast path for inserts: the rows of a group that are plain
+ * inserts (op c or r, every column given, no primary-key change) are
+ * COPYed straight into their table under a savepoint, as raw COPY would;
+ * the group's other rows take the guarded merge (merge.c) first, so a
+ * primary-key change reads its old key's row before a fast-path insert of
+ * that key could land (apply.c runs the two).
  *
  * A key the table already holds makes that COPY fail (unique violation); it
- * is rolled back and the group takes the guarded merge (merge.c), which then
+ * is rolled back and those rows take the guarded merge too, which then
  * decides. After such a miss the table skips the fast path for a while (a
  * replay after a restart is made of such keys).
  * A table's truncate fence (truncate.c) is read in the same round trip as
  * the savepoint, after taking the table's ROW EXCLUSIVE lock (as the COPY
- * would): a group with a row at or below it takes the merge, which lands
+ * would): rows with one at or below it take the merge, which lands
  * such rows as the truncate left the table.
  * Does not: guard positions (fresh inserts have nothing to guard against) or
  * reject records (a miss is no error). */
@@ -18,17 +21,46 @@
 
 #define DIRECT_SKIP_AFTER_MISS 16
 
-static bool eligible(const apply_group_t *g) {
-    const cdc_schema_table_t *t = g->tbl;
-    for (const apply_row_t *r = g->rows_head; r; r = r->gnext) {
-        if ((r->op != 'c' && r->op != 'r') || r->deleted || r->old_key)
+static bool eligible(const cdc_schema_table_t *t, const apply_row_t *r) {
+    if ((r->op != 'c' && r->op != 'r') || r->deleted || r->old_key)
+        return false;
+    for (uint32_t c = 0; c < t->ncols; c++)
+        if (r->vals[c].state != CDC_V_SET && r->vals[c].state != CDC_V_NULL)
             return false;
-        for (uint32_t c = 0; c < t->ncols; c++)
-            if (r->vals[c].state != CDC_V_SET &&
-                r->vals[c].state != CDC_V_NULL)
-                return false;
+    return true;
+}
+
+size_t cdc_apply_direct_pick(apply_group_t *g, bool all) {
+    apply_tbl_t *p = g->tbl->priv;
+    size_t n = 0;
+    if (p->direct_skip) {
+        p->direct_skip--;
+        return 0;
     }
-    return g->rows_head != NULL;
+    for (apply_row_t *r = g->rows_head; r; r = r->gnext) {
+        bool take = eligible(g->tbl, r);
+        if (!take && all)
+            break;
+        n += take;
+        r->path = take ? APPLY_PATH_DIRECT : APPLY_PATH_MERGE;
+    }
+    if (all && n != g->nrows) { /* not every row: none */
+        for (apply_row_t *r = g->rows_head; r; r = r->gnext)
+            r->path = APPLY_PATH_MERGE;
+        n = 0;
+    }
+    return n;
+}
+
+/* Sets the path of g's rows on path from to to; returns their count. */
+static size_t repath(apply_group_t *g, uint8_t from, uint8_t to) {
+    size_t n = 0;
+    for (apply_row_t *r = g->rows_head; r; r = r->gnext)
+        if (r->path == from) {
+            r->path = to;
+            n++;
+        }
+    return n;
 }
 
 /* "COPY tbl (cols, _cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at)
@@ -58,7 +90,7 @@ static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g,
                           cdc_buf_t *q) {
     const cdc_position_t *low = NULL;
     for (const apply_row_t *r = g->rows_head; r; r = r->gnext)
-        if (!r->reset && r->pos.kind != CDC_POS_NONE && r->pos.nparts &&
+        if (r->path == APPLY_PATH_DIRECT && !r->reset && r->pos.kind != CDC_POS_NONE && r->pos.nparts &&
             (!low || cdc_apply_pos_cmp(&r->pos, low) < 0))
             low = &r->pos;
     cdc_buf_adds(q, "SAVEPOINT cdc_d");
@@ -90,6 +122,8 @@ static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
     cdc_buf_reset(b);
     for (const apply_row_t *row = g->rows_head;
          row && !*failed && err == CDC_OK; row = row->gnext) {
+        if (row->path != APPLY_PATH_DIRECT)
+            continue;
         cdc_apply_copy_row_head(b, g->tbl, row);
         /* 'now' is the transaction's start, as now() in the merge */
         cdc_buf_adds(b, "\tnow\n");
@@ -120,12 +154,6 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
     apply_tbl_t *p = g->tbl->priv;
     bool failed = false;
     *done = false;
-    if (p->direct_skip) {
-        p->direct_skip--;
-        return CDC_OK;
-    }
-    if (!eligible(g))
-        return CDC_OK;
     char keep[sizeof a->errstr]; /* a miss is no error: keep the reason */
     memcpy(keep, a->errstr, sizeof keep);
     cdc_buf_t q = CDC_BUF_INIT;
@@ -150,6 +178,7 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
     if (fenced || failed) {
         if (!fenced)
             p->direct_skip = DIRECT_SKIP_AFTER_MISS;
+        repath(g, APPLY_PATH_DIRECT, APPLY_PATH_MERGE);
         err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_d; RELEASE "
                                 "SAVEPOINT cdc_d", 0, NULL, NULL,
                                 CDC_ERR_PG_DOWN, "rollback to savepoint");
@@ -161,7 +190,7 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
                             CDC_ERR_PG_DOWN, "release");
     if (err != CDC_OK)
         return err;
-    a->res->applied += g->nrows;
+    a->res->applied += repath(g, APPLY_PATH_DIRECT, APPLY_PATH_DONE);
     *done = true;
     return CDC_OK;
 }

@@ -413,7 +413,7 @@ cdc_err_t cdc_apply_keyless_group(cdc_apply_t *a, apply_groups_t *gs,
     skip_replays(a, g, hw, &tmp, &last, &inserts_only);
     if (!g->rows_head)
         goto out;
-    if (inserts_only) /* the COPY fast path */
+    if (inserts_only && cdc_apply_direct_pick(g, true)) /* COPY, all rows */
         err = cdc_apply_direct_group(a, g, &done);
     if (err == CDC_OK && !done)
         err = run_all(a, gs, g, "", &p, &tmp, &failed, &applied);
