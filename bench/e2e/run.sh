@@ -319,32 +319,39 @@ stop_jvm() {
 # - tasks.max stays 1 (one partition); connection.pool.* (min/max size,
 #   timeout) only matter with several tasks; hibernate.* passthrough has no
 #   batching knob the sink uses (it batches through JDBC itself).
-JDBC_TODAY_WORKER="consumer.max.poll.records=4096"
-JDBC_TODAY_SINK="batch.size=4096"
-JDBC_BEST_WORKER="consumer.max.poll.records=10000
-consumer.max.partition.fetch.bytes=67108864
-consumer.fetch.max.bytes=134217728
-consumer.fetch.min.bytes=1048576
-consumer.fetch.max.wait.ms=100"
-JDBC_BEST_SINK="batch.size=10000
-use.reduction.buffer=true"
-JDBC_UNNEST="dialect.postgres.unnest.insert.enabled=true"
-JDBC_BEST_URL="?reWriteBatchedInserts=true"
+# JDBC_CONF[NAME]="URL_SUFFIX|WORKER SETTINGS|SINK SETTINGS" (settings
+# space-separated); BENCH_JDBC_CONFIGS (default "today best unnest") picks
+# those run on the mixed schemas-on stream (today's alone runs on the
+# schemas-off ones). The probes rb, poll, fetch, rewrite are today's plus
+# one change each; best = rb + fetch + rewrite, the fastest that completed
+# (README "Results", 2026-12-05: 1.23x today's). rewrite alone fails (a
+# multi-row upsert meets one key twice: "ON CONFLICT DO UPDATE command
+# cannot affect row a second time"), the reduction buffer makes keys
+# unique per flush; poll (polls, flushes and fetches of 10000 records) ran
+# 4x slower than today's at -Xmx1g, its heap full (RSS 1.3 GB).
+declare -A JDBC_CONF=(
+    [today]="|consumer.max.poll.records=4096|batch.size=4096"
+    [best]="?reWriteBatchedInserts=true|consumer.max.poll.records=4096 consumer.max.partition.fetch.bytes=16777216 consumer.fetch.max.bytes=33554432|batch.size=4096 use.reduction.buffer=true"
+    [unnest]="?reWriteBatchedInserts=true|consumer.max.poll.records=4096 consumer.max.partition.fetch.bytes=16777216 consumer.fetch.max.bytes=33554432|batch.size=4096 use.reduction.buffer=true dialect.postgres.unnest.insert.enabled=true"
+    [rb]="|consumer.max.poll.records=4096|batch.size=4096 use.reduction.buffer=true"
+    [poll]="|consumer.max.poll.records=10000 consumer.max.partition.fetch.bytes=67108864 consumer.fetch.max.bytes=134217728 consumer.fetch.min.bytes=1048576 consumer.fetch.max.wait.ms=100|batch.size=10000"
+    [fetch]="|consumer.max.poll.records=4096 consumer.max.partition.fetch.bytes=16777216 consumer.fetch.max.bytes=33554432|batch.size=4096"
+    [rewrite]="?reWriteBatchedInserts=true|consumer.max.poll.records=4096|batch.size=4096"
+)
+JDBC_CONFIGS=${BENCH_JDBC_CONFIGS:-today unnest best}
 # 3.6.0.Final's UNNEST path fails on this stream: the flush binds a
 # MicroTimestamp's raw microseconds into the timestamp array ("date/time
 # field value out of range: 1700004744014232"). So "best" runs without it,
-# and "+unnest" (best with it) is run as well and reported as it ends.
+# and "unnest" (best with it) is run as well and reported as it ends.
 
-# jdbc_run STREAM [best|unnest]: result STREAM jdbc|jdbc-best|jdbc-unnest
+# jdbc_run STREAM CONFIG: result STREAM jdbc (today) or jdbc-CONFIG
 jdbc_run() {
-    local s=$1 v=${2:-} db=jdbc_$1 dir=$OUT/jdbc-$1 schemas=true t0 t1 state reason= why
-    local name=jdbc-$s sys=jdbc wopts=$JDBC_TODAY_WORKER sopts=$JDBC_TODAY_SINK url=
+    local s=$1 v=$2 db=jdbc_$1 dir=$OUT/jdbc-$1-$2 schemas=true t0 t1 state reason= why
+    local name=jdbc-$s-$v sys=jdbc-$v url wopts sopts
+    [[ $v == today ]] && sys=jdbc
     [[ $s == on ]] || schemas=false
-    if [[ -n $v ]]; then
-        name=jdbc-$s-$v sys=jdbc-$v dir=$OUT/jdbc-$s-$v
-        wopts=$JDBC_BEST_WORKER sopts=$JDBC_BEST_SINK url=$JDBC_BEST_URL
-        [[ $v == best ]] || sopts+=$'\n'$JDBC_UNNEST
-    fi
+    IFS='|' read -r url wopts sopts <<<"${JDBC_CONF[$v]}"
+    wopts=${wopts// /$'\n'} sopts=${sopts// /$'\n'}
     fresh_db "$db" "$s"
     rm -rf "$dir"; mkdir -p "$dir"
     cat >"$dir/worker.properties" <<EOF
@@ -424,11 +431,11 @@ EOF
     result "$s" "$sys" "$N" "$(calc "$t1 - $t0" 3)" "$rss" "$cpu" ok
 }
 if has jdbc; then
-    jdbc_run on
-    jdbc_run on unnest
-    jdbc_run on best
-    jdbc_run off
-    jdbc_run ins
+    for v in $JDBC_CONFIGS; do jdbc_run on "$v"; done
+    if [[ " $JDBC_CONFIGS " == *" today "* ]]; then
+        jdbc_run off today
+        jdbc_run ins today
+    fi
 fi
 
 # The throughput databases are verified: drop them, and write their dirty
@@ -668,49 +675,49 @@ fi # latency
 # best configuration, with and without UNNEST), COPY; x JDBC on cdcsink's
 # line is against the fastest JDBC run that completed, on a JDBC line
 # against that one
-((THROUGHPUT)) && awk -F '\t' '
+((THROUGHPUT)) && awk -F '\t' -v confs="$JDBC_CONFIGS" '
     { key = $1 SUBSEP $2; secs[key] = $4; rss[key] = $5; cpu[key] = $6; st[key] = $7; ev[key] = $3 }
     function jline(s, sys, label,   j, x) {
         j = s SUBSEP sys
         if (!(j in st)) return
         x = (st[j] != "failed" && secs[j] > 0 && ceps > 0) ? sprintf("%.1f", ceps / (ev[j] / secs[j])) : "n/a"
         if (st[j] == "ok")
-            printf "%-26s %-10s %10d %9.1f %8s %8s %9s\n", "", label, ev[j] / secs[j], secs[j], rss[j], cpu[j], x
+            printf "%-26s %-12s %10d %9.1f %8s %8s %9s\n", "", label, ev[j] / secs[j], secs[j], rss[j], cpu[j], x
         else if (st[j] == "partial")
-            printf "%-26s %-10s %10d %9.1f %8s %8s %9s   (stopped at the time cap after %d events)\n", "", label, ev[j] / secs[j], secs[j], rss[j], cpu[j], x, ev[j]
+            printf "%-26s %-12s %10d %9.1f %8s %8s %9s   (stopped at the time cap after %d events)\n", "", label, ev[j] / secs[j], secs[j], rss[j], cpu[j], x, ev[j]
         else
-            printf "%-26s %-10s %10s %9s %8s %8s %9s   (task FAILED, see below)\n", "", label, "-", "-", rss[j], cpu[j], "n/a"
+            printf "%-26s %-12s %10s %9s %8s %8s %9s   (task FAILED, see below)\n", "", label, "-", "-", rss[j], cpu[j], "n/a"
     }
     END {
         name["on"] = "mixed, schemas on"; name["off"] = "mixed, schemas off"; name["ins"] = "insert-only, schemas off"
-        printf "%-26s %-10s %10s %9s %8s %8s %9s %9s\n", "stream", "system", "events/s", "seconds", "RSS MB", "CPU s", "x JDBC", "x COPY"
+        nc = split(confs, C, " ")
+        printf "%-26s %-12s %10s %9s %8s %8s %9s %9s\n", "stream", "system", "events/s", "seconds", "RSS MB", "CPU s", "x JDBC", "x COPY"
         n = split("on off ins", S, " ")
         for (i = 1; i <= n; i++) {
             s = S[i]; c = s SUBSEP "cdcsink"; cp = "copy-" s SUBSEP "copy"
             if (!(c in secs) && !((s SUBSEP "jdbc") in st)) continue
             ceps = (c in secs) ? ev[c] / secs[c] : 0
             jb = ""
-            for (k = 1; k <= 3; k++) {
-                j = s SUBSEP (k == 1 ? "jdbc-best" : k == 2 ? "jdbc-unnest" : "jdbc")
+            for (k = 1; k <= nc; k++) {
+                j = s SUBSEP (C[k] == "today" ? "jdbc" : "jdbc-" C[k])
                 if ((j in st) && st[j] != "failed" && secs[j] > 0 && (jb == "" || ev[j] / secs[j] > ev[jb] / secs[jb])) jb = j
             }
             jx = (jb != "" && ceps > 0) ? sprintf("%.1f", ceps / (ev[jb] / secs[jb])) : "n/a"
             if (c in secs)
-                printf "%-26s %-10s %10d %9.1f %8s %8s %9s %9.2f\n", name[s], "cdcsink", ceps, secs[c], rss[c], cpu[c], jx, (cp in secs) ? secs[cp] / secs[c] : 0
+                printf "%-26s %-12s %10d %9.1f %8s %8s %9s %9.2f\n", name[s], "cdcsink", ceps, secs[c], rss[c], cpu[c], jx, (cp in secs) ? secs[cp] / secs[c] : 0
             else
                 printf "%-26s (cdcsink not run: BENCH_ONLY)\n", name[s]
-            jline(s, "jdbc", "JDBC today")
-            jline(s, "jdbc-unnest", "JDBC+unnest")
-            jline(s, "jdbc-best", "JDBC best")
+            for (k = 1; k <= nc; k++)
+                jline(s, C[k] == "today" ? "jdbc" : "jdbc-" C[k], "JDBC " C[k])
             if (cp in secs)
-                printf "%-26s %-10s %10d %9.2f   (rows/s of the %d final rows)\n", "", "COPY", ev[cp] / secs[cp], secs[cp], ev[cp]
+                printf "%-26s %-12s %10d %9.2f   (rows/s of the %d final rows)\n", "", "COPY", ev[cp] / secs[cp], secs[cp], ev[cp]
         }
     }' "$RESULTS" >>"$OUT/table.txt"
 if has jdbc; then
     {
-        echo "JDBC today: $(tr '\n' ' ' <<<"$JDBC_TODAY_WORKER $JDBC_TODAY_SINK")insert.mode=upsert"
-        echo "JDBC best (every throughput setting of 3.6.0.Final that applies and works): $(tr '\n' ' ' <<<"$JDBC_BEST_WORKER $JDBC_BEST_SINK")connection.url ...$JDBC_BEST_URL, insert.mode=upsert"
-        echo "JDBC+unnest: best and $JDBC_UNNEST; also looked at: tasks.max (1: one partition), connection.pool.* (one task: one connection), hibernate.* (no batching knob the sink uses)"
+        echo "JDBC sink 3.6.0.Final configurations (insert.mode=upsert, primary.key.mode=record_key, delete.enabled=true; URL suffix | worker | connector):"
+        for v in $JDBC_CONFIGS; do echo "  $v: ${JDBC_CONF[$v]}"; done
+        echo "  also looked at: tasks.max (1: one partition), connection.pool.* (one task: one connection), hibernate.* (no batching knob the sink uses)"
         for f in "$OUT"/jdbc-*.failed; do
             [[ -f $f ]] && echo "JDBC sink ${f##*/}: $(cat "$f")"
         done
@@ -764,7 +771,7 @@ awk -F '\t' '
         for (i = 1; i <= n; i++) {
             s = S[i]
             if (!((s SUBSEP "cdcsink") in secs) && !((s SUBSEP "jdbc") in st)) continue
-            jb = eps(s SUBSEP "jdbc-best"); if (eps(s SUBSEP "jdbc-unnest") > jb) jb = eps(s SUBSEP "jdbc-unnest")
+            jb = 0; for (k in secs) { split(k, kk, SUBSEP); if (kk[1] == s && kk[2] ~ /^jdbc-/ && eps(k) > jb) jb = eps(k) }
             printf "%s %d %d %d %d\n", label[s], eps(s SUBSEP "cdcsink"), eps(s SUBSEP "jdbc"), jb, eps("copy-" s SUBSEP "copy")
         }
     }' "$RESULTS" >"$OUT/throughput.dat"
@@ -776,8 +783,8 @@ awk -F '\t' '
         for (i = 1; i <= n; i++)
             if ((S[i] SUBSEP "cdcsink") in secs)
                 printf "\"%s\" %d %d\n", S[i], eps(S[i] SUBSEP "cdcsink"), eps("copy-" S[i] SUBSEP "copy")
-        if (("txn-batch" SUBSEP "cdcsink") in secs) printf "\"txn, batch\" %d 0\n", eps("txn-batch" SUBSEP "cdcsink")
-        if (("txn-transaction" SUBSEP "cdcsink") in secs) printf "\"txn, transaction\" %d 0\n", eps("txn-transaction" SUBSEP "cdcsink")
+        if (("txn-batch" SUBSEP "cdcsink") in secs) printf "\"txn off\" %d 0\n", eps("txn-batch" SUBSEP "cdcsink")
+        if (("txn-transaction" SUBSEP "cdcsink") in secs) printf "\"txn on\" %d 0\n", eps("txn-transaction" SUBSEP "cdcsink")
     }' "$RESULTS" >"$OUT/width.dat"
 panels=0
 [[ -s $OUT/throughput.dat ]] && panels=$((panels + 1))
@@ -787,9 +794,9 @@ has latency && panels=$((panels + 1))
 {
     echo "set terminal pngcairo size $((panels * 700)),600 font \",10\""
     echo "set output \"$OUT/bench-e2e.png\""
-    echo "set multiplot layout 1,$panels title \"cdcsink e2e, $N events/stream, $(date -u +%Y-%m-%d), $(nproc) cores (shared)\""
-    # the key sits in the top margin, above the bars, never on one
-    echo "set key tmargin center horizontal"
+    echo "set multiplot layout 1,$panels title \"cdcsink e2e, $N events/10-column stream, $(date -u +%Y-%m-%d), $(nproc) cores (shared)\""
+    # the key sits under each panel, outside the plot: never on a bar
+    echo "set key bmargin center horizontal"
     echo "set grid ytics"
     if [[ -s $OUT/throughput.dat ]]; then
         cat <<GP
@@ -799,18 +806,18 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set ylabel "events/s"
 set yrange [0:*]
-plot "$OUT/throughput.dat" using 2:xtic(1) title "cdcsink", '' using 3 title "JDBC today (0 = failed)", '' using 4 title "JDBC best (0 = failed)", '' using 5 title "raw COPY"
+plot "$OUT/throughput.dat" using 2:xtic(1) title "cdcsink", '' using 3 title "JDBC today (0 = failed)", '' using 4 title "JDBC, its fastest other configuration", '' using 5 title "raw COPY"
 GP
     fi
     if [[ -s $OUT/width.dat ]]; then
         cat <<GP
-set title "width (schemas off); transactions (apply.consistency)"
+set title "width (schemas off); txn off/on = apply.consistency batch/transaction"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set ylabel "events/s (log)"
 set logscale y
-set yrange [1000:*]
+set yrange [100:*]
 plot "$OUT/width.dat" using 2:xtic(1) title "cdcsink", '' using 3 title "raw COPY (rows/s)"
 unset logscale y
 GP
