@@ -21,6 +21,8 @@
 # runs its workload at BENCH_LAT_RATE_MAX), BENCH_WIDE_EVENTS (200000:
 # events of the 10/100-column and 1 KB streams), BENCH_TOAST_EVENTS
 # (20000: events of the 20 KB stream), BENCH_TXN_EVENTS (200000),
+# BENCH_JDBC_CONFIGS ("today best unnest": the JDBC sink's configurations
+# on the mixed schemas-on stream, names of JDBC_CONF below),
 # BENCH_DBZ_POLL_MS (Debezium's poll.interval.ms in the latency part, 50),
 # BENCH_LAT_WARMUP_S (60: the workload runs this long before the measured
 # BENCH_LAT_SECONDS, so the freshly started Connect JVM is warm). The stack's ports and run folder
