@@ -17,11 +17,15 @@
  *       schemas on: amount a base64 Decimal, created_at a MicroTimestamp
  *       integer; cdcsink reads them back by the table's column types.
  *
- *   e2e committed -b BROKERS -g GROUP -t TOPIC [-w SECONDS]
- *       Polls GROUP's committed offset of TOPIC partition 0 every 50 ms
- *       until it reaches the partition's end; prints "reached EPOCH_S
- *       OFFSET" and exits 0, or after SECONDS (default 1800) prints
- *       "partial EPOCH_S COMMITTED END" and exits 1.
+ *   e2e gen -m wide|txn ...: the width and transaction streams, see
+ *       bench/e2e/streams.h.
+ *
+ *   e2e committed -b BROKERS -g GROUP -t TOPIC[,TOPIC...] [-w SECONDS]
+ *       Polls GROUP's committed offsets of the TOPICs' partition 0 every
+ *       50 ms until each reaches its partition's end; prints "reached
+ *       EPOCH_S OFFSET" and exits 0, or after SECONDS (default 1800)
+ *       prints "partial EPOCH_S COMMITTED END" (sums over the topics) and
+ *       exits 1.
  *
  * Values are a pure function of (id, version), so the expected state needs
  * only the last version of each live id. */
@@ -302,7 +306,11 @@ static double now_s(void) {
 static void usage(void) {
     fputs("usage: e2e gen -b BROKERS -t TOPIC -m on|off|insert -n EVENTS "
           "[-p PREFIX] [-o EXPECTED.tsv] [-s SEED]\n"
-          "       e2e committed -b BROKERS -g GROUP -t TOPIC [-w SECONDS]\n",
+          "       e2e gen -b BROKERS -t TOPIC -m wide -c COLS [-x TEXT_BYTES] "
+          "-n EVENTS [-p PREFIX] [-o EXPECTED.tsv]\n"
+          "       e2e gen -b BROKERS -m txn -p PREFIX -n EVENTS "
+          "[-o EXPECTED_BASE]\n"
+          "       e2e committed -b BROKERS -g GROUP -t TOPIC[,TOPIC..] [-w SECONDS]\n",
           stderr);
     exit(2);
 }
@@ -363,6 +371,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 rd_kafka_err2str(m->err));
 }
 
+#include "bench/e2e/streams.h"
+
 /* ------------------------------------------------------------------ gen */
 
 static int cmd_gen(const char *brokers, const char *topic, const char *mode,
@@ -383,25 +393,7 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
     size_t nlive = 0;
     int32_t next_id = 1;
 
-    char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-    const char *pk[][2] = {{"bootstrap.servers", brokers},
-                           {"linger.ms", "20"},
-                           {"batch.size", "1000000"},
-                           {"queue.buffering.max.messages", "1000000"},
-                           {"queue.buffering.max.kbytes", "1048576"},
-                           {"acks", "1"}};
-    for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++)
-        if (rd_kafka_conf_set(c, pk[i][0], pk[i][1], err, sizeof err)) {
-            fprintf(stderr, "e2e: %s\n", err);
-            return 1;
-        }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "e2e: %s\n", err);
-        return 1;
-    }
+    rd_kafka_t *rk = producer(brokers);
 
     buf_t head = {0}, key = {0}, val = {0};
     if (schemas)
@@ -516,10 +508,8 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
         txid++;
     }
     double t_gen = now_s() - t0;
-    while (rd_kafka_outq_len(rk) > 0)
-        rd_kafka_poll(rk, 100);
+    flush_all(rk);
     double t_all = now_s() - t0;
-    rd_kafka_destroy(rk);
 
     if (expected) {
         FILE *f = fopen(expected, "w");
@@ -552,33 +542,49 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
 /* ------------------------------------------------------------ committed */
 
 static int cmd_committed(const char *brokers, const char *group,
-                         const char *topic, int wait_s) {
+                         const char *topics, int wait_s) {
     rd_kafka_t *rk = committed_client(brokers, group);
+    char list[2048];
+    snprintf(list, sizeof list, "%s", topics);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    for (char *sv, *t = strtok_r(list, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
+        rd_kafka_topic_partition_list_add(l, t, 0);
     double deadline = now_s() + wait_s;
     int rc = 1;
     int64_t last = -1, end = -1;
-    while (now_s() < deadline) {
-        int64_t lo = 0, hi = -1;
-        rd_kafka_topic_partition_list_t *l =
-            rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, topic, 0);
-        if (!rd_kafka_query_watermark_offsets(rk, topic, 0, &lo, &hi, 5000) &&
-            !rd_kafka_committed(rk, l, 5000) && !l->elems[0].err) {
-            end = hi;
-            last = l->elems[0].offset;
+    while (rc && now_s() < deadline) {
+        int64_t sum_hi = 0, sum_off = 0;
+        int done = 1, known = 1;
+        if (rd_kafka_committed(rk, l, 5000))
+            known = 0;
+        for (int i = 0; known && i < l->cnt; i++) {
+            int64_t lo = 0, hi = -1;
+            rd_kafka_topic_partition_t *e = &l->elems[i];
+            if (e->err || rd_kafka_query_watermark_offsets(
+                              rk, e->topic, 0, &lo, &hi, 5000)) {
+                known = 0;
+                break;
+            }
+            sum_hi += hi;
+            sum_off += e->offset > 0 ? e->offset : 0;
+            if (hi <= 0 || e->offset < hi)
+                done = 0;
         }
-        if (end > 0 && last >= end) {
-            printf("reached %.3f %lld\n", now_s(), (long long)hi);
-            rc = 0;
+        if (known) {
+            end = sum_hi;
+            last = sum_off;
+            if (done) {
+                printf("reached %.3f %lld\n", now_s(), (long long)end);
+                rc = 0;
+                break;
+            }
         }
-        rd_kafka_topic_partition_list_destroy(l);
-        if (rc == 0)
-            break;
         usleep(50000);
     }
     if (rc)
         printf("partial %.3f %lld %lld\n", now_s(), (long long)last,
                (long long)end);
+    rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -590,11 +596,12 @@ int main(int argc, char **argv) {
                *mode = "off", *prefix = "bench", *expected = NULL,
                *group = NULL;
     long n = 0;
-    int wait_s = 1800;
+    int wait_s = 1800, cols = 10;
+    size_t text_bytes = 0;
     uint64_t seed = 0;
     int opt;
     optind = 2;
-    while ((opt = getopt(argc, argv, "b:t:m:n:p:o:s:g:w:")) != -1) {
+    while ((opt = getopt(argc, argv, "b:t:m:n:p:o:s:g:w:c:x:")) != -1) {
         switch (opt) {
         case 'b': brokers = optarg; break;
         case 't': topic = optarg; break;
@@ -605,11 +612,19 @@ int main(int argc, char **argv) {
         case 's': seed = strtoull(optarg, NULL, 10); break;
         case 'g': group = optarg; break;
         case 'w': wait_s = atoi(optarg); break;
+        case 'c': cols = atoi(optarg); break;
+        case 'x': text_bytes = strtoul(optarg, NULL, 10); break;
         default: usage();
         }
     }
+    if (!strcmp(cmd, "gen") && brokers && n > 0 && n < INT32_MAX &&
+        !strcmp(mode, "txn"))
+        return cmd_gen_txn(brokers, n, prefix, expected, seed);
     if (!brokers || !topic)
         usage();
+    if (!strcmp(cmd, "gen") && n > 0 && n < INT32_MAX && !strcmp(mode, "wide"))
+        return cmd_gen_wide(brokers, topic, n, prefix, expected, cols,
+                            text_bytes, seed);
     if (!strcmp(cmd, "gen") && n > 0 && n < INT32_MAX)
         return cmd_gen(brokers, topic, mode, n, prefix, expected, seed);
     if (!strcmp(cmd, "committed") && group)

@@ -13,8 +13,16 @@
 # (events/s cap of the latency workload, 1000), BENCH_JDBC_MAX_S (900: the
 # JDBC sink is stopped after this long and its rate is taken from the part it
 # committed), BENCH_OUT (build/bench-e2e),
-# BENCH_KEEP_STACK=1 (leave the stack up), BENCH_ONLY=latency (skip the
-# throughput part; the workload then runs at BENCH_LAT_RATE_MAX),
+# BENCH_KEEP_STACK=1 (leave the stack up), BENCH_ONLY=PART[,PART...] (run
+# only those parts: throughput (the three 10-column streams, cdcsink and
+# COPY), jdbc (the JDBC sink on them, today's and its best configuration),
+# width (10/100 columns, 1 KB/20 KB text), txn (transaction metadata,
+# apply.consistency on against off), latency; default all; alone, latency
+# runs its workload at BENCH_LAT_RATE_MAX), BENCH_WIDE_EVENTS (200000:
+# events of the 10/100-column and 1 KB streams), BENCH_TOAST_EVENTS
+# (20000: events of the 20 KB stream), BENCH_TXN_EVENTS (200000),
+# BENCH_JDBC_CONFIGS ("today best unnest": the JDBC sink's configurations
+# on the mixed schemas-on stream, names of JDBC_CONF below),
 # BENCH_DBZ_POLL_MS (Debezium's poll.interval.ms in the latency part, 50),
 # BENCH_LAT_WARMUP_S (60: the workload runs this long before the measured
 # BENCH_LAT_SECONDS, so the freshly started Connect JVM is warm). The stack's ports and run folder
@@ -61,6 +69,7 @@ cleanup() {
     # under set -e: a kill of a process already gone must not end the trap
     [[ -z ${SINK_PID:-} ]] || kill -9 "$SINK_PID" 2>/dev/null || true
     [[ -z ${JDBC_PID:-} ]] || kill -9 "$JDBC_PID" 2>/dev/null || true
+    [[ -z ${READER_PID:-} ]] || kill "$READER_PID" 2>/dev/null || true
     if [[ ${BENCH_KEEP_STACK:-0} != 1 ]]; then
         "$STACK" connector remove lat >/dev/null 2>&1 || true
         "$STACK" down --purge >/dev/null 2>&1 || true
@@ -99,10 +108,10 @@ table_ddl() {
   attrs jsonb, active boolean, ext_id uuid, qty int)"
 }
 
-# fresh_db DB STREAM
+# fresh_db DB STREAM: an empty database with the stream's table(s)
 fresh_db() {
     psql_db postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null 2>&1
-    psql_db "$1" -c "$(table_ddl "$2")" >/dev/null
+    psql_db "$1" -c "${DDL[$2]:-$(table_ddl)}" >/dev/null
 }
 
 # settle: every system starts on a server with no dirty pages left by the
@@ -117,98 +126,173 @@ proc_usage() {
     echo "$(calc "$hwm / 1024" 0) $cpu"
 }
 
-# verify DB EXPECTED.tsv LIVE_FILTER: the live rows equal the expected
-# final state; prints "rows=N diff=N"
+# verify DB EXPECTED.tsv LIVE_FILTER [TABLE COLUMNS]: the live rows equal
+# the expected final state; prints "rows=N diff=N"
 verify() {
-    local db=$1 file=$2 filter=$3
-    psql_db "$db" -c "CREATE TABLE expected AS SELECT $COLS FROM public.orders WITH NO DATA" \
-        -c "\\copy expected FROM '$file'" >/dev/null
+    local db=$1 file=$2 filter=$3 tab=${4:-orders} cols=${5:-$COLS}
+    psql_db "$db" -c "DROP TABLE IF EXISTS expected_$tab" >/dev/null 2>&1
+    psql_db "$db" -c "CREATE TABLE expected_$tab AS SELECT $cols FROM public.$tab WITH NO DATA" \
+        -c "\\copy expected_$tab FROM '$file'" >/dev/null
     psql_db "$db" -tA -F ' ' -c "
-      SELECT (SELECT count(*) FROM public.orders WHERE $filter),
-             (SELECT count(*) FROM (SELECT $COLS FROM public.orders WHERE $filter
-                                    EXCEPT SELECT $COLS FROM expected) a)
-           + (SELECT count(*) FROM (SELECT $COLS FROM expected
-                                    EXCEPT SELECT $COLS FROM public.orders WHERE $filter) b)" |
+      SELECT (SELECT count(*) FROM public.$tab WHERE $filter),
+             (SELECT count(*) FROM (SELECT $cols FROM public.$tab WHERE $filter
+                                    EXCEPT SELECT $cols FROM expected_$tab) a)
+           + (SELECT count(*) FROM (SELECT $cols FROM expected_$tab
+                                    EXCEPT SELECT $cols FROM public.$tab WHERE $filter) b)" |
         awk '{ printf "rows=%s diff=%s", $1, $2 }'
 }
 
-# result STREAM SYSTEM EVENTS SECONDS RSS_MB CPU_S STATUS
-result() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+# result STREAM SYSTEM EVENTS SECONDS RSS_MB CPU_S STATUS [BAD/READS]
+result() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:--}" >>"$RESULTS"; }
 
-THROUGHPUT=1
-[[ ${BENCH_ONLY:-} == latency ]] && THROUGHPUT=0
-if ((THROUGHPUT)); then
-# ------------------------------------------------------------ preload
-
-STREAMS=(on off ins)
-declare -A TOPIC MODE EXPECTED FINAL
-for s in "${STREAMS[@]}"; do TOPIC[$s]=$RUN_ID$s.public.orders; done
-MODE=([on]=on [off]=off [ins]=insert)
-EXPECTED=([on]=$OUT/expected-mixed-on.tsv [off]=$OUT/expected-mixed-off.tsv [ins]=$OUT/expected-insert-off.tsv)
-for s in "${STREAMS[@]}"; do
-    log "preload: $N events into ${TOPIC[$s]} (${MODE[$s]})"
-    line=$("$GEN" gen -b "$BROKERS" -t "${TOPIC[$s]}" -m "${MODE[$s]}" -n "$N" \
-        -p "$RUN_ID$s" -o "${EXPECTED[$s]}")
-    log "  $line"
-    FINAL[$s]=$(wc -l <"${EXPECTED[$s]}")
+# has PART: BENCH_ONLY (a comma list) names it, or is empty
+PARTS=,${BENCH_ONLY:-throughput,jdbc,width,txn,latency},
+has() { [[ $PARTS == *,$1,* ]]; }
+for p in ${PARTS//,/ }; do
+    [[ $p =~ ^(throughput|jdbc|width|txn|latency)$ ]] ||
+        die "BENCH_ONLY: unknown part '$p' (throughput, jdbc, width, txn, latency)"
 done
-[[ ${FINAL[on]} == "${FINAL[off]}" ]] || die "the on and off streams differ in their final state"
-
+THROUGHPUT=0
+{ has throughput || has jdbc; } && THROUGHPUT=1
+declare -A TOPIC MODE EXPECTED FINAL TABLE DDL TCOLS
 # ------------------------------------------------------------ cdcsink, COPY
 # Per stream, back to back so both see the machine in the same state:
 # cdcsink from the start of the topic into a fresh database, best of
 # BENCH_TRIES runs (RSS: the highest of them), then raw COPY of the same
 # final rows into an identical empty table, best of 3.
 
-# cdcsink_try STREAM TRY: one run; sets TRY_S, TRY_RSS (MB), TRY_CPU (s).
+# A stream: TOPIC[s] (a comma list for several), DDL[s] (its tables),
+# VTABLES[s] (the tables verified), and per table t of it EXPECTED[s:t],
+# FINAL[s:t], TCOLS[s:t] (columns compared).
+declare -A VTABLES READS
+
+# verify_stream STREAM DB: every table of the stream equals its expected
+# state; prints "rows=N diff=N" per table, dies on a difference
+verify_stream() {
+    local s=$1 db=$2 t v out=
+    for t in ${VTABLES[$s]}; do
+        v=$(verify "$db" "${EXPECTED[$s:$t]}" "_cdc_deleted IS NOT TRUE" "$t" "${TCOLS[$s:$t]}")
+        [[ $v == "rows=${FINAL[$s:$t]} diff=0" ]] ||
+            die "cdcsink $s ($db): $t differs from the expected state ($v, expected rows=${FINAL[$s:$t]})"
+        out+="$t:$v "
+    done
+    echo "$out"
+}
+
+# reader DB FILE: samples the transaction stream's invariants (balances sum
+# to 0, orders' totals to their lines' amounts), one statement a snapshot,
+# as fast as it can, into FILE until FILE.stop exists
+reader() {
+    local db=$1 f=$2 i
+    for ((i = 0; i < 100; i++)); do
+        echo "SELECT (SELECT coalesce(sum(balance), 0) FROM public.accounts WHERE _cdc_deleted IS NOT TRUE),
+          (SELECT coalesce(sum(total), 0) FROM public.orders WHERE _cdc_deleted IS NOT TRUE),
+          (SELECT coalesce(sum(amount), 0) FROM public.lines WHERE _cdc_deleted IS NOT TRUE);"
+    done >"$f.sql"
+    rm -f "$f.stop"
+    while [[ ! -f $f.stop ]]; do
+        psql_db "$db" -At -F '|' -f "$f.sql" 2>/dev/null || sleep 0.05
+    done >"$f"
+}
+
+# cdcsink_try STREAM TRY [--set K=V...]: one run; sets TRY_S, TRY_RSS (MB),
+# TRY_CPU (s), and for a transaction stream TRY_READS ("bad reads").
 # Not in a subshell: the exit trap must see SINK_PID, and die must end the run.
 cdcsink_try() {
-    local s=$1 try=$2 db=cdc_$1 reached t0 t1 rss cpu v
+    local s=$1 try=$2 db=cdc_$1 reached t0 t1 rss cpu v rpid= g
+    shift 2
+    RUNSEQ=$((${RUNSEQ:-0} + 1)) g=g_${db}_$RUNSEQ
     fresh_db "$db" "$s"
     settle
+    TRY_READS=
+    if [[ -n ${READS[$s]:-} ]]; then
+        reader "$db" "$OUT/reads-$s-$try" &
+        rpid=$!
+        READER_PID=$rpid
+    fi
     t0=$(now)
-    "$BIN" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id="g_${db}_$try" \
+    "$BIN" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id="$g" \
         --set topics="${TOPIC[$s]}" \
         --set pg.conninfo="postgresql://postgres@127.0.0.1:$CDC_PG_PORT/$db" \
         --set redis.url="redis://127.0.0.1:$CDC_REDIS_PORT" \
-        --set dlq.topic="$RUN_ID.dlq" run >"$OUT/cdcsink-$s.log" 2>&1 &
+        --set dlq.topic="$RUN_ID.dlq" "$@" run >"$OUT/cdcsink-$s.log" 2>&1 &
     SINK_PID=$!
-    reached=$("$GEN" committed -b "$BROKERS" -g "g_${db}_$try" -t "${TOPIC[$s]}" -w 1800) ||
+    reached=$("$GEN" committed -b "$BROKERS" -g "$g" -t "${TOPIC[$s]}" -w 1800) ||
         die "cdcsink did not reach the end of ${TOPIC[$s]} (see $OUT/cdcsink-$s.log)"
     t1=$(awk '{ print $2 }' <<<"$reached")
     read -r rss cpu < <(proc_usage "$SINK_PID")
     kill -TERM "$SINK_PID"; wait "$SINK_PID" || true; SINK_PID=
-    v=$(verify "$db" "${EXPECTED[$s]}" "_cdc_deleted IS NOT TRUE")
-    log "  try $try: $(calc "$t1 - $t0" 2)s rss=${rss}MB cpu=${cpu}s $v"
-    [[ $v == "rows=${FINAL[$s]} diff=0" ]] || die "cdcsink $s: warehouse differs from the expected state ($v)"
+    if [[ -n $rpid ]]; then
+        touch "$OUT/reads-$s-$try.stop"; wait "$rpid" || true; READER_PID=
+        TRY_READS=$(awk -F '|' 'NF == 3 { n++; if ($1 != 0 || $2 != $3) bad++ }
+                                END { printf "%d %d", bad + 0, n + 0 }' "$OUT/reads-$s-$try")
+    fi
+    v=$(verify_stream "$s" "$db")
+    log "  try $try: $(calc "$t1 - $t0" 2)s rss=${rss}MB cpu=${cpu}s $v${TRY_READS:+ reader (bad reads): $TRY_READS}"
     TRY_S=$(calc "$t1 - $t0" 3) TRY_RSS=$rss TRY_CPU=$cpu
 }
 
-fresh_db copy_base on
-for s in "${STREAMS[@]}"; do
-    log "cdcsink: ${TOPIC[$s]} -> cdc_$s, best of $TRIES"
-    best= best_cpu= max_rss=0
-    for try in $(seq "$TRIES"); do
-        cdcsink_try "$s" "$try"
+# cdcsink_best STREAM NAME EVENTS TRIES [--set ...]: result NAME cdcsink
+cdcsink_best() {
+    local s=$1 name=$2 n=$3 tries=$4 best= best_cpu= max_rss=0 bad=0 reads=0 try
+    shift 4
+    log "cdcsink${*:+ ($*)}: ${TOPIC[$s]} -> cdc_$s, best of $tries"
+    for try in $(seq "$tries"); do
+        cdcsink_try "$s" "$try" "$@"
         ((TRY_RSS > max_rss)) && max_rss=$TRY_RSS
+        if [[ -n $TRY_READS ]]; then
+            read -r b r <<<"$TRY_READS"; bad=$((bad + b)) reads=$((reads + r))
+        fi
         if [[ -z $best ]] || awk -v a="$TRY_S" -v b="$best" 'BEGIN { exit !(a < b) }'; then
             best=$TRY_S best_cpu=$TRY_CPU
         fi
     done
-    result "$s" cdcsink "$N" "$best" "$max_rss" "$best_cpu" ok
-    best=
+    result "$name" cdcsink "$n" "$best" "$max_rss" "$best_cpu" ok "$bad/$reads"
+}
+
+# copy_best STREAM: raw COPY of the stream's final rows (its one table)
+# into an identical empty table in copy_base, best of 3: result copy-STREAM
+copy_best() {
+    local s=$1 t=${VTABLES[$1]} best= try t0 t1 d
+    psql_db postgres -c "DROP DATABASE IF EXISTS copy_base" -c "CREATE DATABASE copy_base" >/dev/null 2>&1
     for try in 1 2 3; do
-        psql_db copy_base -c "DROP TABLE IF EXISTS public.orders" -c "$(table_ddl "$s")" >/dev/null
+        psql_db copy_base -c "DROP TABLE IF EXISTS public.$t" >/dev/null 2>&1
+        psql_db copy_base -c "${DDL[$s]}" >/dev/null
         settle
         t0=$(now)
-        psql_db copy_base -c "\\copy public.orders FROM '${EXPECTED[$s]}'" >/dev/null
+        psql_db copy_base -c "\\copy public.$t FROM '${EXPECTED[$s:$t]}'" >/dev/null
         t1=$(now)
         d=$(calc "$t1 - $t0" 3)
         best=$(awk -v a="$d" -v b="$best" 'BEGIN { print (b == "" || a < b) ? a : b }')
     done
-    log "raw COPY of the ${FINAL[$s]} final rows of $s: best of 3 ${best}s"
-    result "copy-$s" copy "${FINAL[$s]}" "$best" - - ok
+    log "raw COPY of the ${FINAL[$s:$t]} final rows of $s: best of 3 ${best}s"
+    result "copy-$s" copy "${FINAL[$s:$t]}" "$best" - - ok
+}
+
+if ((THROUGHPUT)); then
+# ------------------------------------------------------------ preload
+
+STREAMS=(on off ins)
+for s in "${STREAMS[@]}"; do
+    TOPIC[$s]=$RUN_ID$s.public.orders DDL[$s]=$(table_ddl) VTABLES[$s]=orders TCOLS[$s:orders]=$COLS
 done
+MODE=([on]=on [off]=off [ins]=insert)
+for s in "${STREAMS[@]}"; do EXPECTED[$s:orders]=$OUT/expected-$s.tsv; done
+for s in "${STREAMS[@]}"; do
+    log "preload: $N events into ${TOPIC[$s]} (${MODE[$s]})"
+    line=$("$GEN" gen -b "$BROKERS" -t "${TOPIC[$s]}" -m "${MODE[$s]}" -n "$N" \
+        -p "$RUN_ID$s" -o "${EXPECTED[$s:orders]}")
+    log "  $line"
+    FINAL[$s:orders]=$(wc -l <"${EXPECTED[$s:orders]}")
+done
+[[ ${FINAL[on:orders]} == "${FINAL[off:orders]}" ]] || die "the on and off streams differ in their final state"
+
+if has throughput; then
+    for s in "${STREAMS[@]}"; do
+        cdcsink_best "$s" "$s" "$N" "$TRIES"
+        copy_best "$s"
+    done
+fi
 
 # ------------------------------------------------------------ JDBC sink
 
@@ -221,9 +305,56 @@ stop_jvm() {
     wait "$1" 2>/dev/null || true
 }
 
+# The JDBC sink's settings. Today's: what the runs before used. Its best:
+# every throughput setting 3.6.0.Final has (read from its config classes:
+# JdbcSinkConnectorConfig, SinkConnectorConfig) that can help here.
+# - use.reduction.buffer=true: one record per key per flush (the last), so
+#   a batch of a mixed stream has fewer rows, and no key twice;
+# - dialect.postgres.unnest.insert.enabled=true: one INSERT ... SELECT FROM
+#   UNNEST(arrays) ... ON CONFLICT per flush instead of a JDBC batch of
+#   single-row upserts (its doc: "5-10x" for high throughput);
+# - batch.size and consumer.max.poll.records 10000: the flush is bounded by
+#   what one poll returns;
+# - consumer fetch sizes: the consumer default max.partition.fetch.bytes
+#   (1 MB) is ~240 records of this stream per fetch;
+# - reWriteBatchedInserts=true on the JDBC URL: the driver folds a batch of
+#   INSERTs into multi-row statements (for the flushes that do not unnest);
+# - tasks.max stays 1 (one partition); connection.pool.* (min/max size,
+#   timeout) only matter with several tasks; hibernate.* passthrough has no
+#   batching knob the sink uses (it batches through JDBC itself).
+# JDBC_CONF[NAME]="URL_SUFFIX|WORKER SETTINGS|SINK SETTINGS" (settings
+# space-separated); BENCH_JDBC_CONFIGS (default "today best unnest") picks
+# those run on the mixed schemas-on stream (today's alone runs on the
+# schemas-off ones). The probes rb, poll, fetch, rewrite are today's plus
+# one change each; best = rb + fetch + rewrite, the fastest that completed
+# (README "Results", 2026-12-05: 1.23x today's). rewrite alone fails (a
+# multi-row upsert meets one key twice: "ON CONFLICT DO UPDATE command
+# cannot affect row a second time"), the reduction buffer makes keys
+# unique per flush; poll (polls, flushes and fetches of 10000 records) ran
+# 4x slower than today's at -Xmx1g, its heap full (RSS 1.3 GB).
+declare -A JDBC_CONF=(
+    [today]="|consumer.max.poll.records=4096|batch.size=4096"
+    [best]="?reWriteBatchedInserts=true|consumer.max.poll.records=4096 consumer.max.partition.fetch.bytes=16777216 consumer.fetch.max.bytes=33554432|batch.size=4096 use.reduction.buffer=true"
+    [unnest]="?reWriteBatchedInserts=true|consumer.max.poll.records=4096 consumer.max.partition.fetch.bytes=16777216 consumer.fetch.max.bytes=33554432|batch.size=4096 use.reduction.buffer=true dialect.postgres.unnest.insert.enabled=true"
+    [rb]="|consumer.max.poll.records=4096|batch.size=4096 use.reduction.buffer=true"
+    [poll]="|consumer.max.poll.records=10000 consumer.max.partition.fetch.bytes=67108864 consumer.fetch.max.bytes=134217728 consumer.fetch.min.bytes=1048576 consumer.fetch.max.wait.ms=100|batch.size=10000"
+    [fetch]="|consumer.max.poll.records=4096 consumer.max.partition.fetch.bytes=16777216 consumer.fetch.max.bytes=33554432|batch.size=4096"
+    [rewrite]="?reWriteBatchedInserts=true|consumer.max.poll.records=4096|batch.size=4096"
+)
+JDBC_CONFIGS=${BENCH_JDBC_CONFIGS:-today unnest best}
+# 3.6.0.Final's UNNEST path fails on this stream: the flush binds a
+# MicroTimestamp's raw microseconds into the timestamp array ("date/time
+# field value out of range: 1700004744014232"). So "best" runs without it,
+# and "unnest" (best with it) is run as well and reported as it ends.
+
+# jdbc_run STREAM CONFIG: result STREAM jdbc (today) or jdbc-CONFIG
 jdbc_run() {
-    local s=$1 db=jdbc_$1 dir=$OUT/jdbc-$1 schemas=true t0 t1 state reason= why
+    local s=$1 v=$2 db=jdbc_$1 dir=$OUT/jdbc-$1-$2 schemas=true t0 t1 state reason= why
+    local name=jdbc-$s-$v sys=jdbc-$v url wopts sopts
+    [[ $v == today ]] && sys=jdbc
     [[ $s == on ]] || schemas=false
+    IFS='|' read -r url wopts sopts <<<"${JDBC_CONF[$v]}"
+    wopts=${wopts// /$'\n'} sopts=${sopts// /$'\n'}
     fresh_db "$db" "$s"
     rm -rf "$dir"; mkdir -p "$dir"
     cat >"$dir/worker.properties" <<EOF
@@ -236,35 +367,35 @@ offset.storage.file.filename=$dir/offsets.dat
 offset.flush.interval.ms=1000
 plugin.path=$JDBC_PLUGINS
 plugin.discovery=service_load
-consumer.max.poll.records=4096
+$wopts
 listeners=http://127.0.0.1:$CDC_CONNECT_PORT
 EOF
     cat >"$dir/jdbc.properties" <<EOF
-name=jdbc-$s
+name=$name
 connector.class=io.debezium.connector.jdbc.JdbcSinkConnector
 tasks.max=1
 topics=${TOPIC[$s]}
-connection.url=jdbc:postgresql://127.0.0.1:$CDC_PG_PORT/$db
+connection.url=jdbc:postgresql://127.0.0.1:$CDC_PG_PORT/$db$url
 connection.username=postgres
 connection.password=postgres
 insert.mode=upsert
 primary.key.mode=record_key
 delete.enabled=true
-batch.size=4096
+$sopts
 schema.evolution=none
 collection.name.format=orders
 EOF
-    log "jdbc sink: ${TOPIC[$s]} -> $db (schemas $schemas)"
+    log "jdbc sink ($sys): ${TOPIC[$s]} -> $db (schemas $schemas): $(tr '\n' ' ' <<<"$wopts $sopts $url")"
     settle
     t0=$(now)
     setsid java -Xmx1g -Dlog4j2.configurationFile="file:$ROOT/docker/stack/log4j2.properties" \
         -cp "$KAFKA_LIB/*" org.apache.kafka.connect.cli.ConnectStandalone \
-        "$dir/worker.properties" "$dir/jdbc.properties" >"$OUT/jdbc-$s.log" 2>&1 &
+        "$dir/worker.properties" "$dir/jdbc.properties" >"$OUT/$name.log" 2>&1 &
     JDBC_PID=$!
-    "$GEN" committed -b "$BROKERS" -g "connect-jdbc-$s" -t "${TOPIC[$s]}" -w "$JDBC_MAX" >"$dir/reached" &
+    "$GEN" committed -b "$BROKERS" -g "connect-$name" -t "${TOPIC[$s]}" -w "$JDBC_MAX" >"$dir/reached" &
     local watch=$!
     while kill -0 "$watch" 2>/dev/null; do
-        state=$(curl -s --max-time 5 "http://127.0.0.1:$CDC_CONNECT_PORT/connectors/jdbc-$s/status" || true)
+        state=$(curl -s --max-time 5 "http://127.0.0.1:$CDC_CONNECT_PORT/connectors/$name/status" || true)
         if grep -q '"state":"FAILED"' <<<"$state"; then
             reason=$(grep -o '"trace":"[^"]*' <<<"$state" | head -n 1 | cut -c 10- |
                 sed 's/\\n.*//; s/\\t//g' | cut -c 1-300)
@@ -278,29 +409,37 @@ EOF
     stop_jvm "$JDBC_PID"; JDBC_PID=
     if [[ -n $reason ]]; then
         # the connector's own message says more than the task's trace
-        why=$(grep -m 1 'Failed to process record: ' "$OUT/jdbc-$s.log" | sed 's/.*Failed to process record: //; s/ (io\.debezium.*//' || true)
+        why=$(grep -m 1 'Failed to process record: ' "$OUT/$name.log" | sed 's/.*Failed to process record: //; s/ (io\.debezium.*//' || true)
         [[ -z $why ]] || reason="Failed to process record: $why"
+        why=$(grep -m 1 'Caused by: org.postgresql.util.PSQLException: ' "$OUT/$name.log" | sed 's/.*PSQLException: //' | cut -c 1-200 || true)
+        [[ -z $why ]] || reason+=" ($why)"
         log "  the task FAILED: $reason"
-        printf '%s\n' "$reason" >"$OUT/jdbc-$s.failed"
-        result "$s" jdbc "$N" - "$rss" "$cpu" failed
+        printf '%s\n' "$reason" >"$OUT/$name.failed"
+        result "$s" "$sys" "$N" - "$rss" "$cpu" failed
         return 0
     fi
     t1=$(awk '{ print $2 }' "$dir/reached")
-    [[ -n $t1 ]] || die "jdbc sink $s: no progress report (see $OUT/jdbc-$s.log)"
+    [[ -n $t1 ]] || die "jdbc sink $s: no progress report (see $OUT/$name.log)"
     if [[ $(awk '{ print $1 }' "$dir/reached") == partial ]]; then
         # stopped at the time cap: the rate of the part it did
         local done_ev
         done_ev=$(awk -v n="$N" '{ printf "%d", ($3 > 0 ? $3 : 0) * n / $4 }' "$dir/reached")
         log "  stopped after ${JDBC_MAX}s (BENCH_JDBC_MAX_S): $done_ev of $N events; rss=${rss}MB cpu=${cpu}s"
-        result "$s" jdbc "$done_ev" "$(calc "$t1 - $t0" 3)" "$rss" "$cpu" partial
+        result "$s" "$sys" "$done_ev" "$(calc "$t1 - $t0" 3)" "$rss" "$cpu" partial
         return 0
     fi
-    v=$(verify "$db" "${EXPECTED[$s]}" true)
+    v=$(verify "$db" "${EXPECTED[$s:orders]}" true)
     log "  $(calc "$t1 - $t0" 2)s rss=${rss}MB cpu=${cpu}s $v"
-    [[ $v == "rows=${FINAL[$s]} diff=0" ]] || die "jdbc sink $s: warehouse differs from the expected state ($v)"
-    result "$s" jdbc "$N" "$(calc "$t1 - $t0" 3)" "$rss" "$cpu" ok
+    [[ $v == "rows=${FINAL[$s:orders]} diff=0" ]] || die "jdbc sink $s ($sys): warehouse differs from the expected state ($v)"
+    result "$s" "$sys" "$N" "$(calc "$t1 - $t0" 3)" "$rss" "$cpu" ok
 }
-for s in "${STREAMS[@]}"; do jdbc_run "$s"; done
+if has jdbc; then
+    for v in $JDBC_CONFIGS; do jdbc_run on "$v"; done
+    if [[ " $JDBC_CONFIGS " == *" today "* ]]; then
+        jdbc_run off today
+        jdbc_run ins today
+    fi
+fi
 
 # The throughput databases are verified: drop them, and write their dirty
 # pages out now, so autovacuum and checkpoints of 1M-row tables do not run
@@ -312,11 +451,102 @@ psql_db postgres -c CHECKPOINT >/dev/null
 
 fi # THROUGHPUT
 
+# ------------------------------------------------------------ width
+# Schemas off (5x smaller records than with schemas: a 100-column schema
+# alone is ~9 KB per record), 70/25/5 mixed, one table public.wide made
+# beforehand: w10 / w100 columns cycling bigint, int, text, boolean,
+# timestamptz; t1k / t20k: 10 columns, the last a text of 1 KB / 20 KB
+# (random letters, so pglz cannot shrink it: stored out of line), which an
+# update does not change and so carries Debezium's placeholder.
+
+# wide_ddl COLS TEXT_BYTES, wide_cols COLS
+wide_ddl() {
+    local c=$1 x=$2 j d="CREATE TABLE public.wide (id int PRIMARY KEY"
+    for ((j = 1; j < c; j++)); do
+        if ((x > 0 && j == c - 1)); then d+=", c$j text"; continue; fi
+        case $((j % 5)) in
+        1) d+=", c$j bigint" ;; 2) d+=", c$j int" ;; 3) d+=", c$j text" ;;
+        4) d+=", c$j boolean" ;; 0) d+=", c$j timestamptz" ;;
+        esac
+    done
+    echo "$d)"
+}
+wide_cols() { local j l=id; for ((j = 1; j < $1; j++)); do l+=", c$j"; done; echo "$l"; }
+
+WIDE_N=${BENCH_WIDE_EVENTS:-200000}
+TOAST_N=${BENCH_TOAST_EVENTS:-20000}
+declare -A WIDE_SPEC=([w10]="10 0 $WIDE_N" [w100]="100 0 $WIDE_N" [t1k]="10 1024 $WIDE_N" [t20k]="10 20480 $TOAST_N")
+WIDE=(w10 w100 t1k t20k)
+if has width; then
+    for s in "${WIDE[@]}"; do
+        read -r c x n <<<"${WIDE_SPEC[$s]}"
+        TOPIC[$s]=$RUN_ID$s.public.wide DDL[$s]=$(wide_ddl "$c" "$x") VTABLES[$s]=wide
+        TCOLS[$s:wide]=$(wide_cols "$c") EXPECTED[$s:wide]=$OUT/expected-$s.tsv
+        log "preload: $n events into ${TOPIC[$s]} ($c columns$( ((x)) && echo ", text of $x bytes"))"
+        line=$("$GEN" gen -b "$BROKERS" -t "${TOPIC[$s]}" -m wide -c "$c" -x "$x" -n "$n" \
+            -p "$RUN_ID$s" -o "${EXPECTED[$s:wide]}")
+        log "  $line"
+        FINAL[$s:wide]=$(wc -l <"${EXPECTED[$s:wide]}")
+        cdcsink_best "$s" "$s" "$n" "$TRIES"
+        copy_best "$s"
+        psql_db postgres -c "DROP DATABASE IF EXISTS cdc_$s" >/dev/null 2>&1
+    done
+    psql_db postgres -c CHECKPOINT >/dev/null
+fi
+
+# ------------------------------------------------------------ transactions
+# One stream with Debezium's transaction metadata (see bench/e2e/streams.h):
+# transactions of 1-20 events over accounts, orders and lines, schemas off,
+# BEGIN/END on PREFIX.transaction. cdcsink runs it with
+# apply.consistency=batch and =transaction, alternating, BENCH_TRIES each;
+# a reader samples the invariants (balances sum to 0, orders' totals equal
+# their lines' amounts) all along each run.
+TXN_N=${BENCH_TXN_EVENTS:-200000}
+if has txn; then
+    s=txn P=${RUN_ID}txn
+    TOPIC[$s]=$P.public.accounts,$P.public.orders,$P.public.lines,$P.transaction
+    DDL[$s]="CREATE TABLE public.accounts (id int PRIMARY KEY, balance bigint, touched int);
+             CREATE TABLE public.orders (id int PRIMARY KEY, total bigint);
+             CREATE TABLE public.lines (id int PRIMARY KEY, order_id int, amount bigint)"
+    VTABLES[$s]="accounts orders lines" READS[$s]=1
+    TCOLS[$s:accounts]="id, balance, touched" TCOLS[$s:orders]="id, total" TCOLS[$s:lines]="id, order_id, amount"
+    log "preload: $TXN_N events in transactions of 1-20 into $P.{public.accounts,public.orders,public.lines,transaction}"
+    line=$("$GEN" gen -b "$BROKERS" -m txn -n "$TXN_N" -p "$P" -o "$OUT/expected-txn")
+    log "  $line"
+    for t in accounts orders lines; do
+        EXPECTED[$s:$t]=$OUT/expected-txn-$t.tsv FINAL[$s:$t]=$(wc -l <"$OUT/expected-txn-$t.tsv")
+    done
+    TXN_EVENTS=$(sed 's/.*events=\([0-9]*\).*/\1/' <<<"$line")
+    TRIES_ALL=$TRIES
+    TRIES=1
+    for try in $(seq "$TRIES_ALL"); do
+        for m in batch transaction; do
+            cdcsink_best "$s" "txn-$m-$try" "$TXN_EVENTS" 1 --set apply.consistency=$m
+        done
+    done
+    TRIES=$TRIES_ALL
+    # best of the tries per mode; violations summed over them
+    awk -F '\t' 'BEGIN { OFS = "\t" }
+        $1 ~ /^txn-(batch|transaction)-[0-9]+$/ {
+            m = $1; sub(/^txn-/, "", m); sub(/-[0-9]+$/, "", m)
+            split($8, r, "/"); bad[m] += r[1]; reads[m] += r[2]
+            if (!(m in best) || $4 < best[m]) { best[m] = $4; line[m] = $0 }
+            if ($5 > rss[m]) rss[m] = $5
+            next }
+        { print }
+        END { for (m in best) { split(line[m], f, "\t")
+                print "txn-" m, "cdcsink", f[3], f[4], rss[m], f[6], "ok", bad[m] "/" reads[m] } }' \
+        "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
+    psql_db postgres -c "DROP DATABASE IF EXISTS cdc_txn" >/dev/null 2>&1
+    psql_db postgres -c CHECKPOINT >/dev/null
+fi
+
 # ------------------------------------------------------------ latency
 
+if has latency; then
 RATE=$LAT_MAX
-RATE_NOTE="BENCH_LAT_RATE_MAX (BENCH_ONLY=latency)"
-if ((THROUGHPUT)); then
+RATE_NOTE="BENCH_LAT_RATE_MAX (BENCH_ONLY without throughput)"
+if has throughput; then
     cdc_off_eps=$(awk -F '\t' '$1 == "off" && $2 == "cdcsink" { printf "%d", $3 / $4 }' "$RESULTS")
     RATE=$((cdc_off_eps / 2))
     RATE_NOTE="half of cdcsink's schemas-off throughput"
@@ -436,72 +666,167 @@ read -r lat_n lat_p50 lat_p99 lat_max < <(psql_db cdc_lat -tA -F ' ' -c "
 achieved=$(grep -o 'tps = [0-9.]*' "$OUT/pgbench.log" | head -n 1 | awk '{ printf "%d", $3 }')
 log "  $lat_n changes, p50 ${lat_p50} ms, p99 ${lat_p99} ms, max ${lat_max} ms (pgbench: $achieved tx/s)"
 "$STACK" connector remove lat >/dev/null 2>&1 || true
+fi # latency
 
 # ------------------------------------------------------------ report
 
 {
-    echo "# cdcsink e2e benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $N events per stream"
+    echo "# cdcsink e2e benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $N events per 10-column stream (parts: ${BENCH_ONLY:-all})"
     echo "# $(nproc) cores ($(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(free -g | awk '/^Mem/ { print $2 }') GiB"
 } >"$OUT/table.txt"
-((THROUGHPUT)) && awk -F '\t' -v final_mixed="${FINAL[on]}" -v final_ins="${FINAL[ins]}" '
+# the three 10-column streams: cdcsink, the JDBC sink (today's and its
+# best configuration, with and without UNNEST), COPY; x JDBC on cdcsink's
+# line is against the fastest JDBC run that completed, on a JDBC line
+# against that one
+((THROUGHPUT)) && awk -F '\t' -v confs="$JDBC_CONFIGS" '
     { key = $1 SUBSEP $2; secs[key] = $4; rss[key] = $5; cpu[key] = $6; st[key] = $7; ev[key] = $3 }
+    function jline(s, sys, label,   j, x) {
+        j = s SUBSEP sys
+        if (!(j in st)) return
+        x = (st[j] != "failed" && secs[j] > 0 && ceps > 0) ? sprintf("%.1f", ceps / (ev[j] / secs[j])) : "n/a"
+        if (st[j] == "ok")
+            printf "%-26s %-12s %10d %9.1f %8s %8s %9s\n", "", label, ev[j] / secs[j], secs[j], rss[j], cpu[j], x
+        else if (st[j] == "partial")
+            printf "%-26s %-12s %10d %9.1f %8s %8s %9s   (stopped at the time cap after %d events)\n", "", label, ev[j] / secs[j], secs[j], rss[j], cpu[j], x, ev[j]
+        else
+            printf "%-26s %-12s %10s %9s %8s %8s %9s   (task FAILED, see below)\n", "", label, "-", "-", rss[j], cpu[j], "n/a"
+    }
     END {
         name["on"] = "mixed, schemas on"; name["off"] = "mixed, schemas off"; name["ins"] = "insert-only, schemas off"
-        copy["on"] = secs["copy-on" SUBSEP "copy"]; copy["off"] = secs["copy-off" SUBSEP "copy"]; copy["ins"] = secs["copy-ins" SUBSEP "copy"]
-        rows["on"] = final_mixed; rows["off"] = final_mixed; rows["ins"] = final_ins
-        printf "%-26s %-8s %10s %9s %8s %8s %9s %9s\n", "stream", "system", "events/s", "seconds", "RSS MB", "CPU s", "x JDBC", "x COPY"
+        nc = split(confs, C, " ")
+        printf "%-26s %-12s %10s %9s %8s %8s %9s %9s\n", "stream", "system", "events/s", "seconds", "RSS MB", "CPU s", "x JDBC", "x COPY"
         n = split("on off ins", S, " ")
         for (i = 1; i <= n; i++) {
-            s = S[i]; c = s SUBSEP "cdcsink"; j = s SUBSEP "jdbc"
-            ceps = ev[c] / secs[c]
-            jx = (st[j] != "failed") ? sprintf("%.1f", (ev[c] / secs[c]) / (ev[j] / secs[j])) : "n/a"
-            printf "%-26s %-8s %10d %9.1f %8s %8s %9s %9.2f\n", name[s], "cdcsink", ceps, secs[c], rss[c], cpu[c], jx, copy[s] / secs[c]
-            if (st[j] == "ok")
-                printf "%-26s %-8s %10d %9.1f %8s %8s\n", "", "JDBC", ev[j] / secs[j], secs[j], rss[j], cpu[j]
-            else if (st[j] == "partial")
-                printf "%-26s %-8s %10d %9.1f %8s %8s   (stopped at the time cap after %d events)\n", "", "JDBC", ev[j] / secs[j], secs[j], rss[j], cpu[j], ev[j]
+            s = S[i]; c = s SUBSEP "cdcsink"; cp = "copy-" s SUBSEP "copy"
+            if (!(c in secs) && !((s SUBSEP "jdbc") in st)) continue
+            ceps = (c in secs) ? ev[c] / secs[c] : 0
+            jb = ""
+            for (k = 1; k <= nc; k++) {
+                j = s SUBSEP (C[k] == "today" ? "jdbc" : "jdbc-" C[k])
+                if ((j in st) && st[j] != "failed" && secs[j] > 0 && (jb == "" || ev[j] / secs[j] > ev[jb] / secs[jb])) jb = j
+            }
+            jx = (jb != "" && ceps > 0) ? sprintf("%.1f", ceps / (ev[jb] / secs[jb])) : "n/a"
+            if (c in secs)
+                printf "%-26s %-12s %10d %9.1f %8s %8s %9s %9.2f\n", name[s], "cdcsink", ceps, secs[c], rss[c], cpu[c], jx, (cp in secs) ? secs[cp] / secs[c] : 0
             else
-                printf "%-26s %-8s %10s %9s %8s %8s   (task FAILED, see below)\n", "", "JDBC", "-", "-", rss[j], cpu[j]
-            printf "%-26s %-8s %10d %9.2f   (rows/s of the %d final rows)\n", "", "COPY", rows[s] / copy[s], copy[s], rows[s]
+                printf "%-26s (cdcsink not run: BENCH_ONLY)\n", name[s]
+            for (k = 1; k <= nc; k++)
+                jline(s, C[k] == "today" ? "jdbc" : "jdbc-" C[k], "JDBC " C[k])
+            if (cp in secs)
+                printf "%-26s %-12s %10d %9.2f   (rows/s of the %d final rows)\n", "", "COPY", ev[cp] / secs[cp], secs[cp], ev[cp]
         }
     }' "$RESULTS" >>"$OUT/table.txt"
+if has jdbc; then
+    {
+        echo "JDBC sink 3.6.0.Final configurations (insert.mode=upsert, primary.key.mode=record_key, delete.enabled=true; URL suffix | worker | connector):"
+        for v in $JDBC_CONFIGS; do echo "  $v: ${JDBC_CONF[$v]}"; done
+        echo "  also looked at: tasks.max (1: one partition), connection.pool.* (one task: one connection), hibernate.* (no batching knob the sink uses)"
+        for f in "$OUT"/jdbc-*.failed; do
+            [[ -f $f ]] && echo "JDBC sink ${f##*/}: $(cat "$f")"
+        done
+    } >>"$OUT/table.txt"
+fi
+if has width; then
+    awk -F '\t' -v spec="w10:10 columns|w100:100 columns|t1k:10 cols, 1 KB text|t20k:10 cols, 20 KB text" '
+        { key = $1 SUBSEP $2; secs[key] = $4; rss[key] = $5; cpu[key] = $6; ev[key] = $3 }
+        END {
+            print "width: mixed 70/25/5, schemas off, cdcsink only (x COPY: COPY time of the final rows / cdcsink time):"
+            printf "%-26s %8s %10s %9s %8s %8s %12s %9s\n", "stream", "events", "events/s", "seconds", "RSS MB", "CPU s", "COPY rows/s", "x COPY"
+            n = split(spec, S, "|")
+            for (i = 1; i <= n; i++) {
+                split(S[i], kv, ":"); s = kv[1]; c = s SUBSEP "cdcsink"; cp = "copy-" s SUBSEP "copy"
+                if (!(c in secs)) continue
+                printf "%-26s %8d %10d %9.1f %8s %8s %12d %9.2f\n", s " (" kv[2] ")", ev[c], ev[c] / secs[c], secs[c], rss[c], cpu[c],
+                    ev[cp] / secs[cp], secs[cp] / secs[c]
+            }
+        }' "$RESULTS" >>"$OUT/table.txt"
+fi
+if has txn; then
+    awk -F '\t' -v tries="$TRIES" '
+        $1 ~ /^txn-/ { m = substr($1, 5); secs[m] = $4; rss[m] = $5; cpu[m] = $6; ev[m] = $3; rd[m] = $8 }
+        END {
+            printf "transactions of 1-20 events over 3 tables with transaction metadata, schemas off, %d events, best of %d per mode (violations: over all its tries):\n", ev["batch"], tries
+            printf "%-26s %10s %9s %8s %8s %9s %26s\n", "apply.consistency", "events/s", "seconds", "RSS MB", "CPU s", "x batch", "reader: violations/reads"
+            for (k = 1; k <= 2; k++) {
+                m = k == 1 ? "batch" : "transaction"
+                if (!(m in secs)) continue
+                printf "%-26s %10d %9.1f %8s %8s %9.2f %26s\n", m, ev[m] / secs[m], secs[m], rss[m], cpu[m], secs["batch"] / secs[m], rd[m]
+            }
+        }' "$RESULTS" >>"$OUT/table.txt"
+fi
+if has latency; then
 {
     echo "latency (source commit -> warehouse commit), real Debezium (poll.interval.ms ${BENCH_DBZ_POLL_MS:-50}), $RATE events/s target ($RATE_NOTE), pgbench achieved $achieved tx/s, ${LAT_S}s measured after ${LAT_WARM}s of warm-up:"
     echo "  changes $lat_n  p50 $lat_p50 ms  p99 $lat_p99 ms  max $lat_max ms  (cdcsink RSS ${lat_rss} MB, CPU ${lat_cpu} s)"
     echo "  (the warm-up, not counted above: changes $warm_n  p50 $warm_p50 ms  p99 $warm_p99 ms)"
     echo "  split at Kafka's append time (ms precision): source -> Kafka (Debezium) p50 $dbz_p50 / p99 $dbz_p99 ms; Kafka -> warehouse commit (cdcsink) p50 $sink_p50 / p99 $sink_p99 ms"
-    for s in "${STREAMS[@]}"; do
-        [[ -f $OUT/jdbc-$s.failed ]] && echo "JDBC sink on '$s': $(cat "$OUT/jdbc-$s.failed")"
-    done
-    echo "RSS: VmHWM of the process (JDBC: the Connect worker's JVM, -Xmx1g); CPU: utime+stime of that process only (not PostgreSQL's)"
 } >>"$OUT/table.txt"
+fi
+echo "RSS: VmHWM of the process (JDBC: the Connect worker's JVM, -Xmx1g); CPU: utime+stime of that process only (not PostgreSQL's)" >>"$OUT/table.txt"
 cat "$OUT/table.txt"
-((THROUGHPUT)) || { log "table: $OUT/table.txt (BENCH_ONLY=latency: no plot)"; exit 0; }
 
-# plot: throughput bars, latency over time
-awk -F '\t' -v fm="${FINAL[on]}" -v fi="${FINAL[ins]}" '
+# plot: throughput bars; width and transaction bars; latency over time
+awk -F '\t' '
     { key = $1 SUBSEP $2; secs[key] = $4; ev[key] = $3; st[key] = $7 }
+    function eps(k) { return ((k in secs) && st[k] != "failed" && secs[k] > 0) ? ev[k] / secs[k] : 0 }
     END {
         n = split("on off ins", S, " "); label["on"] = "\"mixed, schemas on\""; label["off"] = "\"mixed, schemas off\""; label["ins"] = "\"insert-only, off\""
         for (i = 1; i <= n; i++) {
-            s = S[i]; c = s SUBSEP "cdcsink"; j = s SUBSEP "jdbc"; cp = "copy-" s
-            printf "%s %d %d %d\n", label[s], ev[c] / secs[c], (st[j] != "failed") ? ev[j] / secs[j] : 0,
-                ((s == "ins") ? fi : fm) / secs[cp SUBSEP "copy"]
+            s = S[i]
+            if (!((s SUBSEP "cdcsink") in secs) && !((s SUBSEP "jdbc") in st)) continue
+            jb = 0; for (k in secs) { split(k, kk, SUBSEP); if (kk[1] == s && kk[2] ~ /^jdbc-/ && eps(k) > jb) jb = eps(k) }
+            printf "%s %d %d %d %d\n", label[s], eps(s SUBSEP "cdcsink"), eps(s SUBSEP "jdbc"), jb, eps("copy-" s SUBSEP "copy")
         }
     }' "$RESULTS" >"$OUT/throughput.dat"
-gnuplot <<EOF
-set terminal pngcairo size 1400,560 font ",10"
-set output "$OUT/bench-e2e.png"
-set multiplot layout 1,2 title "cdcsink e2e, $N events/stream, $(date -u +%Y-%m-%d), $(nproc) cores (shared)"
+awk -F '\t' '
+    { key = $1 SUBSEP $2; secs[key] = $4; ev[key] = $3 }
+    function eps(k) { return ((k in secs) && secs[k] > 0) ? ev[k] / secs[k] : 0 }
+    END {
+        n = split("w10 w100 t1k t20k", S, " ")
+        for (i = 1; i <= n; i++)
+            if ((S[i] SUBSEP "cdcsink") in secs)
+                printf "\"%s\" %d %d\n", S[i], eps(S[i] SUBSEP "cdcsink"), eps("copy-" S[i] SUBSEP "copy")
+        if (("txn-batch" SUBSEP "cdcsink") in secs) printf "\"txn off\" %d 0\n", eps("txn-batch" SUBSEP "cdcsink")
+        if (("txn-transaction" SUBSEP "cdcsink") in secs) printf "\"txn on\" %d 0\n", eps("txn-transaction" SUBSEP "cdcsink")
+    }' "$RESULTS" >"$OUT/width.dat"
+panels=0
+[[ -s $OUT/throughput.dat ]] && panels=$((panels + 1))
+[[ -s $OUT/width.dat ]] && panels=$((panels + 1))
+has latency && panels=$((panels + 1))
+((panels > 0)) || { log "table: $OUT/table.txt (nothing to plot)"; exit 0; }
+{
+    echo "set terminal pngcairo size $((panels * 700)),600 font \",10\""
+    echo "set output \"$OUT/bench-e2e.png\""
+    echo "set multiplot layout 1,$panels title \"cdcsink e2e, $N events/10-column stream, $(date -u +%Y-%m-%d), $(nproc) cores (shared)\""
+    # the key sits under each panel, outside the plot: never on a bar
+    echo "set key bmargin center horizontal"
+    echo "set grid ytics"
+    if [[ -s $OUT/throughput.dat ]]; then
+        cat <<GP
 set title "throughput (COPY: final rows/s)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set ylabel "events/s"
 set yrange [0:*]
-set key top left
-set grid ytics
-plot "$OUT/throughput.dat" using 2:xtic(1) title "cdcsink", '' using 3 title "Debezium JDBC sink (0 = failed)", '' using 4 title "raw COPY"
+plot "$OUT/throughput.dat" using 2:xtic(1) title "cdcsink", '' using 3 title "JDBC today (0 = failed)", '' using 4 title "JDBC, its fastest other configuration", '' using 5 title "raw COPY"
+GP
+    fi
+    if [[ -s $OUT/width.dat ]]; then
+        cat <<GP
+set title "width (schemas off); txn off/on = apply.consistency batch/transaction"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel "events/s (log)"
+set logscale y
+set yrange [100:*]
+plot "$OUT/width.dat" using 2:xtic(1) title "cdcsink", '' using 3 title "raw COPY (rows/s)"
+unset logscale y
+GP
+    fi
+    if has latency; then
+        cat <<GP
 set title "latency, source commit -> warehouse commit ($RATE ev/s target)"
 set style data points
 set xlabel "seconds into the run"
@@ -509,6 +834,8 @@ set ylabel "ms"
 set yrange [0:*]
 set xrange [*:*]
 plot "$OUT/latency.dat" using 1:2 with dots title "per change (p50 $lat_p50, p99 $lat_p99 ms)"
-unset multiplot
-EOF
+GP
+    fi
+    echo "unset multiplot"
+} | gnuplot
 log "table: $OUT/table.txt  plot: $OUT/bench-e2e.png"
