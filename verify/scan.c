@@ -1,13 +1,23 @@
-/* scan.c - the walk of a table's key space.
+/* scan.c - the walk of a table's key space: the first pass and the
+ * narrowing of what differs.
  *
- * Slices (percentiles of a sample of the first key column, from the
- * source) are compared by one count and hash sum per side. In a slice that
- * differs both sides list their chunks at once; the two lists are merged by
- * their first keys: a region between two first keys both sides have is
- * equal when it is one chunk on each side with the same row count and hash
- * sum. A region that is not is compared again with chunks 32 times
- * smaller, and at the bottom row by row. Keys are compared only for
- * equality, except where the lists disagree (the replica orders them). */
+ * Bucket edges are percentiles of the first key column over a sample of
+ * the source's pages (one row per sampled page, so the edges spread over
+ * the table even when it is stored in key order), ~BUCKET_ROWS rows per
+ * bucket; each bucket is split further into CDC_VERIFY_PARTS parts by its
+ * rows' keys (sql.c, key_part). The first pass reads the table in slices
+ * of SLICE_BUCKETS buckets: one query per side and slice, both sides at
+ * once, returns a row count and hash sum per (bucket, part) group, which
+ * costs about one plain read of the table (PostgreSQL aggregates it in
+ * parallel workers like a plain sum). A row that differs disturbs only
+ * its own group, on both sides, so the only thing read again is, per
+ * bucket with differing groups, the keys and row hashes of those groups'
+ * rows (one range read of the bucket, ~1/64 of it sent back), merged by
+ * key into candidates. Differing groups too large for that (a first key
+ * column that does not split the table, or no edges) go to the chunk walk
+ * of walk.c. So the work after the first pass grows with the number of
+ * differences (one bucket read each, a few thousand rows), up to about
+ * one more read of the table when every bucket differs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,270 +25,105 @@
 #include "common/clock.h"
 #include "verify/verify_int.h"
 
-#define STEP_BITS 5u          /* each level splits a chunk ~32 ways */
-#define SLICE_ROWS 131072.0   /* first pass: rows per query */
-#define SAMPLE_PER_EDGE 50.0  /* sampled rows per slice edge */
-#define SAMPLE_MIN 20000.0
+#define BUCKET_ROWS 2048.0  /* rows per bucket of the first pass */
+#define SLICE_BUCKETS 64    /* buckets per first-pass query */
+#define PAGES_PER_EDGE 2.0  /* sampled pages per bucket edge */
+#define WALK_ROWS 262144    /* differing parts of more rows: the chunk
+                               walk (the first key does not split them) */
 
-static cdc_err_t compare_range(vrun_t *r, const vbound_t *lo,
-                               const vbound_t *hi, unsigned bits);
+/* -- groups: (number, rows, hash sum) lists, one per side -------------- */
 
-/* -- candidates -------------------------------------------------------- */
+/* Groups are numbered 0..ngroups-1 (bucket * CDC_VERIFY_PARTS + part); each side's result has a row (number, rows, hash sum) per
+ * non-empty group, in no order. For each number whose rows or sum differ
+ * between the sides, in number order, calls fn with the larger row count. */
+typedef cdc_err_t (*group_fn)(vrun_t *r, long num, uint64_t rows,
+                              void *opaque);
 
-cdc_err_t cdc_verify_add_cand(vrun_t *r, PGresult *res, int row) {
-    size_t nkey = r->t->nkey;
-    vcand_t *c;
-    if (r->ncands == r->capcands) {
-        size_t cap = r->capcands ? r->capcands * 2 : 64;
-        vcand_t *n = realloc(r->cands, cap * sizeof *n);
-        if (!n)
-            return CDC_ERR_NOMEM;
-        r->cands = n;
-        r->capcands = cap;
-    }
-    c = &r->cands[r->ncands];
-    if (!(c->key = calloc(nkey, sizeof *c->key)))
+typedef struct group_s {
+    uint64_t rows;
+    const char *sum; /* NULL: empty */
+} group_t;
+
+static cdc_err_t differing_groups(vrun_t *r, PGresult *res[2], long ngroups,
+                                  group_fn fn, void *opaque) {
+    group_t *g = calloc(2 * (size_t)ngroups, sizeof *g);
+    cdc_err_t err = CDC_OK;
+    if (!g)
         return CDC_ERR_NOMEM;
-    r->ncands++; /* counted now so a failure below frees what was made */
-    for (size_t j = 0; j < nkey; j++)
-        if (!(c->key[j] = strdup(PQgetvalue(res, row, (int)j))))
-            return CDC_ERR_NOMEM;
-    if (r->ncands >= r->conf->max_diffs)
-        r->truncated = true;
-    return CDC_OK;
-}
-
-/* -- rows: the bottom level -------------------------------------------- */
-
-static bool same_key(PGresult *a, int ra, int ca, PGresult *b, int rb, int cb,
-                     size_t n) {
-    for (size_t j = 0; j < n; j++)
-        if (strcmp(PQgetvalue(a, ra, ca + (int)j),
-                   PQgetvalue(b, rb, cb + (int)j)))
-            return false;
-    return true;
-}
-
-static char **key_at(PGresult *res, int row, int col, size_t n, char **buf) {
-    for (size_t j = 0; j < n; j++)
-        buf[j] = PQgetvalue(res, row, col + (int)j);
-    return buf;
-}
-
-/* merge of two key-ordered row lists: a key on one side only, or with
- * another hash, is a candidate */
-static cdc_err_t merge_rows(vrun_t *r, PGresult *res[2]) {
-    size_t nkey = r->t->nkey;
-    int n[2] = {PQntuples(res[0]), PQntuples(res[1])}, i = 0, j = 0;
-    char *ka[16], *kb[16]; /* nkey <= 16: checked by the caller */
-    cdc_err_t err = CDC_OK;
-    while (!err && !r->truncated && (i < n[0] || j < n[1])) {
-        bool lt;
-        if (i < n[0] && j < n[1] &&
-            same_key(res[0], i, 0, res[1], j, 0, nkey)) {
-            if (strcmp(PQgetvalue(res[0], i, (int)nkey),
-                       PQgetvalue(res[1], j, (int)nkey)))
-                err = cdc_verify_add_cand(r, res[0], i);
-            i++, j++;
-            continue;
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < PQntuples(res[s]); i++) {
+            long num = strtol(PQgetvalue(res[s], i, 0), NULL, 10);
+            if (num < 0 || num >= ngroups)
+                continue; /* width_bucket: 0..nsub */
+            g[2 * num + s].rows = strtoull(PQgetvalue(res[s], i, 1), NULL,
+                                           10);
+            g[2 * num + s].sum = PQgetvalue(res[s], i, 2);
         }
-        if (i < n[0] && j < n[1])
-            err = cdc_verify_key_lt(r, key_at(res[0], i, 0, nkey, ka),
-                                    key_at(res[1], j, 0, nkey, kb), &lt);
-        else
-            lt = i < n[0];
-        if (!err)
-            err = lt ? cdc_verify_add_cand(r, res[0], i++)
-                     : cdc_verify_add_cand(r, res[1], j++);
+    for (long n = 0; n < ngroups && !err && !r->truncated; n++) {
+        const group_t *a = &g[2 * n], *b = &g[2 * n + 1];
+        if (a->rows != b->rows || !a->sum != !b->sum ||
+            (a->sum && strcmp(a->sum, b->sum)))
+            err = fn(r, n, a->rows > b->rows ? a->rows : b->rows, opaque);
     }
+    free(g);
     return err;
 }
 
-static cdc_err_t compare_rows(vrun_t *r, const vbound_t *lo,
-                              const vbound_t *hi) {
-    cdc_buf_t q[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
-    const char *p[2][34];
-    const char *sql[2];
-    const char *const *params[2] = {p[0], p[1]};
-    PGresult *res[2] = {NULL, NULL};
-    int np = 0;
-    cdc_err_t err = CDC_ERR_NOMEM;
-    for (int s = 0; s < 2; s++) {
-        np = 0;
-        cdc_verify_sql_rows(&q[s], r->t, s, lo, hi, p[s], &np);
-        sql[s] = q[s].data;
-    }
-    if (!q[0].oom && !q[1].oom &&
-        !(err = cdc_verify_query2(r, sql, np, params, res)))
-        err = merge_rows(r, res);
-    PQclear(res[0]);
-    PQclear(res[1]);
-    cdc_buf_free(&q[0]);
-    cdc_buf_free(&q[1]);
-    return err;
-}
+/* -- a bucket that differs ----------------------------------------------- */
 
-/* -- chunks ------------------------------------------------------------- */
-
-/* columns of a chunk row: 0 number, 1 rows, 2 hash sum, 3.. first key */
-typedef struct acc_s {
-    int chunks;
-    const char *rows, *sum;
-} acc_t;
-
-static void acc_add(acc_t *a, PGresult *res, int row) {
-    a->chunks++;
-    a->rows = PQgetvalue(res, row, 1);
-    a->sum = PQgetvalue(res, row, 2);
-}
-
-static bool acc_equal(const acc_t *a, const acc_t *b) {
-    return a->chunks == b->chunks &&
-           (a->chunks == 0 || (a->chunks == 1 && !strcmp(a->rows, b->rows) &&
-                               !strcmp(a->sum, b->sum)));
-}
-
-/* a region that differs is compared again, finer */
-static cdc_err_t region(vrun_t *r, const acc_t acc[2], const vbound_t *lo,
-                        const vbound_t *hi, unsigned bits) {
-    if (acc_equal(&acc[0], &acc[1]) || r->truncated)
-        return CDC_OK;
-    return compare_range(r, lo, hi,
-                         bits >= 2 * STEP_BITS ? bits - STEP_BITS : 0);
-}
-
-/* -1: chunk (res[0], i) starts first; 0: same first key; 1: (res[1], j) */
-static cdc_err_t order(vrun_t *r, PGresult *res[2], int i, int j, int *cmp) {
-    size_t nkey = r->t->nkey;
-    bool z0 = !strcmp(PQgetvalue(res[0], i, 0), "0");
-    bool z1 = !strcmp(PQgetvalue(res[1], j, 0), "0");
-    char *ka[16], *kb[16];
-    bool lt;
-    cdc_err_t err;
-    if (z0 || z1) { /* chunk 0 starts at the range's start */
-        *cmp = z0 && z1 ? 0 : z0 ? -1 : 1;
-        return CDC_OK;
-    }
-    if (same_key(res[0], i, 3, res[1], j, 3, nkey)) {
-        *cmp = 0;
-        return CDC_OK;
-    }
-    err = cdc_verify_key_lt(r, key_at(res[0], i, 3, nkey, ka),
-                            key_at(res[1], j, 3, nkey, kb), &lt);
-    *cmp = lt ? -1 : 1;
-    return err;
-}
-
-static cdc_err_t merge_chunks(vrun_t *r, PGresult *res[2], const vbound_t *lo,
-                              const vbound_t *hi, unsigned bits) {
-    int n[2] = {PQntuples(res[0]), PQntuples(res[1])}, i = 0, j = 0, cmp;
-    acc_t acc[2] = {{0, NULL, NULL}, {0, NULL, NULL}};
-    char *edge[16], *start[16];
-    vbound_t from = *lo, to = {r->t->nkey, edge};
-    cdc_err_t err = CDC_OK;
-    while (!err && !r->truncated && (i < n[0] || j < n[1])) {
-        if (i < n[0] && j < n[1])
-            err = order(r, res, i, j, &cmp);
-        else
-            cmp = i < n[0] ? -1 : 1;
-        if (err)
-            break;
-        if (cmp < 0) {
-            acc_add(&acc[0], res[0], i++);
-        } else if (cmp > 0) {
-            acc_add(&acc[1], res[1], j++);
-        } else {
-            /* a first key both sides have closes the region before it */
-            if (strcmp(PQgetvalue(res[0], i, 0), "0")) {
-                key_at(res[0], i, 3, r->t->nkey, edge);
-                err = region(r, acc, &from, &to, bits);
-                memcpy(start, edge, r->t->nkey * sizeof *edge);
-                from.n = r->t->nkey;
-                from.v = start;
-            }
-            memset(acc, 0, sizeof acc);
-            acc_add(&acc[0], res[0], i++);
-            acc_add(&acc[1], res[1], j++);
-        }
-    }
-    if (!err)
-        err = region(r, acc, &from, hi, bits);
-    return err;
-}
-
-static cdc_err_t compare_range(vrun_t *r, const vbound_t *lo,
-                               const vbound_t *hi, unsigned bits) {
-    cdc_buf_t q[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
-    const char *p[2][34];
-    const char *sql[2];
-    const char *const *params[2] = {p[0], p[1]};
-    PGresult *res[2] = {NULL, NULL};
-    int np = 0;
-    cdc_err_t err = CDC_ERR_NOMEM;
-    if (bits == 0)
-        return compare_rows(r, lo, hi);
-    for (int s = 0; s < 2; s++) {
-        np = 0;
-        cdc_verify_sql_chunks(&q[s], r->t, s, lo, hi, bits, p[s], &np);
-        sql[s] = q[s].data;
-    }
-    if (!q[0].oom && !q[1].oom &&
-        !(err = cdc_verify_query2(r, sql, np, params, res))) {
-        err = merge_chunks(r, res, lo, hi, bits);
-    }
-    PQclear(res[0]);
-    PQclear(res[1]);
-    cdc_buf_free(&q[0]);
-    cdc_buf_free(&q[1]);
-    return err;
+static cdc_err_t narrow(vrun_t *r, const vbound_t *lo, const vbound_t *hi,
+                        const char *parts, uint64_t rows) {
+    if (rows > WALK_ROWS)
+        return cdc_verify_walk(r, lo, hi, rows);
+    return cdc_verify_rows(r, lo, hi, parts);
 }
 
 /* -- slices: the first pass ---------------------------------------------- */
 
-/* The first pass reads slices of ~SLICE_ROWS rows between percentiles of
- * the first key column (from a sample of the source's pages), one plain
- * count and hash sum per slice and side: the same work as reading the
- * table once, which PostgreSQL can spread over parallel workers. Only a
- * slice that differs is read again, in chunks. */
 typedef struct edges_s {
-    char **b;   /* distinct slice edges in key order (canonical texts) */
+    char **b;      /* distinct bucket edges in key order (canonical texts) */
     size_t n;
     PGresult *res; /* owns the strings */
 } edges_t;
 
-static cdc_err_t estimate(vrun_t *r, double *est) {
+/* estimated rows and pages of the source table */
+static cdc_err_t estimate(vrun_t *r, double *rows, double *pages) {
     const char *p[1] = {r->t->qname[SIDE_SRC]};
     PGresult *res = NULL;
     cdc_err_t err = cdc_verify_query1(
-        r, SIDE_SRC, "SELECT reltuples FROM pg_class WHERE oid = "
+        r, SIDE_SRC, "SELECT reltuples, relpages FROM pg_class WHERE oid = "
         "to_regclass($1)", 1, p, &res);
-    *est = !err && PQntuples(res) ? strtod(PQgetvalue(res, 0, 0), NULL) : -1;
+    *rows = *pages = -1;
+    if (!err && PQntuples(res)) {
+        *rows = strtod(PQgetvalue(res, 0, 0), NULL);
+        *pages = strtod(PQgetvalue(res, 0, 1), NULL);
+    }
     PQclear(res);
-    r->est_rows = *est > 0 ? (uint64_t)*est : 0;
+    r->est_rows = *rows > 0 ? (uint64_t)*rows : 0;
     return err;
 }
 
-/* no edges (one slice) for a small or never analyzed table */
+/* no edges (one bucket) for a small or never analyzed table */
 static cdc_err_t edges(vrun_t *r, edges_t *e) {
     const vtable_t *t = r->t;
     const vcol_t *k = &t->cols[t->keyi[0]];
     cdc_buf_t q = CDC_BUF_INIT;
-    double est, pct;
+    double est, pages, pct;
     long n;
     cdc_err_t err;
     memset(e, 0, sizeof *e);
-    if ((err = estimate(r, &est)) || est < 2 * SLICE_ROWS)
+    if ((err = estimate(r, &est, &pages)) || est < 2 * BUCKET_ROWS ||
+        pages < 1)
         return err;
-    n = (long)(est / SLICE_ROWS);
-    pct = 100.0 * SAMPLE_PER_EDGE * (double)n / est;
-    if (pct < 100.0 * SAMPLE_MIN / est)
-        pct = 100.0 * SAMPLE_MIN / est;
+    n = (long)(est / BUCKET_ROWS);
+    pct = 100.0 * PAGES_PER_EDGE * (double)n / pages;
     /* in key order (the percentiles'); repeats are dropped below */
     cdc_buf_printf(&q, "SELECT %s FROM (SELECT percentile_disc("
                    "ARRAY(SELECT g / %ld.0 FROM generate_series(1, %ld) g)) "
                    "WITHIN GROUP (ORDER BY %s) AS _cdcv_p FROM %s "
-                   "TABLESAMPLE SYSTEM (%.6f)) _cdcv_s, unnest(_cdcv_p) WITH "
-                   "ORDINALITY AS _cdcv_u(%s, _cdcv_o) ORDER BY _cdcv_o",
+                   "TABLESAMPLE SYSTEM (%.6f) WHERE (ctid::text::point)[1] "
+                   "= 1) _cdcv_s, unnest(_cdcv_p) WITH ORDINALITY AS "
+                   "_cdcv_u(%s, _cdcv_o) ORDER BY _cdcv_o",
                    k->canon[SIDE_SRC], n, n - 1, k->qname,
                    t->qname[SIDE_SRC], pct > 100 ? 100 : pct, k->qname);
     err = q.oom ? CDC_ERR_NOMEM
@@ -297,50 +142,109 @@ static cdc_err_t edges(vrun_t *r, edges_t *e) {
     return CDC_OK;
 }
 
-/* chunk bits for a range of about `rows` rows: ~128-256 chunks of at least
- * 64 rows */
-static unsigned bits_for(uint64_t rows) {
-    unsigned bits = 6;
-    while (bits < 40 && (rows >> (bits + 8)) > 0)
-        bits++;
-    return bits;
+/* one slice: its bounds and the edges of its buckets */
+typedef struct slice_s {
+    vbound_t lo, hi;
+    char **sub; /* nsub bucket edges inside (lo, hi) */
+    size_t nsub;
+} slice_t;
+
+/* the differing parts of one bucket, gathered before its rows are read */
+typedef struct pending_s {
+    const slice_t *sl;
+    long bucket; /* -1: none */
+    cdc_buf_t parts; /* "{3,17}" */
+    size_t nparts;
+    uint64_t rows;
+} pending_t;
+
+static cdc_err_t flush(vrun_t *r, pending_t *p) {
+    const slice_t *sl = p->sl;
+    vbound_t lo = sl->lo, hi = sl->hi;
+    cdc_err_t err;
+    if (p->bucket < 0)
+        return CDC_OK;
+    if (p->bucket > 0) /* width_bucket: 0..nsub */
+        lo = (vbound_t){1, &sl->sub[p->bucket - 1]};
+    if ((size_t)p->bucket < sl->nsub)
+        hi = (vbound_t){1, &sl->sub[p->bucket]};
+    cdc_buf_addc(&p->parts, '}');
+    err = p->parts.oom ? CDC_ERR_NOMEM
+                       : narrow(r, &lo, &hi, p->parts.data, p->rows);
+    cdc_buf_reset(&p->parts);
+    p->nparts = 0;
+    p->rows = 0;
+    p->bucket = -1;
+    return err;
 }
 
-/* slice i (0..n) is [edge i-1, edge i) */
-static cdc_err_t slice(vrun_t *r, const edges_t *e, size_t i) {
-    char *lov = i ? e->b[i - 1] : NULL, *hiv = i < e->n ? e->b[i] : NULL;
-    vbound_t lo = {lov ? 1 : 0, &lov}, hi = {hiv ? 1 : 0, &hiv};
-    cdc_buf_t q[2] = {CDC_BUF_INIT, CDC_BUF_INIT};
+static cdc_err_t group_differs(vrun_t *r, long num, uint64_t rows,
+                               void *opaque) {
+    pending_t *p = opaque;
+    long bucket = num / CDC_VERIFY_PARTS;
+    cdc_err_t err;
+    if (bucket != p->bucket && (err = flush(r, p)))
+        return err;
+    p->bucket = bucket;
+    cdc_buf_printf(&p->parts, "%s%ld", p->nparts++ ? "," : "{",
+                   num % CDC_VERIFY_PARTS);
+    p->rows += rows;
+    return p->parts.oom ? CDC_ERR_NOMEM : CDC_OK;
+}
+
+static cdc_err_t compare_slice(vrun_t *r, const slice_t *sl) {
+    cdc_buf_t q[2] = {CDC_BUF_INIT, CDC_BUF_INIT}, lit = CDC_BUF_INIT;
     const char *p[2][4], *sql[2];
     const char *const *params[2] = {p[0], p[1]};
     PGresult *res[2] = {NULL, NULL};
-    acc_t acc[2] = {{0, NULL, NULL}, {0, NULL, NULL}};
-    uint64_t rows[2];
+    pending_t pend = {sl, -1, CDC_BUF_INIT, 0, 0};
     int np = 0;
     cdc_err_t err = CDC_ERR_NOMEM;
+    if (sl->nsub)
+        cdc_verify_array_lit(&lit, sl->sub, sl->nsub);
     for (int s = 0; s < 2; s++) {
         np = 0;
-        cdc_verify_sql_sum(&q[s], r->t, s, &lo, &hi, p[s], &np);
+        cdc_verify_sql_groups(&q[s], r->t, s, &sl->lo, &sl->hi,
+                              sl->nsub ? lit.data : NULL, p[s], &np);
         sql[s] = q[s].data;
     }
-    if (q[0].oom || q[1].oom ||
+    if (q[0].oom || q[1].oom || lit.oom ||
         (err = cdc_verify_query2(r, sql, np, params, res)))
         goto out;
-    for (int s = 0; s < 2; s++) {
-        rows[s] = strtoull(PQgetvalue(res[s], 0, 1), NULL, 10);
-        r->rows[s] += rows[s];
-        if (rows[s])
-            acc_add(&acc[s], res[s], 0);
-    }
-    if (!acc_equal(&acc[0], &acc[1]))
-        err = compare_range(r, &lo, &hi,
-                            bits_for(rows[0] > rows[1] ? rows[0] : rows[1]));
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < PQntuples(res[s]); i++)
+            r->rows[s] += strtoull(PQgetvalue(res[s], i, 1), NULL, 10);
+    err = differing_groups(r, res, ((long)sl->nsub + 1) * CDC_VERIFY_PARTS,
+                           group_differs, &pend);
+    if (!err)
+        err = flush(r, &pend);
 out:
     PQclear(res[0]);
     PQclear(res[1]);
     cdc_buf_free(&q[0]);
     cdc_buf_free(&q[1]);
+    cdc_buf_free(&lit);
+    cdc_buf_free(&pend.parts);
     return err;
+}
+
+/* Slice i: the buckets between edges i*SLICE_BUCKETS - 1 and
+ * (i+1)*SLICE_BUCKETS - 1 (unbounded at both ends of the table). */
+static slice_t slice_at(const edges_t *e, size_t i) {
+    size_t first = i * SLICE_BUCKETS, last = first + SLICE_BUCKETS - 1;
+    slice_t sl;
+    memset(&sl, 0, sizeof sl);
+    if (i) {
+        sl.lo.n = 1;
+        sl.lo.v = &e->b[first - 1];
+    }
+    if (last < e->n) {
+        sl.hi.n = 1;
+        sl.hi.v = &e->b[last];
+    }
+    sl.sub = e->n > first ? &e->b[first] : NULL;
+    sl.nsub = e->n > first ? (last < e->n ? last : e->n) - first : 0;
+    return sl;
 }
 
 static void progress(vrun_t *r, bool last) {
@@ -362,9 +266,10 @@ static void progress(vrun_t *r, bool last) {
 }
 
 /* A key of more than 16 columns is refused (the merge keeps keys on the
- * stack; 32 bound parameters per query). */
+ * stack; 33 bound parameters per query). */
 cdc_err_t cdc_verify_scan(vrun_t *r) {
     edges_t e;
+    size_t nslices;
     cdc_err_t err;
     if (r->t->nkey > 16) {
         cdc_errstr_set(r->errstr, r->errstr_size, "%s: a key of more than "
@@ -372,9 +277,11 @@ cdc_err_t cdc_verify_scan(vrun_t *r) {
         return CDC_ERR_CONFIG;
     }
     err = edges(r, &e);
-    for (size_t i = 0; !err && !r->truncated && i <= e.n; i++) {
-        err = slice(r, &e, i);
-        progress(r, i == e.n);
+    nslices = e.n / SLICE_BUCKETS + 1;
+    for (size_t i = 0; !err && !r->truncated && i < nslices; i++) {
+        slice_t sl = slice_at(&e, i);
+        err = compare_slice(r, &sl);
+        progress(r, i + 1 == nslices);
     }
     free(e.b);
     PQclear(e.res);

@@ -5,17 +5,20 @@
  * one canonical text form (numeric without trailing zeros, jsonb's own
  * normal form, ISO dates in UTC, hex bytea, shortest float text), columns
  * in name order, NULL distinct from ''. The replica side reads live rows
- * (_cdc_deleted false) and its user columns only. The first pass splits
- * the key space into slices (percentiles of a sample of the first key
- * column) and each side returns one row count and hash sum per slice, so
- * equal tables cost one pass of each database, both sides at once. A slice
- * that differs is cut into chunks whose edges are rows whose hash has its
- * low bits zero: both sides find the same edges without talking to each
- * other, and a row that differs disturbs only its own chunk. Chunks that
- * differ are split again (fewer low bits) down to single keys, which are
- * then re-read from both sides until they agree or the recheck budget runs
- * out, so changes still in flight are not reported. Memory is bounded by a slice's chunk
- * list and the differences found, never by the table.
+ * (_cdc_deleted false) and its user columns only. The first pass cuts
+ * the key space into buckets of a few thousand rows (percentiles of a
+ * sample of the first key column) and each bucket into 64 parts by key;
+ * each side returns one row count and hash sum per bucket and part, a
+ * slice of buckets per query, both sides at once, so equal tables cost
+ * one pass of each database. Only the rows of the parts that differ are
+ * read again (keys and row hashes, merged by key); a range the first key
+ * column cannot split is cut into chunks whose edges are rows whose hash
+ * has its low bits zero (both sides find the same edges without talking
+ * to each other), split again down to single keys. The keys found are
+ * then re-read from both sides until they agree or the recheck budget
+ * runs out, so changes still in flight are not reported. Memory is
+ * bounded by a slice's groups, a chunk list and the differences found,
+ * never by the table.
  *
  * Does not: write to either database (both run READ ONLY transactions),
  * repair anything, or compare tables without a primary key in the replica.

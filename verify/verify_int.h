@@ -10,6 +10,7 @@
 #include "verify/verify.h"
 
 enum { SIDE_SRC = 0, SIDE_REP = 1 };
+enum { CDC_VERIFY_PARTS = 64 }; /* key parts of a bucket (sql.c) */
 
 typedef struct vcol_s {
     char *name;
@@ -99,23 +100,31 @@ cdc_err_t cdc_verify_describe(PGconn *conn[2], const char *name,
     CDC_MUSTCHECK;
 
 /* ---- sql.c ---- */
-/* WHERE clause of a range [lo, hi) with params from *np + 1 on, for side;
- * appends the param values to params. */
+/* WHERE clause of a range [lo, hi) (only the rows of the given key parts,
+ * an array literal, or all when NULL) with params from *np + 1 on, for
+ * side; appends the param values to params. */
 void cdc_verify_sql_range(cdc_buf_t *b, const vtable_t *t, int side,
                           const vbound_t *lo, const vbound_t *hi,
-                          const char **params, int *np);
+                          const char *parts, const char **params, int *np);
 /* Chunk summaries of a range: chunk number, rows, hash sum, first key. */
 void cdc_verify_sql_chunks(cdc_buf_t *b, const vtable_t *t, int side,
                            const vbound_t *lo, const vbound_t *hi,
                            unsigned bits, const char **params, int *np);
-/* The first pass: 1, rows and hash sum of a range (one row). */
-void cdc_verify_sql_sum(cdc_buf_t *b, const vtable_t *t, int side,
-                        const vbound_t *lo, const vbound_t *hi,
-                        const char **params, int *np);
-/* Every row of a range: key texts then the row hash, in key order. */
+/* The first pass: group number (bucket * CDC_VERIFY_PARTS + key part),
+ * rows and hash sum of each non-empty group of a range, in no order; the
+ * buckets are cut by thresholds (an array literal of first key column
+ * values, in key order; NULL: one bucket 0). */
+void cdc_verify_sql_groups(cdc_buf_t *b, const vtable_t *t, int side,
+                           const vbound_t *lo, const vbound_t *hi,
+                           const char *thresholds, const char **params,
+                           int *np);
+/* Every row of a range (of the given key parts, NULL: all): key texts
+ * then the row hash, in key order. */
 void cdc_verify_sql_rows(cdc_buf_t *b, const vtable_t *t, int side,
                          const vbound_t *lo, const vbound_t *hi,
-                         const char **params, int *np);
+                         const char *parts, const char **params, int *np);
+/* "{"a","b"}": a PostgreSQL array literal of n texts */
+void cdc_verify_array_lit(cdc_buf_t *b, char *const *v, size_t n);
 /* Rows of the keys given as nkey array literals ($1..$nkey): key texts,
  * then md5 of each column's canonical text, in column order. */
 void cdc_verify_sql_fetch(cdc_buf_t *b, const vtable_t *t, int side);
@@ -123,8 +132,19 @@ void cdc_verify_sql_fetch(cdc_buf_t *b, const vtable_t *t, int side);
 /* ---- scan.c ---- */
 /* Walks the whole key space of r->t, adding candidates to r. */
 cdc_err_t cdc_verify_scan(vrun_t *r) CDC_MUSTCHECK;
+
+/* ---- walk.c ---- */
 cdc_err_t cdc_verify_add_cand(vrun_t *r, PGresult *res, int row)
     CDC_MUSTCHECK;
+/* The rows of [lo, hi) (of the given key parts, NULL: all) from both sides,
+ * merged by key: a key on one side only or with another hash is a
+ * candidate. */
+cdc_err_t cdc_verify_rows(vrun_t *r, const vbound_t *lo, const vbound_t *hi,
+                          const char *parts) CDC_MUSTCHECK;
+/* The chunk walk of a range of about `rows` rows whose first key column
+ * may not split it: content-defined chunks, finer until single rows. */
+cdc_err_t cdc_verify_walk(vrun_t *r, const vbound_t *lo, const vbound_t *hi,
+                          uint64_t rows) CDC_MUSTCHECK;
 
 /* ---- recheck.c ---- */
 /* Re-reads the candidates until they settle; what still differs and no

@@ -200,14 +200,15 @@ static bool has_transform(ctx_t *c, const char *v, const char *arg) {
     return false;
 }
 
-/* no signal channel: the source channel (on by default) needs
- * signal.data.collection (v); the kafka channel needs nothing more */
-static bool no_signal_channel(ctx_t *c, const char *v, const char *arg) {
-    const char *channels = conf_eff(c, "signal.enabled.channels");
-    (void)arg;
-    if (list_has(channels, "kafka"))
-        return false;
-    return !(list_has(channels, "source") && v && *v);
+/* the comma-separated list (v) lacks the item arg */
+static bool lacks(ctx_t *c, const char *v, const char *arg) {
+    (void)c;
+    return !list_has(v, arg);
+}
+
+/* the comma-separated list (v) holds the item arg */
+static bool holds(ctx_t *c, const char *v, const char *arg) {
+    return !lacks(c, v, arg);
 }
 
 /* the value mode arg: cdcsink's own (by default Debezium's) differs */
@@ -301,10 +302,43 @@ static const rule_t rules[] = {
      "set it to 10000"},
     {LEVEL_WARN, "provide.transaction.metadata", not_true, NULL, ALWAYS,
      "apply.consistency=transaction is unavailable", "set it to true"},
-    {LEVEL_WARN, "signal.data.collection", no_signal_channel, NULL, ALWAYS,
-     "cdcsink resync is unavailable (no signal channel)",
-     "set it to a signal table (e.g. public.debezium_signal) or add kafka "
-     "to signal.enabled.channels"},
+    /* cdcsink resync: the signal, the snapshot's watermarks, and the
+     * notifications it follows to see the snapshot complete */
+    {LEVEL_WARN, "signal.data.collection", not_set, NULL, "read.only",
+     not_true, NULL,
+     "cdcsink resync is unavailable: PostgreSQL's incremental snapshot "
+     "writes its watermarks into the signal table",
+     "set it to a signal table (e.g. public.debezium_signal) that exists in "
+     "the captured database and in the publication"},
+    {LEVEL_WARN, "signal.enabled.channels", lacks, "source", "read.only",
+     not_true, NULL,
+     "cdcsink resync is unavailable: the incremental snapshot reads its "
+     "watermarks back through the source channel",
+     "add source (the default) to it"},
+    {LEVEL_WARN, "signal.enabled.channels", lacks, "kafka", "read.only",
+     is_true, NULL,
+     "cdcsink resync is unavailable: a read.only connector takes signals "
+     "from Kafka only",
+     "add kafka to it, set signal.kafka.bootstrap.servers and run resync "
+     "--signal-topic"},
+    {LEVEL_WARN, "signal.kafka.bootstrap.servers", not_set, NULL,
+     "signal.enabled.channels", holds, "kafka",
+     "the kafka signal channel has no broker to read signals from (resync "
+     "--signal-topic is unavailable)",
+     "set it to the Kafka brokers"},
+    {LEVEL_INFO, "signal.kafka.topic", not_set, NULL,
+     "signal.enabled.channels", holds, "kafka",
+     "the kafka signal channel reads TOPIC.PREFIX-signal",
+     "give that name to resync --signal-topic, or set it"},
+    {LEVEL_WARN, "notification.enabled.channels", lacks, "sink", ALWAYS,
+     "cdcsink resync cannot see the incremental snapshot start, progress and "
+     "complete (it follows the sink channel's topic)",
+     "add sink to it and set notification.sink.topic.name"},
+    {LEVEL_WARN, "notification.sink.topic.name", not_set, NULL,
+     "notification.enabled.channels", holds, "sink",
+     "the sink notification channel has no topic to write to",
+     "set it (e.g. TOPIC.PREFIX.notifications) and give that name to resync "
+     "--notification-topic"},
     MODE_RULE("decimal.handling.mode"),
     MODE_RULE("time.precision.mode"),
     MODE_RULE("binary.handling.mode"),

@@ -2,7 +2,8 @@
 # check_connector.sh - `cdcsink check --connect-url` against the test
 # stack's real Kafka Connect: a Debezium connector registered with the
 # converter defaults (replace.null.with.default not set) fails naming that
-# setting; one registered as cdcsink wants passes with nothing to say; the
+# setting and warns of what cdcsink resync lacks (signal table, sink
+# notifications); one registered as cdcsink wants passes with nothing to say; the
 # stack's (and the demo's) connector passes; Connect unreachable exits 2.
 set -u
 . "$(dirname "$0")/../lib.sh"
@@ -47,10 +48,22 @@ case "$OUT" in
     ok "the report warns that truncates are skipped" ;;
 *) fail "no skipped.operations warning in: $OUT" ;;
 esac
+# what cdcsink resync needs: each missing setting named with its fix
+case "$OUT" in
+*"warn   signal.data.collection (not set): cdcsink resync is unavailable: PostgreSQL's incremental snapshot writes its watermarks into the signal table; set it to a signal table (e.g. public.debezium_signal) that exists in the captured database and in the publication"*)
+    ok "the report warns that resync lacks the signal table" ;;
+*) fail "no signal.data.collection warning in: $OUT" ;;
+esac
+case "$OUT" in
+*"warn   notification.enabled.channels (not set): cdcsink resync cannot see the incremental snapshot start, progress and complete (it follows the sink channel's topic); add sink to it and set notification.sink.topic.name"*)
+    ok "the report warns that resync lacks the sink notifications" ;;
+*) fail "no notification.enabled.channels warning in: $OUT" ;;
+esac
 
 # The connector as cdcsink wants it: the stack's settings plus every feature.
 "$STACK" connector add "$GOOD" "${P}good" on heartbeat.interval.ms=10000 \
     provide.transaction.metadata=true signal.data.collection=public.debezium_signal \
+    notification.enabled.channels=sink "notification.sink.topic.name=${P}good.notifications" \
     key.converter.replace.null.with.default=false datatype.propagate.source.type=.+ \
     >>"$T_TMP/connector.log" 2>&1 && ok "a connector configured for cdcsink streams" ||
     fail "connector add $GOOD (see $T_TMP/connector.log)"

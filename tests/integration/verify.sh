@@ -151,6 +151,35 @@ check_eq "composite key: the keys as row values, the columns by name" \
 Sales.Order Lines different Region=us,line No=42 Qty
 Sales.Order Lines missing Region=eu,line No=7 "
 
+# ---- a table large enough for bucket edges (sampled, analyzed), text key ----
+src "DROP TABLE IF EXISTS public.vf_many;
+     CREATE TABLE public.vf_many (k text PRIMARY KEY, v int, w text);
+     INSERT INTO public.vf_many SELECT 'key \"' || lpad(g::text, 6, '0') || E'\\\\', g,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE md5(g::text) END
+       FROM generate_series(1, 40000) g;
+     ANALYZE public.vf_many;" >/dev/null
+wh "DROP TABLE IF EXISTS public.vf_many;
+    CREATE TABLE public.vf_many (k text PRIMARY KEY, v int, w text, $META);" >/dev/null
+copy_rows public.vf_many "k, v, w"
+wh "ANALYZE public.vf_many" >/dev/null
+run_verify many_equal --table public.vf_many
+check_eq "40k rows in buckets: equal, exit 0" \
+    "$RC|$(diffs "$T_TMP/many_equal.json")|$(field "$T_TMP/many_equal.json" replica_rows)" "0||40000"
+wh "UPDATE public.vf_many SET v = -v WHERE k = 'key \"000001\\';
+    UPDATE public.vf_many SET w = NULL WHERE k = 'key \"020002\\';
+    DELETE FROM public.vf_many WHERE k = 'key \"039999\\';
+    UPDATE public.vf_many SET _cdc_deleted = true WHERE k = 'key \"030003\\';
+    INSERT INTO public.vf_many (k, v) VALUES ('key \"025000x', 1), ('zzz', 2);" >/dev/null
+run_verify many_damaged --table public.vf_many
+check_eq "40k rows in buckets: exactly the damaged keys and columns" \
+    "$RC|$(diffs "$T_TMP/many_damaged.json")" \
+"1|public.vf_many different k=key \"000001\\ v
+public.vf_many different k=key \"020002\\ w
+public.vf_many extra k=key \"025000x 
+public.vf_many extra k=zzz 
+public.vf_many missing k=key \"030003\\ 
+public.vf_many missing k=key \"039999\\ "
+
 # ---- a replica kept by the real pipeline, verified under a workload ----
 P=vf$(date +%s)
 seed_table vf_live 500
@@ -185,5 +214,5 @@ check_eq "pipeline replica damaged: the damaged key" \
 
 stop_sink "$SINK_PID" >/dev/null
 "$STACK" connector remove "$P" >>"$T_TMP/connector.log" 2>&1
-src "DROP TABLE IF EXISTS public.vf_types, public.vf_live; DROP SCHEMA IF EXISTS \"Sales\" CASCADE" >/dev/null
+src "DROP TABLE IF EXISTS public.vf_types, public.vf_live, public.vf_many; DROP SCHEMA IF EXISTS \"Sales\" CASCADE" >/dev/null
 finish

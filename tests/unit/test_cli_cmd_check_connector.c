@@ -26,6 +26,8 @@ static const cdc_check_setting_t good[] = {
     {"heartbeat.interval.ms", "10000"},
     {"provide.transaction.metadata", "true"},
     {"signal.data.collection", "public.debezium_signal"},
+    {"notification.enabled.channels", "sink"},
+    {"notification.sink.topic.name", "shop.notifications"},
     {"datatype.propagate.source.type", ".+"},
     {"tombstones.on.delete", "false"},
 };
@@ -161,18 +163,51 @@ static const case_t cases[] = {
     {"provide.transaction.metadata=false", NULL,
      "warn   provide.transaction.metadata=false: apply.consistency="
      "transaction is unavailable; set it to true\n", 0, 1, 0},
+    /* resync: each setting it needs, missing, named with its fix */
+#define RESYNC "cdcsink resync is unavailable: "
+#define SIG_TABLE_FIX "set it to a signal table (e.g. public.debezium_signal) " \
+    "that exists in the captured database and in the publication\n"
     {"-signal.data.collection", NULL,
-     "warn   signal.data.collection (not set): cdcsink resync is unavailable "
-     "(no signal channel); set it to a signal table (e.g. "
-     "public.debezium_signal) or add kafka to signal.enabled.channels\n",
+     "warn   signal.data.collection (not set): " RESYNC "PostgreSQL's "
+     "incremental snapshot writes its watermarks into the signal table; "
+     SIG_TABLE_FIX, 0, 1, 0},
+    {"signal.data.collection=", NULL,
+     "warn   signal.data.collection=: " RESYNC "PostgreSQL's incremental "
+     "snapshot writes its watermarks into the signal table; " SIG_TABLE_FIX,
      0, 1, 0},
-    {"-signal.data.collection|signal.enabled.channels=source, kafka", NULL,
-     "", 0, 0, 0},
     {"signal.enabled.channels=jmx", NULL,
-     "warn   signal.data.collection=public.debezium_signal: cdcsink resync is "
-     "unavailable (no signal channel); set it to a signal table (e.g. "
-     "public.debezium_signal) or add kafka to signal.enabled.channels\n",
+     "warn   signal.enabled.channels=jmx: " RESYNC "the incremental snapshot "
+     "reads its watermarks back through the source channel; add source (the "
+     "default) to it\n", 0, 1, 0},
+    {"signal.enabled.channels=source, kafka", NULL,
+     "warn   signal.kafka.bootstrap.servers (not set): the kafka signal "
+     "channel has no broker to read signals from (resync --signal-topic is "
+     "unavailable); set it to the Kafka brokers\n"
+     "info   signal.kafka.topic (not set): the kafka signal channel reads "
+     "TOPIC.PREFIX-signal; give that name to resync --signal-topic, or set "
+     "it\n", 0, 1, 1},
+    {"signal.enabled.channels=source,KAFKA|signal.kafka.bootstrap.servers=k:9"
+     "092|signal.kafka.topic=shop-signal", NULL, "", 0, 0, 0},
+    {"read.only=true|-signal.data.collection", NULL,
+     "warn   signal.enabled.channels=source (default): " RESYNC "a read.only "
+     "connector takes signals from Kafka only; add kafka to it, set "
+     "signal.kafka.bootstrap.servers and run resync --signal-topic\n",
      0, 1, 0},
+    {"-notification.enabled.channels", NULL,
+     "warn   notification.enabled.channels (not set): cdcsink resync cannot "
+     "see the incremental snapshot start, progress and complete (it follows "
+     "the sink channel's topic); add sink to it and set "
+     "notification.sink.topic.name\n", 0, 1, 0},
+    {"notification.enabled.channels=log,jmx", NULL,
+     "warn   notification.enabled.channels=log,jmx: cdcsink resync cannot "
+     "see the incremental snapshot start, progress and complete (it follows "
+     "the sink channel's topic); add sink to it and set "
+     "notification.sink.topic.name\n", 0, 1, 0},
+    {"-notification.sink.topic.name", NULL,
+     "warn   notification.sink.topic.name (not set): the sink notification "
+     "channel has no topic to write to; set it (e.g. "
+     "TOPIC.PREFIX.notifications) and give that name to resync "
+     "--notification-topic\n", 0, 1, 0},
     {"-datatype.propagate.source.type", NULL,
      "info   datatype.propagate.source.type (not set): tables are created "
      "with generic types (numeric, text); set it to .+ to keep the source's "
@@ -266,15 +301,18 @@ TEST(rules_all_defaults) {
               "10000\n"
               "warn   provide.transaction.metadata=false (default): "
               "apply.consistency=transaction is unavailable; set it to true\n"
-              "warn   signal.data.collection (not set): cdcsink resync is "
-              "unavailable (no signal channel); set it to a signal table (e.g. "
-              "public.debezium_signal) or add kafka to signal.enabled.channels"
-              "\n"
+              "warn   signal.data.collection (not set): " RESYNC
+              "PostgreSQL's incremental snapshot writes its watermarks into "
+              "the signal table; " SIG_TABLE_FIX
+              "warn   notification.enabled.channels (not set): cdcsink resync "
+              "cannot see the incremental snapshot start, progress and "
+              "complete (it follows the sink channel's topic); add sink to it "
+              "and set notification.sink.topic.name\n"
               "info   datatype.propagate.source.type (not set): tables are "
               "created with generic types (numeric, text); set it to .+ to "
               "keep the source's column types\n");
     CHECK_INT(n.errors, 1);
-    CHECK_INT(n.warnings, 6);
+    CHECK_INT(n.warnings, 7);
     CHECK_INT(n.infos, 2);
     cdc_buf_free(&report);
 }
@@ -289,7 +327,9 @@ TEST(rules_json_values_and_bad_json) {
                   "replace.null.with.default\":false,\"key.converter.replace."
                   "null.with.default\":false,\"skipped.operations\":\"none\","
                   "\"heartbeat.interval.ms\":5000,\"provide.transaction."
-                  "metadata\":true,\"signal.enabled.channels\":\"kafka\","
+                  "metadata\":true,\"signal.data.collection\":\"s.t\","
+                  "\"notification.enabled.channels\":\"sink\","
+                  "\"notification.sink.topic.name\":\"n\","
                   "\"column.propagate.source.type\":\".*\"}",
                   NULL, 0, &report, &n, errbuf, sizeof errbuf), CDC_OK);
     CHECK_STR(report.data ? report.data : "", "");
