@@ -12,32 +12,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "consumer/pipeline_int.h"
-
-/* events of one table in a transaction: seen here, and END's count */
-typedef struct txn_coll_s {
-    char *name;
-    int64_t want, got;
-} txn_coll_t;
-
-struct txn_s {
-    txn_t *next;          /* hash chain */
-    uint64_t key;
-    int64_t xid;          /* for messages; -1 unknown */
-    int64_t expected;     /* END's event_count; -1 before END */
-    bool begin_seen, end_seen;
-    bool released;        /* applied in parts: no longer waits */
-    bool orphan;          /* released because its END was consumed before */
-    bool blocked;         /* scratch of a cut: must wait */
-    bool partly_held;     /* scratch of a cut: released, a record held */
-    uint64_t ndistinct;   /* events seen, once per total_order */
-    uint8_t *bits;        /* total_order seen, bit per order */
-    size_t bits_cap;      /* bytes */
-    int64_t first_ts;     /* Kafka timestamp of its first event seen */
-    txn_coll_t *colls;
-    size_t ncolls;
-    cdc_offsets_map_t floor; /* released: per partition, its first record
-                              * applied (the committed offset stays there) */
-};
+#include "consumer/pipeline_txn_int.h"
 
 /* The stop reason, under mu as every writer of p->errstr (pipeline.c's
  * set_errstr); a reason already set is kept. */
@@ -75,6 +50,8 @@ void cdc_txn_init(cdc_txn_state_t *t, bool on, size_t max_events,
     t->eval_ms = linger_ms > 10 ? linger_ms : 10;
     t->txtopic_max_ts = -1;
     t->warn_at = batch_events;
+    t->ahead_max = batch_events;
+    t->applied_ms = INT64_MIN / 2; /* nothing applied yet: no deferring */
 }
 
 void cdc_txn_reset(cdc_txn_state_t *t) {
@@ -100,6 +77,8 @@ void cdc_txn_free(cdc_txn_state_t *t) {
     free(t->pre_evs);
     free(t->pre_ids);
     free(t->pre_seen);
+    free(t->ahead);
+    cdc_offsets_map_free(&t->paused);
     memset(t, 0, sizeof *t);
 }
 
@@ -181,10 +160,6 @@ static void txn_del(cdc_txn_state_t *t, txn_t *x) {
     txn_free1(x);
 }
 
-static bool txn_complete(const txn_t *x) {
-    return x->end_seen && (int64_t)x->ndistinct >= x->expected;
-}
-
 static txn_coll_t *coll(txn_t *x, const char *name) {
     for (size_t i = 0; i < x->ncolls; i++)
         if (!strcmp(x->colls[i].name, name))
@@ -214,6 +189,8 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
     if (r->timestamp_ms > t->txtopic_max_ts)
         t->txtopic_max_ts = r->timestamp_ms;
     if (!ev->txn_end) {
+        if (!x->begin_seen)
+            x->seq = ++t->seq_next; /* commit order (a replay keeps it) */
         x->begin_seen = true;
         return CDC_OK;
     }
@@ -336,9 +313,13 @@ static bool scratch(cdc_txn_state_t *t, size_t n, size_t nparts) {
     }
     if (nparts > t->fh_cap) {
         size_t *f = realloc(t->first_held, nparts * 2 * sizeof *f);
-        if (!f)
+        if (f)
+            t->first_held = f;
+        bool *a = realloc(t->ahead, nparts * 2 * sizeof *a);
+        if (a)
+            t->ahead = a;
+        if (!f || !a)
             return false;
-        t->first_held = f;
         t->fh_cap = nparts * 2;
     }
     return true;
@@ -554,6 +535,19 @@ static void publish(cdc_pipeline_t *p, const cdc_batch_t *b, size_t kept) {
     pthread_mutex_unlock(&p->mu);
 }
 
+/* A cut that keeps fewer records than it holds re-decodes more (the held
+ * records move into the other buffer) than it applies: it waits for more
+ * to complete, unless it keeps a full batch, the batch is past
+ * apply.transaction.max.events, or nothing was applied for
+ * CDC_TXN_DEFER_EVALS cut intervals (the latency cap). */
+static bool defer(const cdc_txn_state_t *t, size_t n, size_t kept,
+                  int64_t now) {
+    if (kept >= n - kept || kept >= t->batch_events ||
+        (t->max_events && n > t->max_events))
+        return false;
+    return now - t->applied_ms < (int64_t)t->eval_ms * CDC_TXN_DEFER_EVALS;
+}
+
 cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
                       int64_t now, size_t *napply) {
     cdc_txn_state_t *t = &p->txn;
@@ -568,12 +562,18 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     size_t kept = cut_limited(t, b);
     publish(p, b, kept);
     warn_held(t, b->n - kept);
-    if (dst && kept == 0) { /* nothing to apply: keep filling b */
+    bool apply = kept > 0 && !(dst && defer(t, b->n, kept, now));
+    if (dst)
+        cdc_txn_pace(p, b, b->n - kept, apply, now);
+    else
+        cdc_txn_pace_resume(p); /* released unapplied: read again */
+    if (dst && !apply) { /* nothing (worth) to apply: keep filling b */
         t->last_cut_ms = now;
         *napply = 0;
         return CDC_OK;
     }
     t->last_cut_ms = 0;
+    t->applied_ms = now;
     if ((err = note_floors(t, b)))
         return err;
     settle(t, b);
@@ -633,7 +633,8 @@ cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
     if (!scratch(t, b->n, b->offs.n) || !pre_room(t, b->n))
         return CDC_ERR_NOMEM;
     classify(t, b);
-    if (cut_limited(t, b) == 0)
+    size_t kept = cut_limited(t, b);
+    if (kept == 0 || defer(t, b->n, kept, cdc_mono_ms()))
         return CDC_OK; /* nothing to apply: no hand-off follows */
     for (size_t i = 0; i < b->n; i++) /* as cdc_batch_close lists them */
         if (t->keep[i] && b->derr[i] == CDC_OK &&
@@ -671,7 +672,7 @@ void cdc_txn_adopt_check(cdc_pipeline_t *p, cdc_batch_t *b) {
 
 /* ---- checks ---- */
 
-static bool is_txn_topic(const char *topic, size_t n) {
+bool cdc_txn_is_topic(const char *topic, size_t n) {
     size_t s = sizeof ".transaction" - 1;
     return n > s && !memcmp(topic + n - s, ".transaction", s);
 }
@@ -689,7 +690,7 @@ cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
         size_t n = strcspn(s, ",");
         while (n && s[n - 1] == ' ')
             n--;
-        if (is_txn_topic(s, n))
+        if (cdc_txn_is_topic(s, n))
             return CDC_OK;
         s += strcspn(s, ",");
         s += strspn(s, ", ");
@@ -702,6 +703,7 @@ cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
 
 cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) {
     cdc_txn_state_t *t = &p->txn;
+    cdc_txn_pace_stall(p, now);
     if (!t->block_wait_ms || t->txtopic ||
         now - t->block_wait_ms < CDC_TXN_NOTOPIC_MS)
         return CDC_OK;
@@ -722,7 +724,7 @@ cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
         const char *topic = at->v[i].topic;
         int32_t have = 0, want = 0;
         bool first = true;
-        txtopic |= is_txn_topic(topic, strlen(topic));
+        txtopic |= cdc_txn_is_topic(topic, strlen(topic));
         for (size_t j = 0; j < at->n; j++)
             if (!strcmp(at->v[j].topic, topic)) {
                 first = first && j >= i;
