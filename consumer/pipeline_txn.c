@@ -1,24 +1,21 @@
-/* pipeline_txn.c - apply.consistency=transaction; see pipeline_txn.h. */
+/* pipeline_txn.c - apply.consistency=transaction: the tracker, the cut, the
+ * Redis check ahead of the hand-off; see pipeline_txn.h. */
 #include "consumer/pipeline_txn.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "consumer/pipeline_int.h"
 #include "consumer/pipeline_txn_int.h"
 
 /* The stop reason, under mu as every writer of p->errstr (pipeline.c's
  * set_errstr); a reason already set is kept. */
-static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...)
-    CDC_PRINTF(2, 3);
-static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
+void cdc_txn_stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
     char e[sizeof p->errstr];
     va_list ap;
     va_start(ap, fmt);
@@ -63,6 +60,7 @@ void cdc_txn_reset(cdc_txn_state_t *t) {
         }
     t->count = 0;
     t->dirty = false;
+    t->cut_b = NULL;
     t->pre_valid = false;
     t->txtopic_max_ts = -1;
 }
@@ -252,7 +250,7 @@ static cdc_err_t note_noblock(cdc_pipeline_t *p, const cdc_record_t *r) {
     cdc_txn_state_t *t = &p->txn;
     if (t->seen_block || ++t->noblock < CDC_TXN_NOBLOCK_MAX)
         return CDC_OK;
-    stop_reason(p,
+    cdc_txn_stop_reason(p,
                 "apply.consistency=transaction: %d streaming change "
                 "events (the last %s[%d]@%lld) carry no `transaction` "
                 "block. HINT: set provide.transaction.metadata=true on "
@@ -269,6 +267,7 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i) {
     if (!t->on)
         return CDC_OK;
     t->dirty = true;
+    t->cut_b = NULL;
     if (b->derr[i])
         return CDC_OK;
     if (ev->kind == CDC_EV_TXMETA)
@@ -548,6 +547,51 @@ static bool defer(const cdc_txn_state_t *t, size_t n, size_t kept,
     return now - t->applied_ms < (int64_t)t->eval_ms * CDC_TXN_DEFER_EVALS;
 }
 
+/* the cut of b into t->keep (and rtx, pidx, first_held), computed once
+ * while b and the tracker stay as they are (cdc_txn_ready, precheck and
+ * cut ask in turn) */
+static cdc_err_t cut_compute(cdc_txn_state_t *t, const cdc_batch_t *b,
+                             size_t *kept) {
+    if (t->cut_b == b && t->cut_n == b->n) {
+        *kept = t->cut_kept;
+        return CDC_OK;
+    }
+    if (!scratch(t, b->n, b->offs.n))
+        return CDC_ERR_NOMEM;
+    classify(t, b);
+    *kept = t->cut_kept = cut_limited(t, b);
+    t->cut_b = b;
+    t->cut_n = b->n;
+    return CDC_OK;
+}
+
+/* a cut that applies nothing (yet): b keeps filling */
+static void cut_idle(cdc_pipeline_t *p, const cdc_batch_t *b, size_t kept,
+                     int64_t now) {
+    cdc_txn_state_t *t = &p->txn;
+    t->dirty = false;
+    publish(p, b, kept);
+    warn_held(t, b->n - kept);
+    cdc_txn_pace(p, b, b->n - kept, false, now);
+    t->last_cut_ms = now;
+}
+
+cdc_err_t cdc_txn_ready(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now,
+                        bool *ready) {
+    cdc_txn_state_t *t = &p->txn;
+    size_t kept;
+    *ready = true;
+    if (!t->on || !b->n || cdc_batch_state(b) != CDC_BATCH_OPEN)
+        return CDC_OK;
+    cdc_err_t err = cut_compute(t, b, &kept);
+    if (err)
+        return err;
+    *ready = kept > 0 && !defer(t, b->n, kept, now);
+    if (!*ready)
+        cut_idle(p, b, kept, now);
+    return CDC_OK;
+}
+
 cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
                       int64_t now, size_t *napply) {
     cdc_txn_state_t *t = &p->txn;
@@ -555,23 +599,22 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     *napply = b->n;
     if (!t->on || !b->n)
         return CDC_OK;
-    if (!scratch(t, b->n, b->offs.n))
-        return CDC_ERR_NOMEM;
-    t->dirty = false;
-    classify(t, b);
-    size_t kept = cut_limited(t, b);
-    publish(p, b, kept);
-    warn_held(t, b->n - kept);
-    bool apply = kept > 0 && !(dst && defer(t, b->n, kept, now));
-    if (dst)
-        cdc_txn_pace(p, b, b->n - kept, apply, now);
-    else
-        cdc_txn_pace_resume(p); /* released unapplied: read again */
-    if (dst && !apply) { /* nothing (worth) to apply: keep filling b */
-        t->last_cut_ms = now;
+    size_t kept;
+    if ((err = cut_compute(t, b, &kept)))
+        return err;
+    if (dst && (kept == 0 || defer(t, b->n, kept, now))) {
+        cut_idle(p, b, kept, now); /* nothing (worth) to apply yet */
         *napply = 0;
         return CDC_OK;
     }
+    t->dirty = false;
+    t->cut_b = NULL; /* b and the tracker change below */
+    publish(p, b, kept);
+    warn_held(t, b->n - kept);
+    if (dst)
+        cdc_txn_pace(p, b, b->n - kept, true, now);
+    else
+        cdc_txn_pace_resume(p); /* released unapplied: read again */
     t->last_cut_ms = 0;
     t->applied_ms = now;
     if ((err = note_floors(t, b)))
@@ -630,10 +673,9 @@ cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
     if (!t->on || !p->dedup || !b->n ||
         cdc_batch_state(b) != CDC_BATCH_OPEN)
         return CDC_OK;
-    if (!scratch(t, b->n, b->offs.n) || !pre_room(t, b->n))
+    size_t kept;
+    if (!pre_room(t, b->n) || cut_compute(t, b, &kept))
         return CDC_ERR_NOMEM;
-    classify(t, b);
-    size_t kept = cut_limited(t, b);
     if (kept == 0 || defer(t, b->n, kept, cdc_mono_ms()))
         return CDC_OK; /* nothing to apply: no hand-off follows */
     for (size_t i = 0; i < b->n; i++) /* as cdc_batch_close lists them */
@@ -668,133 +710,4 @@ void cdc_txn_adopt_check(cdc_pipeline_t *p, cdc_batch_t *b) {
     memcpy(b->seen, t->pre_seen, b->nchanges * sizeof *b->seen);
     b->seen_valid = true;
     b->check_ms += t->pre_ms;
-}
-
-/* ---- checks ---- */
-
-bool cdc_txn_is_topic(const char *topic, size_t n) {
-    size_t s = sizeof ".transaction" - 1;
-    return n > s && !memcmp(topic + n - s, ".transaction", s);
-}
-
-#define NOTOPIC_HINT                                                          \
-    "HINT: set provide.transaction.metadata=true on the Debezium "            \
-    "connector and add its <prefix>.transaction topic to `topics`, or set "   \
-    "apply.consistency=batch"
-
-cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
-                               size_t errstr_size) {
-    if (topics[0] == '^')
-        return CDC_OK; /* a regex: checked on assignment */
-    for (const char *s = topics; *s;) {
-        size_t n = strcspn(s, ",");
-        while (n && s[n - 1] == ' ')
-            n--;
-        if (cdc_txn_is_topic(s, n))
-            return CDC_OK;
-        s += strcspn(s, ",");
-        s += strspn(s, ", ");
-    }
-    cdc_errstr_set(errstr, errstr_size, "apply.consistency=transaction: no "
-                   "transaction topic (<prefix>.transaction) among topics "
-                   "%s. " NOTOPIC_HINT, topics);
-    return CDC_ERR_CONFIG;
-}
-
-cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) {
-    cdc_txn_state_t *t = &p->txn;
-    cdc_txn_pace_stall(p, now);
-    if (!t->block_wait_ms || t->txtopic ||
-        now - t->block_wait_ms < CDC_TXN_NOTOPIC_MS)
-        return CDC_OK;
-    stop_reason(p,
-                "apply.consistency=transaction: change events name their "
-                "source transaction, but no transaction topic "
-                "(<prefix>.transaction) was assigned in %d s. "
-                NOTOPIC_HINT, CDC_TXN_NOTOPIC_MS / 1000);
-    return CDC_ERR_CONFIG;
-}
-
-cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
-    const cdc_offsets_map_t *at = &p->at;
-    bool txtopic = false;
-    if (!p->txn.on || !p->kafka)
-        return CDC_OK;
-    for (size_t i = 0; i < at->n; i++) {
-        const char *topic = at->v[i].topic;
-        int32_t have = 0, want = 0;
-        bool first = true;
-        txtopic |= cdc_txn_is_topic(topic, strlen(topic));
-        for (size_t j = 0; j < at->n; j++)
-            if (!strcmp(at->v[j].topic, topic)) {
-                first = first && j >= i;
-                have++;
-            }
-        if (!first)
-            continue; /* counted at its first partition */
-        char why[256];
-        cdc_err_t err = cdc_kafka_partition_count(p->kafka, topic, 10000,
-                                                  &want, why, sizeof why);
-        if (err) { /* gone meanwhile, or brokers down: asked again later */
-            cdc_log(CDC_LOG_WARN, "cannot count the partitions of %s: %s",
-                    topic, why);
-            return CDC_ERR_KAFKA_DOWN;
-        }
-        if (have < want) {
-            stop_reason(p,
-                        "apply.consistency=transaction: this instance "
-                        "holds %d of the %d partitions of %s: other "
-                        "members of its consumer group share the "
-                        "source's topics, and a source transaction's "
-                        "events would be split between instances. HINT: "
-                        "run one instance per source (its own "
-                        "kafka.group.id), or set apply.consistency=batch",
-                        have, want, topic);
-            return CDC_ERR_CONFIG;
-        }
-    }
-    p->txn.txtopic = txtopic;
-    if (txtopic)
-        p->txn.block_wait_ms = 0;
-    else if (at->n)
-        cdc_log(CDC_LOG_WARN, "apply.consistency=transaction: no transaction "
-                "topic assigned yet (Debezium creates <prefix>.transaction "
-                "with the first transaction); events wait for it");
-    return CDC_OK;
-}
-
-/* ---- /metrics ---- */
-
-void cdc_txn_render(const cdc_txn_state_t *t, cdc_buf_t *b) {
-    double age = 0;
-    if (!t->on)
-        return;
-    if (t->m_held && t->m_held_since_ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        age = now > t->m_held_since_ms
-                  ? (double)(now - t->m_held_since_ms) / 1000.0 : 0;
-    }
-    cdc_metrics_header(b, "cdcsink_transactions_applied_total", "counter",
-                       "source transactions applied whole "
-                       "(apply.consistency=transaction)");
-    cdc_metrics_u64(b, "cdcsink_transactions_applied_total", NULL,
-                    t->m_applied);
-    cdc_metrics_header(b, "cdcsink_transactions_split_total", "counter",
-                       "source transactions applied in parts "
-                       "(apply.transaction.max.events)");
-    cdc_metrics_u64(b, "cdcsink_transactions_split_total", NULL, t->m_split);
-    cdc_metrics_header(b, "cdcsink_transaction_held_events", "gauge",
-                       "records held back until their source transaction "
-                       "is complete");
-    cdc_metrics_u64(b, "cdcsink_transaction_held_events", NULL, t->m_held);
-    cdc_metrics_header(b, "cdcsink_transaction_held_age_seconds", "gauge",
-                       "age of the oldest held-back record (Kafka "
-                       "timestamp)");
-    cdc_metrics_f64(b, "cdcsink_transaction_held_age_seconds", NULL, age);
-    cdc_metrics_header(b, "cdcsink_transaction_largest_events", "gauge",
-                       "events of the largest source transaction seen");
-    cdc_metrics_u64(b, "cdcsink_transaction_largest_events", NULL,
-                    t->m_largest);
 }

@@ -124,6 +124,9 @@ typedef struct cdc_txn_state_s {
     size_t scratch_cap;
     size_t *first_held;
     bool *ahead;            /* per partition of the cut: read ahead */
+    const cdc_batch_t *cut_b; /* the scratch holds the cut of cut_b when
+                               * it had cut_n records (NULL: none) */
+    size_t cut_n, cut_kept;
     size_t fh_cap;
     /* the Redis check ahead of the wait (cdc_txn_precheck): the
      * identities of the changes the cut keeps, in order, and Redis's
@@ -156,6 +159,13 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i)
  * arrived since the last cut that applied nothing, not sooner than
  * eval_ms after it, or b is over max.events). */
 bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
+
+/* Whether the cut of the due batch b applies something now; when not
+ * (nothing complete, or less than it would hold: see CDC_TXN_DEFER_EVALS)
+ * that cut is done here, as cdc_txn_cut does one that applies nothing, and
+ * the polling thread need not wait for the applier. Errors: NOMEM. */
+cdc_err_t cdc_txn_ready(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now,
+                        bool *ready) CDC_MUSTCHECK;
 
 /* The cut of the open batch b: the records to wait go to dst (OPEN), or
  * with dst NULL are released unapplied (a flush before a stop or a

@@ -1,6 +1,7 @@
 /* pipeline_txn_int.h - what consumer/pipeline_txn.c (the tracker, the
- * cut) and consumer/pipeline_txn_pace.c (the read-ahead bound) share: a
- * tracked source transaction. Not for other modules. */
+ * cut), pipeline_txn_pace.c (the read-ahead bound) and
+ * pipeline_txn_check.c (checks, metrics) share: a tracked source
+ * transaction, the stop reason. Not for other modules. */
 #ifndef CDC_CONSUMER_PIPELINE_TXN_INT_H
 #define CDC_CONSUMER_PIPELINE_TXN_INT_H
 
@@ -37,6 +38,11 @@ struct txn_s {
 static inline bool txn_complete(const txn_t *x) {
     return x->end_seen && (int64_t)x->ndistinct >= x->expected;
 }
+
+/* The stop reason, under mu as every writer of p->errstr (pipeline.c's
+ * set_errstr); a reason already set is kept. */
+void cdc_txn_stop_reason(cdc_pipeline_t *p, const char *fmt, ...)
+    CDC_PRINTF(2, 3);
 
 /* whether topic (n bytes) is a transaction topic (<prefix>.transaction) */
 bool cdc_txn_is_topic(const char *topic, size_t n);

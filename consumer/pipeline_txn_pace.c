@@ -87,7 +87,11 @@ void cdc_txn_pace(cdc_pipeline_t *p, const cdc_batch_t *b, size_t held,
         t->pace_off = false;
         t->pace_ms = now;
     }
-    bool on = !t->pace_off && t->ahead_max && held > t->ahead_max;
+    /* hysteresis: paused partitions stay paused down to half the bound
+     * (each pause drops what was fetched ahead, a resume fetches it
+     * again) */
+    size_t bound = t->paused.n ? t->ahead_max / 2 : t->ahead_max;
+    bool on = !t->pace_off && t->ahead_max && held > bound;
     if (on)
         pace_ahead(t, b);
     /* resume what is no longer ahead (or not in b: nothing of it held) */

@@ -150,6 +150,104 @@ TEST(past_max_events_a_transaction_applies_in_parts_with_a_floor) {
     cdc_pipeline_free(p);
 }
 
+static bool is_paused(const cdc_pipeline_t *p, const char *topic) {
+    int64_t v;
+    return cdc_offsets_map_get(&p->txn.paused, topic, 0, &v);
+}
+
+/* the transaction topic read ahead: past batch.max.events (4 here) held
+ * records it pauses, once it delivered the END of the transaction the
+ * others wait behind; the partition that one still needs reads on */
+TEST(read_ahead_bound_pauses_the_transaction_topic_ahead) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 100, -1, NULL);
+    meta(p, b, 1, 10, 100, 2, "a");
+    meta(p, b, 2, 10, 101, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 100, 1);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 0);
+    CHECK(!is_paused(p, "s.transaction")); /* 4 held: not past 4 */
+    meta(p, b, 3, 10, 101, 1, "a");
+    meta(p, b, 4, 10, 102, -1, NULL);
+    meta(p, b, 5, 10, 102, 1, "a");
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 0);
+    CHECK(is_paused(p, "s.transaction"));
+    CHECK(!is_paused(p, "a")); /* 100's second event comes from a */
+    CHECK_INT(p->txn.paused.n, 1);
+    ev(p, b, "a", 1, 10, 2, 100, 2);
+    ev(p, b, "a", 2, 10, 3, 101, 1);
+    ev(p, b, "a", 3, 10, 4, 102, 1);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 10);
+    CHECK_INT(p->txn.paused.n, 0); /* nothing held: resumed */
+    cdc_pipeline_free(p);
+}
+
+/* data topics read ahead while the blocker's END is missing: the
+ * transaction topic reads on; a partition with a later transaction's
+ * records pauses, one with only the blocker's does not; nothing applied
+ * for CDC_TXN_PACE_STALL_MS resumes everything */
+TEST(read_ahead_bound_pauses_data_ahead_and_a_stall_resumes) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 100, 1);
+    ev(p, b, "b", 0, 10, 2, 100, 2);
+    ev(p, b, "a", 1, 10, 3, 101, 1);
+    ev(p, b, "a", 2, 10, 4, 102, 1);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 0);
+    CHECK(is_paused(p, "a"));
+    CHECK(!is_paused(p, "b"));
+    CHECK(!is_paused(p, "s.transaction")); /* 100's END comes from it */
+    CHECK_INT(cdc_txn_watch(p, CDC_TXN_PACE_STALL_MS - 1), CDC_OK);
+    CHECK(is_paused(p, "a"));
+    CHECK_INT(cdc_txn_watch(p, CDC_TXN_PACE_STALL_MS), CDC_OK);
+    CHECK_INT(p->txn.paused.n, 0);
+    ev(p, b, "b", 1, 10, 5, 103, 1);
+    CHECK_INT(cdc_txn_cut(p, b, d, CDC_TXN_PACE_STALL_MS, &n), CDC_OK);
+    CHECK_INT(p->txn.paused.n, 0); /* off until a cut applies */
+    meta(p, b, 1, 10, 100, 2, "a");
+    meta(p, b, 2, 10, 101, -1, NULL);
+    meta(p, b, 3, 10, 101, 1, "a");
+    CHECK_INT(cdc_txn_cut(p, b, d, CDC_TXN_PACE_STALL_MS, &n), CDC_OK);
+    CHECK_INT(n, 7); /* 100 and 101; 102 and 103 wait for BEGIN/END */
+    CHECK_INT(p->txn.paused.n, 0); /* 2 held: under the bound */
+    cdc_batch_reset(b);
+    cdc_batch_reset(d);
+    cdc_pipeline_free(p);
+}
+
+/* a hand-off that would move more held records than it applies waits for
+ * more, at most CDC_TXN_DEFER_EVALS cut intervals after the last one */
+TEST(a_cut_holding_more_than_it_applies_waits_a_little) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    int64_t cap = (int64_t)p->txn.eval_ms * CDC_TXN_DEFER_EVALS;
+    ev(p, b, "snap", 0, 10, 9, -1, 0);
+    CHECK_INT(cdc_txn_cut(p, b, d, 1000, &n), CDC_OK);
+    CHECK_INT(n, 1); /* the first cut applies at once */
+    cdc_batch_reset(b);
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 100, 1);
+    meta(p, b, 1, 10, 100, 2, "a");
+    ev(p, b, "snap", 1, 10, 9, -1, 0);
+    CHECK_INT(cdc_txn_cut(p, b, d, 1000 + cap - 1, &n), CDC_OK);
+    CHECK_INT(n, 0); /* keeps 1, holds 3 */
+    CHECK_INT(b->n, 4);
+    CHECK_INT(cdc_txn_cut(p, b, d, 1000 + cap, &n), CDC_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(d->n, 3);
+    cdc_batch_reset(b);
+    cdc_batch_reset(d);
+    cdc_pipeline_free(p);
+}
+
 TEST(orphans_and_missing_metadata) {
     cdc_pipeline_t *p = pipe_new(0);
     cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
