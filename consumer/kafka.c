@@ -302,6 +302,7 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
         goto fail;
     }
     c = NULL; /* owned by rk now */
+    k->wake_q = rd_kafka_queue_get_consumer(k->rk);
     /* the main queue is handed to the consumer at the first poll: until
      * then cdc_kafka_metadata serves it, so a refused password reaches
      * error_cb during the requests made before consuming */
@@ -321,6 +322,8 @@ fail:
 void cdc_kafka_close(cdc_kafka_t *k) {
     if (!k)
         return;
+    if (k->wake_q)
+        rd_kafka_queue_destroy(k->wake_q);
     if (k->rk) {
         rd_kafka_consumer_close(k->rk); /* leaves the group; revoke runs */
         rd_kafka_destroy(k->rk);
@@ -440,6 +443,11 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
 void cdc_kafka_msg_free(cdc_kafka_msg_t *msg) {
     if (msg)
         rd_kafka_message_destroy((rd_kafka_message_t *)msg);
+}
+
+void cdc_kafka_wake(cdc_kafka_t *k) {
+    if (k && k->wake_q)
+        rd_kafka_queue_yield(k->wake_q);
 }
 
 cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n) {
