@@ -54,6 +54,41 @@ cdc_batch_state_t cdc_batch_state(const cdc_batch_t *b) { return b->state; }
 
 bool cdc_batch_full(const cdc_batch_t *b) { return b->n >= b->cap; }
 
+/* the age at which an idle applier takes b whether drained or not */
+static int64_t drain_max(int linger_ms) {
+    return linger_ms > CDC_BATCH_DRAIN_MAX_MS ? linger_ms
+                                              : CDC_BATCH_DRAIN_MAX_MS;
+}
+
+bool cdc_batch_due(const cdc_batch_t *b, const cdc_batch_limits_t *lim,
+                   int64_t now, bool idle, bool drained) {
+    if (!b->n)
+        return false;
+    if (b->n >= lim->max_events || b->bytes >= lim->max_bytes)
+        return true; /* a full batch waits for the applier, if need be */
+    int64_t age = now - b->first_ms;
+    return idle && age >= lim->linger_ms &&
+           (drained || age >= drain_max(lim->linger_ms));
+}
+
+/* ms until b is `at` old, in [min_ms, 100] */
+static int wait_until_age(const cdc_batch_t *b, int64_t at, int64_t now,
+                          int min_ms) {
+    int64_t left = b->first_ms + at - now;
+    return left > 100 ? 100 : left > min_ms ? (int)left : min_ms;
+}
+
+int cdc_batch_wait_ms(const cdc_batch_t *b, int linger_ms, int64_t now,
+                      bool idle, bool got) {
+    if (!b->n)
+        return 100;
+    if (now - b->first_ms < linger_ms) /* a record ends the wait at once */
+        return wait_until_age(b, linger_ms, now, 1);
+    if (idle && got)
+        return 0;
+    return wait_until_age(b, drain_max(linger_ms), now, 5);
+}
+
 cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
                         const cdc_record_t *rec, cdc_decoder_t *dec,
                         int64_t now_ms) {

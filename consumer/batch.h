@@ -102,6 +102,38 @@ void cdc_batch_free(cdc_batch_t *b); /* accepts a zeroed or failed batch */
 cdc_batch_state_t cdc_batch_state(const cdc_batch_t *b);
 bool cdc_batch_full(const cdc_batch_t *b); /* n == cap */
 
+/* The hand-over rule (README "Data flow"), decided on the polling thread
+ * after each poll. The open batch b is due when it holds max_events
+ * records or max_bytes; or, the applier idle, once b is linger_ms old
+ * (batch.linger.ms, by default 0) and either the last poll found nothing
+ * (drained: the consumer has taken all librdkafka had buffered, so waiting
+ * would only delay these records) or b is CDC_BATCH_DRAIN_MAX_MS old (a
+ * stream that never drains: the polling thread is behind, and batches of
+ * that much decoding keep the applier's per-batch cost small). A linger of
+ * CDC_BATCH_DRAIN_MAX_MS or more is thus the wait of earlier versions:
+ * due at that age, drained or not. While the applier is busy a batch that
+ * is not full keeps filling, so batches grow with the load. An empty
+ * batch is never due. now: monotonic ms, the clock of cdc_batch_add. */
+#define CDC_BATCH_DRAIN_MAX_MS 20
+
+typedef struct cdc_batch_limits_s {
+    size_t max_events;
+    size_t max_bytes;
+    int linger_ms;
+} cdc_batch_limits_t;
+
+bool cdc_batch_due(const cdc_batch_t *b, const cdc_batch_limits_t *lim,
+                   int64_t now, bool idle, bool drained);
+
+/* How long the next poll may wait for a record, in ms: 100 with nothing
+ * open (a stop request is seen within 100 ms); until b is linger_ms old;
+ * then 0 while the applier is idle and the last poll returned a record (b
+ * is being drained, and goes at the first empty poll); otherwise until b
+ * is CDC_BATCH_DRAIN_MAX_MS old, and 5 once it is (the applier's end
+ * interrupts the wait: cdc_kafka_wake). Never more than 100. */
+int cdc_batch_wait_ms(const cdc_batch_t *b, int linger_ms, int64_t now,
+                      bool idle, bool got);
+
 /* OPEN: takes ownership of msg, keeps rec (it borrows msg and the arena),
  * notes its offset and decodes it with dec into the arena; now_ms is the
  * monotonic clock (the first record's time starts the linger). A record

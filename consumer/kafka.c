@@ -266,9 +266,11 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
         cdc_kafka_conf_set(c, "auto.offset.reset", "earliest", errstr, errstr_size) ||
         cdc_kafka_conf_set(c, "enable.partition.eof", "false", errstr, errstr_size) ||
         cdc_kafka_conf_set(c, "fetch.wait.max.ms", "50", errstr, errstr_size) ||
-        /* the prefetch queue is most of the RSS; with fetch_nudge, 16 MB
-         * keeps the fetcher ahead of a 2-batch pipeline */
-        cdc_kafka_conf_set(c, "queued.max.messages.kbytes", "16384", errstr,
+        /* the prefetch queue, beside the two batches: 4 MB (and so
+         * fetch.max.bytes, which librdkafka caps at it) keeps the fetcher
+         * ahead of the decoder with the 10 ms backoff below; 16 MB cost
+         * 25 MB of RSS (README "Data flow", memory) */
+        cdc_kafka_conf_set(c, "queued.max.messages.kbytes", "4096", errstr,
                  errstr_size) ||
         /* librdkafka >= 2.6 backs a partition off for this long once the
          * prefetch queue is full, and fetch_nudge does not shorten it: the
@@ -302,6 +304,7 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
         goto fail;
     }
     c = NULL; /* owned by rk now */
+    k->wake_q = rd_kafka_queue_get_consumer(k->rk);
     /* the main queue is handed to the consumer at the first poll: until
      * then cdc_kafka_metadata serves it, so a refused password reaches
      * error_cb during the requests made before consuming */
@@ -321,6 +324,8 @@ fail:
 void cdc_kafka_close(cdc_kafka_t *k) {
     if (!k)
         return;
+    if (k->wake_q)
+        rd_kafka_queue_destroy(k->wake_q);
     if (k->rk) {
         rd_kafka_consumer_close(k->rk); /* leaves the group; revoke runs */
         rd_kafka_destroy(k->rk);
@@ -407,6 +412,7 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
         if (k->subscription)
             serr = subscribe(k);
     }
+    int64_t t0 = cdc_mono_ms();
     m = rd_kafka_consumer_poll(k->rk, timeout_ms);
 
     *msg = NULL;
@@ -416,7 +422,11 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
             : atomic_load(&k->brokers_down) ? CDC_ERR_KAFKA_DOWN
                                             : CDC_OK;
     if (!m) {
-        fetch_nudge(k);
+        /* only a poll that waited its whole timeout may be that stall; a
+         * drain (timeout 0) or a wake-up (cdc_kafka_wake) hands a batch
+         * over next, so no broker round trip in front of it */
+        if (timeout_ms > 0 && cdc_mono_ms() - t0 >= timeout_ms)
+            fetch_nudge(k);
         return 0;
     }
     if (m->err) {
@@ -440,6 +450,11 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
 void cdc_kafka_msg_free(cdc_kafka_msg_t *msg) {
     if (msg)
         rd_kafka_message_destroy((rd_kafka_message_t *)msg);
+}
+
+void cdc_kafka_wake(cdc_kafka_t *k) {
+    if (k && k->wake_q)
+        rd_kafka_queue_yield(k->wake_q);
 }
 
 cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n) {

@@ -20,7 +20,8 @@
  * rebalance callbacks). One other thread at a time may commit and
  * dead-letter (cdc_kafka_commit, cdc_kafka_dlq_produce, cdc_kafka_dlq_flush)
  * meanwhile: librdkafka's handles are thread-safe, and the producer's
- * delivery reports are served only by cdc_kafka_dlq_flush, on that thread. */
+ * delivery reports are served only by cdc_kafka_dlq_flush, on that thread.
+ * cdc_kafka_wake may be called from any thread. */
 #ifndef CDC_CONSUMER_KAFKA_H
 #define CDC_CONSUMER_KAFKA_H
 
@@ -86,6 +87,11 @@ void cdc_kafka_close(cdc_kafka_t *k);
 int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
                    cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr);
 void cdc_kafka_msg_free(cdc_kafka_msg_t *msg); /* accepts NULL */
+/* Ends a cdc_kafka_poll waiting on another thread now (it returns 0), or
+ * the next one to find nothing buffered. Any thread; the applier calls it
+ * when it is done with a batch, so the polling thread hands over the next
+ * one without waiting for its poll's timeout. */
+void cdc_kafka_wake(cdc_kafka_t *k);
 
 /* Commits next offsets for the listed partitions (async; PostgreSQL holds
  * the truth, so a lost commit only means a harmless replay). */

@@ -23,6 +23,8 @@ struct cdc_kafka_s {
     bool polling;   /* its main queue is forwarded to the consumer's (at
                      * the first cdc_kafka_poll) */
     cdc_kafka_callbacks_t cb;
+    rd_kafka_queue_t *wake_q; /* the consumer queue, for cdc_kafka_wake
+                               * (set at creation, so any thread may read it) */
     /* the topics to subscribe to at the first poll (then NULL) */
     rd_kafka_topic_partition_list_t *subscription;
     atomic_int brokers_down; /* set by error_cb (the consumer's, on the

@@ -33,8 +33,12 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     p->stop = stop;
     p->cap = conf->max_events;
     p->open = &p->bufs[0];
+    /* a cut is evaluated at most once per drain bound (or linger) */
     cdc_txn_init(&p->txn, conf->txn_consistency && !conf->replay,
-                 conf->txn_max_events, conf->max_events, conf->linger_ms);
+                 conf->txn_max_events, conf->max_events,
+                 conf->linger_ms > CDC_BATCH_DRAIN_MAX_MS
+                     ? conf->linger_ms
+                     : CDC_BATCH_DRAIN_MAX_MS);
     if (cdc_pipeline_obs_init(p)) {
         free(p);
         return NULL;
@@ -359,6 +363,9 @@ static void *applier_main(void *arg) {
             p->applier_err = err; /* FENCED: the polling thread re-reads */
         p->handed = NULL;
         pthread_cond_broadcast(&p->hand_cv);
+        /* a poll waiting for the applier's turn hands the next batch over
+         * now, not at its timeout */
+        cdc_kafka_wake(p->kafka);
         if (err && err != CDC_ERR_FENCED)
             break; /* the polling thread stops on applier_err */
     }
@@ -710,9 +717,10 @@ static void idle_check(cdc_pipeline_t *p, cdc_err_t kafka_state) {
 }
 
 /* The polling thread's loop: poll, decode into the open batch, and hand it
- * to the applier when it is due (full, or lingered) and the applier is
- * free. A lingered batch keeps filling while the applier is busy, so
- * batches grow with the load; a full one waits. */
+ * to the applier when it is due (cdc_batch_due): full, or, the applier
+ * idle, drained (a poll found nothing more) or lingered. While the applier
+ * is busy the batch keeps filling, so batches grow with the load; a full
+ * one waits. */
 cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     cdc_err_t err = CDC_OK, kerr, kafka_state = CDC_OK, aerr;
     p->kafka = k;
@@ -729,18 +737,19 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     p->applier_started = true;
     /* one clock read per record: the time after the last poll */
     int64_t now = cdc_mono_ms();
+    /* the applier's state at the last look, and whether the last poll
+     * returned a record */
+    bool idle = true;
+    int got = 0;
+    const cdc_batch_limits_t lim = {p->conf.max_events, p->conf.max_bytes,
+                                    p->conf.linger_ms};
     while (!*p->stop) {
         cdc_record_t rec;
         cdc_kafka_msg_t *msg;
         cdc_batch_t *b = p->open;
-        int timeout = 100;
-        if (b->n) {
-            int64_t left = b->first_ms + p->conf.linger_ms - now;
-            /* at most 100 ms, so a stop request waits for no long linger;
-             * a lingered batch waiting for the applier looks again soon */
-            timeout = left > 100 ? 100 : left > 0 ? (int)left : 5;
-        }
-        int got = cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr);
+        int timeout = cdc_batch_wait_ms(b, p->conf.linger_ms, now, idle,
+                                        got == 1);
+        got = cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr);
         if (p->fatal) { /* on_assign found a partition the topic lost */
             if (got == 1)
                 cdc_kafka_msg_free(msg);
@@ -767,13 +776,17 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         }
         now = cdc_mono_ms();
         cdc_pipeline_obs_lag(p, k, now);
-        bool idle, done = p->conf.replay && cdc_kafka_range_done(k);
+        bool done = p->conf.replay && cdc_kafka_range_done(k);
         err = applier_peek(p, &idle);
         if (err == CDC_ERR_FENCED) /* dropped and re-read: start over */
             err = applier_settle(p);
         if (err)
             break;
-        if (idle)
+        bool due = b->n && (done || cdc_batch_due(b, &lim, now, idle,
+                                                   got != 1));
+        /* a batch handed over now goes first: applier_hand finishes the
+         * one committed before while the applier works */
+        if (idle && !(due && !p->txn.on))
             finish_committed(p);
         if (!idle || b->n) {
             p->quiet_since_ms = now;
@@ -786,10 +799,8 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
                 break;
             continue;
         }
-        bool full = done || b->n >= p->conf.max_events ||
-                    b->bytes >= p->conf.max_bytes;
-        if (!full && (now - b->first_ms < p->conf.linger_ms || !idle))
-            continue; /* lingering, or lingered: keep filling meanwhile */
+        if (!due)
+            continue; /* keep filling meanwhile */
         if (p->txn.on) {
             if ((err = txn_hand(p, b, now)))
                 break;

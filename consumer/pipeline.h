@@ -5,7 +5,7 @@
  *   consume       cdc_pipeline_run -> cdc_kafka_poll        polling
  *   decode        cdc_batch_add -> cdc_decoder_decode       polling
  *                 (batch.c), into the OPEN batch's arena
- *   close         linger / full / bytes test in the loop;   polling
+ *   close         cdc_batch_due (batch.c) in the loop;      polling
  *                 batch_precheck -> cdc_batch_close:
  *                 changes and identities, OPEN -> CHECKED
  *   dedup         batch_check -> cdc_dedup_check            polling (the

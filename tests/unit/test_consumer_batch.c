@@ -223,3 +223,73 @@ TEST(distrust_redis_below_an_offset) {
     cdc_batch_free(&b);
     cdc_decoder_free(dec);
 }
+
+/* The hand-over rule: an idle applier gets the batch as soon as a poll
+ * finds nothing more (batch.linger.ms 0, the default), or 20 ms after its
+ * first record if records keep coming; a busy one lets it fill (and grow)
+ * until it is idle, unless it is full. */
+TEST(hand_over_when_idle_and_drained) {
+    cdc_batch_t b;
+    const cdc_batch_limits_t lim = {100, 1 << 20, 0};
+    dec = cdc_decoder_new(&dec_conf);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    /* nothing open: never due, the poll waits its longest */
+    CHECK(!cdc_batch_due(&b, &lim, 5000, true, true));
+    CHECK_INT(cdc_batch_wait_ms(&b, 0, 5000, true, false), 100);
+    add(&b, "t", 0, 0, 1, 100, 0); /* first record at 1000 */
+    /* 1 ms old, the applier idle: handed over once the poll comes back
+     * empty; while polls return records, they do not wait */
+    CHECK(cdc_batch_due(&b, &lim, 1001, true, true));
+    CHECK(!cdc_batch_due(&b, &lim, 1001, true, false));
+    CHECK_INT(cdc_batch_wait_ms(&b, 0, 1001, true, true), 0);
+    /* the applier busy: the batch keeps filling, drained or not; the poll
+     * waits (the applier's end wakes it) */
+    CHECK(!cdc_batch_due(&b, &lim, 1001, false, true));
+    CHECK(!cdc_batch_due(&b, &lim, 1001, false, false));
+    CHECK_INT(cdc_batch_wait_ms(&b, 0, 1001, false, true), 19);
+    CHECK_INT(cdc_batch_wait_ms(&b, 0, 1001, false, false), 19);
+    /* idle after an empty poll, yet not handed (a transaction-consistent
+     * batch waiting for the end of a transaction): no busy polling */
+    CHECK_INT(cdc_batch_wait_ms(&b, 0, 1001, true, false), 19);
+    /* never drained: due on an idle applier at 20 ms */
+    CHECK(!cdc_batch_due(&b, &lim, 1019, true, false));
+    CHECK(cdc_batch_due(&b, &lim, 1020, true, false));
+    CHECK(!cdc_batch_due(&b, &lim, 1020, false, false));
+    CHECK_INT(cdc_batch_wait_ms(&b, 0, 1020, false, false), 5);
+    /* full, by records or bytes: due even while the applier is busy (the
+     * loop then waits for its turn) */
+    const cdc_batch_limits_t one = {1, 1 << 20, 0};
+    const cdc_batch_limits_t tiny = {100, 16, 0};
+    CHECK(cdc_batch_due(&b, &one, 1001, false, false));
+    CHECK(cdc_batch_due(&b, &tiny, 1001, false, false));
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
+/* A linger set holds the batch that long even when drained (fewer, larger
+ * transactions); from 20 ms on it is the wait of earlier versions: due at
+ * that age on an idle applier, drained or not. */
+TEST(linger_holds_a_drained_batch) {
+    cdc_batch_t b;
+    const cdc_batch_limits_t l5 = {100, 1 << 20, 5};
+    const cdc_batch_limits_t l50 = {100, 1 << 20, 50};
+    const cdc_batch_limits_t l10m = {100, 1 << 20, 600000};
+    dec = cdc_decoder_new(&dec_conf);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    add(&b, "t", 0, 0, 1, 100, 0); /* first record at 1000 */
+    CHECK(!cdc_batch_due(&b, &l5, 1004, true, true));
+    CHECK_INT(cdc_batch_wait_ms(&b, 5, 1001, true, true), 4);
+    CHECK(cdc_batch_due(&b, &l5, 1005, true, true));
+    CHECK(!cdc_batch_due(&b, &l5, 1005, true, false)); /* still coming */
+    CHECK_INT(cdc_batch_wait_ms(&b, 5, 1005, true, true), 0);
+    CHECK(cdc_batch_due(&b, &l5, 1020, true, false));
+    CHECK(!cdc_batch_due(&b, &l50, 1049, true, true));
+    CHECK(cdc_batch_due(&b, &l50, 1050, true, false));
+    CHECK(!cdc_batch_due(&b, &l50, 1050, false, true));
+    CHECK_INT(cdc_batch_wait_ms(&b, 50, 1001, true, false), 49);
+    CHECK_INT(cdc_batch_wait_ms(&b, 50, 1050, false, false), 5);
+    CHECK(!cdc_batch_due(&b, &l10m, 500000, true, true));
+    CHECK_INT(cdc_batch_wait_ms(&b, 600000, 1001, true, true), 100);
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
