@@ -6,12 +6,21 @@
  * row equals a state the source showed in this or an earlier round: the
  * replica has caught up with that key at least to a moment verify saw,
  * which also settles a key the workload keeps changing. Between rounds the
- * wait doubles (100 ms up to 2 s) until conf->recheck_ms is spent; with a
- * fence (a watermark), one wait on it makes the next read conclusive. What
- * is still pending after the last round is a difference (missing, extra or
- * different, with the columns whose canonical texts differ) when neither
- * side's row moved between the last two reads; a row still changing is in
- * flight, counted but not reported (a watermark fence makes this exact). */
+ * wait doubles (100 ms up to 2 s).
+ *
+ * Without a fence, rounds go on until conf->recheck_ms is spent; what is
+ * still pending then is a difference (missing, extra or different, with
+ * the columns whose canonical texts differ) when neither side's row moved
+ * between the last two reads (the stable re-read rule); a row still
+ * changing is in flight, counted but not reported.
+ *
+ * With a fence (the freshness watermark), the source's clock is read just
+ * before the first round; the waits between rounds are waits on the fence
+ * for that time, and the round after it passed decides: the replica then
+ * holds every commit the first round's source read could see. The fence is
+ * given up after recheck_ms if the source wrote no row meanwhile (an idle
+ * source: the watermark may never pass), else after watermark_ms; the
+ * stable re-read rule decides then. r->rule says which rule decided. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -183,19 +192,88 @@ static cdc_err_t round_(vrun_t *r, pend_t *pend, size_t *idx, size_t *left) {
     return err;
 }
 
-static void wait_round(vrun_t *r, int *wait_ms, int64_t deadline) {
-    const cdc_verify_fence_t *f = r->conf->fence;
-    int64_t left = deadline - cdc_mono_ms();
-    if (f && f->wait) {
-        /* the source's clock now is at or after every read done so far */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        f->wait(f->opaque, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
-                (int)(left > 0 ? left : 0));
-        return;
+/* The source's clock (µs since the epoch) and its count of rows written
+ * (pg_stat_database: committed or not, flushed about once a second). */
+static cdc_err_t source_clock(vrun_t *r, int64_t *now_us, int64_t *writes) {
+    static const char sql[] =
+        "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, "
+        "(SELECT tup_inserted + tup_updated + tup_deleted "
+        "FROM pg_stat_database WHERE datname = current_database())";
+    PGresult *res = NULL;
+    cdc_err_t err = cdc_verify_query1(r, SIDE_SRC, sql, 0, NULL, &res);
+    if (!err) {
+        *now_us = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *writes = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     }
-    usleep((useconds_t)((*wait_ms < left ? *wait_ms : left) * 1000));
+    PQclear(res);
+    return err;
+}
+
+static int next_wait(int *wait_ms, int64_t deadline) {
+    int64_t left = deadline - cdc_mono_ms();
+    int ms = *wait_ms < left ? *wait_ms : (int)(left > 0 ? left : 0);
     *wait_ms = *wait_ms * 2 > 2000 ? 2000 : *wait_ms * 2;
+    return ms;
+}
+
+/* No fence: re-read with growing waits until every key agrees or the
+ * budget is spent; the stable re-read rule decides. */
+static cdc_err_t recheck_stable(vrun_t *r, pend_t *pend, size_t *idx,
+                                size_t *left, int *rounds) {
+    int64_t deadline = cdc_mono_ms() + r->conf->recheck_ms;
+    int wait_ms = 100;
+    cdc_err_t err = round_(r, pend, idx, left);
+    while (!err && *left && cdc_mono_ms() < deadline) {
+        usleep((useconds_t)next_wait(&wait_ms, deadline) * 1000);
+        err = round_(r, pend, idx, left);
+        (*rounds)++;
+    }
+    r->rule = *left ? CDC_VERIFY_RULE_STABLE : CDC_VERIFY_RULE_NONE;
+    return err;
+}
+
+/* The limit of the wait for the fence: recheck_ms on an idle source (the
+ * watermark may never pass: no change to carry it, maybe no heartbeat),
+ * watermark_ms while the source writes. Asked once, at recheck_ms. */
+static cdc_err_t fence_limit(vrun_t *r, int64_t writes0, int64_t *limit,
+                             bool *asked, bool *idle) {
+    int64_t now_us, writes;
+    cdc_err_t err;
+    if (*asked || cdc_mono_ms() < *limit)
+        return CDC_OK;
+    *asked = true;
+    if ((err = source_clock(r, &now_us, &writes)))
+        return err;
+    *idle = writes == writes0;
+    if (!*idle && r->conf->watermark_ms > r->conf->recheck_ms)
+        *limit += r->conf->watermark_ms - r->conf->recheck_ms;
+    return CDC_OK;
+}
+
+/* With a fence: re-read while waiting on it (keys that agree settle);
+ * the first read after it passed decides. */
+static cdc_err_t recheck_fenced(vrun_t *r, pend_t *pend, size_t *idx,
+                                size_t *left, int *rounds) {
+    const cdc_verify_fence_t *f = r->conf->fence;
+    int64_t limit = cdc_mono_ms() + r->conf->recheck_ms, t_us, writes0;
+    int wait_ms = 100;
+    bool asked = false, idle = false, passed = false;
+    cdc_err_t err = source_clock(r, &t_us, &writes0);
+    if (!err)
+        err = round_(r, pend, idx, left);
+    while (!err && *left && !passed) {
+        if ((err = fence_limit(r, writes0, &limit, &asked, &idle)) ||
+            cdc_mono_ms() >= limit)
+            break;
+        passed = f->wait(f->opaque, t_us, next_wait(&wait_ms, limit));
+        err = round_(r, pend, idx, left);
+        (*rounds)++;
+    }
+    r->rule = !*left   ? CDC_VERIFY_RULE_NONE
+              : passed ? CDC_VERIFY_RULE_WATERMARK
+              : idle   ? CDC_VERIFY_RULE_STABLE_IDLE
+                       : CDC_VERIFY_RULE_STABLE_TIMEOUT;
+    return err;
 }
 
 static cdc_err_t collect(vrun_t *r, pend_t *pend, int rounds,
@@ -230,19 +308,17 @@ cdc_err_t cdc_verify_recheck(vrun_t *r, vdiffs_t *out, size_t *settled,
                              size_t *in_flight) {
     pend_t *pend = calloc(r->ncands + 1, sizeof *pend);
     size_t *idx = calloc(BATCH, sizeof *idx), left = r->ncands;
-    int64_t deadline = cdc_mono_ms() + r->conf->recheck_ms;
-    int wait_ms = 100, rounds = 1;
+    int rounds = 1;
     cdc_err_t err = CDC_ERR_NOMEM;
+    r->rule = CDC_VERIFY_RULE_NONE;
     if (!pend || !idx)
         goto out;
-    err = round_(r, pend, idx, &left);
-    while (!err && left && cdc_mono_ms() < deadline) {
-        wait_round(r, &wait_ms, deadline);
-        err = round_(r, pend, idx, &left);
-        rounds++;
-        if (r->conf->fence && r->conf->fence->wait)
-            break; /* read after the fence: conclusive */
-    }
+    if (!r->ncands)
+        err = CDC_OK;
+    else if (r->conf->fence && r->conf->fence->wait)
+        err = recheck_fenced(r, pend, idx, &left, &rounds);
+    else
+        err = recheck_stable(r, pend, idx, &left, &rounds);
     if (!err)
         err = collect(r, pend, rounds, out, settled, in_flight);
 out:

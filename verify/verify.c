@@ -14,6 +14,13 @@ const char *cdc_verify_kind_str(cdc_verify_kind_t kind) {
                                       : "different";
 }
 
+const char *cdc_verify_rule_str(cdc_verify_rule_t rule) {
+    static const char *const names[] = {"none", "watermark", "stable",
+                                        "stable-idle", "stable-timeout"};
+    return (unsigned)rule < sizeof names / sizeof *names ? names[rule]
+                                                         : "none";
+}
+
 static void free_cands(vrun_t *r) {
     for (size_t i = 0; i < r->ncands; i++) {
         for (size_t j = 0; r->cands[i].key && j < r->t->nkey; j++)
@@ -42,6 +49,7 @@ static void report(vrun_t *r, const vdiffs_t *d, const size_t counts[2],
     res.rechecked = r->ncands;
     res.settled = counts[0];
     res.in_flight = counts[1];
+    res.rule = r->rule;
     res.skipped_columns = (const char *const *)r->t->skipped;
     res.nskipped = r->t->nskipped;
     res.seconds = (double)(cdc_mono_ms() - r->started_ms) / 1000.0;

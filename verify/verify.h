@@ -16,7 +16,9 @@
  * has its low bits zero (both sides find the same edges without talking
  * to each other), split again down to single keys. The keys found are
  * then re-read from both sides until they agree or the recheck budget
- * runs out, so changes still in flight are not reported. Memory is
+ * runs out, so changes still in flight are not reported; with a fence (the
+ * freshness watermark), the re-read after the watermark has passed the
+ * source's clock of the first re-read decides. Memory is
  * bounded by a slice's groups, a chunk list and the differences found,
  * never by the table.
  *
@@ -47,6 +49,17 @@ typedef struct cdc_verify_diff_s {
     size_t ncolumns;
 } cdc_verify_diff_t;
 
+/* What decided the verdict on the keys the recheck did not settle. */
+typedef enum {
+    CDC_VERIFY_RULE_NONE = 0,   /* no key left to judge */
+    CDC_VERIFY_RULE_WATERMARK,  /* read after the watermark passed */
+    CDC_VERIFY_RULE_STABLE,     /* no fence: stable re-reads */
+    CDC_VERIFY_RULE_STABLE_IDLE,    /* fence not passed within recheck_ms,
+                                       the source wrote nothing meanwhile */
+    CDC_VERIFY_RULE_STABLE_TIMEOUT  /* fence not passed within
+                                       watermark_ms, the source writing */
+} cdc_verify_rule_t;
+
 typedef struct cdc_verify_result_s {
     const char *schema, *table; /* the replica table */
     const char *source;         /* "schema"."table" read at the source */
@@ -60,16 +73,22 @@ typedef struct cdc_verify_result_s {
     size_t settled;       /* candidates that agreed on a re-read */
     size_t in_flight;     /* candidates still changing in the replica when
                              the recheck budget ran out: not reported */
+    cdc_verify_rule_t rule; /* what decided the keys still differing */
     const char *const *skipped_columns; /* replica-only columns, not compared */
     size_t nskipped;
     double seconds;
 } cdc_verify_result_t;
 
-/* When a `_cdc.progress` watermark exists, a fence waits until the pipeline
- * has applied everything the source had committed when a key was re-read
- * (source_now_us: the source's clock at that read, µs since the epoch), and
- * returns true; with no fence (NULL) verify re-reads until the two sides
- * agree or recheck_ms is spent. */
+/* When a `_cdc.progress` watermark exists, a fence waits at most
+ * timeout_ms until the pipeline has applied every source commit before
+ * source_now_us (the source's clock just before the first re-read, µs
+ * since the epoch) and returns true, false when it has not. Verify keeps
+ * re-reading meanwhile (keys that agree settle); once the fence passed, the
+ * next re-read decides. The fence is given up (the stable re-read rule
+ * decides) after recheck_ms when the source wrote nothing since the first
+ * re-read (an idle source: only heartbeats could move the watermark), else
+ * after watermark_ms. With no fence (NULL) verify re-reads until the two
+ * sides agree or recheck_ms is spent. */
 typedef struct cdc_verify_fence_s {
     bool (*wait)(void *opaque, int64_t source_now_us, int timeout_ms);
     void *opaque;
@@ -86,6 +105,8 @@ typedef struct cdc_verify_conf_s {
     size_t max_diffs;  /* per table; 0 = 100000 */
     bool progress;     /* rows, rate and ETA on stderr for long tables */
     const cdc_verify_fence_t *fence; /* NULL: re-read until stable */
+    int watermark_ms;  /* with a fence and a source still writing: the
+                          longest wait for it (at least recheck_ms) */
 } cdc_verify_conf_t;
 
 /* Called once per table with its verdict (r->ndiffs == 0: equal). */
@@ -99,6 +120,9 @@ typedef void (*cdc_verify_cb)(const cdc_verify_result_t *r, void *opaque);
 cdc_err_t cdc_verify_run(const cdc_verify_conf_t *conf, cdc_verify_cb cb,
                          void *opaque, size_t *differing, char *errstr,
                          size_t errstr_size) CDC_MUSTCHECK;
+
+/* "none", "watermark", "stable", "stable-idle", "stable-timeout" */
+const char *cdc_verify_rule_str(cdc_verify_rule_t rule);
 
 /* "missing", "extra", "different" */
 const char *cdc_verify_kind_str(cdc_verify_kind_t kind);

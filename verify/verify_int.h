@@ -68,6 +68,7 @@ typedef struct vrun_s {
     uint64_t rows[2];
     uint64_t est_rows; /* for progress */
     int64_t started_ms, last_progress_ms;
+    cdc_verify_rule_t rule; /* set by the recheck */
     char *errstr;
     size_t errstr_size;
 } vrun_t;

@@ -1,8 +1,11 @@
 /* cmd_verify.h - `cdcsink verify`: compares source tables with their
  * warehouse replicas (verify/verify.h) and prints a verdict per table, as
  * text or one JSON document per table (--json). The warehouse is
- * pg.conninfo; the source is --source. Progress goes to stderr. Does not:
- * change either database. */
+ * pg.conninfo; the source is --source. When _cdc.progress has a row for
+ * kafka.group.id (and --source-name), differing keys are judged after the
+ * freshness watermark (consumer/cli/watermark.h) has passed their re-read,
+ * else by stable re-reads. Progress goes to stderr. Does not: change either
+ * database. */
 #ifndef CDC_CONSUMER_CLI_CMD_VERIFY_H
 #define CDC_CONSUMER_CLI_CMD_VERIFY_H
 

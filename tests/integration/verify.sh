@@ -7,7 +7,10 @@
 # reported exactly, key by key and column by column, exit 1; composite keys
 # with quoted mixed-case names; and a replica kept by the real pipeline
 # (Debezium, Kafka, cdcsink) verifies clean several times in a row while a
-# workload changes the table.
+# workload changes the table, fenced by the pipeline's freshness
+# watermark: a verify while the sink is paused longer than the recheck
+# budget waits for the watermark and finds no difference (without the
+# watermark the same pause gives false differences).
 set -u
 . "$(dirname "$0")/../lib.sh"
 
@@ -23,10 +26,13 @@ copy_rows() {
 }
 
 # run_verify OUT ARGS...: cdcsink verify --json into $T_TMP/OUT.json; the
-# exit code in RC
+# exit code in RC. With VERIFY_GROUP set, verify reads that consumer
+# group's freshness watermark (its fence); else the default group, which
+# never has a _cdc.progress row here.
 run_verify() {
     local out=$1; shift
-    "$CDC_BIN" --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" verify \
+    "$CDC_BIN" --set pg.conninfo="$CDC_PG_WAREHOUSE_URI" \
+        ${VERIFY_GROUP:+--set kafka.group.id="$VERIFY_GROUP"} verify \
         --source "$CDC_PG_SOURCE_URI" --json --recheck-ms 1500 "$@" \
         >"$T_TMP/$out.json" 2>>"$T_TMP/verify.log"
     RC=$?
@@ -189,6 +195,7 @@ start_sink sink "^$P\\.public\\.vf_live" "$P"
 Q_SRC="SELECT id, n, v FROM public.vf_live ORDER BY id"
 Q_WH="SELECT id, n, v FROM public.vf_live WHERE NOT _cdc_deleted ORDER BY id"
 check "snapshot reaches the warehouse" wait_until 120 same_rows "$Q_SRC" "$Q_WH"
+VERIFY_GROUP=$P
 churn vf_live 1 100000 7 3 0.02 &
 CHURN=$!
 sleep 2
@@ -197,6 +204,33 @@ for i in 1 2 3 4 5; do
     run_verify "live$i" --table public.vf_live --recheck-ms 10000
     [ "$RC" = 0 ] && [ -z "$(diffs "$T_TMP/live$i.json")" ] && clean=$((clean + 1))
 done
+
+# paused_verify OUT GROUP: the sink stopped (SIGSTOP) while the workload
+# commits, a verify (recheck budget 1.5 s) started 2 s into the pause, the
+# sink resumed 5 s after that; RC and $T_TMP/OUT.json as run_verify's
+paused_verify() {
+    kill -STOP "$SINK_PID"
+    sleep 2
+    (VERIFY_GROUP=$2; run_verify "$1" --table public.vf_live --recheck-ms 1500
+     echo "$RC" >"$T_TMP/$1.rc") &
+    local v=$!
+    sleep 5
+    kill -CONT "$SINK_PID"
+    wait "$v"
+    RC=$(cat "$T_TMP/$1.rc")
+}
+paused_verify paused_nofence ""
+nd=$(diffs "$T_TMP/paused_nofence.json" | grep -c .)
+check_eq "paused sink, no watermark: false differences (stable re-reads)" \
+    "$RC|$(field "$T_TMP/paused_nofence.json" recheck_rule)|$((nd > 0))" "1|stable|1"
+paused_verify paused "$P"
+check_eq "paused sink, watermark fence: zero differences" \
+    "$RC|$(diffs "$T_TMP/paused.json")" "0|"
+check "it waited for the watermark past the recheck budget" python3 -c '
+import json, sys
+d = json.loads(open(sys.argv[1]).readline())
+sys.exit(not (d["seconds"] > 4 and d["rechecked"] > 0
+              and d["recheck_rule"] in ("watermark", "none")))' "$T_TMP/paused.json"
 kill "$CHURN" 2>/dev/null
 wait "$CHURN" 2>/dev/null
 check_eq "under a workload: five runs in a row, zero differences" "$clean" "5"
@@ -211,6 +245,8 @@ wh "UPDATE public.vf_live SET v = 'damaged' WHERE id = 5" >/dev/null
 run_verify live_damaged --table public.vf_live
 check_eq "pipeline replica damaged: the damaged key" \
     "$RC|$(diffs "$T_TMP/live_damaged.json")" "1|public.vf_live different id=5 v"
+check_eq "idle source: the watermark given up after the recheck budget" \
+    "$(field "$T_TMP/live_damaged.json" recheck_rule)" "stable-idle"
 
 stop_sink "$SINK_PID" >/dev/null
 "$STACK" connector remove "$P" >>"$T_TMP/connector.log" 2>&1
