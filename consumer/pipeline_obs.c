@@ -1,5 +1,6 @@
 /* pipeline_obs.c - the pipeline's metrics and health, served by http.c on
  * its own thread; every read and write of the shared state holds p->mu. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,13 +46,24 @@ void cdc_pipeline_obs_free(cdc_pipeline_t *p) {
     pthread_mutex_destroy(&p->mu);
 }
 
+/* whether name is "schema.table", compared in place: the applier thread
+ * calls this per event, so no formatting (the decoder never leaves schema
+ * or table NULL: source.c) */
+static bool table_is(const char *name, const char *schema, const char *table) {
+    size_t ls = strlen(schema);
+    return strncmp(name, schema, ls) == 0 && name[ls] == '.' &&
+           strcmp(name + ls + 1, table) == 0;
+}
+
+/* the table's counters, added on first sight; NULL when the name does not
+ * fit 511 bytes, past 1024 tables, or out of memory */
 static table_stat_t *table_stat(cdc_pipeline_t *p, const char *schema,
                                 const char *table) {
     char name[512];
-    if (cdc_errstr_set(name, sizeof name, "%s.%s", schema, table) < 0)
+    if (strlen(schema) + 1 + strlen(table) >= sizeof name)
         return NULL;
     for (size_t i = 0; i < p->ntables; i++)
-        if (strcmp(p->tables[i].name, name) == 0)
+        if (table_is(p->tables[i].name, schema, table))
             return &p->tables[i];
     if (p->ntables >= 1024) /* bound the label set */
         return NULL;
@@ -63,6 +75,8 @@ static table_stat_t *table_stat(cdc_pipeline_t *p, const char *schema,
         p->tables = t;
         p->tables_cap = cap;
     }
+    if (cdc_errstr_set(name, sizeof name, "%s.%s", schema, table) < 0)
+        return NULL;
     table_stat_t *t = &p->tables[p->ntables];
     memset(t, 0, sizeof(*t));
     if (!(t->name = strdup(name)))
@@ -71,19 +85,24 @@ static table_stat_t *table_stat(cdc_pipeline_t *p, const char *schema,
     return t;
 }
 
+/* Applier thread, once per batch: the previous event's table is tried
+ * first, since a batch's events come in runs of one table. */
 void cdc_pipeline_obs_batch(cdc_pipeline_t *p, cdc_event_t *const *changes,
                             size_t n, double apply_seconds) {
     static const char ops[] = "cudrt";
+    table_stat_t *last = NULL;
     pthread_mutex_lock(&p->mu);
     cdc_hist_observe(&p->apply_hist, apply_seconds);
     for (size_t i = 0; i < n; i++) {
-        const char *o = changes[i]->op ? strchr(ops, changes[i]->op) : NULL;
-        table_stat_t *t;
+        const cdc_event_t *e = changes[i];
+        const char *o = e->op ? strchr(ops, e->op) : NULL;
         if (!o)
             continue;
         p->stats.by_op[o - ops]++;
-        if ((t = table_stat(p, changes[i]->schema, changes[i]->table)))
-            t->by_op[o - ops]++;
+        if (!last || !table_is(last->name, e->schema, e->table))
+            last = table_stat(p, e->schema, e->table);
+        if (last)
+            last->by_op[o - ops]++;
     }
     pthread_mutex_unlock(&p->mu);
 }

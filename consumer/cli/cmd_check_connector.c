@@ -20,6 +20,8 @@
 #define PG_CONNECTOR "io.debezium.connector.postgresql.PostgresConnector"
 #define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
 #define CONNECT_TIMEOUT_MS 10000
+/* the one placeholder of unchanged TOAST values the decoder recognises */
+#define PLACEHOLDER "__debezium_unavailable_value"
 
 /* ------------------------------------------------------------------ */
 /* the connector's configuration                                        */
@@ -45,6 +47,10 @@ static const cdc_check_setting_t defaults[] = {
     {"binary.handling.mode", "bytes"},
     {"interval.handling.mode", "numeric"},
     {"hstore.handling.mode", "json"},
+    {"unavailable.value.placeholder", PLACEHOLDER},
+    {"event.processing.failure.handling.mode", "fail"},
+    {"errors.tolerance", "none"},
+    {"slot.drop.on.stop", "false"},
 };
 
 typedef struct ctx_s {
@@ -142,6 +148,12 @@ static bool one_of(ctx_t *c, const char *v, const char *arg) {
 
 static bool not_one_of(ctx_t *c, const char *v, const char *arg) {
     return !one_of(c, v, arg);
+}
+
+/* anything but exactly arg (case and blanks count) */
+static bool not_exactly(ctx_t *c, const char *v, const char *arg) {
+    (void)c;
+    return v && strcmp(v, arg) != 0;
 }
 
 static bool not_positive(ctx_t *c, const char *v, const char *arg) {
@@ -292,6 +304,38 @@ static const rule_t rules[] = {
      "ExtractNewRecordState,ExtractNewDocumentState,UnwrapFromEnvelope",
      ALWAYS, "unwraps the change envelope cdcsink needs (op, before, source)",
      "remove that transform"},
+    /* values lost or changed before Kafka */
+    {LEVEL_ERROR, "unavailable.value.placeholder", not_exactly, PLACEHOLDER,
+     ALWAYS,
+     "cdcsink recognises only the default placeholder of unchanged TOAST "
+     "values: this one is written into the column as data",
+     "leave it unset"},
+    {LEVEL_ERROR, "decimal.handling.mode", one_of, "double", ALWAYS,
+     "numeric values are rounded to a double before Kafka",
+     "set it to precise"},
+    {LEVEL_ERROR, "time.precision.mode", one_of, "connect", ALWAYS,
+     "times and timestamps lose their microseconds before Kafka",
+     "set it to adaptive"},
+    {LEVEL_WARN, "binary.handling.mode", one_of, "base64,base64-url-safe,hex",
+     ALWAYS,
+     "bytea arrives as encoded text: created tables get text columns, "
+     "existing bytea columns the encoded text",
+     "set it to bytes"},
+    {LEVEL_WARN, "interval.handling.mode", one_of, "numeric", ALWAYS,
+     "an interval arrives as microseconds with a month taken as 30.4375 "
+     "days (1 mon is written as 30 days 10:30:00)",
+     "set it to string"},
+    {LEVEL_WARN, "event.processing.failure.handling.mode", one_of,
+     "warn,skip", ALWAYS,
+     "Debezium drops an event it cannot process, with a log line only",
+     "set it to fail"},
+    {LEVEL_WARN, "errors.tolerance", one_of, "all", ALWAYS,
+     "Connect drops the records it cannot convert or produce",
+     "set it to none"},
+    {LEVEL_WARN, "slot.drop.on.stop", is_true, NULL, ALWAYS,
+     "the slot goes when the connector stops: changes committed meanwhile "
+     "are never read",
+     "set it to false"},
     {LEVEL_WARN, "snapshot.mode", one_of, "never,no_data", ALWAYS,
      "rows that exist before the connector starts are never copied",
      "set it to initial"},

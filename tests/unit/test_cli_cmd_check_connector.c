@@ -29,6 +29,7 @@ static const cdc_check_setting_t good[] = {
     {"notification.enabled.channels", "sink"},
     {"notification.sink.topic.name", "shop.notifications"},
     {"datatype.propagate.source.type", ".+"},
+    {"interval.handling.mode", "string"},
     {"tombstones.on.delete", "false"},
 };
 #define NGOOD (sizeof good / sizeof *good)
@@ -82,7 +83,7 @@ static void config_json(cdc_buf_t *b, const char *edits) {
 
 typedef struct {
     const char *edits;
-    const char *sink; /* cdcsink's mode "k=v", or NULL */
+    const char *sink; /* cdcsink's own modes "k=v|k2=v2", or NULL */
     const char *want; /* the whole report */
     int errors, warnings, infos;
 } case_t;
@@ -142,6 +143,41 @@ static const case_t cases[] = {
      "needs (op, before, source); remove that transform\n", 1, 0, 0},
     {"transforms=route|transforms.route.type=io.debezium.transforms."
      "ByLogicalTableRouter", NULL, "", 0, 0, 0},
+    /* values lost or changed before Kafka */
+    {"unavailable.value.placeholder=__unchanged__", NULL,
+     "error  unavailable.value.placeholder=__unchanged__: cdcsink recognises "
+     "only the default placeholder of unchanged TOAST values: this one is "
+     "written into the column as data; leave it unset\n", 1, 0, 0},
+    {"unavailable.value.placeholder=__debezium_unavailable_value", NULL, "",
+     0, 0, 0},
+    {"decimal.handling.mode=double", NULL,
+     "error  decimal.handling.mode=double: numeric values are rounded to a "
+     "double before Kafka; set it to precise\n", 1, 0, 0},
+    {"decimal.handling.mode=precise", NULL, "", 0, 0, 0},
+    {"time.precision.mode=connect", NULL,
+     "error  time.precision.mode=connect: times and timestamps lose their "
+     "microseconds before Kafka; set it to adaptive\n", 1, 0, 0},
+    {"time.precision.mode=adaptive_time_microseconds", NULL, "", 0, 0, 0},
+    {"binary.handling.mode=hex", NULL,
+     "warn   binary.handling.mode=hex: bytea arrives as encoded text: created "
+     "tables get text columns, existing bytea columns the encoded text; set "
+     "it to bytes\n", 0, 1, 0},
+    {"-interval.handling.mode", NULL,
+     "warn   interval.handling.mode=numeric (default): an interval arrives as "
+     "microseconds with a month taken as 30.4375 days (1 mon is written as "
+     "30 days 10:30:00); set it to string\n", 0, 1, 0},
+    {"event.processing.failure.handling.mode=skip", NULL,
+     "warn   event.processing.failure.handling.mode=skip: Debezium drops an "
+     "event it cannot process, with a log line only; set it to fail\n",
+     0, 1, 0},
+    {"errors.tolerance=all", NULL,
+     "warn   errors.tolerance=all: Connect drops the records it cannot "
+     "convert or produce; set it to none\n", 0, 1, 0},
+    {"slot.drop.on.stop=true", NULL,
+     "warn   slot.drop.on.stop=true: the slot goes when the connector stops: "
+     "changes committed meanwhile are never read; set it to false\n",
+     0, 1, 0},
+    {"slot.drop.on.stop=false|errors.tolerance=none", NULL, "", 0, 0, 0},
     /* snapshot */
     {"snapshot.mode=NO_DATA", NULL,
      "warn   snapshot.mode=NO_DATA: rows that exist before the connector "
@@ -216,20 +252,22 @@ static const case_t cases[] = {
      "", 0, 0, 0},
     /* value modes: only schemaless values depend on them */
     {"decimal.handling.mode=string", NULL, "", 0, 0, 0},
-    {"value.converter.schemas.enable=false|decimal.handling.mode=string", NULL,
+    {"value.converter.schemas.enable=false|decimal.handling.mode=string",
+     "interval.handling.mode=string",
      "error  decimal.handling.mode=string: cdcsink decodes with precise, so "
      "schemaless values are mis-decoded; give cdcsink (check "
      "--decimal.handling.mode) and the connector the same value\n", 1, 0, 0},
     {"value.converter.schemas.enable=false|decimal.handling.mode=string",
-     "decimal.handling.mode=string", "", 0, 0, 0},
-    {"value.converter.schemas.enable=false|binary.handling.mode=BYTES", NULL,
-     "", 0, 0, 0},
-    {"value.converter.schemas.enable=false", "time.precision.mode=connect",
+     "decimal.handling.mode=string|interval.handling.mode=string", "", 0, 0,
+     0},
+    {"value.converter.schemas.enable=false|binary.handling.mode=BYTES",
+     "interval.handling.mode=string", "", 0, 0, 0},
+    {"value.converter.schemas.enable=false",
+     "time.precision.mode=connect|interval.handling.mode=string",
      "error  time.precision.mode=adaptive (default): cdcsink decodes with "
      "connect, so schemaless values are mis-decoded; give cdcsink (check "
      "--time.precision.mode) and the connector the same value\n", 1, 0, 0},
-    {"value.converter.schemas.enable=false|interval.handling.mode=string|"
-     "hstore.handling.mode=map", NULL,
+    {"value.converter.schemas.enable=false|hstore.handling.mode=map", NULL,
      "error  interval.handling.mode=string: cdcsink decodes with numeric, so "
      "schemaless values are mis-decoded; give cdcsink (check "
      "--interval.handling.mode) and the connector the same value\n"
@@ -247,20 +285,22 @@ TEST(rules_one_change_at_a_time) {
     cdc_buf_t json = CDC_BUF_INIT, report = CDC_BUF_INIT;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const case_t *c = &cases[i];
-        cdc_check_setting_t sink = {NULL, NULL};
-        char sinkbuf[128];
+        cdc_check_setting_t sink[4];
+        char sinkbuf[256], *save = NULL, *e;
+        size_t nsink = 0;
         cdc_check_counts_t n;
         cdc_err_t err;
-        if (c->sink) {
-            snprintf(sinkbuf, sizeof sinkbuf, "%s", c->sink);
-            *strchr(sinkbuf, '=') = '\0';
-            sink.key = sinkbuf;
-            sink.value = sinkbuf + strlen(sinkbuf) + 1;
+        snprintf(sinkbuf, sizeof sinkbuf, "%s", c->sink ? c->sink : "");
+        for (e = strtok_r(sinkbuf, "|", &save); e && nsink < 4;
+             e = strtok_r(NULL, "|", &save)) {
+            *strchr(e, '=') = '\0';
+            sink[nsink].key = e;
+            sink[nsink++].value = e + strlen(e) + 1;
         }
         config_json(&json, c->edits);
         cdc_buf_reset(&report);
-        err = cdc_check_connector_config(json.data, &sink, c->sink ? 1 : 0,
-                                         &report, &n, errbuf, sizeof errbuf);
+        err = cdc_check_connector_config(json.data, sink, nsink, &report, &n,
+                                         errbuf, sizeof errbuf);
         CHECK_CTX(err == CDC_OK, "[%s]: %s", c->edits, errbuf);
         CHECK_CTX(strcmp(report.data ? report.data : "", c->want) == 0,
                   "[%s]:\n got: %s\nwant: %s", c->edits,
@@ -296,6 +336,9 @@ TEST(rules_all_defaults) {
               "false to be safe\n"
               "warn   skipped.operations=t (default): truncates are not "
               "replicated; set it to none\n"
+              "warn   interval.handling.mode=numeric (default): an interval "
+              "arrives as microseconds with a month taken as 30.4375 days (1 "
+              "mon is written as 30 days 10:30:00); set it to string\n"
               "warn   heartbeat.interval.ms=0 (default): the freshness "
               "watermark freezes while the source database is idle; set it to "
               "10000\n"
@@ -312,7 +355,7 @@ TEST(rules_all_defaults) {
               "created with generic types (numeric, text); set it to .+ to "
               "keep the source's column types\n");
     CHECK_INT(n.errors, 1);
-    CHECK_INT(n.warnings, 7);
+    CHECK_INT(n.warnings, 8);
     CHECK_INT(n.infos, 2);
     cdc_buf_free(&report);
 }
@@ -330,7 +373,8 @@ TEST(rules_json_values_and_bad_json) {
                   "metadata\":true,\"signal.data.collection\":\"s.t\","
                   "\"notification.enabled.channels\":\"sink\","
                   "\"notification.sink.topic.name\":\"n\","
-                  "\"column.propagate.source.type\":\".*\"}",
+                  "\"column.propagate.source.type\":\".*\","
+                  "\"interval.handling.mode\":\"string\"}",
                   NULL, 0, &report, &n, errbuf, sizeof errbuf), CDC_OK);
     CHECK_STR(report.data ? report.data : "", "");
     static const char *const bad[] = {"", "[1]", "{", "\"x\"", "null"};
