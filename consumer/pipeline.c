@@ -668,12 +668,9 @@ static cdc_err_t txn_room(cdc_pipeline_t *p, cdc_batch_t *b) {
  * While nothing can be applied, b keeps filling. */
 static cdc_err_t txn_hand(cdc_pipeline_t *p, cdc_batch_t *b, int64_t now) {
     size_t napply;
-    bool ready;
     cdc_err_t err;
     if ((err = cdc_txn_watch(p, now)) || !cdc_txn_due(p, b, now))
         return err;
-    if ((err = cdc_txn_ready(p, b, now, &ready)) || !ready)
-        return err; /* nothing to hand over yet: no wait for the applier */
     if ((err = cdc_txn_precheck(p, b))) /* Redis while the applier works */
         return err;
     if ((err = applier_settle(p))) /* the other buffer takes what waits */

@@ -1,21 +1,49 @@
-/* pipeline_txn.c - apply.consistency=transaction: the tracker, the cut, the
- * Redis check ahead of the hand-off; see pipeline_txn.h. */
+/* pipeline_txn.c - apply.consistency=transaction; see pipeline_txn.h. */
 #include "consumer/pipeline_txn.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "consumer/pipeline_int.h"
-#include "consumer/pipeline_txn_int.h"
+
+/* events of one table in a transaction: seen here, and END's count */
+typedef struct txn_coll_s {
+    char *name;
+    int64_t want, got;
+} txn_coll_t;
+
+struct txn_s {
+    txn_t *next;          /* hash chain */
+    uint64_t key;
+    int64_t xid;          /* for messages; -1 unknown */
+    int64_t expected;     /* END's event_count; -1 before END */
+    bool begin_seen, end_seen;
+    bool released;        /* applied in parts: no longer waits */
+    bool orphan;          /* released because its END was consumed before */
+    bool blocked;         /* scratch of a cut: must wait */
+    bool partly_held;     /* scratch of a cut: released, a record held */
+    uint64_t ndistinct;   /* events seen, once per total_order */
+    uint8_t *bits;        /* total_order seen, bit per order */
+    size_t bits_cap;      /* bytes */
+    int64_t first_ts;     /* Kafka timestamp of its first event seen */
+    txn_coll_t *colls;
+    size_t ncolls;
+    cdc_offsets_map_t floor; /* released: per partition, its first record
+                              * applied (the committed offset stays there) */
+};
 
 /* The stop reason, under mu as every writer of p->errstr (pipeline.c's
  * set_errstr); a reason already set is kept. */
-void cdc_txn_stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
+static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...)
+    CDC_PRINTF(2, 3);
+static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
     char e[sizeof p->errstr];
     va_list ap;
     va_start(ap, fmt);
@@ -47,8 +75,6 @@ void cdc_txn_init(cdc_txn_state_t *t, bool on, size_t max_events,
     t->eval_ms = linger_ms > 10 ? linger_ms : 10;
     t->txtopic_max_ts = -1;
     t->warn_at = batch_events;
-    t->ahead_max = batch_events;
-    t->applied_ms = INT64_MIN / 2; /* nothing applied yet: no deferring */
 }
 
 void cdc_txn_reset(cdc_txn_state_t *t) {
@@ -60,7 +86,6 @@ void cdc_txn_reset(cdc_txn_state_t *t) {
         }
     t->count = 0;
     t->dirty = false;
-    t->cut_b = NULL;
     t->pre_valid = false;
     t->txtopic_max_ts = -1;
 }
@@ -75,8 +100,6 @@ void cdc_txn_free(cdc_txn_state_t *t) {
     free(t->pre_evs);
     free(t->pre_ids);
     free(t->pre_seen);
-    free(t->ahead);
-    cdc_offsets_map_free(&t->paused);
     memset(t, 0, sizeof *t);
 }
 
@@ -158,6 +181,10 @@ static void txn_del(cdc_txn_state_t *t, txn_t *x) {
     txn_free1(x);
 }
 
+static bool txn_complete(const txn_t *x) {
+    return x->end_seen && (int64_t)x->ndistinct >= x->expected;
+}
+
 static txn_coll_t *coll(txn_t *x, const char *name) {
     for (size_t i = 0; i < x->ncolls; i++)
         if (!strcmp(x->colls[i].name, name))
@@ -187,8 +214,6 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
     if (r->timestamp_ms > t->txtopic_max_ts)
         t->txtopic_max_ts = r->timestamp_ms;
     if (!ev->txn_end) {
-        if (!x->begin_seen)
-            x->seq = ++t->seq_next; /* commit order (a replay keeps it) */
         x->begin_seen = true;
         return CDC_OK;
     }
@@ -250,7 +275,7 @@ static cdc_err_t note_noblock(cdc_pipeline_t *p, const cdc_record_t *r) {
     cdc_txn_state_t *t = &p->txn;
     if (t->seen_block || ++t->noblock < CDC_TXN_NOBLOCK_MAX)
         return CDC_OK;
-    cdc_txn_stop_reason(p,
+    stop_reason(p,
                 "apply.consistency=transaction: %d streaming change "
                 "events (the last %s[%d]@%lld) carry no `transaction` "
                 "block. HINT: set provide.transaction.metadata=true on "
@@ -267,7 +292,6 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i) {
     if (!t->on)
         return CDC_OK;
     t->dirty = true;
-    t->cut_b = NULL;
     if (b->derr[i])
         return CDC_OK;
     if (ev->kind == CDC_EV_TXMETA)
@@ -312,13 +336,9 @@ static bool scratch(cdc_txn_state_t *t, size_t n, size_t nparts) {
     }
     if (nparts > t->fh_cap) {
         size_t *f = realloc(t->first_held, nparts * 2 * sizeof *f);
-        if (f)
-            t->first_held = f;
-        bool *a = realloc(t->ahead, nparts * 2 * sizeof *a);
-        if (a)
-            t->ahead = a;
-        if (!f || !a)
+        if (!f)
             return false;
+        t->first_held = f;
         t->fh_cap = nparts * 2;
     }
     return true;
@@ -534,64 +554,6 @@ static void publish(cdc_pipeline_t *p, const cdc_batch_t *b, size_t kept) {
     pthread_mutex_unlock(&p->mu);
 }
 
-/* A cut that keeps fewer records than it holds re-decodes more (the held
- * records move into the other buffer) than it applies: it waits for more
- * to complete, unless it keeps a full batch, the batch is past
- * apply.transaction.max.events, or nothing was applied for
- * CDC_TXN_DEFER_EVALS cut intervals (the latency cap). */
-static bool defer(const cdc_txn_state_t *t, size_t n, size_t kept,
-                  int64_t now) {
-    if (kept >= n - kept || kept >= t->batch_events ||
-        (t->max_events && n > t->max_events))
-        return false;
-    return now - t->applied_ms < (int64_t)t->eval_ms * CDC_TXN_DEFER_EVALS;
-}
-
-/* the cut of b into t->keep (and rtx, pidx, first_held), computed once
- * while b and the tracker stay as they are (cdc_txn_ready, precheck and
- * cut ask in turn) */
-static cdc_err_t cut_compute(cdc_txn_state_t *t, const cdc_batch_t *b,
-                             size_t *kept) {
-    if (t->cut_b == b && t->cut_n == b->n) {
-        *kept = t->cut_kept;
-        return CDC_OK;
-    }
-    if (!scratch(t, b->n, b->offs.n))
-        return CDC_ERR_NOMEM;
-    classify(t, b);
-    *kept = t->cut_kept = cut_limited(t, b);
-    t->cut_b = b;
-    t->cut_n = b->n;
-    return CDC_OK;
-}
-
-/* a cut that applies nothing (yet): b keeps filling */
-static void cut_idle(cdc_pipeline_t *p, const cdc_batch_t *b, size_t kept,
-                     int64_t now) {
-    cdc_txn_state_t *t = &p->txn;
-    t->dirty = false;
-    publish(p, b, kept);
-    warn_held(t, b->n - kept);
-    cdc_txn_pace(p, b, b->n - kept, false, now);
-    t->last_cut_ms = now;
-}
-
-cdc_err_t cdc_txn_ready(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now,
-                        bool *ready) {
-    cdc_txn_state_t *t = &p->txn;
-    size_t kept;
-    *ready = true;
-    if (!t->on || !b->n || cdc_batch_state(b) != CDC_BATCH_OPEN)
-        return CDC_OK;
-    cdc_err_t err = cut_compute(t, b, &kept);
-    if (err)
-        return err;
-    *ready = kept > 0 && !defer(t, b->n, kept, now);
-    if (!*ready)
-        cut_idle(p, b, kept, now);
-    return CDC_OK;
-}
-
 cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
                       int64_t now, size_t *napply) {
     cdc_txn_state_t *t = &p->txn;
@@ -599,24 +561,19 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     *napply = b->n;
     if (!t->on || !b->n)
         return CDC_OK;
-    size_t kept;
-    if ((err = cut_compute(t, b, &kept)))
-        return err;
-    if (dst && (kept == 0 || defer(t, b->n, kept, now))) {
-        cut_idle(p, b, kept, now); /* nothing (worth) to apply yet */
+    if (!scratch(t, b->n, b->offs.n))
+        return CDC_ERR_NOMEM;
+    t->dirty = false;
+    classify(t, b);
+    size_t kept = cut_limited(t, b);
+    publish(p, b, kept);
+    warn_held(t, b->n - kept);
+    if (dst && kept == 0) { /* nothing to apply: keep filling b */
+        t->last_cut_ms = now;
         *napply = 0;
         return CDC_OK;
     }
-    t->dirty = false;
-    t->cut_b = NULL; /* b and the tracker change below */
-    publish(p, b, kept);
-    warn_held(t, b->n - kept);
-    if (dst)
-        cdc_txn_pace(p, b, b->n - kept, true, now);
-    else
-        cdc_txn_pace_resume(p); /* released unapplied: read again */
     t->last_cut_ms = 0;
-    t->applied_ms = now;
     if ((err = note_floors(t, b)))
         return err;
     settle(t, b);
@@ -673,10 +630,10 @@ cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
     if (!t->on || !p->dedup || !b->n ||
         cdc_batch_state(b) != CDC_BATCH_OPEN)
         return CDC_OK;
-    size_t kept;
-    if (!pre_room(t, b->n) || cut_compute(t, b, &kept))
+    if (!scratch(t, b->n, b->offs.n) || !pre_room(t, b->n))
         return CDC_ERR_NOMEM;
-    if (kept == 0 || defer(t, b->n, kept, cdc_mono_ms()))
+    classify(t, b);
+    if (cut_limited(t, b) == 0)
         return CDC_OK; /* nothing to apply: no hand-off follows */
     for (size_t i = 0; i < b->n; i++) /* as cdc_batch_close lists them */
         if (t->keep[i] && b->derr[i] == CDC_OK &&
@@ -710,4 +667,132 @@ void cdc_txn_adopt_check(cdc_pipeline_t *p, cdc_batch_t *b) {
     memcpy(b->seen, t->pre_seen, b->nchanges * sizeof *b->seen);
     b->seen_valid = true;
     b->check_ms += t->pre_ms;
+}
+
+/* ---- checks ---- */
+
+static bool is_txn_topic(const char *topic, size_t n) {
+    size_t s = sizeof ".transaction" - 1;
+    return n > s && !memcmp(topic + n - s, ".transaction", s);
+}
+
+#define NOTOPIC_HINT                                                          \
+    "HINT: set provide.transaction.metadata=true on the Debezium "            \
+    "connector and add its <prefix>.transaction topic to `topics`, or set "   \
+    "apply.consistency=batch"
+
+cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
+                               size_t errstr_size) {
+    if (topics[0] == '^')
+        return CDC_OK; /* a regex: checked on assignment */
+    for (const char *s = topics; *s;) {
+        size_t n = strcspn(s, ",");
+        while (n && s[n - 1] == ' ')
+            n--;
+        if (is_txn_topic(s, n))
+            return CDC_OK;
+        s += strcspn(s, ",");
+        s += strspn(s, ", ");
+    }
+    cdc_errstr_set(errstr, errstr_size, "apply.consistency=transaction: no "
+                   "transaction topic (<prefix>.transaction) among topics "
+                   "%s. " NOTOPIC_HINT, topics);
+    return CDC_ERR_CONFIG;
+}
+
+cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) {
+    cdc_txn_state_t *t = &p->txn;
+    if (!t->block_wait_ms || t->txtopic ||
+        now - t->block_wait_ms < CDC_TXN_NOTOPIC_MS)
+        return CDC_OK;
+    stop_reason(p,
+                "apply.consistency=transaction: change events name their "
+                "source transaction, but no transaction topic "
+                "(<prefix>.transaction) was assigned in %d s. "
+                NOTOPIC_HINT, CDC_TXN_NOTOPIC_MS / 1000);
+    return CDC_ERR_CONFIG;
+}
+
+cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
+    const cdc_offsets_map_t *at = &p->at;
+    bool txtopic = false;
+    if (!p->txn.on || !p->kafka)
+        return CDC_OK;
+    for (size_t i = 0; i < at->n; i++) {
+        const char *topic = at->v[i].topic;
+        int32_t have = 0, want = 0;
+        bool first = true;
+        txtopic |= is_txn_topic(topic, strlen(topic));
+        for (size_t j = 0; j < at->n; j++)
+            if (!strcmp(at->v[j].topic, topic)) {
+                first = first && j >= i;
+                have++;
+            }
+        if (!first)
+            continue; /* counted at its first partition */
+        char why[256];
+        cdc_err_t err = cdc_kafka_partition_count(p->kafka, topic, 10000,
+                                                  &want, why, sizeof why);
+        if (err) { /* gone meanwhile, or brokers down: asked again later */
+            cdc_log(CDC_LOG_WARN, "cannot count the partitions of %s: %s",
+                    topic, why);
+            return CDC_ERR_KAFKA_DOWN;
+        }
+        if (have < want) {
+            stop_reason(p,
+                        "apply.consistency=transaction: this instance "
+                        "holds %d of the %d partitions of %s: other "
+                        "members of its consumer group share the "
+                        "source's topics, and a source transaction's "
+                        "events would be split between instances. HINT: "
+                        "run one instance per source (its own "
+                        "kafka.group.id), or set apply.consistency=batch",
+                        have, want, topic);
+            return CDC_ERR_CONFIG;
+        }
+    }
+    p->txn.txtopic = txtopic;
+    if (txtopic)
+        p->txn.block_wait_ms = 0;
+    else if (at->n)
+        cdc_log(CDC_LOG_WARN, "apply.consistency=transaction: no transaction "
+                "topic assigned yet (Debezium creates <prefix>.transaction "
+                "with the first transaction); events wait for it");
+    return CDC_OK;
+}
+
+/* ---- /metrics ---- */
+
+void cdc_txn_render(const cdc_txn_state_t *t, cdc_buf_t *b) {
+    double age = 0;
+    if (!t->on)
+        return;
+    if (t->m_held && t->m_held_since_ms > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        age = now > t->m_held_since_ms
+                  ? (double)(now - t->m_held_since_ms) / 1000.0 : 0;
+    }
+    cdc_metrics_header(b, "cdcsink_transactions_applied_total", "counter",
+                       "source transactions applied whole "
+                       "(apply.consistency=transaction)");
+    cdc_metrics_u64(b, "cdcsink_transactions_applied_total", NULL,
+                    t->m_applied);
+    cdc_metrics_header(b, "cdcsink_transactions_split_total", "counter",
+                       "source transactions applied in parts "
+                       "(apply.transaction.max.events)");
+    cdc_metrics_u64(b, "cdcsink_transactions_split_total", NULL, t->m_split);
+    cdc_metrics_header(b, "cdcsink_transaction_held_events", "gauge",
+                       "records held back until their source transaction "
+                       "is complete");
+    cdc_metrics_u64(b, "cdcsink_transaction_held_events", NULL, t->m_held);
+    cdc_metrics_header(b, "cdcsink_transaction_held_age_seconds", "gauge",
+                       "age of the oldest held-back record (Kafka "
+                       "timestamp)");
+    cdc_metrics_f64(b, "cdcsink_transaction_held_age_seconds", NULL, age);
+    cdc_metrics_header(b, "cdcsink_transaction_largest_events", "gauge",
+                       "events of the largest source transaction seen");
+    cdc_metrics_u64(b, "cdcsink_transaction_largest_events", NULL,
+                    t->m_largest);
 }

@@ -35,20 +35,6 @@
  * produced after such an event (Kafka timestamps, one Connect task), its
  * BEGIN/END can no longer come, and the transaction is released.
  *
- * Read-ahead bound: Kafka delivers the topics of a source in fetch-sized
- * runs, so one of them (the transaction topic's small records, mostly)
- * can run far ahead of the others, and everything it delivered waits.
- * While more than batch.max.events records are held, the partitions that
- * already delivered everything of the transaction the others wait behind
- * (the blocker: the oldest incomplete one by BEGIN order) are paused: the
- * transaction topic once it delivered the blocker's END, a data
- * partition once it delivered a record of a later transaction (or, with
- * no BEGIN seen for any held transaction, a data partition holding
- * records: the transaction topic is what is missing). Held records and
- * their memory stay near the bound; nothing the blocker needs is paused.
- * Anything paused with nothing applied for CDC_TXN_PACE_STALL_MS is
- * resumed (and pausing stays off until a cut applies something).
- *
  * Checks (FATAL, naming the setting): the assignment must hold a
  * transaction topic and every partition of every assigned topic (one
  * instance per source); a revocation while running breaks that; 100
@@ -80,12 +66,6 @@ typedef struct txn_s txn_t;
  * be assigned (a regex subscription sees a new topic within seconds)
  * before the run stops */
 #define CDC_TXN_NOTOPIC_MS 30000
-/* ms with partitions paused by the read-ahead bound and nothing applied
- * after which they are all resumed */
-#define CDC_TXN_PACE_STALL_MS 2000
-/* a cut that would hold more records than it applies waits for more, at
- * most this many cut intervals (eval_ms) after the last one that applied */
-#define CDC_TXN_DEFER_EVALS 10
 
 typedef struct cdc_txn_state_s {
     bool on;                /* apply.consistency=transaction (not replay) */
@@ -98,7 +78,6 @@ typedef struct cdc_txn_state_s {
     size_t tab_cap, count;
     bool dirty;             /* a record arrived since the last cut */
     int64_t last_cut_ms;    /* monotonic, of a cut that applied nothing */
-    int64_t applied_ms;     /* monotonic, of the last cut that applied */
     int64_t txtopic_max_ts; /* newest Kafka timestamp on a transaction
                              * topic this run (-1: none): the orphan rule */
     uint64_t noblock;       /* streaming changes without a block */
@@ -107,15 +86,6 @@ typedef struct cdc_txn_state_s {
     int64_t block_wait_ms;  /* monotonic: first event with a block seen
                              * while no transaction topic is assigned */
     size_t warn_at;         /* held set size of the next log (doubles) */
-    uint64_t seq_next;      /* the last BEGIN's rank (txn_t.seq) */
-    /* the read-ahead bound (pipeline_txn_pace.c) */
-    size_t ahead_max;       /* held records past which partitions that
-                             * read ahead are paused (batch.max.events) */
-    cdc_offsets_map_t paused; /* the partitions it paused */
-    bool pace_off;          /* stalled: no pausing until a cut applies */
-    int64_t pace_ms;        /* monotonic: last cut that applied, or the
-                             * first pause after one */
-    uint64_t pauses;        /* partitions paused, all along */
     uint64_t split, largest; /* published to m_* at each cut */
     /* scratch of a cut, grown with the batch */
     bool *keep;
@@ -123,10 +93,6 @@ typedef struct cdc_txn_state_s {
     txn_t **rtx;
     size_t scratch_cap;
     size_t *first_held;
-    bool *ahead;            /* per partition of the cut: read ahead */
-    const cdc_batch_t *cut_b; /* the scratch holds the cut of cut_b when
-                               * it had cut_n records (NULL: none) */
-    size_t cut_n, cut_kept;
     size_t fh_cap;
     /* the Redis check ahead of the wait (cdc_txn_precheck): the
      * identities of the changes the cut keeps, in order, and Redis's
@@ -159,13 +125,6 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i)
  * arrived since the last cut that applied nothing, not sooner than
  * eval_ms after it, or b is over max.events). */
 bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
-
-/* Whether the cut of the due batch b applies something now; when not
- * (nothing complete, or less than it would hold: see CDC_TXN_DEFER_EVALS)
- * that cut is done here, as cdc_txn_cut does one that applies nothing, and
- * the polling thread need not wait for the applier. Errors: NOMEM. */
-cdc_err_t cdc_txn_ready(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now,
-                        bool *ready) CDC_MUSTCHECK;
 
 /* The cut of the open batch b: the records to wait go to dst (OPEN), or
  * with dst NULL are released unapplied (a flush before a stop or a
