@@ -371,6 +371,62 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 rd_kafka_err2str(m->err));
 }
 
+/* ---------------------------------------------------------------- keys */
+
+/* The live keys of a mixed stream and the version of every key (0 absent,
+ * negative deleted), shared by every generator: 70% inserts of a new key,
+ * 25% updates and 5% deletes of a live one. */
+typedef struct keys_s {
+    int32_t *ver, *live, *pos;
+    size_t nlive;
+    int32_t next_id;
+    long ins, upd, del;
+} keys_t;
+
+static int keys_open(keys_t *k, long n) {
+    memset(k, 0, sizeof *k);
+    k->ver = calloc((size_t)n + 2, sizeof *k->ver);
+    k->live = malloc(((size_t)n + 1) * sizeof *k->live);
+    k->pos = malloc(((size_t)n + 2) * sizeof *k->pos);
+    k->next_id = 1;
+    return k->ver && k->live && k->pos ? 0 : -1;
+}
+
+static void keys_close(keys_t *k) {
+    free(k->ver);
+    free(k->live);
+    free(k->pos);
+}
+
+/* the next change: its op ('c', 'u' or 'd') in *op, its key returned */
+static int32_t keys_next(keys_t *k, int insert_only, char *op) {
+    unsigned roll = (unsigned)(rng() % 100);
+    int32_t id;
+    if (insert_only || k->nlive == 0 || roll < 70) {
+        *op = 'c';
+        id = k->next_id++;
+        k->pos[id] = (int32_t)k->nlive;
+        k->live[k->nlive++] = id;
+        k->ver[id] = 1;
+        k->ins++;
+        return id;
+    }
+    id = k->live[rng() % k->nlive];
+    if (roll < 95) {
+        *op = 'u';
+        k->ver[id]++;
+        k->upd++;
+        return id;
+    }
+    *op = 'd';
+    int32_t last = k->live[--k->nlive];
+    k->live[k->pos[id]] = last;
+    k->pos[last] = k->pos[id];
+    k->ver[id] = -k->ver[id];
+    k->del++;
+    return id;
+}
+
 #include "bench/e2e/streams.h"
 
 /* ------------------------------------------------------------------ gen */
@@ -383,22 +439,19 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
         usage();
     rng_state = seed ? seed : 88172645463325252ULL;
 
-    int32_t *ver = calloc((size_t)n + 2, sizeof *ver); /* 0 = absent */
-    int32_t *live = malloc(((size_t)n + 1) * sizeof *live);
-    int32_t *pos = malloc(((size_t)n + 2) * sizeof *pos);
-    if (!ver || !live || !pos) {
+    keys_t keys;
+    if (keys_open(&keys, n)) {
         fputs("e2e: out of memory\n", stderr);
         return 1;
     }
-    size_t nlive = 0;
-    int32_t next_id = 1;
+    const int32_t *ver = keys.ver;
 
     rd_kafka_t *rk = producer(brokers);
 
     buf_t head = {0}, key = {0}, val = {0};
     if (schemas)
         value_schema(&head, prefix);
-    long ins = 0, upd = 0, del = 0, records = 0;
+    long records = 0;
     size_t bytes = 0;
     int64_t lsn = 30000000, commit_lsn = 29999000, txid = 1000;
     int64_t ts_ms = (int64_t)(now_s() * 1000) - 3600 * 1000;
@@ -410,31 +463,8 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
         int64_t tx_ms = ts_ms++;
         int64_t tx_us = tx_ms * 1000 + (int64_t)(rng() % 1000);
         for (int k = 0; k < txn && i < n; k++, i++) {
-            unsigned roll = (unsigned)(rng() % 100);
             char op;
-            int32_t id;
-            if (insert_only || nlive == 0 || roll < 70) {
-                op = 'c';
-                id = next_id++;
-                pos[id] = (int32_t)nlive;
-                live[nlive++] = id;
-                ver[id] = 1;
-                ins++;
-            } else {
-                id = live[rng() % nlive];
-                if (roll < 95) {
-                    op = 'u';
-                    ver[id]++;
-                    upd++;
-                } else {
-                    op = 'd';
-                    int32_t last = live[--nlive];
-                    live[pos[id]] = last;
-                    pos[last] = pos[id];
-                    ver[id] = -ver[id];
-                    del++;
-                }
-            }
+            int32_t id = keys_next(&keys, insert_only, &op);
             lsn += 120 + (int64_t)(rng() % 400);
             key.len = val.len = 0;
             key_json(&key, prefix, schemas, id);
@@ -517,7 +547,7 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
             perror(expected);
             return 1;
         }
-        for (int32_t id = 1; id < next_id; id++)
+        for (int32_t id = 1; id < keys.next_id; id++)
             if (ver[id] > 0) {
                 row_make(&r, id, ver[id]);
                 row_tsv(f, id, &r);
@@ -529,10 +559,9 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
     }
     printf("events=%ld inserts=%ld updates=%ld deletes=%ld records=%ld "
            "bytes=%zu final_rows=%zu gen_s=%.2f produce_s=%.2f\n",
-           n, ins, upd, del, records, bytes, nlive, t_gen, t_all);
-    free(ver);
-    free(live);
-    free(pos);
+           n, keys.ins, keys.upd, keys.del, records, bytes, keys.nlive, t_gen,
+           t_all);
+    keys_close(&keys);
     free(head.p);
     free(key.p);
     free(val.p);

@@ -198,18 +198,16 @@ static int cmd_gen_wide(const char *brokers, const char *topic, long n,
                         const char *prefix, const char *expected, int cols,
                         size_t text_bytes, uint64_t seed) {
     rng_state = seed ? seed : 88172645463325252ULL;
-    int32_t *ver = calloc((size_t)n + 2, sizeof *ver);
-    int32_t *live = malloc(((size_t)n + 1) * sizeof *live);
-    int32_t *pos = malloc(((size_t)n + 2) * sizeof *pos);
-    if (!ver || !live || !pos || cols < 2) {
+    keys_t keys;
+    if (keys_open(&keys, n) || cols < 2) {
         fputs("e2e: out of memory or -c below 2\n", stderr);
+        keys_close(&keys);
         return 1;
     }
+    const int32_t *ver = keys.ver;
     rd_kafka_t *rk = producer(brokers);
-    size_t nlive = 0;
-    int32_t next_id = 1;
     buf_t key = {0}, val = {0};
-    long ins = 0, upd = 0, del = 0, records = 0;
+    long records = 0;
     size_t bytes = 0;
     int64_t lsn = 30000000, commit_lsn = 29999000, txid = 1000;
     int64_t ts_ms = (int64_t)(now_s() * 1000) - 3600 * 1000;
@@ -220,31 +218,8 @@ static int cmd_gen_wide(const char *brokers, const char *topic, long n,
         int64_t tx_ms = ts_ms++;
         int64_t tx_us = tx_ms * 1000 + (int64_t)(rng() % 1000);
         for (int k = 0; k < txn && i < n; k++, i++) {
-            unsigned roll = (unsigned)(rng() % 100);
             char op;
-            int32_t id;
-            if (nlive == 0 || roll < 70) {
-                op = 'c';
-                id = next_id++;
-                pos[id] = (int32_t)nlive;
-                live[nlive++] = id;
-                ver[id] = 1;
-                ins++;
-            } else {
-                id = live[rng() % nlive];
-                if (roll < 95) {
-                    op = 'u';
-                    ver[id]++;
-                    upd++;
-                } else {
-                    op = 'd';
-                    int32_t last = live[--nlive];
-                    live[pos[id]] = last;
-                    pos[last] = pos[id];
-                    ver[id] = -ver[id];
-                    del++;
-                }
-            }
+            int32_t id = keys_next(&keys, 0, &op);
             lsn += 120 + (int64_t)(rng() % 400);
             key.len = val.len = 0;
             key_json(&key, prefix, 0, id);
@@ -287,7 +262,7 @@ static int cmd_gen_wide(const char *brokers, const char *topic, long n,
             return 1;
         }
         buf_t js = {0}, tsv = {0};
-        for (int32_t id = 1; id < next_id; id++)
+        for (int32_t id = 1; id < keys.next_id; id++)
             if (ver[id] > 0) {
                 js.len = tsv.len = 0;
                 wide_row(&js, &tsv, id, ver[id], cols, text_bytes, 0);
@@ -302,10 +277,9 @@ static int cmd_gen_wide(const char *brokers, const char *topic, long n,
     }
     printf("events=%ld inserts=%ld updates=%ld deletes=%ld records=%ld "
            "bytes=%zu final_rows=%zu gen_s=%.2f produce_s=%.2f\n",
-           n, ins, upd, del, records, bytes, nlive, t_gen, t_all);
-    free(ver);
-    free(live);
-    free(pos);
+           n, keys.ins, keys.upd, keys.del, records, bytes, keys.nlive, t_gen,
+           t_all);
+    keys_close(&keys);
     free(key.p);
     free(val.p);
     return delivery_failed ? 1 : 0;
