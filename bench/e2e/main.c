@@ -371,6 +371,22 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                 rd_kafka_err2str(m->err));
 }
 
+/* one change of a mixed stream: its record, Debezium's tombstone after a
+ * delete, counted in *records and *bytes */
+static void produce_change(rd_kafka_t *rk, const char *topic, const buf_t *key,
+                           const buf_t *val, const char *prefix, char op,
+                           long *records, size_t *bytes) {
+    produce(rk, topic, key, val, prefix);
+    ++*records;
+    *bytes += key->len + val->len;
+    if (op == 'd') {
+        produce(rk, topic, key, NULL, prefix);
+        ++*records;
+        *bytes += key->len;
+    }
+    rd_kafka_poll(rk, 0);
+}
+
 /* ---------------------------------------------------------------- keys */
 
 /* The live keys of a mixed stream and the version of every key (0 absent,
@@ -523,15 +539,8 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
             bstr(&val, ",\"ts_ns\":");
             bint(&val, (tx_us + 150000) * 1000);
             bstr(&val, schemas ? "}}" : "}");
-            produce(rk, topic, &key, &val, prefix);
-            records++;
-            bytes += key.len + val.len;
-            if (op == 'd') { /* Debezium's tombstone after a delete */
-                produce(rk, topic, &key, NULL, prefix);
-                records++;
-                bytes += key.len;
-            }
-            rd_kafka_poll(rk, 0);
+            produce_change(rk, topic, &key, &val, prefix, op, &records,
+                           &bytes);
         }
         commit_lsn = lsn + 56;
         lsn = commit_lsn;

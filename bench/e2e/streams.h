@@ -238,15 +238,8 @@ static int cmd_gen_wide(const char *brokers, const char *topic, long n,
             }
             tail_json(&val, prefix, "wide", tx_ms, tx_us, commit_lsn, lsn,
                       txid, k + 1, k + 1, op);
-            produce(rk, topic, &key, &val, prefix);
-            records++;
-            bytes += key.len + val.len;
-            if (op == 'd') {
-                produce(rk, topic, &key, NULL, prefix);
-                records++;
-                bytes += key.len;
-            }
-            rd_kafka_poll(rk, 0);
+            produce_change(rk, topic, &key, &val, prefix, op, &records,
+                           &bytes);
         }
         commit_lsn = lsn + 56;
         lsn = commit_lsn;
