@@ -578,7 +578,7 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
         return err;
     settle(t, b);
     if (kept < b->n &&
-        (err = cdc_batch_hold(b, t->keep, dst, p->dec, now)))
+        (err = cdc_batch_hold(b, t->keep, dst, now)))
         return err;
     apply_floors(t, b);
     if (!dst && kept < b->n) /* released unapplied: read again later */
