@@ -201,6 +201,16 @@ static txn_coll_t *coll(txn_t *x, const char *name) {
 
 /* ---- noting records ---- */
 
+static void warn_held(cdc_txn_state_t *t, size_t held) {
+    if (t->max_events || held < t->warn_at || !t->warn_at)
+        return;
+    cdc_log(CDC_LOG_WARN, "%zu records held back waiting for the end of "
+            "source transactions (apply.transaction.max.events=0: never "
+            "split; memory grows with the largest transaction)", held);
+    while (t->warn_at <= held)
+        t->warn_at *= 2;
+}
+
 /* After a cut that applied nothing, the next one can only differ once a
  * transaction holding a partition's first record (a head) completes, goes
  * past max.events or may be an orphan: until then the cut is not worth
@@ -330,6 +340,12 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i) {
         return CDC_OK;
     t->dirty = true;
     t->cut_ready = false;
+    if (t->stuck) { /* no cut until a head moves: every record waits */
+        warn_held(t, b->n);
+        pthread_mutex_lock(&p->mu);
+        t->m_held = b->n;
+        pthread_mutex_unlock(&p->mu);
+    }
     if (b->derr[i])
         return CDC_OK;
     if (ev->kind == CDC_EV_TXMETA)
@@ -516,16 +532,6 @@ static size_t cut_limited(cdc_txn_state_t *t, const cdc_batch_t *b) {
         kept = cut_once(t, b);
     }
     return kept;
-}
-
-static void warn_held(cdc_txn_state_t *t, size_t held) {
-    if (t->max_events || held < t->warn_at || !t->warn_at)
-        return;
-    cdc_log(CDC_LOG_WARN, "%zu records held back waiting for the end of "
-            "source transactions (apply.transaction.max.events=0: never "
-            "split; memory grows with the largest transaction)", held);
-    while (t->warn_at <= held)
-        t->warn_at *= 2;
 }
 
 /* released transactions: where their applied records start, per

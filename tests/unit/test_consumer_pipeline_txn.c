@@ -172,6 +172,7 @@ TEST(an_empty_cut_waits_for_its_heads) {
     ev(p, b, "a", 1, 10, 3, 102, 1);
     meta(p, b, 5, 10, 102, 1, "a");
     CHECK(!cdc_txn_due(p, b, 2000));
+    CHECK_INT(p->txn.m_held, 9); /* /metrics follows the held set */
     /* a head completes: worth a cut, which still applies nothing (101's
      * BEGIN/END wait behind 100's) */
     ev(p, b, "b", 1, 10, 4, 101, 2);
