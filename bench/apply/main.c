@@ -412,8 +412,10 @@ int main(int argc, char **argv) {
     printf("rows at final version    %ld of %ld\n", check, rows);
     if (nmix > 0)
         printf("apply mixed 70/25/5      %10.0f events/s  ratio %.2f of "
-               "COPY inserts  (applied %zu, live %ld of %ld)\n",
+               "COPY inserts  (%.2f ms a batch; applied %zu, live %ld of "
+               "%ld)\n",
                (double)nmix / t_mix, (double)nmix / t_mix / copy_ins,
+               t_mix * 1e3 / (double)((nmix + batch - 1) / batch),
                applied_mix, mix_live, nlive);
     if (nmix > 0) /* the bench's own CPU includes building the events */
         printf("mixed CPU us/event        backend %.2f, bench %.2f\n",
