@@ -13,7 +13,11 @@
  * ratios and the peak RSS. Not a test: it never fails on a slow machine.
  * COPY and apply batches alternate, so load from elsewhere weighs on both
  * sides of a ratio alike. FF=N sets the tables' fillfactor (default 50,
- * cdcsink's pg.fillfactor default). */
+ * cdcsink's pg.fillfactor default). MIX=N then applies N events of the
+ * mixed stream of bench/e2e (70% inserts, 25% updates of a live key, 5%
+ * soft deletes) and prints events/s, ms per batch and the CPU per event of
+ * the applier's backend (read from /proc: the server must run here) and of
+ * the bench itself; TABLES=N spreads that stream over N tables. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,7 +220,8 @@ static double run_apply(cdc_apply_t *a, const cdc_rowdef_t *rd,
 static double run_mixed(cdc_apply_t *a, const cdc_rowdef_t *rd,
                         const cdc_rowdef_t *kd, long nev, long batch,
                         unsigned char *live, long *next, long *nlive,
-                        uint64_t *seq, size_t *applied) {
+                        uint64_t *seq, const char *const *tabs, int ntab,
+                        size_t *applied) {
     cdc_arena_t *ar = cdc_arena_new(4 << 20);
     cdc_event_t **evs = calloc((size_t)batch, sizeof *evs);
     double t = 0;
@@ -240,7 +245,7 @@ static double run_mixed(cdc_apply_t *a, const cdc_rowdef_t *rd,
             ev->op = op;
             ev->connector = "postgresql";
             ev->schema = "bench_apply";
-            ev->table = "t";
+            ev->table = tabs[i % ntab];
             ev->pos.kind = CDC_POS_PG;
             ev->pos.nparts = 2;
             ev->pos.part[0] = 1000000000u + ++*seq;
@@ -379,22 +384,40 @@ int main(int argc, char **argv) {
     double t_mix = 0, cpu_mix = 0, cpu_mix_pg = 0;
     size_t applied_mix = 0;
     long next = rows, nlive = rows, mix_live = -1;
+    /* TABLES=N (N > 1): the mixed stream spreads its keys over N new
+     * tables m0..m<N-1> (key % N) instead of going on over t */
+    int ntab = getenv("TABLES") ? atoi(getenv("TABLES")) : 1;
+    if (ntab < 1 || ntab > 1000)
+        ntab = 1;
+    char **tabs = calloc((size_t)ntab, sizeof *tabs);
+    for (int k = 0; k < ntab; k++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, ntab > 1 ? "m%d" : "t", k);
+        tabs[k] = strdup(nm);
+    }
+    if (ntab > 1)
+        next = nlive = 0;
     if (nmix > 0) {
         unsigned char *live = calloc((size_t)(rows + nmix), 1);
         uint64_t seq = 0;
-        memset(live, 1, (size_t)rows);
+        memset(live, 1, (size_t)next);
         srand(19);
         exec_or_die(c, "CHECKPOINT");
         if (getenv("PGSS")) /* pg_stat_statements of the mixed phase only */
             exec_or_die(c, "SELECT pg_stat_statements_reset()");
         double c0 = cpu_s(0), b0 = backend ? cpu_s(backend) : 0;
         t_mix = run_mixed(a, &rd, &kd, nmix, batch, live, &next, &nlive, &seq,
-                          &applied_mix);
+                          (const char *const *)tabs, ntab, &applied_mix);
         cpu_mix = cpu_s(0) - c0;
         cpu_mix_pg = backend ? cpu_s(backend) - b0 : -1;
         free(live);
-        r = PQexec(c, "SELECT count(*) FROM bench_apply.t WHERE NOT "
-                      "_cdc_deleted");
+        cdc_buf_t cq = CDC_BUF_INIT;
+        cdc_buf_adds(&cq, "SELECT 0");
+        for (int k = 0; k < ntab; k++)
+            cdc_buf_printf(&cq, " + (SELECT count(*) FROM bench_apply.%s "
+                                "WHERE NOT _cdc_deleted)", tabs[k]);
+        r = PQexec(c, cq.data);
+        cdc_buf_free(&cq);
         mix_live = PQresultStatus(r) == PGRES_TUPLES_OK
                        ? atol(PQgetvalue(r, 0, 0)) : -1;
         PQclear(r);
@@ -421,6 +444,9 @@ int main(int argc, char **argv) {
         printf("mixed CPU us/event        backend %.2f, bench %.2f\n",
                cpu_mix_pg * 1e6 / (double)nmix, cpu_mix * 1e6 / (double)nmix);
     printf("peak RSS                 %ld MiB\n", peak_rss_mb());
+    for (int k = 0; k < ntab; k++)
+        free(tabs[k]);
+    free(tabs);
     cdc_apply_free(a);
     cdc_arena_free(keep);
     exec_or_die(c, "DROP SCHEMA bench_apply CASCADE");
