@@ -98,6 +98,10 @@ static cdc_err_t q(cdc_apply_t *a, const char *sql, int np,
  * (and the prepared merges of the table entries forgotten with it: a
  * prepared statement outlives the transaction). */
 static void rollback(cdc_apply_t *a) {
+    /* a pipeline left open (cdc_apply_pg_pipeline on a broken connection)
+     * takes no more statements: start over */
+    if (a->conn && PQpipelineStatus(a->conn) != PQ_PIPELINE_OFF)
+        disconnect(a);
     if (a->conn && PQstatus(a->conn) == CONNECTION_OK) {
         PGresult *r = PQexec(a->conn, "ROLLBACK; DEALLOCATE ALL");
         PQclear(r);
@@ -270,33 +274,70 @@ cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
     return *owner ? CDC_OK : CDC_ERR_NOMEM;
 }
 
-/* Writes the batch's offsets; a fenced write that touches no row means
- * another instance moved the partition's row (DESIGN.md "Fencing"):
- * CDC_ERR_FENCED, and the caller rolls the batch back. */
+/* The statements that end a batch: its offsets, then the freshness rows
+ * given to cdc_apply_progress_set (in the batch's transaction, so they
+ * never run ahead of the data; each prunes the rows it supersedes, and
+ * they are forgotten then), all in one round trip. A fenced offset write
+ * that touches no row means another instance moved the partition's row
+ * (DESIGN.md "Fencing"): CDC_ERR_FENCED, and the caller rolls the batch
+ * back (COMMIT is sent only after these results are read). */
 static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
                                size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        cdc_offsets_params_t p;
-        PGresult *r = NULL;
-        const cdc_offset_t *o = &offsets[i];
-        cdc_offsets_params_store(&p, a->group_id, o);
-        cdc_err_t err = q(a, cdc_offsets_sql_write(o), p.n, p.v, &r,
-                          "write offsets");
-        if (err != CDC_OK)
-            return err;
-        bool moved = o->fenced && strcmp(PQcmdTuples(r), "1") != 0;
-        PQclear(r);
-        if (moved) {
-            cdc_errstr_set(a->errstr, sizeof a->errstr,
-                           "%s[%d]: _cdc.offsets no longer holds %lld%s: "
-                           "another instance took the partition over; the "
-                           "batch is rolled back",
-                           o->topic, (int)o->partition, (long long)o->expect,
-                           o->expect < 0 ? " (no row)" : "");
-            return CDC_ERR_FENCED;
-        }
+    size_t np = a->instance ? a->nprogress : 0, nq = n + 2 * np, failed;
+    const cdc_progress_t *progress = a->progress;
+    if (!nq) {
+        a->progress = NULL;
+        a->nprogress = 0;
+        return CDC_OK;
     }
-    return CDC_OK;
+    /* the parameters point into these: made in place, never copied */
+    cdc_offsets_params_t *op = cdc_arena_alloc(a->arena, (n ? n : 1) * sizeof *op);
+    cdc_offsets_progress_params_t *pp =
+        cdc_arena_alloc(a->arena, (np ? np : 1) * sizeof *pp);
+    const char **prune = cdc_arena_alloc(a->arena, (np ? np : 1) * 4 * sizeof *prune);
+    apply_pq_t *qs = cdc_arena_alloc(a->arena, nq * sizeof *qs);
+    if (!op || !pp || !prune || !qs)
+        return CDC_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        cdc_offsets_params_store(&op[i], a->group_id, &offsets[i]);
+        qs[i] = (apply_pq_t){APPLY_PQ_PARAMS, cdc_offsets_sql_write(&offsets[i]),
+                             NULL, op[i].n, op[i].v, CDC_ERR_STATE,
+                             "write offsets", NULL};
+    }
+    for (size_t i = 0; i < np; i++) {
+        cdc_offsets_progress_params_t *p = &pp[i];
+        const char **pr = prune + 4 * i;
+        cdc_offsets_params_progress(p, a->group_id, a->instance,
+                                    &progress[i]);
+        pr[0] = p->v[0], pr[1] = p->v[1], pr[2] = p->v[2], pr[3] = p->v[6];
+        qs[n + 2 * i] = (apply_pq_t){APPLY_PQ_PARAMS,
+                                     cdc_offsets_sql_progress_write, NULL,
+                                     p->n, p->v, CDC_ERR_STATE,
+                                     "write _cdc.progress", NULL};
+        qs[n + 2 * i + 1] = (apply_pq_t){APPLY_PQ_PARAMS,
+                                         cdc_offsets_sql_progress_prune, NULL,
+                                         4, pr, CDC_ERR_STATE,
+                                         "write _cdc.progress", NULL};
+    }
+    cdc_err_t err = cdc_apply_pg_pipeline(a, qs, nq, &failed);
+    for (size_t i = 0; i < n && err == CDC_OK; i++) {
+        const cdc_offset_t *o = &offsets[i];
+        if (!o->fenced || strcmp(PQcmdTuples(qs[i].res), "1") == 0)
+            continue;
+        cdc_errstr_set(a->errstr, sizeof a->errstr,
+                       "%s[%d]: _cdc.offsets no longer holds %lld%s: "
+                       "another instance took the partition over; the "
+                       "batch is rolled back",
+                       o->topic, (int)o->partition, (long long)o->expect,
+                       o->expect < 0 ? " (no row)" : "");
+        err = CDC_ERR_FENCED;
+    }
+    cdc_apply_pg_pipeline_clear(qs, nq);
+    if (err == CDC_OK || (err != CDC_ERR_FENCED && failed >= n)) {
+        a->progress = NULL; /* written, or refused themselves: forgotten */
+        a->nprogress = 0;
+    }
+    return err;
 }
 
 void cdc_apply_progress_set(cdc_apply_t *a, const char *instance,
@@ -307,27 +348,6 @@ void cdc_apply_progress_set(cdc_apply_t *a, const char *instance,
         free(a->instance);
         a->instance = strdup(instance); /* NULL on OOM: rows not written */
     }
-}
-
-/* The freshness rows given to cdc_apply_progress_set, in the batch's
- * transaction (so they never run ahead of the data), each pruning the
- * rows it supersedes; then forgotten. */
-static cdc_err_t write_progress(cdc_apply_t *a) {
-    cdc_err_t err = CDC_OK;
-    for (size_t i = 0; i < a->nprogress && a->instance && !err; i++) {
-        cdc_offsets_progress_params_t p;
-        cdc_offsets_params_progress(&p, a->group_id, a->instance,
-                                    &a->progress[i]);
-        const char *prune[4] = {p.v[0], p.v[1], p.v[2], p.v[6]};
-        err = q(a, cdc_offsets_sql_progress_write, p.n, p.v, NULL,
-                "write _cdc.progress");
-        if (!err)
-            err = q(a, cdc_offsets_sql_progress_prune, 4, prune, NULL,
-                    "write _cdc.progress");
-    }
-    a->progress = NULL;
-    a->nprogress = 0;
-    return err;
 }
 
 /* Groups with fewer plain inserts than this take the merge whole: the fast
@@ -427,8 +447,6 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         err = run_group(a, &gs, g);
     if (err == CDC_OK)
         err = write_offsets(a, offsets, noffsets);
-    if (err == CDC_OK)
-        err = write_progress(a);
     if (err != CDC_OK)
         goto fail;
     /* isolation finds rejects in bisection order; report in Kafka order */

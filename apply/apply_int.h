@@ -175,6 +175,8 @@ typedef struct apply_shape_s {
 typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     char stg[48];            /* quoted staging name in pg_temp */
     bool stg_ready;
+    size_t stg_rows;         /* rows COPYed into it since its last
+                                TRUNCATE (merge.c) */
     char *copy_sql;
     char *copy_carry_sql;    /* COPY with the carried values' positions */
     size_t nshapes, capshapes;
@@ -356,5 +358,30 @@ cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,
                             cdc_err_t other, const char *what) CDC_MUSTCHECK;
 /* Sends b's bytes as COPY data and empties b. NOMEM (b->oom), PG_DOWN. */
 cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) CDC_MUSTCHECK;
+
+/* One statement of a pipeline (cdc_apply_pg_pipeline). */
+typedef struct apply_pq_s {
+    enum { APPLY_PQ_PARAMS, APPLY_PQ_PREPARE, APPLY_PQ_PREPARED } kind;
+    const char *sql;            /* PARAMS, PREPARE */
+    const char *name;           /* PREPARE, PREPARED */
+    int np;
+    const char *const *params;  /* borrowed until the call returns */
+    cdc_err_t other;            /* its class when PostgreSQL refuses it
+                                   (PG_DOWN when the server is the cause) */
+    const char *what;           /* its label in the reason */
+    PGresult *res;              /* out: its result when it succeeded */
+} apply_pq_t;
+
+/* Runs q[0..n) in one round trip (libpq pipeline mode; one Sync): each
+ * statement's result in q[i].res when it succeeded (clear them with
+ * cdc_apply_pg_pipeline_clear). Stops at the first statement PostgreSQL
+ * refuses (the rest do not run; an open transaction is then aborted and
+ * needs a ROLLBACK [TO SAVEPOINT]): its class (q[i].other, or PG_DOWN)
+ * with "what: message" in a->errstr and *failed = i; else *failed = n.
+ * A lost connection or a protocol failure is PG_DOWN; the connection is
+ * then left in pipeline mode only if it is broken. */
+cdc_err_t cdc_apply_pg_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
+                                size_t *failed) CDC_MUSTCHECK;
+void cdc_apply_pg_pipeline_clear(apply_pq_t *q, size_t n);
 
 #endif

@@ -13,13 +13,18 @@
  * ratios and the peak RSS. Not a test: it never fails on a slow machine.
  * COPY and apply batches alternate, so load from elsewhere weighs on both
  * sides of a ratio alike. FF=N sets the tables' fillfactor (default 50,
- * cdcsink's pg.fillfactor default). */
+ * cdcsink's pg.fillfactor default). MIX=N then applies N events of the
+ * mixed stream of bench/e2e (70% inserts, 25% updates of a live key, 5%
+ * soft deletes) and prints events/s, ms per batch and the CPU per event of
+ * the applier's backend (read from /proc: the server must run here) and of
+ * the bench itself; TABLES=N spreads that stream over N tables. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apply/apply.h"
 
@@ -66,6 +71,23 @@ static cdc_value_t *vals_of(cdc_arena_t *ar, const char *const *t, int n) {
     for (int k = 0; k < n; k++)
         v[k] = (cdc_value_t){t[k], (uint32_t)strlen(t[k]), CDC_V_SET, 0};
     return v;
+}
+
+/* CPU seconds (user + system) of process pid (0: this one), from /proc:
+ * under load from elsewhere, CPU is steadier than wall time. */
+static double cpu_s(long pid) {
+    char path[64];
+    snprintf(path, sizeof path, pid ? "/proc/%ld/stat" : "/proc/self/stat",
+             pid);
+    FILE *f = fopen(path, "r");
+    unsigned long ut = 0, st = 0;
+    if (!f)
+        return 0;
+    /* fields 14 and 15, after the command name in parentheses */
+    int ok = fscanf(f, "%*d (%*[^)]) %*c %*d %*d %*d %*d %*d %*u %*u %*u "
+                       "%*u %*u %lu %lu", &ut, &st);
+    fclose(f);
+    return ok == 2 ? (double)(ut + st) / (double)sysconf(_SC_CLK_TCK) : 0;
 }
 
 static long peak_rss_mb(void) {
@@ -191,6 +213,78 @@ static double run_apply(cdc_apply_t *a, const cdc_rowdef_t *rd,
     return t;
 }
 
+/* The mixed stream of bench/e2e: 70% inserts of new keys, 25% updates of a
+ * live key, 5% deletes of a live key (soft), one event each, positions
+ * increasing. live[]: 1 while key i is in the table; *next: the next new
+ * key. Same random sequence on every run (seeded by the caller). */
+static double run_mixed(cdc_apply_t *a, const cdc_rowdef_t *rd,
+                        const cdc_rowdef_t *kd, long nev, long batch,
+                        unsigned char *live, long *next, long *nlive,
+                        uint64_t *seq, const char *const *tabs, int ntab,
+                        size_t *applied) {
+    cdc_arena_t *ar = cdc_arena_new(4 << 20);
+    cdc_event_t **evs = calloc((size_t)batch, sizeof *evs);
+    double t = 0;
+    for (long s = 0; s < nev; s += batch) {
+        size_t n = 0;
+        for (long j = s; j < s + batch && j < nev; j++) {
+            int dice = rand() % 100;
+            long i = *next;
+            char op = 'c';
+            if (dice >= 70 && *nlive > 1000) {
+                do
+                    i = (long)(((unsigned long)rand() << 16 ^
+                                (unsigned long)rand()) % (unsigned long)*next);
+                while (!live[i]);
+                op = dice < 95 ? 'u' : 'd';
+            }
+            const char *tx[NC];
+            row_text(ar, i, (int)(*seq % 50) + 2, tx);
+            cdc_event_t *ev = cdc_arena_calloc(ar, 1, sizeof *ev);
+            ev->kind = CDC_EV_CHANGE;
+            ev->op = op;
+            ev->connector = "postgresql";
+            ev->schema = "bench_apply";
+            ev->table = tabs[i % ntab];
+            ev->pos.kind = CDC_POS_PG;
+            ev->pos.nparts = 2;
+            ev->pos.part[0] = 1000000000u + ++*seq;
+            ev->pos.part[1] = *seq;
+            ev->source_ts_us = 1717405512345678LL + (int64_t)*seq;
+            ev->keydef = kd;
+            ev->rowdef = rd;
+            cdc_value_t *v = vals_of(ar, tx, NC);
+            ev->key = v;
+            ev->after = op == 'd' ? NULL : v;
+            ev->before = op == 'd' ? v : NULL;
+            ev->topic = "bench";
+            ev->offset = j;
+            evs[n++] = ev;
+            if (op == 'c')
+                live[(*next)++] = 1, ++*nlive;
+            else if (op == 'd')
+                live[i] = 0, --*nlive;
+        }
+        cdc_offset_t off = {"bench", 0, 10000000 + s + (long)n, false, 0};
+        cdc_apply_result_t res;
+        double t0 = now_s();
+        cdc_err_t e = cdc_apply_batch_begin(a, evs, n, &off, 1, ar, &res);
+        if (e == CDC_OK)
+            e = cdc_apply_batch_commit(a);
+        t += now_s() - t0;
+        if (e != CDC_OK || res.nrejects) {
+            fprintf(stderr, "apply: %s %s (%zu rejects)\n", cdc_err_name(e),
+                    cdc_apply_errstr(a), res.nrejects);
+            exit(1);
+        }
+        *applied += res.applied;
+        cdc_arena_reset(ar);
+    }
+    free(evs);
+    cdc_arena_free(ar);
+    return t;
+}
+
 int main(int argc, char **argv) {
     const char *uri = getenv("CDC_BENCH_PG_URI");
     long rows = argc > 1 ? atol(argv[1]) : 1000000;
@@ -209,7 +303,6 @@ int main(int argc, char **argv) {
     int ff = getenv("FF") ? atoi(getenv("FF")) : 50;
     exec_or_die(c, "SET client_min_messages = warning");
     exec_or_die(c, "DROP SCHEMA IF EXISTS bench_apply CASCADE");
-    exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
     exec_or_die(c, "CREATE SCHEMA bench_apply");
     /* the baseline tables: identical to what the applier makes */
     const char *cols =
@@ -235,6 +328,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "apply: %s\n", a ? cdc_apply_errstr(a) : err);
         return 1;
     }
+    exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
+    /* the applier's backend: the other client of this database (the
+     * server must run on this machine for its CPU to be read) */
+    PGresult *pr = PQexec(c, "SELECT pid FROM pg_stat_activity WHERE "
+                             "datname = current_database() AND backend_type "
+                             "= 'client backend' AND pid <> pg_backend_pid()");
+    long backend = PQresultStatus(pr) == PGRES_TUPLES_OK &&
+                           PQntuples(pr) == 1
+                       ? atol(PQgetvalue(pr, 0, 0)) : 0;
+    PQclear(pr);
     cdc_arena_t *keep = cdc_arena_new(0);
     cdc_rowdef_t rd = {0xbe7c, true, NC, NULL, false},
                  kd = {0xbe7d, true, 1, NULL, false};
@@ -276,6 +379,50 @@ int main(int argc, char **argv) {
                      ? atol(PQgetvalue(r, 0, 0)) : -1;
     PQclear(r);
 
+    /* MIX=N: then N events of the mixed stream over those rows */
+    long nmix = getenv("MIX") ? atol(getenv("MIX")) : 0;
+    double t_mix = 0, cpu_mix = 0, cpu_mix_pg = 0;
+    size_t applied_mix = 0;
+    long next = rows, nlive = rows, mix_live = -1;
+    /* TABLES=N (N > 1): the mixed stream spreads its keys over N new
+     * tables m0..m<N-1> (key % N) instead of going on over t */
+    int ntab = getenv("TABLES") ? atoi(getenv("TABLES")) : 1;
+    if (ntab < 1 || ntab > 1000)
+        ntab = 1;
+    char **tabs = calloc((size_t)ntab, sizeof *tabs);
+    for (int k = 0; k < ntab; k++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, ntab > 1 ? "m%d" : "t", k);
+        tabs[k] = strdup(nm);
+    }
+    if (ntab > 1)
+        next = nlive = 0;
+    if (nmix > 0) {
+        unsigned char *live = calloc((size_t)(rows + nmix), 1);
+        uint64_t seq = 0;
+        memset(live, 1, (size_t)next);
+        srand(19);
+        exec_or_die(c, "CHECKPOINT");
+        if (getenv("PGSS")) /* pg_stat_statements of the mixed phase only */
+            exec_or_die(c, "SELECT pg_stat_statements_reset()");
+        double c0 = cpu_s(0), b0 = backend ? cpu_s(backend) : 0;
+        t_mix = run_mixed(a, &rd, &kd, nmix, batch, live, &next, &nlive, &seq,
+                          (const char *const *)tabs, ntab, &applied_mix);
+        cpu_mix = cpu_s(0) - c0;
+        cpu_mix_pg = backend ? cpu_s(backend) - b0 : -1;
+        free(live);
+        cdc_buf_t cq = CDC_BUF_INIT;
+        cdc_buf_adds(&cq, "SELECT 0");
+        for (int k = 0; k < ntab; k++)
+            cdc_buf_printf(&cq, " + (SELECT count(*) FROM bench_apply.%s "
+                                "WHERE NOT _cdc_deleted)", tabs[k]);
+        r = PQexec(c, cq.data);
+        cdc_buf_free(&cq);
+        mix_live = PQresultStatus(r) == PGRES_TUPLES_OK
+                       ? atol(PQgetvalue(r, 0, 0)) : -1;
+        PQclear(r);
+    }
+
     double copy_ins = (double)rows / t_copy_ins, ins = (double)rows / t_ins;
     double copy_upd = (double)rows / t_copy_upd, upd = (double)rows / t_upd;
     printf("rows %ld, batch %ld, fillfactor %d\n", rows, batch, ff);
@@ -286,11 +433,24 @@ int main(int argc, char **argv) {
     printf("apply updates            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
            upd, upd / copy_upd, applied);
     printf("rows at final version    %ld of %ld\n", check, rows);
+    if (nmix > 0)
+        printf("apply mixed 70/25/5      %10.0f events/s  ratio %.2f of "
+               "COPY inserts  (%.2f ms a batch; applied %zu, live %ld of "
+               "%ld)\n",
+               (double)nmix / t_mix, (double)nmix / t_mix / copy_ins,
+               t_mix * 1e3 / (double)((nmix + batch - 1) / batch),
+               applied_mix, mix_live, nlive);
+    if (nmix > 0) /* the bench's own CPU includes building the events */
+        printf("mixed CPU us/event        backend %.2f, bench %.2f\n",
+               cpu_mix_pg * 1e6 / (double)nmix, cpu_mix * 1e6 / (double)nmix);
     printf("peak RSS                 %ld MiB\n", peak_rss_mb());
+    for (int k = 0; k < ntab; k++)
+        free(tabs[k]);
+    free(tabs);
     cdc_apply_free(a);
     cdc_arena_free(keep);
     exec_or_die(c, "DROP SCHEMA bench_apply CASCADE");
     exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
     PQfinish(c);
-    return check == rows ? 0 : 1;
+    return check == rows && (nmix <= 0 || mix_live == nlive) ? 0 : 1;
 }

@@ -340,6 +340,57 @@ out:
     fx_close(&t.f);
 }
 
+/* The fenced offset write runs pipelined with the _cdc.progress writes;
+ * a fence that no longer holds (another instance moved the row) must still
+ * fail the batch before COMMIT, leaving the data and the offsets as they
+ * were (DESIGN.md "Fencing"). */
+TEST(fenced_offset_write_rolls_the_batch_back) {
+    tt_t t;
+    cdc_apply_result_t res;
+    int64_t next = 0;
+    if (!tt_open(&t, "fence", NULL))
+        goto out;
+    char topic[96];
+    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
+    cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
+                           "{\"t[0]\"}", NULL};
+    cdc_offset_t first = {topic, 0, 101, true, -1};
+    cdc_event_t *ev = E(&t, 'c', "1", "a", "1", 10, 10, 0);
+    cdc_apply_progress_set(t.f.a, "inst-fence", &prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &ev, 1, &first, 1, t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    CHECK_STR(fx_qs(&t.f, "SELECT count(*) FROM _cdc.progress WHERE "
+                          "instance = 'inst-fence'"), "1\n");
+    /* another instance moved the row: expecting 101 no longer holds */
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE _cdc.offsets SET next_offset = 120 "
+             "WHERE topic = '%s'", topic);
+    fx_q(&t.f, sql);
+    cdc_offset_t stale = {topic, 0, 150, true, 101};
+    cdc_event_t *upd = E(&t, 'u', "1", "b", "2", 20, 20, 0);
+    cdc_apply_progress_set(t.f.a, "inst-fence", &prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &upd, 1, &stale, 1, t.f.batch,
+                                    &res), CDC_ERR_FENCED);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
+    CHECK_INT(next, 120);
+    CHECK_STR(ROWS(&t), "1|a|1|f|c|{10,10}\n");
+    /* with the fence it holds, the same batch goes in */
+    cdc_offset_t now = {topic, 0, 150, true, 120};
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &upd, 1, &now, 1, t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
+    CHECK_INT(next, 150);
+    CHECK_STR(ROWS(&t), "1|b|2|f|u|{20,20}\n");
+    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
+             topic);
+    fx_q(&t.f, sql);
+    fx_q(&t.f, "DELETE FROM _cdc.progress WHERE instance = 'inst-fence'");
+out:
+    fx_close(&t.f);
+}
+
 TEST(warehouse_id_stable_and_reconnect_after_kill) {
     tt_t t;
     cdc_apply_result_t res;
