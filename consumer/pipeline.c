@@ -221,8 +221,12 @@ static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
     }
     if (!err && *ndl)
         err = cdc_kafka_dlq_flush(p->kafka, 30000);
-    if (!err)
-        return cdc_apply_batch_commit(p->apply);
+    if (!err) {
+        cdc_pipeline_obs_committing(p, b);
+        err = cdc_apply_batch_commit(p->apply);
+        cdc_pipeline_obs_committed(p, b);
+        return err;
+    }
     *why = cdc_kafka_errstr(p->kafka); /* a dead letter failed */
     cdc_apply_batch_abort(p->apply);
     return err;
@@ -330,11 +334,7 @@ static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
     if (cdc_kafka_commit(p->kafka, b->offs.v, b->offs.n) != CDC_OK) {
         /* logged by kafka.c; harmless: PostgreSQL holds the offsets */
     }
-    cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
-            "ms (redis check %lld ms, then mark %lld ms), %lld ms after its "
-            "first record was polled",
-            b->n, b->nsel, (long long)b->apply_ms, (long long)b->check_ms,
-            (long long)mark_ms, (long long)(cdc_mono_ms() - b->first_ms));
+    cdc_pipeline_obs_finished(p, b, mark_ms);
     cdc_batch_reset(b);
 }
 
@@ -357,11 +357,13 @@ static void *applier_main(void *arg) {
             break;
         cdc_batch_t *b = p->handed;
         pthread_mutex_unlock(&p->hand_mu);
+        cdc_pipeline_obs_started(p, b);
         cdc_err_t err = batch_apply(p, b); /* the polling thread finishes it */
         pthread_mutex_lock(&p->hand_mu);
         if (err && !p->applier_err)
             p->applier_err = err; /* FENCED: the polling thread re-reads */
         p->handed = NULL;
+        cdc_pipeline_obs_idle(p);
         pthread_cond_broadcast(&p->hand_cv);
         /* a poll waiting for the applier's turn hands the next batch over
          * now, not at its timeout */
@@ -410,6 +412,7 @@ static void finish_committed(cdc_pipeline_t *p) {
 static void applier_hand(cdc_pipeline_t *p) {
     cdc_batch_t *b = p->open;
     p->open = b == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
+    cdc_pipeline_obs_handed(p, b);
     pthread_mutex_lock(&p->hand_mu);
     p->handed = b;
     pthread_cond_broadcast(&p->hand_cv);
