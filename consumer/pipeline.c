@@ -418,6 +418,8 @@ static void applier_hand(cdc_pipeline_t *p) {
     pthread_cond_broadcast(&p->hand_cv);
     pthread_mutex_unlock(&p->hand_mu);
     batch_finish(p, p->open);
+    if (p->kafka)
+        cdc_pipeline_obs_lag(p, p->kafka, cdc_mono_ms());
 }
 
 static void applier_stop(cdc_pipeline_t *p) {
@@ -775,7 +777,6 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             cdc_pipeline_obs_health(p, kerr ? cdc_err_str(kerr) : NULL);
         }
         now = cdc_mono_ms();
-        cdc_pipeline_obs_lag(p, k, now);
         bool done = p->conf.replay && cdc_kafka_range_done(k);
         err = applier_peek(p, &idle);
         if (err == CDC_ERR_FENCED) /* dropped and re-read: start over */
@@ -784,9 +785,15 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             break;
         bool due = b->n && (done || cdc_batch_due(b, &lim, now, idle,
                                                    got != 1));
-        /* a batch handed over now goes first: applier_hand finishes the
-         * one committed before while the applier works */
-        if (idle && !(due && !p->txn.on))
+        /* Nothing of the broker round trips below in front of records
+         * waiting for an idle applier: the lag snapshot (once a second)
+         * while nothing is open or the applier is busy, else right after
+         * the hand-off (applier_hand); the Redis mark and the Kafka
+         * commit of the batch committed last while nothing is open, else
+         * at the hand-off too, while the applier works. */
+        if (!b->n || !idle)
+            cdc_pipeline_obs_lag(p, k, now);
+        if (idle && (p->txn.on ? !due : !b->n))
             finish_committed(p);
         if (!idle || b->n) {
             p->quiet_since_ms = now;
