@@ -421,6 +421,8 @@ void cdc_pipeline_obs_handed(cdc_pipeline_t *p, const cdc_batch_t *b) {
     s->polled_us = b->first_ms * 1000; /* cdc_mono_ms's clock */
     /* the wall clock when the first record was polled, less its stamp */
     s->oldest_age_us = ts < 0 ? -1 : wall - (mono - s->polled_us) - ts * 1000;
+    if (ts >= 0 && s->oldest_age_us < 0) /* the stamp's ms and ours */
+        s->oldest_age_us = 0;
     pthread_mutex_lock(&p->hand_mu);
     int64_t idle = p->idle_since_us;
     pthread_mutex_unlock(&p->hand_mu);
@@ -461,12 +463,14 @@ void cdc_pipeline_obs_finished(cdc_pipeline_t *p, const cdc_batch_t *b,
                      ? (double)s->oldest_age_us / 1000.0 : -1.0;
     double total = age >= 0 && s->committed_us
                        ? age + span_ms(s->polled_us, s->committed_us) : -1.0;
-    cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes; oldest record "
+    cdc_log(CDC_LOG_DEBUG, "batch: %zu records (%zu KB, decoded %zu KB), "
+            "%zu changes; oldest record "
             "%.1f ms old when polled, then polled->handed %.1f (applier "
             "busy %.1f), "
             "handed->started %.1f, apply %.1f (redis check %lld), "
             "COMMIT %.1f ms; %.1f ms from its timestamp to COMMIT done; "
-            "redis mark %lld ms after", b->n, b->nsel, age,
+            "redis mark %lld ms after", b->n, b->bytes / 1024,
+            cdc_arena_used(b->arena) / 1024, b->nsel, age,
             span_ms(s->polled_us, s->handed_us),
             (double)s->busy_us / 1000.0,
             span_ms(s->handed_us, s->started_us),
