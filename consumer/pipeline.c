@@ -718,6 +718,18 @@ static void idle_check(cdc_pipeline_t *p, cdc_err_t kafka_state) {
     }
 }
 
+/* The applier idle: whether the batch it committed last is finished now
+ * (marked in Redis, committed to Kafka) rather than when the open batch b
+ * is handed over: when nothing is open, or b lingers (batch.linger.ms);
+ * not while b is being drained for a hand-off. Transaction mode: whenever
+ * b is not due (txn_hand finishes it before a cut). */
+static bool finish_idle(const cdc_pipeline_t *p, const cdc_batch_t *b,
+                        bool due, int64_t now) {
+    if (p->txn.on)
+        return !due;
+    return !b->n || (!due && now - b->first_ms < p->conf.linger_ms);
+}
+
 /* The polling thread's loop: poll, decode into the open batch, and hand it
  * to the applier when it is due (cdc_batch_due): full, or, the applier
  * idle, drained (a poll found nothing more) or lingered. While the applier
@@ -785,15 +797,15 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             break;
         bool due = b->n && (done || cdc_batch_due(b, &lim, now, idle,
                                                    got != 1));
-        /* Nothing of the broker round trips below in front of records
-         * waiting for an idle applier: the lag snapshot (once a second)
-         * while nothing is open or the applier is busy, else right after
-         * the hand-off (applier_hand); the Redis mark and the Kafka
-         * commit of the batch committed last while nothing is open, else
-         * at the hand-off too, while the applier works. */
+        /* Nothing of the round trips below in front of records waiting
+         * for an idle applier: the lag snapshot (once a second, to the
+         * broker) while nothing is open or the applier is busy, else
+         * right after the hand-off (applier_hand); the Redis mark and the
+         * Kafka commit of the batch committed last (finish_idle), else at
+         * the hand-off too, while the applier works. */
         if (!b->n || !idle)
             cdc_pipeline_obs_lag(p, k, now);
-        if (idle && (p->txn.on ? !due : !b->n))
+        if (idle && finish_idle(p, b, due, now))
             finish_committed(p);
         if (!idle || b->n) {
             p->quiet_since_ms = now;
