@@ -1,4 +1,5 @@
-/* event.h - the plain structs that travel between modules.
+/* event.h - the plain structs that travel between modules, and the one
+ * function on them: an event's deep copy into another arena.
  *
  *   cdc_record_t   one Kafka record as consumed (what the decoder reads)
  *   cdc_event_t    one decoded Debezium event (what the applier writes)
@@ -21,6 +22,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/arena.h"
+#include "common/err.h"
 
 /* ---- input: one Kafka record ---- */
 
@@ -226,5 +230,16 @@ typedef struct cdc_event_s {
     const cdc_txn_collection_t *txn_collections; /* arena */
     size_t txn_ncollections;
 } cdc_event_t;
+
+/* Copies *src into *dst with everything it points to that an arena holds
+ * (its strings, key/row/old-key values and their texts, the transaction's
+ * collections) taken into arena: *dst stays valid after src's arena is
+ * reset. The rowdefs are shared (the decoder's, see above). The arrays
+ * have the lengths the fields above give (keydef/rowdef->ncols): src must
+ * be a decoded event, not one whose decode failed. Costs a memcpy of the
+ * event's texts, no parse. Errors: CDC_ERR_NOMEM (*dst then points partly
+ * into src's arena: do not use it). */
+cdc_err_t cdc_event_copy(const cdc_event_t *src, cdc_arena_t *arena,
+                         cdc_event_t *dst) CDC_MUSTCHECK;
 
 #endif

@@ -91,11 +91,10 @@ int cdc_batch_wait_ms(const cdc_batch_t *b, int linger_ms, int64_t now,
     return wait_until_age(b, drain_max(linger_ms), now, 5);
 }
 
-cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
-                        const cdc_record_t *rec, cdc_decoder_t *dec,
-                        int64_t now_ms) {
-    if (b->state != CDC_BATCH_OPEN || b->n >= b->cap)
-        return CDC_ERR_STATE;
+/* takes slot b->n for msg and rec (b OPEN, not full): notes its offset;
+ * the event is the caller's to fill */
+static cdc_err_t place(cdc_batch_t *b, cdc_kafka_msg_t *msg,
+                       const cdc_record_t *rec, int64_t now_ms) {
     size_t i = b->n++;
     if (i == 0)
         b->first_ms = now_ms;
@@ -103,12 +102,25 @@ cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
     b->recs[i] = *rec;
     b->bytes += rec->key_len + rec->value_len;
     b->dwhy[i] = NULL;
+    b->derr[i] = CDC_OK;
     if (cdc_offsets_note(&b->offs, b->arena, rec->topic, rec->partition,
                          rec->offset)) {
         b->derr[i] = CDC_ERR_NOMEM;
         return CDC_ERR_NOMEM;
     }
-    cdc_err_t err = cdc_decoder_decode(dec, rec, b->arena, &b->events[i]);
+    return CDC_OK;
+}
+
+cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
+                        const cdc_record_t *rec, cdc_decoder_t *dec,
+                        int64_t now_ms) {
+    if (b->state != CDC_BATCH_OPEN || b->n >= b->cap)
+        return CDC_ERR_STATE;
+    size_t i = b->n;
+    cdc_err_t err = place(b, msg, rec, now_ms);
+    if (err)
+        return err;
+    err = cdc_decoder_decode(dec, rec, b->arena, &b->events[i]);
     b->derr[i] = err;
     if (err == CDC_ERR_NOMEM)
         return err;
@@ -155,15 +167,17 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) {
 
 #undef GROW
 
-/* moves record i of b (its message and a copy of its record) into dst */
+/* moves record i of b into dst: its message, a copy of its record (the
+ * header array lives in b's arena) and of its decoded event, or of its
+ * decode error (the event of a failed decode means nothing: zeroed) */
 static cdc_err_t move_one(cdc_batch_t *b, size_t i, cdc_batch_t *dst,
-                          cdc_decoder_t *dec, int64_t now_ms) {
+                          int64_t now_ms) {
     cdc_record_t r = b->recs[i];
     cdc_err_t err;
     if (dst->n >= dst->cap &&
         (err = cdc_batch_grow(dst, dst->cap ? dst->cap * 2 : 64)))
         return err;
-    if (r.nheaders) { /* the header array lives in b's arena */
+    if (r.nheaders) {
         cdc_header_t *h = cdc_arena_alloc(dst->arena,
                                           r.nheaders * sizeof *h);
         if (!h)
@@ -171,13 +185,25 @@ static cdc_err_t move_one(cdc_batch_t *b, size_t i, cdc_batch_t *dst,
         memcpy(h, r.headers, r.nheaders * sizeof *h);
         r.headers = h;
     }
+    size_t j = dst->n;
     cdc_kafka_msg_t *m = b->msgs[i];
     b->msgs[i] = NULL;
-    return cdc_batch_add(dst, m, &r, dec, now_ms);
+    if ((err = place(dst, m, &r, now_ms)))
+        return err;
+    if ((dst->derr[j] = b->derr[i])) {
+        memset(&dst->events[j], 0, sizeof dst->events[j]);
+        if (b->dwhy[i] && !(dst->dwhy[j] = cdc_arena_strdup(dst->arena,
+                                                             b->dwhy[i])))
+            return dst->derr[j] = CDC_ERR_NOMEM;
+        return CDC_OK;
+    }
+    if ((err = cdc_event_copy(&b->events[i], dst->arena, &dst->events[j])))
+        dst->derr[j] = err;
+    return err;
 }
 
 cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
-                         cdc_decoder_t *dec, int64_t now_ms) {
+                         int64_t now_ms) {
     cdc_err_t err = CDC_OK;
     size_t k = 0;
     if (b->state != CDC_BATCH_OPEN ||
@@ -191,7 +217,7 @@ cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
                 cdc_kafka_msg_free(b->msgs[i]);
                 b->msgs[i] = NULL;
             } else if (!err) {
-                err = move_one(b, i, dst, dec, now_ms);
+                err = move_one(b, i, dst, now_ms);
             } else { /* stopping on NOMEM: release the rest */
                 cdc_kafka_msg_free(b->msgs[i]);
                 b->msgs[i] = NULL;

@@ -152,15 +152,17 @@ cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
 cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
 
 /* OPEN: keeps the records with keep[i] set, in order, and moves the
- * others, in order, to the end of dst (OPEN, grown as needed), decoding
- * each again with dec into dst's arena (its event lived in b's). dst NULL:
- * the others are released instead (neither applied nor committed: a
- * restart reads them again). b's offsets are recomputed from the records
- * it keeps: a partition whose records all left is no longer in them.
- * Errors: CDC_ERR_STATE, CDC_ERR_NOMEM (stop: records may be lost from
- * both batches, none is committed). */
+ * others, in order, to the end of dst (OPEN, grown as needed): each
+ * message with its decoded event (or decode error), copied into dst's
+ * arena (cdc_event_copy: no second decode, whatever the number of
+ * hand-offs a held record waits through). dst NULL: the others are
+ * released instead (neither applied nor committed: a restart reads them
+ * again). b's offsets are recomputed from the records it keeps: a
+ * partition whose records all left is no longer in them. now_ms starts
+ * dst's linger if it was empty. Errors: CDC_ERR_STATE, CDC_ERR_NOMEM
+ * (stop: records may be lost from both batches, none is committed). */
 cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
-                         cdc_decoder_t *dec, int64_t now_ms) CDC_MUSTCHECK;
+                         int64_t now_ms) CDC_MUSTCHECK;
 
 /* OPEN -> CHECKED: lists the decoded changes and, with_ids, computes
  * their identities once; seen is cleared. Errors: CDC_ERR_STATE. */

@@ -5,12 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "common/metrics.h"
 #include "consumer/pipeline_int.h"
 
 /* events of one table in a transaction: seen here, and END's count */
@@ -29,6 +27,8 @@ struct txn_s {
     bool orphan;          /* released because its END was consumed before */
     bool blocked;         /* scratch of a cut: must wait */
     bool partly_held;     /* scratch of a cut: released, a record held */
+    bool head;            /* holds the first record of a partition in the
+                           * last cut, which applied nothing */
     uint64_t ndistinct;   /* events seen, once per total_order */
     uint8_t *bits;        /* total_order seen, bit per order */
     size_t bits_cap;      /* bytes */
@@ -39,11 +39,7 @@ struct txn_s {
                               * applied (the committed offset stays there) */
 };
 
-/* The stop reason, under mu as every writer of p->errstr (pipeline.c's
- * set_errstr); a reason already set is kept. */
-static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...)
-    CDC_PRINTF(2, 3);
-static void stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
+void cdc_txn_stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
     char e[sizeof p->errstr];
     va_list ap;
     va_start(ap, fmt);
@@ -86,6 +82,7 @@ void cdc_txn_reset(cdc_txn_state_t *t) {
         }
     t->count = 0;
     t->dirty = false;
+    t->stuck = t->cut_ready = false;
     t->pre_valid = false;
     t->txtopic_max_ts = -1;
 }
@@ -204,6 +201,49 @@ static txn_coll_t *coll(txn_t *x, const char *name) {
 
 /* ---- noting records ---- */
 
+static void warn_held(cdc_txn_state_t *t, size_t held) {
+    if (t->max_events || held < t->warn_at || !t->warn_at)
+        return;
+    cdc_log(CDC_LOG_WARN, "%zu records held back waiting for the end of "
+            "source transactions (apply.transaction.max.events=0: never "
+            "split; memory grows with the largest transaction)", held);
+    while (t->warn_at <= held)
+        t->warn_at *= 2;
+}
+
+/* After a cut that applied nothing, the next one can only differ once a
+ * transaction holding a partition's first record (a head) completes, goes
+ * past max.events or may be an orphan: until then the cut is not worth
+ * computing (cdc_txn_due). Every record of the batch is held then, so each
+ * partition's first record belongs to a head, every head waits (incomplete,
+ * or behind another head), and new records, appended behind, change no
+ * head: a transaction that is not a head completing unblocks nothing. A
+ * record of a partition new to the batch has no head before it: that cut
+ * is computed (a heartbeat, a snapshot read applies at once). */
+static void unstick(cdc_txn_state_t *t, const txn_t *x) {
+    if (x->head && (txn_complete(x) ||
+                    (t->max_events && x->ndistinct > t->max_events)))
+        t->stuck = false;
+}
+
+/* the cut that applied nothing: its heads, and when to look again */
+static void stick(cdc_txn_state_t *t, const cdc_batch_t *b) {
+    t->stuck = true;
+    t->stuck_b = b;
+    t->stuck_n = b->n;
+    t->stuck_parts = b->offs.n;
+    t->stuck_orphan_ts = INT64_MAX;
+    for (size_t j = 0; j < b->offs.n; j++) {
+        size_t i = t->first_held[j];
+        txn_t *x = i < b->n ? t->rtx[i] : NULL;
+        if (!x)
+            continue;
+        x->head = true;
+        if (!x->begin_seen && !x->end_seen && x->first_ts < t->stuck_orphan_ts)
+            t->stuck_orphan_ts = x->first_ts;
+    }
+}
+
 static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
                              const cdc_record_t *r) {
     int64_t xid;
@@ -213,6 +253,8 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms > t->txtopic_max_ts)
         t->txtopic_max_ts = r->timestamp_ms;
+    if (t->txtopic_max_ts > t->stuck_orphan_ts) /* a head may be an orphan */
+        t->stuck = false;
     if (!ev->txn_end) {
         x->begin_seen = true;
         return CDC_OK;
@@ -227,6 +269,7 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
     }
     if ((uint64_t)x->expected > t->largest)
         t->largest = (uint64_t)x->expected;
+    unstick(t, x);
     return CDC_OK;
 }
 
@@ -240,6 +283,9 @@ static cdc_err_t note_event(cdc_txn_state_t *t, const cdc_event_t *ev,
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms >= 0 && r->timestamp_ms < x->first_ts)
         x->first_ts = r->timestamp_ms;
+    if (x->head && !x->begin_seen && !x->end_seen &&
+        x->first_ts < t->stuck_orphan_ts)
+        t->stuck_orphan_ts = x->first_ts;
     if (ord < 1)
         ord = (int64_t)x->ndistinct + 1; /* no order: count every one */
     size_t byte = (size_t)(ord - 1) / 8;
@@ -267,6 +313,7 @@ static cdc_err_t note_event(cdc_txn_state_t *t, const cdc_event_t *ev,
     c->got++;
     if (x->ndistinct > t->largest)
         t->largest = x->ndistinct;
+    unstick(t, x);
     return CDC_OK;
 }
 
@@ -275,7 +322,7 @@ static cdc_err_t note_noblock(cdc_pipeline_t *p, const cdc_record_t *r) {
     cdc_txn_state_t *t = &p->txn;
     if (t->seen_block || ++t->noblock < CDC_TXN_NOBLOCK_MAX)
         return CDC_OK;
-    stop_reason(p,
+    cdc_txn_stop_reason(p,
                 "apply.consistency=transaction: %d streaming change "
                 "events (the last %s[%d]@%lld) carry no `transaction` "
                 "block. HINT: set provide.transaction.metadata=true on "
@@ -292,6 +339,13 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i) {
     if (!t->on)
         return CDC_OK;
     t->dirty = true;
+    t->cut_ready = false;
+    if (t->stuck) { /* no cut until a head moves: every record waits */
+        warn_held(t, b->n);
+        pthread_mutex_lock(&p->mu);
+        t->m_held = b->n;
+        pthread_mutex_unlock(&p->mu);
+    }
     if (b->derr[i])
         return CDC_OK;
     if (ev->kind == CDC_EV_TXMETA)
@@ -313,6 +367,9 @@ bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
     const cdc_txn_state_t *t = &p->txn;
     if (t->max_events && b->n > t->max_events)
         return true;
+    if (t->stuck && b == t->stuck_b && b->n >= t->stuck_n &&
+        b->offs.n == t->stuck_parts)
+        return false; /* no head moved, no partition came, since the cut */
     return t->dirty && now - t->last_cut_ms >= t->eval_ms;
 }
 
@@ -415,7 +472,7 @@ static size_t cut_once(cdc_txn_state_t *t, const cdc_batch_t *b) {
                 release(t, x, "orphan");
             }
             x->blocked = !x->released && !txn_complete(x);
-            x->partly_held = false;
+            x->partly_held = x->head = false;
         }
     do {
         changed = false;
@@ -475,16 +532,6 @@ static size_t cut_limited(cdc_txn_state_t *t, const cdc_batch_t *b) {
         kept = cut_once(t, b);
     }
     return kept;
-}
-
-static void warn_held(cdc_txn_state_t *t, size_t held) {
-    if (t->max_events || held < t->warn_at || !t->warn_at)
-        return;
-    cdc_log(CDC_LOG_WARN, "%zu records held back waiting for the end of "
-            "source transactions (apply.transaction.max.events=0: never "
-            "split; memory grows with the largest transaction)", held);
-    while (t->warn_at <= held)
-        t->warn_at *= 2;
 }
 
 /* released transactions: where their applied records start, per
@@ -559,16 +606,21 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     cdc_txn_state_t *t = &p->txn;
     cdc_err_t err;
     *napply = b->n;
+    t->stuck = false;
     if (!t->on || !b->n)
         return CDC_OK;
+    /* the precheck's cut, if nothing came since: nothing is polled while
+     * the applier is waited for, and the tracker is the polling thread's */
+    bool reuse = t->cut_ready && t->cut_b == b && t->cut_n == b->n;
+    t->cut_ready = false;
     if (!scratch(t, b->n, b->offs.n))
         return CDC_ERR_NOMEM;
     t->dirty = false;
-    classify(t, b);
-    size_t kept = cut_limited(t, b);
+    size_t kept = reuse ? t->cut_kept : (classify(t, b), cut_limited(t, b));
     publish(p, b, kept);
     warn_held(t, b->n - kept);
     if (dst && kept == 0) { /* nothing to apply: keep filling b */
+        stick(t, b);
         t->last_cut_ms = now;
         *napply = 0;
         return CDC_OK;
@@ -578,7 +630,7 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
         return err;
     settle(t, b);
     if (kept < b->n &&
-        (err = cdc_batch_hold(b, t->keep, dst, p->dec, now)))
+        (err = cdc_batch_hold(b, t->keep, dst, now)))
         return err;
     apply_floors(t, b);
     if (!dst && kept < b->n) /* released unapplied: read again later */
@@ -633,7 +685,11 @@ cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
     if (!scratch(t, b->n, b->offs.n) || !pre_room(t, b->n))
         return CDC_ERR_NOMEM;
     classify(t, b);
-    if (cut_limited(t, b) == 0)
+    t->cut_kept = cut_limited(t, b);
+    t->cut_ready = true; /* for cdc_txn_cut, unless a record comes */
+    t->cut_b = b;
+    t->cut_n = b->n;
+    if (t->cut_kept == 0)
         return CDC_OK; /* nothing to apply: no hand-off follows */
     for (size_t i = 0; i < b->n; i++) /* as cdc_batch_close lists them */
         if (t->keep[i] && b->derr[i] == CDC_OK &&
@@ -667,132 +723,4 @@ void cdc_txn_adopt_check(cdc_pipeline_t *p, cdc_batch_t *b) {
     memcpy(b->seen, t->pre_seen, b->nchanges * sizeof *b->seen);
     b->seen_valid = true;
     b->check_ms += t->pre_ms;
-}
-
-/* ---- checks ---- */
-
-static bool is_txn_topic(const char *topic, size_t n) {
-    size_t s = sizeof ".transaction" - 1;
-    return n > s && !memcmp(topic + n - s, ".transaction", s);
-}
-
-#define NOTOPIC_HINT                                                          \
-    "HINT: set provide.transaction.metadata=true on the Debezium "            \
-    "connector and add its <prefix>.transaction topic to `topics`, or set "   \
-    "apply.consistency=batch"
-
-cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
-                               size_t errstr_size) {
-    if (topics[0] == '^')
-        return CDC_OK; /* a regex: checked on assignment */
-    for (const char *s = topics; *s;) {
-        size_t n = strcspn(s, ",");
-        while (n && s[n - 1] == ' ')
-            n--;
-        if (is_txn_topic(s, n))
-            return CDC_OK;
-        s += strcspn(s, ",");
-        s += strspn(s, ", ");
-    }
-    cdc_errstr_set(errstr, errstr_size, "apply.consistency=transaction: no "
-                   "transaction topic (<prefix>.transaction) among topics "
-                   "%s. " NOTOPIC_HINT, topics);
-    return CDC_ERR_CONFIG;
-}
-
-cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) {
-    cdc_txn_state_t *t = &p->txn;
-    if (!t->block_wait_ms || t->txtopic ||
-        now - t->block_wait_ms < CDC_TXN_NOTOPIC_MS)
-        return CDC_OK;
-    stop_reason(p,
-                "apply.consistency=transaction: change events name their "
-                "source transaction, but no transaction topic "
-                "(<prefix>.transaction) was assigned in %d s. "
-                NOTOPIC_HINT, CDC_TXN_NOTOPIC_MS / 1000);
-    return CDC_ERR_CONFIG;
-}
-
-cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
-    const cdc_offsets_map_t *at = &p->at;
-    bool txtopic = false;
-    if (!p->txn.on || !p->kafka)
-        return CDC_OK;
-    for (size_t i = 0; i < at->n; i++) {
-        const char *topic = at->v[i].topic;
-        int32_t have = 0, want = 0;
-        bool first = true;
-        txtopic |= is_txn_topic(topic, strlen(topic));
-        for (size_t j = 0; j < at->n; j++)
-            if (!strcmp(at->v[j].topic, topic)) {
-                first = first && j >= i;
-                have++;
-            }
-        if (!first)
-            continue; /* counted at its first partition */
-        char why[256];
-        cdc_err_t err = cdc_kafka_partition_count(p->kafka, topic, 10000,
-                                                  &want, why, sizeof why);
-        if (err) { /* gone meanwhile, or brokers down: asked again later */
-            cdc_log(CDC_LOG_WARN, "cannot count the partitions of %s: %s",
-                    topic, why);
-            return CDC_ERR_KAFKA_DOWN;
-        }
-        if (have < want) {
-            stop_reason(p,
-                        "apply.consistency=transaction: this instance "
-                        "holds %d of the %d partitions of %s: other "
-                        "members of its consumer group share the "
-                        "source's topics, and a source transaction's "
-                        "events would be split between instances. HINT: "
-                        "run one instance per source (its own "
-                        "kafka.group.id), or set apply.consistency=batch",
-                        have, want, topic);
-            return CDC_ERR_CONFIG;
-        }
-    }
-    p->txn.txtopic = txtopic;
-    if (txtopic)
-        p->txn.block_wait_ms = 0;
-    else if (at->n)
-        cdc_log(CDC_LOG_WARN, "apply.consistency=transaction: no transaction "
-                "topic assigned yet (Debezium creates <prefix>.transaction "
-                "with the first transaction); events wait for it");
-    return CDC_OK;
-}
-
-/* ---- /metrics ---- */
-
-void cdc_txn_render(const cdc_txn_state_t *t, cdc_buf_t *b) {
-    double age = 0;
-    if (!t->on)
-        return;
-    if (t->m_held && t->m_held_since_ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        age = now > t->m_held_since_ms
-                  ? (double)(now - t->m_held_since_ms) / 1000.0 : 0;
-    }
-    cdc_metrics_header(b, "cdcsink_transactions_applied_total", "counter",
-                       "source transactions applied whole "
-                       "(apply.consistency=transaction)");
-    cdc_metrics_u64(b, "cdcsink_transactions_applied_total", NULL,
-                    t->m_applied);
-    cdc_metrics_header(b, "cdcsink_transactions_split_total", "counter",
-                       "source transactions applied in parts "
-                       "(apply.transaction.max.events)");
-    cdc_metrics_u64(b, "cdcsink_transactions_split_total", NULL, t->m_split);
-    cdc_metrics_header(b, "cdcsink_transaction_held_events", "gauge",
-                       "records held back until their source transaction "
-                       "is complete");
-    cdc_metrics_u64(b, "cdcsink_transaction_held_events", NULL, t->m_held);
-    cdc_metrics_header(b, "cdcsink_transaction_held_age_seconds", "gauge",
-                       "age of the oldest held-back record (Kafka "
-                       "timestamp)");
-    cdc_metrics_f64(b, "cdcsink_transaction_held_age_seconds", NULL, age);
-    cdc_metrics_header(b, "cdcsink_transaction_largest_events", "gauge",
-                       "events of the largest source transaction seen");
-    cdc_metrics_u64(b, "cdcsink_transaction_largest_events", NULL,
-                    t->m_largest);
 }

@@ -78,6 +78,14 @@ typedef struct cdc_txn_state_s {
     size_t tab_cap, count;
     bool dirty;             /* a record arrived since the last cut */
     int64_t last_cut_ms;    /* monotonic, of a cut that applied nothing */
+    /* that cut's batch, records and partitions; stuck until one of its
+     * heads may move or a partition comes,
+     * and the smallest first event timestamp of a head without BEGIN/END
+     * (the orphan rule: INT64_MAX none) */
+    bool stuck;
+    const cdc_batch_t *stuck_b;
+    size_t stuck_n, stuck_parts;
+    int64_t stuck_orphan_ts;
     int64_t txtopic_max_ts; /* newest Kafka timestamp on a transaction
                              * topic this run (-1: none): the orphan rule */
     uint64_t noblock;       /* streaming changes without a block */
@@ -103,6 +111,11 @@ typedef struct cdc_txn_state_s {
     size_t pre_n, pre_cap;
     bool pre_valid;
     int64_t pre_ms;
+    /* the cut the precheck computed (keep, rtx, pidx, first_held): the
+     * hand-off's, unless a record came (cdc_txn_note) or b changed */
+    bool cut_ready;
+    const cdc_batch_t *cut_b;
+    size_t cut_n, cut_kept;
     /* /metrics, under p->mu */
     uint64_t m_applied, m_split, m_held, m_largest;
     int64_t m_held_since_ms; /* Kafka timestamp of the oldest held record,
@@ -123,7 +136,8 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i)
 
 /* Whether a cut of the due batch b is worth computing now (something
  * arrived since the last cut that applied nothing, not sooner than
- * eval_ms after it, or b is over max.events). */
+ * eval_ms after it, and that cut's heads (pipeline_txn.c, unstick) may
+ * have moved; or b is over max.events). */
 bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
 
 /* The cut of the open batch b: the records to wait go to dst (OPEN), or
@@ -149,6 +163,12 @@ cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b)
  * asked for exactly b's changes, identity by identity; otherwise leaves b
  * to be checked as usual. The answer is used once. */
 void cdc_txn_adopt_check(cdc_pipeline_t *p, cdc_batch_t *b);
+
+/* Inside pipeline_txn*.c: sets the stop reason, under p->mu as every
+ * writer of p->errstr (pipeline.c's set_errstr); a reason already set is
+ * kept. */
+void cdc_txn_stop_reason(cdc_pipeline_t *p, const char *fmt, ...)
+    CDC_PRINTF(2, 3);
 
 /* After an assignment (p->at holds every assigned partition): FATAL
  * CONFIG with p->errstr unless every partition of every assigned topic is

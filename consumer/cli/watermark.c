@@ -48,6 +48,20 @@ static bool adds_partition(const char *s, const char *seen) {
     return false;
 }
 
+/* Whether row r is further behind than w->lowest: an unknown position
+ * first, then the lower LSN, then (no LSN on either) the older source
+ * time. */
+static bool holds_back(const cdc_progress_t *r, const src_wm_t *w) {
+    const cdc_progress_t *l = &w->lowest->p;
+    if (r->has_lsn != l->has_lsn)
+        return !r->has_lsn;
+    if (r->has_lsn && r->lsn != l->lsn)
+        return r->lsn < l->lsn;
+    if (!r->source_ts_us != !l->source_ts_us)
+        return !r->source_ts_us;
+    return r->source_ts_us < l->source_ts_us;
+}
+
 /* The minimum over the rows that are some partition's newest. */
 static void combine(const cdc_progress_row_t *rows, size_t n, src_wm_t *w) {
     cdc_buf_t seen = CDC_BUF_INIT;
@@ -60,16 +74,16 @@ static void combine(const cdc_progress_row_t *rows, size_t n, src_wm_t *w) {
         if (i && !adds_partition(r->partitions, seen.data))
             continue; /* superseded by newer rows */
         cdc_buf_printf(&seen, ",%s", r->partitions);
+        if (!w->lowest || holds_back(r, w))
+            w->lowest = &rows[i];
         if (!r->has_lsn)
             w->has_lsn = false;
-        else if (!w->lowest || r->lsn < w->lsn)
+        else if (!i || r->lsn < w->lsn)
             w->lsn = r->lsn;
         if (!r->source_ts_us)
             w->has_ts = false;
-        else if (!w->lowest || r->source_ts_us < w->ts_us)
+        else if (!i || r->source_ts_us < w->ts_us)
             w->ts_us = r->source_ts_us;
-        if (!w->lowest || r->behind)
-            w->lowest = &rows[i];
     }
     cdc_buf_free(&seen);
 }

@@ -59,3 +59,19 @@ TEST(an_unknown_time_does_not_pass) {
     cdc_progress_row_t rows[] = {row("s", "a", 0, "t[0]")};
     CHECK_INT(look_ts(rows, 1, 1), 0);
 }
+
+TEST(the_message_names_the_row_with_the_lowest_watermark) {
+    /* both rows have partitions behind; a's is the lower watermark */
+    cdc_progress_row_t rows[] = {row("s", "a", 500, "t[0]"),
+                                 row("s", "b", 1000, "t[1]")};
+    rows[0].p.behind = "t[0] 7 behind";
+    rows[1].p.behind = "t[1] 3 behind";
+    CHECK_INT(look_ts(rows, 2, 800), 0);
+    CHECK(strstr(msg, "instance a; behind: t[0] 7 behind") != NULL);
+    rows[0].p.has_lsn = rows[1].p.has_lsn = true;
+    rows[0].p.lsn = 90; /* the lower LSN decides, not the older time */
+    rows[1].p.lsn = 40;
+    CHECK_INT(look_ts(rows, 2, 800), 0);
+    CHECK(strstr(msg, "instance b; behind: t[1] 3 behind") != NULL);
+    CHECK(strstr(msg, "watermark lsn 0/28") != NULL);
+}

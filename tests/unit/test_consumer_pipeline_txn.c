@@ -54,7 +54,7 @@ TEST(held_records_move_and_offsets_stop_before_them) {
     CHECK_INT(next_of(b, "b"), -1); /* all of b waits: not written */
     CHECK_INT(next_of(b, "snap"), 1);
     CHECK_INT(b->txns_whole, 1);
-    /* the moved records were decoded again into d */
+    /* the moved records came with their decoded events */
     CHECK_INT(d->events[1].kind, CDC_EV_CHANGE);
     CHECK_INT(d->events[1].tx_id, 100);
     CHECK_INT(d->events[3].txn_end, true);
@@ -147,6 +147,52 @@ TEST(past_max_events_a_transaction_applies_in_parts_with_a_floor) {
     CHECK_INT(b->txns_parts, 1);
     CHECK_INT(next_of(b, "a"), 10); /* done: the floor is lifted */
     CHECK_INT(next_of(b, "s.transaction"), 2);
+    cdc_pipeline_free(p);
+}
+
+/* A cut that applied nothing is not computed again (the held set may be
+ * tens of thousands of records, the transaction topic running ahead)
+ * until a transaction holding a partition's first record (a head) may
+ * move, or a partition new to the batch comes. */
+TEST(an_empty_cut_waits_for_its_heads) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 100, -1, NULL);
+    meta(p, b, 1, 10, 100, 2, "a");
+    meta(p, b, 2, 10, 101, -1, NULL);
+    meta(p, b, 3, 10, 101, 2, "b");
+    ev(p, b, "a", 0, 10, 1, 100, 1); /* 100: 1 of 2 */
+    ev(p, b, "b", 0, 10, 2, 101, 1); /* 101: 1 of 2 */
+    CHECK(cdc_txn_due(p, b, 1000));
+    CHECK_INT(cdc_txn_cut(p, b, d, 1000, &n), CDC_OK);
+    CHECK_INT(n, 0);
+    /* 102 completes, but holds no partition's first record */
+    meta(p, b, 4, 10, 102, -1, NULL);
+    ev(p, b, "a", 1, 10, 3, 102, 1);
+    meta(p, b, 5, 10, 102, 1, "a");
+    CHECK(!cdc_txn_due(p, b, 2000));
+    CHECK_INT(p->txn.m_held, 9); /* /metrics follows the held set */
+    /* a head completes: worth a cut, which still applies nothing (101's
+     * BEGIN/END wait behind 100's) */
+    ev(p, b, "b", 1, 10, 4, 101, 2);
+    CHECK(cdc_txn_due(p, b, 2000));
+    CHECK_INT(cdc_txn_cut(p, b, d, 2000, &n), CDC_OK);
+    CHECK_INT(n, 0);
+    CHECK(!cdc_txn_due(p, b, 3000));
+    /* a record of a new partition: computed, and it applies */
+    ev(p, b, "snap", 0, 10, 9, -1, 0);
+    CHECK(cdc_txn_due(p, b, 3000));
+    CHECK_INT(cdc_txn_cut(p, b, d, 3000, &n), CDC_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(d->n, 10);
+    /* the last event of 100, the oldest head: everything applies */
+    cdc_batch_reset(b);
+    ev(p, d, "a", 2, 10, 5, 100, 2);
+    CHECK(cdc_txn_due(p, d, 4000));
+    CHECK_INT(cdc_txn_cut(p, d, b, 4000, &n), CDC_OK);
+    CHECK_INT(n, 11);
+    CHECK_INT(d->txns_whole, 3);
     cdc_pipeline_free(p);
 }
 
