@@ -64,7 +64,9 @@ bool cdc_batch_due(const cdc_batch_t *b, const cdc_batch_limits_t *lim,
                    int64_t now, bool idle, bool drained) {
     if (!b->n)
         return false;
-    if (b->n >= lim->max_events || b->bytes >= lim->max_bytes)
+    /* memory: the records and what was decoded from them (the arena) */
+    size_t mem = b->bytes + (b->arena ? cdc_arena_used(b->arena) : 0);
+    if (b->n >= lim->max_events || mem >= lim->max_bytes)
         return true; /* a full batch waits for the applier, if need be */
     int64_t age = now - b->first_ms;
     return idle && age >= lim->linger_ms &&

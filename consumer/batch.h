@@ -104,7 +104,9 @@ bool cdc_batch_full(const cdc_batch_t *b); /* n == cap */
 
 /* The hand-over rule (README "Data flow"), decided on the polling thread
  * after each poll. The open batch b is due when it holds max_events
- * records or max_bytes; or, the applier idle, once b is linger_ms old
+ * records or max_bytes of memory (its records' keys and values plus its
+ * arena: what was decoded from them, which for a wide row is twice its
+ * JSON and more); or, the applier idle, once b is linger_ms old
  * (batch.linger.ms, by default 0) and either the last poll found nothing
  * (drained: the consumer has taken all librdkafka had buffered, so waiting
  * would only delay these records) or b is CDC_BATCH_DRAIN_MAX_MS old (a

@@ -221,8 +221,12 @@ static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
     }
     if (!err && *ndl)
         err = cdc_kafka_dlq_flush(p->kafka, 30000);
-    if (!err)
-        return cdc_apply_batch_commit(p->apply);
+    if (!err) {
+        cdc_pipeline_obs_committing(p, b);
+        err = cdc_apply_batch_commit(p->apply);
+        cdc_pipeline_obs_committed(p, b);
+        return err;
+    }
     *why = cdc_kafka_errstr(p->kafka); /* a dead letter failed */
     cdc_apply_batch_abort(p->apply);
     return err;
@@ -330,11 +334,7 @@ static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
     if (cdc_kafka_commit(p->kafka, b->offs.v, b->offs.n) != CDC_OK) {
         /* logged by kafka.c; harmless: PostgreSQL holds the offsets */
     }
-    cdc_log(CDC_LOG_DEBUG, "batch: %zu records, %zu changes committed in %lld "
-            "ms (redis check %lld ms, then mark %lld ms), %lld ms after its "
-            "first record was polled",
-            b->n, b->nsel, (long long)b->apply_ms, (long long)b->check_ms,
-            (long long)mark_ms, (long long)(cdc_mono_ms() - b->first_ms));
+    cdc_pipeline_obs_finished(p, b, mark_ms);
     cdc_batch_reset(b);
 }
 
@@ -357,11 +357,13 @@ static void *applier_main(void *arg) {
             break;
         cdc_batch_t *b = p->handed;
         pthread_mutex_unlock(&p->hand_mu);
+        cdc_pipeline_obs_started(p, b);
         cdc_err_t err = batch_apply(p, b); /* the polling thread finishes it */
         pthread_mutex_lock(&p->hand_mu);
         if (err && !p->applier_err)
             p->applier_err = err; /* FENCED: the polling thread re-reads */
         p->handed = NULL;
+        cdc_pipeline_obs_idle(p);
         pthread_cond_broadcast(&p->hand_cv);
         /* a poll waiting for the applier's turn hands the next batch over
          * now, not at its timeout */
@@ -410,11 +412,14 @@ static void finish_committed(cdc_pipeline_t *p) {
 static void applier_hand(cdc_pipeline_t *p) {
     cdc_batch_t *b = p->open;
     p->open = b == &p->bufs[0] ? &p->bufs[1] : &p->bufs[0];
+    cdc_pipeline_obs_handed(p, b);
     pthread_mutex_lock(&p->hand_mu);
     p->handed = b;
     pthread_cond_broadcast(&p->hand_cv);
     pthread_mutex_unlock(&p->hand_mu);
     batch_finish(p, p->open);
+    if (p->kafka)
+        cdc_pipeline_obs_lag(p, p->kafka, cdc_mono_ms());
 }
 
 static void applier_stop(cdc_pipeline_t *p) {
@@ -713,6 +718,18 @@ static void idle_check(cdc_pipeline_t *p, cdc_err_t kafka_state) {
     }
 }
 
+/* The applier idle: whether the batch it committed last is finished now
+ * (marked in Redis, committed to Kafka) rather than when the open batch b
+ * is handed over: when nothing is open, or b lingers (batch.linger.ms);
+ * not while b is being drained for a hand-off. Transaction mode: whenever
+ * b is not due (txn_hand finishes it before a cut). */
+static bool finish_idle(const cdc_pipeline_t *p, const cdc_batch_t *b,
+                        bool due, int64_t now) {
+    if (p->txn.on)
+        return !due;
+    return !b->n || (!due && now - b->first_ms < p->conf.linger_ms);
+}
+
 /* The polling thread's loop: poll, decode into the open batch, and hand it
  * to the applier when it is due (cdc_batch_due): full, or, the applier
  * idle, drained (a poll found nothing more) or lingered. While the applier
@@ -772,7 +789,6 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             cdc_pipeline_obs_health(p, kerr ? cdc_err_str(kerr) : NULL);
         }
         now = cdc_mono_ms();
-        cdc_pipeline_obs_lag(p, k, now);
         bool done = p->conf.replay && cdc_kafka_range_done(k);
         err = applier_peek(p, &idle);
         if (err == CDC_ERR_FENCED) /* dropped and re-read: start over */
@@ -781,9 +797,15 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             break;
         bool due = b->n && (done || cdc_batch_due(b, &lim, now, idle,
                                                    got != 1));
-        /* a batch handed over now goes first: applier_hand finishes the
-         * one committed before while the applier works */
-        if (idle && !(due && !p->txn.on))
+        /* Nothing of the round trips below in front of records waiting
+         * for an idle applier: the lag snapshot (once a second, to the
+         * broker) while nothing is open or the applier is busy, else
+         * right after the hand-off (applier_hand); the Redis mark and the
+         * Kafka commit of the batch committed last (finish_idle), else at
+         * the hand-off too, while the applier works. */
+        if (!b->n || !idle)
+            cdc_pipeline_obs_lag(p, k, now);
+        if (idle && finish_idle(p, b, due, now))
             finish_committed(p);
         if (!idle || b->n) {
             p->quiet_since_ms = now;

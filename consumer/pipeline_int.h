@@ -22,6 +22,17 @@ typedef struct lag_s {
     int64_t lag;
 } lag_t;
 
+/* When a batch passed each stage on its way to COMMIT (microseconds,
+ * monotonic, 0 = not yet), for the debug line batch_finish writes; and the
+ * age its oldest record had when it was polled (Kafka's record timestamp
+ * against the wall clock: the broker's append time on a topic with
+ * message.timestamp.type=LogAppendTime). Indexed like bufs. */
+typedef struct stage_times_s {
+    int64_t polled_us, handed_us, started_us, committing_us, committed_us;
+    int64_t oldest_age_us; /* -1: no timestamp */
+    int64_t busy_us;       /* of polled->handed: the applier still busy */
+} stage_times_t;
+
 struct cdc_pipeline_s {
     cdc_pipeline_conf_t conf;
     cdc_decoder_t *dec;          /* borrowed; the polling thread's */
@@ -39,6 +50,8 @@ struct cdc_pipeline_s {
      * flush) only after waiting for `handed` to clear. hand_mu guards
      * handed, applier_err and quit. */
     cdc_batch_t bufs[2];
+    stage_times_t stage[2];      /* of bufs[i]; the thread holding it */
+    int64_t idle_since_us;       /* the applier's last batch end; hand_mu */
     cdc_batch_t *open;
     cdc_batch_t *handed;
     cdc_err_t applier_err;       /* the first error the applier stopped on */
@@ -101,6 +114,19 @@ void cdc_pipeline_obs_batch(cdc_pipeline_t *p, cdc_event_t *const *changes,
 void cdc_pipeline_obs_health(cdc_pipeline_t *p, const char *why);
 /* Refreshes the lag snapshot at most once a second (now: monotonic ms). */
 void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now);
+
+/* pipeline_obs.c, the stage times (no lock: the thread holding b): b
+ * handed to the applier (also notes when its first record was polled and
+ * its oldest record's age then), its apply started, its COMMIT sent, its
+ * COMMIT done; the debug line (log.level=debug) when b is finished. */
+void cdc_pipeline_obs_handed(cdc_pipeline_t *p, const cdc_batch_t *b);
+void cdc_pipeline_obs_started(cdc_pipeline_t *p, const cdc_batch_t *b);
+void cdc_pipeline_obs_committing(cdc_pipeline_t *p, const cdc_batch_t *b);
+void cdc_pipeline_obs_committed(cdc_pipeline_t *p, const cdc_batch_t *b);
+/* the applier gave its batch back (the caller holds hand_mu) */
+void cdc_pipeline_obs_idle(cdc_pipeline_t *p);
+void cdc_pipeline_obs_finished(cdc_pipeline_t *p, const cdc_batch_t *b,
+                               int64_t mark_ms);
 
 /* pipeline_obs.c, the freshness watermark (each takes mu; nothing in
  * replay): records consumed (a closed batch); the rows to write with b,

@@ -382,3 +382,101 @@ void cdc_pipeline_fresh_forget(cdc_pipeline_t *p, const char *topic,
     cdc_fresh_forget(p->fresh, topic, partition);
     pthread_mutex_unlock(&p->mu);
 }
+
+/* ---- stage times (the debug line of each finished batch) ---- */
+
+static int64_t mono_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static stage_times_t *stage_of(cdc_pipeline_t *p, const cdc_batch_t *b) {
+    return &p->stage[b == &p->bufs[1]];
+}
+
+/* the smallest Kafka timestamp of b's records, -1 if none has one */
+static int64_t oldest_ts_ms(const cdc_batch_t *b) {
+    int64_t o = -1;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->recs[i].timestamp_ms > 0 &&
+            (o < 0 || b->recs[i].timestamp_ms < o))
+            o = b->recs[i].timestamp_ms;
+    return o;
+}
+
+void cdc_pipeline_obs_handed(cdc_pipeline_t *p, const cdc_batch_t *b) {
+    stage_times_t *s = stage_of(p, b);
+    if (!cdc_log_on(CDC_LOG_DEBUG))
+        return;
+    int64_t mono = mono_us(), wall = wall_us(), ts = oldest_ts_ms(b);
+    memset(s, 0, sizeof *s);
+    s->handed_us = mono;
+    s->polled_us = b->first_ms * 1000; /* cdc_mono_ms's clock */
+    /* the wall clock when the first record was polled, less its stamp */
+    s->oldest_age_us = ts < 0 ? -1 : wall - (mono - s->polled_us) - ts * 1000;
+    if (ts >= 0 && s->oldest_age_us < 0) /* the stamp's ms and ours */
+        s->oldest_age_us = 0;
+    pthread_mutex_lock(&p->hand_mu);
+    int64_t idle = p->idle_since_us;
+    pthread_mutex_unlock(&p->hand_mu);
+    s->busy_us = idle > s->polled_us ? idle - s->polled_us : 0;
+}
+
+void cdc_pipeline_obs_idle(cdc_pipeline_t *p) {
+    if (cdc_log_on(CDC_LOG_DEBUG))
+        p->idle_since_us = mono_us();
+}
+
+void cdc_pipeline_obs_started(cdc_pipeline_t *p, const cdc_batch_t *b) {
+    if (cdc_log_on(CDC_LOG_DEBUG))
+        stage_of(p, b)->started_us = mono_us();
+}
+
+void cdc_pipeline_obs_committing(cdc_pipeline_t *p, const cdc_batch_t *b) {
+    if (cdc_log_on(CDC_LOG_DEBUG))
+        stage_of(p, b)->committing_us = mono_us();
+}
+
+void cdc_pipeline_obs_committed(cdc_pipeline_t *p, const cdc_batch_t *b) {
+    if (cdc_log_on(CDC_LOG_DEBUG))
+        stage_of(p, b)->committed_us = mono_us();
+}
+
+static double span_ms(int64_t from_us, int64_t to_us) {
+    return from_us && to_us ? (double)(to_us - from_us) / 1000.0 : -1.0;
+}
+
+void cdc_pipeline_obs_finished(cdc_pipeline_t *p, const cdc_batch_t *b,
+                               int64_t mark_ms) {
+    const stage_times_t *s = stage_of(p, b);
+    if (!cdc_log_on(CDC_LOG_DEBUG))
+        return;
+    /* a batch applied in place (a flush) was never handed: no stages */
+    double age = s->handed_us && s->oldest_age_us >= 0
+                     ? (double)s->oldest_age_us / 1000.0 : -1.0;
+    double total = age >= 0 && s->committed_us
+                       ? age + span_ms(s->polled_us, s->committed_us) : -1.0;
+    cdc_log(CDC_LOG_DEBUG, "batch: %zu records (%zu KB, decoded %zu KB), "
+            "%zu changes; oldest record "
+            "%.1f ms old when polled, then polled->handed %.1f (applier "
+            "busy %.1f), "
+            "handed->started %.1f, apply %.1f (redis check %lld), "
+            "COMMIT %.1f ms; %.1f ms from its timestamp to COMMIT done; "
+            "redis mark %lld ms after", b->n, b->bytes / 1024,
+            cdc_arena_used(b->arena) / 1024, b->nsel, age,
+            span_ms(s->polled_us, s->handed_us),
+            (double)s->busy_us / 1000.0,
+            span_ms(s->handed_us, s->started_us),
+            span_ms(s->started_us, s->committing_us),
+            (long long)b->check_ms,
+            span_ms(s->committing_us, s->committed_us), total,
+            (long long)mark_ms);
+    memset(stage_of(p, b), 0, sizeof *s);
+}

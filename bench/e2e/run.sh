@@ -25,7 +25,9 @@
 # on the mixed schemas-on stream, names of JDBC_CONF below),
 # BENCH_DBZ_POLL_MS (Debezium's poll.interval.ms in the latency part, 50),
 # BENCH_LAT_WARMUP_S (60: the workload runs this long before the measured
-# BENCH_LAT_SECONDS, so the freshly started Connect JVM is warm). The stack's ports and run folder
+# BENCH_LAT_SECONDS, so the freshly started Connect JVM is warm),
+# BENCH_LAT_SET ("K=V K=V": cdcsink settings of the latency run, e.g.
+# log.level=debug for each batch's stage times). The stack's ports and run folder
 # come from the usual CDC_* variables (docker/stack/env.sh); the default run
 # folder here is .stack-bench.
 set -euo pipefail
@@ -580,11 +582,13 @@ LAT_TOPIC=${RUN_ID}lat.public.orders_lat
 CDC_STACK_TIMEOUT=300 "$STACK" connector add lat "${RUN_ID}lat" on source \
     poll.interval.ms="${BENCH_DBZ_POLL_MS:-50}" >"$OUT/connector.log" 2>&1 ||
     { cat "$OUT/connector.log"; die "the Debezium source connector did not start"; }
+LAT_SET=()
+for kv in ${BENCH_LAT_SET:-}; do LAT_SET+=(--set "$kv"); done
 "$BIN" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id=g_lat \
     --set topics="$LAT_TOPIC" \
     --set pg.conninfo="postgresql://postgres@127.0.0.1:$CDC_PG_PORT/cdc_lat" \
     --set redis.url="redis://127.0.0.1:$CDC_REDIS_PORT" \
-    --set dlq.topic="$RUN_ID.dlq" run >"$OUT/cdcsink-lat.log" 2>&1 &
+    --set dlq.topic="$RUN_ID.dlq" "${LAT_SET[@]}" run >"$OUT/cdcsink-lat.log" 2>&1 &
 SINK_PID=$!
 "$STACK" wait-topic "$LAT_TOPIC" "$SEED_ROWS" 300 >/dev/null
 "$GEN" committed -b "$BROKERS" -g g_lat -t "$LAT_TOPIC" -w 300 >/dev/null ||

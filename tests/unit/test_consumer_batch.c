@@ -266,6 +266,27 @@ TEST(hand_over_when_idle_and_drained) {
     cdc_decoder_free(dec);
 }
 
+/* batch.max.bytes bounds a batch's memory: its records' keys and values
+ * plus what was decoded from them (its arena), not the records alone (a
+ * 100-column row decodes into over twice its JSON). */
+TEST(full_by_records_and_decoded_bytes) {
+    cdc_batch_t b;
+    dec = cdc_decoder_new(&dec_conf);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    add(&b, "t", 0, 0, 1, 100, 0);
+    size_t mem = b.bytes + cdc_arena_used(b.arena);
+    CHECK(cdc_arena_used(b.arena) > 0);
+    const cdc_batch_limits_t records = {100, b.bytes + 1, 0};
+    const cdc_batch_limits_t at = {100, mem, 0};
+    const cdc_batch_limits_t above = {100, mem + 1, 0};
+    /* the applier busy: only a full batch is due */
+    CHECK(cdc_batch_due(&b, &records, 1000, false, false));
+    CHECK(cdc_batch_due(&b, &at, 1000, false, false));
+    CHECK(!cdc_batch_due(&b, &above, 1000, false, false));
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
 /* A linger set holds the batch that long even when drained (fewer, larger
  * transactions); from 20 ms on it is the wait of earlier versions: due at
  * that age on an idle applier, drained or not. */
