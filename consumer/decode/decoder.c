@@ -106,6 +106,10 @@ size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d) {
     return d->nrowdefs;
 }
 
+size_t cdc_decoder_fast_docs(const cdc_decoder_t *d) {
+    return d->nfast;
+}
+
 static void row_reset(dec_row_t *r) {
     r->present = r->is_null = false;
     r->vals = NULL;
@@ -144,8 +148,9 @@ static int doc_reset(cdc_decoder_t *d, dec_doc_t doc, bool direct,
     }
     if (e) {
         cdc_dec_entry_derive(d, e, doc == DOC_VALUE);
-        if (!e->row_done)
-            return 0;
+        if (!e->row_done) /* the full parse words it (schema_done) */
+            return d->err ? 0 : cdc_dec_fail(d, CDC_ERR_SCHEMA, "%s: the "
+                                             "schema is not a struct", d->what);
         d->rowsch = e->row;
         d->typed = true;
         if (doc == DOC_VALUE)
@@ -257,6 +262,8 @@ static cdc_err_t decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
             if (pe > ps && pe[-1] == '}') {
                 cdc_err_t err = parse_whole(d, doc, ps, (size_t)(pe - 1 - ps),
                                             true, e);
+                if (err == CDC_OK)
+                    d->nfast++;
                 if (err == CDC_OK || err == CDC_ERR_NOMEM)
                     return err;
                 /* let the full parse find and word the error */

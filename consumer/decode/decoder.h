@@ -94,6 +94,9 @@ cdc_err_t cdc_decoder_end(cdc_decoder_t *d, cdc_event_t *ev) CDC_MUSTCHECK;
 size_t cdc_decoder_cached_schemas(const cdc_decoder_t *d);
 size_t cdc_decoder_schema_resets(const cdc_decoder_t *d);
 size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d);
+/* Number of key and value documents the schema fast path decoded (the
+ * payload parsed alone), for tests and the decode bench. */
+size_t cdc_decoder_fast_docs(const cdc_decoder_t *d);
 
 /* The reason for the last error; borrowed, valid until the next call. */
 const char *cdc_decoder_errstr(const cdc_decoder_t *d);

@@ -368,6 +368,7 @@ struct cdc_decoder_s {
     dec_entry_t **lbuckets;   /* by length, 256 */
     size_t nentries;
     size_t nresets;           /* times the schema cache hit its bound */
+    size_t nfast;             /* documents the fast path decoded */
     dec_rdnode_t **rbuckets;  /* rowdefs by fingerprint, 256 */
     dec_pool_t rpool;         /* rowdefs live here until the decoder dies */
     size_t nrowdefs;

@@ -622,9 +622,9 @@ static int schema_done(cdc_decoder_t *d) {
     d->doc_entry = e;
     d->res.env = d->doc == DOC_VALUE ? e : d->res.env;
     cdc_dec_entry_derive(d, e, d->doc == DOC_VALUE);
-    if (!e->row_done)
-        return cdc_dec_fail(d, d->err ? d->err : CDC_ERR_SCHEMA,
-                            "%s: schema: %s", d->what, d->errstr);
+    if (!e->row_done) /* d->err is set when a rowdef could not be made */
+        return d->err ? 0 : cdc_dec_fail(d, CDC_ERR_SCHEMA, "%s: the schema "
+                                         "is not a struct", d->what);
     if (d->doc != DOC_VALUE && !e->row)
         return cdc_dec_fail(d, CDC_ERR_KEY, "%s: the schema is not a struct",
                             d->what);

@@ -10,10 +10,9 @@
 /* the decoder limits cdcsink's settings default to */
 static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
 
-static cdc_err_t one(cdc_decoder_t *d, cdc_arena_t *a, const char *fschema,
-                     const char *value, cdc_event_t *ev) {
+/* the one-column envelope of a field schema and its value */
+static const char *one_value(const char *fschema, const char *value) {
     static char buf[8192];
-    cdc_record_t rec;
     snprintf(buf, sizeof buf,
              "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\","
              "\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"id\"},"
@@ -23,12 +22,18 @@ static cdc_err_t one(cdc_decoder_t *d, cdc_arena_t *a, const char *fschema,
              "\"postgresql\",\"name\":\"x\",\"db\":\"d\",\"schema\":\"s\",\"table\":"
              "\"t\",\"sequence\":\"[\\\"1\\\",\\\"2\\\"]\"},\"op\":\"c\"}}",
              fschema, value);
+    return buf;
+}
+
+static cdc_err_t one(cdc_decoder_t *d, cdc_arena_t *a, const char *fschema,
+                     const char *value, cdc_event_t *ev) {
+    cdc_record_t rec;
     memset(&rec, 0, sizeof rec);
     rec.topic = "t";
     rec.key = "{\"id\":1}";
     rec.key_len = strlen(rec.key);
-    rec.value = buf;
-    rec.value_len = strlen(buf);
+    rec.value = one_value(fschema, value);
+    rec.value_len = strlen(rec.value);
     return cdc_decoder_decode(d, &rec, a, ev);
 }
 
@@ -191,6 +196,30 @@ static const char *colval(const cdc_event_t *ev) {
            : v->state == CDC_V_UNCHANGED ? "UNCHANGED" : "ABSENT";
 }
 
+/* a value of the wrong type for its schema: VALUE, naming the field */
+static const struct {
+    const char *schema, *value, *msg;
+} bad[] = {
+    {DEC(2), "true", "after.v: expected base64 bytes for org.apache.kafka.connect.data.Decimal, got boolean"},
+    {DEC(2), "\"B8=\"", "after.v: invalid base64 for org.apache.kafka.connect.data.Decimal"},
+    {DEC(2), "true", "after.v"},
+    {PLAIN("int32"), "\"12\"", "after.v: expected an integer for int32, got string"},
+    {PLAIN("int32"), "2147483648", "after.v: 2147483648 out of range for int32"},
+    {PLAIN("int16"), "1.5", "after.v: expected an integer for int16, got 1.5"},
+    {PLAIN("int64"), "9223372036854775808", "out of range for int64"},
+    {TS_US, "1.5", "after.v: expected an integer for io.debezium.time.MicroTimestamp"},
+    {NAMED("int64", "io.debezium.time.MicroTime"), "-1", "out of range"},
+    {PLAIN("boolean"), "1", "after.v: expected true or false for boolean, got number"},
+    {PLAIN("double"), "\"x\"", "after.v: expected a number"},
+    {PLAIN("string"), "5", "after.v: expected a string for string, got number"},
+    {PLAIN("string"), "\"a\\u0000b\"", "after.v: a string holds a NUL"},
+    {PLAIN("string"), "{\"a\":1}", "after.v: expected a scalar for string, got object"},
+    {ARRAY("{\"type\":\"int32\"}"), "[1,\"x\"]", "after.v[1]: expected an integer"},
+    {ARRAY("{\"type\":\"int32\"}"), "5", "after.v: expected an array for array, got number"},
+    {VSD, "{\"scale\":2}", "after.v: VariableScaleDecimal without scale or value"},
+    {POINT, "{\"x\":1}", "after.v: Point without x or y"},
+};
+
 TEST(type_table_edge_values) {
     cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
@@ -281,6 +310,15 @@ static const struct {
     {"{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"field\":\"id\"}]},\"payload\":{\"id\":\"x\"}}",
      "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}", CDC_ERR_KEY,
      "key.id: expected an integer for int32, got string"},
+    /* a schema that is not a struct (twice: the second from the cache) */
+    {"{\"schema\":{\"type\":\"int32\"},\"payload\":4}", "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}",
+     CDC_ERR_KEY, "key: the schema is not a struct"},
+    {"{\"schema\":{\"type\":\"int32\"},\"payload\":4}", "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}",
+     CDC_ERR_KEY, "key: the schema is not a struct"},
+    {NULL, "{\"schema\":{\"type\":\"string\"},\"payload\":\"x\"}", CDC_ERR_SCHEMA,
+     "value: the schema is not a struct"},
+    {NULL, "{\"schema\":{\"type\":\"string\"},\"payload\":\"x\"}", CDC_ERR_SCHEMA,
+     "value: the schema is not a struct"},
 };
 
 TEST(errors_name_the_field) {
@@ -297,27 +335,6 @@ TEST(errors_name_the_field) {
         /* CDC_OK rows only set up the prediction the next row runs into */
         CHECK(errors[i].want == CDC_OK || cdc_err_class(e) == CDC_ERRCLASS_PERMANENT);
     }
-    /* a value of the wrong type for its schema: VALUE, naming the field */
-    static const struct { const char *schema, *value, *msg; } bad[] = {
-        {DEC(2), "true", "after.v: expected base64 bytes for org.apache.kafka.connect.data.Decimal, got boolean"},
-        {DEC(2), "\"B8=\"", "after.v: invalid base64 for org.apache.kafka.connect.data.Decimal"},
-        {DEC(2), "true", "after.v"},
-        {PLAIN("int32"), "\"12\"", "after.v: expected an integer for int32, got string"},
-        {PLAIN("int32"), "2147483648", "after.v: 2147483648 out of range for int32"},
-        {PLAIN("int16"), "1.5", "after.v: expected an integer for int16, got 1.5"},
-        {PLAIN("int64"), "9223372036854775808", "out of range for int64"},
-        {TS_US, "1.5", "after.v: expected an integer for io.debezium.time.MicroTimestamp"},
-        {NAMED("int64", "io.debezium.time.MicroTime"), "-1", "out of range"},
-        {PLAIN("boolean"), "1", "after.v: expected true or false for boolean, got number"},
-        {PLAIN("double"), "\"x\"", "after.v: expected a number"},
-        {PLAIN("string"), "5", "after.v: expected a string for string, got number"},
-        {PLAIN("string"), "\"a\\u0000b\"", "after.v: a string holds a NUL"},
-        {PLAIN("string"), "{\"a\":1}", "after.v: expected a scalar for string, got object"},
-        {ARRAY("{\"type\":\"int32\"}"), "[1,\"x\"]", "after.v[1]: expected an integer"},
-        {ARRAY("{\"type\":\"int32\"}"), "5", "after.v: expected an array for array, got number"},
-        {VSD, "{\"scale\":2}", "after.v: VariableScaleDecimal without scale or value"},
-        {POINT, "{\"x\":1}", "after.v: Point without x or y"},
-    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cdc_err_t e = one(d, a, bad[i].schema, bad[i].value, &ev);
         CHECK_CTX(e == CDC_ERR_VALUE, "bad %zu: got %s (%s)", i, cdc_err_name(e),
@@ -404,4 +421,75 @@ TEST(schemaless_values_and_kinds) {
     CHECK_STR(ev.key[1].text, "3");
     cdc_arena_free(a);
     cdc_decoder_free(d);
+}
+
+/* one decode as text: the error and its reason, or the event's rows */
+static void ev_text(FILE *o, cdc_err_t e, const cdc_decoder_t *d,
+                    const cdc_event_t *ev) {
+    fprintf(o, "%s %s\n", cdc_err_name(e), e ? cdc_decoder_errstr(d) : "");
+    if (e || ev->kind != CDC_EV_CHANGE)
+        return;
+    fprintf(o, "%c %s.%s\n", ev->op, ev->schema, ev->table);
+    const struct { const cdc_rowdef_t *rd; const cdc_value_t *v; } rows[] = {
+        {ev->keydef, ev->key}, {ev->rowdef, ev->after}, {ev->rowdef, ev->before}};
+    for (size_t r = 0; r < 3; r++)
+        for (uint32_t i = 0; rows[r].rd && rows[r].v && i < rows[r].rd->ncols; i++) {
+            const cdc_column_t *c = &rows[r].rd->cols[i];
+            const cdc_value_t *v = &rows[r].v[i];
+            fprintf(o, "%zu %s %d%d %d,%d %d %d %d [%s]\n", r, c->name, c->type,
+                    c->array, c->precision, c->scale, rows[r].rd->typed,
+                    v->state, v->kind, v->state == CDC_V_SET ? v->text : "");
+        }
+}
+
+/* decodes (key, value) with a cold decoder (the full parse) and twice with
+ * warm (the second time from the cached schema bytes): both texts must be
+ * equal; returns the documents the fast path decoded */
+static size_t fast_vs_full(cdc_decoder_t *warm, cdc_arena_t *a,
+                           const char *what, size_t i, const char *key,
+                           const char *value) {
+    char *full = NULL, *fast = NULL;
+    size_t fl = 0, sl = 0;
+    cdc_event_t ev;
+    cdc_decoder_t *cold = cdc_decoder_new(&dec_conf);
+    FILE *o = open_memstream(&full, &fl);
+    ev_text(o, raw(cold, a, key, value, &ev), cold, &ev);
+    fclose(o);
+    CHECK_CTX(cdc_decoder_fast_docs(cold) == 0, "%s %zu: cold", what, i);
+    cdc_decoder_free(cold);
+    cdc_arena_reset(a);
+    (void)raw(warm, a, key, value, &ev);
+    size_t before = cdc_decoder_fast_docs(warm);
+    o = open_memstream(&fast, &sl);
+    ev_text(o, raw(warm, a, key, value, &ev), warm, &ev);
+    fclose(o);
+    cdc_arena_reset(a);
+    CHECK_CTX(!strcmp(full, fast), "%s %zu: full parse [%s], fast path [%s]",
+              what, i, full, fast);
+    free(full);
+    free(fast);
+    return cdc_decoder_fast_docs(warm) - before;
+}
+
+/* The schema fast path against the full parse over every record of this
+ * file: the type table, the wrong values, the error table (the fast path
+ * gives a payload error back to the full parse, which words it). */
+TEST(fast_path_equals_full_parse) {
+    cdc_decoder_t *warm = cdc_decoder_new(&dec_conf);
+    cdc_arena_t *a = cdc_arena_new(0);
+    size_t fast = 0, n = 0;
+    static const char key[] = "{\"id\":1}";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++, n++)
+        fast += fast_vs_full(warm, a, "case", i, key,
+                             one_value(cases[i].schema, cases[i].value));
+    CHECK_INT(fast, n); /* each value took the fast path */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        fast += fast_vs_full(warm, a, "bad", i, key,
+                             one_value(bad[i].schema, bad[i].value));
+    CHECK_INT(fast, n); /* an error is never the fast path's */
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        fast += fast_vs_full(warm, a, "error", i, errors[i].key,
+                             errors[i].value);
+    cdc_arena_free(a);
+    cdc_decoder_free(warm);
 }
