@@ -97,6 +97,10 @@ size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d);
 /* Number of key and value documents the schema fast path decoded (the
  * payload parsed alone), for tests and the decode bench. */
 size_t cdc_decoder_fast_docs(const cdc_decoder_t *d);
+/* For tests: d parses every document with yajl, the schema included (no
+ * schema fast path, no scan.c): the reference the fast paths are checked
+ * against (test_decode_*, fuzz_decoder). */
+void cdc_decoder_reference(cdc_decoder_t *d);
 
 /* The reason for the last error; borrowed, valid until the next call. */
 const char *cdc_decoder_errstr(const cdc_decoder_t *d);

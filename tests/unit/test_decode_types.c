@@ -264,6 +264,7 @@ static cdc_err_t raw(cdc_decoder_t *d, cdc_arena_t *a, const char *key,
     return cdc_decoder_decode(d, &rec, a, ev);
 }
 
+#define KSCH "{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\",\"field\":\"k\"}]}"
 #define SRC "\"source\":{\"connector\":\"postgresql\",\"table\":\"t\",\"schema\":\"s\"}"
 
 static const struct {
@@ -319,6 +320,11 @@ static const struct {
      "value: the schema is not a struct"},
     {NULL, "{\"schema\":{\"type\":\"string\"},\"payload\":\"x\"}", CDC_ERR_SCHEMA,
      "value: the schema is not a struct"},
+    /* the same schema bytes as a value's and then as a key's: each kind of
+     * document reads them its own way, whichever came first */
+    {NULL, "{\"schema\":" KSCH ",\"payload\":{\"k\":1}}", CDC_ERR_OP, "value: missing op"},
+    {"{\"schema\":" KSCH ",\"payload\":{\"k\":1}}", "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}",
+     CDC_OK, ""},
 };
 
 TEST(errors_name_the_field) {
@@ -442,9 +448,9 @@ static void ev_text(FILE *o, cdc_err_t e, const cdc_decoder_t *d,
         }
 }
 
-/* decodes (key, value) with a cold decoder (the full parse) and twice with
- * warm (the second time from the cached schema bytes): both texts must be
- * equal; returns the documents the fast path decoded */
+/* decodes (key, value) with a reference decoder (yajl parses it all) and
+ * twice with warm (scan.c; the second time from the cached schema bytes):
+ * both texts must be equal; returns the documents the fast path decoded */
 static size_t fast_vs_full(cdc_decoder_t *warm, cdc_arena_t *a,
                            const char *what, size_t i, const char *key,
                            const char *value) {
@@ -452,6 +458,7 @@ static size_t fast_vs_full(cdc_decoder_t *warm, cdc_arena_t *a,
     size_t fl = 0, sl = 0;
     cdc_event_t ev;
     cdc_decoder_t *cold = cdc_decoder_new(&dec_conf);
+    cdc_decoder_reference(cold);
     FILE *o = open_memstream(&full, &fl);
     ev_text(o, raw(cold, a, key, value, &ev), cold, &ev);
     fclose(o);
@@ -471,9 +478,10 @@ static size_t fast_vs_full(cdc_decoder_t *warm, cdc_arena_t *a,
     return cdc_decoder_fast_docs(warm) - before;
 }
 
-/* The schema fast path against the full parse over every record of this
- * file: the type table, the wrong values, the error table (the fast path
- * gives a payload error back to the full parse, which words it). */
+/* The fast paths (schema bytes, scan.c) against the reference parse over
+ * every record of this file: the type table, the wrong values, the error
+ * table (a failing fast path gives the record back to yajl, which words
+ * it). */
 TEST(fast_path_equals_full_parse) {
     cdc_decoder_t *warm = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
@@ -490,6 +498,69 @@ TEST(fast_path_equals_full_parse) {
     for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
         fast += fast_vs_full(warm, a, "error", i, errors[i].key,
                              errors[i].value);
+    cdc_arena_free(a);
+    cdc_decoder_free(warm);
+}
+
+/* JSON that scan.c reads itself and JSON it gives back to yajl (escapes it
+ * leaves to yajl, UTF-8, control characters, numbers, literals, nesting,
+ * whitespace, text after the value): a column value v, schemaless and as a
+ * typed string, and whole values; every one must decode as yajl decodes it */
+static const char *const scan_values[] = {
+    "\"plain\"", "\"\"", "\"q\\\"b\\\\s\\/l\"", "\"\\b\\f\\n\\r\\t\"",
+    "\"\\u00e9\\ud83d\\ude00\"", "\"\\ud800x\"", "\"\\u0000\"", "\"\\x\"",
+    "\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", "\"\xc3(\"", "\"\x80\"",
+    "\"\xf8\x88\x80\x80\x80\"", "\"\xe2\x82\"", "\"a\tb\"", "\"a\x7f\"",
+    "\"" PH "\"", "-0", "0", "0.5e-3", "1E+5", "-12.50", "01", "-", "1.", ".5",
+    "1e", "-x", "1e+", "true", "false", "null", "tru", "nulll", "truee",
+    "[]", "{}", "[[],[{}]]", "[1 , 2 ]", "[1,]", "[,1]", "{\"a\":1,}",
+    "{\"a\" : [true , null] }", "{\"a\"}", "{1:2}", "\"unterminated",
+};
+
+static const char *const scan_docs[] = {
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}",
+    " \n\t\r{\"op\":\"c\",\"after\":{\"id\":1}," SRC "} \n",
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}\f",
+    "{\"op\":\"c\",\f\"after\":{\"id\":1}," SRC "}",
+    "{\"op\":\"c\",\v\"after\":{\"id\":1}," SRC "}",
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "} {}",
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}x",
+    "{\"op\":\"c\",\"after\":{\"i\\nd\":1,\"\\u0041\":2}," SRC "}",
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC,
+    "{\"op\":\"c\",\"after\":{\"id\":1}" SRC "}",
+    "[{\"op\":\"c\"}]", "\"x\"", "", "  ", "{}", "{\"op\":\"c\" \"a\":1}",
+};
+
+TEST(scan_matches_yajl) {
+    cdc_decoder_t *warm = cdc_decoder_new(&dec_conf);
+    cdc_arena_t *a = cdc_arena_new(0);
+    static const char key[] = "{\"id\":1}";
+    char v[512];
+    for (size_t i = 0; i < sizeof scan_values / sizeof scan_values[0]; i++) {
+        snprintf(v, sizeof v, "{\"op\":\"c\",\"after\":{\"id\":1,\"v\":%s},"
+                 SRC "}", scan_values[i]);
+        fast_vs_full(warm, a, "bare value", i, key, v);
+        fast_vs_full(warm, a, "typed value", i, key,
+                     one_value(PLAIN("string"), scan_values[i]));
+        fast_vs_full(warm, a, "json value", i, key,
+                     one_value(NAMED("string", "io.debezium.data.Json"),
+                               scan_values[i]));
+    }
+    for (size_t i = 0; i < sizeof scan_docs / sizeof scan_docs[0]; i++) {
+        fast_vs_full(warm, a, "doc", i, key, scan_docs[i]);
+        fast_vs_full(warm, a, "key doc", i, scan_docs[i], scan_docs[0]);
+    }
+    /* nesting at and past the depth limit (64) */
+    char deep[400];
+    for (int n = 60; n <= 66; n++) {
+        int k = snprintf(deep, sizeof deep, "{\"op\":\"c\",\"after\":{\"id\":1,\"v\":");
+        for (int j = 0; j < n; j++)
+            deep[k++] = '[';
+        for (int j = 0; j < n; j++)
+            deep[k++] = ']';
+        snprintf(deep + k, sizeof deep - (size_t)k, "}," SRC "}");
+        fast_vs_full(warm, a, "deep", (size_t)n, key, deep);
+    }
     cdc_arena_free(a);
     cdc_decoder_free(warm);
 }
