@@ -2,7 +2,9 @@
  * same run (not a test: prints figures, never fails on them).
  *
  *   make bench && build/release/bench/decode [N] [CAPTURES_DIR] [WORKLOAD]
- * (WORKLOAD: run only that one, e.g. off/customers, for callgrind)
+ * (WORKLOAD: run only that one, e.g. off/customers, for callgrind;
+ * DECODER_ONLY=1: only the decoder path, for perf; A/B against another
+ * build: bench/decode/ab.sh)
  *
  * Workloads are built from the real captures (tests/unit/captures) and
  * from the records bench/e2e sends (bench/decode/orders-*.jsonl, written by
@@ -150,6 +152,10 @@ __attribute__((noinline)) static int decode(const rec_t *r, int n, int streaming
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 200000;
     const char *dir = argc > 2 ? argv[2] : "tests/unit/captures";
+    /* DECODER_ONLY=1: only the decoder path (for perf and bench/decode/ab.sh;
+     * its ratio column is then meaningless) */
+    const char *env = getenv("DECODER_ONLY");
+    int dec_only = env && *env == '1';
     /* a file under bench/ is the bench's own, else one of dir's captures */
     static const struct { const char *name, *file, *idfield; } wl[] = {
         {"on/order_lines", "dbserver1.public.order_lines.jsonl", "\"order_id\":"},
@@ -183,9 +189,11 @@ int main(int argc, char **argv) {
         int bad = 0;
         for (int round = 0; round < ROUNDS; round++) {
             double t0 = now();
-            bare(r, n);
+            if (!dec_only)
+                bare(r, n);
             double t1 = now();
-            bad += decode(r, n, 1);
+            if (!dec_only)
+                bad += decode(r, n, 1);
             double t2 = now();
             bad += decode(r, n, 0);
             double t3 = now();
@@ -196,7 +204,7 @@ int main(int argc, char **argv) {
         bad /= ROUNDS;
         const char *names[] = {"yajl bare", "full stream", "decoder"};
         double t[] = {tb, ts, td};
-        for (int k = 0; k < 3; k++)
+        for (int k = dec_only ? 2 : 0; k < 3; k++)
             printf("%-15s %-12s %9.0f %10.0f %9.1f %6.2fx\n", wl[w].name, names[k],
                    bytes / n, n / t[k], bytes / t[k] / 1e6, tb / t[k]);
         if (bad)

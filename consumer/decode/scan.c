@@ -74,45 +74,71 @@ static char unescape(unsigned char c) {
     }
 }
 
+/* past the bytes at p a string holds as they are (plain[]), eight at a
+ * time while eight are left: a word has none to stop at when none of its
+ * bytes is '"', '\\', below 0x20 or from 0x80 */
+static ptr_t skip_plain(ptr_t p, ptr_t e) {
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (e - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t stop = ((q - ones) & ~q) | ((b - ones) & ~b) |
+                        (w - ones * 0x20) | w;
+        if (stop & highs)
+            break;
+        p += 8;
+    }
+    while (p < e && plain[*p])
+        p++;
+    return p;
+}
+
 /* the string whose body starts at p (after its quote): its bytes in
  * s and n (the input itself, or d->scanbuf when it has escapes); returns the
- * byte after the closing quote, or NULL to give up */
+ * byte after the closing quote, or NULL to give up. A string with escapes
+ * is checked first, then unescaped in one pass into room reserved once. */
 static ptr_t scan_string(cdc_decoder_t *d, ptr_t p, ptr_t e, const char **s,
                          size_t *n) {
     ptr_t b = p;
-    dec_sbuf_t *o = NULL;
+    bool escapes = false;
     for (;;) {
-        while (p < e && plain[*p])
-            p++;
+        p = skip_plain(p, e);
         if (p >= e)
             return NULL;
         if (*p == '"')
             break;
         if (*p == '\\') {
-            char c;
-            if (p + 1 >= e || !(c = unescape(p[1])))
+            if (p + 1 >= e || !unescape(p[1]))
                 return NULL;
-            if (!o) {
-                o = &d->scanbuf;
-                o->len = 0;
-            }
-            cdc_dec_sbuf_add(d, o, b, (size_t)(p - b));
-            cdc_dec_sbuf_addc(d, o, c);
-            b = p += 2;
-            continue;
+            escapes = true;
+            p += 2;
+        } else if (*p < 0x80 || !(p = utf8_seq(p, e))) { /* a control byte */
+            return NULL;
         }
-        if (*p < 0x80 || !(p = utf8_seq(p, e))) /* a control character */
-            return NULL;
     }
-    if (o) {
-        cdc_dec_sbuf_add(d, o, b, (size_t)(p - b));
-        if (o->oom)
+    *s = (const char *)b;
+    *n = (size_t)(p - b);
+    if (escapes) {
+        dec_sbuf_t *o = &d->scanbuf;
+        o->len = 0;
+        if (!cdc_dec_sbuf_reserve(d, o, *n))
             return NULL;
+        char *w = o->p;
+        for (ptr_t q = b; q < p;) {
+            ptr_t bs = memchr(q, '\\', (size_t)(p - q));
+            size_t run = (size_t)((bs ? bs : p) - q);
+            memcpy(w, q, run);
+            w += run;
+            if (!bs)
+                break;
+            *w++ = unescape(bs[1]);
+            q = bs + 2;
+        }
+        *w = '\0';
+        o->len = (size_t)(w - o->p);
         *s = o->p;
         *n = o->len;
-    } else {
-        *s = (const char *)b;
-        *n = (size_t)(p - b);
     }
     return p + 1;
 }
