@@ -253,6 +253,28 @@ static cdc_err_t parse_whole(cdc_decoder_t *d, dec_doc_t doc, const char *s,
     return err;
 }
 
+/* the cached schema whose bytes begin sch[0..n) and are followed by
+ * `,"payload":` (*payload then points at that comma): the document kind's
+ * last one, compared in place, else the one the bytes up to the first
+ * `,"payload":` make. Either way the schema part is a cached schema's
+ * whole canonical text, a complete JSON value, so it ends where the record's
+ * `schema` member ends, whatever the rest holds; NULL: none */
+static dec_entry_t *cached_schema(cdc_decoder_t *d, dec_doc_t doc,
+                                  const char *sch, size_t n,
+                                  const char **payload) {
+    static const char mid[] = ",\"payload\":";
+    dec_entry_t *e = d->last[doc == DOC_VALUE];
+    if (e && n > e->len + sizeof mid - 1 &&
+        !memcmp(sch + e->len, mid, sizeof mid - 1) &&
+        !memcmp(sch, e->bytes, e->len)) {
+        *payload = sch + e->len;
+        return e;
+    }
+    const char *p = memmem(sch, n, mid, sizeof mid - 1);
+    *payload = p;
+    return p ? cdc_dec_cache_find_bytes(d, sch, (size_t)(p - sch)) : NULL;
+}
+
 /* parses one whole document: the fast path when the schema bytes are
  * cached, else the full streaming parse */
 static cdc_err_t decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
@@ -270,10 +292,8 @@ static cdc_err_t decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
      * payload needs parsing */
     if (doc != DOC_OLDKEY && !d->reference && n > sizeof head + sizeof mid &&
         !memcmp(s, head, sizeof head - 1)) {
-        const char *sch = s + sizeof head - 1;
-        const char *p = memmem(sch, n - (sizeof head - 1), mid, sizeof mid - 1);
-        dec_entry_t *e =
-            p ? cdc_dec_cache_find_bytes(d, sch, (size_t)(p - sch)) : NULL;
+        const char *sch = s + sizeof head - 1, *p;
+        dec_entry_t *e = cached_schema(d, doc, sch, n - (sizeof head - 1), &p);
         if (e) {
             const char *ps = p + sizeof mid - 1, *pe = s + n;
             while (pe > ps && (pe[-1] == ' ' || pe[-1] == '\n' ||
@@ -282,8 +302,10 @@ static cdc_err_t decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
             if (pe > ps && pe[-1] == '}') {
                 cdc_err_t err = parse_whole(d, doc, ps, (size_t)(pe - 1 - ps),
                                             true, e);
-                if (err == CDC_OK)
+                if (err == CDC_OK) {
                     d->nfast++;
+                    d->last[doc == DOC_VALUE] = e;
+                }
                 if (err == CDC_OK || err == CDC_ERR_NOMEM)
                     return err;
                 /* let the full parse find and word the error */

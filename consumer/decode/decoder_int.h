@@ -377,6 +377,8 @@ struct cdc_decoder_s {
     dec_entry_t **ebuckets;   /* by hash, 256 */
     dec_entry_t **lbuckets;   /* by length, 256 */
     size_t nentries;
+    dec_entry_t *last[2];     /* the fast path's last schema of a key [0]
+                                 and of a value [1], tried first */
     size_t nresets;           /* times the schema cache hit its bound */
     size_t nfast;             /* documents the fast path decoded */
     bool reference;           /* yajl only: cdc_decoder_reference */

@@ -470,6 +470,7 @@ void cdc_dec_cache_reset(cdc_decoder_t *d) {
         d->lbuckets[i] = NULL;
     }
     d->nentries = 0;
+    d->last[0] = d->last[1] = NULL;
 }
 
 void cdc_dec_cache_free(cdc_decoder_t *d) {
