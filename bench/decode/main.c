@@ -2,14 +2,21 @@
  * same run (not a test: prints figures, never fails on them).
  *
  *   make bench && build/release/bench/decode [N] [CAPTURES_DIR] [WORKLOAD]
- * (WORKLOAD: run only that one, e.g. off/customers, for callgrind)
+ * (WORKLOAD: run only that one, e.g. off/customers, for callgrind;
+ * DECODER_ONLY=1: only the decoder path, for perf; A/B against another
+ * build: bench/decode/ab.sh)
  *
- * Workloads are built from the real captures (tests/unit/captures): the
- * change records of a table, replicated N times with the key and row id
- * rewritten (ids of equal width, so every record keeps its size):
+ * Workloads are built from the real captures (tests/unit/captures) and
+ * from the records bench/e2e sends (bench/decode/orders-*.jsonl, written by
+ * orders.py in bench/e2e's format): the change records of a table (at most
+ * 16), replicated N times with the key and row id rewritten (ids of equal
+ * width, so every record keeps its size):
  *   on/order_lines  schemas.enable=true, ~3 KB envelopes, 4 columns
  *   on/customers    schemas.enable=true, ~6.5 KB, 20 columns of every type
  *   off/customers   schemas.enable=false, ~0.9 KB
+ *   on/orders       bench/e2e's mixed stream, schemas on, ~5 KB, 10 columns
+ *   off/orders      the same, schemas off, ~1 KB
+ *   insert/orders   bench/e2e's insert-only stream (schemas off)
  * Rows per workload:
  *   yajl bare       yajl_parse of key and value, no callbacks (the limit),
  *                   default options but yajl_allow_multiple_values and one
@@ -145,10 +152,18 @@ __attribute__((noinline)) static int decode(const rec_t *r, int n, int streaming
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 200000;
     const char *dir = argc > 2 ? argv[2] : "tests/unit/captures";
+    /* DECODER_ONLY=1: only the decoder path (for perf and bench/decode/ab.sh;
+     * its ratio column is then meaningless) */
+    const char *env = getenv("DECODER_ONLY");
+    int dec_only = env && *env == '1';
+    /* a file under bench/ is the bench's own, else one of dir's captures */
     static const struct { const char *name, *file, *idfield; } wl[] = {
         {"on/order_lines", "dbserver1.public.order_lines.jsonl", "\"order_id\":"},
         {"on/customers", "dbserver1.public.customers.jsonl", "\"id\":"},
         {"off/customers", "dbs2.public.customers.jsonl", "\"id\":"},
+        {"on/orders", "bench/decode/orders-on.jsonl", "\"id\":"},
+        {"off/orders", "bench/decode/orders-off.jsonl", "\"id\":"},
+        {"insert/orders", "bench/decode/orders-insert.jsonl", "\"id\":"},
     };
     printf("%-15s %-12s %9s %10s %9s %7s\n", "workload", "path", "bytes/ev",
            "events/s", "MB/s", "ratio");
@@ -157,7 +172,10 @@ int main(int argc, char **argv) {
             continue;
         rec_t base[16];
         char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, wl[w].file);
+        if (!strncmp(wl[w].file, "bench/", 6))
+            snprintf(path, sizeof path, "%s", wl[w].file);
+        else
+            snprintf(path, sizeof path, "%s/%s", dir, wl[w].file);
         int nb = load(path, base, 16);
         if (nb <= 0) {
             fprintf(stderr, "bench/decode: cannot read %s (run from the repo root)\n", path);
@@ -171,9 +189,11 @@ int main(int argc, char **argv) {
         int bad = 0;
         for (int round = 0; round < ROUNDS; round++) {
             double t0 = now();
-            bare(r, n);
+            if (!dec_only)
+                bare(r, n);
             double t1 = now();
-            bad += decode(r, n, 1);
+            if (!dec_only)
+                bad += decode(r, n, 1);
             double t2 = now();
             bad += decode(r, n, 0);
             double t3 = now();
@@ -184,7 +204,7 @@ int main(int argc, char **argv) {
         bad /= ROUNDS;
         const char *names[] = {"yajl bare", "full stream", "decoder"};
         double t[] = {tb, ts, td};
-        for (int k = 0; k < 3; k++)
+        for (int k = dec_only ? 2 : 0; k < 3; k++)
             printf("%-15s %-12s %9.0f %10.0f %9.1f %6.2fx\n", wl[w].name, names[k],
                    bytes / n, n / t[k], bytes / t[k] / 1e6, tb / t[k]);
         if (bad)

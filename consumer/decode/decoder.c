@@ -48,8 +48,9 @@ cdc_decoder_t *cdc_decoder_new_mem(const cdc_decoder_conf_t *conf,
     d->ebuckets = cdc_dec_malloc(d, NBUCKETS * sizeof *d->ebuckets);
     d->lbuckets = cdc_dec_malloc(d, NBUCKETS * sizeof *d->lbuckets);
     d->rbuckets = cdc_dec_malloc(d, NBUCKETS * sizeof *d->rbuckets);
+    d->scanstk = cdc_dec_malloc(d, nf);
     if (!d->fr || !d->sbf || !d->arrbuf || !d->ebuckets || !d->lbuckets ||
-        !d->rbuckets) {
+        !d->rbuckets || !d->scanstk) {
         cdc_decoder_free(d);
         return NULL;
     }
@@ -71,7 +72,8 @@ void cdc_decoder_free(cdc_decoder_t *d) {
     if (d->ebuckets && d->rbuckets)
         cdc_dec_cache_free(d);
     cdc_dec_pool_free(d, &d->sbpool);
-    dec_sbuf_t *bufs[] = {&d->tmp, &d->vsd, &d->pt, &d->json, &d->canon, &d->bin};
+    dec_sbuf_t *bufs[] = {&d->tmp, &d->vsd,   &d->pt,
+                          &d->json, &d->canon, &d->bin, &d->scanbuf};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         cdc_dec_sbuf_free(d, bufs[i]);
     for (int i = 0; d->arrbuf && i < d->narrbuf; i++)
@@ -86,6 +88,7 @@ void cdc_decoder_free(cdc_decoder_t *d) {
     cdc_dec_free(d, d->ebuckets);
     cdc_dec_free(d, d->lbuckets);
     cdc_dec_free(d, d->rbuckets);
+    cdc_dec_free(d, d->scanstk);
     cdc_decoder_mem_t m = d->mem;
     m.free_fn(m.ctx, d);
 }
@@ -104,6 +107,14 @@ size_t cdc_decoder_schema_resets(const cdc_decoder_t *d) {
 
 size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d) {
     return d->nrowdefs;
+}
+
+size_t cdc_decoder_fast_docs(const cdc_decoder_t *d) {
+    return d->nfast;
+}
+
+void cdc_decoder_reference(cdc_decoder_t *d) {
+    d->reference = true;
 }
 
 static void row_reset(dec_row_t *r) {
@@ -126,7 +137,7 @@ static int doc_reset(cdc_decoder_t *d, dec_doc_t doc, bool direct,
     d->top_done = false;
     d->colpath[0] = '\0';
     d->path_col = -1;
-    d->doc_entry = e;
+    d->doc_rowdef = NULL;
     d->rowsch = NULL;
     d->typed = false;
     d->what = doc == DOC_VALUE ? "value" : doc == DOC_KEY ? "key"
@@ -143,10 +154,13 @@ static int doc_reset(cdc_decoder_t *d, dec_doc_t doc, bool direct,
         d->typed = d->keysch != NULL;
     }
     if (e) {
-        cdc_dec_entry_derive(d, e, doc == DOC_VALUE);
-        if (!e->row_done)
-            return 0;
-        d->rowsch = e->row;
+        const dec_derived_t *dv = cdc_dec_entry_derive(d, e, doc == DOC_VALUE);
+        if (!dv->done || (doc != DOC_VALUE && !dv->row))
+            /* the full parse words it (schema_done) */
+            return d->err ? 0 : cdc_dec_fail(d, CDC_ERR_SCHEMA, "%s: the "
+                                             "schema is not a struct", d->what);
+        d->rowsch = dv->row;
+        d->doc_rowdef = dv->rowdef;
         d->typed = true;
         if (doc == DOC_VALUE)
             d->res.env = e;
@@ -211,8 +225,19 @@ static void dec_handle_done(cdc_decoder_t *d, yajl_handle h, cdc_err_t err) {
         d->yh = h;
 }
 
+/* one whole document: scan.c's parse, or yajl's when it gives up */
 static cdc_err_t parse_whole(cdc_decoder_t *d, dec_doc_t doc, const char *s,
                              size_t n, bool direct, dec_entry_t *e) {
+    if (!doc_reset(d, doc, direct, e))
+        return d->err;
+    if (!d->reference && cdc_dec_scan(d, s, n) && !d->err && d->top_done) {
+        d->fed = n;
+        return CDC_OK;
+    }
+    if (d->err == CDC_ERR_NOMEM)
+        return d->err;
+    d->err = CDC_OK; /* yajl's parse finds and words the error */
+    d->errstr[0] = '\0';
     if (!doc_reset(d, doc, direct, e))
         return d->err;
     yajl_handle h = dec_handle(d);
@@ -226,6 +251,28 @@ static cdc_err_t parse_whole(cdc_decoder_t *d, dec_doc_t doc, const char *s,
     }
     dec_handle_done(d, h, err);
     return err;
+}
+
+/* the cached schema whose bytes begin sch[0..n) and are followed by
+ * `,"payload":` (*payload then points at that comma): the document kind's
+ * last one, compared in place, else the one the bytes up to the first
+ * `,"payload":` make. Either way the schema part is a cached schema's
+ * whole canonical text, a complete JSON value, so it ends where the record's
+ * `schema` member ends, whatever the rest holds; NULL: none */
+static dec_entry_t *cached_schema(cdc_decoder_t *d, dec_doc_t doc,
+                                  const char *sch, size_t n,
+                                  const char **payload) {
+    static const char mid[] = ",\"payload\":";
+    dec_entry_t *e = d->last[doc == DOC_VALUE];
+    if (e && n > e->len + sizeof mid - 1 &&
+        !memcmp(sch + e->len, mid, sizeof mid - 1) &&
+        !memcmp(sch, e->bytes, e->len)) {
+        *payload = sch + e->len;
+        return e;
+    }
+    const char *p = memmem(sch, n, mid, sizeof mid - 1);
+    *payload = p;
+    return p ? cdc_dec_cache_find_bytes(d, sch, (size_t)(p - sch)) : NULL;
 }
 
 /* parses one whole document: the fast path when the schema bytes are
@@ -243,12 +290,10 @@ static cdc_err_t decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
     }
     /* fast path: the schema part is byte for byte a cached one, so only the
      * payload needs parsing */
-    if (doc != DOC_OLDKEY && n > sizeof head + sizeof mid &&
+    if (doc != DOC_OLDKEY && !d->reference && n > sizeof head + sizeof mid &&
         !memcmp(s, head, sizeof head - 1)) {
-        const char *sch = s + sizeof head - 1;
-        const char *p = memmem(sch, n - (sizeof head - 1), mid, sizeof mid - 1);
-        dec_entry_t *e =
-            p ? cdc_dec_cache_find_bytes(d, sch, (size_t)(p - sch)) : NULL;
+        const char *sch = s + sizeof head - 1, *p;
+        dec_entry_t *e = cached_schema(d, doc, sch, n - (sizeof head - 1), &p);
         if (e) {
             const char *ps = p + sizeof mid - 1, *pe = s + n;
             while (pe > ps && (pe[-1] == ' ' || pe[-1] == '\n' ||
@@ -257,6 +302,10 @@ static cdc_err_t decode_doc(cdc_decoder_t *d, dec_doc_t doc, const char *s,
             if (pe > ps && pe[-1] == '}') {
                 cdc_err_t err = parse_whole(d, doc, ps, (size_t)(pe - 1 - ps),
                                             true, e);
+                if (err == CDC_OK) {
+                    d->nfast++;
+                    d->last[doc == DOC_VALUE] = e;
+                }
                 if (err == CDC_OK || err == CDC_ERR_NOMEM)
                     return err;
                 /* let the full parse find and word the error */

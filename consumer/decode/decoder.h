@@ -14,7 +14,10 @@
  * Speed: in schemas-on records the `schema` part repeats byte for byte for
  * every record of a table version; cdc_decoder_decode recognises it by
  * comparing bytes with the cached copy and parses only the payload (any
- * mismatch falls back to the full streaming parse). Schemaless rows with the
+ * mismatch falls back to the full streaming parse). It parses a whole
+ * document with its own scanner (scan.c), which feeds the same callbacks as
+ * yajl and hands anything it does not read exactly as yajl would (\u
+ * escapes, bad UTF-8, syntax errors, ...) to yajl. Schemaless rows with the
  * same field-name sequence share one rowdef.
  *
  * Memory: event strings and values are allocated from the caller's arena;
@@ -80,8 +83,8 @@ cdc_err_t cdc_decoder_decode(cdc_decoder_t *d, const cdc_record_t *rec,
  * Kafka null value (tombstone) has no pieces: use cdc_decoder_decode. After
  * an error from begin or feed, call end anyway (it returns the same error
  * and releases the parse). Errors: as cdc_decoder_decode.
- * No schema fast path here: every chunk takes the full streaming parse (why:
- * DECODE.md, "The chunked API"). The pipeline uses cdc_decoder_decode; the
+ * No schema fast path and no scan.c here: every chunk takes yajl's full
+ * streaming parse (why: DECODE.md, "The chunked API"). The pipeline uses cdc_decoder_decode; the
  * chunked form serves the tests and the fuzzer. */
 cdc_err_t cdc_decoder_begin(cdc_decoder_t *d, const cdc_record_t *rec,
                             cdc_arena_t *arena) CDC_MUSTCHECK;
@@ -94,6 +97,13 @@ cdc_err_t cdc_decoder_end(cdc_decoder_t *d, cdc_event_t *ev) CDC_MUSTCHECK;
 size_t cdc_decoder_cached_schemas(const cdc_decoder_t *d);
 size_t cdc_decoder_schema_resets(const cdc_decoder_t *d);
 size_t cdc_decoder_cached_rowdefs(const cdc_decoder_t *d);
+/* Number of key and value documents the schema fast path decoded (the
+ * payload parsed alone), for tests and the decode bench. */
+size_t cdc_decoder_fast_docs(const cdc_decoder_t *d);
+/* For tests: d parses every document with yajl, the schema included (no
+ * schema fast path, no scan.c): the reference the fast paths are checked
+ * against (test_decode_*, fuzz_decoder). */
+void cdc_decoder_reference(cdc_decoder_t *d);
 
 /* The reason for the last error; borrowed, valid until the next call. */
 const char *cdc_decoder_errstr(const cdc_decoder_t *d);

@@ -3,6 +3,8 @@
  * Files, each calling only the ones below it (a DAG, no cycles):
  *   decoder.c   public API: construction, documents (key, value, the
  *               old-key header), the schema-bytes fast path, chunked feeding
+ *   scan.c      a whole document to the callbacks without yajl (yajl
+ *               parses what it gives up on)
  *   parse.c     the yajl callbacks: the payload state machine
  *   row.c       the rows: typed by schema position, schemaless by prediction
  *   source.c    source and transaction blocks, position, event assembly
@@ -119,6 +121,15 @@ struct dec_rdnode_s {
     cdc_rowdef_t rd;
 };
 
+/* what a schema gives one kind of document, derived once per kind (the
+ * same bytes may come as a value's envelope and as a key's schema) */
+typedef struct dec_derived_s {
+    bool done;
+    const dec_sch_t *row;   /* the row struct: envelope after/before, or the
+                               key struct itself */
+    const cdc_rowdef_t *rowdef;
+} dec_derived_t;
+
 /* one cached schema (key or value), found by its canonical bytes */
 typedef struct dec_entry_s dec_entry_t;
 struct dec_entry_s {
@@ -129,11 +140,7 @@ struct dec_entry_s {
     char *bytes;            /* canonical compact JSON of the schema */
     dec_sch_t *root;
     dec_pool_t pool;        /* owns bytes and the schema tree */
-    /* derived, computed once */
-    bool row_done;
-    const dec_sch_t *row;   /* the row struct: envelope after/before, or the
-                               key struct itself */
-    const cdc_rowdef_t *rowdef;
+    dec_derived_t der[2];   /* [0] as a key's schema, [1] as a value's */
 };
 
 /* Connect type name <-> DEC_CT_* (types.c); parse gives DEC_CT_NONE for an
@@ -149,8 +156,11 @@ const cdc_rowdef_t *cdc_dec_rowdef_names(cdc_decoder_t *d, const char *names,
 /* fast path: the entry whose canonical bytes equal s[0..len) */
 dec_entry_t *cdc_dec_cache_find_bytes(cdc_decoder_t *d, const char *s,
                                       size_t len);
-/* derives row / rowdef of e for a value (envelope) or a key document */
-void cdc_dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope);
+/* derives row / rowdef of e for a value (envelope) or a key document, once;
+ * not done when the schema is not a struct or (d->err says why) no rowdef
+ * could be made */
+const dec_derived_t *cdc_dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e,
+                                          bool envelope);
 void cdc_dec_cache_free(cdc_decoder_t *d);
 /* empties the schema cache (not the rowdefs) */
 void cdc_dec_cache_reset(cdc_decoder_t *d);
@@ -333,7 +343,7 @@ struct cdc_decoder_s {
     int depth;
     bool top_done;          /* the document's top-level value is complete */
     const dec_sch_t *rowsch;  /* row struct of this document, NULL schemaless */
-    dec_entry_t *doc_entry;   /* the document's schema entry */
+    const cdc_rowdef_t *doc_rowdef; /* of the document's schema */
     dec_row_t rows[4];        /* by ROLE_* */
     const cdc_rowdef_t *pred[4][DEC_NPRED]; /* recent schemaless rowdefs by
                                                role, most recent first */
@@ -367,7 +377,11 @@ struct cdc_decoder_s {
     dec_entry_t **ebuckets;   /* by hash, 256 */
     dec_entry_t **lbuckets;   /* by length, 256 */
     size_t nentries;
+    dec_entry_t *last[2];     /* the fast path's last schema of a key [0]
+                                 and of a value [1], tried first */
     size_t nresets;           /* times the schema cache hit its bound */
+    size_t nfast;             /* documents the fast path decoded */
+    bool reference;           /* yajl only: cdc_decoder_reference */
     dec_rdnode_t **rbuckets;  /* rowdefs by fingerprint, 256 */
     dec_pool_t rpool;         /* rowdefs live here until the decoder dies */
     size_t nrowdefs;
@@ -376,6 +390,10 @@ struct cdc_decoder_s {
      * yajl_allow_multiple_values, so a finished document leaves it ready for
      * the next; top_done rejects a second value); freed after any error */
     yajl_handle yh;
+
+    /* scan.c: unescaped strings, the container stack (conf.max_depth + 4) */
+    dec_sbuf_t scanbuf;
+    uint8_t *scanstk;
 
     /* chunked feeding */
     yajl_handle feed_h;
@@ -386,6 +404,11 @@ struct cdc_decoder_s {
 
 /* the yajl callbacks (parse.c); ctx is the decoder */
 extern const yajl_callbacks cdc_dec_callbacks;
+
+/* scan.c: the whole document s[0..n) through cdc_dec_callbacks without
+ * yajl; false when it gave up (some callbacks may have run, d->err may be
+ * set): the caller resets the document and parses it with yajl */
+bool cdc_dec_scan(cdc_decoder_t *d, const char *s, size_t n);
 
 /* errors (mem.c): sets d->err/errstr unless already set (the first reason
  * is the one that matters; outside the value document every error but

@@ -619,16 +619,16 @@ static int schema_done(cdc_decoder_t *d) {
     dec_entry_t *e = cdc_dec_sb_finish(d);
     if (!e)
         return 0;
-    d->doc_entry = e;
     d->res.env = d->doc == DOC_VALUE ? e : d->res.env;
-    cdc_dec_entry_derive(d, e, d->doc == DOC_VALUE);
-    if (!e->row_done)
-        return cdc_dec_fail(d, d->err ? d->err : CDC_ERR_SCHEMA,
-                            "%s: schema: %s", d->what, d->errstr);
-    if (d->doc != DOC_VALUE && !e->row)
+    const dec_derived_t *dv = cdc_dec_entry_derive(d, e, d->doc == DOC_VALUE);
+    if (!dv->done) /* d->err is set when a rowdef could not be made */
+        return d->err ? 0 : cdc_dec_fail(d, CDC_ERR_SCHEMA, "%s: the schema "
+                                         "is not a struct", d->what);
+    if (d->doc != DOC_VALUE && !dv->row)
         return cdc_dec_fail(d, CDC_ERR_KEY, "%s: the schema is not a struct",
                             d->what);
-    d->rowsch = e->row;
+    d->rowsch = dv->row;
+    d->doc_rowdef = dv->rowdef;
     d->typed = true;
     return 1;
 }

@@ -29,7 +29,7 @@ int cdc_dec_row_begin(cdc_decoder_t *d, dec_frame_t *f, uint8_t role) {
     r->rowdef = NULL;
     if (d->rowsch) {
         uint32_t n = d->rowsch->nfields;
-        r->rowdef = role == ROLE_OLDKEY ? d->keydef : d->doc_entry->rowdef;
+        r->rowdef = role == ROLE_OLDKEY ? d->keydef : d->doc_rowdef;
         r->vals = cdc_arena_alloc(d->arena, (n ? n : 1) * sizeof *r->vals);
         if (!r->vals)
             return cdc_dec_fail(d, CDC_ERR_NOMEM, "out of memory");

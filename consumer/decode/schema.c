@@ -431,10 +431,12 @@ dec_entry_t *cdc_dec_cache_find_bytes(cdc_decoder_t *d, const char *s,
     return NULL;
 }
 
-void cdc_dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope) {
+const dec_derived_t *cdc_dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e,
+                                          bool envelope) {
     const dec_sch_t *row = NULL, *r = e->root;
-    if (e->row_done || r->ctype != DEC_CT_STRUCT)
-        return;
+    dec_derived_t *dv = &e->der[envelope];
+    if (dv->done || r->ctype != DEC_CT_STRUCT)
+        return dv;
     if (envelope) {
         for (uint32_t i = 0; i < r->nfields; i++)
             if (r->fields[i]->ctype == DEC_CT_STRUCT &&
@@ -447,11 +449,12 @@ void cdc_dec_entry_derive(cdc_decoder_t *d, dec_entry_t *e, bool envelope) {
     if (row) {
         const cdc_rowdef_t *rd = cdc_dec_rowdef_typed(d, row);
         if (!rd)
-            return; /* d->err says why; the entry derives again next time */
-        e->rowdef = rd;
+            return dv; /* d->err says why; it derives again next time */
+        dv->rowdef = rd;
     }
-    e->row = row;
-    e->row_done = true;
+    dv->row = row;
+    dv->done = true;
+    return dv;
 }
 
 void cdc_dec_cache_reset(cdc_decoder_t *d) {
@@ -467,6 +470,7 @@ void cdc_dec_cache_reset(cdc_decoder_t *d) {
         d->lbuckets[i] = NULL;
     }
     d->nentries = 0;
+    d->last[0] = d->last[1] = NULL;
 }
 
 void cdc_dec_cache_free(cdc_decoder_t *d) {

@@ -10,10 +10,9 @@
 /* the decoder limits cdcsink's settings default to */
 static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
 
-static cdc_err_t one(cdc_decoder_t *d, cdc_arena_t *a, const char *fschema,
-                     const char *value, cdc_event_t *ev) {
+/* the one-column envelope of a field schema and its value */
+static const char *one_value(const char *fschema, const char *value) {
     static char buf[8192];
-    cdc_record_t rec;
     snprintf(buf, sizeof buf,
              "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\","
              "\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"id\"},"
@@ -23,12 +22,18 @@ static cdc_err_t one(cdc_decoder_t *d, cdc_arena_t *a, const char *fschema,
              "\"postgresql\",\"name\":\"x\",\"db\":\"d\",\"schema\":\"s\",\"table\":"
              "\"t\",\"sequence\":\"[\\\"1\\\",\\\"2\\\"]\"},\"op\":\"c\"}}",
              fschema, value);
+    return buf;
+}
+
+static cdc_err_t one(cdc_decoder_t *d, cdc_arena_t *a, const char *fschema,
+                     const char *value, cdc_event_t *ev) {
+    cdc_record_t rec;
     memset(&rec, 0, sizeof rec);
     rec.topic = "t";
     rec.key = "{\"id\":1}";
     rec.key_len = strlen(rec.key);
-    rec.value = buf;
-    rec.value_len = strlen(buf);
+    rec.value = one_value(fschema, value);
+    rec.value_len = strlen(rec.value);
     return cdc_decoder_decode(d, &rec, a, ev);
 }
 
@@ -191,6 +196,30 @@ static const char *colval(const cdc_event_t *ev) {
            : v->state == CDC_V_UNCHANGED ? "UNCHANGED" : "ABSENT";
 }
 
+/* a value of the wrong type for its schema: VALUE, naming the field */
+static const struct {
+    const char *schema, *value, *msg;
+} bad[] = {
+    {DEC(2), "true", "after.v: expected base64 bytes for org.apache.kafka.connect.data.Decimal, got boolean"},
+    {DEC(2), "\"B8=\"", "after.v: invalid base64 for org.apache.kafka.connect.data.Decimal"},
+    {DEC(2), "true", "after.v"},
+    {PLAIN("int32"), "\"12\"", "after.v: expected an integer for int32, got string"},
+    {PLAIN("int32"), "2147483648", "after.v: 2147483648 out of range for int32"},
+    {PLAIN("int16"), "1.5", "after.v: expected an integer for int16, got 1.5"},
+    {PLAIN("int64"), "9223372036854775808", "out of range for int64"},
+    {TS_US, "1.5", "after.v: expected an integer for io.debezium.time.MicroTimestamp"},
+    {NAMED("int64", "io.debezium.time.MicroTime"), "-1", "out of range"},
+    {PLAIN("boolean"), "1", "after.v: expected true or false for boolean, got number"},
+    {PLAIN("double"), "\"x\"", "after.v: expected a number"},
+    {PLAIN("string"), "5", "after.v: expected a string for string, got number"},
+    {PLAIN("string"), "\"a\\u0000b\"", "after.v: a string holds a NUL"},
+    {PLAIN("string"), "{\"a\":1}", "after.v: expected a scalar for string, got object"},
+    {ARRAY("{\"type\":\"int32\"}"), "[1,\"x\"]", "after.v[1]: expected an integer"},
+    {ARRAY("{\"type\":\"int32\"}"), "5", "after.v: expected an array for array, got number"},
+    {VSD, "{\"scale\":2}", "after.v: VariableScaleDecimal without scale or value"},
+    {POINT, "{\"x\":1}", "after.v: Point without x or y"},
+};
+
 TEST(type_table_edge_values) {
     cdc_decoder_t *d = cdc_decoder_new(&dec_conf);
     cdc_arena_t *a = cdc_arena_new(0);
@@ -235,6 +264,7 @@ static cdc_err_t raw(cdc_decoder_t *d, cdc_arena_t *a, const char *key,
     return cdc_decoder_decode(d, &rec, a, ev);
 }
 
+#define KSCH "{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\",\"field\":\"k\"}]}"
 #define SRC "\"source\":{\"connector\":\"postgresql\",\"table\":\"t\",\"schema\":\"s\"}"
 
 static const struct {
@@ -281,6 +311,20 @@ static const struct {
     {"{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"field\":\"id\"}]},\"payload\":{\"id\":\"x\"}}",
      "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}", CDC_ERR_KEY,
      "key.id: expected an integer for int32, got string"},
+    /* a schema that is not a struct (twice: the second from the cache) */
+    {"{\"schema\":{\"type\":\"int32\"},\"payload\":4}", "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}",
+     CDC_ERR_KEY, "key: the schema is not a struct"},
+    {"{\"schema\":{\"type\":\"int32\"},\"payload\":4}", "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}",
+     CDC_ERR_KEY, "key: the schema is not a struct"},
+    {NULL, "{\"schema\":{\"type\":\"string\"},\"payload\":\"x\"}", CDC_ERR_SCHEMA,
+     "value: the schema is not a struct"},
+    {NULL, "{\"schema\":{\"type\":\"string\"},\"payload\":\"x\"}", CDC_ERR_SCHEMA,
+     "value: the schema is not a struct"},
+    /* the same schema bytes as a value's and then as a key's: each kind of
+     * document reads them its own way, whichever came first */
+    {NULL, "{\"schema\":" KSCH ",\"payload\":{\"k\":1}}", CDC_ERR_OP, "value: missing op"},
+    {"{\"schema\":" KSCH ",\"payload\":{\"k\":1}}", "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}",
+     CDC_OK, ""},
 };
 
 TEST(errors_name_the_field) {
@@ -297,27 +341,6 @@ TEST(errors_name_the_field) {
         /* CDC_OK rows only set up the prediction the next row runs into */
         CHECK(errors[i].want == CDC_OK || cdc_err_class(e) == CDC_ERRCLASS_PERMANENT);
     }
-    /* a value of the wrong type for its schema: VALUE, naming the field */
-    static const struct { const char *schema, *value, *msg; } bad[] = {
-        {DEC(2), "true", "after.v: expected base64 bytes for org.apache.kafka.connect.data.Decimal, got boolean"},
-        {DEC(2), "\"B8=\"", "after.v: invalid base64 for org.apache.kafka.connect.data.Decimal"},
-        {DEC(2), "true", "after.v"},
-        {PLAIN("int32"), "\"12\"", "after.v: expected an integer for int32, got string"},
-        {PLAIN("int32"), "2147483648", "after.v: 2147483648 out of range for int32"},
-        {PLAIN("int16"), "1.5", "after.v: expected an integer for int16, got 1.5"},
-        {PLAIN("int64"), "9223372036854775808", "out of range for int64"},
-        {TS_US, "1.5", "after.v: expected an integer for io.debezium.time.MicroTimestamp"},
-        {NAMED("int64", "io.debezium.time.MicroTime"), "-1", "out of range"},
-        {PLAIN("boolean"), "1", "after.v: expected true or false for boolean, got number"},
-        {PLAIN("double"), "\"x\"", "after.v: expected a number"},
-        {PLAIN("string"), "5", "after.v: expected a string for string, got number"},
-        {PLAIN("string"), "\"a\\u0000b\"", "after.v: a string holds a NUL"},
-        {PLAIN("string"), "{\"a\":1}", "after.v: expected a scalar for string, got object"},
-        {ARRAY("{\"type\":\"int32\"}"), "[1,\"x\"]", "after.v[1]: expected an integer"},
-        {ARRAY("{\"type\":\"int32\"}"), "5", "after.v: expected an array for array, got number"},
-        {VSD, "{\"scale\":2}", "after.v: VariableScaleDecimal without scale or value"},
-        {POINT, "{\"x\":1}", "after.v: Point without x or y"},
-    };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cdc_err_t e = one(d, a, bad[i].schema, bad[i].value, &ev);
         CHECK_CTX(e == CDC_ERR_VALUE, "bad %zu: got %s (%s)", i, cdc_err_name(e),
@@ -404,4 +427,140 @@ TEST(schemaless_values_and_kinds) {
     CHECK_STR(ev.key[1].text, "3");
     cdc_arena_free(a);
     cdc_decoder_free(d);
+}
+
+/* one decode as text: the error and its reason, or the event's rows */
+static void ev_text(FILE *o, cdc_err_t e, const cdc_decoder_t *d,
+                    const cdc_event_t *ev) {
+    fprintf(o, "%s %s\n", cdc_err_name(e), e ? cdc_decoder_errstr(d) : "");
+    if (e || ev->kind != CDC_EV_CHANGE)
+        return;
+    fprintf(o, "%c %s.%s\n", ev->op, ev->schema, ev->table);
+    const struct { const cdc_rowdef_t *rd; const cdc_value_t *v; } rows[] = {
+        {ev->keydef, ev->key}, {ev->rowdef, ev->after}, {ev->rowdef, ev->before}};
+    for (size_t r = 0; r < 3; r++)
+        for (uint32_t i = 0; rows[r].rd && rows[r].v && i < rows[r].rd->ncols; i++) {
+            const cdc_column_t *c = &rows[r].rd->cols[i];
+            const cdc_value_t *v = &rows[r].v[i];
+            fprintf(o, "%zu %s %d%d %d,%d %d %d %d [%s]\n", r, c->name, c->type,
+                    c->array, c->precision, c->scale, rows[r].rd->typed,
+                    v->state, v->kind, v->state == CDC_V_SET ? v->text : "");
+        }
+}
+
+/* decodes (key, value) with a reference decoder (yajl parses it all) and
+ * twice with warm (scan.c; the second time from the cached schema bytes):
+ * both texts must be equal; returns the documents the fast path decoded */
+static size_t fast_vs_full(cdc_decoder_t *warm, cdc_arena_t *a,
+                           const char *what, size_t i, const char *key,
+                           const char *value) {
+    char *full = NULL, *fast = NULL;
+    size_t fl = 0, sl = 0;
+    cdc_event_t ev;
+    cdc_decoder_t *cold = cdc_decoder_new(&dec_conf);
+    cdc_decoder_reference(cold);
+    FILE *o = open_memstream(&full, &fl);
+    ev_text(o, raw(cold, a, key, value, &ev), cold, &ev);
+    fclose(o);
+    CHECK_CTX(cdc_decoder_fast_docs(cold) == 0, "%s %zu: cold", what, i);
+    cdc_decoder_free(cold);
+    cdc_arena_reset(a);
+    (void)raw(warm, a, key, value, &ev);
+    size_t before = cdc_decoder_fast_docs(warm);
+    o = open_memstream(&fast, &sl);
+    ev_text(o, raw(warm, a, key, value, &ev), warm, &ev);
+    fclose(o);
+    cdc_arena_reset(a);
+    CHECK_CTX(!strcmp(full, fast), "%s %zu: full parse [%s], fast path [%s]",
+              what, i, full, fast);
+    free(full);
+    free(fast);
+    return cdc_decoder_fast_docs(warm) - before;
+}
+
+/* The fast paths (schema bytes, scan.c) against the reference parse over
+ * every record of this file: the type table, the wrong values, the error
+ * table (a failing fast path gives the record back to yajl, which words
+ * it). */
+TEST(fast_path_equals_full_parse) {
+    cdc_decoder_t *warm = cdc_decoder_new(&dec_conf);
+    cdc_arena_t *a = cdc_arena_new(0);
+    size_t fast = 0, n = 0;
+    static const char key[] = "{\"id\":1}";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++, n++)
+        fast += fast_vs_full(warm, a, "case", i, key,
+                             one_value(cases[i].schema, cases[i].value));
+    CHECK_INT(fast, n); /* each value took the fast path */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        fast += fast_vs_full(warm, a, "bad", i, key,
+                             one_value(bad[i].schema, bad[i].value));
+    CHECK_INT(fast, n); /* an error is never the fast path's */
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        fast += fast_vs_full(warm, a, "error", i, errors[i].key,
+                             errors[i].value);
+    cdc_arena_free(a);
+    cdc_decoder_free(warm);
+}
+
+/* JSON that scan.c reads itself and JSON it gives back to yajl (escapes it
+ * leaves to yajl, UTF-8, control characters, numbers, literals, nesting,
+ * whitespace, text after the value): a column value v, schemaless and as a
+ * typed string, and whole values; every one must decode as yajl decodes it */
+static const char *const scan_values[] = {
+    "\"plain\"", "\"\"", "\"q\\\"b\\\\s\\/l\"", "\"\\b\\f\\n\\r\\t\"",
+    "\"\\u00e9\\ud83d\\ude00\"", "\"\\ud800x\"", "\"\\u0000\"", "\"\\x\"",
+    "\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", "\"\xc3(\"", "\"\x80\"",
+    "\"\xf8\x88\x80\x80\x80\"", "\"\xe2\x82\"", "\"a\tb\"", "\"a\x7f\"",
+    "\"" PH "\"", "-0", "0", "0.5e-3", "1E+5", "-12.50", "01", "-", "1.", ".5",
+    "1e", "-x", "1e+", "true", "false", "null", "tru", "nulll", "truee",
+    "[]", "{}", "[[],[{}]]", "[1 , 2 ]", "[1,]", "[,1]", "{\"a\":1,}",
+    "{\"a\" : [true , null] }", "{\"a\"}", "{1:2}", "\"unterminated",
+};
+
+static const char *const scan_docs[] = {
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}",
+    " \n\t\r{\"op\":\"c\",\"after\":{\"id\":1}," SRC "} \n",
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}\f",
+    "{\"op\":\"c\",\f\"after\":{\"id\":1}," SRC "}",
+    "{\"op\":\"c\",\v\"after\":{\"id\":1}," SRC "}",
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "} {}",
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC "}x",
+    "{\"op\":\"c\",\"after\":{\"i\\nd\":1,\"\\u0041\":2}," SRC "}",
+    "{\"op\":\"c\",\"after\":{\"id\":1}," SRC,
+    "{\"op\":\"c\",\"after\":{\"id\":1}" SRC "}",
+    "[{\"op\":\"c\"}]", "\"x\"", "", "  ", "{}", "{\"op\":\"c\" \"a\":1}",
+};
+
+TEST(scan_matches_yajl) {
+    cdc_decoder_t *warm = cdc_decoder_new(&dec_conf);
+    cdc_arena_t *a = cdc_arena_new(0);
+    static const char key[] = "{\"id\":1}";
+    char v[512];
+    for (size_t i = 0; i < sizeof scan_values / sizeof scan_values[0]; i++) {
+        snprintf(v, sizeof v, "{\"op\":\"c\",\"after\":{\"id\":1,\"v\":%s},"
+                 SRC "}", scan_values[i]);
+        fast_vs_full(warm, a, "bare value", i, key, v);
+        fast_vs_full(warm, a, "typed value", i, key,
+                     one_value(PLAIN("string"), scan_values[i]));
+        fast_vs_full(warm, a, "json value", i, key,
+                     one_value(NAMED("string", "io.debezium.data.Json"),
+                               scan_values[i]));
+    }
+    for (size_t i = 0; i < sizeof scan_docs / sizeof scan_docs[0]; i++) {
+        fast_vs_full(warm, a, "doc", i, key, scan_docs[i]);
+        fast_vs_full(warm, a, "key doc", i, scan_docs[i], scan_docs[0]);
+    }
+    /* nesting at and past the depth limit (64) */
+    char deep[400];
+    for (int n = 60; n <= 66; n++) {
+        int k = snprintf(deep, sizeof deep, "{\"op\":\"c\",\"after\":{\"id\":1,\"v\":");
+        for (int j = 0; j < n; j++)
+            deep[k++] = '[';
+        for (int j = 0; j < n; j++)
+            deep[k++] = ']';
+        snprintf(deep + k, sizeof deep - (size_t)k, "}," SRC "}");
+        fast_vs_full(warm, a, "deep", (size_t)n, key, deep);
+    }
+    cdc_arena_free(a);
+    cdc_decoder_free(warm);
 }
