@@ -65,6 +65,13 @@ fail_with_log() {
         printf 'stack.sh: error: %s\n' "$msg"
         printf 'stack.sh: read %s; its last 20 lines:\n' "$log"
         if [[ -f $log ]]; then tail -n 20 -- "$log" | sed 's/^/    /'; else echo "    (no log file)"; fi
+        if [[ -f $log ]] && grep -qE 'ERROR|FATAL' -- "$log"; then
+            printf 'stack.sh: its first errors:\n'
+            grep -m 5 -E 'ERROR|FATAL' -- "$log" | cut -c1-300 | sed 's/^/    /'
+        fi
+        if [[ -f $log ]] && grep -q 'Address already in use' -- "$log"; then
+            printf 'stack.sh: a port is taken: another stack on the same ports? set the CDC_*_PORT variables (stack.sh help lists them)\n'
+        fi
     } >&2
     exit 1
 }
