@@ -162,6 +162,26 @@ static double run_copy(PGconn *c, const char *tbl, long from, long batch,
 }
 
 /* The same rows through the applier; op 'c' (ver 0) or 'u'. */
+/* applies and commits one batch (exits on any error or reject); the
+ * seconds it took */
+static double apply_timed(cdc_apply_t *a, cdc_event_t **evs, size_t n,
+                          cdc_offset_t *off, cdc_arena_t *ar, size_t *applied) {
+    cdc_apply_result_t res;
+    double t0 = now_s();
+    cdc_err_t e = cdc_apply_batch_begin(a, evs, n, off, 1, ar, &res);
+    if (e == CDC_OK)
+        e = cdc_apply_batch_commit(a);
+    double t = now_s() - t0;
+    if (e != CDC_OK || res.nrejects) {
+        fprintf(stderr, "apply: %s %s (%zu rejects)\n", cdc_err_name(e),
+                cdc_apply_errstr(a), res.nrejects);
+        exit(1);
+    }
+    *applied += res.applied;
+    cdc_arena_reset(ar);
+    return t;
+}
+
 static double run_apply(cdc_apply_t *a, const cdc_rowdef_t *rd,
                         const cdc_rowdef_t *kd, long from, long batch, int ver,
                         size_t *applied) {
@@ -194,19 +214,7 @@ static double run_apply(cdc_apply_t *a, const cdc_rowdef_t *rd,
             evs[n++] = ev;
         }
         cdc_offset_t off = {"bench", 0, s + (long)n, false, 0};
-        cdc_apply_result_t res;
-        double t0 = now_s();
-        cdc_err_t e = cdc_apply_batch_begin(a, evs, n, &off, 1, ar, &res);
-        if (e == CDC_OK)
-            e = cdc_apply_batch_commit(a);
-        t += now_s() - t0;
-        if (e != CDC_OK || res.nrejects) {
-            fprintf(stderr, "apply: %s %s (%zu rejects)\n", cdc_err_name(e),
-                    cdc_apply_errstr(a), res.nrejects);
-            exit(1);
-        }
-        *applied += res.applied;
-        cdc_arena_reset(ar);
+        t += apply_timed(a, evs, n, &off, ar, applied);
     }
     free(evs);
     cdc_arena_free(ar);
@@ -266,19 +274,7 @@ static double run_mixed(cdc_apply_t *a, const cdc_rowdef_t *rd,
                 live[i] = 0, --*nlive;
         }
         cdc_offset_t off = {"bench", 0, 10000000 + s + (long)n, false, 0};
-        cdc_apply_result_t res;
-        double t0 = now_s();
-        cdc_err_t e = cdc_apply_batch_begin(a, evs, n, &off, 1, ar, &res);
-        if (e == CDC_OK)
-            e = cdc_apply_batch_commit(a);
-        t += now_s() - t0;
-        if (e != CDC_OK || res.nrejects) {
-            fprintf(stderr, "apply: %s %s (%zu rejects)\n", cdc_err_name(e),
-                    cdc_apply_errstr(a), res.nrejects);
-            exit(1);
-        }
-        *applied += res.applied;
-        cdc_arena_reset(ar);
+        t += apply_timed(a, evs, n, &off, ar, applied);
     }
     free(evs);
     cdc_arena_free(ar);
