@@ -39,18 +39,14 @@
  * runs, and the transaction topic's small BEGIN/END records run far
  * ahead of the data; everything they delivered waits. While more than
  * batch.max.events records are held (down to half of it once paused),
- * the partitions that delivered everything the oldest incomplete
- * transaction (the blocker: the first incomplete one among the held
- * BEGIN/END records, else among all held records) needs from them are
- * paused: the transaction topic once it delivered the blocker's END, a
- * data partition holding records once the blocker's END counted all the
- * events of its tables (the tables of its held records, and a table whose
- * name ends its topic's). A partition that may still deliver an event of
- * the blocker is never paused. When the blocker gains nothing (no new
- * event, BEGIN or END, and it does not complete) for
- * CDC_TXN_PACE_STALL_MS while partitions are paused, all are resumed and
- * stay so while it is the blocker (a stream the bound cannot judge, e.g.
- * topics renamed by a routing transform).
+ * the transaction topic is paused once it delivered the END of the
+ * oldest incomplete transaction (the blocker: the first incomplete one
+ * among the held BEGIN/END records, else among all held records). Data
+ * partitions are never paused: they bring what the blocker still waits
+ * for (and each pause drops what was fetched ahead, fetched again on
+ * resume). When the blocker gains nothing (no new event, BEGIN or END,
+ * and it does not leave) for CDC_TXN_PACE_STALL_MS while the topic is
+ * paused, it is resumed and stays so while that transaction blocks.
  *
  * Checks (FATAL, naming the setting): the assignment must hold a
  * transaction topic and every partition of every assigned topic (one

@@ -1,9 +1,9 @@
 /* pipeline_txn_pace.c - apply.consistency=transaction's read-ahead bound:
- * which partitions pause while too many records wait for their source
- * transaction (pipeline_txn.h, "Read-ahead bound"). Decided at each cut of
- * the open batch; pauses and resumes through consumer/kafka.c (none
- * without a consumer: the unit tests read t->paused). Polling thread. */
-#include <stdio.h>
+ * whether the transaction topic pauses while too many records wait for
+ * their source transaction (pipeline_txn.h, "Read-ahead bound").
+ * Decided at each cut of the open batch; pauses and resumes through
+ * consumer/kafka.c (none without a consumer: the unit tests read
+ * t->paused). Polling thread. */
 #include <string.h>
 
 #include "common/log.h"
@@ -32,57 +32,14 @@ static const txn_t *pace_blocker(const cdc_txn_state_t *t,
     return NULL;
 }
 
-/* whether x may still have events of table name (schema.table) to come;
- * before END, or with an END that lists no table, any table may */
-static bool table_open(const txn_t *x, const char *name) {
-    bool listed = false;
-    if (!x->end_seen)
-        return true;
-    for (size_t i = 0; i < x->ncolls; i++) {
-        listed |= x->colls[i].want > 0;
-        if (!strcmp(x->colls[i].name, name))
-            return x->colls[i].got < x->colls[i].want;
-    }
-    return !listed && !txn_complete(x);
-}
-
-/* whether x may still have events on the topic (a table whose name ends
- * the topic's name and whose events have not all come) */
-static bool topic_open(const txn_t *x, const char *topic) {
-    size_t n = strlen(topic);
-    for (size_t i = 0; i < x->ncolls; i++) {
-        const txn_coll_t *c = &x->colls[i];
-        size_t m = strlen(c->name);
-        if (c->got < c->want && n > m && topic[n - m - 1] == '.' &&
-            !strcmp(topic + n - m, c->name))
-            return true;
-    }
-    return false;
-}
-
-/* whether partition j of b delivered all that blk needs of it and holds
- * records (read ahead): the transaction topic once blk's END came; a
- * data partition once none of its held changes' tables nor its topic
- * may bring more of blk */
-static bool pace_ahead(const cdc_txn_state_t *t, const cdc_batch_t *b,
-                       const txn_t *blk, size_t j) {
-    bool held = false;
-    char name[512];
-    if (part_is_txtopic(b, j))
-        return blk->end_seen;
-    if (!blk->end_seen || topic_open(blk, b->offs.v[j].topic))
-        return false;
-    for (size_t i = 0; i < b->n; i++) {
-        const cdc_event_t *ev = &b->events[i];
-        if (t->keep[i] || t->pidx[i] != j || b->derr[i] ||
-            ev->kind != CDC_EV_CHANGE)
-            continue;
-        held = true;
-        snprintf(name, sizeof name, "%s.%s", ev->schema, ev->table);
-        if (table_open(blk, name))
-            return false;
-    }
-    return held;
+/* whether partition j of b read ahead of blk: the transaction topic once
+ * blk's END came. Data
+ * partitions are never paused: the transaction topic's small records are
+ * what runs ahead, and pausing the data made each cut resume and fetch
+ * again what it had dropped (bench txn: 0.37x of batch mode against 0.78x
+ * pausing only the transaction topic) */
+static bool pace_ahead(const cdc_batch_t *b, const txn_t *blk, size_t j) {
+    return part_is_txtopic(b, j) && blk->end_seen;
 }
 
 static bool pace_set(cdc_pipeline_t *p, const char *topic, int32_t part,
@@ -144,14 +101,14 @@ void cdc_txn_pace(cdc_pipeline_t *p, const cdc_batch_t *b, size_t held,
         for (size_t j = 0; on && j < b->offs.n && !keep; j++)
             keep = b->offs.v[j].partition == o->partition &&
                    !strcmp(b->offs.v[j].topic, o->topic) &&
-                   pace_ahead(t, b, blk, j);
+                   pace_ahead(b, blk, j);
         if (!keep && !pace_set(p, o->topic, o->partition, false))
             cdc_offsets_map_del(&t->paused, o->topic, o->partition);
     }
     for (size_t j = 0; on && j < b->offs.n; j++) {
         const cdc_offset_t *o = &b->offs.v[j];
         if (cdc_offsets_map_get(&t->paused, o->topic, o->partition, &had) ||
-            !pace_ahead(t, b, blk, j))
+            !pace_ahead(b, blk, j))
             continue;
         if (!t->paused.n) { /* the stall clock starts at the first */
             t->pace_ms = now;
