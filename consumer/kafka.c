@@ -564,3 +564,14 @@ cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
     rd_kafka_topic_partition_list_destroy(l);
     return err;
 }
+
+cdc_err_t cdc_kafka_pause(cdc_kafka_t *k, const char *topic, int32_t partition,
+                          bool pause) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, partition);
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(k->rk, l)
+                                  : rd_kafka_resume_partitions(k->rk, l);
+    cdc_err_t err = e || l->elems[0].err ? CDC_ERR_KAFKA_DOWN : CDC_OK;
+    rd_kafka_topic_partition_list_destroy(l);
+    return err;
+}

@@ -176,6 +176,12 @@ cdc_err_t cdc_kafka_watermarks(cdc_kafka_t *k, const char *topic,
  * beyond it are discarded). Errors: CDC_ERR_KAFKA_DOWN. */
 cdc_err_t cdc_kafka_seek(cdc_kafka_t *k, const char *topic, int32_t partition,
                          int64_t offset) CDC_MUSTCHECK;
+/* Stops (pause) or restarts fetching an assigned partition; records
+ * fetched and not yet polled are fetched again after a resume
+ * (apply.consistency=transaction's read-ahead bound). Errors:
+ * CDC_ERR_KAFKA_DOWN (not assigned). */
+cdc_err_t cdc_kafka_pause(cdc_kafka_t *k, const char *topic, int32_t partition,
+                          bool pause) CDC_MUSTCHECK;
 
 /* Asks the brokers for metadata: used by `cdcsink check`. */
 cdc_err_t cdc_kafka_ping(cdc_kafka_t *k, int timeout_ms, char *errstr,

@@ -9,35 +9,7 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "consumer/pipeline_int.h"
-
-/* events of one table in a transaction: seen here, and END's count */
-typedef struct txn_coll_s {
-    char *name;
-    int64_t want, got;
-} txn_coll_t;
-
-struct txn_s {
-    txn_t *next;          /* hash chain */
-    uint64_t key;
-    int64_t xid;          /* for messages; -1 unknown */
-    int64_t expected;     /* END's event_count; -1 before END */
-    bool begin_seen, end_seen;
-    bool released;        /* applied in parts: no longer waits */
-    bool orphan;          /* released because its END was consumed before */
-    bool blocked;         /* scratch of a cut: must wait */
-    bool partly_held;     /* scratch of a cut: released, a record held */
-    bool head;            /* holds the first record of a partition in the
-                           * last cut, which applied nothing */
-    uint64_t ndistinct;   /* events seen, once per total_order */
-    uint8_t *bits;        /* total_order seen, bit per order */
-    size_t bits_cap;      /* bytes */
-    int64_t first_ts;     /* Kafka timestamp of its first event seen */
-    txn_coll_t *colls;
-    size_t ncolls;
-    cdc_offsets_map_t floor; /* released: per partition, its first record
-                              * applied (the committed offset stays there) */
-};
+#include "consumer/pipeline_txn_int.h"
 
 void cdc_txn_stop_reason(cdc_pipeline_t *p, const char *fmt, ...) {
     char e[sizeof p->errstr];
@@ -71,6 +43,7 @@ void cdc_txn_init(cdc_txn_state_t *t, bool on, size_t max_events,
     t->eval_ms = linger_ms > 10 ? linger_ms : 10;
     t->txtopic_max_ts = -1;
     t->warn_at = batch_events;
+    t->ahead_max = batch_events;
 }
 
 void cdc_txn_reset(cdc_txn_state_t *t) {
@@ -97,6 +70,7 @@ void cdc_txn_free(cdc_txn_state_t *t) {
     free(t->pre_evs);
     free(t->pre_ids);
     free(t->pre_seen);
+    cdc_offsets_map_free(&t->paused);
     memset(t, 0, sizeof *t);
 }
 
@@ -169,17 +143,20 @@ static txn_t *txn_get(cdc_txn_state_t *t, uint64_t key, int64_t xid) {
     return x;
 }
 
+/* the read-ahead bound's stall clock: the blocker gained something */
+static void gained(cdc_txn_state_t *t, const txn_t *x) {
+    if (t->pace_has && x->key == t->pace_key)
+        t->pace_prog++;
+}
+
 static void txn_del(cdc_txn_state_t *t, txn_t *x) {
     txn_t **s = slot(t, x->key);
     if (*s != x)
         return;
     *s = x->next;
     t->count--;
+    gained(t, x); /* the blocker leaves: complete or released */
     txn_free1(x);
-}
-
-static bool txn_complete(const txn_t *x) {
-    return x->end_seen && (int64_t)x->ndistinct >= x->expected;
 }
 
 static txn_coll_t *coll(txn_t *x, const char *name) {
@@ -256,9 +233,13 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
     if (t->txtopic_max_ts > t->stuck_orphan_ts) /* a head may be an orphan */
         t->stuck = false;
     if (!ev->txn_end) {
+        if (!x->begin_seen)
+            gained(t, x);
         x->begin_seen = true;
         return CDC_OK;
     }
+    if (!x->end_seen)
+        gained(t, x);
     x->end_seen = true;
     x->expected = ev->txn_event_count > 0 ? ev->txn_event_count : 0;
     for (size_t i = 0; i < ev->txn_ncollections; i++) {
@@ -305,6 +286,7 @@ static cdc_err_t note_event(cdc_txn_state_t *t, const cdc_event_t *ev,
         return CDC_OK; /* a replay of an event already counted */
     x->bits[byte] |= bit;
     x->ndistinct++;
+    gained(t, x);
     char name[512];
     snprintf(name, sizeof name, "%s.%s", ev->schema, ev->table);
     txn_coll_t *c = coll(x, name);
@@ -619,6 +601,10 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     size_t kept = reuse ? t->cut_kept : (classify(t, b), cut_limited(t, b));
     publish(p, b, kept);
     warn_held(t, b->n - kept);
+    if (dst)
+        cdc_txn_pace(p, b, b->n - kept, now);
+    else
+        cdc_txn_pace_resume(p); /* released unapplied: read again */
     if (dst && kept == 0) { /* nothing to apply: keep filling b */
         stick(t, b);
         t->last_cut_ms = now;

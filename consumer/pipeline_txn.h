@@ -35,6 +35,19 @@
  * produced after such an event (Kafka timestamps, one Connect task), its
  * BEGIN/END can no longer come, and the transaction is released.
  *
+ * Read-ahead bound: Kafka delivers the topics of a source in fetch-sized
+ * runs, and the transaction topic's small BEGIN/END records run far
+ * ahead of the data; everything they delivered waits. While more than
+ * batch.max.events records are held (down to half of it once paused),
+ * the transaction topic is paused once it delivered the END of the
+ * oldest incomplete transaction (the blocker: the first incomplete one
+ * among the held BEGIN/END records, else among all held records). Data
+ * partitions are never paused: they bring what the blocker still waits
+ * for (and each pause drops what was fetched ahead, fetched again on
+ * resume). When the blocker gains nothing (no new event, BEGIN or END,
+ * and it does not leave) for CDC_TXN_PACE_STALL_MS while the topic is
+ * paused, it is resumed and stays so while that transaction blocks.
+ *
  * Checks (FATAL, naming the setting): the assignment must hold a
  * transaction topic and every partition of every assigned topic (one
  * instance per source); a revocation while running breaks that; 100
@@ -66,6 +79,9 @@ typedef struct txn_s txn_t;
  * be assigned (a regex subscription sees a new topic within seconds)
  * before the run stops */
 #define CDC_TXN_NOTOPIC_MS 30000
+/* ms the blocker may gain nothing while the read-ahead bound pauses
+ * partitions, before they are all resumed */
+#define CDC_TXN_PACE_STALL_MS 2000
 
 typedef struct cdc_txn_state_s {
     bool on;                /* apply.consistency=transaction (not replay) */
@@ -95,6 +111,19 @@ typedef struct cdc_txn_state_s {
                              * while no transaction topic is assigned */
     size_t warn_at;         /* held set size of the next log (doubles) */
     uint64_t split, largest; /* published to m_* at each cut */
+    /* the read-ahead bound (pipeline_txn_pace.c) */
+    size_t ahead_max;       /* held records past which partitions that
+                             * read ahead pause (batch.max.events) */
+    cdc_offsets_map_t paused; /* the partitions it paused */
+    bool pace_has;          /* pace_key names the blocker */
+    uint64_t pace_key;      /* the blocker's tracker key */
+    uint64_t pace_prog;     /* the blocker's gains (events, BEGIN/END,
+                             * leaving the tracker), counted by the note */
+    uint64_t pace_prog_seen; /* pace_prog at pace_ms */
+    int64_t pace_ms;        /* monotonic: the blocker last gained, or
+                             * the first pause */
+    bool pace_off;          /* stalled: no pausing while pace_key blocks */
+    uint64_t pauses;        /* partitions paused, all along */
     /* scratch of a cut, grown with the batch */
     bool *keep;
     uint32_t *pidx;

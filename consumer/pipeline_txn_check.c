@@ -10,11 +10,11 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "consumer/pipeline_int.h"
+#include "consumer/pipeline_txn_int.h"
 
 /* ---- checks ---- */
 
-static bool is_txn_topic(const char *topic, size_t n) {
+bool cdc_txn_is_topic(const char *topic, size_t n) {
     size_t s = sizeof ".transaction" - 1;
     return n > s && !memcmp(topic + n - s, ".transaction", s);
 }
@@ -32,7 +32,7 @@ cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
         size_t n = strcspn(s, ",");
         while (n && s[n - 1] == ' ')
             n--;
-        if (is_txn_topic(s, n))
+        if (cdc_txn_is_topic(s, n))
             return CDC_OK;
         s += strcspn(s, ",");
         s += strspn(s, ", ");
@@ -45,6 +45,7 @@ cdc_err_t cdc_txn_check_topics(const char *topics, char *errstr,
 
 cdc_err_t cdc_txn_watch(cdc_pipeline_t *p, int64_t now) {
     cdc_txn_state_t *t = &p->txn;
+    cdc_txn_pace_stall(p, now);
     if (!t->block_wait_ms || t->txtopic ||
         now - t->block_wait_ms < CDC_TXN_NOTOPIC_MS)
         return CDC_OK;
@@ -65,7 +66,7 @@ cdc_err_t cdc_txn_check_assignment(cdc_pipeline_t *p) {
         const char *topic = at->v[i].topic;
         int32_t have = 0, want = 0;
         bool first = true;
-        txtopic |= is_txn_topic(topic, strlen(topic));
+        txtopic |= cdc_txn_is_topic(topic, strlen(topic));
         for (size_t j = 0; j < at->n; j++)
             if (!strcmp(at->v[j].topic, topic)) {
                 first = first && j >= i;

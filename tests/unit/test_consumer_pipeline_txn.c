@@ -5,6 +5,7 @@
 #include "tests/unit/harness.h"
 
 #include "tests/unit/txn_evs.h"
+#include "consumer/pipeline_txn_int.h"
 
 
 static int64_t next_of(const cdc_batch_t *b, const char *topic) {
@@ -194,6 +195,83 @@ TEST(an_empty_cut_waits_for_its_heads) {
     CHECK_INT(n, 11);
     CHECK_INT(d->txns_whole, 3);
     cdc_pipeline_free(p);
+}
+
+static bool paused(const cdc_pipeline_t *p, const char *topic) {
+    int64_t had;
+    return cdc_offsets_map_get(&p->txn.paused, topic, 0, &had);
+}
+
+/* transaction 100 waits for its second event of table a; transactions
+ * 101 and 102 (table b) wait behind it; 9 held records, bound 4 */
+static cdc_pipeline_t *pace_stream(bool end100) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 100, 1);
+    if (end100)
+        meta(p, b, 1, 10, 100, 2, "a");
+    for (int x = 101; x <= 102; x++) {
+        meta(p, b, 2 * x - 200, 10, x, -1, NULL);
+        ev(p, b, "b", x - 101, 10, x, x, 1);
+        meta(p, b, 2 * x - 199, 10, x, 1, "b");
+    }
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 0);
+    return p;
+}
+
+TEST(the_read_ahead_bound_never_pauses_what_the_oldest_waits_for) {
+    /* 100's END came: the transaction topic delivered all of 100; a
+     * (100's table, still missing an event) keeps being read, and so does
+     * b (data partitions are never paused) */
+    cdc_pipeline_t *p = pace_stream(true);
+    CHECK(paused(p, "s.transaction"));
+    CHECK(!paused(p, "a"));
+    CHECK(!paused(p, "b"));
+    CHECK_INT(p->txn.paused.n, 1);
+    /* its missing event comes: everything applies, nothing stays paused */
+    ev(p, &p->bufs[0], "a", 1, 10, 2, 100, 2);
+    size_t n;
+    CHECK_INT(cdc_txn_cut(p, &p->bufs[0], &p->bufs[1], 0, &n), CDC_OK);
+    CHECK_INT(n, 10);
+    CHECK_INT(p->txn.paused.n, 0);
+    cdc_batch_reset(&p->bufs[0]);
+    cdc_pipeline_free(p);
+    /* no END of 100 yet: the transaction topic must deliver it, and any
+     * table may still bring 100's events */
+    p = pace_stream(false);
+    CHECK_INT(p->txn.paused.n, 0);
+    cdc_pipeline_free(p);
+    txn_evs_free();
+}
+
+TEST(the_read_ahead_bound_stalls_on_the_blockers_progress) {
+    cdc_pipeline_t *p = pace_stream(true);
+    CHECK_INT(p->txn.paused.n, 1);
+    cdc_txn_pace_stall(p, CDC_TXN_PACE_STALL_MS - 1);
+    CHECK_INT(p->txn.paused.n, 1);
+    /* another transaction gaining is no progress of the one waited for */
+    meta(p, &p->bufs[0], 7, 10, 103, -1, NULL);
+    cdc_txn_pace_stall(p, CDC_TXN_PACE_STALL_MS);
+    CHECK_INT(p->txn.paused.n, 0);
+    /* and the bound stays off while 100 is the blocker */
+    size_t n;
+    CHECK_INT(cdc_txn_cut(p, &p->bufs[0], &p->bufs[1], 0, &n), CDC_OK);
+    CHECK_INT(p->txn.paused.n, 0);
+    cdc_pipeline_free(p);
+    /* an event of the blocker restarts the clock */
+    p = pace_stream(true);
+    ev(p, &p->bufs[0], "a", 1, 10, 3, 100, 3); /* a third: not complete */
+    cdc_txn_pace_stall(p, CDC_TXN_PACE_STALL_MS);
+    CHECK_INT(p->txn.paused.n, 1);
+    cdc_txn_pace_stall(p, 2 * CDC_TXN_PACE_STALL_MS - 1);
+    CHECK_INT(p->txn.paused.n, 1);
+    cdc_txn_pace_stall(p, 2 * CDC_TXN_PACE_STALL_MS);
+    CHECK_INT(p->txn.paused.n, 0);
+    cdc_pipeline_free(p);
+    txn_evs_free();
 }
 
 TEST(orphans_and_missing_metadata) {
