@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -226,10 +225,8 @@ static void fresh_sample(const char *source, int64_t ts_us, void *opaque) {
  * newest source commit time before which every change of the partitions
  * this instance owns is in the warehouse, and its age. */
 static void render_fresh(cdc_pipeline_t *p, cdc_buf_t *b) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     fresh_out_t o = {b, "cdcsink_source_commit_timestamp_seconds",
-                     (double)now.tv_sec + (double)now.tv_nsec / 1e9};
+                     (double)cdc_wall_us() / 1e6};
     cdc_metrics_header(b, "cdcsink_source_commit_timestamp_seconds", "gauge",
                        "freshness watermark: every source transaction "
                        "committed before this time (Unix seconds) is in the "
@@ -385,18 +382,6 @@ void cdc_pipeline_fresh_forget(cdc_pipeline_t *p, const char *topic,
 
 /* ---- stage times (the debug line of each finished batch) ---- */
 
-static int64_t mono_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t wall_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static stage_times_t *stage_of(cdc_pipeline_t *p, const cdc_batch_t *b) {
     return &p->stage[b == &p->bufs[1]];
 }
@@ -415,7 +400,7 @@ void cdc_pipeline_obs_handed(cdc_pipeline_t *p, const cdc_batch_t *b) {
     stage_times_t *s = stage_of(p, b);
     if (!cdc_log_on(CDC_LOG_DEBUG))
         return;
-    int64_t mono = mono_us(), wall = wall_us(), ts = oldest_ts_ms(b);
+    int64_t mono = cdc_mono_us(), wall = cdc_wall_us(), ts = oldest_ts_ms(b);
     memset(s, 0, sizeof *s);
     s->handed_us = mono;
     s->polled_us = b->first_ms * 1000; /* cdc_mono_ms's clock */
@@ -431,22 +416,22 @@ void cdc_pipeline_obs_handed(cdc_pipeline_t *p, const cdc_batch_t *b) {
 
 void cdc_pipeline_obs_idle(cdc_pipeline_t *p) {
     if (cdc_log_on(CDC_LOG_DEBUG))
-        p->idle_since_us = mono_us();
+        p->idle_since_us = cdc_mono_us();
 }
 
 void cdc_pipeline_obs_started(cdc_pipeline_t *p, const cdc_batch_t *b) {
     if (cdc_log_on(CDC_LOG_DEBUG))
-        stage_of(p, b)->started_us = mono_us();
+        stage_of(p, b)->started_us = cdc_mono_us();
 }
 
 void cdc_pipeline_obs_committing(cdc_pipeline_t *p, const cdc_batch_t *b) {
     if (cdc_log_on(CDC_LOG_DEBUG))
-        stage_of(p, b)->committing_us = mono_us();
+        stage_of(p, b)->committing_us = cdc_mono_us();
 }
 
 void cdc_pipeline_obs_committed(cdc_pipeline_t *p, const cdc_batch_t *b) {
     if (cdc_log_on(CDC_LOG_DEBUG))
-        stage_of(p, b)->committed_us = mono_us();
+        stage_of(p, b)->committed_us = cdc_mono_us();
 }
 
 static double span_ms(int64_t from_us, int64_t to_us) {

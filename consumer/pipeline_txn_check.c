@@ -5,7 +5,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -112,9 +111,7 @@ void cdc_txn_render(const cdc_txn_state_t *t, cdc_buf_t *b) {
     if (!t->on)
         return;
     if (t->m_held && t->m_held_since_ms > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        int64_t now = cdc_wall_us() / 1000;
         age = now > t->m_held_since_ms
                   ? (double)(now - t->m_held_since_ms) / 1000.0 : 0;
     }
