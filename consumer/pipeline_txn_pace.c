@@ -42,33 +42,36 @@ static bool pace_ahead(const cdc_batch_t *b, const txn_t *blk, size_t j) {
     return part_is_txtopic(b, j) && blk->end_seen;
 }
 
-static bool pace_set(cdc_pipeline_t *p, const char *topic, int32_t part,
+/* notes partition part paused; a partition that cannot be noted (no
+ * memory) is resumed at once, so none stays paused unknown */
+static void pace_note(cdc_pipeline_t *p, const char *topic, int32_t part) {
+    if (!cdc_offsets_map_set(&p->txn.paused, topic, part, 0)) {
+        p->txn.pauses++;
+        return;
+    }
+    if (p->kafka && cdc_kafka_pause(p->kafka, topic, part, false))
+        cdc_log(CDC_LOG_WARN, "%s[%d]: cannot resume it", topic, (int)part);
+}
+
+/* pauses a partition (noted in txn.paused), or resumes one (forgotten
+ * there whether the resume worked or not: a partition gone is not paused
+ * any more either) */
+static void pace_set(cdc_pipeline_t *p, const char *topic, int32_t part,
                      bool pause) {
-    if (p->kafka && cdc_kafka_pause(p->kafka, topic, part, pause)) {
+    if (p->kafka && cdc_kafka_pause(p->kafka, topic, part, pause))
         cdc_log(CDC_LOG_WARN, "%s[%d]: cannot %s it", topic, (int)part,
                 pause ? "pause" : "resume");
-        return false;
-    }
-    if (!pause) {
+    else if (pause)
+        pace_note(p, topic, part);
+    if (!pause)
         cdc_offsets_map_del(&p->txn.paused, topic, part);
-        return true;
-    }
-    if (cdc_offsets_map_set(&p->txn.paused, topic, part, 0)) {
-        if (p->kafka && cdc_kafka_pause(p->kafka, topic, part, false))
-            cdc_log(CDC_LOG_WARN, "%s[%d]: cannot resume it", topic,
-                    (int)part);
-        return false;
-    }
-    p->txn.pauses++;
-    return true;
 }
 
 void cdc_txn_pace_resume(cdc_pipeline_t *p) {
     cdc_offsets_map_t *m = &p->txn.paused;
     while (m->n) {
         const cdc_offset_t *o = &m->v[m->n - 1];
-        if (!pace_set(p, o->topic, o->partition, false))
-            cdc_offsets_map_del(m, o->topic, o->partition); /* gone */
+        pace_set(p, o->topic, o->partition, false);
     }
 }
 
@@ -102,8 +105,8 @@ void cdc_txn_pace(cdc_pipeline_t *p, const cdc_batch_t *b, size_t held,
             keep = b->offs.v[j].partition == o->partition &&
                    !strcmp(b->offs.v[j].topic, o->topic) &&
                    pace_ahead(b, blk, j);
-        if (!keep && !pace_set(p, o->topic, o->partition, false))
-            cdc_offsets_map_del(&t->paused, o->topic, o->partition);
+        if (!keep)
+            pace_set(p, o->topic, o->partition, false);
     }
     for (size_t j = 0; on && j < b->offs.n; j++) {
         const cdc_offset_t *o = &b->offs.v[j];
@@ -114,7 +117,7 @@ void cdc_txn_pace(cdc_pipeline_t *p, const cdc_batch_t *b, size_t held,
             t->pace_ms = now;
             t->pace_prog_seen = t->pace_prog;
         }
-        (void)pace_set(p, o->topic, o->partition, true);
+        pace_set(p, o->topic, o->partition, true);
     }
 }
 
