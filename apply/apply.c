@@ -274,22 +274,20 @@ cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
     return *owner ? CDC_OK : CDC_ERR_NOMEM;
 }
 
-/* The statements that end a batch: its offsets, then the freshness rows
- * given to cdc_apply_progress_set (in the batch's transaction, so they
- * never run ahead of the data; each prunes the rows it supersedes, and
- * they are forgotten then), all in one round trip. A fenced offset write
- * that touches no row means another instance moved the partition's row
- * (DESIGN.md "Fencing"): CDC_ERR_FENCED, and the caller rolls the batch
- * back (COMMIT is sent only after these results are read). */
-static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
-                               size_t n) {
-    size_t np = a->instance ? a->nprogress : 0, nq = n + 2 * np, failed;
+/* The statements that open a batch, all in one round trip: BEGIN, its
+ * offsets, then the freshness rows given to cdc_apply_progress_set (in the
+ * batch's transaction, so they never run ahead of the data; each prunes
+ * the rows it supersedes, and they are forgotten then). They go first, not
+ * last: one round trip less per batch (BEGIN alone was one), and a fenced
+ * batch stops before its work. A fenced offset write that touches no row
+ * means another instance moved the partition's row (DESIGN.md "Fencing"):
+ * CDC_ERR_FENCED, and the caller rolls the batch back (COMMIT is sent only
+ * after these results are read). A savepoint rolled back later (a group's
+ * isolation) is opened after them and keeps them. */
+static cdc_err_t begin_with_offsets(cdc_apply_t *a,
+                                    const cdc_offset_t *offsets, size_t n) {
+    size_t np = a->instance ? a->nprogress : 0, nq = 1 + n + 2 * np, failed;
     const cdc_progress_t *progress = a->progress;
-    if (!nq) {
-        a->progress = NULL;
-        a->nprogress = 0;
-        return CDC_OK;
-    }
     /* the parameters point into these: made in place, never copied */
     cdc_offsets_params_t *op = cdc_arena_alloc(a->arena, (n ? n : 1) * sizeof *op);
     cdc_offsets_progress_params_t *pp =
@@ -298,9 +296,12 @@ static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
     apply_pq_t *qs = cdc_arena_alloc(a->arena, nq * sizeof *qs);
     if (!op || !pp || !prune || !qs)
         return CDC_ERR_NOMEM;
+    qs[0] = (apply_pq_t){APPLY_PQ_PARAMS, "BEGIN", NULL, 0, NULL,
+                         CDC_ERR_PG_DOWN, "begin", NULL};
+    apply_pq_t *oq = qs + 1, *pq = qs + 1 + n;
     for (size_t i = 0; i < n; i++) {
         cdc_offsets_params_store(&op[i], a->group_id, &offsets[i]);
-        qs[i] = (apply_pq_t){APPLY_PQ_PARAMS, cdc_offsets_sql_write(&offsets[i]),
+        oq[i] = (apply_pq_t){APPLY_PQ_PARAMS, cdc_offsets_sql_write(&offsets[i]),
                              NULL, op[i].n, op[i].v, CDC_ERR_STATE,
                              "write offsets", NULL};
     }
@@ -310,19 +311,20 @@ static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
         cdc_offsets_params_progress(p, a->group_id, a->instance,
                                     &progress[i]);
         pr[0] = p->v[0], pr[1] = p->v[1], pr[2] = p->v[2], pr[3] = p->v[6];
-        qs[n + 2 * i] = (apply_pq_t){APPLY_PQ_PARAMS,
-                                     cdc_offsets_sql_progress_write, NULL,
-                                     p->n, p->v, CDC_ERR_STATE,
+        pq[2 * i] = (apply_pq_t){APPLY_PQ_PARAMS,
+                                 cdc_offsets_sql_progress_write, NULL,
+                                 p->n, p->v, CDC_ERR_STATE,
+                                 "write _cdc.progress", NULL};
+        pq[2 * i + 1] = (apply_pq_t){APPLY_PQ_PARAMS,
+                                     cdc_offsets_sql_progress_prune, NULL,
+                                     4, pr, CDC_ERR_STATE,
                                      "write _cdc.progress", NULL};
-        qs[n + 2 * i + 1] = (apply_pq_t){APPLY_PQ_PARAMS,
-                                         cdc_offsets_sql_progress_prune, NULL,
-                                         4, pr, CDC_ERR_STATE,
-                                         "write _cdc.progress", NULL};
     }
+    a->in_txn = true; /* from here a failure rolls back */
     cdc_err_t err = cdc_apply_pg_pipeline(a, qs, nq, &failed);
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
         const cdc_offset_t *o = &offsets[i];
-        if (!o->fenced || strcmp(PQcmdTuples(qs[i].res), "1") == 0)
+        if (!o->fenced || strcmp(PQcmdTuples(oq[i].res), "1") == 0)
             continue;
         cdc_errstr_set(a->errstr, sizeof a->errstr,
                        "%s[%d]: _cdc.offsets no longer holds %lld%s: "
@@ -333,7 +335,7 @@ static cdc_err_t write_offsets(cdc_apply_t *a, const cdc_offset_t *offsets,
         err = CDC_ERR_FENCED;
     }
     cdc_apply_pg_pipeline_clear(qs, nq);
-    if (err == CDC_OK || (err != CDC_ERR_FENCED && failed >= n)) {
+    if (err == CDC_OK || (err != CDC_ERR_FENCED && failed >= 1 + n)) {
         a->progress = NULL; /* written, or refused themselves: forgotten */
         a->nprogress = 0;
     }
@@ -434,19 +436,15 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         disconnect(a);
         return CDC_ERR_PG_DOWN;
     }
-    err = q(a, "BEGIN", 0, NULL, NULL, "begin");
-    if (err != CDC_OK)
-        goto fail;
-    a->in_txn = true;
-    err = cdc_apply_collapse_init(&gs, arena, events, n);
+    err = begin_with_offsets(a, offsets, noffsets);
+    if (err == CDC_OK)
+        err = cdc_apply_collapse_init(&gs, arena, events, n);
     if (err == CDC_OK)
         err = cdc_apply_collect(a, &gs, events, n);
     res->replays += gs.replays;
     res->collapsed += gs.collapsed;
     for (apply_group_t *g = gs.groups_head; g && err == CDC_OK; g = g->next)
         err = run_group(a, &gs, g);
-    if (err == CDC_OK)
-        err = write_offsets(a, offsets, noffsets);
     if (err != CDC_OK)
         goto fail;
     /* isolation finds rejects in bisection order; report in Kafka order */

@@ -56,8 +56,9 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.log "$OUT"/results.tsv "$OUT"/jdbc-*.failed
+rm -f "$OUT"/*.log "$OUT"/results.tsv "$OUT"/jdbc-*.failed "$OUT"/stages-*.txt
 RESULTS=$OUT/results.tsv
+: >"$RESULTS" # the report reads it even when no part wrote to it
 
 # ------------------------------------------------------------ stack, tools
 
@@ -70,6 +71,7 @@ BROKERS=127.0.0.1:$CDC_KAFKA_PORT
 cleanup() {
     # under set -e: a kill of a process already gone must not end the trap
     [[ -z ${SINK_PID:-} ]] || kill -9 "$SINK_PID" 2>/dev/null || true
+    [[ -z ${SINK_B_PID:-} ]] || kill -9 "$SINK_B_PID" 2>/dev/null || true
     [[ -z ${JDBC_PID:-} ]] || kill -9 "$JDBC_PID" 2>/dev/null || true
     [[ -z ${READER_PID:-} ]] || kill "$READER_PID" 2>/dev/null || true
     if [[ ${BENCH_KEEP_STACK:-0} != 1 ]]; then
@@ -545,6 +547,72 @@ fi
 
 # ------------------------------------------------------------ latency
 
+# lat_db DB: a fresh warehouse database committing synchronously
+lat_db() {
+    psql_db postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null 2>&1
+    psql_db postgres -c "ALTER DATABASE $1 SET synchronous_commit = on" >/dev/null
+}
+
+# lat_start S: starts sink S's cdcsink (LAT_BIN[S]) on the latency topic;
+# its pid in LAT_PID[S] (and SINK_PID / SINK_B_PID for the exit trap)
+lat_start() {
+    local s=$1
+    "${LAT_BIN[$s]}" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id="${LAT_GROUP[$s]}" \
+        --set topics="$LAT_TOPIC" \
+        --set pg.conninfo="postgresql://postgres@127.0.0.1:$CDC_PG_PORT/${LAT_DB[$s]}" \
+        --set redis.url="redis://127.0.0.1:$CDC_REDIS_PORT" \
+        --set dlq.topic="$RUN_ID.dlq" "${LAT_SET[@]}" run >"$OUT/${LAT_LOG[$s]}" 2>&1 &
+    LAT_PID[$s]=$!
+    if [[ $s == a ]]; then SINK_PID=$!; else SINK_B_PID=$!; fi
+}
+
+# lat_trigger DB: per applied streamed change, its source commit time in a
+# side table whose row commits with the change (xmin ->
+# pg_xact_commit_timestamp)
+lat_trigger() {
+    psql_db "$1" -c "CREATE TABLE public.lat_log (src_ts timestamptz, op text, lsn numeric)" \
+        -c "CREATE FUNCTION public.lat_mark() RETURNS trigger LANGUAGE plpgsql AS
+            \$\$BEGIN IF NEW._cdc_op <> 'r' THEN
+                INSERT INTO public.lat_log VALUES (NEW._cdc_source_ts, NEW._cdc_op, (_cdc.position(NEW._cdc_position))[2]); END IF;
+                RETURN NULL; END\$\$" \
+        -c "CREATE TRIGGER lat_mark AFTER INSERT OR UPDATE ON public.orders_lat
+            FOR EACH ROW EXECUTE FUNCTION public.lat_mark()" >/dev/null
+}
+
+# lat_pct DB WHERE: "count p50 p99 max" of source commit -> warehouse commit
+lat_pct() {
+    psql_db "$1" -tA -F ' ' -c "
+      SELECT count(*),
+             round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+             round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
+             round(max(ms)::numeric, 1)
+        FROM (SELECT 1000 * extract(epoch FROM pg_xact_commit_timestamp(xmin) - src_ts) AS ms
+                FROM public.lat_log WHERE $2) l"
+}
+
+# lat_split DB: "dbz_p50 dbz_p99 sink_p50 sink_p99", the split at each
+# record's Kafka append time ($OUT/kafka-ts.tsv, by source lsn)
+lat_split() {
+    psql_db "$1" -c "CREATE TABLE public.kafka_ts (lsn numeric, ts_ms bigint)" \
+        -c "\\copy public.kafka_ts FROM '$OUT/kafka-ts.tsv'" >/dev/null
+    psql_db "$1" -tA -F ' ' -c "
+      WITH j AS (SELECT 1000 * extract(epoch FROM to_timestamp(k.ts_ms / 1000.0) - l.src_ts) AS dbz,
+                        1000 * extract(epoch FROM pg_xact_commit_timestamp(l.xmin) - to_timestamp(k.ts_ms / 1000.0)) AS sink
+                   FROM public.lat_log l JOIN (SELECT DISTINCT ON (lsn) lsn, ts_ms FROM public.kafka_ts) k USING (lsn))
+      SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY dbz)::numeric, 1),
+             round(percentile_cont(0.99) WITHIN GROUP (ORDER BY dbz)::numeric, 1),
+             round(percentile_cont(0.5) WITHIN GROUP (ORDER BY sink)::numeric, 1),
+             round(percentile_cont(0.99) WITHIN GROUP (ORDER BY sink)::numeric, 1) FROM j"
+}
+
+# lat_stages LOG: with log.level=debug, each stage's p50 / p99 over the
+# batches committed in the measured window (bench/e2e/stages.awk)
+lat_stages() {
+    local from
+    from=$(date -u -d "${MEASURE_FROM%+00}" '+%Y-%m-%dT%H:%M:%S')
+    awk -v from="$from" -f "$ROOT/bench/e2e/stages.awk" "$1"
+}
+
 if has latency; then
 RATE=$LAT_MAX
 RATE_NOTE="BENCH_LAT_RATE_MAX (BENCH_ONLY without throughput)"
@@ -554,7 +622,14 @@ if has throughput; then
     RATE_NOTE="half of cdcsink's schemas-off throughput"
 fi
 if ((RATE > LAT_MAX)); then RATE=$LAT_MAX; RATE_NOTE="capped by BENCH_LAT_RATE_MAX (Debezium's pace on this box)"; fi
-log "latency: Debezium source -> Kafka -> cdcsink, $RATE events/s ($RATE_NOTE) for ${LAT_S}s"
+# BENCH_LAT_B: a second cdcsink binary consumes the same topic side by side
+# (sink b: its own group and database), an A/B under the same load
+LAT_SINKS=(a)
+[[ -z ${BENCH_LAT_B:-} ]] || LAT_SINKS+=(b)
+declare -A LAT_BIN=([a]=$BIN [b]=${BENCH_LAT_B:-}) LAT_DB=([a]=cdc_lat [b]=cdc_lat_b) \
+    LAT_GROUP=([a]=g_lat [b]=g_lat_b) LAT_LOG=([a]=cdcsink-lat.log [b]=cdcsink-lat-b.log) LAT_PID
+[[ -z ${BENCH_LAT_B:-} || -x $BENCH_LAT_B ]] || die "BENCH_LAT_B: $BENCH_LAT_B is not an executable"
+log "latency: Debezium source -> Kafka -> cdcsink (${LAT_SINKS[*]}), $RATE events/s ($RATE_NOTE) for ${LAT_S}s"
 "$STACK" start connect >/dev/null
 SEED_ROWS=5000
 psql_db source -c "DROP TABLE IF EXISTS public.orders_lat" >/dev/null
@@ -564,13 +639,12 @@ psql_db source -c "CREATE TABLE public.orders_lat (id serial PRIMARY KEY, accoun
     -c "INSERT INTO public.orders_lat (account_id, amount, note, created_at, updated_at, attrs, active, ext_id, qty)
         SELECT g, g * 1.25, 'seed row ' || g, now(), now(), jsonb_build_object('k', g), g % 2 = 0,
                gen_random_uuid(), g FROM generate_series(1, $SEED_ROWS) g" >/dev/null
-psql_db postgres -c "DROP DATABASE IF EXISTS cdc_lat" -c "CREATE DATABASE cdc_lat" >/dev/null 2>&1
 # The stack runs PostgreSQL with synchronous_commit off (a test rig). Logical
 # decoding only sends WAL that is flushed, so a source committing
 # asynchronously would add up to wal_writer_delay (200 ms) before Debezium
 # even sees a change. Source and warehouse commit as a production server does.
-psql_db postgres -c "ALTER DATABASE source SET synchronous_commit = on" \
-    -c "ALTER DATABASE cdc_lat SET synchronous_commit = on" >/dev/null
+psql_db postgres -c "ALTER DATABASE source SET synchronous_commit = on" >/dev/null
+for s in "${LAT_SINKS[@]}"; do lat_db "${LAT_DB[$s]}"; done
 # a slot left by an interrupted run would hand the new connector old WAL
 psql_db source -tAc "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
                       WHERE slot_name = 'dbz_lat' AND NOT active" >/dev/null
@@ -584,24 +658,13 @@ CDC_STACK_TIMEOUT=300 "$STACK" connector add lat "${RUN_ID}lat" on source \
     { cat "$OUT/connector.log"; die "the Debezium source connector did not start"; }
 LAT_SET=()
 for kv in ${BENCH_LAT_SET:-}; do LAT_SET+=(--set "$kv"); done
-"$BIN" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id=g_lat \
-    --set topics="$LAT_TOPIC" \
-    --set pg.conninfo="postgresql://postgres@127.0.0.1:$CDC_PG_PORT/cdc_lat" \
-    --set redis.url="redis://127.0.0.1:$CDC_REDIS_PORT" \
-    --set dlq.topic="$RUN_ID.dlq" "${LAT_SET[@]}" run >"$OUT/cdcsink-lat.log" 2>&1 &
-SINK_PID=$!
+for s in "${LAT_SINKS[@]}"; do lat_start "$s"; done
 "$STACK" wait-topic "$LAT_TOPIC" "$SEED_ROWS" 300 >/dev/null
-"$GEN" committed -b "$BROKERS" -g g_lat -t "$LAT_TOPIC" -w 300 >/dev/null ||
-    die "cdcsink did not apply the snapshot (see $OUT/cdcsink-lat.log)"
-# per applied streamed change: its source commit time, in a side table whose
-# row commits with the change (xmin -> pg_xact_commit_timestamp)
-psql_db cdc_lat -c "CREATE TABLE public.lat_log (src_ts timestamptz, op text, lsn numeric)" \
-    -c "CREATE FUNCTION public.lat_mark() RETURNS trigger LANGUAGE plpgsql AS
-        \$\$BEGIN IF NEW._cdc_op <> 'r' THEN
-            INSERT INTO public.lat_log VALUES (NEW._cdc_source_ts, NEW._cdc_op, (_cdc.position(NEW._cdc_position))[2]); END IF;
-            RETURN NULL; END\$\$" \
-    -c "CREATE TRIGGER lat_mark AFTER INSERT OR UPDATE ON public.orders_lat
-        FOR EACH ROW EXECUTE FUNCTION public.lat_mark()" >/dev/null
+for s in "${LAT_SINKS[@]}"; do
+    "$GEN" committed -b "$BROKERS" -g "${LAT_GROUP[$s]}" -t "$LAT_TOPIC" -w 300 >/dev/null ||
+        die "cdcsink $s did not apply the snapshot (see $OUT/${LAT_LOG[$s]})"
+    lat_trigger "${LAT_DB[$s]}"
+done
 DEL_MAX=$((SEED_ROWS + RATE * (LAT_WARM + LAT_S) * 7 / 20 + 1))
 cat >"$OUT/lat-ins.sql" <<'EOF'
 \set a random(1, 1000000)
@@ -620,55 +683,50 @@ MEASURE_FROM=$(date -u -d "+$LAT_WARM seconds" '+%Y-%m-%d %H:%M:%S.%N+00')
 PGHOST=127.0.0.1 PGPORT=$CDC_PG_PORT PGUSER=postgres "$PG_BIN/pgbench" -n -c 4 -j 2 -R "$RATE" -T "$((LAT_WARM + LAT_S))" \
     -f "$OUT/lat-ins.sql@70" -f "$OUT/lat-upd.sql@25" -f "$OUT/lat-del.sql@5" source \
     >"$OUT/pgbench.log" 2>&1 || { cat "$OUT/pgbench.log"; die "pgbench failed"; }
-# Debezium may still be behind the source: wait until the warehouse equals it
+# Debezium may still be behind the source: wait until each warehouse equals it
 sum_sql="SELECT count(*), md5(string_agg(id || ':' || qty || ':' || note, ',' ORDER BY id)) FROM public.orders_lat"
 deadline=$((SECONDS + 600))
-while :; do
-    src_sum=$(psql_db source -tAc "$sum_sql")
-    wh_sum=$(psql_db cdc_lat -tAc "$sum_sql WHERE _cdc_deleted IS NOT TRUE")
-    [[ $src_sum == "$wh_sum" || $SECONDS -ge $deadline ]] && break
-    sleep 2
+for s in "${LAT_SINKS[@]}"; do
+    while :; do
+        src_sum=$(psql_db source -tAc "$sum_sql")
+        wh_sum=$(psql_db "${LAT_DB[$s]}" -tAc "$sum_sql WHERE _cdc_deleted IS NOT TRUE")
+        [[ $src_sum == "$wh_sum" || $SECONDS -ge $deadline ]] && break
+        sleep 2
+    done
+    [[ $src_sum == "$wh_sum" ]] ||
+        die "latency run: warehouse ${LAT_DB[$s]} differs from the source ($src_sum vs $wh_sum)"
 done
-read -r lat_rss lat_cpu < <(proc_usage "$SINK_PID")
-# only the changes made after the warm-up are measured; the warm-up's own
-# figures are reported apart (a fresh Connect JVM compiles for a while)
-read -r warm_n warm_p50 warm_p99 < <(psql_db cdc_lat -tA -F ' ' -c "
-  SELECT count(*),
-         round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
-         round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1)
-    FROM (SELECT 1000 * extract(epoch FROM pg_xact_commit_timestamp(xmin) - src_ts) AS ms
-            FROM public.lat_log WHERE src_ts < '$MEASURE_FROM') l")
-psql_db cdc_lat -c "DELETE FROM public.lat_log WHERE src_ts < '$MEASURE_FROM'" >/dev/null
-kill -TERM "$SINK_PID"; wait "$SINK_PID" || true; SINK_PID=
-[[ $src_sum == "$wh_sum" ]] || die "latency run: the warehouse differs from the source ($src_sum vs $wh_sum)"
 # Split at Kafka: each record's append time (the topic's LogAppendTime) by
 # source lsn, to tell Debezium's share from cdcsink's.
 kcat -C -b "$BROKERS" -t "$LAT_TOPIC" -o beginning -e -q -f '%T\t%s\n' 2>/dev/null |
     awk -F '\t' 'match($2, /"lsn":[0-9]+/) { print substr($2, RSTART + 6, RLENGTH - 6) "\t" $1 }' \
     >"$OUT/kafka-ts.tsv"
-psql_db cdc_lat -c "CREATE TABLE public.kafka_ts (lsn numeric, ts_ms bigint)" \
-    -c "\\copy public.kafka_ts FROM '$OUT/kafka-ts.tsv'" >/dev/null
-read -r dbz_p50 dbz_p99 sink_p50 sink_p99 < <(psql_db cdc_lat -tA -F ' ' -c "
-  WITH j AS (SELECT 1000 * extract(epoch FROM to_timestamp(k.ts_ms / 1000.0) - l.src_ts) AS dbz,
-                    1000 * extract(epoch FROM pg_xact_commit_timestamp(l.xmin) - to_timestamp(k.ts_ms / 1000.0)) AS sink
-               FROM public.lat_log l JOIN (SELECT DISTINCT ON (lsn) lsn, ts_ms FROM public.kafka_ts) k USING (lsn))
-  SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY dbz)::numeric, 1),
-         round(percentile_cont(0.99) WITHIN GROUP (ORDER BY dbz)::numeric, 1),
-         round(percentile_cont(0.5) WITHIN GROUP (ORDER BY sink)::numeric, 1),
-         round(percentile_cont(0.99) WITHIN GROUP (ORDER BY sink)::numeric, 1) FROM j")
-psql_db cdc_lat -tA -F ' ' -c "
-  SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin)) - extract(epoch FROM min(pg_xact_commit_timestamp(xmin)) OVER ()),
-         1000 * extract(epoch FROM pg_xact_commit_timestamp(xmin) - src_ts)
-    FROM public.lat_log ORDER BY 1" >"$OUT/latency.dat"
-read -r lat_n lat_p50 lat_p99 lat_max < <(psql_db cdc_lat -tA -F ' ' -c "
-  SELECT count(*),
-         round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1),
-         round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1),
-         round(max(ms)::numeric, 1)
-    FROM (SELECT 1000 * extract(epoch FROM pg_xact_commit_timestamp(xmin) - src_ts) AS ms
-            FROM public.lat_log) l")
+declare -A LAT_RES
+for s in "${LAT_SINKS[@]}"; do
+    db=${LAT_DB[$s]}
+    read -r rss cpu < <(proc_usage "${LAT_PID[$s]}")
+    kill -TERM "${LAT_PID[$s]}"; wait "${LAT_PID[$s]}" || true
+    if [[ $s == a ]]; then SINK_PID=; else SINK_B_PID=; fi
+    # only the changes made after the warm-up are measured; the warm-up's
+    # own figures are reported apart (a fresh Connect JVM compiles for a while)
+    read -r wn w50 w99 _ < <(lat_pct "$db" "src_ts < '$MEASURE_FROM'")
+    psql_db "$db" -c "DELETE FROM public.lat_log WHERE src_ts < '$MEASURE_FROM'" >/dev/null
+    read -r d50 d99 k50 k99 < <(lat_split "$db")
+    read -r n p50 p99 pmax < <(lat_pct "$db" true)
+    LAT_RES[$s]="$n $p50 $p99 $pmax $rss $cpu $wn $w50 $w99 $d50 $d99 $k50 $k99"
+    if [[ $s == a ]]; then
+        psql_db "$db" -tA -F ' ' -c "
+          SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin)) - extract(epoch FROM min(pg_xact_commit_timestamp(xmin)) OVER ()),
+                 1000 * extract(epoch FROM pg_xact_commit_timestamp(xmin) - src_ts)
+            FROM public.lat_log ORDER BY 1" >"$OUT/latency.dat"
+    fi
+    lat_stages "$OUT/${LAT_LOG[$s]}" >"$OUT/stages-$s.txt"
+    log "  $s: $n changes, p50 $p50 ms, p99 $p99 ms, max $pmax ms; cdcsink's share p50 $k50 / p99 $k99 ms"
+done
+read -r lat_n lat_p50 lat_p99 lat_max lat_rss lat_cpu warm_n warm_p50 warm_p99 \
+    dbz_p50 dbz_p99 sink_p50 sink_p99 <<<"${LAT_RES[a]}"
 achieved=$(grep -o 'tps = [0-9.]*' "$OUT/pgbench.log" | head -n 1 | awk '{ printf "%d", $3 }')
-log "  $lat_n changes, p50 ${lat_p50} ms, p99 ${lat_p99} ms, max ${lat_max} ms (pgbench: $achieved tx/s)"
+log "  pgbench: $achieved tx/s"
 "$STACK" connector remove lat >/dev/null 2>&1 || true
 fi # latency
 

@@ -1,0 +1,196 @@
+/* test_apply_trips.c - how many round trips to PostgreSQL a small batch
+ * costs: each one is a wake-up of the server and of the applier, and on a
+ * busy machine each may wait for a core (README "Data flow", latency).
+ * The applier talks to PostgreSQL through a TCP relay in this process that
+ * counts the turns of the conversation: a round trip is the client having
+ * sent something and the server then answering.
+ * Needs CDC_TEST_PG_URI (fails without it). */
+#include "tests/integration/apply_fixture.h"
+#include "tests/integration/apply_tt.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#define E_(t, op, id, v, n, p0, p1) tt_ev((t), (op), (id), (v), (n), (p0), (p1), 0)
+
+typedef struct {
+    int lfd;            /* listening on 127.0.0.1, any port */
+    int port;           /* the one it got */
+    char host[256], server_port[16];
+    pthread_t th;
+    atomic_long trips;  /* client sent, then the server answered */
+    atomic_bool stop;
+} relay_t;
+
+static int dial(const char *host, const char *port) {
+    struct sockaddr_in sa = {0};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)atoi(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* the test stack's host */
+    (void)host;
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* forwards what is readable on from to to; false at the end */
+static bool pass(int from, int to) {
+    char buf[65536];
+    ssize_t n = read(from, buf, sizeof buf);
+    for (ssize_t off = 0; n > 0 && off < n;) {
+        ssize_t w = write(to, buf + off, (size_t)(n - off));
+        if (w <= 0)
+            return false;
+        off += w;
+    }
+    return n > 0;
+}
+
+/* One connection at a time (the applier's), relayed until either side
+ * closes; the count goes up before the answer reaches the client. */
+static void *relay_main(void *arg) {
+    relay_t *r = arg;
+    while (!atomic_load(&r->stop)) {
+        struct pollfd l = {r->lfd, POLLIN, 0};
+        if (poll(&l, 1, 100) <= 0)
+            continue;
+        int c = accept(r->lfd, NULL, NULL);
+        int s = c >= 0 ? dial(r->host, r->server_port) : -1;
+        bool sent = false, open = s >= 0;
+        while (open && !atomic_load(&r->stop)) {
+            struct pollfd p[2] = {{c, POLLIN, 0}, {s, POLLIN, 0}};
+            if (poll(p, 2, 100) <= 0)
+                continue;
+            if (p[0].revents) {
+                open = pass(c, s);
+                sent = true;
+            }
+            if (open && p[1].revents) {
+                if (sent)
+                    atomic_fetch_add(&r->trips, 1);
+                sent = false;
+                open = pass(s, c);
+            }
+        }
+        if (c >= 0)
+            close(c);
+        if (s >= 0)
+            close(s);
+    }
+    return NULL;
+}
+
+/* Starts the relay in front of CDC_TEST_PG_URI's server; *conninfo is the
+ * applier's way through it (same database and user). */
+static bool relay_start(relay_t *r, char *conninfo, size_t size) {
+    char *err = NULL;
+    const char *db = "postgres", *user = "postgres";
+    memset(r, 0, sizeof *r);
+    snprintf(r->server_port, sizeof r->server_port, "5432");
+    PQconninfoOption *o = PQconninfoParse(fx_uri(), &err), *i;
+    if (!o) {
+        PQfreemem(err);
+        return false;
+    }
+    for (i = o; i->keyword; i++) {
+        if (!i->val)
+            continue;
+        if (!strcmp(i->keyword, "port"))
+            snprintf(r->server_port, sizeof r->server_port, "%s", i->val);
+        else if (!strcmp(i->keyword, "host"))
+            snprintf(r->host, sizeof r->host, "%s", i->val);
+        else if (!strcmp(i->keyword, "dbname"))
+            db = i->val;
+        else if (!strcmp(i->keyword, "user"))
+            user = i->val;
+    }
+    struct sockaddr_in sa = {0};
+    socklen_t len = sizeof sa;
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    bool ok = r->lfd >= 0 &&
+              bind(r->lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+              listen(r->lfd, 4) == 0 &&
+              getsockname(r->lfd, (struct sockaddr *)&sa, &len) == 0;
+    if (ok) {
+        r->port = ntohs(sa.sin_port);
+        snprintf(conninfo, size, "host=127.0.0.1 port=%d dbname=%s user=%s "
+                 "sslmode=disable gssencmode=disable", r->port, db, user);
+        ok = pthread_create(&r->th, NULL, relay_main, r) == 0;
+    }
+    PQconninfoFree(o);
+    if (!ok && r->lfd >= 0)
+        close(r->lfd);
+    return ok;
+}
+
+static void relay_stop(relay_t *r) {
+    atomic_store(&r->stop, true);
+    pthread_join(r->th, NULL);
+    close(r->lfd);
+}
+
+/* A batch of three changes (an insert, an update, a delete) with its
+ * fenced offset and a freshness row, as the pipeline sends it, on a table
+ * the applier knows: BEGIN with the offsets and the freshness rows, the
+ * staging COPY (its start, then its data), the merge, COMMIT. */
+TEST(small_batch_round_trips) {
+    relay_t r;
+    tt_t t;
+    cdc_apply_conf_t conf = {0};
+    char conninfo[512], topic[96];
+    cdc_apply_result_t res;
+    if (!fx_uri()) {
+        CHECK(fx_uri() != NULL);
+        return;
+    }
+    CHECK(relay_start(&r, conninfo, sizeof conninfo));
+    conf.conninfo = conninfo;
+    if (!tt_open(&t, "trips", &conf))
+        goto out;
+    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
+    cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
+                           "{\"t[0]\"}", NULL};
+    /* the first batch makes the table and prepares the statements */
+    cdc_offset_t o1 = {topic, 0, 3, true, -1};
+    cdc_event_t *warm[] = {E_(&t, 'c', "1", "a", "1", 10, 10),
+                           E_(&t, 'c', "2", "b", "2", 10, 11),
+                           E_(&t, 'u', "1", "c", "3", 10, 12),
+                           E_(&t, 'd', "3", NULL, NULL, 10, 13)};
+    cdc_apply_progress_set(t.f.a, "inst-trips", &prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, warm, 4, &o1, 1, t.f.batch, &res),
+              CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    long before = atomic_load(&r.trips);
+    cdc_offset_t o2 = {topic, 0, 6, true, 3};
+    cdc_event_t *evs[] = {E_(&t, 'c', "4", "d", "4", 20, 20),
+                          E_(&t, 'u', "2", "e", "5", 20, 21),
+                          E_(&t, 'd', "1", NULL, NULL, 20, 22)};
+    cdc_apply_progress_set(t.f.a, "inst-trips", &prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, evs, 3, &o2, 1, t.f.batch, &res),
+              CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    long trips = atomic_load(&r.trips) - before;
+    printf("  a batch of 3 changes: %ld round trips\n", trips);
+    CHECK(trips > 0);  /* the relay saw the batch at all */
+    CHECK(trips <= 5); /* six before the offsets went first with BEGIN */
+    CHECK_INT(res.applied, 3);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
+                          "ORDER BY id"),
+              "1|c|3|t\n2|e|5|f\n3|~|~|t\n4|d|4|f\n");
+    char sql[256];
+    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
+             topic);
+    fx_q(&t.f, sql);
+    fx_q(&t.f, "DELETE FROM _cdc.progress WHERE instance = 'inst-trips'");
+out:
+    fx_close(&t.f);
+    relay_stop(&r);
+}
