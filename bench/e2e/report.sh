@@ -99,7 +99,7 @@ report_table() {
         echo "  split at Kafka's append time (ms precision): source -> Kafka (Debezium) p50 $dbz_p50 / p99 $dbz_p99 ms; Kafka -> warehouse commit (cdcsink) p50 $sink_p50 / p99 $sink_p99 ms"
         if [[ -n ${LAT_RES[b]:-} ]]; then
             read -r bn b50 b99 bmax brss bcpu _ _ _ bd50 bd99 bk50 bk99 <<<"${LAT_RES[b]}"
-            echo "  side by side on the same topic, B = $BENCH_LAT_B (A = this tree's build, the lines above):"
+            echo "  side by side on the same topic, B = $BENCH_LAT_B${BENCH_LAT_SET_B:+ with $BENCH_LAT_SET_B} (A = this tree's build, the lines above):"
             echo "  B: changes $bn  p50 $b50 ms  p99 $b99 ms  max $bmax ms  (RSS ${brss} MB, CPU ${bcpu} s); Debezium p50 $bd50 / p99 $bd99 ms; cdcsink p50 $bk50 / p99 $bk99 ms"
         fi
         for s in a b; do

@@ -27,7 +27,10 @@
 # BENCH_LAT_WARMUP_S (60: the workload runs this long before the measured
 # BENCH_LAT_SECONDS, so the freshly started Connect JVM is warm),
 # BENCH_LAT_SET ("K=V K=V": cdcsink settings of the latency run, e.g.
-# log.level=debug for each batch's stage times). The stack's ports and run folder
+# log.level=debug for each batch's stage times), BENCH_LAT_B (a second
+# cdcsink binary, or "same", consuming the same topic side by side into its
+# own database: an A/B under one load), BENCH_LAT_SET_B (sink b's settings
+# on top of BENCH_LAT_SET). The stack's ports and run folder
 # come from the usual CDC_* variables (docker/stack/env.sh); the default run
 # folder here is .stack-bench.
 set -euo pipefail
@@ -557,11 +560,12 @@ lat_db() {
 # its pid in LAT_PID[S] (and SINK_PID / SINK_B_PID for the exit trap)
 lat_start() {
     local s=$1
+    # shellcheck disable=SC2086 # LAT_SET_B: --set K=V words
     "${LAT_BIN[$s]}" --set kafka.bootstrap.servers="$BROKERS" --set kafka.group.id="${LAT_GROUP[$s]}" \
         --set topics="$LAT_TOPIC" \
         --set pg.conninfo="postgresql://postgres@127.0.0.1:$CDC_PG_PORT/${LAT_DB[$s]}" \
         --set redis.url="redis://127.0.0.1:$CDC_REDIS_PORT" \
-        --set dlq.topic="$RUN_ID.dlq" "${LAT_SET[@]}" run >"$OUT/${LAT_LOG[$s]}" 2>&1 &
+        --set dlq.topic="$RUN_ID.dlq" "${LAT_SET[@]}" ${LAT_SET_B[$s]:-} run >"$OUT/${LAT_LOG[$s]}" 2>&1 &
     LAT_PID[$s]=$!
     if [[ $s == a ]]; then SINK_PID=$!; else SINK_B_PID=$!; fi
 }
@@ -626,6 +630,7 @@ if ((RATE > LAT_MAX)); then RATE=$LAT_MAX; RATE_NOTE="capped by BENCH_LAT_RATE_M
 # (sink b: its own group and database), an A/B under the same load
 LAT_SINKS=(a)
 [[ -z ${BENCH_LAT_B:-} ]] || LAT_SINKS+=(b)
+[[ ${BENCH_LAT_B:-} != same ]] || BENCH_LAT_B=$BIN
 declare -A LAT_BIN=([a]=$BIN [b]=${BENCH_LAT_B:-}) LAT_DB=([a]=cdc_lat [b]=cdc_lat_b) \
     LAT_GROUP=([a]=g_lat [b]=g_lat_b) LAT_LOG=([a]=cdcsink-lat.log [b]=cdcsink-lat-b.log) LAT_PID
 [[ -z ${BENCH_LAT_B:-} || -x $BENCH_LAT_B ]] || die "BENCH_LAT_B: $BENCH_LAT_B is not an executable"
@@ -658,6 +663,10 @@ CDC_STACK_TIMEOUT=300 "$STACK" connector add lat "${RUN_ID}lat" on source \
     { cat "$OUT/connector.log"; die "the Debezium source connector did not start"; }
 LAT_SET=()
 for kv in ${BENCH_LAT_SET:-}; do LAT_SET+=(--set "$kv"); done
+# BENCH_LAT_SET_B: sink b's own settings on top ("K=V K=V", no spaces in
+# a value), so one binary can be A/B'd against a setting too
+declare -A LAT_SET_B=([a]='' [b]='')
+for kv in ${BENCH_LAT_SET_B:-}; do LAT_SET_B[b]+=" --set $kv"; done
 for s in "${LAT_SINKS[@]}"; do lat_start "$s"; done
 "$STACK" wait-topic "$LAT_TOPIC" "$SEED_ROWS" 300 >/dev/null
 for s in "${LAT_SINKS[@]}"; do
