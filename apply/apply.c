@@ -1,7 +1,8 @@
 /* apply.c - the applier object: connection, bookkeeping schema, offsets,
- * and the batch transaction (see apply.h): collect (collect.c) and collapse
- * (collapse.c) the events, then run each group (truncate.c, direct.c,
- * merge.c) and write the offsets, all in one transaction. */
+ * and the batch transaction (see apply.h): BEGIN with the offsets and the
+ * freshness rows (one round trip, the fence read there), collect
+ * (collect.c) and collapse (collapse.c) the events, then run each group
+ * (truncate.c, direct.c, merge.c), all in one transaction. */
 #include "apply/apply_int.h"
 
 #include <stdlib.h>

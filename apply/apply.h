@@ -124,8 +124,9 @@ cdc_err_t cdc_apply_offsets_load(cdc_apply_t *a, const char *topic,
                                  int32_t partition, int64_t *next_offset)
     CDC_MUSTCHECK;
 
-/* Opens a transaction and applies events[0..n) (only kind CHANGE; others are
- * ignored) and the offsets. Records the applier rejects are listed in
+/* Opens a transaction with the offsets (first: a fenced one that no
+ * longer holds fails the batch, FENCED, before any event is applied) and
+ * applies events[0..n) (only kind CHANGE; others are ignored). Records the applier rejects are listed in
  * res->rejects (allocated from arena) and left out; the rest is applied.
  * On CDC_OK the transaction is open: call _commit or _abort.
  * On an error nothing is applied and no transaction is open; the error's
@@ -148,7 +149,7 @@ cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) CDC_MUSTCHECK;
 void cdc_apply_batch_abort(cdc_apply_t *a);
 
 /* The freshness rows (offsets/offsets.h, cdc_progress_t) the next
- * cdc_apply_batch_begin writes to _cdc.progress, in its transaction, after
+ * cdc_apply_batch_begin writes to _cdc.progress, in its transaction, with
  * the offsets; rows are borrowed until then (and forgotten after it),
  * instance (the row key beside group and source) is copied. n = 0: none. */
 void cdc_apply_progress_set(cdc_apply_t *a, const char *instance,
