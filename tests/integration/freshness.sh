@@ -50,7 +50,9 @@ WL=$!
 seen=()
 while kill -0 "$WL" 2>/dev/null; do
     v=$(row lsn 2>/dev/null)
-    [ -n "$v" ] && [ "${seen[-1]:-}" != "$v" ] && seen+=("$v")
+    last=
+    [ "${#seen[@]}" -gt 0 ] && last=${seen[-1]}
+    [ -n "$v" ] && [ "$last" != "$v" ] && seen+=("$v")
     sleep 0.4
 done
 wait "$WL"
