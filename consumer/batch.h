@@ -62,6 +62,11 @@ typedef struct cdc_batch_s {
     size_t bytes;              /* keys + values */
     int64_t first_ms;          /* monotonic ms of the first record */
     cdc_offsets_t offs;        /* next offset per partition */
+    /* apply.consistency=transaction: the record's source transaction in
+     * the tracker of consumer/pipeline_txn.c (opaque here; that tracker
+     * owns what it points to and says how long it lives), NULL when
+     * added; moved with its record by cdc_batch_hold */
+    struct txn_s **txn;
 
     /* per change, nchanges of them (CHECKED on): the decoded change events
      * in Kafka order, their record index, identity (when asked for) and
@@ -153,9 +158,9 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
 
 /* OPEN: keeps the records with keep[i] set, in order, and moves the
  * others, in order, to the end of dst (OPEN, grown as needed): each
- * message with its decoded event (or decode error), copied into dst's
- * arena (cdc_event_copy: no second decode, whatever the number of
- * hand-offs a held record waits through). dst NULL: the others are
+ * message with its txn entry and its decoded event (or decode error),
+ * copied into dst's arena (cdc_event_copy: no second decode, whatever
+ * the number of hand-offs a held record waits through). dst NULL: the others are
  * released instead (neither applied nor committed: a restart reads them
  * again). b's offsets are recomputed from the records it keeps: a
  * partition whose records all left is no longer in them. now_ms starts

@@ -54,6 +54,17 @@
  * streaming change events without a `transaction` block before any with
  * one mean provide.transaction.metadata is off.
  *
+ * Records and their entries: a record's transaction is looked up once,
+ * when it is noted (cdc_txn_note), and kept beside the record (b->txn,
+ * moved with it by cdc_batch_hold); a cut reads it from there. An entry
+ * lives until its transaction leaves the tracker, which happens only in a
+ * cut where none of its records is held (they all stay in the batch
+ * handed over, whose b->txn the cut clears), or in cdc_txn_reset, when
+ * every record it knew is dropped. So an entry named in the open batch
+ * is always live; a record of a transaction that left (a replay) gets a
+ * new entry. Entries are allocated one by one: growing the hash table
+ * moves none.
+ *
  * Threads: the polling thread (and whoever holds the applier's turn in the
  * rebalance callbacks, the same thread); the metrics under p->mu.
  * Memory: the tracker is malloc'ed and lives across batches; nothing
@@ -127,7 +138,6 @@ typedef struct cdc_txn_state_s {
     /* scratch of a cut, grown with the batch */
     bool *keep;
     uint32_t *pidx;
-    txn_t **rtx;
     size_t scratch_cap;
     size_t *first_held;
     size_t fh_cap;
@@ -140,7 +150,7 @@ typedef struct cdc_txn_state_s {
     size_t pre_n, pre_cap;
     bool pre_valid;
     int64_t pre_ms;
-    /* the cut the precheck computed (keep, rtx, pidx, first_held): the
+    /* the cut the precheck computed (keep, pidx, first_held): the
      * hand-off's, unless a record came (cdc_txn_note) or b changed */
     bool cut_ready;
     const cdc_batch_t *cut_b;
@@ -158,9 +168,10 @@ void cdc_txn_free(cdc_txn_state_t *t);
  * read again). */
 void cdc_txn_reset(cdc_txn_state_t *t);
 
-/* After cdc_batch_add of record i of the open batch b. Errors: NOMEM;
+/* After cdc_batch_add of record i of the open batch b: notes it, and sets
+ * b->txn[i] to its transaction's entry. Errors: NOMEM;
  * CONFIG with p->errstr when the stream has no transaction metadata. */
-cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i)
+cdc_err_t cdc_txn_note(cdc_pipeline_t *p, cdc_batch_t *b, size_t i)
     CDC_MUSTCHECK;
 
 /* Whether a cut of the due batch b is worth computing now (something

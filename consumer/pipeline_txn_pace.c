@@ -26,9 +26,9 @@ static const txn_t *pace_blocker(const cdc_txn_state_t *t,
                                  const cdc_batch_t *b) {
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < b->n; i++)
-            if (!t->keep[i] && waits(t->rtx[i]) &&
+            if (!t->keep[i] && waits(b->txn[i]) &&
                 (pass || part_is_txtopic(b, t->pidx[i])))
-                return t->rtx[i];
+                return b->txn[i];
     return NULL;
 }
 

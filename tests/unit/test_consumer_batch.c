@@ -455,9 +455,18 @@ TEST(held_records_move_with_their_decoded_events) {
     CHECK_INT(cdc_batch_init(&b, 2), CDC_OK); /* grown by the moves */
     CHECK_INT(cdc_batch_init(&c, 8), CDC_OK);
     fill_held(&a);
+    /* each record's transaction entry (opaque here) moves with it */
+    struct txn_s *tag[NHELD];
+    for (size_t i = 0; i < a.n; i++) {
+        CHECK(a.txn[i] == NULL); /* none when added */
+        a.txn[i] = tag[i] = (struct txn_s *)&tag[i];
+    }
     CHECK_INT(cdc_batch_hold(&a, keep, &b, 2000), CDC_OK);
     CHECK_INT(a.n, 1);
     CHECK_INT(a.recs[0].offset, 102);
+    CHECK(a.txn[0] == tag[2]);
+    for (size_t j = 0, i = 0; j < b.n; j++, i += i + 1 == 2 ? 2 : 1)
+        CHECK(b.txn[j] == tag[i]);
     CHECK_INT(b.n, NHELD - 1);
     CHECK_INT(b.first_ms, 2000);
     scribble(&a);

@@ -69,6 +69,57 @@ TEST(held_records_move_and_offsets_stop_before_them) {
     cdc_pipeline_free(p);
 }
 
+/* A record's transaction is looked up once, when noted, and moves with
+ * it (b->txn): a held record still waits for its transaction after two
+ * hand-offs; the records a cut applies forget theirs (the entry leaves
+ * with the transaction), and a replay of a transaction that left gets a
+ * new entry. */
+TEST(a_held_record_keeps_its_transaction_across_hand_offs) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 100, -1, NULL);
+    ev(p, b, "a", 0, 10, 1, 100, 1);
+    CHECK(b->txn[0] != NULL && b->txn[0] == b->txn[1]);
+    CHECK_INT(b->txn[0]->xid, 100);
+    txn_t *x = b->txn[0];
+    ev(p, b, "snap", 0, 10, 9, -1, 0);
+    CHECK(b->txn[2] == NULL); /* no transaction */
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 1);
+    CHECK(b->txn[0] == NULL);
+    CHECK_INT(d->n, 2);
+    CHECK(d->txn[0] == x && d->txn[1] == x);
+    /* second hand-off: 100 is still incomplete, its records still wait */
+    cdc_batch_reset(b);
+    ev(p, d, "snap", 1, 10, 10, -1, 0);
+    CHECK_INT(cdc_txn_cut(p, d, b, 0, &n), CDC_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(b->n, 2);
+    CHECK(b->txn[0] == x && b->txn[1] == x);
+    /* completed: applied, and the records applied name no entry */
+    cdc_batch_reset(d);
+    meta(p, b, 1, 10, 100, 1, "a");
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 3);
+    CHECK_INT(b->txns_whole, 1);
+    CHECK_INT(p->txn.count, 0);
+    for (size_t i = 0; i < b->n; i++)
+        CHECK(b->txn[i] == NULL);
+    /* Debezium replays 100 whole: a new entry, waiting for its END */
+    cdc_batch_reset(b);
+    meta(p, b, 2, 10, 100, -1, NULL);
+    ev(p, b, "a", 1, 10, 1, 100, 1);
+    CHECK(b->txn[0] != NULL && b->txn[1] == b->txn[0]);
+    CHECK_INT(b->txn[0]->ndistinct, 1);
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 0);
+    meta(p, b, 3, 10, 100, 1, "a");
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 3);
+    cdc_pipeline_free(p);
+}
+
 TEST(a_later_transaction_waits_behind_an_earlier_one) {
     cdc_pipeline_t *p = pipe_new(0);
     cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
