@@ -66,6 +66,7 @@ void cdc_txn_free(cdc_txn_state_t *t) {
     free(t->keep);
     free(t->pidx);
     free(t->first_held);
+    free(t->pheld);
     free(t->pre_evs);
     free(t->pre_ids);
     free(t->pre_seen);

@@ -41,12 +41,20 @@
  * batch.max.events records are held (down to half of it once paused),
  * the transaction topic is paused once it delivered the END of the
  * oldest incomplete transaction (the blocker: the first incomplete one
- * among the held BEGIN/END records, else among all held records). Data
- * partitions are never paused: they bring what the blocker still waits
- * for (and each pause drops what was fetched ahead, fetched again on
- * resume). When the blocker gains nothing (no new event, BEGIN or END,
- * and it does not leave) for CDC_TXN_PACE_STALL_MS while the topic is
- * paused, it is resumed and stays so while that transaction blocks.
+ * among the held BEGIN/END records, else among all held records). The
+ * data partitions run apart too (a partition of small rows, or of a table
+ * few transactions touch, runs ahead of one of a table every transaction
+ * writes much of: 10,000 records each held at 200k events): once the
+ * blocker's END named the tables it still misses events of, and each has
+ * a topic <prefix>.<schema>.<table> assigned, a data partition whose topic
+ * brings none of them pauses while it holds more than
+ * batch.max.events / CDC_TXN_PACE_DATA_DIV records (resumed below a
+ * quarter of that; each pause drops what was fetched ahead, fetched again
+ * on resume, hence the wide margin). A partition that may bring an event
+ * of the blocker is never paused. When the blocker gains nothing (no
+ * new event, BEGIN or END, and it does not leave) for
+ * CDC_TXN_PACE_STALL_MS while partitions are paused, they are resumed
+ * and stay so while that transaction blocks.
  *
  * Checks (FATAL, naming the setting): the assignment must hold a
  * transaction topic and every partition of every assigned topic (one
@@ -93,6 +101,10 @@ typedef struct txn_s txn_t;
 /* ms the blocker may gain nothing while the read-ahead bound pauses
  * partitions, before they are all resumed */
 #define CDC_TXN_PACE_STALL_MS 2000
+/* a data partition that brings nothing the blocker misses pauses once it
+ * holds more than the bound (batch.max.events) divided by this, and
+ * resumes below a quarter of that */
+#define CDC_TXN_PACE_DATA_DIV 4
 
 typedef struct cdc_txn_state_s {
     bool on;                /* apply.consistency=transaction (not replay) */
@@ -135,6 +147,8 @@ typedef struct cdc_txn_state_s {
                              * the first pause */
     bool pace_off;          /* stalled: no pausing while pace_key blocks */
     uint64_t pauses;        /* partitions paused, all along */
+    size_t *pheld;          /* held records per partition of the cut */
+    size_t pheld_cap;
     /* scratch of a cut, grown with the batch */
     bool *keep;
     uint32_t *pidx;
