@@ -105,6 +105,7 @@ static cdc_err_t place(cdc_batch_t *b, cdc_kafka_msg_t *msg,
     b->bytes += rec->key_len + rec->value_len;
     b->dwhy[i] = NULL;
     b->txn[i] = NULL;
+    b->ids_given = 0;
     b->derr[i] = CDC_OK;
     if (cdc_offsets_note(&b->offs, b->arena, rec->topic, rec->partition,
                          rec->offset)) {
@@ -216,6 +217,7 @@ cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
         return CDC_ERR_STATE;
     cdc_offsets_reset(&b->offs);
     b->bytes = 0;
+    b->ids_given = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (!keep[i]) {
             if (!dst) {
@@ -247,6 +249,14 @@ cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
     return err;
 }
 
+void cdc_batch_give_ids(cdc_batch_t *b, const cdc_dedup_id_t *ids,
+                        size_t n) {
+    if (b->state != CDC_BATCH_OPEN || n > b->cap)
+        return;
+    memcpy(b->ids, ids, n * sizeof *ids);
+    b->ids_given = n;
+}
+
 cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) {
     if (b->state != CDC_BATCH_OPEN)
         return CDC_ERR_STATE;
@@ -258,8 +268,9 @@ cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) {
         }
     b->nchanges = n;
     b->has_ids = with_ids;
-    if (with_ids)
+    if (with_ids && b->ids_given != n)
         cdc_dedup_identities(b->changes, n, b->ids);
+    b->ids_given = 0;
     memset(b->seen, 0, n * sizeof *b->seen);
     b->seen_valid = false;
     b->state = CDC_BATCH_CHECKED;
@@ -339,6 +350,7 @@ void cdc_batch_reset(cdc_batch_t *b) {
     b->bytes = 0;
     b->nchanges = b->nsel = b->hits = 0;
     b->has_ids = b->seen_valid = false;
+    b->ids_given = 0;
     b->check_ms = b->apply_ms = 0;
     b->txns_whole = b->txns_parts = 0;
     cdc_offsets_reset(&b->offs);

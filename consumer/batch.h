@@ -67,6 +67,9 @@ typedef struct cdc_batch_s {
      * owns what it points to and says how long it lives), NULL when
      * added; moved with its record by cdc_batch_hold */
     struct txn_s **txn;
+    /* ids[0..ids_given) hold the identities of the changes
+     * cdc_batch_close will list, computed ahead (cdc_batch_give_ids) */
+    size_t ids_given;
 
     /* per change, nchanges of them (CHECKED on): the decoded change events
      * in Kafka order, their record index, identity (when asked for) and
@@ -169,8 +172,16 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
 cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
                          int64_t now_ms) CDC_MUSTCHECK;
 
+/* OPEN: ids[0..n) are the identities of the changes cdc_batch_close
+ * will list, in its order, computed ahead (transaction mode computes them
+ * for its Redis check before the hand-off): close takes them instead of
+ * computing them again if it lists exactly n changes. Adding or holding
+ * records forgets them. n past the batch's room: ignored. */
+void cdc_batch_give_ids(cdc_batch_t *b, const cdc_dedup_id_t *ids, size_t n);
+
 /* OPEN -> CHECKED: lists the decoded changes and, with_ids, computes
- * their identities once; seen is cleared. Errors: CDC_ERR_STATE. */
+ * their identities once (or takes those given); seen is cleared. Errors:
+ * CDC_ERR_STATE. */
 cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) CDC_MUSTCHECK;
 
 /* CHECKED: forgets Redis's answer for the changes of records below

@@ -594,7 +594,8 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     /* the precheck's cut, if nothing came since: nothing is polled while
      * the applier is waited for, and the tracker is the polling thread's */
     bool reuse = t->cut_ready && t->cut_b == b && t->cut_n == b->n;
-    t->cut_ready = false;
+    bool ids = reuse && t->pre_ids_ok; /* the precheck's, for these */
+    t->cut_ready = t->pre_ids_ok = false;
     if (!scratch(t, b->n, b->offs.n))
         return CDC_ERR_NOMEM;
     t->dirty = false;
@@ -621,6 +622,8 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     /* what b keeps is applied: its entries may be gone (settle), and are
      * not looked at again */
     memset(b->txn, 0, b->n * sizeof *b->txn);
+    if (ids) /* the changes b keeps, as its close will list them */
+        cdc_batch_give_ids(b, t->pre_ids, t->pre_n);
     apply_floors(t, b);
     if (!dst && kept < b->n) /* released unapplied: read again later */
         cdc_txn_reset(t);
@@ -643,7 +646,11 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
  * ever answered for a change committed before (marks follow COMMIT), and
  * cdc_batch_distrust still applies at select time. Whatever the wait
  * changes (a fence drops b), the answer is adopted only for the very
- * same changes, identity by identity, and is otherwise asked again. */
+ * same changes, identity by identity, and is otherwise asked again. The
+ * identities computed for the question are those of the changes the cut
+ * keeps, in order: when the cut is the precheck's (nothing came since),
+ * b's close takes them (cdc_batch_give_ids) instead of computing them a
+ * second time. */
 
 static bool pre_room(cdc_txn_state_t *t, size_t n) {
     if (n <= t->pre_cap)
@@ -667,7 +674,7 @@ static bool pre_room(cdc_txn_state_t *t, size_t n) {
 cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
     cdc_txn_state_t *t = &p->txn;
     size_t n = 0;
-    t->pre_valid = false;
+    t->pre_valid = t->pre_ids_ok = false;
     if (!t->on || !p->dedup || !b->n ||
         cdc_batch_state(b) != CDC_BATCH_OPEN)
         return CDC_OK;
@@ -688,6 +695,7 @@ cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
         return CDC_OK;
     int64_t t0 = cdc_mono_ms();
     cdc_dedup_identities(t->pre_evs, n, t->pre_ids);
+    t->pre_ids_ok = true;
     pthread_mutex_lock(&p->dedup_mu);
     cdc_err_t err = cdc_dedup_check(p->dedup, t->pre_ids, n, t->pre_seen);
     pthread_mutex_unlock(&p->dedup_mu);

@@ -163,6 +163,8 @@ typedef struct cdc_txn_state_s {
     bool *pre_seen;
     size_t pre_n, pre_cap;
     bool pre_valid;
+    bool pre_ids_ok;        /* pre_ids holds the identities of the changes
+                             * the cut keeps (given to b's close) */
     int64_t pre_ms;
     /* the cut the precheck computed (keep, pidx, first_held): the
      * hand-off's, unless a record came (cdc_txn_note) or b changed */

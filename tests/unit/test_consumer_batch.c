@@ -156,6 +156,40 @@ TEST(changes_identities_and_offsets) {
 /* the same change read twice in one batch (a producer retry, a replay):
  * when apply rejects one copy, neither is marked in Redis (the change was
  * not applied), while other changes are */
+/* identities computed ahead (transaction mode's check before the
+ * hand-off) are taken by close when they are as many as its changes; a
+ * record added since, or another count, and close computes them */
+TEST(close_takes_identities_given_for_its_changes) {
+    cdc_batch_t b;
+    cdc_dedup_id_t given[3], want[3];
+    dec = cdc_decoder_new(&dec_conf);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    memset(given, 0xab, sizeof given);
+    add(&b, "t", 0, 0, 1, 100, 0);
+    add(&b, "t", 0, 1, 2, 101, 1); /* a tombstone: not a change */
+    add(&b, "t", 0, 2, 3, 102, 0);
+    cdc_batch_give_ids(&b, given, 2);
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK_INT(b.nchanges, 2);
+    CHECK(!memcmp(b.ids, given, 2 * sizeof *given)); /* taken */
+    cdc_dedup_identities(b.changes, 2, want);
+    cdc_batch_reset(&b);
+    add(&b, "t", 0, 0, 1, 100, 0);
+    add(&b, "t", 0, 1, 2, 101, 1);
+    add(&b, "t", 0, 2, 3, 102, 0);
+    cdc_batch_give_ids(&b, given, 3); /* not its count: computed */
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK(!memcmp(b.ids, want, 2 * sizeof *want));
+    cdc_batch_reset(&b);
+    add(&b, "t", 0, 0, 1, 100, 0);
+    cdc_batch_give_ids(&b, given, 2);
+    add(&b, "t", 0, 2, 3, 102, 0); /* added since: computed */
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK(!memcmp(b.ids, want, 2 * sizeof *want));
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
 TEST(rejected_change_is_not_marked_through_its_copy) {
     cdc_batch_t b;
     dec = cdc_decoder_new(&dec_conf);
