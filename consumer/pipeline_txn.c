@@ -58,6 +58,8 @@ void cdc_txn_reset(cdc_txn_state_t *t) {
     t->stuck = t->cut_ready = false;
     t->pre_valid = false;
     t->txtopic_max_ts = -1;
+    t->carried_b = NULL;
+    t->carried_n = 0;
 }
 
 void cdc_txn_free(cdc_txn_state_t *t) {
@@ -345,14 +347,30 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, cdc_batch_t *b, size_t i) {
     return CDC_OK;
 }
 
-bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
+/* whether b, due by size because of the records it holds back, keeps
+ * filling: few records came since the last hand-off, and the applier is
+ * busy or handed that batch less than CDC_BATCH_DRAIN_MAX_MS ago */
+static bool filling(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
+    const cdc_txn_state_t *t = &p->txn;
+    if (b != t->carried_b || !t->carried_n || b->n < t->carried_n ||
+        b->n - t->carried_n >= t->batch_events ||
+        b->bytes - t->carried_bytes >= p->conf.max_bytes / 2)
+        return false;
+    pthread_mutex_lock(&p->hand_mu);
+    bool busy = p->handed != NULL;
+    pthread_mutex_unlock(&p->hand_mu);
+    return busy || now - t->carried_ms < CDC_BATCH_DRAIN_MAX_MS;
+}
+
+bool cdc_txn_due(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
     const cdc_txn_state_t *t = &p->txn;
     if (t->max_events && b->n > t->max_events)
         return true;
     if (t->stuck && b == t->stuck_b && b->n >= t->stuck_n &&
         b->offs.n == t->stuck_parts)
         return false; /* no head moved, no partition came, since the cut */
-    return t->dirty && now - t->last_cut_ms >= t->eval_ms;
+    return t->dirty && now - t->last_cut_ms >= t->eval_ms &&
+           !filling(p, b, now);
 }
 
 /* ---- the cut ---- */
@@ -624,6 +642,10 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     memset(b->txn, 0, b->n * sizeof *b->txn);
     if (ids) /* the changes b keeps, as its close will list them */
         cdc_batch_give_ids(b, t->pre_ids, t->pre_n);
+    t->carried_b = dst;
+    t->carried_n = dst ? dst->n : 0;
+    t->carried_bytes = dst ? dst->bytes : 0;
+    t->carried_ms = now;
     apply_floors(t, b);
     if (!dst && kept < b->n) /* released unapplied: read again later */
         cdc_txn_reset(t);

@@ -133,6 +133,11 @@ typedef struct cdc_txn_state_s {
     int64_t block_wait_ms;  /* monotonic: first event with a block seen
                              * while no transaction topic is assigned */
     size_t warn_at;         /* held set size of the next log (doubles) */
+    /* the last hand-off: the batch it left the held records in, their
+     * count and bytes, and when (monotonic ms) */
+    const cdc_batch_t *carried_b;
+    size_t carried_n, carried_bytes;
+    int64_t carried_ms;
     uint64_t split, largest; /* published to m_* at each cut */
     /* the read-ahead bound (pipeline_txn_pace.c) */
     size_t ahead_max;       /* held records past which partitions that
@@ -193,8 +198,16 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, cdc_batch_t *b, size_t i)
 /* Whether a cut of the due batch b is worth computing now (something
  * arrived since the last cut that applied nothing, not sooner than
  * eval_ms after it, and that cut's heads (pipeline_txn.c, unstick) may
- * have moved; or b is over max.events). */
-bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
+ * have moved; or b is over max.events). b is due by size whenever it
+ * holds more than batch.max.events records waiting for their
+ * transactions; the records that came since the last hand-off decide
+ * instead, as in batch mode: while the applier is busy b keeps filling
+ * until batch.max.events of them (or half of batch.max.bytes of keys and
+ * values) came, and once it is idle a cut waits until the last hand-off
+ * is CDC_BATCH_DRAIN_MAX_MS old (otherwise each big batch was followed by
+ * one of the few transactions that completed while the polling thread
+ * waited for the applier). */
+bool cdc_txn_due(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
 
 /* The cut of the open batch b: the records to wait go to dst (OPEN), or
  * with dst NULL are released unapplied (a flush before a stop or a

@@ -248,6 +248,35 @@ TEST(an_empty_cut_waits_for_its_heads) {
     cdc_pipeline_free(p);
 }
 
+/* Held records make the batch due by size (batch.max.events, 4 here)
+ * at once; what came since the last hand-off decides instead: the
+ * applier busy, it keeps filling up to batch.max.events new records;
+ * idle, the cut waits until the hand-off is CDC_BATCH_DRAIN_MAX_MS old. */
+TEST(held_records_do_not_make_a_batch_due) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    meta(p, b, 0, 10, 100, -1, NULL);
+    for (int i = 0; i < 4; i++)
+        ev(p, b, "a", i, 10, i + 1, 100, i + 1); /* 100: END not yet */
+    ev(p, b, "snap", 0, 10, 9, -1, 0);
+    CHECK_INT(cdc_txn_cut(p, b, d, 1000, &n), CDC_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(d->n, 5); /* due by size already */
+    ev(p, d, "snap", 1, 10, 10, -1, 0);
+    CHECK(!cdc_txn_due(p, d, 1000 + CDC_BATCH_DRAIN_MAX_MS - 1));
+    CHECK(cdc_txn_due(p, d, 1000 + CDC_BATCH_DRAIN_MAX_MS));
+    p->handed = b; /* the applier busy with b */
+    CHECK(!cdc_txn_due(p, d, 5000));
+    for (int i = 2; i < 5; i++)
+        ev(p, d, "snap", i, 10, 10 + i, -1, 0);
+    CHECK(cdc_txn_due(p, d, 5000)); /* 4 new records */
+    p->handed = NULL;
+    cdc_batch_reset(b);
+    cdc_pipeline_free(p);
+    txn_evs_free();
+}
+
 static bool paused(const cdc_pipeline_t *p, const char *topic) {
     int64_t had;
     return cdc_offsets_map_get(&p->txn.paused, topic, 0, &had);
