@@ -15,6 +15,7 @@ cdc_err_t cdc_batch_init(cdc_batch_t *b, size_t cap) {
     b->events = calloc(cap, sizeof *b->events);
     b->derr = calloc(cap, sizeof *b->derr);
     b->dwhy = calloc(cap, sizeof *b->dwhy);
+    b->txn = calloc(cap, sizeof *b->txn);
     b->changes = calloc(cap, sizeof *b->changes);
     b->change_rec = calloc(cap, sizeof *b->change_rec);
     b->ids = calloc(cap, sizeof *b->ids);
@@ -24,8 +25,8 @@ cdc_err_t cdc_batch_init(cdc_batch_t *b, size_t cap) {
     b->sel_change = calloc(cap, sizeof *b->sel_change);
     b->mark = calloc(cap, sizeof *b->mark);
     bool ok = b->arena && b->msgs && b->recs && b->events && b->derr &&
-              b->dwhy && b->changes && b->change_rec && b->ids && b->seen &&
-              b->sel && b->sel_rec && b->sel_change && b->mark;
+              b->dwhy && b->txn && b->changes && b->change_rec && b->ids &&
+              b->seen && b->sel && b->sel_rec && b->sel_change && b->mark;
     return ok ? CDC_OK : CDC_ERR_NOMEM;
 }
 
@@ -39,6 +40,7 @@ void cdc_batch_free(cdc_batch_t *b) {
     free(b->events);
     free(b->derr);
     free(b->dwhy);
+    free(b->txn);
     free(b->changes);
     free(b->change_rec);
     free(b->ids);
@@ -102,6 +104,8 @@ static cdc_err_t place(cdc_batch_t *b, cdc_kafka_msg_t *msg,
     b->recs[i] = *rec;
     b->bytes += rec->key_len + rec->value_len;
     b->dwhy[i] = NULL;
+    b->txn[i] = NULL;
+    b->ids_given = 0;
     b->derr[i] = CDC_OK;
     if (cdc_offsets_note(&b->offs, b->arena, rec->topic, rec->partition,
                          rec->offset)) {
@@ -153,6 +157,7 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) {
     GROW(events);
     GROW(derr);
     GROW(dwhy);
+    GROW(txn);
     GROW(changes);
     GROW(change_rec);
     GROW(ids);
@@ -190,6 +195,7 @@ static cdc_err_t move_one(cdc_batch_t *b, size_t i, cdc_batch_t *dst,
     b->msgs[i] = NULL;
     if ((err = place(dst, m, &r, now_ms)))
         return err;
+    dst->txn[j] = b->txn[i];
     if ((dst->derr[j] = b->derr[i])) {
         memset(&dst->events[j], 0, sizeof dst->events[j]);
         if (b->dwhy[i] && !(dst->dwhy[j] = cdc_arena_strdup(dst->arena,
@@ -211,6 +217,7 @@ cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
         return CDC_ERR_STATE;
     cdc_offsets_reset(&b->offs);
     b->bytes = 0;
+    b->ids_given = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (!keep[i]) {
             if (!dst) {
@@ -230,6 +237,7 @@ cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
             b->events[k] = b->events[i];
             b->derr[k] = b->derr[i];
             b->dwhy[k] = b->dwhy[i];
+            b->txn[k] = b->txn[i];
         }
         b->bytes += b->recs[k].key_len + b->recs[k].value_len;
         if (!err && cdc_offsets_note(&b->offs, b->arena, b->recs[k].topic,
@@ -239,6 +247,14 @@ cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
     }
     b->n = k;
     return err;
+}
+
+void cdc_batch_give_ids(cdc_batch_t *b, const cdc_dedup_id_t *ids,
+                        size_t n) {
+    if (b->state != CDC_BATCH_OPEN || n > b->cap)
+        return;
+    memcpy(b->ids, ids, n * sizeof *ids);
+    b->ids_given = n;
 }
 
 cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) {
@@ -252,8 +268,9 @@ cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) {
         }
     b->nchanges = n;
     b->has_ids = with_ids;
-    if (with_ids)
+    if (with_ids && b->ids_given != n)
         cdc_dedup_identities(b->changes, n, b->ids);
+    b->ids_given = 0;
     memset(b->seen, 0, n * sizeof *b->seen);
     b->seen_valid = false;
     b->state = CDC_BATCH_CHECKED;
@@ -333,6 +350,7 @@ void cdc_batch_reset(cdc_batch_t *b) {
     b->bytes = 0;
     b->nchanges = b->nsel = b->hits = 0;
     b->has_ids = b->seen_valid = false;
+    b->ids_given = 0;
     b->check_ms = b->apply_ms = 0;
     b->txns_whole = b->txns_parts = 0;
     cdc_offsets_reset(&b->offs);

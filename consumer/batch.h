@@ -62,6 +62,14 @@ typedef struct cdc_batch_s {
     size_t bytes;              /* keys + values */
     int64_t first_ms;          /* monotonic ms of the first record */
     cdc_offsets_t offs;        /* next offset per partition */
+    /* apply.consistency=transaction: the record's source transaction in
+     * the tracker of consumer/pipeline_txn.c (opaque here; that tracker
+     * owns what it points to and says how long it lives), NULL when
+     * added; moved with its record by cdc_batch_hold */
+    struct txn_s **txn;
+    /* ids[0..ids_given) hold the identities of the changes
+     * cdc_batch_close will list, computed ahead (cdc_batch_give_ids) */
+    size_t ids_given;
 
     /* per change, nchanges of them (CHECKED on): the decoded change events
      * in Kafka order, their record index, identity (when asked for) and
@@ -153,9 +161,9 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
 
 /* OPEN: keeps the records with keep[i] set, in order, and moves the
  * others, in order, to the end of dst (OPEN, grown as needed): each
- * message with its decoded event (or decode error), copied into dst's
- * arena (cdc_event_copy: no second decode, whatever the number of
- * hand-offs a held record waits through). dst NULL: the others are
+ * message with its txn entry and its decoded event (or decode error),
+ * copied into dst's arena (cdc_event_copy: no second decode, whatever
+ * the number of hand-offs a held record waits through). dst NULL: the others are
  * released instead (neither applied nor committed: a restart reads them
  * again). b's offsets are recomputed from the records it keeps: a
  * partition whose records all left is no longer in them. now_ms starts
@@ -164,8 +172,16 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
 cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
                          int64_t now_ms) CDC_MUSTCHECK;
 
+/* OPEN: ids[0..n) are the identities of the changes cdc_batch_close
+ * will list, in its order, computed ahead (transaction mode computes them
+ * for its Redis check before the hand-off): close takes them instead of
+ * computing them again if it lists exactly n changes. Adding or holding
+ * records forgets them. n past the batch's room: ignored. */
+void cdc_batch_give_ids(cdc_batch_t *b, const cdc_dedup_id_t *ids, size_t n);
+
 /* OPEN -> CHECKED: lists the decoded changes and, with_ids, computes
- * their identities once; seen is cleared. Errors: CDC_ERR_STATE. */
+ * their identities once (or takes those given); seen is cleared. Errors:
+ * CDC_ERR_STATE. */
 cdc_err_t cdc_batch_close(cdc_batch_t *b, bool with_ids) CDC_MUSTCHECK;
 
 /* CHECKED: forgets Redis's answer for the changes of records below

@@ -58,6 +58,8 @@ void cdc_txn_reset(cdc_txn_state_t *t) {
     t->stuck = t->cut_ready = false;
     t->pre_valid = false;
     t->txtopic_max_ts = -1;
+    t->carried_b = NULL;
+    t->carried_n = 0;
 }
 
 void cdc_txn_free(cdc_txn_state_t *t) {
@@ -65,8 +67,8 @@ void cdc_txn_free(cdc_txn_state_t *t) {
     free(t->tab);
     free(t->keep);
     free(t->pidx);
-    free(t->rtx);
     free(t->first_held);
+    free(t->pheld);
     free(t->pre_evs);
     free(t->pre_ids);
     free(t->pre_seen);
@@ -212,7 +214,7 @@ static void stick(cdc_txn_state_t *t, const cdc_batch_t *b) {
     t->stuck_orphan_ts = INT64_MAX;
     for (size_t j = 0; j < b->offs.n; j++) {
         size_t i = t->first_held[j];
-        txn_t *x = i < b->n ? t->rtx[i] : NULL;
+        txn_t *x = i < b->n ? b->txn[i] : NULL;
         if (!x)
             continue;
         x->head = true;
@@ -222,10 +224,10 @@ static void stick(cdc_txn_state_t *t, const cdc_batch_t *b) {
 }
 
 static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
-                             const cdc_record_t *r) {
+                             const cdc_record_t *r, txn_t **entry) {
     int64_t xid;
     uint64_t key = txn_key(ev, &xid);
-    txn_t *x = txn_get(t, key, xid);
+    txn_t *x = *entry = txn_get(t, key, xid);
     if (!x)
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms > t->txtopic_max_ts)
@@ -256,10 +258,10 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
 
 /* counts a change event once per total_order */
 static cdc_err_t note_event(cdc_txn_state_t *t, const cdc_event_t *ev,
-                            const cdc_record_t *r) {
+                            const cdc_record_t *r, txn_t **entry) {
     int64_t xid, ord = ev->txn_total_order;
     uint64_t key = txn_key(ev, &xid);
-    txn_t *x = txn_get(t, key, xid);
+    txn_t *x = *entry = txn_get(t, key, xid);
     if (!x)
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms >= 0 && r->timestamp_ms < x->first_ts)
@@ -315,7 +317,7 @@ static cdc_err_t note_noblock(cdc_pipeline_t *p, const cdc_record_t *r) {
     return CDC_ERR_CONFIG;
 }
 
-cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i) {
+cdc_err_t cdc_txn_note(cdc_pipeline_t *p, cdc_batch_t *b, size_t i) {
     cdc_txn_state_t *t = &p->txn;
     const cdc_event_t *ev = &b->events[i];
     if (!t->on)
@@ -331,28 +333,44 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i) {
     if (b->derr[i])
         return CDC_OK;
     if (ev->kind == CDC_EV_TXMETA)
-        return note_txmeta(t, ev, &b->recs[i]);
+        return note_txmeta(t, ev, &b->recs[i], &b->txn[i]);
     if (ev->kind != CDC_EV_CHANGE)
         return CDC_OK;
     if (ev->txn_id[0]) {
         t->seen_block = true;
         if (!t->txtopic && !t->block_wait_ms)
             t->block_wait_ms = cdc_mono_ms();
-        return note_event(t, ev, &b->recs[i]);
+        return note_event(t, ev, &b->recs[i], &b->txn[i]);
     }
     if (!ev->snapshot && !ev->incremental && ev->op != 'r')
         return note_noblock(p, &b->recs[i]);
     return CDC_OK;
 }
 
-bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
+/* whether b, due by size because of the records it holds back, keeps
+ * filling: few records came since the last hand-off, and the applier is
+ * busy or handed that batch less than CDC_BATCH_DRAIN_MAX_MS ago */
+static bool filling(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
+    const cdc_txn_state_t *t = &p->txn;
+    if (b != t->carried_b || !t->carried_n || b->n < t->carried_n ||
+        b->n - t->carried_n >= t->batch_events ||
+        b->bytes - t->carried_bytes >= p->conf.max_bytes / 2)
+        return false;
+    pthread_mutex_lock(&p->hand_mu);
+    bool busy = p->handed != NULL;
+    pthread_mutex_unlock(&p->hand_mu);
+    return busy || now - t->carried_ms < CDC_BATCH_DRAIN_MAX_MS;
+}
+
+bool cdc_txn_due(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
     const cdc_txn_state_t *t = &p->txn;
     if (t->max_events && b->n > t->max_events)
         return true;
     if (t->stuck && b == t->stuck_b && b->n >= t->stuck_n &&
         b->offs.n == t->stuck_parts)
         return false; /* no head moved, no partition came, since the cut */
-    return t->dirty && now - t->last_cut_ms >= t->eval_ms;
+    return t->dirty && now - t->last_cut_ms >= t->eval_ms &&
+           !filling(p, b, now);
 }
 
 /* ---- the cut ---- */
@@ -366,10 +384,7 @@ static bool scratch(cdc_txn_state_t *t, size_t n, size_t nparts) {
         uint32_t *pi = realloc(t->pidx, cap * sizeof *pi);
         if (pi)
             t->pidx = pi;
-        txn_t **r = realloc(t->rtx, cap * sizeof *r);
-        if (r)
-            t->rtx = r;
-        if (!k || !pi || !r)
+        if (!k || !pi)
             return false;
         t->scratch_cap = cap;
     }
@@ -383,25 +398,28 @@ static bool scratch(cdc_txn_state_t *t, size_t n, size_t nparts) {
     return true;
 }
 
-/* per record: its partition (index into b->offs) and its transaction */
-static void classify(cdc_txn_state_t *t, const cdc_batch_t *b) {
+/* per record: its partition (index into b->offs). Records come in runs
+ * of one partition: one that names the same topic string and partition
+ * as the record before shares its index. (Its transaction was noted on
+ * arrival: b->txn, see pipeline_txn.h, "Records and their entries".) */
+static void partitions(cdc_txn_state_t *t, const cdc_batch_t *b) {
+    const char *topic = NULL;
+    int32_t part = -1;
+    uint32_t pi = 0;
     for (size_t i = 0; i < b->n; i++) {
         const cdc_record_t *r = &b->recs[i];
-        const cdc_event_t *ev = &b->events[i];
-        uint32_t pi = 0;
-        for (size_t j = 0; j < b->offs.n; j++)
-            if (b->offs.v[j].partition == r->partition &&
-                !strcmp(b->offs.v[j].topic, r->topic)) {
-                pi = (uint32_t)j;
-                break;
-            }
-        t->pidx[i] = pi;
-        t->rtx[i] = NULL;
-        if (!b->derr[i] && (ev->kind == CDC_EV_TXMETA ||
-                            (ev->kind == CDC_EV_CHANGE && ev->txn_id[0]))) {
-            int64_t xid;
-            t->rtx[i] = txn_find(t, txn_key(ev, &xid));
+        if (r->topic != topic || r->partition != part) {
+            pi = 0;
+            for (size_t j = 0; j < b->offs.n; j++)
+                if (b->offs.v[j].partition == r->partition &&
+                    !strcmp(b->offs.v[j].topic, r->topic)) {
+                    pi = (uint32_t)j;
+                    break;
+                }
+            topic = r->topic;
+            part = r->partition;
         }
+        t->pidx[i] = pi;
     }
 }
 
@@ -461,7 +479,7 @@ static size_t cut_once(cdc_txn_state_t *t, const cdc_batch_t *b) {
         for (size_t j = 0; j < nparts; j++)
             t->first_held[j] = SIZE_MAX;
         for (size_t i = 0; i < b->n; i++) {
-            txn_t *x = t->rtx[i];
+            txn_t *x = b->txn[i];
             size_t *fh = &t->first_held[t->pidx[i]];
             if (*fh != SIZE_MAX) {
                 if (x && x->released) {
@@ -486,9 +504,9 @@ static size_t cut_once(cdc_txn_state_t *t, const cdc_batch_t *b) {
  * others wait behind */
 static txn_t *blocker(const cdc_txn_state_t *t, const cdc_batch_t *b) {
     for (size_t i = 0; i < b->n; i++)
-        if (!t->keep[i] && t->rtx[i] && !t->rtx[i]->released &&
-            !txn_complete(t->rtx[i]))
-            return t->rtx[i];
+        if (!t->keep[i] && b->txn[i] && !b->txn[i]->released &&
+            !txn_complete(b->txn[i]))
+            return b->txn[i];
     return NULL;
 }
 
@@ -499,7 +517,7 @@ static size_t cut_limited(cdc_txn_state_t *t, const cdc_batch_t *b) {
     if (!t->max_events)
         return kept;
     for (size_t i = 0; i < b->n; i++) {
-        txn_t *x = t->rtx[i];
+        txn_t *x = b->txn[i];
         if (x && !x->released && x->ndistinct > t->max_events) {
             release(t, x, "larger than apply.transaction.max.events");
             kept = cut_once(t, b);
@@ -520,7 +538,7 @@ static size_t cut_limited(cdc_txn_state_t *t, const cdc_batch_t *b) {
  * partition (the floor of the committed offset) */
 static cdc_err_t note_floors(cdc_txn_state_t *t, const cdc_batch_t *b) {
     for (size_t i = 0; i < b->n; i++) {
-        txn_t *x = t->rtx[i];
+        txn_t *x = b->txn[i];
         int64_t had;
         if (!x || !x->released || x->orphan || !t->keep[i] ||
             cdc_offsets_map_get(&x->floor, b->recs[i].topic,
@@ -594,11 +612,12 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     /* the precheck's cut, if nothing came since: nothing is polled while
      * the applier is waited for, and the tracker is the polling thread's */
     bool reuse = t->cut_ready && t->cut_b == b && t->cut_n == b->n;
-    t->cut_ready = false;
+    bool ids = reuse && t->pre_ids_ok; /* the precheck's, for these */
+    t->cut_ready = t->pre_ids_ok = false;
     if (!scratch(t, b->n, b->offs.n))
         return CDC_ERR_NOMEM;
     t->dirty = false;
-    size_t kept = reuse ? t->cut_kept : (classify(t, b), cut_limited(t, b));
+    size_t kept = reuse ? t->cut_kept : (partitions(t, b), cut_limited(t, b));
     publish(p, b, kept);
     warn_held(t, b->n - kept);
     if (dst)
@@ -618,6 +637,15 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
     if (kept < b->n &&
         (err = cdc_batch_hold(b, t->keep, dst, now)))
         return err;
+    /* what b keeps is applied: its entries may be gone (settle), and are
+     * not looked at again */
+    memset(b->txn, 0, b->n * sizeof *b->txn);
+    if (ids) /* the changes b keeps, as its close will list them */
+        cdc_batch_give_ids(b, t->pre_ids, t->pre_n);
+    t->carried_b = dst;
+    t->carried_n = dst ? dst->n : 0;
+    t->carried_bytes = dst ? dst->bytes : 0;
+    t->carried_ms = now;
     apply_floors(t, b);
     if (!dst && kept < b->n) /* released unapplied: read again later */
         cdc_txn_reset(t);
@@ -640,7 +668,11 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
  * ever answered for a change committed before (marks follow COMMIT), and
  * cdc_batch_distrust still applies at select time. Whatever the wait
  * changes (a fence drops b), the answer is adopted only for the very
- * same changes, identity by identity, and is otherwise asked again. */
+ * same changes, identity by identity, and is otherwise asked again. The
+ * identities computed for the question are those of the changes the cut
+ * keeps, in order: when the cut is the precheck's (nothing came since),
+ * b's close takes them (cdc_batch_give_ids) instead of computing them a
+ * second time. */
 
 static bool pre_room(cdc_txn_state_t *t, size_t n) {
     if (n <= t->pre_cap)
@@ -664,13 +696,13 @@ static bool pre_room(cdc_txn_state_t *t, size_t n) {
 cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
     cdc_txn_state_t *t = &p->txn;
     size_t n = 0;
-    t->pre_valid = false;
+    t->pre_valid = t->pre_ids_ok = false;
     if (!t->on || !p->dedup || !b->n ||
         cdc_batch_state(b) != CDC_BATCH_OPEN)
         return CDC_OK;
     if (!scratch(t, b->n, b->offs.n) || !pre_room(t, b->n))
         return CDC_ERR_NOMEM;
-    classify(t, b);
+    partitions(t, b);
     t->cut_kept = cut_limited(t, b);
     t->cut_ready = true; /* for cdc_txn_cut, unless a record comes */
     t->cut_b = b;
@@ -685,6 +717,7 @@ cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
         return CDC_OK;
     int64_t t0 = cdc_mono_ms();
     cdc_dedup_identities(t->pre_evs, n, t->pre_ids);
+    t->pre_ids_ok = true;
     pthread_mutex_lock(&p->dedup_mu);
     cdc_err_t err = cdc_dedup_check(p->dedup, t->pre_ids, n, t->pre_seen);
     pthread_mutex_unlock(&p->dedup_mu);

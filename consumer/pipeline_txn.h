@@ -41,18 +41,37 @@
  * batch.max.events records are held (down to half of it once paused),
  * the transaction topic is paused once it delivered the END of the
  * oldest incomplete transaction (the blocker: the first incomplete one
- * among the held BEGIN/END records, else among all held records). Data
- * partitions are never paused: they bring what the blocker still waits
- * for (and each pause drops what was fetched ahead, fetched again on
- * resume). When the blocker gains nothing (no new event, BEGIN or END,
- * and it does not leave) for CDC_TXN_PACE_STALL_MS while the topic is
- * paused, it is resumed and stays so while that transaction blocks.
+ * among the held BEGIN/END records, else among all held records). The
+ * data partitions run apart too (a partition of small rows, or of a table
+ * few transactions touch, runs ahead of one of a table every transaction
+ * writes much of: 10,000 records each held at 200k events): once the
+ * blocker's END named the tables it still misses events of, and each has
+ * a topic <prefix>.<schema>.<table> assigned, a data partition whose topic
+ * brings none of them pauses while it holds more than
+ * batch.max.events / CDC_TXN_PACE_DATA_DIV records (resumed below a
+ * quarter of that; each pause drops what was fetched ahead, fetched again
+ * on resume, hence the wide margin). A partition that may bring an event
+ * of the blocker is never paused. When the blocker gains nothing (no
+ * new event, BEGIN or END, and it does not leave) for
+ * CDC_TXN_PACE_STALL_MS while partitions are paused, they are resumed
+ * and stay so while that transaction blocks.
  *
  * Checks (FATAL, naming the setting): the assignment must hold a
  * transaction topic and every partition of every assigned topic (one
  * instance per source); a revocation while running breaks that; 100
  * streaming change events without a `transaction` block before any with
  * one mean provide.transaction.metadata is off.
+ *
+ * Records and their entries: a record's transaction is looked up once,
+ * when it is noted (cdc_txn_note), and kept beside the record (b->txn,
+ * moved with it by cdc_batch_hold); a cut reads it from there. An entry
+ * lives until its transaction leaves the tracker, which happens only in a
+ * cut where none of its records is held (they all stay in the batch
+ * handed over, whose b->txn the cut clears), or in cdc_txn_reset, when
+ * every record it knew is dropped. So an entry named in the open batch
+ * is always live; a record of a transaction that left (a replay) gets a
+ * new entry. Entries are allocated one by one: growing the hash table
+ * moves none.
  *
  * Threads: the polling thread (and whoever holds the applier's turn in the
  * rebalance callbacks, the same thread); the metrics under p->mu.
@@ -82,6 +101,10 @@ typedef struct txn_s txn_t;
 /* ms the blocker may gain nothing while the read-ahead bound pauses
  * partitions, before they are all resumed */
 #define CDC_TXN_PACE_STALL_MS 2000
+/* a data partition that brings nothing the blocker misses pauses once it
+ * holds more than the bound (batch.max.events) divided by this, and
+ * resumes below a quarter of that */
+#define CDC_TXN_PACE_DATA_DIV 4
 
 typedef struct cdc_txn_state_s {
     bool on;                /* apply.consistency=transaction (not replay) */
@@ -110,6 +133,11 @@ typedef struct cdc_txn_state_s {
     int64_t block_wait_ms;  /* monotonic: first event with a block seen
                              * while no transaction topic is assigned */
     size_t warn_at;         /* held set size of the next log (doubles) */
+    /* the last hand-off: the batch it left the held records in, their
+     * count and bytes, and when (monotonic ms) */
+    const cdc_batch_t *carried_b;
+    size_t carried_n, carried_bytes;
+    int64_t carried_ms;
     uint64_t split, largest; /* published to m_* at each cut */
     /* the read-ahead bound (pipeline_txn_pace.c) */
     size_t ahead_max;       /* held records past which partitions that
@@ -124,10 +152,11 @@ typedef struct cdc_txn_state_s {
                              * the first pause */
     bool pace_off;          /* stalled: no pausing while pace_key blocks */
     uint64_t pauses;        /* partitions paused, all along */
+    size_t *pheld;          /* held records per partition of the cut */
+    size_t pheld_cap;
     /* scratch of a cut, grown with the batch */
     bool *keep;
     uint32_t *pidx;
-    txn_t **rtx;
     size_t scratch_cap;
     size_t *first_held;
     size_t fh_cap;
@@ -139,8 +168,10 @@ typedef struct cdc_txn_state_s {
     bool *pre_seen;
     size_t pre_n, pre_cap;
     bool pre_valid;
+    bool pre_ids_ok;        /* pre_ids holds the identities of the changes
+                             * the cut keeps (given to b's close) */
     int64_t pre_ms;
-    /* the cut the precheck computed (keep, rtx, pidx, first_held): the
+    /* the cut the precheck computed (keep, pidx, first_held): the
      * hand-off's, unless a record came (cdc_txn_note) or b changed */
     bool cut_ready;
     const cdc_batch_t *cut_b;
@@ -158,16 +189,25 @@ void cdc_txn_free(cdc_txn_state_t *t);
  * read again). */
 void cdc_txn_reset(cdc_txn_state_t *t);
 
-/* After cdc_batch_add of record i of the open batch b. Errors: NOMEM;
+/* After cdc_batch_add of record i of the open batch b: notes it, and sets
+ * b->txn[i] to its transaction's entry. Errors: NOMEM;
  * CONFIG with p->errstr when the stream has no transaction metadata. */
-cdc_err_t cdc_txn_note(cdc_pipeline_t *p, const cdc_batch_t *b, size_t i)
+cdc_err_t cdc_txn_note(cdc_pipeline_t *p, cdc_batch_t *b, size_t i)
     CDC_MUSTCHECK;
 
 /* Whether a cut of the due batch b is worth computing now (something
  * arrived since the last cut that applied nothing, not sooner than
  * eval_ms after it, and that cut's heads (pipeline_txn.c, unstick) may
- * have moved; or b is over max.events). */
-bool cdc_txn_due(const cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
+ * have moved; or b is over max.events). b is due by size whenever it
+ * holds more than batch.max.events records waiting for their
+ * transactions; the records that came since the last hand-off decide
+ * instead, as in batch mode: while the applier is busy b keeps filling
+ * until batch.max.events of them (or half of batch.max.bytes of keys and
+ * values) came, and once it is idle a cut waits until the last hand-off
+ * is CDC_BATCH_DRAIN_MAX_MS old (otherwise each big batch was followed by
+ * one of the few transactions that completed while the polling thread
+ * waited for the applier). */
+bool cdc_txn_due(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now);
 
 /* The cut of the open batch b: the records to wait go to dst (OPEN), or
  * with dst NULL are released unapplied (a flush before a stop or a

@@ -41,7 +41,7 @@ static inline bool txn_complete(const txn_t *x) {
 /* whether topic (n bytes) is a transaction topic (<prefix>.transaction) */
 bool cdc_txn_is_topic(const char *topic, size_t n);
 
-/* After the cut of b (t->keep, rtx, pidx set; nothing moved yet): while
+/* After the cut of b (t->keep, pidx set; nothing moved yet): while
  * more than t->ahead_max records are held, pauses the partitions that
  * read ahead of the oldest incomplete transaction (pipeline_txn.h,
  * "Read-ahead bound"), resumes the others. */

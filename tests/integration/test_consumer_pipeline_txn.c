@@ -108,7 +108,9 @@ TEST(an_answer_for_other_changes_is_not_adopted) {
     CHECK(!b->seen_valid); /* checked again after the cut */
     cdc_pipeline_free(p);
 
-    /* the same count of changes, other identities: refused too */
+    /* the same count of changes, other identities: refused too (the cut
+     * is the check's here, so the close took the check's identities,
+     * cdc_batch_give_ids: the answer is compared with those) */
     p = pipe_new_dedup(0, d);
     b = &p->bufs[0];
     dst = &p->bufs[1];
@@ -117,9 +119,10 @@ TEST(an_answer_for_other_changes_is_not_adopted) {
     meta(p, b, 1, 10, 300, 1, "a");
     CHECK_INT(cdc_txn_precheck(p, b), CDC_OK);
     CHECK(p->txn.pre_valid);
-    p->txn.pre_ids[0].bytes[0] ^= 1; /* as if asked for another change */
     CHECK_INT(cdc_txn_cut(p, b, dst, 0, &n), CDC_OK);
     CHECK_INT(cdc_batch_close(b, true), CDC_OK);
+    CHECK(!memcmp(b->ids, p->txn.pre_ids, sizeof *b->ids)); /* taken */
+    p->txn.pre_ids[0].bytes[0] ^= 1; /* as if asked for another change */
     cdc_txn_adopt_check(p, b);
     CHECK(!b->seen_valid);
     cdc_pipeline_free(p);

@@ -156,6 +156,40 @@ TEST(changes_identities_and_offsets) {
 /* the same change read twice in one batch (a producer retry, a replay):
  * when apply rejects one copy, neither is marked in Redis (the change was
  * not applied), while other changes are */
+/* identities computed ahead (transaction mode's check before the
+ * hand-off) are taken by close when they are as many as its changes; a
+ * record added since, or another count, and close computes them */
+TEST(close_takes_identities_given_for_its_changes) {
+    cdc_batch_t b;
+    cdc_dedup_id_t given[3], want[3];
+    dec = cdc_decoder_new(&dec_conf);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    memset(given, 0xab, sizeof given);
+    add(&b, "t", 0, 0, 1, 100, 0);
+    add(&b, "t", 0, 1, 2, 101, 1); /* a tombstone: not a change */
+    add(&b, "t", 0, 2, 3, 102, 0);
+    cdc_batch_give_ids(&b, given, 2);
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK_INT(b.nchanges, 2);
+    CHECK(!memcmp(b.ids, given, 2 * sizeof *given)); /* taken */
+    cdc_dedup_identities(b.changes, 2, want);
+    cdc_batch_reset(&b);
+    add(&b, "t", 0, 0, 1, 100, 0);
+    add(&b, "t", 0, 1, 2, 101, 1);
+    add(&b, "t", 0, 2, 3, 102, 0);
+    cdc_batch_give_ids(&b, given, 3); /* not its count: computed */
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK(!memcmp(b.ids, want, 2 * sizeof *want));
+    cdc_batch_reset(&b);
+    add(&b, "t", 0, 0, 1, 100, 0);
+    cdc_batch_give_ids(&b, given, 2);
+    add(&b, "t", 0, 2, 3, 102, 0); /* added since: computed */
+    CHECK_INT(cdc_batch_close(&b, true), CDC_OK);
+    CHECK(!memcmp(b.ids, want, 2 * sizeof *want));
+    cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
 TEST(rejected_change_is_not_marked_through_its_copy) {
     cdc_batch_t b;
     dec = cdc_decoder_new(&dec_conf);
@@ -455,9 +489,18 @@ TEST(held_records_move_with_their_decoded_events) {
     CHECK_INT(cdc_batch_init(&b, 2), CDC_OK); /* grown by the moves */
     CHECK_INT(cdc_batch_init(&c, 8), CDC_OK);
     fill_held(&a);
+    /* each record's transaction entry (opaque here) moves with it */
+    struct txn_s *tag[NHELD];
+    for (size_t i = 0; i < a.n; i++) {
+        CHECK(a.txn[i] == NULL); /* none when added */
+        a.txn[i] = tag[i] = (struct txn_s *)&tag[i];
+    }
     CHECK_INT(cdc_batch_hold(&a, keep, &b, 2000), CDC_OK);
     CHECK_INT(a.n, 1);
     CHECK_INT(a.recs[0].offset, 102);
+    CHECK(a.txn[0] == tag[2]);
+    for (size_t j = 0, i = 0; j < b.n; j++, i += i + 1 == 2 ? 2 : 1)
+        CHECK(b.txn[j] == tag[i]);
     CHECK_INT(b.n, NHELD - 1);
     CHECK_INT(b.first_ms, 2000);
     scribble(&a);

@@ -40,9 +40,11 @@ static inline void put(cdc_batch_t *b, const char *topic, int64_t off,
     CHECK_INT(cdc_batch_add(b, NULL, &r, dec, 0), CDC_OK);
 }
 
-/* a change of table tbl in transaction xid (order ord; xid < 0: none) */
-static inline void ev(cdc_pipeline_t *p, cdc_batch_t *b, const char *tbl,
-                      int64_t off, int64_t ts, int id, int xid, int ord) {
+/* a change of table tbl on topic in transaction xid (order ord; xid < 0:
+ * none) */
+static inline void ev_on(cdc_pipeline_t *p, cdc_batch_t *b, const char *topic,
+                         const char *tbl, int64_t off, int64_t ts, int id,
+                         int xid, int ord) {
     char k[64], v[700], txn[128] = "null";
     snprintf(k, sizeof k, "{\"id\":%d}", id);
     if (xid >= 0)
@@ -56,8 +58,14 @@ static inline void ev(cdc_pipeline_t *p, cdc_batch_t *b, const char *tbl,
              "\"sequence\":\"[null,\\\"%d\\\"]\"},\"transaction\":%s,"
              "\"op\":\"c\",\"ts_ms\":1}",
              id, tbl, xid, 1000 + id, 1000 + id, txn);
-    put(b, tbl, off, ts, k, v);
+    put(b, topic, off, ts, k, v);
     CHECK_INT(cdc_txn_note(p, b, b->n - 1), CDC_OK);
+}
+
+/* the same, on a topic named as the table */
+static inline void ev(cdc_pipeline_t *p, cdc_batch_t *b, const char *tbl,
+                      int64_t off, int64_t ts, int id, int xid, int ord) {
+    ev_on(p, b, tbl, tbl, off, ts, id, xid, ord);
 }
 
 /* BEGIN (count < 0) or END with count events, all of table tbl */
