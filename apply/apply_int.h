@@ -152,6 +152,40 @@ void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us);
 void cdc_apply_copy_row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
                              const apply_row_t *r);
 
+/* ---- COPY binary (copybin.c, pure): the fast path's inserts ---- */
+
+/* How a column's values are sent in COPY binary (APPLY_BIN_NONE: the
+ * table goes as COPY text). */
+enum {
+    APPLY_BIN_NONE = 0,
+    APPLY_BIN_INT2,
+    APPLY_BIN_INT4,
+    APPLY_BIN_INT8,
+    APPLY_BIN_BOOL,
+    APPLY_BIN_TEXT,    /* text, character varying */
+    APPLY_BIN_NUMERIC, /* numeric, numeric(p,s) */
+    APPLY_BIN_TS,      /* timestamp without time zone */
+    APPLY_BIN_TSTZ,    /* timestamp with time zone */
+    APPLY_BIN_DATE,
+    APPLY_BIN_UUID,
+    APPLY_BIN_JSONB,
+    APPLY_BIN_BYTEA
+};
+/* The kind of a column of catalog type sqltype (cdc_schema_col_t). */
+uint8_t cdc_apply_bin_kind(const char *sqltype);
+/* Appends v as one field of kind; false (nothing appended) when its text
+ * is not in the plain form the encoder parses strictly: send it as text. */
+bool cdc_apply_bin_value(cdc_buf_t *b, uint8_t kind, const cdc_value_t *v);
+/* The COPY binary header and trailer. */
+void cdc_apply_bin_header(cdc_buf_t *b);
+void cdc_apply_bin_trailer(cdc_buf_t *b);
+/* Appends row r of t (columns by kinds[], then _cdc_position (bytea),
+ * _cdc_op, _cdc_source_ts and _cdc_synced_at = synced_us, microseconds
+ * since 1970) as one tuple; false (b as it was) when a value refuses. */
+bool cdc_apply_bin_row(cdc_buf_t *b, const cdc_schema_table_t *t,
+                       const uint8_t *kinds, const apply_row_t *r,
+                       int64_t synced_us);
+
 /* send COPY data every 64 KiB: PostgreSQL parses one part while the next is
  * formatted */
 #define APPLY_COPY_FLUSH (64u << 10)
@@ -183,6 +217,12 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     apply_shape_t *shapes;
     char *direct_sql;        /* COPY straight into the table (inserts) */
     unsigned direct_skip;    /* groups left before trying it again */
+    char *direct_bin_sql;    /* the same, FORMAT binary */
+    uint8_t *bin_kinds;      /* ncols APPLY_BIN_*, made with direct_sql */
+    bool bin_ok;             /* every column has a binary kind and the
+                                position is bytea */
+    unsigned bin_skip;       /* groups left before binary again, after a
+                                value the encoder refused */
     char *source_schema;     /* target.schema: the source schema the table
                                 holds rows of (cdc_apply_claim), or NULL */
 } apply_tbl_t;
@@ -203,6 +243,8 @@ struct cdc_apply_s {
     char warehouse_id[64];
     cdc_schema_cache_t *schemas;
     cdc_buf_t copybuf;
+    bool copy_text;            /* the fast path sends COPY text only (the
+                                  differential tests, bench/apply's A/B) */
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
     uint64_t stmt_serial;      /* names the session's prepared statements */
     unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */

@@ -13,11 +13,17 @@
  * the savepoint, after taking the table's ROW EXCLUSIVE lock (as the COPY
  * would): rows with one at or below it take the merge, which lands
  * such rows as the truncate left the table.
+ * The COPY is binary (copybin.c) when every column's type has a binary
+ * form there and the encoder takes every value; a value it refuses sends
+ * the group as text (the table then stays on text for a few groups).
  * Does not: guard positions (fresh inserts have nothing to guard against) or
  * reject records (a miss is no error). */
 #include "apply/apply_int.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/codec.h"
 
 #define DIRECT_SKIP_AFTER_MISS 16
 
@@ -64,7 +70,8 @@ static size_t repath(apply_group_t *g, uint8_t from, uint8_t to) {
 }
 
 /* "COPY tbl (cols, _cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at)
- * FROM STDIN", made once per table entry. NOMEM only. */
+ * FROM STDIN", and its FORMAT binary twin with the columns' binary kinds,
+ * made once per table entry. NOMEM only. */
 static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
     if (p->direct_sql)
         return CDC_OK;
@@ -75,18 +82,42 @@ static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
     for (int m = CDC_META_POSITION; m <= CDC_META_SYNCED_AT; m++)
         cdc_buf_printf(&q, "%s%s", cdc_schema_meta_names[m],
                        m < CDC_META_SYNCED_AT ? ", " : ") FROM STDIN");
-    if (q.oom) {
+    uint8_t *kinds = calloc(t->ncols ? t->ncols : 1, 1);
+    char *bin = q.oom ? NULL : strdup(q.data);
+    if (q.oom || !kinds || !bin) {
         cdc_buf_free(&q);
+        free(kinds);
+        free(bin);
         return CDC_ERR_NOMEM;
     }
-    p->direct_sql = q.data;
+    p->bin_ok = !t->pos_numeric;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        kinds[i] = cdc_apply_bin_kind(t->cols[i].sqltype);
+        p->bin_ok &= kinds[i] != APPLY_BIN_NONE;
+    }
+    cdc_buf_adds(&q, " (FORMAT binary)");
+    if (q.oom) {
+        cdc_buf_free(&q);
+        free(kinds);
+        free(bin);
+        return CDC_ERR_NOMEM;
+    }
+    p->direct_sql = bin; /* the text form: up to " (FORMAT" */
+    p->direct_bin_sql = q.data;
+    p->bin_kinds = kinds;
     return CDC_OK;
 }
 
+/* the transaction's start (now(), as 'now' in a COPY text line) in
+ * microseconds since 1970: exact (numeric since PostgreSQL 14; before, a
+ * double within 0.25 us of it, rounded) */
+#define DIRECT_NOW_US "(extract(epoch FROM now()) * 1000000)::int8"
+
 /* The statement that opens the savepoint: with streaming rows, it also
  * locks the table and counts the fences at or above their lowest position
- * (the result is that count). NOMEM only. */
-static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g,
+ * (the result's first column); with bin, the transaction's start in
+ * microseconds (its second). NOMEM only. */
+static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g, bool bin,
                           cdc_buf_t *q) {
     const cdc_position_t *low = NULL;
     for (const apply_row_t *r = g->rows_head; r; r = r->gnext)
@@ -94,15 +125,19 @@ static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g,
             (!low || cdc_apply_pos_cmp(&r->pos, low) < 0))
             low = &r->pos;
     cdc_buf_adds(q, "SAVEPOINT cdc_d");
-    if (!low || a->truncate_mode == CDC_TRUNCATE_IGNORE)
+    if (!low || a->truncate_mode == CDC_TRUNCATE_IGNORE) {
+        if (bin)
+            cdc_buf_adds(q, "; SELECT 0, " DIRECT_NOW_US);
         return q->oom ? CDC_ERR_NOMEM : CDC_OK;
+    }
     cdc_buf_t pos = CDC_BUF_INIT;
     cdc_apply_copy_pos(&pos, low, 0);
     char *lit = pos.oom ? NULL : PQescapeLiteral(a->conn, pos.data, pos.len);
-    cdc_buf_printf(q, "; LOCK TABLE %s IN ROW EXCLUSIVE MODE; SELECT count(*) "
-                      "FROM (SELECT ", g->tbl->qname);
+    cdc_buf_printf(q, "; LOCK TABLE %s IN ROW EXCLUSIVE MODE; SELECT (SELECT "
+                      "count(*) FROM (SELECT ", g->tbl->qname);
     cdc_apply_fence_value(a, q, g->tbl, "position");
-    cdc_buf_printf(q, " AS f) x WHERE f >= %s::bytea", lit ? lit : "NULL");
+    cdc_buf_printf(q, " AS f) x WHERE f >= %s::bytea)%s", lit ? lit : "NULL",
+                   bin ? ", " DIRECT_NOW_US : "");
     cdc_buf_free(&pos);
     if (!lit)
         return CDC_ERR_NOMEM;
@@ -110,30 +145,69 @@ static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g,
     return q->oom ? CDC_ERR_NOMEM : CDC_OK;
 }
 
-/* COPYs the rows; *failed when PostgreSQL refused them (the savepoint must
- * be rolled back). Errors: PG_DOWN (connection lost), NOMEM. */
+/* Starts the COPY (before its first data); *failed when PostgreSQL
+ * refuses it. */
+static void copy_start(cdc_apply_t *a, const char *sql, bool *started,
+                       bool *failed) {
+    PGresult *r = PQexec(a->conn, sql);
+    *failed = !r || PQresultStatus(r) != PGRES_COPY_IN;
+    *started = !*failed;
+    PQclear(r);
+}
+
+/* Appends row to b in the COPY's format: false when the binary encoder
+ * refused a value. */
+static bool copy_line(cdc_buf_t *b, const apply_group_t *g,
+                      const apply_tbl_t *p, const apply_row_t *row, bool bin,
+                      int64_t now_us) {
+    if (bin)
+        return cdc_apply_bin_row(b, g->tbl, p->bin_kinds, row, now_us);
+    cdc_apply_copy_row_head(b, g->tbl, row);
+    /* 'now' is the transaction's start, as now() in the merge */
+    cdc_buf_adds(b, "\tnow\n");
+    return true;
+}
+
+/* COPYs the rows (text, or binary with the transaction's start now_us);
+ * *failed when PostgreSQL refused them (the savepoint must be rolled
+ * back); *refused when the binary encoder refused a value (nothing is
+ * in: the savepoint must be rolled back if *failed too, then the rows go
+ * as text). Errors: PG_DOWN (connection lost), NOMEM. */
 static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
-                           const apply_tbl_t *p, bool *failed) {
+                           const apply_tbl_t *p, bool bin, int64_t now_us,
+                           bool *failed, bool *refused) {
     cdc_buf_t *b = &a->copybuf;
     cdc_err_t err = CDC_OK;
-    PGresult *r = PQexec(a->conn, p->direct_sql);
-    *failed = !r || PQresultStatus(r) != PGRES_COPY_IN;
-    PQclear(r);
+    const char *sql = bin ? p->direct_bin_sql : p->direct_sql;
+    bool started = false;
+    PGresult *r;
+    *failed = *refused = false;
     cdc_buf_reset(b);
+    if (bin)
+        cdc_apply_bin_header(b);
     for (const apply_row_t *row = g->rows_head;
-         row && !*failed && err == CDC_OK; row = row->gnext) {
+         row && !*failed && !*refused && err == CDC_OK; row = row->gnext) {
         if (row->path != APPLY_PATH_DIRECT)
             continue;
-        cdc_apply_copy_row_head(b, g->tbl, row);
-        /* 'now' is the transaction's start, as now() in the merge */
-        cdc_buf_adds(b, "\tnow\n");
-        if (b->len >= APPLY_COPY_FLUSH)
-            err = cdc_apply_pg_copy_send(a, b);
+        *refused = !copy_line(b, g, p, row, bin, now_us);
+        if (b->len >= APPLY_COPY_FLUSH && !*refused) {
+            if (!started)
+                copy_start(a, sql, &started, failed);
+            if (started)
+                err = cdc_apply_pg_copy_send(a, b);
+        }
     }
-    if (!*failed) {
-        if (err == CDC_OK)
+    if (*refused && !started) /* nothing sent: nothing to undo */
+        return CDC_OK;
+    if (!started && !*failed && err == CDC_OK)
+        copy_start(a, sql, &started, failed);
+    if (started) {
+        if (bin && !*refused)
+            cdc_apply_bin_trailer(b);
+        if (err == CDC_OK && !*refused)
             err = cdc_apply_pg_copy_send(a, b);
-        if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1)
+        bool ok = err == CDC_OK && !*refused;
+        if (PQputCopyEnd(a->conn, ok ? NULL : "aborted") != 1 || !ok)
             *failed = true;
         while ((r = PQgetResult(a->conn)) != NULL) {
             *failed |= PQresultStatus(r) != PGRES_COMMAND_OK;
@@ -149,10 +223,42 @@ static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
     return CDC_OK;
 }
 
+/* After a binary encoder refusal: the table sends text for this many
+ * groups before trying binary again */
+#define DIRECT_BIN_SKIP_AFTER_REFUSAL 16
+
+/* Whether g's rows go as COPY binary (counts a skipped group down). */
+static bool use_binary(const cdc_apply_t *a, apply_tbl_t *p) {
+    if (a->copy_text || !p->bin_ok)
+        return false;
+    if (p->bin_skip) {
+        p->bin_skip--;
+        return false;
+    }
+    return true;
+}
+
+/* The group's rows again as COPY text, after the binary encoder refused a
+ * value; undo: a binary COPY had started (roll it back first). */
+static cdc_err_t copy_as_text(cdc_apply_t *a, const apply_group_t *g,
+                              apply_tbl_t *p, bool undo, bool *failed) {
+    bool refused;
+    p->bin_skip = DIRECT_BIN_SKIP_AFTER_REFUSAL;
+    cdc_err_t err = CDC_OK;
+    if (undo)
+        err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_d", 0, NULL,
+                                NULL, CDC_ERR_PG_DOWN,
+                                "rollback to savepoint");
+    if (err == CDC_OK)
+        err = copy_rows(a, g, p, false, 0, failed, &refused);
+    return err;
+}
+
 cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
                                  bool *done) {
     apply_tbl_t *p = g->tbl->priv;
-    bool failed = false;
+    bool failed = false, refused = false, bin = false;
+    int64_t now_us = 0;
     *done = false;
     char keep[sizeof a->errstr]; /* a miss is no error: keep the reason */
     memcpy(keep, a->errstr, sizeof keep);
@@ -160,8 +266,10 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
     PGresult *r = NULL;
     bool fenced = false;
     cdc_err_t err = direct_sql(g->tbl, p);
-    if (err == CDC_OK)
-        err = open_sql(a, g, &q);
+    if (err == CDC_OK) {
+        bin = use_binary(a, p);
+        err = open_sql(a, g, bin, &q);
+    }
     if (err == CDC_OK)
         err = cdc_apply_pg_exec(a, q.data, 0, NULL, &r, CDC_ERR_REJECTED,
                                 "savepoint");
@@ -170,9 +278,16 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
         fenced = true, err = CDC_OK;
     if (err == CDC_OK && PQntuples(r) == 1) /* the fence count, if asked */
         fenced = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+    if (err == CDC_OK && bin && !fenced) {
+        bin = PQntuples(r) == 1 && PQnfields(r) == 2 &&
+              cdc_codec_parse_i64(PQgetvalue(r, 0, 1),
+                                  (size_t)PQgetlength(r, 0, 1), &now_us) == 0;
+    }
     PQclear(r);
     if (err == CDC_OK && !fenced)
-        err = copy_rows(a, g, p, &failed);
+        err = copy_rows(a, g, p, bin, now_us, &failed, &refused);
+    if (err == CDC_OK && refused)
+        err = copy_as_text(a, g, p, failed, &failed);
     if (err != CDC_OK)
         return err;
     if (fenced || failed) {

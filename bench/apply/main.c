@@ -17,7 +17,9 @@
  * mixed stream of bench/e2e (70% inserts, 25% updates of a live key, 5%
  * soft deletes) and prints events/s, ms per batch and the CPU per event of
  * the applier's backend (read from /proc: the server must run here) and of
- * the bench itself; TABLES=N spreads that stream over N tables. */
+ * the bench itself; TABLES=N spreads that stream over N tables.
+ * COPYTEXT=1 sends the fast path's inserts as COPY text instead of binary
+ * (the A/B of apply/copybin.c). */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apply/apply.h"
+#include "apply/apply_int.h" /* copy_text: the A/B of COPY binary */
 
 #define NC 10
 
@@ -324,6 +326,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "apply: %s\n", a ? cdc_apply_errstr(a) : err);
         return 1;
     }
+    a->copy_text = getenv("COPYTEXT") && atoi(getenv("COPYTEXT"));
     exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
     /* the applier's backend: the other client of this database (the
      * server must run on this machine for its CPU to be read) */
@@ -421,7 +424,8 @@ int main(int argc, char **argv) {
 
     double copy_ins = (double)rows / t_copy_ins, ins = (double)rows / t_ins;
     double copy_upd = (double)rows / t_copy_upd, upd = (double)rows / t_upd;
-    printf("rows %ld, batch %ld, fillfactor %d\n", rows, batch, ff);
+    printf("rows %ld, batch %ld, fillfactor %d, fast path COPY %s\n", rows,
+           batch, ff, a->copy_text ? "text" : "binary");
     printf("COPY (inserts baseline)  %10.0f rows/s\n", copy_ins);
     printf("apply inserts            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
            ins, ins / copy_ins, applied_ins);
