@@ -245,6 +245,7 @@ struct cdc_apply_s {
     cdc_buf_t copybuf;
     bool copy_text;            /* the fast path sends COPY text only (the
                                   differential tests, bench/apply's A/B) */
+    uint64_t bin_rows;         /* rows the fast path landed by COPY binary */
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
     uint64_t stmt_serial;      /* names the session's prepared statements */
     unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */

@@ -288,6 +288,7 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
         err = copy_rows(a, g, p, bin, now_us, &failed, &refused);
     if (err == CDC_OK && refused)
         err = copy_as_text(a, g, p, failed, &failed);
+    bin &= !refused;
     if (err != CDC_OK)
         return err;
     if (fenced || failed) {
@@ -305,7 +306,9 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
                             CDC_ERR_PG_DOWN, "release");
     if (err != CDC_OK)
         return err;
-    a->res->applied += repath(g, APPLY_PATH_DIRECT, APPLY_PATH_DONE);
+    size_t n = repath(g, APPLY_PATH_DIRECT, APPLY_PATH_DONE);
+    a->res->applied += n;
+    a->bin_rows += bin ? n : 0;
     *done = true;
     return CDC_OK;
 }
