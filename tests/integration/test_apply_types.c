@@ -352,44 +352,53 @@ static size_t b_count(size_t c) {
 }
 
 /* The batches of copy_binary_lands_as_copy_text into f: 1) 60 inserts of
- * edge values, 2) an update of key 1 and 40 inserts (the update takes the
- * merge in the same transaction), 3) 40 inserts with one row of values
- * the encoder refuses. */
+ * edge values into t, 2) an update of key 1 and 40 inserts (the update
+ * takes the merge in the same transaction), 3) 40 inserts of 4 KB texts
+ * whose 21st row has values the encoder refuses (after the first 64 KiB
+ * went: the binary COPY is rolled back), 4) 40 inserts into t2 whose 6th
+ * row is refused (before anything went). */
 static void b_apply(fx_t *f) {
     cdc_rowdef_t *rd = fx_rowdef(f, 71, 1, B_NC, B_NAMES, B_TYPES);
     cdc_rowdef_t *kd = fx_rowdef(f, 72, 1, 1, B_NAMES, B_TYPES);
     rd->cols[5].precision = 12;
     rd->cols[5].scale = 3;
     cdc_event_t *evs[64];
-    char id[16];
+    char id[16], *big = malloc(4100);
     int next = 1;
-    for (int batch = 0; batch < 3; batch++) {
+    memset(big, 'x', 4000);
+    for (int batch = 0; batch < 4; batch++) {
         size_t n = 0;
+        const char *tbl = batch == 3 ? "t2" : "t";
         if (batch == 1) {
             const char *k[1] = {"1"}, *v[B_NC];
             for (size_t c = 0; c < B_NC; c++)
                 v[c] = B_VALS[c][1 % b_count(c)];
             v[0] = "1";
-            evs[n++] = fx_ev(f, 'u', "t", kd, rd, k, v, 9, 1, 0);
+            evs[n++] = fx_ev(f, 'u', tbl, kd, rd, k, v, 9, 1, 0);
         }
         for (int i = 0; i < (batch ? 40 : 60); i++, next++) {
             snprintf(id, sizeof id, "%d", next);
+            snprintf(big + 4000, 100, "%d", next);
             const char *k[1] = {id}, *v[B_NC];
             for (size_t c = 0; c < B_NC; c++)
                 v[c] = B_VALS[c][(size_t)next % b_count(c)];
             v[0] = id;
-            if (batch == 2 && i == 20) /* one refusal per column kind */
-                for (size_t c = 1; c < B_NC; c++)
+            if (batch == 2)
+                v[7] = big;
+            if ((batch == 2 && i == 20) || (batch == 3 && i == 5))
+                for (size_t c = 1; c < B_NC; c++) /* each kind refuses */
                     v[c] = B_ODD[c];
-            evs[n++] = fx_ev(f, 'c', "t", kd, rd, k, v, 1 + (uint64_t)batch,
+            evs[n++] = fx_ev(f, 'c', tbl, kd, rd, k, v, 1 + (uint64_t)batch,
                              (uint64_t)next, 0);
         }
         cdc_apply_result_t res;
         fx_apply(f, evs, n, &res);
         CHECK_INT(res.nrejects, 0);
+        CHECK_INT(res.applied, n);
         if (res.nrejects)
             printf("  reject: %s\n", res.rejects[0].reason);
     }
+    free(big);
 }
 
 TEST(copy_binary_lands_as_copy_text) {
@@ -409,18 +418,22 @@ TEST(copy_binary_lands_as_copy_text) {
         snprintf(bcols + l, sizeof bcols - l, ", %s", B_NAMES[c]);
     }
     /* the same rows, as text and as typed values, metadata included */
+    for (int tb = 0; tb < 2; tb++) {
+    const char *tn = tb ? "t2" : "t";
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM (SELECT %s, _cdc_position, _cdc_op, "
-             "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM \"%s\".t) "
+             "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM \"%s\".%s) "
              "p FULL JOIN (SELECT %s, _cdc_position, _cdc_op, "
-             "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM \"%s\".t) "
+             "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM \"%s\".%s) "
              "q ON p::text = q::text AND p.id = q.id AND (p.n, p.nv, p.ts, "
              "p.tz, p.j, p.by, p.d) IS NOT DISTINCT FROM (q.n, q.nv, q.ts, "
              "q.tz, q.j, q.by, q.d) WHERE p.id IS NULL OR q.id IS NULL",
-             bcols, fb.schema, bcols, ft.schema);
+             bcols, fb.schema, tn, bcols, ft.schema, tn);
     CHECK_STR(fx_q(&fb, sql), "0\n");
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\".t", fb.schema);
-    CHECK_STR(fx_q(&fb, sql), "140\n");
+    }
+    snprintf(sql, sizeof sql, "SELECT (SELECT count(*) FROM \"%s\".t), "
+             "(SELECT count(*) FROM \"%s\".t2)", fb.schema, fb.schema);
+    CHECK_STR(fx_q(&fb, sql), "140|40\n");
     /* _cdc_synced_at: the transaction's start, as the merge's now() */
     snprintf(sql, sizeof sql,
              "SELECT count(DISTINCT _cdc_synced_at) FROM \"%s\".t WHERE id = "
