@@ -360,11 +360,13 @@ int main(int argc, char **argv) {
     exec_or_die(c, "CHECKPOINT");
     double t_copy_ins = 0, t_ins = 0, t_copy_upd = 0, t_upd = 0;
     size_t applied = 0, applied_ins = 0;
+    double cpu_ins_pg = backend ? cpu_s(backend) : 0;
     for (long s = 0; s < rows; s += batch) {
         long n = s + batch <= rows ? batch : rows - s;
         t_copy_ins += run_copy(c, tbl, s, n, 0);
         t_ins += run_apply(a, &rd, &kd, s, n, 0, &applied_ins);
     }
+    cpu_ins_pg = backend ? cpu_s(backend) - cpu_ins_pg : -1;
     exec_or_die(c, "CHECKPOINT");
     for (long s = 0; s < rows; s += batch) {
         long n = s + batch <= rows ? batch : rows - s;
@@ -429,6 +431,8 @@ int main(int argc, char **argv) {
     printf("COPY (inserts baseline)  %10.0f rows/s\n", copy_ins);
     printf("apply inserts            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
            ins, ins / copy_ins, applied_ins);
+    printf("inserts CPU us/row        backend %.2f\n",
+           cpu_ins_pg * 1e6 / (double)rows);
     printf("COPY (updates baseline)  %10.0f rows/s\n", copy_upd);
     printf("apply updates            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
            upd, upd / copy_upd, applied);
