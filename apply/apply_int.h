@@ -185,6 +185,16 @@ void cdc_apply_bin_trailer(cdc_buf_t *b);
 bool cdc_apply_bin_row(cdc_buf_t *b, const cdc_schema_table_t *t,
                        const uint8_t *kinds, const apply_row_t *r,
                        int64_t synced_us);
+/* The same for a staging row (merge.c): columns, _cdc_position, _cdc_op,
+ * _cdc_source_ts, _cdc_tag = tag, _cdc_ok_<j> (r's old key, typed as its
+ * column), and with carry (ncols entries, NULL = none) p<i>. */
+bool cdc_apply_bin_stg_row(cdc_buf_t *b, const cdc_schema_table_t *t,
+                           const uint8_t *kinds, const apply_row_t *r,
+                           int64_t tag, const cdc_position_t *const *carry);
+struct apply_tbl_s;
+/* Sets p->bin_kinds and p->bin_ok for t, once. NOMEM only. */
+cdc_err_t cdc_apply_bin_plan(const cdc_schema_table_t *t,
+                             struct apply_tbl_s *p) CDC_MUSTCHECK;
 
 /* send COPY data every 64 KiB: PostgreSQL parses one part while the next is
  * formatted */
@@ -209,6 +219,11 @@ typedef struct apply_shape_s {
 typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     char stg[48];            /* quoted staging name in pg_temp */
     bool stg_ready;
+    bool stg_typed;          /* staging columns of the target's types,
+                                filled by COPY binary (else text) */
+    unsigned stg_bin_skip;   /* attempts left before binary again */
+    char *copy_text_sql;     /* typed staging: COPY text, for a refusal */
+    char *copy_carry_text_sql;
     size_t stg_rows;         /* rows COPYed into it since its last
                                 TRUNCATE (merge.c) */
     char *copy_sql;
@@ -243,8 +258,10 @@ struct cdc_apply_s {
     char warehouse_id[64];
     cdc_schema_cache_t *schemas;
     cdc_buf_t copybuf;
-    bool copy_text;            /* the fast path sends COPY text only (the
-                                  differential tests, bench/apply's A/B) */
+    bool copy_text;            /* the fast path sends COPY text only and
+                                  staging is text (the differential tests,
+                                  bench/apply's A/B) */
+    bool stg_text;             /* staging is text (bench/apply's A/B) */
     uint64_t bin_rows;         /* rows the fast path landed by COPY binary */
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
     uint64_t stmt_serial;      /* names the session's prepared statements */

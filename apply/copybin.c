@@ -17,9 +17,13 @@
  * bpchar_recv call the same length check). jsonb is version byte 1 and the
  * text (jsonb_recv runs the same parser as jsonb_in).
  *
+ * The guarded merge's staging rows (merge.c) go the same way into a
+ * staging table of the target's column types, so the merge casts nothing.
+ *
  * Pure functions appending to a cdc_buf_t; no libpq. */
 #include "apply/apply_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* microseconds and days from 1970-01-01 to PostgreSQL's epoch 2000-01-01 */
@@ -386,33 +390,85 @@ void cdc_apply_bin_header(cdc_buf_t *b) {
 
 void cdc_apply_bin_trailer(cdc_buf_t *b) { put16(b, 0xffff); }
 
-bool cdc_apply_bin_row(cdc_buf_t *b, const cdc_schema_table_t *t,
-                       const uint8_t *kinds, const apply_row_t *r,
-                       int64_t synced_us) {
-    size_t at = b->len;
-    put16(b, (uint16_t)(t->ncols + 4));
-    for (uint32_t i = 0; i < t->ncols; i++)
-        if (!cdc_apply_bin_value(b, kinds[i], &r->vals[i])) {
-            b->len = at; /* the row is not in */
-            if (b->data)
-                b->data[at] = '\0';
-            return false;
-        }
-    /* _cdc_position bytea: 8 big-endian bytes a part */
-    if (r->pos.kind == CDC_POS_NONE || r->pos.nparts == 0) {
+/* _cdc_position as bytea (8 big-endian bytes a part), NULL for none */
+static void put_pos(cdc_buf_t *b, const cdc_position_t *p) {
+    if (!p || p->kind == CDC_POS_NONE || p->nparts == 0) {
         put32(b, 0xffffffffu);
-    } else {
-        unsigned np = r->pos.nparts < 3 ? r->pos.nparts : 3;
-        put32(b, 8 * np);
-        for (unsigned i = 0; i < np; i++)
-            put64(b, r->pos.part[i]);
+        return;
     }
+    unsigned np = p->nparts < 3 ? p->nparts : 3;
+    put32(b, 8 * np);
+    for (unsigned i = 0; i < np; i++)
+        put64(b, p->part[i]);
+}
+
+/* nfields, r's values, _cdc_position, _cdc_op, _cdc_source_ts; false
+ * when a value refuses (b then holds a partial tuple: the caller cuts) */
+static bool row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
+                     const uint8_t *kinds, const apply_row_t *r,
+                     uint32_t nfields) {
+    put16(b, (uint16_t)nfields);
+    for (uint32_t i = 0; i < t->ncols; i++)
+        if (!cdc_apply_bin_value(b, kinds[i], &r->vals[i]))
+            return false;
+    put_pos(b, &r->pos);
     char op = r->op ? r->op : 'u'; /* _cdc_op char(1) */
     field(b, &op, 1);
     if (r->source_ts_us) /* _cdc_source_ts */
         field64(b, r->source_ts_us - PG_EPOCH_US);
     else
         put32(b, 0xffffffffu);
+    return true;
+}
+
+/* b back to len at (a refused row leaves nothing) */
+static bool cut(cdc_buf_t *b, size_t at) {
+    b->len = at;
+    if (b->data)
+        b->data[at] = '\0';
+    return false;
+}
+
+bool cdc_apply_bin_row(cdc_buf_t *b, const cdc_schema_table_t *t,
+                       const uint8_t *kinds, const apply_row_t *r,
+                       int64_t synced_us) {
+    size_t at = b->len;
+    if (!row_head(b, t, kinds, r, t->ncols + 4))
+        return cut(b, at);
     field64(b, synced_us - PG_EPOCH_US); /* _cdc_synced_at */
     return true;
+}
+
+bool cdc_apply_bin_stg_row(cdc_buf_t *b, const cdc_schema_table_t *t,
+                           const uint8_t *kinds, const apply_row_t *r,
+                           int64_t tag, const cdc_position_t *const *carry) {
+    size_t at = b->len;
+    if (!row_head(b, t, kinds, r,
+                  t->ncols + 4 + t->nkey + (carry ? t->ncols : 0)))
+        return cut(b, at);
+    field64(b, tag); /* _cdc_tag */
+    for (uint32_t j = 0; j < t->nkey; j++) { /* _cdc_ok_<j> */
+        static const cdc_value_t none = {NULL, 0, CDC_V_NULL, 0};
+        if (!cdc_apply_bin_value(b, kinds[t->key_cols[j]],
+                                 r->old_key ? &r->old_key[j] : &none))
+            return cut(b, at);
+    }
+    for (uint32_t i = 0; carry && i < t->ncols; i++) /* p<i> */
+        put_pos(b, carry[i]);
+    return true;
+}
+
+cdc_err_t cdc_apply_bin_plan(const cdc_schema_table_t *t, apply_tbl_t *p) {
+    if (p->bin_kinds)
+        return CDC_OK;
+    uint8_t *kinds = calloc(t->ncols ? t->ncols : 1, 1);
+    if (!kinds)
+        return CDC_ERR_NOMEM;
+    p->bin_ok = !t->pos_numeric;
+    for (uint32_t i = 0; i < t->ncols; i++) {
+        kinds[i] = cdc_apply_bin_kind(t->cols[i].sqltype);
+        p->bin_ok &= kinds[i] != APPLY_BIN_NONE;
+    }
+    p->bin_kinds = kinds;
+    return CDC_OK;
 }

@@ -82,29 +82,15 @@ static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
     for (int m = CDC_META_POSITION; m <= CDC_META_SYNCED_AT; m++)
         cdc_buf_printf(&q, "%s%s", cdc_schema_meta_names[m],
                        m < CDC_META_SYNCED_AT ? ", " : ") FROM STDIN");
-    uint8_t *kinds = calloc(t->ncols ? t->ncols : 1, 1);
-    char *bin = q.oom ? NULL : strdup(q.data);
-    if (q.oom || !kinds || !bin) {
-        cdc_buf_free(&q);
-        free(kinds);
-        free(bin);
-        return CDC_ERR_NOMEM;
-    }
-    p->bin_ok = !t->pos_numeric;
-    for (uint32_t i = 0; i < t->ncols; i++) {
-        kinds[i] = cdc_apply_bin_kind(t->cols[i].sqltype);
-        p->bin_ok &= kinds[i] != APPLY_BIN_NONE;
-    }
+    char *text = q.oom ? NULL : strdup(q.data);
     cdc_buf_adds(&q, " (FORMAT binary)");
-    if (q.oom) {
+    if (q.oom || !text || cdc_apply_bin_plan(t, p) != CDC_OK) {
         cdc_buf_free(&q);
-        free(kinds);
-        free(bin);
+        free(text);
         return CDC_ERR_NOMEM;
     }
-    p->direct_sql = bin; /* the text form: up to " (FORMAT" */
+    p->direct_sql = text;
     p->direct_bin_sql = q.data;
-    p->bin_kinds = kinds;
     return CDC_OK;
 }
 

@@ -351,6 +351,54 @@ static size_t b_count(size_t c) {
     return n; /* the NULL that ends the list is a value too */
 }
 
+/* The merge's batches of copy_binary_lands_as_copy_text (staging typed
+ * and COPY binary, or text): 5) updates of keys 2-40 with other edge
+ * values, two updates of key 41 whose second keeps t's text (a carried
+ * value), a soft delete of key 42; 6) updates of keys 43-72 with 4 KB
+ * texts whose 21st is refused by the encoder after the first 64 KiB. */
+static void b_merge(fx_t *f, const cdc_rowdef_t *rd, const cdc_rowdef_t *kd,
+                    char *big) {
+    cdc_event_t *evs[64];
+    char id[16];
+    for (int batch = 0; batch < 2; batch++) {
+        size_t n = 0;
+        int from = batch ? 43 : 2, to = batch ? 72 : 41;
+        for (int key = from; key <= to; key++) {
+            snprintf(id, sizeof id, "%d", key);
+            snprintf(big + 4000, 100, "u%d", key);
+            const char *k[1] = {id}, *v[B_NC];
+            for (size_t c = 0; c < B_NC; c++)
+                v[c] = B_VALS[c][(size_t)(key + 3) % b_count(c)];
+            v[0] = id;
+            if (batch)
+                v[7] = big;
+            if (batch && key == from + 20)
+                for (size_t c = 1; c < B_NC; c++)
+                    v[c] = B_ODD[c];
+            evs[n++] = fx_ev(f, 'u', "t", kd, rd, k, v, 20 + (uint64_t)batch,
+                             (uint64_t)key, 0);
+            if (key == 41) { /* then an update that keeps tx */
+                v[7] = FX_U;
+                v[2] = "5";
+                evs[n++] = fx_ev(f, 'u', "t", kd, rd, k, v, 20, 100, 0);
+            }
+        }
+        if (!batch) {
+            const char *k[1] = {"42"}, *v[B_NC];
+            for (size_t c = 0; c < B_NC; c++)
+                v[c] = B_VALS[c][42 % b_count(c)];
+            v[0] = "42";
+            evs[n++] = fx_ev(f, 'd', "t", kd, rd, k, v, 20, 101, 0);
+        }
+        cdc_apply_result_t res;
+        fx_apply(f, evs, n, &res);
+        CHECK_INT(res.nrejects, 0);
+        CHECK_INT(res.applied + res.collapsed, n);
+        if (res.nrejects)
+            printf("  reject: %s\n", res.rejects[0].reason);
+    }
+}
+
 /* The batches of copy_binary_lands_as_copy_text into f: 1) 60 inserts of
  * edge values into t, 2) an update of key 1 and 40 inserts (the update
  * takes the merge in the same transaction), 3) 40 inserts of 4 KB texts
@@ -398,6 +446,7 @@ static void b_apply(fx_t *f) {
         if (res.nrejects)
             printf("  reject: %s\n", res.rejects[0].reason);
     }
+    b_merge(f, rd, kd, big);
     free(big);
 }
 
@@ -408,6 +457,10 @@ TEST(copy_binary_lands_as_copy_text) {
         goto out;
     ft.a->copy_text = true;
     b_apply(&fb);
+    /* the merge staged fb's rows in a typed table (ft's are text) */
+    CHECK_STR(fx_q(&fb, "SELECT count(*) > 0 FROM pg_class WHERE relname "
+                        "LIKE '\\_cdc\\_stb\\_%' AND relpersistence = 't'"),
+              "t\n");
     b_apply(&ft);
     /* batches 1 and 2 went binary (100 rows), batch 3 as text */
     CHECK_INT(fb.a->bin_rows, 100);
@@ -437,17 +490,21 @@ TEST(copy_binary_lands_as_copy_text) {
     /* _cdc_synced_at: the transaction's start, as the merge's now() */
     snprintf(sql, sizeof sql,
              "SELECT count(DISTINCT _cdc_synced_at) FROM \"%s\".t WHERE id = "
-             "1 OR id BETWEEN 61 AND 100", fb.schema);
+             "1 OR id BETWEEN 73 AND 100", fb.schema);
     CHECK_STR(fx_q(&fb, sql), "1\n");
     /* one edge row spelled out: what the two forms must both give */
     snprintf(sql, sizeof sql,
              "SELECT b, i2, i4, i8, n, nv, by, d, ts, tz AT TIME ZONE 'UTC', "
-             "j, u FROM \"%s\".t WHERE id = 2", fb.schema);
+             "j, u FROM \"%s\".t WHERE id = 82", fb.schema);
     CHECK_STR(fx_q(&fb, sql),
-              "t|0|42|1|-0.001|10000|\\xdeadbeef|2000-01-01|2000-01-01 "
-              "00:00:00|2024-05-01 04:45:30.5|{\"a\": [1, \"x\\\"y\u00e9\"], "
-              "\"b\": null, \"t\": \"\\t\"}|"
+              "t|7|42|1|0.001|10000|\\xdeadbeef|1970-01-01|1969-12-31 "
+              "23:59:59.123|2024-05-01 04:45:30.5|null|"
               "00000000-0000-0000-0000-000000000000\n");
+    /* the merge's rows: the carried text, the soft delete */
+    snprintf(sql, sizeof sql,
+             "SELECT id, i2, length(tx), _cdc_deleted FROM \"%s\".t WHERE "
+             "id IN (41, 42) ORDER BY id", fb.schema);
+    CHECK_STR(fx_q(&fb, sql), "41|5|5|f\n42|-32768|0|t\n");
 out:
     fx_close(&fb);
     fx_close(&ft);

@@ -219,3 +219,39 @@ TEST(bin_row_and_refused_row) {
     cdc_buf_free(&b);
 }
 
+
+TEST(bin_stg_row_tag_old_key_carry) {
+    cdc_schema_col_t cols[2] = {{0}, {0}};
+    uint32_t key_cols[1] = {0};
+    cdc_schema_table_t t = {.ncols = 2, .cols = cols, .nkey = 1,
+                            .key_cols = key_cols};
+    uint8_t kinds[2] = {APPLY_BIN_INT4, APPLY_BIN_TEXT};
+    cdc_value_t vals[2] = {{"9", 1, CDC_V_SET, 0},
+                           {NULL, 0, CDC_V_UNCHANGED, 0}};
+    cdc_value_t old[1] = {{"8", 1, CDC_V_SET, 0}};
+    apply_row_t r = {.vals = vals, .op = 'u', .old_key = old};
+    cdc_position_t p1 = {.kind = CDC_POS_PG, .nparts = 1, .part = {3}};
+    const cdc_position_t *carry[2] = {NULL, &p1};
+    cdc_buf_t b = CDC_BUF_INIT;
+    char got[512];
+    CHECK(cdc_apply_bin_stg_row(&b, &t, kinds, &r, 0x10002, carry));
+    /* 2 values (a placeholder is NULL), no position, op, no source time,
+     * tag, old key, p0 NULL, p1 */
+    CHECK_STR(hex(&b, got, sizeof got),
+              "0009" "0000000400000009" "ffffffff" "ffffffff" "0000000175"
+              "ffffffff" "000000080000000000010002" "0000000400000008"
+              "ffffffff" "000000080000000000000003");
+    cdc_buf_reset(&b);
+    r.old_key = NULL; /* no key change, no carry */
+    CHECK(cdc_apply_bin_stg_row(&b, &t, kinds, &r, 1, NULL));
+    CHECK_STR(hex(&b, got, sizeof got),
+              "0007" "0000000400000009" "ffffffff" "ffffffff" "0000000175"
+              "ffffffff" "000000080000000000000001" "ffffffff");
+    /* an old key the encoder refuses: nothing appended */
+    cdc_buf_reset(&b);
+    cdc_value_t bad[1] = {{"x", 1, CDC_V_SET, 0}};
+    r.old_key = bad;
+    CHECK(!cdc_apply_bin_stg_row(&b, &t, kinds, &r, 1, NULL));
+    CHECK_INT(b.len, 0);
+    cdc_buf_free(&b);
+}
