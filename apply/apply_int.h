@@ -152,6 +152,50 @@ void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us);
 void cdc_apply_copy_row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
                              const apply_row_t *r);
 
+/* ---- COPY binary (copybin.c, pure): the fast path's inserts ---- */
+
+/* How a column's values are sent in COPY binary (APPLY_BIN_NONE: the
+ * table goes as COPY text). */
+enum {
+    APPLY_BIN_NONE = 0,
+    APPLY_BIN_INT2,
+    APPLY_BIN_INT4,
+    APPLY_BIN_INT8,
+    APPLY_BIN_BOOL,
+    APPLY_BIN_TEXT,    /* text, character varying */
+    APPLY_BIN_NUMERIC, /* numeric, numeric(p,s) */
+    APPLY_BIN_TS,      /* timestamp without time zone */
+    APPLY_BIN_TSTZ,    /* timestamp with time zone */
+    APPLY_BIN_DATE,
+    APPLY_BIN_UUID,
+    APPLY_BIN_JSONB,
+    APPLY_BIN_BYTEA
+};
+/* The kind of a column of catalog type sqltype (cdc_schema_col_t). */
+uint8_t cdc_apply_bin_kind(const char *sqltype);
+/* Appends v as one field of kind; false (nothing appended) when its text
+ * is not in the plain form the encoder parses strictly: send it as text. */
+bool cdc_apply_bin_value(cdc_buf_t *b, uint8_t kind, const cdc_value_t *v);
+/* The COPY binary header and trailer. */
+void cdc_apply_bin_header(cdc_buf_t *b);
+void cdc_apply_bin_trailer(cdc_buf_t *b);
+/* Appends row r of t (columns by kinds[], then _cdc_position (bytea),
+ * _cdc_op, _cdc_source_ts and _cdc_synced_at = synced_us, microseconds
+ * since 1970) as one tuple; false (b as it was) when a value refuses. */
+bool cdc_apply_bin_row(cdc_buf_t *b, const cdc_schema_table_t *t,
+                       const uint8_t *kinds, const apply_row_t *r,
+                       int64_t synced_us);
+/* The same for a staging row (merge.c): columns, _cdc_position, _cdc_op,
+ * _cdc_source_ts, _cdc_tag = tag, _cdc_ok_<j> (r's old key, typed as its
+ * column), and with carry (ncols entries, NULL = none) p<i>. */
+bool cdc_apply_bin_stg_row(cdc_buf_t *b, const cdc_schema_table_t *t,
+                           const uint8_t *kinds, const apply_row_t *r,
+                           int64_t tag, const cdc_position_t *const *carry);
+struct apply_tbl_s;
+/* Sets p->bin_kinds and p->bin_ok for t, once. NOMEM only. */
+cdc_err_t cdc_apply_bin_plan(const cdc_schema_table_t *t,
+                             struct apply_tbl_s *p) CDC_MUSTCHECK;
+
 /* send COPY data every 64 KiB: PostgreSQL parses one part while the next is
  * formatted */
 #define APPLY_COPY_FLUSH (64u << 10)
@@ -175,6 +219,11 @@ typedef struct apply_shape_s {
 typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     char stg[48];            /* quoted staging name in pg_temp */
     bool stg_ready;
+    bool stg_typed;          /* staging columns of the target's types,
+                                filled by COPY binary (else text) */
+    unsigned stg_bin_skip;   /* attempts left before binary again */
+    char *copy_text_sql;     /* typed staging: COPY text, for a refusal */
+    char *copy_carry_text_sql;
     size_t stg_rows;         /* rows COPYed into it since its last
                                 TRUNCATE (merge.c) */
     char *copy_sql;
@@ -183,6 +232,12 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
     apply_shape_t *shapes;
     char *direct_sql;        /* COPY straight into the table (inserts) */
     unsigned direct_skip;    /* groups left before trying it again */
+    char *direct_bin_sql;    /* the same, FORMAT binary */
+    uint8_t *bin_kinds;      /* ncols APPLY_BIN_*, made with direct_sql */
+    bool bin_ok;             /* every column has a binary kind and the
+                                position is bytea */
+    unsigned bin_skip;       /* groups left before binary again, after a
+                                value the encoder refused */
     char *source_schema;     /* target.schema: the source schema the table
                                 holds rows of (cdc_apply_claim), or NULL */
 } apply_tbl_t;
@@ -203,6 +258,11 @@ struct cdc_apply_s {
     char warehouse_id[64];
     cdc_schema_cache_t *schemas;
     cdc_buf_t copybuf;
+    bool copy_text;            /* the fast path sends COPY text only and
+                                  staging is text (the differential tests,
+                                  bench/apply's A/B) */
+    bool stg_text;             /* staging is text (bench/apply's A/B) */
+    uint64_t bin_rows;         /* rows the fast path landed by COPY binary */
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
     uint64_t stmt_serial;      /* names the session's prepared statements */
     unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */

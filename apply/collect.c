@@ -29,7 +29,11 @@ void cdc_apply_tbl_free(void *priv) {
     free(p->shapes);
     free(p->copy_sql);
     free(p->copy_carry_sql);
+    free(p->copy_text_sql);
+    free(p->copy_carry_text_sql);
     free(p->direct_sql);
+    free(p->direct_bin_sql);
+    free(p->bin_kinds);
     free(p->source_schema);
     free(p);
 }

@@ -13,11 +13,19 @@
  * the savepoint, after taking the table's ROW EXCLUSIVE lock (as the COPY
  * would): rows with one at or below it take the merge, which lands
  * such rows as the truncate left the table.
+ * The savepoint, the fence read and the COPY go in one query string, and
+ * the release after the COPY in it: two round trips a group.
+ * The COPY is binary (copybin.c) when every column's type has a binary
+ * form there and the encoder takes every value; a value it refuses sends
+ * the group as text (the table then stays on text for a few groups).
  * Does not: guard positions (fresh inserts have nothing to guard against) or
  * reject records (a miss is no error). */
 #include "apply/apply_int.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/codec.h"
 
 #define DIRECT_SKIP_AFTER_MISS 16
 
@@ -64,7 +72,8 @@ static size_t repath(apply_group_t *g, uint8_t from, uint8_t to) {
 }
 
 /* "COPY tbl (cols, _cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at)
- * FROM STDIN", made once per table entry. NOMEM only. */
+ * FROM STDIN", and its FORMAT binary twin with the columns' binary kinds,
+ * made once per table entry. NOMEM only. */
 static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
     if (p->direct_sql)
         return CDC_OK;
@@ -75,18 +84,28 @@ static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
     for (int m = CDC_META_POSITION; m <= CDC_META_SYNCED_AT; m++)
         cdc_buf_printf(&q, "%s%s", cdc_schema_meta_names[m],
                        m < CDC_META_SYNCED_AT ? ", " : ") FROM STDIN");
-    if (q.oom) {
+    char *text = q.oom ? NULL : strdup(q.data);
+    cdc_buf_adds(&q, " (FORMAT binary)");
+    if (q.oom || !text || cdc_apply_bin_plan(t, p) != CDC_OK) {
         cdc_buf_free(&q);
+        free(text);
         return CDC_ERR_NOMEM;
     }
-    p->direct_sql = q.data;
+    p->direct_sql = text;
+    p->direct_bin_sql = q.data;
     return CDC_OK;
 }
 
+/* the transaction's start (now(), as 'now' in a COPY text line) in
+ * microseconds since 1970: exact (numeric since PostgreSQL 14; before, a
+ * double within 0.25 us of it, rounded) */
+#define DIRECT_NOW_US "(extract(epoch FROM now()) * 1000000)::int8"
+
 /* The statement that opens the savepoint: with streaming rows, it also
  * locks the table and counts the fences at or above their lowest position
- * (the result is that count). NOMEM only. */
-static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g,
+ * (the result's first column); with bin, the transaction's start in
+ * microseconds (its second). NOMEM only. */
+static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g, bool bin,
                           cdc_buf_t *q) {
     const cdc_position_t *low = NULL;
     for (const apply_row_t *r = g->rows_head; r; r = r->gnext)
@@ -94,15 +113,19 @@ static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g,
             (!low || cdc_apply_pos_cmp(&r->pos, low) < 0))
             low = &r->pos;
     cdc_buf_adds(q, "SAVEPOINT cdc_d");
-    if (!low || a->truncate_mode == CDC_TRUNCATE_IGNORE)
+    if (!low || a->truncate_mode == CDC_TRUNCATE_IGNORE) {
+        if (bin)
+            cdc_buf_adds(q, "; SELECT 0, " DIRECT_NOW_US);
         return q->oom ? CDC_ERR_NOMEM : CDC_OK;
+    }
     cdc_buf_t pos = CDC_BUF_INIT;
     cdc_apply_copy_pos(&pos, low, 0);
     char *lit = pos.oom ? NULL : PQescapeLiteral(a->conn, pos.data, pos.len);
-    cdc_buf_printf(q, "; LOCK TABLE %s IN ROW EXCLUSIVE MODE; SELECT count(*) "
-                      "FROM (SELECT ", g->tbl->qname);
+    cdc_buf_printf(q, "; LOCK TABLE %s IN ROW EXCLUSIVE MODE; SELECT (SELECT "
+                      "count(*) FROM (SELECT ", g->tbl->qname);
     cdc_apply_fence_value(a, q, g->tbl, "position");
-    cdc_buf_printf(q, " AS f) x WHERE f >= %s::bytea", lit ? lit : "NULL");
+    cdc_buf_printf(q, " AS f) x WHERE f >= %s::bytea)%s", lit ? lit : "NULL",
+                   bin ? ", " DIRECT_NOW_US : "");
     cdc_buf_free(&pos);
     if (!lit)
         return CDC_ERR_NOMEM;
@@ -110,36 +133,95 @@ static cdc_err_t open_sql(cdc_apply_t *a, const apply_group_t *g,
     return q->oom ? CDC_ERR_NOMEM : CDC_OK;
 }
 
-/* COPYs the rows; *failed when PostgreSQL refused them (the savepoint must
- * be rolled back). Errors: PG_DOWN (connection lost), NOMEM. */
+/* Sends sql (the open statement, the COPY and the release, one query
+ * string) and reads the results up to the COPY: *started when the
+ * connection is in COPY IN; *fenced when the fence count is not 0 or
+ * PostgreSQL refused a statement before the COPY (the merge then decides:
+ * say, no right to lock); *now_us (0 when unreadable) from the open
+ * statement's second column. Errors: PG_DOWN. */
+static cdc_err_t open_copy(cdc_apply_t *a, const char *sql, bool *started,
+                           bool *fenced, int64_t *now_us) {
+    PGresult *r;
+    *started = *fenced = false;
+    *now_us = 0;
+    if (!PQsendQuery(a->conn, sql))
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "savepoint");
+    while ((r = PQgetResult(a->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN) { /* no more results before its data */
+            PQclear(r);
+            *started = true;
+            break;
+        }
+        if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            *fenced |= strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+            if (PQnfields(r) == 2 &&
+                cdc_codec_parse_i64(PQgetvalue(r, 0, 1),
+                                    (size_t)PQgetlength(r, 0, 1),
+                                    now_us) != 0)
+                *now_us = 0;
+        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            *fenced = true;
+        }
+        PQclear(r);
+    }
+    if (PQstatus(a->conn) != CONNECTION_OK)
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "savepoint");
+    return CDC_OK;
+}
+
+/* Ends a started COPY (with an error when !ok) and reads its results and
+ * the release's; *failed unless all succeeded. */
+static void copy_end(cdc_apply_t *a, bool ok, bool *failed) {
+    PGresult *r;
+    if (PQputCopyEnd(a->conn, ok ? NULL : "aborted") != 1 || !ok)
+        *failed = true;
+    while ((r = PQgetResult(a->conn)) != NULL) {
+        *failed |= PQresultStatus(r) != PGRES_COMMAND_OK;
+        PQclear(r);
+    }
+}
+
+/* Appends row to b in the COPY's format: false when the binary encoder
+ * refused a value. */
+static bool copy_line(cdc_buf_t *b, const apply_group_t *g,
+                      const apply_tbl_t *p, const apply_row_t *row, bool bin,
+                      int64_t now_us) {
+    if (bin)
+        return cdc_apply_bin_row(b, g->tbl, p->bin_kinds, row, now_us);
+    cdc_apply_copy_row_head(b, g->tbl, row);
+    /* 'now' is the transaction's start, as now() in the merge */
+    cdc_buf_adds(b, "\tnow\n");
+    return true;
+}
+
+/* Sends the rows into the started COPY (text, or binary with the
+ * transaction's start now_us) and ends it; *failed when PostgreSQL
+ * refused them or the binary encoder refused a value (*refused too): the
+ * savepoint must be rolled back. Errors: PG_DOWN (connection lost),
+ * NOMEM. */
 static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
-                           const apply_tbl_t *p, bool *failed) {
+                           const apply_tbl_t *p, bool bin, int64_t now_us,
+                           bool *failed, bool *refused) {
     cdc_buf_t *b = &a->copybuf;
     cdc_err_t err = CDC_OK;
-    PGresult *r = PQexec(a->conn, p->direct_sql);
-    *failed = !r || PQresultStatus(r) != PGRES_COPY_IN;
-    PQclear(r);
+    *failed = *refused = false;
     cdc_buf_reset(b);
+    if (bin)
+        cdc_apply_bin_header(b);
     for (const apply_row_t *row = g->rows_head;
-         row && !*failed && err == CDC_OK; row = row->gnext) {
+         row && !*refused && err == CDC_OK; row = row->gnext) {
         if (row->path != APPLY_PATH_DIRECT)
             continue;
-        cdc_apply_copy_row_head(b, g->tbl, row);
-        /* 'now' is the transaction's start, as now() in the merge */
-        cdc_buf_adds(b, "\tnow\n");
-        if (b->len >= APPLY_COPY_FLUSH)
+        *refused = !copy_line(b, g, p, row, bin, now_us);
+        if (b->len >= APPLY_COPY_FLUSH && !*refused)
             err = cdc_apply_pg_copy_send(a, b);
     }
-    if (!*failed) {
-        if (err == CDC_OK)
-            err = cdc_apply_pg_copy_send(a, b);
-        if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1)
-            *failed = true;
-        while ((r = PQgetResult(a->conn)) != NULL) {
-            *failed |= PQresultStatus(r) != PGRES_COMMAND_OK;
-            PQclear(r);
-        }
-    }
+    if (bin && !*refused)
+        cdc_apply_bin_trailer(b);
+    if (err == CDC_OK && !*refused)
+        err = cdc_apply_pg_copy_send(a, b);
+    copy_end(a, err == CDC_OK && !*refused, failed);
     if (err == CDC_ERR_NOMEM) {
         *failed = true;
         return CDC_OK;
@@ -149,30 +231,83 @@ static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
     return CDC_OK;
 }
 
+/* After a binary encoder refusal: the table sends text for this many
+ * groups before trying binary again */
+#define DIRECT_BIN_SKIP_AFTER_REFUSAL 16
+
+/* Whether g's rows go as COPY binary (counts a skipped group down). */
+static bool use_binary(const cdc_apply_t *a, apply_tbl_t *p) {
+    if (a->copy_text || !p->bin_ok)
+        return false;
+    if (p->bin_skip) {
+        p->bin_skip--;
+        return false;
+    }
+    return true;
+}
+
+/* The open statement, then the COPY (bin: binary) and the release, as
+ * one query string in q. NOMEM only. */
+static cdc_err_t open_copy_sql(cdc_apply_t *a, const apply_group_t *g,
+                               const apply_tbl_t *p, bool bin, cdc_buf_t *q) {
+    cdc_err_t err = open_sql(a, g, bin, q);
+    cdc_buf_printf(q, "; %s; RELEASE SAVEPOINT cdc_d",
+                   bin ? p->direct_bin_sql : p->direct_sql);
+    return err == CDC_OK && q->oom ? CDC_ERR_NOMEM : err;
+}
+
+/* One try of the group's rows: one round trip opens the savepoint, reads
+ * the fences (and, for COPY binary, the transaction's start) and starts
+ * the COPY; the second sends the rows, and the release runs after the
+ * COPY in the same query string. *fenced: the merge decides (the COPY was
+ * aborted before any row went); *failed: PostgreSQL refused the rows;
+ * *refused: the binary encoder refused a value. Each leaves the savepoint
+ * to be rolled back. Errors: PG_DOWN, NOMEM. */
+static cdc_err_t direct_try(cdc_apply_t *a, const apply_group_t *g,
+                            const apply_tbl_t *p, bool bin, bool *fenced,
+                            bool *failed, bool *refused) {
+    bool started = false;
+    int64_t now_us = 0;
+    cdc_buf_t q = CDC_BUF_INIT;
+    *fenced = *failed = *refused = false;
+    cdc_err_t err = open_copy_sql(a, g, p, bin, &q);
+    if (err == CDC_OK)
+        err = open_copy(a, q.data, &started, fenced, &now_us);
+    cdc_buf_free(&q);
+    if (err != CDC_OK)
+        return err;
+    if (!started) {
+        *fenced = true; /* refused before the COPY: the merge says */
+    } else if (*fenced || (bin && !now_us)) {
+        copy_end(a, false, failed); /* nothing sent */
+        *refused = !*fenced;        /* no start time: as text */
+    } else {
+        err = copy_rows(a, g, p, bin, now_us, failed, refused);
+    }
+    return err;
+}
+
 cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
                                  bool *done) {
     apply_tbl_t *p = g->tbl->priv;
-    bool failed = false;
+    bool failed = false, refused = false, fenced = false, bin = false;
     *done = false;
     char keep[sizeof a->errstr]; /* a miss is no error: keep the reason */
     memcpy(keep, a->errstr, sizeof keep);
-    cdc_buf_t q = CDC_BUF_INIT;
-    PGresult *r = NULL;
-    bool fenced = false;
     cdc_err_t err = direct_sql(g->tbl, p);
-    if (err == CDC_OK)
-        err = open_sql(a, g, &q);
-    if (err == CDC_OK)
-        err = cdc_apply_pg_exec(a, q.data, 0, NULL, &r, CDC_ERR_REJECTED,
-                                "savepoint");
-    cdc_buf_free(&q);
-    if (err == CDC_ERR_REJECTED) /* say, no right to lock: the merge says */
-        fenced = true, err = CDC_OK;
-    if (err == CDC_OK && PQntuples(r) == 1) /* the fence count, if asked */
-        fenced = strcmp(PQgetvalue(r, 0, 0), "0") != 0;
-    PQclear(r);
-    if (err == CDC_OK && !fenced)
-        err = copy_rows(a, g, p, &failed);
+    if (err == CDC_OK) {
+        bin = use_binary(a, p);
+        err = direct_try(a, g, p, bin, &fenced, &failed, &refused);
+    }
+    if (err == CDC_OK && refused) { /* undone; again as text, fences too */
+        p->bin_skip = DIRECT_BIN_SKIP_AFTER_REFUSAL;
+        bin = false;
+        err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_d; RELEASE "
+                                "SAVEPOINT cdc_d", 0, NULL, NULL,
+                                CDC_ERR_PG_DOWN, "rollback to savepoint");
+        if (err == CDC_OK)
+            err = direct_try(a, g, p, false, &fenced, &failed, &refused);
+    }
     if (err != CDC_OK)
         return err;
     if (fenced || failed) {
@@ -186,11 +321,9 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
             memcpy(a->errstr, keep, sizeof keep);
         return err;
     }
-    err = cdc_apply_pg_exec(a, "RELEASE SAVEPOINT cdc_d", 0, NULL, NULL,
-                            CDC_ERR_PG_DOWN, "release");
-    if (err != CDC_OK)
-        return err;
-    a->res->applied += repath(g, APPLY_PATH_DIRECT, APPLY_PATH_DONE);
+    size_t n = repath(g, APPLY_PATH_DIRECT, APPLY_PATH_DONE);
+    a->res->applied += n;
+    a->bin_rows += bin ? n : 0;
     *done = true;
     return CDC_OK;
 }

@@ -2,8 +2,10 @@
  * row shape, and the isolation of rows PostgreSQL rejects.
  *
  * Per group, the rows the fast path does not take (direct.c; apply.c runs
- * the two) are COPYed (one buffer, text format) into a temporary
- * staging table of text columns c0..cN (created once per session and
+ * the two) are COPYed into a temporary staging table with columns
+ * c0..cN: of the target's types, by COPY binary (copybin.c), when every
+ * column has a binary form there, else text columns by COPY text, cast
+ * by the merge (created once per session and
  * table entry; every statement reads only its attempt's rows, by tag, and
  * the table is truncated once it holds APPLY_STG_TRUNCATE_ROWS rows, not
  * at every commit), then one statement per row
@@ -47,6 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
+
 /* The staging table keeps the rows of earlier attempts (each statement
  * skips them by tag, at the cost of scanning them: ~0.3 us a row) until it
  * holds this many: then the next attempt truncates it first (~0.6 ms, a
@@ -65,19 +69,35 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
                             apply_tbl_t *p) {
     if (p->stg_ready)
         return CDC_OK;
+    if (cdc_apply_bin_plan(t, p) != CDC_OK)
+        return CDC_ERR_NOMEM;
+    /* typed when every column has a binary form: COPY binary stores each
+     * value once, parsed by its receive function (cheap but for jsonb),
+     * and the merge's casts to the same types do nothing; else text
+     * columns: COPY text only stores the bytes and each value is parsed
+     * once, by the cast in the merge (a typed staging table filled by
+     * COPY text parses every value twice: measured 0.30 vs 0.5+ of raw
+     * COPY for inserts) */
+    p->stg_typed = p->bin_ok && !a->copy_text && !a->stg_text;
+    if (p->stg_typed) { /* its own name: the types are part of it */
+        uint64_t h = cdc_hash(CDC_HASH_INIT, &t->id, sizeof t->id);
+        for (uint32_t i = 0; i < t->ncols; i++)
+            h = cdc_hash(h, t->cols[i].sqltype, strlen(t->cols[i].sqltype) + 1);
+        snprintf(p->stg, sizeof p->stg, "\"_cdc_stb_%016" PRIx64 "\"", h);
+    }
     cdc_buf_t q = CDC_BUF_INIT;
     cdc_err_t err;
     cdc_buf_printf(&q, "CREATE TEMP TABLE IF NOT EXISTS %s (", p->stg);
-    /* text columns: COPY only stores the bytes and each value is parsed
-     * once, by the cast in the merge (a typed staging table parses every
-     * value twice: measured 0.30 vs 0.5+ of raw COPY for inserts) */
     for (uint32_t i = 0; i < t->ncols; i++)
-        cdc_buf_printf(&q, "c%u text, ", i);
+        cdc_buf_printf(&q, "c%u %s, ", i,
+                       p->stg_typed ? t->cols[i].sqltype : "text");
     cdc_buf_printf(&q, "_cdc_position %s, _cdc_op char(1), "
                    "_cdc_source_ts timestamptz, _cdc_tag int8",
                    t->pos_numeric ? "numeric[]" : "bytea");
     for (uint32_t j = 0; j < t->nkey; j++)
-        cdc_buf_printf(&q, ", _cdc_ok_%u text", j);
+        cdc_buf_printf(&q, ", _cdc_ok_%u %s", j,
+                       p->stg_typed ? t->cols[t->key_cols[j]].sqltype
+                                    : "text");
     for (uint32_t i = 0; i < t->ncols; i++) /* carried values' positions */
         cdc_buf_printf(&q, ", p%u %s", i, t->pos_numeric ? "numeric[]" : "bytea");
     /* rows are kept at commit: ON COMMIT DELETE ROWS truncates the table
@@ -85,9 +105,12 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
      * server's CPU for batches of 20 events (measured); attempt_run
      * truncates it now and then instead */
     cdc_buf_adds(&q, ")");
-    free(p->copy_sql);
-    free(p->copy_carry_sql);
-    p->copy_sql = p->copy_carry_sql = NULL;
+    char **sqls[4] = {&p->copy_sql, &p->copy_carry_sql, &p->copy_text_sql,
+                      &p->copy_carry_text_sql};
+    for (int k = 0; k < 4; k++) {
+        free(*sqls[k]);
+        *sqls[k] = NULL;
+    }
     if (q.oom) {
         err = CDC_ERR_NOMEM;
         goto out;
@@ -96,7 +119,9 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
                             "create staging");
     if (err != CDC_OK)
         goto out;
-    for (int carry = 0; carry < 2; carry++) {
+    /* copy_sql, copy_carry_sql: binary when typed; then the text forms */
+    for (int k = 0; k < (p->stg_typed ? 4 : 2); k++) {
+        bool carry = k % 2, bin = p->stg_typed && k < 2;
         cdc_buf_reset(&q);
         /* the attempt's savepoint in the same round trip */
         cdc_buf_printf(&q, "SAVEPOINT cdc_g; COPY pg_temp.%s (", p->stg);
@@ -107,12 +132,13 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
             cdc_buf_printf(&q, ", _cdc_ok_%u", j);
         for (uint32_t i = 0; carry && i < t->ncols; i++)
             cdc_buf_printf(&q, ", p%u", i);
-        cdc_buf_adds(&q, ") FROM STDIN");
+        cdc_buf_adds(&q, bin ? ") FROM STDIN (FORMAT binary)"
+                             : ") FROM STDIN");
         if (q.oom) {
             err = CDC_ERR_NOMEM;
             goto out;
         }
-        *(carry ? &p->copy_carry_sql : &p->copy_sql) = q.data;
+        *sqls[k] = q.data;
         q = (cdc_buf_t)CDC_BUF_INIT;
     }
     p->stg_ready = true;
@@ -482,19 +508,72 @@ static void copy_row(cdc_buf_t *b, const apply_groups_t *gs,
     cdc_buf_addc(b, '\n');
 }
 
+/* The COPY data of rows[0..n) into b, sent every APPLY_COPY_FLUSH: text
+ * lines, or with bin binary tuples (*refused, and nothing more sent, when
+ * the encoder refuses a value). used[s]: shape s has rows. */
+static cdc_err_t copy_data(cdc_apply_t *a, const apply_groups_t *gs,
+                           const cdc_schema_table_t *t, const apply_tbl_t *p,
+                           apply_row_t **rows, size_t n, int64_t tag_base,
+                           bool carry, bool bin, bool *used, bool *refused) {
+    cdc_buf_t *b = &a->copybuf;
+    cdc_err_t err = CDC_OK;
+    const cdc_position_t **cpos = NULL;
+    cdc_buf_reset(b);
+    if (bin) {
+        cdc_apply_bin_header(b);
+        if (carry &&
+            !(cpos = calloc(t->ncols ? t->ncols : 1, sizeof *cpos)))
+            return CDC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n && err == CDC_OK && !*refused; i++) {
+        const apply_shape_t *sh = &p->shapes[rows[i]->shape];
+        int64_t tag = tag_base | rows[i]->shape;
+        used[rows[i]->shape] = true;
+        if (!bin) {
+            copy_row(b, gs, t, sh, rows[i], tag, carry);
+        } else {
+            for (uint32_t c = 0; cpos && c < t->ncols; c++)
+                cpos[c] = sh->col[c] >= APPLY_COL_CARRY
+                              ? &gs->events[rows[i]->setter[c]]->pos
+                              : NULL;
+            *refused = !cdc_apply_bin_stg_row(b, t, p->bin_kinds, rows[i],
+                                              tag, cpos);
+        }
+        if (b->len >= APPLY_COPY_FLUSH && !*refused)
+            err = cdc_apply_pg_copy_send(a, b);
+    }
+    if (bin && !*refused)
+        cdc_apply_bin_trailer(b);
+    if (err == CDC_OK && !*refused)
+        err = cdc_apply_pg_copy_send(a, b);
+    free(cpos);
+    return err;
+}
+
+/* After the binary encoder refused a staging value: attempts of the table
+ * go as COPY text for this many */
+#define APPLY_STG_BIN_SKIP 16
+
 /* Opens the savepoint and COPYs rows (one round trip for both), then runs
  * their shapes and releases the savepoint (one more); on a server error
  * leaves the reason in a->errstr and returns REJECTED (the caller rolls
- * back to the savepoint).
+ * back to the savepoint). A typed staging table is filled by COPY binary;
+ * a value the encoder refuses aborts that COPY and the attempt runs again
+ * as COPY text.
  * *affected counts rows the merge changed. */
 static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
                              cdc_schema_table_t *t, apply_tbl_t *p,
                              apply_row_t **rows, size_t n, size_t *affected) {
-    cdc_buf_t *b = &a->copybuf;
     bool carry = false; /* the wider COPY only when a row needs it */
     for (size_t i = 0; i < n && !carry; i++)
         carry = (p->shapes[rows[i]->shape].flags & APPLY_SH_CARRY) != 0;
-    const char *copy = carry ? p->copy_carry_sql : p->copy_sql;
+    bool bin = p->stg_typed && !p->stg_bin_skip, refused = false;
+    if (p->stg_typed && p->stg_bin_skip)
+        p->stg_bin_skip--;
+    const char *copy = carry ? (bin || !p->stg_typed ? p->copy_carry_sql
+                                                     : p->copy_carry_text_sql)
+                             : (bin || !p->stg_typed ? p->copy_sql
+                                                     : p->copy_text_sql);
     cdc_buf_t tq = CDC_BUF_INIT;
     if (p->stg_rows >= APPLY_STG_TRUNCATE_ROWS) { /* before the savepoint */
         cdc_buf_printf(&tq, "TRUNCATE pg_temp.%s; %s", p->stg, copy);
@@ -516,26 +595,19 @@ static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
     if (!r || PQresultStatus(r) != PGRES_COPY_IN)
         return cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "copy");
     PQclear(r);
-    cdc_buf_reset(b);
     used = calloc(p->nshapes ? p->nshapes : 1, sizeof *used);
     if (!used)
         err = CDC_ERR_NOMEM;
-    for (size_t i = 0; i < n && err == CDC_OK; i++) {
-        used[rows[i]->shape] = true;
-        copy_row(b, gs, t, &p->shapes[rows[i]->shape], rows[i],
-                 tag_base | rows[i]->shape, carry);
-        if (b->len >= APPLY_COPY_FLUSH)
-            err = cdc_apply_pg_copy_send(a, b);
-    }
     if (err == CDC_OK)
-        err = cdc_apply_pg_copy_send(a, b);
-    if (PQputCopyEnd(a->conn, err == CDC_OK ? NULL : "aborted") != 1 &&
-        err == CDC_OK)
+        err = copy_data(a, gs, t, p, rows, n, tag_base, carry, bin, used,
+                        &refused);
+    bool ok = err == CDC_OK && !refused;
+    if (PQputCopyEnd(a->conn, ok ? NULL : "aborted") != 1 && err == CDC_OK)
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy end");
     bool copy_failed = false;
     while ((r = PQgetResult(a->conn)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && !copy_failed &&
-            err == CDC_OK) {
+            err == CDC_OK && !refused) {
             err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "copy");
             copy_failed = true;
             continue; /* pg_fail cleared r */
@@ -544,6 +616,15 @@ static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
     }
     if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
+    if (err == CDC_OK && refused) { /* again, as text */
+        p->stg_bin_skip = APPLY_STG_BIN_SKIP;
+        free(used);
+        err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE "
+                                "SAVEPOINT cdc_g", 0, NULL, NULL,
+                                CDC_ERR_PG_DOWN, "rollback to savepoint");
+        return err == CDC_OK ? attempt_run(a, gs, t, p, rows, n, affected)
+                             : err;
+    }
     if (err == CDC_OK)
         err = run_shapes(a, p, used, tag_base, affected);
     free(used);

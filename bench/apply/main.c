@@ -17,7 +17,10 @@
  * mixed stream of bench/e2e (70% inserts, 25% updates of a live key, 5%
  * soft deletes) and prints events/s, ms per batch and the CPU per event of
  * the applier's backend (read from /proc: the server must run here) and of
- * the bench itself; TABLES=N spreads that stream over N tables. */
+ * the bench itself; TABLES=N spreads that stream over N tables.
+ * COPYTEXT=1 sends the fast path's inserts as COPY text instead of binary
+ * and stages the merge's rows as text (the A/B of apply/copybin.c);
+ * COPYTEXT=stg the latter only. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apply/apply.h"
+#include "apply/apply_int.h" /* copy_text: the A/B of COPY binary */
 
 #define NC 10
 
@@ -324,6 +327,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "apply: %s\n", a ? cdc_apply_errstr(a) : err);
         return 1;
     }
+    const char *ct = getenv("COPYTEXT");
+    a->copy_text = ct && atoi(ct);
+    a->stg_text = ct && !strcmp(ct, "stg");
     exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
     /* the applier's backend: the other client of this database (the
      * server must run on this machine for its CPU to be read) */
@@ -357,17 +363,21 @@ int main(int argc, char **argv) {
     exec_or_die(c, "CHECKPOINT");
     double t_copy_ins = 0, t_ins = 0, t_copy_upd = 0, t_upd = 0;
     size_t applied = 0, applied_ins = 0;
+    double cpu_ins_pg = backend ? cpu_s(backend) : 0;
     for (long s = 0; s < rows; s += batch) {
         long n = s + batch <= rows ? batch : rows - s;
         t_copy_ins += run_copy(c, tbl, s, n, 0);
         t_ins += run_apply(a, &rd, &kd, s, n, 0, &applied_ins);
     }
+    cpu_ins_pg = backend ? cpu_s(backend) - cpu_ins_pg : -1;
     exec_or_die(c, "CHECKPOINT");
+    double cpu_upd_pg = backend ? cpu_s(backend) : 0;
     for (long s = 0; s < rows; s += batch) {
         long n = s + batch <= rows ? batch : rows - s;
         t_copy_upd += run_copy(c, tbl_upd, s, n, 1);
         t_upd += run_apply(a, &rd, &kd, s, n, 1, &applied);
     }
+    cpu_upd_pg = backend ? cpu_s(backend) - cpu_upd_pg : -1;
 
     PGresult *r = PQexec(c, "SELECT count(*) FROM bench_apply.t WHERE qty = "
                             "(id % 1000) + 1");
@@ -421,13 +431,19 @@ int main(int argc, char **argv) {
 
     double copy_ins = (double)rows / t_copy_ins, ins = (double)rows / t_ins;
     double copy_upd = (double)rows / t_copy_upd, upd = (double)rows / t_upd;
-    printf("rows %ld, batch %ld, fillfactor %d\n", rows, batch, ff);
+    printf("rows %ld, batch %ld, fillfactor %d, fast path COPY %s, staging "
+           "%s\n", rows, batch, ff, a->copy_text ? "text" : "binary",
+           a->copy_text || a->stg_text ? "text" : "typed, binary");
     printf("COPY (inserts baseline)  %10.0f rows/s\n", copy_ins);
     printf("apply inserts            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
            ins, ins / copy_ins, applied_ins);
+    printf("inserts CPU us/row        backend %.2f\n",
+           cpu_ins_pg * 1e6 / (double)rows);
     printf("COPY (updates baseline)  %10.0f rows/s\n", copy_upd);
     printf("apply updates            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
            upd, upd / copy_upd, applied);
+    printf("updates CPU us/row        backend %.2f\n",
+           cpu_upd_pg * 1e6 / (double)rows);
     printf("rows at final version    %ld of %ld\n", check, rows);
     if (nmix > 0)
         printf("apply mixed 70/25/5      %10.0f events/s  ratio %.2f of "

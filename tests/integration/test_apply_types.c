@@ -1,7 +1,10 @@
 /* test_apply_types.c - the applier against a real PostgreSQL: every type
  * round-trips, hostile names and values, schema evolution, schemaless mode,
- * and records PostgreSQL rejects. Needs CDC_TEST_PG_URI. */
+ * and records PostgreSQL rejects; the fast path's COPY binary against COPY
+ * text on the same events. Needs CDC_TEST_PG_URI. */
 #include "tests/integration/apply_fixture.h"
+
+#include "apply/apply_int.h" /* copy_text, bin_rows: the COPY binary A/B */
 
 /* name, cdc type, array, precision, scale, SQL type, literal (SQL) */
 static const struct {
@@ -290,4 +293,219 @@ TEST(schemaless_mode) {
         CHECK_INT(res.rejects[0].err, CDC_ERR_DDL);
 out:
     fx_close(&f);
+}
+
+/* ---- COPY binary against COPY text (apply/copybin.c) ---- */
+
+/* every type the binary encoder takes, with edge values in the decoder's
+ * text forms (NULL: SQL NULL); row i takes value i % count of each */
+static const char *const B_NAMES[] = {"id", "b",  "i2", "i4", "i8",
+                                      "n",  "nv", "tx", "by", "d",
+                                      "ts", "tz", "j",  "u"};
+static const cdc_type_t B_TYPES[] = {
+    CDC_T_INT8,  CDC_T_BOOL,    CDC_T_INT2,     CDC_T_INT4,     CDC_T_INT8,
+    CDC_T_NUMERIC, CDC_T_NUMERIC, CDC_T_TEXT,   CDC_T_BYTEA,    CDC_T_DATE,
+    CDC_T_TIMESTAMP, CDC_T_TIMESTAMPTZ, CDC_T_JSONB, CDC_T_UUID};
+#define B_NC (sizeof B_NAMES / sizeof *B_NAMES)
+static const char *const B_VALS[B_NC][12] = {
+    {NULL},
+    {"true", "false", "t", "f", NULL},
+    {"-32768", "32767", "0", "-0", "007", NULL},
+    {"-2147483648", "2147483647", "42", NULL},
+    {"-9223372036854775808", "9223372036854775807", "1", NULL},
+    /* numeric(12,3): the typmod rounds alike */
+    {"-123456789.120", "0.000", "-0.001", "1.5", "123456789.9994",
+     "0.0005", ".5", "5.", "-0", "00012.3400", NULL},
+    {"-0.00000000000000000000123456789012345678901234567890",
+     "1234567890123456789012345678901234567890.0987654321", "10000",
+     "0.0001", "100000000", "-1", "0", "0.00", "99990000.00010", NULL},
+    {"", "it's \"q\" \\ back\tslash\nnew\rline \\N \xc3\xbc \xf0\x9f\x98\x80",
+     "plain", "\\.", "a\x01z\x7f", NULL},
+    {"\\x", "\\x00ff5c0a09", "\\xDEADbeef", NULL},
+    {"0001-01-01", "9999-12-31", "2000-01-01", "1999-12-31", "2024-02-29",
+     "1970-01-01", NULL},
+    {"0001-01-01 00:00:00", "9999-12-31 23:59:59.999999",
+     "2000-01-01 00:00:00", "1999-12-31 23:59:59.5",
+     "2024-02-29T12:34:56.000001", "1969-12-31 23:59:59.123", NULL},
+    {"2024-05-01T10:15:30.123456Z", "2024-05-01 10:15:30+00",
+     "2024-05-01 10:15:30.5+05:30", "2024-05-01 01:00:00-08",
+     "0001-01-01 00:00:00Z", "9999-12-31 23:59:59.999999Z",
+     "2000-01-01 00:30:00+01:00", NULL},
+    {"{}", "[]", "{\"a\": [1, \"x\\\"y\\u00e9\"], \"b\": null, \"t\": \"\\t\"}",
+     "\"\xc3\xbc\"", "1.50", "null", NULL},
+    {"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+     "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+     "00000000-0000-0000-0000-000000000000",
+     "ffffffff-ffff-ffff-ffff-ffffffffffff", NULL},
+};
+/* values the encoder refuses (their group goes as text) */
+static const char *const B_ODD[B_NC] = {
+    NULL, "yes", " 1", "+5", " -7 ", "NaN", "-Infinity", "x", "\\000",
+    "infinity", "-infinity", "2024-05-01 10:15:30", "{}", "{a0eebc99-9c0b-"
+    "4ef8-bb6d-6bb9bd380a11}"};
+
+static size_t b_count(size_t c) {
+    size_t n = 1;
+    while (B_VALS[c][n - 1])
+        n++;
+    return n; /* the NULL that ends the list is a value too */
+}
+
+/* The merge's batches of copy_binary_lands_as_copy_text (staging typed
+ * and COPY binary, or text): 5) updates of keys 2-40 with other edge
+ * values, two updates of key 41 whose second keeps t's text (a carried
+ * value), a soft delete of key 42; 6) updates of keys 43-72 with 4 KB
+ * texts whose 21st is refused by the encoder after the first 64 KiB. */
+static void b_merge(fx_t *f, const cdc_rowdef_t *rd, const cdc_rowdef_t *kd,
+                    char *big) {
+    cdc_event_t *evs[64];
+    char id[16];
+    for (int batch = 0; batch < 2; batch++) {
+        size_t n = 0;
+        int from = batch ? 43 : 2, to = batch ? 72 : 41;
+        for (int key = from; key <= to; key++) {
+            snprintf(id, sizeof id, "%d", key);
+            snprintf(big + 4000, 100, "u%d", key);
+            const char *k[1] = {id}, *v[B_NC];
+            for (size_t c = 0; c < B_NC; c++)
+                v[c] = B_VALS[c][(size_t)(key + 3) % b_count(c)];
+            v[0] = id;
+            if (batch)
+                v[7] = big;
+            if (batch && key == from + 20)
+                for (size_t c = 1; c < B_NC; c++)
+                    v[c] = B_ODD[c];
+            evs[n++] = fx_ev(f, 'u', "t", kd, rd, k, v, 20 + (uint64_t)batch,
+                             (uint64_t)key, 0);
+            if (key == 41) { /* then an update that keeps tx */
+                v[7] = FX_U;
+                v[2] = "5";
+                evs[n++] = fx_ev(f, 'u', "t", kd, rd, k, v, 20, 100, 0);
+            }
+        }
+        if (!batch) {
+            const char *k[1] = {"42"}, *v[B_NC];
+            for (size_t c = 0; c < B_NC; c++)
+                v[c] = B_VALS[c][42 % b_count(c)];
+            v[0] = "42";
+            evs[n++] = fx_ev(f, 'd', "t", kd, rd, k, v, 20, 101, 0);
+        }
+        cdc_apply_result_t res;
+        fx_apply(f, evs, n, &res);
+        CHECK_INT(res.nrejects, 0);
+        CHECK_INT(res.applied + res.collapsed, n);
+        if (res.nrejects)
+            printf("  reject: %s\n", res.rejects[0].reason);
+    }
+}
+
+/* The batches of copy_binary_lands_as_copy_text into f: 1) 60 inserts of
+ * edge values into t, 2) an update of key 1 and 40 inserts (the update
+ * takes the merge in the same transaction), 3) 40 inserts of 4 KB texts
+ * whose 21st row has values the encoder refuses (after the first 64 KiB
+ * went: the binary COPY is rolled back), 4) 40 inserts into t2 whose 6th
+ * row is refused (before anything went). */
+static void b_apply(fx_t *f) {
+    cdc_rowdef_t *rd = fx_rowdef(f, 71, 1, B_NC, B_NAMES, B_TYPES);
+    cdc_rowdef_t *kd = fx_rowdef(f, 72, 1, 1, B_NAMES, B_TYPES);
+    rd->cols[5].precision = 12;
+    rd->cols[5].scale = 3;
+    cdc_event_t *evs[64];
+    char id[16], *big = malloc(4100);
+    int next = 1;
+    memset(big, 'x', 4000);
+    for (int batch = 0; batch < 4; batch++) {
+        size_t n = 0;
+        const char *tbl = batch == 3 ? "t2" : "t";
+        if (batch == 1) {
+            const char *k[1] = {"1"}, *v[B_NC];
+            for (size_t c = 0; c < B_NC; c++)
+                v[c] = B_VALS[c][1 % b_count(c)];
+            v[0] = "1";
+            evs[n++] = fx_ev(f, 'u', tbl, kd, rd, k, v, 9, 1, 0);
+        }
+        for (int i = 0; i < (batch ? 40 : 60); i++, next++) {
+            snprintf(id, sizeof id, "%d", next);
+            snprintf(big + 4000, 100, "%d", next);
+            const char *k[1] = {id}, *v[B_NC];
+            for (size_t c = 0; c < B_NC; c++)
+                v[c] = B_VALS[c][(size_t)next % b_count(c)];
+            v[0] = id;
+            if (batch == 2)
+                v[7] = big;
+            if ((batch == 2 && i == 20) || (batch == 3 && i == 5))
+                for (size_t c = 1; c < B_NC; c++) /* each kind refuses */
+                    v[c] = B_ODD[c];
+            evs[n++] = fx_ev(f, 'c', tbl, kd, rd, k, v, 1 + (uint64_t)batch,
+                             (uint64_t)next, 0);
+        }
+        cdc_apply_result_t res;
+        fx_apply(f, evs, n, &res);
+        CHECK_INT(res.nrejects, 0);
+        CHECK_INT(res.applied, n);
+        if (res.nrejects)
+            printf("  reject: %s\n", res.rejects[0].reason);
+    }
+    b_merge(f, rd, kd, big);
+    free(big);
+}
+
+TEST(copy_binary_lands_as_copy_text) {
+    fx_t fb, ft;
+    int ok_b = fx_open(&fb, "bin", NULL), ok_t = fx_open(&ft, "txt", NULL);
+    if (!ok_b || !ok_t)
+        goto out;
+    ft.a->copy_text = true;
+    b_apply(&fb);
+    /* the merge staged fb's rows in a typed table (ft's are text) */
+    CHECK_STR(fx_q(&fb, "SELECT count(*) > 0 FROM pg_class WHERE relname "
+                        "LIKE '\\_cdc\\_stb\\_%' AND relpersistence = 't'"),
+              "t\n");
+    b_apply(&ft);
+    /* batches 1 and 2 went binary (100 rows), batch 3 as text */
+    CHECK_INT(fb.a->bin_rows, 100);
+    CHECK_INT(ft.a->bin_rows, 0);
+    char sql[2048], bcols[512] = "id";
+    for (size_t c = 1; c < B_NC; c++) {
+        size_t l = strlen(bcols);
+        snprintf(bcols + l, sizeof bcols - l, ", %s", B_NAMES[c]);
+    }
+    /* the same rows, as text and as typed values, metadata included */
+    for (int tb = 0; tb < 2; tb++) {
+    const char *tn = tb ? "t2" : "t";
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT %s, _cdc_position, _cdc_op, "
+             "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM \"%s\".%s) "
+             "p FULL JOIN (SELECT %s, _cdc_position, _cdc_op, "
+             "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM \"%s\".%s) "
+             "q ON p::text = q::text AND p.id = q.id AND (p.n, p.nv, p.ts, "
+             "p.tz, p.j, p.by, p.d) IS NOT DISTINCT FROM (q.n, q.nv, q.ts, "
+             "q.tz, q.j, q.by, q.d) WHERE p.id IS NULL OR q.id IS NULL",
+             bcols, fb.schema, tn, bcols, ft.schema, tn);
+    CHECK_STR(fx_q(&fb, sql), "0\n");
+    }
+    snprintf(sql, sizeof sql, "SELECT (SELECT count(*) FROM \"%s\".t), "
+             "(SELECT count(*) FROM \"%s\".t2)", fb.schema, fb.schema);
+    CHECK_STR(fx_q(&fb, sql), "140|40\n");
+    /* _cdc_synced_at: the transaction's start, as the merge's now() */
+    snprintf(sql, sizeof sql,
+             "SELECT count(DISTINCT _cdc_synced_at) FROM \"%s\".t WHERE id = "
+             "1 OR id BETWEEN 73 AND 100", fb.schema);
+    CHECK_STR(fx_q(&fb, sql), "1\n");
+    /* one edge row spelled out: what the two forms must both give */
+    snprintf(sql, sizeof sql,
+             "SELECT b, i2, i4, i8, n, nv, by, d, ts, tz AT TIME ZONE 'UTC', "
+             "j, u FROM \"%s\".t WHERE id = 82", fb.schema);
+    CHECK_STR(fx_q(&fb, sql),
+              "t|7|42|1|0.001|10000|\\xdeadbeef|1970-01-01|1969-12-31 "
+              "23:59:59.123|2024-05-01 04:45:30.5|null|"
+              "00000000-0000-0000-0000-000000000000\n");
+    /* the merge's rows: the carried text, the soft delete */
+    snprintf(sql, sizeof sql,
+             "SELECT id, i2, length(tx), _cdc_deleted FROM \"%s\".t WHERE "
+             "id IN (41, 42) ORDER BY id", fb.schema);
+    CHECK_STR(fx_q(&fb, sql), "41|5|5|f\n42|-32768|0|t\n");
+out:
+    fx_close(&fb);
+    fx_close(&ft);
 }
