@@ -749,6 +749,9 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         return CDC_ERR_NOMEM;
     }
     p->applier_started = true;
+    /* its own name, so per-thread CPU (top -H, /proc/PID/task) tells the
+     * applier from the polling thread; a failure changes nothing */
+    (void)pthread_setname_np(p->applier, "cdc-applier");
     /* one clock read per record: the time after the last poll */
     int64_t now = cdc_mono_ms();
     /* the applier's state at the last look, and whether the last poll
