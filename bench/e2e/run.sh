@@ -30,7 +30,10 @@
 # log.level=debug for each batch's stage times), BENCH_LAT_B (a second
 # cdcsink binary, or "same", consuming the same topic side by side into its
 # own database: an A/B under one load), BENCH_LAT_SET_B (sink b's settings
-# on top of BENCH_LAT_SET). The stack's ports and run folder
+# on top of BENCH_LAT_SET), BENCH_AB (another cdcsink binary: every
+# cdcsink try is followed by one of it on the same stream, logged as
+# "try Nb", not in the table: an A/B of two builds under one load). The
+# stack's ports and run folder
 # come from the usual CDC_* variables (docker/stack/env.sh); the default run
 # folder here is .stack-bench.
 set -euo pipefail
@@ -49,6 +52,7 @@ JDBC_MAX=${BENCH_JDBC_MAX_S:-900}
 OUT=${BENCH_OUT:-$ROOT/build/bench-e2e}
 STACK=$ROOT/docker/stack/stack.sh
 BIN=$ROOT/build/release/cdcsink
+[[ -z ${BENCH_AB:-} || -x $BENCH_AB ]] || { echo "run.sh: BENCH_AB: $BENCH_AB is not an executable" >&2; exit 2; }
 GEN=$ROOT/build/release/bench/e2e
 RUN_ID=r$(date +%s)
 HZ=$(getconf CLK_TCK)
@@ -239,6 +243,16 @@ cdcsink_try() {
     TRY_S=$(calc "$t1 - $t0" 3) TRY_RSS=$rss TRY_CPU=$cpu
 }
 
+# ab_try STREAM TRY [--set ...]: with BENCH_AB, one try of that binary
+# (logged as try TRYb), keeping the TRY_* of the try before
+ab_try() {
+    [[ -n ${BENCH_AB:-} ]] || return 0
+    local s=$1 try=$2 keep=("$TRY_S" "$TRY_RSS" "$TRY_CPU" "$TRY_READS")
+    shift 2
+    BIN=$BENCH_AB cdcsink_try "$s" "${try}b" "$@"
+    TRY_S=${keep[0]} TRY_RSS=${keep[1]} TRY_CPU=${keep[2]} TRY_READS=${keep[3]}
+}
+
 # cdcsink_best STREAM NAME EVENTS TRIES [--set ...]: result NAME cdcsink
 cdcsink_best() {
     local s=$1 name=$2 n=$3 tries=$4 best= best_cpu= max_rss=0 bad=0 reads=0 try
@@ -247,6 +261,7 @@ cdcsink_best() {
     for try in $(seq "$tries"); do
         cdcsink_try "$s" "$try" "$@"
         ((TRY_RSS > max_rss)) && max_rss=$TRY_RSS
+        ab_try "$s" "$try" "$@" # (TRY_* are the A try's again after it)
         if [[ -n $TRY_READS ]]; then
             read -r b r <<<"$TRY_READS"; bad=$((bad + b)) reads=$((reads + r))
         fi
