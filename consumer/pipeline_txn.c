@@ -54,6 +54,7 @@ void cdc_txn_reset(cdc_txn_state_t *t) {
             txn_free1(x);
         }
     t->count = 0;
+    t->nopen = 0;
     t->dirty = false;
     t->stuck = t->cut_ready = false;
     t->pre_valid = false;
@@ -73,6 +74,7 @@ void cdc_txn_free(cdc_txn_state_t *t) {
     free(t->pre_ids);
     free(t->pre_seen);
     cdc_offsets_map_free(&t->paused);
+    free(t->open);
     memset(t, 0, sizeof *t);
 }
 
@@ -83,6 +85,18 @@ static int64_t id_xid(const char *id) {
     for (; *p >= '0' && *p <= '9' && x < INT64_MAX / 10 - 9; p++)
         x = x * 10 + (*p - '0');
     return p != id && *p == ':' ? x : -1;
+}
+
+/* the lsn of PostgreSQL's "<xid>:<lsn>"; false for any other form */
+static bool id_lsn(const char *id, uint64_t *lsn) {
+    const char *p = strchr(id, ':');
+    uint64_t v = 0;
+    if (id_xid(id) < 0 || !p || !p[1])
+        return false;
+    for (p++; *p >= '0' && *p <= '9' && v < UINT64_MAX / 10 - 9; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    *lsn = v;
+    return !*p;
 }
 
 /* what correlates BEGIN, events and END: the xid, else the whole id (top
@@ -151,10 +165,37 @@ static void gained(cdc_txn_state_t *t, const txn_t *x) {
         t->pace_prog++;
 }
 
+/* x leaves t->open (its END came, or it leaves the tracker) */
+static void unlist(cdc_txn_state_t *t, txn_t *x) {
+    for (size_t i = 0; x->open && i < t->nopen; i++)
+        if (t->open[i] == x) {
+            t->open[i] = t->open[--t->nopen];
+            break;
+        }
+    x->open = false;
+}
+
+static bool list_open(cdc_txn_state_t *t, txn_t *x) {
+    if (x->open)
+        return true;
+    if (t->nopen == t->open_cap) {
+        size_t cap = t->open_cap ? t->open_cap * 2 : 8;
+        txn_t **v = realloc(t->open, cap * sizeof *v);
+        if (!v)
+            return false;
+        t->open = v;
+        t->open_cap = cap;
+    }
+    t->open[t->nopen++] = x;
+    x->open = true;
+    return true;
+}
+
 static void txn_del(cdc_txn_state_t *t, txn_t *x) {
     txn_t **s = slot(t, x->key);
     if (*s != x)
         return;
+    unlist(t, x);
     *s = x->next;
     t->count--;
     gained(t, x); /* the blocker leaves: complete or released */
@@ -199,8 +240,15 @@ static void warn_held(cdc_txn_state_t *t, size_t held) {
  * head: a transaction that is not a head completing unblocks nothing. A
  * record of a partition new to the batch has no head before it: that cut
  * is computed (a heartbeat, a snapshot read applies at once). */
+/* pipeline_txn.h, "Abandoned": another transaction that committed after
+ * x ended on the transaction topic since x's last BEGIN, x's END not */
+static bool is_abandoned(const txn_t *x) {
+    return x->begin_seen && !x->end_seen && x->prev_known &&
+           x->later_commit > x->prev_commit;
+}
+
 static void unstick(cdc_txn_state_t *t, const txn_t *x) {
-    if (x->head && (txn_complete(x) ||
+    if (x->head && (txn_complete(x) || is_abandoned(x) ||
                     (t->max_events && x->ndistinct > t->max_events)))
         t->stuck = false;
 }
@@ -223,6 +271,22 @@ static void stick(cdc_txn_state_t *t, const cdc_batch_t *b) {
     }
 }
 
+/* an END delivered: the transactions still open learn its commit LSN */
+static void later_commit(cdc_txn_state_t *t, const cdc_event_t *ev,
+                         int64_t xid) {
+    uint64_t c;
+    if (!t->nopen || !id_lsn(ev->txn_id, &c))
+        return;
+    for (size_t i = 0; i < t->nopen; i++) {
+        txn_t *o = t->open[i];
+        if (c > o->later_commit) {
+            o->later_commit = c;
+            o->later_xid = xid;
+        }
+        unstick(t, o);
+    }
+}
+
 static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
                              const cdc_record_t *r, txn_t **entry) {
     int64_t xid;
@@ -238,11 +302,16 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
         if (!x->begin_seen)
             gained(t, x);
         x->begin_seen = true;
+        x->later_commit = 0; /* an END before this BEGIN says nothing */
+        if (!x->end_seen && !x->released && !list_open(t, x))
+            return CDC_ERR_NOMEM;
         return CDC_OK;
     }
     if (!x->end_seen)
         gained(t, x);
     x->end_seen = true;
+    unlist(t, x);
+    later_commit(t, ev, xid);
     x->expected = ev->txn_event_count > 0 ? ev->txn_event_count : 0;
     for (size_t i = 0; i < ev->txn_ncollections; i++) {
         txn_coll_t *c = coll(x, ev->txn_collections[i].name);
@@ -266,6 +335,13 @@ static cdc_err_t note_event(cdc_txn_state_t *t, const cdc_event_t *ev,
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms >= 0 && r->timestamp_ms < x->first_ts)
         x->first_ts = r->timestamp_ms;
+    if (ev->pos.kind == CDC_POS_PG && ev->pos.part[0] != ev->pos.part[1] &&
+        (!x->prev_known || ev->pos.part[0] > x->prev_commit)) {
+        /* lsn_commit was not null (see pipeline_txn.h, "Abandoned") */
+        x->prev_known = true;
+        x->prev_commit = ev->pos.part[0];
+        unstick(t, x);
+    }
     if (x->head && !x->begin_seen && !x->end_seen &&
         x->first_ts < t->stuck_orphan_ts)
         t->stuck_orphan_ts = x->first_ts;
@@ -440,6 +516,22 @@ static void release(cdc_txn_state_t *t, txn_t *x, const char *why) {
                               (long long)x->colls[i].got,
                               (long long)x->colls[i].want);
     x->released = true;
+    unlist(t, x);
+    if (x->abandoned) {
+        t->split++;
+        cdc_log(CDC_LOG_WARN, "source transaction %lld abandoned: its END "
+                "never came, and the transaction topic has since delivered "
+                "the END of transaction %lld, which committed after it "
+                "(commit LSN %llu > %llu, the commit before it; Kafka "
+                "Connect restarted without its source offsets and "
+                "Debezium re-snapshotted?): its %llu events seen (tables "
+                "seen: %s) are applied as they came",
+                (long long)x->xid, (long long)x->later_xid,
+                (unsigned long long)x->later_commit,
+                (unsigned long long)x->prev_commit,
+                (unsigned long long)x->ndistinct, colls[0] ? colls : "none");
+        return;
+    }
     if (x->orphan) {
         cdc_log(CDC_LOG_WARN, "source transaction %lld: its BEGIN/END were "
                 "consumed before this run (a switch from apply.consistency="
@@ -470,6 +562,10 @@ static size_t cut_once(cdc_txn_state_t *t, const cdc_batch_t *b) {
             if (!x->released && is_orphan(t, x)) {
                 x->orphan = true;
                 release(t, x, "orphan");
+            }
+            if (!x->released && is_abandoned(x)) {
+                x->abandoned = true;
+                release(t, x, "abandoned");
             }
             x->blocked = !x->released && !txn_complete(x);
             x->partly_held = x->head = false;
@@ -559,7 +655,7 @@ static void settle(cdc_txn_state_t *t, cdc_batch_t *b) {
         while (x) {
             txn_t *next = x->next;
             bool done = !x->blocked && !x->partly_held &&
-                        (x->orphan || txn_complete(x));
+                        (x->orphan || x->abandoned || txn_complete(x));
             if (done) {
                 if (x->released && !x->orphan)
                     b->txns_parts++;

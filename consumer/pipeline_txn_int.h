@@ -20,6 +20,15 @@ struct txn_s {
     bool begin_seen, end_seen;
     bool released;        /* applied in parts: no longer waits */
     bool orphan;          /* released because its END was consumed before */
+    bool abandoned;       /* released because its END can no longer come */
+    bool open;            /* listed in t->open: BEGIN seen, END not */
+    bool prev_known;      /* prev_commit is known */
+    uint64_t prev_commit; /* its events' lsn_commit: the end LSN of the
+                           * commit before it (pipeline_txn.h, "Abandoned") */
+    uint64_t later_commit; /* the highest commit LSN of another
+                            * transaction's END delivered since its last
+                            * BEGIN; 0: none */
+    int64_t later_xid;    /* that END's xid, for the message */
     bool blocked;         /* scratch of a cut: must wait */
     bool partly_held;     /* scratch of a cut: released, a record held */
     bool head;            /* holds the first record of a partition in the
