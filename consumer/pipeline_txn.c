@@ -273,13 +273,13 @@ static void stick(cdc_txn_state_t *t, const cdc_batch_t *b) {
 
 /* an END delivered: the transactions still open learn its commit LSN */
 static void later_commit(cdc_txn_state_t *t, const cdc_event_t *ev,
-                         int64_t xid) {
+                         uint64_t topic, int64_t xid) {
     uint64_t c;
     if (!t->nopen || !id_lsn(ev->txn_id, &c))
         return;
     for (size_t i = 0; i < t->nopen; i++) {
         txn_t *o = t->open[i];
-        if (c > o->later_commit) {
+        if (o->txtopic == topic && c > o->later_commit) {
             o->later_commit = c;
             o->later_xid = xid;
         }
@@ -292,6 +292,8 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
     int64_t xid;
     uint64_t key = txn_key(ev, &xid);
     txn_t *x = *entry = txn_get(t, key, xid);
+    /* LSNs order one source's transactions only */
+    uint64_t topic = cdc_hash(CDC_HASH_INIT, r->topic, strlen(r->topic));
     if (!x)
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms > t->txtopic_max_ts)
@@ -303,6 +305,7 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
             gained(t, x);
         x->begin_seen = true;
         x->later_commit = 0; /* an END before this BEGIN says nothing */
+        x->txtopic = topic;
         if (!x->end_seen && !x->released && !list_open(t, x))
             return CDC_ERR_NOMEM;
         return CDC_OK;
@@ -311,7 +314,7 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
         gained(t, x);
     x->end_seen = true;
     unlist(t, x);
-    later_commit(t, ev, xid);
+    later_commit(t, ev, topic, xid);
     x->expected = ev->txn_event_count > 0 ? ev->txn_event_count : 0;
     for (size_t i = 0; i < ev->txn_ncollections; i++) {
         txn_coll_t *c = coll(x, ev->txn_collections[i].name);

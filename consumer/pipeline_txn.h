@@ -50,7 +50,8 @@
  * streams X again sends END(X) before the END of anything committed after
  * it, so an END(Y) after BEGIN(X) with Y after X comes only from a run
  * that does not stream X: X's END will not come. A later BEGIN(X) starts
- * the comparison again (an END before it says nothing of that run).
+ * the comparison again (an END before it says nothing of that run); only
+ * ENDs of the transaction topic of X's BEGIN count (LSNs order one source).
  * Not evidence: BEGIN's lsn (the transaction's first change, not in
  * commit order), data events (their partitions run ahead of the
  * transaction topic: one of a Y after X may come before END(X) of the

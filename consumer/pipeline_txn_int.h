@@ -29,6 +29,8 @@ struct txn_s {
                             * transaction's END delivered since its last
                             * BEGIN; 0: none */
     int64_t later_xid;    /* that END's xid, for the message */
+    uint64_t txtopic;     /* hash of the transaction topic of its last
+                           * BEGIN: only that source's ENDs compare */
     bool blocked;         /* scratch of a cut: must wait */
     bool partly_held;     /* scratch of a cut: released, a record held */
     bool head;            /* holds the first record of a partition in the

@@ -50,9 +50,10 @@ static void snap(cdc_pipeline_t *p, cdc_batch_t *b, const char *tbl,
 }
 
 /* BEGIN (count < 0) or END of xid with id "<xid>:<lsn>", count events of
- * table tbl */
-static void tmeta(cdc_pipeline_t *p, cdc_batch_t *b, int64_t off, int xid,
-                  long lsn, int count, const char *tbl) {
+ * table tbl, on transaction topic top */
+static void tmeta_on(cdc_pipeline_t *p, cdc_batch_t *b, const char *top,
+                     int64_t off, int xid, long lsn, int count,
+                     const char *tbl) {
     char k[64], v[400];
     snprintf(k, sizeof k, "{\"id\":\"%d:%ld\"}", xid, lsn);
     if (count < 0)
@@ -64,8 +65,13 @@ static void tmeta(cdc_pipeline_t *p, cdc_batch_t *b, int64_t off, int xid,
                  "\"event_count\":%d,\"data_collections\":[{"
                  "\"data_collection\":\"public.%s\",\"event_count\":%d}],"
                  "\"ts_ms\":1}", xid, lsn, count, tbl, count);
-    put(b, "s.transaction", off, 10, k, v);
+    put(b, top, off, 10, k, v);
     CHECK_INT(cdc_txn_note(p, b, b->n - 1), CDC_OK);
+}
+
+static void tmeta(cdc_pipeline_t *p, cdc_batch_t *b, int64_t off, int xid,
+                  long lsn, int count, const char *tbl) {
+    tmeta_on(p, b, "s.transaction", off, xid, lsn, count, tbl);
 }
 
 /* X (xid 200, after the commit ending at 4000) streamed in part, then
@@ -156,6 +162,21 @@ TEST(an_unknown_lsn_commit_is_no_evidence) {
     tmeta(p, b, 2, 150, 4200, 1, "b");
     CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
     CHECK_INT(n, 0);
+    CHECK_INT(p->txn.split, 0);
+    cdc_pipeline_free(p);
+}
+
+/* Another source's END: its LSNs say nothing of this source's order. */
+TEST(another_sources_end_is_no_evidence) {
+    cdc_pipeline_t *p = pipe_new(0);
+    cdc_batch_t *b = &p->bufs[0], *d = &p->bufs[1];
+    size_t n;
+    tmeta(p, b, 0, 200, 4100, -1, NULL);
+    sev(p, b, "a", 0, 1, 200, 1, 4000, 4100);
+    tmeta_on(p, b, "s2.transaction", 0, 900, 88000, -1, NULL);
+    tmeta_on(p, b, "s2.transaction", 1, 900, 88100, 0, "z");
+    CHECK_INT(cdc_txn_cut(p, b, d, 0, &n), CDC_OK);
+    CHECK_INT(n, 2); /* 900 (no events) applies; X waits */
     CHECK_INT(p->txn.split, 0);
     cdc_pipeline_free(p);
 }
