@@ -87,18 +87,6 @@ static int64_t id_xid(const char *id) {
     return p != id && *p == ':' ? x : -1;
 }
 
-/* the lsn of PostgreSQL's "<xid>:<lsn>"; false for any other form */
-static bool id_lsn(const char *id, uint64_t *lsn) {
-    const char *p = strchr(id, ':');
-    uint64_t v = 0;
-    if (id_xid(id) < 0 || !p || !p[1])
-        return false;
-    for (p++; *p >= '0' && *p <= '9' && v < UINT64_MAX / 10 - 9; p++)
-        v = v * 10 + (uint64_t)(*p - '0');
-    *lsn = v;
-    return !*p;
-}
-
 /* what correlates BEGIN, events and END: the xid, else the whole id (top
  * bit set, so the two never meet) */
 static uint64_t txn_key(const cdc_event_t *ev, int64_t *xid) {
@@ -165,37 +153,11 @@ static void gained(cdc_txn_state_t *t, const txn_t *x) {
         t->pace_prog++;
 }
 
-/* x leaves t->open (its END came, or it leaves the tracker) */
-static void unlist(cdc_txn_state_t *t, txn_t *x) {
-    for (size_t i = 0; x->open && i < t->nopen; i++)
-        if (t->open[i] == x) {
-            t->open[i] = t->open[--t->nopen];
-            break;
-        }
-    x->open = false;
-}
-
-static bool list_open(cdc_txn_state_t *t, txn_t *x) {
-    if (x->open)
-        return true;
-    if (t->nopen == t->open_cap) {
-        size_t cap = t->open_cap ? t->open_cap * 2 : 8;
-        txn_t **v = realloc(t->open, cap * sizeof *v);
-        if (!v)
-            return false;
-        t->open = v;
-        t->open_cap = cap;
-    }
-    t->open[t->nopen++] = x;
-    x->open = true;
-    return true;
-}
-
 static void txn_del(cdc_txn_state_t *t, txn_t *x) {
     txn_t **s = slot(t, x->key);
     if (*s != x)
         return;
-    unlist(t, x);
+    cdc_txn_unlist(t, x);
     *s = x->next;
     t->count--;
     gained(t, x); /* the blocker leaves: complete or released */
@@ -233,22 +195,15 @@ static void warn_held(cdc_txn_state_t *t, size_t held) {
 
 /* After a cut that applied nothing, the next one can only differ once a
  * transaction holding a partition's first record (a head) completes, goes
- * past max.events or may be an orphan: until then the cut is not worth
- * computing (cdc_txn_due). Every record of the batch is held then, so each
+ * past max.events, may be an orphan or is abandoned: until then the cut
+ * is not worth computing (cdc_txn_due). Every record of the batch is held then, so each
  * partition's first record belongs to a head, every head waits (incomplete,
  * or behind another head), and new records, appended behind, change no
  * head: a transaction that is not a head completing unblocks nothing. A
  * record of a partition new to the batch has no head before it: that cut
  * is computed (a heartbeat, a snapshot read applies at once). */
-/* pipeline_txn.h, "Abandoned": another transaction that committed after
- * x ended on the transaction topic since x's last BEGIN, x's END not */
-static bool is_abandoned(const txn_t *x) {
-    return x->begin_seen && !x->end_seen && x->prev_known &&
-           x->later_commit > x->prev_commit;
-}
-
 static void unstick(cdc_txn_state_t *t, const txn_t *x) {
-    if (x->head && (txn_complete(x) || is_abandoned(x) ||
+    if (x->head && (txn_complete(x) || cdc_txn_abandoned(x) ||
                     (t->max_events && x->ndistinct > t->max_events)))
         t->stuck = false;
 }
@@ -271,29 +226,11 @@ static void stick(cdc_txn_state_t *t, const cdc_batch_t *b) {
     }
 }
 
-/* an END delivered: the transactions still open learn its commit LSN */
-static void later_commit(cdc_txn_state_t *t, const cdc_event_t *ev,
-                         uint64_t topic, int64_t xid) {
-    uint64_t c;
-    if (!t->nopen || !id_lsn(ev->txn_id, &c))
-        return;
-    for (size_t i = 0; i < t->nopen; i++) {
-        txn_t *o = t->open[i];
-        if (o->txtopic == topic && c > o->later_commit) {
-            o->later_commit = c;
-            o->later_xid = xid;
-        }
-        unstick(t, o);
-    }
-}
-
 static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
                              const cdc_record_t *r, txn_t **entry) {
     int64_t xid;
     uint64_t key = txn_key(ev, &xid);
     txn_t *x = *entry = txn_get(t, key, xid);
-    /* LSNs order one source's transactions only */
-    uint64_t topic = cdc_hash(CDC_HASH_INIT, r->topic, strlen(r->topic));
     if (!x)
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms > t->txtopic_max_ts)
@@ -304,17 +241,12 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
         if (!x->begin_seen)
             gained(t, x);
         x->begin_seen = true;
-        x->later_commit = 0; /* an END before this BEGIN says nothing */
-        x->txtopic = topic;
-        if (!x->end_seen && !x->released && !list_open(t, x))
-            return CDC_ERR_NOMEM;
-        return CDC_OK;
+        return cdc_txn_abandon_begin(t, x, r);
     }
     if (!x->end_seen)
         gained(t, x);
     x->end_seen = true;
-    unlist(t, x);
-    later_commit(t, ev, topic, xid);
+    cdc_txn_abandon_end(t, x, ev, r);
     x->expected = ev->txn_event_count > 0 ? ev->txn_event_count : 0;
     for (size_t i = 0; i < ev->txn_ncollections; i++) {
         txn_coll_t *c = coll(x, ev->txn_collections[i].name);
@@ -338,13 +270,8 @@ static cdc_err_t note_event(cdc_txn_state_t *t, const cdc_event_t *ev,
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms >= 0 && r->timestamp_ms < x->first_ts)
         x->first_ts = r->timestamp_ms;
-    if (ev->pos.kind == CDC_POS_PG && ev->pos.part[0] != ev->pos.part[1] &&
-        (!x->prev_known || ev->pos.part[0] > x->prev_commit)) {
-        /* lsn_commit was not null (see pipeline_txn.h, "Abandoned") */
-        x->prev_known = true;
-        x->prev_commit = ev->pos.part[0];
+    if (cdc_txn_abandon_event(x, ev))
         unstick(t, x);
-    }
     if (x->head && !x->begin_seen && !x->end_seen &&
         x->first_ts < t->stuck_orphan_ts)
         t->stuck_orphan_ts = x->first_ts;
@@ -519,20 +446,10 @@ static void release(cdc_txn_state_t *t, txn_t *x, const char *why) {
                               (long long)x->colls[i].got,
                               (long long)x->colls[i].want);
     x->released = true;
-    unlist(t, x);
+    cdc_txn_unlist(t, x);
     if (x->abandoned) {
         t->split++;
-        cdc_log(CDC_LOG_WARN, "source transaction %lld abandoned: its END "
-                "never came, and the transaction topic has since delivered "
-                "the END of transaction %lld, which committed after it "
-                "(commit LSN %llu > %llu, the commit before it; Kafka "
-                "Connect restarted without its source offsets and "
-                "Debezium re-snapshotted?): its %llu events seen (tables "
-                "seen: %s) are applied as they came",
-                (long long)x->xid, (long long)x->later_xid,
-                (unsigned long long)x->later_commit,
-                (unsigned long long)x->prev_commit,
-                (unsigned long long)x->ndistinct, colls[0] ? colls : "none");
+        cdc_txn_abandon_log(x, colls);
         return;
     }
     if (x->orphan) {
@@ -566,7 +483,7 @@ static size_t cut_once(cdc_txn_state_t *t, const cdc_batch_t *b) {
                 x->orphan = true;
                 release(t, x, "orphan");
             }
-            if (!x->released && is_abandoned(x)) {
+            if (!x->released && cdc_txn_abandoned(x)) {
                 x->abandoned = true;
                 release(t, x, "abandoned");
             }
