@@ -115,6 +115,7 @@ if [ "$OFFSETS" = lost ]; then
         grep -q "No previous offsets found" "$CDC_STACK_DIR/logs/connect.log"
 fi
 check "caught up: the warehouse equals the source" wait_until 240 same_all
+echo "   Connect after the restart: $(grep -c "No previous offsets found" "$CDC_STACK_DIR/logs/connect.log") \"No previous offsets found\", $(grep -c "Found previous offset" "$CDC_STACK_DIR/logs/connect.log") \"Found previous offset\""
 # a last transaction after the restart, so the reader polls past it too
 src "BEGIN; UPDATE public.${P}_a SET v = v + 1 WHERE id = 0;
      UPDATE public.${P}_b SET v = v + 1 WHERE id = 0; COMMIT;" >/dev/null
