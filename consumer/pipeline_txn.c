@@ -54,6 +54,7 @@ void cdc_txn_reset(cdc_txn_state_t *t) {
             txn_free1(x);
         }
     t->count = 0;
+    t->nopen = 0;
     t->dirty = false;
     t->stuck = t->cut_ready = false;
     t->pre_valid = false;
@@ -73,6 +74,7 @@ void cdc_txn_free(cdc_txn_state_t *t) {
     free(t->pre_ids);
     free(t->pre_seen);
     cdc_offsets_map_free(&t->paused);
+    free(t->open);
     memset(t, 0, sizeof *t);
 }
 
@@ -155,6 +157,7 @@ static void txn_del(cdc_txn_state_t *t, txn_t *x) {
     txn_t **s = slot(t, x->key);
     if (*s != x)
         return;
+    cdc_txn_unlist(t, x);
     *s = x->next;
     t->count--;
     gained(t, x); /* the blocker leaves: complete or released */
@@ -192,15 +195,15 @@ static void warn_held(cdc_txn_state_t *t, size_t held) {
 
 /* After a cut that applied nothing, the next one can only differ once a
  * transaction holding a partition's first record (a head) completes, goes
- * past max.events or may be an orphan: until then the cut is not worth
- * computing (cdc_txn_due). Every record of the batch is held then, so each
+ * past max.events, may be an orphan or is abandoned: until then the cut
+ * is not worth computing (cdc_txn_due). Every record of the batch is held then, so each
  * partition's first record belongs to a head, every head waits (incomplete,
  * or behind another head), and new records, appended behind, change no
  * head: a transaction that is not a head completing unblocks nothing. A
  * record of a partition new to the batch has no head before it: that cut
  * is computed (a heartbeat, a snapshot read applies at once). */
 static void unstick(cdc_txn_state_t *t, const txn_t *x) {
-    if (x->head && (txn_complete(x) ||
+    if (x->head && (txn_complete(x) || cdc_txn_abandoned(x) ||
                     (t->max_events && x->ndistinct > t->max_events)))
         t->stuck = false;
 }
@@ -238,11 +241,12 @@ static cdc_err_t note_txmeta(cdc_txn_state_t *t, const cdc_event_t *ev,
         if (!x->begin_seen)
             gained(t, x);
         x->begin_seen = true;
-        return CDC_OK;
+        return cdc_txn_abandon_begin(t, x, r);
     }
     if (!x->end_seen)
         gained(t, x);
     x->end_seen = true;
+    cdc_txn_abandon_end(t, x, ev, r);
     x->expected = ev->txn_event_count > 0 ? ev->txn_event_count : 0;
     for (size_t i = 0; i < ev->txn_ncollections; i++) {
         txn_coll_t *c = coll(x, ev->txn_collections[i].name);
@@ -266,6 +270,8 @@ static cdc_err_t note_event(cdc_txn_state_t *t, const cdc_event_t *ev,
         return CDC_ERR_NOMEM;
     if (r->timestamp_ms >= 0 && r->timestamp_ms < x->first_ts)
         x->first_ts = r->timestamp_ms;
+    if (cdc_txn_abandon_event(x, ev))
+        unstick(t, x);
     if (x->head && !x->begin_seen && !x->end_seen &&
         x->first_ts < t->stuck_orphan_ts)
         t->stuck_orphan_ts = x->first_ts;
@@ -440,6 +446,12 @@ static void release(cdc_txn_state_t *t, txn_t *x, const char *why) {
                               (long long)x->colls[i].got,
                               (long long)x->colls[i].want);
     x->released = true;
+    cdc_txn_unlist(t, x);
+    if (x->abandoned) {
+        t->split++;
+        cdc_txn_abandon_log(x, colls);
+        return;
+    }
     if (x->orphan) {
         cdc_log(CDC_LOG_WARN, "source transaction %lld: its BEGIN/END were "
                 "consumed before this run (a switch from apply.consistency="
@@ -470,6 +482,10 @@ static size_t cut_once(cdc_txn_state_t *t, const cdc_batch_t *b) {
             if (!x->released && is_orphan(t, x)) {
                 x->orphan = true;
                 release(t, x, "orphan");
+            }
+            if (!x->released && cdc_txn_abandoned(x)) {
+                x->abandoned = true;
+                release(t, x, "abandoned");
             }
             x->blocked = !x->released && !txn_complete(x);
             x->partly_held = x->head = false;
@@ -559,7 +575,7 @@ static void settle(cdc_txn_state_t *t, cdc_batch_t *b) {
         while (x) {
             txn_t *next = x->next;
             bool done = !x->blocked && !x->partly_held &&
-                        (x->orphan || txn_complete(x));
+                        (x->orphan || x->abandoned || txn_complete(x));
             if (done) {
                 if (x->released && !x->orphan)
                     b->txns_parts++;

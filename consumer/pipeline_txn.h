@@ -34,6 +34,33 @@
  * would wait for ever; once the transaction topic delivered a record
  * produced after such an event (Kafka timestamps, one Connect task), its
  * BEGIN/END can no longer come, and the transaction is released.
+ * Abandoned: a transaction X whose BEGIN and some events came, whose END
+ * never will (Connect restarted without its source offsets: Debezium
+ * re-snapshots, then streams from after the snapshot, past X's commit),
+ * is released (applied as it came, logged, counted as split) once the
+ * transaction topic delivered, after X's last BEGIN, the END of another
+ * transaction Y whose commit LSN (the lsn of END's id "<xid>:<lsn>", the
+ * commit's end LSN, which the next transaction's events carry as
+ * source.sequence[0]) is above P(X), the lsn_commit X's events carry (the
+ * end LSN of the commit before X). Why it cannot fire on a replay: the
+ * commit end LSNs grow with commit order, so a Y that committed before X
+ * has C(Y) <= P(X) (W re-sent after a restart from an offset before X),
+ * and a Y that committed after X has C(Y) > C(X) > P(X); the transaction
+ * topic is one partition in commit order, and a run of the connector that
+ * streams X again sends END(X) before the END of anything committed after
+ * it, so an END(Y) after BEGIN(X) with Y after X comes only from a run
+ * that does not stream X: X's END will not come. A later BEGIN(X) starts
+ * the comparison again (an END before it says nothing of that run); only
+ * ENDs of the transaction topic of X's BEGIN count (LSNs order one source).
+ * Not evidence: BEGIN's lsn (the transaction's first change, not in
+ * commit order), data events (their partitions run ahead of the
+ * transaction topic: one of a Y after X may come before END(X) of the
+ * same run), snapshot records (their lsn, the snapshot's point, may lie
+ * before X's commit, and then X is streamed again with its END). P(X) is
+ * known only from an event whose sequence[0] differs from its lsn (the
+ * decoder puts the lsn there when lsn_commit is null, as on the first
+ * transaction after a snapshot); without one, or while the source writes
+ * nothing after the snapshot, X waits (max.events still releases it).
  *
  * Read-ahead bound: Kafka delivers the topics of a source in fetch-sized
  * runs, and the transaction topic's small BEGIN/END records run far
@@ -125,6 +152,10 @@ typedef struct cdc_txn_state_s {
     const cdc_batch_t *stuck_b;
     size_t stuck_n, stuck_parts;
     int64_t stuck_orphan_ts;
+    txn_t **open;           /* transactions with BEGIN seen, END not
+                             * (normally at most one): each END delivered
+                             * raises their later_commit */
+    size_t nopen, open_cap;
     int64_t txtopic_max_ts; /* newest Kafka timestamp on a transaction
                              * topic this run (-1: none): the orphan rule */
     uint64_t noblock;       /* streaming changes without a block */

@@ -122,7 +122,8 @@ void cdc_txn_render(const cdc_txn_state_t *t, cdc_buf_t *b) {
                     t->m_applied);
     cdc_metrics_header(b, "cdcsink_transactions_split_total", "counter",
                        "source transactions applied in parts "
-                       "(apply.transaction.max.events)");
+                       "(apply.transaction.max.events, or abandoned: "
+                       "END never came)");
     cdc_metrics_u64(b, "cdcsink_transactions_split_total", NULL, t->m_split);
     cdc_metrics_header(b, "cdcsink_transaction_held_events", "gauge",
                        "records held back until their source transaction "

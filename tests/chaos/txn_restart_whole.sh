@@ -14,10 +14,18 @@
 # TXN_RESTART_MODE=batch runs the same with apply.consistency=batch: the
 # reader then sees part of the transaction (how the check was shown to
 # fail).
+# TXN_RESTART_OFFSETS=lost (tests/chaos/txn_restart_lost.sh) removes
+# Connect's offsets file before the restart: Debezium finds no offsets,
+# snapshots again and streams from after the snapshot, so the END of the
+# interrupted transaction never comes (issue 18). The sink must release it
+# as abandoned once a transaction committed after it ends (the one below),
+# catch up and equal the source. The reader may see part of it then (its
+# END is lost: nothing can keep it whole), which is counted, not checked.
 set -u
 . "$(dirname "$0")/../lib.sh"
 
 MODE=${TXN_RESTART_MODE:-transaction}
+OFFSETS=${TXN_RESTART_OFFSETS:-kept}
 P=trw$(date +%s)
 TABS=("${P}_a" "${P}_b" "${P}_c")
 SIZES=(20000 15000 15000)   # rows of the big transaction, per table
@@ -91,11 +99,23 @@ kill -9 "$(cat "$CDC_STACK_DIR/pids/connect.pid")" && ok "Connect worker killed 
 sleep 1
 c_end=$(topic_count "$P.public.${P}_c")
 "$STACK" stop connect >"$T_TMP/stack.log" 2>&1   # clears its pid file
+if [ "$OFFSETS" = lost ]; then
+    rm -f "$CDC_STACK_DIR/connect/offsets.dat" && ok "Connect's offsets file removed" \
+        || fail "rm offsets.dat"
+fi
 "$STACK" start connect >>"$T_TMP/stack.log" 2>&1 && ok "Connect restarted" || fail "start connect"
 "$STACK" connector add "$P" "$P" on provide.transaction.metadata=true \
     "table.include.list=public\\.${P}_.*" >>"$T_TMP/connector.log" 2>&1 \
-    && ok "connector re-added: resumes from its stored offset" || fail "connector re-add"
+    && ok "connector re-added ($OFFSETS offsets)" || fail "connector re-add"
+if [ "$OFFSETS" = lost ]; then
+    # streamed after the new snapshot: its END shows the interrupted
+    # transaction committed before it
+    src "UPDATE public.${P}_c SET v = v + 1 WHERE id = 0" >/dev/null
+    check "Debezium found no offsets and snapshotted again" \
+        grep -q "No previous offsets found" "$CDC_STACK_DIR/logs/connect.log"
+fi
 check "caught up: the warehouse equals the source" wait_until 240 same_all
+echo "   Connect after the restart: $(grep -c "No previous offsets found" "$CDC_STACK_DIR/logs/connect.log") \"No previous offsets found\", $(grep -c "Found previous offset" "$CDC_STACK_DIR/logs/connect.log") \"Found previous offset\""
 # a last transaction after the restart, so the reader polls past it too
 src "BEGIN; UPDATE public.${P}_a SET v = v + 1 WHERE id = 0;
      UPDATE public.${P}_b SET v = v + 1 WHERE id = 0; COMMIT;" >/dev/null
@@ -110,9 +130,19 @@ read -r bad reads < <(awk -F'|' -v a="$total" -v b="$(( ${SIZES[1]} + 1 ))" \
     END { printf "%d %d\n", bad + 0, n + 0 }' "$T_TMP/reads")
 resent=$(( $(topic_count "$P.public.${P}_a") - before - ${SIZES[0]} ))
 echo "   $MODE mode: $reads reads, $bad saw part of the transaction; table a's topic holds $resent of its events twice"
-check "Debezium sent part of the transaction again ($resent events of table a)" test "$resent" -gt 0
+if [ "$OFFSETS" = lost ]; then   # the part sent, then a snapshot of a
+    check "Debezium sent part of table a again, as snapshot reads ($resent events)" test "$resent" -gt 0
+else
+    check "Debezium sent part of the transaction again ($resent events of table a)" test "$resent" -gt 0
+fi
 check "the reader polled while the transaction streamed ($reads reads)" test "$reads" -gt 50
-check_eq "$MODE: no read saw part of the transaction" "$bad" 0
+if [ "$OFFSETS" = lost ]; then
+    check "the interrupted transaction was released as abandoned" \
+        grep -q "source transaction [0-9]* abandoned" "$T_TMP/sink.log"
+    check "counted in cdcsink_transactions_split_total" test "$(metric cdcsink_transactions_split_total)" -gt 0
+else
+    check_eq "$MODE: no read saw part of the transaction" "$bad" 0
+fi
 for t in "${TABS[@]}"; do
     check_eq "$t: no row version applied twice" "$(applied_twice "$t")" "0"
     check "cdcsink verify: $t equals the source" wait_until 30 verify_equal "$t" --recheck-ms 2000
