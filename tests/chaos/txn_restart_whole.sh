@@ -107,12 +107,25 @@ fi
 "$STACK" connector add "$P" "$P" on provide.transaction.metadata=true \
     "table.include.list=public\\.${P}_.*" >>"$T_TMP/connector.log" 2>&1 \
     && ok "connector re-added ($OFFSETS offsets)" || fail "connector re-add"
+# (the restarted worker's log is a new file)
+CLOG=$CDC_STACK_DIR/logs/connect.log
+restarted() { # its task looked for its offsets: $none says none were found
+    none=$(grep -c "No previous offsets found" "$CLOG")
+    [ $((none + $(grep -c "Found previous offset" "$CLOG"))) -gt 0 ]
+}
+check "the restarted task looked for its offsets" wait_until 60 restarted
+# Kafka Connect's file offset store can itself lose the offsets in a
+# kill -9 (seen in a few runs of many): then nothing sends the END again,
+# and the run is txn_restart_lost's case, checked as such and said so
+if [ "$OFFSETS" != lost ] && [ "$none" -gt 0 ]; then
+    echo "   Connect lost its source offsets in the kill -9 (\"No previous offsets found\"): checked as the lost case"
+    OFFSETS=lost
+fi
 if [ "$OFFSETS" = lost ]; then
     # streamed after the new snapshot: its END shows the interrupted
     # transaction committed before it
     src "UPDATE public.${P}_c SET v = v + 1 WHERE id = 0" >/dev/null
-    check "Debezium found no offsets and snapshotted again" \
-        grep -q "No previous offsets found" "$CDC_STACK_DIR/logs/connect.log"
+    check "Debezium found no offsets and snapshotted again" test "$none" -gt 0
 fi
 check "caught up: the warehouse equals the source" wait_until 240 same_all
 echo "   Connect after the restart: $(grep -c "No previous offsets found" "$CDC_STACK_DIR/logs/connect.log") \"No previous offsets found\", $(grep -c "Found previous offset" "$CDC_STACK_DIR/logs/connect.log") \"Found previous offset\""
