@@ -223,6 +223,13 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
             if (err != CDC_OK || refused)
                 continue;
         }
+        /* a statement ahead (a table to load or make, a claim): the
+         * batch's opening statements go first, their errors the batch's */
+        if (a->pre_n && (ev->op == 't' || *a->target_schema ||
+                         !cdc_schema_table_cached(a->schemas, schema, table,
+                                                  ev->rowdef, ev->keydef)) &&
+            (err = cdc_apply_pre_flush(a)) != CDC_OK)
+            break;
         if (ev->op == 't') {
             err = collect_truncate(a, gs, i, schema, table, &qn);
             continue;
