@@ -4,6 +4,10 @@
  *
  * cdc_apply_pg_pipeline sends a run of statements whose results the caller
  * only reads afterwards in one round trip (libpq pipeline mode).
+ * cdc_apply_pre_* hold a batch's opening statements (BEGIN, offsets,
+ * freshness rows) as SQL text until the next query carries them in front
+ * (simple protocol: a COPY cannot join a pipeline), reading their results,
+ * the fence among them, before the caller reads its own.
  *
  * Does not: decide retries (the error's class does) or roll back (apply.c).
  * Memory: rejects and their reasons come from the transaction's arena. */

@@ -282,7 +282,17 @@ out:
  * before anything commits: the fenced offset write's result is read
  * before the COPY that carries it gets its data, and the COPY is ended
  * with an error, so the rest of the query (COMMIT too) never runs. Both
- * paths: the merge (an update) and the fast path (inserts). */
+ * paths, each warmed first so that the offsets ride on its COPY's query
+ * (a rollback forgets the table, and the next batch reads it again, the
+ * offsets sent before that): the merge (an update) and the fast path
+ * (inserts). */
+static void move_offset(tt_t *t, const char *topic, int to) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE _cdc.offsets SET next_offset = %d "
+             "WHERE topic = '%s'", to, topic);
+    fx_q(&t->f, sql); /* another instance moved the row */
+}
+
 TEST(fenced_batch_with_commit_inline_commits_nothing) {
     tt_t t;
     cdc_apply_result_t res;
@@ -292,40 +302,47 @@ TEST(fenced_batch_with_commit_inline_commits_nothing) {
     char topic[96], sql[256];
     snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
     cdc_apply_commit_inline(t.f.a, true);
-    cdc_offset_t first = {topic, 0, 101, true, -1};
-    cdc_event_t *ev = E_(&t, 'c', "1", "a", "1", 10, 10);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, &ev, 1, &first, 1, t.f.batch,
+    cdc_offset_t o1 = {topic, 0, 101, true, -1}, o2 = {topic, 0, 102, true, 101};
+    cdc_event_t *ins1 = E_(&t, 'c', "1", "a", "1", 10, 10);
+    cdc_event_t *upd1 = E_(&t, 'u', "1", "b", "2", 11, 11);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &ins1, 1, &o1, 1, t.f.batch,
                                     &res), CDC_OK);
     CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-    snprintf(sql, sizeof sql, "UPDATE _cdc.offsets SET next_offset = 120 "
-             "WHERE topic = '%s'", topic);
-    fx_q(&t.f, sql); /* another instance moved the row */
-    cdc_offset_t stale = {topic, 0, 150, true, 101};
-    cdc_event_t *upd = E_(&t, 'u', "1", "b", "2", 20, 20);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &upd1, 1, &o2, 1, t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    /* the merge's COPY carries the fenced write */
+    move_offset(&t, topic, 120);
+    cdc_offset_t stale = {topic, 0, 150, true, 102};
+    cdc_event_t *upd = E_(&t, 'u', "1", "c", "3", 20, 20);
     CHECK_INT(cdc_apply_batch_begin(t.f.a, &upd, 1, &stale, 1, t.f.batch,
                                     &res), CDC_ERR_FENCED);
     cdc_apply_batch_abort(t.f.a);
-    cdc_event_t *ins[] = {E_(&t, 'c', "7", "x", "7", 20, 21),
-                          E_(&t, 'c', "8", "y", "8", 20, 22)};
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, ins, 2, &stale, 1, t.f.batch,
-                                    &res), CDC_ERR_FENCED);
-    cdc_apply_batch_abort(t.f.a);
-    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
-    CHECK_INT(next, 120);
-    CHECK_STR(fx_qs(&t.f, "SELECT id, v FROM @S.t ORDER BY id"), "1|a\n");
-    /* with the fence it holds, the same batches go in */
-    cdc_offset_t now = {topic, 0, 150, true, 120};
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v FROM @S.t ORDER BY id"), "1|b\n");
+    /* the fence it holds: in (and the table read again) */
+    cdc_offset_t now = {topic, 0, 130, true, 120};
     CHECK_INT(cdc_apply_batch_begin(t.f.a, &upd, 1, &now, 1, t.f.batch,
                                     &res), CDC_OK);
     CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-    cdc_offset_t then = {topic, 0, 160, true, 150};
+    /* the fast path's COPY carries the fenced write */
+    move_offset(&t, topic, 140);
+    cdc_offset_t stale2 = {topic, 0, 160, true, 130};
+    cdc_event_t *ins[] = {E_(&t, 'c', "7", "x", "7", 30, 21),
+                          E_(&t, 'c', "8", "y", "8", 30, 22)};
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, ins, 2, &stale2, 1, t.f.batch,
+                                    &res), CDC_ERR_FENCED);
+    cdc_apply_batch_abort(t.f.a);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
+    CHECK_INT(next, 140);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v FROM @S.t ORDER BY id"), "1|c\n");
+    cdc_offset_t then = {topic, 0, 160, true, 140};
     CHECK_INT(cdc_apply_batch_begin(t.f.a, ins, 2, &then, 1, t.f.batch,
                                     &res), CDC_OK);
     CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
     CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
     CHECK_INT(next, 160);
     CHECK_STR(fx_qs(&t.f, "SELECT id, v FROM @S.t ORDER BY id"),
-              "1|b\n7|x\n8|y\n");
+              "1|c\n7|x\n8|y\n");
     snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
              topic);
     fx_q(&t.f, sql);
