@@ -64,6 +64,7 @@ static void disconnect(cdc_apply_t *a) {
         PQfinish(a->conn);
     a->conn = NULL;
     a->in_txn = false;
+    cdc_apply_pre_reset(a);
     cdc_schema_cache_clear(a->schemas); /* staging tables died with it */
 }
 
@@ -75,6 +76,7 @@ void cdc_apply_free(cdc_apply_t *a) {
     cdc_apply_colrules_free(a->colrules);
     cdc_apply_routes_free(a->routes);
     cdc_buf_free(&a->copybuf);
+    cdc_buf_free(&a->pre);
     free(a->conninfo);
     free(a->target_schema);
     free(a->group_id);
@@ -110,6 +112,8 @@ static void rollback(cdc_apply_t *a) {
     if (a->conn && PQstatus(a->conn) != CONNECTION_OK)
         disconnect(a);
     a->in_txn = false;
+    a->commit_tail = a->committed = false;
+    cdc_apply_pre_reset(a); /* held statements never sent: nothing to undo */
     cdc_schema_cache_clear(a->schemas);
 }
 
@@ -275,18 +279,60 @@ cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
     return *owner ? CDC_OK : CDC_ERR_NOMEM;
 }
 
-/* The statements that open a batch, all in one round trip: BEGIN, its
- * offsets, then the freshness rows given to cdc_apply_progress_set (in the
- * batch's transaction, so they never run ahead of the data; each prunes
- * the rows it supersedes, and they are forgotten then). They go first, not
- * last: one round trip less per batch (BEGIN alone was one), and a fenced
- * batch stops before its work. A fenced offset write that touches no row
- * means another instance moved the partition's row (DESIGN.md "Fencing"):
- * CDC_ERR_FENCED, and the caller rolls the batch back (COMMIT is sent only
- * after these results are read). A savepoint rolled back later (a group's
- * isolation) is opened after them and keeps them. */
+/* The statements that open a batch: BEGIN, its offsets, then the freshness
+ * rows given to cdc_apply_progress_set (in the batch's transaction, so
+ * they never run ahead of the data; each prunes the rows it supersedes,
+ * and they are forgotten then). They go first, not last, and are not sent
+ * on their own: the batch's first query carries them in front of it
+ * (cdc_apply_pre_send), one round trip for both, and a fenced batch stops
+ * before its work. A fenced offset write that touches no row means
+ * another instance moved the partition's row (DESIGN.md "Fencing"):
+ * CDC_ERR_FENCED, and the caller rolls the batch back. Its result is read
+ * before anything else of that query can apply: the query's COPY (each
+ * query that carries them has one, and any COMMIT comes after it) gets
+ * its data only after, and ends with an error instead. A savepoint rolled
+ * back later (a group's isolation) is opened after them and keeps them. */
+static cdc_err_t begin_held(cdc_apply_t *a, const cdc_offset_t *offsets,
+                            size_t n) {
+    size_t np = a->instance ? a->nprogress : 0;
+    cdc_err_t err = CDC_OK;
+    cdc_apply_pre_reset(a);
+    if (1 + n + 2 * np > APPLY_PRE_MAX)
+        return CDC_ERR_NOMEM; /* too many: a pipeline of their own */
+    err = cdc_apply_pre_add(a, "BEGIN", 0, NULL, CDC_ERR_PG_DOWN, "begin");
+    for (size_t i = 0; i < n && err == CDC_OK; i++) {
+        cdc_offsets_params_t op;
+        cdc_offsets_params_store(&op, a->group_id, &offsets[i]);
+        err = cdc_apply_pre_add(a, cdc_offsets_sql_write(&offsets[i]), op.n,
+                                op.v, CDC_ERR_STATE, "write offsets");
+    }
+    for (size_t i = 0; i < np && err == CDC_OK; i++) {
+        cdc_offsets_progress_params_t p;
+        cdc_offsets_params_progress(&p, a->group_id, a->instance,
+                                    &a->progress[i]);
+        const char *pr[4] = {p.v[0], p.v[1], p.v[2], p.v[6]};
+        err = cdc_apply_pre_add(a, cdc_offsets_sql_progress_write, p.n, p.v,
+                                CDC_ERR_STATE, "write _cdc.progress");
+        if (err == CDC_OK)
+            err = cdc_apply_pre_add(a, cdc_offsets_sql_progress_prune, 4, pr,
+                                    CDC_ERR_STATE, "write _cdc.progress");
+    }
+    if (err != CDC_OK) {
+        cdc_apply_pre_reset(a);
+        return err;
+    }
+    a->pre_offs = offsets;
+    a->pre_noffs = n;
+    a->in_txn = true; /* from here a failure rolls back */
+    return CDC_OK;
+}
+
+/* The same statements run at once, in one round trip of their own (a
+ * pipeline): for batches with more of them than a query carries. */
 static cdc_err_t begin_with_offsets(cdc_apply_t *a,
                                     const cdc_offset_t *offsets, size_t n) {
+    if (begin_held(a, offsets, n) == CDC_OK)
+        return CDC_OK;
     size_t np = a->instance ? a->nprogress : 0, nq = 1 + n + 2 * np, failed;
     const cdc_progress_t *progress = a->progress;
     /* the parameters point into these: made in place, never copied */
@@ -375,12 +421,21 @@ static cdc_err_t run_group(cdc_apply_t *a, apply_groups_t *gs,
         nd = 0;
     }
     bool done = false;
+    /* the batch's last statements may end it with COMMIT (last: the
+     * batch's last group, nothing rejected so far) */
+    bool last = a->commit_inline && !g->next && a->res->nrejects == 0;
+    a->commit_tail = last && !nd;
     cdc_err_t err = nd < g->nrows ? cdc_apply_merge_group(a, gs, g) : CDC_OK;
+    a->commit_tail = last && a->res->nrejects == 0;
     if (err == CDC_OK && nd)
         err = cdc_apply_direct_group(a, g, &done);
+    a->commit_tail = false;
     if (err != CDC_OK || done || !nd)
         return err;
-    return cdc_apply_merge_group(a, gs, g);
+    a->commit_tail = last && a->res->nrejects == 0;
+    err = cdc_apply_merge_group(a, gs, g);
+    a->commit_tail = false;
+    return err;
 }
 
 /* Out of (shared) memory, SQLSTATE 53200, mostly "out of shared memory"
@@ -427,6 +482,7 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
     a->res = res;
     a->arena = arena;
     a->caprejects = 0;
+    a->committed = a->commit_tail = false;
     if (a->in_txn) {
         cdc_errstr_set(a->errstr, sizeof a->errstr,
                        "a batch is still open: commit or abort it first");
@@ -446,6 +502,8 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
     res->collapsed += gs.collapsed;
     for (apply_group_t *g = gs.groups_head; g && err == CDC_OK; g = g->next)
         err = run_group(a, &gs, g);
+    if (err == CDC_OK) /* no query carried them: BEGIN and the offsets */
+        err = cdc_apply_pre_flush(a);
     if (err != CDC_OK)
         goto fail;
     /* isolation finds rejects in bisection order; report in Kafka order */
@@ -463,7 +521,15 @@ fail:
     return err; /* its class decides: retry, or stop (nothing to dead-letter) */
 }
 
+void cdc_apply_commit_inline(cdc_apply_t *a, bool on) {
+    a->commit_inline = on;
+}
+
 cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) {
+    if (a->committed) { /* by the batch's last query */
+        a->committed = false;
+        return CDC_OK;
+    }
     if (!a->in_txn) {
         cdc_errstr_set(a->errstr, sizeof a->errstr, "no open batch");
         return CDC_ERR_STATE;

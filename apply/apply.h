@@ -147,6 +147,13 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
  * batch is rolled back and would fail the same way again). */
 cdc_err_t cdc_apply_batch_commit(cdc_apply_t *a) CDC_MUSTCHECK;
 void cdc_apply_batch_abort(cdc_apply_t *a);
+/* on: from the next cdc_apply_batch_begin on, a batch that rejects no
+ * record may COMMIT with its last query (one round trip less); its
+ * cdc_apply_batch_commit then only says so (CDC_OK), and _abort can no
+ * longer undo it. For a caller that has nothing else to do before COMMIT
+ * (no dead letter of its own: the pipeline's batch with no record that
+ * failed to decode). Off by default. */
+void cdc_apply_commit_inline(cdc_apply_t *a, bool on);
 
 /* The freshness rows (offsets/offsets.h, cdc_progress_t) the next
  * cdc_apply_batch_begin writes to _cdc.progress, in its transaction, with

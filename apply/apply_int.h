@@ -242,6 +242,15 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
                                 holds rows of (cdc_apply_claim), or NULL */
 } apply_tbl_t;
 
+/* One of the batch's opening statements held for the next query (pg.c):
+ * its class when PostgreSQL refuses it, and its label. */
+typedef struct apply_pre_s {
+    cdc_err_t other;
+    const char *what;
+} apply_pre_t;
+/* BEGIN, offsets and freshness rows carried in front of a query at most */
+#define APPLY_PRE_MAX 64
+
 typedef struct apply_colrules_s apply_colrules_t; /* shape.c */
 typedef struct apply_routes_s apply_routes_t;     /* route.c */
 
@@ -275,6 +284,18 @@ struct cdc_apply_s {
     const cdc_progress_t *progress;
     size_t nprogress;
     char *instance;
+    /* the batch's opening statements (BEGIN, offsets, freshness rows) as
+     * SQL text, not sent yet: the next query carries them in front
+     * (pg.c, cdc_apply_pre_*) */
+    cdc_buf_t pre;
+    size_t pre_n;              /* statements in pre */
+    apply_pre_t pre_st[APPLY_PRE_MAX];
+    const cdc_offset_t *pre_offs; /* statement 1 + i writes offset i */
+    size_t pre_noffs;
+    size_t pre_failed;         /* the one PostgreSQL refused (pre_n: none) */
+    /* COMMIT may end the batch's last query (cdc_apply_commit_inline);
+     * commit_tail: the next query is that last one; committed: it did */
+    bool commit_inline, commit_tail, committed;
     char errstr[1024];
 };
 
@@ -418,6 +439,24 @@ cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,
                             cdc_err_t other, const char *what) CDC_MUSTCHECK;
 /* Sends b's bytes as COPY data and empties b. NOMEM (b->oom), PG_DOWN. */
 cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) CDC_MUSTCHECK;
+
+/* The batch's opening statements: cdc_apply_pre_add appends one (its $N
+ * replaced by params as literals) to a->pre; the next query sent through
+ * cdc_apply_pre_send carries them in front of it, one round trip for
+ * both. pre_send reads their results (BEGIN's, the offsets', checking the
+ * fence of a->pre_offs, the freshness rows') before the caller reads its
+ * own: on a refusal (its class, a->pre_failed), FENCED or PG_DOWN, every
+ * result of the query has been read (a COPY it started ended with an
+ * error: the rest of the string, COMMIT too, never runs) and the caller
+ * rolls back. Without anything held, it just sends sql. pre_flush sends
+ * what is held alone (cdc_apply_pg_exec and _pipeline call it first).
+ * NOMEM (pre_add: too many; the caller then uses a pipeline). */
+cdc_err_t cdc_apply_pre_add(cdc_apply_t *a, const char *sql, int np,
+                            const char *const *params, cdc_err_t other,
+                            const char *what) CDC_MUSTCHECK;
+cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) CDC_MUSTCHECK;
+cdc_err_t cdc_apply_pre_flush(cdc_apply_t *a) CDC_MUSTCHECK;
+void cdc_apply_pre_reset(cdc_apply_t *a);
 
 /* One statement of a pipeline (cdc_apply_pg_pipeline). */
 typedef struct apply_pq_s {

@@ -198,6 +198,26 @@ static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
                    : cdc_apply_collapse_truncate(gs, i, qn->data);
 }
 
+/* Whether collecting ev may run a statement: a truncate (its claim, its
+ * table's catalog later), a table not in the cache (load or make it), or
+ * with target.schema one not claimed yet. */
+static bool may_query(cdc_apply_t *a, const cdc_event_t *ev,
+                      const char *schema, const char *table) {
+    if (ev->op == 't' ||
+        !cdc_schema_table_cached(a->schemas, schema, table, ev->rowdef,
+                                 ev->keydef))
+        return true;
+    if (!*a->target_schema)
+        return false;
+    cdc_schema_table_t *t = NULL;
+    char msg[16];
+    if (cdc_schema_table_get(a->schemas, a->conn, schema, table, ev->rowdef,
+                             ev->keydef, &t, msg, sizeof msg) != CDC_OK)
+        return true; /* cached: answered without a query */
+    const apply_tbl_t *p = t->priv;
+    return !p || !p->source_schema;
+}
+
 cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
                             cdc_event_t *const *events, size_t n) {
     fail_t *fails = NULL;
@@ -223,6 +243,11 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
             if (err != CDC_OK || refused)
                 continue;
         }
+        /* a statement ahead (a table to load or make, a claim): the
+         * batch's opening statements go first, their errors the batch's */
+        if (a->pre_n && may_query(a, ev, schema, table) &&
+            (err = cdc_apply_pre_flush(a)) != CDC_OK)
+            break;
         if (ev->op == 't') {
             err = collect_truncate(a, gs, i, schema, table, &qn);
             continue;

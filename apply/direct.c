@@ -144,8 +144,10 @@ static cdc_err_t open_copy(cdc_apply_t *a, const char *sql, bool *started,
     PGresult *r;
     *started = *fenced = false;
     *now_us = 0;
-    if (!PQsendQuery(a->conn, sql))
-        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "savepoint");
+    /* the batch's opening statements in front, when still held */
+    cdc_err_t err = cdc_apply_pre_send(a, sql);
+    if (err != CDC_OK)
+        return err;
     while ((r = PQgetResult(a->conn)) != NULL) {
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_COPY_IN) { /* no more results before its data */
@@ -171,15 +173,34 @@ static cdc_err_t open_copy(cdc_apply_t *a, const char *sql, bool *started,
 }
 
 /* Ends a started COPY (with an error when !ok) and reads its results and
- * the release's; *failed unless all succeeded. */
-static void copy_end(cdc_apply_t *a, bool ok, bool *failed) {
+ * the release's; *failed unless all succeeded. The third result is the
+ * COMMIT's that may follow them (a->commit_tail): it sets a->committed;
+ * its refusal (a deferred constraint: the transaction is gone) is STATE,
+ * its reason in a->errstr. */
+static cdc_err_t copy_end(cdc_apply_t *a, bool ok, bool *failed) {
     PGresult *r;
+    cdc_err_t err = CDC_OK;
     if (PQputCopyEnd(a->conn, ok ? NULL : "aborted") != 1 || !ok)
         *failed = true;
-    while ((r = PQgetResult(a->conn)) != NULL) {
-        *failed |= PQresultStatus(r) != PGRES_COMMAND_OK;
+    for (int k = 0; (r = PQgetResult(a->conn)) != NULL; k++) {
+        bool good = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (k < 2 || !a->commit_tail) {
+            *failed |= !good;
+        } else if (good && strcmp(PQcmdStatus(r), "COMMIT") == 0) {
+            a->committed = true;
+            a->in_txn = false;
+        } else if (err == CDC_OK) {
+            err = good ? CDC_ERR_STATE
+                       : cdc_apply_pg_fail(a, r, CDC_ERR_STATE, "commit");
+            if (good)
+                cdc_errstr_set(a->errstr, sizeof a->errstr, "commit: the "
+                               "server rolled the transaction back");
+            else
+                continue; /* pg_fail cleared r */
+        }
         PQclear(r);
     }
+    return err;
 }
 
 /* Appends row to b in the COPY's format: false when the binary encoder
@@ -221,7 +242,9 @@ static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
         cdc_apply_bin_trailer(b);
     if (err == CDC_OK && !*refused)
         err = cdc_apply_pg_copy_send(a, b);
-    copy_end(a, err == CDC_OK && !*refused, failed);
+    cdc_err_t cerr = copy_end(a, err == CDC_OK && !*refused, failed);
+    if (cerr != CDC_OK)
+        return cerr;
     if (err == CDC_ERR_NOMEM) {
         *failed = true;
         return CDC_OK;
@@ -251,8 +274,9 @@ static bool use_binary(const cdc_apply_t *a, apply_tbl_t *p) {
 static cdc_err_t open_copy_sql(cdc_apply_t *a, const apply_group_t *g,
                                const apply_tbl_t *p, bool bin, cdc_buf_t *q) {
     cdc_err_t err = open_sql(a, g, bin, q);
-    cdc_buf_printf(q, "; %s; RELEASE SAVEPOINT cdc_d",
-                   bin ? p->direct_bin_sql : p->direct_sql);
+    cdc_buf_printf(q, "; %s; RELEASE SAVEPOINT cdc_d%s",
+                   bin ? p->direct_bin_sql : p->direct_sql,
+                   a->commit_tail ? "; COMMIT" : "");
     return err == CDC_OK && q->oom ? CDC_ERR_NOMEM : err;
 }
 
@@ -279,7 +303,7 @@ static cdc_err_t direct_try(cdc_apply_t *a, const apply_group_t *g,
     if (!started) {
         *fenced = true; /* refused before the COPY: the merge says */
     } else if (*fenced || (bin && !now_us)) {
-        copy_end(a, false, failed); /* nothing sent */
+        err = copy_end(a, false, failed); /* nothing sent */
         *refused = !*fenced;        /* no start time: as text */
     } else {
         err = copy_rows(a, g, p, bin, now_us, failed, refused);

@@ -394,89 +394,132 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const apply_groups_t *gs,
     return CDC_OK;
 }
 
-/* One statement of the shapes' pipeline, with what its parameters and a
- * new prepared statement's name point to. */
-typedef struct shape_pq_s {
-    apply_pq_t pq;
-    size_t shape;  /* the shape it runs, or SIZE_MAX (a prepare, release) */
-    char tag[24];
-    const char *params[1];
-    char name[24];
-} shape_pq_t;
+/* What one statement after the COPY in an attempt's query string is: its
+ * result, in order, says what happened to it (read_tail). */
+typedef struct tail_st_s {
+    enum { T_COPY, T_PREPARE, T_EXEC, T_DEALLOC, T_RELEASE, T_COMMIT } kind;
+    size_t shape;  /* T_PREPARE of a kept shape, T_EXEC: its shape; else
+                      SIZE_MAX */
+    char name[24]; /* T_PREPARE, T_DEALLOC: the statement's name */
+} tail_st_t;
 
-/* Adds the statements that run shape s for its rows of tag to qs (*n):
- * a shape without a join (the plain upsert, soft delete, snapshot reset)
- * is prepared once per session, so PostgreSQL does not parse and plan it
- * again every batch (about 4% of the server's CPU on the mixed streams,
- * measured); a shape that joins the target table (carried values,
- * primary-key change, hard delete) is planned each time for the staging
- * table's size then: a plan kept from a large batch could scan the whole
- * table for a small one. */
+/* Appends to q (and sts, *n) the statements that run shape s for its rows
+ * of tag, after the COPY in the same query string. A shape without a join
+ * (the plain upsert, soft delete, snapshot reset) is prepared once per
+ * session, so PostgreSQL does not parse and plan it again every batch
+ * (about 4% of the server's CPU on the mixed streams, measured); a shape
+ * that joins the target table (carried values, primary-key change, hard
+ * delete) is prepared, run and deallocated in the attempt: planned for the
+ * staging table's size then (a plan kept from a large batch could scan the
+ * whole table for a small one). */
 static void add_shape(cdc_apply_t *a, apply_tbl_t *p, size_t s, int64_t tag,
-                      shape_pq_t *qs, size_t *n) {
+                      cdc_buf_t *q, tail_st_t *sts, size_t *n) {
     apply_shape_t *sh = &p->shapes[s];
-    bool prep = !(sh->flags & (APPLY_SH_CARRY | APPLY_SH_OLDKEY |
+    bool keep = !(sh->flags & (APPLY_SH_CARRY | APPLY_SH_OLDKEY |
                                APPLY_SH_HARD));
-    if (prep && !sh->stmt[0]) { /* named once the prepare succeeds */
-        shape_pq_t *q = &qs[(*n)++];
-        q->shape = SIZE_MAX;
-        snprintf(q->name, sizeof q->name, "cdc_m%" PRIu64, ++a->stmt_serial);
-        q->pq = (apply_pq_t){APPLY_PQ_PREPARE, sh->sql, q->name, 1, NULL,
-                             CDC_ERR_REJECTED, "merge", NULL};
+    char name[24];
+    if (keep && sh->stmt[0]) {
+        snprintf(name, sizeof name, "%s", sh->stmt);
+    } else { /* named once the prepare succeeds */
+        snprintf(name, sizeof name, "cdc_%c%" PRIu64, keep ? 'm' : 'j',
+                 ++a->stmt_serial);
+        tail_st_t *t = &sts[(*n)++];
+        *t = (tail_st_t){T_PREPARE, keep ? s : SIZE_MAX, ""};
+        memcpy(t->name, name, sizeof name);
+        cdc_buf_printf(q, "; PREPARE %s (int8) AS %s", name, sh->sql);
     }
-    shape_pq_t *q = &qs[(*n)++];
-    q->shape = s;
-    snprintf(q->tag, sizeof q->tag, "%" PRId64, tag);
-    q->params[0] = q->tag;
-    q->pq = (apply_pq_t){APPLY_PQ_PARAMS, sh->sql, NULL, 1, q->params,
-                         CDC_ERR_REJECTED, "merge", NULL};
-    if (prep) {
-        q->pq.kind = APPLY_PQ_PREPARED;
-        q->pq.name = sh->stmt[0] ? sh->stmt : qs[*n - 2].name;
+    sts[(*n)++] = (tail_st_t){T_EXEC, s, ""};
+    cdc_buf_printf(q, "; EXECUTE %s (%" PRId64 ")", name, tag);
+    if (!keep) {
+        tail_st_t *t = &sts[(*n)++];
+        *t = (tail_st_t){T_DEALLOC, SIZE_MAX, ""};
+        memcpy(t->name, name, sizeof name);
+        cdc_buf_printf(q, "; DEALLOCATE %s", name);
     }
 }
 
-/* Runs the used shapes (primary-key changes first: they read the old key's
- * row as it was before this group's other statements change or delete it)
- * and releases the attempt's savepoint, all in one round trip. On a
- * refusal (REJECTED; the transaction is then aborted) the reason is in
- * a->errstr. *affected counts rows the shapes changed. */
-static cdc_err_t run_shapes(cdc_apply_t *a, apply_tbl_t *p, const bool *used,
-                            int64_t tag_base, size_t *affected) {
-    shape_pq_t *qs = calloc(2 * p->nshapes + 1, sizeof *qs);
-    size_t n = 0, failed;
-    if (!qs)
-        return CDC_ERR_NOMEM;
+/* Appends to q, after the COPY, the used shapes (primary-key changes
+ * first: they read the old key's row as it was before this group's other
+ * statements change or delete it), the release of the attempt's savepoint
+ * and, when the batch may end here (a->commit_tail), COMMIT: PostgreSQL
+ * runs them when the COPY's data ends, so the attempt costs two round
+ * trips and the batch's last one ends it. sts gets their kinds, from the
+ * COPY on; *n their count. */
+static void add_tail(cdc_apply_t *a, apply_tbl_t *p, const bool *used,
+                     int64_t tag_base, cdc_buf_t *q, tail_st_t *sts,
+                     size_t *n) {
+    *n = 0;
+    sts[(*n)++] = (tail_st_t){T_COPY, SIZE_MAX, ""};
     for (size_t k = 0; k < 2 * p->nshapes; k++) {
         size_t s = k % p->nshapes;
         bool first = (p->shapes[s].flags & APPLY_SH_OLDKEY) != 0;
         if (used[s] && first == (k < p->nshapes))
-            add_shape(a, p, s, tag_base | (int64_t)s, qs, &n);
+            add_shape(a, p, s, tag_base | (int64_t)s, q, sts, n);
     }
-    qs[n].shape = SIZE_MAX;
-    qs[n++].pq = (apply_pq_t){APPLY_PQ_PARAMS, "RELEASE SAVEPOINT cdc_g",
-                              NULL, 0, NULL, CDC_ERR_PG_DOWN, "release",
-                              NULL};
-    apply_pq_t *pq = calloc(n, sizeof *pq);
-    if (!pq) {
-        free(qs);
-        return CDC_ERR_NOMEM;
+    sts[(*n)++] = (tail_st_t){T_RELEASE, SIZE_MAX, ""};
+    cdc_buf_adds(q, "; RELEASE SAVEPOINT cdc_g");
+    if (a->commit_tail) {
+        sts[(*n)++] = (tail_st_t){T_COMMIT, SIZE_MAX, ""};
+        cdc_buf_adds(q, "; COMMIT");
     }
-    for (size_t i = 0; i < n; i++)
-        pq[i] = qs[i].pq;
-    cdc_err_t err = cdc_apply_pg_pipeline(a, pq, n, &failed);
-    for (size_t i = 0; i < n; i++) {
-        if (!pq[i].res)
+}
+
+/* Reads the results of the COPY and the statements after it (sts[0..n)):
+ * rows the shapes changed into *affected, the names of shapes prepared,
+ * a->committed. The first refusal: REJECTED (the COPY, a shape; the
+ * transaction is then aborted and the rest did not run), PG_DOWN (the
+ * release), STATE (COMMIT: a deferred constraint refused the
+ * transaction, which is gone), reason in a->errstr, unless ignore (the
+ * COPY was ended on purpose). *leak: a one-shot statement left prepared by
+ * the refusal ("" none). */
+static cdc_err_t read_tail(cdc_apply_t *a, apply_tbl_t *p,
+                           const tail_st_t *sts, size_t n, bool ignore,
+                           size_t *affected, char *leak) {
+    cdc_err_t err = CDC_OK;
+    PGresult *r;
+    size_t k = 0;
+    leak[0] = '\0';
+    for (; (r = PQgetResult(a->conn)) != NULL; k++) {
+        const tail_st_t *t = k < n ? &sts[k] : NULL;
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (ok && t && t->kind == T_COMMIT &&
+            strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+            PQclear(r); /* said ROLLBACK: cannot happen after no error */
+            cdc_errstr_set(a->errstr, sizeof a->errstr, "commit: the "
+                           "server rolled the transaction back");
+            err = CDC_ERR_STATE;
             continue;
-        if (pq[i].kind == APPLY_PQ_PREPARE) /* the next one runs it */
-            memcpy(p->shapes[qs[i + 1].shape].stmt, qs[i].name,
-                   sizeof qs[i].name);
-        else if (qs[i].shape != SIZE_MAX)
-            *affected += strtoul(PQcmdTuples(pq[i].res), NULL, 10);
+        }
+        if (!ok && err == CDC_OK && !ignore && t) {
+            err = cdc_apply_pg_fail(a, r,
+                                    t->kind == T_COMMIT    ? CDC_ERR_STATE
+                                    : t->kind == T_RELEASE ? CDC_ERR_PG_DOWN
+                                                           : CDC_ERR_REJECTED,
+                                    t->kind == T_COMMIT    ? "commit"
+                                    : t->kind == T_RELEASE ? "release"
+                                    : t->kind == T_COPY    ? "copy"
+                                                           : "merge");
+            continue; /* pg_fail cleared r */
+        }
+        if (ok && t && t->kind == T_PREPARE) {
+            if (t->shape != SIZE_MAX)
+                memcpy(p->shapes[t->shape].stmt, t->name, sizeof t->name);
+            else
+                memcpy(leak, t->name, sizeof t->name);
+        } else if (ok && t && t->kind == T_DEALLOC) {
+            leak[0] = '\0';
+        } else if (ok && t && t->kind == T_EXEC) {
+            *affected += strtoul(PQcmdTuples(r), NULL, 10);
+        } else if (ok && t && t->kind == T_COMMIT) {
+            a->committed = true;
+            a->in_txn = false;
+        }
+        PQclear(r);
     }
-    cdc_apply_pg_pipeline_clear(pq, n);
-    free(pq);
-    free(qs);
+    if (PQstatus(a->conn) != CONNECTION_OK) {
+        a->committed = false; /* not known: the batch is tried again */
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
+    }
     return err;
 }
 
@@ -554,16 +597,42 @@ static cdc_err_t copy_data(cdc_apply_t *a, const apply_groups_t *gs,
  * go as COPY text for this many */
 #define APPLY_STG_BIN_SKIP 16
 
-/* Opens the savepoint and COPYs rows (one round trip for both), then runs
- * their shapes and releases the savepoint (one more); on a server error
- * leaves the reason in a->errstr and returns REJECTED (the caller rolls
- * back to the savepoint). A typed staging table is filled by COPY binary;
- * a value the encoder refuses aborts that COPY and the attempt runs again
- * as COPY text.
+/* Reads the results of the query string up to its COPY: REJECTED (the
+ * reason in a->errstr) when a statement before it failed. */
+static cdc_err_t copy_started(cdc_apply_t *a) {
+    PGresult *r;
+    cdc_err_t err = CDC_OK;
+    while ((r = PQgetResult(a->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN) {
+            PQclear(r);
+            return CDC_OK;
+        }
+        if (st != PGRES_COMMAND_OK && err == CDC_OK) {
+            err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "copy");
+            continue;
+        }
+        PQclear(r);
+    }
+    if (err == CDC_OK || PQstatus(a->conn) != CONNECTION_OK)
+        err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
+    return err;
+}
+
+/* One query string: the savepoint and the COPY of rows (carrying the
+ * batch's opening statements in front when they are still held: see
+ * apply.c), then, run by PostgreSQL when the COPY's data ends, the
+ * shapes, the release and, when the batch may end here, COMMIT
+ * (add_tail): two round trips in all. On a server error leaves the reason
+ * in a->errstr and returns REJECTED (the caller rolls back to the
+ * savepoint; *leak names a one-shot statement to deallocate then). A
+ * typed staging table is filled by COPY binary; a value the encoder
+ * refuses aborts that COPY and the attempt runs again as COPY text.
  * *affected counts rows the merge changed. */
 static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
                              cdc_schema_table_t *t, apply_tbl_t *p,
-                             apply_row_t **rows, size_t n, size_t *affected) {
+                             apply_row_t **rows, size_t n, size_t *affected,
+                             char *leak) {
     bool carry = false; /* the wider COPY only when a row needs it */
     for (size_t i = 0; i < n && !carry; i++)
         carry = (p->shapes[rows[i]->shape].flags & APPLY_SH_CARRY) != 0;
@@ -574,60 +643,56 @@ static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
                                                      : p->copy_carry_text_sql)
                              : (bin || !p->stg_typed ? p->copy_sql
                                                      : p->copy_text_sql);
-    cdc_buf_t tq = CDC_BUF_INIT;
+    int64_t tag_base = (int64_t)(++a->tag_serial << 16);
+    bool *used = calloc(p->nshapes ? p->nshapes : 1, sizeof *used);
+    tail_st_t *sts = calloc(3 * p->nshapes + 3, sizeof *sts);
+    size_t nst = 0;
+    cdc_buf_t q = CDC_BUF_INIT;
+    *affected = 0;
+    leak[0] = '\0';
+    if (!used || !sts) {
+        free(used);
+        free(sts);
+        return CDC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        used[rows[i]->shape] = true;
     if (p->stg_rows >= APPLY_STG_TRUNCATE_ROWS) { /* before the savepoint */
-        cdc_buf_printf(&tq, "TRUNCATE pg_temp.%s; %s", p->stg, copy);
-        if (tq.oom) {
-            cdc_buf_free(&tq);
-            return CDC_ERR_NOMEM;
-        }
-        copy = tq.data;
+        cdc_buf_printf(&q, "TRUNCATE pg_temp.%s; ", p->stg);
         p->stg_rows = 0;
     }
     p->stg_rows += n;
-    PGresult *r = PQexec(a->conn, copy);
-    cdc_buf_free(&tq);
-    cdc_err_t err = CDC_OK;
-    int64_t tag_base = (int64_t)(++a->tag_serial << 16);
-    bool *used = NULL;
-
-    *affected = 0;
-    if (!r || PQresultStatus(r) != PGRES_COPY_IN)
-        return cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "copy");
-    PQclear(r);
-    used = calloc(p->nshapes ? p->nshapes : 1, sizeof *used);
-    if (!used)
-        err = CDC_ERR_NOMEM;
+    cdc_buf_adds(&q, copy);
+    add_tail(a, p, used, tag_base, &q, sts, &nst);
+    cdc_err_t err = q.oom ? CDC_ERR_NOMEM : cdc_apply_pre_send(a, q.data);
+    cdc_buf_free(&q);
     if (err == CDC_OK)
-        err = copy_data(a, gs, t, p, rows, n, tag_base, carry, bin, used,
-                        &refused);
+        err = copy_started(a);
+    if (err != CDC_OK) {
+        free(used);
+        free(sts);
+        return err;
+    }
+    err = copy_data(a, gs, t, p, rows, n, tag_base, carry, bin, used,
+                    &refused);
     bool ok = err == CDC_OK && !refused;
     if (PQputCopyEnd(a->conn, ok ? NULL : "aborted") != 1 && err == CDC_OK)
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy end");
-    bool copy_failed = false;
-    while ((r = PQgetResult(a->conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && !copy_failed &&
-            err == CDC_OK && !refused) {
-            err = cdc_apply_pg_fail(a, r, CDC_ERR_REJECTED, "copy");
-            copy_failed = true;
-            continue; /* pg_fail cleared r */
-        }
-        PQclear(r);
-    }
-    if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
-        err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "copy");
+    cdc_err_t terr = read_tail(a, p, sts, nst, !ok, affected, leak);
+    if (err == CDC_OK)
+        err = terr;
+    free(used);
+    free(sts);
     if (err == CDC_OK && refused) { /* again, as text */
         p->stg_bin_skip = APPLY_STG_BIN_SKIP;
-        free(used);
+        *affected = 0;
         err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE "
                                 "SAVEPOINT cdc_g", 0, NULL, NULL,
                                 CDC_ERR_PG_DOWN, "rollback to savepoint");
-        return err == CDC_OK ? attempt_run(a, gs, t, p, rows, n, affected)
+        return err == CDC_OK ? attempt_run(a, gs, t, p, rows, n, affected,
+                                           leak)
                              : err;
     }
-    if (err == CDC_OK)
-        err = run_shapes(a, p, used, tag_base, affected);
-    free(used);
     return err;
 }
 
@@ -673,17 +738,20 @@ static cdc_err_t isolate_events(cdc_apply_t *a, apply_groups_t *gs,
 static cdc_err_t attempt(cdc_apply_t *a, apply_groups_t *gs, apply_group_t *g,
                          apply_tbl_t *p, apply_row_t **rows, size_t n) {
     size_t affected = 0;
+    char leak[24], undo[96];
     /* savepoint, COPY, shapes and release (attempt_run) */
-    cdc_err_t err = attempt_run(a, gs, g->tbl, p, rows, n, &affected);
+    cdc_err_t err = attempt_run(a, gs, g->tbl, p, rows, n, &affected, leak);
     if (err == CDC_OK)
         return count_rows(a, p, rows, n, affected);
+    a->commit_tail = false; /* the halves below never end the batch */
     if (err != CDC_ERR_REJECTED)
         return err;
     /* keep the reason: the rollback below must not overwrite it */
     char reason[sizeof a->errstr];
     memcpy(reason, a->errstr, sizeof reason);
-    err = cdc_apply_pg_exec(a, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE "
-                            "SAVEPOINT cdc_g", 0, NULL, NULL, CDC_ERR_PG_DOWN,
+    snprintf(undo, sizeof undo, "ROLLBACK TO SAVEPOINT cdc_g; RELEASE "
+             "SAVEPOINT cdc_g%s%s", leak[0] ? "; DEALLOCATE " : "", leak);
+    err = cdc_apply_pg_exec(a, undo, 0, NULL, NULL, CDC_ERR_PG_DOWN,
                             "rollback to savepoint");
     if (err != CDC_OK)
         return err;

@@ -4,6 +4,10 @@
  *
  * cdc_apply_pg_pipeline sends a run of statements whose results the caller
  * only reads afterwards in one round trip (libpq pipeline mode).
+ * cdc_apply_pre_* hold a batch's opening statements (BEGIN, offsets,
+ * freshness rows) as SQL text until the next query carries them in front
+ * (simple protocol: a COPY cannot join a pipeline), reading their results,
+ * the fence among them, before the caller reads its own.
  *
  * Does not: decide retries (the error's class does) or roll back (apply.c).
  * Memory: rejects and their reasons come from the transaction's arena. */
@@ -20,6 +24,9 @@ cdc_err_t cdc_apply_pg_fail(cdc_apply_t *a, PGresult *r, cdc_err_t other,
 cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,
                             const char *const *params, PGresult **out,
                             cdc_err_t other, const char *what) {
+    cdc_err_t err = cdc_apply_pre_flush(a);
+    if (err != CDC_OK)
+        return err;
     return cdc_schema_pg_exec(a->conn, sql, np, params, out, other, a->errstr,
                               sizeof a->errstr, "%s", what);
 }
@@ -83,6 +90,11 @@ cdc_err_t cdc_apply_pg_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
     *failed = n;
     for (size_t i = 0; i < n; i++)
         q[i].res = NULL;
+    cdc_err_t perr = cdc_apply_pre_flush(a);
+    if (perr != CDC_OK) {
+        *failed = 0;
+        return perr;
+    }
     if (PQenterPipelineMode(a->conn) != 1)
         return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "pipeline");
     bool sent = true;
@@ -128,4 +140,137 @@ cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
         return CDC_ERR_NOMEM;
     res->rejects[res->nrejects++] = (cdc_reject_t){idx, err, r};
     return CDC_OK;
+}
+
+/* ---- the batch's opening statements, carried by the next query ---- */
+
+/* Appends sql with each $N replaced by params[N-1] as a literal (NULL for
+ * none). Only for the fixed statements of offsets/: no "$" in them but
+ * their parameters'. NOMEM only. */
+static cdc_err_t pre_subst(cdc_apply_t *a, const char *sql, int np,
+                           const char *const *params) {
+    cdc_buf_t *b = &a->pre;
+    for (const char *s = sql; *s;) {
+        if (*s != '$' || s[1] < '1' || s[1] > '9') {
+            cdc_buf_addc(b, *s++);
+            continue;
+        }
+        int k = 0;
+        for (s++; *s >= '0' && *s <= '9'; s++)
+            k = k * 10 + (*s - '0');
+        const char *v = k >= 1 && k <= np ? params[k - 1] : NULL;
+        if (!v) {
+            cdc_buf_adds(b, "NULL");
+            continue;
+        }
+        char *lit = PQescapeLiteral(a->conn, v, strlen(v));
+        if (!lit)
+            return CDC_ERR_NOMEM;
+        cdc_buf_adds(b, lit);
+        PQfreemem(lit);
+    }
+    cdc_buf_adds(b, "; ");
+    return b->oom ? CDC_ERR_NOMEM : CDC_OK;
+}
+
+cdc_err_t cdc_apply_pre_add(cdc_apply_t *a, const char *sql, int np,
+                            const char *const *params, cdc_err_t other,
+                            const char *what) {
+    if (a->pre_n == APPLY_PRE_MAX)
+        return CDC_ERR_NOMEM; /* the caller runs them as a pipeline */
+    a->pre_st[a->pre_n++] = (apply_pre_t){other, what};
+    return pre_subst(a, sql, np, params);
+}
+
+void cdc_apply_pre_reset(cdc_apply_t *a) {
+    cdc_buf_reset(&a->pre);
+    a->pre_n = 0;
+    a->pre_offs = NULL;
+    a->pre_noffs = 0;
+}
+
+/* Reads every result left of the query sent, ending a COPY it started with
+ * an error (nothing of it applies). */
+static void drain(cdc_apply_t *a) {
+    PGresult *r;
+    while ((r = PQgetResult(a->conn)) != NULL) {
+        if (PQresultStatus(r) == PGRES_COPY_IN &&
+            PQputCopyEnd(a->conn, "the batch is rolled back") != 1) {
+            PQclear(r);
+            break;
+        }
+        PQclear(r);
+    }
+}
+
+/* The fence: a fenced offset write that touched no row (statement 1 + i
+ * is offset i's, apply.c). */
+static bool pre_fenced(cdc_apply_t *a, size_t st, PGresult *r) {
+    if (st < 1 || st > a->pre_noffs)
+        return false;
+    const cdc_offset_t *o = &a->pre_offs[st - 1];
+    if (!o->fenced || strcmp(PQcmdTuples(r), "1") == 0)
+        return false;
+    cdc_errstr_set(a->errstr, sizeof a->errstr,
+                   "%s[%d]: _cdc.offsets no longer holds %lld%s: another "
+                   "instance took the partition over; the batch is rolled "
+                   "back",
+                   o->topic, (int)o->partition, (long long)o->expect,
+                   o->expect < 0 ? " (no row)" : "");
+    return true;
+}
+
+cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
+    if (!a->pre_n) {
+        if (!PQsendQuery(a->conn, sql))
+            return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "send");
+        return CDC_OK;
+    }
+    size_t n = a->pre_n;
+    a->pre_failed = 0;
+    cdc_buf_adds(&a->pre, sql);
+    if (a->pre.oom) {
+        cdc_apply_pre_reset(a);
+        return CDC_ERR_NOMEM;
+    }
+    cdc_err_t err = CDC_OK;
+    if (!PQsendQuery(a->conn, a->pre.data))
+        err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
+    /* the opening statements' results come first, each on its own */
+    for (size_t i = 0; i < n && err == CDC_OK; i++) {
+        PGresult *r = PQgetResult(a->conn);
+        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            err = cdc_apply_pg_fail(a, r, r ? a->pre_st[i].other
+                                            : CDC_ERR_PG_DOWN,
+                                    a->pre_st[i].what);
+            a->pre_failed = i;
+            break;
+        }
+        if (pre_fenced(a, i, r))
+            err = CDC_ERR_FENCED;
+        PQclear(r);
+    }
+    if (err == CDC_OK)
+        a->pre_failed = n;
+    /* the freshness rows, written or refused themselves: forgotten */
+    if (err == CDC_OK || (err != CDC_ERR_FENCED && a->pre_failed != n &&
+                          a->pre_failed >= 1 + a->pre_noffs)) {
+        a->progress = NULL;
+        a->nprogress = 0;
+    }
+    cdc_apply_pre_reset(a);
+    if (err != CDC_OK)
+        drain(a);
+    return err;
+}
+
+cdc_err_t cdc_apply_pre_flush(cdc_apply_t *a) {
+    if (!a->pre_n)
+        return CDC_OK;
+    cdc_err_t err = cdc_apply_pre_send(a, "");
+    if (err == CDC_OK)
+        drain(a);
+    if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
+        err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
+    return err;
 }

@@ -202,6 +202,12 @@ static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
         cdc_offsets_fence(&b->offs, &p->at);
     cdc_pipeline_fresh_stage(p, b); /* _cdc.progress, in the transaction */
     cdc_err_t err = cdc_apply_connect(p->apply);
+    /* nothing of its own to dead-letter: the applier may COMMIT with the
+     * batch's last query when it rejects nothing (one round trip less) */
+    bool clean = true;
+    for (size_t i = 0; i < b->n && clean; i++)
+        clean = !b->derr[i];
+    cdc_apply_commit_inline(p->apply, clean);
     if (!err)
         err = cdc_apply_batch_begin(p->apply, b->sel, b->nsel, b->offs.v,
                                     p->conf.replay ? 0 : b->offs.n, b->arena,

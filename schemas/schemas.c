@@ -84,6 +84,21 @@ static uint64_t key_hash(const char *schema, const char *table, uint64_t rfp,
 
 static const cdc_rowdef_t nokey = {.typed = true};
 
+bool cdc_schema_table_cached(const cdc_schema_cache_t *c, const char *schema,
+                             const char *table, const cdc_rowdef_t *rowdef,
+                             const cdc_rowdef_t *keydef) {
+    uint64_t rfp = rowdef ? rowdef->fingerprint : 0;
+    uint64_t kfp = keydef ? keydef->fingerprint : 0;
+    bool typed = rowdef ? rowdef->typed : false;
+    uint64_t h = key_hash(schema, table, rfp, kfp, typed);
+    for (entry_t *e = c->buckets[h % NBUCKETS]; e; e = e->next)
+        if (e->hash == h && e->row_fp == rfp && e->key_fp == kfp &&
+            e->row_typed == typed && strcmp(e->t.table, table) == 0 &&
+            strcmp(e->t.schema, schema) == 0)
+            return true;
+    return false;
+}
+
 cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
                                const char *schema, const char *table,
                                const cdc_rowdef_t *rowdef,

@@ -197,6 +197,43 @@ out:
     fx_close(&f);
 }
 
+/* The same with COMMIT inline (cdc_apply_commit_inline): the refusal comes
+ * with the batch's last query, so cdc_apply_batch_begin reports it, fatal,
+ * with nothing applied; the connection goes on (the next batch applies). */
+TEST(deferred_constraint_at_inline_commit_is_fatal) {
+    fx_t f;
+    cdc_apply_result_t res;
+    if (!fx_open(&f, "deferi", NULL))
+        goto out;
+    cdc_event_t *e = ev(&f, 'c', "1", "a", 10);
+    fx_apply(&f, &e, 1, &res);
+    fx_qs(&f, "CREATE TABLE @S.parent (id integer PRIMARY KEY); "
+              "INSERT INTO @S.parent VALUES (1); "
+              "ALTER TABLE @S.t ADD FOREIGN KEY (n) REFERENCES @S.parent "
+              "DEFERRABLE INITIALLY DEFERRED");
+    cdc_apply_commit_inline(f.a, true);
+    cdc_event_t *bad[2] = {ev_n(&f, 'u', "1", "b", "99", 20),
+                           ev_n(&f, 'c', "2", "c", "99", 21)};
+    cdc_err_t err = cdc_apply_batch_begin(f.a, bad, 2, NULL, 0, f.batch, &res);
+    CHECK_INT(err, CDC_ERR_STATE);
+    CHECK_CTX(strstr(cdc_apply_errstr(f.a), "commit") &&
+                  strstr(cdc_apply_errstr(f.a), "foreign key"),
+              "errstr: %s", cdc_apply_errstr(f.a));
+    cdc_event_t *ins[2] = {ev_n(&f, 'c', "3", "d", "99", 30),
+                           ev_n(&f, 'c', "4", "e", "99", 31)};
+    err = cdc_apply_batch_begin(f.a, ins, 2, NULL, 0, f.batch, &res);
+    CHECK_INT(err, CDC_ERR_STATE); /* the fast path's COPY, inline too */
+    CHECK_STR(fx_qs(&f, "SELECT id, v, n FROM @S.t ORDER BY id"), "1|a|1\n");
+    CHECK_INT(cdc_apply_connect(f.a), CDC_OK);
+    cdc_event_t *good = ev_n(&f, 'u', "1", "g", "1", 40);
+    CHECK_INT(cdc_apply_batch_begin(f.a, &good, 1, NULL, 0, f.batch, &res),
+              CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(f.a), CDC_OK);
+    CHECK_STR(fx_qs(&f, "SELECT id, v, n FROM @S.t ORDER BY id"), "1|g|1\n");
+out:
+    fx_close(&f);
+}
+
 /* Staging columns are positional (c0, c1, ...): source columns named like
  * the staging table's own columns go through inserts, updates, a primary-key
  * change and a delete (before, "_cdc_tag" made CREATE TEMP TABLE fail and

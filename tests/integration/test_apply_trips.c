@@ -139,8 +139,9 @@ static void relay_stop(relay_t *r) {
 
 /* A batch of three changes (an insert, an update, a delete) with its
  * fenced offset and a freshness row, as the pipeline sends it, on a table
- * the applier knows: BEGIN with the offsets and the freshness rows, the
- * staging COPY (its start, then its data), the merge, COMMIT. */
+ * the applier knows: BEGIN with the offsets and the freshness rows in
+ * front of the staging COPY's query (its start), then its data with the
+ * merge after it in the same query string, COMMIT. */
 TEST(small_batch_round_trips) {
     relay_t r;
     tt_t t;
@@ -180,7 +181,8 @@ TEST(small_batch_round_trips) {
     long trips = atomic_load(&r.trips) - before;
     printf("  a batch of 3 changes: %ld round trips\n", trips);
     CHECK(trips > 0);  /* the relay saw the batch at all */
-    CHECK(trips <= 5); /* six before the offsets went first with BEGIN */
+    CHECK(trips <= 3); /* five before the batch's opening statements and
+                          the merge rode on the COPY's query string */
     CHECK_INT(res.applied, 3);
     CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
                           "ORDER BY id"),
@@ -193,4 +195,157 @@ TEST(small_batch_round_trips) {
 out:
     fx_close(&t.f);
     relay_stop(&r);
+}
+
+/* Batches with cdc_apply_commit_inline (the pipeline's, when nothing of
+ * its own is to dead-letter): COMMIT ends the last query string. A mixed
+ * batch (staging COPY, merge) and an insert-only one (the fast path's
+ * COPY) each cost two round trips: the COPY's start with BEGIN, the
+ * offsets and the freshness rows in front, then its data with the rest. */
+TEST(small_batch_round_trips_commit_inline) {
+    relay_t r;
+    tt_t t;
+    cdc_apply_conf_t conf = {0};
+    char conninfo[512], topic[96];
+    cdc_apply_result_t res;
+    if (!fx_uri()) {
+        CHECK(fx_uri() != NULL);
+        return;
+    }
+    CHECK(relay_start(&r, conninfo, sizeof conninfo));
+    conf.conninfo = conninfo;
+    if (!tt_open(&t, "tripsc", &conf))
+        goto out;
+    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
+    cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
+                           "{\"t[0]\"}", NULL};
+    cdc_apply_commit_inline(t.f.a, true);
+    cdc_offset_t o1 = {topic, 0, 4, true, -1};
+    cdc_event_t *warm[] = {E_(&t, 'c', "1", "a", "1", 10, 10),
+                           E_(&t, 'c', "2", "b", "2", 10, 11),
+                           E_(&t, 'u', "1", "c", "3", 10, 12),
+                           E_(&t, 'd', "3", NULL, NULL, 10, 13)};
+    cdc_apply_progress_set(t.f.a, "inst-tripsc", &prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, warm, 4, &o1, 1, t.f.batch, &res),
+              CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    /* mixed: the merge */
+    long before = atomic_load(&r.trips);
+    cdc_offset_t o2 = {topic, 0, 7, true, 4};
+    cdc_event_t *evs[] = {E_(&t, 'c', "4", "d", "4", 20, 20),
+                          E_(&t, 'u', "2", "e", "5", 20, 21),
+                          E_(&t, 'd', "1", NULL, NULL, 20, 22)};
+    cdc_apply_progress_set(t.f.a, "inst-tripsc", &prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, evs, 3, &o2, 1, t.f.batch, &res),
+              CDC_OK);
+    long mid = atomic_load(&r.trips);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    long trips = atomic_load(&r.trips) - before;
+    printf("  a mixed batch of 3 changes, COMMIT inline: %ld round trips\n",
+           trips);
+    CHECK(trips > 0);
+    CHECK(trips <= 2);
+    CHECK_INT(atomic_load(&r.trips), mid); /* the commit sent nothing */
+    CHECK_INT(res.applied, 3);
+    /* insert-only: the fast path */
+    before = atomic_load(&r.trips);
+    cdc_offset_t o3 = {topic, 0, 9, true, 7};
+    cdc_event_t *ins[] = {E_(&t, 'c', "5", "f", "6", 30, 30),
+                          E_(&t, 'c', "6", "g", "7", 30, 31)};
+    cdc_apply_progress_set(t.f.a, "inst-tripsc", &prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, ins, 2, &o3, 1, t.f.batch, &res),
+              CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    trips = atomic_load(&r.trips) - before;
+    printf("  an insert-only batch of 2, COMMIT inline: %ld round trips\n",
+           trips);
+    CHECK(trips > 0);
+    CHECK(trips <= 2);
+    CHECK_INT(res.applied, 2);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
+                          "ORDER BY id"),
+              "1|c|3|t\n2|e|5|f\n3|~|~|t\n4|d|4|f\n5|f|6|f\n6|g|7|f\n");
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT next_offset FROM _cdc.offsets WHERE "
+             "topic = '%s'", topic);
+    CHECK_STR(fx_qs(&t.f, sql), "9\n");
+    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
+             topic);
+    fx_q(&t.f, sql);
+    fx_q(&t.f, "DELETE FROM _cdc.progress WHERE instance = 'inst-tripsc'");
+out:
+    fx_close(&t.f);
+    relay_stop(&r);
+}
+
+/* With COMMIT inline, a fence that no longer holds still fails the batch
+ * before anything commits: the fenced offset write's result is read
+ * before the COPY that carries it gets its data, and the COPY is ended
+ * with an error, so the rest of the query (COMMIT too) never runs. Both
+ * paths, each warmed first so that the offsets ride on its COPY's query
+ * (a rollback forgets the table, and the next batch reads it again, the
+ * offsets sent before that): the merge (an update) and the fast path
+ * (inserts). */
+static void move_offset(tt_t *t, const char *topic, int to) {
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE _cdc.offsets SET next_offset = %d "
+             "WHERE topic = '%s'", to, topic);
+    fx_q(&t->f, sql); /* another instance moved the row */
+}
+
+TEST(fenced_batch_with_commit_inline_commits_nothing) {
+    tt_t t;
+    cdc_apply_result_t res;
+    int64_t next = 0;
+    if (!tt_open(&t, "fencec", NULL))
+        goto out;
+    char topic[96], sql[256];
+    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
+    cdc_apply_commit_inline(t.f.a, true);
+    cdc_offset_t o1 = {topic, 0, 101, true, -1}, o2 = {topic, 0, 102, true, 101};
+    cdc_event_t *ins1 = E_(&t, 'c', "1", "a", "1", 10, 10);
+    cdc_event_t *upd1 = E_(&t, 'u', "1", "b", "2", 11, 11);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &ins1, 1, &o1, 1, t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &upd1, 1, &o2, 1, t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    /* the merge's COPY carries the fenced write */
+    move_offset(&t, topic, 120);
+    cdc_offset_t stale = {topic, 0, 150, true, 102};
+    cdc_event_t *upd = E_(&t, 'u', "1", "c", "3", 20, 20);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &upd, 1, &stale, 1, t.f.batch,
+                                    &res), CDC_ERR_FENCED);
+    cdc_apply_batch_abort(t.f.a);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v FROM @S.t ORDER BY id"), "1|b\n");
+    /* the fence it holds: in (and the table read again) */
+    cdc_offset_t now = {topic, 0, 130, true, 120};
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &upd, 1, &now, 1, t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    /* the fast path's COPY carries the fenced write */
+    move_offset(&t, topic, 140);
+    cdc_offset_t stale2 = {topic, 0, 160, true, 130};
+    cdc_event_t *ins[] = {E_(&t, 'c', "7", "x", "7", 30, 21),
+                          E_(&t, 'c', "8", "y", "8", 30, 22)};
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, ins, 2, &stale2, 1, t.f.batch,
+                                    &res), CDC_ERR_FENCED);
+    cdc_apply_batch_abort(t.f.a);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
+    CHECK_INT(next, 140);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v FROM @S.t ORDER BY id"), "1|c\n");
+    cdc_offset_t then = {topic, 0, 160, true, 140};
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, ins, 2, &then, 1, t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    CHECK_INT(cdc_apply_offsets_load(t.f.a, topic, 0, &next), CDC_OK);
+    CHECK_INT(next, 160);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v FROM @S.t ORDER BY id"),
+              "1|c\n7|x\n8|y\n");
+    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
+             topic);
+    fx_q(&t.f, sql);
+out:
+    fx_close(&t.f);
 }
