@@ -370,16 +370,8 @@ static cdc_err_t begin_with_offsets(cdc_apply_t *a,
     a->in_txn = true; /* from here a failure rolls back */
     cdc_err_t err = cdc_apply_pg_pipeline(a, qs, nq, &failed);
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
-        const cdc_offset_t *o = &offsets[i];
-        if (!o->fenced || strcmp(PQcmdTuples(oq[i].res), "1") == 0)
-            continue;
-        cdc_errstr_set(a->errstr, sizeof a->errstr,
-                       "%s[%d]: _cdc.offsets no longer holds %lld%s: "
-                       "another instance took the partition over; the "
-                       "batch is rolled back",
-                       o->topic, (int)o->partition, (long long)o->expect,
-                       o->expect < 0 ? " (no row)" : "");
-        err = CDC_ERR_FENCED;
+        if (cdc_apply_fence_lost(a, &offsets[i], oq[i].res))
+            err = CDC_ERR_FENCED;
     }
     cdc_apply_pg_pipeline_clear(qs, nq);
     if (err == CDC_OK || (err != CDC_ERR_FENCED && failed >= 1 + n)) {

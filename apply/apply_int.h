@@ -483,4 +483,10 @@ cdc_err_t cdc_apply_pg_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
                                 size_t *failed) CDC_MUSTCHECK;
 void cdc_apply_pg_pipeline_clear(apply_pq_t *q, size_t n);
 
+/* Whether the answer r to offset o's write says the fence no longer holds
+ * (a fenced write that touched no row); if so, errstr says which partition
+ * and that another instance took it over. */
+bool cdc_apply_fence_lost(cdc_apply_t *a, const cdc_offset_t *o,
+                          PGresult *r);
+
 #endif

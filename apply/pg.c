@@ -203,12 +203,8 @@ static void drain(cdc_apply_t *a) {
     }
 }
 
-/* The fence: a fenced offset write that touched no row (statement 1 + i
- * is offset i's, apply.c). */
-static bool pre_fenced(cdc_apply_t *a, size_t st, PGresult *r) {
-    if (st < 1 || st > a->pre_noffs)
-        return false;
-    const cdc_offset_t *o = &a->pre_offs[st - 1];
+bool cdc_apply_fence_lost(cdc_apply_t *a, const cdc_offset_t *o,
+                          PGresult *r) {
     if (!o->fenced || strcmp(PQcmdTuples(r), "1") == 0)
         return false;
     cdc_errstr_set(a->errstr, sizeof a->errstr,
@@ -218,6 +214,14 @@ static bool pre_fenced(cdc_apply_t *a, size_t st, PGresult *r) {
                    o->topic, (int)o->partition, (long long)o->expect,
                    o->expect < 0 ? " (no row)" : "");
     return true;
+}
+
+/* The fence of the batch's opening statements: statement 1 + i is offset
+ * i's write (apply.c). */
+static bool pre_fenced(cdc_apply_t *a, size_t st, PGresult *r) {
+    if (st < 1 || st > a->pre_noffs)
+        return false;
+    return cdc_apply_fence_lost(a, &a->pre_offs[st - 1], r);
 }
 
 cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {

@@ -137,6 +137,23 @@ static void relay_stop(relay_t *r) {
     close(r->lfd);
 }
 
+/* The first batch of a test (ending at offset end): it makes the table
+ * and prepares the statements, so the batch measured after it is a
+ * steady one. */
+static void warm_up(tt_t *t, const char *topic, const char *inst,
+                    const cdc_progress_t *prog, int64_t end) {
+    cdc_apply_result_t res;
+    cdc_offset_t o = {topic, 0, end, true, -1};
+    cdc_event_t *warm[] = {E_(t, 'c', "1", "a", "1", 10, 10),
+                           E_(t, 'c', "2", "b", "2", 10, 11),
+                           E_(t, 'u', "1", "c", "3", 10, 12),
+                           E_(t, 'd', "3", NULL, NULL, 10, 13)};
+    cdc_apply_progress_set(t->f.a, inst, prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t->f.a, warm, 4, &o, 1, t->f.batch, &res),
+              CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
+}
+
 /* A batch of three changes (an insert, an update, a delete) with its
  * fenced offset and a freshness row, as the pipeline sends it, on a table
  * the applier knows: BEGIN with the offsets and the freshness rows in
@@ -159,16 +176,7 @@ TEST(small_batch_round_trips) {
     snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
     cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
                            "{\"t[0]\"}", NULL};
-    /* the first batch makes the table and prepares the statements */
-    cdc_offset_t o1 = {topic, 0, 3, true, -1};
-    cdc_event_t *warm[] = {E_(&t, 'c', "1", "a", "1", 10, 10),
-                           E_(&t, 'c', "2", "b", "2", 10, 11),
-                           E_(&t, 'u', "1", "c", "3", 10, 12),
-                           E_(&t, 'd', "3", NULL, NULL, 10, 13)};
-    cdc_apply_progress_set(t.f.a, "inst-trips", &prog, 1);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, warm, 4, &o1, 1, t.f.batch, &res),
-              CDC_OK);
-    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    warm_up(&t, topic, "inst-trips", &prog, 3);
     long before = atomic_load(&r.trips);
     cdc_offset_t o2 = {topic, 0, 6, true, 3};
     cdc_event_t *evs[] = {E_(&t, 'c', "4", "d", "4", 20, 20),
@@ -220,15 +228,7 @@ TEST(small_batch_round_trips_commit_inline) {
     cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
                            "{\"t[0]\"}", NULL};
     cdc_apply_commit_inline(t.f.a, true);
-    cdc_offset_t o1 = {topic, 0, 4, true, -1};
-    cdc_event_t *warm[] = {E_(&t, 'c', "1", "a", "1", 10, 10),
-                           E_(&t, 'c', "2", "b", "2", 10, 11),
-                           E_(&t, 'u', "1", "c", "3", 10, 12),
-                           E_(&t, 'd', "3", NULL, NULL, 10, 13)};
-    cdc_apply_progress_set(t.f.a, "inst-tripsc", &prog, 1);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, warm, 4, &o1, 1, t.f.batch, &res),
-              CDC_OK);
-    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    warm_up(&t, topic, "inst-tripsc", &prog, 4);
     /* mixed: the merge */
     long before = atomic_load(&r.trips);
     cdc_offset_t o2 = {topic, 0, 7, true, 4};
