@@ -203,17 +203,14 @@ static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
  * with target.schema one not claimed yet. */
 static bool may_query(cdc_apply_t *a, const cdc_event_t *ev,
                       const char *schema, const char *table) {
-    if (ev->op == 't' ||
-        !cdc_schema_table_cached(a->schemas, schema, table, ev->rowdef,
-                                 ev->keydef))
+    if (ev->op == 't')
+        return true;
+    const cdc_schema_table_t *t = cdc_schema_table_find(
+        a->schemas, schema, table, ev->rowdef, ev->keydef);
+    if (!t)
         return true;
     if (!*a->target_schema)
         return false;
-    cdc_schema_table_t *t = NULL;
-    char msg[16];
-    if (cdc_schema_table_get(a->schemas, a->conn, schema, table, ev->rowdef,
-                             ev->keydef, &t, msg, sizeof msg) != CDC_OK)
-        return true; /* cached: answered without a query */
     const apply_tbl_t *p = t->priv;
     return !p || !p->source_schema;
 }

@@ -84,9 +84,10 @@ static uint64_t key_hash(const char *schema, const char *table, uint64_t rfp,
 
 static const cdc_rowdef_t nokey = {.typed = true};
 
-bool cdc_schema_table_cached(const cdc_schema_cache_t *c, const char *schema,
-                             const char *table, const cdc_rowdef_t *rowdef,
-                             const cdc_rowdef_t *keydef) {
+cdc_schema_table_t *cdc_schema_table_find(const cdc_schema_cache_t *c,
+                                          const char *schema, const char *table,
+                                          const cdc_rowdef_t *rowdef,
+                                          const cdc_rowdef_t *keydef) {
     uint64_t rfp = rowdef ? rowdef->fingerprint : 0;
     uint64_t kfp = keydef ? keydef->fingerprint : 0;
     bool typed = rowdef ? rowdef->typed : false;
@@ -95,8 +96,8 @@ bool cdc_schema_table_cached(const cdc_schema_cache_t *c, const char *schema,
         if (e->hash == h && e->row_fp == rfp && e->key_fp == kfp &&
             e->row_typed == typed && strcmp(e->t.table, table) == 0 &&
             strcmp(e->t.schema, schema) == 0)
-            return true;
-    return false;
+            return &e->t;
+    return NULL;
 }
 
 cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
@@ -105,6 +106,9 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
                                const cdc_rowdef_t *keydef,
                                cdc_schema_table_t **out, char *errstr,
                                size_t errstr_size) {
+    *out = cdc_schema_table_find(c, schema, table, rowdef, keydef);
+    if (*out)
+        return CDC_OK;
     uint64_t rfp = rowdef ? rowdef->fingerprint : 0;
     uint64_t kfp = keydef ? keydef->fingerprint : 0;
     bool typed = rowdef ? rowdef->typed : false;
@@ -112,15 +116,6 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
     entry_t **slot = &c->buckets[h % NBUCKETS];
     cdc_err_t err;
 
-    *out = NULL;
-    for (entry_t *e = *slot; e; e = e->next) {
-        if (e->hash == h && e->row_fp == rfp && e->key_fp == kfp &&
-            e->row_typed == typed && strcmp(e->t.table, table) == 0 &&
-            strcmp(e->t.schema, schema) == 0) {
-            *out = &e->t;
-            return CDC_OK;
-        }
-    }
     if (!rowdef) {
         cdc_errstr_set(errstr, errstr_size,
                        "table %s.%s: record has no row schema", schema, table);

@@ -128,10 +128,12 @@ cdc_err_t cdc_schema_table_get(cdc_schema_cache_t *c, PGconn *conn,
                                cdc_schema_table_t **out, char *errstr,
                                size_t errstr_size) CDC_MUSTCHECK;
 
-/* Whether cdc_schema_table_get would answer from the cache (no query). */
-bool cdc_schema_table_cached(const cdc_schema_cache_t *c, const char *schema,
-                             const char *table, const cdc_rowdef_t *rowdef,
-                             const cdc_rowdef_t *keydef);
+/* The cached table cdc_schema_table_get would answer with, without a
+ * query; NULL when it would load or make one. */
+cdc_schema_table_t *cdc_schema_table_find(const cdc_schema_cache_t *c,
+                                          const char *schema, const char *table,
+                                          const cdc_rowdef_t *rowdef,
+                                          const cdc_rowdef_t *keydef);
 
 /* The metadata columns every target table carries, in this order: the one
  * list (ddl.c): the DDL, the probe and the merge and COPY column lists
