@@ -2,6 +2,7 @@
  * the head of a row's line.
  * Pure functions appending to a cdc_buf_t; no libpq. */
 #include "apply/apply_int.h"
+#include "common/codec.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -78,20 +79,6 @@ void cdc_apply_copy_pos(cdc_buf_t *b, const cdc_position_t *p, unsigned flags) {
     cdc_buf_add(b, tmp, n);
 }
 
-/* days since 1970-01-01 -> civil date (proleptic Gregorian), valid for any
- * int64 day count that fits the year range PostgreSQL accepts */
-static void civil(int64_t days, int64_t *y, unsigned *m, unsigned *d) {
-    days += 719468; /* shift the epoch to 0000-03-01 */
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us) {
     int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
     if (rem < 0) {
@@ -100,7 +87,7 @@ void cdc_apply_copy_ts(cdc_buf_t *b, int64_t us) {
     }
     int64_t y;
     unsigned m, d;
-    civil(days, &y, &m, &d);
+    cdc_codec_civil(days, &y, &m, &d);
     bool bc = y < 1; /* PostgreSQL wants "YYYY-MM-DD ... BC" */
     uint64_t yr = (uint64_t)(bc ? 1 - y : y), secs = (uint64_t)rem / 1000000;
     /* written backwards into tmp: no printf on the hot path (a row each) */

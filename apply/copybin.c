@@ -22,6 +22,7 @@
  *
  * Pure functions appending to a cdc_buf_t; no libpq. */
 #include "apply/apply_int.h"
+#include "common/codec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -292,23 +293,13 @@ static bool put_numeric(cdc_buf_t *b, const char *s, size_t n) {
 static bool put_bytea(cdc_buf_t *b, const char *s, size_t n) {
     if (n < 2 || s[0] != '\\' || s[1] != 'x' || (n - 2) % 2)
         return false;
-    size_t m = (n - 2) / 2;
     size_t at = b->len;
-    put32(b, (uint32_t)m);
-    if (!cdc_buf_reserve(b, m))
-        return true; /* b->oom says */
-    unsigned char *o = (unsigned char *)b->data + b->len;
-    for (size_t i = 0; i < m; i++) {
-        int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
-        if (hi < 0 || lo < 0) {
-            b->len = at; /* undo the length */
-            return false;
-        }
-        o[i] = (unsigned char)(hi << 4 | lo);
-    }
-    b->len += m;
-    b->data[b->len] = '\0';
-    return true;
+    put32(b, (uint32_t)((n - 2) / 2));
+    if (cdc_codec_hex_decode(s + 2, n - 2, b) == 0 || b->oom)
+        return true; /* (b->oom says) */
+    b->len = at; /* undo the length */
+    b->data[at] = '\0';
+    return false;
 }
 
 bool cdc_apply_bin_value(cdc_buf_t *b, uint8_t kind, const cdc_value_t *v) {
