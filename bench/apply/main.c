@@ -20,7 +20,8 @@
  * the bench itself; TABLES=N spreads that stream over N tables.
  * COPYTEXT=1 sends the fast path's inserts as COPY text instead of binary
  * and stages the merge's rows as text (the A/B of apply/copybin.c);
- * COPYTEXT=stg the latter only. */
+ * COPYTEXT=stg the latter only. The applier's backend pid goes to stderr
+ * first, for a profiler to attach to (perf record -g -p PID). */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +341,8 @@ int main(int argc, char **argv) {
                            PQntuples(pr) == 1
                        ? atol(PQgetvalue(pr, 0, 0)) : 0;
     PQclear(pr);
+    if (backend) /* to profile it: perf record -g -p PID */
+        fprintf(stderr, "applier backend pid %ld\n", backend);
     cdc_arena_t *keep = cdc_arena_new(0);
     cdc_rowdef_t rd = {0xbe7c, true, NC, NULL, false},
                  kd = {0xbe7d, true, 1, NULL, false};
