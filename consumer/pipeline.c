@@ -433,8 +433,6 @@ static void applier_hand(cdc_pipeline_t *p) {
     pthread_cond_broadcast(&p->hand_cv);
     pthread_mutex_unlock(&p->hand_mu);
     batch_finish(p, p->open);
-    if (p->kafka)
-        cdc_pipeline_obs_lag(p, p->kafka, cdc_mono_ms());
 }
 
 static void applier_stop(cdc_pipeline_t *p) {
@@ -768,6 +766,12 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     /* its own name, so per-thread CPU (top -H, /proc/PID/task) tells the
      * applier from the polling thread; a failure changes nothing */
     (void)pthread_setname_np(p->applier, "cdc-applier");
+    if (cdc_pipeline_obs_start(p, k)) { /* the lag snapshot's thread */
+        set_errstr(p, false, "cannot start the lag thread");
+        applier_stop(p);
+        p->kafka = NULL;
+        return CDC_ERR_NOMEM;
+    }
     /* one clock read per record: the time after the last poll */
     int64_t now = cdc_mono_ms();
     /* the applier's state at the last look, and whether the last poll
@@ -823,13 +827,10 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         if (!due && !idle && got != 1)
             cdc_pipeline_ahead_check(p, b);
         /* Nothing of the round trips below in front of records waiting
-         * for an idle applier: the lag snapshot (once a second, to the
-         * broker) while nothing is open or the applier is busy, else
-         * right after the hand-off (applier_hand); the Redis mark and the
-         * Kafka commit of the batch committed last (finish_idle), else at
-         * the hand-off too, while the applier works. */
-        if (!b->n || !idle)
-            cdc_pipeline_obs_lag(p, k, now);
+         * for an idle applier: the Redis mark and the Kafka commit of the
+         * batch committed last (finish_idle), else at the hand-off, while
+         * the applier works. (The lag snapshot's round trips to the
+         * broker run on their own thread: pipeline_obs.c.) */
         if (idle && finish_idle(p, b, due, now))
             finish_committed(p);
         if (!idle || b->n) {
@@ -883,6 +884,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         cdc_batch_reset(&p->bufs[0]);
         cdc_batch_reset(&p->bufs[1]);
     }
+    cdc_pipeline_obs_stop(p);
     p->kafka = NULL;
     return err;
 }
