@@ -327,7 +327,9 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
 /* After COMMIT (DESIGN.md steps 6 and 7): marks b's applied changes in
  * Redis, then commits its Kafka offsets, and empties b (-> OPEN). Runs on
  * the polling thread, while the applier applies the next batch, so neither
- * round trip is on the apply path; or inside batch_flush. */
+ * is on the apply path; or inside batch_flush. Neither waits for its
+ * answer: the mark's replies are read by the next Redis call, the Kafka
+ * commit is asynchronous. */
 static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
     int64_t mark_ms = 0;
     if (cdc_batch_state(b) != CDC_BATCH_COMMITTED)
@@ -335,10 +337,11 @@ static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
     if (p->dedup && b->nsel) {
         int64_t t = cdc_mono_ms();
         pthread_mutex_lock(&p->dedup_mu);
-        /* logged once by dedup; a lost mark only means the position guard
-         * stops the replay instead */
-        cdc_err_t merr = cdc_dedup_mark(p->dedup, b->ids, b->mark,
-                                        b->nchanges);
+        /* written now, its replies read by the next call on dedup (no
+         * round trip on this thread); logged once by dedup; a lost mark
+         * only means the position guard stops the replay instead */
+        cdc_err_t merr = cdc_dedup_mark_send(p->dedup, b->ids, b->mark,
+                                             b->nchanges);
         (void)merr;
         pthread_mutex_unlock(&p->dedup_mu);
         mark_ms = cdc_mono_ms() - t;

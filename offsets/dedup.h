@@ -159,6 +159,16 @@ cdc_err_t cdc_dedup_check_wait(cdc_dedup_t *d) CDC_MUSTCHECK;
 cdc_err_t cdc_dedup_mark(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                          const bool *applied, size_t n) CDC_MUSTCHECK;
 
+/* The same mark without waiting for Redis's replies: they are read by the
+ * next call on d (or cdc_dedup_free), which counts the marks or logs the
+ * failure then. The commands are written before it returns, so a check
+ * sent after it is answered after the marks are made. Returns only what
+ * stopped it from being sent (CDC_ERR_REDIS_DOWN inside the backoff or
+ * when the connect failed, CDC_ERR_STATE, CDC_ERR_NOMEM); ids and
+ * applied are not kept. */
+cdc_err_t cdc_dedup_mark_send(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
+                              const bool *applied, size_t n);
+
 /* Connects now (ignoring the backoff) and sends PING; for `cdcsink check`.
  * On success errstr gets a short description ("redis 7.0.15 at h:p db 0");
  * on failure the reason. Returns CDC_OK or CDC_ERR_REDIS_DOWN. */

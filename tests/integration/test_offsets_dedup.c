@@ -369,8 +369,8 @@ __attribute__((destructor)) static void srv_cleanup(void) {
     srv_stop();
 }
 
-/* cdc_dedup_check_send / _wait: the check's answer is read later, and a
- * call in between (a mark) reads it first, so every reply lands where it
+/* cdc_dedup_check_send / _wait and _mark_send: a reply is read later,
+ * and a call in between reads it first, so every reply lands where it
  * belongs; a closed port answers "down" at once. */
 TEST(a_check_sent_ahead_is_answered_whatever_runs_between) {
     const char *url = redis_url();
@@ -413,6 +413,19 @@ TEST(a_check_sent_ahead_is_answered_whatever_runs_between) {
     CHECK_INT(st.checked, 6);
     CHECK_INT(st.hits, 3);
     CHECK_INT(st.marks, 2);
+    /* a mark sent without waiting: a check sent after it sees it, and
+     * a check waiting when it is sent keeps its own answer */
+    cdc_dedup_check_send(d, ids, NEV, seen);
+    CHECK_INT(cdc_dedup_mark_send(d, ids + 2, NULL, 1), CDC_OK);
+    CHECK(cdc_dedup_check_ready(d));
+    CHECK_INT(cdc_dedup_check_wait(d), CDC_OK);
+    CHECK(seen[1]);
+    CHECK(!seen[2]); /* asked before the mark */
+    cdc_dedup_check_send(d, ids, NEV, seen2);
+    CHECK_INT(cdc_dedup_check_wait(d), CDC_OK);
+    CHECK(seen2[2]);
+    cdc_dedup_stats(d, &st);
+    CHECK_INT(st.marks, 3); /* counted once its replies were read */
     cdc_dedup_free(d);
 
     char down[64];
