@@ -33,7 +33,6 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     p->stop = stop;
     p->cap = conf->max_events;
     p->open = &p->bufs[0];
-    p->ahead_adopted_us = -1;
     /* a cut is evaluated at most once per drain bound (or linger) */
     cdc_txn_init(&p->txn, conf->txn_consistency && !conf->replay,
                  conf->txn_max_events, conf->max_events,
@@ -69,7 +68,6 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
     cdc_offsets_map_free(&p->at);
     cdc_offsets_map_free(&p->trust);
     cdc_txn_free(&p->txn);
-    cdc_pipeline_ahead_free(&p->ahead);
     cdc_pipeline_obs_free(p);
     if (p->hand_ready) {
         pthread_cond_destroy(&p->hand_cv);
@@ -166,18 +164,13 @@ static cdc_err_t batch_close(cdc_pipeline_t *p, cdc_batch_t *b) {
 
 /* Polling thread, before a hand-off: closes the open batch and checks it
  * against Redis while the applier may still be busy with the batch
- * before, so the round trip is off the applier's path; in batch mode
- * most of it was asked already while the applier was busy
- * (pipeline_ahead.c), and only what came since is asked now. The batch
- * before is not marked yet; a replay of one of its changes is then
- * stopped by the position guard. */
+ * before, so the round trip is off the applier's path. The batch before
+ * is not marked yet; a replay of one of its changes is then stopped by the
+ * position guard. */
 static cdc_err_t batch_precheck(cdc_pipeline_t *p, cdc_batch_t *b) {
-    cdc_pipeline_ahead_rest(p, b);
     cdc_err_t err = batch_close(p, b);
-    if (err == CDC_OK) {
-        cdc_pipeline_ahead_adopt(p, b);
+    if (err == CDC_OK)
         batch_check(p, b);
-    }
     return err;
 }
 
@@ -351,8 +344,6 @@ static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
         /* logged by kafka.c; harmless: PostgreSQL holds the offsets */
     }
     cdc_pipeline_obs_finished(p, b, mark_ms);
-    if (p->ahead.b == b) /* applied in place (a flush) */
-        cdc_pipeline_ahead_forget(p);
     cdc_batch_reset(b);
 }
 
@@ -477,7 +468,6 @@ static void drop_uncommitted(cdc_pipeline_t *p, bool reread) {
     cdc_offsets_map_t from = CDC_OFFSETS_MAP_INIT;
     size_t dropped = 0;
     finish_committed(p);
-    cdc_pipeline_ahead_forget(p);
     for (int i = 0; i < 2; i++) {
         cdc_batch_t *b = &p->bufs[i];
         for (size_t j = 0; reread && j < b->offs.n; j++) {
@@ -789,8 +779,6 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         cdc_batch_t *b = p->open;
         int timeout = cdc_batch_wait_ms(b, p->conf.linger_ms, now, idle,
                                         got == 1);
-        if (!idle && got == 1 && cdc_pipeline_ahead_pending(p, b))
-            timeout = 0; /* what is buffered, then Redis ahead (below) */
         got = cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr);
         if (p->fatal) { /* on_assign found a partition the topic lost */
             if (got == 1)
@@ -825,10 +813,6 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             break;
         bool due = b->n && (done || cdc_batch_due(b, &lim, now, idle,
                                                    got != 1));
-        /* the applier busy and nothing more buffered: ask Redis about
-         * the records that came, so the hand-off need not */
-        if (!due && !idle && got != 1)
-            cdc_pipeline_ahead_check(p, b);
         /* Nothing of the round trips below in front of records waiting
          * for an idle applier: the Redis mark and the Kafka commit of the
          * batch committed last (finish_idle), else at the hand-off, while
@@ -862,7 +846,6 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
             continue; /* dropped by a fence: re-read */
         applier_hand(p);
     }
-    cdc_pipeline_ahead_forget(p); /* its answer read while d is ours */
     aerr = applier_wait(p);
     if (aerr == CDC_ERR_FENCED) { /* not ours to commit; stopping anyway */
         drop_uncommitted(p, false);

@@ -9,9 +9,9 @@
  *                 batch_precheck -> cdc_batch_close:
  *                 changes and identities, OPEN -> CHECKED
  *   dedup         batch_check -> cdc_dedup_check            polling (the
- *                 (one Redis round trip; in batch mode      applier again
- *                 most of it asked ahead while the          if Redis said
- *                 applier is busy: pipeline_ahead.c)        nothing)
+ *                 (one Redis round trip)                    applier again
+ *                                                           if Redis said
+ *                                                           nothing)
  *   hand-off      applier_hand; batch_select:               polling ->
  *                 changes minus hits, CHECKED -> HANDED     applier
  *   apply         batch_apply -> apply_once:                applier

@@ -31,25 +31,7 @@ typedef struct stage_times_s {
     int64_t polled_us, handed_us, started_us, committing_us, committed_us;
     int64_t oldest_age_us; /* -1: no timestamp */
     int64_t busy_us;       /* of polled->handed: the applier still busy */
-    int64_t ahead_us;      /* Redis asked ahead (pipeline_ahead.c), -1 */
 } stage_times_t;
-
-/* Batch mode's Redis check ahead of the hand-off (pipeline_ahead.c): the
- * open batch b's records [0, recs) were asked about, their n changes
- * listed as cdc_batch_close lists them, with identities and answers;
- * valid: every answer came. The polling thread's. */
-typedef struct cdc_pipeline_ahead_s {
-    const cdc_batch_t *b;     /* NULL: nothing asked */
-    size_t recs, n, cap;
-    int64_t first_offset;     /* b's first record when asked: a batch */
-    int32_t first_partition;  /* emptied and refilled starts afresh */
-    cdc_event_t **evs;
-    cdc_dedup_id_t *ids;
-    bool *seen;
-    bool valid;
-    bool inflight;            /* a question sent, its answer not read */
-    int64_t us;               /* spent asking */
-} cdc_pipeline_ahead_t;
 
 struct cdc_pipeline_s {
     cdc_pipeline_conf_t conf;
@@ -69,8 +51,6 @@ struct cdc_pipeline_s {
      * handed, applier_err and quit. */
     cdc_batch_t bufs[2];
     stage_times_t stage[2];      /* of bufs[i]; the thread holding it */
-    cdc_pipeline_ahead_t ahead;  /* the polling thread's */
-    int64_t ahead_adopted_us;    /* the last adopted answer's time, -1 */
     int64_t idle_since_us;       /* the applier's last batch end; hand_mu */
     cdc_batch_t *open;
     cdc_batch_t *handed;
@@ -129,20 +109,6 @@ struct cdc_pipeline_s {
     cdc_progress_t *fresh_rows;
     size_t nfresh_rows;
 };
-
-/* pipeline_ahead.c, batch mode, polling thread: whether the open batch b
- * has records not asked about yet (the loop then polls without waiting,
- * and asks once a poll finds nothing); asks about them (the applier busy);
- * at the hand-off, asks about what came since (before b's close), then
- * adopts the answers if they are for exactly b's changes (after it:
- * b->seen, seen_valid); forgets (b handed, finished or dropped). */
-bool cdc_pipeline_ahead_pending(const cdc_pipeline_t *p,
-                                const cdc_batch_t *b);
-void cdc_pipeline_ahead_check(cdc_pipeline_t *p, cdc_batch_t *b);
-void cdc_pipeline_ahead_rest(cdc_pipeline_t *p, cdc_batch_t *b);
-void cdc_pipeline_ahead_adopt(cdc_pipeline_t *p, cdc_batch_t *b);
-void cdc_pipeline_ahead_forget(cdc_pipeline_t *p);
-void cdc_pipeline_ahead_free(cdc_pipeline_ahead_t *a);
 
 /* pipeline_obs.c */
 int cdc_pipeline_obs_init(cdc_pipeline_t *p);

@@ -474,7 +474,6 @@ void cdc_pipeline_obs_handed(cdc_pipeline_t *p, const cdc_batch_t *b) {
     int64_t idle = p->idle_since_us;
     pthread_mutex_unlock(&p->hand_mu);
     s->busy_us = idle > s->polled_us ? idle - s->polled_us : 0;
-    s->ahead_us = p->ahead_adopted_us;
 }
 
 void cdc_pipeline_obs_idle(cdc_pipeline_t *p) {
@@ -515,8 +514,7 @@ void cdc_pipeline_obs_finished(cdc_pipeline_t *p, const cdc_batch_t *b,
             "%zu changes; oldest record "
             "%.1f ms old when polled, then polled->handed %.1f (applier "
             "busy %.1f), "
-            "handed->started %.1f, apply %.1f (redis check %lld, "
-            "ahead %.1f), "
+            "handed->started %.1f, apply %.1f (redis check %lld), "
             "COMMIT %.1f ms; %.1f ms from its timestamp to COMMIT done; "
             "redis mark %lld ms after", b->n, b->bytes / 1024,
             cdc_arena_used(b->arena) / 1024, b->nsel, age,
@@ -525,8 +523,6 @@ void cdc_pipeline_obs_finished(cdc_pipeline_t *p, const cdc_batch_t *b,
             span_ms(s->handed_us, s->started_us),
             span_ms(s->started_us, s->committing_us),
             (long long)b->check_ms,
-            s->handed_us && s->ahead_us >= 0 ? (double)s->ahead_us / 1000.0
-                                             : -1.0,
             span_ms(s->committing_us, s->committed_us), total,
             (long long)mark_ms);
     memset(stage_of(p, b), 0, sizeof *s);

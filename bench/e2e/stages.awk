@@ -6,10 +6,7 @@
 #   awk -v from=2026-12-05T06:51:17 -f bench/e2e/stages.awk cdcsink-lat.log
 #
 # Prints each stage's p50 / p90 / p99 / max over the batches, in ms
-# ("own": polled->handed less the wait for the applier; "redis check":
-# the Redis round trips on the way to the hand-off, "redis ahead": those
-# asked while the applier was busy, for the batches that used them), and
-# the total
+# ("own": polled->handed less the wait for the applier), and the total
 # (the oldest record's Kafka timestamp to COMMIT done) once per change,
 # an upper bound of each change's share. Nothing when no line is found.
 
@@ -36,7 +33,6 @@ $3 == "batch:" && $1 >= from {
     v["handed->started"] = num($0, "handed->started ")
     v["apply"] = num($0, "apply ")
     v["redis check"] = num($0, "redis check ")
-    v["redis ahead"] = num($0, "ahead ")
     v["COMMIT"] = num($0, "COMMIT ")
     v["total"] = num($0, "; ")
     if (v["polled->handed"] < 0) next # applied in place: no stages
@@ -47,7 +43,7 @@ $3 == "batch:" && $1 >= from {
 }
 END {
     if (!nb) exit
-    n = split("changes|age|polled->handed|applier busy|own|handed->started|apply|redis check|redis ahead|COMMIT|total", order, "|")
+    n = split("changes|age|polled->handed|applier busy|own|handed->started|apply|redis check|COMMIT|total", order, "|")
     printf "stage times of %d batches (ms; age: the oldest record's when polled; own: polled->handed less applier busy)\n", nb
     printf "  %-16s %8s %8s %8s %8s\n", "stage", "p50", "p90", "p99", "max"
     for (o = 1; o <= n; o++) {
