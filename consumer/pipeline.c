@@ -320,7 +320,9 @@ static cdc_err_t batch_apply(cdc_pipeline_t *p, cdc_batch_t *b) {
 /* After COMMIT (DESIGN.md steps 6 and 7): marks b's applied changes in
  * Redis, then commits its Kafka offsets, and empties b (-> OPEN). Runs on
  * the polling thread, while the applier applies the next batch, so neither
- * round trip is on the apply path; or inside batch_flush. */
+ * is on the apply path; or inside batch_flush. Neither waits for its
+ * answer: the mark's replies are read by the next Redis call, the Kafka
+ * commit is asynchronous. */
 static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
     int64_t mark_ms = 0;
     if (cdc_batch_state(b) != CDC_BATCH_COMMITTED)
@@ -328,10 +330,11 @@ static void batch_finish(cdc_pipeline_t *p, cdc_batch_t *b) {
     if (p->dedup && b->nsel) {
         int64_t t = cdc_mono_ms();
         pthread_mutex_lock(&p->dedup_mu);
-        /* logged once by dedup; a lost mark only means the position guard
-         * stops the replay instead */
-        cdc_err_t merr = cdc_dedup_mark(p->dedup, b->ids, b->mark,
-                                        b->nchanges);
+        /* written now, its replies read by the next call on dedup (no
+         * round trip on this thread); logged once by dedup; a lost mark
+         * only means the position guard stops the replay instead */
+        cdc_err_t merr = cdc_dedup_mark_send(p->dedup, b->ids, b->mark,
+                                             b->nchanges);
         (void)merr;
         pthread_mutex_unlock(&p->dedup_mu);
         mark_ms = cdc_mono_ms() - t;
@@ -424,8 +427,6 @@ static void applier_hand(cdc_pipeline_t *p) {
     pthread_cond_broadcast(&p->hand_cv);
     pthread_mutex_unlock(&p->hand_mu);
     batch_finish(p, p->open);
-    if (p->kafka)
-        cdc_pipeline_obs_lag(p, p->kafka, cdc_mono_ms());
 }
 
 static void applier_stop(cdc_pipeline_t *p) {
@@ -758,6 +759,12 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     /* its own name, so per-thread CPU (top -H, /proc/PID/task) tells the
      * applier from the polling thread; a failure changes nothing */
     (void)pthread_setname_np(p->applier, "cdc-applier");
+    if (cdc_pipeline_obs_start(p, k)) { /* the lag snapshot's thread */
+        set_errstr(p, false, "cannot start the lag thread");
+        applier_stop(p);
+        p->kafka = NULL;
+        return CDC_ERR_NOMEM;
+    }
     /* one clock read per record: the time after the last poll */
     int64_t now = cdc_mono_ms();
     /* the applier's state at the last look, and whether the last poll
@@ -807,13 +814,10 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         bool due = b->n && (done || cdc_batch_due(b, &lim, now, idle,
                                                    got != 1));
         /* Nothing of the round trips below in front of records waiting
-         * for an idle applier: the lag snapshot (once a second, to the
-         * broker) while nothing is open or the applier is busy, else
-         * right after the hand-off (applier_hand); the Redis mark and the
-         * Kafka commit of the batch committed last (finish_idle), else at
-         * the hand-off too, while the applier works. */
-        if (!b->n || !idle)
-            cdc_pipeline_obs_lag(p, k, now);
+         * for an idle applier: the Redis mark and the Kafka commit of the
+         * batch committed last (finish_idle), else at the hand-off, while
+         * the applier works. (The lag snapshot's round trips to the
+         * broker run on their own thread: pipeline_obs.c.) */
         if (idle && finish_idle(p, b, due, now))
             finish_committed(p);
         if (!idle || b->n) {
@@ -866,6 +870,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         cdc_batch_reset(&p->bufs[0]);
         cdc_batch_reset(&p->bufs[1]);
     }
+    cdc_pipeline_obs_stop(p);
     p->kafka = NULL;
     return err;
 }

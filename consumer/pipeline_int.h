@@ -92,7 +92,13 @@ struct cdc_pipeline_s {
     size_t ntables, tables_cap;
     lag_t *lags;               /* per assigned partition, refreshed ~1/s */
     size_t nlags, lags_cap;
-    int64_t lag_at_ms;
+    int64_t lag_at_ms;         /* the lag thread's */
+    /* the lag thread (pipeline_obs.c): the lag snapshot and the
+     * freshness ends, off the polling thread; lag_quit and lag_cv
+     * under mu */
+    pthread_t lag_thread;
+    pthread_cond_t lag_cv;
+    bool lag_cv_ready, lag_started, lag_quit;
     char health[256];          /* "" = healthy, else why not */
     char errstr[1024];         /* the stop reason: set_errstr, under mu */
 
@@ -114,6 +120,10 @@ void cdc_pipeline_obs_batch(cdc_pipeline_t *p, cdc_event_t *const *changes,
 void cdc_pipeline_obs_health(cdc_pipeline_t *p, const char *why);
 /* Refreshes the lag snapshot at most once a second (now: monotonic ms). */
 void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now);
+/* Starts the lag thread, which calls cdc_pipeline_obs_lag about once a
+ * second with k (0, or -1 when it cannot start); stops and joins it. */
+int cdc_pipeline_obs_start(cdc_pipeline_t *p, cdc_kafka_t *k);
+void cdc_pipeline_obs_stop(cdc_pipeline_t *p);
 
 /* pipeline_obs.c, the stage times (no lock: the thread holding b): b
  * handed to the applier (also notes when its first record was polled and

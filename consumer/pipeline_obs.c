@@ -2,6 +2,7 @@
  * its own thread; every read and write of the shared state holds p->mu. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,18 @@ int cdc_pipeline_obs_init(cdc_pipeline_t *p) {
         pthread_mutex_destroy(&p->mu);
         return -1;
     }
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) == 0) {
+        p->lag_cv_ready =
+            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+            pthread_cond_init(&p->lag_cv, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+    }
+    if (!p->lag_cv_ready) {
+        cdc_fresh_free(p->fresh);
+        pthread_mutex_destroy(&p->mu);
+        return -1;
+    }
     p->health[0] = '\0';
     return 0;
 }
@@ -42,6 +55,8 @@ void cdc_pipeline_obs_free(cdc_pipeline_t *p) {
         free(p->lags[i].topic);
     free(p->lags);
     cdc_fresh_free(p->fresh);
+    if (p->lag_cv_ready)
+        pthread_cond_destroy(&p->lag_cv);
     pthread_mutex_destroy(&p->mu);
 }
 
@@ -202,6 +217,53 @@ void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now) {
     p->nlags = v.n;
     p->lags_cap = v.cap;
     pthread_mutex_unlock(&p->mu);
+}
+
+/* The lag thread. The broker answers the end-offset questions of
+ * fresh_ends on the connection the consumer's fetch long-polls, after
+ * that fetch returns: with nothing new to fetch, up to fetch.wait.max.ms
+ * (50 ms) later. Asked on the polling thread (before), that held the
+ * batch waiting for the applier for that long, once a second (measured
+ * at 1000 changes/s: p90 12, p99 52 ms per snapshot). Here it waits on
+ * its own; what it reads and writes is under mu, and librdkafka's calls
+ * are thread-safe. */
+static void *lag_main(void *arg) {
+    cdc_pipeline_t *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->lag_quit) {
+        pthread_mutex_unlock(&p->mu);
+        cdc_pipeline_obs_lag(p, p->kafka, cdc_mono_ms());
+        struct timespec at;
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        at.tv_sec += 1;
+        pthread_mutex_lock(&p->mu);
+        while (!p->lag_quit &&
+               pthread_cond_timedwait(&p->lag_cv, &p->mu, &at) == 0) {
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int cdc_pipeline_obs_start(cdc_pipeline_t *p, cdc_kafka_t *k) {
+    (void)k; /* p->kafka, set by the run before this and kept until stop */
+    p->lag_quit = false;
+    if (pthread_create(&p->lag_thread, NULL, lag_main, p))
+        return -1;
+    p->lag_started = true;
+    (void)pthread_setname_np(p->lag_thread, "cdc-lag");
+    return 0;
+}
+
+void cdc_pipeline_obs_stop(cdc_pipeline_t *p) {
+    if (!p->lag_started)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->lag_quit = true;
+    pthread_cond_broadcast(&p->lag_cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->lag_thread, NULL);
+    p->lag_started = false;
 }
 
 typedef struct fresh_out_s {

@@ -3,6 +3,7 @@
 #include "offsets/dedup.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,19 @@
 
 #define NS_MAX 128
 #define KEY_PREFIX "cdcsink:"
+
+typedef enum { RT_CHECK, RT_MARK } rt_kind_t;
+
+/* one round trip: what it asks about and where its answers go */
+typedef struct rt_s {
+    rt_kind_t kind;
+    size_t n;
+    bool *seen;     /* RT_CHECK: borrowed, n entries */
+    int ncmd;       /* commands sent */
+    uint64_t nkeys; /* identities in them */
+    cdc_err_t err;  /* why nothing was sent, then the answer's error */
+    int werrno;     /* errno of a failed write, 0 */
+} rt_t;
 
 struct cdc_dedup_s {
     cdc_offsets_redis_t r; /* the connection, its URL parts and backoff */
@@ -30,6 +44,14 @@ struct cdc_dedup_s {
     uint8_t *shard_of; /* per entry: its shard, or NO_SHARD */
     size_t cap;
     size_t from[CDC_DEDUP_SHARDS + 1];
+    /* the round trip sent by cdc_dedup_check_send or _mark_send: waiting
+     * = its replies are still to read (d->idx, d->from and d->cmd are
+     * its); answered = a check's answer is in, check_err its error, for
+     * cdc_dedup_check_wait */
+    rt_t wait;
+    int wait_conn;
+    bool waiting, answered;
+    cdc_err_t check_err;
 };
 
 size_t cdc_dedup_bucket_key(const char *ns, int64_t bucket, unsigned shard,
@@ -72,9 +94,12 @@ cdc_dedup_t *cdc_dedup_new(const char *redis_url, int64_t ttl_s, char *errstr,
     return d;
 }
 
+static void settle(cdc_dedup_t *d);
+
 void cdc_dedup_free(cdc_dedup_t *d) {
     if (!d)
         return;
+    settle(d); /* a mark sent: its replies, so it is counted and logged */
     cdc_offsets_redis_close(&d->r);
     free(d->ns);
     cdc_buf_free(&d->cmd);
@@ -117,7 +142,6 @@ void cdc_dedup_stats(const cdc_dedup_t *d, cdc_dedup_stats_t *out) {
 /* check and mark                                                       */
 /* ------------------------------------------------------------------ */
 
-typedef enum { RT_CHECK, RT_MARK } rt_kind_t;
 
 #define ADD_LIT(b, lit) cdc_buf_add((b), (lit), sizeof(lit) - 1)
 #define NO_SHARD 0xff
@@ -230,51 +254,55 @@ static bool check_reply(cdc_dedup_t *d, const redisReply *r, unsigned s,
     return true;
 }
 
-static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
-                           const cdc_dedup_id_t *ids, const bool *applied,
-                           size_t n, bool *seen) {
+/* The commands in d->cmd, written out now (not left in hiredis's output
+ * buffer until the first read). Returns the connection's state as
+ * cdc_offsets_redis_ensure does (0: down, *err set). */
+static int rt_send(cdc_dedup_t *d, rt_t *rt) {
+    char why[256];
+    int conn = cdc_offsets_redis_ensure(&d->r, false, why, sizeof why);
+    int done = 0;
+    rt->werrno = 0;
+    if (!conn) {
+        rt->err = CDC_ERR_REDIS_DOWN;
+        return 0;
+    }
+    /* the commands, already encoded, in one append */
+    if (redisAppendFormattedCommand(d->r.c, d->cmd.data, d->cmd.len) !=
+        REDIS_OK) { /* only out of memory when appending */
+        (void)cdc_errstr_set(why, sizeof why, "append: %s", d->r.c->errstr);
+        rt->err = cdc_offsets_redis_down(&d->r, why, false);
+        return 0;
+    }
+    while (!done)
+        if (redisBufferWrite(d->r.c, &done) != REDIS_OK) {
+            /* a broken connection: the read below says so and may
+             * reconnect once (by this errno: it may come much later) */
+            rt->werrno = errno;
+            break;
+        }
+    return conn;
+}
+
+/* Reads the replies of the round trip rt sent (conn: rt_send's answer),
+ * every one even after an error reply so the connection stays in sync;
+ * replies come per shard in encode's order. A broken established
+ * connection is reconnected and the round trip sent again, once. */
+static cdc_err_t rt_read(cdc_dedup_t *d, rt_t *rt, int conn) {
     char why[256];
     cdc_err_t err = CDC_OK;
-    uint64_t noid = 0, nkeys = 0;
-    int ncmd;
-
-    if (seen)
-        memset(seen, 0, n * sizeof *seen);
-    if (!d->ns)
-        return CDC_ERR_STATE;
-    if (n == 0)
-        return CDC_OK;
-    d->ids = ids;
-    ncmd = encode(d, kind, applied, n, d->now_s() / d->ttl_s, &nkeys, &noid);
-    if (ncmd < 0)
-        return CDC_ERR_NOMEM;
-    d->st.no_identity += noid;
-    if (ncmd == 0)
-        return CDC_OK;
-
     for (int attempt = 0;; attempt++) {
-        int conn = cdc_offsets_redis_ensure(&d->r, false, why, sizeof why);
         uint64_t hits = 0;
         bool error_reply = false;
         int saved_errno = 0;
         unsigned shard = 0;
-
         if (!conn)
-            return CDC_ERR_REDIS_DOWN;
-        /* the commands, already encoded, in one append */
-        if (redisAppendFormattedCommand(d->r.c, d->cmd.data, d->cmd.len) !=
-            REDIS_OK) { /* only out of memory when appending */
-            (void)cdc_errstr_set(why, sizeof why, "append: %s", d->r.c->errstr);
-            return cdc_offsets_redis_down(&d->r, why, false);
-        }
-        /* read every reply, even after an error reply, so the connection
-         * stays in sync; replies come per shard in encode's order */
+            return rt->err;
         why[0] = '\0';
         int k;
-        for (k = 0; k < ncmd; k++) {
+        for (k = 0; k < rt->ncmd; k++) {
             redisReply *r = NULL;
             if (redisGetReply(d->r.c, (void **)&r) != REDIS_OK || !r) {
-                saved_errno = errno;
+                saved_errno = rt->werrno ? rt->werrno : errno;
                 break;
             }
             while (d->from[shard + 1] == d->from[shard])
@@ -284,8 +312,8 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
                     (void)cdc_errstr_set(why, sizeof why, "error reply: %.*s",
                                          (int)r->len, r->str);
                 error_reply = true;
-            } else if (kind == RT_CHECK && !error_reply &&
-                       !check_reply(d, r, shard, seen, &hits)) {
+            } else if (rt->kind == RT_CHECK && !error_reply &&
+                       !check_reply(d, r, shard, rt->seen, &hits)) {
                 (void)cdc_errstr_set(why, sizeof why, "unexpected reply to "
                                      "SMISMEMBER (type %d)", r->type);
                 error_reply = true;
@@ -294,13 +322,14 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
             if (k % 2 == 1)
                 shard++;
         }
-        if (k < ncmd) { /* i/o failure: the connection is unusable */
-            if (seen)
-                memset(seen, 0, n * sizeof *seen);
+        if (k < rt->ncmd) { /* i/o failure: the connection is unusable */
+            if (rt->seen)
+                memset(rt->seen, 0, rt->n * sizeof *rt->seen);
             if (attempt == 0 && conn == 1 && cdc_offsets_redis_worth_retry(d->r.c, saved_errno)) {
                 cdc_log(CDC_LOG_DEBUG, "redis connection lost (%s), "
                         "reconnecting once", d->r.c->errstr);
                 cdc_offsets_redis_disconnect(&d->r);
+                conn = rt_send(d, rt);
                 continue;
             }
             if (d->r.c->err == REDIS_ERR_IO &&
@@ -315,21 +344,75 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
             break;
         }
         if (error_reply) {
-            if (seen)
-                memset(seen, 0, n * sizeof *seen);
+            if (rt->seen)
+                memset(rt->seen, 0, rt->n * sizeof *rt->seen);
             err = cdc_offsets_redis_down(&d->r, why, true);
             break;
         }
         cdc_offsets_redis_up(&d->r);
-        if (kind == RT_CHECK) {
-            d->st.checked += nkeys;
+        if (rt->kind == RT_CHECK) {
+            d->st.checked += rt->nkeys;
             d->st.hits += hits;
         } else {
-            d->st.marks += nkeys;
+            d->st.marks += rt->nkeys;
         }
         break;
     }
     return err;
+}
+
+/* Reads the replies of the round trip that waits, if any: a check's
+ * answer into its seen, for cdc_dedup_check_wait; a mark's only counted
+ * (and an error logged as any). */
+static void settle(cdc_dedup_t *d) {
+    if (!d->waiting)
+        return;
+    d->waiting = false;
+    d->wait.err = rt_read(d, &d->wait, d->wait_conn);
+    if (d->wait.kind == RT_CHECK) {
+        d->answered = true;
+        d->check_err = d->wait.err;
+    }
+}
+
+/* Encodes and sends one round trip into *rt; *conn: 0 when nothing
+ * was sent (rt->err says why: CDC_OK when there was nothing to ask). */
+static void rt_start(cdc_dedup_t *d, rt_t *rt, const cdc_dedup_id_t *ids,
+                     const bool *applied, int *conn) {
+    uint64_t noid = 0;
+    *conn = 0;
+    rt->err = CDC_OK;
+    rt->ncmd = 0;
+    if (rt->seen)
+        memset(rt->seen, 0, rt->n * sizeof *rt->seen);
+    settle(d); /* its replies come first */
+    if (!d->ns) {
+        rt->err = CDC_ERR_STATE;
+        return;
+    }
+    if (rt->n == 0)
+        return;
+    d->ids = ids;
+    rt->ncmd = encode(d, rt->kind, applied, rt->n, d->now_s() / d->ttl_s,
+                      &rt->nkeys, &noid);
+    if (rt->ncmd < 0) {
+        rt->err = CDC_ERR_NOMEM;
+        return;
+    }
+    d->st.no_identity += noid;
+    if (rt->ncmd > 0)
+        *conn = rt_send(d, rt);
+}
+
+static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
+                           const cdc_dedup_id_t *ids, const bool *applied,
+                           size_t n, bool *seen) {
+    rt_t rt = {kind, n, seen, 0, 0, CDC_OK, 0};
+    int conn;
+    rt_start(d, &rt, ids, applied, &conn);
+    if (!conn)
+        return rt.err;
+    return rt_read(d, &rt, conn);
 }
 
 cdc_err_t cdc_dedup_check(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
@@ -342,7 +425,48 @@ cdc_err_t cdc_dedup_mark(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
     return roundtrip(d, RT_MARK, ids, applied, n, NULL);
 }
 
+void cdc_dedup_check_send(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
+                          size_t n, bool *seen) {
+    rt_t rt = {RT_CHECK, n, seen, 0, 0, CDC_OK, 0};
+    int conn;
+    rt_start(d, &rt, ids, NULL, &conn);
+    d->wait = rt;
+    d->wait_conn = conn;
+    d->waiting = conn != 0;
+    d->answered = !d->waiting; /* nothing sent: rt.err is the answer */
+    d->check_err = rt.err;
+}
+
+cdc_err_t cdc_dedup_mark_send(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
+                              const bool *applied, size_t n) {
+    rt_t rt = {RT_MARK, n, NULL, 0, 0, CDC_OK, 0};
+    int conn;
+    rt_start(d, &rt, ids, applied, &conn);
+    d->wait = rt;
+    d->wait_conn = conn;
+    d->waiting = conn != 0;
+    return rt.err;
+}
+
+bool cdc_dedup_check_ready(cdc_dedup_t *d) {
+    if (!d->waiting || d->wait.kind != RT_CHECK)
+        return true; /* the check's answer is in (a mark read it) */
+    if (d->r.c && d->r.c->reader && d->r.c->reader->len > d->r.c->reader->pos)
+        return true; /* a reply (part of one) is read already */
+    struct pollfd pfd = {d->r.c ? d->r.c->fd : -1, POLLIN, 0};
+    return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
+}
+
+cdc_err_t cdc_dedup_check_wait(cdc_dedup_t *d) {
+    settle(d);
+    if (!d->answered)
+        return CDC_ERR_STATE; /* nothing was sent */
+    d->answered = false;
+    return d->check_err;
+}
+
 cdc_err_t cdc_dedup_ping(cdc_dedup_t *d, char *errstr, size_t errstr_size) {
+    settle(d);
     return cdc_offsets_redis_ping(&d->r, errstr, errstr_size);
 }
 
