@@ -3,7 +3,6 @@
 #include "offsets/dedup.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +43,11 @@ struct cdc_dedup_s {
     uint8_t *shard_of; /* per entry: its shard, or NO_SHARD */
     size_t cap;
     size_t from[CDC_DEDUP_SHARDS + 1];
-    /* the round trip sent by cdc_dedup_check_send or _mark_send: waiting
-     * = its replies are still to read (d->idx, d->from and d->cmd are
-     * its); answered = a check's answer is in, check_err its error, for
-     * cdc_dedup_check_wait */
+    /* the mark sent by cdc_dedup_mark_send: waiting = its replies are
+     * still to read (d->idx, d->from and d->cmd are its) */
     rt_t wait;
     int wait_conn;
-    bool waiting, answered;
-    cdc_err_t check_err;
+    bool waiting;
 };
 
 size_t cdc_dedup_bucket_key(const char *ns, int64_t bucket, unsigned shard,
@@ -361,18 +357,13 @@ static cdc_err_t rt_read(cdc_dedup_t *d, rt_t *rt, int conn) {
     return err;
 }
 
-/* Reads the replies of the round trip that waits, if any: a check's
- * answer into its seen, for cdc_dedup_check_wait; a mark's only counted
- * (and an error logged as any). */
+/* Reads the replies of the mark that waits, if any: counted, and an
+ * error logged as any. */
 static void settle(cdc_dedup_t *d) {
     if (!d->waiting)
         return;
     d->waiting = false;
     d->wait.err = rt_read(d, &d->wait, d->wait_conn);
-    if (d->wait.kind == RT_CHECK) {
-        d->answered = true;
-        d->check_err = d->wait.err;
-    }
 }
 
 /* Encodes and sends one round trip into *rt; *conn: 0 when nothing
@@ -425,18 +416,6 @@ cdc_err_t cdc_dedup_mark(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
     return roundtrip(d, RT_MARK, ids, applied, n, NULL);
 }
 
-void cdc_dedup_check_send(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
-                          size_t n, bool *seen) {
-    rt_t rt = {RT_CHECK, n, seen, 0, 0, CDC_OK, 0};
-    int conn;
-    rt_start(d, &rt, ids, NULL, &conn);
-    d->wait = rt;
-    d->wait_conn = conn;
-    d->waiting = conn != 0;
-    d->answered = !d->waiting; /* nothing sent: rt.err is the answer */
-    d->check_err = rt.err;
-}
-
 cdc_err_t cdc_dedup_mark_send(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                               const bool *applied, size_t n) {
     rt_t rt = {RT_MARK, n, NULL, 0, 0, CDC_OK, 0};
@@ -446,23 +425,6 @@ cdc_err_t cdc_dedup_mark_send(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
     d->wait_conn = conn;
     d->waiting = conn != 0;
     return rt.err;
-}
-
-bool cdc_dedup_check_ready(cdc_dedup_t *d) {
-    if (!d->waiting || d->wait.kind != RT_CHECK)
-        return true; /* the check's answer is in (a mark read it) */
-    if (d->r.c && d->r.c->reader && d->r.c->reader->len > d->r.c->reader->pos)
-        return true; /* a reply (part of one) is read already */
-    struct pollfd pfd = {d->r.c ? d->r.c->fd : -1, POLLIN, 0};
-    return pfd.fd < 0 || poll(&pfd, 1, 0) != 0;
-}
-
-cdc_err_t cdc_dedup_check_wait(cdc_dedup_t *d) {
-    settle(d);
-    if (!d->answered)
-        return CDC_ERR_STATE; /* nothing was sent */
-    d->answered = false;
-    return d->check_err;
 }
 
 cdc_err_t cdc_dedup_ping(cdc_dedup_t *d, char *errstr, size_t errstr_size) {

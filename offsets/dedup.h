@@ -138,18 +138,6 @@ void cdc_dedup_set_clock(cdc_dedup_t *d, int64_t (*now_s)(void));
 cdc_err_t cdc_dedup_check(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                           size_t n, bool *seen) CDC_MUSTCHECK;
 
-/* The same check in two halves, so the caller works while Redis answers:
- * _send writes the commands and returns at once; _wait reads the answer
- * into seen and returns what cdc_dedup_check would have (CDC_ERR_STATE
- * when nothing was sent since the last _wait). ids and seen must stay
- * valid until _wait, or until any other call on d, which reads the
- * answer first (one check waits at most). _ready: whether _wait would
- * not block for the answer's first bytes (true when nothing waits). */
-void cdc_dedup_check_send(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
-                          size_t n, bool *seen);
-bool cdc_dedup_check_ready(cdc_dedup_t *d);
-cdc_err_t cdc_dedup_check_wait(cdc_dedup_t *d) CDC_MUSTCHECK;
-
 /* One pipelined round trip adding every ids[i] with applied[i] (applied
  * may be NULL: all) and an identity to the current bucket's sets (SADD),
  * each set expiring one bucket after its own ends (EXPIREAT): a mark lives
