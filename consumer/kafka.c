@@ -412,7 +412,9 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
         if (k->subscription)
             serr = subscribe(k);
     }
-    int64_t t0 = cdc_mono_ms();
+    /* no clock read per record: librdkafka's poll returns nothing before
+     * its timeout only when yielded (cdc_kafka_wake), which this counts */
+    unsigned wakes = atomic_load_explicit(&k->wakes, memory_order_relaxed);
     m = rd_kafka_consumer_poll(k->rk, timeout_ms);
 
     *msg = NULL;
@@ -425,7 +427,8 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
         /* only a poll that waited its whole timeout may be that stall; a
          * drain (timeout 0) or a wake-up (cdc_kafka_wake) hands a batch
          * over next, so no broker round trip in front of it */
-        if (timeout_ms > 0 && cdc_mono_ms() - t0 >= timeout_ms)
+        if (timeout_ms > 0 &&
+            atomic_load_explicit(&k->wakes, memory_order_relaxed) == wakes)
             fetch_nudge(k);
         return 0;
     }
@@ -453,8 +456,10 @@ void cdc_kafka_msg_free(cdc_kafka_msg_t *msg) {
 }
 
 void cdc_kafka_wake(cdc_kafka_t *k) {
-    if (k && k->wake_q)
+    if (k && k->wake_q) {
+        atomic_fetch_add_explicit(&k->wakes, 1, memory_order_relaxed);
         rd_kafka_queue_yield(k->wake_q);
+    }
 }
 
 cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n) {
