@@ -13,16 +13,8 @@ typedef struct block_s {
     max_align_t mem[]; /* keeps the data aligned */
 } block_t;
 
-/* blocks of the arena's size kept by a reset for the next batch to reuse
- * (beside the first): a batch of the pipeline fills several 1 MB blocks,
- * and freeing them at every reset made glibc consolidate its free lists
- * each time (~2% of the consuming thread on bench/e2e's mixed stream) */
-#define SPARE_MAX 16
-
 struct cdc_arena_s {
     block_t *head; /* current block; the first block is the list's tail */
-    block_t *spare; /* unused blocks of block_size, linked by next */
-    size_t nspare;
     size_t block_size;
     size_t total;
 };
@@ -50,48 +42,26 @@ cdc_arena_t *cdc_arena_new(size_t block_size) {
     return a;
 }
 
-static void blocks_free(block_t *b) {
-    for (block_t *n; b; b = n) {
-        n = b->next;
-        free(b);
-    }
-}
-
 void cdc_arena_free(cdc_arena_t *a) {
     if (!a)
         return;
-    blocks_free(a->head);
-    blocks_free(a->spare);
+    for (block_t *b = a->head, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
     free(a);
 }
 
 void cdc_arena_reset(cdc_arena_t *a) {
     block_t *b = a->head;
-    while (b->next) { /* keep the first (oldest) block; spare or free the rest */
+    while (b->next) { /* keep only the first (oldest) block */
         block_t *n = b->next;
-        if (b->size == a->block_size && a->nspare < SPARE_MAX) {
-            b->next = a->spare;
-            a->spare = b;
-            a->nspare++;
-        } else {
-            free(b);
-        }
+        free(b);
         b = n;
     }
     b->used = 0;
     a->head = b;
     a->total = 0;
-}
-
-/* a block of at least size bytes: a spare one when it fits */
-static block_t *block_take(cdc_arena_t *a, size_t size) {
-    block_t *b = a->spare;
-    if (!b || size > a->block_size)
-        return block_new(size > a->block_size ? size : a->block_size);
-    a->spare = b->next;
-    a->nspare--;
-    b->used = 0;
-    return b;
 }
 
 void *cdc_arena_alloc(cdc_arena_t *a, size_t size) {
@@ -100,7 +70,8 @@ void *cdc_arena_alloc(cdc_arena_t *a, size_t size) {
     if (size == 0)
         size = 8;
     if (b->size - b->used < size) {
-        block_t *nb = block_take(a, size);
+        size_t bs = size > a->block_size ? size : a->block_size;
+        block_t *nb = block_new(bs);
         if (!nb)
             return NULL;
         nb->next = b;

@@ -3,9 +3,7 @@
  * Everything decoded from one batch is allocated from one arena; the batch's
  * owner calls cdc_arena_reset() after the batch is committed, so error paths
  * never leak. Allocations are 8-byte aligned. An arena keeps its first block
- * across resets, and up to 16 more of its block size as spares for the
- * allocations after the reset (no malloc churn in the steady state: what it
- * keeps is at most what it held before the reset); it frees the rest.
+ * across resets (no malloc churn in the steady state) and frees the rest.
  * Not thread-safe: one arena belongs to one thread at a time.
  *
  * cdc_buf_t is a malloc'ed growable buffer, always NUL-terminated after

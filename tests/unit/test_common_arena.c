@@ -35,32 +35,6 @@ TEST(arena_reset_keeps_first_block_and_forgets_the_rest) {
     cdc_arena_free(NULL);
 }
 
-/* blocks kept by a reset come back once each: allocations never overlap,
- * over resets, with blocks of the arena's size and larger ones */
-TEST(arena_reset_reuses_spare_blocks_without_overlap) {
-    cdc_arena_t *a = cdc_arena_new(512);
-    unsigned char *p[64];
-    size_t n[64];
-    for (int round = 0; round < 4; round++) {
-        for (int i = 0; i < 64; i++) {
-            n[i] = i % 9 == 8 ? 700 : 200 + (size_t)(i % 5) * 40;
-            p[i] = cdc_arena_alloc(a, n[i]);
-            CHECK(p[i] != NULL);
-            if (!p[i])
-                return;
-            memset(p[i], i + 1, n[i]);
-        }
-        for (int i = 0; i < 64; i++)
-            for (size_t k = 0; k < n[i]; k++)
-                if (p[i][k] != (unsigned char)(i + 1)) {
-                    CHECK_CTX(false, "round %d chunk %d byte %zu", round, i, k);
-                    break;
-                }
-        cdc_arena_reset(a);
-    }
-    cdc_arena_free(a);
-}
-
 TEST(buf_grows_and_stays_nul_terminated) {
     cdc_buf_t b = CDC_BUF_INIT;
     for (int i = 0; i < 1000; i++)
