@@ -412,6 +412,21 @@ static void record_of(const rd_kafka_message_t *m, cdc_arena_t *arena,
     }
 }
 
+/* A poll with a timeout costs librdkafka three clock reads (its deadline,
+ * the time left, the poll interval's mark), one without it one: so a
+ * record already queued (the usual case under load) is taken without
+ * waiting first, and only when there is none does the poll wait. A
+ * wake-up that came in between (the yield the first poll took) ends it
+ * as the waiting poll would have ended. */
+static rd_kafka_message_t *poll_once(cdc_kafka_t *k, int timeout_ms,
+                                     unsigned wakes) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(k->rk, 0);
+    if (m || timeout_ms <= 0 ||
+        atomic_load_explicit(&k->wakes, memory_order_relaxed) != wakes)
+        return m;
+    return rd_kafka_consumer_poll(k->rk, timeout_ms);
+}
+
 int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
                    cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr) {
     rd_kafka_message_t *m;
@@ -422,10 +437,11 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
         if (k->subscription)
             serr = subscribe(k);
     }
-    /* no clock read per record: librdkafka's poll returns nothing before
-     * its timeout only when yielded (cdc_kafka_wake), which this counts */
+    /* no clock read of ours per record: librdkafka's poll returns nothing
+     * before its timeout only when yielded (cdc_kafka_wake), which this
+     * counts */
     unsigned wakes = atomic_load_explicit(&k->wakes, memory_order_relaxed);
-    m = rd_kafka_consumer_poll(k->rk, timeout_ms);
+    m = poll_once(k, timeout_ms, wakes);
 
     *msg = NULL;
     /* the producer's delivery reports are served by cdc_kafka_dlq_flush,
