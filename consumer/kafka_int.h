@@ -27,6 +27,9 @@ struct cdc_kafka_s {
                                * (set at creation, so any thread may read it) */
     /* the topics to subscribe to at the first poll (then NULL) */
     rd_kafka_topic_partition_list_t *subscription;
+    atomic_uint wakes;       /* cdc_kafka_wake calls (any thread): a poll
+                              * that returned nothing without one waited
+                              * its whole timeout */
     atomic_int brokers_down; /* set by error_cb (the consumer's, on the
                               * polling thread; the producer's, on the
                               * dead-lettering one), cleared on a message */

@@ -296,6 +296,8 @@ int cdc_dec_event_old_key(cdc_decoder_t *d, cdc_event_t *ev) {
 static bool is_snapshot_value(const char *s) {
     static const char *const v[] = {"true", "first", "first_in_data_collection",
                                     "last_in_data_collection", "last"};
+    if (s && !strcmp(s, "false")) /* streaming: one compare, not five */
+        return false;
     for (size_t i = 0; s && i < sizeof v / sizeof v[0]; i++)
         if (!strcmp(s, v[i]))
             return true;

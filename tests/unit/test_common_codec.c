@@ -358,6 +358,17 @@ TEST(parse_i64) {
     CHECK_INT(cdc_codec_parse_i64("1e400000000000000000000", 23, &v), -1);
     CHECK_INT(cdc_codec_parse_i64("-", 1, &v), -1);
     CHECK_INT(cdc_codec_parse_i64("", 0, &v), -1);
+    /* up to 18 digits take the path without overflow checks */
+    CHECK_INT(cdc_codec_parse_i64("-999999999999999999", 19, &v), 0);
+    CHECK(v == -999999999999999999LL);
+    CHECK_INT(cdc_codec_parse_i64("1234567", 7, &v), 0);
+    CHECK(v == 1234567);
+    CHECK_INT(cdc_codec_parse_i64("-0", 2, &v), 0);
+    CHECK(v == 0);
+    CHECK_INT(cdc_codec_parse_i64("12a", 3, &v), -1);
+    CHECK_INT(cdc_codec_parse_i64("0000000000000000000000042", 25, &v), 0);
+    CHECK(v == 42);
+    CHECK_INT(cdc_codec_parse_i64("99999999999999999999", 20, &v), -2);
 }
 
 TEST(b64_decode_into_memory) {

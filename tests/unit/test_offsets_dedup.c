@@ -80,6 +80,36 @@ TEST(identity_golden_value) {
     CHECK_STR(hex, "e80ad591460030a2de5dae113a3515e7");
 }
 
+/* The same pinning for an encoding longer than identity.c's buffer: key
+ * texts of 600 and 250 bytes and a NULL column between them, so words and
+ * the tail straddle every refill. */
+TEST(identity_golden_value_long_key) {
+    fixture_t a;
+    static char t1[601], t2[251];
+    uint8_t x[16];
+    char hex[33];
+    for (int i = 0; i < 600; i++)
+        t1[i] = (char)('a' + i % 26);
+    for (int i = 0; i < 250; i++)
+        t2[i] = (char)('0' + i % 10);
+    fixture(&a);
+    a.cols[1].name = "a_rather_long_region_column_name";
+    a.key[0] = (cdc_value_t){t1, 600, CDC_V_SET, 0};
+    a.key[1] = (cdc_value_t){NULL, 0, CDC_V_NULL, 0};
+    id_of(&a, x);
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", x[i]);
+    CHECK_STR(hex, "ff0f55ec42015dda321fd5c4f9ffafb7");
+    a.key[1] = (cdc_value_t){t2, 250, CDC_V_SET, 0};
+    a.ev.pos.nparts = 3;
+    a.ev.pos.kind = CDC_POS_MYSQL;
+    a.ev.pos.part[2] = 9;
+    id_of(&a, x);
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", x[i]);
+    CHECK_STR(hex, "5ab86d62a5a6501caefb7f49bd253c7b");
+}
+
 TEST(identity_ignores_kafka_origin_and_non_identity_fields) {
     fixture_t a, b;
     uint8_t x[16], y[16];
