@@ -279,9 +279,16 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
          * broker thread 1.55-1.67 s against 1.73-1.83 s; the peak RSS
          * +3-4 MB (a fetch is one buffer, held until its last record's
          * batch is committed): 52-53 MB, 60 MB on the 100-column stream.
-         * 4 MB saved a little more but took the 1 KB text stream to 64 MB */
-        cdc_kafka_conf_set(c, "max.partition.fetch.bytes", "3145728", errstr,
-                 errstr_size) ||
+         * 4 MB saved a little more but took the 1 KB text stream to 64 MB.
+         * Not in transaction mode: it holds records of incomplete source
+         * transactions across batches, each pinning its whole fetch buffer,
+         * and data partitions fetched further ahead of the transaction
+         * topic (bench/e2e's transaction stream: peak RSS 312-328 MB
+         * against 132-144 MB at 1 MB, and one run in six split
+         * transactions at apply.transaction.max.events for 14-43 s) */
+        cdc_kafka_conf_set(c, "max.partition.fetch.bytes",
+                           conf->hold_records ? "1048576" : "3145728", errstr,
+                           errstr_size) ||
         /* librdkafka >= 2.6 backs a partition off for this long once the
          * prefetch queue is full, and fetch_nudge does not shorten it: the
          * default 1 s cost two thirds of the throughput (docs/librdkafka.md) */

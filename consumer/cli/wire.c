@@ -101,6 +101,7 @@ cdc_kafka_t *cdc_cli_kafka_new(const cdc_conf_t *conf,
                            cdc_conf_enum(conf, CDC_SET_ERRORS_POLICY) == 1
                        ? NULL
                        : cdc_conf_str(conf, CDC_SET_DLQ_TOPIC);
+    kc.hold_records = group && cdc_conf_enum(conf, CDC_SET_APPLY_CONSISTENCY) == 1;
     kc.extra = extra.kv;
     kc.nextra = extra.n;
     kc.cb = cb;
