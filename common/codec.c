@@ -133,22 +133,15 @@ int cdc_codec_parse_i64(const char *s, size_t n, int64_t *out) {
     }
     if (i == n)
         return -1;
-    if (n - i <= 18) { /* below 10^18: no overflow to check */
-        for (; i < n; i++) {
-            unsigned c = (unsigned)((unsigned char)s[i] - '0');
-            if (c > 9)
-                return -1;
-            v = v * 10 + c;
-        }
-        *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-        return 0;
-    }
+    /* 18 digits or fewer stay below 10^18: no overflow to check (the
+     * check's division sits on the loop's dependency chain) */
+    bool small = n - i <= 18;
     lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     for (; i < n; i++) {
         unsigned c = (unsigned)((unsigned char)s[i] - '0');
         if (c > 9)
             return -1;
-        if (v > (lim - c) / 10) {
+        if (!small && v > (lim - c) / 10) {
             for (; i < n; i++) /* "1e400" is not an integer at all */
                 if ((unsigned)((unsigned char)s[i] - '0') > 9)
                     return -1;

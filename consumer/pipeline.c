@@ -759,7 +759,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
     /* its own name, so per-thread CPU (top -H, /proc/PID/task) tells the
      * applier from the polling thread; a failure changes nothing */
     (void)pthread_setname_np(p->applier, "cdc-applier");
-    if (cdc_pipeline_obs_start(p, k)) { /* the lag snapshot's thread */
+    if (cdc_pipeline_obs_start(p)) { /* the lag snapshot's thread */
         set_errstr(p, false, "cannot start the lag thread");
         applier_stop(p);
         p->kafka = NULL;

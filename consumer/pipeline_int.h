@@ -98,7 +98,7 @@ struct cdc_pipeline_s {
      * under mu */
     pthread_t lag_thread;
     pthread_cond_t lag_cv;
-    bool lag_cv_ready, lag_started, lag_quit;
+    bool lag_started, lag_quit;
     char health[256];          /* "" = healthy, else why not */
     char errstr[1024];         /* the stop reason: set_errstr, under mu */
 
@@ -121,8 +121,9 @@ void cdc_pipeline_obs_health(cdc_pipeline_t *p, const char *why);
 /* Refreshes the lag snapshot at most once a second (now: monotonic ms). */
 void cdc_pipeline_obs_lag(cdc_pipeline_t *p, cdc_kafka_t *k, int64_t now);
 /* Starts the lag thread, which calls cdc_pipeline_obs_lag about once a
- * second with k (0, or -1 when it cannot start); stops and joins it. */
-int cdc_pipeline_obs_start(cdc_pipeline_t *p, cdc_kafka_t *k);
+ * second with p->kafka (set by the run before and kept until the stop):
+ * 0, or -1 when it cannot start; stops and joins it. */
+int cdc_pipeline_obs_start(cdc_pipeline_t *p);
 void cdc_pipeline_obs_stop(cdc_pipeline_t *p);
 
 /* pipeline_obs.c, the stage times (no lock: the thread holding b): b

@@ -2,10 +2,10 @@
  * its own thread; every read and write of the shared state holds p->mu. */
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -32,13 +32,13 @@ int cdc_pipeline_obs_init(cdc_pipeline_t *p) {
         return -1;
     }
     pthread_condattr_t ca;
-    if (pthread_condattr_init(&ca) == 0) {
-        p->lag_cv_ready =
-            pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-            pthread_cond_init(&p->lag_cv, &ca) == 0;
+    bool cv = pthread_condattr_init(&ca) == 0;
+    if (cv) {
+        cv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+             pthread_cond_init(&p->lag_cv, &ca) == 0;
         pthread_condattr_destroy(&ca);
     }
-    if (!p->lag_cv_ready) {
+    if (!cv) {
         cdc_fresh_free(p->fresh);
         pthread_mutex_destroy(&p->mu);
         return -1;
@@ -55,8 +55,7 @@ void cdc_pipeline_obs_free(cdc_pipeline_t *p) {
         free(p->lags[i].topic);
     free(p->lags);
     cdc_fresh_free(p->fresh);
-    if (p->lag_cv_ready)
-        pthread_cond_destroy(&p->lag_cv);
+    pthread_cond_destroy(&p->lag_cv);
     pthread_mutex_destroy(&p->mu);
 }
 
@@ -245,8 +244,7 @@ static void *lag_main(void *arg) {
     return NULL;
 }
 
-int cdc_pipeline_obs_start(cdc_pipeline_t *p, cdc_kafka_t *k) {
-    (void)k; /* p->kafka, set by the run before this and kept until stop */
+int cdc_pipeline_obs_start(cdc_pipeline_t *p) {
     p->lag_quit = false;
     if (pthread_create(&p->lag_thread, NULL, lag_main, p))
         return -1;

@@ -24,7 +24,7 @@ typedef struct rt_s {
     bool *seen;     /* RT_CHECK: borrowed, n entries */
     int ncmd;       /* commands sent */
     uint64_t nkeys; /* identities in them */
-    cdc_err_t err;  /* why nothing was sent, then the answer's error */
+    cdc_err_t err;  /* why nothing was sent (rt_read returns it then) */
     int werrno;     /* errno of a failed write, 0 */
 } rt_t;
 
@@ -137,7 +137,6 @@ void cdc_dedup_stats(const cdc_dedup_t *d, cdc_dedup_stats_t *out) {
 /* ------------------------------------------------------------------ */
 /* check and mark                                                       */
 /* ------------------------------------------------------------------ */
-
 
 #define ADD_LIT(b, lit) cdc_buf_add((b), (lit), sizeof(lit) - 1)
 #define NO_SHARD 0xff
@@ -363,7 +362,7 @@ static void settle(cdc_dedup_t *d) {
     if (!d->waiting)
         return;
     d->waiting = false;
-    d->wait.err = rt_read(d, &d->wait, d->wait_conn);
+    (void)rt_read(d, &d->wait, d->wait_conn); /* logged by it when lost */
 }
 
 /* Encodes and sends one round trip into *rt; *conn: 0 when nothing
