@@ -386,11 +386,6 @@ struct cdc_decoder_s {
     dec_pool_t rpool;         /* rowdefs live here until the decoder dies */
     size_t nrowdefs;
 
-    /* the yajl handle, kept from one document to the next (it parses with
-     * yajl_allow_multiple_values, so a finished document leaves it ready for
-     * the next; top_done rejects a second value); freed after any error */
-    yajl_handle yh;
-
     /* scan.c: unescaped strings, the container stack (conf.max_depth + 4) */
     dec_sbuf_t scanbuf;
     uint8_t *scanstk;
