@@ -93,8 +93,8 @@ typedef struct cdc_pipeline_stats_s {
     uint64_t batches;
     uint64_t retries;
     uint64_t dedup_hits;  /* dropped because Redis knew them as applied */
-    uint64_t dedup_checks_skipped; /* not asked: above the partition's high-water
-                               (offsets/dedup_hw.h) */
+    uint64_t dedup_checks_skipped; /* not asked: above their partition's
+                                      high-water (offsets/dedup_hw.h) */
     uint64_t by_op[5];    /* c u d r t */
 } cdc_pipeline_stats_t;
 

@@ -25,7 +25,8 @@
  * server longer than one connect attempt.
  *
  * Files: identity.c (the pure identity hash), redis.c (URL, connection,
- * backoff, RESP; redis_int.h), dedup.c (check and mark).
+ * backoff, RESP; redis_int.h), dedup.c (check and mark), dedup_hw.c
+ * (which changes a check may leave out: dedup_hw.h).
  *
  * Does not: decide what to drop (the pipeline does), compute identities
  * inside check or mark (the caller computes them once per batch with
