@@ -142,38 +142,6 @@ static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
     return cdc_kafka_dlq_produce(p->kafka, r, err, why ? why : "");
 }
 
-/* The ask flags for n changes (dedup_mu held); NULL when out of memory
- * (then every change is asked). */
-static bool *ask_room(cdc_pipeline_t *p, size_t n) {
-    if (n > p->ask_cap) {
-        bool *a = realloc(p->ask, n * sizeof *a);
-        if (!a)
-            return NULL;
-        p->ask = a;
-        p->ask_cap = n;
-    }
-    return p->ask;
-}
-
-cdc_err_t cdc_pipeline_dedup_check(cdc_pipeline_t *p,
-                                   cdc_event_t *const *changes,
-                                   const cdc_dedup_id_t *ids, size_t n,
-                                   bool *seen) {
-    size_t unasked = 0;
-    pthread_mutex_lock(&p->dedup_mu);
-    bool *ask = p->hw ? ask_room(p, n) : NULL;
-    if (ask)
-        unasked = cdc_dedup_hw_filter(p->hw, changes, ids, n, ask);
-    cdc_err_t err = cdc_dedup_check_some(p->dedup, ids, ask, n, seen);
-    if (cdc_dedup_hw_note(p->hw, changes, ids, ask, seen, err == CDC_OK, n))
-        cdc_log(CDC_LOG_WARN, "out of memory noting the dedup high-water: "
-                "the partition's changes are all asked about");
-    pthread_mutex_unlock(&p->dedup_mu);
-    if (unasked)
-        LOCKED(p, p->stats.dedup_checks_skipped += unasked);
-    return err;
-}
-
 /* Step "dedup": one Redis round trip over b's identities (but those the
  * high-water clears: offsets/dedup_hw.h), unless Redis already answered
  * for b; down = no information (seen_valid stays false: the position
@@ -186,20 +154,6 @@ static void batch_check(cdc_pipeline_t *p, cdc_batch_t *b) {
                                              b->nchanges, b->seen);
     b->check_ms += cdc_mono_ms() - t0;
     b->seen_valid = err == CDC_OK;
-}
-
-/* A partition's high-water goes with its ownership (topic NULL: every
- * partition's, after a fence: another instance wrote). */
-static void hw_forget(cdc_pipeline_t *p, const char *topic,
-                      int32_t partition) {
-    if (!p->hw)
-        return;
-    pthread_mutex_lock(&p->dedup_mu);
-    if (topic)
-        cdc_dedup_hw_forget(p->hw, topic, partition);
-    else
-        cdc_dedup_hw_clear(p->hw);
-    pthread_mutex_unlock(&p->dedup_mu);
 }
 
 /* Closes b (OPEN -> CHECKED: changes and identities listed) and counts
@@ -552,7 +506,7 @@ static void drop_uncommitted(cdc_pipeline_t *p, bool reread) {
     }
     cdc_offsets_map_free(&from);
     cdc_txn_reset(&p->txn); /* what it knew is read again */
-    hw_forget(p, NULL, 0);
+    cdc_pipeline_dedup_forget(p, NULL, 0);
     if (dropped)
         cdc_log(CDC_LOG_WARN, "dropped %zu records not applied%s", dropped,
                 reread ? "; they are read again" : "; the partitions' new "
@@ -610,7 +564,7 @@ static void forget_partitions(cdc_pipeline_t *p, const cdc_tp_t *tps,
         cdc_offsets_map_del(&p->at, tps[i].topic, tps[i].partition);
         cdc_offsets_map_del(&p->trust, tps[i].topic, tps[i].partition);
         cdc_pipeline_fresh_forget(p, tps[i].topic, tps[i].partition);
-        hw_forget(p, tps[i].topic, tps[i].partition);
+        cdc_pipeline_dedup_forget(p, tps[i].topic, tps[i].partition);
     }
 }
 
@@ -685,7 +639,8 @@ static cdc_err_t assign_one(cdc_pipeline_t *p, const cdc_tp_t *tp,
         return CDC_ERR_NOMEM;
     cdc_pipeline_fresh_assign(p, tp->topic, tp->partition, row);
     cdc_offsets_map_del(&p->trust, tp->topic, tp->partition);
-    hw_forget(p, tp->topic, tp->partition); /* a new owner asks all */
+    /* a new owner asks all */
+    cdc_pipeline_dedup_forget(p, tp->topic, tp->partition);
     if (row >= 0 && committed > row) {
         cdc_log_rec(CDC_LOG_WARN, tp->topic, tp->partition, row,
                     "the warehouse is behind Kafka's committed offset "

@@ -117,14 +117,19 @@ struct cdc_pipeline_s {
     size_t nfresh_rows;
 };
 
-/* pipeline.c: step "dedup" for n changes and their identities (the
- * polling thread's pre-checks, or the applier's): asks Redis about those
- * the high-water does not clear, under dedup_mu, and counts the others.
- * Returns the check's error (seen all false then). */
+/* pipeline_dedup.c: step "dedup" for n changes and their identities
+ * (the polling thread's pre-checks, or the applier's): asks Redis about
+ * those the high-water does not clear, under dedup_mu, and counts the
+ * others. Returns the check's error (seen all false then). */
 cdc_err_t cdc_pipeline_dedup_check(cdc_pipeline_t *p,
                                    cdc_event_t *const *changes,
                                    const cdc_dedup_id_t *ids, size_t n,
                                    bool *seen);
+/* A partition's high-water goes with its ownership: forgets
+ * topic[partition]'s (assigned, revoked), or with topic NULL every
+ * partition's (a fence: another instance wrote). */
+void cdc_pipeline_dedup_forget(cdc_pipeline_t *p, const char *topic,
+                               int32_t partition);
 
 /* pipeline_obs.c */
 int cdc_pipeline_obs_init(cdc_pipeline_t *p);
