@@ -331,14 +331,20 @@ static cdc_err_t decode_key(cdc_decoder_t *d, const cdc_record_t *rec) {
  * record key's schema and placed in the key's column order */
 static cdc_err_t decode_old_key(cdc_decoder_t *d, const cdc_record_t *rec,
                                 cdc_event_t *ev) {
-    const cdc_header_t *h = NULL;
-    for (size_t i = 0; i < rec->nheaders; i++)
-        if (rec->headers[i].name && rec->headers[i].value &&
-            !strcmp(rec->headers[i].name, "__debezium.oldkey"))
-            h = &rec->headers[i];
-    if (!h || !ev->keydef)
+    const cdc_header_t *h = NULL, *all;
+    size_t n;
+    if (!ev->keydef)
         return CDC_OK;
-    cdc_err_t err = decode_doc(d, DOC_OLDKEY, h->value, h->value_len);
+    cdc_err_t err = cdc_record_headers(rec, d->arena, &all, &n);
+    if (err)
+        return err;
+    for (size_t i = 0; i < n; i++)
+        if (all[i].name && all[i].value &&
+            !strcmp(all[i].name, "__debezium.oldkey"))
+            h = &all[i];
+    if (!h)
+        return CDC_OK;
+    err = decode_doc(d, DOC_OLDKEY, h->value, h->value_len);
     if (err)
         return err;
     if (!cdc_dec_event_old_key(d, ev))
