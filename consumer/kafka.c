@@ -448,11 +448,10 @@ static rd_kafka_message_t *poll_once(cdc_kafka_t *k, int timeout_ms,
     return rd_kafka_consumer_poll(k->rk, timeout_ms);
 }
 
-int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
-                   cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr) {
+int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_record_t *rec,
+                   cdc_kafka_msg_t **msg, cdc_err_t *kerr) {
     rd_kafka_message_t *m;
     cdc_err_t serr = CDC_OK;
-    (void)arena; /* the headers are parsed when asked for */
     if (!k->polling) {
         rd_kafka_poll_set_consumer(k->rk);
         k->polling = true;

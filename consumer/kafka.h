@@ -84,12 +84,12 @@ void cdc_kafka_close(cdc_kafka_t *k);
 
 /* Waits up to timeout_ms for one message. Returns 1 and fills *rec / *msg
  * (its headers left unparsed: cdc_record_headers reads them, with an arena
- * of the caller's; arena is not used), 0 when nothing came. Consumer errors are
+ * of the caller's), 0 when nothing came. Consumer errors are
  * logged; *kerr is set to CDC_ERR_KAFKA_DOWN when the brokers are unreachable
  * so the pipeline can report health (CDC_ERR_CONFIG once when the first
  * poll's subscription was refused; logged), else CDC_OK. */
-int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_arena_t *arena,
-                   cdc_record_t *rec, cdc_kafka_msg_t **msg, cdc_err_t *kerr);
+int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_record_t *rec,
+                   cdc_kafka_msg_t **msg, cdc_err_t *kerr);
 void cdc_kafka_msg_free(cdc_kafka_msg_t *msg); /* accepts NULL */
 /* Ends a cdc_kafka_poll waiting on another thread now (it returns 0), or
  * the next one to find nothing buffered. Any thread; the applier calls it

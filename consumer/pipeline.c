@@ -790,7 +790,7 @@ cdc_err_t cdc_pipeline_run(cdc_pipeline_t *p, cdc_kafka_t *k) {
         cdc_batch_t *b = p->open;
         int timeout = cdc_batch_wait_ms(b, p->conf.linger_ms, now, idle,
                                         got == 1);
-        got = cdc_kafka_poll(k, timeout, b->arena, &rec, &msg, &kerr);
+        got = cdc_kafka_poll(k, timeout, &rec, &msg, &kerr);
         if (p->fatal) { /* on_assign found a partition the topic lost */
             if (got == 1)
                 cdc_kafka_msg_free(msg);

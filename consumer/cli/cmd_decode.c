@@ -213,7 +213,7 @@ static int from_topic(const cdc_conf_t *conf, const char *topic,
     while (!cdc_kafka_range_done(k) && (limit <= 0 || printed < limit)) {
         cdc_record_t r;
         cdc_kafka_msg_t *m;
-        if (cdc_kafka_poll(k, 500, a, &r, &m, &err) != 1) {
+        if (cdc_kafka_poll(k, 500, &r, &m, &err) != 1) {
             if ((idle_ms += 500) < DECODE_STALL_MS)
                 continue;
             cdc_cli_fail(err ? err : CDC_ERR_TIMEOUT, "decode", NULL,

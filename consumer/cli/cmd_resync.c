@@ -266,7 +266,7 @@ static cdc_err_t read_round(rs_t *s, cdc_arena_t *arena) {
             cdc_record_t r;
             cdc_kafka_msg_t *m;
             cdc_err_t kerr;
-            if (cdc_kafka_poll(s->k, 200, arena, &r, &m, &kerr) != 1) {
+            if (cdc_kafka_poll(s->k, 200, &r, &m, &kerr) != 1) {
                 idle_ms += 200;
                 continue;
             }
