@@ -14,6 +14,9 @@
 /* the warehouse layout version _cdc.meta records (offsets/offsets.h) */
 #define FORMAT_VERSION CDC_OFFSETS_FORMAT_VERSION
 
+/* Batches of at most this many rows go in one query string (onetrip.c) */
+#define APPLY_ONETRIP_MAX 64
+
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
 cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
@@ -37,6 +40,7 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->hard_delete = conf->hard_delete;
     a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
+    a->onetrip_max = APPLY_ONETRIP_MAX;
     if (conf->conv)
         a->conv = *conf->conv;
     else
@@ -302,9 +306,18 @@ static cdc_err_t begin_held(cdc_apply_t *a, const cdc_offset_t *offsets,
     err = cdc_apply_pre_add(a, "BEGIN", 0, NULL, CDC_ERR_PG_DOWN, "begin");
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
         cdc_offsets_params_t op;
+        char fenced[512];
+        const char *w = cdc_offsets_sql_write(&offsets[i]);
+        /* a fenced write that touches no row fails on the server, so that
+         * nothing after it in the query string runs (COMMIT included):
+         * a division by zero, which pre_send reads as the fence lost */
+        if (offsets[i].fenced &&
+            snprintf(fenced, sizeof fenced, "WITH w AS (%s RETURNING 1) "
+                     "SELECT 1 / count(*) FROM w", w) < (int)sizeof fenced)
+            w = fenced;
         cdc_offsets_params_store(&op, a->group_id, &offsets[i]);
-        err = cdc_apply_pre_add(a, cdc_offsets_sql_write(&offsets[i]), op.n,
-                                op.v, CDC_ERR_STATE, "write offsets");
+        err = cdc_apply_pre_add(a, w, op.n, op.v, CDC_ERR_STATE,
+                                "write offsets");
     }
     for (size_t i = 0; i < np && err == CDC_OK; i++) {
         cdc_offsets_progress_params_t p;
@@ -492,7 +505,10 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         err = cdc_apply_collect(a, &gs, events, n);
     res->replays += gs.replays;
     res->collapsed += gs.collapsed;
-    for (apply_group_t *g = gs.groups_head; g && err == CDC_OK; g = g->next)
+    apply_group_t *from = err == CDC_OK ? gs.groups_head : NULL;
+    if (err == CDC_OK && cdc_apply_onetrip_fits(a, &gs))
+        err = cdc_apply_onetrip(a, &gs, &from); /* from: a refused group */
+    for (apply_group_t *g = from; g && err == CDC_OK; g = g->next)
         err = run_group(a, &gs, g);
     if (err == CDC_OK) /* no query carried them: BEGIN and the offsets */
         err = cdc_apply_pre_flush(a);
