@@ -14,8 +14,13 @@
 /* the warehouse layout version _cdc.meta records (offsets/offsets.h) */
 #define FORMAT_VERSION CDC_OFFSETS_FORMAT_VERSION
 
-/* Batches of at most this many rows go in one query string (onetrip.c) */
-#define APPLY_ONETRIP_MAX 64
+/* Batches of at most this many rows go in one query string (onetrip.c).
+ * bench/apply's mixed stream, backend CPU per event, one query against
+ * staging (three interleaved rounds): batches of 10 32.3-32.8 / 35.0-36.8
+ * us, 20 21.0-22.8 / 23.0-23.8, 32 16.2-18.0 / 18.3-21.7, 40 15.0-16.0 /
+ * 16.7-18.8, 50 15.8-16.2 / 15.7-16.5 (with 32 plain inserts or more the
+ * staging path's fast COPY takes them), 100 13.2-13.5 / 10.7-11.3 */
+#define APPLY_ONETRIP_MAX 40
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
@@ -311,10 +316,15 @@ static cdc_err_t begin_held(cdc_apply_t *a, const cdc_offset_t *offsets,
         /* a fenced write that touches no row fails on the server, so that
          * nothing after it in the query string runs (COMMIT included):
          * a division by zero, which pre_send reads as the fence lost */
-        if (offsets[i].fenced &&
-            snprintf(fenced, sizeof fenced, "WITH w AS (%s RETURNING 1) "
-                     "SELECT 1 / count(*) FROM w", w) < (int)sizeof fenced)
+        if (offsets[i].fenced) {
+            if (snprintf(fenced, sizeof fenced, "WITH w AS (%s RETURNING 1) "
+                         "SELECT 1 / count(*) FROM w", w) >=
+                (int)sizeof fenced)
+                err = CDC_ERR_NOMEM; /* cannot happen: the pipeline then */
             w = fenced;
+        }
+        if (err != CDC_OK)
+            break;
         cdc_offsets_params_store(&op, a->group_id, &offsets[i]);
         err = cdc_apply_pre_add(a, w, op.n, op.v, CDC_ERR_STATE,
                                 "write offsets");
