@@ -521,21 +521,30 @@ out:
 /* The one-query path (apply/onetrip.c: rows as array literals, no staging
  * COPY) against the staging path, the same batches as above: every batch
  * of fo goes by it (its limit raised over the batches' 61 rows), none of
- * fs (the limit 0: staging, COPY binary and text). */
+ * fs (the limit 0: staging, COPY binary and text); fe the same as fo on a
+ * session without standard_conforming_strings (its literals E'...'). */
 TEST(onetrip_lands_as_staging) {
-    fx_t fo, fs;
+    fx_t fo, fs, fe;
     int ok_o = fx_open(&fo, "one", NULL), ok_s = fx_open(&fs, "stg", NULL);
-    if (!ok_o || !ok_s)
+    int ok_e = fx_open(&fe, "esc", NULL);
+    if (!ok_o || !ok_s || !ok_e)
         goto out;
-    fo.a->onetrip_max = 1000;
+    fo.a->onetrip_max = fe.a->onetrip_max = 1000;
     fs.a->onetrip_max = 0;
+    PQclear(PQexec(fe.a->conn, "SET standard_conforming_strings = off"));
+    CHECK_STR(PQparameterStatus(fe.a->conn, "standard_conforming_strings"),
+              "off");
     b_apply(&fo);
     b_apply(&fs);
+    b_apply(&fe);
     CHECK_INT(fo.a->onetrip_rows, 60 + 41 + 40 + 40 + 41 + 30);
+    CHECK_INT(fe.a->onetrip_rows, fo.a->onetrip_rows);
     CHECK_INT(fs.a->onetrip_rows, 0);
     CHECK_INT(fo.a->bin_rows, 0);
     b_same_rows(&fo, &fs);
+    b_same_rows(&fe, &fs);
 out:
     fx_close(&fo);
     fx_close(&fs);
+    fx_close(&fe);
 }
