@@ -2,7 +2,8 @@
  * and the batch transaction (see apply.h): BEGIN with the offsets and the
  * freshness rows (one round trip, the fence read there), collect
  * (collect.c) and collapse (collapse.c) the events, then run each group
- * (truncate.c, direct.c, merge.c), all in one transaction. */
+ * (truncate.c, direct.c, merge.c), all in one transaction; a small batch
+ * goes whole in one query string instead (onetrip.c). */
 #include "apply/apply_int.h"
 
 #include <stdlib.h>

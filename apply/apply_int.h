@@ -3,7 +3,9 @@
  * consumer's record buffer is "the batch", this is not), staging/merge state
  * per table, and the internal calls between the files:
  *
- *   apply.c  -> collect.c, collapse.c, merge.c, direct.c, truncate.c
+ *   apply.c  -> collect.c, collapse.c, merge.c, direct.c, truncate.c,
+ *               onetrip.c (small batches in one query string: merge.c's
+ *               shapes over array literals)
  *   those    -> copy.c (COPY text, pure), pg.c (libpq, rejects)
  *   all      -> schemas/ (table cache, catalog, the libpq layer)
  *
