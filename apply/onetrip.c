@@ -171,6 +171,22 @@ static void lit_col(ot_lit_t *l, const apply_groups_t *gs,
     cdc_buf_adds(l->b, "}'");
 }
 
+/* The array type of column c: a table column (or an old key's) of a type
+ * with a binary form (a scalar: copybin.c) is an array of that type, so
+ * array_in parses each value once with its type's input function (the
+ * merge's cast to it then does nothing); other types stay text[] (an array
+ * type's array would be two-dimensional) and the merge casts them. */
+static void col_type_of(cdc_buf_t *q, const cdc_schema_table_t *t,
+                        const ot_col_t *c) {
+    const apply_tbl_t *p = t->priv;
+    uint32_t i = c->kind == K_OK ? t->key_cols[c->idx] : c->idx;
+    if ((c->kind == K_VAL || c->kind == K_OK) && p->bin_kinds &&
+        p->bin_kinds[i] != APPLY_BIN_NONE)
+        cdc_buf_printf(q, "::%s[]", t->cols[i].sqltype);
+    else
+        cdc_buf_printf(q, "::%s", col_type[c->kind]);
+}
+
 /* "unnest(<param k or its literal>::type[], ...) AS s(names)": with lits,
  * the literals of g's rows of shape s, else $1.. */
 static void unnest_from(cdc_buf_t *q, const ot_col_t *cols, size_t n,
@@ -186,7 +202,7 @@ static void unnest_from(cdc_buf_t *q, const ot_col_t *cols, size_t n,
             lit_col(lits, gs, g, s, &cols[k]);
         else
             cdc_buf_printf(q, "$%zu", k + 1);
-        cdc_buf_printf(q, "::%s", col_type[cols[k].kind]);
+        col_type_of(q, g->tbl, &cols[k]);
     }
     cdc_buf_adds(q, ") AS s(");
     for (size_t k = 0; k < n; k++) {
@@ -292,6 +308,8 @@ static bool add_shape(ot_t *o, apply_group_t *g, uint32_t s) {
  * statements change it), the release. */
 static cdc_err_t add_group(ot_t *o, apply_group_t *g) {
     apply_tbl_t *p = g->tbl->priv;
+    if (cdc_apply_bin_plan(g->tbl, p) != CDC_OK) /* the typed arrays */
+        return CDC_ERR_NOMEM;
     for (apply_row_t *r = g->rows_head; r; r = r->gnext) {
         cdc_err_t err = cdc_apply_shape_of(o->a, o->gs, g->tbl, p, r);
         if (err != CDC_OK)
