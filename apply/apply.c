@@ -17,11 +17,13 @@
 
 /* Batches of at most this many rows go in one query string (onetrip.c).
  * bench/apply's mixed stream, backend CPU per event, one query against
- * staging (three interleaved rounds): batches of 10 32.3-32.8 / 35.0-36.8
- * us, 20 21.0-22.8 / 23.0-23.8, 32 16.2-18.0 / 18.3-21.7, 40 15.0-16.0 /
- * 16.7-18.8, 50 15.8-16.2 / 15.7-16.5 (with 32 plain inserts or more the
- * staging path's fast COPY takes them), 100 13.2-13.5 / 10.7-11.3 */
-#define APPLY_ONETRIP_MAX 40
+ * staging, three interleaved rounds: batches of 50 13.7-15.2 / 14.3-16.5
+ * us (wall per batch 0.86-1.01 / 0.93-1.20 ms), 64 13.3 / 12.7-13.8
+ * (1.09-1.18 / 1.06-1.18), 100 11.8-12.0 / 11.3-12.0, 200 11.2-11.8 /
+ * 9.2-9.7 (4.1-7.4 / 2.5-6.9 ms), 2000 10.6-11.1 / 6.7: from 32 plain
+ * inserts on, staging takes them by the fast path's COPY binary, here
+ * every row takes the upsert */
+#define APPLY_ONETRIP_MAX 64
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 

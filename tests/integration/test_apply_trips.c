@@ -317,7 +317,7 @@ out:
  * read before the COPY that carries it gets its data. Each path warmed
  * first so that the offsets ride on its query (a rollback forgets the
  * table, and the next batch reads it again, the offsets sent before
- * that): the one-query path (onetrip_max 40), and with onetrip_max 0 the
+ * that): the one-query path (onetrip_max 64), and with onetrip_max 0 the
  * merge (an update) and the fast path (inserts). */
 static void move_offset(tt_t *t, const char *topic, int to) {
     char sql[256];
@@ -385,6 +385,6 @@ out:
 }
 
 TEST(fenced_batch_with_commit_inline_commits_nothing) {
-    fenced_case("fencec", 40);
+    fenced_case("fencec", 64);
     fenced_case("fences", 0);
 }
