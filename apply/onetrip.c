@@ -6,9 +6,12 @@
  * as array literals inside the query string instead, one array a staging
  * column, and the merge's shapes read them through
  *
- *   unnest('{...}'::text[], ..., '{...}'::bytea[], ...) AS s(c0, ...,
- *          _cdc_position, _cdc_op, _cdc_source_ts[, _cdc_ok_j][, p<i>])
+ *   unnest('{...}'::bigint[], '{...}'::text[], ..., '{...}'::bytea[], ...)
+ *     AS s(c0, ..., _cdc_position, _cdc_op, _cdc_source_ts[, _cdc_ok_j]
+ *          [, p<i>])
  *
+ * (a column of a scalar type as an array of its type, any other as text[]
+ * cast by the merge)
  * with the same statements as from the staging table (cdc_apply_shape_sql:
  * the position guard, kept TOAST columns, carried values, soft and hard
  * deletes, truncate fences, primary-key changes first), so the whole batch
@@ -27,8 +30,9 @@
  * after it take the staging path (whose isolation finds the record).
  *
  * Only keyed tables with bytea positions, and batches of at most
- * a->onetrip_max rows (the literals are parsed twice: by the scanner and
- * by array_in); everything else takes the staging path as before. */
+ * a->onetrip_max rows (the literals cost more per row than COPY binary,
+ * and the fast path's COPY beats the upsert for many inserts: apply.c has
+ * the numbers); everything else takes the staging path as before. */
 #include "apply/apply_int.h"
 
 #include <inttypes.h>
