@@ -83,7 +83,8 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
 void cdc_kafka_close(cdc_kafka_t *k);
 
 /* Waits up to timeout_ms for one message. Returns 1 and fills *rec / *msg
- * (headers allocated from arena), 0 when nothing came. Consumer errors are
+ * (its headers left unparsed: cdc_record_headers reads them, with an arena
+ * of the caller's; arena is not used), 0 when nothing came. Consumer errors are
  * logged; *kerr is set to CDC_ERR_KAFKA_DOWN when the brokers are unreachable
  * so the pipeline can report health (CDC_ERR_CONFIG once when the first
  * poll's subscription was refused; logged), else CDC_OK. */

@@ -313,14 +313,15 @@ cdc_err_t cdc_kafka_dlq_check(cdc_kafka_t *k, char *errstr,
 
 /* The record's own headers plus cdcsink's: why, where it came from, and
  * the sizes key and value had when they had to be cut. */
-static rd_kafka_headers_t *dlq_headers(const cdc_record_t *rec, cdc_err_t err,
-                                       const char *reason, bool key_cut,
-                                       bool value_cut) {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(rec->nheaders + 8);
+static rd_kafka_headers_t *dlq_headers(const cdc_record_t *rec,
+                                       const cdc_header_t *own, size_t nown,
+                                       cdc_err_t err, const char *reason,
+                                       bool key_cut, bool value_cut) {
+    rd_kafka_headers_t *h = rd_kafka_headers_new(nown + 8);
     char num[32];
-    for (size_t i = 0; i < rec->nheaders; i++)
-        rd_kafka_header_add(h, rec->headers[i].name, -1, rec->headers[i].value,
-                            (ssize_t)rec->headers[i].value_len);
+    for (size_t i = 0; i < nown; i++)
+        rd_kafka_header_add(h, own[i].name, -1, own[i].value,
+                            (ssize_t)own[i].value_len);
     rd_kafka_header_add(h, "cdcsink.error", -1, reason, -1);
     rd_kafka_header_add(h, "cdcsink.error.class", -1,
                         cdc_errclass_str(cdc_err_class(err)), -1);
@@ -341,12 +342,23 @@ static rd_kafka_headers_t *dlq_headers(const cdc_record_t *rec, cdc_err_t err,
     return h;
 }
 
-/* The bytes of headers a dead letter of rec carries. */
-static size_t headers_size(const cdc_record_t *rec, const char *reason) {
+/* The bytes of headers a dead letter of rec (its own headers own[]) carries. */
+static size_t headers_size(const cdc_record_t *rec, const cdc_header_t *own,
+                           size_t nown, const char *reason) {
     size_t n = strlen(reason) + strlen(rec->topic) + 256;
-    for (size_t i = 0; i < rec->nheaders; i++)
-        n += strlen(rec->headers[i].name) + rec->headers[i].value_len + 8;
+    for (size_t i = 0; i < nown; i++)
+        n += strlen(own[i].name) + own[i].value_len + 8;
     return n;
+}
+
+/* rec's own headers, read into *arena (made here) when they were left
+ * unparsed; the caller frees *arena */
+static cdc_err_t own_headers(const cdc_record_t *rec, cdc_arena_t **arena,
+                             const cdc_header_t **own, size_t *nown) {
+    *arena = NULL;
+    if (rec->headers_of && !(*arena = cdc_arena_new(1024)))
+        return CDC_ERR_NOMEM;
+    return cdc_record_headers(rec, *arena, own, nown);
 }
 
 cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
@@ -364,9 +376,17 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
     }
     if (sent_has(k, rec)) /* a retried batch: already dead-lettered */
         return CDC_OK;
+    cdc_arena_t *harena;
+    const cdc_header_t *own;
+    size_t nown, hsize;
+    if (own_headers(rec, &harena, &own, &nown)) {
+        cdc_arena_free(harena);
+        return CDC_ERR_NOMEM;
+    }
+    hsize = headers_size(rec, own, nown, reason);
     /* cut to the producer's limit, never refused for its size */
-    room = k->dlq_max_bytes > DLQ_OVERHEAD + headers_size(rec, reason)
-               ? k->dlq_max_bytes - DLQ_OVERHEAD - headers_size(rec, reason)
+    room = k->dlq_max_bytes > DLQ_OVERHEAD + hsize
+               ? k->dlq_max_bytes - DLQ_OVERHEAD - hsize
                : 0;
     bool key_cut = false, value_cut = false;
     if (key_len > room) {
@@ -384,11 +404,13 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
                     k->dlq_max_bytes, rec->key_len, rec->value_len);
     if (!(s = calloc(1, sizeof *s)) || !(s->topic = strdup(rec->topic))) {
         sent_free(s);
+        cdc_arena_free(harena);
         return CDC_ERR_NOMEM;
     }
     s->partition = rec->partition;
     s->offset = rec->offset;
-    h = dlq_headers(rec, err, reason, key_cut, value_cut);
+    h = dlq_headers(rec, own, nown, err, reason, key_cut, value_cut);
+    cdc_arena_free(harena); /* h holds copies */
     /* librdkafka's key and value arguments are not const although F_COPY only reads
      * it; a union drops the qualifier without a cast warning */
     union { const void *c; void *m; } val = {rec->value}, key = {rec->key};

@@ -51,6 +51,11 @@ cdc_pipeline_t *cdc_pipeline_new(const cdc_pipeline_conf_t *conf,
     }
     if (pthread_mutex_init(&p->dedup_mu, NULL) == 0)
         p->dedup_mu_ready = true;
+    /* a replay reads a range already applied: every change is asked */
+    if (dedup && !conf->replay && !(p->hw = cdc_dedup_hw_new())) {
+        cdc_pipeline_free(p);
+        return NULL;
+    }
     if (!p->hand_ready || !p->dedup_mu_ready ||
         cdc_batch_init(&p->bufs[0], p->cap) ||
         cdc_batch_init(&p->bufs[1], p->cap)) {
@@ -75,6 +80,8 @@ void cdc_pipeline_free(cdc_pipeline_t *p) {
     }
     if (p->dedup_mu_ready)
         pthread_mutex_destroy(&p->dedup_mu);
+    cdc_dedup_hw_free(p->hw);
+    free(p->ask);
     free(p);
 }
 
@@ -135,16 +142,16 @@ static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
     return cdc_kafka_dlq_produce(p->kafka, r, err, why ? why : "");
 }
 
-/* Step "dedup": one Redis round trip over b's identities, unless Redis
- * already answered for b; down = no information (seen_valid stays false:
- * the position guard alone keeps replays harmless). */
+/* Step "dedup": one Redis round trip over b's identities (but those the
+ * high-water clears: offsets/dedup_hw.h), unless Redis already answered
+ * for b; down = no information (seen_valid stays false: the position
+ * guard alone keeps replays harmless). */
 static void batch_check(cdc_pipeline_t *p, cdc_batch_t *b) {
     if (!p->dedup || !b->nchanges || b->seen_valid)
         return;
     int64_t t0 = cdc_mono_ms();
-    pthread_mutex_lock(&p->dedup_mu);
-    cdc_err_t err = cdc_dedup_check(p->dedup, b->ids, b->nchanges, b->seen);
-    pthread_mutex_unlock(&p->dedup_mu);
+    cdc_err_t err = cdc_pipeline_dedup_check(p, b->changes, b->ids,
+                                             b->nchanges, b->seen);
     b->check_ms += cdc_mono_ms() - t0;
     b->seen_valid = err == CDC_OK;
 }
@@ -499,6 +506,7 @@ static void drop_uncommitted(cdc_pipeline_t *p, bool reread) {
     }
     cdc_offsets_map_free(&from);
     cdc_txn_reset(&p->txn); /* what it knew is read again */
+    cdc_pipeline_dedup_forget(p, NULL, 0);
     if (dropped)
         cdc_log(CDC_LOG_WARN, "dropped %zu records not applied%s", dropped,
                 reread ? "; they are read again" : "; the partitions' new "
@@ -556,6 +564,7 @@ static void forget_partitions(cdc_pipeline_t *p, const cdc_tp_t *tps,
         cdc_offsets_map_del(&p->at, tps[i].topic, tps[i].partition);
         cdc_offsets_map_del(&p->trust, tps[i].topic, tps[i].partition);
         cdc_pipeline_fresh_forget(p, tps[i].topic, tps[i].partition);
+        cdc_pipeline_dedup_forget(p, tps[i].topic, tps[i].partition);
     }
 }
 
@@ -630,6 +639,8 @@ static cdc_err_t assign_one(cdc_pipeline_t *p, const cdc_tp_t *tp,
         return CDC_ERR_NOMEM;
     cdc_pipeline_fresh_assign(p, tp->topic, tp->partition, row);
     cdc_offsets_map_del(&p->trust, tp->topic, tp->partition);
+    /* a new owner asks all */
+    cdc_pipeline_dedup_forget(p, tp->topic, tp->partition);
     if (row >= 0 && committed > row) {
         cdc_log_rec(CDC_LOG_WARN, tp->topic, tp->partition, row,
                     "the warehouse is behind Kafka's committed offset "

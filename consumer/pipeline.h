@@ -8,10 +8,10 @@
  *   close         cdc_batch_due (batch.c) in the loop;      polling
  *                 batch_precheck -> cdc_batch_close:
  *                 changes and identities, OPEN -> CHECKED
- *   dedup         batch_check -> cdc_dedup_check            polling (the
- *                 (one Redis round trip)                    applier again
- *                                                           if Redis said
- *                                                           nothing)
+ *   dedup         batch_check -> cdc_dedup_check_some       polling (the
+ *                 (one Redis round trip, none when the      applier again
+ *                 high-water clears every change:           if Redis said
+ *                 offsets/dedup_hw.h)                       nothing)
  *   hand-off      applier_hand; batch_select:               polling ->
  *                 changes minus hits, CHECKED -> HANDED     applier
  *   apply         batch_apply -> apply_once:                applier
@@ -93,6 +93,8 @@ typedef struct cdc_pipeline_stats_s {
     uint64_t batches;
     uint64_t retries;
     uint64_t dedup_hits;  /* dropped because Redis knew them as applied */
+    uint64_t dedup_checks_skipped; /* not asked: above their partition's
+                                      high-water (offsets/dedup_hw.h) */
     uint64_t by_op[5];    /* c u d r t */
 } cdc_pipeline_stats_t;
 

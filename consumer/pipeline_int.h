@@ -10,6 +10,7 @@
 #include "consumer/pipeline.h"
 #include "consumer/pipeline_txn.h"
 #include "consumer/pipeline_fresh.h"
+#include "offsets/dedup_hw.h"
 
 typedef struct table_stat_s {
     char *name;           /* "schema.table", malloc'ed */
@@ -64,6 +65,12 @@ struct cdc_pipeline_s {
      * only a batch not checked before (a failed pre-check): dedup is used
      * under dedup_mu by both. */
     pthread_mutex_t dedup_mu;
+    /* under dedup_mu: which changes the check may leave out
+     * (offsets/dedup_hw.h; NULL without Redis or in replay: all asked),
+     * and the ask flags of the check being made */
+    cdc_dedup_hw_t *hw;
+    bool *ask;
+    size_t ask_cap;
     int64_t stop_at_ms;  /* when a stop request was first seen retrying */
     /* Where this instance stands per assigned partition: the value
      * _cdc.offsets must hold for the next batch (the fence), read on
@@ -109,6 +116,20 @@ struct cdc_pipeline_s {
     cdc_progress_t *fresh_rows;
     size_t nfresh_rows;
 };
+
+/* pipeline_dedup.c: step "dedup" for n changes and their identities
+ * (the polling thread's pre-checks, or the applier's): asks Redis about
+ * those the high-water does not clear, under dedup_mu, and counts the
+ * others. Returns the check's error (seen all false then). */
+cdc_err_t cdc_pipeline_dedup_check(cdc_pipeline_t *p,
+                                   cdc_event_t *const *changes,
+                                   const cdc_dedup_id_t *ids, size_t n,
+                                   bool *seen);
+/* A partition's high-water goes with its ownership: forgets
+ * topic[partition]'s (assigned, revoked), or with topic NULL every
+ * partition's (a fence: another instance wrote). */
+void cdc_pipeline_dedup_forget(cdc_pipeline_t *p, const char *topic,
+                               int32_t partition);
 
 /* pipeline_obs.c */
 int cdc_pipeline_obs_init(cdc_pipeline_t *p);

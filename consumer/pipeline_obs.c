@@ -313,6 +313,10 @@ static void render(cdc_pipeline_t *p, cdc_buf_t *b) {
          "changes skipped by the source position guard", s->replays},
         {"cdcsink_dedup_hits_total",
          "changes dropped because Redis knew them as applied", s->dedup_hits},
+        {"cdcsink_dedup_checks_skipped_total",
+         "changes not asked about in Redis: above their partition's "
+         "high-water, so never applied by this instance",
+         s->dedup_checks_skipped},
         {"cdcsink_dead_letters_total", "records sent to the dead-letter topic",
          s->dead_letters},
         {"cdcsink_batches_total", "batches committed", s->batches},

@@ -734,9 +734,8 @@ cdc_err_t cdc_txn_precheck(cdc_pipeline_t *p, const cdc_batch_t *b) {
     int64_t t0 = cdc_mono_ms();
     cdc_dedup_identities(t->pre_evs, n, t->pre_ids);
     t->pre_ids_ok = true;
-    pthread_mutex_lock(&p->dedup_mu);
-    cdc_err_t err = cdc_dedup_check(p->dedup, t->pre_ids, n, t->pre_seen);
-    pthread_mutex_unlock(&p->dedup_mu);
+    cdc_err_t err = cdc_pipeline_dedup_check(p, t->pre_evs, t->pre_ids, n,
+                                             t->pre_seen);
     t->pre_ms = cdc_mono_ms() - t0;
     t->pre_n = n;
     t->pre_valid = err == CDC_OK; /* down: checked again after the cut */

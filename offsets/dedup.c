@@ -166,7 +166,8 @@ static void cmd_members(cdc_dedup_t *d, const char *name, int64_t bucket,
 
 /* Groups the events with an identity (and, for a mark, applied) by shard
  * into d->idx/d->from and encodes the round trip's commands into d->cmd:
- * check = SMISMEMBER of the current and the previous bucket per shard;
+ * check = SMISMEMBER of the current and the previous bucket per shard
+ * (of the entries asked: applied doubles as the check's ask);
  * mark = SADD to the current bucket and EXPIREAT at its end plus one
  * bucket, per shard. Returns the number of commands (0: nothing to ask),
  * or -1 when out of memory. */
@@ -189,7 +190,7 @@ static int encode(cdc_dedup_t *d, rt_kind_t kind, const bool *applied,
     *nkeys = *noid = 0;
     for (size_t i = 0; i < n; i++) {
         d->shard_of[i] = NO_SHARD;
-        if (kind == RT_MARK && applied && !applied[i])
+        if (applied && !applied[i]) /* not applied, or not asked */
             continue;
         if (!d->ids[i].ok) {
             (*noid)++;
@@ -408,6 +409,18 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
 cdc_err_t cdc_dedup_check(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                           size_t n, bool *seen) {
     return roundtrip(d, RT_CHECK, ids, NULL, n, seen);
+}
+
+cdc_err_t cdc_dedup_check_some(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
+                               const bool *ask, size_t n, bool *seen) {
+    size_t asked = 0;
+    for (size_t i = 0; i < n && !asked; i++)
+        asked += ids[i].ok && (!ask || ask[i]);
+    if (!asked && d->ns) { /* not even the waiting mark's replies read */
+        memset(seen, 0, n * sizeof *seen);
+        return CDC_OK;
+    }
+    return roundtrip(d, RT_CHECK, ids, ask, n, seen);
 }
 
 cdc_err_t cdc_dedup_mark(cdc_dedup_t *d, const cdc_dedup_id_t *ids,

@@ -25,7 +25,8 @@
  * server longer than one connect attempt.
  *
  * Files: identity.c (the pure identity hash), redis.c (URL, connection,
- * backoff, RESP; redis_int.h), dedup.c (check and mark).
+ * backoff, RESP; redis_int.h), dedup.c (check and mark), dedup_hw.c
+ * (which changes a check may leave out: dedup_hw.h).
  *
  * Does not: decide what to drop (the pipeline does), compute identities
  * inside check or mark (the caller computes them once per batch with
@@ -137,6 +138,14 @@ void cdc_dedup_set_clock(cdc_dedup_t *d, int64_t (*now_s)(void));
  * CDC_ERR_STATE without a namespace; CDC_ERR_NOMEM. */
 cdc_err_t cdc_dedup_check(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                           size_t n, bool *seen) CDC_MUSTCHECK;
+
+/* The same check of only the entries with ask[i] (ask NULL: all); the
+ * others get seen[i] = false without being asked, and no round trip is
+ * made when none is asked (offsets/dedup_hw.h says which may be left
+ * out). */
+cdc_err_t cdc_dedup_check_some(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
+                               const bool *ask, size_t n, bool *seen)
+    CDC_MUSTCHECK;
 
 /* One pipelined round trip adding every ids[i] with applied[i] (applied
  * may be NULL: all) and an identity to the current bucket's sets (SADD),

@@ -342,6 +342,9 @@ struct cdc_decoder_s {
     int nfr;
     int depth;
     bool top_done;          /* the document's top-level value is complete */
+    yajl_handle yh;         /* yajl's parse under way (NULL: scan.c's) */
+    size_t top_end;         /* yh: the bytes its parse had consumed when
+                             * the top-level value ended */
     const dec_sch_t *rowsch;  /* row struct of this document, NULL schemaless */
     const cdc_rowdef_t *doc_rowdef; /* of the document's schema */
     dec_row_t rows[4];        /* by ROLE_* */
@@ -404,6 +407,12 @@ extern const yajl_callbacks cdc_dec_callbacks;
  * yajl; false when it gave up (some callbacks may have run, d->err may be
  * set): the caller resets the document and parses it with yajl */
 bool cdc_dec_scan(cdc_decoder_t *d, const char *s, size_t n);
+
+/* the top-level value just ended: under yajl, where (d->top_end) */
+static inline void cdc_dec_note_top_end(cdc_decoder_t *d) {
+    if (d->yh)
+        d->top_end = yajl_get_bytes_consumed(d->yh);
+}
 
 /* errors (mem.c): sets d->err/errstr unless already set (the first reason
  * is the one that matters; outside the value document every error but

@@ -155,6 +155,7 @@ static int scalar_top(cdc_decoder_t *d, const dec_tok_t *t) {
                             "garbage after the JSON value", d->what);
     if (d->direct && t->kind == DEC_TOK_NULL) {
         d->res.payload_null = d->top_done = true;
+        cdc_dec_note_top_end(d);
         return 1;
     }
     return cdc_dec_fail(d, CDC_ERR_ENVELOPE, "%s: not a change envelope: "
@@ -713,8 +714,10 @@ static int end_json(cdc_decoder_t *d, dec_frame_t *f, bool map) {
 
 static int on_end(cdc_decoder_t *d, bool map) {
     dec_frame_t *f = top(d);
-    if (--d->depth <= 0)
+    if (--d->depth <= 0) {
         d->top_done = true;
+        cdc_dec_note_top_end(d);
+    }
     switch (f->type) {
     case F_SCHEMA: return end_schema(d, map);
     case F_TOP: /* {} */
