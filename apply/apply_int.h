@@ -3,7 +3,9 @@
  * consumer's record buffer is "the batch", this is not), staging/merge state
  * per table, and the internal calls between the files:
  *
- *   apply.c  -> collect.c, collapse.c, merge.c, direct.c, truncate.c
+ *   apply.c  -> collect.c, collapse.c, merge.c, direct.c, truncate.c,
+ *               onetrip.c (small batches in one query string: merge.c's
+ *               shapes over array literals)
  *   those    -> copy.c (COPY text, pure), pg.c (libpq, rejects)
  *   all      -> schemas/ (table cache, catalog, the libpq layer)
  *
@@ -212,8 +214,12 @@ cdc_err_t cdc_apply_bin_plan(const cdc_schema_table_t *t,
 typedef struct apply_shape_s {
     unsigned flags;
     uint8_t *col;  /* ncols APPLY_COL_* codes */
-    char *sql;     /* the cached statement, $1 = the row tag */
+    char *sql;     /* the cached statement, $1 = the row tag (made with the
+                      staging table: NULL until then) */
     char stmt[24]; /* its prepared statement's name ("" = not prepared) */
+    char *usql;    /* the same reading its rows from parameters, one array
+                      a column (onetrip.c), NULL until used */
+    char ustmt[24];/* its prepared statement's name ("" = not prepared) */
 } apply_shape_t;
 
 typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
@@ -275,6 +281,9 @@ struct cdc_apply_s {
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
     uint64_t stmt_serial;      /* names the session's prepared statements */
     unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */
+    size_t onetrip_max;        /* batches of at most this many rows go in
+                                  one query string (onetrip.c); 0: never */
+    uint64_t onetrip_rows;     /* rows applied that way (the tests) */
     /* scoped to one cdc_apply_batch_begin .. commit/abort */
     cdc_arena_t *arena;
     cdc_apply_result_t *res;
@@ -374,6 +383,37 @@ cdc_err_t cdc_apply_route(apply_routes_t *r, const cdc_event_t *ev,
  * table), NOMEM. */
 cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
                                 apply_group_t *g) CDC_MUSTCHECK;
+/* The shape index of r in p (a new shape, its SQL not made yet, when
+ * none fits). NOMEM only. */
+cdc_err_t cdc_apply_shape_of(const cdc_apply_t *a, const apply_groups_t *gs,
+                             const cdc_schema_table_t *t, apply_tbl_t *p,
+                             apply_row_t *r) CDC_MUSTCHECK;
+/* Appends shape sh's statement reading its rows from `from` (a relation
+ * aliased s with the staging table's columns) filtered by `where`. */
+void cdc_apply_shape_sql(const cdc_apply_t *a, cdc_buf_t *q,
+                         const cdc_schema_table_t *t, const char *from,
+                         const char *where, const apply_shape_t *sh);
+/* Counts rows[0..n) of a merge whose statements changed `affected` rows:
+ * applied, the rest replays (a hard delete of no row is applied). */
+void cdc_apply_merge_count(cdc_apply_t *a, const apply_tbl_t *p,
+                           apply_row_t **rows, size_t n, size_t affected);
+
+/* ---- onetrip.c: a small batch in one query string ---- */
+
+/* Whether every group of gs may go by cdc_apply_onetrip: keyed tables
+ * (not a truncate, not keyless, bytea positions), a->onetrip_max rows at
+ * most in all. */
+bool cdc_apply_onetrip_fits(const cdc_apply_t *a, const apply_groups_t *gs);
+/* Runs every group of gs by the guarded merge, its rows given as array
+ * literals instead of a staging COPY, all in one query string behind the
+ * batch's held opening statements, COMMIT at its end when the batch may
+ * end there: one round trip. *resume: NULL when every group is applied,
+ * else the group a statement of PostgreSQL refused (rolled back to its
+ * savepoint): it and the groups after it are for the staging path.
+ * Errors: PG_DOWN, FENCED, STATE, NOMEM (the caller rolls back). */
+cdc_err_t cdc_apply_onetrip(cdc_apply_t *a, apply_groups_t *gs,
+                            apply_group_t **resume) CDC_MUSTCHECK;
+
 /* Marks the rows of g the fast path takes (APPLY_PATH_DIRECT: op c or r,
  * every column given, no primary-key change) and returns their count; with
  * all, none unless every row qualifies. None while the table skips the

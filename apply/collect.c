@@ -25,6 +25,7 @@ void cdc_apply_tbl_free(void *priv) {
     for (size_t i = 0; i < p->nshapes; i++) {
         free(p->shapes[i].col);
         free(p->shapes[i].sql);
+        free(p->shapes[i].usql);
     }
     free(p->shapes);
     free(p->copy_sql);

@@ -187,11 +187,10 @@ static bool fence_on(const cdc_apply_t *a, unsigned f) {
 
 /* Hard delete: DELETE ... USING the staging rows of the shape's tag. */
 static void build_delete(const cdc_apply_t *a, cdc_buf_t *q,
-                         const cdc_schema_table_t *t, const apply_tbl_t *p,
-                         unsigned f) {
-    cdc_buf_printf(q, "DELETE FROM %s t USING pg_temp.%s s WHERE "
-                      "s._cdc_tag = $1",
-                   t->qname, p->stg);
+                         const cdc_schema_table_t *t, const char *from,
+                         const char *where, unsigned f) {
+    cdc_buf_printf(q, "DELETE FROM %s t USING %s WHERE %s", t->qname, from,
+                   where);
     for (uint32_t j = 0; j < t->nkey; j++) {
         const cdc_schema_col_t *c = &t->cols[t->key_cols[j]];
         cdc_buf_printf(q, " AND t.%s = s.c%u::%s", c->qname, t->key_cols[j],
@@ -245,8 +244,8 @@ static void fenced_meta(const cdc_apply_t *a, cdc_buf_t *q,
  * old key's stored row for kept columns> FROM staging [LEFT JOIN old row]
  * WHERE the shape's tag */
 static void build_insert(const cdc_apply_t *a, cdc_buf_t *q,
-                         const cdc_schema_table_t *t, const apply_tbl_t *p,
-                         const apply_shape_t *sh) {
+                         const cdc_schema_table_t *t, const char *from,
+                         const char *where, const apply_shape_t *sh) {
     unsigned f = sh->flags;
     cdc_buf_printf(q, "INSERT INTO %s AS t (", t->qname);
     for (uint32_t i = 0; i < t->ncols; i++)
@@ -280,7 +279,7 @@ static void build_insert(const cdc_apply_t *a, cdc_buf_t *q,
                        f & APPLY_SH_DELETED
                            ? "coalesce(s._cdc_source_ts, now())"
                            : "NULL::timestamptz");
-    cdc_buf_printf(q, " FROM pg_temp.%s s", p->stg);
+    cdc_buf_printf(q, " FROM %s", from);
     if (f & APPLY_SH_OLDKEY) {
         cdc_buf_printf(q, " LEFT JOIN %s o ON ", t->qname);
         for (uint32_t j = 0; j < t->nkey; j++)
@@ -296,7 +295,7 @@ static void build_insert(const cdc_apply_t *a, cdc_buf_t *q,
                            c->qname, t->key_cols[j], c->sqltype);
         }
     }
-    cdc_buf_adds(q, " WHERE s._cdc_tag = $1");
+    cdc_buf_printf(q, " WHERE %s", where);
     if (fence_on(a, f) && a->truncate_mode == CDC_TRUNCATE_HARD) {
         cdc_buf_adds(q, " AND NOT "); /* the truncate deleted it */
         cdc_apply_fenced(a, q, t, "s");
@@ -336,21 +335,20 @@ static void build_conflict(const cdc_apply_t *a, cdc_buf_t *q,
         cdc_buf_adds(q, " AND EXCLUDED._cdc_op IS DISTINCT FROM 't'");
 }
 
-static void build_sql(const cdc_apply_t *a, cdc_buf_t *q,
-                      const cdc_schema_table_t *t, const apply_tbl_t *p,
-                      const apply_shape_t *sh) {
+void cdc_apply_shape_sql(const cdc_apply_t *a, cdc_buf_t *q,
+                         const cdc_schema_table_t *t, const char *from,
+                         const char *where, const apply_shape_t *sh) {
     if (sh->flags & APPLY_SH_HARD) {
-        build_delete(a, q, t, p, sh->flags);
+        build_delete(a, q, t, from, where, sh->flags);
         return;
     }
-    build_insert(a, q, t, p, sh);
+    build_insert(a, q, t, from, where, sh);
     build_conflict(a, q, t, sh);
 }
 
-/* The shape index of r in p (created with its SQL when new). */
-static cdc_err_t shape_of(const cdc_apply_t *a, const apply_groups_t *gs,
-                          const cdc_schema_table_t *t, apply_tbl_t *p,
-                          apply_row_t *r) {
+cdc_err_t cdc_apply_shape_of(const cdc_apply_t *a, const apply_groups_t *gs,
+                             const cdc_schema_table_t *t, apply_tbl_t *p,
+                             apply_row_t *r) {
     unsigned f = row_flags(a, gs, r);
     bool use_mask = !(f & APPLY_SH_HARD);
     for (size_t s = 0; s < p->nshapes; s++) {
@@ -374,22 +372,12 @@ static cdc_err_t shape_of(const cdc_apply_t *a, const apply_groups_t *gs,
         p->capshapes = cap;
     }
     apply_shape_t *sh = &p->shapes[p->nshapes];
-    sh->flags = f;
-    sh->sql = NULL;
-    sh->stmt[0] = '\0';
-    sh->col = calloc(t->ncols ? t->ncols : 1, 1);
+    *sh = (apply_shape_t){f, calloc(t->ncols ? t->ncols : 1, 1), NULL,
+                          "", NULL, ""};
     if (!sh->col)
         return CDC_ERR_NOMEM;
     for (uint32_t i = 0; i < t->ncols && use_mask; i++)
         sh->col[i] = (uint8_t)cdc_apply_col_code(gs, r, i);
-    cdc_buf_t q = CDC_BUF_INIT;
-    build_sql(a, &q, t, p, sh);
-    if (q.oom) {
-        cdc_buf_free(&q);
-        free(sh->col);
-        return CDC_ERR_NOMEM;
-    }
-    sh->sql = q.data;
     r->shape = (uint32_t)p->nshapes++;
     return CDC_OK;
 }
@@ -657,6 +645,17 @@ static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
     }
     for (size_t i = 0; i < n; i++)
         used[rows[i]->shape] = true;
+    char from[64]; /* the shapes' statements, made once the staging is */
+    snprintf(from, sizeof from, "pg_temp.%s s", p->stg);
+    for (size_t s = 0; s < p->nshapes && !q.oom; s++) {
+        cdc_buf_t b = CDC_BUF_INIT;
+        if (used[s] && !p->shapes[s].sql) {
+            cdc_apply_shape_sql(a, &b, t, from, "s._cdc_tag = $1",
+                                &p->shapes[s]);
+            p->shapes[s].sql = b.data;
+            q.oom |= b.oom;
+        }
+    }
     if (p->stg_rows >= APPLY_STG_TRUNCATE_ROWS) { /* before the savepoint */
         cdc_buf_printf(&q, "TRUNCATE pg_temp.%s; ", p->stg);
         p->stg_rows = 0;
@@ -696,8 +695,8 @@ static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
     return err;
 }
 
-static cdc_err_t count_rows(cdc_apply_t *a, const apply_tbl_t *p,
-                            apply_row_t **rows, size_t n, size_t affected) {
+void cdc_apply_merge_count(cdc_apply_t *a, const apply_tbl_t *p,
+                           apply_row_t **rows, size_t n, size_t affected) {
     /* hard deletes of absent rows touch nothing but are not replays */
     size_t hard = 0;
     for (size_t i = 0; i < n; i++)
@@ -707,7 +706,6 @@ static cdc_err_t count_rows(cdc_apply_t *a, const apply_tbl_t *p,
         applied = hard;
     a->res->applied += applied;
     a->res->replays += n - applied;
-    return CDC_OK;
 }
 
 static cdc_err_t attempt(cdc_apply_t *a, apply_groups_t *gs, apply_group_t *g,
@@ -726,7 +724,7 @@ static cdc_err_t isolate_events(cdc_apply_t *a, apply_groups_t *gs,
         apply_row_t *one = cdc_apply_collapse_single(gs, g, e);
         if (!one)
             return CDC_ERR_NOMEM;
-        cdc_err_t err = shape_of(a, gs, g->tbl, p, one);
+        cdc_err_t err = cdc_apply_shape_of(a, gs, g->tbl, p, one);
         if (err == CDC_OK)
             err = attempt(a, gs, g, p, &one, 1);
         if (err != CDC_OK)
@@ -741,8 +739,10 @@ static cdc_err_t attempt(cdc_apply_t *a, apply_groups_t *gs, apply_group_t *g,
     char leak[24], undo[96];
     /* savepoint, COPY, shapes and release (attempt_run) */
     cdc_err_t err = attempt_run(a, gs, g->tbl, p, rows, n, &affected, leak);
-    if (err == CDC_OK)
-        return count_rows(a, p, rows, n, affected);
+    if (err == CDC_OK) {
+        cdc_apply_merge_count(a, p, rows, n, affected);
+        return CDC_OK;
+    }
     a->commit_tail = false; /* the halves below never end the batch */
     if (err != CDC_ERR_REJECTED)
         return err;
@@ -780,7 +780,7 @@ cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
     for (apply_row_t *r = g->rows_head; r; r = r->gnext) {
         if (r->path != APPLY_PATH_MERGE)
             continue;
-        err = shape_of(a, gs, t, p, r);
+        err = cdc_apply_shape_of(a, gs, t, p, r);
         if (err != CDC_OK)
             return err;
         if (p->shapes[r->shape].flags & APPLY_SH_OLDKEY)

@@ -224,6 +224,15 @@ static bool pre_fenced(cdc_apply_t *a, size_t st, PGresult *r) {
     return cdc_apply_fence_lost(a, &a->pre_offs[st - 1], r);
 }
 
+/* Whether r is the error of a fenced write that touched no row: apply.c
+ * makes it divide by zero then (SQLSTATE 22012). */
+static bool pre_fence_failed(cdc_apply_t *a, size_t st, PGresult *r) {
+    const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return PQresultStatus(r) == PGRES_FATAL_ERROR && code &&
+           strcmp(code, "22012") == 0 && st >= 1 && st <= a->pre_noffs &&
+           a->pre_offs[st - 1].fenced && pre_fenced(a, st, r);
+}
+
 cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
     if (!a->pre_n) {
         if (!PQsendQuery(a->conn, sql))
@@ -243,7 +252,14 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
     /* the opening statements' results come first, each on its own */
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
         PGresult *r = PQgetResult(a->conn);
-        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        if (r && pre_fence_failed(a, i, r)) {
+            PQclear(r);
+            err = CDC_ERR_FENCED;
+            a->pre_failed = i;
+            break;
+        }
+        if (!r || (PQresultStatus(r) != PGRES_COMMAND_OK &&
+                   PQresultStatus(r) != PGRES_TUPLES_OK)) {
             err = cdc_apply_pg_fail(a, r, r ? a->pre_st[i].other
                                             : CDC_ERR_PG_DOWN,
                                     a->pre_st[i].what);

@@ -20,7 +20,9 @@
  * the bench itself; TABLES=N spreads that stream over N tables.
  * COPYTEXT=1 sends the fast path's inserts as COPY text instead of binary
  * and stages the merge's rows as text (the A/B of apply/copybin.c);
- * COPYTEXT=stg the latter only. The applier's backend pid goes to stderr
+ * COPYTEXT=stg the latter only. ONETRIP=N: batches of at most N rows go
+ * in one query string, rows as array literals (apply/onetrip.c; 0: never,
+ * the staging path's A/B; default the applier's). The applier's backend pid goes to stderr
  * first, for a profiler to attach to (perf record -g -p PID). */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -331,6 +333,8 @@ int main(int argc, char **argv) {
     const char *ct = getenv("COPYTEXT");
     a->copy_text = ct && atoi(ct);
     a->stg_text = ct && !strcmp(ct, "stg");
+    if (getenv("ONETRIP"))
+        a->onetrip_max = (size_t)atol(getenv("ONETRIP"));
     exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
     /* the applier's backend: the other client of this database (the
      * server must run on this machine for its CPU to be read) */
@@ -435,8 +439,10 @@ int main(int argc, char **argv) {
     double copy_ins = (double)rows / t_copy_ins, ins = (double)rows / t_ins;
     double copy_upd = (double)rows / t_copy_upd, upd = (double)rows / t_upd;
     printf("rows %ld, batch %ld, fillfactor %d, fast path COPY %s, staging "
-           "%s\n", rows, batch, ff, a->copy_text ? "text" : "binary",
-           a->copy_text || a->stg_text ? "text" : "typed, binary");
+           "%s, one query up to %zu rows\n", rows, batch, ff,
+           a->copy_text ? "text" : "binary",
+           a->copy_text || a->stg_text ? "text" : "typed, binary",
+           a->onetrip_max);
     printf("COPY (inserts baseline)  %10.0f rows/s\n", copy_ins);
     printf("apply inserts            %10.0f rows/s  ratio %.2f  (applied %zu)\n",
            ins, ins / copy_ins, applied_ins);

@@ -450,12 +450,40 @@ static void b_apply(fx_t *f) {
     free(big);
 }
 
+/* Whether fb and ft hold the same rows in t and t2, as text and as typed
+ * values, metadata included. */
+static void b_same_rows(fx_t *fb, fx_t *ft) {
+    char sql[2048], bcols[512] = "id";
+    for (size_t c = 1; c < B_NC; c++) {
+        size_t l = strlen(bcols);
+        snprintf(bcols + l, sizeof bcols - l, ", %s", B_NAMES[c]);
+    }
+    for (int tb = 0; tb < 2; tb++) {
+        const char *tn = tb ? "t2" : "t";
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM (SELECT %s, _cdc_position, _cdc_op, "
+                 "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM "
+                 "\"%s\".%s) p FULL JOIN (SELECT %s, _cdc_position, "
+                 "_cdc_op, _cdc_source_ts, _cdc_deleted, _cdc_deleted_at "
+                 "FROM \"%s\".%s) q ON p::text = q::text AND p.id = q.id "
+                 "AND (p.n, p.nv, p.ts, p.tz, p.j, p.by, p.d) IS NOT "
+                 "DISTINCT FROM (q.n, q.nv, q.ts, q.tz, q.j, q.by, q.d) "
+                 "WHERE p.id IS NULL OR q.id IS NULL",
+                 bcols, fb->schema, tn, bcols, ft->schema, tn);
+        CHECK_STR(fx_q(fb, sql), "0\n");
+    }
+    snprintf(sql, sizeof sql, "SELECT (SELECT count(*) FROM \"%s\".t), "
+             "(SELECT count(*) FROM \"%s\".t2)", fb->schema, fb->schema);
+    CHECK_STR(fx_q(fb, sql), "140|40\n");
+}
+
 TEST(copy_binary_lands_as_copy_text) {
     fx_t fb, ft;
     int ok_b = fx_open(&fb, "bin", NULL), ok_t = fx_open(&ft, "txt", NULL);
     if (!ok_b || !ok_t)
         goto out;
     ft.a->copy_text = true;
+    fb.a->onetrip_max = ft.a->onetrip_max = 0; /* the COPY paths */
     b_apply(&fb);
     /* the merge staged fb's rows in a typed table (ft's are text) */
     CHECK_STR(fx_q(&fb, "SELECT count(*) > 0 FROM pg_class WHERE relname "
@@ -465,28 +493,8 @@ TEST(copy_binary_lands_as_copy_text) {
     /* batches 1 and 2 went binary (100 rows), batch 3 as text */
     CHECK_INT(fb.a->bin_rows, 100);
     CHECK_INT(ft.a->bin_rows, 0);
-    char sql[2048], bcols[512] = "id";
-    for (size_t c = 1; c < B_NC; c++) {
-        size_t l = strlen(bcols);
-        snprintf(bcols + l, sizeof bcols - l, ", %s", B_NAMES[c]);
-    }
-    /* the same rows, as text and as typed values, metadata included */
-    for (int tb = 0; tb < 2; tb++) {
-    const char *tn = tb ? "t2" : "t";
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM (SELECT %s, _cdc_position, _cdc_op, "
-             "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM \"%s\".%s) "
-             "p FULL JOIN (SELECT %s, _cdc_position, _cdc_op, "
-             "_cdc_source_ts, _cdc_deleted, _cdc_deleted_at FROM \"%s\".%s) "
-             "q ON p::text = q::text AND p.id = q.id AND (p.n, p.nv, p.ts, "
-             "p.tz, p.j, p.by, p.d) IS NOT DISTINCT FROM (q.n, q.nv, q.ts, "
-             "q.tz, q.j, q.by, q.d) WHERE p.id IS NULL OR q.id IS NULL",
-             bcols, fb.schema, tn, bcols, ft.schema, tn);
-    CHECK_STR(fx_q(&fb, sql), "0\n");
-    }
-    snprintf(sql, sizeof sql, "SELECT (SELECT count(*) FROM \"%s\".t), "
-             "(SELECT count(*) FROM \"%s\".t2)", fb.schema, fb.schema);
-    CHECK_STR(fx_q(&fb, sql), "140|40\n");
+    b_same_rows(&fb, &ft);
+    char sql[2048];
     /* _cdc_synced_at: the transaction's start, as the merge's now() */
     snprintf(sql, sizeof sql,
              "SELECT count(DISTINCT _cdc_synced_at) FROM \"%s\".t WHERE id = "
@@ -508,4 +516,35 @@ TEST(copy_binary_lands_as_copy_text) {
 out:
     fx_close(&fb);
     fx_close(&ft);
+}
+
+/* The one-query path (apply/onetrip.c: rows as array literals, no staging
+ * COPY) against the staging path, the same batches as above: every batch
+ * of fo goes by it (its limit raised over the batches' 61 rows), none of
+ * fs (the limit 0: staging, COPY binary and text); fe the same as fo on a
+ * session without standard_conforming_strings (its literals E'...'). */
+TEST(onetrip_lands_as_staging) {
+    fx_t fo, fs, fe;
+    int ok_o = fx_open(&fo, "one", NULL), ok_s = fx_open(&fs, "stg", NULL);
+    int ok_e = fx_open(&fe, "esc", NULL);
+    if (!ok_o || !ok_s || !ok_e)
+        goto out;
+    fo.a->onetrip_max = fe.a->onetrip_max = 1000;
+    fs.a->onetrip_max = 0;
+    PQclear(PQexec(fe.a->conn, "SET standard_conforming_strings = off"));
+    CHECK_STR(PQparameterStatus(fe.a->conn, "standard_conforming_strings"),
+              "off");
+    b_apply(&fo);
+    b_apply(&fs);
+    b_apply(&fe);
+    CHECK_INT(fo.a->onetrip_rows, 60 + 41 + 40 + 40 + 41 + 30);
+    CHECK_INT(fe.a->onetrip_rows, fo.a->onetrip_rows);
+    CHECK_INT(fs.a->onetrip_rows, 0);
+    CHECK_INT(fo.a->bin_rows, 0);
+    b_same_rows(&fo, &fs);
+    b_same_rows(&fe, &fs);
+out:
+    fx_close(&fo);
+    fx_close(&fs);
+    fx_close(&fe);
 }
