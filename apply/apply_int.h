@@ -404,6 +404,13 @@ void cdc_apply_merge_count(cdc_apply_t *a, const apply_tbl_t *p,
  * (not a truncate, not keyless, bytea positions), a->onetrip_max rows at
  * most in all. */
 bool cdc_apply_onetrip_fits(const cdc_apply_t *a, const apply_groups_t *gs);
+/* Appends s[0..len) as one quoted element of an array literal that sits
+ * inside a SQL string literal ('...' when scs, standard_conforming_strings
+ * on; E'...' otherwise): the array's '"' and '\' each get a '\' in front,
+ * then the string's ' is doubled and, in E'...', every '\' too. b->oom on
+ * failure. tests/fuzz/fuzz_onetrip_lit.c reads it back. */
+void cdc_apply_onetrip_elem(cdc_buf_t *b, const char *s, size_t len,
+                            bool scs);
 /* Runs every group of gs by the guarded merge, its rows given as array
  * literals instead of a staging COPY, all in one query string behind the
  * batch's held opening statements, COMMIT at its end when the batch may

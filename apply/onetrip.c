@@ -60,30 +60,32 @@ typedef struct ot_lit_s {
     cdc_buf_t tmp;  /* a position or a timestamp as text */
 } ot_lit_t;
 
-/* Appends s[0..len) as a quoted element of an array literal written
- * inside a string literal: '"' and '\' escaped for the array, then '\''
- * doubled and, without standard_conforming_strings (E'...'), '\' too. */
-static void lit_elem(ot_lit_t *l, const char *s, size_t len) {
-    if (!cdc_buf_reserve(l->b, len * 4 + 3))
+void cdc_apply_onetrip_elem(cdc_buf_t *b, const char *s, size_t len,
+                            bool scs) {
+    if (!cdc_buf_reserve(b, len * 4 + 3))
         return;
-    char *o = l->b->data + l->b->len;
+    char *o = b->data + b->len;
     *o++ = '"';
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '"' || c == '\\') { /* the array's backslash */
             *o++ = '\\';
-            if (!l->scs)
+            if (!scs)
                 *o++ = '\\';
         }
-        if (c == '\\' && !l->scs)
+        if (c == '\\' && !scs)
             *o++ = '\\';
         if (c == '\'')
             *o++ = '\'';
         *o++ = c;
     }
     *o++ = '"';
-    l->b->len = (size_t)(o - l->b->data);
-    l->b->data[l->b->len] = '\0';
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+}
+
+static void lit_elem(ot_lit_t *l, const char *s, size_t len) {
+    cdc_apply_onetrip_elem(l->b, s, len, l->scs);
 }
 
 static void lit_value(ot_lit_t *l, const cdc_value_t *v) {
