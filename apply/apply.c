@@ -323,7 +323,8 @@ static cdc_err_t begin_held(cdc_apply_t *a, const cdc_offset_t *offsets,
             if (snprintf(fenced, sizeof fenced, "WITH w AS (%s RETURNING 1) "
                          "SELECT 1 / count(*) FROM w", w) >=
                 (int)sizeof fenced)
-                err = CDC_ERR_NOMEM; /* cannot happen: the pipeline then */
+                err = CDC_ERR_NOMEM; /* cannot happen: offsets.c's text is
+                                      * far shorter */
             w = fenced;
         }
         if (err != CDC_OK)

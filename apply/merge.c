@@ -607,6 +607,27 @@ static cdc_err_t copy_started(cdc_apply_t *a) {
     return err;
 }
 
+/* Makes the staging statement of each used shape that has none yet (made
+ * once the staging table is; kept in the shape). false when out of
+ * memory: a half-made statement is freed, never kept for the next try. */
+static bool shapes_sql(const cdc_apply_t *a, const cdc_schema_table_t *t,
+                       apply_tbl_t *p, const bool *used) {
+    char from[64];
+    snprintf(from, sizeof from, "pg_temp.%s s", p->stg);
+    for (size_t s = 0; s < p->nshapes; s++) {
+        if (!used[s] || p->shapes[s].sql)
+            continue;
+        cdc_buf_t b = CDC_BUF_INIT;
+        cdc_apply_shape_sql(a, &b, t, from, "s._cdc_tag = $1", &p->shapes[s]);
+        if (b.oom) {
+            cdc_buf_free(&b);
+            return false;
+        }
+        p->shapes[s].sql = b.data;
+    }
+    return true;
+}
+
 /* One query string: the savepoint and the COPY of rows (carrying the
  * batch's opening statements in front when they are still held: see
  * apply.c), then, run by PostgreSQL when the COPY's data ends, the
@@ -645,17 +666,7 @@ static cdc_err_t attempt_run(cdc_apply_t *a, const apply_groups_t *gs,
     }
     for (size_t i = 0; i < n; i++)
         used[rows[i]->shape] = true;
-    char from[64]; /* the shapes' statements, made once the staging is */
-    snprintf(from, sizeof from, "pg_temp.%s s", p->stg);
-    for (size_t s = 0; s < p->nshapes && !q.oom; s++) {
-        cdc_buf_t b = CDC_BUF_INIT;
-        if (used[s] && !p->shapes[s].sql) {
-            cdc_apply_shape_sql(a, &b, t, from, "s._cdc_tag = $1",
-                                &p->shapes[s]);
-            p->shapes[s].sql = b.data;
-            q.oom |= b.oom;
-        }
-    }
+    q.oom |= !shapes_sql(a, t, p, used);
     if (p->stg_rows >= APPLY_STG_TRUNCATE_ROWS) { /* before the savepoint */
         cdc_buf_printf(&q, "TRUNCATE pg_temp.%s; ", p->stg);
         p->stg_rows = 0;
