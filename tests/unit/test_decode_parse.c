@@ -17,15 +17,20 @@ static const cdc_decoder_conf_t dec_conf = {64u << 20, 64, 1024};
             "\"d\",\"schema\":\"s\",\"table\":\"t\",\"sequence\":"          \
             "\"[\\\"1\\\",\\\"2\\\"]\"}"
 
+/* a record of topic "t", no headers */
+static void record(cdc_record_t *rec, const char *key, const char *value) {
+    memset(rec, 0, sizeof *rec);
+    rec->topic = "t";
+    rec->key = key;
+    rec->key_len = strlen(key);
+    rec->value = value;
+    rec->value_len = strlen(value);
+}
+
 static cdc_err_t decode(cdc_decoder_t *d, cdc_arena_t *a, const char *key,
                         const char *value, cdc_event_t *ev) {
     cdc_record_t rec;
-    memset(&rec, 0, sizeof rec);
-    rec.topic = "t";
-    rec.key = key;
-    rec.key_len = strlen(key);
-    rec.value = value;
-    rec.value_len = strlen(value);
+    record(&rec, key, value);
     return cdc_decoder_decode(d, &rec, a, ev);
 }
 
@@ -83,12 +88,7 @@ TEST(the_old_key_carries_its_kind) {
     cdc_record_t rec;
     const char *v = "{\"before\":null,\"after\":{\"id\":\"Ag==\"}," SRC
                     ",\"op\":\"c\"}";
-    memset(&rec, 0, sizeof rec);
-    rec.topic = "t";
-    rec.key = "{\"id\":\"Ag==\"}";
-    rec.key_len = strlen(rec.key);
-    rec.value = v;
-    rec.value_len = strlen(v);
+    record(&rec, "{\"id\":\"Ag==\"}", v);
     rec.headers = &h;
     rec.nheaders = 1;
     CHECK_INT(cdc_decoder_decode(d, &rec, a, &ev), CDC_OK);
@@ -131,12 +131,7 @@ TEST(headers_are_read_only_for_a_create) {
                  "{\"before\":%s,\"after\":%s," SRC ",\"op\":\"%c\"}",
                  ops[i] == 'd' ? "{\"id\":\"Ag==\"}" : "null",
                  ops[i] == 'd' ? "null" : "{\"id\":\"Ag==\"}", ops[i]);
-        memset(&rec, 0, sizeof rec);
-        rec.topic = "t";
-        rec.key = "{\"id\":\"Ag==\"}";
-        rec.key_len = strlen(rec.key);
-        rec.value = v;
-        rec.value_len = strlen(v);
+        record(&rec, "{\"id\":\"Ag==\"}", v);
         rec.headers_of = lazy_headers;
         CHECK_INT(cdc_decoder_decode(d, &rec, a, &ev), CDC_OK);
         CHECK_INT(lazy_calls, ops[i] == 'c');
