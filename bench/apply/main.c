@@ -22,8 +22,9 @@
  * and stages the merge's rows as text (the A/B of apply/copybin.c);
  * COPYTEXT=stg the latter only. ONETRIP=N: batches of at most N rows go
  * in one query string, rows as array literals (apply/onetrip.c; 0: never,
- * the staging path's A/B; default the applier's). The applier's backend pid goes to stderr
- * first, for a profiler to attach to (perf record -g -p PID). */
+ * the staging path's A/B; default the applier's). The applier's backend
+ * pid goes to stderr first, for a profiler to attach to (perf record -g
+ * -p PID). */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
