@@ -4,8 +4,8 @@
  * per table, and the internal calls between the files:
  *
  *   apply.c  -> collect.c, collapse.c, merge.c, direct.c, truncate.c,
- *               onetrip.c (small batches in one query string: merge.c's
- *               shapes over array literals)
+ *               onetrip.c (small batches in one round trip: merge.c's
+ *               shapes over array parameters)
  *   those    -> copy.c (COPY text, pure), pg.c (libpq, rejects)
  *   all      -> schemas/ (table cache, catalog, the libpq layer)
  *
@@ -251,6 +251,9 @@ typedef struct apply_tbl_s { /* in cdc_schema_table_t.priv */
 /* One of the batch's opening statements held for the next query (pg.c):
  * its class when PostgreSQL refuses it, and its label. */
 typedef struct apply_pre_s {
+    const char *sql;           /* copies in the batch's arena */
+    int np;
+    const char **params;
     cdc_err_t other;
     const char *what;
 } apply_pre_t;
@@ -282,7 +285,7 @@ struct cdc_apply_s {
     uint64_t stmt_serial;      /* names the session's prepared statements */
     unsigned oom_streak;       /* batches failed in a row on SQLSTATE 53200 */
     size_t onetrip_max;        /* batches of at most this many rows go in
-                                  one query string (onetrip.c); 0: never */
+                                  one round trip (onetrip.c); 0: never */
     uint64_t onetrip_rows;     /* rows applied that way (the tests) */
     /* scoped to one cdc_apply_batch_begin .. commit/abort */
     cdc_arena_t *arena;
@@ -293,11 +296,11 @@ struct cdc_apply_s {
     const cdc_progress_t *progress;
     size_t nprogress;
     char *instance;
-    /* the batch's opening statements (BEGIN, offsets, freshness rows) as
-     * SQL text, not sent yet: the next query carries them in front
-     * (pg.c, cdc_apply_pre_*) */
+    /* the batch's opening statements (BEGIN, offsets, freshness rows),
+     * not sent yet: the next query carries them in front (pg.c,
+     * cdc_apply_pre_*); pre: their SQL text for a simple query */
     cdc_buf_t pre;
-    size_t pre_n;              /* statements in pre */
+    size_t pre_n;              /* statements in pre_st */
     apply_pre_t pre_st[APPLY_PRE_MAX];
     const cdc_offset_t *pre_offs; /* statement 1 + i writes offset i */
     size_t pre_noffs;
@@ -398,25 +401,23 @@ void cdc_apply_shape_sql(const cdc_apply_t *a, cdc_buf_t *q,
 void cdc_apply_merge_count(cdc_apply_t *a, const apply_tbl_t *p,
                            apply_row_t **rows, size_t n, size_t affected);
 
-/* ---- onetrip.c: a small batch in one query string ---- */
+/* ---- onetrip.c: a small batch in one round trip ---- */
 
 /* Whether every group of gs may go by cdc_apply_onetrip: keyed tables
  * (not a truncate, not keyless, bytea positions), a->onetrip_max rows at
  * most in all. */
 bool cdc_apply_onetrip_fits(const cdc_apply_t *a, const apply_groups_t *gs);
-/* Appends s[0..len) as one quoted element of an array literal that sits
- * inside a SQL string literal ('...' when scs, standard_conforming_strings
- * on; E'...' otherwise): the array's '"' and '\' each get a '\' in front,
- * then the string's ' is doubled and, in E'...', every '\' too. b->oom on
+/* Appends s[0..len) as one element of an array's text form, as array_in
+ * reads it: in double quotes, a '\\' in front of each '"' and '\\'. The
+ * array travels as a parameter (data), never inside SQL text. b->oom on
  * failure. tests/fuzz/fuzz_onetrip_lit.c reads it back. */
-void cdc_apply_onetrip_elem(cdc_buf_t *b, const char *s, size_t len,
-                            bool scs);
+void cdc_apply_onetrip_elem(cdc_buf_t *b, const char *s, size_t len);
 /* Runs every group of gs by the guarded merge, its rows given as array
- * literals instead of a staging COPY, all in one query string behind the
- * batch's held opening statements, COMMIT at its end when the batch may
- * end there: one round trip. *resume: NULL when every group is applied,
- * else the group a statement of PostgreSQL refused (rolled back to its
- * savepoint): it and the groups after it are for the staging path.
+ * parameters instead of a staging COPY, all in one pipeline (one Sync)
+ * behind the batch's held opening statements, COMMIT at its end when the
+ * batch may end there: one round trip. *resume: NULL when every group is
+ * applied, else the group a statement of PostgreSQL refused (rolled back
+ * to its savepoint): it and the groups after it are for the staging path.
  * Errors: PG_DOWN, FENCED, STATE, NOMEM (the caller rolls back). */
 cdc_err_t cdc_apply_onetrip(cdc_apply_t *a, apply_groups_t *gs,
                             apply_group_t **resume) CDC_MUSTCHECK;
@@ -487,10 +488,12 @@ cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,
 /* Sends b's bytes as COPY data and empties b. NOMEM (b->oom), PG_DOWN. */
 cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) CDC_MUSTCHECK;
 
-/* The batch's opening statements: cdc_apply_pre_add appends one (its $N
- * replaced by params as literals) to a->pre; the next query sent through
- * cdc_apply_pre_send carries them in front of it, one round trip for
- * both. pre_send reads their results (BEGIN's, the offsets', checking the
+/* The batch's opening statements: cdc_apply_pre_add holds one (copies of
+ * its text and parameters in a->arena); the next query sent through
+ * cdc_apply_pre_send (a simple query: its $N replaced by the parameters
+ * as literals, for a COPY cannot join a pipeline) or the next pipeline
+ * of cdc_apply_pre_pipeline carries them in front of it, one round trip
+ * for both. pre_send reads their results (BEGIN's, the offsets', checking the
  * fence of a->pre_offs, the freshness rows') before the caller reads its
  * own: on a refusal (its class, a->pre_failed), FENCED or PG_DOWN, every
  * result of the query has been read (a COPY it started ended with an
@@ -529,6 +532,14 @@ typedef struct apply_pq_s {
 cdc_err_t cdc_apply_pg_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
                                 size_t *failed) CDC_MUSTCHECK;
 void cdc_apply_pg_pipeline_clear(apply_pq_t *q, size_t n);
+/* cdc_apply_pg_pipeline with the held opening statements (as their own
+ * entries, their parameters bound) in front of q[0..n), in the same
+ * round trip; their results are read as cdc_apply_pre_send reads them
+ * (FENCED for the fence; a refusal stops every statement after it, q's
+ * too). *failed: the index in q of the statement refused, else n. Holds
+ * nothing afterwards. */
+cdc_err_t cdc_apply_pre_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
+                                 size_t *failed) CDC_MUSTCHECK;
 
 /* Whether the answer r to offset o's write says the fence no longer holds
  * (a fenced write that touched no row); if so, errstr says which partition

@@ -52,57 +52,47 @@ bool cdc_apply_onetrip_fits(const cdc_apply_t *a, const apply_groups_t *gs) {
     return rows <= a->onetrip_max;
 }
 
-/* ---- the array literals ---- */
+/* ---- the arrays, one parameter a staging column ---- */
 
-typedef struct ot_lit_s {
-    cdc_buf_t *b;
-    bool scs;       /* standard_conforming_strings: '\' is not special */
-    cdc_buf_t tmp;  /* a position or a timestamp as text */
-} ot_lit_t;
-
-void cdc_apply_onetrip_elem(cdc_buf_t *b, const char *s, size_t len,
-                            bool scs) {
-    if (!cdc_buf_reserve(b, len * 4 + 3))
+void cdc_apply_onetrip_elem(cdc_buf_t *b, const char *s, size_t len) {
+    if (!cdc_buf_reserve(b, len * 2 + 3))
         return;
     char *o = b->data + b->len;
     *o++ = '"';
     for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '"' || c == '\\') { /* the array's backslash */
+        if (s[i] == '"' || s[i] == '\\')
             *o++ = '\\';
-            if (!scs)
-                *o++ = '\\';
-        }
-        if (c == '\\' && !scs)
-            *o++ = '\\';
-        if (c == '\'')
-            *o++ = '\'';
-        *o++ = c;
+        *o++ = s[i];
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
 }
 
-static void lit_elem(ot_lit_t *l, const char *s, size_t len) {
-    cdc_apply_onetrip_elem(l->b, s, len, l->scs);
+typedef struct ot_arr_s {
+    cdc_buf_t *b;
+    cdc_buf_t tmp;  /* a position or a timestamp as text */
+} ot_arr_t;
+
+static void arr_elem(ot_arr_t *l, const char *s, size_t len) {
+    cdc_apply_onetrip_elem(l->b, s, len);
 }
 
-static void lit_value(ot_lit_t *l, const cdc_value_t *v) {
+static void arr_value(ot_arr_t *l, const cdc_value_t *v) {
     if (v && v->state == CDC_V_SET && v->text)
-        lit_elem(l, v->text, v->len);
+        arr_elem(l, v->text, v->len);
     else
         cdc_buf_adds(l->b, "NULL");
 }
 
-static void lit_pos(ot_lit_t *l, const cdc_position_t *p) {
+static void arr_pos(ot_arr_t *l, const cdc_position_t *p) {
     if (p->kind == CDC_POS_NONE || p->nparts == 0) {
         cdc_buf_adds(l->b, "NULL");
         return;
     }
     cdc_buf_reset(&l->tmp);
     cdc_apply_copy_pos(&l->tmp, p, 0);
-    lit_elem(l, l->tmp.data, l->tmp.len);
+    arr_elem(l, l->tmp.data, l->tmp.len);
 }
 
 /* The staging columns a shape reads (the parameters of its statement). */
@@ -131,12 +121,13 @@ static size_t shape_cols(const cdc_schema_table_t *t, const apply_shape_t *sh,
     return n;
 }
 
-/* Appends the array literal of column c over g's rows of shape s. */
-static void lit_col(ot_lit_t *l, const apply_groups_t *gs,
+/* Appends the array (its text form, as array_in reads it) of column c
+ * over g's rows of shape s. */
+static void arr_col(ot_arr_t *l, const apply_groups_t *gs,
                     const apply_group_t *g, uint32_t s, const ot_col_t *c) {
     const apply_shape_t *sh = &((apply_tbl_t *)g->tbl->priv)->shapes[s];
     bool first = true;
-    cdc_buf_adds(l->b, l->scs ? "'{" : "E'{");
+    cdc_buf_addc(l->b, '{');
     for (const apply_row_t *r = g->rows_head; r; r = r->gnext) {
         if (r->shape != s)
             continue;
@@ -145,14 +136,14 @@ static void lit_col(ot_lit_t *l, const apply_groups_t *gs,
         first = false;
         switch (c->kind) {
         case K_VAL:
-            lit_value(l, &r->vals[c->idx]);
+            arr_value(l, &r->vals[c->idx]);
             break;
         case K_POS:
-            lit_pos(l, &r->pos);
+            arr_pos(l, &r->pos);
             break;
         case K_OP: {
             char op = r->op ? r->op : 'u';
-            lit_elem(l, &op, 1);
+            arr_elem(l, &op, 1);
             break;
         }
         case K_TS:
@@ -162,19 +153,19 @@ static void lit_col(ot_lit_t *l, const apply_groups_t *gs,
             }
             cdc_buf_reset(&l->tmp);
             cdc_apply_copy_ts(&l->tmp, r->source_ts_us);
-            lit_elem(l, l->tmp.data, l->tmp.len);
+            arr_elem(l, l->tmp.data, l->tmp.len);
             break;
         case K_OK:
-            lit_value(l, r->old_key ? &r->old_key[c->idx] : NULL);
+            arr_value(l, r->old_key ? &r->old_key[c->idx] : NULL);
             break;
         default: /* K_P: the position of the event behind a carried value */
             if (sh->col[c->idx] >= APPLY_COL_CARRY)
-                lit_pos(l, &gs->events[r->setter[c->idx]]->pos);
+                arr_pos(l, &gs->events[r->setter[c->idx]]->pos);
             else
                 cdc_buf_adds(l->b, "NULL");
         }
     }
-    cdc_buf_adds(l->b, "}'");
+    cdc_buf_addc(l->b, '}');
 }
 
 /* The array type of column c: a table column (or an old key's) of a type
@@ -193,22 +184,16 @@ static void col_type_of(cdc_buf_t *q, const cdc_schema_table_t *t,
         cdc_buf_printf(q, "::%s", col_type[c->kind]);
 }
 
-/* "unnest(<param k or its literal>::type[], ...) AS s(names)": with lits,
- * the literals of g's rows of shape s, else $1.. */
+/* "unnest($1::type[], ...) AS s(names)": the columns cols[0..n) of a
+ * shape of t as parameters. */
 static void unnest_from(cdc_buf_t *q, const ot_col_t *cols, size_t n,
-                        ot_lit_t *lits, const apply_groups_t *gs,
-                        const apply_group_t *g, uint32_t s) {
+                        const cdc_schema_table_t *t) {
     static const char *const names[] = {"c", "_cdc_position", "_cdc_op",
                                         "_cdc_source_ts", "_cdc_ok_", "p"};
     cdc_buf_adds(q, "unnest(");
     for (size_t k = 0; k < n; k++) {
-        if (k)
-            cdc_buf_adds(q, ", ");
-        if (lits)
-            lit_col(lits, gs, g, s, &cols[k]);
-        else
-            cdc_buf_printf(q, "$%zu", k + 1);
-        col_type_of(q, g->tbl, &cols[k]);
+        cdc_buf_printf(q, "%s$%zu", k ? ", " : "", k + 1);
+        col_type_of(q, t, &cols[k]);
     }
     cdc_buf_adds(q, ") AS s(");
     for (size_t k = 0; k < n; k++) {
@@ -220,67 +205,82 @@ static void unnest_from(cdc_buf_t *q, const ot_col_t *cols, size_t n,
     cdc_buf_adds(q, ")");
 }
 
-/* ---- the query string and its results ---- */
+/* ---- the pipeline and its results ---- */
 
-/* What one statement of the query string is (after the held ones). */
+/* What one statement of the pipeline is (after the held ones). */
 typedef struct ot_st_s {
     enum { O_SAVEPOINT, O_PREPARE, O_EXEC, O_RELEASE, O_COMMIT } kind;
     apply_group_t *g;
-    apply_shape_t *sh; /* O_PREPARE: named when it succeeds */
-    char name[24];
+    apply_shape_t *sh;   /* O_PREPARE: named when it succeeds */
+    const char *sql;     /* O_PREPARE, an unnamed O_EXEC, the fixed ones */
+    char name[24];       /* O_PREPARE, a prepared O_EXEC */
+    int np;
+    char *data;          /* O_EXEC: its arrays' text, NUL-separated */
+    const char **params; /* O_EXEC: into data */
 } ot_st_t;
 
 typedef struct ot_s {
     cdc_apply_t *a;
     const apply_groups_t *gs;
-    cdc_buf_t q;
-    ot_lit_t lit;
+    ot_arr_t arr;
     ot_st_t *sts;
     size_t nst, capst;
     ot_col_t *cols;
+    size_t *offs; /* a statement's arrays: where each starts in data */
 } ot_t;
 
-static bool st_add(ot_t *o, int kind, apply_group_t *g, apply_shape_t *sh,
-                   const char *name) {
+static ot_st_t *st_add(ot_t *o, int kind, apply_group_t *g,
+                       const char *sql) {
     if (o->nst == o->capst) {
         size_t cap = o->capst ? o->capst * 2 : 32;
         ot_st_t *n = realloc(o->sts, cap * sizeof *n);
         if (!n)
-            return false;
+            return NULL;
         o->sts = n;
         o->capst = cap;
     }
     ot_st_t *s = &o->sts[o->nst++];
-    *s = (ot_st_t){kind, g, sh, ""};
-    if (name)
-        snprintf(s->name, sizeof s->name, "%s", name);
+    *s = (ot_st_t){kind, g, NULL, sql, "", 0, NULL, NULL};
+    return s;
+}
+
+/* Fills s's parameters: the arrays of the columns o->cols[0..n) over g's
+ * rows of shape sh. */
+static bool st_params(ot_t *o, ot_st_t *s, const apply_group_t *g,
+                      uint32_t sh, size_t n) {
+    cdc_buf_t b = CDC_BUF_INIT;
+    o->arr.b = &b;
+    for (size_t k = 0; k < n; k++) {
+        o->offs[k] = b.len;
+        arr_col(&o->arr, o->gs, g, sh, &o->cols[k]);
+        cdc_buf_addc(&b, '\0');
+    }
+    s->params = malloc((n ? n : 1) * sizeof *s->params);
+    if (b.oom || !s->params) {
+        cdc_buf_free(&b);
+        return false;
+    }
+    s->data = b.data;
+    for (size_t k = 0; k < n; k++)
+        s->params[k] = s->data + o->offs[k];
+    s->np = (int)n;
     return true;
 }
 
-/* Appends shape s of group g: "PREPARE ..; EXECUTE name(literals)" (the
- * PREPARE once per session) for a shape that joins no table, else the
- * statement inline with its literals. */
+/* Appends shape s of group g. Its statement reads the rows from one array
+ * parameter a staging column (made once, kept in sh->usql): a shape that
+ * joins no table is prepared once per session and executed; one that
+ * joins the stored row goes unnamed (parsed and planned each time, with
+ * its arrays known). */
 static bool add_shape(ot_t *o, apply_group_t *g, uint32_t s) {
     const cdc_schema_table_t *t = g->tbl;
     apply_shape_t *sh = &((apply_tbl_t *)t->priv)->shapes[s];
     bool keep = !(sh->flags & (APPLY_SH_CARRY | APPLY_SH_OLDKEY |
                                APPLY_SH_HARD));
     size_t n = shape_cols(t, sh, o->cols);
-    cdc_buf_t from = CDC_BUF_INIT;
-    if (!keep) { /* inline */
-        ot_lit_t l = {&from, o->lit.scs, CDC_BUF_INIT};
-        unnest_from(&from, o->cols, n, &l, o->gs, g, s);
-        cdc_buf_free(&l.tmp);
-        cdc_buf_adds(&o->q, "; ");
-        if (!from.oom)
-            cdc_apply_shape_sql(o->a, &o->q, t, from.data, "true", sh);
-        cdc_buf_free(&from);
-        o->q.oom |= from.oom;
-        return st_add(o, O_EXEC, g, NULL, NULL);
-    }
     if (!sh->usql) {
-        unnest_from(&from, o->cols, n, NULL, o->gs, g, s);
-        cdc_buf_t b = CDC_BUF_INIT;
+        cdc_buf_t from = CDC_BUF_INIT, b = CDC_BUF_INIT;
+        unnest_from(&from, o->cols, n, t);
         if (!from.oom)
             cdc_apply_shape_sql(o->a, &b, t, from.data, "true", sh);
         cdc_buf_free(&from);
@@ -290,23 +290,27 @@ static bool add_shape(ot_t *o, apply_group_t *g, uint32_t s) {
         }
         sh->usql = b.data;
     }
-    char name[24];
-    if (sh->ustmt[0]) {
-        snprintf(name, sizeof name, "%s", sh->ustmt);
+    ot_st_t *e;
+    if (!keep) {
+        e = st_add(o, O_EXEC, g, sh->usql);
+    } else if (sh->ustmt[0]) {
+        e = st_add(o, O_EXEC, g, NULL);
+        if (e)
+            memcpy(e->name, sh->ustmt, sizeof e->name);
     } else {
+        char name[24];
         snprintf(name, sizeof name, "cdc_u%" PRIu64, ++o->a->stmt_serial);
-        cdc_buf_printf(&o->q, "; PREPARE %s AS %s", name, sh->usql);
-        if (!st_add(o, O_PREPARE, g, sh, name))
+        e = st_add(o, O_PREPARE, g, sh->usql);
+        if (!e)
             return false;
+        e->sh = sh;
+        e->np = (int)n;
+        memcpy(e->name, name, sizeof name);
+        e = st_add(o, O_EXEC, g, NULL);
+        if (e)
+            memcpy(e->name, name, sizeof name);
     }
-    cdc_buf_printf(&o->q, "; EXECUTE %s (", name);
-    for (size_t k = 0; k < n; k++) {
-        if (k)
-            cdc_buf_adds(&o->q, ", ");
-        lit_col(&o->lit, o->gs, g, s, &o->cols[k]);
-    }
-    cdc_buf_adds(&o->q, ")");
-    return st_add(o, O_EXEC, g, NULL, NULL);
+    return e && st_params(o, e, g, s, n);
 }
 
 /* Appends group g: its savepoint, its used shapes (primary-key changes
@@ -326,8 +330,7 @@ static cdc_err_t add_group(ot_t *o, apply_group_t *g) {
         return CDC_ERR_NOMEM;
     for (apply_row_t *r = g->rows_head; r; r = r->gnext)
         used[r->shape] = true;
-    bool ok = st_add(o, O_SAVEPOINT, g, NULL, NULL);
-    cdc_buf_adds(&o->q, o->q.len ? "; SAVEPOINT cdc_g" : "SAVEPOINT cdc_g");
+    bool ok = st_add(o, O_SAVEPOINT, g, "SAVEPOINT cdc_g") != NULL;
     for (size_t k = 0; k < 2 * p->nshapes && ok; k++) {
         size_t s = k % p->nshapes;
         bool first = (p->shapes[s].flags & APPLY_SH_OLDKEY) != 0;
@@ -335,9 +338,30 @@ static cdc_err_t add_group(ot_t *o, apply_group_t *g) {
             ok = add_shape(o, g, (uint32_t)s);
     }
     free(used);
-    cdc_buf_adds(&o->q, "; RELEASE SAVEPOINT cdc_g");
-    ok = ok && st_add(o, O_RELEASE, g, NULL, NULL);
-    return ok && !o->q.oom ? CDC_OK : CDC_ERR_NOMEM;
+    ok = ok && st_add(o, O_RELEASE, g, "RELEASE SAVEPOINT cdc_g") != NULL;
+    return ok ? CDC_OK : CDC_ERR_NOMEM;
+}
+
+/* The pipeline's entry for statement s. */
+static apply_pq_t st_pq(const ot_st_t *s) {
+    apply_pq_t q = {APPLY_PQ_PARAMS, s->sql, NULL, s->np,
+                    (const char *const *)s->params, CDC_ERR_REJECTED,
+                    "merge", NULL};
+    if (s->kind == O_PREPARE) {
+        q.kind = APPLY_PQ_PREPARE;
+        q.name = s->name;
+        q.params = NULL;
+    } else if (s->kind == O_EXEC && !s->sql) {
+        q.kind = APPLY_PQ_PREPARED;
+        q.name = s->name;
+    } else if (s->kind == O_RELEASE) {
+        q.other = CDC_ERR_PG_DOWN;
+        q.what = "release";
+    } else if (s->kind == O_COMMIT) {
+        q.other = CDC_ERR_STATE;
+        q.what = "commit";
+    }
+    return q;
 }
 
 /* Counts group g's rows (its statements changed `affected`) and marks
@@ -357,41 +381,26 @@ static cdc_err_t group_done(cdc_apply_t *a, apply_group_t *g,
     return CDC_OK;
 }
 
-/* Reads the results of o's statements: each group whose release came
- * back is counted; *failed: the statement PostgreSQL refused (o->nst:
- * none), its class returned with the reason in a->errstr. */
-static cdc_err_t read_results(ot_t *o, size_t *failed) {
+/* Takes in the results of o's statements q[0..o->nst) (err: the
+ * pipeline's): each prepared statement's name kept, each group whose
+ * release came back counted, the COMMIT's outcome. */
+static cdc_err_t take_results(ot_t *o, const apply_pq_t *q, cdc_err_t err) {
     cdc_apply_t *a = o->a;
-    cdc_err_t err = CDC_OK;
-    size_t k = 0, affected = 0;
-    PGresult *r;
-    *failed = o->nst;
-    for (; (r = PQgetResult(a->conn)) != NULL; k++) {
-        const ot_st_t *s = k < o->nst ? &o->sts[k] : NULL;
-        ExecStatusType st = PQresultStatus(r);
-        if (err != CDC_OK || !s) {
-            PQclear(r);
-            continue;
-        }
-        if (st != PGRES_COMMAND_OK) {
-            *failed = k;
-            err = cdc_apply_pg_fail(a, r,
-                                    s->kind == O_COMMIT    ? CDC_ERR_STATE
-                                    : s->kind == O_RELEASE ? CDC_ERR_PG_DOWN
-                                                           : CDC_ERR_REJECTED,
-                                    s->kind == O_COMMIT    ? "commit"
-                                    : s->kind == O_RELEASE ? "release"
-                                                           : "merge");
-            continue; /* pg_fail cleared r */
-        }
+    size_t affected = 0;
+    for (size_t k = 0; k < o->nst && err != CDC_ERR_NOMEM; k++) {
+        const ot_st_t *s = &o->sts[k];
+        PGresult *r = q[k].res;
+        if (!r)
+            break; /* it and the ones after it did not run */
         if (s->kind == O_PREPARE) {
             memcpy(s->sh->ustmt, s->name, sizeof s->name);
         } else if (s->kind == O_EXEC) {
             affected += strtoul(PQcmdTuples(r), NULL, 10);
         } else if (s->kind == O_RELEASE) {
-            err = group_done(a, s->g, affected);
+            cdc_err_t gerr = group_done(a, s->g, affected);
+            err = gerr != CDC_OK ? gerr : err;
             affected = 0;
-        } else if (s->kind == O_COMMIT) {
+        } else if (s->kind == O_COMMIT && err == CDC_OK) {
             if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
                 cdc_errstr_set(a->errstr, sizeof a->errstr, "commit: the "
                                "server rolled the transaction back");
@@ -401,14 +410,7 @@ static cdc_err_t read_results(ot_t *o, size_t *failed) {
                 a->in_txn = false;
             }
         }
-        PQclear(r);
     }
-    if (PQstatus(a->conn) != CONNECTION_OK) {
-        a->committed = false; /* not known: the batch is tried again */
-        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "merge");
-    }
-    if (err == CDC_OK && k < o->nst) /* results missing */
-        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "merge");
     return err;
 }
 
@@ -426,41 +428,53 @@ static cdc_err_t undo_group(cdc_apply_t *a) {
     return err;
 }
 
+/* Sends o's statements behind the held ones in one pipeline and takes
+ * their results; *failed: the statement refused (o->nst: none). */
+static cdc_err_t run(ot_t *o, size_t *failed) {
+    apply_pq_t *q = malloc(o->nst * sizeof *q);
+    if (!q)
+        return CDC_ERR_NOMEM;
+    for (size_t k = 0; k < o->nst; k++)
+        q[k] = st_pq(&o->sts[k]);
+    cdc_err_t err = cdc_apply_pre_pipeline(o->a, q, o->nst, failed);
+    err = take_results(o, q, err);
+    cdc_apply_pg_pipeline_clear(q, o->nst);
+    free(q);
+    return err;
+}
+
 cdc_err_t cdc_apply_onetrip(cdc_apply_t *a, apply_groups_t *gs,
                             apply_group_t **resume) {
-    const char *scs = PQparameterStatus(a->conn,
-                                        "standard_conforming_strings");
-    ot_t o = {a, gs, CDC_BUF_INIT, {NULL, scs && !strcmp(scs, "on"),
-                                    CDC_BUF_INIT}, NULL, 0, 0, NULL};
+    ot_t o = {a, gs, {NULL, CDC_BUF_INIT}, NULL, 0, 0, NULL, NULL};
     uint32_t maxcols = 0;
     cdc_err_t err = CDC_OK;
     size_t failed = 0;
     *resume = NULL;
-    o.lit.b = &o.q;
     for (apply_group_t *g = gs->groups_head; g; g = g->next)
         if (2 * g->tbl->ncols + g->tbl->nkey + 3 > maxcols)
             maxcols = 2 * g->tbl->ncols + g->tbl->nkey + 3;
     o.cols = malloc(maxcols * sizeof *o.cols);
-    if (!o.cols)
+    o.offs = malloc(maxcols * sizeof *o.offs);
+    if (!o.cols || !o.offs)
         err = CDC_ERR_NOMEM;
     for (apply_group_t *g = gs->groups_head; g && err == CDC_OK; g = g->next)
         err = add_group(&o, g);
-    if (err == CDC_OK && a->commit_inline && a->res->nrejects == 0) {
-        cdc_buf_adds(&o.q, "; COMMIT");
-        if (!st_add(&o, O_COMMIT, NULL, NULL, NULL))
-            err = CDC_ERR_NOMEM;
-    }
+    if (err == CDC_OK && a->commit_inline && a->res->nrejects == 0 &&
+        !st_add(&o, O_COMMIT, NULL, "COMMIT"))
+        err = CDC_ERR_NOMEM;
     if (err == CDC_OK)
-        err = o.q.oom ? CDC_ERR_NOMEM : cdc_apply_pre_send(a, o.q.data);
-    if (err == CDC_OK)
-        err = read_results(&o, &failed);
-    if (err == CDC_ERR_REJECTED) { /* its group goes by the staging path */
-        *resume = o.sts[failed].g;
+        err = run(&o, &failed);
+    if (err == CDC_ERR_REJECTED && failed < o.nst) {
+        *resume = o.sts[failed].g; /* it goes by the staging path */
         err = undo_group(a);
     }
+    for (size_t k = 0; k < o.nst; k++) {
+        free(o.sts[k].data);
+        free(o.sts[k].params);
+    }
     free(o.cols);
+    free(o.offs);
     free(o.sts);
-    cdc_buf_free(&o.q);
-    cdc_buf_free(&o.lit.tmp);
+    cdc_buf_free(&o.arr.tmp);
     return err;
 }

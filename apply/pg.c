@@ -13,6 +13,7 @@
  * Memory: rejects and their reasons come from the transaction's arena. */
 #include "apply/apply_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 cdc_err_t cdc_apply_pg_fail(cdc_apply_t *a, PGresult *r, cdc_err_t other,
@@ -53,10 +54,14 @@ static int pq_send(PGconn *c, const apply_pq_t *q) {
     }
 }
 
+static bool pre_fenced(cdc_apply_t *a, size_t st, PGresult *r);
+static bool pre_fence_failed(cdc_apply_t *a, size_t st, PGresult *r);
+
 /* Reads the results of q[0..n) up to the Sync; the first refusal's class
- * (its reason in a->errstr), else OK. */
+ * (its reason in a->errstr), else OK. q[0..npre) are the batch's held
+ * opening statements: their fence is read (FENCED). */
 static cdc_err_t pq_read(cdc_apply_t *a, apply_pq_t *q, size_t n,
-                         size_t *failed) {
+                         size_t npre, size_t *failed) {
     cdc_err_t err = CDC_OK;
     size_t i = 0; /* the statement whose results come next */
     for (;;) {
@@ -73,11 +78,19 @@ static cdc_err_t pq_read(cdc_apply_t *a, apply_pq_t *q, size_t n,
             PQclear(r);
             return err;
         }
-        if (i < n && !q[i].res &&
+        if (i < n && !q[i].res && err == CDC_OK &&
             (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
             q[i].res = r;
+            if (i < npre && pre_fenced(a, i, r)) {
+                err = CDC_ERR_FENCED;
+                *failed = i;
+            }
         } else if (st == PGRES_PIPELINE_ABORTED || err != CDC_OK || i >= n) {
             PQclear(r);
+        } else if (i < npre && pre_fence_failed(a, i, r)) {
+            PQclear(r);
+            err = CDC_ERR_FENCED;
+            *failed = i;
         } else {
             err = cdc_apply_pg_fail(a, r, q[i].other, q[i].what);
             *failed = i;
@@ -85,16 +98,12 @@ static cdc_err_t pq_read(cdc_apply_t *a, apply_pq_t *q, size_t n,
     }
 }
 
-cdc_err_t cdc_apply_pg_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
-                                size_t *failed) {
+/* Sends q[0..n) with one Sync and reads their results (pq_read). */
+static cdc_err_t pipeline_run(cdc_apply_t *a, apply_pq_t *q, size_t n,
+                              size_t npre, size_t *failed) {
     *failed = n;
     for (size_t i = 0; i < n; i++)
         q[i].res = NULL;
-    cdc_err_t perr = cdc_apply_pre_flush(a);
-    if (perr != CDC_OK) {
-        *failed = 0;
-        return perr;
-    }
     if (PQenterPipelineMode(a->conn) != 1)
         return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "pipeline");
     bool sent = true;
@@ -107,12 +116,25 @@ cdc_err_t cdc_apply_pg_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
         *failed = 0;
         return err;
     }
-    cdc_err_t err = pq_read(a, q, n, failed);
+    cdc_err_t err = pq_read(a, q, n, npre, failed);
     if (PQexitPipelineMode(a->conn) != 1 && err == CDC_OK)
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "pipeline");
     if (err != CDC_OK && *failed == n)
         *failed = 0;
     return err;
+}
+
+cdc_err_t cdc_apply_pg_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
+                                size_t *failed) {
+    *failed = n;
+    for (size_t i = 0; i < n; i++)
+        q[i].res = NULL;
+    cdc_err_t perr = cdc_apply_pre_flush(a);
+    if (perr != CDC_OK) {
+        *failed = 0;
+        return perr;
+    }
+    return pipeline_run(a, q, n, 0, failed);
 }
 
 void cdc_apply_pg_pipeline_clear(apply_pq_t *q, size_t n) {
@@ -145,8 +167,9 @@ cdc_err_t cdc_apply_reject(cdc_apply_t *a, size_t idx, cdc_err_t err,
 /* ---- the batch's opening statements, carried by the next query ---- */
 
 /* Appends sql with each $N replaced by params[N-1] as a literal (NULL for
- * none). Only for the fixed statements of offsets/: no "$" in them but
- * their parameters'. NOMEM only. */
+ * none): the simple query that a COPY needs (it cannot join a pipeline).
+ * Only for the fixed statements of offsets/: no "$" in them but their
+ * parameters'. NOMEM only. */
 static cdc_err_t pre_subst(cdc_apply_t *a, const char *sql, int np,
                            const char *const *params) {
     cdc_buf_t *b = &a->pre;
@@ -178,8 +201,21 @@ cdc_err_t cdc_apply_pre_add(cdc_apply_t *a, const char *sql, int np,
                             const char *what) {
     if (a->pre_n == APPLY_PRE_MAX)
         return CDC_ERR_NOMEM; /* the caller runs them as a pipeline */
-    a->pre_st[a->pre_n++] = (apply_pre_t){other, what};
-    return pre_subst(a, sql, np, params);
+    apply_pre_t *p = &a->pre_st[a->pre_n];
+    *p = (apply_pre_t){cdc_arena_strdup(a->arena, sql), np, NULL, other,
+                       what};
+    if (np > 0)
+        p->params = cdc_arena_alloc(a->arena, (size_t)np * sizeof *p->params);
+    if (!p->sql || (np > 0 && !p->params))
+        return CDC_ERR_NOMEM;
+    for (int i = 0; i < np; i++) {
+        p->params[i] = params[i] ? cdc_arena_strdup(a->arena, params[i])
+                                 : NULL;
+        if (params[i] && !p->params[i])
+            return CDC_ERR_NOMEM;
+    }
+    a->pre_n++;
+    return CDC_OK;
 }
 
 void cdc_apply_pre_reset(cdc_apply_t *a) {
@@ -233,6 +269,19 @@ static bool pre_fence_failed(cdc_apply_t *a, size_t st, PGresult *r) {
            a->pre_offs[st - 1].fenced && pre_fenced(a, st, r);
 }
 
+/* After the held statements ran (a->pre_failed: the one refused, pre_n:
+ * none; err: its class, FENCED for the fence): the freshness rows,
+ * written or refused themselves, are forgotten; nothing is held any
+ * more. */
+static void pre_done(cdc_apply_t *a, cdc_err_t err) {
+    if (a->pre_failed == a->pre_n ||
+        (err != CDC_ERR_FENCED && a->pre_failed >= 1 + a->pre_noffs)) {
+        a->progress = NULL;
+        a->nprogress = 0;
+    }
+    cdc_apply_pre_reset(a);
+}
+
 cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
     if (!a->pre_n) {
         if (!PQsendQuery(a->conn, sql))
@@ -240,13 +289,17 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
         return CDC_OK;
     }
     size_t n = a->pre_n;
+    cdc_err_t err = CDC_OK;
     a->pre_failed = 0;
+    cdc_buf_reset(&a->pre);
+    for (size_t i = 0; i < n && err == CDC_OK; i++)
+        err = pre_subst(a, a->pre_st[i].sql, a->pre_st[i].np,
+                        (const char *const *)a->pre_st[i].params);
     cdc_buf_adds(&a->pre, sql);
-    if (a->pre.oom) {
+    if (err != CDC_OK || a->pre.oom) {
         cdc_apply_pre_reset(a);
         return CDC_ERR_NOMEM;
     }
-    cdc_err_t err = CDC_OK;
     if (!PQsendQuery(a->conn, a->pre.data))
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
     /* the opening statements' results come first, each on its own */
@@ -272,13 +325,7 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
     }
     if (err == CDC_OK)
         a->pre_failed = n;
-    /* the freshness rows, written or refused themselves: forgotten */
-    if (err == CDC_OK || (err != CDC_ERR_FENCED && a->pre_failed != n &&
-                          a->pre_failed >= 1 + a->pre_noffs)) {
-        a->progress = NULL;
-        a->nprogress = 0;
-    }
-    cdc_apply_pre_reset(a);
+    pre_done(a, err);
     if (err != CDC_OK)
         drain(a);
     return err;
@@ -292,5 +339,37 @@ cdc_err_t cdc_apply_pre_flush(cdc_apply_t *a) {
         drain(a);
     if (err == CDC_OK && PQstatus(a->conn) != CONNECTION_OK)
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
+    return err;
+}
+
+cdc_err_t cdc_apply_pre_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
+                                 size_t *failed) {
+    size_t npre = a->pre_n, f;
+    apply_pq_t *all = malloc((npre + n) * sizeof *all);
+    *failed = n;
+    if (!all) {
+        cdc_apply_pre_reset(a);
+        return CDC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < npre; i++) {
+        const apply_pre_t *p = &a->pre_st[i];
+        all[i] = (apply_pq_t){APPLY_PQ_PARAMS, p->sql, NULL, p->np,
+                              (const char *const *)p->params, p->other,
+                              p->what, NULL};
+    }
+    if (n)
+        memcpy(all + npre, q, n * sizeof *q);
+    cdc_err_t err = pipeline_run(a, all, npre + n, npre, &f);
+    a->pre_failed = err != CDC_OK && f < npre ? f : npre;
+    pre_done(a, err);
+    for (size_t i = 0; i < npre + n; i++) {
+        if (i < npre)
+            PQclear(all[i].res);
+        else
+            q[i - npre].res = all[i].res;
+    }
+    if (err != CDC_OK && f >= npre && f < npre + n)
+        *failed = f - npre;
+    free(all);
     return err;
 }

@@ -17,6 +17,8 @@
 
 #define E_(t, op, id, v, n, p0, p1) tt_ev((t), (op), (id), (v), (n), (p0), (p1), 0)
 
+#define RELAY_CAP 8
+
 typedef struct {
     int lfd;            /* listening on 127.0.0.1, any port */
     int port;           /* the one it got */
@@ -24,6 +26,10 @@ typedef struct {
     pthread_t th;
     atomic_long trips;  /* client sent, then the server answered */
     atomic_bool stop;
+    /* what the client sent, one buffer a connection (the first RELAY_CAP;
+     * read them after relay_stop) */
+    cdc_buf_t cap[RELAY_CAP];
+    int ncap, lost;     /* lost: connections past RELAY_CAP */
 } relay_t;
 
 static int dial(const char *host, const char *port) {
@@ -40,10 +46,13 @@ static int dial(const char *host, const char *port) {
     return -1;
 }
 
-/* forwards what is readable on from to to; false at the end */
-static bool pass(int from, int to) {
+/* forwards what is readable on from to to, keeping a copy in cap (when
+ * not NULL); false at the end */
+static bool pass(int from, int to, cdc_buf_t *cap) {
     char buf[65536];
     ssize_t n = read(from, buf, sizeof buf);
+    if (cap && n > 0)
+        cdc_buf_add(cap, buf, (size_t)n);
     for (ssize_t off = 0; n > 0 && off < n;) {
         ssize_t w = write(to, buf + off, (size_t)(n - off));
         if (w <= 0)
@@ -64,19 +73,24 @@ static void *relay_main(void *arg) {
         int c = accept(r->lfd, NULL, NULL);
         int s = c >= 0 ? dial(r->host, r->server_port) : -1;
         bool sent = false, open = s >= 0;
+        cdc_buf_t *cap = NULL;
+        if (open && r->ncap < RELAY_CAP)
+            cap = &r->cap[r->ncap++];
+        else if (open)
+            r->lost++;
         while (open && !atomic_load(&r->stop)) {
             struct pollfd p[2] = {{c, POLLIN, 0}, {s, POLLIN, 0}};
             if (poll(p, 2, 100) <= 0)
                 continue;
             if (p[0].revents) {
-                open = pass(c, s);
+                open = pass(c, s, cap);
                 sent = true;
             }
             if (open && p[1].revents) {
                 if (sent)
                     atomic_fetch_add(&r->trips, 1);
                 sent = false;
-                open = pass(s, c);
+                open = pass(s, c, NULL);
             }
         }
         if (c >= 0)
@@ -136,6 +150,11 @@ static void relay_stop(relay_t *r) {
     atomic_store(&r->stop, true);
     pthread_join(r->th, NULL);
     close(r->lfd);
+}
+
+static void relay_free(relay_t *r) {
+    for (int i = 0; i < r->ncap; i++)
+        cdc_buf_free(&r->cap[i]);
 }
 
 /* The first batch of a test (ending at offset end): it makes the table
@@ -205,6 +224,7 @@ TEST(small_batch_round_trips) {
 out:
     fx_close(&t.f);
     relay_stop(&r);
+    relay_free(&r);
 }
 
 /* Batches with cdc_apply_commit_inline (the pipeline's, when nothing of
@@ -308,6 +328,7 @@ TEST(small_batch_round_trips_commit_inline) {
 out:
     fx_close(&t.f);
     relay_stop(&r);
+    relay_free(&r);
 }
 
 /* With COMMIT inline, a fence that no longer holds still fails the batch
@@ -387,4 +408,193 @@ out:
 TEST(fenced_batch_with_commit_inline_commits_nothing) {
     fenced_case("fencec", 64);
     fenced_case("fences", 0);
+}
+
+/* ---- values travel as data, never in SQL text (DESIGN.md "Correctness
+ * invariants") ---- */
+
+#define MARK "MRKq7Z"
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Counts in seen[type] the frontend messages of one connection's stream
+ * that hold MARK (by message type: 'Q' query, 'P' parse, 'B' bind, 'd'
+ * COPY data...); false when the stream does not read as the protocol. */
+static bool frontend_scan(const cdc_buf_t *cap, long seen[256]) {
+    const unsigned char *d = (const unsigned char *)cap->data;
+    size_t n = cap->len, i = 0;
+    for (;;) { /* untyped: SSL / GSS requests, then the startup packet */
+        if (n - i < 8)
+            return false;
+        uint32_t len = be32(d + i), code = be32(d + i + 4);
+        if (len < 8 || n - i < len)
+            return false;
+        i += len;
+        if (code != 80877103u && code != 80877104u)
+            break;
+    }
+    while (i < n) {
+        if (n - i < 5)
+            return false;
+        uint32_t len = be32(d + i + 1);
+        if (len < 4 || n - i - 1 < len)
+            return false;
+        if (memmem(d + i + 5, len - 4, MARK, strlen(MARK)))
+            seen[d[i]]++;
+        i += 1 + len;
+    }
+    return true;
+}
+
+typedef struct {
+    tt_t t;
+    cdc_rowdef_t *rd, *kd; /* m (k text key, v text, n int4) */
+    cdc_rowdef_t *lrd;     /* mk (k text, v text), no key */
+} mt_t;
+
+/* a key and a value of row i, hostile to SQL and to array literals */
+static const char *mkey(mt_t *m, int i) {
+    char b[96];
+    snprintf(b, sizeof b, MARK "-%d x'); DROP TABLE t; --", i);
+    return cdc_arena_strdup(m->t.f.keep, b);
+}
+
+static const char *mval(mt_t *m, int i) {
+    char b[96];
+    snprintf(b, sizeof b, MARK " v%d \"q\" \\ {a,\"b\"} NULL ', $1", i);
+    return cdc_arena_strdup(m->t.f.keep, b);
+}
+
+/* a change of m: row key, value and n (FX_U: unchanged); old >= 0: a
+ * primary-key change from row old */
+static cdc_event_t *mev(mt_t *m, char op, int key, int val, const char *n,
+                        uint64_t p, int old) {
+    const char *k[1] = {mkey(m, key)};
+    const char *v[3] = {k[0], val ? mval(m, val) : NULL, n};
+    cdc_event_t *ev = fx_ev(&m->t.f, op, "m", m->kd, m->rd, k, v, p, p, 0);
+    if (old >= 0) {
+        const char *ok[1] = {mkey(m, old)};
+        ev->old_key = fx_vals(&m->t.f, 1, ok);
+    }
+    return ev;
+}
+
+/* a change of the keyless mk: after (key, val), before (bkey, bval) */
+static cdc_event_t *lev(mt_t *m, char op, int key, int val, int bkey,
+                        int bval, uint64_t p) {
+    const char *v[2] = {mkey(m, key), mval(m, val)};
+    const char *b[2] = {mkey(m, bkey), mval(m, bval)};
+    cdc_event_t *ev = fx_ev(&m->t.f, op, "mk", NULL, m->lrd, NULL,
+                            op == 'd' ? b : v, p, p, 0);
+    if (op == 'u')
+        ev->before = fx_vals(&m->t.f, 2, b);
+    return ev;
+}
+
+static void mapply(mt_t *m, cdc_event_t **evs, size_t n, size_t applied,
+                   size_t rejects) {
+    cdc_apply_result_t res;
+    CHECK_INT(cdc_apply_batch_begin(m->t.f.a, evs, n, NULL, 0, m->t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(m->t.f.a), CDC_OK);
+    CHECK_INT(res.applied, applied);
+    CHECK_INT(res.nrejects, rejects);
+}
+
+/* Batches through every path whose keys and values carry MARK and text
+ * hostile to SQL and to array literals: the one-round-trip path (inserts;
+ * an update with an unchanged column, a delete, a primary-key change; a
+ * value PostgreSQL refuses, whose group then takes the staging path),
+ * the staging path (merge) and the fast path (onetrip_max 0), a keyless
+ * table (COPY, then per-event statements). Through the relay: MARK is only
+ * ever inside Bind ('B') or CopyData ('d') messages, never inside a Query
+ * ('Q') or a Parse ('P'); and every value lands as it was. */
+TEST(values_travel_as_data_never_in_sql_text) {
+    static const char *const LNAMES[] = {"k", "v"};
+    static const cdc_type_t MTYPES[] = {CDC_T_TEXT, CDC_T_TEXT, CDC_T_INT4};
+    static const char *const MNAMES[] = {"k", "v", "n"};
+    relay_t r;
+    mt_t m;
+    cdc_apply_conf_t conf = {0};
+    char conninfo[512];
+    if (!fx_uri()) {
+        CHECK(fx_uri() != NULL);
+        return;
+    }
+    CHECK(relay_start(&r, conninfo, sizeof conninfo));
+    conf.conninfo = conninfo;
+    if (!tt_open(&m.t, "asdata", &conf))
+        goto out;
+    m.rd = fx_rowdef(&m.t.f, 21, 1, 3, MNAMES, MTYPES);
+    m.kd = fx_rowdef(&m.t.f, 22, 1, 1, MNAMES, MTYPES);
+    m.lrd = fx_rowdef(&m.t.f, 23, 1, 2, LNAMES, MTYPES);
+    cdc_apply_commit_inline(m.t.f.a, true);
+    /* the one-round-trip path */
+    cdc_event_t *b1[] = {mev(&m, 'c', 1, 1, "1", 10, -1),
+                         mev(&m, 'c', 2, 2, "2", 11, -1),
+                         mev(&m, 'c', 3, 3, "3", 12, -1)};
+    mapply(&m, b1, 3, 3, 0);
+    cdc_event_t *b2[] = {mev(&m, 'u', 1, 4, FX_U, 20, -1),
+                         mev(&m, 'd', 2, 0, NULL, 21, -1),
+                         mev(&m, 'd', 3, 0, NULL, 22, -1),
+                         mev(&m, 'c', 5, 5, "5", 22, 3)};
+    mapply(&m, b2, 4, 4, 0);
+    uint64_t one = m.t.f.a->onetrip_rows;
+    CHECK(one >= 7);
+    cdc_event_t *b3[] = {mev(&m, 'u', 1, 6, MARK "-not-an-int", 30, -1),
+                         mev(&m, 'u', 5, 7, "7", 31, -1)};
+    mapply(&m, b3, 2, 1, 1); /* refused: the staging path isolates it */
+    /* the staging path and the fast path */
+    m.t.f.a->onetrip_max = 0;
+    cdc_event_t *b4[] = {mev(&m, 'u', 1, 6, "6", 40, -1),
+                         mev(&m, 'd', 5, 0, NULL, 41, -1)};
+    mapply(&m, b4, 2, 2, 0);
+    cdc_event_t *b5[] = {mev(&m, 'c', 8, 8, "8", 50, -1),
+                         mev(&m, 'c', 9, 9, "9", 51, -1)};
+    mapply(&m, b5, 2, 2, 0);
+    CHECK_INT(m.t.f.a->onetrip_rows, one);
+    /* keyless: COPY, then a statement per event */
+    cdc_event_t *b6[] = {lev(&m, 'c', 10, 10, 0, 0, 60),
+                         lev(&m, 'c', 11, 11, 0, 0, 61)};
+    mapply(&m, b6, 2, 2, 0);
+    cdc_event_t *b7[] = {lev(&m, 'u', 10, 12, 10, 10, 70),
+                         lev(&m, 'd', 0, 0, 11, 11, 71)};
+    mapply(&m, b7, 2, 2, 0);
+    /* every value as it was */
+    cdc_buf_t want = CDC_BUF_INIT;
+    static const struct { int k, v, n; char del; } rows[] = {
+        {1, 6, 6, 'f'}, {2, 2, 2, 't'}, {3, 3, 3, 't'},
+        {5, 7, 7, 't'}, {8, 8, 8, 'f'}, {9, 9, 9, 'f'}};
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+        cdc_buf_printf(&want, "%s|%s|%d|%c\n", mkey(&m, rows[i].k),
+                       mval(&m, rows[i].v), rows[i].n, rows[i].del);
+    CHECK_STR(fx_qs(&m.t.f, "SELECT k, v, n, _cdc_deleted FROM @S.m "
+                            "ORDER BY k COLLATE \"C\""), want.data);
+    cdc_buf_reset(&want);
+    cdc_buf_printf(&want, "%s|%s|f\n%s|%s|t\n", mkey(&m, 10), mval(&m, 12),
+                   mkey(&m, 11), mval(&m, 11));
+    CHECK_STR(fx_qs(&m.t.f, "SELECT k, v, _cdc_deleted FROM @S.mk "
+                            "ORDER BY k COLLATE \"C\""), want.data);
+    cdc_buf_free(&want);
+out:
+    fx_close(&m.t.f);
+    relay_stop(&r);
+    /* where MARK went */
+    long seen[256] = {0};
+    CHECK(r.ncap >= 1);
+    CHECK_INT(r.lost, 0);
+    for (int i = 0; i < r.ncap; i++)
+        CHECK(frontend_scan(&r.cap[i], seen));
+    printf("  messages holding the marker: Bind %ld, CopyData %ld, Query "
+           "%ld, Parse %ld\n", seen['B'], seen['d'], seen['Q'], seen['P']);
+    CHECK(seen['B'] > 0);
+    CHECK(seen['d'] > 0);
+    for (int c = 0; c < 256; c++)
+        CHECK_CTX(c == 'B' || c == 'd' || seen[c] == 0,
+                  "the marker inside %ld message(s) of type '%c'", seen[c],
+                  c);
+    relay_free(&r);
 }
