@@ -3,10 +3,11 @@
  * The staging path (merge.c, direct.c) costs a small batch two round
  * trips: the COPY's start (with BEGIN, the offsets and the freshness rows
  * in front) and then its data with the merge and COMMIT. Here the rows go
- * as array literals inside the query string instead, one array a staging
- * column, and the merge's shapes read them through
+ * as parameters instead, one array a staging column (its text form, which
+ * array_in parses as data: no row value is ever part of SQL text), and
+ * the merge's shapes read them through
  *
- *   unnest('{...}'::bigint[], '{...}'::text[], ..., '{...}'::bytea[], ...)
+ *   unnest($1::bigint[], $2::text[], ..., $k::bytea[], ...)
  *     AS s(c0, ..., _cdc_position, _cdc_op, _cdc_source_ts[, _cdc_ok_j]
  *          [, p<i>])
  *
@@ -15,24 +16,31 @@
  * with the same statements as from the staging table (cdc_apply_shape_sql:
  * the position guard, kept TOAST columns, carried values, soft and hard
  * deletes, truncate fences, primary-key changes first), so the whole batch
- * is one query string: the held opening statements, then per group
+ * is one libpq pipeline with one Sync: the held opening statements as
+ * their own entries (pg.c, cdc_apply_pre_pipeline), then per group
  * "SAVEPOINT; the shapes; RELEASE", then COMMIT when the batch may end
  * there. Every row takes the merge: a plain insert is the upsert's insert
  * (the fast path's COPY is a bulk saving, and its miss falls back to the
  * same merge). A shape that joins no table is prepared once per session
- * with the arrays as parameters (EXECUTE with the literals); a shape that
- * joins the stored row runs inline, planned with its arrays known.
+ * (its name kept in the shape when the Parse succeeded); a shape that
+ * joins the stored row goes as an unnamed Parse+Bind, planned each time
+ * with its arrays known.
  *
  * The fence: the fenced offset write fails on the server when it touches
- * no row (apply.c), so nothing after it, COMMIT included, runs.
- * A statement PostgreSQL refuses stops the string: the groups before it
- * are in, its group is rolled back to its savepoint and it and the groups
- * after it take the staging path (whose isolation finds the record).
+ * no row (apply.c), read as FENCED; a failed statement makes PostgreSQL
+ * skip the rest of the pipeline up to the Sync, so nothing after it,
+ * COMMIT included, runs. A statement PostgreSQL refuses thus stops the
+ * batch there: the groups before it are in, its group is rolled back to
+ * its savepoint and it and the groups after it take the staging path
+ * (whose isolation finds the record).
  *
  * Only keyed tables with bytea positions, and batches of at most
- * a->onetrip_max rows (the literals cost more per row than COPY binary,
+ * a->onetrip_max rows (the arrays cost more per row than COPY binary,
  * and the fast path's COPY beats the upsert for many inserts: apply.c has
- * the numbers); everything else takes the staging path as before. */
+ * the numbers); everything else takes the staging path as before.
+ * Threads: the applier's. Memory: the statements and their arrays are
+ * malloc'ed per batch and freed before return; a shape's statement text
+ * and prepared name live in the shape (collect.c frees them). */
 #include "apply/apply_int.h"
 
 #include <inttypes.h>

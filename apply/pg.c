@@ -5,9 +5,11 @@
  * cdc_apply_pg_pipeline sends a run of statements whose results the caller
  * only reads afterwards in one round trip (libpq pipeline mode).
  * cdc_apply_pre_* hold a batch's opening statements (BEGIN, offsets,
- * freshness rows) as SQL text until the next query carries them in front
- * (simple protocol: a COPY cannot join a pipeline), reading their results,
- * the fence among them, before the caller reads its own.
+ * freshness rows) with their parameters until the next query carries them
+ * in front, reading their results, the fence among them, before the
+ * caller reads its own: a pipeline (cdc_apply_pre_pipeline, the
+ * parameters bound) or a simple query (cdc_apply_pre_send: a COPY cannot
+ * join a pipeline, so there they are written into its text as literals).
  *
  * Does not: decide retries (the error's class does) or roll back (apply.c).
  * Memory: rejects and their reasons come from the transaction's arena. */
