@@ -347,7 +347,7 @@ cdc_err_t cdc_apply_pre_flush(cdc_apply_t *a) {
 cdc_err_t cdc_apply_pre_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
                                  size_t *failed) {
     size_t npre = a->pre_n, f;
-    apply_pq_t *all = malloc((npre + n) * sizeof *all);
+    apply_pq_t *all = malloc((npre + n ? npre + n : 1) * sizeof *all);
     *failed = n;
     if (!all) {
         cdc_apply_pre_reset(a);
