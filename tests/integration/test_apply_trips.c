@@ -177,8 +177,8 @@ static void warm_up(tt_t *t, const char *topic, const char *inst,
 /* A batch of three changes (an insert, an update, a delete) with its
  * fenced offset and a freshness row, as the pipeline sends it, on a table
  * the applier knows: BEGIN with the offsets and the freshness rows in
- * front of the merge, its rows as array literals (apply/onetrip.c), in
- * one query string, then COMMIT. */
+ * front of the merge, its rows as array parameters (apply/onetrip.c), in
+ * one pipeline, then COMMIT. */
 TEST(small_batch_round_trips) {
     relay_t r;
     tt_t t;
@@ -211,7 +211,7 @@ TEST(small_batch_round_trips) {
     CHECK(trips > 0);  /* the relay saw the batch at all */
     CHECK(trips <= 2); /* five before the batch's opening statements and
                           the merge rode on the COPY's query string, three
-                          before the rows went as literals */
+                          before the rows went as arrays */
     CHECK_INT(res.applied, 3);
     CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
                           "ORDER BY id"),
@@ -228,10 +228,10 @@ out:
 }
 
 /* Batches with cdc_apply_commit_inline (the pipeline's, when nothing of
- * its own is to dead-letter): COMMIT ends the last query string. A mixed
- * batch and an insert-only one each cost one round trip: BEGIN, the
- * offsets, the freshness rows, the merge with its rows as array literals
- * and COMMIT in one query string. Through the staging path (onetrip_max
+ * its own is to dead-letter): COMMIT ends the last query. A mixed batch
+ * and an insert-only one each cost one round trip: BEGIN, the offsets,
+ * the freshness rows, the merge with its rows as array parameters and
+ * COMMIT in one pipeline. Through the staging path (onetrip_max
  * 0: the staging COPY, the fast path's COPY) two: the COPY's start with
  * the rest in front, then its data with what follows. */
 TEST(small_batch_round_trips_commit_inline) {
