@@ -217,7 +217,7 @@ cdc_err_t cdc_apply_pre_add(cdc_apply_t *a, const char *sql, int np,
             return CDC_ERR_NOMEM;
     }
     a->pre_n++;
-    return CDC_OK;
+    return pre_subst(a, sql, np, params);
 }
 
 void cdc_apply_pre_reset(cdc_apply_t *a) {
@@ -271,10 +271,10 @@ static bool pre_fence_failed(cdc_apply_t *a, size_t st, PGresult *r) {
            a->pre_offs[st - 1].fenced && pre_fenced(a, st, r);
 }
 
-/* After the held statements ran (a->pre_failed: the one refused, pre_n:
- * none; err: its class, FENCED for the fence): the freshness rows,
- * written or refused themselves, are forgotten; nothing is held any
- * more. */
+/* After the held statements ran in a pipeline (a->pre_failed: the one
+ * refused, pre_n: none; err: its class, FENCED for the fence), as
+ * cdc_apply_pre_send ends: the freshness rows, written or refused
+ * themselves, are forgotten; nothing is held any more. */
 static void pre_done(cdc_apply_t *a, cdc_err_t err) {
     if (a->pre_failed == a->pre_n ||
         (err != CDC_ERR_FENCED && a->pre_failed >= 1 + a->pre_noffs)) {
@@ -291,17 +291,13 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
         return CDC_OK;
     }
     size_t n = a->pre_n;
-    cdc_err_t err = CDC_OK;
     a->pre_failed = 0;
-    cdc_buf_reset(&a->pre);
-    for (size_t i = 0; i < n && err == CDC_OK; i++)
-        err = pre_subst(a, a->pre_st[i].sql, a->pre_st[i].np,
-                        (const char *const *)a->pre_st[i].params);
     cdc_buf_adds(&a->pre, sql);
-    if (err != CDC_OK || a->pre.oom) {
+    if (a->pre.oom) {
         cdc_apply_pre_reset(a);
         return CDC_ERR_NOMEM;
     }
+    cdc_err_t err = CDC_OK;
     if (!PQsendQuery(a->conn, a->pre.data))
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
     /* the opening statements' results come first, each on its own */
@@ -327,7 +323,13 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
     }
     if (err == CDC_OK)
         a->pre_failed = n;
-    pre_done(a, err);
+    /* the freshness rows, written or refused themselves: forgotten */
+    if (err == CDC_OK || (err != CDC_ERR_FENCED && a->pre_failed != n &&
+                          a->pre_failed >= 1 + a->pre_noffs)) {
+        a->progress = NULL;
+        a->nprogress = 0;
+    }
+    cdc_apply_pre_reset(a);
     if (err != CDC_OK)
         drain(a);
     return err;
@@ -346,6 +348,15 @@ cdc_err_t cdc_apply_pre_flush(cdc_apply_t *a) {
 
 cdc_err_t cdc_apply_pre_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
                                  size_t *failed) {
+    /* held statements sent on their own already, their results not read
+     * (a query still in flight): those first */
+    if (PQtransactionStatus(a->conn) == PQTRANS_ACTIVE) {
+        cdc_err_t perr = cdc_apply_pre_flush(a);
+        if (perr != CDC_OK) {
+            *failed = n;
+            return perr;
+        }
+    }
     size_t npre = a->pre_n, f;
     apply_pq_t *all = malloc((npre + n ? npre + n : 1) * sizeof *all);
     *failed = n;
