@@ -308,6 +308,11 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
         if (cdc_kafka_conf_set(c, conf->extra[i].key, conf->extra[i].value, errstr,
                      errstr_size))
             goto fail;
+    /* before the group's callbacks: re-reads join no group */
+    if (conf->dlq_topic && *conf->dlq_topic && cdc_kafka_reread_conf(k, c)) {
+        cdc_errstr_set(errstr, errstr_size, "kafka consumer: out of memory");
+        goto fail;
+    }
     rd_kafka_conf_set_opaque(c, k);
     rd_kafka_conf_set_error_cb(c, cdc_kafka_on_error);
     rd_kafka_conf_set_log_cb(c, cdc_kafka_on_log);
@@ -350,6 +355,7 @@ void cdc_kafka_close(cdc_kafka_t *k) {
     if (k->subscription)
         rd_kafka_topic_partition_list_destroy(k->subscription);
     cdc_kafka_dlq_close(k);
+    cdc_kafka_reread_close(k, true);
     cdc_kafka_range_free(k);
     pthread_mutex_destroy(&k->dlq_mu);
     free(k);
@@ -418,7 +424,7 @@ static cdc_err_t headers_of(const cdc_record_t *rec, cdc_arena_t *arena,
  * for (cdc_record_headers): parsing them took 5-7 allocations a record
  * (bench/e2e's records carry Debezium's four context headers), and only
  * a 'c' event (its old key) and a dead letter read them. */
-static void record_of(const rd_kafka_message_t *m, cdc_record_t *rec) {
+void cdc_kafka_record_of(const rd_kafka_message_t *m, cdc_record_t *rec) {
     rd_kafka_timestamp_type_t tstype;
     memset(rec, 0, sizeof(*rec));
     rec->topic = rd_kafka_topic_name(m->rkt);
@@ -492,7 +498,7 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_record_t *rec,
         rd_kafka_message_destroy(m);
         return 0;
     }
-    record_of(m, rec);
+    cdc_kafka_record_of(m, rec);
     *msg = (cdc_kafka_msg_t *)m;
     return 1;
 }
