@@ -81,7 +81,11 @@ stop_sink "$SINK"; check_eq "SIGTERM exits 0" "$?" "0"
 # values PostgreSQL itself rejects: schemaless records (the warehouse's own
 # column types decide) into a table made beforehand with a smallint column.
 # Each rejected record is isolated, dead-lettered as REJECTED with
-# PostgreSQL's reason, and the rest of its batch lands.
+# PostgreSQL's reason, and the rest of its batch lands. A record that
+# decoded gave its Kafka message back at once (consumer/batch.h): its dead
+# letter reads it again from Kafka and must still be the original key,
+# value and headers, byte for byte (two rejects in a row, then one further
+# on: read forward on one assignment).
 T2="$P.public.pre"
 wh "CREATE TABLE public.\"${P}_pre\" (id int PRIMARY KEY, qty smallint, note text)" >/dev/null
 python3 - "$P" >"$T_TMP/pre.tsv" <<'PY'
@@ -94,17 +98,19 @@ def rec(i, qty, note="ok"):
     return json.dumps({"id": i}), json.dumps({"before": None,
         "after": {"id": i, "qty": qty, "note": note}, "source": src, "op": "c"})
 for k, v in [rec(1, 5), rec(2, 70000, "too big"), rec(3, "abc", "not a number"),
-             rec(4, -7), rec(5, 32767)]:
+             rec(4, -7), rec(5, 32767), rec(6, 1), rec(7, 2),
+             rec(8, 99999, "é \\ \\t\"quoted\""), rec(9, 3)]:
     print(k + "\t" + v)
 PY
-kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T2" -K $'\t' <"$T_TMP/pre.tsv" \
+kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T2" -K $'\t' -H trace=t2 \
+    -H __debezium.context.taskId=0 <"$T_TMP/pre.tsv" \
     && ok "schemaless records produced" || fail "kcat produce"
 start_sink sink2 "^$T2\$" "$P-pre" --set dlq.topic="$P.dlq2"
 SINK2=$SINK_PID
-pre_good() { [ "$(wh "SELECT string_agg(id || ':' || qty, ',' ORDER BY id) FROM public.\"${P}_pre\"" 2>/dev/null)" == "1:5,4:-7,5:32767" ]; }
+pre_good() { [ "$(wh "SELECT string_agg(id || ':' || qty, ',' ORDER BY id) FROM public.\"${P}_pre\"" 2>/dev/null)" == "1:5,4:-7,5:32767,6:1,7:2,9:3" ]; }
 check "the records PostgreSQL accepts land around the rejected ones" wait_until 60 pre_good
-dlq2() { [ "$(topic_count "$P.dlq2")" -eq 2 ]; }
-check "the two rejected records are dead-lettered" wait_until 30 dlq2
+dlq2() { [ "$(topic_count "$P.dlq2")" -eq 3 ]; }
+check "the three rejected records are dead-lettered" wait_until 30 dlq2
 kcat -C -b "$CDC_KAFKA_BOOTSTRAP" -t "$P.dlq2" -e -q -J >"$T_TMP/dlq2.json" 2>/dev/null
 check_eq "as REJECTED, permanent, with PostgreSQL's reason and the original record" \
     "$(python3 - "$T_TMP/dlq2.json" <<'PY'
@@ -116,7 +122,22 @@ for line in open(sys.argv[1]):
           "out of range" in h["cdcsink.error"] or "invalid input syntax" in h["cdcsink.error"],
           json.loads(r["key"])["id"])
 PY
-)" "$(printf '1 REJECTED permanent True 2\n2 REJECTED permanent True 3')"
+)" "$(printf '1 REJECTED permanent True 2\n2 REJECTED permanent True 3\n7 REJECTED permanent True 8')"
+kcat -C -b "$CDC_KAFKA_BOOTSTRAP" -t "$T2" -e -q -J >"$T_TMP/pre.json" 2>/dev/null
+check_eq "each is its original record: key, value and headers byte for byte" \
+    "$(python3 - "$T_TMP/dlq2.json" "$T_TMP/pre.json" <<'PY'
+import json, sys
+src = {r["offset"]: r for r in map(json.loads, open(sys.argv[2]))}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    h = r["headers"]
+    o = src[int(dict(zip(h[::2], h[1::2]))["cdcsink.source.offset"])]
+    own = [x for i in range(0, len(h), 2) if not h[i].startswith("cdcsink.")
+           for x in h[i:i + 2]]
+    print(o["offset"], r["key"] == o["key"], r["payload"] == o["payload"],
+          own == o["headers"], len(own))
+PY
+)" "$(printf '1 True True True 4\n2 True True True 4\n7 True True True 4')"
 stop_sink "$SINK2"; check_eq "SIGTERM exits 0" "$?" "0"
 
 # errors.policy=fail: a fresh group stops at the first bad record
