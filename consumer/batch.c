@@ -59,6 +59,10 @@ cdc_batch_state_t cdc_batch_state(const cdc_batch_t *b) { return b->state; }
 
 bool cdc_batch_full(const cdc_batch_t *b) { return b->n >= b->cap; }
 
+size_t cdc_batch_mem(const cdc_batch_t *b) {
+    return b->bytes + (b->arena ? cdc_arena_used(b->arena) : 0);
+}
+
 /* the age at which an idle applier takes b whether drained or not */
 static int64_t drain_max(int linger_ms) {
     return linger_ms > CDC_BATCH_DRAIN_MAX_MS ? linger_ms
@@ -69,9 +73,8 @@ bool cdc_batch_due(const cdc_batch_t *b, const cdc_batch_limits_t *lim,
                    int64_t now, bool idle, bool drained) {
     if (!b->n)
         return false;
-    /* memory: the records and what was decoded from them (the arena) */
-    size_t mem = b->bytes + (b->arena ? cdc_arena_used(b->arena) : 0);
-    if (b->n >= lim->max_events || mem >= lim->max_bytes)
+    /* memory: the raw records held and what was decoded (the arena) */
+    if (b->n >= lim->max_events || cdc_batch_mem(b) >= lim->max_bytes)
         return true; /* a full batch waits for the applier, if need be */
     int64_t age = now - b->first_ms;
     return idle && age >= lim->linger_ms &&

@@ -121,6 +121,9 @@ void cdc_batch_free(cdc_batch_t *b); /* accepts a zeroed or failed batch */
 
 cdc_batch_state_t cdc_batch_state(const cdc_batch_t *b);
 bool cdc_batch_full(const cdc_batch_t *b); /* n == cap */
+/* The memory b counts against batch.max.bytes: the keys and values of the
+ * messages it holds (bytes) plus its arena. */
+size_t cdc_batch_mem(const cdc_batch_t *b);
 
 /* The hand-over rule (README "Data flow"), decided on the polling thread
  * after each poll. The open batch b is due when it holds max_events
