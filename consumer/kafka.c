@@ -278,10 +278,13 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
          * the broker JVM's CPU 2.29-2.38 s against 2.60-3.05 s, librdkafka's
          * broker thread 1.55-1.67 s against 1.73-1.83 s; the peak RSS
          * +3-4 MB (a fetch is one buffer, held until its last record's
-         * batch is committed): 52-53 MB, 60 MB on the 100-column stream.
+         * message is released: then at COMMIT, now at decode,
+         * consumer/batch.h): 52-53 MB, 60 MB on the 100-column stream.
          * 4 MB saved a little more but took the 1 KB text stream to 64 MB.
          * Not in transaction mode: it holds records of incomplete source
-         * transactions across batches, each pinning its whole fetch buffer,
+         * transactions across batches, each then pinning its whole fetch
+         * buffer (no longer since records release their messages at
+         * decode; not measured again),
          * and data partitions fetched further ahead of the transaction
          * topic (bench/e2e's transaction stream: peak RSS 312-328 MB
          * against 132-144 MB at 1 MB, and one run in six split

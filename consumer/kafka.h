@@ -67,7 +67,8 @@ typedef struct cdc_kafka_conf_s {
     const char *dlq_topic; /* NULL: no producer */
     bool hold_records;     /* apply.consistency=transaction: records are
                             * held across batches, so fetches stay at
-                            * librdkafka's 1 MB per partition */
+                            * librdkafka's 1 MB per partition (see
+                            * kafka.c) */
     const cdc_kv_t *extra; /* kafka.* pass-through, applied last */
     size_t nextra;
     cdc_kafka_callbacks_t cb;
