@@ -43,10 +43,15 @@ cdc_err_t cdc_kafka_reread_conf(cdc_kafka_t *k, const rd_kafka_conf_t *c) {
     char e[256];
     if (!d)
         return CDC_ERR_NOMEM;
-    /* a re-read wants one record: small fetches, a small prefetch queue */
+    /* a re-read wants one record: small fetches, a small prefetch queue;
+     * and it never commits for the group, whatever kafka.* says */
     if (rd_kafka_conf_set(d, "queued.max.messages.kbytes", "1024", e,
                           sizeof e) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(d, "max.partition.fetch.bytes", "1048576", e,
+                          sizeof e) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(d, "enable.auto.commit", "false", e, sizeof e) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(d, "enable.auto.offset.store", "false", e,
                           sizeof e) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(d);
         return CDC_ERR_NOMEM; /* cannot happen: valid properties */
@@ -136,6 +141,11 @@ static cdc_err_t reread_find(cdc_kafka_t *k, const cdc_record_t *rec,
         if (m->err) {
             snprintf(last, sizeof last, "%s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->partition != rec->partition ||
+            strcmp(rd_kafka_topic_name(m->rkt), rec->topic)) {
+            rd_kafka_message_destroy(m); /* an earlier assignment's */
             continue;
         }
         int64_t at = m->offset;
