@@ -259,4 +259,46 @@ check "with its bad record in it" grep -q "batch of 2 records not applied" "$T_T
 sleep 1
 check_eq "its bad record was dead-lettered once" "$(topic_count "$P.retry.dlq")" "1"
 stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"
+
+# a refused record that cannot be read again for its dead letter (deleted
+# from the log while its batch is applied: a row trigger sleeps on the
+# good row before it) is never dead-lettered without its original: the
+# batch fails retriably, nothing of it is committed, and it retries
+T3="$P.public.gone"
+wh "CREATE TABLE public.\"${P}_gone\" (id int PRIMARY KEY, qty smallint);
+    CREATE FUNCTION public.${P}_slow() RETURNS trigger LANGUAGE plpgsql AS
+      \$\$BEGIN IF NEW.id = 1 THEN PERFORM pg_sleep(8); END IF; RETURN NEW; END\$\$;
+    CREATE TRIGGER slow BEFORE INSERT ON public.\"${P}_gone\"
+      FOR EACH ROW EXECUTE FUNCTION public.${P}_slow();" >/dev/null
+python3 - "$P" >"$T_TMP/gone.tsv" <<'PY'
+import json, sys
+p = sys.argv[1]
+def rec(i, qty):
+    src = {"connector": "postgresql", "name": p, "db": "src", "schema": "public",
+           "table": p + "_gone", "sequence": json.dumps([str(700 + i), str(700 + i)]),
+           "snapshot": "false"}
+    return json.dumps({"id": i}), json.dumps({"before": None,
+        "after": {"id": i, "qty": qty}, "source": src, "op": "c"})
+for k, v in [rec(1, 5), rec(2, 70000), rec(3, 7)]:
+    print(k + "\t" + v)
+PY
+kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T3" -K $'\t' <"$T_TMP/gone.tsv" \
+    && ok "records produced" || fail "kcat produce"
+start_sink gone "^$T3\$" "$P-gone" --set dlq.topic="$P.dlq3" --set retry.backoff.max.ms=200
+sleeping() { [ "$(wh "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")" -ge 1 ]; }
+check "the batch is being applied" wait_until 60 sleeping
+printf '{"partitions":[{"topic":"%s","partition":0,"offset":2}],"version":1}\n' "$T3" \
+    >"$T_TMP/gone-delete.json"
+java -Xmx128m -cp "$(echo "$CDC_CACHE_DIR"/kafka-*/lib)/*" \
+    org.apache.kafka.tools.DeleteRecordsCommand --bootstrap-server "$CDC_KAFKA_BOOTSTRAP" \
+    --offset-json-file "$T_TMP/gone-delete.json" >"$T_TMP/gone-delete.out" 2>&1 \
+    && ok "the refused record is deleted from the log" \
+    || fail "delete records: $(tail -3 "$T_TMP/gone-delete.out")"
+gone_said() { grep -q "cannot read the record again for its dead letter: it is gone from the log" "$T_TMP/gone.log"; }
+check "the dead letter fails retriably, naming the record gone" wait_until 60 gone_said
+check "the batch is retried" grep -q "records not applied: kafka unavailable: $T3\[0\]@1: cannot read" "$T_TMP/gone.log"
+check_eq "nothing of the batch is committed" "$(wh "SELECT count(*) FROM public.\"${P}_gone\"")" "0"
+check_eq "nothing is dead-lettered without its original" "$(topic_count "$P.dlq3")" "0"
+check "the consumer is still running" kill -0 "$SINK_PID"
+stop_sink "$SINK_PID" 30 >/dev/null
 finish
