@@ -127,10 +127,11 @@ size_t cdc_batch_mem(const cdc_batch_t *b);
 
 /* The hand-over rule (README "Data flow"), decided on the polling thread
  * after each poll. The open batch b is due when it holds max_events
- * records or max_bytes of memory (the keys and values of the messages it
- * still holds, plus its arena: what was decoded from the records, which
- * for a wide row is twice its JSON and more); or, the applier idle, once b is linger_ms old
- * (batch.linger.ms, by default 0) and either the last poll found nothing
+ * records or max_bytes of memory (cdc_batch_mem: the keys and values of
+ * the messages it still holds, plus its arena: what was decoded from the
+ * records, which for a wide row is twice its JSON and more); or, the
+ * applier idle, once b is linger_ms old (batch.linger.ms, by default 0)
+ * and either the last poll found nothing
  * (drained: the consumer has taken all librdkafka had buffered, so waiting
  * would only delay these records) or b is CDC_BATCH_DRAIN_MAX_MS old (a
  * stream that never drains: the polling thread is behind, and batches of
@@ -164,8 +165,9 @@ int cdc_batch_wait_ms(const cdc_batch_t *b, int linger_ms, int64_t now,
  * is the monotonic clock (the first record's time starts the linger). A
  * record that decodes then releases msg (raw[i] false: see "Memory"). A
  * record that cannot be decoded stays in the batch with derr/dwhy set and
- * its message held (for the dead-letter topic) and is logged. Errors: CDC_ERR_STATE (not OPEN or
- * full: msg is not taken), CDC_ERR_NOMEM (msg is taken). */
+ * its message held (for the dead-letter topic) and is logged. Errors:
+ * CDC_ERR_STATE (not OPEN or full: msg is not taken), CDC_ERR_NOMEM (msg
+ * is taken). */
 cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
                         const cdc_record_t *rec, cdc_decoder_t *dec,
                         int64_t now_ms) CDC_MUSTCHECK;
@@ -177,11 +179,11 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
 
 /* OPEN: keeps the records with keep[i] set, in order, and moves the
  * others, in order, to the end of dst (OPEN, grown as needed): each
- * message still held with its txn entry and its decoded event (or decode error),
- * copied into dst's arena (cdc_event_copy: no second decode, whatever
- * the number of hand-offs a held record waits through). dst NULL: the others are
- * released instead (neither applied nor committed: a restart reads them
- * again). b's offsets are recomputed from the records it keeps: a
+ * record (its message if still held) with its txn entry and its decoded
+ * event (or decode error), copied into dst's arena (cdc_event_copy: no
+ * second decode, whatever the number of hand-offs a held record waits
+ * through). dst NULL: the others are released instead (neither applied
+ * nor committed: a restart reads them again). b's offsets are recomputed from the records it keeps: a
  * partition whose records all left is no longer in them. now_ms starts
  * dst's linger if it was empty. Errors: CDC_ERR_STATE, CDC_ERR_NOMEM
  * (stop: records may be lost from both batches, none is committed). */
