@@ -289,7 +289,7 @@ sleeping() { [ "$(wh "SELECT count(*) FROM pg_stat_activity WHERE wait_event = '
 check "the batch is being applied" wait_until 60 sleeping
 printf '{"partitions":[{"topic":"%s","partition":0,"offset":2}],"version":1}\n' "$T3" \
     >"$T_TMP/gone-delete.json"
-java -Xmx128m -cp "$(echo "$CDC_CACHE_DIR"/kafka-*/lib)/*" \
+"${CDC_JAVA:-java}" -Xmx128m -cp "$(echo "$CDC_CACHE_DIR"/kafka-*/lib)/*" \
     org.apache.kafka.tools.DeleteRecordsCommand --bootstrap-server "$CDC_KAFKA_BOOTSTRAP" \
     --offset-json-file "$T_TMP/gone-delete.json" >"$T_TMP/gone-delete.out" 2>&1 \
     && ok "the refused record is deleted from the log" \
