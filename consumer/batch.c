@@ -12,6 +12,7 @@ cdc_err_t cdc_batch_init(cdc_batch_t *b, size_t cap) {
     b->arena = cdc_arena_new(1 << 20);
     b->msgs = calloc(cap, sizeof *b->msgs);
     b->recs = calloc(cap, sizeof *b->recs);
+    b->raw = calloc(cap, sizeof *b->raw);
     b->events = calloc(cap, sizeof *b->events);
     b->derr = calloc(cap, sizeof *b->derr);
     b->dwhy = calloc(cap, sizeof *b->dwhy);
@@ -24,7 +25,8 @@ cdc_err_t cdc_batch_init(cdc_batch_t *b, size_t cap) {
     b->sel_rec = calloc(cap, sizeof *b->sel_rec);
     b->sel_change = calloc(cap, sizeof *b->sel_change);
     b->mark = calloc(cap, sizeof *b->mark);
-    bool ok = b->arena && b->msgs && b->recs && b->events && b->derr &&
+    bool ok = b->arena && b->msgs && b->recs && b->raw && b->events &&
+              b->derr &&
               b->dwhy && b->txn && b->changes && b->change_rec && b->ids &&
               b->seen && b->sel && b->sel_rec && b->sel_change && b->mark;
     return ok ? CDC_OK : CDC_ERR_NOMEM;
@@ -37,6 +39,7 @@ void cdc_batch_free(cdc_batch_t *b) {
     cdc_offsets_free(&b->offs);
     free(b->msgs);
     free(b->recs);
+    free(b->raw);
     free(b->events);
     free(b->derr);
     free(b->dwhy);
@@ -56,6 +59,10 @@ cdc_batch_state_t cdc_batch_state(const cdc_batch_t *b) { return b->state; }
 
 bool cdc_batch_full(const cdc_batch_t *b) { return b->n >= b->cap; }
 
+size_t cdc_batch_mem(const cdc_batch_t *b) {
+    return b->bytes + (b->arena ? cdc_arena_used(b->arena) : 0);
+}
+
 /* the age at which an idle applier takes b whether drained or not */
 static int64_t drain_max(int linger_ms) {
     return linger_ms > CDC_BATCH_DRAIN_MAX_MS ? linger_ms
@@ -66,9 +73,8 @@ bool cdc_batch_due(const cdc_batch_t *b, const cdc_batch_limits_t *lim,
                    int64_t now, bool idle, bool drained) {
     if (!b->n)
         return false;
-    /* memory: the records and what was decoded from them (the arena) */
-    size_t mem = b->bytes + (b->arena ? cdc_arena_used(b->arena) : 0);
-    if (b->n >= lim->max_events || mem >= lim->max_bytes)
+    /* memory: the raw records held and what was decoded (the arena) */
+    if (b->n >= lim->max_events || cdc_batch_mem(b) >= lim->max_bytes)
         return true; /* a full batch waits for the applier, if need be */
     int64_t age = now - b->first_ms;
     return idle && age >= lim->linger_ms &&
@@ -93,6 +99,16 @@ int cdc_batch_wait_ms(const cdc_batch_t *b, int linger_ms, int64_t now,
     return wait_until_age(b, drain_max(linger_ms), now, 5);
 }
 
+/* b's copy of topic: the one its offsets made (cdc_offsets_note copies a
+ * partition's topic into the arena), so a record's topic outlives its
+ * message and the records of one topic share one string */
+static const char *topic_copy(const cdc_batch_t *b, const char *topic) {
+    for (size_t j = b->offs.n; j-- > 0;)
+        if (!strcmp(b->offs.v[j].topic, topic))
+            return b->offs.v[j].topic;
+    return topic; /* cannot happen: noted before */
+}
+
 /* takes slot b->n for msg and rec (b OPEN, not full): notes its offset;
  * the event is the caller's to fill */
 static cdc_err_t place(cdc_batch_t *b, cdc_kafka_msg_t *msg,
@@ -102,6 +118,7 @@ static cdc_err_t place(cdc_batch_t *b, cdc_kafka_msg_t *msg,
         b->first_ms = now_ms;
     b->msgs[i] = msg;
     b->recs[i] = *rec;
+    b->raw[i] = true;
     b->bytes += rec->key_len + rec->value_len;
     b->dwhy[i] = NULL;
     b->txn[i] = NULL;
@@ -112,7 +129,25 @@ static cdc_err_t place(cdc_batch_t *b, cdc_kafka_msg_t *msg,
         b->derr[i] = CDC_ERR_NOMEM;
         return CDC_ERR_NOMEM;
     }
+    b->recs[i].topic = topic_copy(b, rec->topic);
     return CDC_OK;
+}
+
+/* Record i decoded: nothing reads its raw key, value or headers any more
+ * (a dead letter of its change reads the record again from Kafka), so its
+ * message goes now and b's bytes count it out. */
+static void release(cdc_batch_t *b, size_t i) {
+    cdc_record_t *r = &b->recs[i];
+    cdc_kafka_msg_free(b->msgs[i]);
+    b->msgs[i] = NULL;
+    b->raw[i] = false;
+    b->bytes -= r->key_len + r->value_len;
+    r->key = NULL;
+    r->value = NULL;
+    r->headers = NULL;
+    r->nheaders = 0;
+    r->headers_of = NULL;
+    r->headers_src = NULL;
 }
 
 cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
@@ -126,14 +161,16 @@ cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
         return err;
     err = cdc_decoder_decode(dec, rec, b->arena, &b->events[i]);
     b->derr[i] = err;
+    if (err == CDC_OK) {
+        release(b, i);
+        return CDC_OK;
+    }
     if (err == CDC_ERR_NOMEM)
         return err;
-    if (err) {
-        b->dwhy[i] = cdc_arena_strdup(b->arena, cdc_decoder_errstr(dec));
-        cdc_log_rec(CDC_LOG_WARN, rec->topic, rec->partition, rec->offset,
-                    "cannot decode: %s: %s", cdc_err_str(err),
-                    b->dwhy[i] ? b->dwhy[i] : "");
-    }
+    b->dwhy[i] = cdc_arena_strdup(b->arena, cdc_decoder_errstr(dec));
+    cdc_log_rec(CDC_LOG_WARN, rec->topic, rec->partition, rec->offset,
+                "cannot decode: %s: %s", cdc_err_str(err),
+                b->dwhy[i] ? b->dwhy[i] : "");
     return CDC_OK;
 }
 
@@ -154,6 +191,7 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) {
         return CDC_OK;
     GROW(msgs);
     GROW(recs);
+    GROW(raw);
     GROW(events);
     GROW(derr);
     GROW(dwhy);
@@ -172,9 +210,10 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) {
 
 #undef GROW
 
-/* moves record i of b into dst: its message, a copy of its record (the
- * header array lives in b's arena) and of its decoded event, or of its
- * decode error (the event of a failed decode means nothing: zeroed) */
+/* moves record i of b into dst: its message if held, a copy of its
+ * record (its topic and header array live in b's arena: place copies the
+ * topic) and of its decoded event, or of its decode error (the event of a
+ * failed decode means nothing: zeroed) */
 static cdc_err_t move_one(cdc_batch_t *b, size_t i, cdc_batch_t *dst,
                           int64_t now_ms) {
     cdc_record_t r = b->recs[i];
@@ -195,6 +234,10 @@ static cdc_err_t move_one(cdc_batch_t *b, size_t i, cdc_batch_t *dst,
     b->msgs[i] = NULL;
     if ((err = place(dst, m, &r, now_ms)))
         return err;
+    if (!b->raw[i]) { /* released: what place counted is not held */
+        dst->raw[j] = false;
+        dst->bytes -= r.key_len + r.value_len;
+    }
     dst->txn[j] = b->txn[i];
     if ((dst->derr[j] = b->derr[i])) {
         memset(&dst->events[j], 0, sizeof dst->events[j]);
@@ -234,12 +277,14 @@ cdc_err_t cdc_batch_hold(cdc_batch_t *b, const bool *keep, cdc_batch_t *dst,
         if (k != i) {
             b->msgs[k] = b->msgs[i];
             b->recs[k] = b->recs[i];
+            b->raw[k] = b->raw[i];
             b->events[k] = b->events[i];
             b->derr[k] = b->derr[i];
             b->dwhy[k] = b->dwhy[i];
             b->txn[k] = b->txn[i];
         }
-        b->bytes += b->recs[k].key_len + b->recs[k].value_len;
+        if (b->raw[k])
+            b->bytes += b->recs[k].key_len + b->recs[k].value_len;
         if (!err && cdc_offsets_note(&b->offs, b->arena, b->recs[k].topic,
                                      b->recs[k].partition, b->recs[k].offset))
             err = CDC_ERR_NOMEM;

@@ -21,9 +21,16 @@
  * Does not: talk to Redis, PostgreSQL or Kafka (the pipeline does, with
  * what the batch lists), lock: one thread owns a batch at a time, and the
  * hand-off between threads happens under the pipeline's mutex.
- * Memory: the batch owns the polled messages (freed by reset) and its
- * arena, from which events, topic copies and error texts come: every
- * pointer into a batch is valid until cdc_batch_reset. */
+ * Memory: the batch owns its arena, from which events, topic copies and
+ * error texts come: every pointer into a batch is valid until
+ * cdc_batch_reset. It holds a polled message only while something may
+ * read its raw key, value or headers: a record that decoded releases its
+ * message at once (its event and everything else the batch keeps of it
+ * are in the arena; librdkafka frees a fetch buffer when its last message
+ * goes, so releasing in Kafka order is what returns the memory); one that
+ * did not keeps it until reset, for its dead letter. A change PostgreSQL
+ * refuses at apply time is read again from Kafka for its dead letter
+ * (cdc_kafka_dlq_produce_reread). */
 #ifndef CDC_CONSUMER_BATCH_H
 #define CDC_CONSUMER_BATCH_H
 
@@ -54,12 +61,17 @@ typedef struct cdc_batch_s {
 
     /* per record, n of them (OPEN on) */
     size_t n;
-    cdc_kafka_msg_t **msgs;    /* owned; NULL entries allowed (tests) */
+    cdc_kafka_msg_t **msgs;    /* owned while raw[i]; NULL entries allowed
+                                * (tests) */
+    /* recs[i]: its topic is a copy in the arena; while raw[i] its key,
+     * value and headers are the message's, else (released after decode)
+     * they are NULL / none and key_len / value_len say what they were */
     cdc_record_t *recs;
+    bool *raw;                 /* the message is held (decode failed) */
     cdc_event_t *events;
     cdc_err_t *derr;           /* decode error, CDC_OK if decoded */
     const char **dwhy;         /* decode error text (arena) */
-    size_t bytes;              /* keys + values */
+    size_t bytes;              /* keys + values of the messages held (raw) */
     int64_t first_ms;          /* monotonic ms of the first record */
     cdc_offsets_t offs;        /* next offset per partition */
     /* apply.consistency=transaction: the record's source transaction in
@@ -109,13 +121,17 @@ void cdc_batch_free(cdc_batch_t *b); /* accepts a zeroed or failed batch */
 
 cdc_batch_state_t cdc_batch_state(const cdc_batch_t *b);
 bool cdc_batch_full(const cdc_batch_t *b); /* n == cap */
+/* The memory b counts against batch.max.bytes: the keys and values of the
+ * messages it holds (bytes) plus its arena. */
+size_t cdc_batch_mem(const cdc_batch_t *b);
 
 /* The hand-over rule (README "Data flow"), decided on the polling thread
  * after each poll. The open batch b is due when it holds max_events
- * records or max_bytes of memory (its records' keys and values plus its
- * arena: what was decoded from them, which for a wide row is twice its
- * JSON and more); or, the applier idle, once b is linger_ms old
- * (batch.linger.ms, by default 0) and either the last poll found nothing
+ * records or max_bytes of memory (cdc_batch_mem: the keys and values of
+ * the messages it still holds, plus its arena: what was decoded from the
+ * records, which for a wide row is twice its JSON and more); or, the
+ * applier idle, once b is linger_ms old (batch.linger.ms, by default 0)
+ * and either the last poll found nothing
  * (drained: the consumer has taken all librdkafka had buffered, so waiting
  * would only delay these records) or b is CDC_BATCH_DRAIN_MAX_MS old (a
  * stream that never drains: the polling thread is behind, and batches of
@@ -144,12 +160,14 @@ bool cdc_batch_due(const cdc_batch_t *b, const cdc_batch_limits_t *lim,
 int cdc_batch_wait_ms(const cdc_batch_t *b, int linger_ms, int64_t now,
                       bool idle, bool got);
 
-/* OPEN: takes ownership of msg, keeps rec (it borrows msg and the arena),
- * notes its offset and decodes it with dec into the arena; now_ms is the
- * monotonic clock (the first record's time starts the linger). A record
- * that cannot be decoded stays in the batch with derr/dwhy set (for the
- * dead-letter topic) and is logged. Errors: CDC_ERR_STATE (not OPEN or
- * full: msg is not taken), CDC_ERR_NOMEM (msg is taken). */
+/* OPEN: takes ownership of msg, keeps rec (its topic copied into the
+ * arena), notes its offset and decodes it with dec into the arena; now_ms
+ * is the monotonic clock (the first record's time starts the linger). A
+ * record that decodes then releases msg (raw[i] false: see "Memory"). A
+ * record that cannot be decoded stays in the batch with derr/dwhy set and
+ * its message held (for the dead-letter topic) and is logged. Errors:
+ * CDC_ERR_STATE (not OPEN or full: msg is not taken), CDC_ERR_NOMEM (msg
+ * is taken). */
 cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,
                         const cdc_record_t *rec, cdc_decoder_t *dec,
                         int64_t now_ms) CDC_MUSTCHECK;
@@ -161,11 +179,11 @@ cdc_err_t cdc_batch_grow(cdc_batch_t *b, size_t cap) CDC_MUSTCHECK;
 
 /* OPEN: keeps the records with keep[i] set, in order, and moves the
  * others, in order, to the end of dst (OPEN, grown as needed): each
- * message with its txn entry and its decoded event (or decode error),
- * copied into dst's arena (cdc_event_copy: no second decode, whatever
- * the number of hand-offs a held record waits through). dst NULL: the others are
- * released instead (neither applied nor committed: a restart reads them
- * again). b's offsets are recomputed from the records it keeps: a
+ * record (its message if still held) with its txn entry and its decoded
+ * event (or decode error), copied into dst's arena (cdc_event_copy: no
+ * second decode, whatever the number of hand-offs a held record waits
+ * through). dst NULL: the others are released instead (neither applied
+ * nor committed: a restart reads them again). b's offsets are recomputed from the records it keeps: a
  * partition whose records all left is no longer in them. now_ms starts
  * dst's linger if it was empty. Errors: CDC_ERR_STATE, CDC_ERR_NOMEM
  * (stop: records may be lost from both batches, none is committed). */

@@ -278,10 +278,13 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
          * the broker JVM's CPU 2.29-2.38 s against 2.60-3.05 s, librdkafka's
          * broker thread 1.55-1.67 s against 1.73-1.83 s; the peak RSS
          * +3-4 MB (a fetch is one buffer, held until its last record's
-         * batch is committed): 52-53 MB, 60 MB on the 100-column stream.
+         * message is released: then at COMMIT, now at decode,
+         * consumer/batch.h): 52-53 MB, 60 MB on the 100-column stream.
          * 4 MB saved a little more but took the 1 KB text stream to 64 MB.
          * Not in transaction mode: it holds records of incomplete source
-         * transactions across batches, each pinning its whole fetch buffer,
+         * transactions across batches, each then pinning its whole fetch
+         * buffer (no longer since records release their messages at
+         * decode; not measured again),
          * and data partitions fetched further ahead of the transaction
          * topic (bench/e2e's transaction stream: peak RSS 312-328 MB
          * against 132-144 MB at 1 MB, and one run in six split
@@ -308,6 +311,11 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
         if (cdc_kafka_conf_set(c, conf->extra[i].key, conf->extra[i].value, errstr,
                      errstr_size))
             goto fail;
+    /* before the group's callbacks: re-reads join no group */
+    if (conf->dlq_topic && *conf->dlq_topic && cdc_kafka_reread_conf(k, c)) {
+        cdc_errstr_set(errstr, errstr_size, "kafka consumer: out of memory");
+        goto fail;
+    }
     rd_kafka_conf_set_opaque(c, k);
     rd_kafka_conf_set_error_cb(c, cdc_kafka_on_error);
     rd_kafka_conf_set_log_cb(c, cdc_kafka_on_log);
@@ -350,6 +358,7 @@ void cdc_kafka_close(cdc_kafka_t *k) {
     if (k->subscription)
         rd_kafka_topic_partition_list_destroy(k->subscription);
     cdc_kafka_dlq_close(k);
+    cdc_kafka_reread_close(k, true);
     cdc_kafka_range_free(k);
     pthread_mutex_destroy(&k->dlq_mu);
     free(k);
@@ -418,7 +427,7 @@ static cdc_err_t headers_of(const cdc_record_t *rec, cdc_arena_t *arena,
  * for (cdc_record_headers): parsing them took 5-7 allocations a record
  * (bench/e2e's records carry Debezium's four context headers), and only
  * a 'c' event (its old key) and a dead letter read them. */
-static void record_of(const rd_kafka_message_t *m, cdc_record_t *rec) {
+void cdc_kafka_record_of(const rd_kafka_message_t *m, cdc_record_t *rec) {
     rd_kafka_timestamp_type_t tstype;
     memset(rec, 0, sizeof(*rec));
     rec->topic = rd_kafka_topic_name(m->rkt);
@@ -492,7 +501,7 @@ int cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms, cdc_record_t *rec,
         rd_kafka_message_destroy(m);
         return 0;
     }
-    record_of(m, rec);
+    cdc_kafka_record_of(m, rec);
     *msg = (cdc_kafka_msg_t *)m;
     return 1;
 }

@@ -2,8 +2,9 @@
  * group (cooperative-sticky, no auto commit, no auto offset store), the
  * same consumer on an assigned range (replay, decode --topic) and a
  * producer for the dead-letter topic. Files: kafka.c (consumer), kafka_dlq.c
- * (producer), kafka_range.c (ranges), kafka_signal.c (resync's one-off
- * requests), kafka_int.h (their shared struct).
+ * (producer), kafka_range.c (ranges), kafka_reread.c (one record read
+ * again for its dead letter), kafka_signal.c (resync's one-off requests),
+ * kafka_int.h (their shared struct).
  * Every kafka.* setting reaches every handle, so SASL and TLS work for run,
  * replay, decode and check alike.
  *
@@ -66,7 +67,8 @@ typedef struct cdc_kafka_conf_s {
     const char *dlq_topic; /* NULL: no producer */
     bool hold_records;     /* apply.consistency=transaction: records are
                             * held across batches, so fetches stay at
-                            * librdkafka's 1 MB per partition */
+                            * librdkafka's 1 MB per partition (see
+                            * kafka.c) */
     const cdc_kv_t *extra; /* kafka.* pass-through, applied last */
     size_t nextra;
     cdc_kafka_callbacks_t cb;
@@ -111,6 +113,23 @@ cdc_err_t cdc_kafka_commit(cdc_kafka_t *k, const cdc_offset_t *offs, size_t n)
  * cdc_kafka_errstr (not logged). */
 cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
                                 cdc_err_t err, const char *reason)
+    CDC_MUSTCHECK;
+/* cdc_kafka_dlq_produce for a record whose message is gone: a batch
+ * releases each record's message once it is decoded (consumer/batch.h).
+ * rec gives the topic, partition and offset (and the key and value
+ * lengths it had); the record is read again from Kafka, by a consumer of
+ * its own (the kafka.* settings, assigned that partition, joining no group
+ * and committing nothing), and dead-lettered with its original key, value
+ * and headers. A record already dead-lettered (a retried batch) is not read
+ * again. Records of one partition asked in Kafka order are read forward
+ * without a new assignment; the consumer stays for the batch's other dead
+ * letters and is closed by cdc_kafka_dlq_flush. Cannot be read again
+ * (brokers unreachable, the record gone from the log by retention or
+ * compaction, or not the lengths it had): KAFKA_DOWN or TIMEOUT, retriable:
+ * the batch is not committed and nothing is dead-lettered without its
+ * original. Otherwise as cdc_kafka_dlq_produce. */
+cdc_err_t cdc_kafka_dlq_produce_reread(cdc_kafka_t *k, const cdc_record_t *rec,
+                                       cdc_err_t err, const char *reason)
     CDC_MUSTCHECK;
 /* Waits until every dead-letter record is acknowledged by the broker.
  * Errors by cause: KAFKA_DOWN / TIMEOUT (the caller retries; nothing is

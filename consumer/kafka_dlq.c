@@ -110,7 +110,7 @@ const char *cdc_kafka_errstr(const cdc_kafka_t *k) { return k->dlq_errstr; }
 
 /* ---- the set of dead letters already sent ---- */
 
-static bool sent_has(cdc_kafka_t *k, const cdc_record_t *rec) {
+bool cdc_kafka_dlq_sent(cdc_kafka_t *k, const cdc_record_t *rec) {
     bool has = false;
     pthread_mutex_lock(&k->dlq_mu);
     for (dlq_sent_t *s = k->dlq_sent; s && !has; s = s->next)
@@ -374,7 +374,7 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
                        "no dead-letter producer. HINT: set dlq.topic");
         return CDC_ERR_CONFIG;
     }
-    if (sent_has(k, rec)) /* a retried batch: already dead-lettered */
+    if (cdc_kafka_dlq_sent(k, rec)) /* a retried batch: already dead-lettered */
         return CDC_OK;
     cdc_arena_t *harena;
     const cdc_header_t *own;
@@ -433,6 +433,7 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
 }
 
 cdc_err_t cdc_kafka_dlq_flush(cdc_kafka_t *k, int timeout_ms) {
+    cdc_kafka_reread_close(k, false); /* the batch's re-reads are done */
     if (!k->producer)
         return CDC_OK;
     rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, timeout_ms);

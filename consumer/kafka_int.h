@@ -45,6 +45,15 @@ struct cdc_kafka_s {
     char dlq_errstr[512];     /* the last failure's reason (cdc_kafka_errstr) */
     pthread_mutex_t dlq_mu;   /* guards dlq_sent */
     struct dlq_sent_s *dlq_sent; /* acknowledged, offset not committed */
+    /* dlq: re-reads of released records (kafka_reread.c): the consumer's
+     * settings (NULL without a dlq topic), the re-reading consumer (NULL
+     * until needed, closed by cdc_kafka_dlq_flush), the partition it is
+     * assigned and the offset of the next record it returns */
+    rd_kafka_conf_t *reread_conf;
+    rd_kafka_t *reread;
+    char *reread_topic;
+    int32_t reread_part;
+    int64_t reread_next;
     /* range (replay, decode --topic): one entry per assigned partition */
     cdc_kafka_range_part_t *range;
     size_t nrange;
@@ -62,6 +71,10 @@ void cdc_kafka_on_error(rd_kafka_t *rk, int err, const char *reason,
                         void *opaque);
 void cdc_kafka_on_log(const rd_kafka_t *rk, int level, const char *fac,
                       const char *buf);
+
+/* kafka.c: the one Kafka message -> cdc_record_t conversion (the record
+ * borrows m's buffers; its headers are parsed when asked for) */
+void cdc_kafka_record_of(const rd_kafka_message_t *m, cdc_record_t *rec);
 
 /* kafka.c: the error for a failed request (what names it): CONFIG naming
  * the kafka.sasl.* settings when the brokers refused the credentials, else
@@ -81,6 +94,15 @@ rd_kafka_resp_err_t cdc_kafka_metadata(cdc_kafka_t *k, rd_kafka_t *rk,
 cdc_err_t cdc_kafka_dlq_open(cdc_kafka_t *k, const cdc_kafka_conf_t *conf,
                              char *errstr, size_t errstr_size);
 void cdc_kafka_dlq_close(cdc_kafka_t *k); /* flushes, up to 5 s */
+/* kafka_dlq.c: whether rec's dead letter was sent already (a retried
+ * batch) */
+bool cdc_kafka_dlq_sent(cdc_kafka_t *k, const cdc_record_t *rec);
+/* kafka_reread.c: keeps a copy of the consumer's settings c for re-reads
+ * (with a dlq topic only); CDC_ERR_NOMEM */
+cdc_err_t cdc_kafka_reread_conf(cdc_kafka_t *k, const rd_kafka_conf_t *c);
+/* kafka_reread.c: closes the re-reading consumer (all == false), or also
+ * forgets the settings (all: cdc_kafka_close) */
+void cdc_kafka_reread_close(cdc_kafka_t *k, bool all);
 /* kafka_dlq.c: forgets the dead letters of records below the committed
  * next offsets (they are not read again) */
 void cdc_kafka_dlq_forget(cdc_kafka_t *k, const cdc_offset_t *offs,

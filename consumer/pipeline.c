@@ -125,9 +125,11 @@ static int backoff(cdc_pipeline_t *p, int step_ms) {
     return step_ms > p->conf.backoff_max_ms ? p->conf.backoff_max_ms : step_ms;
 }
 
-/* Dead-letters one record, or stops under policy fail. */
+/* Dead-letters one record, or stops under policy fail. raw: r's message
+ * is held (its key, value and headers are there), else it was released
+ * after decode and the dead letter reads the record again from Kafka. */
 static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
-                             cdc_err_t err, const char *why) {
+                             bool raw, cdc_err_t err, const char *why) {
     if (p->conf.policy_fail) {
         set_errstr(p, false,
                        "%s[%d]@%lld: %s: %s (errors.policy=fail). HINT: "
@@ -139,7 +141,9 @@ static cdc_err_t dead_letter(cdc_pipeline_t *p, const cdc_record_t *r,
     }
     cdc_log_rec(CDC_LOG_WARN, r->topic, r->partition, r->offset,
                 "dead-lettered: %s: %s", cdc_err_str(err), why ? why : "");
-    return cdc_kafka_dlq_produce(p->kafka, r, err, why ? why : "");
+    return raw ? cdc_kafka_dlq_produce(p->kafka, r, err, why ? why : "")
+               : cdc_kafka_dlq_produce_reread(p->kafka, r, err,
+                                              why ? why : "");
 }
 
 /* Step "dedup": one Redis round trip over b's identities (but those the
@@ -224,12 +228,14 @@ static cdc_err_t apply_once(cdc_pipeline_t *p, cdc_batch_t *b,
     /* dead letters first, so none is lost if we die after COMMIT */
     for (size_t i = 0; i < b->n && !err; i++)
         if (b->derr[i]) {
-            err = dead_letter(p, &b->recs[i], b->derr[i], b->dwhy[i]);
+            err = dead_letter(p, &b->recs[i], b->raw[i], b->derr[i],
+                              b->dwhy[i]);
             (*ndl)++;
         }
     for (size_t r = 0; r < res->nrejects && !err; r++) {
-        err = dead_letter(p, &b->recs[b->sel_rec[res->rejects[r].index]],
-                          res->rejects[r].err, res->rejects[r].reason);
+        size_t i = b->sel_rec[res->rejects[r].index];
+        err = dead_letter(p, &b->recs[i], b->raw[i], res->rejects[r].err,
+                          res->rejects[r].reason);
         (*ndl)++;
     }
     if (!err && *ndl)

@@ -358,9 +358,11 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, cdc_batch_t *b, size_t i) {
  * busy or handed that batch less than CDC_BATCH_DRAIN_MAX_MS ago */
 static bool filling(cdc_pipeline_t *p, const cdc_batch_t *b, int64_t now) {
     const cdc_txn_state_t *t = &p->txn;
+    size_t mem = cdc_batch_mem(b);
     if (b != t->carried_b || !t->carried_n || b->n < t->carried_n ||
         b->n - t->carried_n >= t->batch_events ||
-        b->bytes - t->carried_bytes >= p->conf.max_bytes / 2)
+        (mem > t->carried_bytes &&
+         mem - t->carried_bytes >= p->conf.max_bytes / 2))
         return false;
     pthread_mutex_lock(&p->hand_mu);
     bool busy = p->handed != NULL;
@@ -660,7 +662,7 @@ cdc_err_t cdc_txn_cut(cdc_pipeline_t *p, cdc_batch_t *b, cdc_batch_t *dst,
         cdc_batch_give_ids(b, t->pre_ids, t->pre_n);
     t->carried_b = dst;
     t->carried_n = dst ? dst->n : 0;
-    t->carried_bytes = dst ? dst->bytes : 0;
+    t->carried_bytes = dst ? cdc_batch_mem(dst) : 0;
     t->carried_ms = now;
     apply_floors(t, b);
     if (!dst && kept < b->n) /* released unapplied: read again later */

@@ -165,7 +165,7 @@ typedef struct cdc_txn_state_s {
                              * while no transaction topic is assigned */
     size_t warn_at;         /* held set size of the next log (doubles) */
     /* the last hand-off: the batch it left the held records in, their
-     * count and bytes, and when (monotonic ms) */
+     * count and memory (cdc_batch_mem), and when (monotonic ms) */
     const cdc_batch_t *carried_b;
     size_t carried_n, carried_bytes;
     int64_t carried_ms;
@@ -233,8 +233,8 @@ cdc_err_t cdc_txn_note(cdc_pipeline_t *p, cdc_batch_t *b, size_t i)
  * holds more than batch.max.events records waiting for their
  * transactions; the records that came since the last hand-off decide
  * instead, as in batch mode: while the applier is busy b keeps filling
- * until batch.max.events of them (or half of batch.max.bytes of keys and
- * values) came, and once it is idle a cut waits until the last hand-off
+ * until batch.max.events of them (or half of batch.max.bytes of memory:
+ * cdc_batch_mem) came, and once it is idle a cut waits until the last hand-off
  * is CDC_BATCH_DRAIN_MAX_MS old (otherwise each big batch was followed by
  * one of the few transactions that completed while the polling thread
  * waited for the applier). */

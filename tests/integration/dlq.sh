@@ -81,7 +81,11 @@ stop_sink "$SINK"; check_eq "SIGTERM exits 0" "$?" "0"
 # values PostgreSQL itself rejects: schemaless records (the warehouse's own
 # column types decide) into a table made beforehand with a smallint column.
 # Each rejected record is isolated, dead-lettered as REJECTED with
-# PostgreSQL's reason, and the rest of its batch lands.
+# PostgreSQL's reason, and the rest of its batch lands. A record that
+# decoded gave its Kafka message back at once (consumer/batch.h): its dead
+# letter reads it again from Kafka and must still be the original key,
+# value and headers, byte for byte (two rejects in a row, then one further
+# on: read forward on one assignment).
 T2="$P.public.pre"
 wh "CREATE TABLE public.\"${P}_pre\" (id int PRIMARY KEY, qty smallint, note text)" >/dev/null
 python3 - "$P" >"$T_TMP/pre.tsv" <<'PY'
@@ -94,17 +98,19 @@ def rec(i, qty, note="ok"):
     return json.dumps({"id": i}), json.dumps({"before": None,
         "after": {"id": i, "qty": qty, "note": note}, "source": src, "op": "c"})
 for k, v in [rec(1, 5), rec(2, 70000, "too big"), rec(3, "abc", "not a number"),
-             rec(4, -7), rec(5, 32767)]:
+             rec(4, -7), rec(5, 32767), rec(6, 1), rec(7, 2),
+             rec(8, 99999, "é \\ \\t\"quoted\""), rec(9, 3)]:
     print(k + "\t" + v)
 PY
-kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T2" -K $'\t' <"$T_TMP/pre.tsv" \
+kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T2" -K $'\t' -H trace=t2 \
+    -H __debezium.context.taskId=0 <"$T_TMP/pre.tsv" \
     && ok "schemaless records produced" || fail "kcat produce"
 start_sink sink2 "^$T2\$" "$P-pre" --set dlq.topic="$P.dlq2"
 SINK2=$SINK_PID
-pre_good() { [ "$(wh "SELECT string_agg(id || ':' || qty, ',' ORDER BY id) FROM public.\"${P}_pre\"" 2>/dev/null)" == "1:5,4:-7,5:32767" ]; }
+pre_good() { [ "$(wh "SELECT string_agg(id || ':' || qty, ',' ORDER BY id) FROM public.\"${P}_pre\"" 2>/dev/null)" == "1:5,4:-7,5:32767,6:1,7:2,9:3" ]; }
 check "the records PostgreSQL accepts land around the rejected ones" wait_until 60 pre_good
-dlq2() { [ "$(topic_count "$P.dlq2")" -eq 2 ]; }
-check "the two rejected records are dead-lettered" wait_until 30 dlq2
+dlq2() { [ "$(topic_count "$P.dlq2")" -eq 3 ]; }
+check "the three rejected records are dead-lettered" wait_until 30 dlq2
 kcat -C -b "$CDC_KAFKA_BOOTSTRAP" -t "$P.dlq2" -e -q -J >"$T_TMP/dlq2.json" 2>/dev/null
 check_eq "as REJECTED, permanent, with PostgreSQL's reason and the original record" \
     "$(python3 - "$T_TMP/dlq2.json" <<'PY'
@@ -116,7 +122,22 @@ for line in open(sys.argv[1]):
           "out of range" in h["cdcsink.error"] or "invalid input syntax" in h["cdcsink.error"],
           json.loads(r["key"])["id"])
 PY
-)" "$(printf '1 REJECTED permanent True 2\n2 REJECTED permanent True 3')"
+)" "$(printf '1 REJECTED permanent True 2\n2 REJECTED permanent True 3\n7 REJECTED permanent True 8')"
+kcat -C -b "$CDC_KAFKA_BOOTSTRAP" -t "$T2" -e -q -J >"$T_TMP/pre.json" 2>/dev/null
+check_eq "each is its original record: key, value and headers byte for byte" \
+    "$(python3 - "$T_TMP/dlq2.json" "$T_TMP/pre.json" <<'PY'
+import json, sys
+src = {r["offset"]: r for r in map(json.loads, open(sys.argv[2]))}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    h = r["headers"]
+    o = src[int(dict(zip(h[::2], h[1::2]))["cdcsink.source.offset"])]
+    own = [x for i in range(0, len(h), 2) if not h[i].startswith("cdcsink.")
+           for x in h[i:i + 2]]
+    print(o["offset"], r["key"] == o["key"], r["payload"] == o["payload"],
+          own == o["headers"], len(own))
+PY
+)" "$(printf '1 True True True 4\n2 True True True 4\n7 True True True 4')"
 stop_sink "$SINK2"; check_eq "SIGTERM exits 0" "$?" "0"
 
 # errors.policy=fail: a fresh group stops at the first bad record
@@ -238,4 +259,46 @@ check "with its bad record in it" grep -q "batch of 2 records not applied" "$T_T
 sleep 1
 check_eq "its bad record was dead-lettered once" "$(topic_count "$P.retry.dlq")" "1"
 stop_sink "$SINK_PID"; check_eq "SIGTERM exits 0" "$?" "0"
+
+# a refused record that cannot be read again for its dead letter (deleted
+# from the log while its batch is applied: a row trigger sleeps on the
+# good row before it) is never dead-lettered without its original: the
+# batch fails retriably, nothing of it is committed, and it retries
+T3="$P.public.gone"
+wh "CREATE TABLE public.\"${P}_gone\" (id int PRIMARY KEY, qty smallint);
+    CREATE FUNCTION public.${P}_slow() RETURNS trigger LANGUAGE plpgsql AS
+      \$\$BEGIN IF NEW.id = 1 THEN PERFORM pg_sleep(8); END IF; RETURN NEW; END\$\$;
+    CREATE TRIGGER slow BEFORE INSERT ON public.\"${P}_gone\"
+      FOR EACH ROW EXECUTE FUNCTION public.${P}_slow();" >/dev/null
+python3 - "$P" >"$T_TMP/gone.tsv" <<'PY'
+import json, sys
+p = sys.argv[1]
+def rec(i, qty):
+    src = {"connector": "postgresql", "name": p, "db": "src", "schema": "public",
+           "table": p + "_gone", "sequence": json.dumps([str(700 + i), str(700 + i)]),
+           "snapshot": "false"}
+    return json.dumps({"id": i}), json.dumps({"before": None,
+        "after": {"id": i, "qty": qty}, "source": src, "op": "c"})
+for k, v in [rec(1, 5), rec(2, 70000), rec(3, 7)]:
+    print(k + "\t" + v)
+PY
+kcat -P -b "$CDC_KAFKA_BOOTSTRAP" -t "$T3" -K $'\t' <"$T_TMP/gone.tsv" \
+    && ok "records produced" || fail "kcat produce"
+start_sink gone "^$T3\$" "$P-gone" --set dlq.topic="$P.dlq3" --set retry.backoff.max.ms=200
+sleeping() { [ "$(wh "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")" -ge 1 ]; }
+check "the batch is being applied" wait_until 60 sleeping
+printf '{"partitions":[{"topic":"%s","partition":0,"offset":2}],"version":1}\n' "$T3" \
+    >"$T_TMP/gone-delete.json"
+"${CDC_JAVA:-java}" -Xmx128m -cp "$(echo "$CDC_CACHE_DIR"/kafka-*/lib)/*" \
+    org.apache.kafka.tools.DeleteRecordsCommand --bootstrap-server "$CDC_KAFKA_BOOTSTRAP" \
+    --offset-json-file "$T_TMP/gone-delete.json" >"$T_TMP/gone-delete.out" 2>&1 \
+    && ok "the refused record is deleted from the log" \
+    || fail "delete records: $(tail -3 "$T_TMP/gone-delete.out")"
+gone_said() { grep -q "cannot read the record again for its dead letter: it is gone from the log" "$T_TMP/gone.log"; }
+check "the dead letter fails retriably, naming the record gone" wait_until 60 gone_said
+check "the batch is retried" grep -q "records not applied: kafka unavailable: $T3\[0\]@1: cannot read" "$T_TMP/gone.log"
+check_eq "nothing of the batch is committed" "$(wh "SELECT count(*) FROM public.\"${P}_gone\"")" "0"
+check_eq "nothing is dead-lettered without its original" "$(topic_count "$P.dlq3")" "0"
+check "the consumer is still running" kill -0 "$SINK_PID"
+stop_sink "$SINK_PID" 30 >/dev/null
 finish

@@ -300,7 +300,7 @@ TEST(hand_over_when_idle_and_drained) {
     cdc_decoder_free(dec);
 }
 
-/* batch.max.bytes bounds a batch's memory: its records' keys and values
+/* batch.max.bytes bounds a batch's memory: the raw records it still holds
  * plus what was decoded from them (its arena), not the records alone (a
  * 100-column row decodes into over twice its JSON). */
 TEST(full_by_records_and_decoded_bytes) {
@@ -310,14 +310,65 @@ TEST(full_by_records_and_decoded_bytes) {
     add(&b, "t", 0, 0, 1, 100, 0);
     size_t mem = b.bytes + cdc_arena_used(b.arena);
     CHECK(cdc_arena_used(b.arena) > 0);
-    const cdc_batch_limits_t records = {100, b.bytes + 1, 0};
     const cdc_batch_limits_t at = {100, mem, 0};
     const cdc_batch_limits_t above = {100, mem + 1, 0};
     /* the applier busy: only a full batch is due */
-    CHECK(cdc_batch_due(&b, &records, 1000, false, false));
     CHECK(cdc_batch_due(&b, &at, 1000, false, false));
     CHECK(!cdc_batch_due(&b, &above, 1000, false, false));
     cdc_batch_free(&b);
+    cdc_decoder_free(dec);
+}
+
+/* A record that decoded gives its raw record back at once (its message is
+ * released: kafka.h, cdc_kafka_dlq_produce_reread reads it again for a
+ * dead letter), so the batch's bytes count only what it still holds: the
+ * raw record of one that did not decode (kept for its dead letter). A
+ * schemas-on stream's batch then fills to batch.max.events instead of
+ * closing at half of it on its raw JSON. Holding moves the count with
+ * the records. */
+TEST(released_records_are_counted_out_of_bytes) {
+    cdc_batch_t b, d;
+    rec_t bad;
+    dec = cdc_decoder_new(&dec_conf);
+    CHECK_INT(cdc_batch_init(&b, 8), CDC_OK);
+    CHECK_INT(cdc_batch_init(&d, 8), CDC_OK);
+    add(&b, "t", 0, 0, 1, 100, 0);
+    add(&b, "t", 0, 1, 2, 101, 1); /* a tombstone decodes too */
+    CHECK_INT(b.bytes, 0);
+    for (size_t i = 0; i < 2; i++) {
+        CHECK(!b.raw[i]);
+        CHECK(b.msgs[i] == NULL);
+        CHECK(b.recs[i].key == NULL && b.recs[i].value == NULL);
+        CHECK(b.recs[i].headers_of == NULL && b.recs[i].nheaders == 0);
+        CHECK_STR(b.recs[i].topic, "t"); /* the arena's copy */
+    }
+    CHECK(b.recs[0].key_len > 0 && b.recs[0].value_len > 0); /* as read */
+    CHECK(b.recs[0].topic == b.recs[1].topic); /* one copy per topic */
+    mk(&bad, "t", 0, 2, 3, 102, 2);
+    add(&b, "t", 0, 2, 3, 102, 2);
+    size_t held = bad.rec.key_len + bad.rec.value_len;
+    CHECK_INT(b.bytes, held);
+    CHECK(b.raw[2]);
+    CHECK(b.recs[2].value && !memcmp(b.recs[2].value, "{\"op\":", 6));
+    /* due at what it holds: the raw record kept plus the arena */
+    size_t mem = held + cdc_arena_used(b.arena);
+    const cdc_batch_limits_t at = {100, mem, 0};
+    const cdc_batch_limits_t above = {100, mem + 1, 0};
+    CHECK(cdc_batch_due(&b, &at, 1000, false, false));
+    CHECK(!cdc_batch_due(&b, &above, 1000, false, false));
+    /* the undecodable record and one released move: each batch counts
+     * the raw records it holds */
+    bool keep[3] = {true, false, false};
+    CHECK_INT(cdc_batch_hold(&b, keep, &d, 2000), CDC_OK);
+    CHECK_INT(b.bytes, 0);
+    CHECK_INT(d.bytes, held);
+    CHECK(!d.raw[0] && d.raw[1]);
+    CHECK_STR(d.recs[0].topic, "t");
+    CHECK(d.recs[0].topic != b.recs[0].topic); /* d's own copy */
+    cdc_batch_reset(&d);
+    CHECK_INT(d.bytes, 0);
+    cdc_batch_free(&b);
+    cdc_batch_free(&d);
     cdc_decoder_free(dec);
 }
 
@@ -459,12 +510,18 @@ static void same_event(const cdc_event_t *a, const cdc_event_t *b, size_t i) {
 #undef SAME
 #undef SAME_STR
 
-/* held[] into b, at offsets 100.. */
+/* held[] into b, at offsets 100..; each record's topic is gone (written
+ * over, freed) once added, as a released message takes librdkafka's
+ * topic name with it: the batch keeps copies */
 static void fill_held(cdc_batch_t *b) {
     for (size_t i = 0; i < NHELD; i++) {
         cdc_record_t r;
+        char *topic = strdup(held[i].topic);
         held_rec(i, b->arena, &r);
+        r.topic = topic;
         CHECK_INT(cdc_batch_add(b, NULL, &r, dec, 1000), CDC_OK);
+        memset(topic, 'x', strlen(topic));
+        free(topic);
     }
 }
 
@@ -515,15 +572,20 @@ TEST(held_records_move_with_their_decoded_events) {
         cdc_event_t want;
         held_rec(i, fresh, &r);
         CHECK_INT(c.recs[j].offset, r.offset);
-        CHECK_INT(c.recs[j].nheaders, r.nheaders);
-        if (r.nheaders)
-            CHECK_STR(c.recs[j].headers[0].name, "__debezium.oldkey");
+        CHECK_STR(c.recs[j].topic, r.topic);
         cdc_err_t err = cdc_decoder_decode(dec, &r, fresh, &want);
         CHECK_INT(c.derr[j], err);
-        if (err) { /* the reason moves with the record, for the DLQ */
+        /* only a record that did not decode holds its raw record */
+        CHECK_INT(c.raw[j], err != CDC_OK);
+        if (err) { /* the reason and the record move, for the DLQ */
             CHECK_STR(c.dwhy[j], cdc_decoder_errstr(dec));
+            CHECK_INT(c.recs[j].value_len, r.value_len);
+            CHECK(c.recs[j].value &&
+                  !memcmp(c.recs[j].value, r.value, r.value_len));
             continue;
         }
+        CHECK_INT(c.recs[j].nheaders, 0); /* released with the message */
+        CHECK(c.recs[j].value == NULL);
         CHECK(c.dwhy[j] == NULL);
         same_event(&c.events[j], &want, i);
     }
