@@ -16,8 +16,10 @@
  * cdcsink's pg.fillfactor default). MIX=N then applies N events of the
  * mixed stream of bench/e2e (70% inserts, 25% updates of a live key, 5%
  * soft deletes) and prints events/s, ms per batch and the CPU per event of
- * the applier's backend (read from /proc: the server must run here) and of
- * the bench itself; TABLES=N spreads that stream over N tables.
+ * the applier's backend (read from /proc: the server must run here), of
+ * the bench itself and of the applier's calls alone (this thread's CPU
+ * inside them, without building the events); TABLES=N spreads that stream
+ * over N tables.
  * COPYTEXT=1 sends the fast path's inserts as COPY text instead of binary
  * and stages the merge's rows as text (the A/B of apply/copybin.c);
  * COPYTEXT=stg the latter only. ONETRIP=N: batches of at most N rows go
@@ -97,6 +99,17 @@ static double cpu_s(long pid) {
     return ok == 2 ? (double)(ut + st) / (double)sysconf(_SC_CLK_TCK) : 0;
 }
 
+/* CPU seconds of this thread: the applier's own, around its calls */
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* the applier's CPU seconds in apply_timed, summed (not the events'
+ * building) */
+static double apply_cpu;
+
 static long peak_rss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -174,11 +187,12 @@ static double run_copy(PGconn *c, const char *tbl, long from, long batch,
 static double apply_timed(cdc_apply_t *a, cdc_event_t **evs, size_t n,
                           cdc_offset_t *off, cdc_arena_t *ar, size_t *applied) {
     cdc_apply_result_t res;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = thread_cpu_s();
     cdc_err_t e = cdc_apply_batch_begin(a, evs, n, off, 1, ar, &res);
     if (e == CDC_OK)
         e = cdc_apply_batch_commit(a);
     double t = now_s() - t0;
+    apply_cpu += thread_cpu_s() - c0;
     if (e != CDC_OK || res.nrejects) {
         fprintf(stderr, "apply: %s %s (%zu rejects)\n", cdc_err_name(e),
                 cdc_apply_errstr(a), res.nrejects);
@@ -420,6 +434,7 @@ int main(int argc, char **argv) {
         if (getenv("PGSS")) /* pg_stat_statements of the mixed phase only */
             exec_or_die(c, "SELECT pg_stat_statements_reset()");
         double c0 = cpu_s(0), b0 = backend ? cpu_s(backend) : 0;
+        apply_cpu = 0;
         t_mix = run_mixed(a, &rd, &kd, nmix, batch, live, &next, &nlive, &seq,
                           (const char *const *)tabs, ntab, &applied_mix);
         cpu_mix = cpu_s(0) - c0;
@@ -463,8 +478,9 @@ int main(int argc, char **argv) {
                t_mix * 1e3 / (double)((nmix + batch - 1) / batch),
                applied_mix, mix_live, nlive);
     if (nmix > 0) /* the bench's own CPU includes building the events */
-        printf("mixed CPU us/event        backend %.2f, bench %.2f\n",
-               cpu_mix_pg * 1e6 / (double)nmix, cpu_mix * 1e6 / (double)nmix);
+        printf("mixed CPU us/event        backend %.2f, bench %.2f, applier "
+               "%.2f\n", cpu_mix_pg * 1e6 / (double)nmix,
+               cpu_mix * 1e6 / (double)nmix, apply_cpu * 1e6 / (double)nmix);
     printf("peak RSS                 %ld MiB\n", peak_rss_mb());
     for (int k = 0; k < ntab; k++)
         free(tabs[k]);
