@@ -185,6 +185,7 @@ cdc_err_t cdc_apply_pre_add(cdc_apply_t *a, const char *sql, int np,
 void cdc_apply_pre_reset(cdc_apply_t *a) {
     cdc_buf_reset(&a->pre);
     a->pre_n = 0;
+    a->pre_early = false;
     a->pre_offs = NULL;
     a->pre_noffs = 0;
 }
@@ -233,6 +234,37 @@ static bool pre_fence_failed(cdc_apply_t *a, size_t st, PGresult *r) {
            a->pre_offs[st - 1].fenced && pre_fenced(a, st, r);
 }
 
+/* After the results of opening statements sent early: the end of their
+ * query (nothing more comes), then sql on its own (none when empty). */
+static cdc_err_t early_end(cdc_apply_t *a, const char *sql) {
+    PGresult *r = PQgetResult(a->conn);
+    if (r) { /* cannot happen: one result a statement, read above */
+        PQclear(r);
+        drain(a);
+        cdc_errstr_set(a->errstr, sizeof a->errstr,
+                       "begin: an unexpected result");
+        return CDC_ERR_PG_DOWN;
+    }
+    if (PQstatus(a->conn) != CONNECTION_OK)
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
+    if (*sql && !PQsendQuery(a->conn, sql))
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "send");
+    return CDC_OK;
+}
+
+cdc_err_t cdc_apply_pre_early(cdc_apply_t *a) {
+    if (!a->pre_n || a->pre_early)
+        return CDC_OK;
+    if (a->pre.oom) {
+        cdc_apply_pre_reset(a);
+        return CDC_ERR_NOMEM;
+    }
+    if (!PQsendQuery(a->conn, a->pre.data))
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
+    a->pre_early = true;
+    return CDC_OK;
+}
+
 cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
     if (!a->pre_n) {
         if (!PQsendQuery(a->conn, sql))
@@ -240,14 +272,16 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
         return CDC_OK;
     }
     size_t n = a->pre_n;
+    bool early = a->pre_early; /* sent already, on their own */
     a->pre_failed = 0;
-    cdc_buf_adds(&a->pre, sql);
+    if (!early)
+        cdc_buf_adds(&a->pre, sql);
     if (a->pre.oom) {
         cdc_apply_pre_reset(a);
         return CDC_ERR_NOMEM;
     }
     cdc_err_t err = CDC_OK;
-    if (!PQsendQuery(a->conn, a->pre.data))
+    if (!early && !PQsendQuery(a->conn, a->pre.data))
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
     /* the opening statements' results come first, each on its own */
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
@@ -270,6 +304,8 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
             err = CDC_ERR_FENCED;
         PQclear(r);
     }
+    if (err == CDC_OK && early) /* their query's end; then sql alone */
+        err = early_end(a, sql);
     if (err == CDC_OK)
         a->pre_failed = n;
     /* the freshness rows, written or refused themselves: forgotten */
