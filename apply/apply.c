@@ -305,7 +305,8 @@ cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
  * and they are forgotten then). They go first, not last, and are not sent
  * on their own: the batch's first query carries them in front of it
  * (cdc_apply_pre_send), one round trip for both, and a fenced batch stops
- * before its work. A fenced offset write that touches no row means
+ * before its work (a batch of early_min events or more sends them alone
+ * before its planning instead, and reads them before its first query). A fenced offset write that touches no row means
  * another instance moved the partition's row (DESIGN.md "Fencing"):
  * CDC_ERR_FENCED, and the caller rolls the batch back. Its result is read
  * before anything else of that query can apply: the query's COPY (each

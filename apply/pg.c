@@ -7,7 +7,9 @@
  * cdc_apply_pre_* hold a batch's opening statements (BEGIN, offsets,
  * freshness rows) as SQL text until the next query carries them in front
  * (simple protocol: a COPY cannot join a pipeline), reading their results,
- * the fence among them, before the caller reads its own.
+ * the fence among them, before the caller reads its own; a large batch
+ * sends them on their own at once instead (cdc_apply_pre_early) and the
+ * next query reads them before it is sent.
  *
  * Does not: decide retries (the error's class does) or roll back (apply.c).
  * Memory: rejects and their reasons come from the transaction's arena. */
