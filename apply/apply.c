@@ -25,6 +25,13 @@
  * every row takes the upsert */
 #define APPLY_ONETRIP_MAX 64
 
+/* Batches of at least this many events send BEGIN, the offsets and the
+ * freshness rows at once, on their own, and plan (collect, collapse, the
+ * SQL) while PostgreSQL runs them; smaller ones carry them in front of
+ * their first query (one round trip less, and their planning is too short
+ * to hide anything). */
+#define APPLY_EARLY_MIN 1000
+
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
 cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
@@ -49,6 +56,7 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->replay = conf->replay;
     a->truncate_mode = conf->truncate_mode;
     a->onetrip_max = APPLY_ONETRIP_MAX;
+    a->early_min = APPLY_EARLY_MIN;
     if (conf->conv)
         a->conv = *conf->conv;
     else
@@ -297,7 +305,8 @@ cdc_err_t cdc_apply_claim(cdc_apply_t *a, const char *table,
  * and they are forgotten then). They go first, not last, and are not sent
  * on their own: the batch's first query carries them in front of it
  * (cdc_apply_pre_send), one round trip for both, and a fenced batch stops
- * before its work. A fenced offset write that touches no row means
+ * before its work (a batch of early_min events or more sends them alone
+ * before its planning instead, and reads them before its first query). A fenced offset write that touches no row means
  * another instance moved the partition's row (DESIGN.md "Fencing"):
  * CDC_ERR_FENCED, and the caller rolls the batch back. Its result is read
  * before anything else of that query can apply: the query's COPY (each
@@ -513,6 +522,8 @@ cdc_err_t cdc_apply_batch_begin(cdc_apply_t *a, cdc_event_t *const *events,
         return CDC_ERR_PG_DOWN;
     }
     err = begin_with_offsets(a, offsets, noffsets);
+    if (err == CDC_OK && a->early_min && n >= a->early_min)
+        err = cdc_apply_pre_early(a); /* run while this plans */
     if (err == CDC_OK)
         err = cdc_apply_collapse_init(&gs, arena, events, n);
     if (err == CDC_OK)

@@ -287,6 +287,9 @@ struct cdc_apply_s {
     size_t onetrip_max;        /* batches of at most this many rows go in
                                   one round trip (onetrip.c); 0: never */
     uint64_t onetrip_rows;     /* rows applied that way (the tests) */
+    size_t early_min;          /* batches of at least this many events send
+                                  their opening statements at once, before
+                                  planning (cdc_apply_pre_early); 0: never */
     /* scoped to one cdc_apply_batch_begin .. commit/abort */
     cdc_arena_t *arena;
     cdc_apply_result_t *res;
@@ -305,6 +308,7 @@ struct cdc_apply_s {
     const cdc_offset_t *pre_offs; /* statement 1 + i writes offset i */
     size_t pre_noffs;
     size_t pre_failed;         /* the one PostgreSQL refused (pre_n: none) */
+    bool pre_early;            /* pre sent on its own, results not read */
     /* COMMIT may end the batch's last query (cdc_apply_commit_inline);
      * commit_tail: the next query is that last one; committed: it did */
     bool commit_inline, commit_tail, committed;
@@ -500,12 +504,17 @@ cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) CDC_MUSTCHECK;
  * error: the rest of the string, COMMIT too, never runs) and the caller
  * rolls back. Without anything held, it just sends sql. pre_flush sends
  * what is held alone (cdc_apply_pg_exec and _pipeline call it first).
+ * pre_early sends them alone at once without reading anything (a large
+ * batch: PostgreSQL runs them while the applier plans); the next pre_send
+ * or pre_flush reads their results as above, the fence first, and only
+ * then sends its sql, on its own.
  * NOMEM (pre_add: too many; the caller then uses a pipeline). */
 cdc_err_t cdc_apply_pre_add(cdc_apply_t *a, const char *sql, int np,
                             const char *const *params, cdc_err_t other,
                             const char *what) CDC_MUSTCHECK;
 cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) CDC_MUSTCHECK;
 cdc_err_t cdc_apply_pre_flush(cdc_apply_t *a) CDC_MUSTCHECK;
+cdc_err_t cdc_apply_pre_early(cdc_apply_t *a) CDC_MUSTCHECK;
 void cdc_apply_pre_reset(cdc_apply_t *a);
 
 /* One statement of a pipeline (cdc_apply_pg_pipeline). */

@@ -100,9 +100,41 @@ static cdc_err_t check_source(cdc_apply_t *a, const cdc_event_t *ev,
     return CDC_ERR_DDL;
 }
 
+/* The table the previous event resolved to, with what found it: the
+ * events of a batch mostly follow each other in one table, and the
+ * cache's lookup hashes the names byte by byte (twice an event: may_query,
+ * then resolve). A hit is exactly the cache's own match (same names, same
+ * fingerprints, no two entries alike). Forgotten before anything that may
+ * run a statement (the cache is cleared with the connection). */
+typedef struct {
+    cdc_schema_table_t *t; /* NULL: none */
+    uint64_t rfp, kfp;
+    bool typed;
+} tbl_memo_t;
+
+static cdc_schema_table_t *memo_hit(const tbl_memo_t *m,
+                                    const cdc_event_t *ev,
+                                    const char *schema, const char *table) {
+    const cdc_rowdef_t *rd = ev->rowdef, *kd = ev->keydef;
+    if (!m->t || m->rfp != (rd ? rd->fingerprint : 0) ||
+        m->kfp != (kd ? kd->fingerprint : 0) ||
+        m->typed != (rd ? rd->typed : false) ||
+        strcmp(m->t->table, table) != 0 || strcmp(m->t->schema, schema) != 0)
+        return NULL;
+    return m->t;
+}
+
+static void memo_set(tbl_memo_t *m, const cdc_event_t *ev,
+                     cdc_schema_table_t *t) {
+    m->t = t;
+    m->rfp = ev->rowdef ? ev->rowdef->fingerprint : 0;
+    m->kfp = ev->keydef ? ev->keydef->fingerprint : 0;
+    m->typed = ev->rowdef ? ev->rowdef->typed : false;
+}
+
 static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
                          const char *schema, const char *table,
-                         fail_t **fails,
+                         fail_t **fails, tbl_memo_t *memo,
                          cdc_schema_table_t **out, const char **reason) {
     for (fail_t *f = *fails; f; f = f->next)
         if (f->rowdef == ev->rowdef && f->keydef == ev->keydef &&
@@ -112,13 +144,21 @@ static cdc_err_t resolve(cdc_apply_t *a, const cdc_event_t *ev,
             return f->err;
         }
     char msg[1024];
-    cdc_err_t err = cdc_schema_table_get(a->schemas, a->conn, schema,
-                                         table, ev->rowdef, ev->keydef,
-                                         out, msg, sizeof msg);
+    cdc_err_t err = CDC_OK;
+    *out = memo_hit(memo, ev, schema, table);
+    if (!*out) {
+        memo->t = NULL; /* the lookup may load or make the table */
+        err = cdc_schema_table_get(a->schemas, a->conn, schema, table,
+                                   ev->rowdef, ev->keydef, out, msg,
+                                   sizeof msg);
+    }
     if (err == CDC_OK && (err = tbl_state(*out)) == CDC_OK && *a->target_schema)
         err = check_source(a, ev, *out, msg, sizeof msg);
-    if (err == CDC_OK)
+    if (err == CDC_OK) {
+        memo_set(memo, ev, *out);
         return CDC_OK;
+    }
+    memo->t = NULL;
     if (err == CDC_ERR_PG_DOWN || err == CDC_ERR_NOMEM ||
         cdc_err_class(err) == CDC_ERRCLASS_FATAL) {
         if (err == CDC_ERR_PG_DOWN)
@@ -202,12 +242,15 @@ static cdc_err_t collect_truncate(cdc_apply_t *a, apply_groups_t *gs,
 /* Whether collecting ev may run a statement: a truncate (its claim, its
  * table's catalog later), a table not in the cache (load or make it), or
  * with target.schema one not claimed yet. */
-static bool may_query(cdc_apply_t *a, const cdc_event_t *ev,
-                      const char *schema, const char *table) {
+static bool may_query(cdc_apply_t *a, const tbl_memo_t *memo,
+                      const cdc_event_t *ev, const char *schema,
+                      const char *table) {
     if (ev->op == 't')
         return true;
-    const cdc_schema_table_t *t = cdc_schema_table_find(
-        a->schemas, schema, table, ev->rowdef, ev->keydef);
+    const cdc_schema_table_t *t = memo_hit(memo, ev, schema, table);
+    if (!t)
+        t = cdc_schema_table_find(a->schemas, schema, table, ev->rowdef,
+                                  ev->keydef);
     if (!t)
         return true;
     if (!*a->target_schema)
@@ -219,6 +262,7 @@ static bool may_query(cdc_apply_t *a, const cdc_event_t *ev,
 cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
                             cdc_event_t *const *events, size_t n) {
     fail_t *fails = NULL;
+    tbl_memo_t memo = {NULL, 0, 0, false};
     cdc_buf_t qn = CDC_BUF_INIT, cv = CDC_BUF_INIT;
     cdc_err_t err = cdc_apply_shape(a, gs); /* column rules (shape.c) */
     events = gs->events;
@@ -243,10 +287,11 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
         }
         /* a statement ahead (a table to load or make, a claim): the
          * batch's opening statements go first, their errors the batch's */
-        if (a->pre_n && may_query(a, ev, schema, table) &&
+        if (a->pre_n && may_query(a, &memo, ev, schema, table) &&
             (err = cdc_apply_pre_flush(a)) != CDC_OK)
             break;
         if (ev->op == 't') {
+            memo.t = NULL; /* its claim is a statement */
             err = collect_truncate(a, gs, i, schema, table, &qn);
             continue;
         }
@@ -258,7 +303,7 @@ cdc_err_t cdc_apply_collect(cdc_apply_t *a, apply_groups_t *gs,
             why = check(ev, schema, &rej);
         cdc_schema_table_t *t = NULL;
         if (!why) {
-            rej = resolve(a, ev, schema, table, &fails, &t, &why);
+            rej = resolve(a, ev, schema, table, &fails, &memo, &t, &why);
             if (rej == CDC_OK) /* schemaless values: by the catalog */
                 rej = cdc_apply_convert(a, ev, t, &cv, &why);
             if (rej == CDC_ERR_PG_DOWN || rej == CDC_ERR_NOMEM) {

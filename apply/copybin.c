@@ -63,26 +63,41 @@ uint8_t cdc_apply_bin_kind(const char *sqltype) {
 
 /* ---- big-endian appends ---- */
 
+/* cdc_buf_add inlined for the few bytes of each field (a call each was a
+ * tenth of the applier's CPU): same result, the buffer's NUL included;
+ * growing, and a buffer out of memory, take cdc_buf_add */
+static inline void put_bytes(cdc_buf_t *b, const void *p, size_t n) {
+    if (b->oom || b->len + n >= b->cap) {
+        cdc_buf_add(b, p, n);
+        return;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
 static void put16(cdc_buf_t *b, uint16_t v) {
     unsigned char x[2] = {(unsigned char)(v >> 8), (unsigned char)v};
-    cdc_buf_add(b, (const char *)x, 2);
+    put_bytes(b, x, 2);
 }
 
 static void put32(cdc_buf_t *b, uint32_t v) {
     unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
                           (unsigned char)(v >> 8), (unsigned char)v};
-    cdc_buf_add(b, (const char *)x, 4);
+    put_bytes(b, x, 4);
 }
 
 static void put64(cdc_buf_t *b, uint64_t v) {
-    put32(b, (uint32_t)(v >> 32));
-    put32(b, (uint32_t)v);
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (56 - 8 * i));
+    put_bytes(b, x, 8);
 }
 
 /* a field: its length, then its bytes */
 static void field(cdc_buf_t *b, const void *p, size_t n) {
     put32(b, (uint32_t)n);
-    cdc_buf_add(b, (const char *)p, n);
+    put_bytes(b, p, n);
 }
 
 static void field64(cdc_buf_t *b, int64_t v) {
@@ -362,8 +377,8 @@ bool cdc_apply_bin_value(cdc_buf_t *b, uint8_t kind, const cdc_value_t *v) {
         return true;
     case APPLY_BIN_JSONB:
         put32(b, (uint32_t)(n + 1));
-        cdc_buf_addc(b, 1); /* jsonb's binary version */
-        cdc_buf_add(b, s, n);
+        put_bytes(b, "\1", 1); /* jsonb's binary version */
+        put_bytes(b, s, n);
         return true;
     case APPLY_BIN_BYTEA:
         return put_bytea(b, s, n);

@@ -9,7 +9,9 @@
  * in front, reading their results, the fence among them, before the
  * caller reads its own: a pipeline (cdc_apply_pre_pipeline, the
  * parameters bound) or a simple query (cdc_apply_pre_send: a COPY cannot
- * join a pipeline, so there they are written into its text as literals).
+ * join a pipeline, so there they are written into its text as literals);
+ * a large batch sends them on their own at once instead
+ * (cdc_apply_pre_early) and the next query reads them before it is sent.
  *
  * Does not: decide retries (the error's class does) or roll back (apply.c).
  * Memory: rejects and their reasons come from the transaction's arena. */
@@ -223,6 +225,7 @@ cdc_err_t cdc_apply_pre_add(cdc_apply_t *a, const char *sql, int np,
 void cdc_apply_pre_reset(cdc_apply_t *a) {
     cdc_buf_reset(&a->pre);
     a->pre_n = 0;
+    a->pre_early = false;
     a->pre_offs = NULL;
     a->pre_noffs = 0;
 }
@@ -284,6 +287,37 @@ static void pre_done(cdc_apply_t *a, cdc_err_t err) {
     cdc_apply_pre_reset(a);
 }
 
+/* After the results of opening statements sent early: the end of their
+ * query (nothing more comes), then sql on its own (none when empty). */
+static cdc_err_t early_end(cdc_apply_t *a, const char *sql) {
+    PGresult *r = PQgetResult(a->conn);
+    if (r) { /* cannot happen: one result a statement, read above */
+        PQclear(r);
+        drain(a);
+        cdc_errstr_set(a->errstr, sizeof a->errstr,
+                       "begin: an unexpected result");
+        return CDC_ERR_PG_DOWN;
+    }
+    if (PQstatus(a->conn) != CONNECTION_OK)
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
+    if (*sql && !PQsendQuery(a->conn, sql))
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "send");
+    return CDC_OK;
+}
+
+cdc_err_t cdc_apply_pre_early(cdc_apply_t *a) {
+    if (!a->pre_n || a->pre_early)
+        return CDC_OK;
+    if (a->pre.oom) {
+        cdc_apply_pre_reset(a);
+        return CDC_ERR_NOMEM;
+    }
+    if (!PQsendQuery(a->conn, a->pre.data))
+        return cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
+    a->pre_early = true;
+    return CDC_OK;
+}
+
 cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
     if (!a->pre_n) {
         if (!PQsendQuery(a->conn, sql))
@@ -291,14 +325,16 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
         return CDC_OK;
     }
     size_t n = a->pre_n;
+    bool early = a->pre_early; /* sent already, on their own */
     a->pre_failed = 0;
-    cdc_buf_adds(&a->pre, sql);
+    if (!early)
+        cdc_buf_adds(&a->pre, sql);
     if (a->pre.oom) {
         cdc_apply_pre_reset(a);
         return CDC_ERR_NOMEM;
     }
     cdc_err_t err = CDC_OK;
-    if (!PQsendQuery(a->conn, a->pre.data))
+    if (!early && !PQsendQuery(a->conn, a->pre.data))
         err = cdc_apply_pg_fail(a, NULL, CDC_ERR_PG_DOWN, "begin");
     /* the opening statements' results come first, each on its own */
     for (size_t i = 0; i < n && err == CDC_OK; i++) {
@@ -321,6 +357,8 @@ cdc_err_t cdc_apply_pre_send(cdc_apply_t *a, const char *sql) {
             err = CDC_ERR_FENCED;
         PQclear(r);
     }
+    if (err == CDC_OK && early) /* their query's end; then sql alone */
+        err = early_end(a, sql);
     if (err == CDC_OK)
         a->pre_failed = n;
     /* the freshness rows, written or refused themselves: forgotten */

@@ -16,13 +16,19 @@
  * cdcsink's pg.fillfactor default). MIX=N then applies N events of the
  * mixed stream of bench/e2e (70% inserts, 25% updates of a live key, 5%
  * soft deletes) and prints events/s, ms per batch and the CPU per event of
- * the applier's backend (read from /proc: the server must run here) and of
- * the bench itself; TABLES=N spreads that stream over N tables.
+ * the applier's backend (read from /proc: the server must run here), of
+ * the bench itself and of the applier's calls alone (this thread's CPU
+ * inside them, without building the events); TABLES=N spreads that stream
+ * over N tables.
  * COPYTEXT=1 sends the fast path's inserts as COPY text instead of binary
  * and stages the merge's rows as text (the A/B of apply/copybin.c);
  * COPYTEXT=stg the latter only. ONETRIP=N: batches of at most N rows go
  * in one query string, rows as array literals (apply/onetrip.c; 0: never,
- * the staging path's A/B; default the applier's). The applier's backend
+ * the staging path's A/B; default the applier's). EARLY=N: batches of at
+ * least N events send their opening statements before planning (0:
+ * never; default the applier's). PIPELINE=1: every batch as the pipeline
+ * sends it, its offset fenced and a freshness row in _cdc.progress
+ * (instance and source "bench"). The applier's backend
  * pid goes to stderr first, for a profiler to attach to (perf record -g
  * -p PID). */
 #include <libpq-fe.h>
@@ -95,6 +101,29 @@ static double cpu_s(long pid) {
                        "%*u %*u %lu %lu", &ut, &st);
     fclose(f);
     return ok == 2 ? (double)(ut + st) / (double)sysconf(_SC_CLK_TCK) : 0;
+}
+
+/* CPU seconds of this thread: the applier's own, around its calls */
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* the applier's CPU seconds in apply_timed, summed (not the events'
+ * building) */
+static double apply_cpu;
+
+/* the mixed phase's batch times (ms), for their median and minimum: on a
+ * shared machine the mean moves with the load from elsewhere */
+#define MAX_TIMES 4096
+static double batch_ms[MAX_TIMES];
+static size_t nbatch_ms;
+static bool keep_times;
+
+static int dbl_cmp(const void *x, const void *y) {
+    double d = *(const double *)x - *(const double *)y;
+    return (d > 0) - (d < 0);
 }
 
 static long peak_rss_mb(void) {
@@ -171,20 +200,38 @@ static double run_copy(PGconn *c, const char *tbl, long from, long batch,
 /* The same rows through the applier; op 'c' (ver 0) or 'u'. */
 /* applies and commits one batch (exits on any error or reject); the
  * seconds it took */
+/* PIPELINE=1: each batch as the pipeline sends it, its offset fenced
+ * (expecting the one stored before) and a freshness row in
+ * _cdc.progress; the last offset stored (-1: none) */
+static bool as_pipeline;
+static int64_t last_next = -1;
+
 static double apply_timed(cdc_apply_t *a, cdc_event_t **evs, size_t n,
                           cdc_offset_t *off, cdc_arena_t *ar, size_t *applied) {
     cdc_apply_result_t res;
-    double t0 = now_s();
+    cdc_progress_t prog = {"bench", true, 0, 1717405512345678LL,
+                           "{\"bench[0]\"}", NULL};
+    if (as_pipeline) {
+        off->fenced = true;
+        off->expect = last_next;
+        prog.lsn = (uint64_t)off->next_offset;
+        cdc_apply_progress_set(a, "bench", &prog, 1);
+    }
+    double t0 = now_s(), c0 = thread_cpu_s();
     cdc_err_t e = cdc_apply_batch_begin(a, evs, n, off, 1, ar, &res);
     if (e == CDC_OK)
         e = cdc_apply_batch_commit(a);
     double t = now_s() - t0;
+    apply_cpu += thread_cpu_s() - c0;
+    if (keep_times && nbatch_ms < MAX_TIMES)
+        batch_ms[nbatch_ms++] = t * 1e3;
     if (e != CDC_OK || res.nrejects) {
         fprintf(stderr, "apply: %s %s (%zu rejects)\n", cdc_err_name(e),
                 cdc_apply_errstr(a), res.nrejects);
         exit(1);
     }
     *applied += res.applied;
+    last_next = off->next_offset;
     cdc_arena_reset(ar);
     return t;
 }
@@ -336,6 +383,9 @@ int main(int argc, char **argv) {
     a->stg_text = ct && !strcmp(ct, "stg");
     if (getenv("ONETRIP"))
         a->onetrip_max = (size_t)atol(getenv("ONETRIP"));
+    as_pipeline = getenv("PIPELINE") && atoi(getenv("PIPELINE"));
+    if (getenv("EARLY"))
+        a->early_min = (size_t)atol(getenv("EARLY"));
     exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
     /* the applier's backend: the other client of this database (the
      * server must run on this machine for its CPU to be read) */
@@ -420,6 +470,8 @@ int main(int argc, char **argv) {
         if (getenv("PGSS")) /* pg_stat_statements of the mixed phase only */
             exec_or_die(c, "SELECT pg_stat_statements_reset()");
         double c0 = cpu_s(0), b0 = backend ? cpu_s(backend) : 0;
+        apply_cpu = 0;
+        keep_times = true;
         t_mix = run_mixed(a, &rd, &kd, nmix, batch, live, &next, &nlive, &seq,
                           (const char *const *)tabs, ntab, &applied_mix);
         cpu_mix = cpu_s(0) - c0;
@@ -462,9 +514,15 @@ int main(int argc, char **argv) {
                (double)nmix / t_mix, (double)nmix / t_mix / copy_ins,
                t_mix * 1e3 / (double)((nmix + batch - 1) / batch),
                applied_mix, mix_live, nlive);
+    if (nmix > 0 && nbatch_ms) {
+        qsort(batch_ms, nbatch_ms, sizeof *batch_ms, dbl_cmp);
+        printf("mixed ms a batch          min %.2f, p25 %.2f, median %.2f\n",
+               batch_ms[0], batch_ms[nbatch_ms / 4], batch_ms[nbatch_ms / 2]);
+    }
     if (nmix > 0) /* the bench's own CPU includes building the events */
-        printf("mixed CPU us/event        backend %.2f, bench %.2f\n",
-               cpu_mix_pg * 1e6 / (double)nmix, cpu_mix * 1e6 / (double)nmix);
+        printf("mixed CPU us/event        backend %.2f, bench %.2f, applier "
+               "%.2f\n", cpu_mix_pg * 1e6 / (double)nmix,
+               cpu_mix * 1e6 / (double)nmix, apply_cpu * 1e6 / (double)nmix);
     printf("peak RSS                 %ld MiB\n", peak_rss_mb());
     for (int k = 0; k < ntab; k++)
         free(tabs[k]);
@@ -473,6 +531,7 @@ int main(int argc, char **argv) {
     cdc_arena_free(keep);
     exec_or_die(c, "DROP SCHEMA bench_apply CASCADE");
     exec_or_die(c, "DELETE FROM _cdc.offsets WHERE topic = 'bench'");
+    exec_or_die(c, "DELETE FROM _cdc.progress WHERE instance = 'bench'");
     PQfinish(c);
     return check == rows && (nmix <= 0 || mix_live == nlive) ? 0 : 1;
 }

@@ -347,7 +347,7 @@ static void move_offset(tt_t *t, const char *topic, int to) {
     fx_q(&t->f, sql); /* another instance moved the row */
 }
 
-static void fenced_case(const char *name, size_t onetrip_max) {
+static void fenced_case(const char *name, size_t onetrip_max, bool early) {
     tt_t t;
     cdc_apply_result_t res;
     int64_t next = 0;
@@ -357,6 +357,8 @@ static void fenced_case(const char *name, size_t onetrip_max) {
     snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
     cdc_apply_commit_inline(t.f.a, true);
     t.f.a->onetrip_max = onetrip_max;
+    if (early) /* every batch sends its opening statements before planning */
+        t.f.a->early_min = 1;
     cdc_offset_t o1 = {topic, 0, 101, true, -1}, o2 = {topic, 0, 102, true, 101};
     cdc_event_t *ins1 = E_(&t, 'c', "1", "a", "1", 10, 10);
     cdc_event_t *upd1 = E_(&t, 'u', "1", "b", "2", 11, 11);
@@ -406,8 +408,76 @@ out:
 }
 
 TEST(fenced_batch_with_commit_inline_commits_nothing) {
-    fenced_case("fencec", 64);
-    fenced_case("fences", 0);
+    fenced_case("fencec", 64, false);
+    fenced_case("fences", 0, false);
+}
+
+/* A large batch (early_min events, apply.c) sends BEGIN, the offsets and
+ * the freshness rows on their own before planning, and reads their
+ * results, the fence first, before its first query: with early_min 1
+ * every batch here does. The fence still fails the batch before anything
+ * commits, on each path, and the freshness row is written with the
+ * batch; the staging path then costs one round trip more (the opening
+ * statements' own). */
+TEST(early_opening_statements_keep_fence_and_progress) {
+    fenced_case("fencee", 0, true);
+    fenced_case("fenceeo", 64, true);
+    relay_t r;
+    tt_t t;
+    cdc_apply_conf_t conf = {0};
+    char conninfo[512], topic[96], sql[256];
+    cdc_apply_result_t res;
+    if (!fx_uri()) {
+        CHECK(fx_uri() != NULL);
+        return;
+    }
+    CHECK(relay_start(&r, conninfo, sizeof conninfo));
+    conf.conninfo = conninfo;
+    if (!tt_open(&t, "early", &conf))
+        goto out;
+    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
+    cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
+                           "{\"t[0]\"}", NULL};
+    cdc_apply_commit_inline(t.f.a, true);
+    warm_up(&t, topic, "inst-early", &prog, 4);
+    t.f.a->onetrip_max = 0;
+    t.f.a->early_min = 1;
+    cdc_offset_t o1 = {topic, 0, 5, true, 4}; /* its staging table made */
+    cdc_event_t *warm = E_(&t, 'u', "2", "w", "0", 15, 15);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, &warm, 1, &o1, 1, t.f.batch,
+                                    &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    cdc_offset_t o2 = {topic, 0, 7, true, 5};
+    cdc_event_t *evs[] = {E_(&t, 'c', "4", "d", "4", 20, 20),
+                          E_(&t, 'u', "2", "e", "5", 20, 21),
+                          E_(&t, 'd', "1", NULL, NULL, 20, 22)};
+    prog.lsn = 0x2000;
+    cdc_apply_progress_set(t.f.a, "inst-early", &prog, 1);
+    long before = atomic_load(&r.trips);
+    CHECK_INT(cdc_apply_batch_begin(t.f.a, evs, 3, &o2, 1, t.f.batch, &res),
+              CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
+    long trips = atomic_load(&r.trips) - before;
+    printf("  a mixed batch of 3 by staging, opening statements early: %ld "
+           "round trips\n", trips);
+    CHECK(trips > 0);
+    CHECK(trips <= 3);
+    CHECK_INT(res.applied, 3);
+    CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
+                          "ORDER BY id"),
+              "1|c|3|t\n2|e|5|f\n3|~|~|t\n4|d|4|f\n");
+    CHECK_STR(fx_qs(&t.f, "SELECT lsn FROM _cdc.progress WHERE instance = "
+                          "'inst-early'"), "0/2000\n");
+    snprintf(sql, sizeof sql, "SELECT next_offset FROM _cdc.offsets WHERE "
+             "topic = '%s'", topic);
+    CHECK_STR(fx_qs(&t.f, sql), "7\n");
+    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
+             topic);
+    fx_q(&t.f, sql);
+    fx_q(&t.f, "DELETE FROM _cdc.progress WHERE instance = 'inst-early'");
+out:
+    fx_close(&t.f);
+    relay_stop(&r);
 }
 
 /* ---- values travel as data, never in SQL text (DESIGN.md "Correctness
