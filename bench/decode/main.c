@@ -128,7 +128,7 @@ __attribute__((noinline)) static int decode(const rec_t *r, int n, int streaming
     int bad = 0;
     for (int i = 0; i < n; i++) {
         cdc_record_t rec = {"bench", 0, i, -1, r[i].key, r[i].klen, r[i].value,
-                            r[i].vlen, NULL, 0};
+                            r[i].vlen, NULL, 0, NULL, NULL};
         cdc_event_t ev;
         cdc_err_t e;
         if (streaming) {

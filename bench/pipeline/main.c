@@ -134,7 +134,7 @@ static void decode_batch(run_t *rn, slot_t *s, int from) {
     for (int i = from; i < from + rn->batch && i < rn->n; i++) {
         const rec_t *x = &rn->r[i];
         cdc_record_t rec = {"bench", 0, i, -1, x->key, x->klen,
-                            x->value, x->vlen, NULL, 0};
+                            x->value, x->vlen, NULL, 0, NULL, NULL};
         cdc_event_t *ev = &s->ev[i - from];
         if (cdc_decoder_decode(rn->dec, &rec, s->arena, ev) != CDC_OK) {
             if (!rn->bad++)
