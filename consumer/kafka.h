@@ -123,11 +123,14 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
  * and headers. A record already dead-lettered (a retried batch) is not read
  * again. Records of one partition asked in Kafka order are read forward
  * without a new assignment; the consumer stays for the batch's other dead
- * letters and is closed by cdc_kafka_dlq_flush. Cannot be read again
- * (brokers unreachable, the record gone from the log by retention or
- * compaction, or not the lengths it had): KAFKA_DOWN or TIMEOUT, retriable:
- * the batch is not committed and nothing is dead-lettered without its
- * original. Otherwise as cdc_kafka_dlq_produce. */
+ * letters and is closed by cdc_kafka_dlq_flush. Cannot be read again for
+ * now (brokers unreachable, nothing within 30 s): KAFKA_DOWN or TIMEOUT,
+ * retriable: the batch is not committed. Never can be (the log went on
+ * past it: retention, compaction, deleted records; or another record at
+ * its offset): dead-lettered without its key, value and headers, the
+ * reason saying so and cdcsink.key.original.size /
+ * cdcsink.value.original.size giving the lengths it had, rather than
+ * retried for ever. Otherwise as cdc_kafka_dlq_produce. */
 cdc_err_t cdc_kafka_dlq_produce_reread(cdc_kafka_t *k, const cdc_record_t *rec,
                                        cdc_err_t err, const char *reason)
     CDC_MUSTCHECK;

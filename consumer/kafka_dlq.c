@@ -312,7 +312,7 @@ cdc_err_t cdc_kafka_dlq_check(cdc_kafka_t *k, char *errstr,
 /* ---- produce and flush ---- */
 
 /* The record's own headers plus cdcsink's: why, where it came from, and
- * the sizes key and value had when they had to be cut. */
+ * the sizes key and value had when they had to be cut or were left out. */
 static rd_kafka_headers_t *dlq_headers(const cdc_record_t *rec,
                                        const cdc_header_t *own, size_t nown,
                                        cdc_err_t err, const char *reason,
@@ -388,16 +388,19 @@ cdc_err_t cdc_kafka_dlq_produce(cdc_kafka_t *k, const cdc_record_t *rec,
     room = k->dlq_max_bytes > DLQ_OVERHEAD + hsize
                ? k->dlq_max_bytes - DLQ_OVERHEAD - hsize
                : 0;
-    bool key_cut = false, value_cut = false;
+    /* a key or value not included (a record gone from the log): its
+     * length said as for a cut one */
+    bool key_cut = !rec->key && rec->key_len,
+         value_cut = !rec->value && rec->value_len, sized = false;
     if (key_len > room) {
         key_len = room;
-        key_cut = true;
+        key_cut = sized = true;
     }
     if (value_len > room - key_len) {
         value_len = room - key_len;
-        value_cut = true;
+        value_cut = sized = true;
     }
-    if (key_cut || value_cut)
+    if (sized)
         cdc_log_rec(CDC_LOG_WARN, rec->topic, rec->partition, rec->offset,
                     "dead letter cut to %zu bytes (message.max.bytes %zu): "
                     "key %zu, value %zu bytes", key_len + value_len,

@@ -16,9 +16,11 @@
  * of one partition asked in Kafka order are read forward on the same
  * assignment; another partition, or an offset behind, assigns again.
  * cdc_kafka_dlq_flush (the batch's dead letters are out) closes it.
- * A record that cannot be read again fails the dead letter retriably: the
- * batch is not committed, and nothing is dead-lettered without its
- * original.
+ * A record that cannot be read again for now (brokers unreachable,
+ * nothing within REREAD_TIMEOUT_MS) fails the dead letter retriably: the
+ * batch is not committed. One that never can (the log went on past it:
+ * retention, compaction, deleted records; or another record at its
+ * offset) is dead-lettered without its original (produce_without).
  *
  * Threads: the thread that dead-letters (the "dlq" fields of kafka_int.h).
  * Memory: the re-read message lives for one cdc_kafka_dlq_produce (which
@@ -128,9 +130,12 @@ static cdc_err_t reread_assign(cdc_kafka_t *k, const cdc_record_t *rec) {
     return CDC_OK;
 }
 
-/* polls the assignment up to rec's offset: *out is its message */
+/* polls the assignment up to rec's offset: *out is its message; or, the
+ * log going on past it (retention, compaction, DeleteRecords: it will
+ * never come back), *out NULL and why in gone (CDC_OK both) */
 static cdc_err_t reread_find(cdc_kafka_t *k, const cdc_record_t *rec,
-                             rd_kafka_message_t **out) {
+                             rd_kafka_message_t **out, char *gone,
+                             size_t gone_size) {
     char last[256] = "no record came";
     int64_t end = cdc_mono_ms() + REREAD_TIMEOUT_MS;
     *out = NULL;
@@ -158,11 +163,11 @@ static cdc_err_t reread_find(cdc_kafka_t *k, const cdc_record_t *rec,
         if (at > rec->offset) { /* the log no longer has it */
             free(k->reread_topic); /* read past: assign again next time */
             k->reread_topic = NULL;
-            snprintf(last, sizeof last,
-                     "it is gone from the log (retention or compaction): "
-                     "the partition now goes on at offset %lld",
-                     (long long)at);
-            return fail(k, rec, CDC_ERR_KAFKA_DOWN, last);
+            snprintf(gone, gone_size,
+                     "it is gone from the log (retention, compaction or "
+                     "deleted records): the partition now goes on at "
+                     "offset %lld", (long long)at);
+            return CDC_OK;
         }
     }
     free(k->reread_topic); /* an unknown position: assign again */
@@ -173,24 +178,52 @@ static cdc_err_t reread_find(cdc_kafka_t *k, const cdc_record_t *rec,
     return fail(k, rec, CDC_ERR_TIMEOUT, why);
 }
 
+/* The original can never be read again (why): waiting cannot heal that,
+ * so the record is dead-lettered without it rather than retried for ever
+ * (DESIGN.md "No error loops for ever in silence"): its reason, where it
+ * came from, and cdcsink.key.original.size / cdcsink.value.original.size
+ * with the lengths it had; the record is named in the log. */
+static cdc_err_t produce_without(cdc_kafka_t *k, const cdc_record_t *rec,
+                                 cdc_err_t err, const char *reason,
+                                 const char *why) {
+    char full[1024];
+    cdc_record_t bare = *rec;
+    bare.key = bare.value = NULL;
+    bare.headers = NULL;
+    bare.nheaders = 0;
+    bare.headers_of = NULL;
+    bare.headers_src = NULL;
+    snprintf(full, sizeof full, "%s; its original record cannot be read "
+             "again (%s): this dead letter carries no key, value or headers "
+             "of it", reason, why);
+    cdc_log_rec(CDC_LOG_WARN, rec->topic, rec->partition, rec->offset,
+                "dead-lettered without its original: %s", why);
+    return cdc_kafka_dlq_produce(k, &bare, err, full);
+}
+
 cdc_err_t cdc_kafka_dlq_produce_reread(cdc_kafka_t *k, const cdc_record_t *rec,
                                        cdc_err_t err, const char *reason) {
     rd_kafka_message_t *m;
     cdc_record_t orig;
     cdc_err_t e;
+    char gone[256] = "";
     if (!k->producer)
         return cdc_kafka_dlq_produce(k, rec, err, reason); /* its error */
     if (cdc_kafka_dlq_sent(k, rec)) /* a retried batch: already sent */
         return CDC_OK;
     if ((e = reread_open(k, rec)) ||
         (!reads_on_to(k, rec) && (e = reread_assign(k, rec))) ||
-        (e = reread_find(k, rec, &m)))
+        (e = reread_find(k, rec, &m, gone, sizeof gone)))
         return e;
+    if (!m)
+        return produce_without(k, rec, err, reason, gone);
     cdc_kafka_record_of(m, &orig);
     if (orig.key_len != rec->key_len || orig.value_len != rec->value_len) {
         rd_kafka_message_destroy(m); /* not the record read before */
-        return fail(k, rec, CDC_ERR_KAFKA_DOWN,
-                    "the record there has another key or value length");
+        return produce_without(k, rec, err, reason,
+                               "the record now at its offset is another "
+                               "(its key or value length differs: the "
+                               "topic was deleted and created again?)");
     }
     e = cdc_kafka_dlq_produce(k, &orig, err, reason);
     rd_kafka_message_destroy(m); /* produce copied what it sends */
