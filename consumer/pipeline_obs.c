@@ -512,8 +512,10 @@ void cdc_pipeline_obs_finished(cdc_pipeline_t *p, const cdc_batch_t *b,
                      ? (double)s->oldest_age_us / 1000.0 : -1.0;
     double total = age >= 0 && s->committed_us
                        ? age + span_ms(s->polled_us, s->committed_us) : -1.0;
-    cdc_log(CDC_LOG_DEBUG, "batch: %zu records (%zu KB, decoded %zu KB), "
-            "%zu changes; oldest record "
+    /* raw held: the records kept undecoded (their messages are released
+     * once decoded, consumer/batch.h) */
+    cdc_log(CDC_LOG_DEBUG, "batch: %zu records (raw held %zu KB, decoded "
+            "%zu KB), %zu changes; oldest record "
             "%.1f ms old when polled, then polled->handed %.1f (applier "
             "busy %.1f), "
             "handed->started %.1f, apply %.1f (redis check %lld), "
