@@ -478,6 +478,7 @@ TEST(early_opening_statements_keep_fence_and_progress) {
 out:
     fx_close(&t.f);
     relay_stop(&r);
+    relay_free(&r);
 }
 
 /* ---- values travel as data, never in SQL text (DESIGN.md "Correctness
