@@ -63,14 +63,20 @@ cdc_err_t cdc_kafka_reread_conf(cdc_kafka_t *k, const rd_kafka_conf_t *c) {
     return CDC_OK;
 }
 
+/* the assignment's position is no longer known: the next re-read
+ * assigns again (reads_on_to is false without a topic) */
+static void forget_position(cdc_kafka_t *k) {
+    free(k->reread_topic);
+    k->reread_topic = NULL;
+}
+
 void cdc_kafka_reread_close(cdc_kafka_t *k, bool all) {
     if (k->reread) {
         rd_kafka_consumer_close(k->reread);
         rd_kafka_destroy(k->reread);
         k->reread = NULL;
     }
-    free(k->reread_topic);
-    k->reread_topic = NULL;
+    forget_position(k);
     if (all && k->reread_conf) {
         rd_kafka_conf_destroy(k->reread_conf);
         k->reread_conf = NULL;
@@ -113,8 +119,7 @@ static bool reads_on_to(const cdc_kafka_t *k, const cdc_record_t *rec) {
 static cdc_err_t reread_assign(cdc_kafka_t *k, const cdc_record_t *rec) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_resp_err_t kerr;
-    free(k->reread_topic);
-    k->reread_topic = NULL;
+    forget_position(k);
     if (!l)
         return fail(k, rec, CDC_ERR_NOMEM, "out of memory");
     rd_kafka_topic_partition_list_add(l, rec->topic, rec->partition)->offset =
@@ -161,8 +166,7 @@ static cdc_err_t reread_find(cdc_kafka_t *k, const cdc_record_t *rec,
         }
         rd_kafka_message_destroy(m);
         if (at > rec->offset) { /* the log no longer has it */
-            free(k->reread_topic); /* read past: assign again next time */
-            k->reread_topic = NULL;
+            forget_position(k); /* read past: assign again next time */
             snprintf(gone, gone_size,
                      "it is gone from the log (retention, compaction or "
                      "deleted records): the partition now goes on at "
@@ -170,8 +174,7 @@ static cdc_err_t reread_find(cdc_kafka_t *k, const cdc_record_t *rec,
             return CDC_OK;
         }
     }
-    free(k->reread_topic); /* an unknown position: assign again */
-    k->reread_topic = NULL;
+    forget_position(k); /* an unknown position: assign again */
     char why[320];
     snprintf(why, sizeof why, "not read within %d ms: %s", REREAD_TIMEOUT_MS,
              last);
