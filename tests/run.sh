@@ -89,11 +89,11 @@ STACK_STATE=down
 stack_up() {
     case $STACK_STATE in up) return 0 ;; failed) return 1 ;; esac
     export CDC_STACK_DIR=${CDC_TEST_STACK_DIR:-$ROOT/.stack-test}
-    export CDC_PG_PORT=${CDC_TEST_PG_PORT:-55532}
-    export CDC_REDIS_PORT=${CDC_TEST_REDIS_PORT:-56479}
-    export CDC_KAFKA_PORT=${CDC_TEST_KAFKA_PORT:-59192}
-    export CDC_KAFKA_CONTROLLER_PORT=${CDC_TEST_KAFKA_CONTROLLER_PORT:-59193}
-    export CDC_CONNECT_PORT=${CDC_TEST_CONNECT_PORT:-58183}
+    export CDC_PG_PORT=${CDC_TEST_PG_PORT:-23432}
+    export CDC_REDIS_PORT=${CDC_TEST_REDIS_PORT:-23379}
+    export CDC_KAFKA_PORT=${CDC_TEST_KAFKA_PORT:-23092}
+    export CDC_KAFKA_CONTROLLER_PORT=${CDC_TEST_KAFKA_CONTROLLER_PORT:-23093}
+    export CDC_CONNECT_PORT=${CDC_TEST_CONNECT_PORT:-23083}
     trap 'docker/stack/stack.sh down --purge >/dev/null 2>&1; rm -rf "$LOG"' EXIT
     local start=$SECONDS
     if ! docker/stack/stack.sh up >"$LOG/stack.out" 2>&1; then

@@ -35,15 +35,19 @@ CDC_PG_MAJOR=15
 : "${CDC_PG_FALLBACK_DIR:=/var/tmp}"
 
 # ---- loopback ports ----
-: "${CDC_PG_PORT:=55432}"
-: "${CDC_REDIS_PORT:=56379}"
-: "${CDC_KAFKA_PORT:=59092}"
-: "${CDC_KAFKA_CONTROLLER_PORT:=59093}"
+# Below 32768, out of Linux's ephemeral range (32768-60999 by default):
+# a listener on a port in that range can find it taken by the local end of
+# an outgoing connection (the broker's own, a readiness probe's), and the
+# stack then fails at random ("Address already in use").
+: "${CDC_PG_PORT:=24432}"
+: "${CDC_REDIS_PORT:=24379}"
+: "${CDC_KAFKA_PORT:=24092}"
+: "${CDC_KAFKA_CONTROLLER_PORT:=24093}"
 # the broker's SASL/PLAIN listener (see kafka-server.properties.in)
 : "${CDC_KAFKA_SASL_PORT:=$((CDC_KAFKA_PORT + 2))}"
 : "${CDC_KAFKA_SASL_USER:=cdcsink}"
 : "${CDC_KAFKA_SASL_PASSWORD:=cdcsink-secret}"
-: "${CDC_CONNECT_PORT:=58083}"
+: "${CDC_CONNECT_PORT:=24083}"
 
 # ---- timeouts and JVM options ----
 # Seconds to wait for each service (and each connector) to become ready.
