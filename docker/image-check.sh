@@ -558,7 +558,7 @@ fi
 STACK_STARTED=0
 free_port() {
     local p
-    for p in $(shuf -i 40000-49999 -n 50); do
+    for p in $(shuf -i 20000-22999 -n 50); do
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
     done
     return 1
