@@ -69,6 +69,14 @@ install_hadolint() {
     [[ -x $HADOLINT ]]
 }
 
+install_shellcheck() {
+    command -v shellcheck >/dev/null && return 0
+    echo "installing shellcheck (Debian package)"
+    # shellcheck source=docker/stack/lib/apt.sh
+    (. "$ROOT/docker/stack/lib/apt.sh" && apt_install "for tests/static/dockerfile.sh" shellcheck)
+    command -v shellcheck >/dev/null
+}
+
 # ---------------------------------------------------------------- checks
 
 # lint FILE: hadolint with every rule; prints its findings.
@@ -255,6 +263,8 @@ else
     printf '  %s\n' "$out"
 fi
 
+# The binary is built when missing (the check reads its NEEDED libraries).
+[[ -x $BIN || -n ${CDC_BIN:-} ]] || make -s -j2 cdcsink >"$T_TMP/make.log" 2>&1 || cat "$T_TMP/make.log"
 if [[ -x $BIN ]]; then
     if out=$(libraries "$DOCKERFILE" 2>&1); then
         ok "libraries: runtime packages = owners of $(basename "$BIN")'s NEEDED libraries (+ ca-certificates)"
@@ -262,18 +272,21 @@ if [[ -x $BIN ]]; then
         fail "libraries: $out"
     fi
 else
-    echo "note: $BIN not built; the NEEDED-libraries check is skipped (make first)"
+    fail "libraries: $BIN was not built (make cdcsink failed, see above)"
 fi
 
 if out=$(context_keeps .dockerignore 2>&1); then ok ".dockerignore keeps the Makefile, the modules, docker/healthcheck.sh and docker/stack/lib/{librdkafka,apt}.sh"; else fail "$out"; fi
 
-if command -v shellcheck >/dev/null; then
+# The shellcheck tool is installed when missing (Debian package), never skipped.
+if install_shellcheck; then
     if out=$(shellcheck -x docker/healthcheck.sh docker/image-check.sh docker/compose/register-connector.sh 2>&1); then
         ok "shellcheck: docker/healthcheck.sh docker/image-check.sh docker/compose/register-connector.sh"
     else
         fail "shellcheck"
         printf '%s\n' "$out" | head -n 40
     fi
+else
+    fail "could not install shellcheck (Debian package shellcheck): run as root, or install it"
 fi
 
 # ---- negative cases: each broken copy must be rejected
