@@ -284,11 +284,14 @@ cdc_kafka_t *cdc_kafka_new(const cdc_kafka_conf_t *conf, char *errstr,
          * Not in transaction mode: it holds records of incomplete source
          * transactions across batches, each then pinning its whole fetch
          * buffer (no longer since records release their messages at
-         * decode; not measured again),
-         * and data partitions fetched further ahead of the transaction
-         * topic (bench/e2e's transaction stream: peak RSS 312-328 MB
-         * against 132-144 MB at 1 MB, and one run in six split
-         * transactions at apply.transaction.max.events for 14-43 s) */
+         * decode), and data partitions fetched further ahead of the
+         * transaction topic (bench/e2e's transaction stream: peak RSS
+         * 312-328 MB against 132-144 MB at 1 MB, and one run in six split
+         * transactions at apply.transaction.max.events for 14-43 s;
+         * measured again with the release at decode, 4 interleaved runs
+         * each: 108-165 MB against 68-76, one run in four split 1321
+         * transactions and took 38.5 s instead of 2.3-3.4; 512 KB: the
+         * same as 1 MB, docs/operations.md "Memory") */
         cdc_kafka_conf_set(c, "max.partition.fetch.bytes",
                            conf->hold_records ? "1048576" : "3145728", errstr,
                            errstr_size) ||

@@ -8,7 +8,7 @@
 # then printed
 report_table() {
     {
-        echo "# cdcsink e2e benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $N events per 10-column stream (parts: ${BENCH_ONLY:-all})"
+        echo "# cdcsink e2e benchmark $(date -u '+%Y-%m-%d %H:%M UTC'), $N events per 10-column stream (parts: ${BENCH_ONLY:-all})${BENCH_SET:+; cdcsink --set $BENCH_SET}"
         echo "# $(nproc) cores ($(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), $(free -g | awk '/^Mem/ { print $2 }') GiB"
     } >"$OUT/table.txt"
     # the three 10-column streams: cdcsink, the JDBC sink (today's and its

@@ -32,7 +32,9 @@
 # own database: an A/B under one load), BENCH_LAT_SET_B (sink b's settings
 # on top of BENCH_LAT_SET), BENCH_AB (another cdcsink binary: every
 # cdcsink try is followed by one of it on the same stream, logged as
-# "try Nb", not in the table: an A/B of two builds under one load). The
+# "try Nb", not in the table: an A/B of two builds under one load),
+# BENCH_SET ("K=V K=V": cdcsink settings of every throughput, width and
+# txn try, e.g. batch.max.bytes=6291456 to see what bounds memory). The
 # stack's ports and run folder
 # come from the usual CDC_* variables (docker/stack/env.sh); the default run
 # folder here is .stack-bench.
@@ -176,6 +178,9 @@ declare -A TOPIC MODE EXPECTED FINAL TABLE DDL TCOLS
 # VTABLES[s] (the tables verified), and per table t of it EXPECTED[s:t],
 # FINAL[s:t], TCOLS[s:t] (columns compared).
 declare -A VTABLES READS
+# BENCH_SET: settings of every cdcsink try (a part's own, after them, win)
+BENCH_SETS=()
+for kv in ${BENCH_SET:-}; do BENCH_SETS+=(--set "$kv"); done
 
 # verify_stream STREAM DB: every table of the stream equals its expected
 # state; prints "rows=N diff=N" per table, dies on a difference
@@ -226,7 +231,7 @@ cdcsink_try() {
         --set topics="${TOPIC[$s]}" \
         --set pg.conninfo="postgresql://postgres@127.0.0.1:$CDC_PG_PORT/$db" \
         --set redis.url="redis://127.0.0.1:$CDC_REDIS_PORT" \
-        --set dlq.topic="$RUN_ID.dlq" "$@" run >"$OUT/cdcsink-$s.log" 2>&1 &
+        --set dlq.topic="$RUN_ID.dlq" "${BENCH_SETS[@]}" "$@" run >"$OUT/cdcsink-$s.log" 2>&1 &
     SINK_PID=$!
     reached=$("$GEN" committed -b "$BROKERS" -g "$g" -t "${TOPIC[$s]}" -w 1800) ||
         die "cdcsink did not reach the end of ${TOPIC[$s]} (see $OUT/cdcsink-$s.log)"
