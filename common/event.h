@@ -1,5 +1,6 @@
-/* event.h - the plain structs that travel between modules, and the one
- * function on them: an event's deep copy into another arena.
+/* event.h - the plain structs that travel between modules, and the few
+ * functions on them: a record's headers, a record's borrowed fields
+ * forgotten, an event's deep copy into another arena.
  *
  *   cdc_record_t   one Kafka record as consumed (what the decoder reads)
  *   cdc_event_t    one decoded Debezium event (what the applier writes)
@@ -66,6 +67,17 @@ static inline cdc_err_t cdc_record_headers(const cdc_record_t *rec,
     *h = rec->headers;
     *n = rec->nheaders;
     return CDC_OK;
+}
+
+/* Forgets what rec borrows from its Kafka message (key, value, headers and
+ * the way to parse them), for when that message is released or a record is
+ * to travel without them; key_len and value_len stay, as what it weighed. */
+static inline void cdc_record_forget_raw(cdc_record_t *rec) {
+    rec->key = rec->value = NULL;
+    rec->headers = NULL;
+    rec->nheaders = 0;
+    rec->headers_of = NULL;
+    rec->headers_src = NULL;
 }
 
 /* One consumed position: the next offset to read of a topic partition

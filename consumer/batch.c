@@ -142,12 +142,7 @@ static void release(cdc_batch_t *b, size_t i) {
     b->msgs[i] = NULL;
     b->raw[i] = false;
     b->bytes -= r->key_len + r->value_len;
-    r->key = NULL;
-    r->value = NULL;
-    r->headers = NULL;
-    r->nheaders = 0;
-    r->headers_of = NULL;
-    r->headers_src = NULL;
+    cdc_record_forget_raw(r);
 }
 
 cdc_err_t cdc_batch_add(cdc_batch_t *b, cdc_kafka_msg_t *msg,

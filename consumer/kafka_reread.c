@@ -191,11 +191,7 @@ static cdc_err_t produce_without(cdc_kafka_t *k, const cdc_record_t *rec,
                                  const char *why) {
     char full[1024];
     cdc_record_t bare = *rec;
-    bare.key = bare.value = NULL;
-    bare.headers = NULL;
-    bare.nheaders = 0;
-    bare.headers_of = NULL;
-    bare.headers_src = NULL;
+    cdc_record_forget_raw(&bare);
     snprintf(full, sizeof full, "%s; its original record cannot be read "
              "again (%s): this dead letter carries no key, value or headers "
              "of it", reason, why);

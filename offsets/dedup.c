@@ -406,18 +406,14 @@ static cdc_err_t roundtrip(cdc_dedup_t *d, rt_kind_t kind,
     return rt_read(d, &rt, conn);
 }
 
-cdc_err_t cdc_dedup_check(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
-                          size_t n, bool *seen) {
-    return roundtrip(d, RT_CHECK, ids, NULL, n, seen);
-}
-
 cdc_err_t cdc_dedup_check_some(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                                const bool *ask, size_t n, bool *seen) {
     size_t asked = 0;
     for (size_t i = 0; i < n && !asked; i++)
         asked += ids[i].ok && (!ask || ask[i]);
     if (!asked && d->ns) { /* not even the waiting mark's replies read */
-        memset(seen, 0, n * sizeof *seen);
+        if (n) /* an empty batch may have no seen array at all */
+            memset(seen, 0, n * sizeof *seen);
         return CDC_OK;
     }
     return roundtrip(d, RT_CHECK, ids, ask, n, seen);

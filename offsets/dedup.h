@@ -6,13 +6,14 @@
  * has a 128-bit identity hash. A mark is that hash as a member of a Redis
  * set named by the warehouse id, a time bucket as wide as redis.ttl.s and a
  * shard (1 of CDC_DEDUP_SHARDS): "cdcsink:<warehouse id>:<bucket>:<shard>".
- * cdc_dedup_check asks which identities were already applied (one pipelined
- * round trip: SMISMEMBER of this bucket and the one before, per shard);
- * cdc_dedup_mark records the applied ones after COMMIT (one round trip:
- * SADD and EXPIREAT per shard). Sets instead of a key per mark: measured,
- * Redis spends a third of the CPU (0.43 s against 1.35 s per 200k events)
- * and keeps no expire entry per mark. Needs Redis >= 6.2 (SMISMEMBER); an
- * older one answers with an error, which is handled as an outage.
+ * cdc_dedup_check_some asks which identities were already applied (one
+ * pipelined round trip: SMISMEMBER of this bucket and the one before, per
+ * shard); cdc_dedup_mark records the applied ones after COMMIT (one round
+ * trip: SADD and EXPIREAT per shard). Sets instead of a key per mark:
+ * measured, Redis spends a third of the CPU (0.43 s against 1.35 s per 200k
+ * events) and keeps no expire entry per mark. Needs Redis >= 6.2
+ * (SMISMEMBER); an older one answers with an error, which is handled as an
+ * outage.
  *
  * Redis is an accelerator, never the only guard: when Redis is down, slow
  * (connect and command timeouts, 1 s by default) or answers with an error,
@@ -130,19 +131,14 @@ unsigned cdc_dedup_shard(const uint8_t id[16]);
 void cdc_dedup_set_clock(cdc_dedup_t *d, int64_t (*now_s)(void));
 
 /* One pipelined round trip (SMISMEMBER of the current and the previous
- * bucket, per shard): seen[i] = true when ids[i] was already marked as
- * applied; false for entries without identity. ids and seen have n
- * entries (ids borrowed). On any failure every seen[i] is false.
- * Returns CDC_OK; CDC_ERR_REDIS_DOWN when Redis is unreachable, timed out,
- * answered with an error, or is inside its reconnect backoff;
- * CDC_ERR_STATE without a namespace; CDC_ERR_NOMEM. */
-cdc_err_t cdc_dedup_check(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
-                          size_t n, bool *seen) CDC_MUSTCHECK;
-
-/* The same check of only the entries with ask[i] (ask NULL: all); the
- * others get seen[i] = false without being asked, and no round trip is
- * made when none is asked (offsets/dedup_hw.h says which may be left
- * out). */
+ * bucket, per shard) asking of the entries with ask[i] (ask NULL: all;
+ * offsets/dedup_hw.h says which may be left out): seen[i] = true when
+ * ids[i] was already marked as applied; false for entries without
+ * identity and those not asked. No round trip is made when none is asked.
+ * ids, ask and seen have n entries (ids and ask borrowed). On any failure
+ * every seen[i] is false. Returns CDC_OK; CDC_ERR_REDIS_DOWN when Redis is
+ * unreachable, timed out, answered with an error, or is inside its
+ * reconnect backoff; CDC_ERR_STATE without a namespace; CDC_ERR_NOMEM. */
 cdc_err_t cdc_dedup_check_some(cdc_dedup_t *d, const cdc_dedup_id_t *ids,
                                const bool *ask, size_t n, bool *seen)
     CDC_MUSTCHECK;

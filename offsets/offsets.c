@@ -7,22 +7,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* topic[partition]'s entry among v[0..n); NULL when it has none */
+static cdc_offset_t *find(cdc_offset_t *v, size_t n, const char *topic,
+                          int32_t partition) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i].partition == partition && !strcmp(v[i].topic, topic))
+            return &v[i];
+    return NULL;
+}
+
+/* room for entry n of *v (capacity *cap, doubled from 8); false when out
+ * of memory, *v and *cap then as they were */
+static bool room(cdc_offset_t **v, size_t n, size_t *cap) {
+    if (n < *cap)
+        return true;
+    size_t c = *cap ? *cap * 2 : 8;
+    cdc_offset_t *nv = realloc(*v, c * sizeof *nv);
+    if (!nv)
+        return false;
+    *v = nv;
+    *cap = c;
+    return true;
+}
+
 cdc_err_t cdc_offsets_note(cdc_offsets_t *o, cdc_arena_t *arena,
                            const char *topic, int32_t partition,
                            int64_t offset) {
-    for (size_t i = 0; i < o->n; i++)
-        if (o->v[i].partition == partition && !strcmp(o->v[i].topic, topic)) {
-            o->v[i].next_offset = offset + 1;
-            return CDC_OK;
-        }
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 8;
-        cdc_offset_t *nv = realloc(o->v, cap * sizeof *nv);
-        if (!nv)
-            return CDC_ERR_NOMEM;
-        o->v = nv;
-        o->cap = cap;
+    cdc_offset_t *e = find(o->v, o->n, topic, partition);
+    if (e) {
+        e->next_offset = offset + 1;
+        return CDC_OK;
     }
+    if (!room(&o->v, o->n, &o->cap))
+        return CDC_ERR_NOMEM;
     const char *t = cdc_arena_strdup(arena, topic);
     if (!t)
         return CDC_ERR_NOMEM;
@@ -38,29 +55,15 @@ void cdc_offsets_free(cdc_offsets_t *o) {
     o->n = o->cap = 0;
 }
 
-static cdc_offset_t *map_find(const cdc_offsets_map_t *m, const char *topic,
-                              int32_t partition) {
-    for (size_t i = 0; i < m->n; i++)
-        if (m->v[i].partition == partition && !strcmp(m->v[i].topic, topic))
-            return &m->v[i];
-    return NULL;
-}
-
 cdc_err_t cdc_offsets_map_set(cdc_offsets_map_t *m, const char *topic,
                               int32_t partition, int64_t next) {
-    cdc_offset_t *e = map_find(m, topic, partition);
+    cdc_offset_t *e = find(m->v, m->n, topic, partition);
     if (e) {
         e->next_offset = next;
         return CDC_OK;
     }
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 8;
-        cdc_offset_t *nv = realloc(m->v, cap * sizeof *nv);
-        if (!nv)
-            return CDC_ERR_NOMEM;
-        m->v = nv;
-        m->cap = cap;
-    }
+    if (!room(&m->v, m->n, &m->cap))
+        return CDC_ERR_NOMEM;
     char *t = strdup(topic);
     if (!t)
         return CDC_ERR_NOMEM;
@@ -70,7 +73,7 @@ cdc_err_t cdc_offsets_map_set(cdc_offsets_map_t *m, const char *topic,
 
 bool cdc_offsets_map_get(const cdc_offsets_map_t *m, const char *topic,
                          int32_t partition, int64_t *next) {
-    const cdc_offset_t *e = map_find(m, topic, partition);
+    const cdc_offset_t *e = find(m->v, m->n, topic, partition);
     if (e)
         *next = e->next_offset;
     return e != NULL;
@@ -78,7 +81,7 @@ bool cdc_offsets_map_get(const cdc_offsets_map_t *m, const char *topic,
 
 void cdc_offsets_map_del(cdc_offsets_map_t *m, const char *topic,
                          int32_t partition) {
-    cdc_offset_t *e = map_find(m, topic, partition);
+    cdc_offset_t *e = find(m->v, m->n, topic, partition);
     if (!e)
         return;
     free((char *)(uintptr_t)e->topic); /* the map's own copy */

@@ -258,6 +258,25 @@ static bool plan_any(const cdc_schema_table_t *t, const PGresult *cat,
     return alter->len || refused->len;
 }
 
+/* Runs q, a statement on t (CDC_ERR_NOMEM when building it ran out),
+ * then reads t's catalog again into *cat, the old one cleared: after the
+ * lock another instance may have changed the table, after the ALTER this
+ * one has. */
+static cdc_err_t exec_reread(PGconn *conn, const cdc_schema_table_t *t,
+                             const cdc_buf_t *q, PGresult **cat,
+                             char *errstr, size_t errstr_size) {
+    if (q->oom)
+        return CDC_ERR_NOMEM;
+    cdc_err_t err = cdc_schema_pg_exec(conn, q->data, 0, NULL, NULL,
+                                       CDC_ERR_DDL, errstr, errstr_size,
+                                       "table %s", t->qname);
+    if (err != CDC_OK)
+        return err;
+    PQclear(*cat);
+    *cat = NULL;
+    return cdc_schema_catalog_read(conn, t->qname, cat, errstr, errstr_size);
+}
+
 cdc_err_t cdc_schema_evolve_types(PGconn *conn, cdc_schema_evolution_t mode,
                                   const cdc_schema_table_t *t,
                                   PGresult **cat, char *errstr,
@@ -273,15 +292,7 @@ cdc_err_t cdc_schema_evolve_types(PGconn *conn, cdc_schema_evolution_t mode,
      * instance may have widened the column already */
     cdc_buf_printf(&q, "SELECT pg_advisory_xact_lock(%lld)",
                    (long long)(int64_t)t->rel_hash);
-    err = q.oom ? CDC_ERR_NOMEM
-                : cdc_schema_pg_exec(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL,
-                                     errstr, errstr_size, "table %s",
-                                     t->qname);
-    if (err != CDC_OK)
-        goto out;
-    PQclear(*cat);
-    *cat = NULL;
-    err = cdc_schema_catalog_read(conn, t->qname, cat, errstr, errstr_size);
+    err = exec_reread(conn, t, &q, cat, errstr, errstr_size);
     if (err != CDC_OK ||
         !plan_any(t, *cat, mode, &alter, &refused, why, sizeof why))
         goto out;
@@ -304,15 +315,7 @@ cdc_err_t cdc_schema_evolve_types(PGconn *conn, cdc_schema_evolution_t mode,
     }
     cdc_buf_reset(&q);
     cdc_buf_printf(&q, "ALTER TABLE %s %s", t->qname, alter.data);
-    err = q.oom ? CDC_ERR_NOMEM
-                : cdc_schema_pg_exec(conn, q.data, 0, NULL, NULL, CDC_ERR_DDL,
-                                     errstr, errstr_size, "table %s",
-                                     t->qname);
-    if (err != CDC_OK)
-        goto out;
-    PQclear(*cat);
-    *cat = NULL;
-    err = cdc_schema_catalog_read(conn, t->qname, cat, errstr, errstr_size);
+    err = exec_reread(conn, t, &q, cat, errstr, errstr_size);
 out:
     cdc_buf_free(&alter);
     cdc_buf_free(&refused);

@@ -497,48 +497,8 @@ static int cmd_gen(const char *brokers, const char *topic, const char *mode,
                 bstr(&val, "{\"before\":null,\"after\":");
                 row_json(&val, id, &r);
             }
-            bstr(&val, ",\"source\":{\"version\":\"3.6.1.Final\","
-                       "\"connector\":\"postgresql\",\"name\":\"");
-            bstr(&val, prefix);
-            bstr(&val, "\",\"ts_ms\":");
-            bint(&val, tx_ms);
-            bstr(&val, ",\"snapshot\":\"false\",\"db\":\"source\","
-                       "\"sequence\":\"[\\\"");
-            bint(&val, commit_lsn);
-            bstr(&val, "\\\",\\\"");
-            bint(&val, lsn);
-            bstr(&val, "\\\"]\",\"ts_us\":");
-            bint(&val, tx_us);
-            bstr(&val, ",\"ts_ns\":");
-            bint(&val, tx_us * 1000);
-            bstr(&val, ",\"schema\":\"public\",\"table\":\"orders\","
-                       "\"txId\":");
-            bint(&val, txid);
-            bstr(&val, ",\"lsn\":");
-            bint(&val, lsn);
-            bstr(&val, ",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}");
-            if (schemas) {
-                bstr(&val, ",\"transaction\":null");
-            } else {
-                bstr(&val, ",\"transaction\":{\"id\":\"");
-                bint(&val, txid);
-                bstr(&val, ":");
-                bint(&val, lsn);
-                bstr(&val, "\",\"total_order\":");
-                bint(&val, k + 1);
-                bstr(&val, ",\"data_collection_order\":");
-                bint(&val, k + 1);
-                bstr(&val, "}");
-            }
-            bstr(&val, ",\"op\":\"");
-            bmem(&val, &op, 1);
-            bstr(&val, "\",\"ts_ms\":");
-            bint(&val, tx_ms + 150);
-            bstr(&val, ",\"ts_us\":");
-            bint(&val, tx_us + 150000);
-            bstr(&val, ",\"ts_ns\":");
-            bint(&val, (tx_us + 150000) * 1000);
-            bstr(&val, schemas ? "}}" : "}");
+            tail_json(&val, prefix, "orders", tx_ms, tx_us, commit_lsn, lsn,
+                      txid, k + 1, k + 1, op, schemas);
             produce_change(rk, topic, &key, &val, prefix, op, &records,
                            &bytes);
         }

@@ -116,11 +116,12 @@ static void wide_row(buf_t *js, buf_t *tsv, int32_t id, int32_t ver,
     free(scratch.p);
 }
 
-/* the source block and the rest of a schemas-off envelope after "after" */
+/* the source block and the rest of an envelope after "after"; schemas: of
+ * a schemas-on one (no transaction block, and the payload's brace too) */
 static void tail_json(buf_t *v, const char *prefix, const char *table,
                       int64_t tx_ms, int64_t tx_us, int64_t commit_lsn,
                       int64_t lsn, int64_t txid, int64_t total_order,
-                      int64_t coll_order, char op) {
+                      int64_t coll_order, char op, int schemas) {
     bstr(v, ",\"source\":{\"version\":\"3.6.1.Final\",\"connector\":"
             "\"postgresql\",\"name\":\"");
     bstr(v, prefix);
@@ -140,16 +141,21 @@ static void tail_json(buf_t *v, const char *prefix, const char *table,
     bint(v, txid);
     bstr(v, ",\"lsn\":");
     bint(v, lsn);
-    bstr(v, ",\"xmin\":null,\"origin\":null,\"origin_lsn\":null},"
-            "\"transaction\":{\"id\":\"");
-    bint(v, txid);
-    bstr(v, ":");
-    bint(v, lsn);
-    bstr(v, "\",\"total_order\":");
-    bint(v, total_order);
-    bstr(v, ",\"data_collection_order\":");
-    bint(v, coll_order);
-    bstr(v, "},\"op\":\"");
+    bstr(v, ",\"xmin\":null,\"origin\":null,\"origin_lsn\":null}");
+    if (schemas) {
+        bstr(v, ",\"transaction\":null");
+    } else {
+        bstr(v, ",\"transaction\":{\"id\":\"");
+        bint(v, txid);
+        bstr(v, ":");
+        bint(v, lsn);
+        bstr(v, "\",\"total_order\":");
+        bint(v, total_order);
+        bstr(v, ",\"data_collection_order\":");
+        bint(v, coll_order);
+        bstr(v, "}");
+    }
+    bstr(v, ",\"op\":\"");
     bmem(v, &op, 1);
     bstr(v, "\",\"ts_ms\":");
     bint(v, tx_ms + 150);
@@ -157,7 +163,7 @@ static void tail_json(buf_t *v, const char *prefix, const char *table,
     bint(v, tx_us + 150000);
     bstr(v, ",\"ts_ns\":");
     bint(v, (tx_us + 150000) * 1000);
-    bstr(v, "}");
+    bstr(v, schemas ? "}}" : "}");
 }
 
 /* Idempotent: a retried first batch (the topic is created by it) must not
@@ -237,7 +243,7 @@ static int cmd_gen_wide(const char *brokers, const char *topic, long n,
                 wide_row(&val, NULL, id, ver[id], cols, text_bytes, op == 'u');
             }
             tail_json(&val, prefix, "wide", tx_ms, tx_us, commit_lsn, lsn,
-                      txid, k + 1, k + 1, op);
+                      txid, k + 1, k + 1, op, 0);
             produce_change(rk, topic, &key, &val, prefix, op, &records,
                            &bytes);
         }
@@ -378,7 +384,8 @@ static void txg_event(txg_t *g, int t, int32_t id, char op,
     bstr(&g->val, ",\"after\":");
     bstr(&g->val, after ? after : "null");
     tail_json(&g->val, g->prefix, TXN_TABLE[t], g->tx_ms, g->tx_us,
-              g->commit_lsn, g->lsn, g->txid, g->nev, g->per[t], op);
+              g->commit_lsn, g->lsn, g->txid, g->nev, g->per[t], op,
+              0);
     produce(g->rk, g->topic[t], &g->key, &g->val, g->prefix);
     g->records++;
     g->events++;

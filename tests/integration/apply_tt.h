@@ -1,7 +1,8 @@
 /* apply_tt.h - the one test table "t" (id int8 key, v text, n int4) the
  * applier's ordering tests share (test_apply, test_apply_order,
- * test_apply_incremental): its row and key definitions and one event
- * builder. Include after apply_fixture.h. */
+ * test_apply_incremental): its row and key definitions, one event
+ * builder, its rows as a string (ROWS) and a batch in one line (APPLY).
+ * Include after apply_fixture.h. */
 #ifndef CDC_TESTS_INTEGRATION_APPLY_TT_H
 #define CDC_TESTS_INTEGRATION_APPLY_TT_H
 
@@ -36,5 +37,17 @@ static inline cdc_event_t *tt_ev(tt_t *t, char op, const char *id,
     return fx_ev(&t->f, op, "t", t->kd, t->rd, key, op == 'd' ? dvals : vals,
                  p0, p1, snap);
 }
+
+/* t's rows with their bookkeeping columns, as one string (fx_qs) */
+#define ROWS(t)                                                               \
+    fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, "                \
+                   "_cdc.position(_cdc_position) FROM @S.t ORDER BY id")
+
+/* one batch of the events listed, applied and committed (fx_apply) */
+#define APPLY(t, res, ...)                                                    \
+    do {                                                                      \
+        cdc_event_t *evs_[] = {__VA_ARGS__};                                  \
+        fx_apply(&(t)->f, evs_, sizeof evs_ / sizeof evs_[0], (res));         \
+    } while (0)
 
 #endif

@@ -12,16 +12,6 @@ static cdc_event_t *E(tt_t *t, char op, const char *id, const char *v,
     return tt_ev(t, op, id, v, n, p0, p1, snap);
 }
 
-#define ROWS(t)                                                               \
-    fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, "                \
-                   "_cdc.position(_cdc_position) FROM @S.t ORDER BY id")
-
-#define APPLY(t, res, ...)                                                    \
-    do {                                                                      \
-        cdc_event_t *evs_[] = {__VA_ARGS__};                                  \
-        fx_apply(&(t)->f, evs_, sizeof evs_ / sizeof evs_[0], (res));         \
-    } while (0)
-
 TEST(insert_update_delete_basic) {
     tt_t t;
     cdc_apply_result_t res;

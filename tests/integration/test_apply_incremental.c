@@ -26,16 +26,6 @@ static cdc_event_t *R(tt_t *t, const char *id, const char *v,
     return ev;
 }
 
-#define ROWS(t)                                                               \
-    fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, "                \
-                   "_cdc.position(_cdc_position) FROM @S.t ORDER BY id")
-
-#define APPLY(t, res, ...)                                                    \
-    do {                                                                      \
-        cdc_event_t *evs_[] = {__VA_ARGS__};                                  \
-        fx_apply(&(t)->f, evs_, sizeof evs_ / sizeof evs_[0], (res));         \
-    } while (0)
-
 TEST(read_applies_in_kafka_order_and_keeps_the_position) {
     tt_t t;
     cdc_apply_result_t res;

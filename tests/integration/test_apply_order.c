@@ -28,16 +28,6 @@ static cdc_event_t *TRUNC(tt_t *t, uint64_t pos) {
     return fx_ev(&t->f, 't', "t", NULL, NULL, NULL, NULL, pos, pos, 0);
 }
 
-#define ROWS(t)                                                               \
-    fx_qs(&(t)->f, "SELECT id, v, n, _cdc_deleted, _cdc_op, "                \
-                   "_cdc.position(_cdc_position) FROM @S.t ORDER BY id")
-
-#define APPLY(t, res, ...)                                                    \
-    do {                                                                      \
-        cdc_event_t *evs_[] = {__VA_ARGS__};                                  \
-        fx_apply(&(t)->f, evs_, sizeof evs_ / sizeof evs_[0], (res));         \
-    } while (0)
-
 /* Stored rows at 100; the batch holds, per key, an event older than the
  * stored row followed by newer ones whose placeholders (or delete) would
  * carry the old event's values: each column keeps the stored value unless

@@ -174,57 +174,109 @@ static void warm_up(tt_t *t, const char *topic, const char *inst,
     CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
 }
 
+/* One relay test's set-up: the relay, a fixture table "t" reached
+ * through it, the topic and the freshness row its batches carry, and
+ * (warm_end > 0) the warm-up batch ending at that offset. trips_close
+ * undoes all of it whatever trips_open reached, so each test has one
+ * free point (a copy of this that forgot relay_free leaked the captures). */
+typedef struct {
+    relay_t r;
+    bool relay_on;  /* the relay's thread runs: trips_stop joins it */
+    bool stopped;   /* trips_stop has run */
+    bool warmed;    /* offsets and progress rows written outside the schema */
+    tt_t t;
+    char conninfo[512], topic[96], inst[64];
+    cdc_progress_t prog;
+} trips_t;
+
+/* false (and a failed check) when PostgreSQL or the relay is not there;
+ * call trips_close either way */
+static bool trips_open(trips_t *x, const char *name, bool commit_inline,
+                       int64_t warm_end) {
+    cdc_apply_conf_t conf = {0};
+    memset(x, 0, sizeof *x);
+    if (!fx_uri()) {
+        CHECK(fx_uri() != NULL);
+        return false;
+    }
+    x->relay_on = relay_start(&x->r, x->conninfo, sizeof x->conninfo);
+    CHECK(x->relay_on);
+    if (!x->relay_on)
+        return false;
+    conf.conninfo = x->conninfo;
+    if (!tt_open(&x->t, name, &conf))
+        return false;
+    snprintf(x->topic, sizeof x->topic, "topic-%s", x->t.f.schema);
+    snprintf(x->inst, sizeof x->inst, "inst-%s", name);
+    x->prog = (cdc_progress_t){"src", true, 0x1000, 1717405512345678LL,
+                               "{\"t[0]\"}", NULL};
+    if (commit_inline)
+        cdc_apply_commit_inline(x->t.f.a, true);
+    if (warm_end > 0) {
+        x->warmed = true;
+        warm_up(&x->t, x->topic, x->inst, &x->prog, warm_end);
+    }
+    return true;
+}
+
+/* Closes the fixture (its schema dropped, the rows the warm-up began in
+ * _cdc removed) and stops the relay; its captures stay readable until
+ * trips_close. */
+static void trips_stop(trips_t *x) {
+    if (x->stopped)
+        return;
+    x->stopped = true;
+    if (x->warmed) {
+        char sql[256];
+        snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE "
+                 "topic = '%s'", x->topic);
+        fx_q(&x->t.f, sql);
+        snprintf(sql, sizeof sql, "DELETE FROM _cdc.progress WHERE "
+                 "instance = '%s'", x->inst);
+        fx_q(&x->t.f, sql);
+    }
+    fx_close(&x->t.f);
+    if (x->relay_on)
+        relay_stop(&x->r);
+}
+
+static void trips_close(trips_t *x) {
+    trips_stop(x);
+    relay_free(&x->r);
+}
+
 /* A batch of three changes (an insert, an update, a delete) with its
  * fenced offset and a freshness row, as the pipeline sends it, on a table
  * the applier knows: BEGIN with the offsets and the freshness rows in
  * front of the merge, its rows as array parameters (apply/onetrip.c), in
  * one pipeline, then COMMIT. */
 TEST(small_batch_round_trips) {
-    relay_t r;
-    tt_t t;
-    cdc_apply_conf_t conf = {0};
-    char conninfo[512], topic[96];
+    trips_t x;
+    tt_t *t = &x.t;
     cdc_apply_result_t res;
-    if (!fx_uri()) {
-        CHECK(fx_uri() != NULL);
-        return;
-    }
-    CHECK(relay_start(&r, conninfo, sizeof conninfo));
-    conf.conninfo = conninfo;
-    if (!tt_open(&t, "trips", &conf))
+    if (!trips_open(&x, "trips", false, 3))
         goto out;
-    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
-    cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
-                           "{\"t[0]\"}", NULL};
-    warm_up(&t, topic, "inst-trips", &prog, 3);
-    long before = atomic_load(&r.trips);
-    cdc_offset_t o2 = {topic, 0, 6, true, 3};
-    cdc_event_t *evs[] = {E_(&t, 'c', "4", "d", "4", 20, 20),
-                          E_(&t, 'u', "2", "e", "5", 20, 21),
-                          E_(&t, 'd', "1", NULL, NULL, 20, 22)};
-    cdc_apply_progress_set(t.f.a, "inst-trips", &prog, 1);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, evs, 3, &o2, 1, t.f.batch, &res),
+    long before = atomic_load(&x.r.trips);
+    cdc_offset_t o2 = {x.topic, 0, 6, true, 3};
+    cdc_event_t *evs[] = {E_(t, 'c', "4", "d", "4", 20, 20),
+                          E_(t, 'u', "2", "e", "5", 20, 21),
+                          E_(t, 'd', "1", NULL, NULL, 20, 22)};
+    cdc_apply_progress_set(t->f.a, x.inst, &x.prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t->f.a, evs, 3, &o2, 1, t->f.batch, &res),
               CDC_OK);
-    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-    long trips = atomic_load(&r.trips) - before;
+    CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
+    long trips = atomic_load(&x.r.trips) - before;
     printf("  a batch of 3 changes: %ld round trips\n", trips);
     CHECK(trips > 0);  /* the relay saw the batch at all */
     CHECK(trips <= 2); /* five before the batch's opening statements and
                           the merge rode on the COPY's query string, three
                           before the rows went as arrays */
     CHECK_INT(res.applied, 3);
-    CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
-                          "ORDER BY id"),
+    CHECK_STR(fx_qs(&t->f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
+                           "ORDER BY id"),
               "1|c|3|t\n2|e|5|f\n3|~|~|t\n4|d|4|f\n");
-    char sql[256];
-    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
-             topic);
-    fx_q(&t.f, sql);
-    fx_q(&t.f, "DELETE FROM _cdc.progress WHERE instance = 'inst-trips'");
 out:
-    fx_close(&t.f);
-    relay_stop(&r);
-    relay_free(&r);
+    trips_close(&x);
 }
 
 /* Batches with cdc_apply_commit_inline (the pipeline's, when nothing of
@@ -235,52 +287,39 @@ out:
  * 0: the staging COPY, the fast path's COPY) two: the COPY's start with
  * the rest in front, then its data with what follows. */
 TEST(small_batch_round_trips_commit_inline) {
-    relay_t r;
-    tt_t t;
-    cdc_apply_conf_t conf = {0};
-    char conninfo[512], topic[96];
+    trips_t x;
+    tt_t *t = &x.t;
     cdc_apply_result_t res;
-    if (!fx_uri()) {
-        CHECK(fx_uri() != NULL);
-        return;
-    }
-    CHECK(relay_start(&r, conninfo, sizeof conninfo));
-    conf.conninfo = conninfo;
-    if (!tt_open(&t, "tripsc", &conf))
+    if (!trips_open(&x, "tripsc", true, 4))
         goto out;
-    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
-    cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
-                           "{\"t[0]\"}", NULL};
-    cdc_apply_commit_inline(t.f.a, true);
-    warm_up(&t, topic, "inst-tripsc", &prog, 4);
     /* mixed: the merge */
-    long before = atomic_load(&r.trips);
-    cdc_offset_t o2 = {topic, 0, 7, true, 4};
-    cdc_event_t *evs[] = {E_(&t, 'c', "4", "d", "4", 20, 20),
-                          E_(&t, 'u', "2", "e", "5", 20, 21),
-                          E_(&t, 'd', "1", NULL, NULL, 20, 22)};
-    cdc_apply_progress_set(t.f.a, "inst-tripsc", &prog, 1);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, evs, 3, &o2, 1, t.f.batch, &res),
+    long before = atomic_load(&x.r.trips);
+    cdc_offset_t o2 = {x.topic, 0, 7, true, 4};
+    cdc_event_t *evs[] = {E_(t, 'c', "4", "d", "4", 20, 20),
+                          E_(t, 'u', "2", "e", "5", 20, 21),
+                          E_(t, 'd', "1", NULL, NULL, 20, 22)};
+    cdc_apply_progress_set(t->f.a, x.inst, &x.prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t->f.a, evs, 3, &o2, 1, t->f.batch, &res),
               CDC_OK);
-    long mid = atomic_load(&r.trips);
-    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-    long trips = atomic_load(&r.trips) - before;
+    long mid = atomic_load(&x.r.trips);
+    CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
+    long trips = atomic_load(&x.r.trips) - before;
     printf("  a mixed batch of 3 changes, COMMIT inline: %ld round trips\n",
            trips);
     CHECK(trips > 0);
     CHECK(trips <= 1);
-    CHECK_INT(atomic_load(&r.trips), mid); /* the commit sent nothing */
+    CHECK_INT(atomic_load(&x.r.trips), mid); /* the commit sent nothing */
     CHECK_INT(res.applied, 3);
     /* insert-only: the fast path */
-    before = atomic_load(&r.trips);
-    cdc_offset_t o3 = {topic, 0, 9, true, 7};
-    cdc_event_t *ins[] = {E_(&t, 'c', "5", "f", "6", 30, 30),
-                          E_(&t, 'c', "6", "g", "7", 30, 31)};
-    cdc_apply_progress_set(t.f.a, "inst-tripsc", &prog, 1);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, ins, 2, &o3, 1, t.f.batch, &res),
+    before = atomic_load(&x.r.trips);
+    cdc_offset_t o3 = {x.topic, 0, 9, true, 7};
+    cdc_event_t *ins[] = {E_(t, 'c', "5", "f", "6", 30, 30),
+                          E_(t, 'c', "6", "g", "7", 30, 31)};
+    cdc_apply_progress_set(t->f.a, x.inst, &x.prog, 1);
+    CHECK_INT(cdc_apply_batch_begin(t->f.a, ins, 2, &o3, 1, t->f.batch, &res),
               CDC_OK);
-    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-    trips = atomic_load(&r.trips) - before;
+    CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
+    trips = atomic_load(&x.r.trips) - before;
     printf("  an insert-only batch of 2, COMMIT inline: %ld round trips\n",
            trips);
     CHECK(trips > 0);
@@ -288,47 +327,42 @@ TEST(small_batch_round_trips_commit_inline) {
     CHECK_INT(res.applied, 2);
     /* the staging path, as for larger batches: the mixed one and the
      * insert-only one */
-    t.f.a->onetrip_max = 0;
-    cdc_offset_t o3w = {topic, 0, 10, true, 9}; /* its staging table made */
-    cdc_event_t *warm = E_(&t, 'u', "6", "g", "7", 35, 35);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, &warm, 1, &o3w, 1, t.f.batch,
+    t->f.a->onetrip_max = 0;
+    cdc_offset_t o3w = {x.topic, 0, 10, true, 9}; /* its staging table made */
+    cdc_event_t *warm = E_(t, 'u', "6", "g", "7", 35, 35);
+    CHECK_INT(cdc_apply_batch_begin(t->f.a, &warm, 1, &o3w, 1, t->f.batch,
                                     &res), CDC_OK);
-    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-    cdc_offset_t o4 = {topic, 0, 11, true, 10}, o5 = {topic, 0, 13, true, 11};
-    cdc_event_t *mix2[] = {E_(&t, 'c', "7", "h", "8", 40, 40),
-                           E_(&t, 'u', "5", "i", "9", 40, 41)};
-    cdc_event_t *ins2[] = {E_(&t, 'c', "8", "j", "10", 50, 50),
-                           E_(&t, 'c', "9", "k", "11", 50, 51)};
+    CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
+    cdc_offset_t o4 = {x.topic, 0, 11, true, 10};
+    cdc_offset_t o5 = {x.topic, 0, 13, true, 11};
+    cdc_event_t *mix2[] = {E_(t, 'c', "7", "h", "8", 40, 40),
+                           E_(t, 'u', "5", "i", "9", 40, 41)};
+    cdc_event_t *ins2[] = {E_(t, 'c', "8", "j", "10", 50, 50),
+                           E_(t, 'c', "9", "k", "11", 50, 51)};
     for (int k = 0; k < 2; k++) {
-        before = atomic_load(&r.trips);
-        cdc_apply_progress_set(t.f.a, "inst-tripsc", &prog, 1);
-        CHECK_INT(cdc_apply_batch_begin(t.f.a, k ? ins2 : mix2, 2,
-                                        k ? &o5 : &o4, 1, t.f.batch, &res),
+        before = atomic_load(&x.r.trips);
+        cdc_apply_progress_set(t->f.a, x.inst, &x.prog, 1);
+        CHECK_INT(cdc_apply_batch_begin(t->f.a, k ? ins2 : mix2, 2,
+                                        k ? &o5 : &o4, 1, t->f.batch, &res),
                   CDC_OK);
-        CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-        trips = atomic_load(&r.trips) - before;
+        CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
+        trips = atomic_load(&x.r.trips) - before;
         printf("  %s batch of 2 by staging, COMMIT inline: %ld round "
                "trips\n", k ? "an insert-only" : "a mixed", trips);
         CHECK(trips > 0);
         CHECK(trips <= 2);
         CHECK_INT(res.applied, 2);
     }
-    CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
-                          "ORDER BY id"),
+    CHECK_STR(fx_qs(&t->f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
+                           "ORDER BY id"),
               "1|c|3|t\n2|e|5|f\n3|~|~|t\n4|d|4|f\n5|i|9|f\n6|g|7|f\n"
               "7|h|8|f\n8|j|10|f\n9|k|11|f\n");
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT next_offset FROM _cdc.offsets WHERE "
-             "topic = '%s'", topic);
-    CHECK_STR(fx_qs(&t.f, sql), "13\n");
-    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
-             topic);
-    fx_q(&t.f, sql);
-    fx_q(&t.f, "DELETE FROM _cdc.progress WHERE instance = 'inst-tripsc'");
+             "topic = '%s'", x.topic);
+    CHECK_STR(fx_qs(&t->f, sql), "13\n");
 out:
-    fx_close(&t.f);
-    relay_stop(&r);
-    relay_free(&r);
+    trips_close(&x);
 }
 
 /* With COMMIT inline, a fence that no longer holds still fails the batch
@@ -422,63 +456,45 @@ TEST(fenced_batch_with_commit_inline_commits_nothing) {
 TEST(early_opening_statements_keep_fence_and_progress) {
     fenced_case("fencee", 0, true);
     fenced_case("fenceeo", 64, true);
-    relay_t r;
-    tt_t t;
-    cdc_apply_conf_t conf = {0};
-    char conninfo[512], topic[96], sql[256];
+    trips_t x;
+    tt_t *t = &x.t;
+    char sql[256];
     cdc_apply_result_t res;
-    if (!fx_uri()) {
-        CHECK(fx_uri() != NULL);
-        return;
-    }
-    CHECK(relay_start(&r, conninfo, sizeof conninfo));
-    conf.conninfo = conninfo;
-    if (!tt_open(&t, "early", &conf))
+    if (!trips_open(&x, "early", true, 4))
         goto out;
-    snprintf(topic, sizeof topic, "topic-%s", t.f.schema);
-    cdc_progress_t prog = {"src", true, 0x1000, 1717405512345678LL,
-                           "{\"t[0]\"}", NULL};
-    cdc_apply_commit_inline(t.f.a, true);
-    warm_up(&t, topic, "inst-early", &prog, 4);
-    t.f.a->onetrip_max = 0;
-    t.f.a->early_min = 1;
-    cdc_offset_t o1 = {topic, 0, 5, true, 4}; /* its staging table made */
-    cdc_event_t *warm = E_(&t, 'u', "2", "w", "0", 15, 15);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, &warm, 1, &o1, 1, t.f.batch,
+    t->f.a->onetrip_max = 0;
+    t->f.a->early_min = 1;
+    cdc_offset_t o1 = {x.topic, 0, 5, true, 4}; /* its staging table made */
+    cdc_event_t *warm = E_(t, 'u', "2", "w", "0", 15, 15);
+    CHECK_INT(cdc_apply_batch_begin(t->f.a, &warm, 1, &o1, 1, t->f.batch,
                                     &res), CDC_OK);
-    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-    cdc_offset_t o2 = {topic, 0, 7, true, 5};
-    cdc_event_t *evs[] = {E_(&t, 'c', "4", "d", "4", 20, 20),
-                          E_(&t, 'u', "2", "e", "5", 20, 21),
-                          E_(&t, 'd', "1", NULL, NULL, 20, 22)};
-    prog.lsn = 0x2000;
-    cdc_apply_progress_set(t.f.a, "inst-early", &prog, 1);
-    long before = atomic_load(&r.trips);
-    CHECK_INT(cdc_apply_batch_begin(t.f.a, evs, 3, &o2, 1, t.f.batch, &res),
+    CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
+    cdc_offset_t o2 = {x.topic, 0, 7, true, 5};
+    cdc_event_t *evs[] = {E_(t, 'c', "4", "d", "4", 20, 20),
+                          E_(t, 'u', "2", "e", "5", 20, 21),
+                          E_(t, 'd', "1", NULL, NULL, 20, 22)};
+    x.prog.lsn = 0x2000;
+    cdc_apply_progress_set(t->f.a, x.inst, &x.prog, 1);
+    long before = atomic_load(&x.r.trips);
+    CHECK_INT(cdc_apply_batch_begin(t->f.a, evs, 3, &o2, 1, t->f.batch, &res),
               CDC_OK);
-    CHECK_INT(cdc_apply_batch_commit(t.f.a), CDC_OK);
-    long trips = atomic_load(&r.trips) - before;
+    CHECK_INT(cdc_apply_batch_commit(t->f.a), CDC_OK);
+    long trips = atomic_load(&x.r.trips) - before;
     printf("  a mixed batch of 3 by staging, opening statements early: %ld "
            "round trips\n", trips);
     CHECK(trips > 0);
     CHECK(trips <= 3);
     CHECK_INT(res.applied, 3);
-    CHECK_STR(fx_qs(&t.f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
-                          "ORDER BY id"),
+    CHECK_STR(fx_qs(&t->f, "SELECT id, v, n, _cdc_deleted FROM @S.t "
+                           "ORDER BY id"),
               "1|c|3|t\n2|e|5|f\n3|~|~|t\n4|d|4|f\n");
-    CHECK_STR(fx_qs(&t.f, "SELECT lsn FROM _cdc.progress WHERE instance = "
-                          "'inst-early'"), "0/2000\n");
+    CHECK_STR(fx_qs(&t->f, "SELECT lsn FROM _cdc.progress WHERE instance = "
+                           "'inst-early'"), "0/2000\n");
     snprintf(sql, sizeof sql, "SELECT next_offset FROM _cdc.offsets WHERE "
-             "topic = '%s'", topic);
-    CHECK_STR(fx_qs(&t.f, sql), "7\n");
-    snprintf(sql, sizeof sql, "DELETE FROM _cdc.offsets WHERE topic = '%s'",
-             topic);
-    fx_q(&t.f, sql);
-    fx_q(&t.f, "DELETE FROM _cdc.progress WHERE instance = 'inst-early'");
+             "topic = '%s'", x.topic);
+    CHECK_STR(fx_qs(&t->f, sql), "7\n");
 out:
-    fx_close(&t.f);
-    relay_stop(&r);
-    relay_free(&r);
+    trips_close(&x);
 }
 
 /* ---- values travel as data, never in SQL text (DESIGN.md "Correctness
@@ -521,7 +537,7 @@ static bool frontend_scan(const cdc_buf_t *cap, long seen[256]) {
 }
 
 typedef struct {
-    tt_t t;
+    tt_t *t;               /* a trips_t's */
     cdc_rowdef_t *rd, *kd; /* m (k text key, v text, n int4) */
     cdc_rowdef_t *lrd;     /* mk (k text, v text), no key */
 } mt_t;
@@ -530,13 +546,13 @@ typedef struct {
 static const char *mkey(mt_t *m, int i) {
     char b[96];
     snprintf(b, sizeof b, MARK "-%d x'); DROP TABLE t; --", i);
-    return cdc_arena_strdup(m->t.f.keep, b);
+    return cdc_arena_strdup(m->t->f.keep, b);
 }
 
 static const char *mval(mt_t *m, int i) {
     char b[96];
     snprintf(b, sizeof b, MARK " v%d \"q\" \\ {a,\"b\"} NULL ', $1", i);
-    return cdc_arena_strdup(m->t.f.keep, b);
+    return cdc_arena_strdup(m->t->f.keep, b);
 }
 
 /* a change of m: row key, value and n (FX_U: unchanged); old >= 0: a
@@ -545,10 +561,10 @@ static cdc_event_t *mev(mt_t *m, char op, int key, int val, const char *n,
                         uint64_t p, int old) {
     const char *k[1] = {mkey(m, key)};
     const char *v[3] = {k[0], val ? mval(m, val) : NULL, n};
-    cdc_event_t *ev = fx_ev(&m->t.f, op, "m", m->kd, m->rd, k, v, p, p, 0);
+    cdc_event_t *ev = fx_ev(&m->t->f, op, "m", m->kd, m->rd, k, v, p, p, 0);
     if (old >= 0) {
         const char *ok[1] = {mkey(m, old)};
-        ev->old_key = fx_vals(&m->t.f, 1, ok);
+        ev->old_key = fx_vals(&m->t->f, 1, ok);
     }
     return ev;
 }
@@ -558,19 +574,19 @@ static cdc_event_t *lev(mt_t *m, char op, int key, int val, int bkey,
                         int bval, uint64_t p) {
     const char *v[2] = {mkey(m, key), mval(m, val)};
     const char *b[2] = {mkey(m, bkey), mval(m, bval)};
-    cdc_event_t *ev = fx_ev(&m->t.f, op, "mk", NULL, m->lrd, NULL,
+    cdc_event_t *ev = fx_ev(&m->t->f, op, "mk", NULL, m->lrd, NULL,
                             op == 'd' ? b : v, p, p, 0);
     if (op == 'u')
-        ev->before = fx_vals(&m->t.f, 2, b);
+        ev->before = fx_vals(&m->t->f, 2, b);
     return ev;
 }
 
 static void mapply(mt_t *m, cdc_event_t **evs, size_t n, size_t applied,
                    size_t rejects) {
     cdc_apply_result_t res;
-    CHECK_INT(cdc_apply_batch_begin(m->t.f.a, evs, n, NULL, 0, m->t.f.batch,
-                                    &res), CDC_OK);
-    CHECK_INT(cdc_apply_batch_commit(m->t.f.a), CDC_OK);
+    CHECK_INT(cdc_apply_batch_begin(m->t->f.a, evs, n, NULL, 0,
+                                    m->t->f.batch, &res), CDC_OK);
+    CHECK_INT(cdc_apply_batch_commit(m->t->f.a), CDC_OK);
     CHECK_INT(res.applied, applied);
     CHECK_INT(res.nrejects, rejects);
 }
@@ -587,22 +603,13 @@ TEST(values_travel_as_data_never_in_sql_text) {
     static const char *const LNAMES[] = {"k", "v"};
     static const cdc_type_t MTYPES[] = {CDC_T_TEXT, CDC_T_TEXT, CDC_T_INT4};
     static const char *const MNAMES[] = {"k", "v", "n"};
-    relay_t r;
-    mt_t m;
-    cdc_apply_conf_t conf = {0};
-    char conninfo[512];
-    if (!fx_uri()) {
-        CHECK(fx_uri() != NULL);
-        return;
-    }
-    CHECK(relay_start(&r, conninfo, sizeof conninfo));
-    conf.conninfo = conninfo;
-    if (!tt_open(&m.t, "asdata", &conf))
+    trips_t x;
+    mt_t m = {.t = &x.t};
+    if (!trips_open(&x, "asdata", true, 0))
         goto out;
-    m.rd = fx_rowdef(&m.t.f, 21, 1, 3, MNAMES, MTYPES);
-    m.kd = fx_rowdef(&m.t.f, 22, 1, 1, MNAMES, MTYPES);
-    m.lrd = fx_rowdef(&m.t.f, 23, 1, 2, LNAMES, MTYPES);
-    cdc_apply_commit_inline(m.t.f.a, true);
+    m.rd = fx_rowdef(&m.t->f, 21, 1, 3, MNAMES, MTYPES);
+    m.kd = fx_rowdef(&m.t->f, 22, 1, 1, MNAMES, MTYPES);
+    m.lrd = fx_rowdef(&m.t->f, 23, 1, 2, LNAMES, MTYPES);
     /* the one-round-trip path */
     cdc_event_t *b1[] = {mev(&m, 'c', 1, 1, "1", 10, -1),
                          mev(&m, 'c', 2, 2, "2", 11, -1),
@@ -613,20 +620,20 @@ TEST(values_travel_as_data_never_in_sql_text) {
                          mev(&m, 'd', 3, 0, NULL, 22, -1),
                          mev(&m, 'c', 5, 5, "5", 22, 3)};
     mapply(&m, b2, 4, 4, 0);
-    uint64_t one = m.t.f.a->onetrip_rows;
+    uint64_t one = m.t->f.a->onetrip_rows;
     CHECK(one >= 7);
     cdc_event_t *b3[] = {mev(&m, 'u', 1, 6, MARK "-not-an-int", 30, -1),
                          mev(&m, 'u', 5, 7, "7", 31, -1)};
     mapply(&m, b3, 2, 1, 1); /* refused: the staging path isolates it */
     /* the staging path and the fast path */
-    m.t.f.a->onetrip_max = 0;
+    m.t->f.a->onetrip_max = 0;
     cdc_event_t *b4[] = {mev(&m, 'u', 1, 6, "6", 40, -1),
                          mev(&m, 'd', 5, 0, NULL, 41, -1)};
     mapply(&m, b4, 2, 2, 0);
     cdc_event_t *b5[] = {mev(&m, 'c', 8, 8, "8", 50, -1),
                          mev(&m, 'c', 9, 9, "9", 51, -1)};
     mapply(&m, b5, 2, 2, 0);
-    CHECK_INT(m.t.f.a->onetrip_rows, one);
+    CHECK_INT(m.t->f.a->onetrip_rows, one);
     /* keyless: COPY, then a statement per event */
     cdc_event_t *b6[] = {lev(&m, 'c', 10, 10, 0, 0, 60),
                          lev(&m, 'c', 11, 11, 0, 0, 61)};
@@ -642,23 +649,22 @@ TEST(values_travel_as_data_never_in_sql_text) {
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         cdc_buf_printf(&want, "%s|%s|%d|%c\n", mkey(&m, rows[i].k),
                        mval(&m, rows[i].v), rows[i].n, rows[i].del);
-    CHECK_STR(fx_qs(&m.t.f, "SELECT k, v, n, _cdc_deleted FROM @S.m "
-                            "ORDER BY k COLLATE \"C\""), want.data);
+    CHECK_STR(fx_qs(&m.t->f, "SELECT k, v, n, _cdc_deleted FROM @S.m "
+                             "ORDER BY k COLLATE \"C\""), want.data);
     cdc_buf_reset(&want);
     cdc_buf_printf(&want, "%s|%s|f\n%s|%s|t\n", mkey(&m, 10), mval(&m, 12),
                    mkey(&m, 11), mval(&m, 11));
-    CHECK_STR(fx_qs(&m.t.f, "SELECT k, v, _cdc_deleted FROM @S.mk "
-                            "ORDER BY k COLLATE \"C\""), want.data);
+    CHECK_STR(fx_qs(&m.t->f, "SELECT k, v, _cdc_deleted FROM @S.mk "
+                             "ORDER BY k COLLATE \"C\""), want.data);
     cdc_buf_free(&want);
 out:
-    fx_close(&m.t.f);
-    relay_stop(&r);
+    trips_stop(&x);
     /* where MARK went */
     long seen[256] = {0};
-    CHECK(r.ncap >= 1);
-    CHECK_INT(r.lost, 0);
-    for (int i = 0; i < r.ncap; i++)
-        CHECK(frontend_scan(&r.cap[i], seen));
+    CHECK(x.r.ncap >= 1);
+    CHECK_INT(x.r.lost, 0);
+    for (int i = 0; i < x.r.ncap; i++)
+        CHECK(frontend_scan(&x.r.cap[i], seen));
     printf("  messages holding the marker: Bind %ld, CopyData %ld, Query "
            "%ld, Parse %ld\n", seen['B'], seen['d'], seen['Q'], seen['P']);
     CHECK(seen['B'] > 0);
@@ -667,5 +673,5 @@ out:
         CHECK_CTX(c == 'B' || c == 'd' || seen[c] == 0,
                   "the marker inside %ld message(s) of type '%c'", seen[c],
                   c);
-    relay_free(&r);
+    trips_close(&x);
 }

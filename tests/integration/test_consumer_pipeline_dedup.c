@@ -9,31 +9,8 @@
  * under positions unique to the run, nothing is flushed. */
 #include "tests/unit/harness.h"
 
-#include <time.h>
-#include <unistd.h>
-
+#include "tests/integration/redis_dedup.h"
 #include "tests/unit/txn_evs.h"
-
-static char errbuf[512];
-
-static cdc_dedup_t *redis(void) {
-    const char *u = getenv("CDC_TEST_REDIS_URL");
-    if (!u || !*u) {
-        fprintf(stderr, "CDC_TEST_REDIS_URL is not set\n");
-        return NULL;
-    }
-    cdc_dedup_t *d = cdc_dedup_new(u, 3600, errbuf, sizeof errbuf);
-    if (d && cdc_dedup_set_namespace(d, "test-pipeline-dedup")) {
-        cdc_dedup_free(d);
-        return NULL;
-    }
-    return d;
-}
-
-/* ids of this run's changes: positions never marked by an earlier run */
-static int base_id(void) {
-    return (int)((time(NULL) % 20000) * 50 + getpid() % 50) * 1000;
-}
 
 /* a streamed insert of key id on topic "a" at position 1000 + id: the
  * same id again is the connector re-sending it (same identity) */
@@ -91,7 +68,7 @@ static uint64_t metric(cdc_pipeline_t *p, const char *name) {
 }
 
 TEST(dedup_still_drops_resends_after_skip) {
-    cdc_dedup_t *d = redis();
+    cdc_dedup_t *d = redis_dedup("test-pipeline-dedup");
     CHECK(d != NULL);
     if (!d)
         return;
@@ -131,7 +108,7 @@ TEST(dedup_still_drops_resends_after_skip) {
 }
 
 TEST(a_replay_asks_every_change) {
-    cdc_dedup_t *d = redis();
+    cdc_dedup_t *d = redis_dedup("test-pipeline-dedup");
     CHECK(d != NULL);
     if (!d)
         return;
@@ -163,7 +140,7 @@ TEST(a_replay_asks_every_change) {
 
 /* transaction mode: its pre-check leaves out what the high-water clears */
 TEST(the_transaction_precheck_skips_above_the_high_water) {
-    cdc_dedup_t *d = redis();
+    cdc_dedup_t *d = redis_dedup("test-pipeline-dedup");
     CHECK(d != NULL);
     if (!d)
         return;

@@ -9,31 +9,10 @@
  * under positions unique to the run, nothing is flushed. */
 #include "tests/unit/harness.h"
 
-#include <time.h>
-#include <unistd.h>
-
+#include "tests/integration/redis_dedup.h"
 #include "tests/unit/txn_evs.h"
 
 static char errbuf[512];
-
-static cdc_dedup_t *redis(void) {
-    const char *u = getenv("CDC_TEST_REDIS_URL");
-    if (!u || !*u) {
-        fprintf(stderr, "CDC_TEST_REDIS_URL is not set\n");
-        return NULL;
-    }
-    cdc_dedup_t *d = cdc_dedup_new(u, 3600, errbuf, sizeof errbuf);
-    if (d && cdc_dedup_set_namespace(d, "test-txn-precheck")) {
-        cdc_dedup_free(d);
-        return NULL;
-    }
-    return d;
-}
-
-/* ids of this run's changes: positions never marked by an earlier run */
-static int base_id(void) {
-    return (int)((time(NULL) % 20000) * 50 + getpid() % 50) * 1000;
-}
 
 static void mark_one(cdc_dedup_t *d, cdc_event_t *ev) {
     cdc_dedup_id_t id;
@@ -43,7 +22,7 @@ static void mark_one(cdc_dedup_t *d, cdc_event_t *ev) {
 }
 
 TEST(the_answer_asked_before_the_wait_is_that_of_the_kept_changes) {
-    cdc_dedup_t *d = redis();
+    cdc_dedup_t *d = redis_dedup("test-txn-precheck");
     CHECK(d != NULL);
     if (!d)
         return;
@@ -84,7 +63,7 @@ TEST(the_answer_asked_before_the_wait_is_that_of_the_kept_changes) {
 }
 
 TEST(an_answer_for_other_changes_is_not_adopted) {
-    cdc_dedup_t *d = redis();
+    cdc_dedup_t *d = redis_dedup("test-txn-precheck");
     CHECK(d != NULL);
     if (!d)
         return;

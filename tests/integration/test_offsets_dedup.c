@@ -392,7 +392,7 @@ TEST(a_mark_sent_without_waiting_is_read_by_the_next_call) {
     cdc_dedup_stats_t st;
     cdc_dedup_stats(d, &st);
     CHECK_INT(st.marks, 0); /* its replies are not read yet */
-    CHECK_INT(cdc_dedup_check(d, ids, NEV, seen), CDC_OK);
+    CHECK_INT(cdc_dedup_check_some(d, ids, NULL, NEV, seen), CDC_OK);
     CHECK(seen[0]);
     CHECK(!seen[1]);
     CHECK(!seen[2]);
@@ -412,7 +412,7 @@ TEST(a_mark_sent_without_waiting_is_read_by_the_next_call) {
     if (!d)
         return;
     CHECK_INT(cdc_dedup_set_namespace(d, ns), CDC_OK);
-    CHECK_INT(cdc_dedup_check(d, ids, NEV, seen), CDC_OK);
+    CHECK_INT(cdc_dedup_check_some(d, ids, NULL, NEV, seen), CDC_OK);
     CHECK(seen[1]);
     CHECK(seen[2]);
     CHECK(!seen[3]);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "schemas/convert.h"
+#include "tests/unit/conv_modes.h"
 #include "tests/unit/harness.h"
 
 static PGconn *pg;
@@ -64,21 +65,6 @@ static void close_pg(void) {
     PQclear(PQexec(pg, sql));
     PQfinish(pg);
     pg = NULL;
-}
-
-static bool set_modes(cdc_schema_conv_modes_t *m, const char *spec) {
-    char buf[256], err[256];
-    cdc_schema_conv_modes_default(m);
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *kv = strtok(buf, ";"); kv; kv = strtok(NULL, ";")) {
-        char *eq = strchr(kv, '=');
-        if (!eq)
-            return false;
-        *eq = '\0';
-        if (cdc_schema_conv_mode_set(m, kv, eq + 1, err, sizeof err) != CDC_OK)
-            return false;
-    }
-    return true;
 }
 
 /* the converter's text for raw of kind into out (reset first); false and a

@@ -17,7 +17,8 @@ static inline cdc_err_t check_evs(cdc_dedup_t *d, cdc_event_t *const *events,
         return CDC_ERR_NOMEM;
     if (events)
         cdc_dedup_identities(events, n, ids);
-    cdc_err_t err = cdc_dedup_check(d, events ? ids : NULL, n, seen);
+    cdc_err_t err = cdc_dedup_check_some(d, events ? ids : NULL, NULL, n,
+                                         seen);
     free(ids);
     return err;
 }

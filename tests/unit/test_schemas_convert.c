@@ -10,6 +10,7 @@
 #include "schemas/convert.h"
 #include <stdlib.h>
 
+#include "tests/unit/conv_modes.h"
 #include "tests/unit/harness.h"
 
 #define S CDC_JK_STRING
@@ -285,21 +286,6 @@ static const ccase_t cases[] = {
     {"integer", "", A, "[1]", NULL, "is an array"},
     {"text[]", "", S, "{a,b}", "{a,b}", NULL}, /* an unknown element type's text */
 };
-
-static bool set_modes(cdc_schema_conv_modes_t *m, const char *spec) {
-    char buf[256], err[256];
-    cdc_schema_conv_modes_default(m);
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *kv = strtok(buf, ";"); kv; kv = strtok(NULL, ";")) {
-        char *eq = strchr(kv, '=');
-        if (!eq)
-            return false;
-        *eq = '\0';
-        if (cdc_schema_conv_mode_set(m, kv, eq + 1, err, sizeof err) != CDC_OK)
-            return false;
-    }
-    return true;
-}
 
 TEST(every_type_and_mode) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -197,16 +197,21 @@ kafka_launch() {
     spawn kafka "$log" "${java[@]}" kafka.Kafka "$dir/server.properties"
 }
 
-kafka_wait() {
-    if [[ -z $KAFKA_STARTED ]]; then
-        # Possibly still starting, from an earlier `up` that timed out.
-        wait_ready kafka "$LOGS/kafka.log" kafka_ready
-        report kafka running "$(kafka_address)" "(already)"
-        return 0
+# jvm_wait SERVICE STARTED: waits for a service its SERVICE_launch started
+# at STARTED and reports it; STARTED empty: it was running already (and
+# possibly still starting, from an earlier `up` that timed out).
+jvm_wait() {
+    local service=$1 started=$2
+    wait_ready "$service" "$LOGS/$service.log" "${service}_ready"
+    if [[ -z $started ]]; then
+        report "$service" running "$(service_address "$service")" "(already)"
+    else
+        report "$service" started "$(service_address "$service")" \
+            "($(elapsed "$started")s)"
     fi
-    wait_ready kafka "$LOGS/kafka.log" kafka_ready
-    report kafka started "$(kafka_address)" "($(elapsed "$KAFKA_STARTED")s)"
 }
+
+kafka_wait() { jvm_wait kafka "$KAFKA_STARTED"; }
 
 # ---------------------------------------------------------------- connect
 
@@ -243,15 +248,7 @@ connect_launch() {
     spawn connect "$log" "${java[@]}" org.apache.kafka.connect.cli.ConnectStandalone "$dir/worker.properties"
 }
 
-connect_wait() {
-    if [[ -z $CONNECT_STARTED ]]; then
-        wait_ready connect "$LOGS/connect.log" connect_ready
-        report connect running "$(connect_address)" "(already)"
-        return 0
-    fi
-    wait_ready connect "$LOGS/connect.log" connect_ready
-    report connect started "$(connect_address)" "($(elapsed "$CONNECT_STARTED")s)"
-}
+connect_wait() { jvm_wait connect "$CONNECT_STARTED"; }
 
 # ---------------------------------------------------------------- stopping
 
