@@ -38,7 +38,7 @@ T_NAME=dockerfile
 
 DOCKERFILE=docker/Dockerfile
 PARSER=docker/image-check.sh
-TOOLS=${CDC_TOOLS_DIR:-$ROOT/.cache/tools}
+TOOLS=${CDC_TOOLS_DIR:-${CDC_CACHE_DIR:-$ROOT/.cache}/tools}
 HADOLINT_VERSION=2.15.1
 HADOLINT=$TOOLS/hadolint-$HADOLINT_VERSION/bin/hadolint
 BIN=${CDC_BIN:-$ROOT/cdcsink}
