@@ -96,7 +96,10 @@ APT_WHO=bench-e2e
 . "$ROOT/docker/stack/lib/apt.sh"
 command -v gnuplot >/dev/null ||
     apt_install "for the plot" gnuplot-nox || die "could not install gnuplot-nox"
-make -s cdcsink "$GEN" >/dev/null
+# the relative name: the Makefile's pattern rule for bench binaries does not
+# match an absolute path (a fresh checkout failed here: "No rule to make
+# target"), and make bench-e2e had built it before
+make -s cdcsink build/release/bench/e2e >/dev/null
 log "stack: $CDC_STACK_DIR (postgres $CDC_PG_PORT, kafka $CDC_KAFKA_PORT, connect $CDC_CONNECT_PORT)"
 CDC_SOURCE_CONNECTOR= "$STACK" up --jdbc-sink >"$OUT/stack-up.log" 2>&1 ||
     { tail -n 20 "$OUT/stack-up.log"; die "stack up failed"; }
