@@ -70,7 +70,7 @@ fail_with_log() {
             grep -m 5 -E 'ERROR|FATAL' -- "$log" | cut -c1-300 | sed 's/^/    /'
         fi
         if [[ -f $log ]] && grep -q 'Address already in use' -- "$log"; then
-            printf 'stack.sh: a port is taken: another stack on the same ports, or one in the ephemeral range (%s) taken by an outgoing connection? set the CDC_*_PORT variables (stack.sh help lists them)\n' "$(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)"
+            printf 'stack.sh: a port is taken: another stack on the same ports, or one in the ephemeral range (%s) taken by an outgoing connection? set the CDC_*_PORT variables (stack.sh help lists them)\n' "$(ephemeral_range)"
         fi
     } >&2
     exit 1
@@ -99,13 +99,21 @@ port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# in_ephemeral_range PORT: true if the kernel may hand PORT to the local
-# end of an outgoing connection (net.ipv4.ip_local_port_range), where a
-# listener started later finds it taken at random.
-in_ephemeral_range() {
+# ephemeral_range: prints "LO-HI", the ports the kernel hands to the local
+# end of outgoing connections (net.ipv4.ip_local_port_range); a listener
+# started later on one of them can find it taken at random. Fails if the
+# range cannot be read.
+ephemeral_range() {
     local lo hi
-    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 1
-    (($1 >= lo && $1 <= hi))
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null &&
+        printf '%s-%s' "$lo" "$hi"
+}
+
+# in_ephemeral_range PORT: PORT lies in ephemeral_range.
+in_ephemeral_range() {
+    local range
+    range=$(ephemeral_range) || return 1
+    (($1 >= ${range%-*} && $1 <= ${range#*-}))
 }
 
 require_free_port() {
@@ -114,7 +122,7 @@ require_free_port() {
         die "$service: port $port is already in use by another process; choose another with $var=..."
     fi
     if in_ephemeral_range "$port"; then
-        note "stack.sh: warning: $var=$port lies in the kernel's ephemeral port range ($(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)): an outgoing connection can take it before $service listens; a port below it is safe"
+        note "stack.sh: warning: $var=$port lies in the kernel's ephemeral port range ($(ephemeral_range)): an outgoing connection can take it before $service listens; a port below it is safe"
     fi
 }
 
