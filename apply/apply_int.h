@@ -491,6 +491,9 @@ cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,
                             cdc_err_t other, const char *what) CDC_MUSTCHECK;
 /* Sends b's bytes as COPY data and empties b. NOMEM (b->oom), PG_DOWN. */
 cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) CDC_MUSTCHECK;
+/* What ends every "COPY ... FROM STDIN [(FORMAT binary)]" of rows on
+ * a->conn's server: "" or a WHERE that passes every row (see pg.c). */
+const char *cdc_apply_copy_where(const cdc_apply_t *a);
 
 /* The batch's opening statements: cdc_apply_pre_add holds one (copies of
  * its text and parameters in a->arena); the next query sent through

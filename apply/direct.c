@@ -74,9 +74,11 @@ static size_t repath(apply_group_t *g, uint8_t from, uint8_t to) {
 /* "COPY tbl (cols, _cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at)
  * FROM STDIN", and its FORMAT binary twin with the columns' binary kinds,
  * made once per table entry. NOMEM only. */
-static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
+static cdc_err_t direct_sql(const cdc_apply_t *a, const cdc_schema_table_t *t,
+                            apply_tbl_t *p) {
     if (p->direct_sql)
         return CDC_OK;
+    const char *where = cdc_apply_copy_where(a);
     cdc_buf_t q = CDC_BUF_INIT;
     cdc_buf_printf(&q, "COPY %s (", t->qname);
     for (uint32_t i = 0; i < t->ncols; i++)
@@ -84,15 +86,17 @@ static cdc_err_t direct_sql(const cdc_schema_table_t *t, apply_tbl_t *p) {
     for (int m = CDC_META_POSITION; m <= CDC_META_SYNCED_AT; m++)
         cdc_buf_printf(&q, "%s%s", cdc_schema_meta_names[m],
                        m < CDC_META_SYNCED_AT ? ", " : ") FROM STDIN");
-    char *text = q.oom ? NULL : strdup(q.data);
-    cdc_buf_adds(&q, " (FORMAT binary)");
-    if (q.oom || !text || cdc_apply_bin_plan(t, p) != CDC_OK) {
+    cdc_buf_t bin = CDC_BUF_INIT;
+    if (!q.oom)
+        cdc_buf_printf(&bin, "%s (FORMAT binary)%s", q.data, where);
+    cdc_buf_adds(&q, where);
+    if (q.oom || bin.oom || cdc_apply_bin_plan(t, p) != CDC_OK) {
         cdc_buf_free(&q);
-        free(text);
+        cdc_buf_free(&bin);
         return CDC_ERR_NOMEM;
     }
-    p->direct_sql = text;
-    p->direct_bin_sql = q.data;
+    p->direct_sql = q.data;
+    p->direct_bin_sql = bin.data;
     return CDC_OK;
 }
 
@@ -318,7 +322,7 @@ cdc_err_t cdc_apply_direct_group(cdc_apply_t *a, apply_group_t *g,
     *done = false;
     char keep[sizeof a->errstr]; /* a miss is no error: keep the reason */
     memcpy(keep, a->errstr, sizeof keep);
-    cdc_err_t err = direct_sql(g->tbl, p);
+    cdc_err_t err = direct_sql(a, g->tbl, p);
     if (err == CDC_OK) {
         bin = use_binary(a, p);
         err = direct_try(a, g, p, bin, &fenced, &failed, &refused);

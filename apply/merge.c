@@ -132,8 +132,8 @@ static cdc_err_t stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
             cdc_buf_printf(&q, ", _cdc_ok_%u", j);
         for (uint32_t i = 0; carry && i < t->ncols; i++)
             cdc_buf_printf(&q, ", p%u", i);
-        cdc_buf_adds(&q, bin ? ") FROM STDIN (FORMAT binary)"
-                             : ") FROM STDIN");
+        cdc_buf_printf(&q, ") FROM STDIN%s%s", bin ? " (FORMAT binary)" : "",
+                       cdc_apply_copy_where(a));
         if (q.oom) {
             err = CDC_ERR_NOMEM;
             goto out;

@@ -45,6 +45,20 @@ cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) {
     return CDC_OK;
 }
 
+/* On PostgreSQL 12-16 a COPY of rows ends in a volatile WHERE that every
+ * row passes, so the server stores the rows one by one instead of
+ * buffering up to 1000 of them: before 17 each buffered row's tuple slot
+ * pins the table's descriptor in the statement's resource owner, a hash of
+ * equal entries, so a COPY's first 1000 rows cost quadratic time. Measured
+ * on 15 (server-side COPY binary, 20 interleaved pairs): 2800 rows into a
+ * 16-column table with its primary key 8.5 against 9.8 ms, 1200 into a
+ * staging table 1.9 against 2.6 ms; 17 rewrote the resource owner, so
+ * there (not measured) the buffered path stays. */
+const char *cdc_apply_copy_where(const cdc_apply_t *a) {
+    int v = PQserverVersion(a->conn);
+    return v >= 120000 && v < 170000 ? " WHERE random() >= 0" : "";
+}
+
 static int pq_send(PGconn *c, const apply_pq_t *q) {
     switch (q->kind) {
     case APPLY_PQ_PREPARE:
