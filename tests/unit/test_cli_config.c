@@ -20,7 +20,7 @@ TEST(defaults_are_valid_values) {
                                    sizeof errbuf);
         CHECK_CTX(e == CDC_OK, "%s: %s", k, errbuf);
     }
-    CHECK_INT(cdc_conf_int(c, CDC_SET_BATCH_MAX_EVENTS), 4000);
+    CHECK_INT(cdc_conf_int(c, CDC_SET_BATCH_MAX_EVENTS), 8000);
     CHECK_STR(cdc_conf_text(c, CDC_SET_DELETE_MODE), "soft");
     CHECK_STR(cdc_conf_key(CDC_SET_BATCH_MAX_EVENTS), "batch.max.events");
     CHECK(cdc_conf_key(CDC_SET__COUNT) == NULL);
