@@ -73,7 +73,8 @@ static size_t repath(apply_group_t *g, uint8_t from, uint8_t to) {
 
 /* "COPY tbl (cols, _cdc_position, _cdc_op, _cdc_source_ts, _cdc_synced_at)
  * FROM STDIN", and its FORMAT binary twin with the columns' binary kinds,
- * made once per table entry. NOMEM only. */
+ * each ending in cdc_apply_copy_where's clause, made once per table entry.
+ * NOMEM only. */
 static cdc_err_t direct_sql(const cdc_apply_t *a, const cdc_schema_table_t *t,
                             apply_tbl_t *p) {
     if (p->direct_sql)
