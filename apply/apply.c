@@ -57,6 +57,7 @@ cdc_apply_t *cdc_apply_new(const cdc_apply_conf_t *conf, char *errstr,
     a->truncate_mode = conf->truncate_mode;
     a->onetrip_max = APPLY_ONETRIP_MAX;
     a->early_min = APPLY_EARLY_MIN;
+    a->array_part_bytes = APPLY_ARRAYS_PART;
     if (conf->conv)
         a->conv = *conf->conv;
     else
@@ -380,13 +381,13 @@ static cdc_err_t begin_with_offsets(cdc_apply_t *a,
     if (!op || !pp || !prune || !qs)
         return CDC_ERR_NOMEM;
     qs[0] = (apply_pq_t){APPLY_PQ_PARAMS, "BEGIN", NULL, 0, NULL,
-                         CDC_ERR_PG_DOWN, "begin", NULL};
+                         CDC_ERR_PG_DOWN, "begin", NULL, NULL, NULL};
     apply_pq_t *oq = qs + 1, *pq = qs + 1 + n;
     for (size_t i = 0; i < n; i++) {
         cdc_offsets_params_store(&op[i], a->group_id, &offsets[i]);
         oq[i] = (apply_pq_t){APPLY_PQ_PARAMS, cdc_offsets_sql_write(&offsets[i]),
                              NULL, op[i].n, op[i].v, CDC_ERR_STATE,
-                             "write offsets", NULL};
+                             "write offsets", NULL, NULL, NULL};
     }
     for (size_t i = 0; i < np; i++) {
         cdc_offsets_progress_params_t *p = &pp[i];
@@ -397,11 +398,13 @@ static cdc_err_t begin_with_offsets(cdc_apply_t *a,
         pq[2 * i] = (apply_pq_t){APPLY_PQ_PARAMS,
                                  cdc_offsets_sql_progress_write, NULL,
                                  p->n, p->v, CDC_ERR_STATE,
-                                 "write _cdc.progress", NULL};
+                                 "write _cdc.progress", NULL, NULL,
+                                 NULL};
         pq[2 * i + 1] = (apply_pq_t){APPLY_PQ_PARAMS,
                                      cdc_offsets_sql_progress_prune, NULL,
                                      4, pr, CDC_ERR_STATE,
-                                     "write _cdc.progress", NULL};
+                                     "write _cdc.progress", NULL, NULL,
+                                 NULL};
     }
     a->in_txn = true; /* from here a failure rolls back */
     cdc_err_t err = cdc_apply_pg_pipeline(a, qs, nq, &failed);

@@ -4,8 +4,8 @@
  * per table, and the internal calls between the files:
  *
  *   apply.c  -> collect.c, collapse.c, merge.c, direct.c, truncate.c,
- *               onetrip.c (small batches in one round trip: merge.c's
- *               shapes over array parameters)
+ *               onetrip.c (merge.c's shapes over array parameters:
+ *               small batches in one round trip, merge.c's attempts)
  *   those    -> copy.c (COPY text, pure), pg.c (libpq, rejects)
  *   all      -> schemas/ (table cache, catalog, the libpq layer)
  *
@@ -193,6 +193,18 @@ bool cdc_apply_bin_row(cdc_buf_t *b, const cdc_schema_table_t *t,
 bool cdc_apply_bin_stg_row(cdc_buf_t *b, const cdc_schema_table_t *t,
                            const uint8_t *kinds, const apply_row_t *r,
                            int64_t tag, const cdc_position_t *const *carry);
+/* Appends microseconds since 1970 as a timestamptz field (0: NULL). */
+void cdc_apply_bin_ts(cdc_buf_t *b, int64_t us);
+/* Appends a position as a bytea field (NULL for none). */
+void cdc_apply_bin_pos(cdc_buf_t *b, const cdc_position_t *p);
+/* Appends p[0..n) as one field. */
+void cdc_apply_bin_field(cdc_buf_t *b, const void *p, size_t n);
+/* The type OID of a kind's values (sqltype tells text from character
+ * varying); text for APPLY_BIN_NONE. */
+uint32_t cdc_apply_bin_oid(uint8_t kind, const char *sqltype);
+/* Appends the head of a one-dimensional array of n elements of type elem
+ * in array_recv's binary form; its n fields follow. */
+void cdc_apply_bin_array(cdc_buf_t *b, uint32_t elem, size_t n);
 struct apply_tbl_s;
 /* Sets p->bin_kinds and p->bin_ok for t, once. NOMEM only. */
 cdc_err_t cdc_apply_bin_plan(const cdc_schema_table_t *t,
@@ -201,6 +213,11 @@ cdc_err_t cdc_apply_bin_plan(const cdc_schema_table_t *t,
 /* send COPY data every 64 KiB: PostgreSQL parses one part while the next is
  * formatted */
 #define APPLY_COPY_FLUSH (64u << 10)
+/* an attempt of the merge by array parameters (onetrip.c) sends its
+ * statements once their arrays hold 1 MiB, and cuts a shape's rows into
+ * statements of about that size: what the applier and libpq's output
+ * buffer hold of them at once (a->array_part_bytes) */
+#define APPLY_ARRAYS_PART (1u << 20)
 
 /* ---- per-table state, staging and merge (collect.c, merge.c) ---- */
 
@@ -280,6 +297,11 @@ struct cdc_apply_s {
                                   staging is text (the differential tests,
                                   bench/apply's A/B) */
     bool stg_text;             /* staging is text (bench/apply's A/B) */
+    bool stg_copy;             /* the merge reads its rows from a staging
+                                  table filled by COPY, not from array
+                                  parameters (merge.c; the A/B and the
+                                  differential tests; copy_text and
+                                  stg_text imply it) */
     uint64_t bin_rows;         /* rows the fast path landed by COPY binary */
     uint64_t tag_serial;       /* distinguishes staging rows of attempts */
     uint64_t stmt_serial;      /* names the session's prepared statements */
@@ -287,6 +309,10 @@ struct cdc_apply_s {
     size_t onetrip_max;        /* batches of at most this many rows go in
                                   one round trip (onetrip.c); 0: never */
     uint64_t onetrip_rows;     /* rows applied that way (the tests) */
+    uint64_t array_rows;       /* rows the merge read from array
+                                  parameters (cdc_apply_onetrip_rows) */
+    uint64_t array_trips;      /* the pipelines those attempts sent */
+    size_t array_part_bytes;   /* APPLY_ARRAYS_PART (the tests lower it) */
     size_t early_min;          /* batches of at least this many events send
                                   their opening statements at once, before
                                   planning (cdc_apply_pre_early); 0: never */
@@ -384,10 +410,10 @@ cdc_err_t cdc_apply_route(apply_routes_t *r, const cdc_event_t *ev,
 
 /* ---- merge.c, direct.c, truncate.c: one group each ---- */
 
-/* The guarded path for g's rows marked APPLY_PATH_MERGE (then DONE):
- * staging, COPY, a merge per row shape; isolates the records PostgreSQL
- * rejects. Errors: PG_DOWN (the caller rolls back), STATE (no staging
- * table), NOMEM. */
+/* The guarded path for g's rows marked APPLY_PATH_MERGE (then DONE): a
+ * merge per row shape over the rows as array parameters (or staged by
+ * COPY); isolates the records PostgreSQL rejects. Errors: PG_DOWN (the
+ * caller rolls back), STATE (no staging table), FENCED, NOMEM. */
 cdc_err_t cdc_apply_merge_group(cdc_apply_t *a, apply_groups_t *gs,
                                 apply_group_t *g) CDC_MUSTCHECK;
 /* The shape index of r in p (a new shape, its SQL not made yet, when
@@ -425,6 +451,16 @@ void cdc_apply_onetrip_elem(cdc_buf_t *b, const char *s, size_t len);
  * Errors: PG_DOWN, FENCED, STATE, NOMEM (the caller rolls back). */
 cdc_err_t cdc_apply_onetrip(cdc_apply_t *a, apply_groups_t *gs,
                             apply_group_t **resume) CDC_MUSTCHECK;
+/* One attempt of the guarded merge (merge.c) for rows[0..n) of group g,
+ * their shapes made: in one pipeline behind the held opening statements,
+ * "SAVEPOINT cdc_g", each used shape over its rows as array parameters
+ * (primary-key changes first), the release and, with a->commit_tail,
+ * COMMIT. *affected: the rows the shapes changed. REJECTED: a statement
+ * was refused (reason in a->errstr) and the caller rolls back to the
+ * savepoint. Errors besides: PG_DOWN, FENCED, STATE, NOMEM. */
+cdc_err_t cdc_apply_onetrip_rows(cdc_apply_t *a, const apply_groups_t *gs,
+                                 apply_group_t *g, apply_row_t *const *rows,
+                                 size_t n, size_t *affected) CDC_MUSTCHECK;
 
 /* Marks the rows of g the fast path takes (APPLY_PATH_DIRECT: op c or r,
  * every column given, no primary-key change) and returns their count; with
@@ -531,6 +567,9 @@ typedef struct apply_pq_s {
                                    (PG_DOWN when the server is the cause) */
     const char *what;           /* its label in the reason */
     PGresult *res;              /* out: its result when it succeeded */
+    const int *lengths;         /* PARAMS, PREPARED: NULL or the length of
+                                   each parameter, and */
+    const int *formats;         /* its format (1: binary; NULL: all text) */
 } apply_pq_t;
 
 /* Runs q[0..n) in one round trip (libpq pipeline mode; one Sync): each

@@ -17,8 +17,10 @@
  * bpchar_recv call the same length check). jsonb is version byte 1 and the
  * text (jsonb_recv runs the same parser as jsonb_in).
  *
- * The guarded merge's staging rows (merge.c) go the same way into a
- * staging table of the target's column types, so the merge casts nothing.
+ * The guarded merge's rows go the same way, each column's values as one
+ * array in array_recv's binary form (onetrip.c: cdc_apply_bin_array and
+ * a field a value), or into a staging table of the target's column types
+ * (merge.c), so the merge casts nothing.
  *
  * Pure functions appending to a cdc_buf_t; no libpq. */
 #include "apply/apply_int.h"
@@ -387,6 +389,40 @@ bool cdc_apply_bin_value(cdc_buf_t *b, uint8_t kind, const cdc_value_t *v) {
     }
 }
 
+void cdc_apply_bin_ts(cdc_buf_t *b, int64_t us) {
+    if (us)
+        field64(b, us - PG_EPOCH_US);
+    else
+        put32(b, 0xffffffffu);
+}
+
+void cdc_apply_bin_field(cdc_buf_t *b, const void *p, size_t n) {
+    field(b, p, n);
+}
+
+uint32_t cdc_apply_bin_oid(uint8_t kind, const char *sqltype) {
+    /* pg_type's fixed OIDs (src/include/catalog/pg_type.dat) */
+    static const uint32_t oids[] = {
+        [APPLY_BIN_INT2] = 21,    [APPLY_BIN_INT4] = 23,
+        [APPLY_BIN_INT8] = 20,    [APPLY_BIN_BOOL] = 16,
+        [APPLY_BIN_TEXT] = 25,    [APPLY_BIN_NUMERIC] = 1700,
+        [APPLY_BIN_TS] = 1114,    [APPLY_BIN_TSTZ] = 1184,
+        [APPLY_BIN_DATE] = 1082,  [APPLY_BIN_UUID] = 2950,
+        [APPLY_BIN_JSONB] = 3802, [APPLY_BIN_BYTEA] = 17};
+    if (kind == APPLY_BIN_TEXT && sqltype &&
+        strcmp(sqltype, "character varying") == 0)
+        return 1043;
+    return kind < sizeof oids / sizeof *oids && oids[kind] ? oids[kind] : 25;
+}
+
+void cdc_apply_bin_array(cdc_buf_t *b, uint32_t elem, size_t n) {
+    put32(b, 1);     /* dimensions */
+    put32(b, 0);     /* flags: array_recv finds the NULLs itself */
+    put32(b, elem);  /* element type */
+    put32(b, (uint32_t)n);
+    put32(b, 1);     /* lower bound */
+}
+
 void cdc_apply_bin_header(cdc_buf_t *b) {
     /* signature, flags 0, no header extension */
     cdc_buf_add(b, "PGCOPY\n\377\r\n\0", 11);
@@ -397,7 +433,7 @@ void cdc_apply_bin_header(cdc_buf_t *b) {
 void cdc_apply_bin_trailer(cdc_buf_t *b) { put16(b, 0xffff); }
 
 /* _cdc_position as bytea (8 big-endian bytes a part), NULL for none */
-static void put_pos(cdc_buf_t *b, const cdc_position_t *p) {
+void cdc_apply_bin_pos(cdc_buf_t *b, const cdc_position_t *p) {
     if (!p || p->kind == CDC_POS_NONE || p->nparts == 0) {
         put32(b, 0xffffffffu);
         return;
@@ -417,13 +453,10 @@ static bool row_head(cdc_buf_t *b, const cdc_schema_table_t *t,
     for (uint32_t i = 0; i < t->ncols; i++)
         if (!cdc_apply_bin_value(b, kinds[i], &r->vals[i]))
             return false;
-    put_pos(b, &r->pos);
+    cdc_apply_bin_pos(b, &r->pos);
     char op = r->op ? r->op : 'u'; /* _cdc_op char(1) */
     field(b, &op, 1);
-    if (r->source_ts_us) /* _cdc_source_ts */
-        field64(b, r->source_ts_us - PG_EPOCH_US);
-    else
-        put32(b, 0xffffffffu);
+    cdc_apply_bin_ts(b, r->source_ts_us); /* _cdc_source_ts */
     return true;
 }
 
@@ -460,7 +493,7 @@ bool cdc_apply_bin_stg_row(cdc_buf_t *b, const cdc_schema_table_t *t,
             return cut(b, at);
     }
     for (uint32_t i = 0; carry && i < t->ncols; i++) /* p<i> */
-        put_pos(b, carry[i]);
+        cdc_apply_bin_pos(b, carry[i]);
     return true;
 }
 

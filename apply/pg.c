@@ -66,11 +66,11 @@ static int pq_send(PGconn *c, const apply_pq_t *q) {
     case APPLY_PQ_PREPARE:
         return PQsendPrepare(c, q->name, q->sql, q->np, NULL);
     case APPLY_PQ_PREPARED:
-        return PQsendQueryPrepared(c, q->name, q->np, q->params, NULL, NULL,
-                                   0);
+        return PQsendQueryPrepared(c, q->name, q->np, q->params, q->lengths,
+                                   q->formats, 0);
     default:
-        return PQsendQueryParams(c, q->sql, q->np, NULL, q->params, NULL,
-                                 NULL, 0);
+        return PQsendQueryParams(c, q->sql, q->np, NULL, q->params,
+                                 q->lengths, q->formats, 0);
     }
 }
 
@@ -422,7 +422,7 @@ cdc_err_t cdc_apply_pre_pipeline(cdc_apply_t *a, apply_pq_t *q, size_t n,
         const apply_pre_t *p = &a->pre_st[i];
         all[i] = (apply_pq_t){APPLY_PQ_PARAMS, p->sql, NULL, p->np,
                               (const char *const *)p->params, p->other,
-                              p->what, NULL};
+                              p->what, NULL, NULL, NULL};
     }
     if (n)
         memcpy(all + npre, q, n * sizeof *q);

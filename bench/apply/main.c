@@ -22,7 +22,9 @@
  * over N tables.
  * COPYTEXT=1 sends the fast path's inserts as COPY text instead of binary
  * and stages the merge's rows as text (the A/B of apply/copybin.c);
- * COPYTEXT=stg the latter only. ONETRIP=N: batches of at most N rows go
+ * COPYTEXT=stg the latter only. STAGING=1: the merge reads its rows from
+ * a staging table filled by COPY binary instead of binary array
+ * parameters (apply/merge.c's A/B). ONETRIP=N: batches of at most N rows go
  * in one query string, rows as array literals (apply/onetrip.c; 0: never,
  * the staging path's A/B; default the applier's). EARLY=N: batches of at
  * least N events send their opening statements before planning (0:
@@ -381,6 +383,7 @@ int main(int argc, char **argv) {
     const char *ct = getenv("COPYTEXT");
     a->copy_text = ct && atoi(ct);
     a->stg_text = ct && !strcmp(ct, "stg");
+    a->stg_copy = getenv("STAGING") && atoi(getenv("STAGING"));
     if (getenv("ONETRIP"))
         a->onetrip_max = (size_t)atol(getenv("ONETRIP"));
     as_pipeline = getenv("PIPELINE") && atoi(getenv("PIPELINE"));
@@ -494,7 +497,9 @@ int main(int argc, char **argv) {
     printf("rows %ld, batch %ld, fillfactor %d, fast path COPY %s, staging "
            "%s, one query up to %zu rows\n", rows, batch, ff,
            a->copy_text ? "text" : "binary",
-           a->copy_text || a->stg_text ? "text" : "typed, binary",
+           a->copy_text || a->stg_text ? "text"
+           : a->stg_copy               ? "typed, binary"
+                                       : "none (arrays)",
            a->onetrip_max);
     printf("COPY (inserts baseline)  %10.0f rows/s\n", copy_ins);
     printf("apply inserts            %10.0f rows/s  ratio %.2f  (applied %zu)\n",

@@ -484,6 +484,7 @@ TEST(copy_binary_lands_as_copy_text) {
         goto out;
     ft.a->copy_text = true;
     fb.a->onetrip_max = ft.a->onetrip_max = 0; /* the COPY paths */
+    fb.a->stg_copy = true; /* the merge's staging too */
     b_apply(&fb);
     /* the merge staged fb's rows in a typed table (ft's are text) */
     CHECK_STR(fx_q(&fb, "SELECT count(*) > 0 FROM pg_class WHERE relname "
@@ -518,33 +519,50 @@ out:
     fx_close(&ft);
 }
 
-/* The one-query path (apply/onetrip.c: rows as array literals, no staging
- * COPY) against the staging path, the same batches as above: every batch
- * of fo goes by it (its limit raised over the batches' 61 rows), none of
- * fs (the limit 0: staging, COPY binary and text); fe the same as fo on a
- * session without standard_conforming_strings (its literals E'...'). */
-TEST(onetrip_lands_as_staging) {
-    fx_t fo, fs, fe;
+/* The one-query path (apply/onetrip.c: rows as array parameters, no
+ * staging COPY) and the merge of larger batches by array parameters
+ * (apply/merge.c with onetrip.c) against the staging path, the same
+ * batches as above: every batch of fo goes by the one-query path (its
+ * limit raised over the batches' 61 rows), fa's merges by arrays after
+ * the fast path's COPY (the limit 0; in pipelines of 16 KiB of arrays at
+ * most, so the 4 KB texts go in parts), fs's through the staging table
+ * (COPY binary, and text for the batch the encoder refuses); fe the same
+ * as fo on a session without standard_conforming_strings. */
+TEST(onetrip_and_arrays_land_as_staging) {
+    fx_t fo, fs, fe, fa;
     int ok_o = fx_open(&fo, "one", NULL), ok_s = fx_open(&fs, "stg", NULL);
-    int ok_e = fx_open(&fe, "esc", NULL);
-    if (!ok_o || !ok_s || !ok_e)
+    int ok_e = fx_open(&fe, "esc", NULL), ok_a = fx_open(&fa, "arr", NULL);
+    if (!ok_o || !ok_s || !ok_e || !ok_a)
         goto out;
     fo.a->onetrip_max = fe.a->onetrip_max = 1000;
-    fs.a->onetrip_max = 0;
+    fs.a->onetrip_max = fa.a->onetrip_max = 0;
+    fs.a->stg_copy = true;
+    fa.a->array_part_bytes = 16 << 10; /* the 4 KB texts: in parts */
     PQclear(PQexec(fe.a->conn, "SET standard_conforming_strings = off"));
     CHECK_STR(PQparameterStatus(fe.a->conn, "standard_conforming_strings"),
               "off");
     b_apply(&fo);
     b_apply(&fs);
     b_apply(&fe);
+    b_apply(&fa);
     CHECK_INT(fo.a->onetrip_rows, 60 + 41 + 40 + 40 + 41 + 30);
     CHECK_INT(fe.a->onetrip_rows, fo.a->onetrip_rows);
     CHECK_INT(fs.a->onetrip_rows, 0);
     CHECK_INT(fo.a->bin_rows, 0);
+    CHECK_INT(fs.a->array_rows, 0);
+    CHECK(fa.a->array_rows > 0);
+    /* more pipelines than attempts: batch 6's 30 rows of 4 KB in parts */
+    CHECK(fa.a->array_trips > 3);
+    printf("  merged by arrays: %llu rows in %llu pipelines\n",
+           (unsigned long long)fa.a->array_rows,
+           (unsigned long long)fa.a->array_trips);
+    CHECK_INT(fa.a->onetrip_rows, 0);
     b_same_rows(&fo, &fs);
     b_same_rows(&fe, &fs);
+    b_same_rows(&fa, &fs);
 out:
     fx_close(&fo);
     fx_close(&fs);
     fx_close(&fe);
+    fx_close(&fa);
 }
