@@ -5,7 +5,8 @@
  *
  *   apply.c  -> collect.c, collapse.c, merge.c, direct.c, truncate.c,
  *               onetrip.c (merge.c's shapes over array parameters:
- *               small batches in one round trip, merge.c's attempts)
+ *               small batches in one round trip, merge.c's attempts),
+ *               staging.c (merge.c's attempts through a staging table)
  *   those    -> copy.c (COPY text, pure), pg.c (libpq, rejects)
  *   all      -> schemas/ (table cache, catalog, the libpq layer)
  *
@@ -426,6 +427,23 @@ cdc_err_t cdc_apply_shape_of(const cdc_apply_t *a, const apply_groups_t *gs,
 void cdc_apply_shape_sql(const cdc_apply_t *a, cdc_buf_t *q,
                          const cdc_schema_table_t *t, const char *from,
                          const char *where, const apply_shape_t *sh);
+/* ---- staging.c: the merge's rows through a staging table ---- */
+
+/* Creates t's staging table (once per session and table entry) and its
+ * COPY statements. Errors: STATE (PostgreSQL refused a temporary table:
+ * nothing a record did, so the batch fails whole), PG_DOWN, NOMEM. */
+cdc_err_t cdc_apply_stg_ensure(cdc_apply_t *a, const cdc_schema_table_t *t,
+                               apply_tbl_t *p) CDC_MUSTCHECK;
+/* One attempt of rows[0..n) (their shapes made) through the staging
+ * table: savepoint, COPY, the shapes, the release and, with
+ * a->commit_tail, COMMIT, in one query string. *affected: the rows the
+ * shapes changed. REJECTED (reason in a->errstr): the caller rolls back
+ * to the savepoint, and deallocates *leak when it names a statement ("":
+ * none). Errors besides: PG_DOWN, FENCED, STATE, NOMEM. */
+cdc_err_t cdc_apply_stg_attempt(cdc_apply_t *a, const apply_groups_t *gs,
+                                cdc_schema_table_t *t, apply_tbl_t *p,
+                                apply_row_t **rows, size_t n,
+                                size_t *affected, char *leak) CDC_MUSTCHECK;
 /* Counts rows[0..n) of a merge whose statements changed `affected` rows:
  * applied, the rest replays (a hard delete of no row is applied). */
 void cdc_apply_merge_count(cdc_apply_t *a, const apply_tbl_t *p,
@@ -527,6 +545,11 @@ cdc_err_t cdc_apply_pg_exec(cdc_apply_t *a, const char *sql, int np,
                             cdc_err_t other, const char *what) CDC_MUSTCHECK;
 /* Sends b's bytes as COPY data and empties b. NOMEM (b->oom), PG_DOWN. */
 cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) CDC_MUSTCHECK;
+/* After a COPY's last row: err as it is when the encoder refused a value
+ * (refused) or err is not OK; else, with bin, the binary trailer, and
+ * b's bytes sent (cdc_apply_pg_copy_send). */
+cdc_err_t cdc_apply_pg_copy_last(cdc_apply_t *a, cdc_buf_t *b, bool bin,
+                                 bool refused, cdc_err_t err) CDC_MUSTCHECK;
 /* What ends every "COPY ... FROM STDIN [(FORMAT binary)]" of rows on
  * a->conn's server: "" or a WHERE that passes every row (see pg.c). */
 const char *cdc_apply_copy_where(const cdc_apply_t *a);

@@ -243,10 +243,7 @@ static cdc_err_t copy_rows(cdc_apply_t *a, const apply_group_t *g,
         if (b->len >= APPLY_COPY_FLUSH && !*refused)
             err = cdc_apply_pg_copy_send(a, b);
     }
-    if (bin && !*refused)
-        cdc_apply_bin_trailer(b);
-    if (err == CDC_OK && !*refused)
-        err = cdc_apply_pg_copy_send(a, b);
+    err = cdc_apply_pg_copy_last(a, b, bin, *refused, err);
     cdc_err_t cerr = copy_end(a, err == CDC_OK && !*refused, failed);
     if (cerr != CDC_OK)
         return cerr;

@@ -45,6 +45,15 @@ cdc_err_t cdc_apply_pg_copy_send(cdc_apply_t *a, cdc_buf_t *b) {
     return CDC_OK;
 }
 
+cdc_err_t cdc_apply_pg_copy_last(cdc_apply_t *a, cdc_buf_t *b, bool bin,
+                                 bool refused, cdc_err_t err) {
+    if (refused || err != CDC_OK)
+        return err;
+    if (bin)
+        cdc_apply_bin_trailer(b);
+    return cdc_apply_pg_copy_send(a, b);
+}
+
 /* On PostgreSQL 12-16 a COPY of rows ends in a volatile WHERE that every
  * row passes, so the server stores the rows one by one instead of
  * buffering up to 1000 of them: before 17 each buffered row's tuple slot
