@@ -404,7 +404,7 @@ static cdc_err_t begin_with_offsets(cdc_apply_t *a,
                                      cdc_offsets_sql_progress_prune, NULL,
                                      4, pr, CDC_ERR_STATE,
                                      "write _cdc.progress", NULL, NULL,
-                                 NULL};
+                                     NULL};
     }
     a->in_txn = true; /* from here a failure rolls back */
     cdc_err_t err = cdc_apply_pg_pipeline(a, qs, nq, &failed);
