@@ -100,7 +100,7 @@ static void arr_value(ot_arr_t *l, const cdc_value_t *v) {
 }
 
 static void arr_pos(ot_arr_t *l, const cdc_position_t *p) {
-    if (p->kind == CDC_POS_NONE || p->nparts == 0) {
+    if (!p || p->kind == CDC_POS_NONE || p->nparts == 0) {
         cdc_buf_adds(l->b, "NULL");
         return;
     }
@@ -143,6 +143,29 @@ typedef struct ot_rows_s {
     size_t count; /* how many of them are in it */
 } ot_rows_t;
 
+/* Row r's value of column c, when c holds values (K_VAL, K_OK): NULL
+ * for none (no old key). */
+static const cdc_value_t *row_value(const apply_row_t *r, const ot_col_t *c) {
+    if (c->kind == K_VAL)
+        return &r->vals[c->idx];
+    return r->old_key ? &r->old_key[c->idx] : NULL;
+}
+
+/* Row r's position in column c, when c holds positions (K_POS, K_P: the
+ * position of the event behind a carried value): NULL for none. */
+static const cdc_position_t *row_pos(const apply_groups_t *gs,
+                                     const apply_shape_t *sh,
+                                     const apply_row_t *r,
+                                     const ot_col_t *c) {
+    if (c->kind == K_POS)
+        return &r->pos;
+    return sh->col[c->idx] >= APPLY_COL_CARRY
+               ? &gs->events[r->setter[c->idx]]->pos
+               : NULL;
+}
+
+static char row_op(const apply_row_t *r) { return r->op ? r->op : 'u'; }
+
 /* Appends the array (its text form, as array_in reads it) of column c
  * over the rows of rs. */
 static void arr_col(ot_arr_t *l, const apply_groups_t *gs,
@@ -158,18 +181,15 @@ static void arr_col(ot_arr_t *l, const apply_groups_t *gs,
         if (!first)
             cdc_buf_addc(l->b, ',');
         first = false;
+        char op = row_op(r);
         switch (c->kind) {
         case K_VAL:
-            arr_value(l, &r->vals[c->idx]);
+        case K_OK:
+            arr_value(l, row_value(r, c));
             break;
-        case K_POS:
-            arr_pos(l, &r->pos);
-            break;
-        case K_OP: {
-            char op = r->op ? r->op : 'u';
+        case K_OP:
             arr_elem(l, &op, 1);
             break;
-        }
         case K_TS:
             if (!r->source_ts_us) {
                 cdc_buf_adds(l->b, "NULL");
@@ -179,14 +199,8 @@ static void arr_col(ot_arr_t *l, const apply_groups_t *gs,
             cdc_apply_copy_ts(&l->tmp, r->source_ts_us);
             arr_elem(l, l->tmp.data, l->tmp.len);
             break;
-        case K_OK:
-            arr_value(l, r->old_key ? &r->old_key[c->idx] : NULL);
-            break;
-        default: /* K_P: the position of the event behind a carried value */
-            if (sh->col[c->idx] >= APPLY_COL_CARRY)
-                arr_pos(l, &gs->events[r->setter[c->idx]]->pos);
-            else
-                cdc_buf_adds(l->b, "NULL");
+        default: /* K_POS, K_P */
+            arr_pos(l, row_pos(gs, sh, r, c));
         }
     }
     cdc_buf_addc(l->b, '}');
@@ -207,29 +221,31 @@ static uint8_t col_kind(const cdc_schema_table_t *t, const ot_col_t *c) {
 static bool bin_col(cdc_buf_t *b, const apply_groups_t *gs,
                     const cdc_schema_table_t *t, const ot_rows_t *rs,
                     const ot_col_t *c) {
-    static const uint32_t meta_oid[] = {0, 17, 1042, 1184, 0, 17};
+    static const cdc_value_t none = {NULL, 0, CDC_V_NULL, 0};
     const apply_shape_t *sh = &((apply_tbl_t *)t->priv)->shapes[rs->shape];
     uint8_t kind = col_kind(t, c);
     uint32_t i = c->kind == K_OK ? t->key_cols[c->idx] : c->idx;
-    size_t at = b->len;
     bool val = c->kind == K_VAL || c->kind == K_OK, ok = true;
-    cdc_apply_bin_array(b, val ? cdc_apply_bin_oid(kind, t->cols[i].sqltype)
-                               : meta_oid[c->kind],
-                        rs->count);
+    size_t at = b->len;
+    uint32_t elem =
+        val               ? cdc_apply_bin_oid(kind, t->cols[i].sqltype)
+        : c->kind == K_OP ? 1042 /* bpchar: char(1) */
+        : cdc_apply_bin_oid(c->kind == K_TS ? APPLY_BIN_TSTZ : APPLY_BIN_BYTEA,
+                            NULL);
+    cdc_apply_bin_array(b, elem, rs->count);
     if (val && kind == APPLY_BIN_NONE)
         kind = APPLY_BIN_TEXT; /* a text[] the merge casts */
     for (size_t k = 0; k < rs->n && ok; k++) {
         const apply_row_t *r = rs->rows[k];
-        static const cdc_value_t none = {NULL, 0, CDC_V_NULL, 0};
         if (r->shape != rs->shape)
             continue;
-        char op = r->op ? r->op : 'u';
+        char op = row_op(r);
+        const cdc_value_t *v;
         switch (c->kind) {
         case K_VAL:
-            ok = cdc_apply_bin_value(b, kind, &r->vals[c->idx]);
-            break;
-        case K_POS:
-            cdc_apply_bin_pos(b, &r->pos);
+        case K_OK:
+            v = row_value(r, c);
+            ok = cdc_apply_bin_value(b, kind, v ? v : &none);
             break;
         case K_OP:
             cdc_apply_bin_field(b, &op, 1);
@@ -237,14 +253,8 @@ static bool bin_col(cdc_buf_t *b, const apply_groups_t *gs,
         case K_TS:
             cdc_apply_bin_ts(b, r->source_ts_us);
             break;
-        case K_OK:
-            ok = cdc_apply_bin_value(b, kind,
-                                     r->old_key ? &r->old_key[c->idx] : &none);
-            break;
-        default: /* K_P */
-            cdc_apply_bin_pos(b, sh->col[c->idx] >= APPLY_COL_CARRY
-                                     ? &gs->events[r->setter[c->idx]]->pos
-                                     : NULL);
+        default: /* K_POS, K_P */
+            cdc_apply_bin_pos(b, row_pos(gs, sh, r, c));
         }
     }
     if (!ok) {
@@ -318,8 +328,7 @@ typedef struct ot_s {
     size_t *offs; /* a statement's arrays: where each starts in data */
     bool count_groups; /* each group's rows counted at its release (a whole
                           batch); else affected sums them (one attempt) */
-    size_t affected;   /* rows the last pipeline's statements changed */
-    size_t total;      /* and all of the attempt's pipelines */
+    size_t total;      /* rows an attempt's pipelines changed */
     size_t flush_bytes; /* 0, or send the statements once their arrays hold
                            this many bytes (a->array_part_bytes) */
     size_t pending;    /* bytes of arrays not sent yet */
@@ -548,8 +557,8 @@ static cdc_err_t group_done(cdc_apply_t *a, apply_group_t *g,
 
 /* Takes in the results of o's statements q[0..o->nst) (err: the
  * pipeline's): each prepared statement's name kept, the rows changed
- * (each group whose release came back counted, with o->count_groups),
- * the COMMIT's outcome. */
+ * (each group whose release came back counted, with o->count_groups;
+ * else added to o->total), the COMMIT's outcome. */
 static cdc_err_t take_results(ot_t *o, const apply_pq_t *q, cdc_err_t err) {
     cdc_apply_t *a = o->a;
     size_t affected = 0;
@@ -577,7 +586,8 @@ static cdc_err_t take_results(ot_t *o, const apply_pq_t *q, cdc_err_t err) {
             }
         }
     }
-    o->affected = affected;
+    if (!o->count_groups)
+        o->total += affected;
     return err;
 }
 
@@ -615,7 +625,7 @@ static cdc_err_t ot_init(ot_t *o, cdc_apply_t *a, const apply_groups_t *gs,
                          const apply_group_t *only) {
     uint32_t maxcols = 0;
     *o = (ot_t){a, gs, {NULL, CDC_BUF_INIT}, NULL, 0, 0, NULL, NULL,
-                !only, 0, 0, only ? a->array_part_bytes : 0, 0};
+                !only, 0, only ? a->array_part_bytes : 0, 0};
     for (const apply_group_t *g = only ? only : gs->groups_head; g;
          g = only ? NULL : g->next)
         if (2 * g->tbl->ncols + g->tbl->nkey + 3 > maxcols)
@@ -644,7 +654,6 @@ static cdc_err_t flush(ot_t *o) {
     size_t failed;
     cdc_err_t err = run(o, &failed);
     o->a->array_trips++;
-    o->total += o->affected;
     st_clear(o);
     return err;
 }
@@ -671,7 +680,7 @@ cdc_err_t cdc_apply_onetrip(cdc_apply_t *a, apply_groups_t *gs,
     if (err == CDC_OK)
         err = run(&o, &failed);
     if (err == CDC_ERR_REJECTED && failed < o.nst) {
-        *resume = o.sts[failed].g; /* it goes by the staging path */
+        *resume = o.sts[failed].g; /* it goes by merge.c's path */
         err = undo_group(a);
     }
     ot_free(&o);
@@ -683,7 +692,6 @@ cdc_err_t cdc_apply_onetrip_rows(cdc_apply_t *a, const apply_groups_t *gs,
                                  size_t n, size_t *affected) {
     ot_t o;
     cdc_err_t err = ot_init(&o, a, gs, g);
-    *affected = 0;
     if (err == CDC_OK)
         err = add_rows(&o, g, rows, n);
     if (err == CDC_OK && a->commit_tail &&
